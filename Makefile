@@ -1,0 +1,27 @@
+.PHONY: setup demo test unit lint bench clean
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/plantroom demo
+
+test: setup
+	$(PY) -m pytest tests
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from plantroom.cli import main
+
+main()

@@ -1,0 +1,234 @@
+"""The `plantroom` command line: one entry point for every process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plantroom.errors import PlantroomError
+
+app = typer.Typer(
+    help="Plantroom: building equipment → telemetry → InfluxDB, faults and due maintenance → "
+    "work orders.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+sim_app = typer.Typer(help="Equipment simulators and their fault injection.")
+app.add_typer(sim_app, name="sim")
+
+InventoryOpt = Annotated[
+    Path | None, typer.Option("--inventory", "-i", help="site inventory YAML [env PLANTROOM_INVENTORY]")
+]
+LogLevel = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _fail(exc: PlantroomError) -> None:
+    typer.echo(f"plantroom: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the telemetry payload."""
+    from plantroom.schema import json_schema_text
+
+    typer.echo(json_schema_text())
+
+
+@app.command()
+def edge(
+    inventory: InventoryOpt = None,
+    agent_id: Annotated[str | None, typer.Option(help="agent id [PLANTROOM_EDGE_AGENT_ID]")] = None,
+    building: Annotated[
+        list[str] | None, typer.Option("--building", "-b", help="serve only these buildings")
+    ] = None,
+    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run an edge agent: poll equipment, publish telemetry."""
+    _logging(log_level)
+    try:
+        from edge.agent import run
+        from plantroom.settings import EdgeSettings, load_settings
+
+        settings = load_settings(
+            EdgeSettings, inventory=inventory, edge_agent_id=agent_id,
+            edge_buildings=building or None, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+        )
+        run(settings)
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+@app.command()
+def gateway(
+    inventory: InventoryOpt = None,
+    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    influx_url: Annotated[str | None, typer.Option(help="[PLANTROOM_INFLUX_URL]")] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run the ingest gateway: MQTT telemetry → InfluxDB."""
+    _logging(log_level)
+    try:
+        from gateway.service import run
+        from plantroom.settings import GatewaySettings, load_settings
+
+        settings = load_settings(
+            GatewaySettings, inventory=inventory, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            influx_url=influx_url,
+        )
+        run(settings)
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+@app.command()
+def cloud(
+    inventory: InventoryOpt = None,
+    host: Annotated[str | None, typer.Option(help="API address [PLANTROOM_API_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="API port [PLANTROOM_API_PORT]")] = None,
+    database_url: Annotated[str | None, typer.Option(help="[PLANTROOM_DATABASE_URL]")] = None,
+    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    demo_mode: Annotated[
+        bool | None, typer.Option("--demo-mode/--no-demo-mode", help="create demo users")
+    ] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Run the cloud service: rules, alarms, work orders, API and console."""
+    _logging(log_level)
+    try:
+        from cloud.main import run
+        from plantroom.settings import CloudSettings, load_settings
+
+        settings = load_settings(
+            CloudSettings, inventory=inventory, api_host=host, api_port=port,
+            database_url=database_url, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            demo_mode=demo_mode,
+        )
+        run(settings)
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+ControlUrl = Annotated[
+    str, typer.Option("--url", help="simulator control endpoint", envvar="PLANTROOM_SIM_URL")
+]
+
+
+@sim_app.callback(invoke_without_command=True)
+def sim(
+    ctx: typer.Context,
+    inventory: InventoryOpt = None,
+    control_port: Annotated[int | None, typer.Option(help="[PLANTROOM_SIM_CONTROL_PORT]")] = None,
+    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    seed: Annotated[int | None, typer.Option(help="[PLANTROOM_SIM_SEED]")] = None,
+    speed: Annotated[float | None, typer.Option(help="simulated seconds per second")] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Serve simulated equipment for every device in the inventory (no sub-command)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _logging(log_level)
+    try:
+        from plantroom.settings import SimSettings, load_settings
+        from simulators.runner import run
+
+        settings = load_settings(
+            SimSettings, inventory=inventory, sim_control_port=control_port,
+            mqtt_host=mqtt_host, mqtt_port=mqtt_port, sim_seed=seed, sim_speed=speed,
+        )
+        run(settings)
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@sim_app.command("inject")
+def sim_inject(
+    equipment: Annotated[str, typer.Option("--equipment", "-e", help="equipment id")],
+    fault: Annotated[str, typer.Option("--fault", "-f", help="fault name (see `sim faults`)")],
+    url: ControlUrl = "http://127.0.0.1:8090",
+) -> None:
+    """Inject a fault into one simulated device."""
+    from simulators.control import ControlClient
+
+    try:
+        _print(ControlClient(url).inject(equipment, fault))
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+@sim_app.command("clear")
+def sim_clear(
+    equipment: Annotated[str, typer.Option("--equipment", "-e", help="equipment id")],
+    fault: Annotated[str | None, typer.Option("--fault", "-f", help="only this fault")] = None,
+    url: ControlUrl = "http://127.0.0.1:8090",
+) -> None:
+    """Clear the faults (or one fault) of one simulated device."""
+    from simulators.control import ControlClient
+
+    try:
+        _print(ControlClient(url).clear(equipment, fault))
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+@sim_app.command("faults")
+def sim_faults(url: ControlUrl = "http://127.0.0.1:8090") -> None:
+    """List the faults each kind supports and which are active."""
+    from simulators.control import ControlClient
+
+    try:
+        _print(ControlClient(url).faults())
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(
+    api_port: Annotated[int, typer.Option(envvar="PLANTROOM_API_PORT")] = 8000,
+    mqtt_port: Annotated[int, typer.Option(envvar="PLANTROOM_MQTT_PORT")] = 1883,
+    influx_port: Annotated[int, typer.Option(envvar="PLANTROOM_INFLUX_PORT")] = 8086,
+    sim_port: Annotated[int, typer.Option(envvar="PLANTROOM_SIM_CONTROL_PORT")] = 8090,
+    inventory: Annotated[Path, typer.Option("--inventory", "-i")] = Path("sites/demo.yaml"),
+    var_dir: Annotated[Path, typer.Option("--var", help="where data and logs go")] = Path("var"),
+    fresh: Annotated[bool, typer.Option(help="start from empty databases")] = False,
+) -> None:
+    """Run the whole stack on this machine: servers, simulated campus, edge, gateway, cloud."""
+    from plantroom.demo import Demo, DemoPorts
+
+    try:
+        Demo(
+            DemoPorts(api=api_port, mqtt=mqtt_port, influx=influx_port, sim=sim_port),
+            inventory=inventory, var_dir=var_dir, fresh=fresh,
+        ).run()
+    except PlantroomError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""One settings class per process, read from the environment (prefix `PLANTROOM_`).
+
+Settings that more than one process needs (the broker, InfluxDB, the inventory) have the
+same variable everywhere, so one environment serves every process on a box:
+
+    PLANTROOM_MQTT_HOST, PLANTROOM_MQTT_PORT, PLANTROOM_MQTT_USERNAME, PLANTROOM_MQTT_PASSWORD
+    PLANTROOM_INFLUX_URL, PLANTROOM_INFLUX_DATABASE, PLANTROOM_INFLUX_TOKEN, ...
+    PLANTROOM_INVENTORY
+
+A bad value fails at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.errors import ConfigError
+
+ENV_PREFIX = "PLANTROOM_"
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+
+class MqttSettings(_Base):
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_keepalive: int = Field(default=30, ge=5)
+
+
+class InfluxSettings(_Base):
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "plantroom"
+    influx_retention_policy: str | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = Field(
+        default=None, description="InfluxDB 2.x/3.x token, sent as `Authorization: Token …`"
+    )
+    influx_create_database: bool = True
+
+
+class EdgeSettings(MqttSettings):
+    inventory: Path = Path("sites/demo.yaml")
+    edge_agent_id: str = "edge-1"
+    edge_buildings: list[str] = Field(default_factory=list, description="empty = every building")
+    edge_profiles_dir: Path | None = Field(default=None, description="extra profile folder")
+    edge_poll_interval_s: float = Field(default=1.0, gt=0)
+    edge_timeout_s: float = Field(default=1.0, gt=0)
+    edge_offline_after: int = Field(default=3, ge=1, description="consecutive failures")
+    edge_buffer_path: Path = Path("var/edge/buffer.sqlite")
+    edge_buffer_max_samples: int = Field(default=500_000, ge=1000)
+
+
+class GatewaySettings(MqttSettings, InfluxSettings):
+    inventory: Path | None = None
+    gateway_id: str = "gateway-1"
+    gateway_share_group: str = "ingest"
+    gateway_batch_size: int = Field(default=5000, ge=1)
+    gateway_flush_interval_s: float = Field(default=1.0, gt=0)
+    gateway_buffer_dir: Path = Path("var/gateway/buffer")
+    gateway_max_in_flight: int = Field(default=2, ge=1)
+    gateway_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class CloudSettings(MqttSettings, InfluxSettings):
+    inventory: Path = Path("sites/demo.yaml")
+    database_url: str = "sqlite:///var/cloud/plantroom.sqlite"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    rules_dir: Path | None = Field(default=None, description="extra rule folder")
+    demo_mode: bool = False
+    demo_credentials_path: Path = Path("var/demo/credentials.json")
+    cloud_share_group: str = "rules"
+    grafana_url: str | None = None
+    grafana_token: SecretStr | None = None
+
+
+class SimSettings(MqttSettings):
+    inventory: Path = Path("sites/demo.yaml")
+    sim_control_host: str = "127.0.0.1"
+    sim_control_port: int = Field(default=8090, ge=1, le=65535)
+    sim_seed: int = 1
+    sim_speed: float = Field(default=1.0, gt=0, description="simulated seconds per real second")
+    sim_publish_interval_s: float = Field(default=1.0, gt=0)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Build a settings object; a bad value raises ConfigError naming the variable."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return cls(**clean)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
+            msgs.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(msgs)) from exc

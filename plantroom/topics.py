@@ -1,0 +1,70 @@
+"""MQTT topic names: built and parsed in one place.
+
+    plantroom/v1/{site}/{building}/{kind}/{equipment}/telemetry   QoS 1
+    plantroom/v1/{site}/{building}/{kind}/{equipment}/status      QoS 1 retained
+    plantroom/v1/{site}/edge/{agent}/status                        QoS 1 retained (LWT)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from plantroom.kinds import KINDS
+
+PREFIX = "plantroom/v1"
+TELEMETRY_WILDCARD = f"{PREFIX}/+/+/+/+/telemetry"
+STATUS_WILDCARD = f"{PREFIX}/+/+/+/+/status"
+EDGE_STATUS_WILDCARD = f"{PREFIX}/+/edge/+/status"
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def check_segment(value: str, what: str) -> str:
+    """A topic segment may not contain MQTT separators or wildcards."""
+    if not _SEGMENT.match(value):
+        raise ValueError(
+            f"{what} {value!r} may only contain letters, digits, '_', '-', '.', ':'"
+        )
+    return value
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """A shared subscription: replicas in one group split the stream between them."""
+    return f"$share/{group}/{topic_filter}"
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentTopic:
+    site: str
+    building: str
+    kind: str
+    equipment: str
+
+    def telemetry(self) -> str:
+        return f"{PREFIX}/{self.site}/{self.building}/{self.kind}/{self.equipment}/telemetry"
+
+    def status(self) -> str:
+        return f"{PREFIX}/{self.site}/{self.building}/{self.kind}/{self.equipment}/status"
+
+
+def edge_status(site: str, agent: str) -> str:
+    return f"{PREFIX}/{site}/edge/{agent}/status"
+
+
+def parse_equipment_topic(topic: str) -> tuple[EquipmentTopic, str]:
+    """Split an equipment topic into its parts and its leaf (`telemetry` or `status`).
+
+    Raises ValueError naming what is wrong.
+    """
+    parts = topic.split("/")
+    if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX:
+        raise ValueError(f"not a Plantroom equipment topic: {topic!r}")
+    _, _, site, building, kind, equipment, leaf = parts
+    if building == "edge":
+        raise ValueError(f"edge status topic, not an equipment topic: {topic!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown equipment kind {kind!r} in topic {topic!r}")
+    if leaf not in ("telemetry", "status"):
+        raise ValueError(f"unknown leaf {leaf!r} in topic {topic!r}")
+    return EquipmentTopic(site, building, kind, equipment), leaf
