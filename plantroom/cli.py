@@ -22,7 +22,8 @@ sim_app = typer.Typer(help="Equipment simulators and their fault injection.")
 app.add_typer(sim_app, name="sim")
 
 InventoryOpt = Annotated[
-    Path | None, typer.Option("--inventory", "-i", help="site inventory YAML [env PLANTROOM_INVENTORY]")
+    Path | None,
+    typer.Option("--inventory", "-i", help="site inventory YAML [env PLANTROOM_INVENTORY]"),
 ]
 LogLevel = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")]
 
@@ -66,8 +67,12 @@ def edge(
         from plantroom.settings import EdgeSettings, load_settings
 
         settings = load_settings(
-            EdgeSettings, inventory=inventory, edge_agent_id=agent_id,
-            edge_buildings=building or None, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            EdgeSettings,
+            inventory=inventory,
+            edge_agent_id=agent_id,
+            edge_buildings=building or None,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
         )
         run(settings)
     except PlantroomError as exc:
@@ -89,7 +94,10 @@ def gateway(
         from plantroom.settings import GatewaySettings, load_settings
 
         settings = load_settings(
-            GatewaySettings, inventory=inventory, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            GatewaySettings,
+            inventory=inventory,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
             influx_url=influx_url,
         )
         run(settings)
@@ -117,8 +125,13 @@ def cloud(
         from plantroom.settings import CloudSettings, load_settings
 
         settings = load_settings(
-            CloudSettings, inventory=inventory, api_host=host, api_port=port,
-            database_url=database_url, mqtt_host=mqtt_host, mqtt_port=mqtt_port,
+            CloudSettings,
+            inventory=inventory,
+            api_host=host,
+            api_port=port,
+            database_url=database_url,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
             demo_mode=demo_mode,
         )
         run(settings)
@@ -151,8 +164,13 @@ def sim(
         from simulators.runner import run
 
         settings = load_settings(
-            SimSettings, inventory=inventory, sim_control_port=control_port,
-            mqtt_host=mqtt_host, mqtt_port=mqtt_port, sim_seed=seed, sim_speed=speed,
+            SimSettings,
+            inventory=inventory,
+            sim_control_port=control_port,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
+            sim_seed=seed,
+            sim_speed=speed,
         )
         run(settings)
     except PlantroomError as exc:
@@ -220,7 +238,9 @@ def demo(
     try:
         Demo(
             DemoPorts(api=api_port, mqtt=mqtt_port, influx=influx_port, sim=sim_port),
-            inventory=inventory, var_dir=var_dir, fresh=fresh,
+            inventory=inventory,
+            var_dir=var_dir,
+            fresh=fresh,
         ).run()
     except PlantroomError as exc:
         _fail(exc)

@@ -107,7 +107,9 @@ class Inventory(_Strict):
             seen_b.add(b.id)
             for e in b.equipment:
                 if e.id in seen_e:
-                    raise ValueError(f"equipment id {e.id!r} is used twice in site {self.site.id!r}")
+                    raise ValueError(
+                        f"equipment id {e.id!r} is used twice in site {self.site.id!r}"
+                    )
                 seen_e.add(e.id)
         return self
 

@@ -13,7 +13,14 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from plantroom.errors import InvalidMessage
 
@@ -52,7 +59,9 @@ class Telemetry(BaseModel):
     @classmethod
     def _finite(cls, points: dict[str, Any]) -> dict[str, Any]:
         for name, value in points.items():
-            if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            if isinstance(value, float) and (
+                value != value or value in (float("inf"), float("-inf"))
+            ):
                 raise ValueError(f"point {name!r} is not a finite number")
         return points
 

@@ -109,7 +109,10 @@ class ManagedServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         finally:
@@ -125,8 +128,10 @@ class ManagedServer:
                 return
             time.sleep(0.05)
         self.stop()
-        raise ServiceError(f"{self.name} did not become ready on {self.host}:{self.port} in "
-                           f"{timeout:.0f}s; see {self.log_path}")
+        raise ServiceError(
+            f"{self.name} did not become ready on {self.host}:{self.port} in "
+            f"{timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, grace: float = 10.0) -> None:
         proc, self._proc = self._proc, None
@@ -199,8 +204,11 @@ class Mosquitto(ManagedServer):
     def is_ready(self) -> bool:
         cid = b"plantroom-ready"
         packet = (
-            b"\x10" + bytes([12 + len(cid)]) + b"\x00\x04MQTT\x04\x02\x00\x3c"
-            + len(cid).to_bytes(2, "big") + cid
+            b"\x10"
+            + bytes([12 + len(cid)])
+            + b"\x00\x04MQTT\x04\x02\x00\x3c"
+            + len(cid).to_bytes(2, "big")
+            + cid
         )
         try:
             with socket.create_connection((self.host, self.port), timeout=1) as s:

@@ -1,8 +1,8 @@
 """MQTT topic names: built and parsed in one place.
 
-    plantroom/v1/{site}/{building}/{kind}/{equipment}/telemetry   QoS 1
-    plantroom/v1/{site}/{building}/{kind}/{equipment}/status      QoS 1 retained
-    plantroom/v1/{site}/edge/{agent}/status                        QoS 1 retained (LWT)
+plantroom/v1/{site}/{building}/{kind}/{equipment}/telemetry   QoS 1
+plantroom/v1/{site}/{building}/{kind}/{equipment}/status      QoS 1 retained
+plantroom/v1/{site}/edge/{agent}/status                        QoS 1 retained (LWT)
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
 def check_segment(value: str, what: str) -> str:
     """A topic segment may not contain MQTT separators or wildcards."""
     if not _SEGMENT.match(value):
-        raise ValueError(
-            f"{what} {value!r} may only contain letters, digits, '_', '-', '.', ':'"
-        )
+        raise ValueError(f"{what} {value!r} may only contain letters, digits, '_', '-', '.', ':'")
     return value
 
 

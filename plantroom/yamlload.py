@@ -18,14 +18,14 @@ def _build(node: yaml.Node, path: Loc, lines: dict[Loc, int], loader: yaml.SafeL
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if key in out:
                 raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
             out[key] = _build(value_node, (*path, key), lines, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
@@ -62,7 +62,9 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
-def describe_error(path: Path, lines: dict[Loc, int], exc: ValidationError, prefix: Loc = ()) -> str:
+def describe_error(
+    path: Path, lines: dict[Loc, int], exc: ValidationError, prefix: Loc = ()
+) -> str:
     """Render a pydantic error list as `file:line: field.path: message` lines."""
     out = []
     for err in exc.errors():

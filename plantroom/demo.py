@@ -1,0 +1,312 @@
+"""`plantroom demo`: the whole stack on one machine.
+
+mosquitto and influxd run as managed child processes with their data under `var/`; the
+simulated campus, one edge agent per building, the gateway and the cloud service run as child
+processes of their own, each with its log in `var/logs/`. Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from plantroom.errors import ServiceError
+from plantroom.inventory import ModbusTcp, load_inventory
+from plantroom.services import Influxd, Mosquitto, ensure_port_free
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    api: int = 8000
+    mqtt: int = 1883
+    influx: int = 8086
+    sim: int = 8090
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "plantroom", *self.args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace: float = 15.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Demo:
+    """Starts, watches and stops the demo stack."""
+
+    def __init__(
+        self,
+        ports: DemoPorts,
+        inventory: Path,
+        var_dir: Path,
+        fresh: bool = False,
+        out: Any = None,
+    ) -> None:
+        self.ports = ports
+        self.inventory_path = inventory.resolve()
+        self.inventory = load_inventory(self.inventory_path)
+        self.var = var_dir.resolve()
+        self.fresh = fresh
+        self.out = out if out is not None else sys.stdout
+        self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
+        self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
+        self.children: list[Child] = []
+        self._stopping = False
+
+    # -- helpers ---------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://{HOST}:{self.ports.sim}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.var / "demo" / "credentials.json"
+
+    def _modbus_endpoints(self) -> set[tuple[str, int]]:
+        return {
+            (e.connection.host, e.connection.port)
+            for _, e in self.inventory.equipment()
+            if isinstance(e.connection, ModbusTcp)
+        }
+
+    def check_ports(self) -> None:
+        ensure_port_free("API", HOST, self.ports.api)
+        ensure_port_free("MQTT", HOST, self.ports.mqtt)
+        ensure_port_free("InfluxDB", HOST, self.ports.influx)
+        ensure_port_free("simulator control", HOST, self.ports.sim)
+        for host, port in sorted(self._modbus_endpoints()):
+            ensure_port_free("simulated Modbus gateway", host, port)
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTROOM_")}
+        env.update(
+            PLANTROOM_INVENTORY=str(self.inventory_path),
+            PLANTROOM_MQTT_HOST=HOST,
+            PLANTROOM_MQTT_PORT=str(self.ports.mqtt),
+            PLANTROOM_INFLUX_URL=self.influxd.url,
+            PLANTROOM_INFLUX_DATABASE="plantroom",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def _plan_children(self) -> list[Child]:
+        logs = self.var / "logs"
+        children = [
+            Child(
+                "simulators",
+                ["sim"],
+                self._env(
+                    PLANTROOM_SIM_CONTROL_HOST=HOST,
+                    PLANTROOM_SIM_CONTROL_PORT=str(self.ports.sim),
+                ),
+                logs / "simulators.log",
+            ),
+        ]
+        for b in self.inventory.buildings:
+            agent = f"edge-{b.id}"
+            children.append(
+                Child(
+                    agent,
+                    ["edge", "--building", b.id],
+                    self._env(
+                        PLANTROOM_EDGE_AGENT_ID=agent,
+                        PLANTROOM_EDGE_BUFFER_PATH=str(self.var / "edge" / f"{agent}.sqlite"),
+                    ),
+                    logs / f"{agent}.log",
+                )
+            )
+        children.append(
+            Child(
+                "gateway",
+                ["gateway"],
+                self._env(
+                    PLANTROOM_GATEWAY_BUFFER_DIR=str(self.var / "gateway"),
+                ),
+                logs / "gateway.log",
+            )
+        )
+        children.append(
+            Child(
+                "cloud",
+                ["cloud"],
+                self._env(
+                    PLANTROOM_API_HOST=HOST,
+                    PLANTROOM_API_PORT=str(self.ports.api),
+                    PLANTROOM_DATABASE_URL=f"sqlite:///{self.var / 'cloud' / 'plantroom.sqlite'}",
+                    PLANTROOM_DEMO_MODE="true",
+                    PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
+                ),
+                logs / "cloud.log",
+            )
+        )
+        return children
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.check_ports()
+        if self.fresh and self.var.exists():
+            shutil.rmtree(self.var)
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.say(
+            f"Plantroom demo: site {self.inventory.site.id!r}, "
+            f"{len(self.inventory.buildings)} buildings, "
+            f"{sum(1 for _ in self.inventory.equipment())} pieces of equipment"
+        )
+        self.mosquitto.start()
+        self.say(
+            f"  mosquitto      mqtt://{HOST}:{self.ports.mqtt}   (log {self.mosquitto.log_path})"
+        )
+        self.influxd.start()
+        self.say(
+            f"  influxd        {self.influxd.url}   database 'plantroom' "
+            f"(log {self.influxd.log_path})"
+        )
+        self.children = self._plan_children()
+        for child in self.children:
+            child.start()
+            self.say(
+                f"  {child.name:<14} pid {child.proc.pid if child.proc else '?'}   "
+                f"(log {child.log_path})"
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait until the API answers /api/health; return the demo credentials."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_children()
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/api/health", timeout=2) as resp:
+                    if resp.status == 200 and self.credentials_path.exists():
+                        creds: dict[str, Any] = json.loads(self.credentials_path.read_text())
+                        return creds
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(0.25)
+        raise ServiceError(
+            f"the cloud API did not answer {self.api_url}/api/health within "
+            f"{timeout:.0f}s; see {self.var / 'logs' / 'cloud.log'}"
+        )
+
+    def check_children(self) -> None:
+        for child in self.children:
+            if child.proc is not None and not child.alive():
+                code = child.proc.returncode
+                raise ServiceError(
+                    f"{child.name} exited (code {code}); last lines of {child.log_path}:\n"
+                    f"{child.tail()}"
+                )
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        for child in reversed(self.children):
+            child.stop()
+        self.influxd.stop()
+        self.mosquitto.stop()
+
+    def banner(self, creds: dict[str, Any]) -> None:
+        self.say("")
+        self.say(f"Console and API:  {self.api_url}/   (OpenAPI: {self.api_url}/docs)")
+        self.say(f"Simulator control: {self.sim_url}")
+        for user in creds.get("users", []):
+            self.say(f"  {user['role']:<11} {user['username']:<8} token {user['token']}")
+        self.say(f"  (tokens also in {self.credentials_path})")
+        pump = next((e.id for _, e in self.inventory.equipment() if e.kind == "pump"), "pump-a1")
+        token = next((u["token"] for u in creds.get("users", []) if u["role"] == "technician"), "")
+        self.say("")
+        self.say("Try:")
+        self.say(
+            f"  .venv/bin/plantroom sim inject --equipment {pump} --fault dry_run "
+            f"--url {self.sim_url}"
+        )
+        self.say(
+            f"  curl -H 'Authorization: Bearer {token}' "
+            f"'{self.api_url}/api/work-orders?status=open'"
+        )
+        self.say(
+            f"  curl -G {self.influxd.url}/query --data-urlencode db=plantroom "
+            f"--data-urlencode 'q=SELECT * FROM pump ORDER BY time DESC LIMIT 3'"
+        )
+        self.say("")
+        self.say("Ctrl-C stops everything.")
+
+    def run(self) -> None:
+        """Start, wait, watch until Ctrl-C or a child dies, then stop everything."""
+
+        def _signal(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _signal)
+        try:
+            self.start()
+            self.banner(self.wait_ready())
+            while True:
+                self.check_children()
+                if not self.mosquitto.running() or not self.influxd.running():
+                    raise ServiceError(
+                        f"mosquitto or influxd stopped; see their logs under {self.var}"
+                    )
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.say("\nStopping Plantroom demo …")
+        finally:
+            self.stop()
+            self.say("Stopped.")

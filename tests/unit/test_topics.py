@@ -1,0 +1,47 @@
+"""Topic names are built and parsed in one place."""
+
+from __future__ import annotations
+
+import pytest
+
+from plantroom.topics import (
+    TELEMETRY_WILDCARD,
+    EquipmentTopic,
+    check_segment,
+    edge_status,
+    parse_equipment_topic,
+    shared,
+)
+
+
+def test_build_and_parse_round_trip() -> None:
+    t = EquipmentTopic("harbour", "tower-a", "pump", "pump-a1")
+    assert t.telemetry() == "plantroom/v1/harbour/tower-a/pump/pump-a1/telemetry"
+    assert parse_equipment_topic(t.telemetry()) == (t, "telemetry")
+    assert parse_equipment_topic(t.status()) == (t, "status")
+
+
+def test_edge_status_and_shared_subscription() -> None:
+    assert edge_status("harbour", "edge-1") == "plantroom/v1/harbour/edge/edge-1/status"
+    assert shared("ingest", TELEMETRY_WILDCARD) == "$share/ingest/plantroom/v1/+/+/+/+/telemetry"
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "plantroom/v1/s/b/pump/p1",
+        "plantroom/v2/s/b/pump/p1/telemetry",
+        "plantroom/v1/s/b/boiler/p1/telemetry",
+        "plantroom/v1/s/b/pump/p1/other",
+        "plantroom/v1/s/edge/pump/p1/status",
+    ],
+)
+def test_bad_topics_are_rejected(topic: str) -> None:
+    with pytest.raises(ValueError):
+        parse_equipment_topic(topic)
+
+
+@pytest.mark.parametrize("bad", ["a/b", "a+", "#", "a b", ""])
+def test_segments_cannot_carry_separators_or_wildcards(bad: str) -> None:
+    with pytest.raises(ValueError):
+        check_segment(bad, "building id")
