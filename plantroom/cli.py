@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(help="Equipment simulators and their fault injection.")
 app.add_typer(sim_app, name="sim")
+app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
 
 InventoryOpt = Annotated[
     Path | None,

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: generator, generated JSON, provisioning and upload."""

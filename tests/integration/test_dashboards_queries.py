@@ -1,0 +1,503 @@
+"""Every dashboard query runs against a real InfluxDB holding realistic Plantroom data.
+
+The data follows the contract, not the dashboard code: telemetry for the demo campus with
+fields and types read from the device profiles (plain YAML), pipeline health, work-order
+metrics and events. Each variable, panel and annotation query is interpolated the way Grafana
+interpolates InfluxQL (multi-value variables as regex alternations, `$timeFilter`,
+`$__interval`) and must run without error and return data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dashboards.build import GENERATED_DIR
+from plantroom.services import Influxd
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+DB = "plantroom"
+PROFILES_DIR = REPO / "edge" / "profiles"
+INVENTORY = REPO / "sites" / "demo.yaml"
+DASHBOARDS = sorted(GENERATED_DIR.glob("*.json"))
+HISTORY_MIN = 8 * 60  # minutes of data, more than the longest default range with data in it
+STEP_S = 60
+PRIORITIES = ("emergency", "urgent", "normal", "low")
+WO_KINDS = ("fault", "pm", "request")
+
+# What goes wrong on the campus during the history, by equipment and point: realistic faults
+# so that panels that filter on faults (door faults, alarms) have something to show.
+EPISODES: dict[str, dict[str, Any]] = {
+    "lift-a2": {"fault_code": "door_open_fault", "door_state": "fault", "mode": "out_of_service"},
+    "lift-b1": {
+        "fault_code": "drive_over_temperature",
+        "mode": "stopped",
+        "drive_temperature": 88.5,
+    },
+    "pump-a2": {"alarm_code": "dry_run", "run_state": "fault", "dry_run": True},
+    "pump-b1": {"warning_code": "bearing_wear", "vibration": 6.2},
+    "fire-a1": {"panel_state": "alarm", "zone_3": "alarm", "fire_alarm": True, "active_alarms": 1},
+    "fire-b2": {"panel_state": "fault", "mains_ok": False, "trouble": True},
+    "light-a1": {"circuit_2_tripped": True, "circuit_2_on": False, "circuit_2_failed_lamps": 3},
+}
+EPISODE_MIN = (150, 180)  # minutes before now: the faults last half an hour
+
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "bar": (3.5, 5.5),
+    "m3/h": (12.0, 30.0),
+    "A": (6.0, 14.0),
+    "kW": (2.5, 7.5),
+    "rpm": (1450.0, 2900.0),
+    "degC": (32.0, 55.0),
+    "mm/s": (0.8, 2.5),
+    "%": (25.0, 60.0),
+    "V": (225.0, 235.0),
+    "W": (180.0, 450.0),
+    "kg": (0.0, 900.0),
+}
+
+
+# --- data following the profiles ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    ftype: str  # string | boolean | integer | float
+    role: str
+    unit: str
+    labels: tuple[str, ...]
+
+
+def _ftype(p: dict[str, Any]) -> str:
+    t = p["type"]
+    if t in ("enum", "string"):
+        return "string"
+    if t in ("bool", "bit"):
+        return "boolean"
+    if t.startswith("float"):
+        return "float"
+    return "float" if float(p.get("scale", 1)) != 1.0 else "integer"
+
+
+def load_profiles() -> dict[str, list[Point]]:
+    out = {}
+    for path in PROFILES_DIR.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        out[data["name"]] = [
+            Point(
+                p["name"],
+                _ftype(p),
+                p.get("role", "measurement"),
+                p.get("unit", ""),
+                tuple(str(v) for _, v in sorted((p.get("enum") or {}).items())),
+            )
+            for p in data["points"]
+        ]
+    return out
+
+
+def _wave(minute: int, phase: int, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * (0.5 + 0.5 * math.sin((minute + 7 * phase) / 23.0))
+
+
+CYCLES = {
+    "direction": ("idle", "up", "down"),
+    "door_state": ("closed", "opening", "open", "closing"),
+    "run_state": ("running", "running", "stopped"),
+}
+
+
+def normal_value(p: Point, minute: int, phase: int) -> Any:
+    """A plausible value of a point in normal operation, `minute` minutes into the history."""
+    if p.ftype == "string":
+        cycle = CYCLES.get(p.name)
+        return cycle[(minute + phase) % len(cycle)] if cycle else p.labels[0]
+    if p.ftype == "boolean":
+        return (
+            p.name.endswith("_ok")
+            or p.name == "at_landing"
+            or re.fullmatch(r"circuit_\d+_on", p.name) is not None
+        )
+    if p.role == "counter":
+        value = 1000.0 * (phase + 1) + minute * (0.5 if p.unit == "h" else 3)
+    elif p.unit in UNIT_RANGES:
+        lo, hi = UNIT_RANGES[p.unit]
+        if p.name == "battery_voltage":
+            lo, hi = 26.8, 27.4
+        value = _wave(minute, phase, lo, hi)
+    elif p.name == "floor":
+        value = (minute * 3 + phase) % 24
+    elif p.name.endswith("_lamps") and "failed" not in p.name:
+        value = 12
+    else:
+        value = 0
+    return round(value) if p.ftype == "integer" else float(value)
+
+
+def _tag(value: str) -> str:
+    return value.replace(" ", "\\ ").replace(",", "\\,").replace("=", "\\=")
+
+
+def _field(value: Any, ftype: str) -> str:
+    if ftype == "string":
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if ftype == "boolean":
+        return "true" if value else "false"
+    if ftype == "integer":
+        return f"{int(value)}i"
+    return repr(float(value))
+
+
+def line(measurement: str, tags: dict[str, str], fields: dict[str, str], ts_ms: int) -> str:
+    tag_text = ",".join(f"{k}={_tag(v)}" for k, v in sorted(tags.items()))
+    field_text = ",".join(f"{k}={v}" for k, v in fields.items())
+    return f"{measurement},{tag_text} {field_text} {ts_ms}"
+
+
+def telemetry(now_ms: int, profiles: dict[str, list[Point]]) -> Iterator[str]:
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    site = inventory["site"]["id"]
+    phase = 0
+    for building in inventory["buildings"]:
+        for eq in building["equipment"]:
+            points = {p.name: p for p in profiles[eq["profile"]]}
+            episode = EPISODES.get(eq["id"], {})
+            for name, value in episode.items():  # the scenario itself must fit the profiles
+                assert name in points, f"{eq['id']}: {name} is not a point of {eq['profile']}"
+                if points[name].labels:
+                    assert value in points[name].labels, f"{eq['id']}: {name}={value}"
+            tags = {"site": site, "building": building["id"], "equipment": eq["id"]}
+            if eq.get("floor"):
+                tags["floor"] = str(eq["floor"])
+            for seq, minute in enumerate(range(HISTORY_MIN)):
+                ago = HISTORY_MIN - minute
+                faulty = EPISODE_MIN[0] <= ago < EPISODE_MIN[1]
+                fields = {}
+                for p in points.values():
+                    value = episode[p.name] if faulty and p.name in episode else None
+                    if value is None:
+                        value = normal_value(p, minute, phase)
+                    fields[p.name] = _field(value, p.ftype)
+                fields["seq"] = f"{seq}i"
+                yield line(eq["kind"], tags, fields, now_ms - ago * STEP_S * 1000)
+            phase += 1
+
+
+def health(now_ms: int) -> Iterator[str]:
+    instances = {
+        "edge": ("edge-tower-a", "edge-tower-b"),
+        "gateway": ("gateway-1", "gateway-2"),
+        "cloud": ("cloud-1",),
+    }
+    for component, names in instances.items():
+        for i, instance in enumerate(names):
+            tags = {"component": component, "instance": instance}
+            for minute in range(HISTORY_MIN):
+                ts = now_ms - (HISTORY_MIN - minute) * STEP_S * 1000
+                points = minute * 480 + i * 17
+                f: dict[str, str] = {"points_in": f"{points}i"}
+                if component == "edge":
+                    f |= {
+                        "points_out": f"{points - minute % 3}i",
+                        "poll_latency_ms": repr(_wave(minute, i, 40.0, 180.0)),
+                        "timeouts": f"{minute // 45}i",
+                        "exceptions": f"{minute // 120}i",
+                        "reconnects": f"{minute // 200}i",
+                        "queue_depth": f"{(minute * 7) % 30}i",
+                        "dropped": f"{minute // 300}i",
+                    }
+                elif component == "gateway":
+                    f |= {
+                        "points_out": f"{points}i",
+                        "lines_written": f"{points // 12}i",
+                        "batches": f"{minute * 6}i",
+                        "batch_latency_ms": repr(_wave(minute, i, 15.0, 90.0)),
+                        "buffer_depth": f"{max(0, 400 - abs(minute - 300) * 8)}i",
+                        "dead_letters": f"{minute // 90}i",
+                        "write_errors": f"{minute // 240}i",
+                    }
+                yield line("plantroom_health", tags, f, ts)
+
+
+def work_orders(now_ms: int) -> Iterator[str]:
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    site = inventory["site"]["id"]
+    for b, building in enumerate(inventory["buildings"]):
+        for p, priority in enumerate(PRIORITIES):
+            for k, kind in enumerate(WO_KINDS):
+                tags = {
+                    "site": site,
+                    "building": building["id"],
+                    "priority": priority,
+                    "kind": kind,
+                }
+                for minute in range(0, HISTORY_MIN, 5):
+                    ts = now_ms - (HISTORY_MIN - minute) * STEP_S * 1000
+                    n = (minute // 60 + b + p + k) % 5
+                    yield line(
+                        "work_orders",
+                        tags,
+                        {
+                            "open": f"{n}i",
+                            "acknowledged": f"{n // 2}i",
+                            "in_progress": f"{n // 3}i",
+                            "overdue": f"{1 if priority == 'urgent' and n > 3 else 0}i",
+                            "mtta_s": repr(60.0 + 30 * p + minute % 40),
+                            "mttr_s": repr(3600.0 * (p + 1) + 10 * minute),
+                            "sla_compliance_pct": repr(100.0 - (n % 3) * 0.7),
+                            "equipment_good_pct": repr(100.0 - b * 6.25),
+                            "fire_good_pct": repr(100.0 - (1 - b) * 50.0),
+                            "lighting_good_pct": repr(100.0 - b * 2.1),
+                        },
+                        ts,
+                    )
+
+
+def events(now_ms: int) -> Iterator[str]:
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    site = inventory["site"]["id"]
+    where = {
+        eq["id"]: building["id"]
+        for building in inventory["buildings"]
+        for eq in building["equipment"]
+    }
+    start = now_ms - EPISODE_MIN[1] * 60_000
+    end = now_ms - EPISODE_MIN[0] * 60_000
+    for i, (equipment, episode) in enumerate(EPISODES.items()):
+        what = ", ".join(f"{k}={v}" for k, v in episode.items())
+        tags = {"site": site, "building": where[equipment], "equipment": equipment}
+        priority = "emergency" if equipment.startswith("fire") else "urgent"
+        for offset, etype, text in (
+            (0, "alarm_raised", f"{equipment}: {what}"),
+            (1000, "wo_raised", f"work order raised for {equipment}"),
+            (120_000, "wo_acknowledged", f"work order for {equipment} acknowledged by tech-{i}"),
+            (end - start, "alarm_cleared", f"{equipment}: cleared"),
+            (end - start + 60_000, "wo_resolved", f"work order for {equipment} resolved"),
+        ):
+            fields = {"text": _field(text, "string"), "priority": _field(priority, "string")}
+            yield line("events", {**tags, "type": etype}, fields, start + i * 1000 + offset)
+
+
+# --- Grafana's InfluxQL interpolation ------------------------------------------------------
+
+# Grafana's interval rounding (rangeutil.roundInterval): upper bound (ms) → interval.
+ROUNDING = (
+    (1500, "1s"),
+    (3500, "2s"),
+    (7500, "5s"),
+    (12500, "10s"),
+    (17500, "15s"),
+    (25000, "20s"),
+    (45000, "30s"),
+    (90000, "1m"),
+    (180000, "2m"),
+    (450000, "5m"),
+    (1050000, "10m"),
+    (2700000, "30m"),
+    (5400000, "1h"),
+    (9000000, "2h"),
+    (27000000, "6h"),
+    (64800000, "12h"),
+)
+MIN_INTERVAL_S = 10  # the provisioned datasource's timeInterval
+UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str) -> int:
+    return int(text[:-1]) * UNITS_S[text[-1]]
+
+
+def grafana_interval(range_s: int, max_points: int = 1000) -> str:
+    raw_ms = range_s * 1000 / max_points
+    chosen = next((iv for bound, iv in ROUNDING if raw_ms < bound), "1d")
+    return chosen if _seconds(chosen) >= MIN_INTERVAL_S else f"{MIN_INTERVAL_S}s"
+
+
+def escape_regex(value: str) -> str:
+    """Grafana's escapeRegex for values interpolated into an InfluxQL regex."""
+    return re.sub(r"[\\^$*+?.()|[\]{}/]", lambda m: "\\" + m.group(0), value)
+
+
+def format_values(values: list[str]) -> str:
+    escaped = [escape_regex(v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+VAR_RE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+def interpolate(query: str, variables: dict[str, list[str]], time_from: str) -> str:
+    """Substitute variables and the InfluxDB datasource's macros as Grafana does."""
+    m = re.fullmatch(r"now-(\d+)([smhd])", time_from)
+    assert m, f"unsupported dashboard time range {time_from!r}"
+    range_s = int(m.group(1)) * UNITS_S[m.group(2)]
+    interval = grafana_interval(range_s)
+    time_filter = f"time >= now() - {m.group(1)}{m.group(2)} and time <= now()"
+    macros = {
+        "timeFilter": time_filter,
+        "__timeFilter": time_filter,
+        "__interval": interval,
+        "interval": interval,
+        "__interval_ms": str(_seconds(interval) * 1000),
+        "__range_s": str(range_s),
+    }
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2) or match.group(3)
+        if name in macros:
+            return macros[name]
+        if name in variables:
+            return format_values(variables[name])
+        raise AssertionError(f"query uses ${name}, which is neither a variable nor a macro")
+
+    return VAR_RE.sub(sub, query)
+
+
+# --- running queries ------------------------------------------------------------------------
+
+
+def run(url: str, q: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """Run one InfluxQL query; (error or None, series)."""
+    params = urllib.parse.urlencode({"db": DB, "q": q, "epoch": "ms"})
+    try:
+        with urllib.request.urlopen(f"{url}/query?{params}", timeout=15) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}: {exc.read().decode(errors='replace')}", []
+    result = body["results"][0]
+    if "error" in result:
+        return str(result["error"]), []
+    return None, result.get("series", [])
+
+
+def has_data(series: list[dict[str, Any]]) -> bool:
+    """At least one series, and every series holds at least one value (not only nulls)."""
+
+    def filled(s: dict[str, Any]) -> bool:
+        value_cols = [i for i, c in enumerate(s["columns"]) if c != "time"]
+        return any(row[i] is not None for row in s.get("values", []) for i in value_cols)
+
+    return bool(series) and all(filled(s) for s in series)
+
+
+def write(url: str, lines: list[str]) -> None:
+    req = urllib.request.Request(
+        f"{url}/query", data=urllib.parse.urlencode({"q": f"CREATE DATABASE {DB}"}).encode()
+    )
+    with urllib.request.urlopen(req, timeout=15):
+        pass
+    for start in range(0, len(lines), 5000):
+        body = "\n".join(lines[start : start + 5000]).encode()
+        req = urllib.request.Request(f"{url}/write?db={DB}&precision=ms", data=body)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                assert resp.status == 204
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"write refused: {exc.read().decode(errors='replace')}") from exc
+
+
+@pytest.fixture(scope="module")
+def loaded(influxd: Influxd) -> str:
+    now_ms = int(time.time() * 1000) - 5_000
+    profiles = load_profiles()
+    lines = [
+        *telemetry(now_ms, profiles),
+        *health(now_ms),
+        *work_orders(now_ms),
+        *events(now_ms),
+    ]
+    write(influxd.url, lines)
+    return influxd.url
+
+
+def resolve_variables(
+    url: str, dashboard: dict[str, Any], pick_first: bool
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Run the variable queries in order, each seeing the earlier selections (All, or the
+    first value). Returns the selections and the problems found."""
+    values: dict[str, list[str]] = {}
+    problems = []
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "datasource":
+            values[var["name"]] = [var["current"]["value"]]
+            continue
+        assert var["type"] == "query", f"unexpected variable type {var['type']}"
+        q = interpolate(var["query"], values, dashboard["time"]["from"])
+        error, series = run(url, q)
+        found = sorted({row[1] for s in series for row in s.get("values", [])})
+        if error or not found:
+            problems.append(f"variable ${var['name']}: {error or 'no values'}\n    {q}")
+            found = ["__none__"]
+        values[var["name"]] = found[:1] if pick_first else found
+    return values, problems
+
+
+def queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for ann in dashboard["annotations"]["list"]:
+        yield f"annotation {ann['name']!r}", ann["query"]
+    for panel in dashboard["panels"]:
+        for t in panel.get("targets", []):
+            yield f"panel {panel['id']} {panel['title']!r} {t['refId']}", t["query"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
+def test_every_query_runs_and_returns_data(loaded: str, path: Path) -> None:
+    dashboard = json.loads(path.read_text())
+    variables, problems = resolve_variables(loaded, dashboard, pick_first=False)
+    count = 0
+    for where, query in queries(dashboard):
+        q = interpolate(query, variables, dashboard["time"]["from"])
+        error, series = run(loaded, q)
+        count += 1
+        if error:
+            problems.append(f"{where}: {error}\n    {q}")
+        elif not has_data(series):
+            problems.append(f"{where}: no data\n    {q}")
+    assert count >= 5, f"{path.name}: only {count} queries"
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=[p.stem for p in DASHBOARDS])
+def test_queries_run_with_one_value_of_each_variable(loaded: str, path: Path) -> None:
+    dashboard = json.loads(path.read_text())
+    variables, problems = resolve_variables(loaded, dashboard, pick_first=True)
+    for where, query in queries(dashboard):
+        q = interpolate(query, variables, dashboard["time"]["from"])
+        error, _ = run(loaded, q)
+        if error:
+            problems.append(f"{where}: {error}\n    {q}")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_interpolation_matches_grafana() -> None:
+    variables = {"site": ["harbour"], "building": ["tower-a", "tower.b"]}
+    q = interpolate(
+        'SELECT x FROM m WHERE "site" =~ /^$site$/ AND "building" =~ /^${building}$/ '
+        "AND $timeFilter GROUP BY time($__interval)",
+        variables,
+        "now-6h",
+    )
+    assert q == (
+        'SELECT x FROM m WHERE "site" =~ /^harbour$/ AND "building" =~ /^(tower-a|tower\\.b)$/ '
+        "AND time >= now() - 6h and time <= now() GROUP BY time(20s)"
+    )
+    assert grafana_interval(3 * 3600) == "10s"
+    assert grafana_interval(24 * 3600) == "1m"
+    assert grafana_interval(7 * 86400) == "10m"
+    with pytest.raises(AssertionError, match=r"\$nope"):
+        interpolate("SELECT $nope", variables, "now-1h")
