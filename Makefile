@@ -9,7 +9,11 @@ setup:
 demo: setup
 	$(VENV)/bin/plantroom demo
 
-test: setup
+# servers and clients the test suite starts or drives, from Debian's packages
+TEST_PACKAGES := postgresql mbpoll socat
+
+test:
+	@PLANTROOM_EXTRA_PACKAGES="$(TEST_PACKAGES)" bash scripts/setup.sh
 	$(PY) -m pytest tests
 
 unit: setup

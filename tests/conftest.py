@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from plantroom.services import Influxd, Mosquitto
+from plantroom.services import Influxd, Mosquitto, Postgres, postgres_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,17 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL cluster for the whole session (database `plantroom`)."""
+    data_dir = postgres_dir()
+    server = Postgres(data_dir)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

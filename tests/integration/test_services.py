@@ -52,3 +52,22 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         port = holder.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"127.0.0.1:{port} is already in use"):
             Mosquitto(tmp_path / "mq", port=port).start()
+
+
+def test_postgres_cluster_runs_and_takes_queries(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from plantroom.services import Postgres, postgres_dir
+
+    data_dir = postgres_dir()
+    try:
+        with Postgres(data_dir) as server:
+            engine = sa.create_engine(server.url)
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT current_database()")).scalar() == "plantroom"
+            engine.dispose()
+        assert not server.running()
+    finally:
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
