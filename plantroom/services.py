@@ -276,7 +276,11 @@ bind-address = "{self.host}:{self.rpc_port}"
     def is_ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as resp:
-                return int(resp.status) == 204
+                if int(resp.status) != 204:
+                    return False
+            # /ping answers before the meta store is open; a query proves it is.
+            with urllib.request.urlopen(f"{self.url}/query?q=SHOW+DATABASES", timeout=2) as resp:
+                return int(resp.status) == 200
         except (urllib.error.URLError, OSError):
             return False
 
