@@ -1,0 +1,43 @@
+"""Alarms: what the rules have raised."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from cloud import alarms
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import CurrentUser, SessionDep
+from cloud.enums import AlarmState
+from cloud.schemas import AlarmOut, AlarmPage
+
+router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
+
+
+@router.get("", response_model=AlarmPage)
+def list_alarms(
+    session: SessionDep,
+    user: CurrentUser,
+    state: Annotated[AlarmState | None, Query()] = None,
+    equipment_id: Annotated[str | None, Query()] = None,
+    building: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AlarmPage:
+    items, total = alarms.search(
+        session,
+        state=state,
+        equipment_id=equipment_id,
+        building=building,
+        limit=limit,
+        offset=offset,
+    )
+    return AlarmPage(items=[AlarmOut.of(a) for a in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{alarm_id}", response_model=AlarmOut)
+def get_alarm(
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
+) -> AlarmOut:
+    return AlarmOut.of(alarms.get(session, alarm_id))

@@ -1,0 +1,42 @@
+"""The equipment registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloud import registry
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import CurrentUser, SessionDep
+from cloud.enums import EquipmentStatus
+from cloud.schemas import EquipmentOut, EquipmentPage
+from plantroom.kinds import Kind
+
+router = APIRouter(prefix="/equipment", tags=["equipment"], responses=AUTH_RESPONSES)
+
+
+@router.get("", response_model=EquipmentPage)
+def list_equipment(
+    session: SessionDep,
+    user: CurrentUser,
+    building: Annotated[str | None, Query(description="building id")] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+    status: Annotated[EquipmentStatus | None, Query()] = None,
+    include_retired: Annotated[
+        bool, Query(description="also equipment gone from the inventory")
+    ] = False,
+) -> EquipmentPage:
+    rows = registry.search(
+        session,
+        building=building,
+        kind=kind.value if kind else None,
+        status=status,
+        include_retired=include_retired,
+    )
+    return EquipmentPage(items=[EquipmentOut.of(r) for r in rows], total=len(rows))
+
+
+@router.get("/{equipment_id}", response_model=EquipmentOut)
+def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> EquipmentOut:
+    return EquipmentOut.of(registry.get(session, equipment_id))

@@ -1,0 +1,57 @@
+"""GET /api/health: no authentication; is the service able to do its job?"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cloud import registry
+from cloud.deps import StateDep
+from cloud.enums import AlarmState
+from cloud.models import Alarm, WorkOrder
+from cloud.schemas import Counts, Health, MqttHealth
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(state: StateDep) -> JSONResponse:
+    counts = None
+    database = False
+    try:
+        with state.database().sessions() as session:
+            counts = Counts(
+                equipment=registry.count(session),
+                active_alarms=session.scalar(
+                    select(func.count()).select_from(Alarm).where(Alarm.state == AlarmState.ACTIVE)
+                )
+                or 0,
+                open_work_orders=session.scalar(
+                    select(func.count())
+                    .select_from(WorkOrder)
+                    .where(WorkOrder.open_key.is_not(None))
+                )
+                or 0,
+            )
+        database = True
+    except SQLAlchemyError as exc:
+        log.warning("health: database check failed: %s", exc)
+    consumer = state.consumer
+    mqtt = MqttHealth(
+        enabled=consumer is not None,
+        connected=consumer is not None and consumer.stats.connected,
+        received=consumer.stats.received if consumer else 0,
+        invalid=consumer.stats.invalid if consumer else 0,
+        dropped=consumer.stats.dropped if consumer else 0,
+        queued=consumer.queued if consumer else 0,
+    )
+    status = "down" if not database else ("ok" if mqtt.connected else "degraded")
+    body = Health(
+        status=status, database=database, mqtt=mqtt, rules=len(state.rules), counts=counts
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)

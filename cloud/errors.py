@@ -1,0 +1,36 @@
+"""Errors of the cloud service's own operations. Each carries a stable `code` for API clients;
+`cloud.api.errors` maps the classes to HTTP statuses."""
+
+from __future__ import annotations
+
+from plantroom.errors import PlantroomError
+
+
+class CloudError(PlantroomError):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(CloudError):
+    code = "invalid_request"
+
+
+class Unauthorized(CloudError):
+    code = "unauthorized"
+
+
+class Forbidden(CloudError):
+    code = "forbidden"
+
+
+class NotFound(CloudError):
+    code = "not_found"
+
+
+class Conflict(CloudError):
+    code = "conflict"

@@ -1,0 +1,356 @@
+"""The telemetry consumer: MQTT in, the monitor (registry, rules, alarms, work orders) out.
+
+    receiver ──► bounded queue ──► worker ──► one DB thread (Monitor.process, in batches)
+    ticker   ──┘ (one tick at a time)
+
+Telemetry comes through the shared subscription `$share/<cloud_share_group>/…/telemetry`, so
+replicas split the stream; equipment status through a plain subscription, so the retained
+statuses arrive on connect. Every message is validated at this boundary; an invalid one is
+counted and logged with its topic and never stops the stream. The broker connection is
+re-made with jittered exponential backoff. All database work runs on one thread owned here,
+off the event loop and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import aiomqtt
+
+from cloud.enums import EquipmentStatus
+from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from plantroom.errors import InvalidMessage
+from plantroom.schema import parse_telemetry
+from plantroom.settings import CloudSettings
+from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipment_topic, shared
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 10_000
+# aiomqtt's own buffer in front of ours. The client acknowledges QoS 1 messages on receipt, so
+# the broker cannot be slowed down; past this many unread messages aiomqtt discards new ones
+# with a warning. It is far above what one site sends while a batch is being written.
+MQTT_BUFFER = 100_000
+BATCH_SIZE = 500
+PROCESS_ATTEMPTS = 3
+DRAIN_TIMEOUT_S = 10.0
+MAX_INVALID_LOG_TOPICS = 1000
+INVALID_LOG_INTERVAL_S = 60.0
+
+_STOP = object()
+
+
+class Backoff:
+    """Jittered exponential backoff: 0.5 s, 1 s, 2 s … up to `maximum`, each ±50 %."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.initial * float(2 ** min(self.attempt, 32)))
+        self.attempt += 1
+        jitter: float = random.uniform(0.5, 1.5)
+        return delay * jitter
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass(slots=True)
+class IngestStats:
+    connected: bool = False
+    connects: int = 0
+    received: int = 0
+    invalid: int = 0
+    dropped: int = 0
+    last_message_at: float | None = None
+    last_error: str | None = None
+
+
+def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
+    """An equipment status payload: `online`, `offline` or `stale` as text (a JSON string or
+    `{"status": …}` object also serves). An empty payload (a retained status being deleted)
+    gives None."""
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
+    text = text.strip()
+    if not text:
+        return None
+    value: Any = text
+    if text[0] in '{"':
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidMessage(topic, f"status is not valid JSON: {exc.msg}") from exc
+        if isinstance(value, dict):
+            value = value.get("status")
+    allowed = (EquipmentStatus.ONLINE, EquipmentStatus.OFFLINE, EquipmentStatus.STALE)
+    if not isinstance(value, str) or value not in {s.value for s in allowed}:
+        raise InvalidMessage(topic, f"status must be online, offline or stale, got {text[:64]!r}")
+    return EquipmentStatus(value)
+
+
+def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
+    if not settings.mqtt_tls:
+        return None
+    return ssl.create_default_context(
+        cafile=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
+    )
+
+
+class TelemetryConsumer:
+    """An async context manager: entering loads the rule state and starts consuming; leaving
+    stops receiving, processes what is queued (up to a deadline) and stops the DB thread."""
+
+    def __init__(
+        self,
+        settings: CloudSettings,
+        monitor: Monitor,
+        *,
+        client_id: str | None = None,
+        tick_interval: float = 1.0,
+        queue_size: int = QUEUE_SIZE,
+        batch_size: int = BATCH_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._monitor = monitor
+        self._client_id = client_id or f"plantroom-cloud-{socket.gethostname()}-{os.getpid()}"
+        self._tick_interval = tick_interval
+        self._batch_size = batch_size
+        self._clock = clock
+        self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
+        self._executor: ThreadPoolExecutor | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._tick_queued = False
+        self._invalid_logged: dict[str, float] = {}
+        self.stats = IngestStats()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    async def __aenter__(self) -> TelemetryConsumer:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-db")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._monitor.load)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+        self._stop.clear()
+        self._runner = asyncio.create_task(self._supervise(), name="cloud-ingest")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._runner is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                log.error(
+                    "telemetry consumer did not drain in %.0f s; %d messages not processed",
+                    DRAIN_TIMEOUT_S,
+                    self._queue.qsize(),
+                )
+                self._runner.cancel()
+                await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self.stats.connected = False
+
+    async def _supervise(self) -> None:
+        """Run the receiver, ticker and worker; restart them if one fails unexpectedly."""
+        backoff = Backoff(initial=1.0, maximum=60.0)
+        while True:
+            try:
+                await self._run_once()
+                return
+            except Exception:
+                log.exception("telemetry consumer failed; restarting")
+            if self._stop.is_set():
+                return
+            try:
+                await asyncio.wait_for(self._stop.wait(), backoff.next())
+                return
+            except TimeoutError:
+                continue
+
+    async def _run_once(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            receiver = tg.create_task(self._receive_forever(), name="cloud-ingest-mqtt")
+            ticker = tg.create_task(self._tick_forever(), name="cloud-ingest-tick")
+            tg.create_task(self._work(), name="cloud-ingest-worker")
+            await self._stop.wait()
+            receiver.cancel()
+            ticker.cancel()
+            await self._queue.put(_STOP)
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        s = self._settings
+        return aiomqtt.Client(
+            s.mqtt_host,
+            s.mqtt_port,
+            identifier=self._client_id,
+            username=s.mqtt_username,
+            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            keepalive=s.mqtt_keepalive,
+            clean_session=True,
+            tls_context=_tls_context(s),
+            timeout=10.0,
+            max_queued_incoming_messages=MQTT_BUFFER,
+            logger=logging.getLogger("cloud.ingest.mqtt"),
+        )
+
+    async def _receive_forever(self) -> None:
+        backoff = Backoff()
+        outage_logged = False
+        s = self._settings
+        while True:
+            try:
+                async with self._client() as client:
+                    await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
+                    await client.subscribe(STATUS_WILDCARD, qos=1)
+                    self.stats.connected = True
+                    self.stats.connects += 1
+                    backoff.reset()
+                    outage_logged = False
+                    log.info(
+                        "consuming telemetry from mqtt://%s:%d (share group %r)",
+                        s.mqtt_host,
+                        s.mqtt_port,
+                        s.cloud_share_group,
+                    )
+                    async for message in client.messages:
+                        await self._accept(message)
+            except aiomqtt.MqttError as exc:
+                self.stats.last_error = str(exc)
+                level = logging.DEBUG if outage_logged else logging.ERROR
+                log.log(
+                    level,
+                    "MQTT broker mqtt://%s:%d: %s; reconnecting",
+                    s.mqtt_host,
+                    s.mqtt_port,
+                    exc,
+                )
+                outage_logged = True
+            finally:
+                self.stats.connected = False
+            await asyncio.sleep(backoff.next())
+
+    async def _accept(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        self.stats.received += 1
+        self.stats.last_message_at = self._clock()
+        try:
+            item = self.parse(topic, message.payload)
+        except InvalidMessage as exc:
+            self._invalid(topic, exc.reason)
+            return
+        if item is not None:
+            await self._queue.put(item)
+
+    @staticmethod
+    def parse(topic: str, payload: Any) -> Item | None:
+        """Validate one message into a queue item; InvalidMessage says why not."""
+        try:
+            where, leaf = parse_equipment_topic(topic)
+        except ValueError as exc:
+            raise InvalidMessage(topic, str(exc)) from exc
+        if not isinstance(payload, bytes | bytearray | str):
+            raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
+        if leaf == "telemetry":
+            return TelemetryItem(where, parse_telemetry(topic, payload))
+        status = parse_status(topic, payload)
+        return None if status is None else StatusItem(where, status)
+
+    def _invalid(self, topic: str, reason: str) -> None:
+        self.stats.invalid += 1
+        now = self._clock()
+        last = self._invalid_logged.get(topic)
+        if last is not None and now - last < INVALID_LOG_INTERVAL_S:
+            log.debug("invalid message on %s: %s", topic, reason)
+            return
+        if last is None and len(self._invalid_logged) >= MAX_INVALID_LOG_TOPICS:
+            self._invalid_logged.clear()
+        self._invalid_logged[topic] = now
+        log.warning(
+            "invalid message on %s: %s (%d invalid so far)", topic, reason, self.stats.invalid
+        )
+
+    # -- processing --------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            if not self._tick_queued:
+                self._tick_queued = True
+                await self._queue.put(TickItem())
+
+    async def _work(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[Item] = [first] if isinstance(first, Item) else []
+            stop = False
+            while len(batch) < self._batch_size:
+                try:
+                    nxt = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                if isinstance(nxt, Item):
+                    batch.append(nxt)
+            if any(isinstance(i, TickItem) for i in batch):
+                self._tick_queued = False
+            await self._process(batch)
+            if stop:
+                return
+
+    async def _process(self, batch: list[Item]) -> None:
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        backoff = Backoff(initial=0.5, maximum=5.0)
+        for attempt in range(1, PROCESS_ATTEMPTS + 1):
+            try:
+                await loop.run_in_executor(self._executor, self._monitor.process, batch)
+                return
+            except Exception as exc:
+                self.stats.last_error = f"processing failed: {exc}"
+                if attempt == PROCESS_ATTEMPTS:
+                    break
+                await asyncio.sleep(backoff.next())
+        self.stats.dropped += len(batch)
+        log.error(
+            "gave up on a batch of %d messages after %d attempts (%d dropped so far)",
+            len(batch),
+            PROCESS_ATTEMPTS,
+            self.stats.dropped,
+        )

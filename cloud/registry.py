@@ -1,0 +1,103 @@
+"""The equipment registry: the inventory's equipment in the database, with what telemetry
+last said about each."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cloud.enums import EquipmentStatus
+from cloud.errors import NotFound
+from cloud.models import Equipment
+from plantroom.inventory import Inventory
+
+log = logging.getLogger(__name__)
+
+
+def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, int]:
+    """Add and update the inventory's equipment; mark equipment no longer in it.
+
+    Equipment is never deleted (its alarms and work orders keep pointing at it). Returns the
+    counts added, updated and retired.
+    """
+    existing = {e.id: e for e in session.scalars(select(Equipment)).all()}
+    seen: set[str] = set()
+    added = updated = 0
+    for building, item in inventory.equipment():
+        seen.add(item.id)
+        fields = {
+            "site": inventory.site.id,
+            "building": building.id,
+            "kind": item.kind.value,
+            "floor": item.floor,
+            "zone": item.zone,
+            "name": item.name,
+            "profile": item.profile,
+            "tags": dict(item.tags),
+            "in_inventory": True,
+        }
+        row = existing.get(item.id)
+        if row is None:
+            session.add(
+                Equipment(id=item.id, status=EquipmentStatus.UNKNOWN, last_values={}, **fields)
+            )
+            added += 1
+            continue
+        changed = False
+        for name, value in fields.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                changed = True
+        updated += changed
+    retired = 0
+    for row in existing.values():
+        if row.id not in seen and row.site == inventory.site.id and row.in_inventory:
+            row.in_inventory = False
+            retired += 1
+    session.flush()
+    log.info(
+        "inventory %s: %d equipment added, %d updated, %d retired",
+        inventory.site.id,
+        added,
+        updated,
+        retired,
+    )
+    return added, updated, retired
+
+
+def get(session: Session, equipment_id: str) -> Equipment:
+    row = session.get(Equipment, equipment_id)
+    if row is None:
+        raise NotFound(f"equipment {equipment_id!r} does not exist")
+    return row
+
+
+def search(
+    session: Session,
+    *,
+    building: str | None = None,
+    kind: str | None = None,
+    status: EquipmentStatus | None = None,
+    include_retired: bool = False,
+) -> list[Equipment]:
+    query = select(Equipment)
+    if building is not None:
+        query = query.where(Equipment.building == building)
+    if kind is not None:
+        query = query.where(Equipment.kind == kind)
+    if status is not None:
+        query = query.where(Equipment.status == status)
+    if not include_retired:
+        query = query.where(Equipment.in_inventory.is_(True))
+    return list(session.scalars(query.order_by(Equipment.building, Equipment.id)).all())
+
+
+def count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Equipment).where(Equipment.in_inventory.is_(True))
+        )
+        or 0
+    )

@@ -1,0 +1,31 @@
+"""What the running service holds for the length of its life, created in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloud.clock import Clock
+from cloud.db import Database
+from cloud.ingest import TelemetryConsumer
+from cloud.rules.model import Rule
+from cloud.sla import SlaPolicy
+from plantroom.errors import PlantroomError
+from plantroom.inventory import Inventory
+from plantroom.settings import CloudSettings
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: CloudSettings
+    inventory: Inventory
+    rules: list[Rule]
+    sla: SlaPolicy
+    clock: Clock
+    db: Database | None = None
+    consumer: TelemetryConsumer | None = None
+    startup_error: PlantroomError | None = None
+
+    def database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("the database is not open: the app's lifespan has not started")
+        return self.db

@@ -1,0 +1,218 @@
+"""The cloud service against a real mosquitto: telemetry in, one alarm and one work order out,
+acknowledged over the API, cleared by telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cloud.app import create_app
+from plantroom.services import Mosquitto
+from plantroom.settings import CloudSettings
+
+pytestmark = pytest.mark.integration
+
+INVENTORY = """
+site: {{id: {site}}}
+buildings:
+  - id: tower-a
+    equipment:
+      - {{id: pump-a1, kind: pump, profile: plantroom-sim-pump, floor: B2,
+          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}}}
+      - {{id: lift-a1, kind: elevator, profile: plantroom-sim-elevator,
+          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}}}
+"""
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 15.0) -> Any:
+    """Poll `check` until it returns something truthy, or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class Site:
+    def __init__(self, tmp: Path, broker: Mosquitto) -> None:
+        self.site = f"it-{uuid.uuid4().hex[:8]}"
+        self.broker = broker
+        (tmp / "site.yaml").write_text(INVENTORY.format(site=self.site), encoding="utf-8")
+        self.settings = CloudSettings(
+            inventory=tmp / "site.yaml",
+            database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
+            mqtt_host=broker.host,
+            mqtt_port=broker.port,
+            demo_mode=True,
+            demo_credentials_path=tmp / "credentials.json",
+            cloud_share_group=f"rules-{uuid.uuid4().hex[:8]}",
+        )
+        self.seq = 0
+
+    def topic(self, equipment: str, kind: str, leaf: str = "telemetry") -> str:
+        return f"plantroom/v1/{self.site}/tower-a/{kind}/{equipment}/{leaf}"
+
+    def telemetry(self, points: dict[str, Any]) -> bytes:
+        self.seq += 1
+        return json.dumps(
+            {"ts": int(time.time() * 1000), "seq": self.seq, "points": points}
+        ).encode()
+
+    def token(self, username: str) -> dict[str, str]:
+        data = json.loads(self.settings.demo_credentials_path.read_text())
+        token = next(u["token"] for u in data["users"] if u["username"] == username)
+        return {"Authorization": f"Bearer {token}"}
+
+    def publisher(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.broker.host, self.broker.port, identifier=f"test-pub-{uuid.uuid4().hex[:8]}"
+        )
+
+
+async def connected(client: httpx.AsyncClient) -> bool:
+    health = (await client.get("/api/health")).json()
+    return bool(health["mqtt"]["connected"])
+
+
+def asgi(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+
+
+async def test_dry_run_to_acknowledged_work_order_and_back(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+        tech = site.token("tech1")
+        await eventually(lambda: connected(api), "the consumer to connect")
+        pump = site.topic("pump-a1", "pump")
+
+        # garbage first: counted, logged, and the stream goes on
+        await mqtt.publish(pump, b"{not json", qos=1)
+        await mqtt.publish(pump, site.telemetry({"dry_run": True, "speed": 1450}), qos=1)
+
+        async def one_work_order() -> Any:
+            page = (await api.get("/api/work-orders", headers=tech)).json()
+            return page if page["total"] >= 1 else None
+
+        page = await eventually(one_work_order, "the work order")
+        # the same fault again and again raises nothing new
+        for _ in range(4):
+            await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
+
+        async def caught_up() -> bool:
+            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
+            return bool(eq["last_seq"] == site.seq)
+
+        await eventually(caught_up, "the repeated samples to be processed")
+        page = (await api.get("/api/work-orders", headers=tech)).json()
+        assert page["total"] == 1
+        wo = page["items"][0]
+        assert (wo["kind"], wo["priority"], wo["status"], wo["building"]) == (
+            "fault",
+            "urgent",
+            "open",
+            "tower-a",
+        )
+        assert wo["title"] == "Pump running dry: pump-a1"
+        active = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
+        assert active["total"] == 1 and active["items"][0]["rule_id"] == "pump.dry_run"
+        health = (await api.get("/api/health")).json()
+        assert health["mqtt"]["invalid"] >= 1
+        assert health["counts"]["open_work_orders"] == 1
+
+        # the technician takes it
+        before = time.time()
+        r = await api.post(f"/api/work-orders/{wo['id']}/acknowledge", headers=tech)
+        assert r.status_code == 200, r.text
+        acked = r.json()
+        assert acked["status"] == "acknowledged"
+        assert acked["assignee"]["username"] == "tech1"
+        event = acked["events"][-1]
+        assert (event["actor"], event["action"], event["channel"]) == (
+            "tech1",
+            "acknowledge",
+            "api",
+        )
+        at = datetime.fromisoformat(event["at"]).timestamp()
+        assert before - 1 <= at <= time.time() + 1
+        again = await api.post(
+            f"/api/work-orders/{wo['id']}/acknowledge", headers=site.token("tech2")
+        )
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "invalid_transition"
+
+        # the fault clears: the alarm clears, the job stays with its owner
+        await mqtt.publish(pump, site.telemetry({"dry_run": False}), qos=1)
+
+        async def cleared() -> Any:
+            page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
+            return page if page["total"] == 1 else None
+
+        page = await eventually(cleared, "the alarm to clear")
+        assert page["items"][0]["cleared_at"] is not None
+        detail = (await api.get(f"/api/work-orders/{wo['id']}", headers=tech)).json()
+        assert detail["status"] == "acknowledged"
+        assert detail["events"][-1]["action"] == "fault_cleared"
+
+        # the edge says the pump went offline
+        await mqtt.publish(site.topic("pump-a1", "pump", "status"), b"offline", qos=1, retain=True)
+
+        async def offline() -> bool:
+            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
+            return bool(eq["status"] == "offline")
+
+        await eventually(offline, "the status to reach the registry")
+        await mqtt.publish(site.topic("pump-a1", "pump", "status"), b"", qos=1, retain=True)
+    leftover = [
+        t.get_name()
+        for t in asyncio.all_tasks()
+        if t.get_name().startswith("cloud-") and not t.done()
+    ]
+    assert leftover == []
+
+
+async def test_consumer_reconnects_after_a_broker_restart(
+    tmp_path: Path, fresh_mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, fresh_mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with app.router.lifespan_context(app), asgi(app) as api:
+        tech = site.token("tech1")
+        await eventually(lambda: connected(api), "the consumer to connect")
+        fresh_mosquitto.stop()
+
+        async def disconnected() -> bool:
+            return not await connected(api)
+
+        await eventually(disconnected, "the consumer to notice the broker is gone")
+        fresh_mosquitto.start()
+        await eventually(lambda: connected(api), "the consumer to reconnect", within=30)
+        async with site.publisher() as mqtt:
+            await mqtt.publish(
+                site.topic("lift-a1", "elevator"),
+                site.telemetry({"passenger_trapped": True}),
+                qos=1,
+            )
+
+            async def raised() -> Any:
+                page = (await api.get("/api/work-orders", headers=tech)).json()
+                return page if page["total"] == 1 else None
+
+            page = await eventually(raised, "the work order after reconnecting")
+        assert page["items"][0]["priority"] == "emergency"

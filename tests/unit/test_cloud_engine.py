@@ -1,0 +1,210 @@
+"""The rule engine with plain data and an injected clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloud.rules.engine import Change, RuleEngine
+from cloud.rules.model import Rule
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def rule(
+    condition: dict[str, Any], rule_id: str = "pump.test", kind: str = "pump", **extra: Any
+) -> Rule:
+    return Rule.model_validate(
+        {
+            "id": rule_id,
+            "kind": kind,
+            "title": "Test fault",
+            "condition": condition,
+            "severity": "major",
+            "priority": "urgent",
+            **extra,
+        }
+    )
+
+
+def changes(transitions: list[Any]) -> list[tuple[str, str, Change]]:
+    return [(t.equipment_id, t.rule.id, t.change) for t in transitions]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def test_raises_at_once_and_once_only(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+    engine.track("p1", "pump")
+    first = engine.observe("p1", {"dry_run": True})
+    assert changes(first) == [("p1", "pump.test", Change.RAISED)]
+    assert first[0].values == {"dry_run": True}
+    assert first[0].message == "Test fault (dry_run=true)"
+    for _ in range(5):
+        assert engine.observe("p1", {"dry_run": True}) == []
+    cleared = engine.observe("p1", {"dry_run": False})
+    assert changes(cleared) == [("p1", "pump.test", Change.CLEARED)]
+    assert engine.observe("p1", {"dry_run": False}) == []
+
+
+def test_fires_only_after_for_and_resets_when_it_goes_away(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "t", "above": 80}, **{"for": "30s"})], clock=clock)
+    engine.track("p1", "pump")
+    assert engine.observe("p1", {"t": 85}) == []
+    clock.advance(20)
+    assert engine.tick() == []
+    # dips below before `for` elapsed: the timer starts again
+    assert engine.observe("p1", {"t": 75}) == []
+    clock.advance(5)
+    assert engine.observe("p1", {"t": 90}) == []
+    clock.advance(29)
+    assert engine.tick() == []
+    clock.advance(1)
+    # no new telemetry needed: the tick raises it (report by exception)
+    assert changes(engine.tick()) == [("p1", "pump.test", Change.RAISED)]
+    assert engine.tick() == []
+    assert engine.is_active("p1", "pump.test")
+
+
+def test_clears_only_below_the_hysteresis_band(clock: FakeClock) -> None:
+    r = rule({"point": "pressure", "above": 6.5, "clear_below": 6.0})
+    engine = RuleEngine([r], clock=clock)
+    engine.track("p1", "pump")
+    assert changes(engine.observe("p1", {"pressure": 7.0}))[0][2] is Change.RAISED
+    assert engine.observe("p1", {"pressure": 6.4}) == []
+    assert engine.observe("p1", {"pressure": 6.0}) == []
+    assert changes(engine.observe("p1", {"pressure": 5.9}))[0][2] is Change.CLEARED
+    # and raises again only above the upper limit
+    assert engine.observe("p1", {"pressure": 6.4}) == []
+    assert changes(engine.observe("p1", {"pressure": 6.6}))[0][2] is Change.RAISED
+
+
+def test_clear_for_needs_the_fault_gone_long_enough(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True}, clear_for="10s")], clock=clock)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"dry_run": True})
+    assert engine.observe("p1", {"dry_run": False}) == []
+    clock.advance(5)
+    assert engine.observe("p1", {"dry_run": True}) == []  # came back: clearing restarts
+    assert engine.observe("p1", {"dry_run": False}) == []
+    clock.advance(9)
+    assert engine.tick() == []
+    clock.advance(1)
+    assert changes(engine.tick()) == [("p1", "pump.test", Change.CLEARED)]
+
+
+def test_any_of_four_circuits(clock: FakeClock) -> None:
+    condition = {"any": [{"point": f"circuit_{i}_tripped", "is": True} for i in range(1, 5)]}
+    engine = RuleEngine([rule(condition, "lighting.tripped", "lighting")], clock=clock)
+    engine.track("l1", "lighting")
+    assert engine.observe("l1", {f"circuit_{i}_tripped": False for i in range(1, 5)}) == []
+    raised = engine.observe("l1", {"circuit_3_tripped": True})
+    assert changes(raised) == [("l1", "lighting.tripped", Change.RAISED)]
+    assert raised[0].values["circuit_3_tripped"] is True
+    # another circuit trips while one is tripped: nothing new
+    assert engine.observe("l1", {"circuit_1_tripped": True}) == []
+    assert engine.observe("l1", {"circuit_3_tripped": False}) == []
+    cleared = engine.observe("l1", {"circuit_1_tripped": False})
+    assert changes(cleared) == [("l1", "lighting.tripped", Change.CLEARED)]
+
+
+def test_all_needs_every_part(clock: FakeClock) -> None:
+    condition = {
+        "all": [{"point": "run_state", "equals": "running"}, {"point": "flow", "below": 1.0}]
+    }
+    engine = RuleEngine([rule(condition)], clock=clock)
+    engine.track("p1", "pump")
+    assert engine.observe("p1", {"run_state": "running", "flow": 5.0}) == []
+    assert engine.observe("p1", {"run_state": "stopped", "flow": 0.0}) == []
+    assert changes(engine.observe("p1", {"run_state": "running"}))[0][2] is Change.RAISED
+    assert changes(engine.observe("p1", {"run_state": "stopped"}))[0][2] is Change.CLEARED
+
+
+def test_unknown_values_change_nothing(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"dry_run": True})
+    # the point goes unavailable: the alarm neither clears nor re-raises
+    assert engine.observe("p1", {"dry_run": None}) == []
+    assert engine.is_active("p1", "pump.test")
+    assert changes(engine.observe("p1", {"dry_run": False}))[0][2] is Change.CLEARED
+
+
+def test_rules_apply_to_their_kind_only(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+    engine.track("lift", "elevator")
+    assert engine.observe("lift", {"dry_run": True}) == []
+    assert engine.rules_for("elevator") == []
+
+
+def test_restored_alarm_can_clear_after_restart(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+    engine.track("p1", "pump", values={"dry_run": True}, last_seen=900.0, status="online")
+    engine.mark_active("p1", "pump.test")
+    assert engine.observe("p1", {"dry_run": True}) == []
+    assert changes(engine.observe("p1", {"dry_run": False}))[0][2] is Change.CLEARED
+
+
+def test_lost_communication_and_stale_data(clock: FakeClock) -> None:
+    lost = rule({"status": "offline"}, "pump.lost", **{"for": "1m"})
+    stale = rule({"stale": "5m"}, "pump.stale")
+    engine = RuleEngine([lost, stale], clock=clock)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"speed": 1400})
+    assert engine.set_status("p1", "offline") == []
+    clock.advance(60)
+    assert changes(engine.tick()) == [("p1", "pump.lost", Change.RAISED)]
+    clock.advance(241)
+    assert changes(engine.tick()) == [("p1", "pump.stale", Change.RAISED)]
+    assert sorted(
+        changes(engine.set_status("p1", "online")) + changes(engine.observe("p1", {"speed": 1400}))
+    ) == [("p1", "pump.lost", Change.CLEARED), ("p1", "pump.stale", Change.CLEARED)]
+
+
+def test_rate_rule_sees_a_rising_level_and_its_end(clock: FakeClock) -> None:
+    r = rule({"point": "sump_level", "rate_above": 5, "per": "1m", "window": "2m"}, "pump.rising")
+    engine = RuleEngine([r], clock=clock)
+    engine.track("p1", "pump")
+    level = 40.0
+    raised_at = None
+    for step in range(20):
+        level += 2.0  # 2 % every 10 s = 12 %/min
+        out = engine.observe("p1", {"sump_level": level})
+        if out:
+            raised_at = step
+            break
+        clock.advance(10)
+    assert raised_at is not None and raised_at >= 6  # needs half the window of history
+    # the level stops rising: the rate falls to zero once the window has passed
+    clock.advance(120)
+    assert changes(engine.tick()) == [("p1", "pump.rising", Change.CLEARED)]
+
+
+def test_history_is_bounded(clock: FakeClock) -> None:
+    r = rule({"point": "starts", "increase_above": 1e9, "window": "1d"})
+    engine = RuleEngine([r], clock=clock, max_history=16)
+    engine.track("p1", "pump")
+    for i in range(100):
+        clock.advance(1)
+        engine.observe("p1", {"starts": i})
+    state = engine._equipment["p1"]
+    assert len(state.history["starts"]) == 16
+
+
+def test_a_rule_id_twice_is_refused() -> None:
+    r = rule({"point": "dry_run", "is": True})
+    with pytest.raises(ValueError, match="given twice"):
+        RuleEngine([r, r])
