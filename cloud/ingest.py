@@ -128,7 +128,14 @@ class TelemetryConsumer:
     ) -> None:
         self._settings = settings
         self._monitor = monitor
-        self._client_id = client_id or f"plantroom-cloud-{socket.gethostname()}-{os.getpid()}"
+        # A configured client id gets a persistent session: the broker keeps what arrives
+        # while the cloud restarts. Without one, each process start is a new clean session.
+        self._persistent = bool(client_id or settings.cloud_client_id)
+        self._client_id = (
+            client_id
+            or settings.cloud_client_id
+            or f"plantroom-cloud-{socket.gethostname()}-{os.getpid()}"
+        )
         self._tick_interval = tick_interval
         self._batch_size = batch_size
         self._clock = clock
@@ -219,7 +226,7 @@ class TelemetryConsumer:
             username=s.mqtt_username,
             password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive,
-            clean_session=True,
+            clean_session=not self._persistent,
             tls_context=_tls_context(s),
             timeout=10.0,
             max_queued_incoming_messages=MQTT_BUFFER,

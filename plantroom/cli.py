@@ -21,6 +21,10 @@ app = typer.Typer(
 )
 sim_app = typer.Typer(help="Equipment simulators and their fault injection.")
 app.add_typer(sim_app, name="sim")
+cloud_app = typer.Typer(help="The cloud service and its administration.")
+user_app = typer.Typer(help="Users of the API and console.")
+cloud_app.add_typer(user_app, name="user")
+app.add_typer(cloud_app, name="cloud")
 app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
 
 InventoryOpt = Annotated[
@@ -107,12 +111,16 @@ def gateway(
         _fail(exc)
 
 
-@app.command()
+@cloud_app.callback(invoke_without_command=True)
 def cloud(
+    ctx: typer.Context,
     inventory: InventoryOpt = None,
     host: Annotated[str | None, typer.Option(help="API address [PLANTROOM_API_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="API port [PLANTROOM_API_PORT]")] = None,
     database_url: Annotated[str | None, typer.Option(help="[PLANTROOM_DATABASE_URL]")] = None,
+    rules_dir: Annotated[
+        Path | None, typer.Option(help="extra rule folder [PLANTROOM_RULES_DIR]")
+    ] = None,
     mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
     mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
     demo_mode: Annotated[
@@ -120,7 +128,9 @@ def cloud(
     ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
-    """Run the cloud service: rules, alarms, work orders, API and console."""
+    """Run the cloud service: rules, alarms, work orders, API (no sub-command)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _logging(log_level)
     try:
         from cloud.main import run
@@ -132,6 +142,7 @@ def cloud(
             api_host=host,
             api_port=port,
             database_url=database_url,
+            rules_dir=rules_dir,
             mqtt_host=mqtt_host,
             mqtt_port=mqtt_port,
             demo_mode=demo_mode,
@@ -139,6 +150,29 @@ def cloud(
         run(settings)
     except PlantroomError as exc:
         _fail(exc)
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="technician, supervisor, engineer or admin")],
+    display_name: Annotated[str | None, typer.Option(help="name shown to people")] = None,
+    database_url: Annotated[str | None, typer.Option(help="[PLANTROOM_DATABASE_URL]")] = None,
+) -> None:
+    """Create a user and print an API token for it (the token is shown once)."""
+    try:
+        from cloud.users import create_user
+        from plantroom.settings import CloudSettings, load_settings
+
+        settings = load_settings(CloudSettings, database_url=database_url)
+        token = create_user(settings, username, role, display_name=display_name)
+    except PlantroomError as exc:
+        _fail(exc)
+        return
+    except ValueError as exc:
+        typer.echo(f"plantroom: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(token)
 
 
 ControlUrl = Annotated[

@@ -191,6 +191,7 @@ class Demo:
                     PLANTROOM_API_PORT=str(self.ports.api),
                     PLANTROOM_DATABASE_URL=f"sqlite:///{self.var / 'cloud' / 'plantroom.sqlite'}",
                     PLANTROOM_DEMO_MODE="true",
+                    PLANTROOM_CLOUD_CLIENT_ID="plantroom-cloud-demo",
                     PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
                 ),
                 logs / "cloud.log",

@@ -81,6 +81,10 @@ class CloudSettings(MqttSettings, InfluxSettings):
     demo_mode: bool = False
     demo_credentials_path: Path = Path("var/demo/credentials.json")
     cloud_share_group: str = "rules"
+    cloud_client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; when set the broker keeps a persistent session for it",
+    )
     grafana_url: str | None = None
     grafana_token: SecretStr | None = None
 
