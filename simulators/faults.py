@@ -1,0 +1,93 @@
+"""Fault descriptions: each fault's name, its signature and its parameters.
+
+Each model declares the behavioural faults of its kind; the transport faults (a Modbus device
+that stops answering or answers with exceptions, a lighting controller that goes quiet) are
+handled where the device meets the network and are listed here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.errors import InvalidFaultParams
+
+ParamValue = int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One optional parameter of a fault. `default` None means the model chooses."""
+
+    name: str
+    type: type[int] | type[float] | type[bool]
+    default: ParamValue | None
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, fault: str, value: Any) -> ParamValue:
+        where = f"fault {fault!r} parameter {self.name!r}"
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise InvalidFaultParams(f"{where} must be true or false, got {value!r}")
+            return bool(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidFaultParams(f"{where} must be a number, got {value!r}")
+        number: int | float
+        if self.type is int:
+            if not float(value).is_integer():
+                raise InvalidFaultParams(f"{where} must be a whole number, got {value!r}")
+            number = int(value)
+        else:
+            number = float(value)
+        if (self.minimum is not None and number < self.minimum) or (
+            self.maximum is not None and number > self.maximum
+        ):
+            raise InvalidFaultParams(
+                f"{where} must be within {self.minimum:g}..{self.maximum:g}, got {value!r}"
+                if self.minimum is not None and self.maximum is not None
+                else f"{where} is out of range: {value!r}"
+            )
+        return number
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """A fault a kind of equipment can be given, and what it looks like on the wire."""
+
+    name: str
+    signature: str
+    params: tuple[ParamSpec, ...] = ()
+
+    def validate(self, params: Mapping[str, Any] | None) -> dict[str, ParamValue | None]:
+        """Check given parameters and fill in defaults; InvalidFaultParams names the problem."""
+        given = dict(params or {})
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            valid = ", ".join(known) or "none"
+            raise InvalidFaultParams(
+                f"fault {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"its parameters: {valid}"
+            )
+        out: dict[str, ParamValue | None] = {}
+        for name, spec in known.items():
+            out[name] = spec.check(self.name, given[name]) if name in given else spec.default
+        return out
+
+
+NO_RESPONSE = FaultSpec(
+    "no_response",
+    "the device stops answering: the gateway sends nothing back for its unit id, so reads "
+    "time out while other units on the same port keep answering",
+)
+EXCEPTION = FaultSpec(
+    "exception",
+    "every request to the unit is answered with Modbus exception 0x04 (server device failure)",
+)
+OFFLINE = FaultSpec("offline", "the controller stops publishing on its topic")
+
+MODBUS_TRANSPORT_FAULTS: tuple[FaultSpec, ...] = (NO_RESPONSE, EXCEPTION)
+MQTT_TRANSPORT_FAULTS: tuple[FaultSpec, ...] = (OFFLINE,)

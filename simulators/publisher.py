@@ -1,0 +1,98 @@
+"""Publishes the lighting controllers' messages on their vendor topics.
+
+One MQTT connection carries every simulated controller. While the broker is away the
+controllers' messages are dropped (a real controller does not buffer either) and the
+connection is retried with jittered exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Sequence
+
+import aiomqtt
+
+from plantroom.settings import MqttSettings
+from simulators.devices import MqttDevice
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class LightingPublisher:
+    def __init__(
+        self,
+        devices: Sequence[MqttDevice],
+        settings: MqttSettings,
+        interval: float,
+        client_id: str | None = None,
+    ) -> None:
+        self.devices = list(devices)
+        self.settings = settings
+        self.interval = interval
+        self.client_id = client_id or f"plantroom-sim-{secrets.token_hex(4)}"
+        self.published = 0
+        self.connected = asyncio.Event()
+
+    @property
+    def broker(self) -> str:
+        return f"mqtt://{self.settings.mqtt_host}:{self.settings.mqtt_port}"
+
+    def _client(self) -> aiomqtt.Client:
+        s = self.settings
+        tls = None
+        if s.mqtt_tls:
+            tls = aiomqtt.TLSParameters(ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None)
+        return aiomqtt.Client(
+            s.mqtt_host,
+            s.mqtt_port,
+            identifier=self.client_id,
+            username=s.mqtt_username,
+            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            keepalive=s.mqtt_keepalive,
+            tls_params=tls,
+            timeout=PUBLISH_TIMEOUT_S,
+        )
+
+    async def run(self) -> None:
+        """Publish every `interval` seconds until cancelled, reconnecting as needed."""
+        backoff = BACKOFF_MIN_S
+        outage = False
+        while True:
+            try:
+                async with self._client() as client:
+                    log.info("lighting: connected to %s as %s", self.broker, self.client_id)
+                    self.connected.set()
+                    backoff, outage = BACKOFF_MIN_S, False
+                    await self._publish_forever(client)
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                if not outage:
+                    log.error(
+                        "lighting: MQTT broker %s unavailable (%s); retrying", self.broker, exc
+                    )
+                    outage = True
+                else:
+                    log.debug("lighting: still no broker at %s (%s)", self.broker, exc)
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _publish_forever(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while True:
+            for device in self.devices:
+                if device.online:
+                    await client.publish(device.topic, device.message(), qos=1)
+                    self.published += 1
+            deadline += self.interval
+            now = loop.time()
+            if deadline < now:  # fell behind: publish on the next interval from now
+                deadline = now + self.interval
+            await asyncio.sleep(deadline - now)
