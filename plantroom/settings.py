@@ -93,6 +93,10 @@ class SimSettings(MqttSettings):
     inventory: Path = Path("sites/demo.yaml")
     sim_control_host: str = "127.0.0.1"
     sim_control_port: int = Field(default=8090, ge=1, le=65535)
+    sim_bind_host: str | None = Field(
+        default=None,
+        description="listen here instead of each Modbus connection's host (e.g. 0.0.0.0)",
+    )
     sim_seed: int = 1
     sim_speed: float = Field(default=1.0, gt=0, description="simulated seconds per real second")
     sim_publish_interval_s: float = Field(default=1.0, gt=0)
