@@ -13,7 +13,7 @@ A bad value fails at start-up with a message naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,22 @@ class EdgeSettings(MqttSettings):
     edge_offline_after: int = Field(default=3, ge=1, description="consecutive failures")
     edge_buffer_path: Path = Path("var/edge/buffer.sqlite")
     edge_buffer_max_samples: int = Field(default=500_000, ge=1000)
+    edge_normal_every: int = Field(default=5, ge=1, description="normal class = N fast polls")
+    edge_slow_every: int = Field(default=30, ge=1, description="slow class = N fast polls")
+    edge_commit_interval_s: float = Field(
+        default=0.5, ge=0, description="buffer commit window: what a kill -9 may lose"
+    )
+    edge_buffer_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    edge_inter_frame_delay_s: float = Field(default=0.0, ge=0)
+    edge_publish_window: int = Field(default=100, ge=1, description="unacknowledged publishes")
+    edge_backoff_initial_s: float = Field(default=0.5, gt=0)
+    edge_backoff_max_s: float = Field(default=30.0, gt=0)
+    edge_offline_retry_max_s: float = Field(default=60.0, gt=0)
+    edge_mqtt_stale_after_s: float | None = Field(
+        default=None, gt=0, description="default: twice the slow interval"
+    )
+    edge_stats_log_interval_s: float = Field(default=300.0, gt=0)
+    edge_stop_drain_s: float = Field(default=2.0, ge=0)
 
 
 class GatewaySettings(MqttSettings, InfluxSettings):

@@ -1,0 +1,459 @@
+"""The edge agent process: poll the equipment of some buildings, publish their telemetry.
+
+`run(settings)` is the process (blocking; stops cleanly on SIGINT/SIGTERM). `EdgeAgent` is
+the same agent as an async context manager, for embedding and for tests.
+
+Poll classes: a point's `poll` is `fast` (every `edge_poll_interval_s`), `normal` (5 times that)
+or `slow` (30 times that). Each device starts at a random offset within its cycle so devices on
+one link do not poll in lock-step, and each poll yields one message carrying the points read
+in that cycle (fewer with a `report` policy in the profile, see `edge.report`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import signal
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from edge.availability import Availability, Status, StatusChange
+from edge.buffer import BufferStats, SampleBuffer
+from edge.decode import Value
+from edge.modbus import HubKey, ModbusDevice, ModbusHub, backoff_delay
+from edge.mqtt_devices import MqttDevices
+from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
+from edge.publisher import Publisher, PublisherStats
+from edge.report import ChangeTracker, ReportFilter
+from plantroom.errors import ConfigError
+from plantroom.inventory import Inventory, Mqtt, load_inventory
+from plantroom.schema import Quality
+from plantroom.settings import EdgeSettings
+from plantroom.topics import EquipmentTopic, check_segment
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs beyond `EdgeSettings`; each is read from `settings.edge_<name>` when present."""
+
+    normal_every: int = 5
+    slow_every: int = 30
+    commit_interval_s: float = 0.5
+    buffer_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    inter_frame_delay_s: float = 0.0
+    publish_window: int = 100
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    offline_retry_max_s: float = 60.0
+    mqtt_stale_after_s: float | None = None
+    stats_log_interval_s: float = 300.0
+    stop_drain_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.normal_every < 1 or self.slow_every < 1:
+            raise ConfigError("edge_normal_every and edge_slow_every must be at least 1")
+        if self.commit_interval_s < 0 or self.inter_frame_delay_s < 0:
+            raise ConfigError("edge_commit_interval_s and edge_inter_frame_delay_s must be >= 0")
+        if self.buffer_synchronous not in ("NORMAL", "FULL"):
+            raise ConfigError("edge_buffer_synchronous must be NORMAL or FULL")
+        if self.publish_window < 1:
+            raise ConfigError("edge_publish_window must be at least 1")
+        if min(self.backoff_initial_s, self.backoff_max_s, self.offline_retry_max_s) <= 0:
+            raise ConfigError("edge backoff settings must be > 0")
+        if self.stop_drain_s < 0:
+            raise ConfigError("edge_stop_drain_s must be >= 0")
+        if self.stats_log_interval_s <= 0:
+            raise ConfigError("edge_stats_log_interval_s must be > 0")
+        if self.mqtt_stale_after_s is not None and self.mqtt_stale_after_s <= 0:
+            raise ConfigError("edge_mqtt_stale_after_s must be > 0")
+
+    @classmethod
+    def from_settings(cls, settings: EdgeSettings) -> Tuning:
+        found: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            value = getattr(settings, f"edge_{f.name}", None)
+            if value is not None:
+                found[f.name] = value
+        return cls(**found)
+
+
+@dataclass(slots=True)
+class _Equipment:
+    assignment: Assignment
+    topic: EquipmentTopic
+    availability: Availability
+    report: ReportFilter
+    changes: ChangeTracker
+    last_heard: float | None = None
+    samples: int = 0
+
+
+class EdgeAgent:
+    """`async with EdgeAgent(settings) as agent:` polls and publishes until the block ends."""
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        inventory: Inventory | None = None,
+        *,
+        tuning: Tuning | None = None,
+    ) -> None:
+        self.settings = settings
+        self._inventory = inventory
+        self.tuning = tuning or Tuning.from_settings(settings)
+        self._rng = random.Random()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._equipment: dict[str, _Equipment] = {}
+        self._devices: dict[str, ModbusDevice] = {}
+        self._pollers: list[asyncio.Task[None]] = []
+        self.hubs: dict[HubKey, ModbusHub] = {}
+        self.buffer: SampleBuffer | None = None
+        self.publisher: Publisher | None = None
+        self.mqtt_devices: MqttDevices | None = None
+        self.started_at = time.monotonic()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _assignments(self) -> tuple[Inventory, list[Assignment]]:
+        s = self.settings
+        inventory = self._inventory if self._inventory is not None else load_inventory(s.inventory)
+        library = ProfileLibrary(s.edge_profiles_dir)
+        path = s.inventory if self._inventory is None else None
+        return inventory, library.assign(inventory, s.edge_buildings, path)
+
+    async def __aenter__(self) -> EdgeAgent:
+        try:
+            check_segment(self.settings.edge_agent_id, "PLANTROOM_EDGE_AGENT_ID")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        inventory, assignments = self._assignments()
+        if not assignments:
+            log.warning(
+                "no equipment to serve in buildings %s", self.settings.edge_buildings or "all"
+            )
+        s, t = self.settings, self.tuning
+        for a in assignments:
+            conn = a.equipment.connection
+            if not isinstance(conn, Mqtt):
+                assert isinstance(a.profile, ModbusProfile)
+                key = HubKey.of(conn)
+                if key not in self.hubs:
+                    self.hubs[key] = ModbusHub(
+                        conn,
+                        timeout=s.edge_timeout_s,
+                        inter_frame_delay=t.inter_frame_delay_s,
+                        backoff_initial=t.backoff_initial_s,
+                        backoff_max=t.backoff_max_s,
+                        rng=self._rng,
+                    )
+                self._devices[a.equipment.id] = ModbusDevice(self.hubs[key], conn.unit, a.profile)
+            self._equipment[a.equipment.id] = _Equipment(
+                assignment=a,
+                topic=inventory.topic(a.building, a.equipment),
+                availability=Availability(a.equipment.id, s.edge_offline_after),
+                report=ReportFilter(a.profile),
+                changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
+            )
+        self.mqtt_devices = MqttDevices(assignments)
+        self.buffer = SampleBuffer(
+            s.edge_buffer_path,
+            s.edge_buffer_max_samples,
+            commit_interval_s=t.commit_interval_s,
+            synchronous=t.buffer_synchronous,
+        ).open()
+        self.publisher = Publisher(
+            s,
+            self.buffer,
+            site=inventory.site.id,
+            agent_id=s.edge_agent_id,
+            vendor_topics=self.mqtt_devices.topics,
+            on_vendor_message=self._on_vendor_message,
+            window=t.publish_window,
+            backoff_initial=t.backoff_initial_s,
+            backoff_max=t.backoff_max_s,
+            rng=self._rng,
+        )
+        self.buffer.on_commit = self.publisher.notify
+        self.started_at = time.monotonic()
+        self._task = asyncio.create_task(self._supervise(), name="edge-agent")
+        log.info(
+            "edge agent %s serving %d equipment (%d Modbus links, %d vendor topics); buffer %s",
+            s.edge_agent_id,
+            len(self._equipment),
+            len(self.hubs),
+            len(self.mqtt_devices.topics),
+            s.edge_buffer_path,
+        )
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop(raise_failure=et is None)
+
+    # -- supervision ----------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        assert self.publisher is not None
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.publisher.run(), name="publisher")
+            tg.create_task(self._commit_loop(), name="buffer-commit")
+            tg.create_task(self._stats_loop(), name="stats")
+            for eq_id, device in self._devices.items():
+                poller = self._poll_loop(self._equipment[eq_id], device)
+                self._pollers.append(tg.create_task(poller, name=f"poll:{eq_id}"))
+            if self.mqtt_devices is not None and self.mqtt_devices.topics:
+                tg.create_task(self._stale_loop(), name="vendor-stale")
+
+    @property
+    def task(self) -> asyncio.Task[None]:
+        """The supervising task: done when the agent stopped or failed."""
+        if self._task is None:
+            raise RuntimeError("the agent is not running")
+        return self._task
+
+    async def stop(self, raise_failure: bool = True) -> None:
+        """Stop polling, publish `offline`, disconnect, close the buffer."""
+        self._stopping.set()
+        if self._pollers:
+            await asyncio.wait(self._pollers, timeout=2 * self.settings.edge_timeout_s + 1)
+        if self.buffer is not None and self._task is not None and not self._task.done():
+            self.buffer.commit()
+        if self.publisher is not None:
+            self.publisher.request_stop(self.tuning.stop_drain_s)
+        failure: BaseException | None = None
+        task = self._task
+        if task is not None:
+            grace = self.tuning.stop_drain_s + self.publisher_timeout + 1
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            if not done:
+                log.warning("agent did not stop within %.0f s; cancelling", grace)
+                task.cancel()
+                await asyncio.wait({task})
+            if not task.cancelled():
+                failure = task.exception()
+        for hub in self.hubs.values():
+            await hub.close()
+        if self.buffer is not None:
+            self.buffer.close()
+        if failure is not None and raise_failure:
+            raise failure
+
+    @property
+    def publisher_timeout(self) -> float:
+        return self.publisher.publish_timeout if self.publisher is not None else 0.0
+
+    async def _sleep(self, delay: float) -> bool:
+        """Wait `delay` seconds; True when the agent is stopping."""
+        if self._stopping.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._stopping.wait(), max(delay, 0.0))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _commit_loop(self) -> None:
+        assert self.buffer is not None
+        period = self.tuning.commit_interval_s or 1.0
+        while not await self._sleep(period):
+            self.buffer.commit()
+        self.buffer.commit()
+
+    async def _stats_loop(self) -> None:
+        last: BufferStats | None = None
+        while not await self._sleep(self.tuning.stats_log_interval_s):
+            stats = self.buffer_stats()
+            if stats.depth or (last is not None and stats.dropped != last.dropped):
+                log.info(
+                    "buffer: %d samples queued (max %d), %d dropped in total",
+                    stats.depth,
+                    stats.max_samples,
+                    stats.dropped,
+                )
+            last = stats
+
+    # -- samples and statuses -------------------------------------------------------------
+
+    def _set_status(self, eq: _Equipment, change: StatusChange) -> None:
+        assert self.publisher is not None
+        self.publisher.set_status(eq.topic.status(), change)
+
+    def _emit(
+        self, eq: _Equipment, ts: int, values: dict[str, Value], quality: dict[str, Quality]
+    ) -> None:
+        assert self.buffer is not None
+        if eq.report.active:
+            values, quality = eq.report.select(values, quality, time.monotonic())
+        if not values:
+            return
+        keep = eq.changes.changed(values)
+        self.buffer.append(
+            eq.assignment.equipment.id, eq.topic.telemetry(), ts, values, quality, keep=keep
+        )
+        eq.samples += 1
+
+    # -- Modbus polling -------------------------------------------------------------------
+
+    def _intervals(self) -> dict[Poll, float]:
+        base = self.settings.edge_poll_interval_s
+        return {
+            Poll.FAST: base,
+            Poll.NORMAL: base * self.tuning.normal_every,
+            Poll.SLOW: base * self.tuning.slow_every,
+        }
+
+    async def _poll_loop(self, eq: _Equipment, device: ModbusDevice) -> None:
+        intervals = self._intervals()
+        by_class: dict[Poll, list[ModbusPoint]] = {c: [] for c in Poll}
+        for p in device.profile.points:
+            by_class[p.poll].append(p)
+        present = [c for c in Poll if by_class[c]]
+        cycle = min(intervals[c] for c in present)
+        if await self._sleep(self._rng.uniform(0, cycle)):
+            return
+        loop = asyncio.get_running_loop()
+        next_due = dict.fromkeys(present, loop.time())
+        retry = 0
+        availability = eq.availability
+        while not self._stopping.is_set():
+            started = loop.time()
+            if availability.offline:
+                due = present
+            else:
+                due = [c for c in present if started >= next_due[c] - cycle / 2]
+            points = [p for c in due for p in by_class[c]]
+            if not points:
+                if await self._sleep(min(next_due.values()) - started):
+                    return
+                continue
+            ts = now_ms()
+            result = await device.poll(points)
+            if result.answered:
+                change = availability.succeeded(ts)
+                retry = 0
+            else:
+                reason = result.error.reason if result.error else "no answer"
+                change = availability.failed(reason, ts)
+            if change is not None:
+                self._set_status(eq, change)
+            if not availability.offline:
+                self._emit(eq, ts, result.values, result.quality)
+            finished = loop.time()
+            for c in due:
+                next_due[c] += intervals[c]
+                if next_due[c] <= finished:  # overran or was offline: skip the missed ticks
+                    next_due[c] = finished + intervals[c]
+            if availability.offline:
+                delay = backoff_delay(retry, cycle, self.tuning.offline_retry_max_s, self._rng)
+                retry += 1
+            else:
+                delay = min(next_due.values()) - finished
+            if await self._sleep(delay):
+                return
+
+    # -- vendor MQTT devices --------------------------------------------------------------
+
+    def _on_vendor_message(self, topic: str, payload: bytes, received_ms: int) -> None:
+        if self.mqtt_devices is None:
+            return
+        for assignment, sample in self.mqtt_devices.handle(topic, payload, received_ms):
+            eq = self._equipment[assignment.equipment.id]
+            eq.last_heard = time.monotonic()
+            change = eq.availability.succeeded(received_ms)
+            if change is not None:
+                self._set_status(eq, change)
+            self._emit(eq, sample.ts, sample.values, sample.quality)
+
+    def stale_after(self) -> float:
+        if self.tuning.mqtt_stale_after_s is not None:
+            return self.tuning.mqtt_stale_after_s
+        return 2 * self._intervals()[Poll.SLOW]
+
+    async def _stale_loop(self) -> None:
+        limit = self.stale_after()
+        vendor = [
+            e
+            for e in self._equipment.values()
+            if isinstance(e.assignment.equipment.connection, Mqtt)
+        ]
+        while not await self._sleep(min(limit / 4, self.settings.edge_poll_interval_s * 5)):
+            now = time.monotonic()
+            for eq in vendor:
+                heard = eq.last_heard if eq.last_heard is not None else self.started_at
+                if now - heard >= limit:
+                    change = eq.availability.went_stale(f"no message for {limit:.0f} s", now_ms())
+                    if change is not None:
+                        self._set_status(eq, change)
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def status(self, equipment_id: str) -> tuple[Status | None, str | None]:
+        a = self._equipment[equipment_id].availability
+        return a.status, a.reason
+
+    def buffer_stats(self) -> BufferStats:
+        if self.buffer is None:
+            raise RuntimeError("the agent is not running")
+        return self.buffer.stats()
+
+    def publisher_stats(self) -> PublisherStats:
+        if self.publisher is None:
+            raise RuntimeError("the agent is not running")
+        return self.publisher.stats
+
+    def stats(self) -> dict[str, Any]:
+        """A snapshot for logs and health checks."""
+        return {
+            "buffer": dataclasses.asdict(self.buffer_stats()),
+            "publisher": dataclasses.asdict(self.publisher_stats()),
+            "equipment": {
+                eq_id: {
+                    "status": eq.availability.status.value if eq.availability.status else None,
+                    "reason": eq.availability.reason,
+                    "samples": eq.samples,
+                }
+                for eq_id, eq in self._equipment.items()
+            },
+            "malformed_vendor_messages": dict(self.mqtt_devices.malformed)
+            if self.mqtt_devices
+            else {},
+        }
+
+
+async def _main(settings: EdgeSettings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with EdgeAgent(settings) as agent:
+            stopper = asyncio.create_task(stop.wait(), name="signal")
+            await asyncio.wait({stopper, agent.task}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopper
+            if stop.is_set():
+                log.info("stopping on signal")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run(settings: EdgeSettings) -> None:
+    """Run the edge agent until SIGINT/SIGTERM; publish `offline` before a clean exit."""
+    # pymodbus logs every timeout at ERROR; the hub reports outages once, in its own words.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    asyncio.run(_main(settings))

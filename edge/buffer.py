@@ -1,0 +1,350 @@
+"""Store-and-forward: every sample goes to disk first and leaves only once the broker has it.
+
+The queue is one SQLite file in WAL mode. A sample gets its per-equipment `seq` in the same
+transaction that stores it, so `seq` survives restarts and a gap in it always means a
+sample was lost (and is counted here). Rows are deleted only when the broker acknowledged
+them (PUBACK), so delivery is at least once; consumers write idempotently by timestamp.
+
+Durability window. Writes are grouped into one transaction per `commit_interval_s` and only
+committed rows are handed to the publisher, so nothing leaves the box before it is on disk.
+`kill -9` loses at most the samples of the last `commit_interval_s` (none of which was
+published); with `synchronous="FULL"` the same bound holds for a power cut, with
+`"NORMAL"` (the default) a power cut may also lose commits since the last WAL checkpoint.
+
+Bound. At `max_samples` rows the oldest *measurement* sample is dropped to make room. A
+sample that carries an alarm or a state change is never dropped for a measurement: when
+only such samples remain, a new measurement sample is refused instead, and alarm/state
+samples may grow the queue up to `hard_limit_factor * max_samples` before the oldest of
+them has to go (logged at ERROR). Every drop is counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from plantroom.errors import ConfigError
+from plantroom.schema import PointValue, Quality, Telemetry
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    equipment TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    keep INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_keep ON samples (keep, id);
+CREATE TABLE IF NOT EXISTS seqs (
+    equipment TEXT PRIMARY KEY,
+    next_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+COUNTERS = ("dropped_measurements", "refused_measurements", "dropped_keepers")
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedSample:
+    id: int
+    equipment: str
+    seq: int
+    ts: int
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStats:
+    depth: int
+    max_samples: int
+    dropped_measurements: int
+    refused_measurements: int
+    dropped_keepers: int
+    oldest_ts: int | None
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_measurements + self.refused_measurements + self.dropped_keepers
+
+
+def _log_drop(kind: str, total: int, level: int) -> None:
+    # the 1st, 10th, 100th, ... drop: a long outage cannot flood the log
+    if str(total).rstrip("0") == "1":
+        log.log(level, "buffer full: %s (%d so far)", kind, total)
+
+
+class SampleBuffer:
+    """A bounded, ordered, on-disk queue of telemetry messages."""
+
+    def __init__(
+        self,
+        path: Path,
+        max_samples: int,
+        *,
+        commit_interval_s: float = 0.5,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        hard_limit_factor: float = 2.0,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        if max_samples < 1:
+            raise ValueError("max_samples must be at least 1")
+        if commit_interval_s < 0:
+            raise ValueError("commit_interval_s must be >= 0")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
+        self.path = Path(path)
+        self.max_samples = max_samples
+        self.hard_limit = max(max_samples, int(max_samples * hard_limit_factor))
+        self.commit_interval_s = commit_interval_s
+        self.synchronous = synchronous
+        self.on_commit = on_commit
+        self._db: sqlite3.Connection | None = None
+        self._in_tx = False
+        self._last_commit = time.monotonic()
+        self._count = 0
+        self._committed_id = 0
+        self._last_id = 0
+        self._seqs: dict[str, int] = {}
+        self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> SampleBuffer:
+        """Open (or create) the queue. An unreadable file is moved aside and replaced."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._open_or_replace()
+        except (OSError, sqlite3.OperationalError) as exc:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            raise ConfigError(f"cannot open the edge buffer {self.path}: {exc}") from exc
+        return self
+
+    def _open_or_replace(self) -> None:
+        try:
+            self._connect()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.error("buffer %s is unreadable (%s); moved aside to %s", self.path, exc, aside)
+            self.path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    side.rename(aside.with_name(aside.name + suffix))
+            self._connect()
+
+    def _connect(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        self._db = db
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL mode (got {mode})")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.executescript(SCHEMA)
+        self._count = int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
+        self._last_id = int(db.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0])
+        self._committed_id = self._last_id
+        self._seqs = {e: int(n) for e, n in db.execute("SELECT equipment, next_seq FROM seqs")}
+        for name, value in db.execute("SELECT name, value FROM counters"):
+            if name in self._counters:
+                self._counters[name] = int(value)
+        if self._count:
+            log.info("buffer %s holds %d samples from before the restart", self.path, self._count)
+
+    def close(self) -> None:
+        if self._db is None:
+            return
+        try:
+            self.commit()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> SampleBuffer:
+        return self.open()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError(f"buffer {self.path} is not open")
+        return self._db
+
+    # -- transactions -------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+
+    def commit(self) -> None:
+        """Make everything written so far durable and visible to the publisher."""
+        if self._in_tx:
+            self.db.execute("COMMIT")
+            self._in_tx = False
+        self._last_commit = time.monotonic()
+        if self._committed_id != self._last_id:
+            self._committed_id = self._last_id
+            if self.on_commit is not None:
+                self.on_commit()
+
+    def maybe_commit(self) -> None:
+        if time.monotonic() - self._last_commit >= self.commit_interval_s:
+            self.commit()
+
+    # -- the queue ----------------------------------------------------------------------
+
+    def next_seq(self, equipment: str) -> int:
+        return self._seqs.get(equipment, 0)
+
+    def _bump(self, counter: str) -> int:
+        self._counters[counter] += 1
+        value = self._counters[counter]
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (counter, value),
+        )
+        return value
+
+    def _take_seq(self, equipment: str) -> int:
+        seq = self._seqs.get(equipment, 0)
+        self._seqs[equipment] = seq + 1
+        self.db.execute(
+            "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
+            "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
+            (equipment, seq + 1),
+        )
+        return seq
+
+    def _drop_oldest(self, keep: int) -> bool:
+        row = self.db.execute(
+            "SELECT id FROM samples WHERE keep = ? ORDER BY id LIMIT 1", (keep,)
+        ).fetchone()
+        if row is None:
+            return False
+        self.db.execute("DELETE FROM samples WHERE id = ?", (row[0],))
+        self._count -= 1
+        return True
+
+    def _make_room(self, keep: bool) -> bool:
+        """Free a slot for a new sample; False when the new sample must be refused."""
+        if self._count < self.max_samples:
+            return True
+        if self._drop_oldest(0):
+            _log_drop(
+                "dropped the oldest measurement sample",
+                self._bump("dropped_measurements"),
+                logging.WARNING,
+            )
+            return True
+        if not keep:
+            _log_drop(
+                "only alarm/state samples left; refused a measurement sample",
+                self._bump("refused_measurements"),
+                logging.WARNING,
+            )
+            return False
+        if self._count < self.hard_limit:
+            return True
+        self._drop_oldest(1)
+        _log_drop(
+            f"{self._count} alarm/state samples reached the hard limit; dropped the oldest",
+            self._bump("dropped_keepers"),
+            logging.ERROR,
+        )
+        return True
+
+    def append(
+        self,
+        equipment: str,
+        topic: str,
+        ts: int,
+        points: Mapping[str, PointValue],
+        quality: Mapping[str, Quality] | None = None,
+        *,
+        keep: bool = False,
+    ) -> int:
+        """Queue one sample; return its seq. `keep`: it carries an alarm or state change.
+
+        The seq is consumed even when the sample has to be refused, so the loss shows as a
+        gap downstream.
+        """
+        self._begin()
+        seq = self._take_seq(equipment)
+        message = Telemetry(
+            ts=ts, seq=seq, points=dict(points), quality=dict(quality) if quality else None
+        )
+        if self._make_room(keep):
+            cur = self.db.execute(
+                "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (equipment, seq, ts, int(keep), topic, message.to_json()),
+            )
+            self._last_id = int(cur.lastrowid or self._last_id)
+            self._count += 1
+        self.maybe_commit()
+        return seq
+
+    def pending(self, after_id: int = 0, limit: int = 100) -> list[BufferedSample]:
+        """Committed samples after `after_id`, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, equipment, seq, ts, topic, payload FROM samples "
+            "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (after_id, self._committed_id, limit),
+        ).fetchall()
+        return [
+            BufferedSample(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], bytes(r[5])) for r in rows
+        ]
+
+    def ack(self, sample_id: int) -> None:
+        """The broker has the sample: forget it."""
+        self._begin()
+        cur = self.db.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+        self._count -= cur.rowcount
+        self.maybe_commit()
+
+    @property
+    def depth(self) -> int:
+        return self._count
+
+    @property
+    def committed_id(self) -> int:
+        return self._committed_id
+
+    def stats(self) -> BufferStats:
+        row = self.db.execute("SELECT ts FROM samples ORDER BY id LIMIT 1").fetchone()
+        return BufferStats(
+            depth=self._count,
+            max_samples=self.max_samples,
+            dropped_measurements=self._counters["dropped_measurements"],
+            refused_measurements=self._counters["refused_measurements"],
+            dropped_keepers=self._counters["dropped_keepers"],
+            oldest_ts=int(row[0]) if row and row[0] is not None else None,
+        )

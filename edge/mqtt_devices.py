@@ -1,0 +1,195 @@
+"""Equipment that publishes JSON on its own (vendor) MQTT topic.
+
+The agent subscribes to each such equipment's `connection.topic` and maps the JSON onto the
+profile's points by dotted path (`circuits.0.on`: key `circuits`, list index 0, key `on`).
+The sample time is the profile's `mqtt.timestamp_path` (epoch ms) when present and sane,
+else the time the message arrived. A malformed message is counted and logged with its
+topic; it never stops the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.decode import Value
+from edge.profile import Assignment, MqttPoint, MqttProfile, parse_path
+from plantroom.errors import InvalidMessage
+from plantroom.schema import MAX_PAYLOAD_BYTES, MAX_STRING, MAX_TS_MS, MIN_TS_MS, Quality
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class VendorSample:
+    ts: int
+    values: dict[str, Value] = field(default_factory=dict)
+    quality: dict[str, Quality] = field(default_factory=dict)
+    timestamp_from_device: bool = True
+
+
+def lookup(doc: Any, steps: Sequence[str | int]) -> Any:
+    """Follow a parsed path through dicts and lists; `_MISSING` where it leads nowhere."""
+    node = doc
+    for step in steps:
+        if isinstance(node, dict):
+            key = str(step)
+            if key not in node:
+                return _MISSING
+            node = node[key]
+        elif isinstance(node, list) and isinstance(step, int):
+            if step >= len(node):
+                return _MISSING
+            node = node[step]
+        else:
+            return _MISSING
+    return node
+
+
+def convert(point: MqttPoint, raw: Any) -> Value:
+    """JSON value → point value. Raises ValueError when the type does not fit."""
+    if raw is None:
+        return None
+    if point.not_available is not None and raw == point.not_available and not isinstance(raw, bool):
+        return None
+    if point.type == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+        raise ValueError(f"expected a boolean, got {raw!r}")
+    if point.type == "string":
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a string, got {raw!r}")
+        return raw[:MAX_STRING]
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(f"expected a number, got {raw!r}")
+    if not math.isfinite(raw):
+        return None
+    if point.type == "int":
+        if isinstance(raw, float) and not raw.is_integer():
+            raise ValueError(f"expected an integer, got {raw!r}")
+        number: int | float = int(raw)
+    else:
+        number = float(raw)
+    if point.scale == 1 and point.offset == 0:
+        return number
+    value = number * point.scale + point.offset
+    if point.type == "int":
+        return round(value) if point.decimals == 0 else round(value, point.decimals)
+    return value
+
+
+class VendorDecoder:
+    """Vendor JSON → one sample of one piece of equipment, by its profile."""
+
+    def __init__(self, equipment: str, profile: MqttProfile) -> None:
+        self.equipment = equipment
+        self.profile = profile
+        ts_path = profile.mqtt.timestamp_path
+        self._ts_steps = parse_path(ts_path) if ts_path else None
+        self.bad_points = 0
+        self.bad_timestamps = 0
+
+    def decode(self, topic: str, payload: bytes, received_ms: int) -> VendorSample:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise InvalidMessage(
+                topic, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}"
+            )
+        try:
+            doc = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidMessage(topic, f"not JSON: {exc}") from exc
+        if not isinstance(doc, dict | list):
+            raise InvalidMessage(topic, f"expected a JSON object, got {type(doc).__name__}")
+        sample = VendorSample(ts=self._timestamp(topic, doc, received_ms))
+        found = 0
+        for point in self.profile.points:
+            raw = lookup(doc, point.steps)
+            if raw is _MISSING:
+                sample.values[point.name] = None
+                sample.quality[point.name] = Quality.UNAVAILABLE
+                continue
+            found += 1
+            try:
+                value = convert(point, raw)
+            except ValueError as exc:
+                self.bad_points += 1
+                log.debug("%s: point %s at %r: %s", topic, point.name, point.path, exc)
+                value = None
+            sample.values[point.name] = value
+            if value is None:
+                sample.quality[point.name] = Quality.UNAVAILABLE
+        if not found:
+            raise InvalidMessage(
+                topic,
+                f"none of the {len(self.profile.points)} points of profile "
+                f"{self.profile.name!r} is in the message",
+            )
+        return sample
+
+    def _timestamp(self, topic: str, doc: Any, received_ms: int) -> int:
+        if self._ts_steps is None:
+            return received_ms
+        raw = lookup(doc, self._ts_steps)
+        if (
+            isinstance(raw, int | float)
+            and not isinstance(raw, bool)
+            and math.isfinite(raw)
+            and MIN_TS_MS <= raw <= MAX_TS_MS
+        ):
+            return int(raw)
+        self.bad_timestamps += 1
+        if self.bad_timestamps == 1:
+            log.warning(
+                "%s: timestamp at %r is missing or not epoch milliseconds (%r); using receive "
+                "time (logged once per equipment)",
+                topic,
+                self.profile.mqtt.timestamp_path,
+                None if raw is _MISSING else raw,
+            )
+        return received_ms
+
+
+class MqttDevices:
+    """Routes vendor messages to the equipment that publishes on each topic."""
+
+    def __init__(self, assignments: Iterable[Assignment]) -> None:
+        self._by_topic: dict[str, list[tuple[Assignment, VendorDecoder]]] = {}
+        for a in assignments:
+            if a.equipment.connection.type != "mqtt" or not isinstance(a.profile, MqttProfile):
+                continue
+            decoder = VendorDecoder(a.equipment.id, a.profile)
+            self._by_topic.setdefault(a.equipment.connection.topic, []).append((a, decoder))
+        self.malformed: Counter[str] = Counter()
+        self.received: Counter[str] = Counter()
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._by_topic)
+
+    def handle(
+        self, topic: str, payload: bytes, received_ms: int
+    ) -> list[tuple[Assignment, VendorSample]]:
+        """Decode one vendor message for every equipment on `topic`; never raises on bad input."""
+        out: list[tuple[Assignment, VendorSample]] = []
+        for assignment, decoder in self._by_topic.get(topic, []):
+            self.received[topic] += 1
+            try:
+                out.append((assignment, decoder.decode(topic, payload, received_ms)))
+            except InvalidMessage as exc:
+                self.malformed[topic] += 1
+                log.warning(
+                    "malformed vendor message for %s (%d so far on this topic): %s",
+                    assignment.equipment.id,
+                    self.malformed[topic],
+                    exc,
+                )
+        return out
