@@ -86,6 +86,11 @@ class GatewaySettings(MqttSettings, InfluxSettings):
     gateway_buffer_dir: Path = Path("var/gateway/buffer")
     gateway_max_in_flight: int = Field(default=2, ge=1)
     gateway_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    gateway_metrics_host: str = "127.0.0.1"
+    gateway_buffer_max_bytes: int = Field(default=1024**3, ge=1_048_576)
+    gateway_session_expiry_s: int = Field(
+        default=300, ge=0, description="how long the broker keeps a stopped replica's queue"
+    )
 
 
 class CloudSettings(MqttSettings, InfluxSettings):

@@ -1,0 +1,366 @@
+"""The gateway process: shared MQTT subscription → validation → batches → InfluxDB.
+
+    broker ──$share/<group>/plantroom/v1/+/+/+/+/telemetry──► Gateway
+        validate topic + payload ──bad──► dead-letter log (acknowledged)
+        encode one line ──► Batcher ──► InfluxDB /write ──down──► disk buffer ──► replay
+        acknowledge (PUBACK) once the batch is stored or buffered
+
+`run(settings)` runs it until SIGINT/SIGTERM; `Gateway(settings)` is the same as an async
+context manager, for tests and embedding. See docs/gateway.md for the guarantees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import paho.mqtt.client as mqtt
+
+from gateway.backoff import Backoff, RetryPolicy
+from gateway.batcher import Batch, Batcher
+from gateway.buffer import DiskBuffer
+from gateway.deadletter import DeadLetters
+from gateway.influx import InfluxUnavailable, InfluxWriter, WriteReport
+from gateway.lineprotocol import TelemetryEncoder, encode_line
+from gateway.metrics import serve_metrics
+from gateway.mqtt import AckToken, Subscriber
+from gateway.stats import GatewayStats, prometheus_text
+from plantroom.errors import InvalidMessage, PlantroomError
+from plantroom.inventory import load_inventory
+from plantroom.schema import parse_telemetry
+from plantroom.settings import GatewaySettings
+from plantroom.topics import TELEMETRY_WILDCARD, shared
+
+log = logging.getLogger(__name__)
+
+HEALTH_MEASUREMENT = "plantroom_health"
+HEALTH_INTERVAL_S = 10.0
+
+
+class Gateway:
+    """One gateway replica. `async with Gateway(settings) as gw:` runs it; `gw.stats` counts."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        retry: RetryPolicy | None = None,
+        health_interval_s: float = HEALTH_INTERVAL_S,
+        session_expiry_s: int | None = None,
+        buffer_max_bytes: int | None = None,
+        metrics_host: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = GatewayStats()
+        self.directory = Path(settings.gateway_buffer_dir) / settings.gateway_id
+        self.topic_filter = shared(settings.gateway_share_group, TELEMETRY_WILDCARD)
+        self._retry = retry or RetryPolicy()
+        self._health_interval_s = health_interval_s
+        self._session_expiry_s = (
+            session_expiry_s if session_expiry_s is not None else settings.gateway_session_expiry_s
+        )
+        self._metrics_host = metrics_host or settings.gateway_metrics_host
+        self.buffer = DiskBuffer(
+            self.directory / "buffer",
+            max_bytes=buffer_max_bytes or settings.gateway_buffer_max_bytes,
+        )
+        self.dead_letters = DeadLetters(self.directory)
+        self._encoder = TelemetryEncoder()
+        self._writer: InfluxWriter | None = None
+        self._subscriber: Subscriber | None = None
+        self._batcher: Batcher[AckToken] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._replay_wake = asyncio.Event()
+        self._accepting = False
+        self._stopping = False
+        self._influx_up = True
+        self._down_logged = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Gateway:
+        settings = self.settings
+        inventory = load_inventory(settings.inventory) if settings.inventory else None
+        self._encoder = TelemetryEncoder.from_inventory(inventory)
+        self.buffer.open()
+        try:
+            self.dead_letters.open()
+            self._writer = InfluxWriter(settings)
+            try:
+                await self._writer.prepare()
+            except InfluxUnavailable as exc:
+                log.warning("%s; buffering on disk until it is reachable", exc)
+            self._refresh_buffer_stats()
+            self._batcher = Batcher(
+                self._sink,
+                self._complete,
+                size=settings.gateway_batch_size,
+                interval_s=settings.gateway_flush_interval_s,
+                max_in_flight=settings.gateway_max_in_flight,
+            )
+            self._subscriber = Subscriber(
+                settings,
+                client_id=f"plantroom-{settings.gateway_id}",
+                topic_filter=self.topic_filter,
+                on_message=self._on_message,
+                receive_maximum=settings.gateway_batch_size * (settings.gateway_max_in_flight + 1),
+                session_expiry_s=self._session_expiry_s,
+                retry=self._retry,
+            )
+        except BaseException:
+            await self._close_resources()
+            raise
+        self._accepting = True
+        self._task = asyncio.create_task(self._supervise(), name=f"gateway-{settings.gateway_id}")
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            await self._close_resources()
+
+    async def _close_resources(self) -> None:
+        if self._writer is not None:
+            await self._writer.aclose()
+        self.buffer.close()
+        self.dead_letters.close()
+
+    def stop(self) -> None:
+        """Ask the gateway to stop: it flushes what it holds, acknowledges, and disconnects."""
+        self._stop.set()
+
+    async def wait(self) -> None:
+        """Return when the gateway has stopped; raise what stopped it if it failed."""
+        assert self._task is not None, "enter the Gateway first"
+        await asyncio.shield(self._task)
+
+    async def wait_subscribed(self) -> None:
+        """Wait until the shared subscription is active (wrap in `asyncio.timeout`)."""
+        assert self._subscriber is not None, "enter the Gateway first"
+        await self._subscriber.subscribed.wait()
+
+    @property
+    def influx_up(self) -> bool:
+        """False from a failed write until the next successful one."""
+        return self._influx_up
+
+    @property
+    def subscribed(self) -> bool:
+        """True while the shared subscription is active on a live connection."""
+        return self._subscriber is not None and self._subscriber.subscribed.is_set()
+
+    async def _supervise(self) -> None:
+        assert self._subscriber is not None and self._batcher is not None
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._subscriber.run(), name="gateway-mqtt")
+            batcher = tg.create_task(self._batcher.run(), name="gateway-batcher")
+            helpers = [
+                tg.create_task(self._replay(), name="gateway-replay"),
+                tg.create_task(self._health(), name="gateway-health"),
+            ]
+            port = self.settings.gateway_metrics_port
+            if port is not None:
+                render = lambda: prometheus_text(self.stats, self.settings.gateway_id)  # noqa: E731
+                helpers.append(
+                    tg.create_task(
+                        serve_metrics(render, self._metrics_host, port), name="gateway-metrics"
+                    )
+                )
+            if self.buffer.has_data:
+                self._replay_wake.set()
+            await self._stop.wait()
+            log.info("gateway %s stopping: flushing what it holds", self.settings.gateway_id)
+            self._accepting = False
+            self._stopping = True
+            self._batcher.close()
+            await batcher
+            self._subscriber.stop()
+            for task in helpers:
+                task.cancel()
+        log.info(
+            "gateway %s stopped (%d lines written, %d in the disk buffer)",
+            self.settings.gateway_id,
+            self.stats.lines_written,
+            self.stats.buffer_depth,
+        )
+
+    # -- the message path -----------------------------------------------------------------
+
+    def _on_message(self, message: mqtt.MQTTMessage, token: AckToken) -> None:
+        self.stats.messages_in += 1
+        if not self._accepting:
+            return  # not acknowledged: the broker redelivers it to this session later
+        batcher = self._batcher
+        assert batcher is not None
+        payload = message.payload
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "<not UTF-8>"
+            reason = "topic is not valid UTF-8"
+        else:
+            try:
+                self._encoder.prefix(topic)
+                telemetry = parse_telemetry(topic, payload)
+                line, points = self._encoder.encode(topic, telemetry)
+            except InvalidMessage as exc:
+                reason = exc.reason
+            except ValueError as exc:
+                reason = str(exc)
+            else:
+                self.stats.points_in += points
+                batcher.add(line, points, token)
+                return
+        self.dead_letters.message(topic, reason, payload)
+        self.stats.dead_letters += 1
+        batcher.add(None, 0, token)
+
+    def _complete(self, batch: Batch[AckToken]) -> None:
+        assert self._subscriber is not None
+        self.stats.acked += self._subscriber.ack(batch.acks)
+
+    def _account(self, lines: Sequence[str], points: Sequence[int], report: WriteReport) -> None:
+        rejected = {r.index for r in report.rejected}
+        for r in report.rejected:
+            self.dead_letters.line(r.line, r.reason)
+        self.stats.dead_letters += len(rejected)
+        self.stats.lines_written += len(lines) - len(rejected)
+        self.stats.points_out += sum(points) - sum(points[i] for i in rejected)
+        self.stats.batches += 1
+
+    def _mark_down(self, exc: InfluxUnavailable) -> None:
+        self._influx_up = False
+        if not self._down_logged:
+            log.error("%s; buffering on disk and retrying", exc)
+            self._down_logged = True
+        else:
+            log.debug("InfluxDB still unavailable: %s", exc)
+
+    def _mark_up(self) -> None:
+        if not self._influx_up:
+            log.info("InfluxDB is back; replaying the disk buffer")
+        self._influx_up = True
+        self._down_logged = False
+
+    def _refresh_buffer_stats(self) -> None:
+        self.stats.buffer_depth = self.buffer.depth_lines
+        self.stats.buffer_dropped = self.buffer.dropped_lines
+
+    async def _write(self, lines: Sequence[str], points: Sequence[int]) -> None:
+        """One write through the InfluxDB writer, counted. Raises InfluxUnavailable."""
+        assert self._writer is not None
+        started = time.perf_counter()
+        try:
+            report = await self._writer.write(lines)
+        except InfluxUnavailable:
+            self.stats.write_errors += 1
+            raise
+        self.stats.batch_latency_ms = (time.perf_counter() - started) * 1000.0
+        self._account(lines, points, report)
+
+    async def _sink(self, batch: Batch[AckToken]) -> None:
+        """Store a batch in InfluxDB or, failing that, in the disk buffer."""
+        if self._influx_up and not self.buffer.has_data:
+            backoff = Backoff(self._retry)
+            for attempt in range(self._retry.direct_attempts):
+                try:
+                    await self._write(batch.lines, batch.points)
+                except InfluxUnavailable as exc:
+                    if self._stopping or attempt + 1 == self._retry.direct_attempts:
+                        self._mark_down(exc)
+                        break
+                    await asyncio.sleep(backoff.next_delay())
+                else:
+                    return
+        self.buffer.append(batch.lines, batch.points)
+        self.stats.buffered_lines += len(batch.lines)
+        self._refresh_buffer_stats()
+        self._replay_wake.set()
+
+    async def _replay(self) -> None:
+        """Drain the disk buffer into InfluxDB, oldest first, backing off while it is down."""
+        backoff = Backoff(self._retry)
+        while True:
+            await self._replay_wake.wait()
+            self._replay_wake.clear()
+            while (batch := self.buffer.peek()) is not None:
+                try:
+                    await self._write(batch.lines, batch.points)
+                except InfluxUnavailable as exc:
+                    self._mark_down(exc)
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                self.buffer.commit(batch)
+                self._refresh_buffer_stats()
+                backoff.reset()
+                self._mark_up()
+            self._refresh_buffer_stats()
+            if not self.buffer.has_data:
+                self._mark_up()
+
+    def health_line(self) -> str:
+        return encode_line(
+            HEALTH_MEASUREMENT,
+            {"component": "gateway", "instance": self.settings.gateway_id},
+            self.stats.health_fields(),
+            int(time.time() * 1000),
+        )
+
+    async def _health(self) -> None:
+        assert self._batcher is not None
+        while True:
+            await asyncio.sleep(self._health_interval_s)
+            self._refresh_buffer_stats()
+            self._batcher.add(self.health_line())
+
+
+def _plain_error(exc: BaseException) -> BaseException:
+    """The one Plantroom error inside a task-group failure, if that is all it holds."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Run one gateway until SIGINT or SIGTERM, then stop cleanly."""
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Gateway(settings) as gateway:
+            stopper = asyncio.create_task(stop.wait(), name="gateway-signals")
+            running = asyncio.create_task(gateway.wait(), name="gateway-wait")
+            await asyncio.wait({stopper, running}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if stop.is_set():
+                log.info("signal received")
+            running.cancel()
+            await asyncio.gather(stopper, running, return_exceptions=True)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def run(settings: GatewaySettings) -> None:
+    """The `plantroom gateway` process: blocks until SIGINT/SIGTERM."""
+    try:
+        asyncio.run(serve(settings))
+    except BaseExceptionGroup as group:
+        plain = _plain_error(group)
+        if isinstance(plain, PlantroomError):
+            raise plain from group
+        raise
