@@ -296,6 +296,7 @@ class Demo:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)  # also when started with SIGINT ignored
         try:
             self.start()
             self.banner(self.wait_ready())
