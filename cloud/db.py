@@ -94,7 +94,7 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     except (SQLAlchemyError, CommandError) as exc:
         raise ServiceError(f"database {engine.url!r}: migration failed: {exc}") from exc
 
