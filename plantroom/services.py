@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from plantroom.errors import PortInUseError, ServiceError
+from plantroom.mqtt_auth import MqttUser, TlsFiles, acl_text, write_password_file
 
 _SEARCH_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 
@@ -168,11 +169,48 @@ class ManagedServer:
 
 
 class Mosquitto(ManagedServer):
+    """mosquitto, open on loopback by default; with `users` it requires a login and applies
+    the role ACL of plantroom.mqtt_auth; with `tls` it also listens for TLS on `tls_port`."""
+
     name = "mosquitto"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        users: list[MqttUser] | None = None,
+        tls: TlsFiles | None = None,
+        tls_port: int | None = None,
+    ) -> None:
+        super().__init__(data_dir, host, port)
+        self.users = users
+        self.tls = tls
+        self.tls_port = (tls_port or free_port(host)) if tls else None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    def _security_lines(self) -> list[str]:
+        lines: list[str] = []
+        if self.users:
+            passwd, acl = self.data_dir / "passwd", self.data_dir / "acl"
+            write_password_file(passwd, self.users)
+            acl.write_text(acl_text(self.users))
+            lines += ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.tls is not None:
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {self.tls.ca}",
+                f"certfile {self.tls.cert}",
+                f"keyfile {self.tls.key}",
+                "tls_version tlsv1.2",
+            ]
+        return lines
 
     def write_config(self) -> list[str]:
         conf = self.data_dir / "mosquitto.conf"
@@ -181,8 +219,7 @@ class Mosquitto(ManagedServer):
         conf.write_text(
             "\n".join(
                 [
-                    f"listener {self.port} {self.host}",
-                    "allow_anonymous true",
+                    "per_listener_settings false",
                     "persistence true",
                     f"persistence_location {persist}/",
                     "autosave_interval 1",
@@ -195,6 +232,8 @@ class Mosquitto(ManagedServer):
                     "log_timestamp_format %Y-%m-%dT%H:%M:%S",
                     # running as root, mosquitto would otherwise switch user and lose its data dir
                     *(["user root"] if os.geteuid() == 0 else []),
+                    f"listener {self.port} {self.host}",
+                    *self._security_lines(),
                     "",
                 ]
             )
@@ -216,7 +255,8 @@ class Mosquitto(ManagedServer):
                 ack = s.recv(4)
                 with contextlib.suppress(OSError):
                     s.sendall(b"\xe0\x00")  # DISCONNECT
-                return ack[:1] == b"\x20" and ack[3:4] == b"\x00"
+                # 0 = accepted; 5 = not authorised, which a broker with logins answers
+                return ack[:1] == b"\x20" and ack[3:4] in (b"\x00", b"\x05")
         except OSError:
             return False
 
@@ -283,118 +323,3 @@ bind-address = "{self.host}:{self.rpc_port}"
                 return int(resp.status) == 200
         except (urllib.error.URLError, OSError):
             return False
-
-
-def _postgres_bindir() -> Path:
-    base = Path("/usr/lib/postgresql")
-    if base.is_dir():
-        versions = sorted(
-            (p for p in base.iterdir() if (p / "bin" / "postgres").exists()),
-            key=lambda p: int(p.name) if p.name.isdigit() else 0,
-        )
-        if versions:
-            return versions[-1] / "bin"
-    found = shutil.which("postgres")
-    if found:
-        return Path(found).parent
-    raise ServiceError(
-        "PostgreSQL server binaries are not installed; `apt-get install postgresql` "
-        "(make test installs it) or point PLANTROOM_DATABASE_URL at an existing server"
-    )
-
-
-class Postgres(ManagedServer):
-    """A throw-away PostgreSQL cluster (initdb into data_dir, trust auth on loopback only).
-
-    PostgreSQL refuses to run as root; when we are root the cluster runs as the `postgres`
-    system user, so data_dir must be a directory that user can reach (see `postgres_dir`).
-    """
-
-    name = "postgres"
-    database = "plantroom"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{self.database}"
-
-    def _as_owner(self, cmd: list[str]) -> list[str]:
-        if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *cmd]
-        return cmd
-
-    def write_config(self) -> list[str]:
-        bindir = _postgres_bindir()
-        cluster = self.data_dir / "cluster"
-        if os.geteuid() == 0:
-            shutil.chown(self.data_dir, "postgres", "postgres")
-        if not (cluster / "PG_VERSION").exists():
-            result = subprocess.run(
-                self._as_owner(
-                    [
-                        str(bindir / "initdb"),
-                        "-D",
-                        str(cluster),
-                        "-U",
-                        "postgres",
-                        "--auth=trust",
-                        "--encoding=UTF8",
-                        "--locale=C.UTF-8",
-                    ]
-                ),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise ServiceError(f"initdb failed: {result.stderr.strip() or result.stdout}")
-        return self._as_owner(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(cluster),
-                "-c",
-                f"listen_addresses={self.host}",
-                "-c",
-                f"port={self.port}",
-                "-c",
-                f"unix_socket_directories={self.data_dir}",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]
-        )
-
-    def is_ready(self) -> bool:
-        try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-            raise ServiceError("psycopg is not installed") from exc
-        try:
-            with psycopg.connect(
-                host=self.host,
-                port=self.port,
-                user="postgres",
-                dbname="postgres",
-                connect_timeout=1,
-                autocommit=True,
-            ) as conn:
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-                ).fetchone()
-                if not exists:
-                    conn.execute(f'CREATE DATABASE "{self.database}"')
-                return True
-        except psycopg.OperationalError:
-            return False
-
-
-def postgres_dir(prefix: str = "plantroom-pg-") -> Path:
-    """A fresh directory that the PostgreSQL server can use even when we run as root."""
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plantroom.services import Influxd, Mosquitto, Postgres, postgres_dir
+from plantroom.pgserver import Postgres, postgres_dir
+from plantroom.services import Influxd, Mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
 
