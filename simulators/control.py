@@ -1,13 +1,20 @@
 """The simulator's control endpoint (HTTP JSON) and its client.
 
-    GET  /faults             {"kinds": {kind: [fault, ...]}, "active": {equipment: [fault, ...]}}
+    GET  /faults             {"kinds": {kind: [fault, ...]}, "gateway": [fault, ...],
+                              "active": {equipment or gateway: [fault, ...]}}
     POST /inject             {"equipment": id, "fault": name, "params": {...}}  (params optional)
+                             or {"gateway": "host:port" | serial device, "fault": ..., ...}
     POST /clear              {"equipment": id, "fault": name | null}            (null: all)
-    GET  /equipment          [{"id", "kind", "building", "faults"}, ...]
+                             or {"gateway": ..., "fault": name | null}
+    GET  /equipment          [{"id", "kind", "building", "powered", "faults"}, ...]
     GET  /equipment/{id}     the device's state: points, active faults, connection, detail
+    GET  /gateways           {"gateways": [{"id", "framing", "transport", "units", ...}, ...]}
+    POST /scenario           {"file": path on the simulator's machine}
+                             or {"scenario": {...}, "source": name, "lines": {...}}
+    GET  /scenarios          {"scenarios": [{"name", "applied", "steps", "done", "log"}, ...]}
 
-Unknown equipment answers 404; an unknown fault for the equipment's kind or bad parameters
-answer 422 with the valid choices in `detail`.
+Unknown equipment or gateway answers 404; an unknown fault or bad parameters answer 422 with
+the valid choices in `detail`, and so does a scenario that does not fit the inventory.
 """
 
 from __future__ import annotations
@@ -18,22 +25,26 @@ import errno
 import logging
 import socket
 from collections.abc import Generator, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import httpx
 import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plantroom.errors import PortInUseError
+from plantroom.errors import ConfigError, PortInUseError
 from simulators.errors import (
     ControlError,
     InvalidFaultParams,
     SimulatorError,
     UnknownEquipment,
     UnknownFault,
+    UnknownGateway,
 )
+from simulators.faults import TCP_GATEWAY_FAULTS
+from simulators.scenario import Scenario, load_scenario, scenario_from_request
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +66,53 @@ class Controllable(Protocol):
 
     def equipment_state(self, equipment: str) -> dict[str, Any]: ...
 
+    def inject_gateway(
+        self, gateway: str, fault: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]: ...
+
+    def gateway_list(self) -> list[dict[str, Any]]: ...
+
+    def start_scenario(self, scenario: Scenario) -> dict[str, Any]: ...
+
+    def scenario_list(self) -> list[dict[str, Any]]: ...
+
 
 # -- server ----------------------------------------------------------------------------
-class InjectRequest(BaseModel):
+class _Targeted(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    equipment: str = Field(min_length=1)
+    equipment: str | None = Field(default=None, min_length=1)
+    gateway: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> _Targeted:
+        if (self.equipment is None) == (self.gateway is None):
+            raise ValueError("give either equipment or gateway")
+        return self
+
+
+class InjectRequest(_Targeted):
     fault: str = Field(min_length=1)
     params: dict[str, Any] | None = None
 
 
-class ClearRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    equipment: str = Field(min_length=1)
+class ClearRequest(_Targeted):
     fault: str | None = None
+
+
+class ScenarioRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str | None = Field(default=None, min_length=1)
+    scenario: dict[str, Any] | None = None
+    source: str | None = None
+    lines: dict[str, int] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ScenarioRequest:
+        if (self.file is None) == (self.scenario is None):
+            raise ValueError("give either file or scenario")
+        return self
 
 
 def create_app(sim: Controllable) -> FastAPI:
@@ -75,25 +120,53 @@ def create_app(sim: Controllable) -> FastAPI:
     app = FastAPI(title="Plantroom simulator control", docs_url="/docs", redoc_url=None)
 
     @app.exception_handler(UnknownEquipment)
-    async def _not_found(request: Request, exc: UnknownEquipment) -> JSONResponse:
+    @app.exception_handler(UnknownGateway)
+    async def _not_found(request: Request, exc: SimulatorError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(UnknownFault)
     @app.exception_handler(InvalidFaultParams)
-    async def _unprocessable(request: Request, exc: SimulatorError) -> JSONResponse:
+    @app.exception_handler(ConfigError)
+    async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.get("/faults")
     async def faults() -> dict[str, Any]:
-        return {"kinds": sim.fault_catalogue(), "active": sim.active_faults()}
+        return {
+            "kinds": sim.fault_catalogue(),
+            "gateway": [f.name for f in TCP_GATEWAY_FAULTS],
+            "active": sim.active_faults(),
+        }
 
     @app.post("/inject")
     async def inject(body: Annotated[InjectRequest, Body()]) -> dict[str, Any]:
+        if body.gateway is not None:
+            return sim.inject_gateway(body.gateway, body.fault, body.params)
+        assert body.equipment is not None
         return sim.inject(body.equipment, body.fault, body.params)
 
     @app.post("/clear")
     async def clear(body: Annotated[ClearRequest, Body()]) -> dict[str, Any]:
+        if body.gateway is not None:
+            return sim.clear_gateway(body.gateway, body.fault)
+        assert body.equipment is not None
         return sim.clear(body.equipment, body.fault)
+
+    @app.get("/gateways")
+    async def gateways() -> dict[str, Any]:
+        return {"gateways": sim.gateway_list()}
+
+    @app.post("/scenario")
+    async def scenario(body: Annotated[ScenarioRequest, Body()]) -> dict[str, Any]:
+        if body.file is not None:
+            loaded = load_scenario(Path(body.file))
+        else:
+            loaded = scenario_from_request(body.model_dump())
+        return sim.start_scenario(loaded)
+
+    @app.get("/scenarios")
+    async def scenarios() -> dict[str, Any]:
+        return {"scenarios": sim.scenario_list()}
 
     @app.get("/equipment")
     async def equipment_list() -> list[dict[str, Any]]:
@@ -191,6 +264,29 @@ class ControlClient:
 
     def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/clear", {"equipment": equipment, "fault": fault})
+
+    def inject_gateway(
+        self, gateway: str, fault: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"gateway": gateway, "fault": fault}
+        if params:
+            body["params"] = params
+        return self._call("POST", "/inject", body)
+
+    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]:
+        return self._call("POST", "/clear", {"gateway": gateway, "fault": fault})
+
+    def gateways(self) -> list[dict[str, Any]]:
+        found = self._call("GET", "/gateways").get("gateways")
+        return found if isinstance(found, list) else []
+
+    def scenario(self, scenario: Scenario) -> dict[str, Any]:
+        """Start a loaded scenario on the simulator; its file's line numbers go along."""
+        return self._call("POST", "/scenario", scenario.to_request())
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        found = self._call("GET", "/scenarios").get("scenarios")
+        return found if isinstance(found, list) else []
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "/faults")

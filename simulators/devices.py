@@ -1,8 +1,9 @@
 """Simulated devices: a behavioural model in its place in the inventory, on its transport.
 
-A `ModbusDevice` answers one unit id of a Modbus TCP gateway from the register image of its
-model; a `MqttDevice` is a lighting controller whose message goes out on its vendor topic.
-Both carry the transport faults of their kind beside the model's own faults.
+A `ModbusDevice` answers one unit id of a Modbus gateway (TCP, RTU over TCP or a serial
+line) from the register image of its model; a `MqttDevice` is a lighting controller whose
+message goes out on its vendor topic. Both carry the transport faults of their kind beside
+the model's own faults, and both can lose their power supply.
 """
 
 from __future__ import annotations
@@ -87,6 +88,21 @@ class SimDevice:
         self.refresh()
         return cleared
 
+    @property
+    def powered(self) -> bool:
+        return self.model.powered
+
+    def set_power(self, on: bool) -> None:
+        """Cut or restore the device's supply (a battery-backed device keeps running)."""
+        self.model.set_power(on)
+        self.refresh()
+
+    def write_values(self, values: Mapping[str, Value]) -> None:
+        """Apply writes in engineering units, as a command would (ValueError if refused)."""
+        for name, value in values.items():
+            self.model.write(name, value)
+        self.refresh()
+
     def advance(self, dt: float) -> None:
         self.model.advance(dt)
         self.refresh()
@@ -105,6 +121,7 @@ class SimDevice:
             "profile": self.equipment.profile,
             "connection": self.connection(),
             "time": round(self.model.now, 3),
+            "powered": self.powered,
             "faults": self.active_faults(),
             "points": self.model.values(),
             "detail": self.model.detail(),
@@ -118,18 +135,36 @@ class ModbusDevice(SimDevice):
         if model.register_map is None:
             raise ValueError(f"{equipment.kind} models have no register map")
         self.register_map: RegisterMap = model.register_map
-        self.image = RegisterImage()
+        self._image: RegisterImage | None = None
         super().__init__(building, equipment, model)
 
     def refresh(self) -> None:
-        self.image = self.register_map.encode(self.model.values())
+        self._image = None  # encoded again when next read, not on every tick
+
+    @property
+    def image(self) -> RegisterImage:
+        """The register image the unit answers from, as of the model's current state."""
+        if self._image is None:
+            self._image = self.register_map.encode(self.model.values())
+        return self._image
 
     def answer(self) -> Answer:
-        if "no_response" in self.transport:
+        if not self.transport and self.model.powered:
+            return Answer.NORMAL
+        if "no_response" in self.transport or not (self.model.powered or self.model.battery_backed):
             return Answer.SILENT
         if "exception" in self.transport:
             return Answer.DEVICE_FAILURE
+        if "garbage" in self.transport:
+            return Answer.GARBAGE
         return Answer.NORMAL
+
+    def delay(self) -> float:
+        slow = self.transport.get("slow")
+        if slow is None:
+            return 0.0
+        delay = slow.get("delay_s")
+        return float(delay) if isinstance(delay, int | float) else 0.0
 
     def _span(self, table: Table, address: int, count: int) -> slice:
         size = self.register_map.sizes[table]
@@ -190,7 +225,7 @@ class MqttDevice(SimDevice):
 
     @property
     def online(self) -> bool:
-        return "offline" not in self.transport
+        return "offline" not in self.transport and self.model.powered
 
     def message(self) -> bytes:
         return json.dumps(self.lighting.payload(self.device_name), separators=(",", ":")).encode()

@@ -8,7 +8,7 @@ tests/unit/test_sim_register_maps.py checks that the README carries exactly thes
 from __future__ import annotations
 
 from simulators.devices import transport_faults
-from simulators.faults import FaultSpec, ParamSpec
+from simulators.faults import TCP_GATEWAY_FAULTS, FaultSpec, ParamSpec
 from simulators.models import MODELS
 from simulators.registers import markdown_table
 
@@ -45,11 +45,17 @@ def fault_tables() -> dict[str, str]:
     }
 
 
+def gateway_fault_table() -> str:
+    """The faults of a Modbus gateway (a TCP port; a serial line has `slow` only)."""
+    return fault_table(TCP_GATEWAY_FAULTS)
+
+
 def main() -> None:
     for name, table in register_tables().items():
         print(f"### `{name}`\n\n{table}\n")
     for kind, table in fault_tables().items():
         print(f"### {kind}\n\n{table}\n")
+    print(f"### gateway\n\n{gateway_fault_table()}\n")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,24 @@ class UnknownEquipment(SimulatorError):
         self.equipment = equipment
 
 
+class UnknownBuilding(SimulatorError):
+    """No building of the inventory has this id (or none of its equipment is simulated)."""
+
+    def __init__(self, building: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no simulated building {building!r} (buildings: {names})")
+        self.building = building
+
+
+class UnknownGateway(SimulatorError):
+    """No simulated Modbus gateway (TCP address or serial line) has this id."""
+
+    def __init__(self, gateway: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no simulated gateway {gateway!r} (gateways: {names})")
+        self.gateway = gateway
+
+
 class UnknownFault(SimulatorError):
     """The fault name is not one the equipment's kind supports."""
 

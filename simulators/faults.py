@@ -87,7 +87,32 @@ EXCEPTION = FaultSpec(
     "exception",
     "every request to the unit is answered with Modbus exception 0x04 (server device failure)",
 )
+GARBAGE = FaultSpec(
+    "garbage",
+    "the unit answers with malformed frames, in turn: a wrong transaction id (RTU: a bad CRC), "
+    "a wrong length field (RTU: another unit id), random bytes; the connection stays open",
+)
+SLOW = FaultSpec(
+    "slow",
+    "the unit answers late: each of its answers waits `delay_s` real seconds, holding up the "
+    "requests queued behind it on the same connection",
+    (ParamSpec("delay_s", float, 2.0, "seconds before each answer", 0.0, 60.0),),
+)
 OFFLINE = FaultSpec("offline", "the controller stops publishing on its topic")
 
-MODBUS_TRANSPORT_FAULTS: tuple[FaultSpec, ...] = (NO_RESPONSE, EXCEPTION)
+MODBUS_TRANSPORT_FAULTS: tuple[FaultSpec, ...] = (NO_RESPONSE, EXCEPTION, GARBAGE, SLOW)
 MQTT_TRANSPORT_FAULTS: tuple[FaultSpec, ...] = (OFFLINE,)
+
+PORT_CLOSED = FaultSpec(
+    "port_closed",
+    "the gateway's Modbus TCP listening port closes and its open connections drop: clients "
+    "get connection refused; clearing the fault opens the port again",
+)
+GATEWAY_SLOW = FaultSpec(
+    "slow",
+    "every answer through the gateway waits `delay_s` real seconds (a congested serial line "
+    "behind it); requests on one connection stay in order",
+    (ParamSpec("delay_s", float, 2.0, "seconds before each answer", 0.0, 60.0),),
+)
+TCP_GATEWAY_FAULTS: tuple[FaultSpec, ...] = (PORT_CLOSED, GATEWAY_SLOW)
+SERIAL_LINE_FAULTS: tuple[FaultSpec, ...] = (GATEWAY_SLOW,)

@@ -1,28 +1,32 @@
-"""A small asyncio Modbus TCP server: one listening port, many unit ids, like a real gateway.
+"""A small asyncio Modbus server: one listening port (or serial line), many unit ids.
 
-MBAP framing; function codes 1, 2, 3, 4 (reads), 5, 6, 15, 16 (writes). Exception responses
-follow the Modbus application protocol: 01 illegal function, 02 illegal data address, 03
-illegal data value, 04 server device failure, 0x0B gateway target device failed to respond
-(a unit id nobody answers to). Requests on one connection are answered in order, so clients
-may pipeline. A malformed frame closes its connection and nothing else.
+Function codes 1, 2, 3, 4 (reads), 5, 6, 15, 16 (writes). Exception responses follow the
+Modbus application protocol: 01 illegal function, 02 illegal data address, 03 illegal data
+value, 04 server device failure, 0x0B gateway target device failed to respond (a unit id
+nobody answers to, Modbus TCP only: on an RTU line nobody answers). Requests on one
+connection are answered in order, so clients may pipeline. A malformed MBAP frame closes its
+connection and nothing else; a corrupt RTU frame is ignored, as a device on a line would.
 
 The server knows nothing of equipment: each unit id maps to a `ModbusUnit` that answers
-reads and writes from its tables and says whether it is answering at all.
+reads and writes from its tables and says whether, and how soon, it answers at all. Each
+connection is an `asyncio.Protocol` that answers every complete request in its buffer at
+once, so one process keeps up with many connections and pipelined polls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
+import random
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, IntEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 from plantroom.errors import PortInUseError
 from simulators.errors import SimulatorError
+from simulators.framing import FRAMERS, Framer, MalformedFrame, Request
 from simulators.registers import Table
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,8 @@ MAX_READ_REGISTERS = 125
 MAX_READ_BITS = 2000
 MAX_WRITE_REGISTERS = 123
 MAX_WRITE_BITS = 1968
-MBAP = struct.Struct(">HHHB")  # transaction id, protocol id, length, unit id
-MAX_LENGTH = 254  # unit id + 253-byte PDU
+SILENCE_S = 0.05  # a pause this long ends an RTU frame of a function we cannot size
+MAX_BUFFERED = 64 * 1024  # request bytes held per connection while an answer waits
 
 
 class ExceptionCode(IntEnum):
@@ -51,20 +55,21 @@ class ModbusError(Exception):
         self.code = code
 
 
-class MalformedFrame(Exception):
-    """The bytes are not a Modbus request; the connection is closed."""
-
-
 class Answer(Enum):
     NORMAL = "normal"
     SILENT = "silent"  # send nothing back (the device does not respond)
     DEVICE_FAILURE = "device_failure"  # answer every request with exception 04
+    GARBAGE = "garbage"  # answer with malformed frames
 
 
 class ModbusUnit(Protocol):
     """What the server needs from a device behind one unit id."""
 
     def answer(self) -> Answer: ...
+
+    def delay(self) -> float:
+        """Real seconds to wait before answering (0 for a healthy unit)."""
+        ...
 
     def read_bits(self, table: Table, address: int, count: int) -> Sequence[bool]: ...
 
@@ -198,8 +203,218 @@ def handle_pdu(units: Mapping[int, ModbusUnit], unit_id: int, pdu: bytes) -> byt
         return exception_pdu(fc, ExceptionCode.SERVER_DEVICE_FAILURE)
 
 
-class ModbusTcpServer:
-    """Serves a set of units on one host:port until closed."""
+class Link(Protocol):
+    """The byte pipe a connection answers on: a TCP transport or a serial line."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class ModbusService:
+    """What every Modbus endpoint shares: its units, its framing, its gateway faults, counters.
+
+    `delay` (the gateway-level `slow` fault) holds every answer back that many real seconds.
+    """
+
+    def __init__(self, name: str, units: Mapping[int, ModbusUnit], framing: str) -> None:
+        if framing not in FRAMERS:
+            raise ValueError(f"unknown Modbus framing {framing!r}; known: {', '.join(FRAMERS)}")
+        self.name = name
+        self.units = units
+        self.framer: Framer = FRAMERS[framing]()
+        self.delay = 0.0
+        self.requests = 0
+        self.answered = 0
+        self.malformed = 0
+        self.discarded = 0
+        self._garbage_turn = 0
+        self._rng = random.Random(f"garbage:{name}")
+
+    @property
+    def framing(self) -> str:
+        return self.framer.name
+
+    def delay_for(self, request: Request) -> float:
+        unit = self.units.get(request.unit)
+        return self.delay + (unit.delay() if unit is not None else 0.0)
+
+    def respond(self, request: Request) -> bytes | None:
+        """The bytes to send back for one request, or None to stay silent."""
+        self.requests += 1
+        unit = self.units.get(request.unit)
+        if unit is None and not self.framer.gateway_exceptions:
+            return None
+        pdu = handle_pdu(self.units, request.unit, request.pdu)
+        if pdu is None:
+            return None
+        self.answered += 1
+        if unit is not None and unit.answer() is Answer.GARBAGE:
+            self._garbage_turn += 1
+            return self.framer.garbage(request, pdu, self._garbage_turn - 1, self._rng)
+        return self.framer.reply(request, pdu)
+
+
+class ModbusConnection(asyncio.Protocol):
+    """One client connection (or one serial line): cuts requests, answers them in order."""
+
+    def __init__(
+        self,
+        service: ModbusService,
+        peer: str = "",
+        admit: Callable[[ModbusConnection], bool] | None = None,
+    ) -> None:
+        self.service = service
+        self.peer = peer
+        self.admit = admit
+        self.link: Link | None = None
+        self.buffer = bytearray()
+        self.last_activity = 0.0
+        self.on_close: Callable[[ModbusConnection], None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._held: asyncio.TimerHandle | None = None  # a slow answer in waiting
+        self._silence: asyncio.TimerHandle | None = None
+        self._transport: asyncio.Transport | None = None
+        self._closed = False
+        self._paused: set[str] = set()  # why reading is paused: "writing", "buffer"
+
+    # -- asyncio.Protocol ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.admit is not None and not self.admit(self):
+            self._closed = True
+            transport.close()
+            return
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.attach(self._transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        for handle in (self._held, self._silence):
+            if handle is not None:
+                handle.cancel()
+        self._held = self._silence = None
+        if self.on_close is not None:
+            self.on_close(self)
+
+    def pause_writing(self) -> None:  # the client does not read its answers: stop reading
+        self._pause("writing")
+
+    def resume_writing(self) -> None:
+        self._resume("writing")
+
+    def _pause(self, reason: str) -> None:
+        if not self._paused and self._transport is not None and not self._closed:
+            self._transport.pause_reading()
+        self._paused.add(reason)
+
+    def _resume(self, reason: str) -> None:
+        self._paused.discard(reason)
+        if not self._paused and self._transport is not None and not self._closed:
+            self._transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if len(self.buffer) + len(data) > MAX_BUFFERED and self._transport is None:
+            self.service.discarded += 1  # a serial line cannot be paused: drop the excess
+            return
+        self.buffer += data
+        self.last_activity = self._loop.time()
+        self._process()
+        if len(self.buffer) > MAX_BUFFERED:
+            self._pause("buffer")  # requests pile up behind a slow answer
+
+    # -- the conversation --------------------------------------------------------------
+    def attach(self, link: Link) -> None:
+        self.link = link
+        self.last_activity = self._loop.time()
+
+    def abort(self) -> None:
+        if self.link is not None and not self._closed:
+            self.link.abort()
+
+    def _process(self) -> None:
+        framer = self.service.framer
+        while self._held is None and not self._closed and self.buffer:
+            try:
+                request, used = framer.split(self.buffer)
+            except MalformedFrame as exc:
+                self._malformed(str(exc))
+                return
+            if used:
+                del self.buffer[:used]
+            if request is None:
+                if used:
+                    self.service.discarded += 1
+                    continue
+                self._wait_for_silence()
+                return
+            self._handle(request)
+        if self._silence is not None and not self.buffer:
+            self._silence.cancel()
+            self._silence = None
+
+    def _wait_for_silence(self) -> None:
+        if self.service.framer.close_on_malformed:
+            return  # MBAP frames announce their length: just wait for the rest
+        if self._silence is not None:
+            self._silence.cancel()
+        self._silence = self._loop.call_later(SILENCE_S, self._silent)
+
+    def _silent(self) -> None:
+        self._silence = None
+        if not self.buffer or self._held is not None:
+            return
+        request = self.service.framer.flush(self.buffer)
+        self.buffer.clear()
+        if request is None:
+            self.service.discarded += 1
+            return
+        self._handle(request)
+        self._process()
+
+    def _handle(self, request: Request) -> None:
+        delay = self.service.delay_for(request)
+        if delay > 0:
+            self._held = self._loop.call_later(delay, self._release, request)
+            return
+        self._answer(request)
+
+    def _release(self, request: Request) -> None:
+        self._held = None
+        if self._closed:
+            return
+        self._answer(request)
+        self._process()
+        if "buffer" in self._paused and len(self.buffer) <= MAX_BUFFERED // 2:
+            self._resume("buffer")
+
+    def _answer(self, request: Request) -> None:
+        try:
+            data = self.service.respond(request)
+        except MalformedFrame as exc:
+            self._malformed(str(exc))
+            return
+        if data is not None and self.link is not None and not self._closed:
+            self.link.write(data)
+
+    def _malformed(self, reason: str) -> None:
+        self.service.malformed += 1
+        self.buffer.clear()
+        if self.service.framer.close_on_malformed:
+            log.debug("Modbus %s: %s from %s; closing", self.service.name, reason, self.peer)
+            self.abort()
+        else:
+            self.service.discarded += 1
+            log.debug("Modbus %s: %s; ignored", self.service.name, reason)
+
+
+class ModbusTcpServer(ModbusService):
+    """Serves a set of units on one host:port until closed, MBAP or RTU framed.
+
+    `set_closed(True)` (the `port_closed` gateway fault) stops listening and drops every
+    connection at once; `set_closed(False)` has `serve()` listen again.
+    """
 
     def __init__(
         self,
@@ -207,19 +422,22 @@ class ModbusTcpServer:
         port: int,
         units: Mapping[int, ModbusUnit],
         *,
-        max_connections: int = 64,
+        framing: str = "mbap",
+        max_connections: int = 256,
         idle_timeout: float = 300.0,
+        bind_host: str | None = None,
     ) -> None:
+        super().__init__(f"{host}:{port}", units, framing)
         self.host = host
         self.port = port
-        self.units = units
+        self.bind_host = bind_host or host
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
-        self.requests = 0
-        self.malformed = 0
+        self.closed = False  # the port_closed fault
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
+        self._connections: set[ModbusConnection] = set()
         self._refused_logged = False
+        self._wake: asyncio.Event | None = None
 
     @property
     def address(self) -> str:
@@ -227,41 +445,105 @@ class ModbusTcpServer:
 
     @property
     def connections(self) -> int:
-        return len(self._clients)
+        return len(self._connections)
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
 
     async def start(self) -> None:
         """Bind and listen. PortInUseError when the port is taken."""
+        if self._server is not None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.start_server(
-                self._client, self.host, self.port, reuse_address=True
+            self._server = await loop.create_server(
+                self._connection, self.bind_host, self.port, reuse_address=True, backlog=512
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError("Modbus simulator", self.host, self.port) from exc
+                raise PortInUseError("Modbus simulator", self.bind_host, self.port) from exc
             raise SimulatorError(
-                f"cannot listen for Modbus on {self.address}: {exc.strerror or exc}"
+                f"cannot listen for Modbus on {self.bind_host}:{self.port}: {exc.strerror or exc}"
             ) from exc
 
-    async def serve(self) -> None:
-        """Run until cancelled, then close the listener and every connection."""
-        if self._server is None:
-            await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.close()
+    def _connection(self) -> ModbusConnection:
+        conn = ModbusConnection(self, admit=self.admit)
+        conn.on_close = self._connections.discard
+        return conn
 
-    async def close(self) -> None:
+    def admit(self, conn: ModbusConnection) -> bool:
+        if len(self._connections) >= self.max_connections:
+            if not self._refused_logged:
+                log.warning(
+                    "Modbus %s: %d connections open, refusing more",
+                    self.address,
+                    len(self._connections),
+                )
+                self._refused_logged = True
+            return False
+        self._connections.add(conn)
+        return True
+
+    def set_closed(self, closed: bool) -> None:
+        """Close the port and drop its connections now, or have it listen again."""
+        self.closed = closed
+        if closed:
+            self._stop_listening()
+            log.info("Modbus %s: port closed (fault)", self.address)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _stop_listening(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        clients = list(self._clients)
-        for task in clients:
-            task.cancel()
-        if clients:
-            await asyncio.gather(*clients, return_exceptions=True)
+        for conn in list(self._connections):
+            conn.abort()
+        self._connections.clear()
+
+    async def serve(self) -> None:
+        """Run until cancelled: reopen after `port_closed` clears, drop idle connections."""
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        backoff = 0.1
+        try:
+            await self.start()
+            while True:
+                sweep = min(self.idle_timeout / 4, 30.0)
+                if not self.closed and self._server is None:
+                    sweep = backoff
+                try:
+                    async with asyncio.timeout(sweep):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if not self.closed and self._server is None:
+                    try:
+                        await self.start()
+                        backoff = 0.1
+                        log.info("Modbus %s: listening again", self.address)
+                    except (PortInUseError, SimulatorError) as exc:
+                        log.warning("Modbus %s: cannot reopen yet: %s", self.address, exc)
+                        backoff = min(backoff * 2, 5.0)
+                self._drop_idle(loop.time())
+        finally:
+            self._wake = None
+            await self.close()
+
+    def _drop_idle(self, now: float) -> None:
+        for conn in list(self._connections):
+            if now - conn.last_activity > self.idle_timeout:
+                log.debug("Modbus %s: dropping idle connection %s", self.address, conn.peer)
+                conn.abort()
+
+    async def close(self) -> None:
+        server = self._server
+        self._stop_listening()
         if server is not None:
             await server.wait_closed()
+        await asyncio.sleep(0)  # let the aborted transports finish their callbacks
 
     async def __aenter__(self) -> ModbusTcpServer:
         await self.start()
@@ -269,59 +551,3 @@ class ModbusTcpServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is None or len(self._clients) >= self.max_connections:
-            if not self._refused_logged:
-                log.warning(
-                    "Modbus %s: %d connections open, refusing more",
-                    self.address,
-                    len(self._clients),
-                )
-                self._refused_logged = True
-            writer.close()
-            return
-        self._clients.add(task)
-        peer = writer.get_extra_info("peername")
-        try:
-            await self._converse(reader, writer, peer)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
-        finally:
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _converse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
-    ) -> None:
-        while True:
-            async with asyncio.timeout(self.idle_timeout):
-                header = await reader.readexactly(MBAP.size)
-            tid, protocol, length, unit_id = MBAP.unpack(header)
-            if protocol != 0 or not 2 <= length <= MAX_LENGTH:
-                self.malformed += 1
-                log.debug(
-                    "Modbus %s: bad MBAP header from %s (protocol %d, length %d); closing",
-                    self.address,
-                    peer,
-                    protocol,
-                    length,
-                )
-                return
-            pdu = await reader.readexactly(length - 1)
-            self.requests += 1
-            try:
-                response = handle_pdu(self.units, unit_id, pdu)
-            except MalformedFrame as exc:
-                self.malformed += 1
-                log.debug(
-                    "Modbus %s: malformed request from %s (%s); closing", self.address, peer, exc
-                )
-                return
-            if response is None:
-                continue
-            writer.write(MBAP.pack(tid, 0, len(response) + 1, unit_id) + response)
-            await writer.drain()

@@ -85,12 +85,17 @@ class LightingPublisher:
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         deadline = loop.time()
         while True:
             for device in self.devices:
                 if device.online:
                     await client.publish(device.topic, device.message(), qos=1)
                     self.published += 1
+                    # asyncio.wait_for (inside publish) can swallow a cancellation that
+                    # lands as the broker's acknowledgement arrives (Python 3.11): honour it
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError
             deadline += self.interval
             now = loop.time()
             if deadline < now:  # fell behind: publish on the next interval from now

@@ -16,6 +16,7 @@ from simulators.faults import FaultSpec, ParamValue
 from simulators.registers import RegisterMap, Value
 
 MIN_STEP_S = 1e-3
+OFFSET_SLOT_S = 900
 
 FaultParams = dict[str, ParamValue | None]
 
@@ -45,6 +46,7 @@ class DeviceModel(ABC):
     FAULTS: ClassVar[tuple[FaultSpec, ...]]
     register_map: ClassVar[RegisterMap | None] = None
     max_step: ClassVar[float] = 5.0
+    battery_backed: ClassVar[bool] = False  # keeps running (and answering) on a power cut
 
     def __init__(self, ctx: ModelContext) -> None:
         self.ctx = ctx
@@ -52,6 +54,9 @@ class DeviceModel(ABC):
         self.rng = random.Random(f"{ctx.seed}:{ctx.equipment_id}:physics")
         self.noise = random.Random(f"{ctx.seed}:{ctx.equipment_id}:noise")
         self.faults: dict[str, FaultParams] = {}
+        self.powered = True
+        self._tz_slot = math.nan  # the quarter hour whose UTC offset is cached
+        self._tz_offset = 0
 
     # -- time ------------------------------------------------------------------------
     def advance(self, dt: float) -> None:
@@ -68,9 +73,16 @@ class DeviceModel(ABC):
         return datetime.fromtimestamp(self.now, self.ctx.timezone)
 
     def local_hours(self) -> float:
-        """Hours since local midnight, e.g. 18.5 for half past six in the evening."""
-        t = self.local_time()
-        return t.hour + t.minute / 60 + t.second / 3600
+        """Hours since local midnight (to the whole second), e.g. 18.5 at half past six pm."""
+        second = math.floor(self.now)
+        slot = second // OFFSET_SLOT_S
+        if slot != self._tz_slot:
+            # time zones change their offset on a quarter hour at most, so one lookup per slot
+            start = datetime.fromtimestamp(slot * OFFSET_SLOT_S, self.ctx.timezone)
+            offset = start.utcoffset()
+            self._tz_offset = int(offset.total_seconds()) if offset is not None else 0
+            self._tz_slot = slot
+        return ((second + self._tz_offset) % 86400) / 3600
 
     def step_limit(self) -> float:
         """The longest step the model's physics allows just now."""
@@ -96,6 +108,18 @@ class DeviceModel(ABC):
     def write(self, point: str, value: Value) -> None:
         """Apply a write to a writable point; ValueError when the value is refused."""
         raise ValueError(f"point {point!r} is not writable")
+
+    # -- power -----------------------------------------------------------------------
+    def set_power(self, on: bool) -> None:
+        """The supply fails (False) or returns (True); the model reacts in `_on_power`."""
+        if on == self.powered:
+            return
+        self.powered = on
+        self._on_power(on)
+
+    def _on_power(self, on: bool) -> None:
+        """React at once to the supply failing or returning."""
+        return None
 
     # -- faults ----------------------------------------------------------------------
     @classmethod

@@ -5,6 +5,10 @@ passengers on board, runs to their destination and lets them off. Calls arrive a
 process whose rate follows the day (morning, lunch and evening peaks, quiet nights) in the
 site's timezone. The drive warms while the car runs, more with a heavier load, and cools
 while it stands.
+
+When the supply fails the car stops where it is: a car running between floors stays there
+with its passengers trapped. When the supply returns the controller boots, then makes a
+correction run to the nearest landing and opens its doors.
 """
 
 from __future__ import annotations
@@ -84,6 +88,8 @@ DOOR_OPENING_S = 2.5
 DOOR_DWELL_S = 5.0
 DOOR_CLOSING_S = 3.0
 RELEVEL_S = 3.0
+BOOT_S = 20.0  # controller start-up after the supply returns
+CORRECTION_RUN_S = 8.0  # creeping to the nearest landing after a power cut
 MEAN_CALL_INTERVAL_S = 45.0
 MAX_WAITING_CALLS = 8
 AMBIENT_C = 28.0
@@ -185,6 +191,7 @@ class ElevatorModel(DeviceModel):
         self.door_fault: str | None = None
         self.halted_door = "closed"
         self.calls_dropped = 0
+        self.stopped_by_power = False  # stranded between floors by a power cut
 
     # -- traffic ---------------------------------------------------------------------
     def _traffic_factor(self) -> float:
@@ -225,7 +232,8 @@ class ElevatorModel(DeviceModel):
 
     def _accepting_calls(self) -> bool:
         return (
-            self.safety_ok
+            self.powered
+            and self.safety_ok
             and not self.drive_tripped
             and not self.out_of_service_command
             and self.phase not in (Phase.DOOR_FAULT, Phase.STOPPED, Phase.HALTED)
@@ -233,10 +241,11 @@ class ElevatorModel(DeviceModel):
 
     # -- time ------------------------------------------------------------------------
     def _time_to_event(self) -> float:
-        return min(self.phase_left, self.next_call_at - self.now)
+        phase_left = self.phase_left if self.powered else math.inf
+        return min(phase_left, self.next_call_at - self.now)
 
     def _step(self, h: float) -> None:
-        moving = self.phase in (Phase.MOVING, Phase.RELEVELING)
+        moving = self.powered and self.phase in (Phase.MOVING, Phase.RELEVELING)
         if "drive_over_temperature" in self.faults:
             target, tau = FAN_FAILED_TARGET_C, 150.0
         elif moving:
@@ -246,10 +255,12 @@ class ElevatorModel(DeviceModel):
         self.drive_temperature = first_order(self.drive_temperature, target, h, tau)
         if moving:
             self.run_hours += h / 3600.0
-        self.phase_left -= h
         while self.now >= self.next_call_at - 1e-9:
             self._new_call()
             self.next_call_at += self._interarrival()
+        if not self.powered:
+            return  # everything stands still until the supply returns
+        self.phase_left -= h
         self._check_drive()
         for _ in range(8):
             if self.phase_left > 1e-9:
@@ -317,6 +328,9 @@ class ElevatorModel(DeviceModel):
             self._close_doors()
         elif p is Phase.DOOR_CLOSING:
             self._set(Phase.IDLE)
+        elif p is Phase.STOPPED and self.stopped_by_power and self._may_rescue():
+            self.stopped_by_power = False
+            self._set(Phase.RELEVELING, CORRECTION_RUN_S)
         else:
             self.phase_left = math.inf
 
@@ -387,6 +401,37 @@ class ElevatorModel(DeviceModel):
         self.direction = "idle"
         self._set(Phase.STOPPED)
 
+    def _may_rescue(self) -> bool:
+        return self.powered and self.safety_ok and "stopped_outside_landing_zone" not in self.faults
+
+    # -- power -----------------------------------------------------------------------
+    def between_floors(self) -> bool:
+        """The car is running (or creeping) between landings just now."""
+        return self.phase in (Phase.MOVING, Phase.RELEVELING)
+
+    def strand(self, passengers: int) -> None:
+        """The car was caught between floors with `passengers` aboard (at least those aboard).
+
+        Used when a power cut should find this car running: it stops at once.
+        """
+        if self.phase is Phase.STOPPED:
+            return
+        self.load = max(self.load, min(RATED_LOAD_KG, passengers * PASSENGER_KG))
+        self._stop_between_floors()
+
+    def _on_power(self, on: bool) -> None:
+        if not on:
+            if self.between_floors():
+                self._stop_between_floors()
+            if self.phase is Phase.STOPPED:
+                self.stopped_by_power = True
+                self.phase_left = math.inf
+            else:
+                self._drop_calls()
+            return
+        if self.phase is Phase.STOPPED and self.stopped_by_power:
+            self.phase_left = BOOT_S  # then the correction run, if nothing else holds the car
+
     def _on_clear(self, name: str) -> None:
         if name == "safety_circuit_open":
             self.safety_ok = True
@@ -397,11 +442,8 @@ class ElevatorModel(DeviceModel):
                 self._set(Phase.DOOR_OPENING, DOOR_OPENING_S)
             else:
                 self._set(Phase.DOOR_CLOSING, DOOR_CLOSING_S)
-        if (
-            self.phase is Phase.STOPPED
-            and self.safety_ok
-            and "stopped_outside_landing_zone" not in self.faults
-        ):
+        if self.phase is Phase.STOPPED and self._may_rescue():
+            self.stopped_by_power = False
             self._set(Phase.RELEVELING, RELEVEL_S)  # back into the landing zone, then doors
         if self.phase is Phase.HALTED and self.safety_ok:
             if self.halted_door == "open":
@@ -434,7 +476,8 @@ class ElevatorModel(DeviceModel):
         if self.phase is Phase.STOPPED:
             return "stopped"
         if (
-            not self.safety_ok
+            not self.powered
+            or not self.safety_ok
             or self.drive_tripped
             or self.phase in (Phase.DOOR_FAULT, Phase.HALTED)
             or (self.out_of_service_command and self.job is None)
@@ -491,4 +534,5 @@ class ElevatorModel(DeviceModel):
             "waiting_calls": len(self.queue),
             "calls_dropped": self.calls_dropped,
             "drive_tripped": self.drive_tripped,
+            "stopped_by_power": self.stopped_by_power,
         }

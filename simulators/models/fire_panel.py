@@ -4,7 +4,8 @@ Each zone is normal unless a fault puts it in alarm, pre-alarm, trouble (fault) 
 supervisory, or it is isolated (disabled) by a fault or a write to its coil. An isolated
 zone reports nothing else, as on a real panel. The panel state is the most urgent zone state,
 and at least `fault` while the panel has trouble of its own (mains or battery). On mains the
-charger holds the 24 V battery at float voltage; on battery the voltage falls slowly.
+charger holds the 24 V battery at float voltage; on battery the voltage falls slowly. A power
+cut in the building is a mains failure to the panel: it runs on, and answers, on its battery.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ FLOAT_V = 27.3
 ON_BATTERY_V = 25.6
 FAILED_BATTERY_V = 21.8
 EXHAUSTED_V = 20.0
+DEFAULT_DRAIN_V_PER_H = 0.5
 BATTERY_LOW_V = 23.0
 
 _I, _C = Table.INPUT, Table.COIL
@@ -100,6 +102,7 @@ class FirePanelModel(DeviceModel):
     kind: ClassVar[Kind] = Kind.FIRE_PANEL
     register_map: ClassVar[RegisterMap | None] = REGISTER_MAP
     max_step: ClassVar[float] = 10.0
+    battery_backed: ClassVar[bool] = True
     FAULTS: ClassVar[tuple[FaultSpec, ...]] = (
         FaultSpec(
             "fire_alarm",
@@ -131,7 +134,12 @@ class FirePanelModel(DeviceModel):
             f"{BATTERY_LOW_V} V",
             (
                 ParamSpec(
-                    "rate", float, 0.5, "battery voltage fall in V per simulated hour", 0.0, 100.0
+                    "rate",
+                    float,
+                    DEFAULT_DRAIN_V_PER_H,
+                    "battery voltage fall in V per simulated hour",
+                    0.0,
+                    100.0,
                 ),
             ),
         ),
@@ -155,13 +163,17 @@ class FirePanelModel(DeviceModel):
         self.ripple = 0.0
 
     def mains_ok(self) -> bool:
-        return "mains_failure" not in self.faults
+        return self.powered and "mains_failure" not in self.faults
+
+    def _drain_rate(self) -> float:
+        params = self.faults.get("mains_failure")
+        rate = params.get("rate") if params is not None else None
+        return float(rate) if isinstance(rate, int | float) else DEFAULT_DRAIN_V_PER_H
 
     def _step(self, h: float) -> None:
         self.ripple = ou_step(self.ripple, 0.0, 0.02, 300.0, h, self.rng)
         if not self.mains_ok():
-            rate = self.faults["mains_failure"].get("rate")
-            fall = float(rate if rate is not None else 0.5) * h / 3600.0
+            fall = self._drain_rate() * h / 3600.0
             start = min(self.battery_voltage, ON_BATTERY_V)
             self.battery_voltage = max(EXHAUSTED_V, start - fall)
         else:
@@ -186,6 +198,10 @@ class FirePanelModel(DeviceModel):
 
     def _on_inject(self, name: str, params: FaultParams) -> None:
         if name == "mains_failure":
+            self.battery_voltage = min(self.battery_voltage, ON_BATTERY_V)
+
+    def _on_power(self, on: bool) -> None:
+        if not on:
             self.battery_voltage = min(self.battery_voltage, ON_BATTERY_V)
 
     def write(self, point: str, value: Value) -> None:

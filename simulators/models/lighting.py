@@ -3,7 +3,8 @@
 Circuits 1 and 2 light occupied hours (07:00 to 23:00), circuit 3 the night (18:00 to 07:00) and
 circuit 4 is always on (stairs, exit routes), in the site's timezone. A lit circuit draws its
 working lamps' power; burn hours count while it is lit. The controller publishes the JSON
-documented at the top of edge/profiles/lumen-lc4.yaml.
+documented at the top of edge/profiles/lumen-lc4.yaml. Without power every circuit is dark
+and the controller says nothing.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class LightingModel(DeviceModel):
     def _switch(self) -> None:
         hour = self.local_hours()
         for c in self.circuits:
-            c.on = c.schedule.lit(hour) and not self.tripped(c.n)
+            c.on = self.powered and c.schedule.lit(hour) and not self.tripped(c.n)
 
     def _time_to_event(self) -> float:
         """Seconds to the next schedule edge, so switching happens on the minute."""
@@ -126,8 +127,11 @@ class LightingModel(DeviceModel):
     def _on_clear(self, name: str) -> None:
         self._switch()
 
+    def _on_power(self, on: bool) -> None:
+        self._switch()
+
     def mains_voltage(self) -> float:
-        return NOMINAL_V + self.mains_dev
+        return NOMINAL_V + self.mains_dev if self.powered else 0.0
 
     def circuit_power(self, c: Circuit) -> float:
         if not c.on:

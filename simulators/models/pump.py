@@ -10,7 +10,8 @@ shows on the registers the way it would on a real unit: dry running is seen as n
 power, over-current as current above the motor's rating, and so on.
 
 The role comes from the equipment's tags: `system: sump` (or `role: sump`) makes a sump pump;
-anything else a booster.
+anything else a booster. Without power the pump stands while the building goes on drawing
+water (or the pit goes on filling); it starts again on its own when the supply returns.
 """
 
 from __future__ import annotations
@@ -328,10 +329,10 @@ class PumpModel(DeviceModel):
         return q
 
     def _wants_to_run(self) -> bool:
-        if self.remote_stop or self.thermal_trip:
+        if self.remote_stop or self.thermal_trip or not self.powered:
             return False
         if self.running and self.run_time < MIN_RUN_S:
-            return True
+            return True  # the minimum run time
         if self.sump:
             if "dry_run" in self.faults:
                 return True  # the level control keeps calling

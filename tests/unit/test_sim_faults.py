@@ -46,7 +46,7 @@ def test_catalogue_lists_every_kind_with_its_transport_faults() -> None:
     cat = fault_catalogue()
     assert set(cat) == set(KINDS)
     for kind in ("elevator", "pump", "fire_panel"):
-        assert cat[kind][-2:] == ["no_response", "exception"]
+        assert cat[kind][-4:] == ["no_response", "exception", "garbage", "slow"]
     assert cat["lighting"] == ["lamp_failure", "circuit_trip", "offline"]
     assert {"stopped_outside_landing_zone", "safety_circuit_open"} <= set(cat["elevator"])
     assert {"dry_run", "bearing_wear", "short_cycling", "high_level", "leak"} <= set(cat["pump"])

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from plantroom.kinds import Kind
-from simulators.docs import fault_tables, register_tables
+from simulators.docs import fault_tables, gateway_fault_table, register_tables
 from simulators.models import MODELS, ModelContext, create_model
 from simulators.registers import BIT_TABLES, DataType, RegisterMap, Table, encode_point
 
@@ -221,3 +221,5 @@ def test_the_readme_documents_the_maps_and_faults_as_served() -> None:
         assert f"### `{name}`\n\n{table}\n" in readme, f"README map of {name} is out of date"
     for kind, table in fault_tables().items():
         assert f"### {kind}\n\n{table}\n" in readme, f"README faults of {kind} are out of date"
+    gateway = readme.split("### gateway\n", 1)[-1]
+    assert f"\n{gateway_fault_table()}\n" in gateway, "README gateway faults are out of date"

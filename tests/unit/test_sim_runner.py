@@ -69,7 +69,7 @@ def test_same_seed_same_campus() -> None:
     assert a.devices["lift-a1"].model.values() != c.devices["lift-a1"].model.values()
 
 
-def test_unsimulated_connections_are_skipped() -> None:
+def test_every_modbus_transport_is_served_and_the_rest_skipped() -> None:
     sim = Simulation(
         inventory(
             LIFT,
@@ -77,7 +77,13 @@ def test_unsimulated_connections_are_skipped() -> None:
                 "id": "rtu-pump",
                 "kind": "pump",
                 "profile": "plantroom-sim-pump",
-                "connection": {"type": "modbus_rtu", "device": "/dev/ttyUSB0"},
+                "connection": {"type": "modbus_rtu", "device": "/dev/ttyUSB0", "unit": 3},
+            },
+            {
+                "id": "bridged-panel",
+                "kind": "fire_panel",
+                "profile": "plantroom-sim-fire-panel",
+                "connection": {"type": "modbus_rtu_over_tcp", "host": "127.0.0.1", "port": 5030},
             },
             {
                 "id": "modbus-light",
@@ -85,13 +91,55 @@ def test_unsimulated_connections_are_skipped() -> None:
                 "profile": "lumen-lc4",
                 "connection": tcp(5020, 3),
             },
+            {
+                "id": "mqtt-lift",
+                "kind": "elevator",
+                "profile": "plantroom-sim-elevator",
+                "connection": {"type": "mqtt", "topic": "lifts/1"},
+            },
         ),
         SETTINGS,
     )
-    assert list(sim.devices) == ["lift"]
-    assert "pump over modbus_rtu is not simulated" in sim.skipped["rtu-pump"]
-    assert "lighting over modbus_tcp" in sim.skipped["modbus-light"]
+    assert list(sim.devices) == ["lift", "rtu-pump", "bridged-panel"]
+    assert sorted(sim.serial_lines["/dev/ttyUSB0"]) == [3]
+    assert sorted(sim.modbus_addresses) == [("127.0.0.1", 5020), ("127.0.0.1", 5030)]
+    assert {g["id"]: g["framing"] for g in sim.gateway_list()} == {
+        "127.0.0.1:5020": "mbap",
+        "127.0.0.1:5030": "rtu",
+        "/dev/ttyUSB0": "rtu",
+    }
+    assert "lighting over modbus_tcp is not simulated" in sim.skipped["modbus-light"]
+    assert "elevator over mqtt is not simulated" in sim.skipped["mqtt-lift"]
     assert sim.publisher is None
+
+
+def test_one_port_speaks_one_framing_and_one_line_one_speed() -> None:
+    rtu_lift = {
+        **LIFT,
+        "id": "rtu-lift",
+        "connection": {"type": "modbus_rtu_over_tcp", "host": "127.0.0.1", "port": 5020},
+    }
+    with pytest.raises(
+        ConfigError, match=r"'rtu-lift' uses modbus_rtu_over_tcp on 127\.0\.0\.1:5020"
+    ):
+        Simulation(inventory(LIFT, rtu_lift), SETTINGS)
+
+    def on_line(eid: str, unit: int, baud: int) -> dict[str, Any]:
+        return {
+            **LIFT,
+            "id": eid,
+            "connection": {
+                "type": "modbus_rtu",
+                "device": "/dev/ttyS1",
+                "unit": unit,
+                "baudrate": baud,
+            },
+        }
+
+    with pytest.raises(ConfigError, match=r"'b' sets serial line /dev/ttyS1 to 19200 8N1 but"):
+        Simulation(inventory(on_line("a", 1, 9600), on_line("b", 2, 19200)), SETTINGS)
+    with pytest.raises(ConfigError, match="'b' and 'a' both use unit 1 on /dev/ttyS1"):
+        Simulation(inventory(on_line("a", 1, 9600), on_line("b", 1, 9600)), SETTINGS)
 
 
 def test_a_unit_id_used_twice_on_one_address_is_refused() -> None:
