@@ -9,7 +9,11 @@ The session is MQTT 5 with `clean_start=False` and a Session Expiry Interval, un
 id fixed by the gateway id, so the broker keeps what was delivered but not acknowledged (and
 the gateway's share of new messages) while the gateway restarts, and redelivers it. The
 Receive Maximum announced in CONNECT bounds how many unacknowledged messages the broker
-sends, which bounds the gateway's memory and gives back-pressure when InfluxDB is slow.
+sends, which bounds the gateway's memory and gives back-pressure when InfluxDB is slow. The
+subscriber enforces the same bound itself: holding that many unacknowledged messages, it stops
+reading the socket until acknowledgements make room (mosquitto 2.0.11 stops honouring a
+client's Receive Maximum once the client has acknowledged queued messages, and would
+otherwise stream a whole backlog into the gateway's memory).
 
 Acknowledgement tokens carry the connection generation: after a reconnect, tokens from the
 old connection are void (the broker redelivers those messages on the new one).
@@ -85,6 +89,8 @@ class Subscriber:
         self._suback_mid: int | None = None
         self._closed: asyncio.Future[None] | None = None
         self._fd: int | None = None
+        self._unacked = 0
+        self._reading_paused = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-mqtt")
 
         client = mqtt.Client(
@@ -127,6 +133,8 @@ class Subscriber:
         if current is None or current is not sock:
             return
         self._fd = current.fileno()
+        self._unacked = 0  # a new connection: what the old one delivered is void here
+        self._reading_paused = False
         self._loop.add_reader(self._fd, self._read)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -137,6 +145,7 @@ class Subscriber:
             self._loop.remove_reader(fd)
             self._loop.remove_writer(fd)
             self._fd = None
+            self._reading_paused = False
 
     def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._in_loop(self._watch_write, sock)
@@ -159,18 +168,48 @@ class Subscriber:
                 fut.set_exception(exc)
                 return
 
+    @property
+    def unacknowledged(self) -> int:
+        """QoS 1/2 messages of the current connection delivered and not yet acknowledged."""
+        return self._unacked
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while the subscriber holds Receive Maximum unacknowledged messages."""
+        return self._reading_paused
+
     def _read(self) -> None:
+        if self._reading_paused:
+            return
+        client = self._client
+        limit = self._receive_maximum
         try:
             for _ in range(READS_PER_WAKEUP):
-                before = self.deliveries
-                if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self.deliveries == before:
+                if self._unacked >= limit:
                     break
-            sock = self._client.socket()
+                before = self.deliveries
+                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self.deliveries == before:
+                    break
+            if self._unacked >= limit and self._fd is not None:
+                # full: leave the rest in the socket (and the broker) until acks make room,
+                # which is as long as the oldest batch takes to be stored or buffered on
+                # disk. Should that outlast two keepalive periods, paho drops the connection
+                # and the broker redelivers what was not acknowledged: nothing is lost.
+                self._reading_paused = True
+                self._loop.remove_reader(self._fd)
+                return
+            sock = client.socket()
             while isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
-                if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
                     break
         except Exception as exc:  # a bug in a handler: stop the connection, surface the error
             self._fail(exc)
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._fd is not None:
+            self._reading_paused = False
+            self._loop.add_reader(self._fd, self._read)
+            self._loop.call_soon(self._read)
 
     def _write(self) -> None:
         try:
@@ -196,6 +235,7 @@ class Subscriber:
             fut.set_exception(MqttUnavailable(f"broker refused the connection: {reason}{hint}"))
             return
         self.generation += 1
+        self._unacked = 0
         log.debug("connected (session present: %s)", flags.session_present)
         fut.set_result(None)
 
@@ -238,6 +278,8 @@ class Subscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.deliveries += 1
+        if message.qos:
+            self._unacked += 1
         self._handler(message, (self.generation, message.mid, message.qos))
 
     # -- acknowledgements -----------------------------------------------------------------
@@ -251,6 +293,10 @@ class Subscriber:
             if qos and token_generation == generation:
                 client.ack(mid, qos)
                 sent += 1
+        if sent:
+            self._unacked = max(0, self._unacked - sent)
+            if self._unacked < self._receive_maximum:
+                self._resume_reading()
         return sent
 
     # -- lifecycle ------------------------------------------------------------------------
