@@ -1,9 +1,16 @@
 """Alarms: what the rule engine's transitions do to the database.
 
+An alarm has two sides: **active** or **cleared** (what the equipment says) and
+**unacknowledged** or **acknowledged** (whether a person has seen it). There is one alarm per
+equipment and rule at a time: a re-trigger updates the same row (re-activating it counts an
+occurrence and makes it unacknowledged again) rather than adding one. Each alarm keeps when it
+was raised, last raised, cleared and acknowledged, and by whom.
+
 A rule firing on a piece of equipment makes an alarm active and raises exactly one work order.
 While that work order is open, the same fault raises nothing new: a re-trigger re-activates
 and updates the same alarm (and notes it on the work order). When the condition clears, the
-alarm clears; the work order stays for the technician.
+alarm clears; the work order stays for the technician. An alarm folded into a building
+incident (`cloud.incidents`) raises no work order of its own.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from cloud import workorders
 from cloud.enums import AlarmState, Channel
-from cloud.errors import NotFound
-from cloud.models import Alarm, Equipment, WorkOrder
+from cloud.errors import Conflict, NotFound
+from cloud.models import Alarm, Equipment, Incident, User, WorkOrder
 from cloud.rules.engine import Change, Transition
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
@@ -39,6 +46,13 @@ def _active(session: Session, equipment_id: str, rule_id: str) -> Alarm | None:
     )
 
 
+def lifecycle(alarm: Alarm) -> str:
+    """`active_unacknowledged`, `active_acknowledged`, `cleared_unacknowledged` or
+    `cleared_acknowledged`."""
+    ack = "acknowledged" if alarm.acknowledged else "unacknowledged"
+    return f"{alarm.state.value}_{ack}"
+
+
 def raise_alarm(
     session: Session,
     *,
@@ -48,9 +62,10 @@ def raise_alarm(
     message: str,
     now: datetime,
     sla: SlaPolicy,
+    incident: Incident | None = None,
 ) -> tuple[Alarm, WorkOrder | None]:
     """Make the alarm active; returns it and the work order raised for it (None if one was
-    already open)."""
+    already open, or if the alarm is folded into `incident`)."""
     open_wo = workorders.open_for_fault(session, equipment.id, rule.id)
     if open_wo is not None and open_wo.alarm is not None:
         alarm = open_wo.alarm
@@ -88,8 +103,20 @@ def raise_alarm(
         last_raised_at=now,
         occurrences=1,
         acknowledged=False,
+        incident_id=incident.id if incident is not None else None,
     )
     session.add(alarm)
+    if incident is not None:
+        session.flush()
+        log.warning(
+            "alarm %s on %s raised: %s; folded into incident %d (building %s)",
+            rule.id,
+            equipment.id,
+            message,
+            incident.id,
+            incident.building,
+        )
+        return alarm, None
     wo = workorders.raise_fault(
         session, equipment=equipment, alarm=alarm, rule=rule, now=now, sla=sla
     )
@@ -106,6 +133,11 @@ def raise_alarm(
 
 
 def _update(alarm: Alarm, rule: Rule, values: dict[str, Any], message: str, now: datetime) -> None:
+    if alarm.state is AlarmState.CLEARED:
+        # back again: a person has to see it again
+        alarm.acknowledged = False
+        alarm.acknowledged_at = None
+        alarm.acknowledged_by_id = None
     alarm.state = AlarmState.ACTIVE
     alarm.cleared_at = None
     alarm.severity = rule.severity
@@ -153,9 +185,11 @@ def apply(
     equipment: Equipment,
     now: datetime,
     sla: SlaPolicy,
-) -> None:
+    incident: Incident | None = None,
+) -> Alarm | None:
+    """Raise or clear the alarm of one transition; returns the alarm it touched."""
     if transition.change is Change.RAISED:
-        raise_alarm(
+        alarm, _ = raise_alarm(
             session,
             equipment=equipment,
             rule=transition.rule,
@@ -163,16 +197,64 @@ def apply(
             message=transition.message,
             now=now,
             sla=sla,
+            incident=incident,
         )
-    else:
-        clear_alarm(
+        return alarm
+    return clear_alarm(
+        session,
+        equipment_id=equipment.id,
+        rule_id=transition.rule.id,
+        values=transition.values,
+        message=transition.message,
+        now=now,
+    )
+
+
+def acknowledge(
+    session: Session,
+    alarm_id: int,
+    *,
+    user: User,
+    now: datetime,
+    note: str | None = None,
+    channel: Channel = Channel.API,
+) -> Alarm:
+    """A person has seen the alarm: who and when are kept. Acknowledging does not clear it
+    (only the equipment can) and does not take the work order (acknowledging that does)."""
+    alarm = get(session, alarm_id)
+    if alarm.acknowledged:
+        who = alarm.acknowledged_by.username if alarm.acknowledged_by else "someone"
+        when = alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else "earlier"
+        raise Conflict(
+            f"alarm {alarm_id} was already acknowledged by {who} at {when}",
+            code="already_acknowledged",
+        )
+    alarm.acknowledged = True
+    alarm.acknowledged_at = now
+    alarm.acknowledged_by_id = user.id
+    alarm.acknowledged_by = user
+    wo = session.scalar(
+        select(WorkOrder).where(WorkOrder.alarm_id == alarm.id, WorkOrder.open_key.is_not(None))
+    )
+    if wo is not None:
+        workorders.add_event(
             session,
-            equipment_id=equipment.id,
-            rule_id=transition.rule.id,
-            values=transition.values,
-            message=transition.message,
-            now=now,
+            wo,
+            at=now,
+            action="alarm_acknowledged",
+            actor=user,
+            channel=channel,
+            note=note,
         )
+    session.flush()
+    log.info(
+        "alarm %d (%s on %s) acknowledged by %s",
+        alarm.id,
+        alarm.rule_id,
+        alarm.equipment_id,
+        user.username,
+    )
+    return alarm
 
 
 def active_alarms(session: Session) -> list[Alarm]:

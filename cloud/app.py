@@ -16,13 +16,22 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from cloud import api, registry
-from cloud.api import errors
+from cloud.api import alarm_actions, console, errors
+from cloud.api import kpi as kpi_routes
+from cloud.api import pm as pm_routes
+from cloud.api import reports as report_routes
+from cloud.api import rules as rule_routes
+from cloud.api import users as user_routes
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
+from cloud.escalation import Escalator
 from cloud.ingest import TelemetryConsumer
-from cloud.monitor import Monitor
-from cloud.rules.engine import RuleEngine
-from cloud.rules.loader import load_rules
+from cloud.notify.config import NotifyConfig
+from cloud.notify.notifier import Notifier
+from cloud.pm.loader import load_plans
+from cloud.pm.scheduler import PmScheduler
+from cloud.pm.settings import pm_settings
+from cloud.rules.service import RulesService, site_timezone
 from cloud.sla import load_sla
 from cloud.state import AppState
 from cloud.users import ensure_demo_users, write_credentials
@@ -67,18 +76,37 @@ def create_app(
     ingest: bool = True,
     tick_interval: float = 1.0,
     mqtt_client_id: str | None = None,
+    escalate: bool = True,
+    notify: bool = True,
 ) -> FastAPI:
-    """The cloud service. `ingest=False` serves the API without consuming telemetry."""
+    """The cloud service. `ingest=False` serves the API without consuming telemetry;
+    `escalate=False` without the SLA ticker; `notify=False` without webhooks, Grafana
+    annotations and InfluxDB events and metrics."""
     inventory = load_inventory(settings.inventory)
+    timezone = site_timezone(inventory.site.timezone)
+    rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
+    pm_config = pm_settings()
     state = AppState(
         settings=settings,
         inventory=inventory,
-        rules=load_rules(settings.rules_dir),
+        rules=rules.current.rules,
         sla=load_sla(),
         clock=clock,
     )
+    rules.on_reload = lambda rule_set: setattr(state, "rules", rule_set.rules)
 
     database = Database(settings.database_url)  # a bad URL fails here, before listening
+    pm_scheduler = PmScheduler(
+        database,
+        load_plans(pm_config.pm_dir) if pm_config.pm_enabled else [],
+        inventory=inventory,
+        clock=clock,
+        sla=state.sla,
+        timezone=timezone,
+        interval=pm_config.pm_interval_s,
+    )
+    # webhooks without a signing secret outside demo mode fail here too
+    notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(database.close)
@@ -89,14 +117,26 @@ def create_app(
         stack.callback(setattr, state, "db", None)
         if settings.demo_mode:
             _demo(state, database)
+        if escalate:  # the SLA ticker: dispatch, escalation, verified closure
+            interval = float(getattr(settings, "escalation_interval_s", None) or 5.0)
+            ticker = Escalator(database, state.sla, clock=clock, interval=interval)
+            await stack.enter_async_context(ticker)
+        if notify:  # webhooks, Grafana annotations, InfluxDB events and metrics
+            await stack.enter_async_context(
+                Notifier(database, notify_config, sla=state.sla, clock=clock)
+            )
         if ingest:
-            engine = RuleEngine(state.rules, clock=lambda: clock().timestamp())
-            monitor = Monitor(database, engine, site=inventory.site.id, clock=clock, sla=state.sla)
+            monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
             consumer = TelemetryConsumer(
                 settings, monitor, client_id=mqtt_client_id, tick_interval=tick_interval
             )
             state.consumer = await stack.enter_async_context(consumer)
             stack.callback(setattr, state, "consumer", None)
+            rules.attach(consumer)
+            stack.callback(rules.attach, None)
+        await stack.enter_async_context(rules.running())  # reload when the rule files change
+        if pm_config.pm_enabled:  # preventive maintenance falling due
+            await stack.enter_async_context(pm_scheduler.running())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +165,13 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.cloud = state
+    app.state.rules_service = rules
+    app.state.pm_scheduler = pm_scheduler
     errors.install(app)
     app.include_router(api.router)
+    for routes in (kpi_routes, user_routes, report_routes):  # KPIs, users and teams, reports
+        app.include_router(routes.router, prefix="/api")
+    for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
+        app.include_router(routes.router, prefix="/api")
+    console.install(app)  # the technician console at /, /api/events, equipment history
     return app

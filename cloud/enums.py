@@ -63,3 +63,21 @@ class Channel(StrEnum):
     CLI = "cli"
     CONSOLE = "console"
     SYSTEM = "system"
+
+
+class Trade(StrEnum):
+    """What a maintenance team does; each kind of equipment belongs to one trade."""
+
+    LIFTS = "lifts"
+    PLUMBING = "plumbing"
+    ELECTRICAL = "electrical"
+    FIRE = "fire"
+
+
+# The trade that maintains each kind of equipment (plantroom.kinds.Kind values).
+TRADE_OF_KIND: dict[str, Trade] = {
+    "elevator": Trade.LIFTS,
+    "pump": Trade.PLUMBING,
+    "lighting": Trade.ELECTRICAL,
+    "fire_panel": Trade.FIRE,
+}

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiomqtt
 
@@ -50,6 +50,7 @@ MAX_INVALID_LOG_TOPICS = 1000
 INVALID_LOG_INTERVAL_S = 60.0
 
 _STOP = object()
+T = TypeVar("T")
 
 
 class Backoff:
@@ -151,6 +152,17 @@ class TelemetryConsumer:
     def queued(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def monitor(self) -> Monitor:
+        return self._monitor
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the database thread, in order with the telemetry batches (e.g.
+        a rule reload, which must not interleave with a batch)."""
+        if self._executor is None:
+            raise RuntimeError("the telemetry consumer is not running")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     async def __aenter__(self) -> TelemetryConsumer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-db")
         loop = asyncio.get_running_loop()
@@ -184,6 +196,12 @@ class TelemetryConsumer:
                 await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         if self._executor is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._monitor.flush
+                )
+            except Exception:
+                log.exception("saving the rule state at shutdown failed")
             self._executor.shutdown(wait=True)
             self._executor = None
         self.stats.connected = False

@@ -7,12 +7,13 @@ the dialect's JSON type, and times as UTC (naive in the column, aware in Python)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Dialect,
     Enum,
@@ -34,6 +35,7 @@ from cloud.enums import (
     Priority,
     Role,
     Severity,
+    Trade,
     WorkOrderKind,
     WorkOrderStatus,
 )
@@ -89,6 +91,7 @@ class Base(DeclarativeBase):
         Priority: _enum(Priority),
         WorkOrderStatus: _enum(WorkOrderStatus),
         Channel: _enum(Channel),
+        Trade: _enum(Trade),
     }
 
 
@@ -168,6 +171,10 @@ class Alarm(Base):
     acknowledged: Mapped[bool] = mapped_column(default=False)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Fault rules and incidents (migration 0002_rules_pm).
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id"), index=True, comment="folded into this building incident"
+    )
 
     equipment: Mapped[Equipment] = relationship()
     acknowledged_by: Mapped[User | None] = relationship()
@@ -175,6 +182,12 @@ class Alarm(Base):
 
 class WorkOrder(Base):
     __tablename__ = "work_orders"
+    # Lists are newest first within a filter (migration 0002_workorders).
+    __table_args__ = (
+        Index("ix_work_orders_status_created_at", "status", "created_at"),
+        Index("ix_work_orders_priority_created_at", "priority", "created_at"),
+        Index("ix_work_orders_building_created_at", "building", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)
@@ -204,6 +217,38 @@ class WorkOrder(Base):
     resolve_due_at: Mapped[datetime | None]
     holds: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Work orders and SLA (migration 0002_workorders).
+    location: Mapped[str | None] = mapped_column(String(128))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    opened_at: Mapped[datetime] = mapped_column(
+        comment="start of the current episode: creation, or the last reopen"
+    )
+    start_due_at: Mapped[datetime | None] = mapped_column(comment="on site by")
+    dispatched_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    escalation_clock: Mapped[str | None] = mapped_column(String(16))
+    escalation_stage: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None]
+    postponements: Mapped[int] = mapped_column(Integer, default=0)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    reopened_at: Mapped[datetime | None]
+    follow_up: Mapped[bool] = mapped_column(default=False)
+    follow_up_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+    # Preventive maintenance and incidents (migration 0002_rules_pm).
+    checklist: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON,
+        default=list,
+        comment='[{"item": str, "done": bool, "by": str|null, "at": iso|null}]',
+    )
+    pm_plan_id: Mapped[str | None] = mapped_column(String(64))
+    pm_due_on: Mapped[date | None] = mapped_column(Date)
+    pm_key: Mapped[str | None] = mapped_column(
+        String(200), comment="plan|equipment or building|due date: one PM per due date"
+    )
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -216,6 +261,10 @@ class WorkOrder(Base):
         order_by="WorkOrderEvent.id",
         cascade="all, delete-orphan",
         passive_deletes=True,
+    )
+    team: Mapped[Team | None] = relationship()
+    attachments: Mapped[list[WorkOrderAttachment]] = relationship(
+        order_by="WorkOrderAttachment.id", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
@@ -236,6 +285,9 @@ class WorkOrderEvent(Base):
     to_status: Mapped[WorkOrderStatus | None]
     channel: Mapped[Channel]
     note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="structured facts of the change, e.g. an escalation's recipients"
+    )
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="events")
 
@@ -247,3 +299,136 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class Team(Base):
+    """Technicians of one trade, for one building (or every building when `building` is NULL).
+    A new job goes to the team of its building and its equipment's trade."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    building: Mapped[str | None] = mapped_column(String(64), index=True)
+    trade: Mapped[Trade]
+    created_at: Mapped[datetime]
+
+    members: Mapped[list[User]] = relationship(secondary="team_members", order_by="User.username")
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class WorkOrderAttachment(Base):
+    """A photo or document kept elsewhere, attached to a work order by reference."""
+
+    __tablename__ = "work_order_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    name: Mapped[str] = mapped_column(String(256))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """A message to one person about a work order: a dispatch or an escalation."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_order_events.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32), comment="dispatched or escalated")
+    message: Mapped[str] = mapped_column(String(512))
+    read_at: Mapped[datetime | None]
+
+    work_order: Mapped[WorkOrder] = relationship()
+
+
+# -- Fault rules, incidents and preventive maintenance (migration 0002_rules_pm) ---------------
+
+# One PM work order per plan, equipment and due date, however often the scheduler runs or
+# restarts; `pm_key` also covers building-wide plans, whose equipment_id is NULL (NULLs never
+# collide in a unique index).
+Index(
+    "uq_work_orders_pm_plan_equipment_due",
+    WorkOrder.pm_plan_id,
+    WorkOrder.equipment_id,
+    WorkOrder.pm_due_on,
+    unique=True,
+)
+Index("uq_work_orders_pm_key", WorkOrder.pm_key, unique=True)
+
+
+class Incident(Base):
+    """Many devices of one building lost at once (a power failure or a network outage): one
+    incident work order instead of one per device. Alarms and work orders point at it."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    building: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32), comment="outage")
+    state: Mapped[AlarmState] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(256))
+    devices_lost: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+    alarms: Mapped[list[Alarm]] = relationship(order_by="Alarm.id", viewonly=True)
+    work_orders: Mapped[list[WorkOrder]] = relationship(order_by="WorkOrder.id", viewonly=True)
+
+
+class RuleState(Base):
+    """The rule engine's timers and history for one piece of equipment, so that pending `for`
+    durations and counter windows survive a restart."""
+
+    __tablename__ = "rule_states"
+
+    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]
+
+
+class PmSchedule(Base):
+    """Where one PM plan stands for one piece of equipment (or one building): the calendar's
+    next due date, the meters since the last service, the work order now open."""
+
+    __tablename__ = "pm_schedules"
+    __table_args__ = (Index("uq_pm_schedules_plan_target", "plan_id", "target", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(140), comment="equipment id, or building:<id>")
+    equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"))
+    building: Mapped[str] = mapped_column(String(64))
+    anchor: Mapped[date] = mapped_column(Date, comment="the calendar counts from this date")
+    next_due: Mapped[date | None] = mapped_column(Date)
+    meters: Mapped[dict[str, Any]] = mapped_column(
+        comment='point → {"raw": last reading, "total": use counted, "base": total at service}'
+    )
+    open_work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    last_due: Mapped[date | None] = mapped_column(Date)
+    last_done: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime]
+
+    open_work_order: Mapped[WorkOrder | None] = relationship()

@@ -4,6 +4,11 @@ alarm/work-order changes out, one database transaction per batch.
 Runs on one worker thread (see `cloud.ingest`), which also owns the rule engine. If a batch
 fails, the transaction rolls back and the engine is reloaded from the database, so a retry
 sees exactly the state that was committed.
+
+The engine's timers (a `for` duration running, a `clear_for` running) and its history (rate,
+trend and counter windows) are saved with the batch that changed them, in `rule_states`, so
+they survive a restart; history that only grew is saved at most every `save_interval`
+seconds per piece of equipment, and everything on `flush` (at shutdown).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,9 +24,12 @@ from sqlalchemy.orm import Session
 from cloud import alarms
 from cloud.clock import Clock
 from cloud.db import Database
-from cloud.enums import EquipmentStatus
-from cloud.models import Equipment
+from cloud.enums import AlarmState, EquipmentStatus
+from cloud.incidents import IncidentManager
+from cloud.models import Alarm, Equipment, RuleState
 from cloud.rules.engine import Change, RuleEngine, Transition
+from cloud.rules.loader import RuleSet
+from cloud.rules.model import OutagePolicy
 from cloud.sla import SlaPolicy
 from plantroom.schema import Quality, Telemetry
 from plantroom.topics import EquipmentTopic
@@ -29,6 +37,7 @@ from plantroom.topics import EquipmentTopic
 log = logging.getLogger(__name__)
 
 MAX_WARNED_UNKNOWN = 1000
+SAVE_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +68,48 @@ class MonitorStats:
     out_of_order: int = 0
     raised: int = 0
     cleared: int = 0
+    folded: int = 0
     batches: int = 0
+    states_saved: int = 0
+    rule_reloads: int = 0
     last_batch_at: datetime | None = None
     warned: set[str] = field(default_factory=set, repr=False)
 
 
 class Monitor:
     def __init__(
-        self, db: Database, engine: RuleEngine, *, site: str, clock: Clock, sla: SlaPolicy
+        self,
+        db: Database,
+        engine: RuleEngine,
+        *,
+        site: str,
+        clock: Clock,
+        sla: SlaPolicy,
+        outage: OutagePolicy | None = None,
+        save_interval: float = SAVE_INTERVAL_S,
     ) -> None:
         self._db = db
         self._engine = engine
         self._site = site
         self._clock = clock
         self._sla = sla
+        self._save_interval = save_interval
+        self._incidents = IncidentManager(outage or OutagePolicy(), engine.rules, site=site)
+        self._unsaved: set[str] = set()  # equipment whose history grew since its last save
+        self._saved_at: dict[str, float] = {}
         self.stats = MonitorStats()
 
+    @property
+    def engine(self) -> RuleEngine:
+        return self._engine
+
+    @property
+    def timezone(self) -> tzinfo:
+        return self._engine.timezone
+
     def load(self) -> None:
-        """(Re)build the engine's state from the database: last values, status, active alarms."""
+        """(Re)build the engine's state from the database: last values, status, saved timers
+        and history, active alarms."""
         self._engine.clear_all()
         with self._db.session() as session:
             for row in session.scalars(select(Equipment).where(Equipment.in_inventory.is_(True))):
@@ -87,15 +120,30 @@ class Monitor:
                     last_seen=row.last_seen.timestamp() if row.last_seen else None,
                     status=row.status.value,
                 )
-            for alarm in alarms.active_alarms(session):
-                if self._engine.tracked(alarm.equipment_id):
-                    self._engine.mark_active(alarm.equipment_id, alarm.rule_id)
+            for saved in session.scalars(select(RuleState)):
+                if self._engine.tracked(saved.equipment_id):
+                    self._engine.restore(saved.equipment_id, saved.data)
+            active: set[tuple[str, str]] = {
+                (a.equipment_id, a.rule_id)
+                for a in session.scalars(select(Alarm).where(Alarm.state == AlarmState.ACTIVE))
+            }
+        # the alarms table is the truth about what is active
+        for equipment_id, rule_id in active:
+            if self._engine.tracked(equipment_id):
+                self._engine.mark_active(equipment_id, rule_id)
+        for row_id in self._engine.tracked_ids():
+            for rule_id in self._engine.active_rules(row_id):
+                if (row_id, rule_id) not in active:
+                    self._engine.mark_inactive(row_id, rule_id)
+        self._engine.take_changes()
+        self._unsaved.clear()
 
     def process(self, items: Sequence[Item]) -> None:
         """Apply a batch in one transaction. On error the engine is reloaded and it re-raises."""
         try:
             with self._db.session() as session:
                 self._apply(session, items)
+                self._save_state(session, force=False)
         except Exception:
             log.exception(
                 "processing a batch of %d messages failed; reloading rule state", len(items)
@@ -104,6 +152,60 @@ class Monitor:
             raise
         self.stats.batches += 1
         self.stats.last_batch_at = self._clock()
+
+    def flush(self) -> None:
+        """Save every piece of rule state not saved yet (at shutdown)."""
+        with self._db.session() as session:
+            self._save_state(session, force=True)
+
+    def set_rules(self, rule_set: RuleSet) -> list[Transition]:
+        """Use new rules from now on (a reload), in one transaction: alarms of rules that are
+        gone clear. Returns the transitions it applied."""
+        old_rules, old_outage = self._engine.rules, self._incidents.policy
+        try:
+            with self._db.session() as session:
+                now = self._clock()
+                transitions = self._engine.set_rules(rule_set.rules, at=now.timestamp())
+                self._incidents.set_rules(rule_set.outage, rule_set.rules)
+                self._transitions(session, transitions, now)
+                self._save_state(session, force=True)
+        except Exception:
+            log.exception("applying reloaded rules failed; keeping the rules in use")
+            self._engine.set_rules(old_rules)
+            self._incidents.set_rules(old_outage, old_rules)
+            self.load()
+            raise
+        self.stats.rule_reloads += 1
+        return transitions
+
+    def _save_state(self, session: Session, *, force: bool) -> None:
+        changes = self._engine.take_changes()
+        self._unsaved |= changes.history
+        now = self._clock()
+        stamp = now.timestamp()
+        due = set(changes.rules)
+        for equipment_id in self._unsaved:
+            if force or stamp - self._saved_at.get(equipment_id, 0.0) >= self._save_interval:
+                due.add(equipment_id)
+        if not due:
+            return
+        rows = {
+            r.equipment_id: r
+            for r in session.scalars(select(RuleState).where(RuleState.equipment_id.in_(due)))
+        }
+        for equipment_id in due:
+            if not self._engine.tracked(equipment_id):
+                continue
+            data = self._engine.snapshot(equipment_id)
+            row = rows.get(equipment_id)
+            if row is None:
+                session.add(RuleState(equipment_id=equipment_id, data=data, saved_at=now))
+            else:
+                row.data = data
+                row.saved_at = now
+            self._saved_at[equipment_id] = stamp
+            self._unsaved.discard(equipment_id)
+            self.stats.states_saved += 1
 
     def _apply(self, session: Session, items: Sequence[Item]) -> None:
         ids = {i.topic.equipment for i in items if not isinstance(i, TickItem)}
@@ -180,8 +282,18 @@ class Monitor:
             equipment = session.get(Equipment, transition.equipment_id)
             if equipment is None:
                 continue
-            alarms.apply(session, transition, equipment=equipment, now=now, sla=self._sla)
+            incident = None
+            if transition.change is Change.RAISED:
+                incident = self._incidents.incident_for(
+                    session, transition, equipment=equipment, now=now, sla=self._sla
+                )
+            alarm = alarms.apply(
+                session, transition, equipment=equipment, now=now, sla=self._sla, incident=incident
+            )
             if transition.change is Change.RAISED:
                 self.stats.raised += 1
+                self.stats.folded += incident is not None
             else:
                 self.stats.cleared += 1
+                if alarm is not None and alarm.incident_id is not None:
+                    self._incidents.after_clear(session, alarm.incident_id, now=now)

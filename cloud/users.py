@@ -1,6 +1,9 @@
-"""Users and their API tokens, and the demo accounts.
+"""Users, their API tokens and teams, and the demo accounts.
 
-Outside demo mode no user or secret exists until someone creates one (`create_user`).
+Outside demo mode no user or secret exists until someone creates one (`create_user`, or an
+admin through `/api/users`). A team is the technicians of one trade (lifts, plumbing,
+electrical, fire) for one building, or for every building; new jobs go to the team of their
+building and their equipment's trade.
 """
 
 from __future__ import annotations
@@ -12,30 +15,63 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
 
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
-from cloud.enums import Role
-from cloud.errors import Conflict, InvalidInput
-from cloud.models import ApiToken, User
+from cloud.enums import TRADE_OF_KIND, Role, Trade
+from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.models import ApiToken, Equipment, Team, TeamMember, User
 from cloud.security import hash_password, hash_token, new_token
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings
 
 DEFAULT_TOKEN_TTL = timedelta(days=90)
+MAX_TOKEN_TTL = timedelta(days=366)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+MIN_PASSWORD = 8
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("tech1", Role.TECHNICIAN, "Tech One"),
     ("tech2", Role.TECHNICIAN, "Tech Two"),
     ("super1", Role.SUPERVISOR, "Super One"),
+    ("eng1", Role.ENGINEER, "Engineer One"),
+    ("admin1", Role.ADMIN, "Admin One"),
 )
+# Demo teams take these members: the field staff.
+DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
+
+
+def token_ttl(settings: CloudSettings) -> timedelta:
+    """How long a new token lasts: PLANTROOM_TOKEN_TTL_DAYS, 90 days by default."""
+    days = getattr(settings, "token_ttl_days", None)
+    return DEFAULT_TOKEN_TTL if days is None else timedelta(days=float(days))
 
 
 def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def require_user(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"role {role!r}: must be one of {roles}") from None
+
+
+def _password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password: use at least {MIN_PASSWORD} characters")
+    return hash_password(password)
 
 
 def add_user(
@@ -51,11 +87,7 @@ def add_user(
         raise InvalidInput(
             f"username {username!r}: use 1-64 lower-case letters, digits, '_', '.', '-'"
         )
-    try:
-        role = Role(role)
-    except ValueError:
-        roles = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"role {role!r}: must be one of {roles}") from None
+    role = _role(role)
     if get_user(session, username) is not None:
         raise Conflict(f"user {username!r} already exists", code="user_exists")
     user = User(
@@ -64,11 +96,49 @@ def add_user(
         display_name=display_name,
         active=True,
         created_at=now,
-        password_hash=hash_password(password) if password else None,
+        password_hash=_password(password) if password else None,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    role: Role | str | None = None,
+    display_name: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change what is given. Deactivating a user revokes their tokens."""
+    if role is not None:
+        user.role = _role(role)
+    if display_name is not None:
+        user.display_name = display_name or None
+    if password is not None:
+        user.password_hash = _password(password)
+    if active is not None and active != user.active:
+        user.active = active
+        if not active:
+            revoke_tokens(session, user, now=now)
+    session.flush()
+    return user
+
+
+def list_users(
+    session: Session, *, role: Role | None, active: bool | None, limit: int, offset: int
+) -> tuple[list[User], int]:
+    query = select(User)
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(User.username).limit(limit).offset(offset)).all()
+    return list(rows), total
 
 
 def issue_token(
@@ -95,6 +165,15 @@ def issue_token(
     return token
 
 
+def revoke_token(session: Session, token: str, *, now: datetime) -> bool:
+    """Revoke one token (signing out); False if it was unknown or already revoked."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    return True
+
+
 def revoke_tokens(session: Session, user: User, *, now: datetime) -> int:
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -106,13 +185,116 @@ def revoke_tokens(session: Session, user: User, *, now: datetime) -> int:
 
 def authenticate(session: Session, token: str, *, now: datetime) -> User | None:
     """The active user a token belongs to, or None if unknown, expired or revoked."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    row = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(token))
+        .options(joinedload(ApiToken.user))
+    )
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
     user = row.user
     return user if user.active else None
+
+
+# -- teams ------------------------------------------------------------------------------------
+
+
+def get_team(session: Session, name: str) -> Team:
+    team = session.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise NotFound(f"team {name!r} does not exist")
+    return team
+
+
+def list_teams(
+    session: Session, *, building: str | None = None, trade: Trade | None = None
+) -> list[Team]:
+    query = select(Team)
+    if building is not None:
+        query = query.where(Team.building == building)
+    if trade is not None:
+        query = query.where(Team.trade == trade)
+    return list(session.scalars(query.order_by(Team.name)).all())
+
+
+def _trade(trade: Trade | str) -> Trade:
+    try:
+        return Trade(trade)
+    except ValueError:
+        trades = ", ".join(t.value for t in Trade)
+        raise InvalidInput(f"trade {trade!r}: must be one of {trades}") from None
+
+
+def add_team(
+    session: Session,
+    name: str,
+    trade: Trade | str,
+    *,
+    now: datetime,
+    building: str | None = None,
+    buildings: set[str] | None = None,
+) -> Team:
+    """A new team; `buildings`, when given, are the buildings that exist."""
+    if not USERNAME.match(name):
+        raise InvalidInput(f"name {name!r}: use 1-64 lower-case letters, digits, '_', '.', '-'")
+    if buildings is not None and building is not None and building not in buildings:
+        known = ", ".join(sorted(buildings)) or "none"
+        raise InvalidInput(f"building {building!r} is not in the inventory (known: {known})")
+    if session.scalar(select(Team.id).where(Team.name == name)) is not None:
+        raise Conflict(f"team {name!r} already exists", code="team_exists")
+    team = Team(name=name, trade=_trade(trade), building=building, created_at=now)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def set_member(session: Session, team: Team, user: User, *, member: bool) -> bool:
+    """Add or remove a member; False if nothing changed."""
+    row = session.get(TeamMember, (team.id, user.id))
+    if member == (row is not None):
+        return False
+    if member:
+        session.add(TeamMember(team_id=team.id, user_id=user.id))
+    else:
+        session.delete(row)
+    session.flush()
+    session.expire(team, ["members"])
+    return True
+
+
+def teams_of(session: Session, user: User) -> list[str]:
+    return list(
+        session.scalars(
+            select(Team.name)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.user_id == user.id)
+            .order_by(Team.name)
+        ).all()
+    )
+
+
+def ensure_demo_teams(session: Session, *, now: datetime) -> list[Team]:
+    """One team per building and trade of the registered equipment, with the demo field
+    staff in each (`tower-a-lifts`, `tower-a-plumbing`, …)."""
+    pairs = session.execute(
+        select(Equipment.building, Equipment.kind)
+        .where(Equipment.in_inventory.is_(True))
+        .distinct()
+    ).all()
+    wanted = sorted({(b, TRADE_OF_KIND[k]) for b, k in pairs if k in TRADE_OF_KIND})
+    members = [u for u in (get_user(session, n) for n in DEMO_TEAM_MEMBERS) if u is not None]
+    teams = []
+    for building, trade in wanted:
+        name = f"{building}-{trade.value}"[:64]
+        team = session.scalar(select(Team).where(Team.name == name))
+        if team is None:
+            team = add_team(session, name, trade, now=now, building=building)
+        for user in members:
+            set_member(session, team, user, member=True)
+        teams.append(team)
+    return teams
 
 
 def create_user(
@@ -133,7 +315,7 @@ def create_user(
             user = add_user(
                 session, username, role, now=now, display_name=display_name, password=password
             )
-            return issue_token(session, user, now=now, label="created")
+            return issue_token(session, user, now=now, ttl=token_ttl(settings), label="created")
     finally:
         db.close()
 
@@ -146,7 +328,8 @@ class Credential:
 
 
 def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
-    """Create the demo users if missing and give each a fresh token (older ones revoked)."""
+    """Create the demo users if missing and give each a fresh token (older ones revoked), and
+    the demo teams (`ensure_demo_teams`)."""
     out = []
     for username, role, display_name in DEMO_USERS:
         user = get_user(session, username)
@@ -157,6 +340,7 @@ def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
         out.append(
             Credential(username, user.role, issue_token(session, user, now=now, label="demo"))
         )
+    ensure_demo_teams(session, now=now)
     return out
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from cloud import alarms
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep
+from cloud.deps import CurrentUser, SessionDep, answer
 from cloud.enums import AlarmState
 from cloud.schemas import AlarmOut, AlarmPage
 
@@ -24,7 +24,7 @@ def list_alarms(
     building: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> AlarmPage:
+) -> Response:
     items, total = alarms.search(
         session,
         state=state,
@@ -33,11 +33,12 @@ def list_alarms(
         limit=limit,
         offset=offset,
     )
-    return AlarmPage(items=[AlarmOut.of(a) for a in items], total=total, limit=limit, offset=offset)
+    page = AlarmPage(items=[AlarmOut.of(a) for a in items], total=total, limit=limit, offset=offset)
+    return answer(session, page)
 
 
 @router.get("/{alarm_id}", response_model=AlarmOut)
 def get_alarm(
     alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
-) -> AlarmOut:
-    return AlarmOut.of(alarms.get(session, alarm_id))
+) -> Response:
+    return answer(session, AlarmOut.of(alarms.get(session, alarm_id)))

@@ -1,15 +1,29 @@
-"""Who am I, and a token for a username and password."""
+"""Who am I, tokens (sign in with a password, sign out) and my notifications."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, StateDep
-from cloud.errors import Unauthorized
-from cloud.schemas import ErrorBody, LoginIn, TokenOut, UserRef
+from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer
+from cloud.errors import NotFound, Unauthorized
+from cloud.models import Notification
+from cloud.schemas import (
+    ErrorBody,
+    LoginIn,
+    MarkedOut,
+    NotificationOut,
+    NotificationPage,
+    RevokedOut,
+    TokenOut,
+    UserOut,
+    UserRef,
+)
 from cloud.security import verify_password
-from cloud.users import DEFAULT_TOKEN_TTL, get_user, issue_token
+from cloud.users import get_user, issue_token, revoke_token, teams_of, token_ttl
 
 router = APIRouter(tags=["auth"], responses=AUTH_RESPONSES)
 
@@ -21,8 +35,14 @@ def me(user: CurrentUser) -> UserRef:
     return ref
 
 
+@router.get("/me/profile", response_model=UserOut)
+def profile(session: SessionDep, user: CurrentUser) -> Response:
+    """The caller with their teams."""
+    return answer(session, UserOut.of(user, teams_of(session, user)))
+
+
 @router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorBody}})
-def login(body: LoginIn, state: StateDep, session: SessionDep) -> TokenOut:
+def login(body: LoginIn, state: StateDep, session: SessionDep) -> Response:
     """Exchange a username and password for a new API token (users that have a password)."""
     user = get_user(session, body.username)
     if (
@@ -33,8 +53,83 @@ def login(body: LoginIn, state: StateDep, session: SessionDep) -> TokenOut:
     ):
         raise Unauthorized("unknown user or wrong password", code="invalid_credentials")
     now = state.clock()
-    token = issue_token(session, user, now=now, label="login")
+    ttl = token_ttl(state.settings)
+    token = issue_token(session, user, now=now, ttl=ttl, label="login")
     session.commit()
     ref = UserRef.of(user)
     assert ref is not None
-    return TokenOut(token=token, expires_at=now + DEFAULT_TOKEN_TTL, user=ref)
+    return answer(session, TokenOut(token=token, expires_at=now + ttl, user=ref))
+
+
+@router.post("/auth/logout", response_model=RevokedOut)
+def logout(state: StateDep, session: SessionDep, user: CurrentUser, token: TokenDep) -> Response:
+    """Revoke the token this request was made with."""
+    revoked = revoke_token(session, token, now=state.clock())
+    session.commit()
+    return answer(session, RevokedOut(revoked=int(revoked)))
+
+
+@router.get("/me/notifications", response_model=NotificationPage)
+def notifications(
+    session: SessionDep,
+    user: CurrentUser,
+    unread: Annotated[bool, Query(description="only those not yet marked read")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Dispatches and escalations sent to the caller, newest first."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    unread_count = (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
+    return answer(
+        session,
+        NotificationPage(
+            items=[NotificationOut.of(n) for n in rows],
+            total=total,
+            unread=unread_count,
+            limit=limit,
+            offset=offset,
+        ),
+    )
+
+
+@router.post(
+    "/me/notifications/{notification_id}/read",
+    response_model=NotificationOut,
+    responses={404: {"model": ErrorBody}},
+)
+def mark_read(
+    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+) -> Response:
+    row = session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"notification {notification_id} does not exist")
+    if row.read_at is None:
+        row.read_at = state.clock()
+    session.commit()
+    return answer(session, NotificationOut.of(row))
+
+
+@router.post("/me/notifications/read", response_model=MarkedOut)
+def mark_all_read(state: StateDep, session: SessionDep, user: CurrentUser) -> Response:
+    """Mark every notification read; `marked` is how many were unread."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=state.clock())
+    )
+    session.commit()
+    return answer(session, MarkedOut(marked=int(getattr(result, "rowcount", 0) or 0)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from cloud import registry
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep
+from cloud.deps import CurrentUser, SessionDep, answer
 from cloud.enums import EquipmentStatus
 from cloud.schemas import EquipmentOut, EquipmentPage
 from plantroom.kinds import Kind
@@ -26,7 +26,7 @@ def list_equipment(
     include_retired: Annotated[
         bool, Query(description="also equipment gone from the inventory")
     ] = False,
-) -> EquipmentPage:
+) -> Response:
     rows = registry.search(
         session,
         building=building,
@@ -34,9 +34,9 @@ def list_equipment(
         status=status,
         include_retired=include_retired,
     )
-    return EquipmentPage(items=[EquipmentOut.of(r) for r in rows], total=len(rows))
+    return answer(session, EquipmentPage(items=[EquipmentOut.of(r) for r in rows], total=len(rows)))
 
 
 @router.get("/{equipment_id}", response_model=EquipmentOut)
-def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> EquipmentOut:
-    return EquipmentOut.of(registry.get(session, equipment_id))
+def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    return answer(session, EquipmentOut.of(registry.get(session, equipment_id)))

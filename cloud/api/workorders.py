@@ -1,18 +1,35 @@
-"""Work orders: list, read, ask for one, and move one through its life."""
+"""Work orders: list, read, ask for one, move one through its life, assign, postpone,
+comment, attach, tick a checklist and record follow-up visits."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from cloud import workorders
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
-from cloud.errors import NotFound
-from cloud.models import User
-from cloud.schemas import ActionIn, ErrorBody, RequestIn, WorkOrderDetail, WorkOrderPage
+from cloud.errors import InvalidInput, NotFound
+from cloud.models import User, WorkOrder
+from cloud.schemas import (
+    ActionIn,
+    AssignIn,
+    AttachmentIn,
+    AttachmentOut,
+    AuditEventOut,
+    CheckIn,
+    CommentIn,
+    CommentOut,
+    ErrorBody,
+    FollowUpIn,
+    PostponeIn,
+    RequestIn,
+    WorkOrderDetail,
+    WorkOrderPage,
+)
 from cloud.schemas import WorkOrderOut as Out
 from cloud.state import AppState
 from cloud.workorders import Action
@@ -26,6 +43,14 @@ ACTION_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "no such work order"},
     409: {"model": ErrorBody, "description": "not allowed in the work order's current status"},
 }
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "no such work order"}
+}
+
+Ref = Annotated[
+    str,
+    Path(description="the work order's id (`42`) or number (`WO-000042`)", examples=["WO-000042"]),
+]
 
 
 def _id(session: SessionDep, ref: str) -> int:
@@ -40,19 +65,42 @@ def _id(session: SessionDep, ref: str) -> int:
     raise NotFound(f"work order {ref!r} does not exist")
 
 
+def _detail(session: SessionDep, wo: WorkOrder, status_code: int = 200) -> Response:
+    """Answer with the work order as it now is (the service functions keep its relationships
+    current), committing first so that a failed commit is the answer."""
+    session.flush()
+    return answer(session, WorkOrderDetail.of(wo), status_code)
+
+
 @router.get("", response_model=WorkOrderPage)
 def list_work_orders(
+    state: StateDep,
     session: SessionDep,
     user: CurrentUser,
-    status_: Annotated[list[WorkOrderStatus] | None, Query(alias="status")] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
+    status_: Annotated[
+        list[WorkOrderStatus] | None,
+        Query(alias="status", description="repeat for several: `?status=open&status=on_hold`"),
+    ] = None,
+    priority: Annotated[list[Priority] | None, Query(description="may repeat")] = None,
     building: Annotated[str | None, Query()] = None,
     equipment_id: Annotated[str | None, Query()] = None,
     kind: Annotated[WorkOrderKind | None, Query()] = None,
     assignee: Annotated[str | None, Query(description="username")] = None,
+    team: Annotated[str | None, Query(description="team name")] = None,
+    created_from: Annotated[
+        datetime | None, Query(alias="from", description="raised at or after (ISO 8601)")
+    ] = None,
+    created_to: Annotated[
+        datetime | None, Query(alias="to", description="raised before (ISO 8601)")
+    ] = None,
+    overdue: Annotated[bool, Query(description="only live jobs with a clock past due now")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> WorkOrderPage:
+) -> Response:
+    """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all."""
+    bounds = [_aware(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
+    if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
+        raise InvalidInput("query.to: must be later than `from`")
     filters = workorders.Filters(
         status=status_,
         priority=priority,
@@ -60,15 +108,29 @@ def list_work_orders(
         equipment_id=equipment_id,
         kind=kind,
         assignee=assignee,
+        team=team,
+        created_from=bounds[0],
+        created_to=bounds[1],
+        overdue_at=state.clock() if overdue else None,
     )
-    items, total = workorders.search(session, filters, limit=limit, offset=offset)
-    return WorkOrderPage(items=[Out.of(w) for w in items], total=total, limit=limit, offset=offset)
+    found = workorders.search(session, filters, limit=limit, offset=offset)
+    items = [Out.of_row(row, found.users, found.teams) for row in found.rows]
+    page = WorkOrderPage(items=items, total=found.total, limit=limit, offset=offset)
+    return answer(session, page)
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(f"query.{name}: give a time zone, e.g. 2026-11-01T00:00:00Z")
+    return value
 
 
 @router.post("", response_model=WorkOrderDetail, status_code=status.HTTP_201_CREATED)
 def create_request(
     body: RequestIn, state: StateDep, session: SessionDep, user: CurrentUser
-) -> WorkOrderDetail:
+) -> Response:
+    """Ask for work (a reported problem): anyone signed in. Due times come from the priority;
+    the job goes to the team of its building and its equipment's trade."""
     wo = workorders.create_request(
         session,
         user=user,
@@ -80,14 +142,25 @@ def create_request(
         now=state.clock(),
         sla=state.sla,
         channel=Channel(body.channel),
+        location=body.location,
     )
-    session.commit()
-    return WorkOrderDetail.of(workorders.get(session, wo.id, with_events=True))
+    return _detail(session, wo, status.HTTP_201_CREATED)
 
 
-@router.get("/{ref}", response_model=WorkOrderDetail, responses={404: {"model": ErrorBody}})
-def get_work_order(ref: str, session: SessionDep, user: CurrentUser) -> WorkOrderDetail:
-    return WorkOrderDetail.of(workorders.get(session, _id(session, ref), with_events=True))
+@router.get("/{ref}", response_model=WorkOrderDetail, responses=NOT_FOUND)
+def get_work_order(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
+    """One work order with its alarm, attachments, comments and audit trail."""
+    return answer(
+        session, WorkOrderDetail.of(workorders.get(session, _id(session, ref), with_events=True))
+    )
+
+
+@router.get("/{ref}/audit", response_model=list[AuditEventOut], responses=NOT_FOUND)
+def audit_trail(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
+    """The complete audit trail, oldest first, with each event's structured details
+    (an escalation's recipients, a postponement's old and new times, …)."""
+    wo = workorders.get(session, _id(session, ref), with_events=True)
+    return answer(session, [AuditEventOut.of(e) for e in wo.events])
 
 
 def _act(
@@ -97,19 +170,20 @@ def _act(
     state: AppState,
     session: SessionDep,
     user: User,
-) -> WorkOrderDetail:
+) -> Response:
     body = body or ActionIn()
-    wo = workorders.act(
-        session,
-        _id(session, ref),
-        action,
-        user=user,
-        now=state.clock(),
-        channel=Channel(body.channel),
-        note=body.note,
-    )
-    session.commit()
-    return WorkOrderDetail.of(workorders.get(session, wo.id, with_events=True))
+    with one_writer(session):
+        wo = workorders.act(
+            session,
+            _id(session, ref),
+            action,
+            user=user,
+            now=state.clock(),
+            channel=Channel(body.channel),
+            note=body.note,
+            sla=state.sla,
+        )
+        return _detail(session, wo)
 
 
 OptionalBody = Annotated[ActionIn | None, Body()]
@@ -117,54 +191,183 @@ OptionalBody = Annotated[ActionIn | None, Body()]
 
 @router.post("/{ref}/acknowledge", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def acknowledge(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
-    """Take the job: the caller becomes its assignee (technician or supervisor)."""
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
+    """Take the job: the caller becomes its owner (first responder) and the acknowledgement
+    clock stops. A job a supervisor assigned is acknowledged by its assignee."""
     return _act(Action.ACKNOWLEDGE, ref, body, state, session, user)
 
 
 @router.post("/{ref}/start", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def start(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
-    """Work has begun on site."""
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
+    """Work has begun on site (stops the on-site clock)."""
     return _act(Action.START, ref, body, state, session, user)
 
 
 @router.post("/{ref}/hold", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def hold(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
-    """Postpone (a note saying why is required; a technician may postpone a job once)."""
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
+    """Pause the work (a note saying why is required; a technician may hold a job once)."""
     return _act(Action.HOLD, ref, body, state, session, user)
 
 
 @router.post("/{ref}/resume", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def resume(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
     return _act(Action.RESUME, ref, body, state, session, user)
 
 
 @router.post("/{ref}/resolve", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def resolve(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
-    """The work is done; a fault job only once telemetry shows the fault cleared."""
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
+    """The work is done (a note saying what was done is required). A fault job only once
+    telemetry shows the fault cleared; a PM job only with its checklist done (it then closes
+    at once)."""
     return _act(Action.RESOLVE, ref, body, state, session, user)
 
 
 @router.post("/{ref}/close", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def close(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
-    """Confirmed done (supervisor or admin)."""
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
+    """Confirmed done (supervisor or admin). A fault job closes by itself once its fault has
+    stayed cleared for the verification window, and not before."""
     return _act(Action.CLOSE, ref, body, state, session, user)
 
 
 @router.post("/{ref}/cancel", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def cancel(
-    ref: str, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> WorkOrderDetail:
+    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+) -> Response:
     """Not needed after all (supervisor or admin; a note saying why is required)."""
     return _act(Action.CANCEL, ref, body, state, session, user)
+
+
+@router.post("/{ref}/assign", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
+def assign(
+    ref: Ref, body: AssignIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Give the job to a technician or supervisor, or take it from one to another
+    (supervisor or admin). An unacknowledged job is dispatched to the new assignee."""
+    wo = workorders.assign(
+        session,
+        _id(session, ref),
+        body.assignee,
+        user=user,
+        now=state.clock(),
+        channel=Channel(body.channel),
+        note=body.note,
+    )
+    return _detail(session, wo)
+
+
+@router.post("/{ref}/postpone", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
+def postpone(
+    ref: Ref, body: PostponeIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Move the promised completion to `until`, with a reason: once per job (a second
+    postponement is `409 already_postponed`), and never more than a week after the job was
+    raised."""
+    wo = workorders.postpone(
+        session,
+        _id(session, ref),
+        body.until,
+        user=user,
+        now=state.clock(),
+        sla=state.sla,
+        channel=Channel(body.channel),
+        note=body.note,
+    )
+    return _detail(session, wo)
+
+
+@router.post(
+    "/{ref}/comments",
+    response_model=CommentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND,
+)
+def add_comment(
+    ref: Ref, body: CommentIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """A remark on the job, by anyone signed in; it joins the audit trail."""
+    event = workorders.comment(
+        session,
+        _id(session, ref),
+        body.text,
+        user=user,
+        now=state.clock(),
+        channel=Channel(body.channel),
+    )
+    out = CommentOut(
+        id=event.id, at=event.at, author=event.actor, channel=event.channel, text=event.note or ""
+    )
+    return answer(session, out, status.HTTP_201_CREATED)
+
+
+@router.post(
+    "/{ref}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND,
+)
+def add_attachment(
+    ref: Ref, body: AttachmentIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Attach a photo or document by reference: its http(s) URL and a name."""
+    attachment = workorders.attach(
+        session,
+        _id(session, ref),
+        url=body.url,
+        name=body.name,
+        user=user,
+        now=state.clock(),
+        channel=Channel(body.channel),
+    )
+    return answer(session, AttachmentOut.of(attachment), status.HTTP_201_CREATED)
+
+
+@router.post("/{ref}/follow-up", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
+def follow_up(
+    ref: Ref, body: FollowUpIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Record a post-repair visit (or call) on a resolved or closed repair; sets its
+    follow-up flag, which the follow-up rate counts."""
+    wo = workorders.record_follow_up(
+        session,
+        _id(session, ref),
+        user=user,
+        now=state.clock(),
+        channel=Channel(body.channel),
+        note=body.note,
+    )
+    return _detail(session, wo)
+
+
+@router.post("/{ref}/checklist/{index}", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
+def check_item(
+    ref: Ref,
+    index: Annotated[int, Path(ge=0, le=999, description="the item's position, from 0")],
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    body: Annotated[CheckIn | None, Body()] = None,
+) -> Response:
+    """Tick (`{"done": true}`, the default) or untick an item of a PM job's checklist."""
+    body = body or CheckIn()
+    wo = workorders.check_item(
+        session,
+        _id(session, ref),
+        index,
+        done=body.done,
+        user=user,
+        now=state.clock(),
+        channel=Channel(body.channel),
+        note=body.note,
+    )
+    return _detail(session, wo)

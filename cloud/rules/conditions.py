@@ -7,8 +7,12 @@ A condition is a small mapping; the key it carries says what it is:
     {point: discharge_pressure, below: 1.0, clear_above: 1.5}
     {point: run_state, equals: fault}                   one state
     {point: panel_state, in: [fire, fault]}             one of several states
+    {point: alarm_code, not_in: [none, dry_run]}        any state but these
     {point: sump_level, rate_above: 5, per: 1m, window: 5m}     rate of change
+    {point: vibration, trend_above: 0.3, per: 1d, window: 2d}   least-squares trend
     {point: starts, increase_above: 12, window: 1h}     counter delta over a window
+    {point: trips, increase_below: 1, window: 5m}       counter that did not move
+    {between: ["09:00", "16:00"]}                       site local time of day
     {stale: 5m}                                         no telemetry for that long
     {status: offline}  /  {status: [offline, stale]}    lost communication
     {any: [<condition>, ...]}  /  {all: [<condition>, ...]}
@@ -26,6 +30,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -84,6 +89,7 @@ class Context:
     status: str
     # point → (time, value) samples, oldest first; a value holds until the next sample
     history: Mapping[str, Sequence[tuple[float, float]]]
+    timezone: tzinfo = UTC  # the site's, for time-of-day conditions
 
 
 def _number(value: Scalar) -> float | None:
@@ -116,6 +122,10 @@ class _Condition(BaseModel, ABC):
     def history_points(self) -> dict[str, float]:
         """Points whose history this condition needs, with the window it needs."""
         return {}
+
+    def counter_points(self) -> frozenset[str]:
+        """History points read as counters: a fall is a reset and must not be smoothed away."""
+        return frozenset()
 
     def time_dependent(self) -> bool:
         """True if the result can change with time alone, without new telemetry."""
@@ -180,25 +190,35 @@ class Threshold(_Condition):
 
 
 class State(_Condition):
-    """`{point: run_state, equals: fault}` or `{point: panel_state, in: [fire, fault]}`."""
+    """`{point: run_state, equals: fault}`, `{point: panel_state, in: [fire, fault]}` or
+    `{point: alarm_code, not_in: [none, dry_run]}` (any value but those, e.g. a code the
+    library has no rule of its own for)."""
 
     tag: ClassVar[str] = "state"
     point: PointName
     equals: bool | int | float | str | None = None
     in_: list[bool | int | float | str] | None = Field(default=None, alias="in", min_length=1)
+    not_in: list[bool | int | float | str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> State:
-        if (self.equals is None) == (self.in_ is None):
-            raise ValueError("give exactly one of `equals` or `in`")
+        given = [self.equals is not None, self.in_ is not None, self.not_in is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of `equals`, `in` or `not_in`")
         return self
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         value = ctx.values.get(self.point)
         if value is None:
             return None
+        if self.not_in is not None:
+            return not _matches(value, self.not_in)
         wanted = [self.equals] if self.in_ is None else self.in_
-        return any(value == w and isinstance(value, bool) == isinstance(w, bool) for w in wanted)
+        return _matches(value, wanted)
+
+
+def _matches(value: Scalar, wanted: Sequence[bool | int | float | str | None]) -> bool:
+    return any(value == w and isinstance(value, bool) == isinstance(w, bool) for w in wanted)
 
 
 def _value_at(samples: Sequence[tuple[float, float]], at: float) -> tuple[float, float] | None:
@@ -267,26 +287,34 @@ class Rate(_Condition):
 
 
 class Increase(_Condition):
-    """Counter delta over a window: `{point: starts, increase_above: 12, window: 1h}`.
+    """Counter delta over a window: `{point: starts, increase_above: 12, window: 1h}`, or a
+    counter that hardly moved: `{point: trips, increase_below: 1, window: 5m}`.
 
     Counter resets (the value going down) count the new value as increase from zero. A
-    partial window that already exceeds the limit fires; one that does not is unknown until
-    the history covers the whole window.
+    partial window that already passed `increase_above` fires (and one that already reached
+    `increase_below` is false); otherwise the result is unknown until the history covers the
+    whole window.
     """
 
     tag: ClassVar[str] = "increase"
     point: PointName
-    increase_above: float
+    increase_above: float | None = None
+    increase_below: float | None = None
     window: Duration
 
     @model_validator(mode="after")
     def _window(self) -> Increase:
+        if (self.increase_above is None) == (self.increase_below is None):
+            raise ValueError("give exactly one of `increase_above` or `increase_below`")
         if self.window <= 0:
             raise ValueError("`window` must be more than zero")
         return self
 
     def history_points(self) -> dict[str, float]:
         return {self.point: self.window}
+
+    def counter_points(self) -> frozenset[str]:
+        return frozenset({self.point})
 
     def time_dependent(self) -> bool:
         return True
@@ -313,9 +341,140 @@ class Increase(_Condition):
         if seen is None:
             return None
         total, covered = seen
-        if total > self.increase_above:
-            return True
-        return False if covered else None
+        if self.increase_above is not None:
+            if total > self.increase_above:
+                return True
+            return False if covered else None
+        assert self.increase_below is not None
+        if total >= self.increase_below:
+            return False
+        return True if covered else None
+
+
+class Trend(_Condition):
+    """A least-squares trend over a window: `{point: vibration, trend_above: 0.3, per: 1d,
+    window: 2d, ignore_below: 0.5}`.
+
+    The slope of a straight line fitted to the samples of the window, scaled to `per`.
+    Samples below `ignore_below` are left out (a stopped pump's vibration says nothing about
+    its bearings), and while the value now is below it the trend is unknown. The trend is
+    unknown until at least `min_samples` samples span half the window.
+    """
+
+    tag: ClassVar[str] = "trend"
+    point: PointName
+    trend_above: float | None = None
+    trend_below: float | None = None
+    per: Duration = 3600.0
+    window: Duration
+    ignore_below: float | None = None
+    min_samples: int = Field(default=10, ge=3, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Trend:
+        if (self.trend_above is None) == (self.trend_below is None):
+            raise ValueError("give exactly one of `trend_above` or `trend_below`")
+        if self.window <= 0 or self.per <= 0:
+            raise ValueError("`window` and `per` must be more than zero")
+        return self
+
+    def history_points(self) -> dict[str, float]:
+        return {self.point: self.window}
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def slope(self, ctx: Context) -> float | None:
+        now_value = _number(ctx.values.get(self.point))
+        if now_value is None:
+            return None
+        floor = self.ignore_below
+        if floor is not None and now_value < floor:
+            return None
+        start = ctx.now - self.window
+        points = [
+            (at, value)
+            for at, value in ctx.history.get(self.point, ())
+            if at >= start and (floor is None or value >= floor)
+        ]
+        if len(points) < self.min_samples or points[-1][0] - points[0][0] < self.window / 2:
+            return None
+        n = len(points)
+        mean_t = sum(at for at, _ in points) / n
+        mean_v = sum(value for _, value in points) / n
+        var_t = sum((at - mean_t) ** 2 for at, _ in points)
+        if var_t <= 0:
+            return None
+        cov = sum((at - mean_t) * (value - mean_v) for at, value in points)
+        return cov / var_t * self.per
+
+    def evaluate(self, ctx: Context, active: bool) -> bool | None:
+        slope = self.slope(ctx)
+        if slope is None:
+            return None
+        if self.trend_above is not None:
+            return slope > self.trend_above
+        assert self.trend_below is not None
+        return slope < self.trend_below
+
+
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _minutes(text: Any) -> int:
+    if not isinstance(text, str) or not _TIME_OF_DAY.match(text):
+        raise ValueError(f"{text!r} is not a time of day; write HH:MM, e.g. 07:30")
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _time_of_day(text: Any) -> str:
+    _minutes(text)
+    assert isinstance(text, str)
+    return text
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
+
+
+class Between(_Condition):
+    """Site local time of day: `{between: ["19:00", "06:00"], days: [mon, tue]}`.
+
+    True from the first time (included) to the second (excluded), across midnight when the
+    second is earlier; `days` (optional) are the days the window starts on. Time comes from
+    the engine's clock in the site's timezone (the inventory's `site.timezone`).
+    """
+
+    tag: ClassVar[str] = "between"
+    between: tuple[TimeOfDay, TimeOfDay]
+    days: list[Weekday] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Between:
+        if self.between[0] == self.between[1]:
+            raise ValueError("`between` needs two different times")
+        return self
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def evaluate(self, ctx: Context, active: bool) -> bool | None:
+        local = datetime.fromtimestamp(ctx.now, ctx.timezone)
+        minute = local.hour * 60 + local.minute
+        start, end = _minutes(self.between[0]), _minutes(self.between[1])
+        day = local.weekday()
+        if start < end:
+            inside = start <= minute < end
+        elif minute >= start:
+            inside = True
+        else:
+            inside = minute < end
+            day = (day - 1) % 7  # the window started the day before
+        if inside and self.days is not None:
+            return _WEEKDAYS[day] in self.days
+        return inside
 
 
 class Stale(_Condition):
@@ -365,6 +524,9 @@ class AnyOf(_Condition):
     def history_points(self) -> dict[str, float]:
         return _merge_windows(self.any)
 
+    def counter_points(self) -> frozenset[str]:
+        return frozenset().union(*(c.counter_points() for c in self.any))
+
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.any)
 
@@ -384,6 +546,9 @@ class AllOf(_Condition):
 
     def history_points(self) -> dict[str, float]:
         return _merge_windows(self.all)
+
+    def counter_points(self) -> frozenset[str]:
+        return frozenset().union(*(c.counter_points() for c in self.all))
 
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.all)
@@ -406,11 +571,16 @@ _KEYS: tuple[tuple[str, str], ...] = (
     ("is", "is"),
     ("above", "threshold"),
     ("below", "threshold"),
+    ("between", "between"),
     ("equals", "state"),
     ("in", "state"),
+    ("not_in", "state"),
     ("rate_above", "rate"),
     ("rate_below", "rate"),
+    ("trend_above", "trend"),
+    ("trend_below", "trend"),
     ("increase_above", "increase"),
+    ("increase_below", "increase"),
 )
 CONDITION_KEYS = ", ".join(dict.fromkeys(k for k, _ in _KEYS))
 
@@ -431,6 +601,8 @@ Condition = Annotated[
     | Annotated[State, Tag("state")]
     | Annotated[Rate, Tag("rate")]
     | Annotated[Increase, Tag("increase")]
+    | Annotated[Trend, Tag("trend")]
+    | Annotated[Between, Tag("between")]
     | Annotated[Stale, Tag("stale")]
     | Annotated[Status, Tag("status")]
     | Annotated[AnyOf, Tag("any")]

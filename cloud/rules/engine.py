@@ -1,27 +1,38 @@
 """The rule engine: pure logic, no I/O, one clock.
 
 It keeps, for each piece of equipment it tracks, the last value of every point (telemetry is
-reported by exception, so a value holds until it changes), the history a rate or counter
-condition needs, when it was last seen and its communication status; and for each rule of
-that equipment's kind whether the rule is idle, pending (`for` running), active, or clearing
-(`clear_for` running). `observe`, `set_status` and `tick` return the transitions they caused:
-an alarm to raise or to clear.
+reported by exception, so a value holds until it changes), the history a rate, trend or
+counter condition needs, when it was last seen and its communication status; and for each
+rule of that equipment's kind whether the rule is idle, pending (`for` running), active, or
+clearing (`clear_for` running). `observe`, `set_status` and `tick` return the transitions
+they caused: an alarm to raise or to clear.
+
+History is bounded: a point keeps about `max_history / 2` samples per window, the newest
+sample of a slot replacing the one before it. A counter's fall (a reset) is never replaced,
+so counter deltas stay exact however the samples are thinned.
+
+What must survive a restart — rule timers and history — comes out of `snapshot` and goes
+back in with `restore`; `take_changes` says which equipment changed since it was last asked.
 
 Not thread-safe: one caller at a time (the cloud service feeds it from one worker).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from enum import StrEnum
+from typing import Any
 
 from cloud.rules.conditions import Context, Scalar
 from cloud.rules.model import Rule
 
 MAX_HISTORY_SAMPLES = 4096
+SNAPSHOT_VERSION = 1
 
 
 class Change(StrEnum):
@@ -46,6 +57,16 @@ class _RuleState:
     clearing_since: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Window:
+    seconds: float
+    counter: bool
+
+    def resolution(self, max_history: int) -> float:
+        """The shortest gap kept between two samples of the window."""
+        return self.seconds / max(1, max_history // 2)
+
+
 @dataclass(slots=True)
 class _Equipment:
     kind: str
@@ -56,12 +77,27 @@ class _Equipment:
     rules: dict[str, _RuleState] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Changes:
+    """Equipment whose rule state (timers, active) or history changed."""
+
+    rules: set[str] = field(default_factory=set)
+    history: set[str] = field(default_factory=set)
+
+
 def _format(value: Scalar) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 class RuleEngine:
@@ -71,31 +107,98 @@ class RuleEngine:
         *,
         clock: Callable[[], float] = time.time,
         max_history: int = MAX_HISTORY_SAMPLES,
+        timezone: tzinfo = UTC,
     ) -> None:
+        if max_history < 4:
+            raise ValueError("max_history must be at least 4")
         self._clock = clock
         self._max_history = max_history
+        self._timezone = timezone
         self._rules: dict[str, list[Rule]] = {}
         self._by_id: dict[str, Rule] = {}
-        self._windows: dict[str, dict[str, float]] = {}
-        for rule in rules:
-            if rule.id in self._by_id:
-                raise ValueError(f"rule {rule.id!r} given twice")
-            self._by_id[rule.id] = rule
-            self._rules.setdefault(rule.kind.value, []).append(rule)
-            windows = self._windows.setdefault(rule.kind.value, {})
-            for point, window in rule.condition.history_points().items():
-                windows[point] = max(window, windows.get(point, 0.0))
+        self._windows: dict[str, dict[str, _Window]] = {}
         self._equipment: dict[str, _Equipment] = {}
+        self._changes = Changes()
+        self._install(list(rules))
+
+    def _install(self, rules: list[Rule]) -> None:
+        by_id: dict[str, Rule] = {}
+        by_kind: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.id in by_id:
+                raise ValueError(f"rule {rule.id!r} given twice")
+            by_id[rule.id] = rule
+            by_kind.setdefault(rule.kind.value, []).append(rule)
+        windows: dict[str, dict[str, _Window]] = {}
+        for kind, kind_rules in by_kind.items():
+            seconds: dict[str, float] = {}
+            counters: set[str] = set()
+            for rule in kind_rules:
+                for point, window in rule.history_points().items():
+                    seconds[point] = max(window, seconds.get(point, 0.0))
+                counters |= rule.counter_points()
+            windows[kind] = {p: _Window(s, p in counters) for p, s in seconds.items()}
+        self._by_id = by_id
+        self._rules = by_kind
+        self._windows = windows
 
     @property
     def rules(self) -> list[Rule]:
         return list(self._by_id.values())
+
+    @property
+    def timezone(self) -> tzinfo:
+        return self._timezone
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
 
     def rules_for(self, kind: str) -> list[Rule]:
         return list(self._rules.get(kind, ()))
+
+    def set_rules(self, rules: Iterable[Rule], *, at: float | None = None) -> list[Transition]:
+        """Replace the rules (a reload), keeping what is known about the equipment.
+
+        A rule kept unchanged keeps its state; a changed one keeps whether it is active but
+        starts its timers again; a new one starts idle. Every rule then judges the values
+        known so far. An active alarm whose rule is gone (removed or disabled) clears: the
+        transitions returned say so, with those the new rules cause at once.
+        """
+        now = self._clock() if at is None else at
+        old = self._by_id
+        self._install(list(rules))
+        out: list[Transition] = []
+        for equipment_id, eq in self._equipment.items():
+            states: dict[str, _RuleState] = {}
+            for rule in self._rules.get(eq.kind, ()):
+                state = eq.rules.get(rule.id)
+                if state is None:
+                    states[rule.id] = _RuleState()
+                elif old.get(rule.id) == rule:
+                    states[rule.id] = state
+                else:
+                    states[rule.id] = _RuleState(active=state.active)
+            for rule_id, state in eq.rules.items():
+                if rule_id not in states and state.active and rule_id in old:
+                    gone = old[rule_id]
+                    out.append(
+                        Transition(
+                            gone,
+                            equipment_id,
+                            Change.CLEARED,
+                            now,
+                            {},
+                            f"{gone.title} cleared: the rule was removed or disabled",
+                        )
+                    )
+            eq.rules = states
+            windows = self._windows.get(eq.kind, {})
+            for point in [p for p in eq.history if p not in windows]:
+                del eq.history[point]
+            self._changes.rules.add(equipment_id)
+            # what is known already is judged by the new rules at once
+            out.extend(self._evaluate(equipment_id, eq, now, only_time=False))
+        return out
 
     # -- equipment ---------------------------------------------------------------------------
 
@@ -117,18 +220,32 @@ class RuleEngine:
     def tracked(self, equipment_id: str) -> bool:
         return equipment_id in self._equipment
 
+    def tracked_ids(self) -> list[str]:
+        return list(self._equipment)
+
+    def kind_of(self, equipment_id: str) -> str:
+        return self._equipment[equipment_id].kind
+
     def forget(self, equipment_id: str) -> None:
         self._equipment.pop(equipment_id, None)
 
     def clear_all(self) -> None:
         self._equipment.clear()
+        self._changes = Changes()
 
     def mark_active(self, equipment_id: str, rule_id: str) -> None:
         """Restore an alarm known to be active (after a restart), so that it can clear."""
         state = self._equipment[equipment_id].rules.get(rule_id)
-        if state is not None:
+        if state is not None and not state.active:
             state.active = True
             state.pending_since = None
+            state.clearing_since = None
+
+    def mark_inactive(self, equipment_id: str, rule_id: str) -> None:
+        """Forget an alarm known not to be active (it cleared while the state was saved)."""
+        state = self._equipment[equipment_id].rules.get(rule_id)
+        if state is not None and state.active:
+            state.active = False
             state.clearing_since = None
 
     def is_active(self, equipment_id: str, rule_id: str) -> bool:
@@ -136,8 +253,67 @@ class RuleEngine:
         state = eq.rules.get(rule_id) if eq is not None else None
         return state is not None and state.active
 
+    def active_rules(self, equipment_id: str) -> list[str]:
+        eq = self._equipment.get(equipment_id)
+        if eq is None:
+            return []
+        return [rule_id for rule_id, state in eq.rules.items() if state.active]
+
     def values(self, equipment_id: str) -> dict[str, Scalar]:
         return dict(self._equipment[equipment_id].values)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def take_changes(self) -> Changes:
+        """Equipment changed since the last call (and forget them)."""
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    def snapshot(self, equipment_id: str) -> dict[str, Any]:
+        """Rule timers and history of one piece of equipment, as JSON-ready data."""
+        eq = self._equipment[equipment_id]
+        rules = {
+            rule_id: {
+                "active": state.active,
+                "pending_since": state.pending_since,
+                "clearing_since": state.clearing_since,
+            }
+            for rule_id, state in eq.rules.items()
+            if state.active or state.pending_since is not None or state.clearing_since is not None
+        }
+        history = {point: [[t, v] for t, v in samples] for point, samples in eq.history.items()}
+        return {"version": SNAPSHOT_VERSION, "rules": rules, "history": history}
+
+    def restore(self, equipment_id: str, data: Mapping[str, Any]) -> None:
+        """Put back what `snapshot` gave (for rules and points still in use). Data that does
+        not fit is left out, so a damaged snapshot costs history, never the service."""
+        eq = self._equipment[equipment_id]
+        if data.get("version") != SNAPSHOT_VERSION:
+            return
+        rules = data.get("rules")
+        if isinstance(rules, dict):
+            for rule_id, saved in rules.items():
+                state = eq.rules.get(rule_id)
+                if state is None or not isinstance(saved, dict):
+                    continue
+                state.active = bool(saved.get("active"))
+                state.pending_since = _number(saved.get("pending_since"))
+                state.clearing_since = _number(saved.get("clearing_since"))
+        history = data.get("history")
+        if isinstance(history, dict):
+            windows = self._windows.get(eq.kind, {})
+            for point, samples in history.items():
+                if point not in windows or not isinstance(samples, list):
+                    continue
+                restored: deque[tuple[float, float]] = deque(maxlen=self._max_history)
+                for sample in samples:
+                    if not isinstance(sample, list | tuple) or len(sample) != 2:
+                        continue
+                    at, value = _number(sample[0]), _number(sample[1])
+                    if at is not None and value is not None:
+                        restored.append((at, value))
+                if restored:
+                    eq.history[point] = restored
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -153,13 +329,26 @@ class RuleEngine:
         for point, window in windows.items():
             if point not in values:
                 continue
-            value = values[point]
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            value = _number(values[point])
+            if value is None:
                 continue
             samples = eq.history.setdefault(point, deque(maxlen=self._max_history))
-            samples.append((now, float(value)))
-            self._trim(samples, now - window)
+            self._append(samples, now, value, window)
+            self._trim(samples, now - window.seconds)
+            self._changes.history.add(equipment_id)
         return self._evaluate(equipment_id, eq, now, only_time=False)
+
+    def _append(
+        self, samples: deque[tuple[float, float]], now: float, value: float, window: _Window
+    ) -> None:
+        if samples and now < samples[-1][0]:
+            return  # older than what is known: history only goes forward
+        if len(samples) >= 2 and now - samples[-2][0] < window.resolution(self._max_history):
+            last = samples[-1][1]
+            if not window.counter or value >= last:
+                samples[-1] = (now, value)
+                return
+        samples.append((now, value))
 
     def set_status(
         self, equipment_id: str, status: str, *, at: float | None = None
@@ -170,14 +359,15 @@ class RuleEngine:
         return self._evaluate(equipment_id, eq, now, only_time=False)
 
     def tick(self, *, at: float | None = None) -> list[Transition]:
-        """Advance time: `for`/`clear_for` timers, stale data, rates and counter windows."""
+        """Advance time: `for`/`clear_for` timers, stale data, rates, trends, counter windows
+        and time-of-day conditions."""
         now = self._clock() if at is None else at
         out: list[Transition] = []
         for equipment_id, eq in self._equipment.items():
             for point, window in self._windows.get(eq.kind, {}).items():
                 samples = eq.history.get(point)
                 if samples:
-                    self._trim(samples, now - window)
+                    self._trim(samples, now - window.seconds)
             out.extend(self._evaluate(equipment_id, eq, now, only_time=True))
         return out
 
@@ -198,15 +388,19 @@ class RuleEngine:
             last_seen=eq.last_seen,
             status=eq.status,
             history=eq.history,
+            timezone=self._timezone,
         )
         out: list[Transition] = []
         for rule in self._rules.get(eq.kind, ()):
             state = eq.rules[rule.id]
             timing = state.pending_since is not None or state.clearing_since is not None
-            if only_time and not timing and not rule.condition.time_dependent():
+            if only_time and not timing and not rule.time_dependent():
                 continue
-            result = rule.condition.evaluate(ctx, state.active)
+            result = self._judge(rule, ctx, state.active)
+            before = (state.active, state.pending_since, state.clearing_since)
             change = self._step(rule, state, result, now)
+            if (state.active, state.pending_since, state.clearing_since) != before:
+                self._changes.rules.add(equipment_id)
             if change is not None:
                 snapshot = {p: eq.values.get(p) for p in sorted(rule.condition.points())}
                 shown = ", ".join(f"{p}={_format(v)}" for p, v in snapshot.items())
@@ -216,6 +410,16 @@ class RuleEngine:
                     message = f"{rule.title} cleared" + (f" ({shown})" if shown else "")
                 out.append(Transition(rule, equipment_id, change, now, snapshot, message))
         return out
+
+    @staticmethod
+    def _judge(rule: Rule, ctx: Context, active: bool) -> bool | None:
+        """True: the fault is there; False: gone; None: cannot tell (nothing changes)."""
+        if rule.when is not None and rule.when.evaluate(ctx, active) is not True:
+            return None
+        if active and rule.clear_when is not None:
+            cleared = rule.clear_when.evaluate(ctx, active)
+            return None if cleared is None else not cleared
+        return rule.condition.evaluate(ctx, active)
 
     @staticmethod
     def _step(rule: Rule, state: _RuleState, result: bool | None, now: float) -> Change | None:

@@ -17,8 +17,9 @@ import pytest
 
 from cloud.main import run
 from plantroom.errors import ConfigError, PortInUseError, ServiceError
-from plantroom.services import Mosquitto, free_port
+from plantroom.services import Influxd, Mosquitto, free_port
 from plantroom.settings import CloudSettings
+from tests.helpers import influx_query, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -63,15 +64,20 @@ def test_a_database_folder_that_cannot_exist_is_a_config_error(tmp_path: Path) -
         run(settings)
 
 
-def test_cloud_process_serves_and_stops_on_sigterm(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def test_cloud_process_serves_and_stops_on_sigterm(
+    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd
+) -> None:
     port = free_port()
     credentials = tmp_path / "demo" / "credentials.json"
+    database = f"cloud_{port}"
     env = {
         **os.environ,
         "PLANTROOM_MQTT_HOST": mosquitto.host,
         "PLANTROOM_MQTT_PORT": str(mosquitto.port),
         "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
         "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
+        "PLANTROOM_INFLUX_URL": influxd.url,
+        "PLANTROOM_INFLUX_DATABASE": database,
     }
     cmd = [
         sys.executable,
@@ -110,6 +116,13 @@ def test_cloud_process_serves_and_stops_on_sigterm(tmp_path: Path, mosquitto: Mo
             timeout=5,
         )
         assert me.json()["role"] == "supervisor"
+        # the work-order metrics are written at start: every building, priority and kind
+        series = wait_until(
+            lambda: influx_query(influxd.url, database, 'SHOW SERIES FROM "work_orders"'),
+            20,
+            "work-order metrics in InfluxDB",
+        )
+        assert len(series[0]["values"]) == 2 * 4 * 3
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:

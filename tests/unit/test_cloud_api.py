@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud import alarms
+from cloud import alarms, workorders
 from cloud.app import create_app
 from cloud.db import Database
-from cloud.enums import Role
+from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.errors import Conflict, InvalidInput
 from cloud.models import Equipment, User
 from cloud.rules.loader import load_rules
@@ -62,9 +63,9 @@ class Clock:
 
 def settings_for(tmp: Path, **extra: Any) -> CloudSettings:
     (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
+    extra.setdefault("database_url", f"sqlite:///{tmp}/db/cloud.sqlite")
     return CloudSettings(
         inventory=tmp / "site.yaml",
-        database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
         demo_credentials_path=tmp / "demo" / "credentials.json",
         api_port=8123,
         **extra,
@@ -137,19 +138,27 @@ class Api:
         return await self.client.post(url, headers=headers, **kw)
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    clock = Clock()
-    app = create_app(settings_for(tmp_path), clock=clock, ingest=False)
+@asynccontextmanager
+async def serve(
+    settings: CloudSettings, clock: Clock, *, notify: bool = False
+) -> AsyncIterator[Api]:
+    """The app on `settings` with the test's clock: no telemetry consumer, no SLA ticker (tests
+    tick it themselves) and, unless `notify`, nothing sent out."""
+    app = create_app(settings, clock=clock, ingest=False, escalate=False, notify=notify)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cloud") as client:
-            a = Api(app, client, clock)
-            a.user("tech1", Role.TECHNICIAN)
-            a.user("tech2", Role.TECHNICIAN)
-            a.user("super1", Role.SUPERVISOR)
-            a.user("eng1", Role.ENGINEER)
-            yield a
+            yield Api(app, client, clock)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with serve(settings_for(tmp_path), Clock()) as a:
+        a.user("tech1", Role.TECHNICIAN)
+        a.user("tech2", Role.TECHNICIAN)
+        a.user("super1", Role.SUPERVISOR)
+        a.user("eng1", Role.ENGINEER)
+        yield a
 
 
 def error(response: httpx.Response, status: int, code: str) -> str:
@@ -170,7 +179,7 @@ async def test_health_needs_no_token(api: Api) -> None:
     assert body["status"] == "degraded"  # no telemetry consumer in this test
     assert body["mqtt"]["enabled"] is False
     assert body["counts"] == {"equipment": 4, "active_alarms": 0, "open_work_orders": 0}
-    assert body["rules"] == 4
+    assert body["rules"] == len(api.state.rules) > 0
 
 
 @pytest.mark.parametrize(
@@ -338,13 +347,17 @@ async def test_full_life_of_a_fault_work_order(api: Api) -> None:
     r = await api.post("/api/work-orders/1/hold", json={"note": "waiting for a seal kit"})
     assert r.json()["status"] == "on_hold" and r.json()["holds"] == 1
     assert (await api.post("/api/work-orders/1/resume")).json()["status"] == "in_progress"
-    error(
-        await api.post("/api/work-orders/1/hold", json={"note": "again"}), 409, "already_postponed"
-    )
-    error(await api.post("/api/work-orders/1/resolve"), 409, "fault_active")
+    error(await api.post("/api/work-orders/1/hold", json={"note": "again"}), 409, "already_held")
+    fixed = {"note": "strainer cleaned"}
+    error(await api.post("/api/work-orders/1/resolve", json=fixed), 409, "fault_active")
     api.fault("p1", "pump.dry_run", clear=True)
-    assert (await api.post("/api/work-orders/1/resolve")).json()["status"] == "resolved"
+    error(await api.post("/api/work-orders/1/resolve"), 422, "invalid_request")  # needs a note
+    resolved = (await api.post("/api/work-orders/1/resolve", json=fixed)).json()
+    assert resolved["status"] == "resolved" and resolved["resolution"] == "strainer cleaned"
     error(await api.post("/api/work-orders/1/close"), 403, "forbidden")
+    # a fault job closes only once the fault stayed cleared for the verification window
+    error(await api.post("/api/work-orders/1/close", who="super1"), 409, "not_verified")
+    api.clock.advance(api.state.sla.verification)
     closed = (await api.post("/api/work-orders/1/close", who="super1")).json()
     assert closed["status"] == "closed" and closed["closed_at"] is not None
     assert [(e["action"], e["actor"]) for e in closed["events"]] == [
@@ -357,9 +370,11 @@ async def test_full_life_of_a_fault_work_order(api: Api) -> None:
         ("resolve", "tech1"),
         ("close", "super1"),
     ]
-    # the fault returns: a new job, since the old one is finished
+    # the fault returns long after the fix: a new job, since the old one is finished
+    api.clock.advance(api.state.sla.reopen_within + 1)
     api.fault("p1", "pump.dry_run")
     assert (await api.get("/api/work-orders/2")).json()["status"] == "open"
+    assert (await api.get("/api/work-orders/1")).json()["reopens"] == 0
     health = (await api.get("/api/health", who=None)).json()
     assert health["counts"]["open_work_orders"] == 1
 
@@ -416,6 +431,13 @@ async def test_unknown_routes_and_docs(api: Api) -> None:
     assert (await api.client.get("/docs")).status_code == 200
     spec = (await api.client.get("/openapi.json")).json()
     assert "/api/work-orders/{ref}/acknowledge" in spec["paths"]
+    for path in ("/api/kpis", "/api/users", "/api/teams", "/api/reports/monthly"):
+        assert path in spec["paths"], path
+    schemas = spec["components"]["schemas"]
+    for name in ("RequestIn", "PostponeIn", "AssignIn", "ErrorBody", "KpiOut"):
+        assert schemas[name].get("examples"), f"{name} has no example"
+    postpone = spec["paths"]["/api/work-orders/{ref}/postpone"]["post"]["responses"]
+    assert {"403", "404", "409", "422"} <= set(postpone)
 
 
 async def test_demo_mode_creates_users_and_credentials(
@@ -424,7 +446,7 @@ async def test_demo_mode_creates_users_and_credentials(
     settings = settings_for(tmp_path, demo_mode=True)
     tokens = []
     for _ in range(2):
-        app = create_app(settings, ingest=False)
+        app = create_app(settings, ingest=False, escalate=False, notify=False)
         async with app.router.lifespan_context(app):
             path = settings.demo_credentials_path
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -434,6 +456,8 @@ async def test_demo_mode_creates_users_and_credentials(
                 ("tech1", "technician"),
                 ("tech2", "technician"),
                 ("super1", "supervisor"),
+                ("eng1", "engineer"),
+                ("admin1", "admin"),
             ]
             tokens.append(data["users"][0]["token"])
             transport = httpx.ASGITransport(app=app)
@@ -456,7 +480,7 @@ async def test_demo_mode_creates_users_and_credentials(
 
 async def test_no_users_outside_demo_mode(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    app = create_app(settings, ingest=False)
+    app = create_app(settings, ingest=False, escalate=False, notify=False)
     async with app.router.lifespan_context(app):
         state: AppState = app.state.cloud
         with state.database().sessions() as session:
@@ -476,3 +500,55 @@ async def test_no_users_outside_demo_mode(tmp_path: Path) -> None:
         create_user(settings, "boss", "boss")
     with pytest.raises(InvalidInput, match="username 'Bad Name'"):
         create_user(settings, "Bad Name", Role.TECHNICIAN)
+
+
+async def test_a_pm_job_closes_with_its_checklist_done(api: Api) -> None:
+    with api.db.session() as session:
+        wo = workorders.create_work_order(
+            session,
+            title="Pump monthly check",
+            kind=WorkOrderKind.PM,
+            priority=Priority.LOW,
+            now=api.clock(),
+            sla=api.state.sla,
+            channel=Channel.SYSTEM,
+            equipment=session.get(Equipment, "p1"),
+        )
+        wo.checklist = [
+            {"item": "Joints dry", "done": False, "by": None, "at": None},
+            {"item": "Pressure in range", "done": False, "by": None, "at": None},
+        ]
+    error(await api.post("/api/work-orders/1/checklist/0"), 409, "invalid_transition")
+    await api.post("/api/work-orders/1/acknowledge")
+    error(await api.post("/api/work-orders/1/checklist/0", who="tech2"), 403, "not_assignee")
+    r = await api.post("/api/work-orders/1/checklist/0", json={"note": "all dry"})
+    assert r.json()["checklist"][0] == {
+        "item": "Joints dry",
+        "done": True,
+        "by": "tech1",
+        "at": "2026-03-01T08:00:00+00:00",
+    }
+    done = {"note": "checked"}
+    error(await api.post("/api/work-orders/1/resolve", json=done), 409, "checklist_incomplete")
+    error(await api.post("/api/work-orders/1/checklist/2"), 404, "not_found")
+    await api.post("/api/work-orders/1/checklist/1")
+    r = await api.post("/api/work-orders/1/checklist/1", json={"done": False})
+    assert r.json()["checklist"][1]["done"] is False
+    await api.post("/api/work-orders/1/checklist/1")
+    r = await api.post("/api/work-orders/1/resolve", json=done)
+    assert r.json()["status"] == "closed"
+    assert [e["action"] for e in r.json()["events"]][-6:] == [
+        "check",
+        "check",
+        "uncheck",
+        "check",
+        "resolve",
+        "close",
+    ]
+    # follow-ups are for repairs, not PM
+    r = await api.post("/api/work-orders/1/follow-up", who="super1", json={"note": "x"})
+    error(r, 409, "not_a_repair")
+    # a job with no checklist has none to tick
+    api.fault("p2", "pump.dry_run")
+    await api.post("/api/work-orders/2/acknowledge")
+    error(await api.post("/api/work-orders/2/checklist/0"), 409, "no_checklist")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -93,7 +95,7 @@ def test_threshold_below_without_hysteresis_clears_at_the_limit() -> None:
         ({"point": "p", "above": 5, "clear_below": 6}, "must not be more than above"),
         ({"point": "p", "below": 5, "clear_above": 4}, "must not be less than below"),
         ({"point": "p", "above": 5, "clear_above": 6}, "`clear_above` goes with `below`"),
-        ({"point": "p", "equals": 1, "in": [1]}, "exactly one of `equals` or `in`"),
+        ({"point": "p", "equals": 1, "in": [1]}, "exactly one of `equals`, `in` or `not_in`"),
         ({"point": "p", "frob": 1}, "one of the keys"),
         ({"point": "Bad Name", "is": True}, "String should match pattern"),
         ({"any": []}, "at least 1 item"),
@@ -190,3 +192,97 @@ def test_stale_and_status() -> None:
     assert lost.evaluate(ctx(status="offline"), False) is True
     assert lost.evaluate(ctx(status="online"), False) is False
     assert lost.evaluate(ctx(status="unknown"), False) is None
+
+
+def test_not_in_matches_every_other_state() -> None:
+    c = cond({"point": "alarm_code", "not_in": ["none", "dry_run"]})
+    assert c.evaluate(ctx({"alarm_code": "code_77"}), False) is True
+    assert c.evaluate(ctx({"alarm_code": "dry_run"}), False) is False
+    assert c.evaluate(ctx({}), False) is None
+    # a boolean is not the number 1
+    assert cond({"point": "x", "not_in": [1]}).evaluate(ctx({"x": True}), False) is True
+
+
+def test_increase_below_sees_a_counter_that_did_not_move() -> None:
+    c = cond({"point": "trips", "increase_below": 1, "window": "5m"})
+    still = {"trips": [(0.0, 50.0), (900.0, 50.0)]}
+    assert c.evaluate(ctx(now=1000.0, history=still), False) is True
+    moved = {"trips": [(0.0, 50.0), (950.0, 51.0)]}
+    assert c.evaluate(ctx(now=1000.0, history=moved), False) is False
+    young = {"trips": [(800.0, 50.0)]}  # less than the window known: cannot tell yet
+    assert c.evaluate(ctx(now=1000.0, history=young), False) is None
+    assert cond({"point": "trips", "increase_below": 1, "window": "5m"}).counter_points() == {
+        "trips"
+    }
+
+
+def test_trend_fits_a_line_and_leaves_out_low_samples() -> None:
+    c = cond(
+        {
+            "point": "vibration",
+            "trend_above": 0.5,
+            "per": "1d",
+            "window": "2d",
+            "ignore_below": 0.5,
+        }
+    )
+    day = 86400.0
+    # rising 1 mm/s a day while running, 0.05 while stopped (left out)
+    samples = [(i * 3600.0, 1.5 + i / 24.0 if i % 3 else 0.05) for i in range(0, 49)]
+    now = 48 * 3600.0
+    history = {"vibration": samples}
+    assert c.evaluate(ctx({"vibration": 3.5}, now=now, history=history), False) is True
+    assert c.slope(ctx({"vibration": 3.5}, now=now, history=history)) == pytest.approx(1.0)
+    flat = {"vibration": [(i * 3600.0, 1.5) for i in range(49)]}
+    assert c.evaluate(ctx({"vibration": 1.5}, now=now, history=flat), False) is False
+    # stopped now: cannot tell; too little history: cannot tell
+    assert c.evaluate(ctx({"vibration": 0.05}, now=now, history=history), False) is None
+    short = {"vibration": [(now - 3600.0 * i, 2.0) for i in range(12)]}
+    assert c.evaluate(ctx({"vibration": 2.0}, now=now, history=short), False) is None
+    assert c.evaluate(ctx({"vibration": 2.0}, now=day, history={}), False) is None
+
+
+def test_between_is_site_local_and_crosses_midnight() -> None:
+    hk = ZoneInfo("Asia/Hong_Kong")
+    night = cond({"between": ["19:00", "06:00"]})
+    weekdays = cond({"between": ["19:00", "06:00"], "days": ["mon", "tue", "wed", "thu", "fri"]})
+
+    def at(day: int, hour: int, minute: int = 0) -> Context:
+        when = datetime(2026, 3, day, hour, minute, tzinfo=hk).timestamp()  # 2 March: Monday
+        return Context(
+            now=when, values={}, last_seen=None, status="online", history={}, timezone=hk
+        )
+
+    assert night.evaluate(at(2, 19), False) is True
+    assert night.evaluate(at(2, 18, 59), False) is False
+    assert night.evaluate(at(3, 5, 59), False) is True
+    assert night.evaluate(at(3, 6), False) is False
+    assert night.time_dependent()
+    # Saturday night belongs to Saturday; the small hours of Saturday to Friday night
+    assert weekdays.evaluate(at(7, 1), False) is True
+    assert weekdays.evaluate(at(7, 20), False) is False
+    assert weekdays.evaluate(at(8, 3), False) is False
+    # the same instant in UTC is another hour: the timezone matters
+    utc = Context(
+        now=datetime(2026, 3, 2, 19, 0, tzinfo=hk).timestamp(),
+        values={},
+        last_seen=None,
+        status="online",
+        history={},
+    )
+    assert night.evaluate(utc, False) is False
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"between": ["25:00", "06:00"]}, "not a time of day"),
+        ({"between": ["06:00", "06:00"]}, "two different times"),
+        ({"between": ["06:00", "07:00"], "days": ["someday"]}, "days"),
+        ({"point": "v", "trend_above": 1, "trend_below": 0, "window": "1d"}, "exactly one"),
+        ({"point": "t", "increase_above": 1, "increase_below": 2, "window": "1h"}, "exactly one"),
+    ],
+)
+def test_bad_new_conditions_say_what_is_wrong(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        cond(data)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cloud.rules.conditions import Context
 from cloud.rules.engine import Change, RuleEngine
 from cloud.rules.model import Rule
 
@@ -193,18 +194,114 @@ def test_rate_rule_sees_a_rising_level_and_its_end(clock: FakeClock) -> None:
     assert changes(engine.tick()) == [("p1", "pump.rising", Change.CLEARED)]
 
 
-def test_history_is_bounded(clock: FakeClock) -> None:
+def test_history_is_bounded_and_thinned_without_losing_counts(clock: FakeClock) -> None:
     r = rule({"point": "starts", "increase_above": 1e9, "window": "1d"})
     engine = RuleEngine([r], clock=clock, max_history=16)
     engine.track("p1", "pump")
-    for i in range(100):
-        clock.advance(1)
-        engine.observe("p1", {"starts": i})
-    state = engine._equipment["p1"]
-    assert len(state.history["starts"]) == 16
+    value = 0
+    for i in range(2000):
+        clock.advance(60)
+        value = 5 if i == 1000 else value + 1  # a counter reset half way
+        engine.observe("p1", {"starts": value})
+    samples = engine._equipment["p1"].history["starts"]
+    assert len(samples) <= 16
+    seen = r.condition.increase(  # type: ignore[union-attr]
+        Context(
+            now=clock.now, values={}, last_seen=None, status="online", history={"starts": samples}
+        )
+    )
+    assert seen is not None and seen[1]
+    # 440 before the reset, 5 counted from zero, 999 after; thinning may add at most one slot
+    # (1 day / 8 = 180 samples) from before the window's start, and never loses the reset
+    assert 1444 <= seen[0] <= 1444 + 180
 
 
 def test_a_rule_id_twice_is_refused() -> None:
     r = rule({"point": "dry_run", "is": True})
     with pytest.raises(ValueError, match="given twice"):
         RuleEngine([r, r])
+
+
+def test_when_holds_the_rule_still_while_it_is_not_true(clock: FakeClock) -> None:
+    r = rule(
+        {"point": "over_current", "is": True},
+        when={"point": "run_state", "equals": "running"},
+    )
+    engine = RuleEngine([r], clock=clock)
+    engine.track("p1", "pump")
+    assert changes(engine.observe("p1", {"run_state": "running", "over_current": True})) == [
+        ("p1", "pump.test", Change.RAISED)
+    ]
+    # the pump stops: its over-current bit drops, but a stopped pump says nothing of it
+    assert engine.observe("p1", {"run_state": "stopped", "over_current": False}) == []
+    assert engine.is_active("p1", "pump.test")
+    out = engine.observe("p1", {"run_state": "running", "over_current": False})
+    assert changes(out) == [("p1", "pump.test", Change.CLEARED)]
+
+
+def test_clear_when_is_the_alarms_own_way_out(clock: FakeClock) -> None:
+    r = rule(
+        {"point": "level", "above": 90},
+        clear_when={"point": "level", "below": 50},
+    )
+    engine = RuleEngine([r], clock=clock)
+    engine.track("p1", "pump")
+    assert changes(engine.observe("p1", {"level": 95}))[0][2] is Change.RAISED
+    assert engine.observe("p1", {"level": 70}) == []  # below the raise level, not yet clear
+    assert changes(engine.observe("p1", {"level": 40}))[0][2] is Change.CLEARED
+
+
+def test_new_rules_keep_what_is_known(clock: FakeClock) -> None:
+    kept = rule({"point": "dry_run", "is": True}, "pump.kept")
+    changed = rule({"point": "t", "above": 80}, "pump.changed", **{"for": "1m"})
+    removed = rule({"point": "leak", "is": True}, "pump.removed")
+    engine = RuleEngine([kept, changed, removed], clock=clock)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"dry_run": True, "t": 85, "leak": True})
+    assert sorted(engine.active_rules("p1")) == ["pump.kept", "pump.removed"]
+
+    stricter = rule({"point": "t", "above": 82}, "pump.changed", **{"for": "1m"})
+    added = rule({"point": "speed", "below": 100}, "pump.added")
+    out = engine.set_rules([kept, stricter, added])
+    assert changes(out) == [("p1", "pump.removed", Change.CLEARED)]
+    assert "removed or disabled" in out[0].message
+    assert engine.active_rules("p1") == ["pump.kept"]
+    clock.advance(30)
+    assert engine.tick() == []  # the changed rule's `for` started again at the reload
+    clock.advance(30)
+    assert changes(engine.tick()) == [("p1", "pump.changed", Change.RAISED)]
+    assert changes(engine.observe("p1", {"speed": 50})) == [("p1", "pump.added", Change.RAISED)]
+
+
+def test_snapshot_and_restore_keep_timers_and_history(clock: FakeClock) -> None:
+    slow = rule({"point": "t", "above": 80}, "pump.slow", **{"for": "10m"})
+    cycling = rule({"point": "starts", "increase_above": 5, "window": "1h"}, "pump.cycling")
+    engine = RuleEngine([slow, cycling], clock=clock)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"t": 85, "starts": 100})
+    for n in range(101, 105):
+        clock.advance(60)
+        engine.observe("p1", {"starts": n})
+    changed = engine.take_changes()
+    assert changed.rules == {"p1"} and changed.history == {"p1"}
+    saved = engine.snapshot("p1")
+    assert engine.take_changes().rules == set()
+
+    # a new process: values from the registry, then the saved state
+    again = RuleEngine([slow, cycling], clock=clock)
+    again.track("p1", "pump", values={"t": 85, "starts": 104}, status="online")
+    again.restore("p1", saved)
+    clock.advance(6 * 60)
+    assert changes(again.tick()) == [("p1", "pump.slow", Change.RAISED)]  # 10 min in all
+    clock.advance(60)
+    out = again.observe("p1", {"starts": 106})  # the sixth start within the hour
+    assert changes(out) == [("p1", "pump.cycling", Change.RAISED)]
+
+
+def test_a_damaged_snapshot_costs_history_not_the_service(clock: FakeClock) -> None:
+    engine = RuleEngine([rule({"point": "starts", "increase_above": 5, "window": "1h"})])
+    engine.track("p1", "pump")
+    engine.restore("p1", {"version": 1, "rules": {"pump.test": "x"}, "history": {"starts": [1]}})
+    engine.restore("p1", {"version": 99})
+    engine.restore("p1", {"version": 1, "history": {"starts": [[1, 2], ["a", 3], [5]]}})
+    assert list(engine._equipment["p1"].history["starts"]) == [(1.0, 2.0)]

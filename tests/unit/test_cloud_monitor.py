@@ -15,10 +15,10 @@ from cloud import alarms, registry, workorders
 from cloud.db import Database, make_engine
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Role, WorkOrderKind
 from cloud.enums import WorkOrderStatus as S
-from cloud.models import Alarm, Equipment, WorkOrder
+from cloud.models import Alarm, Equipment, RuleState, WorkOrder
 from cloud.monitor import Monitor, StatusItem, TelemetryItem, TickItem
 from cloud.rules.engine import RuleEngine
-from cloud.rules.loader import load_rules
+from cloud.rules.loader import RuleSet, load_rule_set, load_rules
 from cloud.sla import load_sla
 from cloud.users import add_user
 from cloud.workorders import Action
@@ -177,12 +177,14 @@ def test_a_recurring_fault_reuses_the_open_work_order(rig: Rig) -> None:
     (wo,) = rig.work_orders()
     assert [a for a, _ in rig.events(wo.id)] == ["created", "fault_cleared", "fault_recurred"]
 
-    # the technician fixes it; once resolved, the next fault is a new job
+    # the technician fixes it; once resolved, the next fault is a new alarm, and, long
+    # after the fix, a new job (soon after, the fixed job reopens: the work-order rules)
     rig.send(rig.item("p1", {"dry_run": False}))
     with rig.db.session() as session:
         tech = add_user(session, "tech1", Role.TECHNICIAN, now=rig.clock())
         for action in (Action.ACKNOWLEDGE, Action.START, Action.RESOLVE):
-            workorders.act(session, wo.id, action, user=tech, now=rig.clock())
+            workorders.act(session, wo.id, action, user=tech, now=rig.clock(), note="fixed")
+    rig.clock.advance(rig.sla.reopen_within + 1)
     rig.send(rig.item("p1", {"dry_run": True}))
     assert [w.number for w in rig.work_orders()] == ["WO-000001", "WO-000002"]
     assert [a.state for a in rig.alarm_list()] == [AlarmState.CLEARED, AlarmState.ACTIVE]
@@ -332,3 +334,146 @@ def test_inventory_sync_adds_updates_and_retires(rig: Rig) -> None:
         assert len(registry.search(session, include_retired=True)) == 3
         assert session.get(Equipment, "l1") is not None
     assert os.path.exists(rig.tmp / "db" / "cloud.sqlite")
+
+
+SLOW_RULES = """rules:
+  - id: pump.dry_run
+    kind: pump
+    title: Pump running dry
+    condition: {point: dry_run, is: true}
+    for: 30s
+    severity: major
+    priority: urgent
+"""
+
+
+def rig_with(tmp_path: Path, rules_text: str) -> Rig:
+    extra = tmp_path / "rules"
+    extra.mkdir()
+    (extra / "site.yaml").write_text(rules_text, encoding="utf-8")
+    rig = Rig(tmp_path)
+    rules = load_rules(extra)
+
+    def new_monitor() -> Monitor:
+        engine = RuleEngine(rules, clock=lambda: rig.clock().timestamp())
+        monitor = Monitor(rig.db, engine, site="s1", clock=rig.clock, sla=rig.sla)
+        monitor.load()
+        return monitor
+
+    rig.new_monitor = new_monitor  # type: ignore[method-assign]
+    rig.monitor = new_monitor()
+    return rig
+
+
+def test_a_pending_for_duration_survives_a_restart(tmp_path: Path) -> None:
+    rig = rig_with(tmp_path, SLOW_RULES)
+    try:
+        rig.send(rig.item("p1", {"dry_run": True}))
+        rig.clock.advance(20)
+        rig.send(TickItem())
+        rig.monitor = rig.new_monitor()  # the process restarts 20 s into the 30 s
+        rig.clock.advance(9)
+        rig.send(TickItem())
+        assert rig.count(Alarm) == 0
+        rig.clock.advance(1)
+        rig.send(TickItem())
+        assert rig.count(Alarm) == 1 and rig.count(WorkOrder) == 1
+    finally:
+        rig.db.close()
+
+
+def test_a_counter_window_survives_a_restart(rig: Rig) -> None:
+    # pump.short_cycling: more than 30 starts within an hour
+    for n in range(20):
+        rig.clock.advance(60)
+        rig.send(rig.item("p1", {"starts": 5000 + n}))
+    rig.monitor.flush()
+    rig.monitor = rig.new_monitor()
+    for n in range(20, 32):
+        rig.clock.advance(60)
+        rig.send(rig.item("p1", {"starts": 5000 + n}))
+    (alarm,) = rig.alarm_list()
+    assert alarm.rule_id == "pump.short_cycling"
+    # without what was saved, a fresh start would have seen only 11 starts
+    with rig.db.sessions() as session:
+        saved = session.get(RuleState, "p1")
+        assert saved is not None and len(saved.data["history"]["starts"]) >= 2
+
+
+def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: Rig) -> None:
+    rig.send(rig.item("p1", {"starts": 1}))
+    first = rig.monitor.stats.states_saved
+    assert first == 1  # new history: saved at once the first time
+    for n in range(2, 6):
+        rig.clock.advance(1)
+        rig.send(rig.item("p1", {"starts": n}))
+    assert rig.monitor.stats.states_saved == first  # history only: throttled
+    rig.send(rig.item("p1", {"dry_run": True}))  # a rule changed: saved with its batch
+    assert rig.monitor.stats.states_saved == first + 1
+    rig.clock.advance(1)
+    rig.send(rig.item("p1", {"starts": 9}))
+    rig.monitor.flush()  # shutdown: what is left is saved
+    with rig.db.sessions() as session:
+        saved = session.get(RuleState, "p1")
+        assert saved is not None
+        assert saved.data["history"]["starts"][-1][1] == 9
+        assert saved.data["rules"]["pump.dry_run"]["active"] is True
+
+
+def test_reloaded_rules_clear_the_alarms_of_rules_gone(rig: Rig) -> None:
+    rig.send(rig.item("p1", {"dry_run": True, "leak": True}))
+    assert sorted(a.rule_id for a in rig.alarm_list()) == ["pump.dry_run", "pump.seal_leak"]
+    base = load_rule_set()
+    fewer = RuleSet([r for r in base.rules if r.id != "pump.seal_leak"], base.outage, {})
+    out = rig.monitor.set_rules(fewer)
+    assert [(t.rule.id, t.change.value) for t in out] == [("pump.seal_leak", "cleared")]
+    states = {a.rule_id: a.state for a in rig.alarm_list()}
+    assert states == {"pump.dry_run": AlarmState.ACTIVE, "pump.seal_leak": AlarmState.CLEARED}
+    # and a restart with the new rules agrees
+    engine = RuleEngine(fewer.rules, clock=lambda: rig.clock().timestamp())
+    rig.monitor = Monitor(rig.db, engine, site="s1", clock=rig.clock, sla=rig.sla)
+    rig.monitor.load()
+    rig.send(rig.item("p1", {"dry_run": False, "leak": True}))
+    assert {a.rule_id: a.state for a in rig.alarm_list()} == {
+        "pump.dry_run": AlarmState.CLEARED,
+        "pump.seal_leak": AlarmState.CLEARED,
+    }
+
+
+def test_an_alarm_cleared_while_down_is_not_active_after_a_restart(rig: Rig) -> None:
+    rig.send(rig.item("p1", {"dry_run": True}))
+    rig.monitor.flush()
+    (alarm,) = rig.alarm_list()
+    with rig.db.session() as session:  # cleared by other means while the process was down
+        alarms.clear_alarm(
+            session,
+            equipment_id="p1",
+            rule_id="pump.dry_run",
+            values={},
+            message="cleared",
+            now=rig.clock(),
+        )
+    rig.monitor = rig.new_monitor()
+    assert not rig.monitor.engine.is_active("p1", "pump.dry_run")
+    rig.send(rig.item("p1", {"dry_run": True}))
+    (alarm,) = rig.alarm_list()
+    assert alarm.state is AlarmState.ACTIVE and alarm.occurrences == 2
+
+
+def test_a_reload_that_fails_to_apply_keeps_the_rules_in_use(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.send(rig.item("p1", {"leak": True}))
+    before = {r.id for r in rig.monitor.engine.rules}
+    base = load_rule_set()
+    fewer = RuleSet([r for r in base.rules if r.id != "pump.seal_leak"], base.outage, {})
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("cloud.monitor.alarms.apply", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        rig.monitor.set_rules(fewer)
+    assert {r.id for r in rig.monitor.engine.rules} == before
+    assert rig.monitor.engine.is_active("p1", "pump.seal_leak")
+    assert [a.state for a in rig.alarm_list()] == [AlarmState.ACTIVE]

@@ -8,7 +8,8 @@ import pytest
 
 from cloud.enums import Priority
 from cloud.rules.engine import Change, RuleEngine
-from cloud.rules.loader import load_rules
+from cloud.rules.loader import RuleLibrary, load_rule_set, load_rules
+from cloud.rules.model import OutagePolicy
 from cloud.sla import load_sla
 from plantroom.errors import ConfigError
 from plantroom.kinds import Kind
@@ -163,7 +164,11 @@ def test_sla_targets_cover_every_priority(tmp_path: Path) -> None:
     low = sla.priorities[Priority.LOW]
     assert emergency.respond < low.respond
     assert low.resolve <= 7 * 86400  # never more than a week
-    bad = write(tmp_path, "sla.yaml", "priorities:\n  emergency: {respond: 10m, resolve: 4h}\n")
+    bad = write(
+        tmp_path,
+        "sla.yaml",
+        "priorities:\n  emergency: {respond: 10m, resolve: 4h, escalate_every: 5m}\n",
+    )
     with pytest.raises(ConfigError, match="no target for priority urgent, normal, low"):
         load_sla(bad)
 
@@ -172,7 +177,93 @@ def test_the_documented_examples_load(tmp_path: Path) -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
     blocks = [b.split("```", 1)[0] for b in doc.split("```yaml\n")[1:]]
     examples = [b for b in blocks if b.startswith("rules:")]
-    assert len(examples) == 2
+    assert len(examples) == 3  # the format, and two sets of site rules
     for i, block in enumerate(examples):
         write(tmp_path / str(i), "doc.yaml", block)
         assert load_rules(tmp_path / str(i))
+
+
+def test_every_rule_has_its_delay_priority_and_severity() -> None:
+    rules = load_rule_set().rules
+    assert len(rules) >= 30
+    for kind in Kind:
+        ids = {r.id for r in rules if r.kind is kind}
+        assert f"{kind.value}.lost_communication" in ids
+    for rule in rules:
+        assert rule.description, rule.id
+    comm = [r for r in rules if r.outage == "comm_loss"]
+    assert {r.kind for r in comm} == set(Kind)
+    assert [r.id for r in rules if r.outage == "power_loss"] == ["fire_panel.mains_failure"]
+
+
+def test_the_outage_policy_is_shipped_and_overridable(tmp_path: Path) -> None:
+    assert load_rule_set().outage == OutagePolicy(enabled=True, min_devices=4, window=300)
+    write(tmp_path, "outage.yaml", "outage: {min_devices: 10, window: 2m}\n")
+    assert load_rule_set(tmp_path).outage == OutagePolicy(min_devices=10, window=120)
+    write(tmp_path, "more.yaml", "outage: {enabled: false}\n")
+    with pytest.raises(ConfigError, match=r"outage.yaml:1: outage: already given at .*more.yaml:1"):
+        load_rule_set(tmp_path)
+
+
+def test_errors_in_new_parts_name_file_rule_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """rules:
+  - id: pump.odd
+    kind: pump
+    title: odd
+    when: {point: run_state, equal: running}
+    condition: {point: vibration, trend_above: 1, window: 1d}
+    outage: sometimes
+    severity: minor
+    priority: low
+""",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_rules(tmp_path)
+    text = str(err.value)
+    assert f"{path}:5: rule 'pump.odd': rules.0.when" in text
+    assert f"{path}:7: rule 'pump.odd': rules.0.outage:" in text
+
+
+def test_the_library_sees_files_change(tmp_path: Path) -> None:
+    library = RuleLibrary(tmp_path)
+    assert library.changed()
+    library.load()
+    assert not library.changed()
+    path = write(
+        tmp_path,
+        "site.yaml",
+        """rules:
+  - id: pump.hot
+    kind: pump
+    title: Hot
+    condition: {point: motor_temperature, above: 90}
+    severity: major
+    priority: urgent
+""",
+    )
+    assert library.changed()
+    assert "pump.hot" in library.load().by_id()
+    path.write_text("rules: [\n", encoding="utf-8")  # broken: seen once, not again
+    assert library.changed()
+    with pytest.raises(ConfigError):
+        library.load()
+    library.mark_seen()
+    assert not library.changed()
+    path.unlink()
+    assert library.changed()
+
+
+def test_every_shipped_rule_is_documented_with_its_priority() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in doc.splitlines()
+        if line.startswith("| `")
+    }
+    for rule in load_rule_set().rules:
+        assert rule.id in rows, rule.id
+        cells = [c.strip() for c in rows[rule.id].split("|")]
+        assert rule.priority.value in cells and rule.severity.value in cells, rule.id

@@ -1,0 +1,475 @@
+"""GET /api/events: server-sent events of work-order and alarm changes, for the console.
+
+A `Broadcaster` fans messages out to the open streams. Anything in the process may call
+`Broadcaster.notify` (from any thread); while at least one stream is open, a `ChangeWatcher`
+also polls the database once a second and turns what changed into messages, so changes made
+by any part of the service (or by another process on the same database) reach the console:
+
+- work orders: every change to a work order adds a row to its audit trail, so new
+  `work_order_events` rows (by id) name the work orders that changed;
+- alarms: the active ones are compared with what they were at the last poll, new ids are
+  looked at, and alarms that stopped being active are read again.
+
+Each message has an id `<boot>:<n>`. The last `BACKLOG` messages are kept, so a browser that
+reconnects with `Last-Event-ID` gets what it missed; when that is no longer possible the
+stream's first message (`ready`, with `"replayed": false`) tells it to reload instead.
+
+A stream ends by itself after `lifetime` seconds (the browser reconnects at once and misses
+nothing), so that a revoked token stops being served and a graceful shutdown, which waits for
+open responses, never waits long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cloud.api.errors import error_response
+from cloud.db import Database
+from cloud.deps import StateDep, bearer
+from cloud.enums import AlarmState
+from cloud.errors import Unauthorized
+from cloud.models import Alarm, WorkOrder, WorkOrderEvent
+from cloud.schemas import AlarmOut, ErrorBody, EventOut, UserRef, WorkOrderOut
+from cloud.users import authenticate
+
+log = logging.getLogger(__name__)
+
+WORK_ORDER = "work_order"
+ALARM = "alarm"
+READY = "ready"
+
+BACKLOG = 1000  # messages kept for browsers that reconnect
+QUEUE_SIZE = 1000  # messages waiting for one slow stream before it is ended
+POLL_INTERVAL_S = 1.0
+STREAM_LIFETIME_S = 30.0
+HEARTBEAT_S = 10.0
+RETRY_MS = 1000  # how soon a browser reconnects
+PRIME_WAIT_S = 5.0  # how long a new stream waits for the watcher's first look at the database
+IDLE_S = 10.0  # the watcher keeps going this long after the last stream, for reconnects
+GAP_WAIT_S = 10.0  # how long a missing event id may still turn up (a transaction not committed)
+MAX_ROWS = 1000  # rows read per poll; the rest on the next one
+RECENT_ALARMS = 1000  # alarms whose last sent state is remembered
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    event: str
+    data: str  # JSON text
+
+    def encode(self, boot: str) -> bytes:
+        return f"id: {boot}:{self.id}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """One open stream: its queue of messages, and why it must end, if it must."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Message | None]
+    replayed: bool = False
+    overflowed: bool = False
+
+    def offer(self, message: Message | None) -> None:
+        """Called on the stream's event loop."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True  # the stream ends; the browser reconnects and catches up
+
+
+class Broadcaster:
+    """Fans messages out to the open streams and keeps the last `backlog` for reconnects."""
+
+    def __init__(
+        self,
+        database: Callable[[], Database],
+        *,
+        interval: float = POLL_INTERVAL_S,
+        lifetime: float = STREAM_LIFETIME_S,
+        heartbeat: float = HEARTBEAT_S,
+        idle: float = IDLE_S,
+        backlog: int = BACKLOG,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self.boot = secrets.token_hex(4)
+        self.interval = interval
+        self.lifetime = lifetime
+        self.heartbeat = heartbeat
+        self.idle = idle
+        self.queue_size = queue_size
+        self._database = database
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._backlog: deque[Message] = deque(maxlen=backlog)
+        self._subs: set[Subscription] = set()
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_from = 0  # the last message id before the running watcher started
+        self._primed = asyncio.Event()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    @property
+    def streams(self) -> int:
+        return len(self._subs)
+
+    @property
+    def watching(self) -> bool:
+        return self._watch_task is not None and not self._watch_task.done()
+
+    def notify(self, event: str, data: dict[str, Any]) -> Message:
+        """Send `data` (JSON-able) as `event` to every open stream. Safe from any thread."""
+        text = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._last_id += 1
+            message = Message(self._last_id, event, text)
+            self._backlog.append(message)
+            for sub in self._subs:
+                sub.loop.call_soon_threadsafe(sub.offer, message)
+        return message
+
+    def _since(self, last_event_id: str | None) -> list[Message] | None:
+        """What a stream that last saw `last_event_id` missed, or None if that is unknown."""
+        if not last_event_id:
+            return None
+        boot, _, number = last_event_id.strip().partition(":")
+        if boot != self.boot or not number.isdigit() or not self.watching:
+            return None
+        last = int(number)
+        first = self._backlog[0].id if self._backlog else self._last_id + 1
+        # before the watcher started, changes may have gone unseen: those cannot be replayed
+        if last > self._last_id or last < first - 1 or last <= self._watch_from:
+            return None
+        return [m for m in self._backlog if m.id > last]
+
+    @asynccontextmanager
+    async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[Subscription]:
+        """An open stream, registered until the block ends. The database watcher runs while
+        any stream is open; a new stream waits (briefly) for its first look."""
+        if self._closed:
+            raise RuntimeError("the event broadcaster is closed")
+        loop = asyncio.get_running_loop()
+        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size))
+        with self._lock:
+            missed = self._since(last_event_id)
+            if missed is not None and len(missed) < self.queue_size:
+                for message in missed:
+                    sub.queue.put_nowait(message)
+                sub.replayed = True
+            self._subs.add(sub)
+            if not self.watching:
+                self._watch_from = self._last_id
+                self._primed = asyncio.Event()
+                self._watch_task = loop.create_task(self._watch(), name="cloud-console-events")
+        try:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._primed.wait(), PRIME_WAIT_S)
+            yield sub
+        finally:
+            with self._lock:
+                self._subs.discard(sub)
+
+    async def _watch(self) -> None:
+        """Poll the database while anyone listens; stop `idle` s after the last stream has gone
+        (on the loop, without awaiting between the check and the stop, so that a new stream
+        either sees this task running or starts another)."""
+        watcher = ChangeWatcher()
+        failing = False
+        loop = asyncio.get_running_loop()
+        idle_since: float | None = None
+        while True:
+            if self._subs:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = loop.time()
+            if self._closed or (idle_since is not None and loop.time() - idle_since >= self.idle):
+                self._watch_task = None
+                return
+            try:
+                changes = await anyio.to_thread.run_sync(watcher.poll, self._database())
+            except (SQLAlchemyError, RuntimeError) as exc:
+                if not failing:
+                    log.error("console events: cannot read changes from the database: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("console events: reading changes from the database again")
+                failing = False
+                for event, data in changes:
+                    self.notify(event, data)
+            self._primed.set()  # streams wait for the first attempt, not for its success
+            await asyncio.sleep(self.interval)
+
+    def close_streams(self) -> None:
+        """End every open stream and refuse new ones (the service is stopping). Safe from any
+        thread and from a signal handler."""
+        self._closed = True
+        with self._lock:
+            for sub in self._subs:
+                sub.loop.call_soon_threadsafe(sub.offer, None)
+
+    async def aclose(self) -> None:
+        """Close the streams and wait for the watcher to stop."""
+        self.close_streams()
+        task = self._watch_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._watch_task = None
+
+    async def stream(self, sub: Subscription, ready: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The bytes of one stream: `retry`, `ready`, then messages and keep-alive comments
+        until the lifetime is up, the service stops or the stream falls too far behind."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lifetime
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        body = json.dumps({**ready, "boot": self.boot, "replayed": sub.replayed})
+        yield f"event: {READY}\ndata: {body}\n\n".encode()
+        while not self._closed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                message = await asyncio.wait_for(
+                    sub.queue.get(), timeout=min(self.heartbeat, remaining)
+                )
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if message is None or sub.overflowed:
+                return
+            yield message.encode(self.boot)
+
+
+def _alarm_state(a: Alarm) -> tuple[Any, ...]:
+    return (
+        a.state,
+        a.severity,
+        a.message,
+        a.occurrences,
+        a.last_raised_at,
+        a.cleared_at,
+        a.acknowledged,
+        a.acknowledged_at,
+    )
+
+
+def _alarm(a: Alarm) -> dict[str, Any]:
+    return {"alarm": AlarmOut.of(a).model_dump(mode="json")}
+
+
+@dataclass(slots=True)
+class ChangeWatcher:
+    """Finds what changed in the database since the last poll. Not thread-safe: one poller."""
+
+    clock: Callable[[], float] = time.monotonic
+    primed: bool = False
+    floor: int = 0  # every work-order event id up to here has been handled
+    seen: set[int] = field(default_factory=set)  # handled ids above the floor
+    gaps: dict[int, float] = field(default_factory=dict)  # missing id → when first missed
+    alarms: OrderedDict[int, tuple[Any, ...]] = field(default_factory=OrderedDict)
+    active: set[int] = field(default_factory=set)
+    max_alarm_id: int = 0
+
+    def poll(self, db: Database) -> list[tuple[str, dict[str, Any]]]:
+        with db.sessions() as session:
+            if not self.primed:
+                self.prime(session)
+                return []
+            return self.changes(session)
+
+    def prime(self, session: Session) -> None:
+        """Take the database as it is now as the starting point."""
+        self.floor = session.scalar(select(func.max(WorkOrderEvent.id))) or 0
+        self.max_alarm_id = session.scalar(select(func.max(Alarm.id))) or 0
+        for alarm in session.scalars(select(Alarm).where(Alarm.state == AlarmState.ACTIVE)):
+            self._remember(alarm)
+            self.active.add(alarm.id)
+        self.primed = True
+
+    def changes(self, session: Session) -> list[tuple[str, dict[str, Any]]]:
+        out = [(ALARM, _alarm(a)) for a in self._alarms(session)]
+        out.extend(self._work_orders(session))
+        return out
+
+    def _remember(self, alarm: Alarm) -> bool:
+        """Note the alarm's state; True if it differs from the last one noted."""
+        state = _alarm_state(alarm)
+        changed = self.alarms.get(alarm.id) != state
+        self.alarms[alarm.id] = state
+        self.alarms.move_to_end(alarm.id)
+        while len(self.alarms) > RECENT_ALARMS:
+            self.alarms.popitem(last=False)
+        return changed
+
+    def _alarms(self, session: Session) -> list[Alarm]:
+        active = list(session.scalars(select(Alarm).where(Alarm.state == AlarmState.ACTIVE)))
+        active_ids = {a.id for a in active}
+        others: list[Alarm] = []
+        gone = self.active - active_ids
+        if gone:
+            others.extend(session.scalars(select(Alarm).where(Alarm.id.in_(gone))))
+        others.extend(
+            session.scalars(
+                select(Alarm)
+                .where(Alarm.id > self.max_alarm_id, Alarm.state != AlarmState.ACTIVE)
+                .order_by(Alarm.id)
+                .limit(MAX_ROWS)
+            )
+        )
+        self.active = active_ids
+        changed = []
+        for alarm in sorted({a.id: a for a in [*active, *others]}.values(), key=lambda a: a.id):
+            self.max_alarm_id = max(self.max_alarm_id, alarm.id)
+            if self._remember(alarm):
+                changed.append(alarm)
+        return changed
+
+    def _new_events(self, session: Session) -> list[WorkOrderEvent]:
+        rows = list(
+            session.scalars(
+                select(WorkOrderEvent)
+                .where(WorkOrderEvent.id > self.floor)
+                .order_by(WorkOrderEvent.id)
+                .limit(MAX_ROWS)
+            )
+        )
+        new = [e for e in rows if e.id not in self.seen]
+        self.seen.update(e.id for e in new)
+        self._advance(max((e.id for e in rows), default=self.floor))
+        return new
+
+    def _advance(self, top: int) -> None:
+        """Move the floor past every id up to `top` that was seen, or that has been missing
+        for longer than a transaction could take (a rolled-back insert leaves a hole)."""
+        now = self.clock()
+        for missing in range(self.floor + 1, top):
+            if missing not in self.seen:
+                self.gaps.setdefault(missing, now)
+        while True:
+            nxt = self.floor + 1
+            if nxt in self.seen:
+                self.seen.discard(nxt)
+                self.gaps.pop(nxt, None)
+            elif nxt in self.gaps and now - self.gaps[nxt] >= GAP_WAIT_S:
+                del self.gaps[nxt]
+            else:
+                break
+            self.floor = nxt
+
+    def _work_orders(self, session: Session) -> Iterable[tuple[str, dict[str, Any]]]:
+        events: dict[int, list[WorkOrderEvent]] = {}
+        for event in self._new_events(session):
+            events.setdefault(event.work_order_id, []).append(event)
+        out: list[tuple[str, dict[str, Any]]] = []
+        for wo_id, items in events.items():
+            wo = session.get(WorkOrder, wo_id)
+            if wo is None:
+                continue
+            if wo.alarm is not None and self._remember(wo.alarm):
+                out.append((ALARM, _alarm(wo.alarm)))
+            out.append(
+                (
+                    WORK_ORDER,
+                    {
+                        "work_order": WorkOrderOut.of(wo).model_dump(mode="json"),
+                        "events": [EventOut.of(e).model_dump(mode="json") for e in items],
+                    },
+                )
+            )
+        return out
+
+
+# -- the endpoint -------------------------------------------------------------------------------
+
+router = APIRouter(tags=["events"])
+
+
+def broadcaster_of(request: Request) -> Broadcaster:
+    found: Broadcaster = request.app.state.events
+    return found
+
+
+def _caller(state: StateDep, token: str) -> UserRef:
+    with state.database().sessions() as session:
+        user = authenticate(session, token, now=state.clock())
+        if user is None:
+            raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+        ref = UserRef.of(user)
+    assert ref is not None
+    return ref
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`ready`, then `work_order` and `alarm` messages as they happen",
+        },
+        401: {"model": ErrorBody, "description": "missing, unknown, expired or revoked token"},
+        503: {"model": ErrorBody, "description": "the service is stopping"},
+    },
+)
+async def events(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[
+        str | None,
+        Query(max_length=512, description="the API token, for browsers' EventSource"),
+    ] = None,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> Response:
+    """Server-sent events of work-order and alarm changes. Authenticate with
+    `Authorization: Bearer …` or `?token=…` (a browser's EventSource cannot send headers)."""
+    broadcaster = broadcaster_of(request)
+    if broadcaster.closed:
+        return error_response(503, "unavailable", "the service is stopping; try again shortly")
+    given = credentials.credentials if credentials is not None else token
+    if not given:
+        raise Unauthorized(
+            "missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
+            code="missing_token",
+        )
+    user = await anyio.to_thread.run_sync(_caller, state, given)
+    ready = {"user": user.model_dump(mode="json")}
+
+    async def body() -> AsyncIterator[bytes]:
+        async with broadcaster.subscribe(last_event_id) as sub:
+            async for chunk in broadcaster.stream(sub, ready):
+                yield chunk
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

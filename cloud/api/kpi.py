@@ -1,0 +1,104 @@
+"""GET /api/kpis: the indicators managers report, for a building (or all) and a period."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from cloud import kpi
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import CurrentUser, SessionDep, StateDep, answer
+from cloud.errors import InvalidInput
+from cloud.schemas import IndicatorOut, KpiCounts, KpiOut
+from cloud.state import AppState
+
+DEFAULT_PERIOD = timedelta(days=30)
+
+router = APIRouter(tags=["kpis"], responses=AUTH_RESPONSES)
+
+
+def check_building(state: AppState, building: str | None) -> None:
+    known = {b.id for b in state.inventory.buildings}
+    if building is not None and building not in known:
+        raise InvalidInput(
+            f"query.building: {building!r} is not in the inventory "
+            f"(known: {', '.join(sorted(known))})"
+        )
+
+
+def period(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The period asked for: `to` defaults to now, `from` to 30 days before `to`."""
+    for value, name in ((start, "from"), (end, "to")):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"query.{name}: give a time zone, e.g. 2026-11-01T00:00:00Z")
+    end = end or now
+    start = start or end - DEFAULT_PERIOD
+    if end <= start:
+        raise InvalidInput("query.to: must be later than `from`")
+    return start, end
+
+
+def kpi_out(report: kpi.Report) -> KpiOut:
+    c = report.counts
+    return KpiOut.model_validate(
+        {
+            "building": report.building,
+            "from": report.start,
+            "to": report.end,
+            "as_of": report.as_of,
+            "counts": KpiCounts(
+                raised=c.raised,
+                open=c.open,
+                acknowledged=c.acknowledged,
+                in_progress=c.in_progress,
+                on_hold=c.on_hold,
+                resolved=c.resolved,
+                closed=c.closed,
+                cancelled=c.cancelled,
+                overdue=c.overdue,
+                reopened=c.reopened,
+            ),
+            "indicators": {
+                key: IndicatorOut(
+                    name=i.name,
+                    value=None if i.figure.value is None else round(i.figure.value, 3),
+                    unit="s" if i.unit == "s" else "%",
+                    target=i.target,
+                    met=i.met,
+                    numerator=i.figure.numerator,
+                    denominator=i.figure.denominator,
+                )
+                for key, i in report.indicators.items()
+            },
+        }
+    )
+
+
+@router.get("/kpis", response_model=KpiOut)
+def kpis(
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    start: Annotated[
+        datetime | None,
+        Query(alias="from", description="jobs raised at or after (default: 30 days before `to`)"),
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(alias="to", description="jobs raised before (default: now)")
+    ] = None,
+) -> Response:
+    """MTTA and MTTR (seconds), repairs completed on time, equipment / fire facilities /
+    lighting in good order, PM on time, repeat faults and follow-up visits (percent), each
+    with its target, and the period's counts. Definitions: docs/kpis.md."""
+    check_building(state, building)
+    now = state.clock()
+    start, end = period(start, end, now)
+    report = kpi.compute(
+        session, building=building, start=start, end=end, now=now, targets=state.sla.targets
+    )
+    return answer(session, kpi_out(report))

@@ -1,0 +1,128 @@
+"""Preventive maintenance: the plans in force and where each stands."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import CurrentUser, SessionDep, require
+from cloud.enums import Priority, Role
+from cloud.models import PmSchedule, User
+from cloud.pm.schedule import MeterState
+from cloud.pm.scheduler import PmScheduler
+from cloud.schemas import ErrorBody
+
+router = APIRouter(prefix="/pm", tags=["preventive maintenance"], responses=AUTH_RESPONSES)
+
+EngineerUser = Annotated[User, Depends(require(Role.ENGINEER, Role.SUPERVISOR, Role.ADMIN))]
+
+
+def get_scheduler(request: Request) -> PmScheduler:
+    scheduler: PmScheduler = request.app.state.pm_scheduler
+    return scheduler
+
+
+SchedulerDep = Annotated[PmScheduler, Depends(get_scheduler)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PlanOut(_Out):
+    id: str
+    title: str
+    kind: str
+    match: dict[str, str]
+    every: str | None
+    dates: list[str] | None
+    meter_points: list[str] | None
+    meter_every: float | None
+    lead_s: float
+    schedule_from: str
+    priority: Priority
+    checklist: list[str]
+
+
+class ScheduleOut(_Out):
+    plan_id: str
+    target: str
+    building: str
+    next_due: date | None
+    last_due: date | None
+    last_done: date | None
+    used: dict[str, float]
+    open_work_order_id: int | None
+    updated_at: datetime
+
+
+class RunOut(_Out):
+    raised: list[str]
+    completed: int
+    schedules: int
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def list_plans(scheduler: SchedulerDep, user: CurrentUser) -> list[PlanOut]:
+    out = []
+    for plan in scheduler.plans:
+        p = plan.plan
+        out.append(
+            PlanOut(
+                id=p.id,
+                title=p.title,
+                kind=p.kind,
+                match=p.match,
+                every=str(p.every) if p.every else None,
+                dates=[
+                    f"{d.year}-{d.month:02d}-{d.day:02d}"
+                    if d.year
+                    else f"{d.month:02d}-{d.day:02d}"
+                    for d in p.dates
+                ]
+                if p.dates
+                else None,
+                meter_points=list(p.meter.points) if p.meter else None,
+                meter_every=p.meter.every if p.meter else None,
+                lead_s=plan.lead,
+                schedule_from=plan.schedule_from,
+                priority=plan.priority,
+                checklist=list(p.checklist),
+            )
+        )
+    return out
+
+
+@router.get("/schedules", response_model=list[ScheduleOut])
+def list_schedules(session: SessionDep, user: CurrentUser) -> list[ScheduleOut]:
+    rows = session.scalars(select(PmSchedule).order_by(PmSchedule.plan_id, PmSchedule.target))
+    return [
+        ScheduleOut(
+            plan_id=s.plan_id,
+            target=s.target,
+            building=s.building,
+            next_due=s.next_due,
+            last_due=s.last_due,
+            last_done=s.last_done,
+            used={p: MeterState.of(m).used for p, m in s.meters.items()},
+            open_work_order_id=s.open_work_order_id,
+            updated_at=s.updated_at,
+        )
+        for s in rows
+    ]
+
+
+@router.post(
+    "/run",
+    response_model=RunOut,
+    responses={403: {"model": ErrorBody, "description": "engineers, supervisors and admins"}},
+)
+async def run_now(scheduler: SchedulerDep, user: EngineerUser) -> RunOut:
+    """Evaluate every plan now rather than at the next tick."""
+    run = await scheduler.run_now()
+    return RunOut(raised=run.raised, completed=run.completed, schedules=run.schedules)

@@ -1,0 +1,252 @@
+"""Users and teams. Admins manage them; supervisors (who assign jobs) may read them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.orm import Session
+
+from cloud import users
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import AdminUser, CurrentUser, OfficeUser, SessionDep, StateDep, answer
+from cloud.enums import Role, Trade
+from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.models import User
+from cloud.schemas import (
+    ErrorBody,
+    NewUserOut,
+    RevokedOut,
+    TeamIn,
+    TeamList,
+    TeamOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPage,
+    UserPatch,
+    UserRef,
+)
+from cloud.state import AppState
+
+T = TypeVar("T")
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorBody, "description": "the caller's role does not allow it"},
+    404: {"model": ErrorBody, "description": "no such user or team"},
+    409: {"model": ErrorBody, "description": "the name is taken, or the change is refused"},
+}
+
+router = APIRouter(tags=["users"], responses={**AUTH_RESPONSES, **ERRORS})
+
+Username = Annotated[str, Path(min_length=1, max_length=64, examples=["tech1"])]
+TeamName = Annotated[str, Path(min_length=1, max_length=64, examples=["tower-a-lifts"])]
+
+
+def _out(session: SessionDep, user: User) -> UserOut:
+    return UserOut.of(user, users.teams_of(session, user))
+
+
+def _named(find: Callable[[Session, str], T], session: Session, name: str, field: str) -> T:
+    """A team or user named in a request body: one that does not exist is a bad request."""
+    try:
+        return find(session, name)
+    except NotFound as exc:
+        raise InvalidInput(f"{field}: {exc.message}") from exc
+
+
+def _buildings(state: AppState) -> set[str]:
+    return {b.id for b in state.inventory.buildings}
+
+
+@router.get("/users", response_model=UserPage)
+def list_users(
+    session: SessionDep,
+    caller: OfficeUser,
+    role: Annotated[Role | None, Query()] = None,
+    active: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Users by username (supervisors and admins)."""
+    rows, total = users.list_users(session, role=role, active=active, limit=limit, offset=offset)
+    return answer(
+        session,
+        UserPage(items=[_out(session, u) for u in rows], total=total, limit=limit, offset=offset),
+    )
+
+
+@router.post("/users", response_model=NewUserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserIn, state: StateDep, session: SessionDep, caller: AdminUser) -> Response:
+    """Create a user (admins), optionally with a password, teams and a first token."""
+    now = state.clock()
+    user = users.add_user(
+        session,
+        body.username,
+        body.role,
+        now=now,
+        display_name=body.display_name,
+        password=body.password,
+    )
+    for name in body.teams:
+        users.set_member(session, _named(users.get_team, session, name, "teams"), user, member=True)
+    token = (
+        users.issue_token(
+            session, user, now=now, ttl=users.token_ttl(state.settings), label="admin"
+        )
+        if body.token
+        else None
+    )
+    session.commit()
+    return answer(
+        session, NewUserOut(user=_out(session, user), token=token), status.HTTP_201_CREATED
+    )
+
+
+@router.get("/users/{username}", response_model=UserOut)
+def get_user(username: Username, session: SessionDep, caller: OfficeUser) -> Response:
+    return answer(session, _out(session, users.require_user(session, username)))
+
+
+@router.patch("/users/{username}", response_model=UserOut)
+def update_user(
+    username: Username,
+    body: UserPatch,
+    state: StateDep,
+    session: SessionDep,
+    caller: AdminUser,
+) -> Response:
+    """Change a user's role, name, password or whether they may sign in (admins).
+    Deactivating revokes every token of theirs."""
+    user = users.require_user(session, username)
+    if user.id == caller.id and (body.active is False or body.role not in (None, Role.ADMIN)):
+        raise Conflict("admins may not deactivate or demote themselves", code="self_change")
+    users.update_user(
+        session,
+        user,
+        now=state.clock(),
+        role=body.role,
+        display_name=body.display_name,
+        active=body.active,
+        password=body.password,
+    )
+    session.commit()
+    return answer(session, _out(session, user))
+
+
+@router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_user(
+    username: Username, state: StateDep, session: SessionDep, caller: AdminUser
+) -> Response:
+    """Deactivate a user and revoke their tokens (admins). The user stays in the audit
+    trails of the jobs they worked on; reactivate with PATCH `{"active": true}`."""
+    user = users.require_user(session, username)
+    if user.id == caller.id:
+        raise Conflict("admins may not delete themselves", code="self_change")
+    users.update_user(session, user, now=state.clock(), active=False)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/users/{username}/tokens", response_model=TokenOut, status_code=201)
+def new_token(
+    username: Username,
+    state: StateDep,
+    session: SessionDep,
+    caller: AdminUser,
+    body: TokenIn | None = None,
+) -> Response:
+    """Issue a token for a user (admins): shown once, only its hash is kept."""
+    body = body or TokenIn()
+    user = users.require_user(session, username)
+    if not user.active:
+        raise Conflict(f"user {username!r} is deactivated", code="user_inactive")
+    now = state.clock()
+    ttl = timedelta(days=body.ttl_days) if body.ttl_days else users.token_ttl(state.settings)
+    token = users.issue_token(session, user, now=now, ttl=ttl, label=body.label or "admin")
+    session.commit()
+    ref = UserRef.of(user)
+    assert ref is not None
+    return answer(
+        session, TokenOut(token=token, expires_at=now + ttl, user=ref), status.HTTP_201_CREATED
+    )
+
+
+@router.post("/users/{username}/revoke-tokens", response_model=RevokedOut)
+def revoke_tokens(
+    username: Username, state: StateDep, session: SessionDep, caller: AdminUser
+) -> Response:
+    """Revoke every token of a user (admins)."""
+    user = users.require_user(session, username)
+    count = users.revoke_tokens(session, user, now=state.clock())
+    session.commit()
+    return answer(session, RevokedOut(revoked=count))
+
+
+# -- teams ------------------------------------------------------------------------------------
+
+
+@router.get("/teams", response_model=TeamList)
+def list_teams(
+    session: SessionDep,
+    caller: CurrentUser,
+    building: Annotated[str | None, Query()] = None,
+    trade: Annotated[Trade | None, Query()] = None,
+) -> Response:
+    """Teams by name, with their members (anyone signed in)."""
+    rows = users.list_teams(session, building=building, trade=trade)
+    return answer(session, TeamList(items=[TeamOut.of(t) for t in rows], total=len(rows)))
+
+
+@router.post("/teams", response_model=TeamOut, status_code=status.HTTP_201_CREATED)
+def create_team(body: TeamIn, state: StateDep, session: SessionDep, caller: AdminUser) -> Response:
+    """A team of one trade for one building (or every building), with members (admins)."""
+    team = users.add_team(
+        session,
+        body.name,
+        body.trade,
+        now=state.clock(),
+        building=body.building,
+        buildings=_buildings(state),
+    )
+    for username in body.members:
+        member = _named(users.require_user, session, username, "members")
+        users.set_member(session, team, member, member=True)
+    session.commit()
+    return answer(session, TeamOut.of(users.get_team(session, team.name)), status.HTTP_201_CREATED)
+
+
+@router.get("/teams/{name}", response_model=TeamOut)
+def get_team(name: TeamName, session: SessionDep, caller: CurrentUser) -> Response:
+    return answer(session, TeamOut.of(users.get_team(session, name)))
+
+
+@router.delete("/teams/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_team(name: TeamName, session: SessionDep, caller: AdminUser) -> Response:
+    """Remove a team (admins); its jobs keep their history and lose the routing."""
+    session.delete(users.get_team(session, name))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/teams/{name}/members/{username}", response_model=TeamOut)
+def add_member(
+    name: TeamName, username: Username, session: SessionDep, caller: AdminUser
+) -> Response:
+    team = users.get_team(session, name)
+    users.set_member(session, team, users.require_user(session, username), member=True)
+    session.commit()
+    return answer(session, TeamOut.of(users.get_team(session, name)))
+
+
+@router.delete("/teams/{name}/members/{username}", response_model=TeamOut)
+def remove_member(
+    name: TeamName, username: Username, session: SessionDep, caller: AdminUser
+) -> Response:
+    team = users.get_team(session, name)
+    users.set_member(session, team, users.require_user(session, username), member=False)
+    session.commit()
+    return answer(session, TeamOut.of(users.get_team(session, name)))

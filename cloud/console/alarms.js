@@ -1,0 +1,97 @@
+// Alarms: what the rules have raised, newest first, updated live.
+
+import { api } from './api.js';
+import { ago, badge, h, reconcile, timeEl } from './dom.js';
+
+export function alarmItem(alarm) {
+  return h(
+    'li',
+    { class: `card alarm-${alarm.state}` },
+    h(
+      'div',
+      { class: 'card-head' },
+      badge('severity', alarm.severity),
+      badge('alarm', alarm.state),
+      alarm.acknowledged ? h('span', { class: 'chip' }, 'acknowledged') : null,
+    ),
+    h('p', { class: 'card-title' }, alarm.message),
+    h(
+      'p',
+      { class: 'meta' },
+      h('a', { href: `#/equipment/${encodeURIComponent(alarm.equipment_id)}` }, alarm.equipment_id),
+      ' · raised ',
+      timeEl(alarm.raised_at),
+      ` (${ago(alarm.last_raised_at)})`,
+      alarm.occurrences > 1 ? ` · ${alarm.occurrences} times` : null,
+      alarm.cleared_at ? [' · cleared ', timeEl(alarm.cleared_at)] : null,
+    ),
+  );
+}
+
+export const alarmSignature = (a) =>
+  [a.state, a.occurrences, a.last_raised_at, a.cleared_at ?? '', a.acknowledged].join('|');
+
+const byNewest = (a, b) => Date.parse(b.last_raised_at) - Date.parse(a.last_raised_at) || b.id - a.id;
+
+export class AlarmsView {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.title = 'Alarms';
+    this.show = 'active';
+    this.alarms = new Map();
+  }
+
+  mount(main) {
+    this.list = h('ul', { class: 'cards', 'aria-labelledby': 'alarms-h' });
+    this.empty = h('p', { class: 'empty', hidden: true }, 'No alarms to show.');
+    this.count = h('span', { class: 'count' });
+    const choices = [
+      ['active', 'Active'],
+      ['cleared', 'Cleared'],
+      ['all', 'All'],
+    ].map(([value, text]) =>
+      h(
+        'label',
+        { class: 'choice' },
+        h('input', {
+          type: 'radio',
+          name: 'alarm-state',
+          value,
+          checked: value === this.show,
+          onchange: () => {
+            this.show = value;
+            this.refresh();
+          },
+        }),
+        text,
+      ),
+    );
+    main.replaceChildren(
+      h('h1', { tabindex: -1, id: 'alarms-h' }, 'Alarms ', this.count),
+      h('fieldset', { class: 'segmented' }, h('legend', {}, 'Show'), choices),
+      this.empty,
+      this.list,
+    );
+  }
+
+  async refresh() {
+    const state = this.show === 'all' ? '' : `&state=${this.show}`;
+    const page = await api(`/api/alarms?limit=200${state}`);
+    this.alarms = new Map(page.items.map((a) => [a.id, a]));
+    this.render();
+  }
+
+  alarm({ alarm }) {
+    this.alarms.set(alarm.id, alarm);
+    this.render();
+  }
+
+  render() {
+    const items = [...this.alarms.values()]
+      .filter((a) => this.show === 'all' || a.state === this.show)
+      .sort(byNewest);
+    reconcile(this.list, items, { key: (a) => a.id, signature: alarmSignature, render: alarmItem });
+    this.count.textContent = `(${items.length})`;
+    this.empty.hidden = items.length > 0;
+  }
+}

@@ -1,0 +1,121 @@
+// Talking to the cloud service: the token, JSON requests, and the live event stream.
+
+const TOKEN_KEY = 'plantroom.token';
+
+export const auth = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// A request to the API. Resolves to the decoded JSON; rejects with ApiError carrying the
+// service's own error code and message. A 401 also tells the app the session has ended.
+export async function api(path, { method = 'GET', body, token = auth.token } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The service cannot be reached. Check the connection and try again.');
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    const failure = new ApiError(
+      response.status,
+      error.code ?? 'http_error',
+      error.message ?? `The service answered HTTP ${response.status}.`,
+    );
+    if (response.status === 401 && token) {
+      window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));
+    }
+    throw failure;
+  }
+  return data;
+}
+
+export async function signIn(username, password) {
+  const answer = await api('/api/auth/token', {
+    method: 'POST',
+    body: { username, password },
+    token: null,
+  });
+  return answer.token;
+}
+
+// The server-sent event stream. The browser reconnects by itself after the server ends a
+// stream (and the server replays what was missed); if the browser gives up, this starts a
+// fresh stream after a pause. `onState` gets 'live', 'reconnecting' or 'offline'.
+export class LiveEvents {
+  constructor({ onReady, onWorkOrder, onAlarm, onState }) {
+    this.handlers = { onReady, onWorkOrder, onAlarm, onState };
+    this.source = null;
+    this.timer = null;
+    this.slow = null;
+    this.closed = false;
+    this.open();
+  }
+
+  open() {
+    if (this.closed) return;
+    const source = new EventSource(`/api/events?token=${encodeURIComponent(auth.token ?? '')}`);
+    this.source = source;
+    source.addEventListener('ready', (event) => {
+      clearTimeout(this.slow);
+      this.slow = null;
+      this.handlers.onState('live');
+      this.handlers.onReady(JSON.parse(event.data));
+    });
+    source.addEventListener('work_order', (event) => this.handlers.onWorkOrder(JSON.parse(event.data)));
+    source.addEventListener('alarm', (event) => this.handlers.onAlarm(JSON.parse(event.data)));
+    source.addEventListener('error', () => {
+      if (source.readyState === EventSource.CLOSED) {
+        clearTimeout(this.slow);
+        this.slow = null;
+        this.handlers.onState('offline');
+        this.retry();
+      } else if (this.slow === null) {
+        // a stream ends every half minute and comes straight back: say so only if it does not
+        this.slow = setTimeout(() => this.handlers.onState('reconnecting'), 2500);
+      }
+    });
+  }
+
+  async retry() {
+    clearTimeout(this.timer);
+    try {
+      await api('/api/me'); // a 401 here ends the session
+    } catch (error) {
+      if (error.status === 401) return;
+    }
+    this.timer = setTimeout(() => this.open(), 3000);
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.slow);
+    this.source?.close();
+  }
+}

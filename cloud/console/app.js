@@ -1,0 +1,209 @@
+// The console: sign-in, the page frame, navigation between views, and live updates.
+
+import { AlarmsView } from './alarms.js';
+import { api, auth, LiveEvents, signIn } from './api.js';
+import { announce, clearError, h, showError } from './dom.js';
+import { EquipmentListView, EquipmentView } from './equipment.js';
+import { JobsView, JobView } from './jobs.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+const liveBox = document.getElementById('live');
+
+const session = { user: null, view: null, live: null, streaming: false, firstView: true };
+
+const LIVE_TEXT = { live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline: retrying' };
+
+function setLive(state) {
+  liveBox.dataset.state = state;
+  liveBox.textContent = LIVE_TEXT[state];
+}
+
+function route() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const ctx = { user: session.user, main };
+  switch (parts[0]) {
+    case 'alarms':
+      return { view: new AlarmsView(ctx), section: 'alarms' };
+    case 'equipment':
+      return parts[1]
+        ? { view: new EquipmentView(ctx, parts[1]), section: 'equipment' }
+        : { view: new EquipmentListView(ctx), section: 'equipment' };
+    case 'jobs':
+      if (parts[1]) return { view: new JobView(ctx, parts[1]), section: 'jobs' };
+    // fall through: the job list
+    default:
+      return { view: new JobsView(ctx), section: 'jobs' };
+  }
+}
+
+function refreshView(view) {
+  view.refresh().catch((error) => {
+    if (error.status !== 401) showError(error.message);
+  });
+}
+
+function show() {
+  session.view?.unmount?.();
+  clearError();
+  const { view, section } = route();
+  session.view = view;
+  view.mount(main);
+  document.title = `${view.title} · Plantroom`;
+  for (const link of nav.querySelectorAll('a')) {
+    if (link.dataset.section === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (!session.firstView) main.querySelector('h1')?.focus();
+  session.firstView = false;
+  // the first load waits for the live stream, so that nothing changes unseen in between
+  if (session.streaming) refreshView(view);
+}
+
+function onReady(ready) {
+  const first = !session.streaming;
+  session.streaming = true;
+  if (first || !ready.replayed) refreshView(session.view);
+}
+
+function onWorkOrder(data) {
+  const created = data.events?.some((e) => e.action === 'created');
+  if (created) {
+    const wo = data.work_order;
+    announce(`New job ${wo.number}, ${wo.priority}: ${wo.title}`);
+  }
+  session.view?.workOrder?.(data);
+}
+
+function onAlarm(data) {
+  session.view?.alarm?.(data);
+}
+
+function enter(user) {
+  session.user = user;
+  session.firstView = true;
+  who.hidden = false;
+  nav.hidden = false;
+  liveBox.hidden = false;
+  document.getElementById('who-name').textContent = user.display_name ?? user.username;
+  setLive('reconnecting');
+  session.live = new LiveEvents({ onReady, onWorkOrder, onAlarm, onState: setLive });
+  // without a stream (a proxy that buffers it), load anyway after a moment
+  session.fallback = setTimeout(() => {
+    if (!session.streaming) {
+      session.streaming = true;
+      refreshView(session.view);
+    }
+  }, 4000);
+  window.addEventListener('hashchange', show);
+  show();
+}
+
+function leave(message) {
+  session.live?.close();
+  clearTimeout(session.fallback);
+  window.removeEventListener('hashchange', show);
+  session.view?.unmount?.();
+  Object.assign(session, { user: null, view: null, live: null, streaming: false });
+  auth.clear();
+  who.hidden = true;
+  nav.hidden = true;
+  liveBox.hidden = true;
+  signInPage(message);
+}
+
+function field(id, text, attrs) {
+  return h('div', { class: 'field' }, h('label', { for: id }, text), h('input', { id, name: id, ...attrs }));
+}
+
+function signInPage(message) {
+  document.title = 'Sign in · Plantroom';
+  const error = h('p', { id: 'signin-error', class: 'form-error', role: 'alert' }, message ?? '');
+  const fail = (text) => {
+    error.textContent = text;
+  };
+  const passwordForm = h(
+    'form',
+    { 'aria-labelledby': 'password-h' },
+    h('h2', { id: 'password-h' }, 'With your password'),
+    field('username', 'Username', { autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' }),
+    field('password', 'Password', { type: 'password', autocomplete: 'current-password', required: true }),
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+  );
+  passwordForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    fail('');
+    try {
+      const token = await signIn(passwordForm.username.value.trim(), passwordForm.password.value);
+      await start(token);
+    } catch (e) {
+      fail(e.message);
+    }
+  });
+  const tokenForm = h(
+    'form',
+    { 'aria-labelledby': 'token-h' },
+    h('h2', { id: 'token-h' }, 'With an API token'),
+    h(
+      'p',
+      { class: 'hint', id: 'token-hint' },
+      'Demo mode: the demo users (tech1, tech2, super1) have no password. ',
+      h('code', {}, 'make demo'),
+      ' prints a token for each and writes them to ',
+      h('code', {}, 'var/demo/credentials.json'),
+      '. Paste one here.',
+    ),
+    field('token', 'API token', { type: 'password', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint', spellcheck: 'false' }),
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in with token'),
+  );
+  tokenForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    fail('');
+    try {
+      await start(tokenForm.token.value.trim());
+    } catch (e) {
+      fail(e.status === 401 ? 'That token is unknown, expired or revoked.' : e.message);
+    }
+  });
+  main.replaceChildren(
+    h('h1', { tabindex: -1 }, 'Sign in'),
+    h('p', {}, 'The technician console: your jobs, alarms and equipment.'),
+    error,
+    passwordForm,
+    tokenForm,
+  );
+  if (message) main.querySelector('h1').focus();
+}
+
+// Check the token, keep it for this browser tab, and open the console.
+async function start(token) {
+  const user = await api('/api/me', { token });
+  auth.set(token);
+  enter(user);
+}
+
+async function boot() {
+  // the address's #fragment is the router's: the skip link moves focus instead
+  document.querySelector('.skip').addEventListener('click', (event) => {
+    event.preventDefault();
+    (main.querySelector('h1') ?? main).focus();
+  });
+  document.getElementById('sign-out').addEventListener('click', () => leave('You have signed out.'));
+  window.addEventListener('plantroom:unauthorized', () => {
+    if (session.user) leave('Your session has ended. Sign in again.');
+  });
+  const token = auth.token;
+  if (!token) {
+    signInPage();
+    return;
+  }
+  try {
+    await start(token);
+  } catch (e) {
+    auth.clear();
+    signInPage(e.status === 401 ? 'Your session has ended. Sign in again.' : e.message);
+  }
+}
+
+boot();

@@ -1,0 +1,217 @@
+// Equipment: the list by building, and one piece of equipment with its current values, a
+// chart of the last 24 hours, its recent alarms and its work orders.
+
+import { alarmItem, alarmSignature } from './alarms.js';
+import { api } from './api.js';
+import { lineChart, summary } from './chart.js';
+import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
+import { compareJobs, jobCard } from './jobs.js';
+
+const REFRESH_MS = 15000;
+
+export class EquipmentListView {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.title = 'Equipment';
+  }
+
+  mount(main) {
+    this.body = h('div', {}, h('p', {}, 'Loading…'));
+    main.replaceChildren(h('h1', { tabindex: -1 }, 'Equipment'), this.body);
+    this.timer = setInterval(() => this.refresh().catch(() => {}), REFRESH_MS);
+  }
+
+  unmount() {
+    clearInterval(this.timer);
+  }
+
+  async refresh() {
+    const page = await api('/api/equipment');
+    const buildings = new Map();
+    for (const e of page.items) {
+      if (!buildings.has(e.building)) buildings.set(e.building, []);
+      buildings.get(e.building).push(e);
+    }
+    this.body.replaceChildren(
+      ...[...buildings].map(([building, items]) =>
+        h(
+          'section',
+          { 'aria-labelledby': `b-${building}` },
+          h('h2', { id: `b-${building}` }, `Building ${building}`),
+          h(
+            'ul',
+            { class: 'rows' },
+            items.map((e) =>
+              h(
+                'li',
+                {},
+                h('a', { href: `#/equipment/${encodeURIComponent(e.id)}` }, e.name ?? e.id),
+                h('span', { class: 'meta' }, ` ${label(e.kind)}${e.floor ? ` · floor ${e.floor}` : ''} `),
+                badge('equipment', e.status),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+const chartable = (value) => typeof value === 'number' || typeof value === 'boolean';
+
+export class EquipmentView {
+  constructor(ctx, id) {
+    this.ctx = ctx;
+    this.id = id;
+    this.title = id;
+    this.point = null;
+    this.cardCtx = {
+      user: ctx.user,
+      changed: () => this.refresh().catch((e) => showError(e.message)),
+      settled: () => {},
+    };
+  }
+
+  mount(main) {
+    const id = this.id;
+    this.heading = h('h1', { tabindex: -1 }, id);
+    this.facts = h('dl', { class: 'facts' });
+    this.values = h('tbody');
+    this.pointSelect = h('select', { id: 'point', onchange: () => this.choosePoint() });
+    this.chart = h('div', { class: 'chart-box' });
+    this.caption = h('figcaption', { id: 'chart-desc' });
+    this.alarmList = h('ul', { class: 'cards', 'aria-labelledby': 'eq-alarms-h' });
+    this.jobList = h('ul', { class: 'cards', 'aria-labelledby': 'eq-jobs-h' });
+    this.noAlarms = h('p', { class: 'empty', hidden: true }, 'No alarms.');
+    this.noJobs = h('p', { class: 'empty', hidden: true }, 'No work orders.');
+    main.replaceChildren(
+      h('p', { class: 'back' }, h('a', { href: '#/equipment' }, '← All equipment')),
+      this.heading,
+      this.facts,
+      h(
+        'section',
+        { 'aria-labelledby': 'values-h' },
+        h('h2', { id: 'values-h' }, 'Current values'),
+        h(
+          'table',
+          { class: 'values' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Point'), h('th', { scope: 'col' }, 'Value'))),
+          this.values,
+        ),
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'chart-h' },
+        h('h2', { id: 'chart-h' }, 'Last 24 hours'),
+        h('div', { class: 'field' }, h('label', { for: 'point' }, 'Point'), this.pointSelect),
+        h('figure', {}, this.chart, this.caption),
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'eq-alarms-h' },
+        h('h2', { id: 'eq-alarms-h' }, 'Recent alarms'),
+        this.noAlarms,
+        this.alarmList,
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'eq-jobs-h' },
+        h('h2', { id: 'eq-jobs-h' }, 'Work orders'),
+        this.noJobs,
+        this.jobList,
+      ),
+    );
+    this.timer = setInterval(() => this.refreshEquipment().catch(() => {}), REFRESH_MS);
+  }
+
+  unmount() {
+    clearInterval(this.timer);
+  }
+
+  async refresh() {
+    const charted = this.point !== null; // else the first look at the values picks one and draws
+    await Promise.all([this.refreshEquipment(), this.refreshLists()]);
+    if (charted) await this.drawChart();
+  }
+
+  async refreshEquipment() {
+    const e = await api(`/api/equipment/${encodeURIComponent(this.id)}`);
+    this.heading.textContent = e.name ? `${e.name} (${e.id})` : e.id;
+    document.title = `${e.id} · Plantroom`;
+    const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
+    this.facts.replaceChildren(
+      ...fact('Status', badge('equipment', e.status)),
+      ...fact('Kind', label(e.kind)),
+      ...fact('Where', [`building ${e.building}`, e.floor && `floor ${e.floor}`, e.zone].filter(Boolean).join(' · ')),
+      ...fact('Last heard from', ago(e.last_seen)),
+    );
+    const names = Object.keys(e.last_values).sort();
+    this.values.replaceChildren(
+      ...(names.length
+        ? names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)), h('td', {}, formatValue(e.last_values[n]))))
+        : [h('tr', {}, h('td', { colspan: 2 }, 'No telemetry yet.'))]),
+    );
+    const points = names.filter((n) => chartable(e.last_values[n]));
+    const current = [...this.pointSelect.options].map((o) => o.value).join();
+    if (current !== points.join()) {
+      this.pointSelect.replaceChildren(...points.map((p) => h('option', { value: p }, label(p))));
+      if (this.point !== null && points.includes(this.point)) this.pointSelect.value = this.point;
+    }
+    this.pointSelect.disabled = points.length === 0;
+    if (this.point === null && points.length) {
+      this.point = points.find((p) => typeof e.last_values[p] === 'number') ?? points[0];
+      this.pointSelect.value = this.point;
+      await this.drawChart();
+    } else if (!points.length) {
+      this.chart.replaceChildren();
+      this.caption.textContent = 'No points to chart yet.';
+    }
+  }
+
+  async refreshLists() {
+    const id = encodeURIComponent(this.id);
+    const [alarms, jobs] = await Promise.all([
+      api(`/api/alarms?equipment_id=${id}&limit=10`),
+      api(`/api/work-orders?equipment_id=${id}&limit=10`),
+    ]);
+    const states = new Map(alarms.items.map((a) => [a.id, a.state]));
+    reconcile(this.alarmList, alarms.items, { key: (a) => a.id, signature: alarmSignature, render: alarmItem });
+    const sorted = [...jobs.items].sort(compareJobs);
+    reconcile(this.jobList, sorted, {
+      key: (wo) => wo.id,
+      signature: (wo) => [wo.status, wo.updated_at, states.get(wo.alarm_id) ?? ''].join('|'),
+      render: (wo) => jobCard(wo, this.cardCtx, { alarms: states }),
+    });
+    this.noAlarms.hidden = alarms.items.length > 0;
+    this.noJobs.hidden = jobs.items.length > 0;
+  }
+
+  choosePoint() {
+    this.point = this.pointSelect.value;
+    this.drawChart().catch((e) => showError(e.message));
+  }
+
+  async drawChart() {
+    const point = this.point;
+    const history = await api(
+      `/api/equipment/${encodeURIComponent(this.id)}/history?point=${encodeURIComponent(point)}&hours=24`,
+    );
+    if (point !== this.point) return; // another point was chosen meanwhile
+    const titleId = 'chart-title';
+    const title = h('p', { id: titleId, class: 'chart-title' }, `${label(point)}, last ${history.hours} hours`);
+    const svg = history.points.length ? lineChart(history, { titleId, descId: 'chart-desc' }) : null;
+    this.chart.replaceChildren(title, ...(svg ? [svg] : []));
+    this.caption.textContent = summary(history);
+  }
+
+  workOrder({ work_order: wo }) {
+    if (wo.equipment_id === this.id) this.refreshLists().catch((e) => showError(e.message));
+  }
+
+  alarm({ alarm }) {
+    if (alarm.equipment_id === this.id) {
+      this.refreshLists().catch((e) => showError(e.message));
+      this.refreshEquipment().catch(() => {});
+    }
+  }
+}

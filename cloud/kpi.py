@@ -1,0 +1,449 @@
+"""The indicators managers report, as pure functions of plain job and equipment facts, and the
+one place that loads those facts from the database (`compute`), shared by `GET /api/kpis`,
+the InfluxDB metrics and the monthly report so that their figures always agree.
+
+A job belongs to the period in which it was raised (`created_at` in `[start, end)`). Jobs
+whose outcome is not known yet (not resolved and not yet due) count in no rate. The
+definitions, with worked examples, are in docs/kpis.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
+from cloud.models import Equipment, WorkOrder
+from cloud.sla import Targets
+
+S = WorkOrderStatus
+REPAIRS = frozenset({WorkOrderKind.FAULT, WorkOrderKind.REQUEST})
+LIVE = frozenset({S.OPEN, S.ACKNOWLEDGED, S.IN_PROGRESS, S.ON_HOLD})
+FIRE_KINDS = frozenset({"fire_panel"})
+LIGHTING_KINDS = frozenset({"lighting"})
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What the indicators need to know of one work order."""
+
+    id: int
+    kind: WorkOrderKind
+    priority: Priority
+    status: WorkOrderStatus
+    created_at: datetime
+    opened_at: datetime  # start of the current episode: creation, or the last reopen
+    building: str | None = None
+    equipment_id: str | None = None
+    equipment_kind: str | None = None
+    acknowledged_at: datetime | None = None
+    started_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    respond_due_at: datetime | None = None
+    start_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
+    pm_due_at: datetime | None = None  # a PM job's due date; its completion deadline
+    reopens: int = 0
+    follow_up: bool = False
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the job stopped needing work (fixed or cancelled), if it has."""
+        return self.resolved_at or self.cancelled_at or self.closed_at
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The completion deadline: the promised completion (for a PM job the end of its due
+        day, as the PM scheduler sets it), else the end of a PM job's due day in UTC."""
+        return self.resolve_due_at or self.pm_due_at
+
+    def open_at(self, at: datetime) -> bool:
+        """The job was open (needing work) at `at`."""
+        finished = self.finished_at
+        return self.opened_at <= at and (finished is None or finished > at)
+
+    def overdue_at(self, now: datetime) -> bool:
+        """Live with a clock past due: not acknowledged, not on site or not done in time."""
+        if self.status not in LIVE:
+            return False
+        late = [
+            (self.respond_due_at, self.acknowledged_at),
+            (self.start_due_at, self.started_at),
+            (self.resolve_due_at, self.resolved_at),
+        ]
+        return any(due is not None and done is None and due <= now for due, done in late)
+
+
+@dataclass(frozen=True, slots=True)
+class Equip:
+    id: str
+    kind: str
+    building: str
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A rate (`100 * numerator / denominator`) or a mean (`numerator / denominator`); `value`
+    is None when there is nothing to measure."""
+
+    value: float | None
+    numerator: float
+    denominator: int
+
+    @classmethod
+    def rate(cls, hits: int, total: int) -> Figure:
+        return cls(None if total == 0 else 100.0 * hits / total, float(hits), total)
+
+    @classmethod
+    def mean(cls, values: Sequence[float]) -> Figure:
+        total = float(sum(values))
+        return cls(None if not values else total / len(values), total, len(values))
+
+
+def _repairs(jobs: Iterable[Job]) -> list[Job]:
+    return [j for j in jobs if j.kind in REPAIRS and j.status is not S.CANCELLED]
+
+
+def mean_time_to_acknowledge(jobs: Iterable[Job]) -> Figure:
+    """MTTA in seconds: repairs acknowledged, from (re)opening to acknowledgement."""
+    return Figure.mean(
+        [
+            (j.acknowledged_at - j.opened_at).total_seconds()
+            for j in _repairs(jobs)
+            if j.acknowledged_at is not None
+        ]
+    )
+
+
+def mean_time_to_repair(jobs: Iterable[Job]) -> Figure:
+    """MTTR in seconds: repairs resolved, from (re)opening to resolution."""
+    return Figure.mean(
+        [
+            (j.resolved_at - j.opened_at).total_seconds()
+            for j in _repairs(jobs)
+            if j.resolved_at is not None
+        ]
+    )
+
+
+def sla_compliance(jobs: Iterable[Job], now: datetime) -> Figure:
+    """Timely-repair rate: of repairs whose outcome is known (resolved, or unresolved past
+    their promised completion at `now`), the share resolved by the promised completion."""
+    hits = total = 0
+    for j in _repairs(jobs):
+        due = j.resolve_due_at
+        if due is None:
+            continue
+        if j.resolved_at is not None:
+            total += 1
+            hits += j.resolved_at <= due
+        elif due < now:
+            total += 1
+    return Figure.rate(hits, total)
+
+
+def good_order(
+    equipment: Iterable[Equip],
+    jobs: Iterable[Job],
+    at: datetime,
+    kinds: frozenset[str] | None = None,
+) -> Figure:
+    """Share of equipment (of `kinds`, or all) with no repair job open at `at`."""
+    chosen = [e for e in equipment if kinds is None or e.kind in kinds]
+    faulty = {
+        j.equipment_id for j in _repairs(jobs) if j.equipment_id is not None and j.open_at(at)
+    }
+    good = sum(1 for e in chosen if e.id not in faulty)
+    return Figure.rate(good, len(chosen))
+
+
+def pm_compliance(jobs: Iterable[Job], now: datetime) -> Figure:
+    """Of PM jobs whose outcome is known (done, or not done past due at `now`), the share
+    done by their due date."""
+    hits = total = 0
+    for j in jobs:
+        if j.kind is not WorkOrderKind.PM or j.status is S.CANCELLED or j.due_at is None:
+            continue
+        if j.resolved_at is not None:
+            total += 1
+            hits += j.resolved_at <= j.due_at
+        elif j.due_at < now:
+            total += 1
+    return Figure.rate(hits, total)
+
+
+def repeat_fault_rate(jobs: Iterable[Job]) -> Figure:
+    """Of fault jobs fixed at least once, the share reopened because the fault came back
+    (repair quality pass rate = 100 - this)."""
+    fixed = [
+        j
+        for j in jobs
+        if j.kind is WorkOrderKind.FAULT
+        and j.status is not S.CANCELLED
+        and (j.resolved_at is not None or j.reopens > 0)
+    ]
+    return Figure.rate(sum(1 for j in fixed if j.reopens > 0), len(fixed))
+
+
+def follow_up_rate(jobs: Iterable[Job]) -> Figure:
+    """Of repairs resolved, the share with a follow-up visit recorded."""
+    done = [j for j in _repairs(jobs) if j.resolved_at is not None]
+    return Figure.rate(sum(1 for j in done if j.follow_up), len(done))
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    raised: int
+    open: int
+    acknowledged: int
+    in_progress: int
+    on_hold: int
+    resolved: int
+    closed: int
+    cancelled: int
+    overdue: int
+    reopened: int
+
+
+def counts(jobs: Iterable[Job], now: datetime) -> Counts:
+    """How many of `jobs` are in each status now, overdue now, and were ever reopened."""
+    items = list(jobs)
+
+    def n(status: WorkOrderStatus) -> int:
+        return sum(1 for j in items if j.status is status)
+
+    return Counts(
+        raised=len(items),
+        open=n(S.OPEN),
+        acknowledged=n(S.ACKNOWLEDGED),
+        in_progress=n(S.IN_PROGRESS),
+        on_hold=n(S.ON_HOLD),
+        resolved=n(S.RESOLVED),
+        closed=n(S.CLOSED),
+        cancelled=n(S.CANCELLED),
+        overdue=sum(1 for j in items if j.overdue_at(now)),
+        reopened=sum(1 for j in items if j.reopens > 0),
+    )
+
+
+# -- the report of a period ----------------------------------------------------------------
+
+# key → (name, unit, target attribute of `Targets` or None, better when higher)
+DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
+    "mtta_s": ("Mean time to acknowledge", "s", None, False),
+    "mttr_s": ("Mean time to repair", "s", None, False),
+    "sla_compliance_pct": ("Repairs completed on time", "%", "sla_compliance_pct", True),
+    "equipment_good_pct": ("Equipment in good order", "%", "equipment_good_pct", True),
+    "fire_good_pct": ("Fire facilities in good order", "%", "fire_good_pct", True),
+    "lighting_good_pct": ("Lighting in good order", "%", "lighting_good_pct", True),
+    "pm_compliance_pct": ("Preventive maintenance on time", "%", "pm_compliance_pct", True),
+    "repeat_fault_pct": ("Repeat faults (rework)", "%", "repeat_fault_pct", False),
+    "follow_up_pct": ("Follow-up visits after repairs", "%", "follow_up_pct", True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    key: str
+    name: str
+    unit: str
+    figure: Figure
+    target: float | None
+    higher_is_better: bool
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the figure meets its target; None without a target or a figure."""
+        value = self.figure.value
+        if self.target is None or value is None:
+            return None
+        return value >= self.target if self.higher_is_better else value <= self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    building: str | None
+    start: datetime
+    end: datetime
+    as_of: datetime
+    counts: Counts
+    indicators: dict[str, Indicator]
+
+    def values(self) -> dict[str, float | None]:
+        return {k: i.figure.value for k, i in self.indicators.items()}
+
+
+def evaluate(
+    jobs: Sequence[Job],
+    open_jobs: Sequence[Job],
+    equipment: Sequence[Equip],
+    *,
+    building: str | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    targets: Targets,
+) -> Report:
+    """Every indicator for the jobs raised in `[start, end)`; good order is measured among
+    `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`."""
+    as_of = min(end, now)
+    figures = {
+        "mtta_s": mean_time_to_acknowledge(jobs),
+        "mttr_s": mean_time_to_repair(jobs),
+        "sla_compliance_pct": sla_compliance(jobs, now),
+        "equipment_good_pct": good_order(equipment, open_jobs, as_of),
+        "fire_good_pct": good_order(equipment, open_jobs, as_of, FIRE_KINDS),
+        "lighting_good_pct": good_order(equipment, open_jobs, as_of, LIGHTING_KINDS),
+        "pm_compliance_pct": pm_compliance(jobs, now),
+        "repeat_fault_pct": repeat_fault_rate(jobs),
+        "follow_up_pct": follow_up_rate(jobs),
+    }
+    indicators = {}
+    for key, figure in figures.items():
+        name, unit, target_attr, higher = DEFINITIONS[key]
+        target = getattr(targets, target_attr) if target_attr else None
+        indicators[key] = Indicator(key, name, unit, figure, target, higher)
+    return Report(building, start, end, as_of, counts(jobs, now), indicators)
+
+
+# -- loading from the database ----------------------------------------------------------------
+
+
+def _pm_due(wo: WorkOrder) -> datetime | None:
+    """The end (UTC) of a PM job's due day, if it has one."""
+    due = wo.pm_due_on
+    return None if due is None else datetime.combine(due + timedelta(days=1), time(0), UTC)
+
+
+def job_of(wo: WorkOrder, equipment_kind: str | None) -> Job:
+    return Job(
+        id=wo.id,
+        kind=wo.kind,
+        priority=wo.priority,
+        status=wo.status,
+        created_at=wo.created_at,
+        opened_at=wo.opened_at or wo.created_at,
+        building=wo.building,
+        equipment_id=wo.equipment_id,
+        equipment_kind=equipment_kind,
+        acknowledged_at=wo.acknowledged_at,
+        started_at=wo.started_at,
+        resolved_at=wo.resolved_at,
+        closed_at=wo.closed_at,
+        cancelled_at=wo.cancelled_at,
+        respond_due_at=wo.respond_due_at,
+        start_due_at=wo.start_due_at,
+        resolve_due_at=wo.resolve_due_at,
+        pm_due_at=_pm_due(wo),
+        reopens=wo.reopens,
+        follow_up=wo.follow_up,
+    )
+
+
+def _jobs(session: Session, *conditions: Any) -> list[Job]:
+    rows = session.execute(
+        select(WorkOrder, Equipment.kind)
+        .outerjoin(Equipment, WorkOrder.equipment_id == Equipment.id)
+        .where(*conditions)
+        .order_by(WorkOrder.id)
+    ).all()
+    return [job_of(wo, kind) for wo, kind in rows]
+
+
+def load_jobs(
+    session: Session, *, building: str | None, start: datetime, end: datetime
+) -> list[Job]:
+    """Jobs raised in `[start, end)`, of one building or all."""
+    conditions: list[Any] = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_pm(session: Session, *, building: str | None, start: datetime, end: datetime) -> list[Job]:
+    """PM jobs that may fall due in `[start, end)`: raised before `end` and not finished
+    before `start` (whenever raised; the pure `Job.due_at` decides)."""
+    conditions: list[Any] = [
+        WorkOrder.kind == WorkOrderKind.PM,
+        WorkOrder.created_at < end,
+        or_(WorkOrder.resolved_at.is_(None), WorkOrder.resolved_at >= start),
+    ]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_live(session: Session, *, building: str | None) -> list[Job]:
+    """Every job not yet resolved, whenever it was raised."""
+    conditions: list[Any] = [WorkOrder.status.in_(LIVE)]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_open_repairs(session: Session, *, building: str | None, at: datetime) -> list[Job]:
+    """Repairs on equipment that may have been open at `at` (the pure `Job.open_at` decides)."""
+    conditions: list[Any] = [
+        WorkOrder.kind.in_(REPAIRS),
+        WorkOrder.equipment_id.is_not(None),
+        WorkOrder.created_at <= at,
+        or_(
+            WorkOrder.status.in_(LIVE),
+            WorkOrder.resolved_at > at,
+            WorkOrder.cancelled_at > at,
+            WorkOrder.closed_at > at,
+        ),
+    ]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_equipment(session: Session, *, building: str | None) -> list[Equip]:
+    query = select(Equipment.id, Equipment.kind, Equipment.building).where(
+        Equipment.in_inventory.is_(True)
+    )
+    if building is not None:
+        query = query.where(Equipment.building == building)
+    return [Equip(i, k, b) for i, k, b in session.execute(query.order_by(Equipment.id)).all()]
+
+
+def compute(
+    session: Session,
+    *,
+    building: str | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    targets: Targets,
+) -> Report:
+    """The indicators of `building` (or every building) for jobs raised in `[start, end)`."""
+    as_of = min(end, now)
+    return evaluate(
+        load_jobs(session, building=building, start=start, end=end),
+        load_open_repairs(session, building=building, at=as_of),
+        load_equipment(session, building=building),
+        building=building,
+        start=start,
+        end=end,
+        now=now,
+        targets=targets,
+    )
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """`2026-11` → the first instants (UTC) of that month and of the next."""
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"month {month!r}: expected YYYY-MM, e.g. 2026-11") from None
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    return start, end

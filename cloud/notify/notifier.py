@@ -1,0 +1,220 @@
+"""The notifier: one delivery pump per receiver, and the periodic InfluxDB metrics.
+
+    audit trail ──► pump ─► webhook URL 1        (every event, signed)
+                ├─► pump ─► webhook URL 2
+                ├─► pump ─► Grafana annotations  (raised, acknowledged, resolved)
+                └─► pump ─► InfluxDB `events`
+    every metrics interval: KPIs ─► InfluxDB `work_orders`
+
+Each receiver has its own cursor, so one that is down holds up no other. All database work
+runs on one thread owned here; the pumps and the metrics loop run in one TaskGroup, restarted
+with backoff (from the cursors saved in the database) if it fails, for instance while the
+database is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+from sqlalchemy.orm import Session
+
+from cloud.clock import Clock
+from cloud.db import Database
+from cloud.notify.config import NotifyConfig
+from cloud.notify.events import EventReader, load_cursor
+from cloud.notify.grafana import GrafanaSink
+from cloud.notify.influx import InfluxEventsSink, InfluxWriter, collect_metrics
+from cloud.notify.pump import DeliveryError, Pump, Sink, backoff
+from cloud.notify.webhooks import WebhookSink
+from cloud.sla import SlaPolicy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def cursor_name(sink: str, key: str = "") -> str:
+    """`notify:<sink>[:<10 hex of the key>]`, short enough for the counters table."""
+    if not key:
+        return f"notify:{sink}"
+    return f"notify:{sink}:{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+@dataclass(slots=True)
+class MetricsStats:
+    writes: int = 0
+    failures: int = 0
+    last_written_at: datetime | None = None
+    last_error: str | None = None
+
+
+class Notifier:
+    """An async context manager: entering starts delivery, leaving stops it (events not yet
+    delivered are delivered after the next start)."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: NotifyConfig,
+        *,
+        sla: SlaPolicy,
+        clock: Clock,
+        metrics: bool = True,
+    ) -> None:
+        self._db = db
+        self.config = config
+        self._sla = sla
+        self._clock = clock
+        self._metrics_enabled = metrics and config.influx_enabled
+        self._executor: ThreadPoolExecutor | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._grafana: GrafanaSink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.pumps: list[Pump] = []
+        self.metrics = MetricsStats()
+
+    @property
+    def enabled(self) -> bool:
+        c = self.config
+        return bool(c.webhook_urls or c.grafana_url or c.influx_enabled)
+
+    def wake(self) -> None:
+        """Look for new events now (e.g. right after a change), not at the next poll."""
+        for pump in self.pumps:
+            pump.wake()
+
+    async def _run_db(self, fn: Callable[[Session], T]) -> T:
+        def call() -> T:
+            with self._db.session() as session:
+                return fn(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _sinks(self) -> list[tuple[Sink, str]]:
+        assert self._client is not None
+        c = self.config
+        sinks: list[tuple[Sink, str]] = []
+        for url in c.webhook_urls:
+            assert c.webhook_secret is not None  # NotifyConfig guarantees one with URLs
+            sinks.append((WebhookSink(url, c.webhook_secret, self._client), cursor_name("wh", url)))
+        if self._grafana is not None:
+            sinks.append((self._grafana, cursor_name("grafana")))
+        if c.influx_enabled:
+            sinks.append((InfluxEventsSink(InfluxWriter(c, self._client)), cursor_name("influx")))
+        return sinks
+
+    async def __aenter__(self) -> Notifier:
+        if not self.enabled:
+            return self
+        c = self.config
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-notify")
+        self._client = httpx.AsyncClient(timeout=c.webhook_timeout_s)
+        if c.grafana_url:
+            self._grafana = GrafanaSink(c.grafana_url, c.grafana_token, timeout=c.webhook_timeout_s)
+        # Cursors are set before the service answers anything: a receiver configured now is
+        # sent every event from now on, none from before.
+        for _, name in self._sinks():
+            await self._run_db(functools.partial(load_cursor, name=name))
+        self._task = asyncio.create_task(self._supervise(), name="cloud-notify")
+        targets = [*c.webhook_urls, *([c.grafana_url] if c.grafana_url else [])]
+        if c.influx_enabled:
+            targets.append(f"{c.influx_url} (db {c.influx_database})")
+        log.info("notifying: %s", ", ".join(targets))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._grafana is not None:
+            await self._grafana.aclose()
+            self._grafana = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._run_once()
+            except Exception as exc:
+                attempt += 1
+                delay = backoff(attempt, 1.0, 60.0)
+                level = logging.ERROR if attempt == 1 else logging.DEBUG
+                log.log(level, "notifier failed (%s); restarting in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _run_once(self) -> None:
+        c = self.config
+        pumps = []
+        for sink, name in self._sinks():
+            position = await self._run_db(functools.partial(load_cursor, name=name))
+            pumps.append(
+                Pump(
+                    sink,
+                    name,
+                    EventReader(position, site=c.site),
+                    self._run_db,
+                    queue_size=c.webhook_queue_size,
+                    max_attempts=c.webhook_max_attempts,
+                    poll_interval=c.poll_interval_s,
+                )
+            )
+        self.pumps = pumps
+        async with asyncio.TaskGroup() as tg:
+            for pump in pumps:
+                tg.create_task(pump.run(), name=f"notify {pump.sink.name}")
+            if self._metrics_enabled:
+                tg.create_task(self._metrics_forever(), name="notify metrics")
+
+    async def _metrics_forever(self) -> None:
+        assert self._client is not None
+        c = self.config
+        writer = InfluxWriter(c, self._client)
+        window = timedelta(days=c.metrics_window_days)
+        outage = False
+        while True:
+            now = self._clock()
+            try:
+                collect = functools.partial(
+                    collect_metrics,
+                    site=c.site,
+                    now=now,
+                    window=window,
+                    targets=self._sla.targets,
+                )
+                lines = await self._run_db(collect)
+                await writer.write(lines)
+            except DeliveryError as exc:
+                self.metrics.failures += 1
+                self.metrics.last_error = str(exc)
+                if not outage:
+                    log.error("work-order metrics not written to InfluxDB: %s", exc)
+                outage = True
+            else:
+                self.metrics.writes += 1
+                self.metrics.last_written_at = now
+                if outage:
+                    log.info("work-order metrics written to InfluxDB again")
+                outage = False
+            await asyncio.sleep(c.metrics_interval_s)

@@ -1,0 +1,361 @@
+"""The PM scheduler: every plan against every piece of equipment (or building) it covers.
+
+Each evaluation, in one transaction:
+1. reads the plan's counters from the registry's last values and counts the use;
+2. if the plan's job is open, checks whether it was finished (resolved, closed or cancelled)
+   and, if so, schedules the next one (from completion or from the plan) and counts use
+   again from zero;
+3. if no job is open and the plan falls due — the calendar date minus the lead time has come,
+   or the use has reached `every - lead` — raises the PM work order with its checklist.
+
+Where each plan stands is kept in `pm_schedules`, so a restart changes nothing. A PM work order
+is never raised twice for the same due date: the work orders' unique `pm_key` (plan, target,
+due date) refuses a second one even from a second scheduler, and the scheduler then adopts
+the one already there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloud import workorders
+from cloud.clock import Clock, as_utc
+from cloud.db import Database
+from cloud.enums import FINISHED, Channel, WorkOrderKind, WorkOrderStatus
+from cloud.models import Equipment, PmSchedule, WorkOrder
+from cloud.pm.model import EffectivePlan
+from cloud.pm.schedule import (
+    MeterState,
+    advance_meter,
+    after_done,
+    calendar_fires,
+    first_due,
+    meter_due,
+    serviced,
+    start_of_day,
+)
+from cloud.sla import SlaPolicy
+from plantroom.inventory import Inventory
+
+log = logging.getLogger(__name__)
+
+
+def building_target(building: str) -> str:
+    return f"building:{building}"
+
+
+def pm_key(plan_id: str, target: str, due: date) -> str:
+    return f"{plan_id}|{target}|{due.isoformat()}"
+
+
+def checklist(items: Iterable[str]) -> list[dict[str, object]]:
+    return [{"item": item, "done": False, "by": None, "at": None} for item in items]
+
+
+@dataclass(slots=True)
+class PmRun:
+    """What one evaluation did."""
+
+    raised: list[str] = field(default_factory=list)  # work order numbers
+    completed: int = 0
+    schedules: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    key: str
+    building: str
+    equipment: Equipment | None
+
+
+class PmScheduler:
+    def __init__(
+        self,
+        db: Database,
+        plans: list[EffectivePlan],
+        *,
+        inventory: Inventory,
+        clock: Clock,
+        sla: SlaPolicy,
+        timezone: tzinfo,
+        interval: float = 60.0,
+    ) -> None:
+        self._db = db
+        self.plans = plans
+        self._buildings = [b.id for b in inventory.buildings]
+        self._clock = clock
+        self._sla = sla
+        self.timezone = timezone
+        self.interval = interval
+        self.runs = 0
+        self.last_run: PmRun | None = None
+        self.last_error: str | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def evaluate(self) -> PmRun:
+        """One pass over every plan (one transaction)."""
+        now = self._clock()
+        run = PmRun()
+        with self._db.session() as session:
+            equipment = list(
+                session.scalars(
+                    select(Equipment)
+                    .where(Equipment.in_inventory.is_(True))
+                    .order_by(Equipment.building, Equipment.id)
+                )
+            )
+            schedules = {(s.plan_id, s.target): s for s in session.scalars(select(PmSchedule))}
+            for plan in self.plans:
+                for target in self._targets(plan, equipment):
+                    state = schedules.get((plan.id, target.key))
+                    if state is None:
+                        state = self._new_schedule(session, plan, target, now)
+                    self._evaluate_one(session, plan, target, state, now, run)
+                    run.schedules += 1
+        self.runs += 1
+        self.last_run = run
+        if run.raised:
+            log.info("PM: raised %s", ", ".join(run.raised))
+        return run
+
+    def _targets(self, plan: EffectivePlan, equipment: list[Equipment]) -> list[_Target]:
+        if plan.plan.kind == "building":
+            return [_Target(building_target(b), b, None) for b in self._buildings]
+        return [
+            _Target(e.id, e.building, e) for e in equipment if plan.plan.applies(e.kind, e.tags)
+        ]
+
+    def _today(self, now: datetime) -> date:
+        return now.astimezone(self.timezone).date()
+
+    def _new_schedule(
+        self, session: Session, plan: EffectivePlan, target: _Target, now: datetime
+    ) -> PmSchedule:
+        anchor, due = first_due(plan, self._today(now))
+        state = PmSchedule(
+            plan_id=plan.id,
+            target=target.key,
+            equipment_id=target.equipment.id if target.equipment is not None else None,
+            building=target.building,
+            anchor=anchor,
+            next_due=due,
+            meters={},
+            updated_at=now,
+        )
+        session.add(state)
+        log.info(
+            "PM plan %s for %s: first due %s",
+            plan.id,
+            target.key,
+            due.isoformat() if due else "by use",
+        )
+        return state
+
+    def _evaluate_one(
+        self,
+        session: Session,
+        plan: EffectivePlan,
+        target: _Target,
+        state: PmSchedule,
+        now: datetime,
+        run: PmRun,
+    ) -> None:
+        meters = {p: MeterState.of(v) for p, v in state.meters.items()}
+        meter = plan.plan.meter
+        if meter is not None and target.equipment is not None:
+            values = target.equipment.last_values
+            for point in meter.points:
+                raw = values.get(point)
+                if isinstance(raw, int | float) and not isinstance(raw, bool):
+                    meters[point] = advance_meter(
+                        meters.get(point, MeterState(None, 0.0, 0.0)), float(raw), meter.rollover
+                    )
+        if state.open_work_order_id is not None:
+            wo = session.get(WorkOrder, state.open_work_order_id)
+            if wo is not None and wo.status not in FINISHED:
+                self._store_meters(state, meters, now)
+                return
+            self._finished(plan, state, wo, now)
+            meters = {p: serviced(m) for p, m in meters.items()}
+            run.completed += 1
+        self._store_meters(state, meters, now)
+        due_on: date | None = None
+        reason = ""
+        by_calendar = calendar_fires(plan, state.next_due, now, self.timezone)
+        if by_calendar and state.next_due is not None:
+            due_on = state.next_due
+            reason = f"due {due_on.isoformat()} by the calendar"
+        else:
+            used = meter_due(plan, meters)
+            if used is not None and meter is not None:
+                due_on = self._today(now)
+                point, amount = used
+                reason = (
+                    f"{point} reached {amount:g} since the last service (every {meter.every:g})"
+                )
+        if due_on is None or due_on == state.last_due:
+            return
+        wo = self._raise(session, plan, target, due_on, reason, now)
+        state.open_work_order_id = wo.id
+        state.last_due = wo.pm_due_on or due_on
+        state.updated_at = now
+        if wo.number not in run.raised:
+            run.raised.append(wo.number)
+
+    @staticmethod
+    def _store_meters(state: PmSchedule, meters: dict[str, MeterState], now: datetime) -> None:
+        stored = {p: m.as_dict() for p, m in meters.items()}
+        if stored != state.meters:
+            state.meters = stored
+            state.updated_at = now
+
+    def _finished(
+        self, plan: EffectivePlan, state: PmSchedule, wo: WorkOrder | None, now: datetime
+    ) -> None:
+        cancelled = wo is not None and wo.status is WorkOrderStatus.CANCELLED
+        when = now
+        if wo is not None:
+            when = wo.resolved_at or wo.closed_at or wo.updated_at or now
+        done_on = self._today(as_utc(when))
+        calendar_raised = state.last_due is not None and state.last_due == state.next_due
+        anchor, next_due = after_done(
+            plan,
+            anchor=state.anchor,
+            next_due=state.next_due,
+            last_due=state.last_due,
+            calendar_raised=calendar_raised,
+            done_on=done_on,
+            cancelled=cancelled,
+        )
+        log.info(
+            "PM plan %s for %s: job %s %s on %s; next due %s",
+            plan.id,
+            state.target,
+            wo.number if wo is not None else "(gone)",
+            "cancelled" if cancelled else "done",
+            done_on.isoformat(),
+            next_due.isoformat() if next_due else "by use",
+        )
+        state.anchor = anchor
+        state.next_due = next_due
+        state.open_work_order_id = None
+        state.last_done = done_on
+        state.updated_at = now
+
+    def _raise(
+        self,
+        session: Session,
+        plan: EffectivePlan,
+        target: _Target,
+        due_on: date,
+        reason: str,
+        now: datetime,
+    ) -> WorkOrder:
+        key = pm_key(plan.id, target.key, due_on)
+        where = (
+            workorders.describe_equipment(target.equipment)
+            if target.equipment is not None
+            else f"building {target.building}"
+        )
+        description = "\n\n".join(
+            part for part in (plan.plan.description, f"Preventive maintenance, {reason}.") if part
+        )
+        try:
+            with session.begin_nested():
+                wo = workorders.create_work_order(
+                    session,
+                    title=f"{plan.plan.title}: {where}",
+                    kind=WorkOrderKind.PM,
+                    priority=plan.priority,
+                    now=now,
+                    sla=self._sla,
+                    channel=Channel.SYSTEM,
+                    equipment=target.equipment,
+                    building=target.building,
+                    description=description,
+                    note=f"PM plan {plan.id}, {reason}",
+                )
+                wo.pm_plan_id = plan.id
+                wo.pm_due_on = due_on
+                wo.pm_key = key
+                wo.rule_id = f"pm.{plan.id}"
+                wo.open_key = workorders.fault_key(target.key, f"pm.{plan.id}")
+                wo.checklist = checklist(plan.plan.checklist)
+                end_of_due_day = start_of_day(due_on + timedelta(days=1), self.timezone)
+                if wo.resolve_due_at is None or end_of_due_day > now:
+                    wo.resolve_due_at = end_of_due_day
+                session.flush()
+        except IntegrityError:
+            # raised already (by another scheduler, or before this one lost its place): the
+            # job for this due date, or the plan's job still open for an earlier one
+            open_key = workorders.fault_key(target.key, f"pm.{plan.id}")
+            existing = session.scalar(
+                select(WorkOrder).where(
+                    or_(WorkOrder.pm_key == key, WorkOrder.open_key == open_key)
+                )
+            )
+            if existing is None:
+                raise
+            log.info(
+                "PM %s for %s due %s was already raised as %s",
+                plan.id,
+                target.key,
+                due_on.isoformat(),
+                existing.number,
+            )
+            return existing
+        log.info(
+            "PM plan %s for %s: %s raised (%s), due %s",
+            plan.id,
+            target.key,
+            wo.number,
+            reason,
+            due_on.isoformat(),
+        )
+        return wo
+
+    # -- the ticker ---------------------------------------------------------------------------
+
+    async def run_now(self) -> PmRun:
+        """Evaluate now, off the event loop, never alongside the ticker's own evaluation."""
+        async with self._lock:
+            if self._executor is None:
+                return self.evaluate()
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self.evaluate)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_now()
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = str(exc)
+                log.exception("PM evaluation failed; trying again in %.0f s", self.interval)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[PmScheduler]:
+        """Evaluate every `interval` seconds while the context is open (the first time one
+        interval after start, when the registry has had telemetry to count use from)."""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-pm")
+        task = asyncio.create_task(self._tick_forever(), name="cloud-pm")
+        try:
+            yield self
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._executor.shutdown(wait=True)
+            self._executor = None

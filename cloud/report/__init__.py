@@ -1,0 +1,7 @@
+"""The monthly service report: the service standards' indicators with their targets, work
+orders by kind and priority, SLA compliance, top recurring faults and problem equipment, and
+PM done against due, as HTML with inline SVG charts (PDF when a PDF engine is installed).
+
+Its indicator figures come from `cloud.kpi.compute` for the month, the same function behind
+`GET /api/kpis`, so the two always agree.
+"""
