@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
+from cloud.cli import report_command, wo_app
 from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
+from simulators.cli import register as register_sim_commands
 
 app = typer.Typer(
     help="Plantroom: building equipment → telemetry → InfluxDB, faults and due maintenance → "
@@ -25,6 +27,9 @@ cloud_app = typer.Typer(help="The cloud service and its administration.")
 user_app = typer.Typer(help="Users of the API and console.")
 cloud_app.add_typer(user_app, name="user")
 app.add_typer(cloud_app, name="cloud")
+register_sim_commands(sim_app)
+app.add_typer(wo_app, name="wo", help="Work orders from the command line (over the API).")
+app.command("report")(report_command)
 app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
 
 InventoryOpt = Annotated[
@@ -189,6 +194,10 @@ def sim(
     mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
     seed: Annotated[int | None, typer.Option(help="[PLANTROOM_SIM_SEED]")] = None,
     speed: Annotated[float | None, typer.Option(help="simulated seconds per second")] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="scenario file to start [PLANTROOM_SIM_SCENARIO]"),
+    ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Serve simulated equipment for every device in the inventory (no sub-command)."""
@@ -206,6 +215,7 @@ def sim(
             mqtt_host=mqtt_host,
             mqtt_port=mqtt_port,
             sim_seed=seed,
+            sim_scenario=scenario,
             sim_speed=speed,
         )
         run(settings)

@@ -107,6 +107,17 @@ class CloudSettings(MqttSettings, InfluxSettings):
         description="MQTT client id; when set the broker keeps a persistent session for it",
     )
     grafana_url: str | None = None
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    webhook_queue_size: int = Field(default=1000, ge=1)
+    cloud_influx_enabled: bool = True
+    metrics_interval_s: float = Field(default=60.0, gt=0)
+    metrics_window_days: float = Field(default=30.0, gt=0)
+    notify_poll_interval_s: float = Field(default=1.0, gt=0)
+    escalation_interval_s: float = Field(default=5.0, gt=0)
+    token_ttl_days: float = Field(default=90, gt=0)
     grafana_token: SecretStr | None = None
 
 
@@ -119,6 +130,9 @@ class SimSettings(MqttSettings):
         description="listen here instead of each Modbus connection's host (e.g. 0.0.0.0)",
     )
     sim_seed: int = 1
+    sim_scenario: Path | None = Field(
+        default=None, description="scenario file to start once serving"
+    )
     sim_speed: float = Field(default=1.0, gt=0, description="simulated seconds per real second")
     sim_publish_interval_s: float = Field(default=1.0, gt=0)
 
