@@ -3,6 +3,7 @@
 plantroom/v1/{site}/{building}/{kind}/{equipment}/telemetry   QoS 1
 plantroom/v1/{site}/{building}/{kind}/{equipment}/status      QoS 1 retained
 plantroom/v1/{site}/edge/{agent}/status                        QoS 1 retained (LWT)
+plantroom/v1/{site}/edge/{agent}/health                        QoS 1 (agent self-health)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ PREFIX = "plantroom/v1"
 TELEMETRY_WILDCARD = f"{PREFIX}/+/+/+/+/telemetry"
 STATUS_WILDCARD = f"{PREFIX}/+/+/+/+/status"
 EDGE_STATUS_WILDCARD = f"{PREFIX}/+/edge/+/status"
+EDGE_HEALTH_WILDCARD = f"{PREFIX}/+/edge/+/health"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
@@ -48,6 +50,23 @@ class EquipmentTopic:
 
 def edge_status(site: str, agent: str) -> str:
     return f"{PREFIX}/{site}/edge/{agent}/status"
+
+
+def edge_health(site: str, agent: str) -> str:
+    return f"{PREFIX}/{site}/edge/{agent}/health"
+
+
+def parse_edge_topic(topic: str) -> tuple[str, str, str]:
+    """Split an edge agent topic into (site, agent, leaf); raises ValueError naming the problem."""
+    parts = topic.split("/")
+    if len(parts) != 6 or f"{parts[0]}/{parts[1]}" != PREFIX or parts[3] != "edge":
+        raise ValueError(f"not a Plantroom edge agent topic: {topic!r}")
+    _, _, site, _, agent, leaf = parts
+    if leaf not in ("status", "health"):
+        raise ValueError(f"unknown leaf {leaf!r} in topic {topic!r}")
+    check_segment(site, "site")
+    check_segment(agent, "agent")
+    return site, agent, leaf
 
 
 def parse_equipment_topic(topic: str) -> tuple[EquipmentTopic, str]:
