@@ -1,4 +1,4 @@
-.PHONY: setup demo test unit lint bench clean
+.PHONY: setup demo test unit lint bench chaos clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +10,7 @@ demo: setup
 	$(VENV)/bin/plantroom demo
 
 # servers and clients the test suite starts or drives, from Debian's packages
-TEST_PACKAGES := postgresql mbpoll socat chromium
+TEST_PACKAGES := postgresql mbpoll socat chromium docker-compose
 
 test:
 	@PLANTROOM_EXTRA_PACKAGES="$(TEST_PACKAGES)" bash scripts/setup.sh
@@ -26,6 +26,10 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# kill -9 each process in turn under load and account for every reading (docs/reliability.md)
+chaos: setup
+	$(PY) -m chaos --write
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -2,12 +2,17 @@
 
 On SIGINT or SIGTERM the server stops accepting requests and runs the lifespan's shutdown,
 which drains the telemetry queue and closes the database; the process then exits normally.
+
+With `PLANTROOM_API_TLS_CERT_FILE` and `PLANTROOM_API_TLS_KEY_FILE` set the API is served
+over HTTPS only; the pair is loaded once before listening, so a wrong path, an unreadable
+file or a key that does not match the certificate stops the start with a ConfigError.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +21,7 @@ import uvicorn
 
 from cloud.app import create_app
 from cloud.state import AppState
-from plantroom.errors import ServiceError
+from plantroom.errors import ConfigError, ServiceError
 from plantroom.services import ensure_port_free
 from plantroom.settings import CloudSettings
 
@@ -43,10 +48,40 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def tls_files(settings: CloudSettings) -> tuple[str, str] | None:
+    """The certificate and key the API serves HTTPS with, or None for plain HTTP. Both or
+    neither must be set, and they must load as a pair."""
+    cert, key = settings.api_tls_cert_file, settings.api_tls_key_file
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        given, missing = (
+            ("PLANTROOM_API_TLS_KEY_FILE", "PLANTROOM_API_TLS_CERT_FILE")
+            if cert is None
+            else ("PLANTROOM_API_TLS_CERT_FILE", "PLANTROOM_API_TLS_KEY_FILE")
+        )
+        raise ConfigError(f"{given} is set but {missing} is not: HTTPS needs both")
+    for name, path in (("PLANTROOM_API_TLS_CERT_FILE", cert), ("PLANTROOM_API_TLS_KEY_FILE", key)):
+        if not path.is_file():
+            raise ConfigError(f"{name}: {path} is not a file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            "PLANTROOM_API_TLS_CERT_FILE / PLANTROOM_API_TLS_KEY_FILE: "
+            f"cannot load {cert} with {key}: {exc}"
+        ) from exc
+    return str(cert), str(key)
+
+
 def run(settings: CloudSettings) -> None:
     """Serve until SIGINT/SIGTERM. Raises PortInUseError if the API port is taken, and
     ConfigError for a bad inventory, rule file or database URL, before listening."""
     ensure_port_free("cloud API", settings.api_host, settings.api_port)
+    tls = tls_files(settings)
+    # httpx logs every request's URL at INFO, and InfluxDB 1.x credentials travel in the
+    # query string (`?u=…&p=…`): its request log stays off, whatever the root level.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -56,7 +91,11 @@ def run(settings: CloudSettings) -> None:
         lifespan="on",
         access_log=False,
         server_header=False,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
+    scheme = "https" if tls else "http"
+    log.info("cloud API on %s://%s:%d", scheme, settings.api_host, settings.api_port)
     server = _Server(config)
     state: AppState = app.state.cloud
     try:

@@ -12,6 +12,7 @@ A bad value fails at start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -75,6 +76,9 @@ class EdgeSettings(MqttSettings):
     )
     edge_stats_log_interval_s: float = Field(default=300.0, gt=0)
     edge_stop_drain_s: float = Field(default=2.0, ge=0)
+    edge_health_interval_s: float = Field(
+        default=10.0, gt=0, description="how often the agent publishes its EdgeHealth report"
+    )
 
 
 class GatewaySettings(MqttSettings, InfluxSettings):
@@ -119,6 +123,10 @@ class CloudSettings(MqttSettings, InfluxSettings):
     escalation_interval_s: float = Field(default=5.0, gt=0)
     token_ttl_days: float = Field(default=90, gt=0)
     grafana_token: SecretStr | None = None
+    api_tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"
+    )
+    api_tls_key_file: Path | None = Field(default=None, description="PEM private key")
 
 
 class SimSettings(MqttSettings):
@@ -140,10 +148,31 @@ class SimSettings(MqttSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+
+
+def secrets_folder() -> Path | None:
+    """Where secret files live: `PLANTROOM_SECRETS_DIR`, else /run/secrets when it exists.
+
+    A file there named like the variable (`plantroom_mqtt_password`) fills that setting, so
+    container secrets never pass through the environment. An environment variable wins.
+    """
+    named = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+    if named:
+        folder = Path(named)
+        if not folder.is_dir():
+            raise ConfigError(f"{ENV_PREFIX}SECRETS_DIR: {named!r} is not a folder")
+        return folder
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
 def load_settings(cls: type[S], **overrides: Any) -> S:
     """Build a settings object; a bad value raises ConfigError naming the variable."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    secrets_dir = secrets_folder()
     try:
+        if secrets_dir is not None:
+            return cls(_secrets_dir=secrets_dir, **clean)
         return cls(**clean)
     except ValidationError as exc:
         msgs = []

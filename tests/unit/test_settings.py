@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from plantroom.errors import ConfigError
@@ -35,3 +37,26 @@ def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in repr(settings)
     assert settings.mqtt_password is not None
     assert settings.mqtt_password.get_secret_value() == "hunter2"
+
+
+def test_secret_files_fill_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plantroom.settings import GatewaySettings
+
+    (tmp_path / "plantroom_mqtt_password").write_text("from-a-file\n")
+    monkeypatch.setenv("PLANTROOM_SECRETS_DIR", str(tmp_path))
+    monkeypatch.delenv("PLANTROOM_MQTT_PASSWORD", raising=False)
+    settings = load_settings(GatewaySettings)
+    assert settings.mqtt_password is not None
+    assert settings.mqtt_password.get_secret_value() == "from-a-file"
+    assert "from-a-file" not in repr(settings)
+    monkeypatch.setenv("PLANTROOM_MQTT_PASSWORD", "from-env")
+    password = load_settings(GatewaySettings).mqtt_password
+    assert password is not None and password.get_secret_value() == "from-env"
+
+
+def test_missing_secrets_dir_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plantroom.settings import GatewaySettings
+
+    monkeypatch.setenv("PLANTROOM_SECRETS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="PLANTROOM_SECRETS_DIR"):
+        load_settings(GatewaySettings)
