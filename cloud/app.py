@@ -55,7 +55,8 @@ def api_url(settings: CloudSettings) -> str:
         host = "127.0.0.1"  # listening everywhere: this machine is one of the places
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{settings.api_port}"
+    scheme = "https" if settings.api_tls_cert_file and settings.api_tls_key_file else "http"
+    return f"{scheme}://{host}:{settings.api_port}"
 
 
 def _demo(state: AppState, db: Database) -> None:

@@ -552,3 +552,18 @@ async def test_a_pm_job_closes_with_its_checklist_done(api: Api) -> None:
     api.fault("p2", "pump.dry_run")
     await api.post("/api/work-orders/2/acknowledge")
     error(await api.post("/api/work-orders/2/checklist/0"), 409, "no_checklist")
+
+
+def test_api_url_names_the_scheme_the_api_serves(tmp_path: Path) -> None:
+    from cloud.app import api_url
+    from plantroom.settings import CloudSettings
+
+    plain = CloudSettings(api_host="0.0.0.0", api_port=8123)
+    assert api_url(plain) == "http://127.0.0.1:8123"
+    tls = CloudSettings(
+        api_host="::1",
+        api_port=8443,
+        api_tls_cert_file=tmp_path / "cert.pem",
+        api_tls_key_file=tmp_path / "key.pem",
+    )
+    assert api_url(tls) == "https://[::1]:8443"
