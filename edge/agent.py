@@ -7,6 +7,10 @@ Poll classes: a point's `poll` is `fast` (every `edge_poll_interval_s`), `normal
 or `slow` (30 times that). Each device starts at a random offset within its cycle so devices on
 one link do not poll in lock-step, and each poll yields one message carrying the points read
 in that cycle (fewer with a `report` policy in the profile, see `edge.report`).
+
+Every poll is counted in the device's `DevicePollStats` (see `edge.health` for what "on
+schedule", "late" and "skipped" mean), and every `edge_health_interval_s` an EdgeHealth report
+goes through the same buffer and publisher as telemetry to `plantroom.topics.edge_health`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,25 @@ import dataclasses
 import logging
 import random
 import signal
+import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 
 from edge.availability import Availability, Status, StatusChange
-from edge.buffer import BufferStats, SampleBuffer
+from edge.buffer import BufferStats
 from edge.decode import Value
+from edge.health import (
+    HEALTH_SEQ_KEY,
+    ON_SCHEDULE_TOLERANCE,
+    DevicePollStats,
+    Figures,
+    HealthBuffer,
+    agent_figures,
+    health_reports,
+)
 from edge.modbus import HubKey, ModbusDevice, ModbusHub, backoff_delay
 from edge.mqtt_devices import MqttDevices
 from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
@@ -34,7 +49,7 @@ from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory, Mqtt, load_inventory
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
-from plantroom.topics import EquipmentTopic, check_segment
+from plantroom.topics import EquipmentTopic, check_segment, edge_health
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +74,7 @@ class Tuning:
     mqtt_stale_after_s: float | None = None
     stats_log_interval_s: float = 300.0
     stop_drain_s: float = 2.0
+    health_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.normal_every < 1 or self.slow_every < 1:
@@ -75,6 +91,8 @@ class Tuning:
             raise ConfigError("edge_stop_drain_s must be >= 0")
         if self.stats_log_interval_s <= 0:
             raise ConfigError("edge_stats_log_interval_s must be > 0")
+        if self.health_interval_s <= 0:
+            raise ConfigError("edge_health_interval_s must be > 0")
         if self.mqtt_stale_after_s is not None and self.mqtt_stale_after_s <= 0:
             raise ConfigError("edge_mqtt_stale_after_s must be > 0")
 
@@ -118,8 +136,11 @@ class EdgeAgent:
         self._equipment: dict[str, _Equipment] = {}
         self._devices: dict[str, ModbusDevice] = {}
         self._pollers: list[asyncio.Task[None]] = []
+        self._poll_stats: dict[str, DevicePollStats] = {}
+        self._linked_hubs: set[HubKey] = set()
+        self._site = ""
         self.hubs: dict[HubKey, ModbusHub] = {}
-        self.buffer: SampleBuffer | None = None
+        self.buffer: HealthBuffer | None = None
         self.publisher: Publisher | None = None
         self.mqtt_devices: MqttDevices | None = None
         self.started_at = time.monotonic()
@@ -138,7 +159,9 @@ class EdgeAgent:
             check_segment(self.settings.edge_agent_id, "PLANTROOM_EDGE_AGENT_ID")
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        self._check_tls()
         inventory, assignments = self._assignments()
+        self._site = inventory.site.id
         if not assignments:
             log.warning(
                 "no equipment to serve in buildings %s", self.settings.edge_buildings or "all"
@@ -159,6 +182,7 @@ class EdgeAgent:
                         rng=self._rng,
                     )
                 self._devices[a.equipment.id] = ModbusDevice(self.hubs[key], conn.unit, a.profile)
+                self._poll_stats[a.equipment.id] = DevicePollStats()
             self._equipment[a.equipment.id] = _Equipment(
                 assignment=a,
                 topic=inventory.topic(a.building, a.equipment),
@@ -167,15 +191,17 @@ class EdgeAgent:
                 changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
             )
         self.mqtt_devices = MqttDevices(assignments)
-        self.buffer = SampleBuffer(
+        buffer = HealthBuffer(
             s.edge_buffer_path,
             s.edge_buffer_max_samples,
             commit_interval_s=t.commit_interval_s,
             synchronous=t.buffer_synchronous,
-        ).open()
+        )
+        buffer.open()
+        self.buffer = buffer
         self.publisher = Publisher(
             s,
-            self.buffer,
+            buffer,
             site=inventory.site.id,
             agent_id=s.edge_agent_id,
             vendor_topics=self.mqtt_devices.topics,
@@ -185,7 +211,7 @@ class EdgeAgent:
             backoff_max=t.backoff_max_s,
             rng=self._rng,
         )
-        self.buffer.on_commit = self.publisher.notify
+        buffer.on_commit = self.publisher.notify
         self.started_at = time.monotonic()
         self._task = asyncio.create_task(self._supervise(), name="edge-agent")
         log.info(
@@ -203,6 +229,22 @@ class EdgeAgent:
     ) -> None:
         await self.stop(raise_failure=et is None)
 
+    def _check_tls(self) -> None:
+        """A TLS set-up that cannot work fails at start, naming the setting."""
+        s = self.settings
+        if not s.mqtt_tls:
+            if s.mqtt_ca_file is not None:
+                log.warning("PLANTROOM_MQTT_CA_FILE is set but PLANTROOM_MQTT_TLS is off")
+            return
+        if s.mqtt_ca_file is None:
+            return  # the system's trusted CAs
+        try:
+            ssl.create_default_context(cafile=str(s.mqtt_ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"PLANTROOM_MQTT_CA_FILE {s.mqtt_ca_file}: not a readable CA certificate ({exc})"
+            ) from exc
+
     # -- supervision ----------------------------------------------------------------------
 
     async def _supervise(self) -> None:
@@ -211,8 +253,9 @@ class EdgeAgent:
             tg.create_task(self.publisher.run(), name="publisher")
             tg.create_task(self._commit_loop(), name="buffer-commit")
             tg.create_task(self._stats_loop(), name="stats")
+            tg.create_task(self._health_loop(), name="health")
             for eq_id, device in self._devices.items():
-                poller = self._poll_loop(self._equipment[eq_id], device)
+                poller = self._poll_loop(self._equipment[eq_id], device, self._poll_stats[eq_id])
                 self._pollers.append(tg.create_task(poller, name=f"poll:{eq_id}"))
             if self.mqtt_devices is not None and self.mqtt_devices.topics:
                 tg.create_task(self._stale_loop(), name="vendor-stale")
@@ -315,19 +358,25 @@ class EdgeAgent:
             Poll.SLOW: base * self.tuning.slow_every,
         }
 
-    async def _poll_loop(self, eq: _Equipment, device: ModbusDevice) -> None:
+    async def _poll_loop(
+        self, eq: _Equipment, device: ModbusDevice, stats: DevicePollStats
+    ) -> None:
         intervals = self._intervals()
         by_class: dict[Poll, list[ModbusPoint]] = {c: [] for c in Poll}
         for p in device.profile.points:
             by_class[p.poll].append(p)
         present = [c for c in Poll if by_class[c]]
-        cycle = min(intervals[c] for c in present)
+        cycle_class = min(present, key=intervals.__getitem__)
+        cycle = intervals[cycle_class]
+        tolerance = cycle * ON_SCHEDULE_TOLERANCE
         if await self._sleep(self._rng.uniform(0, cycle)):
             return
         loop = asyncio.get_running_loop()
-        next_due = dict.fromkeys(present, loop.time())
+        planned = loop.time()
+        next_due = dict.fromkeys(present, planned)
         retry = 0
         availability = eq.availability
+        hub = device.hub
         while not self._stopping.is_set():
             started = loop.time()
             if availability.offline:
@@ -336,11 +385,18 @@ class EdgeAgent:
                 due = [c for c in present if started >= next_due[c] - cycle / 2]
             points = [p for c in due for p in by_class[c]]
             if not points:
-                if await self._sleep(min(next_due.values()) - started):
+                planned = min(next_due.values())
+                if await self._sleep(planned - started):
                     return
                 continue
             ts = now_ms()
+            connects = hub.connects
             result = await device.poll(points)
+            stats.record_poll(started - planned, tolerance, loop.time() - started)
+            if result.errors:
+                stats.record_errors(result.errors)
+            if hub.connects != connects and hub.connected:
+                self._link_connected(hub, stats)
             if result.answered:
                 change = availability.succeeded(ts)
                 retry = 0
@@ -352,17 +408,63 @@ class EdgeAgent:
             if not availability.offline:
                 self._emit(eq, ts, result.values, result.quality)
             finished = loop.time()
-            for c in due:
-                next_due[c] += intervals[c]
-                if next_due[c] <= finished:  # overran or was offline: skip the missed ticks
-                    next_due[c] = finished + intervals[c]
             if availability.offline:
                 delay = backoff_delay(retry, cycle, self.tuning.offline_retry_max_s, self._rng)
                 retry += 1
+                planned = finished + delay
+                for c in present:
+                    next_due[c] = planned
             else:
-                delay = min(next_due.values()) - finished
+                for c in due:
+                    nd = next_due[c] + intervals[c]
+                    if nd + tolerance < finished:  # overran: skip ticks whose window closed
+                        missed = int((finished - tolerance - nd) // intervals[c]) + 1
+                        nd += missed * intervals[c]
+                        if c is cycle_class:
+                            stats.skipped += missed
+                    next_due[c] = nd
+                planned = min(next_due.values())
+                delay = planned - finished
             if await self._sleep(delay):
                 return
+
+    def _link_connected(self, hub: ModbusHub, stats: DevicePollStats) -> None:
+        if hub.key in self._linked_hubs:
+            stats.reconnects += 1
+        else:
+            self._linked_hubs.add(hub.key)
+
+    # -- self-health ----------------------------------------------------------------------
+
+    def health_figures(self) -> Figures:
+        """The agent-wide figures of a health report, as of now."""
+        vendor = self.mqtt_devices
+        return agent_figures(
+            uptime_s=time.monotonic() - self.started_at,
+            buffer=self.buffer_stats(),
+            publisher=self.publisher_stats(),
+            statuses=(e.availability.status for e in self._equipment.values()),
+            polls=self._poll_stats.values(),
+            vendor_malformed=sum(vendor.malformed.values()) if vendor else 0,
+            modbus_links=len(self.hubs),
+            modbus_requests=sum(h.requests for h in self.hubs.values()),
+        )
+
+    def queue_health_report(self) -> int:
+        """Queue one EdgeHealth report (one message per `DEVICES_PER_MESSAGE` devices) in the
+        buffer, like a measurement sample; return the number of messages queued."""
+        if self.buffer is None:
+            raise RuntimeError("the agent is not running")
+        ts = now_ms()
+        topic = edge_health(self._site, self.settings.edge_agent_id)
+        encoders = health_reports(ts, self.health_figures(), self._poll_stats)
+        for encode in encoders:
+            self.buffer.append_encoded(HEALTH_SEQ_KEY, topic, ts, encode)
+        return len(encoders)
+
+    async def _health_loop(self) -> None:
+        while not await self._sleep(self.tuning.health_interval_s):
+            self.queue_health_report()
 
     # -- vendor MQTT devices --------------------------------------------------------------
 
@@ -403,6 +505,10 @@ class EdgeAgent:
     def status(self, equipment_id: str) -> tuple[Status | None, str | None]:
         a = self._equipment[equipment_id].availability
         return a.status, a.reason
+
+    def poll_stats(self) -> Mapping[str, DevicePollStats]:
+        """Poll figures of every Modbus device, by equipment id (live objects, read-only map)."""
+        return MappingProxyType(self._poll_stats)
 
     def buffer_stats(self) -> BufferStats:
         if self.buffer is None:

@@ -21,6 +21,7 @@ them has to go (logged at ERROR). Every drop is counted and logged.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -29,8 +30,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from pydantic_core import to_json
+
 from plantroom.errors import ConfigError
-from plantroom.schema import PointValue, Quality, Telemetry
+from plantroom.schema import (
+    MAX_POINTS,
+    MAX_STRING,
+    MAX_TS_MS,
+    MIN_TS_MS,
+    PointValue,
+    Quality,
+    Telemetry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +93,61 @@ class BufferStats:
         return self.dropped_measurements + self.refused_measurements + self.dropped_keepers
 
 
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FINE_NAMES: set[str] = set()  # point names already checked against the schema's pattern
+_MAX_FINE_NAMES = 100_000
+
+
+def _fine_name(name: object) -> bool:
+    if name in _FINE_NAMES:
+        return True
+    if type(name) is not str or _NAME.match(name) is None:
+        return False
+    if len(_FINE_NAMES) < _MAX_FINE_NAMES:
+        _FINE_NAMES.add(name)
+    return True
+
+
+def _fine_value(value: object) -> bool:
+    kind = type(value)
+    if kind is bool or kind is int or value is None:
+        return True
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    return kind is str and len(value) <= MAX_STRING  # type: ignore[arg-type]
+
+
+def encode_telemetry(
+    ts: int,
+    seq: int,
+    points: Mapping[str, PointValue],
+    quality: Mapping[str, Quality] | None = None,
+) -> bytes:
+    """`Telemetry(ts=…, seq=…, points=…, quality=…).to_json()`, without building the model.
+
+    Messages the agent builds itself (plain names, values and qualities within the schema's
+    limits) are serialised directly by the same serializer, byte for byte; anything else goes
+    through the model, which raises the same ValidationError it always did.
+    """
+    if (
+        type(ts) is int
+        and MIN_TS_MS <= ts <= MAX_TS_MS
+        and type(seq) is int
+        and seq >= 0
+        and 1 <= len(points) <= MAX_POINTS
+        and all(_fine_name(n) and _fine_value(v) for n, v in points.items())
+        and (not quality or all(_fine_name(n) and type(q) is Quality for n, q in quality.items()))
+    ):
+        message: dict[str, object] = {"ts": ts, "seq": seq, "points": points}
+        if quality:
+            message["quality"] = quality
+        return to_json(message)
+    model = Telemetry(
+        ts=ts, seq=seq, points=dict(points), quality=dict(quality) if quality else None
+    )
+    return model.to_json()
+
+
 def _log_drop(kind: str, total: int, level: int) -> None:
     # the 1st, 10th, 100th, ... drop: a long outage cannot flood the log
     if str(total).rstrip("0") == "1":
@@ -120,6 +186,7 @@ class SampleBuffer:
         self._committed_id = 0
         self._last_id = 0
         self._seqs: dict[str, int] = {}
+        self._unsaved_seqs: dict[str, int] = {}  # next seqs to store with the next commit
         self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -206,6 +273,13 @@ class SampleBuffer:
     def commit(self) -> None:
         """Make everything written so far durable and visible to the publisher."""
         if self._in_tx:
+            if self._unsaved_seqs:
+                self.db.executemany(
+                    "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
+                    "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
+                    self._unsaved_seqs.items(),
+                )
+                self._unsaved_seqs.clear()
             self.db.execute("COMMIT")
             self._in_tx = False
         self._last_commit = time.monotonic()
@@ -234,13 +308,11 @@ class SampleBuffer:
         return value
 
     def _take_seq(self, equipment: str) -> int:
+        """The next seq of `equipment`; stored in the open transaction when it commits."""
+        if not self._in_tx:
+            raise RuntimeError("a seq is taken only inside the transaction that stores it")
         seq = self._seqs.get(equipment, 0)
-        self._seqs[equipment] = seq + 1
-        self.db.execute(
-            "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
-            "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
-            (equipment, seq + 1),
-        )
+        self._seqs[equipment] = self._unsaved_seqs[equipment] = seq + 1
         return seq
 
     def _drop_oldest(self, keep: int) -> bool:
@@ -298,14 +370,12 @@ class SampleBuffer:
         """
         self._begin()
         seq = self._take_seq(equipment)
-        message = Telemetry(
-            ts=ts, seq=seq, points=dict(points), quality=dict(quality) if quality else None
-        )
+        payload = encode_telemetry(ts, seq, points, quality)
         if self._make_room(keep):
             cur = self.db.execute(
                 "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (equipment, seq, ts, int(keep), topic, message.to_json()),
+                (equipment, seq, ts, int(keep), topic, payload),
             )
             self._last_id = int(cur.lastrowid or self._last_id)
             self._count += 1

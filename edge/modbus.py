@@ -21,7 +21,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 
-from edge.decode import Value, decode_bit, decode_registers
+from edge.decode import BlockDecoder, Value
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
 from edge.profile import ModbusPoint, ModbusProfile, Table
@@ -188,9 +188,8 @@ class ModbusHub:
                 await asyncio.sleep(wait)
             self.requests += 1
             try:
-                response = await asyncio.wait_for(
-                    self._request(table, address, count, unit), self._timeout * 2 + 1
-                )
+                async with asyncio.timeout(self._timeout * 2 + 1):
+                    response = await self._request(table, address, count, unit)
             except (ModbusIOException, TimeoutError) as exc:
                 lost = not self.connected
                 self._timeouts_in_row += 1
@@ -263,13 +262,21 @@ class ModbusDevice:
         self.hub = hub
         self.unit = unit
         self.profile = profile
-        self._plans: dict[frozenset[str], list[ReadBlock]] = {}
+        self._plans: dict[frozenset[str], list[tuple[ReadBlock, BlockDecoder]]] = {}
+
+    def _compiled(self, points: Sequence[ModbusPoint]) -> list[tuple[ReadBlock, BlockDecoder]]:
+        key = frozenset([p.name for p in points])
+        compiled = self._plans.get(key)
+        if compiled is None:
+            compiled = [
+                (b, BlockDecoder(b.points, b.address, b.table.is_bits))
+                for b in plan_reads(points, self.profile.modbus)
+            ]
+            self._plans[key] = compiled
+        return compiled
 
     def plan(self, points: Sequence[ModbusPoint]) -> list[ReadBlock]:
-        key = frozenset(p.name for p in points)
-        if key not in self._plans:
-            self._plans[key] = plan_reads(points, self.profile.modbus)
-        return self._plans[key]
+        return [block for block, _ in self._compiled(points)]
 
     async def poll(self, points: Sequence[ModbusPoint]) -> PollResult:
         """Read and decode `points`. A failed read marks its points unavailable.
@@ -278,32 +285,29 @@ class ModbusDevice:
         does not answer costs the shared link one timeout per poll, not one per read.
         """
         result = PollResult()
-        blocks = self.plan(points)
-        for i, block in enumerate(blocks):
+        compiled = self._compiled(points)
+        values, quality = result.values, result.quality
+        read = self.hub.read
+        for i, (block, decoder) in enumerate(compiled):
             result.reads += 1
             try:
-                data = await self.hub.read(block.table, block.address, block.count, self.unit)
+                data = await read(block.table, block.address, block.count, self.unit)
             except DeviceError as exc:
                 result.failed_reads += 1
                 result.errors.append(exc)
-                skipped = [block] if isinstance(exc, DeviceExceptionResponse) else blocks[i:]
-                for b in skipped:
+                exception = isinstance(exc, DeviceExceptionResponse)
+                skipped = compiled[i : i + 1] if exception else compiled[i:]
+                for b, _ in skipped:
                     for p in b.points:
-                        result.values[p.name] = None
-                        result.quality[p.name] = Quality.UNAVAILABLE
-                if isinstance(exc, DeviceExceptionResponse):
+                        values[p.name] = None
+                        quality[p.name] = Quality.UNAVAILABLE
+                if exception:
                     continue
-                result.failed_reads += len(blocks) - i - 1
-                result.reads += len(blocks) - i - 1
+                result.failed_reads += len(compiled) - i - 1
+                result.reads += len(compiled) - i - 1
                 break
-            for p in block.points:
-                part = block.slice(p, data)
-                value = (
-                    decode_bit(p, bool(part[0]))
-                    if block.table.is_bits
-                    else decode_registers(p, part)
-                )
-                result.values[p.name] = value
+            for name, value in zip(decoder.names, decoder.decode(data), strict=True):
+                values[name] = value
                 if value is None:
-                    result.quality[p.name] = Quality.UNAVAILABLE
+                    quality[name] = Quality.UNAVAILABLE
         return result

@@ -54,10 +54,12 @@ class ReportFilter:
             self._policy[point.name] = profile.report_policy(point)
             self._role[point.name] = point.role
         self._last: dict[str, _Last] = {}
+        self._active = any(p is not None for p in self._policy.values())
 
     @property
     def active(self) -> bool:
-        return any(p is not None for p in self._policy.values())
+        """The profile has a report policy for at least one point."""
+        return self._active
 
     def select(
         self, values: Mapping[str, Value], quality: Mapping[str, Quality], now: float

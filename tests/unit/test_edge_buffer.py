@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from edge.buffer import SampleBuffer
+from edge.buffer import SampleBuffer, encode_telemetry
 from plantroom.errors import ConfigError
-from plantroom.schema import Quality, parse_telemetry
+from plantroom.schema import MAX_STRING, MAX_TS_MS, MIN_TS_MS, Quality, Telemetry, parse_telemetry
 
 TOPIC = "plantroom/v1/s/b/pump/p1/telemetry"
 T0 = 1_700_000_000_000
@@ -203,3 +208,70 @@ def test_a_buffer_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> Non
     blocker.write_text("")
     with pytest.raises(ConfigError, match="cannot open the edge buffer"):
         SampleBuffer(blocker / "buffer.sqlite", 1000).open()
+
+
+# -- the payload encoder -------------------------------------------------------------------
+
+_names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ts=st.integers(MIN_TS_MS, MAX_TS_MS),
+    seq=st.integers(0, 2**40),
+    points=st.dictionaries(_names, _values, min_size=1, max_size=8),
+    quality=st.none() | st.dictionaries(_names, st.sampled_from(list(Quality)), max_size=3),
+)
+def test_encoded_payload_is_the_models_byte_for_byte(
+    ts: int,
+    seq: int,
+    points: dict[str, Any],
+    quality: dict[str, Quality] | None,
+) -> None:
+    model = Telemetry(ts=ts, seq=seq, points=points, quality=quality or None)
+    assert encode_telemetry(ts, seq, points, quality) == model.to_json()
+
+
+@pytest.mark.parametrize(
+    ("ts", "points", "quality"),
+    [
+        (T0, {"a": float("nan")}, None),
+        (T0, {"a": float("inf")}, None),
+        (T0, {"Bad": 1}, None),
+        (T0, {}, None),
+        (T0, {"a": "x" * (MAX_STRING + 1)}, None),
+        (1, {"a": 1}, None),
+        (T0, {"a": 1}, {"a": "broken"}),
+    ],
+)
+def test_encoder_rejects_what_the_model_rejects(
+    ts: int, points: dict[str, Any], quality: dict[str, Any] | None
+) -> None:
+    with pytest.raises(ValidationError):
+        encode_telemetry(ts, 0, points, quality)
+
+
+def test_encoder_takes_what_the_model_coerces() -> None:
+    assert encode_telemetry(T0, 0, {"a": 1}, {"a": "stale"}) == (  # type: ignore[dict-item]
+        Telemetry(ts=T0, seq=0, points={"a": 1}, quality={"a": Quality.STALE}).to_json()
+    )
+
+
+def test_seqs_are_stored_with_the_samples_commit(tmp_path: Path) -> None:
+    path = tmp_path / "buffer.sqlite"
+    b = SampleBuffer(path, 1000, commit_interval_s=60).open()
+    b.append("p1", TOPIC, T0, {"a": 1})
+    b.append("p1", TOPIC, T0 + 1, {"a": 2})
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM seqs").fetchone() == (0,)
+    b.commit()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT equipment, next_seq FROM seqs").fetchall() == [("p1", 2)]
+    b.close()
