@@ -208,25 +208,38 @@ class TelemetryEncoder:
 
         Raises ValueError (bad topic) or LineProtocolError (a value line protocol cannot carry).
         """
-        prefix = self.prefix(topic)
+        prefix = self._prefixes.get(topic) or self.prefix(topic)
+        keys = self._field_keys
         parts: list[str] = []
         append = parts.append
-        field_key = self._field_key
         for name, value in telemetry.points.items():
-            if value is None:
+            key = keys.get(name) or self._field_key(name)
+            # exact types first (what validation produces), the general case after
+            kind = type(value)
+            if kind is float:
+                append(f"{key}={value!r}")
+            elif kind is int:
+                if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                    raise LineProtocolError(
+                        f"point {name!r} integer {value} does not fit in 64 bits"
+                    )
+                append(f"{key}={value}i")
+            elif kind is str:
+                append(f'{key}="{value.translate(_STRING_ESCAPES)}"')  # type: ignore[union-attr]
+            elif value is None:
                 continue
-            if isinstance(value, bool):
-                append(f"{field_key(name)}={'true' if value else 'false'}")
+            elif isinstance(value, bool):
+                append(f"{key}=true" if value else f"{key}=false")
             elif isinstance(value, int):
                 if not INT64_MIN <= value <= INT64_MAX:
                     raise LineProtocolError(
                         f"point {name!r} integer {value} does not fit in 64 bits"
                     )
-                append(f"{field_key(name)}={value}i")
+                append(f"{key}={int(value)}i")
             elif isinstance(value, float):
-                append(f"{field_key(name)}={value!r}")
+                append(f"{key}={float(value)!r}")
             else:
-                append(f'{field_key(name)}="{value.translate(_STRING_ESCAPES)}"')
+                append(f'{key}="{str(value).translate(_STRING_ESCAPES)}"')
         points = len(parts)
         seq = telemetry.seq
         if seq > INT64_MAX:

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -55,14 +55,14 @@ class MqttUnavailable(PlantroomError):
 
 
 class Subscriber:
-    """One MQTT 5 connection with one QoS 1 subscription, reconnecting with backoff."""
+    """One MQTT 5 connection, QoS 1 subscriptions to its filters, reconnecting with backoff."""
 
     def __init__(
         self,
         settings: MqttSettings,
         *,
         client_id: str,
-        topic_filter: str,
+        topic_filters: Sequence[str],
         on_message: MessageHandler,
         receive_maximum: int,
         session_expiry_s: int,
@@ -70,7 +70,9 @@ class Subscriber:
         connect_timeout_s: float = 10.0,
     ) -> None:
         self._settings = settings
-        self._topic_filter = topic_filter
+        if not topic_filters:
+            raise ValueError("Subscriber needs at least one topic filter")
+        self._topic_filters = tuple(topic_filters)
         self._handler = on_message
         self._receive_maximum = max(1, min(MAX_RECEIVE_MAXIMUM, receive_maximum))
         self._session_expiry_s = session_expiry_s
@@ -266,12 +268,15 @@ class Subscriber:
         fut = self._suback
         if fut is None or fut.done() or mid != self._suback_mid:
             return
-        failed = [r for r in reasons if r.is_failure]
+        failed = [
+            (topic_filter, r)
+            for topic_filter, r in zip(self._topic_filters, reasons, strict=False)
+            if r.is_failure
+        ]
         if failed:
+            topic_filter, reason = failed[0]
             fut.set_exception(
-                MqttUnavailable(
-                    f"broker refused the subscription {self._topic_filter!r}: {failed[0]}"
-                )
+                MqttUnavailable(f"broker refused the subscription {topic_filter!r}: {reason}")
             )
         else:
             fut.set_result(None)
@@ -342,7 +347,7 @@ class Subscriber:
             async with asyncio.timeout(self._connect_timeout_s):
                 await self._connack
                 self._suback = loop.create_future()
-                result, mid = self._client.subscribe(self._topic_filter, qos=1)
+                result, mid = self._client.subscribe([(f, 1) for f in self._topic_filters])
                 if result != mqtt.MQTT_ERR_SUCCESS:
                     raise MqttUnavailable(f"could not subscribe: {mqtt.error_string(result)}")
                 self._suback_mid = mid
@@ -353,7 +358,7 @@ class Subscriber:
             self.subscribed.set()
             log.info(
                 "subscribed to %s at %s:%d as %s",
-                self._topic_filter,
+                ", ".join(self._topic_filters),
                 self._settings.mqtt_host,
                 self._settings.mqtt_port,
                 self.client_id,

@@ -1,8 +1,9 @@
 """The gateway process: shared MQTT subscription → validation → batches → InfluxDB.
 
     broker ──$share/<group>/plantroom/v1/+/+/+/+/telemetry──► Gateway
+           ──$share/<group>/plantroom/v1/+/edge/+/health──►
         validate topic + payload ──bad──► dead-letter log (acknowledged)
-        encode one line ──► Batcher ──► InfluxDB /write ──down──► disk buffer ──► replay
+        encode line(s) ──► Batcher ──► InfluxDB /write ──down──► disk buffer ──► replay
         acknowledge (PUBACK) once the batch is stored or buffered
 
 `run(settings)` runs it until SIGINT/SIGTERM; `Gateway(settings)` is the same as an async
@@ -25,6 +26,7 @@ from gateway.backoff import Backoff, RetryPolicy
 from gateway.batcher import Batch, Batcher
 from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters
+from gateway.edgehealth import HEALTH_MEASUREMENT, decode_edge_health, is_edge_health_topic
 from gateway.influx import InfluxUnavailable, InfluxWriter, WriteReport
 from gateway.lineprotocol import TelemetryEncoder, encode_line
 from gateway.metrics import serve_metrics
@@ -34,11 +36,10 @@ from plantroom.errors import InvalidMessage, PlantroomError
 from plantroom.inventory import load_inventory
 from plantroom.schema import parse_telemetry
 from plantroom.settings import GatewaySettings
-from plantroom.topics import TELEMETRY_WILDCARD, shared
+from plantroom.topics import EDGE_HEALTH_WILDCARD, TELEMETRY_WILDCARD, shared
 
 log = logging.getLogger(__name__)
 
-HEALTH_MEASUREMENT = "plantroom_health"
 HEALTH_INTERVAL_S = 10.0
 
 
@@ -58,7 +59,11 @@ class Gateway:
         self.settings = settings
         self.stats = GatewayStats()
         self.directory = Path(settings.gateway_buffer_dir) / settings.gateway_id
-        self.topic_filter = shared(settings.gateway_share_group, TELEMETRY_WILDCARD)
+        group = settings.gateway_share_group
+        self.topic_filters = (
+            shared(group, TELEMETRY_WILDCARD),
+            shared(group, EDGE_HEALTH_WILDCARD),
+        )
         self._retry = retry or RetryPolicy()
         self._health_interval_s = health_interval_s
         self._session_expiry_s = (
@@ -107,7 +112,7 @@ class Gateway:
             self._subscriber = Subscriber(
                 settings,
                 client_id=f"plantroom-{settings.gateway_id}",
-                topic_filter=self.topic_filter,
+                topic_filters=self.topic_filters,
                 on_message=self._on_message,
                 receive_maximum=settings.gateway_batch_size * (settings.gateway_max_in_flight + 1),
                 session_expiry_s=self._session_expiry_s,
@@ -211,6 +216,9 @@ class Gateway:
             reason = "topic is not valid UTF-8"
         else:
             try:
+                if is_edge_health_topic(topic):
+                    self._on_edge_health(topic, payload, token)
+                    return
                 self._encoder.prefix(topic)
                 telemetry = parse_telemetry(topic, payload)
                 line, points = self._encoder.encode(topic, telemetry)
@@ -225,6 +233,16 @@ class Gateway:
         self.dead_letters.message(topic, reason, payload)
         self.stats.dead_letters += 1
         batcher.add(None, 0, token)
+
+    def _on_edge_health(self, topic: str, payload: bytes | bytearray, token: AckToken) -> None:
+        """An edge agent's health report: its lines, the acknowledgement with the last one."""
+        batcher = self._batcher
+        assert batcher is not None
+        lines = decode_edge_health(topic, payload)
+        self.stats.edge_health_in += 1
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            batcher.add(line, 0, token if i == last else None)
 
     def _complete(self, batch: Batch[AckToken]) -> None:
         assert self._subscriber is not None

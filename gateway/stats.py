@@ -29,6 +29,8 @@ class GatewayStats:
     """Lines spilled to the disk buffer."""
     buffer_dropped: int = 0
     """Lines the disk buffer dropped at its size limit."""
+    edge_health_in: int = 0
+    """Edge agents' self-health messages that passed validation."""
     dead_letters: int = 0
     """Messages and lines dead-lettered."""
     write_errors: int = 0
@@ -52,6 +54,7 @@ class GatewayStats:
             "write_errors": self.write_errors,
             "messages_in": self.messages_in,
             "buffer_dropped": self.buffer_dropped,
+            "edge_health_in": self.edge_health_in,
         }
 
 

@@ -34,7 +34,7 @@ async def test_subscriber_stops_reading_at_receive_maximum_and_resumes_on_acks(
     subscriber = Subscriber(
         GatewaySettings(mqtt_host=mosquitto.host, mqtt_port=mosquitto.port),
         client_id=f"sub-{name}",
-        topic_filter=f"$share/g-{name}/{topic}",
+        topic_filters=[f"$share/g-{name}/{topic}"],
         on_message=lambda message, token: tokens.append(token),
         receive_maximum=RECEIVE_MAXIMUM,
         session_expiry_s=0,

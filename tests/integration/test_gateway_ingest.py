@@ -589,7 +589,7 @@ async def test_a_bug_in_the_message_handler_stops_the_subscriber_with_that_error
     subscriber = Subscriber(
         settings,
         client_id=unique("sub"),
-        topic_filter="plantroom/v1/#",
+        topic_filters=["plantroom/v1/#"],
         on_message=handler,
         receive_maximum=10,
         session_expiry_s=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import pytest
@@ -130,6 +131,39 @@ def test_telemetry_encoder_writes_one_typed_line_with_seq_and_tags() -> None:
         'speed=1450i,flow=12.5,running=true,mode="auto",seq=7i 1763900000123'
     )
     assert points == 4
+
+
+class Mode(enum.StrEnum):
+    AUTO = "auto"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Ratio(float):
+    pass
+
+
+def test_subclassed_values_are_written_as_their_plain_type() -> None:
+    # validation yields plain types; a Telemetry built in code may hold subclasses
+    built = Telemetry.model_construct(
+        ts=1_763_900_000_123,
+        seq=7,
+        points={"mode": Mode.AUTO, "level": Level.HIGH, "ratio": Ratio(0.5), "on": True},
+    )
+    line, points = TelemetryEncoder().encode(TOPIC, built)
+    assert line.endswith(' mode="auto",level=3i,ratio=0.5,on=true,seq=7i 1763900000123')
+    assert points == 4
+    with pytest.raises(LineProtocolError, match="64 bits"):
+        TelemetryEncoder().encode(
+            TOPIC, Telemetry.model_construct(ts=1_763_900_000_123, seq=1, points={"n": Huge()})
+        )
+
+
+class Huge(int):
+    def __new__(cls) -> Huge:
+        return super().__new__(cls, 2**64)
 
 
 def test_telemetry_encoder_adds_the_floor_the_inventory_knows() -> None:
