@@ -19,6 +19,7 @@ Outcomes of one write:
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import logging
@@ -183,10 +184,12 @@ class InfluxWriter:
         if settings.influx_token is not None:
             headers["Authorization"] = f"Token {settings.influx_token.get_secret_value()}"
         elif settings.influx_username is not None:
-            params["u"] = settings.influx_username
-            params["p"] = (
+            # HTTP Basic rather than `?u=&p=`: a query string ends up in proxy and request logs
+            password = (
                 settings.influx_password.get_secret_value() if settings.influx_password else ""
             )
+            pair = f"{settings.influx_username}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         self._auth_params = params
         self._write_params = {**params, "db": settings.influx_database, "precision": "ms"}
         if settings.influx_retention_policy:

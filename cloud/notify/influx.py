@@ -17,6 +17,7 @@ itself, so a redelivery never duplicates.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -202,8 +203,9 @@ class InfluxWriter:
         if c.influx_token:
             headers["Authorization"] = f"Token {c.influx_token}"
         elif c.influx_username:
-            params["u"] = c.influx_username
-            params["p"] = c.influx_password or ""
+            # HTTP Basic rather than `?u=&p=`: a query string ends up in proxy and request logs
+            pair = f"{c.influx_username}:{c.influx_password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return params, headers
 
     async def _ensure_database(self) -> None:

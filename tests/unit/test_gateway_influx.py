@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections.abc import Callable
@@ -64,7 +65,7 @@ def refuse(bad: set[str], body: Callable[[list[str]], dict[str, Any]]) -> Callab
     return respond
 
 
-async def test_a_write_is_gzip_line_protocol_with_db_precision_and_user_password() -> None:
+async def test_a_write_is_gzip_line_protocol_with_db_precision_and_basic_auth() -> None:
     server = Server(lambda r, lines: httpx.Response(204))
     async with writer(
         server, influx_username="ingest", influx_password="s3cret", influx_retention_policy="raw"
@@ -72,9 +73,11 @@ async def test_a_write_is_gzip_line_protocol_with_db_precision_and_user_password
         report = await w.write(LINES[:2])
     assert report.rejected == [] and report.requests == 1
     params = dict(server.requests[0].url.params)
-    assert params == {"db": "plant", "rp": "raw", "precision": "ms", "u": "ingest", "p": "s3cret"}
+    assert params == {"db": "plant", "rp": "raw", "precision": "ms"}
     assert server.writes == [LINES[:2]]
-    assert "Authorization" not in server.requests[0].headers
+    # HTTP Basic: the password never appears in a URL (request logs, proxies, error messages)
+    expected = "Basic " + base64.b64encode(b"ingest:s3cret").decode()
+    assert server.requests[0].headers["Authorization"] == expected
 
 
 async def test_a_token_goes_in_the_authorization_header() -> None:
