@@ -3,6 +3,11 @@
 mosquitto and influxd run as managed child processes with their data under `var/`; the
 simulated campus, one edge agent per building, the gateway and the cloud service run as child
 processes of their own, each with its log in `var/logs/`. Ctrl-C stops everything cleanly.
+
+Reliability runs (`python -m chaos`) drive the same stack: `Demo.kill(name)` crashes one
+process with SIGKILL and `Demo.restart(name)` starts it again on the same ports with the same
+data, and `env_overrides` gives one child settings of its own (an edge agent pointed at a
+proxy in front of the broker, say).
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def kill(self) -> None:
+        """Crash the process (SIGKILL): no clean-up of any kind runs."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
     def stop(self, grace: float = 15.0) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
@@ -90,6 +102,7 @@ class Demo:
         var_dir: Path,
         fresh: bool = False,
         out: Any = None,
+        env_overrides: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.ports = ports
         self.inventory_path = inventory.resolve()
@@ -100,6 +113,7 @@ class Demo:
         self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
         self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
         self.children: list[Child] = []
+        self.env_overrides = dict(env_overrides or {})
         self._stopping = False
 
     # -- helpers ---------------------------------------------------------------------------
@@ -197,7 +211,46 @@ class Demo:
                 logs / "cloud.log",
             )
         )
+        for child in children:
+            child.env.update(self.env_overrides.get(child.name, {}))
         return children
+
+    @property
+    def process_names(self) -> list[str]:
+        """What `kill` and `restart` accept: the two servers and every child by name."""
+        return ["mosquitto", "influxd", *(c.name for c in self.children)]
+
+    def child(self, name: str) -> Child:
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise ServiceError(
+            f"no demo process named {name!r}; known: {', '.join(self.process_names)}"
+        )
+
+    def kill(self, name: str) -> None:
+        """Crash one process of the running stack with SIGKILL."""
+        if name == "mosquitto":
+            self.mosquitto.kill()
+        elif name == "influxd":
+            self.influxd.kill()
+        else:
+            self.child(name).kill()
+
+    def restart(self, name: str) -> None:
+        """Start a killed or stopped process again, on the same ports and with the same data."""
+        if name == "mosquitto":
+            self.mosquitto.start()
+        elif name == "influxd":
+            self.influxd.start()
+        else:
+            child = self.child(name)
+            if child.alive():
+                raise ServiceError(
+                    f"{name} is still running (pid {child.proc.pid if child.proc else '?'})"
+                )
+            child.restarts += 1
+            child.start()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:

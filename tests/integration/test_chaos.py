@@ -1,0 +1,107 @@
+"""The reduced chaos campaign: the whole stack on a small generated site, each process killed
+with SIGKILL and restarted in turn and one edge agent's broker link cut, with every reading,
+fault, work order and alarm accounted for (`make chaos` runs the full one).
+
+Also the pure accounting the campaign relies on, and the link proxy on a real broker.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+
+import pytest
+
+from chaos.audit import audit_seqs, duplicate_work_orders, missing_ranges
+from chaos.proxy import LinkProxy
+from chaos.report import render
+from chaos.runner import REDUCED, Campaign
+from plantroom.services import free_port
+from tests.helpers import wait_until
+
+
+def test_missing_ranges_finds_every_run() -> None:
+    assert missing_ranges([3, 4, 7, 9], 2, 11) == [(2, 2), (5, 6), (8, 8), (10, 11)]
+    assert missing_ranges(range(5), 0, 4) == []
+
+
+def test_audit_counts_lost_and_duplicated_seqs() -> None:
+    found = audit_seqs(
+        before={"p1": 10, "p2": 5},
+        after={"p1": 14, "p2": 7, "p3": 2},
+        seen={"p1": [9, 10, 11, 11, 13, 14], "p2": [5, 6, 7], "p3": [0, 1, 2]},
+    )
+    assert (found.expected, found.found, found.lost, found.duplicates) == (11, 10, 1, 1)
+    assert found.gaps == {"p1": [(12, 12)]}
+
+
+def test_duplicate_work_orders_are_per_equipment_and_rule() -> None:
+    orders = [
+        {"id": 1, "number": "WO-1", "kind": "fault", "equipment_id": "p1", "rule_id": "r"},
+        {"id": 2, "number": "WO-2", "kind": "fault", "equipment_id": "p2", "rule_id": "r"},
+        {"id": 3, "number": "WO-3", "kind": "fault", "equipment_id": "p1", "rule_id": "r"},
+        {"id": 4, "number": "WO-4", "kind": "pm", "equipment_id": "p1", "rule_id": None},
+    ]
+    assert duplicate_work_orders(orders) == ["WO-3"]
+
+
+@pytest.mark.integration
+def test_link_proxy_cuts_and_restores(mosquitto: object) -> None:
+    host, port = mosquitto.host, mosquitto.port  # type: ignore[attr-defined]
+
+    def connect_and_read() -> bytes:
+        with socket.create_connection((host, listen), timeout=2) as s:
+            try:
+                s.sendall(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04prox")
+                return s.recv(4)
+            except ConnectionResetError:
+                return b""
+
+    listen = free_port()
+    with LinkProxy(host, listen, host, port) as proxy:
+        assert connect_and_read()[:1] == b"\x20"  # CONNACK through the proxy
+        proxy.cut()
+        assert connect_and_read() == b""  # accepted and closed at once
+        assert proxy.refused >= 1
+        proxy.restore()
+        wait_until(lambda: connect_and_read()[:1] == b"\x20", 5, "a CONNACK after restore")
+
+
+# After a broker crash the edge agents reconnect and send their backlog before the gateway has
+# subscribed again, and mosquitto 2.0 delivers what it accepted in between to no one (its
+# queue for the gateway's shared subscription does not survive the crash); the evidence is in
+# docs/reliability.md. The loss is a finding to fix outside this suite, kept visible here.
+BROKER_LOSS = pytest.mark.xfail(
+    reason="samples published after a broker restart and before the gateway resubscribes "
+    "are lost (docs/reliability.md, 'Loss after a broker crash')",
+    strict=False,
+)
+FAULTS = [
+    pytest.param("kill -9 mosquitto", marks=BROKER_LOSS),
+    "kill -9 influxd",
+    "kill -9 gateway",
+    "kill -9 edge-b1",
+    "kill -9 cloud",
+    "cut edge-b1 ↔ broker",
+]
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
+    run = Campaign(REDUCED, tmp_path_factory.mktemp("chaos"), io.StringIO())
+    run.run()
+    return run
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("label", FAULTS)
+def test_reduced_chaos_campaign_accounts_for_everything(campaign: Campaign, label: str) -> None:
+    report = render(REDUCED, campaign, 0.0)
+    [r] = [r for r in campaign.results if r.fault.label == label]
+    assert r.recovery_s is not None, report
+    assert r.audit.expected > 0, report
+    assert r.audit.lost == 0 and r.audit.duplicates == 0, report
+    assert r.work_orders_raised == 1 and r.missed_faults == 0, report
+    assert r.duplicate_work_orders == [] and r.alarms_stuck == [], report
+    assert r.within_commit_window, report
