@@ -43,6 +43,18 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL_S = 10.0
 
 
+def subscription_filters(group: str) -> tuple[str, ...]:
+    """The gateway's topic filters: shared in `group` when one is set, else plain.
+
+    A plain subscription is the one mosquitto 2.0 restores from its persistence file after a
+    crash; it drops shared subscriptions, so until a replica resubscribes, whatever the edge
+    agents publish goes nowhere. Replicas that split the stream need a group (and a broker
+    that keeps shared sessions over a crash for the same guarantee).
+    """
+    filters = (TELEMETRY_WILDCARD, EDGE_HEALTH_WILDCARD)
+    return tuple(shared(group, f) for f in filters) if group else filters
+
+
 class Gateway:
     """One gateway replica. `async with Gateway(settings) as gw:` runs it; `gw.stats` counts."""
 
@@ -59,11 +71,7 @@ class Gateway:
         self.settings = settings
         self.stats = GatewayStats()
         self.directory = Path(settings.gateway_buffer_dir) / settings.gateway_id
-        group = settings.gateway_share_group
-        self.topic_filters = (
-            shared(group, TELEMETRY_WILDCARD),
-            shared(group, EDGE_HEALTH_WILDCARD),
-        )
+        self.topic_filters = subscription_filters(settings.gateway_share_group)
         self._retry = retry or RetryPolicy()
         self._health_interval_s = health_interval_s
         self._session_expiry_s = (

@@ -84,7 +84,13 @@ class EdgeSettings(MqttSettings):
 class GatewaySettings(MqttSettings, InfluxSettings):
     inventory: Path | None = None
     gateway_id: str = "gateway-1"
-    gateway_share_group: str = "ingest"
+    gateway_share_group: str = Field(
+        default="",
+        description=(
+            "MQTT shared-subscription group that replicas split the stream in ($share/<group>/…);"
+            " empty: a plain subscription, which mosquitto 2.0 keeps across a broker crash"
+        ),
+    )
     gateway_batch_size: int = Field(default=5000, ge=1)
     gateway_flush_interval_s: float = Field(default=1.0, gt=0)
     gateway_buffer_dir: Path = Path("var/gateway/buffer")

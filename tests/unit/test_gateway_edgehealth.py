@@ -145,3 +145,11 @@ def test_the_gateway_subscribes_to_telemetry_and_edge_health_in_its_share_group(
         "$share/g1/plantroom/v1/+/+/+/+/telemetry",
         "$share/g1/plantroom/v1/+/edge/+/health",
     )
+
+
+def test_without_a_share_group_the_gateway_subscribes_plainly(tmp_path: Path) -> None:
+    gateway = Gateway(GatewaySettings(gateway_buffer_dir=tmp_path))
+    assert gateway.topic_filters == (
+        "plantroom/v1/+/+/+/+/telemetry",
+        "plantroom/v1/+/edge/+/health",
+    )
