@@ -1,13 +1,24 @@
 """The database connection: engine, sessions and migrations.
 
-SQLite (the default) is opened in WAL mode with foreign keys on and a busy timeout, its parent
-directory created; any other SQLAlchemy URL (PostgreSQL) is used as given. The schema is
-owned by the Alembic migrations shipped in `cloud/migrations/`.
+SQLite (the default) is opened in WAL mode with foreign keys on, a busy timeout and the file
+memory-mapped, its parent directory created; any other SQLAlchemy URL (PostgreSQL) is used as
+given. The schema is owned by the Alembic migrations shipped in `cloud/migrations/`.
+
+SQLite takes one writer at a time. Writers of one process queue on a lock and are woken at
+once; writers of other processes (several API workers, the CLI) would otherwise find the file
+locked and wait in SQLite's busy handler, which sleeps up to 100 ms between tries. So
+`sqlite_writer` also takes an advisory lock on a file beside the database
+(`<database>-writer`), whose holder's release is seen within half a millisecond.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +38,17 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Pages read through the OS page cache shared by every connection and process, rather than
+# copied into each connection's own cache (2 MB by default).
+SQLITE_MMAP_BYTES = 256 * 2**20
+# Request threads (40 in the API's thread pool) each hold a connection only briefly, but
+# under load more than the default pool of 5 (+10 overflow) are in use at once; a SQLite
+# connection is a file handle.
+SQLITE_POOL_SIZE = 20
+SQLITE_MAX_OVERFLOW = 20
+WRITER_POLL_S = 0.0005
+MIGRATION_WAIT_S = 600.0  # how long a process waits for another's migration to finish
+MIGRATION_LOCK_KEY = 0x706C616E74  # PostgreSQL advisory lock taken while migrating
 
 
 def _parse_url(url: str) -> URL:
@@ -43,6 +65,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     finally:
         cursor.close()
 
@@ -66,6 +89,8 @@ def make_engine(url: str) -> Engine:
                 f"PLANTROOM_DATABASE_URL: cannot create the folder {folder}: {exc.strerror or exc}"
             ) from exc
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        kwargs["pool_size"] = SQLITE_POOL_SIZE
+        kwargs["max_overflow"] = SQLITE_MAX_OVERFLOW
     else:
         kwargs["pool_pre_ping"] = True
     try:
@@ -89,14 +114,78 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest migration."""
+    """Bring the schema up to the newest migration. Processes that start together (API
+    workers) take turns: on PostgreSQL under a transaction-scoped advisory lock, on SQLite
+    under the writer lock of a `Database` (`Database.migrate`)."""
     cfg = alembic_config(engine)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")
     except (SQLAlchemyError, CommandError) as exc:
         raise ServiceError(f"database {engine.url!r}: migration failed: {exc}") from exc
+
+
+class SqliteWriter:
+    """One writer at a time on a SQLite file: a thread lock for this process's threads, then
+    an advisory lock (`flock`) on `<database>-writer` for other processes."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-writer"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def hold(self, wait_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Iterator[None]:
+        """Hold the lock. A holder in another process is waited for up to `wait_s` (the busy
+        timeout); after that the write goes ahead and SQLite's own busy timeout is the bound,
+        as it is for writers that take no lock."""
+        with self._threads:
+            locked = self._lock_file(wait_s)
+            try:
+                yield
+            finally:
+                if locked and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _lock_file(self, wait_s: float) -> bool:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                log.warning("SQLite writer lock %s: %s; writers wait on SQLite", self.path, exc)
+                return False
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    log.warning(
+                        "SQLite writer lock %s held for too long; writing anyway", self.path
+                    )
+                    return False
+                time.sleep(WRITER_POLL_S)
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriter] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer(engine: Engine) -> SqliteWriter | None:
+    """The writer lock of a `Database`'s SQLite engine; None for other databases, which take
+    concurrent writers as they come."""
+    return _WRITERS.get(engine)
 
 
 class Database:
@@ -105,6 +194,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.writer: SqliteWriter | None = None
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            self.writer = SqliteWriter(str(Path(self.engine.url.database).expanduser()))
+            _WRITERS[self.engine] = self.writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -113,7 +206,11 @@ class Database:
             yield session
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        if self.writer is None:
+            migrate(self.engine)
+            return
+        with self.writer.hold(MIGRATION_WAIT_S):
+            migrate(self.engine)
 
     def ping(self) -> bool:
         try:
@@ -126,3 +223,5 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.writer is not None:
+            self.writer.close()

@@ -1,22 +1,40 @@
-"""FastAPI dependencies: the service state, a database session and the calling user."""
+"""FastAPI dependencies: the service state, a database session and the calling user.
+
+A verified token is remembered for `TOKEN_CACHE_S` seconds, so most requests are authenticated
+without the database and without a trip through the thread pool. What that costs: a token
+revoked, or a user deactivated or given another role, by another process (another API worker,
+the CLI) is still honoured by this one for at most `TOKEN_CACHE_S` seconds. Changes made in this
+process take effect at once (every commit that touches a user or a token empties the cache),
+and an expiry time is checked on every request.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from cloud.db import sqlite_writer
 from cloud.enums import Role
 from cloud.errors import Forbidden, Unauthorized
-from cloud.models import User
+from cloud.models import ApiToken, User
+from cloud.security import hash_token
 from cloud.state import AppState
 from cloud.users import authenticate
+
+TOKEN_CACHE_S = 5.0  # the longest another process's revocation may go unnoticed here
+TOKEN_CACHE_SIZE = 4096  # tokens remembered at most; the oldest are forgotten first
 
 
 async def get_state(request: Request) -> AppState:
@@ -47,33 +65,138 @@ SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer <token>`")
 
 
-def get_current_user(
-    state: StateDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    if credentials is None:
-        raise Unauthorized(
-            "missing bearer token: send `Authorization: Bearer <token>`", code="missing_token"
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    user: User  # detached and never changed: a copy is merged into each request's session
+    expires_at: datetime | None
+    until: float  # time.monotonic() after which the token is checked again
+
+
+class TokenCache:
+    """Tokens verified recently, by database and SHA-256 of the token (see the module)."""
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_S, size: int = TOKEN_CACHE_SIZE) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._entries: dict[tuple[str, str], _Verified] = {}
+        self._lock = threading.Lock()
+        # Bumped by `clear`: a lookup that began before a change is not remembered after it.
+        self.generation = 0
+
+    def get(self, key: tuple[str, str]) -> _Verified | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.until <= time.monotonic():
+                del self._entries[key]
+                return None
+            return entry
+
+    def put(
+        self, key: tuple[str, str], user: User, expires_at: datetime | None, generation: int
+    ) -> None:
+        """Remember `user` for the token, unless users or tokens changed since the lookup
+        began (at `generation`)."""
+        copy = User(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            display_name=user.display_name,
+            password_hash=user.password_hash,
+            active=user.active,
+            created_at=user.created_at,
         )
-    user = authenticate(session, credentials.credentials, now=state.clock())
+        make_transient_to_detached(copy)
+        entry = _Verified(copy, expires_at, time.monotonic() + self.ttl_s)
+        with self._lock:
+            if generation != self.generation:
+                return
+            self._entries.pop(key, None)
+            while len(self._entries) >= self.size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+tokens = TokenCache()
+
+
+def _auth_changed(session: Session, _flush_context: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, User | ApiToken):
+            session.info["auth_changed"] = True
+            return
+
+
+def _forget_tokens(session: Session) -> None:
+    if session.info.pop("auth_changed", False):
+        tokens.clear()
+
+
+def _forget_flag(session: Session, _previous: Any = None) -> None:
+    session.info.pop("auth_changed", None)
+
+
+event.listen(Session, "after_flush", _auth_changed)
+event.listen(Session, "after_commit", _forget_tokens)
+event.listen(Session, "after_soft_rollback", _forget_flag)
+
+
+def _verify(session: Session, token: str, now: datetime) -> tuple[User, datetime | None] | None:
+    """On a worker thread: the token's user and expiry, from the database."""
+    user = authenticate(session, token, now=now)
+    expires_at = session.scalar(
+        select(ApiToken.expires_at).where(ApiToken.token_hash == hash_token(token))
+    )
     # End the read: the connection goes back to the pool rather than being held while the
     # request waits for a thread to run its route. (Holding it there lets requests that
     # hold connections wait on threads that wait on connections.) The user stays loaded.
     session.commit()
-    if user is None:
+    return None if user is None else (user, expires_at)
+
+
+async def get_current_user(
+    state: StateDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """Async: a token verified in the last `TOKEN_CACHE_S` seconds needs neither the database
+    nor a thread; any other is looked up on a worker thread."""
+    if credentials is None:
+        raise Unauthorized(
+            "missing bearer token: send `Authorization: Bearer <token>`", code="missing_token"
+        )
+    token = credentials.credentials
+    key = (str(session.get_bind().engine.url), hash_token(token))
+    now = state.clock()
+    cached = tokens.get(key)
+    if cached is not None:
+        if cached.expires_at is not None and cached.expires_at <= now:
+            raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+        return session.merge(cached.user, load=False)
+    generation = tokens.generation
+    found = await to_thread.run_sync(_verify, session, token, now)
+    if found is None:
         raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+    user, expires_at = found
+    tokens.put(key, user, expires_at, generation)
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require(*roles: Role) -> Callable[[User], User]:
+def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency: the calling user, if their role is one of `roles`; else 403."""
     allowed = ", ".join(sorted(r.value for r in roles))
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"the {user.role.value} role may not do this (allowed: {allowed})")
         return user
@@ -119,12 +242,18 @@ _SQLITE_WRITER = threading.Lock()
 
 @contextmanager
 def one_writer(session: Session) -> Iterator[None]:
-    """On SQLite, one write transaction at a time in this process: threads queue on a lock
-    and are woken at once, rather than polling SQLite's write lock in millisecond sleeps.
-    Other databases take concurrent writers as they come. Hold it within one route, around
-    the change and its commit (`answer`)."""
-    if session.get_bind().dialect.name != "sqlite":
+    """On SQLite, one write transaction at a time: threads and processes queue on a lock
+    (`cloud.db.SqliteWriter`) and are woken at once, rather than polling SQLite's write lock
+    in sleeps of up to 100 ms. Other databases take concurrent writers as they come. Hold it
+    within one route, around the change and its commit (`answer`)."""
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
         yield
         return
-    with _SQLITE_WRITER:
+    writer = sqlite_writer(engine) if isinstance(engine, Engine) else None
+    if writer is None:  # an engine not opened by `Database`: this process's threads only
+        with _SQLITE_WRITER:
+            yield
+        return
+    with writer.hold():
         yield

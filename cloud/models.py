@@ -187,6 +187,10 @@ class WorkOrder(Base):
         Index("ix_work_orders_status_created_at", "status", "created_at"),
         Index("ix_work_orders_priority_created_at", "priority", "created_at"),
         Index("ix_work_orders_building_created_at", "building", "created_at"),
+        # migration 0003: the console's filtered lists and their counts
+        Index("ix_work_orders_status_building_created_at", "status", "building", "created_at"),
+        Index("ix_work_orders_status_kind_created_at", "status", "kind", "created_at"),
+        Index("ix_work_orders_status_priority_created_at", "status", "priority", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

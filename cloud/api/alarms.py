@@ -23,7 +23,7 @@ def list_alarms(
     equipment_id: Annotated[str | None, Query()] = None,
     building: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     items, total = alarms.search(
         session,

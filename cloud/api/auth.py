@@ -75,7 +75,7 @@ def notifications(
     user: CurrentUser,
     unread: Annotated[bool, Query(description="only those not yet marked read")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     """Dispatches and escalations sent to the caller, newest first."""
     query = select(Notification).where(Notification.user_id == user.id)

@@ -69,7 +69,7 @@ def list_users(
     role: Annotated[Role | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     """Users by username (supervisors and admins)."""
     rows, total = users.list_users(session, role=role, active=active, limit=limit, offset=offset)

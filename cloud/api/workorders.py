@@ -95,7 +95,7 @@ def list_work_orders(
     ] = None,
     overdue: Annotated[bool, Query(description="only live jobs with a clock past due now")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all."""
     bounds = [_aware(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]

@@ -31,6 +31,17 @@ def schema_url(postgres: Postgres) -> Iterator[str]:
         admin.dispose()
 
 
+LIST_INDEXES = {
+    "ix_work_orders_status_building_created_at",
+    "ix_work_orders_status_kind_created_at",
+    "ix_work_orders_status_priority_created_at",
+}
+
+
+def indexes(db: Database, table: str) -> set[str]:
+    return {str(i["name"]) for i in inspect(db.engine).get_indexes(table)}
+
+
 def columns(db: Database, table: str) -> dict[str, bool]:
     return {c["name"]: c["nullable"] for c in inspect(db.engine).get_columns(table)}
 
@@ -49,7 +60,13 @@ def test_migrations_up_down_up(schema_url: str) -> None:
             assert not missing, f"{table.name} lacks {missing}"
         assert columns(db, "work_orders")["opened_at"] is False  # NOT NULL on PostgreSQL
 
+        assert indexes(db, "work_orders") >= LIST_INDEXES
+
         cfg = alembic_config(db.engine)
+        with db.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0003_list_indexes@-1")  # the branch's newest first
+        assert not LIST_INDEXES & indexes(db, "work_orders")
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.downgrade(cfg, "0002_workorders@-1")
@@ -57,5 +74,6 @@ def test_migrations_up_down_up(schema_url: str) -> None:
         assert "opened_at" not in columns(db, "work_orders")
         db.migrate()
         assert "teams" in inspect(db.engine).get_table_names()
+        assert indexes(db, "work_orders") >= LIST_INDEXES
     finally:
         db.close()
