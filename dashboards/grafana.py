@@ -85,6 +85,15 @@ def bool_mappings(true_text: str, true_color: str, false_text: str, false_color:
     ]
 
 
+def number_mappings(states: Mapping[int, tuple[str, str]]) -> list[JSON]:
+    """Show each listed number as a word in a colour: {1: ("connected", GOOD), ...}."""
+    options = {
+        str(value): {"color": color, "index": i, "text": text}
+        for i, (value, (text, color)) in enumerate(states.items())
+    }
+    return [{"type": "value", "options": options}]
+
+
 @dataclass
 class Look:
     """The field configuration shared by every panel type."""

@@ -1,12 +1,13 @@
 """The non-telemetry measurements the dashboards read, as the writers document them.
 
 Telemetry fields come from the device profiles (`dashboards.profiles`); these three are
-written by Plantroom's own processes: pipeline health by edge, gateway and cloud, work-order
-metrics and events by the cloud.
+written by Plantroom's own processes: pipeline health by the gateway (its own figures and
+those the edge agents report to it), work-order metrics and events by the cloud.
 """
 
 from __future__ import annotations
 
+from dashboards.errors import DashboardError
 from dashboards.profiles import FieldSet, PointSpec
 
 HEALTH = "plantroom_health"
@@ -15,21 +16,87 @@ WORK_ORDERS = "work_orders"
 # wo_acknowledged, wo_resolved); fields text and priority (strings).
 EVENTS = "events"
 
-# plantroom_health: tags component (edge|gateway|cloud) and instance. Counters are cumulative
-# since the process started (they restart from zero after a restart); the rest are gauges.
-HEALTH_COUNTERS = (
+# plantroom_health holds three kinds of line, told apart by the `component` tag; a query must
+# always filter on it, as the kinds share field names (`buffer_dropped`) and tags (`instance`).
+# Counters are cumulative since the process started (they restart from zero after a restart);
+# the rest are gauges.
+GATEWAY = "gateway"
+"""The gateway's own line (`gateway/stats.py`): tags component, instance (the gateway id)."""
+EDGE = "edge"
+"""An edge agent's line (docs/contract.md, "Edge health figures"): tags component, instance
+(the agent id), site."""
+EDGE_DEVICE = "edge_device"
+"""One line per Modbus device of an edge agent: tags component, instance, site, equipment."""
+HEALTH_COMPONENTS = (GATEWAY, EDGE, EDGE_DEVICE)
+
+GATEWAY_COUNTERS = (
+    "messages_in",
     "points_in",
     "points_out",
     "lines_written",
     "batches",
     "dead_letters",
     "write_errors",
+    "buffer_dropped",
+    "edge_health_in",
+)
+GATEWAY_GAUGES = {"batch_latency_ms": "float", "buffer_depth": "integer"}
+
+EDGE_COUNTERS = (
+    "seq",
+    "buffer_dropped",
+    "buffer_dropped_measurements",
+    "buffer_refused_measurements",
+    "buffer_dropped_keepers",
+    "published",
+    "statuses_published",
+    "broker_connects",
+    "broker_reconnects",
+    "vendor_messages",
+    "vendor_malformed",
+    "modbus_requests",
+    "polls_total",
+    "on_schedule_total",
+    "late_total",
+    "skipped_total",
+    "timeouts_total",
+    "exceptions_total",
+    "errors_total",
+)
+EDGE_GAUGES = {
+    "uptime_s": "float",
+    "queue_depth": "integer",
+    "queue_max": "integer",
+    "broker_connected": "integer",
+    "devices_online": "integer",
+    "devices_offline": "integer",
+    "devices_stale": "integer",
+    "devices_unknown": "integer",
+    "modbus_links": "integer",
+}
+
+EDGE_DEVICE_COUNTERS = (
+    "polls",
+    "on_schedule",
+    "late",
+    "skipped",
     "timeouts",
     "exceptions",
+    "errors",
     "reconnects",
-    "dropped",
 )
-HEALTH_GAUGES = ("batch_latency_ms", "buffer_depth", "poll_latency_ms", "queue_depth")
+# Written only when the device was polled in the report window.
+EDGE_DEVICE_GAUGES = {
+    "poll_latency_p50_ms": "float",
+    "poll_latency_p99_ms": "float",
+    "poll_latency_max_ms": "float",
+}
+
+_HEALTH_SCHEMA: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    GATEWAY: (GATEWAY_COUNTERS, GATEWAY_GAUGES),
+    EDGE: (EDGE_COUNTERS, EDGE_GAUGES),
+    EDGE_DEVICE: (EDGE_DEVICE_COUNTERS, EDGE_DEVICE_GAUGES),
+}
 
 # work_orders: tags site, building, priority, kind; one point per tag combination.
 WORK_ORDER_COUNTS = ("open", "acknowledged", "in_progress", "overdue")
@@ -52,10 +119,17 @@ def _fields(measurement: str, source: str, types: dict[str, str]) -> FieldSet:
     )
 
 
-def health_fields() -> FieldSet:
-    types = {name: "integer" for name in HEALTH_COUNTERS}
-    types |= {name: "float" for name in HEALTH_GAUGES}
-    return _fields(HEALTH, "the pipeline-health schema", types)
+def health_fields(component: str) -> FieldSet:
+    """The `plantroom_health` fields the lines of one component carry."""
+    try:
+        counters, gauges = _HEALTH_SCHEMA[component]
+    except KeyError:
+        raise DashboardError(
+            f"unknown plantroom_health component {component!r}; expected one of "
+            f"{', '.join(HEALTH_COMPONENTS)}"
+        ) from None
+    types = {name: "integer" for name in counters} | gauges
+    return _fields(HEALTH, f"the {component} health schema", types)
 
 
 def work_order_fields() -> FieldSet:

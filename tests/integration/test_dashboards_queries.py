@@ -25,6 +25,10 @@ import pytest
 import yaml
 
 from dashboards.build import GENERATED_DIR
+from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
+from gateway.lineprotocol import encode_line
+from gateway.stats import GatewayStats
+from plantroom.health import EdgeHealth
 from plantroom.services import Influxd
 from tests.conftest import REPO
 
@@ -198,40 +202,144 @@ def telemetry(now_ms: int, profiles: dict[str, list[Point]]) -> Iterator[str]:
             phase += 1
 
 
-def health(now_ms: int) -> Iterator[str]:
-    instances = {
-        "edge": ("edge-tower-a", "edge-tower-b"),
-        "gateway": ("gateway-1", "gateway-2"),
-        "cloud": ("cloud-1",),
+# Pipeline health as the gateway writes it: its own line (GatewayStats.health_fields through
+# the same encoder as GatewayService.health_line) and the lines of the edge agents' health
+# reports (gateway.edgehealth). One report a minute; a restart puts a process's counters back
+# at zero, as it does for real.
+GATEWAY_RESTART = {"gateway-2": 240}
+AGENT_RESTART = {"edge-tower-a": 200}
+BROKER_OUTAGE = ("edge-tower-b", range(300, 330))  # minutes into the history
+DEVICE_TROUBLE = {"pump-a2": "timeouts", "lift-b1": "slow"}
+QUEUE_MAX = 10_000
+# A device's counters, as docs/contract.md ("Edge health figures") names them.
+DEVICE_COUNTERS = (
+    "polls",
+    "on_schedule",
+    "late",
+    "skipped",
+    "timeouts",
+    "exceptions",
+    "errors",
+    "reconnects",
+)
+
+
+def gateway_health(now_ms: int) -> Iterator[str]:
+    for i, instance in enumerate(("gateway-1", "gateway-2")):
+        stats = GatewayStats()
+        for minute in range(HISTORY_MIN):
+            if minute == GATEWAY_RESTART.get(instance):
+                stats = GatewayStats()
+            messages = 60 * (24 + i)
+            stats.messages_in += messages
+            stats.points_in += messages * 20
+            stats.acked += messages
+            stats.edge_health_in += 2
+            down = 300 <= minute < 320 and instance == "gateway-1"  # InfluxDB unreachable
+            if down:
+                stats.write_errors += 6
+                stats.buffer_depth += messages
+                stats.buffered_lines += messages
+            else:
+                stats.points_out += (messages + stats.buffer_depth) * 20
+                stats.lines_written += messages + stats.buffer_depth + 1
+                stats.batches += 12 + stats.buffer_depth // 500
+                stats.buffer_depth = 0
+            if minute % 90 == 45:
+                stats.dead_letters += 1
+            if minute == 319 and instance == "gateway-1":
+                stats.buffer_dropped += 40
+            stats.batch_latency_ms = _wave(minute, i, 15.0, 90.0) * (20 if down else 1)
+            ts = now_ms - (HISTORY_MIN - minute) * STEP_S * 1000
+            tags = {"component": "gateway", "instance": instance}
+            yield encode_line(HEALTH_MEASUREMENT, tags, stats.health_fields(), ts)
+
+
+def modbus_equipment() -> dict[str, list[str]]:
+    """The Modbus equipment of each building of the demo campus, by building id."""
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    return {
+        b["id"]: [e["id"] for e in b["equipment"] if e["connection"]["type"] != "mqtt"]
+        for b in inventory["buildings"]
     }
-    for component, names in instances.items():
-        for i, instance in enumerate(names):
-            tags = {"component": component, "instance": instance}
-            for minute in range(HISTORY_MIN):
-                ts = now_ms - (HISTORY_MIN - minute) * STEP_S * 1000
-                points = minute * 480 + i * 17
-                f: dict[str, str] = {"points_in": f"{points}i"}
-                if component == "edge":
-                    f |= {
-                        "points_out": f"{points - minute % 3}i",
-                        "poll_latency_ms": repr(_wave(minute, i, 40.0, 180.0)),
-                        "timeouts": f"{minute // 45}i",
-                        "exceptions": f"{minute // 120}i",
-                        "reconnects": f"{minute // 200}i",
-                        "queue_depth": f"{(minute * 7) % 30}i",
-                        "dropped": f"{minute // 300}i",
-                    }
-                elif component == "gateway":
-                    f |= {
-                        "points_out": f"{points}i",
-                        "lines_written": f"{points // 12}i",
-                        "batches": f"{minute * 6}i",
-                        "batch_latency_ms": repr(_wave(minute, i, 15.0, 90.0)),
-                        "buffer_depth": f"{max(0, 400 - abs(minute - 300) * 8)}i",
-                        "dead_letters": f"{minute // 90}i",
-                        "write_errors": f"{minute // 240}i",
-                    }
-                yield line("plantroom_health", tags, f, ts)
+
+
+def edge_health(now_ms: int) -> Iterator[str]:
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    site = inventory["site"]["id"]
+    for phase, (building, equipment) in enumerate(modbus_equipment().items()):
+        agent = f"edge-{building}"
+        start = 0
+        counts: dict[str, dict[str, int]] = {}
+        totals: dict[str, int] = {}
+        for minute in range(HISTORY_MIN):
+            if minute == AGENT_RESTART.get(agent) or not counts:
+                start = minute
+                counts = {eq: dict.fromkeys(DEVICE_COUNTERS, 0) for eq in equipment}
+                totals = dict.fromkeys(("published", "connects", "dropped", "malformed"), 0)
+                totals["connects"] = 1
+            outage = agent == BROKER_OUTAGE[0] and minute in BROKER_OUTAGE[1]
+            if agent == BROKER_OUTAGE[0] and minute == BROKER_OUTAGE[1].stop:
+                totals["connects"] += 1
+            devices: dict[str, dict[str, int | float]] = {}
+            for eq in equipment:
+                c = counts[eq]
+                trouble = DEVICE_TROUBLE.get(eq)
+                failing = trouble == "timeouts" and EPISODE_MIN[0] <= HISTORY_MIN - minute < 300
+                polls = 4 if failing else 60
+                c["polls"] += polls
+                c["on_schedule"] += polls - (2 if trouble == "slow" else minute % 7 == 0)
+                c["late"] = c["polls"] - c["on_schedule"]
+                c["skipped"] += 56 if failing else 0
+                c["timeouts"] += 4 if failing else (minute % 60 == 0)
+                c["exceptions"] += minute % 120 == 0
+                c["errors"] += 1 if failing and minute % 10 == 0 else 0
+                c["reconnects"] += 1 if failing and minute % 30 == 0 else 0
+                p50 = _wave(minute, phase, 8.0, 25.0) * (8 if trouble == "slow" else 1)
+                devices[eq] = {
+                    **c,
+                    "poll_latency_p50_ms": round(p50, 3),
+                    "poll_latency_p99_ms": round(p50 * 3 + (2900.0 if failing else 0.0), 3),
+                    "poll_latency_max_ms": round(p50 * 4 + (3000.0 if failing else 0.0), 3),
+                }
+            queue = 60 * (minute - BROKER_OUTAGE[1].start + 1) if outage else minute % 5
+            if outage and minute >= BROKER_OUTAGE[1].stop - 3:
+                totals["dropped"] += 25
+            totals["published"] += 0 if outage else 60 * len(equipment) + 2
+            totals["malformed"] += minute % 100 == 0
+            online = sum(1 for eq in equipment if DEVICE_TROUBLE.get(eq) != "timeouts")
+            failing_now = len(equipment) - online
+            agent_figures: dict[str, int | float] = {
+                "uptime_s": float((minute - start) * 60 + 12.5),
+                "queue_depth": queue,
+                "queue_max": QUEUE_MAX,
+                "buffer_dropped": totals["dropped"],
+                "published": totals["published"],
+                "broker_connected": 0 if outage else 1,
+                "broker_connects": totals["connects"],
+                "broker_reconnects": totals["connects"] - 1,
+                "devices_online": online,
+                "devices_offline": failing_now if minute % 2 else 0,
+                "devices_stale": 0 if minute % 2 else failing_now,
+                "devices_unknown": 0,
+                "vendor_malformed": totals["malformed"],
+                "modbus_links": 1,
+            }
+            for name in ("polls", "on_schedule", "late", "skipped", "timeouts", "exceptions"):
+                agent_figures[f"{name}_total"] = sum(c[name] for c in counts.values())
+            agent_figures["errors_total"] = sum(c["errors"] for c in counts.values())
+            report = EdgeHealth(
+                ts=now_ms - (HISTORY_MIN - minute) * STEP_S * 1000,
+                seq=phase * 100_000 + minute,
+                agent=agent_figures,
+                devices=devices,
+            )
+            yield from edge_health_lines(site, agent, report)
+
+
+def health(now_ms: int) -> Iterator[str]:
+    yield from gateway_health(now_ms)
+    yield from edge_health(now_ms)
 
 
 def work_orders(now_ms: int) -> Iterator[str]:
@@ -501,3 +609,64 @@ def test_interpolation_matches_grafana() -> None:
     assert grafana_interval(7 * 86400) == "10m"
     with pytest.raises(AssertionError, match=r"\$nope"):
         interpolate("SELECT $nope", variables, "now-1h")
+
+
+def panel_series(url: str, dashboard: dict[str, Any], title: str) -> list[dict[str, Any]]:
+    """The series of a panel's first query, every variable on All."""
+    variables, problems = resolve_variables(url, dashboard, pick_first=False)
+    assert not problems, problems
+    panel = next(p for p in dashboard["panels"] if p["title"] == title)
+    q = interpolate(panel["targets"][0]["query"], variables, dashboard["time"]["from"])
+    error, series = run(url, q)
+    assert error is None, f"{title}: {error}\n    {q}"
+    return series
+
+
+def column(series: dict[str, Any], name: str) -> list[Any]:
+    i = series["columns"].index(name)
+    return [row[i] for row in series.get("values", []) if row[i] is not None]
+
+
+def test_pipeline_health_shows_each_component_s_trouble(loaded: str) -> None:
+    """The scenario's faults appear where they belong, and the kinds of line never mix."""
+    dashboard = json.loads((GENERATED_DIR / "plantroom-pipeline.json").read_text())
+    by = {
+        title: {s["tags"]["instance"]: s for s in panel_series(loaded, dashboard, title)}
+        for title in (
+            "Dead letters in range",
+            "Buffer lines lost in range",
+            "Dropped in range",
+            "Broker connection",
+            "Polls on schedule",
+            "Queue depth",
+            "Disk buffer depth",
+        )
+    }
+    assert set(by["Dead letters in range"]) == {"gateway-1", "gateway-2"}
+    # gateway-2 restarted mid-range: what it counted before the restart is not lost.
+    assert column(by["Dead letters in range"]["gateway-2"], "dead_letters") == [
+        sum(1 for m in range(HISTORY_MIN - 180, HISTORY_MIN) if m % 90 == 45)
+    ]
+    assert column(by["Buffer lines lost in range"]["gateway-1"], "buffer_dropped") == [40]
+    assert column(by["Dropped in range"]["edge-tower-b"], "buffer_dropped") == [75]
+    assert column(by["Dropped in range"]["edge-tower-a"], "buffer_dropped") == [0]
+    assert 0 in column(by["Broker connection"]["edge-tower-b"], "connected")
+    assert set(column(by["Broker connection"]["edge-tower-a"], "connected")) == {1}
+    assert max(column(by["Queue depth"]["edge-tower-b"], "depth")) >= 1000
+    assert max(column(by["Disk buffer depth"]["gateway-1"], "lines")) > 0
+    ratios = {agent: column(s, "on schedule") for agent, s in by["Polls on schedule"].items()}
+    assert set(ratios) == {"edge-tower-a", "edge-tower-b"}
+    assert min(ratios["edge-tower-a"]) < 90 < max(ratios["edge-tower-a"]) <= 100
+    assert all(95 < r <= 100 for r in ratios["edge-tower-b"])
+
+    devices = panel_series(loaded, dashboard, "Devices with the most timeouts")
+    assert {s["tags"]["equipment"] for s in devices} == {
+        eq for ids in modbus_equipment().values() for eq in ids
+    }
+    worst = max(devices, key=lambda s: column(s, "timeouts")[0])
+    slowest = max(devices, key=lambda s: column(s, "p99 latency")[0])
+    assert worst["tags"]["equipment"] == "pump-a2"
+    assert slowest["tags"]["equipment"] == "pump-a2"
+    others = [s for s in devices if s["tags"]["equipment"] not in ("pump-a2", "lift-b1")]
+    lift_b1 = next(s for s in devices if s["tags"]["equipment"] == "lift-b1")
+    assert column(lift_b1, "p99 latency")[0] > max(column(s, "p99 latency")[0] for s in others)
