@@ -3,6 +3,16 @@
     receiver ──► bounded queue ──► worker ──► one DB thread (Monitor.process, in batches)
     ticker   ──┘ (one tick at a time)
 
+Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue, not on
+receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop
+and the broker, once its in-flight window to this client is used up, holds the rest (within
+its own `max_queued_messages`). Memory stays bounded whatever the lag; a message past the
+client's own buffer (QoS 0 only, which the broker does not hold back) is counted as dropped.
+
+Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
+to `batch_linger` for more, so that at a steady rate many messages share one transaction
+rather than each paying for its own. The linger bounds the latency it adds.
+
 Telemetry comes through the shared subscription `$share/<cloud_share_group>/…/telemetry`, so
 replicas split the stream; equipment status through a plain subscription, so the retained
 statuses arrive on connect. Every message is validated at this boundary; an invalid one is
@@ -39,11 +49,12 @@ from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipmen
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-# aiomqtt's own buffer in front of ours. The client acknowledges QoS 1 messages on receipt, so
-# the broker cannot be slowed down; past this many unread messages aiomqtt discards new ones
-# with a warning. It is far above what one site sends while a batch is being written.
-MQTT_BUFFER = 100_000
-BATCH_SIZE = 500
+# The MQTT client's buffer in front of ours. QoS 1 messages in it are not acknowledged yet, so
+# the broker's in-flight window bounds them; a QoS 0 message arriving when it is full is
+# dropped and counted.
+MQTT_BUFFER = 20_000
+BATCH_SIZE = 200
+BATCH_LINGER_S = 0.02
 PROCESS_ATTEMPTS = 3
 DRAIN_TIMEOUT_S = 10.0
 MAX_INVALID_LOG_TOPICS = 1000
@@ -125,6 +136,7 @@ class TelemetryConsumer:
         tick_interval: float = 1.0,
         queue_size: int = QUEUE_SIZE,
         batch_size: int = BATCH_SIZE,
+        batch_linger: float = BATCH_LINGER_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -139,6 +151,7 @@ class TelemetryConsumer:
         )
         self._tick_interval = tick_interval
         self._batch_size = batch_size
+        self._batch_linger = batch_linger
         self._clock = clock
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
         self._executor: ThreadPoolExecutor | None = None
@@ -146,11 +159,17 @@ class TelemetryConsumer:
         self._stop = asyncio.Event()
         self._tick_queued = False
         self._invalid_logged: dict[str, float] = {}
+        self._incoming: asyncio.Queue[aiomqtt.Message] | None = None
         self.stats = IngestStats()
 
     @property
     def queued(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def buffered(self) -> int:
+        """Messages received from the broker and not yet validated (and not acknowledged)."""
+        return 0 if self._incoming is None else self._incoming.qsize()
 
     @property
     def monitor(self) -> Monitor:
@@ -235,9 +254,26 @@ class TelemetryConsumer:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> tuple[aiomqtt.Client, asyncio.Queue[aiomqtt.Message]]:
+        """A client acknowledging QoS 1 messages only when told to, and its incoming buffer,
+        which counts what it has to drop."""
         s = self._settings
-        return aiomqtt.Client(
+        consumer = self
+        made: list[asyncio.Queue[aiomqtt.Message]] = []
+
+        class Incoming(asyncio.Queue[aiomqtt.Message]):
+            def __init__(self, maxsize: int = 0) -> None:
+                super().__init__(maxsize)
+                made.append(self)
+
+            def put_nowait(self, item: aiomqtt.Message) -> None:
+                try:
+                    super().put_nowait(item)
+                except asyncio.QueueFull:
+                    consumer._overflow(item)
+                    raise
+
+        client = aiomqtt.Client(
             s.mqtt_host,
             s.mqtt_port,
             identifier=self._client_id,
@@ -248,8 +284,24 @@ class TelemetryConsumer:
             tls_context=_tls_context(s),
             timeout=10.0,
             max_queued_incoming_messages=MQTT_BUFFER,
+            queue_type=Incoming,
             logger=logging.getLogger("cloud.ingest.mqtt"),
         )
+        # aiomqtt has no option for it; the paho client it wraps does.
+        client._client.manual_ack_set(True)
+        return client, made[0]
+
+    def _overflow(self, message: aiomqtt.Message) -> None:
+        self.stats.dropped += 1
+        if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
+            log.error(
+                "the MQTT buffer is full (%d messages); dropped a QoS %d message on %s "
+                "(%d dropped so far)",
+                MQTT_BUFFER,
+                message.qos,
+                message.topic.value,
+                self.stats.dropped,
+            )
 
     async def _receive_forever(self) -> None:
         backoff = Backoff()
@@ -257,7 +309,9 @@ class TelemetryConsumer:
         s = self._settings
         while True:
             try:
-                async with self._client() as client:
+                client, incoming = self._client()
+                self._incoming = incoming
+                async with client:
                     await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
                     await client.subscribe(STATUS_WILDCARD, qos=1)
                     self.stats.connected = True
@@ -271,7 +325,10 @@ class TelemetryConsumer:
                         s.cloud_share_group,
                     )
                     async for message in client.messages:
-                        await self._accept(message)
+                        await self._accept(client, message)
+                        # what else has arrived, without a wait per message
+                        while not incoming.empty():
+                            await self._accept(client, incoming.get_nowait())
             except aiomqtt.MqttError as exc:
                 self.stats.last_error = str(exc)
                 level = logging.DEBUG if outage_logged else logging.ERROR
@@ -287,7 +344,9 @@ class TelemetryConsumer:
                 self.stats.connected = False
             await asyncio.sleep(backoff.next())
 
-    async def _accept(self, message: aiomqtt.Message) -> None:
+    async def _accept(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        """Validate and queue one message, then acknowledge it: while the queue is full this
+        waits, and the broker holds back what follows."""
         topic = message.topic.value
         self.stats.received += 1
         self.stats.last_message_at = self._clock()
@@ -295,9 +354,14 @@ class TelemetryConsumer:
             item = self.parse(topic, message.payload)
         except InvalidMessage as exc:
             self._invalid(topic, exc.reason)
-            return
+            item = None
         if item is not None:
-            await self._queue.put(item)
+            try:
+                self._queue.put_nowait(item)
+            except asyncio.QueueFull:
+                await self._queue.put(item)
+        if message.qos:
+            client._client.ack(message.mid, message.qos)
 
     @staticmethod
     def parse(topic: str, payload: Any) -> Item | None:
@@ -342,22 +406,34 @@ class TelemetryConsumer:
             if first is _STOP:
                 return
             batch: list[Item] = [first] if isinstance(first, Item) else []
-            stop = False
-            while len(batch) < self._batch_size:
-                try:
-                    nxt = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                if isinstance(nxt, Item):
-                    batch.append(nxt)
+            stop = await self._fill(batch)
             if any(isinstance(i, TickItem) for i in batch):
                 self._tick_queued = False
             await self._process(batch)
             if stop:
                 return
+
+    async def _fill(self, batch: list[Item]) -> bool:
+        """Add what is queued to `batch`, waiting up to the linger for more while it is short
+        of `batch_size`. True if the stop marker came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._batch_linger
+        while len(batch) < self._batch_size:
+            try:
+                nxt = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0 or self._stop.is_set():
+                    return False
+                try:
+                    nxt = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    return False
+            if nxt is _STOP:
+                return True
+            if isinstance(nxt, Item):
+                batch.append(nxt)
+        return False
 
     async def _process(self, batch: list[Item]) -> None:
         assert self._executor is not None

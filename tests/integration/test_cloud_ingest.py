@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from cloud import registry
 from cloud.app import create_app
+from cloud.clock import utcnow
+from cloud.db import Database
+from cloud.ingest import TelemetryConsumer
+from cloud.monitor import Monitor
+from cloud.rules.service import RulesService
+from cloud.sla import load_sla
+from plantroom.inventory import load_inventory
 from plantroom.services import Mosquitto
 from plantroom.settings import CloudSettings
 
@@ -216,3 +225,67 @@ async def test_consumer_reconnects_after_a_broker_restart(
 
             page = await eventually(raised, "the work order after reconnecting")
         assert page["items"][0]["priority"] == "emergency"
+
+
+class GatedMonitor(Monitor):
+    """The real monitor, which does not start a batch until the gate opens."""
+
+    gate: threading.Event
+
+    def process(self, items: Any) -> None:
+        if not self.gate.wait(30):
+            raise RuntimeError("the gate was never opened")
+        super().process(items)
+
+
+async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_nothing(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, mosquitto)
+    site.settings = site.settings.model_copy(update={"cloud_client_id": f"it-{uuid.uuid4().hex}"})
+    inventory = load_inventory(site.settings.inventory)
+    db = Database(site.settings.database_url)
+    db.migrate()
+    with db.session() as session:
+        registry.sync_inventory(session, inventory)
+    rules = RulesService(None, timezone=UTC, clock=utcnow)
+    monitor = GatedMonitor(db, rules.engine(), site=site.site, clock=utcnow, sla=load_sla())
+    monitor.gate = threading.Event()
+    sent = 1500  # more than the broker's in-flight window to one client (1000)
+    queue_size = 50
+    try:
+        consumer = TelemetryConsumer(
+            site.settings, monitor, queue_size=queue_size, batch_size=20, tick_interval=60
+        )
+        async with consumer:
+
+            async def is_connected() -> bool:
+                return consumer.stats.connected
+
+            await eventually(is_connected, "the consumer to connect")
+            async with site.publisher() as pub:
+                for _ in range(sent):
+                    await pub.publish(
+                        site.topic("pump-a1", "pump"), site.telemetry({"speed": 1450}), qos=1
+                    )
+
+            async def backed_up() -> bool:
+                return consumer.buffered >= 900  # the window is full
+
+            await eventually(backed_up, "the broker's in-flight window to fill")
+            await asyncio.sleep(0.3)  # nothing more arrives while nothing is acknowledged
+            # one batch taken by the worker, the queue, and the in-flight window: the broker
+            # holds the rest
+            assert consumer.buffered <= 1000
+            assert consumer.stats.received <= queue_size + 20 + 2
+            monitor.gate.set()
+
+            async def all_processed() -> bool:
+                return monitor.stats.telemetry == sent
+
+            await eventually(all_processed, f"all {sent} messages to be processed", within=60)
+            assert consumer.stats.received == sent
+            assert consumer.stats.dropped == 0
+    finally:
+        monitor.gate.set()
+        db.close()

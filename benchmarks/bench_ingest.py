@@ -1,0 +1,327 @@
+"""Cloud telemetry intake: how many messages a second the cloud takes in, and how fast a fault
+becomes an alarm and a work order while it does.
+
+Everything runs for real on this machine, in a temporary directory: mosquitto, and the cloud's
+telemetry consumer and monitor (rule engine, alarms, incidents, work orders) in this process
+on a SQLite file, wired as `plantroom cloud` wires them. The site is a generated campus
+(BUILDINGS buildings x PER_KIND elevators, pumps and fire panels). A publisher in its own
+process sends valid telemetry at QoS 1, spread over all the equipment:
+
+* intake: OFFERED messages a second for MEASURE_S seconds, more than the cloud is asked to
+  take; the figure is the messages processed (committed) a second while the load lasts, and
+  how long the backlog took to clear after it stopped. Nothing may be lost: every message
+  published is counted through.
+* fault latency: a steady LOAD messages a second (a 1,000-device campus at 1 s) for FAULT_S
+  seconds, during which FAULTS pumps, one at a time, report `dry_run` (a rule with no delay).
+  The latency is from the edge timestamp of the sample carrying the fault to the commit of the
+  transaction that raised its alarm and work order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from cloud import registry
+from cloud.clock import utcnow
+from cloud.db import Database
+from cloud.ingest import TelemetryConsumer
+from cloud.models import WorkOrder
+from cloud.monitor import Item, Monitor, TelemetryItem
+from cloud.rules.service import RulesService
+from cloud.sla import load_sla
+from plantroom.inventory import load_inventory
+from plantroom.services import Mosquitto
+from plantroom.settings import CloudSettings
+from simulators.generate import generate_site
+
+TITLE = "Cloud telemetry intake"
+SITE = "campus"
+BUILDINGS, PER_KIND = 10, 34  # 1,020 pieces of equipment
+OFFERED = int(os.environ.get("PLANTROOM_BENCH_INGEST_OFFERED", "3000"))
+MEASURE_S = float(os.environ.get("PLANTROOM_BENCH_INGEST_SECONDS", "20"))
+LOAD = 1000
+FAULT_S = 20.0
+FAULTS = 40
+DRAIN_TIMEOUT_S = 120.0
+TARGET_P99_MS = 250.0
+
+
+def _points(kind: str, seq: int) -> dict[str, Any]:
+    """Normal values of a piece of equipment that reports every second."""
+    if kind == "pump":
+        return {
+            "run_state": "running",
+            "speed": 1450 + seq % 7,
+            "current": 12.5,
+            "discharge_pressure": 4.1 + (seq % 5) / 100,
+            "motor_temperature": 55,
+            "vibration": 1.2,
+            "sump_level": 30,
+            "starts": 100,
+            "alarm_code": "none",
+            "dry_run": False,
+            "low_pressure": False,
+            "over_current": False,
+            "high_level": False,
+            "leak": False,
+        }
+    if kind == "elevator":
+        return {
+            "floor": seq % 20,
+            "direction": "up",
+            "door_state": "closed",
+            "mode": "normal",
+            "load": 300,
+            "drive_temperature": 45,
+            "trips": 1000 + seq // 10,
+            "door_cycles": 2000 + seq // 10,
+            "fault_code": "none",
+            "at_landing": True,
+            "safety_circuit_ok": True,
+            "passenger_trapped": False,
+        }
+    return {
+        "panel_state": "normal",
+        **{f"zone_{z}": "normal" for z in range(1, 9)},
+        "battery_voltage": 27.1,
+        "active_alarms": 0,
+        "mains_ok": True,
+        "battery_ok": True,
+        "fire_alarm": False,
+        "trouble": False,
+        "supervisory": False,
+        "zone_disabled": False,
+    }
+
+
+def publish(host: str, port: int, site_file: str, rate: int, seconds: float, faults: int) -> None:
+    """The publisher process: `rate` messages a second over all the equipment for `seconds`,
+    QoS 1; `faults` pumps report dry_run, evenly spaced. Prints how many it published."""
+    inventory = load_inventory(Path(site_file))
+    equipment = [(b.id, str(e.kind), e.id) for b, e in inventory.equipment()]
+    pumps = [e for e in equipment if e[1] == "pump"]
+    faulted = random.Random(1).sample(pumps, faults) if faults else []
+    fault_at = {(i + 1) * (seconds - 3) / (faults + 1): p for i, p in enumerate(faulted)}
+    dry: set[str] = set()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    seq: dict[str, int] = {}
+    sent = 0
+    start = time.monotonic()
+    pending = sorted(fault_at.items())
+    i = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        while pending and pending[0][0] <= elapsed:
+            dry.add(pending.pop(0)[1][2])
+        due = int(elapsed * rate) - sent
+        for _ in range(due):
+            building, kind, eid = equipment[i % len(equipment)]
+            i += 1
+            n = seq[eid] = seq.get(eid, 0) + 1
+            points = _points(kind, n)
+            if eid in dry:
+                points["dry_run"] = True
+            body = {"ts": int(time.time() * 1000), "seq": n, "points": points}
+            topic = f"plantroom/v1/{SITE}/{building}/{kind}/{eid}/telemetry"
+            client.publish(topic, json.dumps(body, separators=(",", ":")), qos=1)
+            sent += 1
+        time.sleep(0.002)
+    deadline = time.monotonic() + 60
+    while client.want_write() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+    print(json.dumps({"sent": sent, "faulted": sorted(dry)}), flush=True)
+
+
+@dataclass
+class Tally:
+    """What the monitor committed, timed at the commit."""
+
+    processed: int = 0
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+    fault_latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+class TimedMonitor(Monitor):
+    """The monitor, noting when each batch was committed and when each fault's was."""
+
+    tally: Tally
+
+    def process(self, items: Any) -> None:
+        super().process(items)
+        done = time.time()
+        batch: list[Item] = list(items)
+        self.tally.processed += sum(isinstance(i, TelemetryItem) for i in batch)
+        self.tally.timeline.append((time.monotonic(), self.tally.processed))
+        for item in batch:
+            if isinstance(item, TelemetryItem) and item.telemetry.points.get("dry_run") is True:
+                eid = item.topic.equipment
+                if eid not in self.tally.fault_latency_ms:
+                    self.tally.fault_latency_ms[eid] = done * 1000 - item.telemetry.ts
+
+
+def _publisher(broker: Mosquitto, site: Path, rate: int, seconds: float, faults: int) -> Any:
+    code = (
+        "import sys; from benchmarks.bench_ingest import publish; "
+        "publish(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), "
+        "float(sys.argv[5]), int(sys.argv[6]))"
+    )
+    args = [broker.host, str(broker.port), str(site), str(rate), str(seconds), str(faults)]
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+
+
+async def _phase(
+    tmp: Path, broker: Mosquitto, site: Path, name: str, rate: int, seconds: float, faults: int
+) -> tuple[Tally, int, float, float, float]:
+    """Run the cloud against one publisher; returns the tally, messages sent, the seconds the
+    load lasted, the seconds to clear the backlog after it, and CPU seconds used."""
+    settings = CloudSettings(
+        inventory=site,
+        database_url=f"sqlite:///{tmp}/{name}.sqlite",
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        cloud_client_id=f"bench-cloud-{name}",
+        cloud_share_group=f"bench-{name}",  # the other phase's session stays subscribed
+    )
+    inventory = load_inventory(site)
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.session() as session:
+        registry.sync_inventory(session, inventory)
+    rules = RulesService(None, timezone=UTC, clock=utcnow)
+    monitor = TimedMonitor(
+        db,
+        rules.engine(),
+        site=inventory.site.id,
+        clock=utcnow,
+        sla=load_sla(),
+        outage=rules.current.outage,
+    )
+    monitor.tally = tally = Tally()
+    try:
+        async with TelemetryConsumer(settings, monitor) as consumer:
+            deadline = time.monotonic() + 30
+            while not consumer.stats.connected:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the consumer did not connect to mosquitto")
+                await asyncio.sleep(0.05)
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            proc = _publisher(broker, site, rate, seconds, faults)
+            start = time.monotonic()
+            out, _ = await asyncio.to_thread(proc.communicate)
+            if proc.returncode != 0:
+                raise RuntimeError(f"the publisher failed with exit status {proc.returncode}")
+            load_s = time.monotonic() - start
+            sent = int(json.loads(out.strip().splitlines()[-1])["sent"])
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            while True:  # the backlog clearing
+                if tally.processed >= sent or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            drain_s = time.monotonic() - start - load_s
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+            if tally.processed != sent:
+                raise RuntimeError(
+                    f"{name}: sent {sent} messages, the cloud processed {tally.processed} "
+                    f"(received {consumer.stats.received}, dropped {consumer.stats.dropped})"
+                )
+        if faults:
+            with db.session() as session:
+                orders = session.scalar(select(func.count()).select_from(WorkOrder)) or 0
+            if orders < faults:
+                raise RuntimeError(f"{faults} faults raised only {orders} work orders")
+    finally:
+        db.close()
+    return tally, sent, load_s, drain_s, cpu
+
+
+def _rate_during(tally: Tally, start: float, end: float) -> float:
+    inside = [(t, n) for t, n in tally.timeline if start <= t <= end]
+    if len(inside) < 2:
+        return 0.0
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def _run(tmp: Path) -> str:
+    site = tmp / "site.yaml"
+    site.write_text(generate_site(BUILDINGS, PER_KIND, 20000, site=SITE), encoding="utf-8")
+    broker = Mosquitto(tmp / "mosquitto")
+    with broker:
+        t0 = time.monotonic()
+        intake, sent, load_s, drain_s, cpu = await _phase(
+            tmp, broker, site, "intake", OFFERED, MEASURE_S, 0
+        )
+        first = intake.timeline[0][0] if intake.timeline else t0
+        total_s = load_s + drain_s
+        sustained = sent / total_s if total_s > 0 else 0.0
+        during = _rate_during(intake, first + 2, first + load_s - 1)
+        faults, fsent, _, fdrain, fcpu = await _phase(
+            tmp, broker, site, "faults", LOAD, FAULT_S, FAULTS
+        )
+    lat = list(faults.fault_latency_ms.values())
+    equipment = BUILDINGS * PER_KIND * 3
+    return f"""
+{equipment:,} pieces of equipment (generated campus, {BUILDINGS} buildings); mosquitto and the
+cloud's telemetry consumer and monitor in one process on SQLite; a publisher process sends
+valid telemetry at QoS 1.
+
+| measure | result |
+|---|---|
+| offered load | {sent:,} messages in {load_s:.1f} s ({sent / load_s:,.0f}/s) |
+| processed while the load lasted | {during:,.0f} messages/s |
+| processed overall, backlog included | {sustained:,.0f} messages/s ({drain_s:.1f} s to clear \
+the backlog after the load stopped; none lost) |
+| cloud CPU | {cpu / total_s:.2f} cores |
+| steady load with faults | {fsent:,} messages at {LOAD:,}/s; backlog cleared {fdrain:.2f} s \
+after it stopped; {fcpu / (FAULT_S + fdrain):.2f} cores |
+| fault → alarm + work order committed ({len(lat)} faults) | median \
+{statistics.median(lat):.0f} ms, p99 {percentile(lat, 99):.0f} ms, max {max(lat):.0f} ms \
+(target p99 ≤ {TARGET_P99_MS:.0f} ms) |
+"""
+
+
+def run() -> str:
+    quiet = logging.getLogger("cloud")  # one line per raised alarm otherwise
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="plantroom-bench-ingest-") as tmp:
+            return asyncio.run(_run(Path(tmp)))
+    finally:
+        quiet.setLevel(level)
+
+
+if __name__ == "__main__":
+    print(run())
