@@ -13,12 +13,13 @@ Batches: the worker takes what is queued, up to `batch_size`, and when that is l
 to `batch_linger` for more, so that at a steady rate many messages share one transaction
 rather than each paying for its own. The linger bounds the latency it adds.
 
-Telemetry comes through the shared subscription `$share/<cloud_share_group>/…/telemetry`, so
-replicas split the stream; equipment status through a plain subscription, so the retained
-statuses arrive on connect. Every message is validated at this boundary; an invalid one is
-counted and logged with its topic and never stops the stream. The broker connection is
-re-made with jittered exponential backoff. All database work runs on one thread owned here,
-off the event loop and in order.
+Telemetry comes through a plain subscription, or through the shared subscription
+`$share/<cloud_share_group>/…/telemetry` when a group is set, so replicas split the stream
+(mosquitto 2.0 restores only plain subscriptions after a crash); equipment status through a
+plain subscription, so the retained statuses arrive on connect. Every message is validated at
+this boundary; an invalid one is counted and logged with its topic and never stops the stream.
+The broker connection is re-made with jittered exponential backoff. All database work runs on
+one thread owned here, off the event loop and in order.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
     return ssl.create_default_context(
         cafile=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
     )
+
+
+def telemetry_filter(group: str) -> str:
+    """The telemetry filter: shared in `group` when one is set, else plain."""
+    return shared(group, TELEMETRY_WILDCARD) if group else TELEMETRY_WILDCARD
 
 
 class TelemetryConsumer:
@@ -312,7 +318,7 @@ class TelemetryConsumer:
                 client, incoming = self._client()
                 self._incoming = incoming
                 async with client:
-                    await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
+                    await client.subscribe(telemetry_filter(s.cloud_share_group), qos=1)
                     await client.subscribe(STATUS_WILDCARD, qos=1)
                     self.stats.connected = True
                     self.stats.connects += 1

@@ -111,7 +111,13 @@ class CloudSettings(MqttSettings, InfluxSettings):
     rules_dir: Path | None = Field(default=None, description="extra rule folder")
     demo_mode: bool = False
     demo_credentials_path: Path = Path("var/demo/credentials.json")
-    cloud_share_group: str = "rules"
+    cloud_share_group: str = Field(
+        default="",
+        description=(
+            "MQTT shared-subscription group for telemetry ($share/<group>/…) when several cloud"
+            " processes split a site; empty: a plain subscription (kept across a broker crash)"
+        ),
+    )
     cloud_client_id: str | None = Field(
         default=None,
         description="MQTT client id; when set the broker keeps a persistent session for it",

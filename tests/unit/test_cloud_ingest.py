@@ -74,3 +74,10 @@ def test_backoff_grows_with_jitter_up_to_a_limit() -> None:
     assert delays[-1] >= 2.0
     backoff.reset()
     assert backoff.next() <= 0.75
+
+
+def test_telemetry_is_shared_only_when_a_group_is_set() -> None:
+    from cloud.ingest import telemetry_filter
+
+    assert telemetry_filter("") == "plantroom/v1/+/+/+/+/telemetry"
+    assert telemetry_filter("rules-a") == "$share/rules-a/plantroom/v1/+/+/+/+/telemetry"
