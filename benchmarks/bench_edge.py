@@ -454,7 +454,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("SampleBuffer.pending (", "SampleBuffer.ack (", "Publisher._drain ("),
     ),
     ("vendor messages (lighting JSON)", ("MqttDevices.", "EdgeAgent._on_vendor_message (")),
-    ("MQTT client (aiomqtt, paho)", ("aiomqtt/", "paho/", "Publisher.")),
+    ("MQTT client (paho, the publisher)", ("paho/", "Publisher.")),
     ("Modbus requests (pymodbus)", ("pymodbus/", "ModbusHub.")),
     ("poll loop, scheduling, statistics", ("EdgeAgent.", "ModbusDevice.", "edge/")),
 )

@@ -24,23 +24,22 @@ import signal
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 
 from edge.availability import Availability, Status, StatusChange
-from edge.buffer import BufferStats
+from edge.buffer import BufferStats, SampleBuffer
 from edge.decode import Value
 from edge.health import (
     HEALTH_SEQ_KEY,
     ON_SCHEDULE_TOLERANCE,
     DevicePollStats,
     Figures,
-    HealthBuffer,
     agent_figures,
     health_reports,
 )
-from edge.modbus import HubKey, ModbusDevice, ModbusHub, backoff_delay
+from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub, backoff_delay
 from edge.mqtt_devices import MqttDevices
 from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
 from edge.publisher import Publisher, PublisherStats
@@ -52,6 +51,11 @@ from plantroom.settings import EdgeSettings
 from plantroom.topics import EquipmentTopic, check_segment, edge_health
 
 log = logging.getLogger(__name__)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def now_ms() -> int:
@@ -115,6 +119,12 @@ class _Equipment:
     changes: ChangeTracker
     last_heard: float | None = None
     samples: int = 0
+    id: str = field(init=False)
+    telemetry_topic: str = field(init=False)  # built once, not per sample
+
+    def __post_init__(self) -> None:
+        self.id = self.assignment.equipment.id
+        self.telemetry_topic = self.topic.telemetry()
 
 
 class EdgeAgent:
@@ -132,6 +142,7 @@ class EdgeAgent:
         self.tuning = tuning or Tuning.from_settings(settings)
         self._rng = random.Random()
         self._stopping = asyncio.Event()
+        self._sleepers: set[asyncio.Future[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._equipment: dict[str, _Equipment] = {}
         self._devices: dict[str, ModbusDevice] = {}
@@ -140,7 +151,7 @@ class EdgeAgent:
         self._linked_hubs: set[HubKey] = set()
         self._site = ""
         self.hubs: dict[HubKey, ModbusHub] = {}
-        self.buffer: HealthBuffer | None = None
+        self.buffer: SampleBuffer | None = None
         self.publisher: Publisher | None = None
         self.mqtt_devices: MqttDevices | None = None
         self.started_at = time.monotonic()
@@ -191,7 +202,7 @@ class EdgeAgent:
                 changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
             )
         self.mqtt_devices = MqttDevices(assignments)
-        buffer = HealthBuffer(
+        buffer = SampleBuffer(
             s.edge_buffer_path,
             s.edge_buffer_max_samples,
             commit_interval_s=t.commit_interval_s,
@@ -270,6 +281,8 @@ class EdgeAgent:
     async def stop(self, raise_failure: bool = True) -> None:
         """Stop polling, publish `offline`, disconnect, close the buffer."""
         self._stopping.set()
+        for waiter in self._sleepers:
+            _wake(waiter)
         if self._pollers:
             await asyncio.wait(self._pollers, timeout=2 * self.settings.edge_timeout_s + 1)
         if self.buffer is not None and self._task is not None and not self._task.done():
@@ -302,11 +315,17 @@ class EdgeAgent:
         """Wait `delay` seconds; True when the agent is stopping."""
         if self._stopping.is_set():
             return True
+        # a bare future and a timer: `wait_for(event.wait())` costs a task per sleep
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(max(delay, 0.0), _wake, waiter)
+        self._sleepers.add(waiter)
         try:
-            await asyncio.wait_for(self._stopping.wait(), max(delay, 0.0))
-        except TimeoutError:
-            return False
-        return True
+            await waiter
+        finally:
+            timer.cancel()
+            self._sleepers.discard(waiter)
+        return self._stopping.is_set()
 
     async def _commit_loop(self) -> None:
         assert self.buffer is not None
@@ -343,9 +362,7 @@ class EdgeAgent:
         if not values:
             return
         keep = eq.changes.changed(values)
-        self.buffer.append(
-            eq.assignment.equipment.id, eq.topic.telemetry(), ts, values, quality, keep=keep
-        )
+        self.buffer.append(eq.id, eq.telemetry_topic, ts, values, quality, keep=keep)
         eq.samples += 1
 
     # -- Modbus polling -------------------------------------------------------------------
@@ -377,21 +394,25 @@ class EdgeAgent:
         retry = 0
         availability = eq.availability
         hub = device.hub
+        plans: dict[tuple[Poll, ...], CompiledPlan] = {}  # by the classes due together
         while not self._stopping.is_set():
             started = loop.time()
             if availability.offline:
                 due = present
             else:
                 due = [c for c in present if started >= next_due[c] - cycle / 2]
-            points = [p for c in due for p in by_class[c]]
-            if not points:
+            if not due:
                 planned = min(next_due.values())
                 if await self._sleep(planned - started):
                     return
                 continue
+            key = tuple(due)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = device.compile([p for c in due for p in by_class[c]])
             ts = now_ms()
             connects = hub.connects
-            result = await device.poll(points)
+            result = await device.poll_compiled(plan)
             stats.record_poll(started - planned, tolerance, loop.time() - started)
             if result.errors:
                 stats.record_errors(result.errors)

@@ -382,6 +382,36 @@ class SampleBuffer:
         self.maybe_commit()
         return seq
 
+    def append_encoded(
+        self,
+        key: str,
+        topic: str,
+        ts: int,
+        encode: Callable[[int], bytes],
+        *,
+        keep: bool = False,
+    ) -> int:
+        """Queue the pre-encoded message `encode(seq)` under `key`'s seq counter; return the seq.
+
+        For messages the agent builds itself, such as the health report: the seq comes from
+        the same per-key counter, inside the same transaction that stores the row, exactly as
+        `append` does for telemetry, and the same bound applies (with `keep=False` the message
+        is a measurement, dropped at the size limit before any alarm or state sample).
+        """
+        self._begin()
+        seq = self._take_seq(key)
+        payload = encode(seq)
+        if self._make_room(keep):
+            cur = self.db.execute(
+                "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, seq, ts, int(keep), topic, payload),
+            )
+            self._last_id = int(cur.lastrowid or self._last_id)
+            self._count += 1
+        self.maybe_commit()
+        return seq
+
     def pending(self, after_id: int = 0, limit: int = 100) -> list[BufferedSample]:
         """Committed samples after `after_id`, oldest first."""
         rows = self.db.execute(
@@ -397,6 +427,17 @@ class SampleBuffer:
         """The broker has the sample: forget it."""
         self._begin()
         cur = self.db.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+        self._count -= cur.rowcount
+        self.maybe_commit()
+
+    def ack_through(self, sample_id: int) -> None:
+        """The broker has every sample up to `sample_id` that was handed out: forget them.
+
+        For a publisher that sends in id order and acknowledges in that order, so that no
+        row at or below `sample_id` is still waiting for the broker.
+        """
+        self._begin()
+        cur = self.db.execute("DELETE FROM samples WHERE id <= ?", (sample_id,))
         self._count -= cur.rowcount
         self.maybe_commit()
 

@@ -1,4 +1,5 @@
-"""Errors of the edge agent. Library errors (pymodbus, aiomqtt) are translated into these once."""
+"""Errors of the edge agent. Library errors (pymodbus, paho-mqtt) are translated into these
+once."""
 
 from __future__ import annotations
 
@@ -44,3 +45,8 @@ class DeviceExceptionResponse(DeviceError):
         reason = f"exception code {code}" + (f" ({name})" if name else "")
         super().__init__(reason, detail)
         self.code = code
+
+
+class BrokerUnavailable(PlantroomError):
+    """The MQTT broker could not be reached, refused the connection, or the connection was
+    lost (no answer in time, a PUBACK overdue, a socket error)."""

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from edge.availability import Status
-from edge.buffer import BufferStats, SampleBuffer
+from edge.buffer import BufferStats
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout
 from edge.publisher import PublisherStats
 from plantroom.health import EdgeHealth
@@ -228,37 +228,3 @@ def health_reports(
 
         encoders.append(encode)
     return encoders
-
-
-class HealthBuffer(SampleBuffer):
-    """The agent's sample buffer, able to queue a pre-encoded message (the health report).
-
-    `append_encoded` takes a seq from the buffer's own per-key counter, inside the same
-    transaction that stores the row, exactly like `append` does for telemetry, and applies
-    the same bound: a health report is a measurement (`keep=False`), so at the size limit it
-    is dropped before any alarm or state sample.
-    """
-
-    def append_encoded(
-        self,
-        key: str,
-        topic: str,
-        ts: int,
-        encode: Callable[[int], bytes],
-        *,
-        keep: bool = False,
-    ) -> int:
-        """Queue the message `encode(seq)` under `key`'s seq counter; return the seq."""
-        self._begin()
-        seq = self._take_seq(key)
-        payload = encode(seq)
-        if self._make_room(keep):
-            cur = self.db.execute(
-                "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, seq, ts, int(keep), topic, payload),
-            )
-            self._last_id = int(cur.lastrowid or self._last_id)
-            self._count += 1
-        self.maybe_commit()
-        return seq

@@ -12,10 +12,11 @@ import contextlib
 import importlib.util
 import logging
 import random
+import termios
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -32,6 +33,11 @@ from plantroom.schema import Quality
 log = logging.getLogger(__name__)
 
 ModbusConnection = ModbusTcp | ModbusRtuOverTcp | ModbusRtu
+CompiledPlan = list[tuple[ReadBlock, BlockDecoder]]
+
+# What opening a serial port can raise through pymodbus: a port that refuses its settings
+# (parity on a pty, say) raises termios.error; pyserial's SerialException is an OSError.
+SERIAL_OPEN_ERRORS: tuple[type[Exception], ...] = (termios.error, OSError)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -55,6 +61,14 @@ class HubKey:
 
     def __str__(self) -> str:
         return f"{self.transport}://{self.address}"
+
+
+def _describe(exc: BaseException) -> str:
+    """`termios.error(22, 'Invalid argument')` → `invalid argument`."""
+    args = exc.args
+    if len(args) >= 2 and isinstance(args[1], str):
+        return args[1].lower()
+    return (str(exc) or type(exc).__name__).lower()
 
 
 class ModbusHub:
@@ -155,7 +169,16 @@ class ModbusHub:
         if now < self._retry_at and self._last_reason is not None:
             raise self._last_reason
         self.connects += 1
-        ok = await self._client.connect()
+        try:
+            ok = await self._client.connect()
+        except SERIAL_OPEN_ERRORS as exc:
+            self._client.close()
+            conn = self._conn
+            if not isinstance(conn, ModbusRtu):
+                self._connect_failed(await self._classify_connect_failure())
+            self._connect_failed(
+                DeviceUnreachable("cannot open serial port", f"{conn.device}: {_describe(exc)}")
+            )
         if ok and self.connected:
             if self._connect_failures:
                 log.info("%s: connected after %d failed attempts", self.key, self._connect_failures)
@@ -164,7 +187,10 @@ class ModbusHub:
             self._timeouts_in_row = 0
             return
         self._client.close()
-        error = await self._classify_connect_failure()
+        self._connect_failed(await self._classify_connect_failure())
+
+    def _connect_failed(self, error: DeviceError) -> NoReturn:
+        """Back off before the next connect attempt and fail the request with `error`."""
         delay = backoff_delay(
             self._connect_failures, self._backoff_initial, self._backoff_max, self._rng
         )
@@ -188,8 +214,8 @@ class ModbusHub:
                 await asyncio.sleep(wait)
             self.requests += 1
             try:
-                async with asyncio.timeout(self._timeout * 2 + 1):
-                    response = await self._request(table, address, count, unit)
+                # pymodbus bounds the exchange by `timeout` (retries=0): no timer of ours
+                response = await self._request(table, address, count, unit)
             except (ModbusIOException, TimeoutError) as exc:
                 lost = not self.connected
                 self._timeouts_in_row += 1
@@ -262,9 +288,10 @@ class ModbusDevice:
         self.hub = hub
         self.unit = unit
         self.profile = profile
-        self._plans: dict[frozenset[str], list[tuple[ReadBlock, BlockDecoder]]] = {}
+        self._plans: dict[frozenset[str], CompiledPlan] = {}
 
-    def _compiled(self, points: Sequence[ModbusPoint]) -> list[tuple[ReadBlock, BlockDecoder]]:
+    def compile(self, points: Sequence[ModbusPoint]) -> CompiledPlan:
+        """The reads (and their decoders) of `points`, for `poll_compiled`; cached."""
         key = frozenset([p.name for p in points])
         compiled = self._plans.get(key)
         if compiled is None:
@@ -276,7 +303,7 @@ class ModbusDevice:
         return compiled
 
     def plan(self, points: Sequence[ModbusPoint]) -> list[ReadBlock]:
-        return [block for block, _ in self._compiled(points)]
+        return [block for block, _ in self.compile(points)]
 
     async def poll(self, points: Sequence[ModbusPoint]) -> PollResult:
         """Read and decode `points`. A failed read marks its points unavailable.
@@ -284,8 +311,11 @@ class ModbusDevice:
         After a timeout or a lost connection the rest of the cycle is skipped: a unit that
         does not answer costs the shared link one timeout per poll, not one per read.
         """
+        return await self.poll_compiled(self.compile(points))
+
+    async def poll_compiled(self, compiled: CompiledPlan) -> PollResult:
+        """`poll`, with the plan of `compile(points)` made once by the caller."""
         result = PollResult()
-        compiled = self._compiled(points)
         values, quality = result.values, result.quality
         read = self.hub.read
         for i, (block, decoder) in enumerate(compiled):

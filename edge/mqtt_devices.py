@@ -40,11 +40,10 @@ def lookup(doc: Any, steps: Sequence[str | int]) -> Any:
     node = doc
     for step in steps:
         if isinstance(node, dict):
-            key = str(step)
-            if key not in node:
+            node = node.get(step if type(step) is str else str(step), _MISSING)
+            if node is _MISSING:
                 return _MISSING
-            node = node[key]
-        elif isinstance(node, list) and isinstance(step, int):
+        elif isinstance(node, list) and type(step) is int:
             if step >= len(node):
                 return _MISSING
             node = node[step]
@@ -69,7 +68,7 @@ def convert(point: MqttPoint, raw: Any) -> Value:
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {raw!r}")
         return raw[:MAX_STRING]
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ValueError(f"expected a number, got {raw!r}")
     if not math.isfinite(raw):
         return None

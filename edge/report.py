@@ -102,9 +102,11 @@ class ChangeTracker:
 
     def changed(self, values: Mapping[str, Value]) -> bool:
         changed = False
-        for name, value in values.items():
-            if name in self._watched:
-                if self._last.get(name, _UNSEEN) != value:
+        last = self._last
+        for name in self._watched:  # a few alarm and state points among many measurements
+            if name in values:
+                value = values[name]
+                if last.get(name, _UNSEEN) != value:
                     changed = True
-                self._last[name] = value
+                last[name] = value
         return changed

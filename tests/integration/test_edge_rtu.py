@@ -7,6 +7,7 @@ agent the other, exactly as it would open /dev/ttyUSB0 with an RS-485 adapter.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from edge.agent import EdgeAgent, Tuning
+from edge.availability import Status
 from plantroom.inventory import Inventory
 from plantroom.schema import Telemetry
 from plantroom.services import Mosquitto, free_port
@@ -211,3 +213,32 @@ async def test_rtu_over_tcp_gateway(mosquitto: Mosquitto, tmp_path: Path) -> Non
         assert msg.points["floor"] == lift["floor"]
         assert msg.points["load"] == pytest.approx(lift["load"], abs=0.5)
         assert agent.poll_stats()["lift-r"].polls > 0
+
+
+async def test_a_serial_port_that_cannot_be_opened_is_offline(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    controller, port = os.openpty()  # a pty refuses parity E: opening it raises termios.error
+    try:
+        site = f"r{uuid.uuid4().hex[:8]}"
+        line = {"type": "modbus_rtu", "device": os.ttyname(port), "parity": "E", "unit": 3}
+        inv = inventory(site, {"pump-e": ("pump", line)})
+        t = topic(site, "pump-e")
+        async with (
+            Collector(mosquitto, [t.status()]) as c,
+            EdgeAgent(edge_settings(mosquitto, tmp_path), inv, tuning=TUNING) as agent,
+        ):
+            status = await wait_for(
+                lambda: (st := last_status(c, t)) and st["status"] == "offline" and st,
+                15,
+                "pump-e offline",
+            )
+            assert status["reason"] == "cannot open serial port"
+            (hub,) = agent.hubs.values()
+            tries = hub.connects
+            await wait_for(lambda: hub.connects > tries, 10, "another attempt to open the port")
+            assert not agent.task.done()  # the agent carries on
+            assert agent.status("pump-e")[0] is Status.OFFLINE
+    finally:
+        os.close(controller)
+        os.close(port)

@@ -9,14 +9,13 @@ import pytest
 
 from edge.agent import Tuning
 from edge.availability import Status
-from edge.buffer import BufferStats
+from edge.buffer import BufferStats, SampleBuffer
 from edge.errors import DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.health import (
     DEVICES_PER_MESSAGE,
     HEALTH_SEQ_KEY,
     LATENCY_WINDOW,
     DevicePollStats,
-    HealthBuffer,
     agent_figures,
     health_reports,
 )
@@ -137,7 +136,7 @@ def test_reports_are_valid_edge_health_and_split_large_agents() -> None:
 
 
 def test_health_messages_share_the_buffer_and_its_bound(tmp_path: Path) -> None:
-    with HealthBuffer(tmp_path / "b.sqlite", 1000, commit_interval_s=0) as buf:
+    with SampleBuffer(tmp_path / "b.sqlite", 1000, commit_interval_s=0) as buf:
         for i in range(3):
             seq = buf.append_encoded(
                 HEALTH_SEQ_KEY, TOPIC, TS + i, lambda seq: json.dumps({"seq": seq}).encode()
@@ -153,7 +152,7 @@ def test_health_messages_share_the_buffer_and_its_bound(tmp_path: Path) -> None:
         stats = buf.stats()
         assert stats.dropped_measurements == 3  # the health reports went first
         assert stats.dropped_keepers == 0
-    with HealthBuffer(tmp_path / "b.sqlite", 1000) as buf:
+    with SampleBuffer(tmp_path / "b.sqlite", 1000) as buf:
         assert buf.next_seq(HEALTH_SEQ_KEY) == 3  # the report seq survives a restart
 
 
