@@ -23,6 +23,7 @@ import random
 import signal
 import ssl
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -110,6 +111,9 @@ class Tuning:
         return cls(**found)
 
 
+RECENT_VENDOR_TS = 64
+
+
 @dataclass(slots=True)
 class _Equipment:
     assignment: Assignment
@@ -119,6 +123,10 @@ class _Equipment:
     changes: ChangeTracker
     last_heard: float | None = None
     samples: int = 0
+    duplicates: int = 0
+    # timestamps of the last vendor samples: a message the broker delivers again after a
+    # reconnect carries one of them and is not a new sample
+    recent_ts: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_VENDOR_TS))
     id: str = field(init=False)
     telemetry_topic: str = field(init=False)  # built once, not per sample
 
@@ -498,6 +506,13 @@ class EdgeAgent:
             change = eq.availability.succeeded(received_ms)
             if change is not None:
                 self._set_status(eq, change)
+            if sample.ts in eq.recent_ts:
+                # QoS 1 redelivery of a vendor message already taken (or a second message in
+                # the same millisecond, which InfluxDB would merge into the first anyway): a
+                # new seq at the same timestamp would overwrite the first sample's point
+                eq.duplicates += 1
+                continue
+            eq.recent_ts.append(sample.ts)
             self._emit(eq, sample.ts, sample.values, sample.quality)
 
     def stale_after(self) -> float:
@@ -551,6 +566,7 @@ class EdgeAgent:
                     "status": eq.availability.status.value if eq.availability.status else None,
                     "reason": eq.availability.reason,
                     "samples": eq.samples,
+                    "duplicates": eq.duplicates,
                 }
                 for eq_id, eq in self._equipment.items()
             },

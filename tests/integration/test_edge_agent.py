@@ -667,3 +667,46 @@ async def test_the_process_stops_cleanly_on_sigterm(mosquitto: Mosquitto, tmp_pa
             assert proc.returncode == 0, err.decode(errors="replace")
             await c.wait(lambda: c.payloads(status)[-1:] == [b"offline"], 5, "offline status")
         assert b"stopping on signal" in err
+
+
+async def test_a_vendor_message_delivered_again_is_not_a_new_sample(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    site = site_id()
+    vendor = f"lumen/{site}/state"
+    inv = inventory(
+        site,
+        [
+            {
+                "id": "light-1",
+                "kind": "lighting",
+                "profile": "lumen-lc4",
+                "connection": {"type": "mqtt", "topic": vendor},
+            }
+        ],
+    )
+    s = settings(mosquitto, tmp_path)
+    tele = topic(site, "light-1", "telemetry", kind="lighting")
+
+    def doc(ts: int, volts: float) -> bytes:
+        return json.dumps({"device": "lc", "time": ts, "mains_v": volts}).encode()
+
+    async with Collector(mosquitto, [tele]) as c, running(s, inv) as agent:
+        assert agent.publisher is not None
+        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:
+            # what a broker redelivers after the agent's link comes back: the same messages
+            for payload in [doc(1_700_000_001_000, 230.0), doc(1_700_000_002_000, 235.0)] * 2:
+                await device.publish(vendor, payload, qos=1)
+            await device.publish(vendor, doc(1_700_000_003_000, 240.0), qos=1)
+            msgs = await c.wait(
+                lambda: (
+                    [m for m in c.telemetry(tele) if m.ts == 1_700_000_003_000]
+                    and c.telemetry(tele)
+                ),
+                10,
+                "the third vendor message",
+            )
+        assert [m.ts for m in msgs] == [1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000]
+        assert [m.seq for m in msgs] == list(range(msgs[0].seq, msgs[0].seq + 3))
+        assert agent.stats()["equipment"]["light-1"]["duplicates"] == 2
