@@ -567,8 +567,11 @@ class Campus:
     async def _faults(self, client: aiomqtt.Client) -> None:
         control = ControlClient(self.stack.control_url, timeout=10)
         headers = {"Authorization": f"Bearer {self.stack.token}"}
+        # uvicorn closes a keep-alive connection idle for 5 s; faults come every 6 s, so the
+        # client drops idle connections first rather than race the server's close
+        limits = httpx.Limits(keepalive_expiry=2.0)
         async with httpx.AsyncClient(
-            base_url=self.stack.api_url, headers=headers, timeout=10
+            base_url=self.stack.api_url, headers=headers, timeout=10, limits=limits
         ) as api:
             for n, (building, panel) in enumerate(self.panels):
                 at = max(self.t0 + FAULT_EVERY_S * (n + 0.5), time.time())

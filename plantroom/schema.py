@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from math import isfinite
 from typing import Annotated, Any
 
 from pydantic import (
@@ -59,9 +60,7 @@ class Telemetry(BaseModel):
     @classmethod
     def _finite(cls, points: dict[str, Any]) -> dict[str, Any]:
         for name, value in points.items():
-            if isinstance(value, float) and (
-                value != value or value in (float("inf"), float("-inf"))
-            ):
+            if isinstance(value, float) and not isfinite(value):
                 raise ValueError(f"point {name!r} is not a finite number")
         return points
 
