@@ -372,6 +372,10 @@ class EdgeAgent:
         keep = eq.changes.changed(values)
         self.buffer.append(eq.id, eq.telemetry_topic, ts, values, quality, keep=keep)
         eq.samples += 1
+        if keep:
+            # an alarm or state change goes out now, not at the next commit: it is what raises
+            # a work order (a WAL commit in synchronous=NORMAL costs no fsync)
+            self.buffer.commit()
 
     # -- Modbus polling -------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -710,3 +711,48 @@ async def test_a_vendor_message_delivered_again_is_not_a_new_sample(
         assert [m.ts for m in msgs] == [1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000]
         assert [m.seq for m in msgs] == list(range(msgs[0].seq, msgs[0].seq + 3))
         assert agent.stats()["equipment"]["light-1"]["duplicates"] == 2
+
+
+async def test_an_alarm_change_is_published_without_waiting_for_the_commit_interval(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    site = site_id()
+    vendor = f"lumen/{site}/state"
+    inv = inventory(
+        site,
+        [
+            {
+                "id": "light-1",
+                "kind": "lighting",
+                "profile": "lumen-lc4",
+                "connection": {"type": "mqtt", "topic": vendor},
+            }
+        ],
+    )
+    s = settings(mosquitto, tmp_path)
+    tele = topic(site, "light-1", "telemetry", kind="lighting")
+    slow_commits = dataclasses.replace(FAST, commit_interval_s=60.0)
+
+    def doc(ts: int, volts: float, tripped: bool) -> bytes:
+        circuit = {"n": 1, "on": True, "tripped": tripped}
+        return json.dumps({"time": ts, "mains_v": volts, "circuits": [circuit]}).encode()
+
+    async with Collector(mosquitto, [tele]) as c, running(s, inv, slow_commits) as agent:
+        assert agent.publisher is not None
+        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:
+            await device.publish(vendor, doc(1_700_000_001_000, 230.0, False), qos=1)
+            # the first sample sets every alarm and state point: it goes out at once
+            await c.wait(lambda: c.telemetry(tele), 10, "the first sample")
+            await device.publish(vendor, doc(1_700_000_002_000, 236.0, False), qos=1)
+            await device.publish(vendor, doc(1_700_000_003_000, 236.5, True), qos=1)
+            msgs = await c.wait(
+                lambda: (
+                    [m for m in c.telemetry(tele) if m.points.get("circuit_1_tripped")]
+                    and c.telemetry(tele)
+                ),
+                10,
+                "the trip, well before the 60 s commit interval",
+            )
+        # the measurement-only sample queued before the trip goes out with it, in order
+        assert [m.ts for m in msgs] == [1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000]
