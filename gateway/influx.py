@@ -19,7 +19,6 @@ Outcomes of one write:
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import logging
@@ -179,8 +178,8 @@ class InfluxWriter:
     ) -> None:
         self._settings = settings
         self._gzip_level = gzip_level
-        params: dict[str, str] = {}
         headers: dict[str, str] = {}
+        auth: httpx.BasicAuth | None = None
         if settings.influx_token is not None:
             headers["Authorization"] = f"Token {settings.influx_token.get_secret_value()}"
         elif settings.influx_username is not None:
@@ -188,15 +187,14 @@ class InfluxWriter:
             password = (
                 settings.influx_password.get_secret_value() if settings.influx_password else ""
             )
-            pair = f"{settings.influx_username}:{password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        self._auth_params = params
-        self._write_params = {**params, "db": settings.influx_database, "precision": "ms"}
+            auth = httpx.BasicAuth(settings.influx_username, password)
+        self._write_params = {"db": settings.influx_database, "precision": "ms"}
         if settings.influx_retention_policy:
             self._write_params["rp"] = settings.influx_retention_policy
         self._client = httpx.AsyncClient(
             base_url=settings.influx_url.rstrip("/"),
             headers=headers,
+            auth=auth,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
             transport=transport,
         )
@@ -234,7 +232,7 @@ class InfluxWriter:
         Raises InfluxAuthError on 401/403, InfluxUnavailable when unreachable or 5xx,
         InfluxError when a statement fails.
         """
-        params = {**self._auth_params, "q": statement, "epoch": "ms"}
+        params = {"q": statement, "epoch": "ms"}
         if database:
             params["db"] = database
         try:

@@ -17,10 +17,10 @@ itself, so a redelivery never duplicates.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -196,28 +196,23 @@ class InfluxWriter:
         self._database_ready = not config.influx_create_database
         self.url = config.influx_url
 
-    def _auth(self) -> tuple[dict[str, str], dict[str, str]]:
+    def _auth(self) -> dict[str, Any]:
+        """The request's credentials: a token header, or HTTP Basic (never `?u=&p=`, which
+        ends up in proxy and request logs)."""
         c = self._config
-        params: dict[str, str] = {}
-        headers: dict[str, str] = {}
         if c.influx_token:
-            headers["Authorization"] = f"Token {c.influx_token}"
-        elif c.influx_username:
-            # HTTP Basic rather than `?u=&p=`: a query string ends up in proxy and request logs
-            pair = f"{c.influx_username}:{c.influx_password or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        return params, headers
+            return {"headers": {"Authorization": f"Token {c.influx_token}"}}
+        if c.influx_username:
+            return {"auth": httpx.BasicAuth(c.influx_username, c.influx_password or "")}
+        return {}
 
     async def _ensure_database(self) -> None:
         if self._database_ready:
             return
-        params, headers = self._auth()
         name = self._config.influx_database.replace('"', '\\"')
         try:
             response = await self._client.post(
-                f"{self.url}/query",
-                params={**params, "q": f'CREATE DATABASE "{name}"'},
-                headers=headers,
+                f"{self.url}/query", params={"q": f'CREATE DATABASE "{name}"'}, **self._auth()
             )
         except httpx.HTTPError as exc:
             raise Retryable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
@@ -231,13 +226,12 @@ class InfluxWriter:
         if not body:
             return
         await self._ensure_database()
-        params, headers = self._auth()
-        params |= {"db": self._config.influx_database, "precision": "ms"}
+        params = {"db": self._config.influx_database, "precision": "ms"}
         if self._config.influx_retention_policy:
             params["rp"] = self._config.influx_retention_policy
         try:
             response = await self._client.post(
-                f"{self.url}/write", params=params, headers=headers, content=body.encode()
+                f"{self.url}/write", params=params, content=body.encode(), **self._auth()
             )
         except httpx.HTTPError as exc:
             raise Retryable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
