@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from plantroom.errors import InvalidMessage
-from plantroom.schema import MAX_TS_MS, MIN_TS_MS, PointName
+from plantroom.schema import MAX_TS_MS, MIN_TS_MS, PointName, validation_reason
 
 MAX_HEALTH_PAYLOAD_BYTES = 1024 * 1024
 MAX_HEALTH_FIGURES = 64
@@ -88,7 +88,4 @@ def parse_edge_health(topic: str, payload: bytes | bytearray | str) -> EdgeHealt
     try:
         return EdgeHealth.model_validate_json(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InvalidMessage(topic, f"{where}: {first['msg']}{more}") from exc
+        raise InvalidMessage(topic, validation_reason(exc)) from exc

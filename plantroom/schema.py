@@ -78,10 +78,15 @@ def parse_telemetry(topic: str, payload: bytes | bytearray | str) -> Telemetry:
     try:
         return Telemetry.model_validate_json(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InvalidMessage(topic, f"{where}: {first['msg']}{more}") from exc
+        raise InvalidMessage(topic, validation_reason(exc)) from exc
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """The first error of a payload's validation, naming its field, and how many more."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def json_schema() -> dict[str, Any]:
