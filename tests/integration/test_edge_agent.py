@@ -556,20 +556,21 @@ async def test_seq_continues_across_agent_restarts(mosquitto: Mosquitto, tmp_pat
         assert fresh == list(range(top + 1, top + 1 + len(fresh)))
 
 
-async def test_vendor_mqtt_equipment(mosquitto: Mosquitto, tmp_path: Path) -> None:
+def one_lighting_controller() -> tuple[str, str, Inventory]:
+    """A site with one lighting controller `light-1`: (site, its vendor topic, inventory)."""
     site = site_id()
     vendor = f"lumen/{site}/state"
-    inv = inventory(
-        site,
-        [
-            {
-                "id": "light-1",
-                "kind": "lighting",
-                "profile": "lumen-lc4",
-                "connection": {"type": "mqtt", "topic": vendor},
-            }
-        ],
-    )
+    equipment = {
+        "id": "light-1",
+        "kind": "lighting",
+        "profile": "lumen-lc4",
+        "connection": {"type": "mqtt", "topic": vendor},
+    }
+    return site, vendor, inventory(site, [equipment])
+
+
+async def test_vendor_mqtt_equipment(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    site, vendor, inv = one_lighting_controller()
     s = settings(mosquitto, tmp_path)
     tele = topic(site, "light-1", "telemetry", kind="lighting")
     status = topic(site, "light-1", "status", kind="lighting")
@@ -673,19 +674,7 @@ async def test_the_process_stops_cleanly_on_sigterm(mosquitto: Mosquitto, tmp_pa
 async def test_a_vendor_message_delivered_again_is_not_a_new_sample(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    site = site_id()
-    vendor = f"lumen/{site}/state"
-    inv = inventory(
-        site,
-        [
-            {
-                "id": "light-1",
-                "kind": "lighting",
-                "profile": "lumen-lc4",
-                "connection": {"type": "mqtt", "topic": vendor},
-            }
-        ],
-    )
+    site, vendor, inv = one_lighting_controller()
     s = settings(mosquitto, tmp_path)
     tele = topic(site, "light-1", "telemetry", kind="lighting")
 
@@ -716,19 +705,7 @@ async def test_a_vendor_message_delivered_again_is_not_a_new_sample(
 async def test_an_alarm_change_is_published_without_waiting_for_the_commit_interval(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    site = site_id()
-    vendor = f"lumen/{site}/state"
-    inv = inventory(
-        site,
-        [
-            {
-                "id": "light-1",
-                "kind": "lighting",
-                "profile": "lumen-lc4",
-                "connection": {"type": "mqtt", "topic": vendor},
-            }
-        ],
-    )
+    site, vendor, inv = one_lighting_controller()
     s = settings(mosquitto, tmp_path)
     tele = topic(site, "light-1", "telemetry", kind="lighting")
     slow_commits = dataclasses.replace(FAST, commit_interval_s=60.0)
