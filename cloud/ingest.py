@@ -124,11 +124,6 @@ def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
     )
 
 
-def telemetry_filter(group: str) -> str:
-    """The telemetry filter: shared in `group` when one is set, else plain."""
-    return shared(group, TELEMETRY_WILDCARD) if group else TELEMETRY_WILDCARD
-
-
 class TelemetryConsumer:
     """An async context manager: entering loads the rule state and starts consuming; leaving
     stops receiving, processes what is queued (up to a deadline) and stops the DB thread."""
@@ -318,7 +313,7 @@ class TelemetryConsumer:
                 client, incoming = self._client()
                 self._incoming = incoming
                 async with client:
-                    await client.subscribe(telemetry_filter(s.cloud_share_group), qos=1)
+                    await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
                     await client.subscribe(STATUS_WILDCARD, qos=1)
                     self.stats.connected = True
                     self.stats.connects += 1

@@ -44,15 +44,8 @@ HEALTH_INTERVAL_S = 10.0
 
 
 def subscription_filters(group: str) -> tuple[str, ...]:
-    """The gateway's topic filters: shared in `group` when one is set, else plain.
-
-    A plain subscription is the one mosquitto 2.0 restores from its persistence file after a
-    crash; it drops shared subscriptions, so until a replica resubscribes, whatever the edge
-    agents publish goes nowhere. Replicas that split the stream need a group (and a broker
-    that keeps shared sessions over a crash for the same guarantee).
-    """
-    filters = (TELEMETRY_WILDCARD, EDGE_HEALTH_WILDCARD)
-    return tuple(shared(group, f) for f in filters) if group else filters
+    """The gateway's topic filters, shared in `group` when one is set (`topics.shared`)."""
+    return tuple(shared(group, f) for f in (TELEMETRY_WILDCARD, EDGE_HEALTH_WILDCARD))
 
 
 class Gateway:

@@ -30,8 +30,13 @@ def check_segment(value: str, what: str) -> str:
 
 
 def shared(group: str, topic_filter: str) -> str:
-    """A shared subscription: replicas in one group split the stream between them."""
-    return f"$share/{group}/{topic_filter}"
+    """A subscription filter: shared in `group`, so replicas split the stream; plain without one.
+
+    A plain subscription is the one mosquitto 2.0 restores from its persistence file after a
+    crash; it drops shared subscriptions, so until a replica resubscribes, whatever is
+    published goes to no one. A single consumer therefore subscribes plainly.
+    """
+    return f"$share/{group}/{topic_filter}" if group else topic_filter
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ def test_backoff_grows_with_jitter_up_to_a_limit() -> None:
 
 
 def test_telemetry_is_shared_only_when_a_group_is_set() -> None:
-    from cloud.ingest import telemetry_filter
+    from plantroom.topics import TELEMETRY_WILDCARD, shared
 
-    assert telemetry_filter("") == "plantroom/v1/+/+/+/+/telemetry"
-    assert telemetry_filter("rules-a") == "$share/rules-a/plantroom/v1/+/+/+/+/telemetry"
+    assert shared("", TELEMETRY_WILDCARD) == "plantroom/v1/+/+/+/+/telemetry"
+    assert shared("rules-a", TELEMETRY_WILDCARD) == "$share/rules-a/plantroom/v1/+/+/+/+/telemetry"
