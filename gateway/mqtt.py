@@ -1,9 +1,10 @@
-"""The gateway's MQTT subscription: paho-mqtt on the asyncio loop, with manual acknowledgements.
+"""The gateway's MQTT subscription: MQTT 5 on an asyncio connection, with manual acknowledgements.
 
 The gateway acknowledges a QoS 1 message (PUBACK) only once the line it produced is stored
-in InfluxDB or in the fsync'd disk buffer, or once it has been dead-lettered. paho-mqtt's
-`manual_ack` makes that possible; aiomqtt acknowledges on receipt, so this module drives
-paho directly on the event loop (socket readiness callbacks, `loop_misc` once a second).
+in InfluxDB or in the fsync'd disk buffer, or once it has been dead-lettered. The subscriber
+is its own small MQTT 5 client (`plantroom.mqttwire` frames the packets): an asyncio protocol
+reads the socket in large chunks and splits them into messages in one pass, which is where a
+general-purpose client library spends most of a busy gateway's CPU (see docs/decisions.md).
 
 The session is MQTT 5 with `clean_start=False` and a Session Expiry Interval, under a client
 id fixed by the gateway id, so the broker keeps what was delivered but not acknowledged (and
@@ -15,6 +16,11 @@ reading the socket until acknowledgements make room (mosquitto 2.0.11 stops hono
 client's Receive Maximum once the client has acknowledged queued messages, and would
 otherwise stream a whole backlog into the gateway's memory).
 
+Keepalive: a PINGREQ goes out when nothing was sent for `mqtt_keepalive` seconds; a
+connection that then brings nothing back for another keepalive period is dropped. While
+reading is paused at the Receive Maximum the answer sits unread in the socket, so a missing
+PINGRESP does not count against the broker then.
+
 Acknowledgement tokens carry the connection generation: after a reconnect, tokens from the
 old connection are void (the broker redelivers those messages on the new one).
 """
@@ -24,19 +30,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.backoff import Backoff, RetryPolicy
 from plantroom.errors import PlantroomError
+from plantroom.mqttwire import (
+    CONNACK,
+    DISCONNECT,
+    DISCONNECT_PACKET,
+    PINGREQ_PACKET,
+    SUBACK,
+    MalformedPacket,
+    Packet,
+    PacketReader,
+    Publish,
+    connack_reason,
+    connect_packet,
+    disconnect_reason,
+    puback_packet,
+    reason_text,
+    suback_reasons,
+    subscribe_packet,
+)
 from plantroom.settings import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -44,14 +60,36 @@ log = logging.getLogger(__name__)
 AckToken = tuple[int, int, int]
 """(connection generation, message id, QoS) of one delivered message."""
 
-MessageHandler = Callable[[mqtt.MQTTMessage, AckToken], None]
+MessageHandler = Callable[[Publish, AckToken], None]
 
 MAX_RECEIVE_MAXIMUM = 65_535
-READS_PER_WAKEUP = 256
+SUBSCRIBE_ID = 1
+KEEPALIVE_CHECK_S = 1.0
 
 
 class MqttUnavailable(PlantroomError):
     """The broker could not be reached, refused the connection or the subscription."""
+
+
+class _Connection(asyncio.Protocol):
+    """The socket side of one connection; everything it reads goes to its subscriber."""
+
+    def __init__(self, owner: Subscriber) -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] = owner._loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._received(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self.owner._connection_lost(self, exc)
 
 
 class Subscriber:
@@ -78,97 +116,152 @@ class Subscriber:
         self._session_expiry_s = session_expiry_s
         self._retry = retry
         self._connect_timeout_s = connect_timeout_s
+        self._keepalive = settings.mqtt_keepalive
         self.client_id = client_id
         self.subscribed = asyncio.Event()
         self.generation = 0
         self.deliveries = 0
         self.connects = 0
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._stopping = asyncio.Event()
+        self._conn: _Connection | None = None
+        self._reader = PacketReader()
         self._connack: asyncio.Future[None] | None = None
         self._suback: asyncio.Future[None] | None = None
-        self._suback_mid: int | None = None
         self._closed: asyncio.Future[None] | None = None
-        self._fd: int | None = None
         self._unacked = 0
         self._reading_paused = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-mqtt")
+        self._resume_scheduled = False
+        self._last_sent = 0.0
+        self._last_heard = 0.0
+        self._ping_sent: float | None = None
+        self._ssl = self._ssl_context()
 
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
-            reconnect_on_failure=False,
-            manual_ack=True,
-        )
-        client.connect_timeout = connect_timeout_s
-        if settings.mqtt_username is not None:
-            password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-            client.username_pw_set(settings.mqtt_username, password)
-        if settings.mqtt_tls:
-            ca = str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-            client.tls_set(ca_certs=ca)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_socket_register_write
-        client.on_socket_unregister_write = self._on_socket_unregister_write
-        self._client = client
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        s = self._settings
+        if not s.mqtt_tls:
+            return None
+        ca = str(s.mqtt_ca_file) if s.mqtt_ca_file else None
+        try:
+            return ssl.create_default_context(cafile=ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttUnavailable(
+                f"PLANTROOM_MQTT_CA_FILE {s.mqtt_ca_file}: not a readable CA certificate ({exc})"
+            ) from exc
 
-    # -- paho callbacks (loop thread, except socket_open during connect) -------------------
+    # -- the connection -------------------------------------------------------------------
 
-    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-        else:
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._watch, sock)
-
-    def _watch(self, sock: Any) -> None:
-        current = self._client.socket()
-        if current is None or current is not sock:
-            return
-        self._fd = current.fileno()
-        self._unacked = 0  # a new connection: what the old one delivered is void here
-        self._reading_paused = False
-        self._loop.add_reader(self._fd, self._read)
-
-    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._unwatch, sock.fileno())
-
-    def _unwatch(self, fd: int) -> None:
-        if fd >= 0 and fd == self._fd:
-            self._loop.remove_reader(fd)
-            self._loop.remove_writer(fd)
-            self._fd = None
-            self._reading_paused = False
-
-    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._watch_write, sock)
-
-    def _watch_write(self, sock: Any) -> None:
-        if self._client.socket() is sock and self._fd is not None:
-            self._loop.add_writer(self._fd, self._write)
-
-    def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._unwatch_write, sock.fileno())
-
-    def _unwatch_write(self, fd: int) -> None:
-        if fd >= 0 and fd == self._fd:
-            self._loop.remove_writer(fd)
+    def _send(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is not None and conn.transport is not None and not conn.transport.is_closing():
+            conn.transport.write(data)
+            self._last_sent = time.monotonic()
 
     def _fail(self, exc: BaseException) -> None:
-        """Hand an unexpected error to whichever step the session is waiting on."""
+        """Hand an error to whichever step the session is waiting on, and drop the link."""
         for fut in (self._connack, self._suback, self._closed):
             if fut is not None and not fut.done():
                 fut.set_exception(exc)
-                return
+                break
+        conn = self._conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.abort()
+
+    def _received(self, conn: _Connection, data: bytes) -> None:
+        if conn is not self._conn:
+            return
+        self._last_heard = time.monotonic()
+        self._ping_sent = None
+        self._reader.feed(data)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Hand out every whole packet read so far, up to the Receive Maximum."""
+        reader, limit, handler = self._reader, self._receive_maximum, self._handler
+        try:
+            while self._unacked < limit:
+                packet = reader.next()
+                if packet is None:
+                    return
+                if type(packet) is Publish:
+                    self.deliveries += 1
+                    if packet.qos:
+                        self._unacked += 1
+                    handler(packet, (self.generation, packet.mid, packet.qos))
+                else:
+                    assert isinstance(packet, Packet)
+                    self._control(packet)
+            # full: leave the rest unread (in this buffer, the socket and the broker) until
+            # acknowledgements make room, which is as long as the oldest batch takes to be
+            # stored or buffered on disk; should the connection drop meanwhile, the broker
+            # redelivers what was not acknowledged: nothing is lost
+            conn = self._conn
+            if conn is not None and conn.transport is not None and not self._reading_paused:
+                self._reading_paused = True
+                conn.transport.pause_reading()
+        except MalformedPacket as exc:
+            self._fail(MqttUnavailable(f"malformed packet from the broker: {exc}"))
+        except Exception as exc:  # a bug in a handler: stop the connection, surface the error
+            self._fail(exc)
+
+    def _control(self, packet: Packet) -> None:
+        if packet.type == CONNACK:
+            self._on_connack(packet)
+        elif packet.type == SUBACK:
+            self._on_suback(packet)
+        elif packet.type == DISCONNECT:
+            reason = reason_text(disconnect_reason(packet))
+            self._fail(MqttUnavailable(f"disconnected by the broker: {reason}"))
+        # PINGRESP (and a stray PUBACK) only prove the link is alive: `_received` noted that
+
+    def _on_connack(self, packet: Packet) -> None:
+        fut = self._connack
+        if fut is None or fut.done():
+            return
+        session_present, code = connack_reason(packet)
+        if code >= 0x80:
+            hint = ""
+            if code in (0x86, 0x87):  # bad user name or password, not authorized
+                hint = "; set PLANTROOM_MQTT_USERNAME and PLANTROOM_MQTT_PASSWORD"
+            fut.set_exception(
+                MqttUnavailable(f"broker refused the connection: {reason_text(code)}{hint}")
+            )
+            return
+        self.generation += 1
+        self._unacked = 0
+        log.debug("connected (session present: %s)", session_present)
+        fut.set_result(None)
+
+    def _on_suback(self, packet: Packet) -> None:
+        fut = self._suback
+        mid, reasons = suback_reasons(packet)
+        if fut is None or fut.done() or mid != SUBSCRIBE_ID:
+            return
+        failed = [
+            (topic_filter, code)
+            for topic_filter, code in zip(self._topic_filters, reasons, strict=False)
+            if code >= 0x80
+        ]
+        if failed:
+            topic_filter, code = failed[0]
+            fut.set_exception(
+                MqttUnavailable(
+                    f"broker refused the subscription {topic_filter!r}: {reason_text(code)}"
+                )
+            )
+        else:
+            fut.set_result(None)
+
+    def _connection_lost(self, conn: _Connection, exc: Exception | None) -> None:
+        if conn is not self._conn:
+            return
+        self.subscribed.clear()
+        lost = MqttUnavailable(f"connection to the broker lost: {exc or 'closed by the broker'}")
+        for fut in (self._connack, self._suback):
+            if fut is not None and not fut.done():
+                fut.set_exception(lost)
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
 
     @property
     def unacknowledged(self) -> int:
@@ -180,177 +273,105 @@ class Subscriber:
         """True while the subscriber holds Receive Maximum unacknowledged messages."""
         return self._reading_paused
 
-    def _read(self) -> None:
-        if self._reading_paused:
-            return
-        client = self._client
-        limit = self._receive_maximum
-        try:
-            for _ in range(READS_PER_WAKEUP):
-                if self._unacked >= limit:
-                    break
-                before = self.deliveries
-                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self.deliveries == before:
-                    break
-            if self._unacked >= limit and self._fd is not None:
-                # full: leave the rest in the socket (and the broker) until acks make room,
-                # which is as long as the oldest batch takes to be stored or buffered on
-                # disk. Should that outlast two keepalive periods, paho drops the connection
-                # and the broker redelivers what was not acknowledged: nothing is lost.
-                self._reading_paused = True
-                self._loop.remove_reader(self._fd)
-                return
-            sock = client.socket()
-            while isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
-                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
-                    break
-        except Exception as exc:  # a bug in a handler: stop the connection, surface the error
-            self._fail(exc)
-
     def _resume_reading(self) -> None:
-        if self._reading_paused and self._fd is not None:
-            self._reading_paused = False
-            self._loop.add_reader(self._fd, self._read)
-            self._loop.call_soon(self._read)
-
-    def _write(self) -> None:
-        try:
-            self._client.loop_write()
-        except Exception as exc:
-            self._fail(exc)
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        fut = self._connack
-        if fut is None or fut.done():
+        self._resume_scheduled = False
+        conn = self._conn
+        if not self._reading_paused or conn is None or conn.transport is None:
             return
-        if reason.is_failure:
-            hint = ""
-            if reason.value in (0x86, 0x87):  # bad user name or password, not authorized
-                hint = "; set PLANTROOM_MQTT_USERNAME and PLANTROOM_MQTT_PASSWORD"
-            fut.set_exception(MqttUnavailable(f"broker refused the connection: {reason}{hint}"))
-            return
-        self.generation += 1
-        self._unacked = 0
-        log.debug("connected (session present: %s)", flags.session_present)
-        fut.set_result(None)
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        self.subscribed.clear()
-        exc = MqttUnavailable(f"disconnected from the broker: {reason}")
-        for fut in (self._connack, self._suback):
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
-        if self._closed is not None and not self._closed.done():
-            self._closed.set_result(None)
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reasons: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        fut = self._suback
-        if fut is None or fut.done() or mid != self._suback_mid:
-            return
-        failed = [
-            (topic_filter, r)
-            for topic_filter, r in zip(self._topic_filters, reasons, strict=False)
-            if r.is_failure
-        ]
-        if failed:
-            topic_filter, reason = failed[0]
-            fut.set_exception(
-                MqttUnavailable(f"broker refused the subscription {topic_filter!r}: {reason}")
-            )
-        else:
-            fut.set_result(None)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.deliveries += 1
-        if message.qos:
-            self._unacked += 1
-        self._handler(message, (self.generation, message.mid, message.qos))
+        self._reading_paused = False
+        self._drain()  # what was read before the pause first
+        if not self._reading_paused and not conn.transport.is_closing():
+            conn.transport.resume_reading()
 
     # -- acknowledgements -----------------------------------------------------------------
 
     def ack(self, tokens: Iterable[AckToken]) -> int:
         """PUBACK the messages of the current connection; returns how many were acknowledged."""
         generation = self.generation
-        client = self._client
-        sent = 0
-        for token_generation, mid, qos in tokens:
-            if qos and token_generation == generation:
-                client.ack(mid, qos)
-                sent += 1
-        if sent:
-            self._unacked = max(0, self._unacked - sent)
-            if self._unacked < self._receive_maximum:
-                self._resume_reading()
-        return sent
+        packets = [
+            puback_packet(mid)
+            for token_generation, mid, qos in tokens
+            if qos and token_generation == generation
+        ]
+        if not packets or self._conn is None:
+            return 0
+        self._send(b"".join(packets))
+        self._unacked = max(0, self._unacked - len(packets))
+        if self._reading_paused and not self._resume_scheduled:
+            self._resume_scheduled = True
+            self._loop.call_soon(self._resume_reading)
+        return len(packets)
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def _connect_properties(self) -> Properties:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.ReceiveMaximum = self._receive_maximum
-        props.SessionExpiryInterval = self._session_expiry_s
-        return props
+    async def _keepalive_loop(self, conn: _Connection) -> None:
+        """PINGREQ after a quiet keepalive period; drop a link that stays silent after it."""
+        period = float(self._keepalive)
+        while conn is self._conn:
+            await asyncio.sleep(KEEPALIVE_CHECK_S)
+            now = time.monotonic()
+            if self._ping_sent is not None:
+                if not self._reading_paused and now - self._ping_sent >= period:
+                    self._fail(MqttUnavailable(f"no answer from the broker for {period:.0f} s"))
+                    return
+            elif now - self._last_sent >= period or now - self._last_heard >= period:
+                self._send(PINGREQ_PACKET)
+                self._ping_sent = now
 
-    def _connect_blocking(self) -> None:
-        self._client.connect(
-            self._settings.mqtt_host,
-            self._settings.mqtt_port,
-            keepalive=self._settings.mqtt_keepalive,
-            clean_start=False,
-            properties=self._connect_properties(),
-        )
-
-    async def _misc(self) -> None:
-        """Keepalive pings and timeouts, once a second, until the connection ends."""
-        while True:
-            if self._client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
-                return
-            await asyncio.sleep(1.0)
+    async def _open(self) -> _Connection:
+        s = self._settings
+        conn = _Connection(self)
+        try:
+            await self._loop.create_connection(
+                lambda: conn,
+                s.mqtt_host,
+                s.mqtt_port,
+                ssl=self._ssl,
+                server_hostname=s.mqtt_host if self._ssl is not None else None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttUnavailable(
+                f"cannot reach the broker at {s.mqtt_host}:{s.mqtt_port}: {exc}"
+            ) from exc
+        return conn
 
     async def _session(self) -> None:
         """One connection: connect, subscribe, serve until it drops or stop() is called."""
-        loop = self._loop
+        loop, s = self._loop, self._settings
         self._connack = loop.create_future()
         self._closed = loop.create_future()
+        self._suback = None
+        self._reader = PacketReader()
+        self._unacked = 0
+        self._reading_paused = False
+        self._ping_sent = None
+        conn: _Connection | None = None
+        keepalive: asyncio.Task[None] | None = None
         try:
-            await loop.run_in_executor(self._executor, self._connect_blocking)
-        except (OSError, ValueError) as exc:
-            raise MqttUnavailable(
-                f"cannot reach the broker at {self._settings.mqtt_host}:"
-                f"{self._settings.mqtt_port}: {exc}"
-            ) from exc
-        misc = asyncio.create_task(self._misc(), name="gateway-mqtt-keepalive")
-        try:
-            if self._stopping.is_set():
-                return
             async with asyncio.timeout(self._connect_timeout_s):
+                conn = await self._open()
+                self._conn = conn
+                self._last_heard = time.monotonic()
+                password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
+                self._send(
+                    connect_packet(
+                        self.client_id,
+                        keepalive=self._keepalive,
+                        clean_start=False,
+                        session_expiry_s=self._session_expiry_s,
+                        receive_maximum=self._receive_maximum,
+                        username=s.mqtt_username,
+                        password=password if s.mqtt_username is not None else None,
+                    )
+                )
+                keepalive = asyncio.create_task(
+                    self._keepalive_loop(conn), name="gateway-mqtt-keepalive"
+                )
                 await self._connack
+                if self._stopping.is_set():
+                    return
                 self._suback = loop.create_future()
-                result, mid = self._client.subscribe([(f, 1) for f in self._topic_filters])
-                if result != mqtt.MQTT_ERR_SUCCESS:
-                    raise MqttUnavailable(f"could not subscribe: {mqtt.error_string(result)}")
-                self._suback_mid = mid
+                self._send(subscribe_packet(SUBSCRIBE_ID, self._topic_filters))
                 await self._suback
             self.connects += 1
             if self._stopping.is_set():
@@ -359,8 +380,8 @@ class Subscriber:
             log.info(
                 "subscribed to %s at %s:%d as %s",
                 ", ".join(self._topic_filters),
-                self._settings.mqtt_host,
-                self._settings.mqtt_port,
+                s.mqtt_host,
+                s.mqtt_port,
                 self.client_id,
             )
             await self._closed
@@ -368,52 +389,57 @@ class Subscriber:
             raise MqttUnavailable("the broker did not answer CONNECT/SUBSCRIBE in time") from exc
         finally:
             self.subscribed.clear()
-            misc.cancel()
-            if self._client.socket() is not None and not self._closed.done():
-                self._client.disconnect()
-                try:
-                    async with asyncio.timeout(2.0):
-                        await asyncio.shield(self._closed)
-                except (TimeoutError, MqttUnavailable):
-                    pass
-            sock = self._client.socket()
-            if sock is not None:  # the broker did not see us off: drop the connection
-                if self._fd is not None:
-                    self._unwatch(self._fd)
-                sock.close()
-            await asyncio.gather(misc, return_exceptions=True)
+            if keepalive is not None:
+                keepalive.cancel()
+            if conn is not None:
+                await self._close(conn)
+            self._conn = None
+            if keepalive is not None:
+                await asyncio.gather(keepalive, return_exceptions=True)
+
+    async def _close(self, conn: _Connection) -> None:
+        """Say DISCONNECT after what is queued (PUBACKs first) and wait for the socket."""
+        transport = conn.transport
+        if transport is None or conn.lost.done():
+            return
+        if not transport.is_closing():
+            transport.write(DISCONNECT_PACKET)
+            transport.close()  # flushes the write buffer before closing
+        try:
+            async with asyncio.timeout(2.0):
+                await asyncio.shield(conn.lost)
+        except TimeoutError:
+            transport.abort()
 
     async def run(self) -> None:
         """Stay connected and subscribed until stop(); reconnect with jittered backoff."""
         backoff = Backoff(self._retry)
         down_logged = False
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self._session()
-                except MqttUnavailable as exc:
-                    if not down_logged:
-                        log.error("MQTT: %s; retrying", exc)
-                        down_logged = True
-                    else:
-                        log.debug("MQTT still unavailable: %s", exc)
+        while not self._stopping.is_set():
+            try:
+                await self._session()
+            except MqttUnavailable as exc:
+                if not down_logged:
+                    log.error("MQTT: %s; retrying", exc)
+                    down_logged = True
                 else:
-                    if self._stopping.is_set():
-                        break
-                    log.warning("MQTT connection lost; reconnecting")
-                    backoff.reset()
-                    down_logged = False
-                delay = backoff.next_delay()
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._stopping.wait()
-                except TimeoutError:
-                    pass
-        finally:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+                    log.debug("MQTT still unavailable: %s", exc)
+            else:
+                if self._stopping.is_set():
+                    break
+                log.warning("MQTT connection lost; reconnecting")
+                backoff.reset()
+                down_logged = False
+            delay = backoff.next_delay()
+            try:
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            except TimeoutError:
+                pass
 
     def stop(self) -> None:
         """Disconnect cleanly (queued PUBACKs go out first); run() then returns."""
         self._stopping.set()
-        if self._client.socket() is not None:
-            self._client.disconnect()
+        closed = self._closed
+        if self._conn is not None and closed is not None and not closed.done():
+            closed.set_result(None)

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-import paho.mqtt.client as mqtt
-
 from gateway.backoff import Backoff, RetryPolicy
 from gateway.batcher import Batch, Batcher
 from gateway.buffer import DiskBuffer
@@ -34,6 +32,7 @@ from gateway.mqtt import AckToken, Subscriber
 from gateway.stats import GatewayStats, prometheus_text
 from plantroom.errors import InvalidMessage, PlantroomError
 from plantroom.inventory import load_inventory
+from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import GatewaySettings
 from plantroom.topics import EDGE_HEALTH_WILDCARD, TELEMETRY_WILDCARD, shared
@@ -203,7 +202,7 @@ class Gateway:
 
     # -- the message path -----------------------------------------------------------------
 
-    def _on_message(self, message: mqtt.MQTTMessage, token: AckToken) -> None:
+    def _on_message(self, message: Publish, token: AckToken) -> None:
         self.stats.messages_in += 1
         if not self._accepting:
             return  # not acknowledged: the broker redelivers it to this session later

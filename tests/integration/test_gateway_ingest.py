@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.backoff import RetryPolicy
 from gateway.mqtt import AckToken, Subscriber
 from gateway.service import Gateway
+from plantroom.mqttwire import Publish
 from plantroom.services import Influxd, Mosquitto, free_port
 from plantroom.settings import GatewaySettings
 
@@ -582,7 +583,7 @@ async def test_the_process_stops_cleanly_on_sigterm_flushing_what_it_holds(
 async def test_a_bug_in_the_message_handler_stops_the_subscriber_with_that_error(
     fresh_mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    def handler(message: mqtt.MQTTMessage, token: AckToken) -> None:
+    def handler(message: Publish, token: AckToken) -> None:
         raise RuntimeError(f"handler bug on {message.topic}")
 
     settings = GatewaySettings(mqtt_host=fresh_mosquitto.host, mqtt_port=fresh_mosquitto.port)
