@@ -451,10 +451,15 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("buffer commit", ("SampleBuffer.commit (",)),
     (
         "publish: read the buffer, ack, delete",
-        ("SampleBuffer.pending (", "SampleBuffer.ack (", "Publisher._drain ("),
+        (
+            "SampleBuffer.pending (",
+            "SampleBuffer.ack_through (",
+            "Publisher._release_acked (",
+            "Publisher._fill (",
+        ),
     ),
     ("vendor messages (lighting JSON)", ("MqttDevices.", "EdgeAgent._on_vendor_message (")),
-    ("MQTT client (paho, the publisher)", ("paho/", "Publisher.")),
+    ("MQTT client (the publisher's connection)", ("plantroom/mqtt", "Publisher.")),
     ("Modbus requests (pymodbus)", ("pymodbus/", "ModbusHub.")),
     ("poll loop, scheduling, statistics", ("EdgeAgent.", "ModbusDevice.", "edge/")),
 )

@@ -1,5 +1,5 @@
-"""Errors of the edge agent. Library errors (pymodbus, paho-mqtt) are translated into these
-once."""
+"""Errors of the edge agent. Library errors (pymodbus) and broker errors are translated into
+these once."""
 
 from __future__ import annotations
 

@@ -2,17 +2,22 @@
 
 The publisher drains the on-disk buffer in order, QoS 1, deleting samples only once the
 broker acknowledged them (PUBACK). It keeps the agent's own status (`online` on connect, the
-retained LWT `offline` if the agent dies, an explicit `offline` on a clean stop) and the
+retained will `offline` if the agent dies, an explicit `offline` on a clean stop) and the
 retained per-equipment statuses. While the broker is unreachable it retries with jittered
 exponential backoff; polling carries on into the buffer meanwhile.
 
-paho-mqtt is driven directly on the asyncio loop (socket readiness callbacks, `loop_misc`
-on a one-second timer), without a task or future per message: samples leave the buffer in
-batches, at most `window` of them unacknowledged at a time, each PUBLISH's message id mapped
-to its buffer row. Buffer rows are acknowledged in send order, one DELETE for every run of
-acknowledged samples, so a sample is never forgotten before every earlier one was
+The connection is Plantroom's own MQTT 5 client (`plantroom.mqttclient`) on the asyncio loop,
+without a task or future per message: samples leave the buffer in batches (a batch is one
+socket write), at most `window` of them unacknowledged at a time, each PUBLISH's packet id
+mapped to its buffer row. Buffer rows are acknowledged in send order, one DELETE for every run
+of acknowledged samples, so a sample is never forgotten before every earlier one was
 acknowledged too. A sample whose PUBACK does not come within `publish_timeout` drops the
-connection, and the next one sends everything still in the buffer again (at least once).
+connection, and the next one sends everything still in the buffer again (at least once). A
+PUBACK with an error reason (the broker's ACL refusing a topic, say) is logged, counted in
+`refused`, and the sample is not sent again: sending it again would be refused again.
+
+The session is kept by the broker for good (Session Expiry Interval 0xFFFFFFFF, the MQTT 3
+persistent session): vendor messages that arrive while the agent is away wait for it.
 """
 
 from __future__ import annotations
@@ -21,24 +26,18 @@ import asyncio
 import json
 import logging
 import random
-import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.availability import StatusChange
 from edge.buffer import SampleBuffer
 from edge.errors import BrokerUnavailable
 from edge.modbus import backoff_delay
+from plantroom.mqttclient import NEVER_EXPIRES, MqttConnection, tls_context
+from plantroom.mqttwire import Publish, Will, reason_text
 from plantroom.settings import MqttSettings
 from plantroom.topics import edge_status
 
@@ -46,7 +45,7 @@ log = logging.getLogger(__name__)
 
 VendorHandler = Callable[[str, bytes, int], None]
 
-MISC_INTERVAL_S = 1.0  # keepalive pings, PINGRESP and PUBACK timeouts
+PUBACK_CHECK_S = 1.0  # how often the oldest unacknowledged sample is looked at
 DISCONNECT_WAIT_S = 2.0
 
 
@@ -58,6 +57,7 @@ class PublisherStats:
     statuses_published: int = 0
     vendor_messages: int = 0
     max_in_flight: int = 0  # the most samples ever waiting for their PUBACK at once
+    refused: int = 0  # samples the broker acknowledged with an error reason (not sent again)
     last_error: str | None = None
 
 
@@ -68,11 +68,6 @@ def client_id(agent_id: str) -> str:
 def _wake(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-def _fail(waiter: asyncio.Future[None] | None, exc: BaseException) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_exception(exc)
 
 
 class Publisher:
@@ -105,6 +100,7 @@ class Publisher:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._rng = rng or random.Random()
+        self._tls = tls_context(settings, BrokerUnavailable)
         self._statuses: dict[str, bytes] = {}
         self._dirty: set[str] = set()
         self._stop = asyncio.Event()
@@ -112,27 +108,17 @@ class Publisher:
         self.stats = PublisherStats()
         self._outage_started: float | None = None
         self.connected_event = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = threading.get_ident()
-        self._executor: ThreadPoolExecutor | None = None
         # one connection's state (reset by `_session`)
-        self._client: mqtt.Client | None = None
-        self._fd: int | None = None
-        self._writer_added = False
-        self._flush_scheduled = False
-        self._flushing = False
-        self._misc_timer: asyncio.TimerHandle | None = None
-        self._connack: asyncio.Future[None] | None = None
-        self._suback: asyncio.Future[None] | None = None
-        self._suback_mid: int | None = None
-        self._closed: asyncio.Future[None] | None = None
+        self._conn: MqttConnection | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._release_scheduled = False
         self._acked_waiter: asyncio.Future[None] | None = None
         self._offline_mid: int | None = None
         self._offline_acked: asyncio.Future[None] | None = None
         self._ready = False  # CONNACK and SUBACK in: samples may go out
-        # samples in flight, in send order: (message id, buffer row id, monotonic send time)
+        # samples in flight, in send order: (packet id, buffer row id, monotonic send time)
         self._inflight: deque[tuple[int, int, float]] = deque()
-        self._acked: set[int] = set()  # message ids of samples acknowledged out of order
+        self._acked: set[int] = set()  # packet ids of samples acknowledged out of order
         self._status_mids: set[int] = set()
         self._control_mids: set[int] = set()  # `online` and `offline`
         self._after = 0  # the last buffer row id handed to the broker on this connection
@@ -163,213 +149,12 @@ class Publisher:
         self._stop.set()
         _wake(self._acked_waiter)
 
-    # -- the paho client and its socket on the event loop -------------------------------
+    # -- what the connection brings -------------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
-        s = self.settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id(self.agent_id),
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            reconnect_on_failure=False,
-        )
-        client.connect_timeout = self.publish_timeout
-        client.max_inflight_messages_set(0)  # the window below bounds the samples in flight
-        if s.mqtt_username is not None:
-            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
-            client.username_pw_set(s.mqtt_username, password)
-        if s.mqtt_tls:
-            ca = str(s.mqtt_ca_file) if s.mqtt_ca_file else None
-            client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
-        client.will_set(self.status_topic, b"offline", qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_socket_register_write
-        return client
-
-    def _in_loop(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run `fn` on the event loop (paho calls some callbacks from the connect thread)."""
-        assert self._loop is not None
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-        else:
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._watch, client, sock)
-
-    def _watch(self, client: mqtt.Client, sock: Any) -> None:
-        current = client.socket()
-        if client is not self._client or current is None or current is not sock:
-            return
-        assert self._loop is not None
-        self._fd = current.fileno()
-        self._loop.add_reader(self._fd, self._read)
-        self._want_write()
-
-    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._unwatch, sock.fileno())
-
-    def _unwatch(self, fd: int) -> None:
-        if fd >= 0 and fd == self._fd and self._loop is not None:
-            self._loop.remove_reader(fd)
-            self._loop.remove_writer(fd)
-            self._fd = None
-            self._writer_added = False
-
-    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(self._want_write)
-
-    def _want_write(self) -> None:
-        """paho has packets to send: write them once this turn of the loop is done, so a
-        batch of publishes goes out together."""
-        if self._flushing or self._flush_scheduled or self._writer_added or self._loop is None:
-            return
-        self._flush_scheduled = True
-        self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        client, loop, fd = self._client, self._loop, self._fd
-        if client is None or loop is None or fd is None:
-            return
-        self._flushing = True
-        try:
-            client.loop_write()
-        except Exception as exc:  # a bug, not the network (paho reports that by return code)
-            self._lost(exc)
-        finally:
-            self._flushing = False
-        if self._fd != fd:
-            return  # the write found the connection gone
-        if client.want_write():
-            if not self._writer_added:
-                loop.add_writer(fd, self._flush)  # the socket is full: wait until it drains
-                self._writer_added = True
-        elif self._writer_added:
-            loop.remove_writer(fd)
-            self._writer_added = False
-
-    def _read(self) -> None:
-        client = self._client
-        if client is None:
-            return
-        try:
-            client.loop_read()
-            sock = client.socket()
-            while isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
-                if client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
-                    break
-        except Exception as exc:  # a bug in a handler: stop the connection, surface it
-            self._lost(exc)
-            return
-        if self._inflight and self._inflight[0][0] in self._acked:
-            self._release_acked()
-
-    def _misc(self) -> None:
-        client, loop = self._client, self._loop
-        if client is None or loop is None:
-            return
-        client.loop_misc()
-        if self._client is not client:
-            return
-        inflight = self._inflight
-        if inflight and time.monotonic() - inflight[0][2] > self.publish_timeout:
-            self._lost(
-                BrokerUnavailable(f"no PUBACK within {self.publish_timeout:.0f} s; reconnecting")
-            )
-            return
-        self._misc_timer = loop.call_later(MISC_INTERVAL_S, self._misc)
-
-    def _lost(self, exc: BaseException) -> None:
-        """End the connection with `exc` (whatever step the session is waiting on raises it)."""
-        self._ready = False
-        _fail(self._offline_acked, exc)
-        _wake(self._acked_waiter)
-        for waiter in (self._connack, self._suback, self._closed):
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
-                return
-
-    # -- paho protocol callbacks (event loop thread) -------------------------------------
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            hint = ""
-            if reason.value in (0x86, 0x87):  # bad user name or password, not authorized
-                hint = "; check PLANTROOM_MQTT_USERNAME and PLANTROOM_MQTT_PASSWORD"
-            _fail(
-                self._connack, BrokerUnavailable(f"broker refused the connection: {reason}{hint}")
-            )
-            return
-        _wake(self._connack)
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if client is not self._client:
-            return
-        self._ready = False
-        exc = BrokerUnavailable(f"disconnected from the broker: {reason}")
-        _fail(self._connack, exc)
-        _fail(self._suback, exc)
-        _fail(self._offline_acked, exc)
-        _fail(self._closed, exc)
-        _wake(self._acked_waiter)
-
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reasons: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        if mid != self._suback_mid:
-            return
-        failed = [
-            (topic, r)
-            for topic, r in zip(self.vendor_topics, reasons, strict=False)
-            if r.is_failure
-        ]
-        if failed:
-            topic, reason = failed[0]
-            _fail(
-                self._suback,
-                BrokerUnavailable(f"broker refused the subscription {topic!r}: {reason}"),
-            )
-        else:
-            _wake(self._suback)
-
-    def _on_publish(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _on_puback(self, mid: int, reason: int) -> None:
         inflight = self._inflight
         if inflight and inflight[0][0] == mid:  # the usual case: PUBACKs come in order
-            self._acked.add(mid)
+            self._sample_acked(mid, reason)
         elif mid in self._status_mids:
             self._status_mids.discard(mid)
             self.stats.statuses_published += 1
@@ -378,18 +163,53 @@ class Publisher:
             if mid == self._offline_mid:
                 _wake(self._offline_acked)
         else:  # a sample behind one still waiting for its PUBACK
-            self._acked.add(mid)
+            self._sample_acked(mid, reason)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _sample_acked(self, mid: int, reason: int) -> None:
+        if reason >= 0x80:
+            self.stats.refused += 1
+            if str(self.stats.refused).rstrip("0") == "1":  # 1st, 10th, 100th ...
+                log.error(
+                    "the broker refused a sample (%s; %d refused so far): check the broker's "
+                    "ACL for this agent's user",
+                    reason_text(reason),
+                    self.stats.refused,
+                )
+        self._acked.add(mid)
+        if not self._release_scheduled:  # one DELETE for every PUBACK in this read
+            self._release_scheduled = True
+            asyncio.get_running_loop().call_soon(self._release_acked)
+
+    def _on_message(self, message: Publish) -> None:
         self.stats.vendor_messages += 1
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            log.debug("vendor message on a topic that is not UTF-8: %r", message.topic_bytes)
+            topic = None
         handler = self.on_vendor_message
-        if handler is not None:
-            handler(message.topic, bytes(message.payload), time.time_ns() // 1_000_000)
+        if handler is not None and topic is not None:
+            handler(topic, message.payload, time.time_ns() // 1_000_000)
+        if message.qos and self._conn is not None:
+            self._conn.puback((message.mid,))
+
+    def _check_pubacks(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        inflight = self._inflight
+        if inflight and time.monotonic() - inflight[0][2] > self.publish_timeout:
+            conn.abort(
+                BrokerUnavailable(f"no PUBACK within {self.publish_timeout:.0f} s; reconnecting")
+            )
+            return
+        self._timer = asyncio.get_running_loop().call_later(PUBACK_CHECK_S, self._check_pubacks)
 
     # -- samples out ----------------------------------------------------------------------
 
     def _release_acked(self) -> None:
         """Forget, in one DELETE, the buffer rows of the leading run of acknowledged samples."""
+        self._release_scheduled = False
         inflight, acked = self._inflight, self._acked
         last = 0
         released = 0
@@ -397,6 +217,8 @@ class Publisher:
             mid, last, _ = inflight.popleft()
             acked.discard(mid)
             released += 1
+        if not released:
+            return
         self.buffer.ack_through(last)
         self.stats.published += released
         _wake(self._acked_waiter)
@@ -404,9 +226,9 @@ class Publisher:
             self._fill()
 
     def _fill(self) -> None:
-        """Hand committed samples to paho until `window` of them are in flight."""
-        client, buffer, inflight = self._client, self.buffer, self._inflight
-        if client is None:
+        """Send committed samples until `window` of them are in flight."""
+        conn, buffer, inflight = self._conn, self.buffer, self._inflight
+        if conn is None or not conn.is_open:
             return
         room = self.window - len(inflight)
         while room > 0 and self._after < buffer.committed_id:
@@ -414,126 +236,107 @@ class Publisher:
             if not batch:
                 break
             now = time.monotonic()
+            publish = conn.publish
             for sample in batch:
-                info = client.publish(sample.topic, sample.payload, qos=1)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    self._lost(BrokerUnavailable(f"publish failed: {mqtt.error_string(info.rc)}"))
-                    return
-                inflight.append((info.mid, sample.id, now))
+                inflight.append((publish(sample.topic, sample.payload), sample.id, now))
                 self._after = sample.id
             room -= len(batch)
         if len(inflight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(inflight)
 
     def _publish_statuses(self) -> None:
-        client = self._client
-        if client is None:
-            return
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            return  # every status goes again on the next connection
         for topic in sorted(self._dirty):
-            info = client.publish(topic, self._statuses[topic], qos=1, retain=True)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                return  # the connection is going; every status goes again on the next one
-            self._status_mids.add(info.mid)
+            self._status_mids.add(conn.publish(topic, self._statuses[topic], retain=True))
         self._dirty.clear()
 
     # -- the connection loop ------------------------------------------------------------
 
     async def run(self) -> None:
         """Connect, publish, reconnect, until `request_stop()`."""
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-mqtt")
         attempt = 0
-        try:
-            while not self._stop.is_set():
-                try:
-                    await self._session()
-                    return
-                except BrokerUnavailable as exc:
-                    self.stats.last_error = str(exc)
-                    if self.stats.connected:
-                        attempt = 0
-                    if self._outage_started is None:
-                        self._outage_started = time.monotonic()
-                        log.error(
-                            "broker %s:%d unreachable: %s; buffering (%d samples queued)",
-                            self.settings.mqtt_host,
-                            self.settings.mqtt_port,
-                            exc,
-                            self.buffer.depth,
-                        )
-                    else:
-                        log.debug("broker still unreachable: %s", exc)
-                finally:
-                    self.stats.connected = False
-                    self.connected_event.clear()
-                delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max, self._rng)
-                attempt += 1
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._stop.wait()
-                except TimeoutError:
-                    continue
-        finally:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def _connect_blocking(self, client: mqtt.Client) -> None:
-        client.connect(
-            self.settings.mqtt_host, self.settings.mqtt_port, keepalive=self.settings.mqtt_keepalive
-        )
+        while not self._stop.is_set():
+            try:
+                await self._session()
+                return
+            except BrokerUnavailable as exc:
+                self.stats.last_error = str(exc)
+                if self.stats.connected:
+                    attempt = 0
+                if self._outage_started is None:
+                    self._outage_started = time.monotonic()
+                    log.error(
+                        "broker %s:%d unreachable: %s; buffering (%d samples queued)",
+                        self.settings.mqtt_host,
+                        self.settings.mqtt_port,
+                        exc,
+                        self.buffer.depth,
+                    )
+                else:
+                    log.debug("broker still unreachable: %s", exc)
+            finally:
+                self.stats.connected = False
+                self.connected_event.clear()
+            delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max, self._rng)
+            attempt += 1
+            try:
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
+            except TimeoutError:
+                continue
 
     async def _session(self) -> None:
         """One connection: connect, subscribe, publish until it drops or a stop is requested."""
         loop = asyncio.get_running_loop()
-        assert self._executor is not None
-        client = self._make_client()
-        self._client = client
-        self._connack = loop.create_future()
-        self._closed = loop.create_future()
+        s = self.settings
         self._inflight.clear()
         self._acked.clear()
         self._status_mids.clear()
         self._control_mids.clear()
         self._after = 0
+        conn = MqttConnection(
+            keepalive=s.mqtt_keepalive,
+            error=BrokerUnavailable,
+            on_message=self._on_message,
+            on_puback=self._on_puback,
+        )
+        self._conn = conn
         try:
-            try:
-                await loop.run_in_executor(self._executor, self._connect_blocking, client)
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                raise BrokerUnavailable(str(exc) or type(exc).__name__) from exc
-            self._misc_timer = loop.call_later(MISC_INTERVAL_S, self._misc)
             async with asyncio.timeout(self.publish_timeout):
-                await self._connack
+                await conn.connect(
+                    s,
+                    client_id=client_id(self.agent_id),
+                    clean_start=False,
+                    session_expiry_s=NEVER_EXPIRES,
+                    will=Will(self.status_topic, b"offline", qos=1, retain=True),
+                    tls=self._tls,
+                )
                 if self.vendor_topics:
-                    self._suback = loop.create_future()
-                    result, mid = client.subscribe([(t, 1) for t in self.vendor_topics])
-                    if result != mqtt.MQTT_ERR_SUCCESS:
-                        raise BrokerUnavailable(f"could not subscribe: {mqtt.error_string(result)}")
-                    self._suback_mid = mid
-                    await self._suback
+                    await conn.subscribe(self.vendor_topics)
             self._connected()
-            self._control_mids.add(
-                client.publish(self.status_topic, b"online", qos=1, retain=True).mid
-            )
+            self._control_mids.add(conn.publish(self.status_topic, b"online", retain=True))
             self._dirty.update(self._statuses)
             self._ready = True
             self._publish_statuses()
             self._fill()
+            self._timer = loop.call_later(PUBACK_CHECK_S, self._check_pubacks)
             stop = asyncio.ensure_future(self._stop.wait())
             try:
-                either: set[asyncio.Future[Any]] = {stop, self._closed}
+                either: set[asyncio.Future[Any]] = {stop, conn.closed}
                 await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stop.cancel()
-            if self._closed.done():
-                self._closed.result()  # raises how the connection ended
+            if conn.closed.done():
+                conn.closed.result()  # raises how the connection ended
                 raise BrokerUnavailable("connection lost")
-            await self._drain()
-            await self._say_offline(client)
+            await self._drain(conn)
+            await self._say_offline(conn)
         except TimeoutError as exc:
             raise BrokerUnavailable("the broker did not answer in time") from exc
         finally:
-            await self._close(client)
+            await self._close(conn)
 
     def _connected(self) -> None:
         self.stats.connected = True
@@ -549,74 +352,54 @@ class Publisher:
             self._outage_started = None
         self.connected_event.set()
 
-    async def _drain(self) -> None:
+    async def _drain(self, conn: MqttConnection) -> None:
         """On a stop: wait up to `drain_s` for the buffer to empty."""
-        assert self._loop is not None and self._closed is not None
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self._drain_s
-        while self.buffer.depth and not self._closed.done():
+        while self.buffer.depth and not conn.closed.done():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            self._acked_waiter = self._loop.create_future()
+            self._acked_waiter = waiter = loop.create_future()
             try:
-                async with asyncio.timeout(left):
-                    await self._acked_waiter
-            except TimeoutError:
-                break
+                await asyncio.wait({waiter, conn.closed}, timeout=left)
             finally:
                 self._acked_waiter = None
+            if not waiter.done():
+                break
 
-    async def _say_offline(self, client: mqtt.Client) -> None:
-        assert self._loop is not None and self._closed is not None
+    async def _say_offline(self, conn: MqttConnection) -> None:
         self._ready = False
-        if self._closed.done():
+        if conn.closed.done():
             return  # the connection ended while draining: the broker sends the will instead
-        self._offline_acked = self._loop.create_future()
-        info = client.publish(self.status_topic, b"offline", qos=1, retain=True)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            self._offline_acked = None
-            return
-        self._offline_mid = info.mid
-        self._control_mids.add(info.mid)
+        self._offline_acked = acked = asyncio.get_running_loop().create_future()
+        self._offline_mid = conn.publish(self.status_topic, b"offline", retain=True)
+        self._control_mids.add(self._offline_mid)
         try:
             # with the disconnect after it, a stop stays within `publish_timeout`
-            async with asyncio.timeout(max(self.publish_timeout - DISCONNECT_WAIT_S, 1.0)):
-                await self._offline_acked
-        except (TimeoutError, BrokerUnavailable) as exc:
-            log.warning("the offline status was not acknowledged: %s", exc or "timed out")
-        else:
-            log.info(
-                "published offline status; disconnecting (%d samples queued)", self.buffer.depth
+            await asyncio.wait(
+                {acked, conn.closed}, timeout=max(self.publish_timeout - DISCONNECT_WAIT_S, 1.0)
             )
+            if acked.done():
+                log.info(
+                    "published offline status; disconnecting (%d samples queued)",
+                    self.buffer.depth,
+                )
+            else:
+                log.warning("the offline status was not acknowledged before the disconnect")
         finally:
             self._offline_acked = None
             self._offline_mid = None
 
-    async def _close(self, client: mqtt.Client) -> None:
+    async def _close(self, conn: MqttConnection) -> None:
         """Disconnect (cleanly when the connection still stands) and forget the connection."""
         self._ready = False
-        if self._misc_timer is not None:
-            self._misc_timer.cancel()
-            self._misc_timer = None
-        closed = self._closed
-        if client.socket() is not None and closed is not None and not closed.done():
-            client.disconnect()
-            try:
-                async with asyncio.timeout(DISCONNECT_WAIT_S):
-                    await asyncio.shield(closed)
-            except (TimeoutError, BrokerUnavailable):
-                pass
-        if closed is not None and closed.done() and not closed.cancelled():
-            closed.exception()  # retrieved: the session already reported how it ended
-        sock = client.socket()
-        if sock is not None:  # the broker did not see us off: drop the connection
-            if self._fd is not None:
-                self._unwatch(self._fd)
-            sock.close()
-        self._client = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await conn.close()
+        self._conn = None
         self._inflight.clear()
         self._acked.clear()
         self._status_mids.clear()
         self._control_mids.clear()
-        self._connack = self._suback = self._closed = None
-        self._suback_mid = None

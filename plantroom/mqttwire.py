@@ -1,7 +1,8 @@
-"""MQTT 5 on the wire: the packets a subscribing client sends, and a reader for what it gets.
+"""MQTT 5 on the wire: the packets a client sends, and a reader for what it gets.
 
-Only what a QoS 1 subscriber needs: CONNECT, SUBSCRIBE, PUBACK, PINGREQ and DISCONNECT out;
-CONNACK, SUBACK, PUBLISH, PINGRESP and DISCONNECT in (OASIS MQTT Version 5.0, chapter 3).
+Only what a QoS 0/1 client needs: CONNECT (with a will), SUBSCRIBE, PUBLISH, PUBACK, PINGREQ
+and DISCONNECT out; CONNACK, SUBACK, PUBLISH, PUBACK, PINGRESP and DISCONNECT in (OASIS MQTT
+Version 5.0, chapter 3).
 `PacketReader` takes the bytes of a stream as they arrive and hands out whole packets; it
 copies nothing it does not have to, so a busy subscriber spends its time on the messages, not
 on the framing.
@@ -103,6 +104,7 @@ def connect_packet(
     receive_maximum: int,
     username: str | None = None,
     password: str | None = None,
+    will: Will | None = None,
 ) -> bytes:
     """CONNECT (3.1) of protocol level 5 with Session Expiry Interval and Receive Maximum."""
     if not 1 <= receive_maximum <= 0xFFFF:
@@ -114,10 +116,14 @@ def connect_packet(
         flags |= 0x80
     if password is not None:
         flags |= 0x40
+    if will is not None:
+        flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
     props = struct.pack(">BI", _PROP_SESSION_EXPIRY, max(0, min(session_expiry_s, 0xFFFFFFFF)))
     props += struct.pack(">BH", _PROP_RECEIVE_MAXIMUM, receive_maximum)
     body = utf8_string("MQTT") + bytes([5, flags]) + struct.pack(">H", keepalive)
     body += varint(len(props)) + props + utf8_string(client_id)
+    if will is not None:
+        body += b"\x00" + utf8_string(will.topic) + utf8_string(will.payload)
     if username is not None:
         body += utf8_string(username)
     if password is not None:
@@ -135,12 +141,34 @@ def subscribe_packet(packet_id: int, topic_filters: tuple[str, ...], qos: int = 
     return _packet(0x82, body)
 
 
+def publish_packet(
+    topic: bytes, payload: bytes, *, qos: int, retain: bool = False, packet_id: int = 0
+) -> bytes:
+    """PUBLISH (3.3) without properties; `packet_id` for QoS 1."""
+    head = struct.pack(">H", len(topic)) + topic
+    if qos:
+        head += struct.pack(">H", packet_id)
+    size = len(head) + 1 + len(payload)
+    first = 0x30 | (qos << 1) | (0x01 if retain else 0)
+    return bytes([first]) + varint(size) + head + b"\x00" + payload
+
+
 _PUBACK = struct.Struct(">BBH")
 
 
 def puback_packet(packet_id: int) -> bytes:
     """PUBACK (3.4) with reason Success: the short form without a reason code."""
     return _PUBACK.pack(0x40, 2, packet_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The message the broker publishes for a client that vanishes without DISCONNECT."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +310,14 @@ def suback_reasons(packet: Packet) -> tuple[int, list[int]]:
         raise MalformedPacket("SUBACK cut short in its properties")
     props, at = found
     return mid, list(body[at + props :])
+
+
+def puback_reason(packet: Packet) -> tuple[int, int]:
+    """(packet identifier, reason code) of a PUBACK; no reason code means Success."""
+    body = packet.body
+    if len(body) < 2:
+        raise MalformedPacket("PUBACK shorter than 2 bytes")
+    return (body[0] << 8) | body[1], body[2] if len(body) > 2 else 0
 
 
 def disconnect_reason(packet: Packet) -> int:

@@ -623,41 +623,49 @@ async def test_clean_stop_publishes_offline_retained(mosquitto: Mosquitto, tmp_p
     assert retained[0][1:] == (b"offline", True)
 
 
+def process_env(mosquitto: Mosquitto, tmp_path: Path, site: str, port: int) -> dict[str, str]:
+    """The environment of a `plantroom edge` process serving one pump at `port`."""
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "site": {"id": site},
+                "buildings": [{"id": "b1", "equipment": [pump("pump-1", port, 11)]}],
+            }
+        )
+    )
+    return {
+        **os.environ,
+        "PLANTROOM_INVENTORY": str(path),
+        "PLANTROOM_MQTT_HOST": mosquitto.host,
+        "PLANTROOM_MQTT_PORT": str(mosquitto.port),
+        "PLANTROOM_EDGE_AGENT_ID": f"edge-{uuid.uuid4().hex[:8]}",
+        "PLANTROOM_EDGE_BUFFER_PATH": str(tmp_path / "var" / "edge.sqlite"),
+        "PLANTROOM_EDGE_POLL_INTERVAL_S": "0.1",
+    }
+
+
+async def start_process(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "plantroom",
+        "edge",
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_the_process_stops_cleanly_on_sigterm(mosquitto: Mosquitto, tmp_path: Path) -> None:
     site = site_id()
-    agent_id = f"edge-{uuid.uuid4().hex[:8]}"
     async with ModbusDevice({11: pump_unit()}) as device:
-        path = tmp_path / "site.yaml"
-        path.write_text(
-            json.dumps(
-                {
-                    "site": {"id": site},
-                    "buildings": [{"id": "b1", "equipment": [pump("pump-1", device.port, 11)]}],
-                }
-            )
-        )
-        env = {
-            **os.environ,
-            "PLANTROOM_INVENTORY": str(path),
-            "PLANTROOM_MQTT_HOST": mosquitto.host,
-            "PLANTROOM_MQTT_PORT": str(mosquitto.port),
-            "PLANTROOM_EDGE_AGENT_ID": agent_id,
-            "PLANTROOM_EDGE_BUFFER_PATH": str(tmp_path / "var" / "edge.sqlite"),
-            "PLANTROOM_EDGE_POLL_INTERVAL_S": "0.1",
-        }
+        env = process_env(mosquitto, tmp_path, site, device.port)
         tele = topic(site, "pump-1", "telemetry")
-        status = edge_status(site, agent_id)
+        status = edge_status(site, env["PLANTROOM_EDGE_AGENT_ID"])
         async with Collector(mosquitto, [tele, status]) as c:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "plantroom",
-                "edge",
-                env=env,
-                cwd=REPO,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            proc = await start_process(env)
             try:
                 await c.wait(lambda: c.telemetry(tele), 30, "telemetry from the process")
                 proc.send_signal(signal.SIGTERM)
@@ -669,6 +677,26 @@ async def test_the_process_stops_cleanly_on_sigterm(mosquitto: Mosquitto, tmp_pa
             assert proc.returncode == 0, err.decode(errors="replace")
             await c.wait(lambda: c.payloads(status)[-1:] == [b"offline"], 5, "offline status")
         assert b"stopping on signal" in err
+
+
+async def test_a_killed_process_is_reported_offline_by_its_will(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    site = site_id()
+    async with ModbusDevice({11: pump_unit()}) as device:
+        env = process_env(mosquitto, tmp_path, site, device.port)
+        status = edge_status(site, env["PLANTROOM_EDGE_AGENT_ID"])
+        async with Collector(mosquitto, [status]) as c:
+            proc = await start_process(env)
+            try:
+                await c.wait(lambda: c.payloads(status)[-1:] == [b"online"], 30, "online status")
+            finally:
+                proc.kill()  # no DISCONNECT: the broker publishes the will
+                await proc.communicate()
+            await c.wait(lambda: c.payloads(status)[-1:] == [b"offline"], 10, "the will")
+        async with Collector(mosquitto, [status]) as c:
+            retained = await c.wait(lambda: c.messages, 5, "the retained status")
+        assert retained[0][1:] == (b"offline", True)
 
 
 async def test_a_vendor_message_delivered_again_is_not_a_new_sample(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,8 @@ import aiomqtt
 import pytest
 
 from edge.agent import EdgeAgent, Tuning
+from edge.buffer import SampleBuffer
+from edge.publisher import Publisher
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
 from plantroom.mqtt_auth import MqttUser, TlsFiles, self_signed
@@ -32,6 +32,7 @@ HOST = "127.0.0.1"
 SITE = "tls-site"
 EDGE = MqttUser("edge-tls", "edge-pw", "edge", site=SITE)
 ADMIN = MqttUser("admin", "admin-pw", "admin")
+T0 = 1_700_000_000_000
 TUNING = Tuning(commit_interval_s=0.05, backoff_initial_s=0.1, backoff_max_s=0.4)
 
 
@@ -161,12 +162,7 @@ async def test_wrong_ca_is_named_and_the_agent_keeps_buffering(
     edge_log.addHandler(logged)
     edge_log.propagate = False
     try:
-        with warnings.catch_warnings():
-            # paho-mqtt 2.2 leaves the socket of a failed TLS handshake to the garbage
-            # collector (client._ssl_wrap_socket), which closes it with a ResourceWarning
-            warnings.filterwarnings("ignore", "unclosed <ssl.SSLSocket", ResourceWarning)
-            await run_with_wrong_ca(s, inv, tmp_path, logged)
-            gc.collect()
+        await run_with_wrong_ca(s, inv, tmp_path, logged)
     finally:
         edge_log.removeHandler(logged)
         edge_log.propagate = True
@@ -199,3 +195,38 @@ async def test_an_unreadable_ca_file_fails_at_start(broker: Mosquitto, tmp_path:
         with pytest.raises(ConfigError, match="PLANTROOM_MQTT_CA_FILE"):
             async with EdgeAgent(s, inventory(free_port()), tuning=TUNING):
                 pass
+
+
+async def test_a_sample_the_broker_refuses_is_counted_and_the_rest_flow(
+    broker: Mosquitto, tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    """The broker's ACL lets this agent write only under its own site: a sample on another
+    site's topic gets a PUBACK with "Not authorized", is counted, and does not hold up the
+    samples behind it."""
+    ours = EquipmentTopic(SITE, "b1", "pump", "pump-t").telemetry()
+    theirs = EquipmentTopic("another-site", "b1", "pump", "pump-x").telemetry()
+    s = edge_settings(broker, tmp_path, mqtt_ca_file=tls_files.ca)
+    messages = Messages()
+    logging.getLogger("edge.publisher").addHandler(messages)
+    try:
+        with SampleBuffer(tmp_path / "buffer.sqlite", 100, commit_interval_s=60) as buffer:
+            buffer.append("pump-x", theirs, T0, {"speed": 1})
+            for i in range(3):
+                buffer.append("pump-t", ours, T0 + i, {"speed": i})
+            buffer.commit()
+            publisher = Publisher(s, buffer, site=SITE, agent_id=s.edge_agent_id)
+            buffer.on_commit = publisher.notify
+            async with watching(broker, ours) as got:
+                task = asyncio.create_task(publisher.run())
+                try:
+                    await wait_for(lambda: len(got) == 3, 15, "our three samples")
+                    await wait_for(lambda: buffer.depth == 0, 10, "the buffer emptied")
+                finally:
+                    publisher.request_stop()
+                    await asyncio.wait_for(task, 15)
+        assert publisher.stats.refused == 1
+        assert publisher.stats.published == 4
+        assert [parse_telemetry(ours, p).seq for p in got] == [0, 1, 2]
+        assert any("refused a sample (Not authorized (0x87)" in m for m in messages.messages)
+    finally:
+        logging.getLogger("edge.publisher").removeHandler(messages)

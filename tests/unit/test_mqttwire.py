@@ -19,9 +19,12 @@ from plantroom.mqttwire import (
     Packet,
     PacketReader,
     Publish,
+    Will,
     connack_reason,
     connect_packet,
     puback_packet,
+    puback_reason,
+    publish_packet,
     reason_text,
     suback_reasons,
     subscribe_packet,
@@ -201,3 +204,49 @@ def test_subscribe_and_puback() -> None:
     assert puback_packet(0x1234) == b"\x40\x02\x12\x34"
     with pytest.raises(ValueError, match="at least one"):
         subscribe_packet(1, ())
+
+
+@given(
+    topic=st.text(min_size=1, max_size=60).filter(lambda t: "\x00" not in t),
+    payload=st.binary(max_size=300),
+    qos=st.sampled_from([0, 1]),
+    retain=st.booleans(),
+    mid=st.integers(1, 65535),
+)
+def test_a_publish_we_frame_reads_back(
+    topic: str, payload: bytes, qos: int, retain: bool, mid: int
+) -> None:
+    packet = publish_packet(topic.encode(), payload, qos=qos, retain=retain, packet_id=mid)
+    assert packet == publish_bytes(topic.encode(), payload, qos, mid, retain)
+    reader = PacketReader()
+    reader.feed(packet)
+    (back,) = read_all(reader)
+    assert isinstance(back, Publish)
+    assert (back.topic, back.payload, back.qos, back.retain) == (topic, payload, qos, retain)
+    assert back.mid == (mid if qos else 0)
+
+
+def test_connect_with_a_will_places_it_after_the_client_id() -> None:
+    packet = connect_packet(
+        "edge-1",
+        keepalive=30,
+        clean_start=False,
+        session_expiry_s=0xFFFFFFFF,
+        receive_maximum=100,
+        will=Will("plantroom/v1/s/edge/a/status", b"offline", qos=1, retain=True),
+    )
+    body = packet[2:]
+    assert body[7] == 0x04 | 0x08 | 0x20  # will flag, will QoS 1, will retain
+    assert body[10:19] == b"\x08\x11\xff\xff\xff\xff\x21\x00\x64"
+    assert body[19:] == (
+        b"\x00\x06edge-1" + b"\x00" + b"\x00\x1cplantroom/v1/s/edge/a/status" + b"\x00\x07offline"
+    )
+
+
+def test_puback_reasons() -> None:
+    reader = PacketReader()
+    reader.feed(puback_packet(9) + b"\x40\x03\x00\x0a\x87")
+    short, refused = read_all(reader)
+    assert isinstance(short, Packet) and isinstance(refused, Packet)
+    assert puback_reason(short) == (9, 0)
+    assert puback_reason(refused) == (10, 0x87)
