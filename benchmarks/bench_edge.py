@@ -16,6 +16,8 @@ Everything runs for real on this machine, in a temporary directory:
   the same read plan (`edge.planner.plan_reads` over every point of each profile) over the
   same connections (one `AsyncModbusTcpClient` per gateway port, requests in sequence), once
   a second, for the same duration: its CPU per request is the floor the agent is compared to.
+  Then the same loop once more with each device read at its own random moment of the second
+  (as the agent spreads its polls), to show what the spreading alone costs.
 
 The targets (issue 4): 1,000 devices at 1 s with at least 99.9 % of polls on schedule, CPU per
 Modbus request at most 1.25 x the bare loop's, RSS at most 150 MB. The machine's other work
@@ -140,6 +142,7 @@ class ChildConfig:
     profile: str  # "cprofile" (profile in the child after the window) or "none"
     max_s: float  # the child stops by itself after this long, whatever happens
     profile_out: str = ""
+    jitter: bool = False  # bare loop: each device at its own time in the cycle, as the agent
 
 
 def _emit(event: str, **data: Any) -> None:
@@ -247,7 +250,13 @@ async def _bare_connection(
     tally: _BareTally,
     stop: asyncio.Event,
     request_timeout: float,
+    jitter: bool,
 ) -> None:
+    """Read `devices` once a second over one connection, requests in sequence: all of them
+    back to back at one moment of the cycle, or (`jitter`) each device at its own random
+    moment, as the agent schedules them."""
+    import heapq
+
     from pymodbus.client import AsyncModbusTcpClient
 
     async with AsyncModbusTcpClient(host, port=port, timeout=request_timeout, retries=0) as client:
@@ -258,19 +267,39 @@ async def _bare_connection(
             3: client.read_holding_registers,
             4: client.read_input_registers,
         }
+
+        async def read(d: _Device) -> None:
+            for fc, address, count in d.blocks:
+                tally.requests += 1
+                try:
+                    rr = await calls[fc](address, count=count, device_id=d.unit)
+                    if rr.isError():
+                        tally.failed += 1
+                except Exception:  # a timeout or a lost connection is a failed request
+                    tally.failed += 1
+
         loop = asyncio.get_running_loop()
-        cycle = loop.time() + random.uniform(0, POLL_INTERVAL_S)
+        start = loop.time() + random.uniform(0, POLL_INTERVAL_S)
+        if jitter:
+            due = [(start + random.uniform(0, POLL_INTERVAL_S), i) for i in range(len(devices))]
+            heapq.heapify(due)
+            while not stop.is_set():
+                when, i = due[0]
+                late = loop.time() - when
+                if late < 0:
+                    await asyncio.sleep(-late)
+                    continue
+                heapq.heapreplace(due, (when + POLL_INTERVAL_S, i))
+                await read(devices[i])
+                tally.cycles += 1
+                if late > POLL_INTERVAL_S * 0.1:
+                    tally.late_cycles += 1
+            return
+        cycle = start
         while not stop.is_set():
             await asyncio.sleep(max(0.0, cycle - loop.time()))
             for d in devices:
-                for fc, address, count in d.blocks:
-                    tally.requests += 1
-                    try:
-                        rr = await calls[fc](address, count=count, device_id=d.unit)
-                        if rr.isError():
-                            tally.failed += 1
-                    except Exception:  # a timeout or a lost connection is a failed request
-                        tally.failed += 1
+                await read(d)
             tally.cycles += 1
             cycle += POLL_INTERVAL_S
             if loop.time() > cycle:
@@ -321,7 +350,9 @@ async def _bare_child(config: ChildConfig) -> None:
         tg.create_task(timeline(), name="bare:timeline")
         for (host, port), devices in plan.items():
             tg.create_task(
-                _bare_connection(host, port, devices, tally, stop, settings.edge_timeout_s),
+                _bare_connection(
+                    host, port, devices, tally, stop, settings.edge_timeout_s, config.jitter
+                ),
                 name=f"bare:{port}",
             )
     _emit("stopped")
@@ -575,6 +606,7 @@ class Result:
     hubs: int = 0
     agent: Window | None = None
     bare: Window | None = None
+    bare_jitter: Window | None = None
     bare_connections: int = 0
     profile: Profile | None = None
     profile_note: str = ""
@@ -668,7 +700,8 @@ def run_all(work: Path) -> Result:
         with simulator(path, env, work / "sim.log", free_port()) as sim_pid:
             pids = {"simulator": sim_pid, "mosquitto": mosquitto.pid or 0}
             run_agent(work, env, pids, result)
-            run_bare(work, env, pids, result)
+            run_bare(work, env, pids, result, jitter=False)
+            run_bare(work, env, pids, result, jitter=True)
     finally:
         mosquitto.stop()
     return result
@@ -708,18 +741,26 @@ def run_agent(work: Path, env: dict[str, str], pids: Mapping[str, int], result: 
         result.agent_hwm_kib = memory_kib(agent.pid).get("VmHWM", 0)
 
 
-def run_bare(work: Path, env: dict[str, str], pids: Mapping[str, int], result: Result) -> None:
+def run_bare(
+    work: Path, env: dict[str, str], pids: Mapping[str, int], result: Result, *, jitter: bool
+) -> None:
     config = ChildConfig(
         core=AGENT_CORE,
         warmup_s=BARE_WARMUP_S,
         measure_s=MEASURE_S,
         profile="none",
         max_s=BARE_WARMUP_S + MEASURE_S + 30,
+        jitter=jitter,
     )
-    with child("bare", config, env, work / "bare.log") as bare:
+    name = "bare-jitter" if jitter else "bare"
+    with child("bare", config, env, work / f"{name}.log") as bare:
         started = bare.expect("started", 60)
         result.bare_connections = int(started["connections"])
-        result.bare = measure_window(bare, BARE_WARMUP_S + 30, pids)
+        window = measure_window(bare, BARE_WARMUP_S + 30, pids)
+    if jitter:
+        result.bare_jitter = window
+    else:
+        result.bare = window
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -753,8 +794,8 @@ def verdict(ok: bool) -> str:
 
 
 def report(r: Result) -> str:
-    a, b = r.agent, r.bare
-    assert a is not None and b is not None
+    a, b, j = r.agent, r.bare, r.bare_jitter
+    assert a is not None and b is not None and j is not None
     polls = _sum_stats(a)
     due = polls["polls"] + polls["skipped"]
     on_schedule = polls["on_schedule"] / due if due else float("nan")
@@ -763,6 +804,8 @@ def report(r: Result) -> str:
     agent_us = 1e6 * agent_cpu / agent_requests if agent_requests else float("nan")
     bare_requests = b.delta("requests")
     bare_us = 1e6 * b.delta("cpu") / bare_requests if bare_requests else float("nan")
+    jitter_requests = j.delta("requests")
+    jitter_us = 1e6 * j.delta("cpu") / jitter_requests if jitter_requests else float("nan")
     ratio = agent_us / bare_us
     rss_mb = r.agent_hwm_kib * 1024 / 1e6
     published = a.delta("published")
@@ -782,34 +825,42 @@ def report(r: Result) -> str:
         f"core {SERVICE_CORE}. Measured over {a.seconds:.0f} s after a {WARMUP_S:.0f} s "
         f"warm-up. Then, in the same run, a bare pymodbus loop (one `AsyncModbusTcpClient` per "
         f"port, {r.bare_connections} connections, the same read plan, requests in sequence, "
-        f"once a second) on the same core for {b.seconds:.0f} s.",
+        f"every device once a second, all of them back to back) on the same core for "
+        f"{b.seconds:.0f} s, and the same loop with each device read at its own random moment "
+        f"of the second, as the agent spreads its polls, for {j.seconds:.0f} s.",
         "",
-        "| measure | agent | bare pymodbus loop |",
-        "|---|---:|---:|",
+        "| measure | agent | bare pymodbus loop | bare loop, polls spread |",
+        "|---|---:|---:|---:|",
         f"| devices x poll rate | {r.equipment:,} at {POLL_INTERVAL_S:g} s "
         f"({r.modbus_devices} Modbus + {r.lighting} MQTT) | {r.modbus_devices} at "
-        f"{POLL_INTERVAL_S:g} s |",
+        f"{POLL_INTERVAL_S:g} s | {r.modbus_devices} at {POLL_INTERVAL_S:g} s |",
         f"| Modbus requests | {agent_requests / a.seconds:,.0f} per s | "
-        f"{bare_requests / b.seconds:,.0f} per s |",
+        f"{bare_requests / b.seconds:,.0f} per s | {jitter_requests / j.seconds:,.0f} per s |",
         f"| polls on schedule | {100 * on_schedule:.2f} % ({polls['on_schedule']:,.0f} of "
         f"{due:,.0f}; late {polls['late']:,.0f}, skipped {polls['skipped']:,.0f}) | "
-        f"late cycles {b.delta('late_cycles'):,.0f} of {b.delta('cycles'):,.0f} |",
+        f"late cycles {b.delta('late_cycles'):,.0f} of {b.delta('cycles'):,.0f} | "
+        f"late polls {j.delta('late_cycles'):,.0f} of {j.delta('cycles'):,.0f} |",
         f"| failed polls (timeouts / exception responses / other errors) | "
         f"{polls['timeouts']:,.0f} / {polls['exceptions']:,.0f} / {polls['errors']:,.0f}; "
-        f"{polls['reconnects']:,.0f} reconnects | {b.delta('failed'):,.0f} failed requests |",
-        f"| CPU | {agent_cpu / a.seconds:.3f} cores | {b.delta('cpu') / b.seconds:.3f} cores |",
-        f"| **CPU per Modbus request** | **{agent_us:.0f} µs** | **{bare_us:.0f} µs** |",
-        f"| RSS peak (VmHWM) | {rss_mb:.0f} MB | {b.end['hwm_kib'] * 1024 / 1e6:.0f} MB |",
-        f"| telemetry messages published (QoS 1) | {published / a.seconds:,.0f} per s | — |",
-        f"| lighting messages taken in | {vendor / a.seconds:,.0f} per s | — |",
-        f"| buffer depth at the end of the window | {a.end['depth']:,} samples | — |",
+        f"{polls['reconnects']:,.0f} reconnects | {b.delta('failed'):,.0f} failed requests | "
+        f"{j.delta('failed'):,.0f} failed requests |",
+        f"| CPU | {agent_cpu / a.seconds:.3f} cores | {b.delta('cpu') / b.seconds:.3f} cores | "
+        f"{j.delta('cpu') / j.seconds:.3f} cores |",
+        f"| **CPU per Modbus request** | **{agent_us:.0f} µs** | **{bare_us:.0f} µs** | "
+        f"{jitter_us:.0f} µs |",
+        f"| RSS peak (VmHWM) | {rss_mb:.0f} MB | {b.end['hwm_kib'] * 1024 / 1e6:.0f} MB | "
+        f"{j.end['hwm_kib'] * 1024 / 1e6:.0f} MB |",
+        f"| telemetry messages published (QoS 1) | {published / a.seconds:,.0f} per s | — | — |",
+        f"| lighting messages taken in | {vendor / a.seconds:,.0f} per s | — | — |",
+        f"| buffer depth at the end of the window | {a.end['depth']:,} samples | — | — |",
         f"| devices at {POLL_INTERVAL_S:g} s one core could carry at this CPU per device | "
-        f"{capacity:,.0f} | {bare_capacity:,.0f} |",
+        f"{capacity:,.0f} | {bare_capacity:,.0f} | "
+        f"{r.modbus_devices * j.seconds / j.delta('cpu') if j.delta('cpu') else 0:,.0f} |",
     ]
     if p50:
         out.append(
             f"| poll latency, median of devices' p50 / worst p99 / worst max | "
-            f"{statistics.median(p50):.1f} / {max(p99):.1f} / {max(worst):.1f} ms | — |"
+            f"{statistics.median(p50):.1f} / {max(p99):.1f} / {max(worst):.1f} ms | — | — |"
         )
     out += [
         "",
@@ -821,14 +872,18 @@ def report(r: Result) -> str:
         f"{bare_us:.0f} µs of CPU per request). The agent's figure is everything it does per "
         f"request: decoding, report-by-exception, the SQLite buffer, publishing "
         f"{published / max(agent_requests, 1):.2f} QoS 1 messages per request and taking in the "
-        f"lighting controllers' messages; the bare loop only reads.",
+        f"lighting controllers' messages; the bare loop only reads. Spreading the polls over "
+        f"the second as the agent does (each device woken at its own moment instead of all "
+        f"read back to back) costs the bare loop itself {jitter_us / bare_us:.2f} x "
+        f"({jitter_us:.0f} µs per request); the agent's {agent_us:.0f} µs are "
+        f"{agent_us / jitter_us:.2f} x that.",
         f"* **RSS at most {TARGET_RSS_MB:.0f} MB: {verdict(rss_mb <= TARGET_RSS_MB)}** "
         f"({rss_mb:.0f} MB at its peak).",
     ]
-    noisy = max(a.other_cores, b.other_cores)
+    noisy = max(a.other_cores, b.other_cores, j.other_cores)
     line = (
         f"* Other work on the machine: {a.other_cores:.2f} cores during the agent's window, "
-        f"{b.other_cores:.2f} during the bare loop's (simulator "
+        f"{b.other_cores:.2f} and {j.other_cores:.2f} during the bare loops' (simulator "
         f"{a.services['simulator'] / a.seconds:.2f} and mosquitto "
         f"{a.services['mosquitto'] / a.seconds:.2f} cores during the agent's)."
     )
