@@ -24,7 +24,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -98,23 +98,31 @@ _FINE_NAMES: set[str] = set()  # point names already checked against the schema'
 _MAX_FINE_NAMES = 100_000
 
 
-def _fine_name(name: object) -> bool:
-    if name in _FINE_NAMES:
-        return True
-    if type(name) is not str or _NAME.match(name) is None:
-        return False
-    if len(_FINE_NAMES) < _MAX_FINE_NAMES:
-        _FINE_NAMES.add(name)
+def _fine_names(names: Iterable[object]) -> bool:
+    """Every name matches the schema's pattern (names seen before are a set lookup)."""
+    for name in names:
+        if name in _FINE_NAMES:
+            continue
+        if type(name) is not str or _NAME.match(name) is None:
+            return False
+        if len(_FINE_NAMES) < _MAX_FINE_NAMES:
+            _FINE_NAMES.add(name)
     return True
 
 
-def _fine_value(value: object) -> bool:
-    kind = type(value)
-    if kind is bool or kind is int or value is None:
-        return True
-    if kind is float:
-        return value == value and value not in (float("inf"), float("-inf"))
-    return kind is str and len(value) <= MAX_STRING  # type: ignore[arg-type]
+def _fine_values(values: Iterable[object]) -> bool:
+    """Every value is a bool, int, finite float, string within the limit, or None."""
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:  # type: ignore[operator]  # inf and nan give nan
+                return False
+        elif kind is str:
+            if len(value) > MAX_STRING:  # type: ignore[arg-type]
+                return False
+        elif not (kind is bool or kind is int or value is None):
+            return False
+    return True
 
 
 def encode_telemetry(
@@ -135,8 +143,12 @@ def encode_telemetry(
         and type(seq) is int
         and seq >= 0
         and 1 <= len(points) <= MAX_POINTS
-        and all(_fine_name(n) and _fine_value(v) for n, v in points.items())
-        and (not quality or all(_fine_name(n) and type(q) is Quality for n, q in quality.items()))
+        and _fine_names(points)
+        and _fine_values(points.values())
+        and (
+            not quality
+            or (_fine_names(quality) and all(type(q) is Quality for q in quality.values()))
+        )
     ):
         message: dict[str, object] = {"ts": ts, "seq": seq, "points": points}
         if quality:

@@ -208,10 +208,12 @@ class ModbusHub:
     async def read(self, table: Table, address: int, count: int, unit: int) -> list[int]:
         """Read `count` registers (or bits, as 0/1) from one unit; raise a DeviceError."""
         async with self._lock:
-            await self._ensure_connected()
-            wait = self._last_frame + self._delay - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if not self._client.connected:
+                await self._ensure_connected()
+            if self._delay:
+                wait = self._last_frame + self._delay - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             self.requests += 1
             try:
                 # pymodbus bounds the exchange by `timeout` (retries=0): no timer of ours
@@ -231,7 +233,8 @@ class ModbusHub:
             except ModbusException as exc:
                 raise DeviceUnreachable("protocol error", str(exc)) from exc
             finally:
-                self._last_frame = time.monotonic()
+                if self._delay:
+                    self._last_frame = time.monotonic()
             self._timeouts_in_row = 0
             if response.isError():
                 code = int(getattr(response, "exception_code", 0))
