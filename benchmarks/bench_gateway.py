@@ -939,11 +939,20 @@ def report(ceiling: Ceiling, run: GatewayRun) -> str:
             f"cost per message that rate needs {need_total:.2f} cores for the whole path "
             f"({parts}), and the gateway alone {gateway_need:.2f} of its one core."
         )
+        rest = sum(value for name, value in need.items() if not name.startswith("gateway"))
         if gateway_need > 1:
             why.append(
                 "One gateway process cannot carry it; capacity beyond one core comes from more "
                 "replicas in the shared subscription, on more cores."
             )
+            if rest < n_cores < need_total:
+                why.append(
+                    f"Nor could this machine: the broker, InfluxDB and the publisher alone need "
+                    f"{rest:.2f} of its {n_cores} cores at that rate, which leaves the gateway "
+                    f"{n_cores - rest:.2f} of a core, "
+                    f"{1e6 * (n_cores - rest) / (need_share / POINTS_PER_MESSAGE):.1f} µs of "
+                    f"CPU per message."
+                )
         elif need_total > n_cores:
             why.append(
                 f"The gateway could, but this machine's {n_cores} cores cannot carry the broker, "

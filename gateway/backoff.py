@@ -14,8 +14,8 @@ class RetryPolicy:
     [wait/2, wait] ("equal jitter") so replicas that lost InfluxDB together do not retry in
     step. `max_s` is short (5 s) because a gateway's peers are few (its InfluxDB, its broker)
     and a probe costs them nothing: the live view in Grafana is back within seconds of
-    InfluxDB's return, not half a minute later. `direct_attempts` is how many times a fresh batch is tried before it is spilled to
-    the disk buffer.
+    InfluxDB's return, not half a minute later. `direct_attempts` is how many times a fresh
+    batch is tried before it is spilled to the disk buffer.
     """
 
     first_s: float = 0.2

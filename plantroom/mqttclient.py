@@ -181,12 +181,13 @@ class MqttConnection(asyncio.Protocol):
         for fut in waiting:
             if not fut.done():
                 fut.set_exception(exc or self._error("connection closed"))
+                fut.exception()  # retrieved: whoever awaits it still gets it, nobody must
         if not self.closed.done():
             if exc is None:
                 self.closed.set_result(None)
             else:
                 self.closed.set_exception(exc)
-                self.closed.exception()  # retrieved here: callers may never look
+                self.closed.exception()
 
     def abort(self, exc: BaseException | None = None) -> None:
         """Drop the connection now, without DISCONNECT (the broker sends the will)."""
