@@ -50,6 +50,7 @@ EDGE_COUNTERS = (
     "buffer_dropped_keepers",
     "published",
     "statuses_published",
+    "broker_refused",
     "broker_connects",
     "broker_reconnects",
     "vendor_messages",

@@ -187,6 +187,7 @@ def agent_figures(
         "buffer_dropped_keepers": buffer.dropped_keepers,
         "published": publisher.published,
         "statuses_published": publisher.statuses_published,
+        "broker_refused": publisher.refused,
         "broker_connected": int(publisher.connected),
         "broker_connects": publisher.connects,
         "broker_reconnects": max(publisher.connects - 1, 0),

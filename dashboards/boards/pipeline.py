@@ -319,12 +319,16 @@ def _agents(d: g.Dashboard) -> None:
             "Dropped at the edge",
             [
                 g.target(
-                    edge.over_time(edge.increase("buffer_dropped", "dropped")),
-                    alias="$tag_instance",
+                    edge.over_time(
+                        f"{edge.increase('buffer_dropped', 'dropped')}, "
+                        f"{edge.increase('broker_refused', 'refused_by_broker')}"
+                    ),
+                    alias="$tag_instance $col",
                 )
             ],
-            description="Samples each agent's queue dropped or refused at its limit, per "
-            "interval: telemetry lost before it left the building.",
+            description="Samples each agent's queue dropped or refused at its limit, and samples "
+            "the broker refused (its ACL does not let the agent publish them), per interval: "
+            "telemetry lost before it left the building.",
             look=g.Look(decimals=0, min=0),
             bars=True,
             legend_calcs=("sum",),

@@ -97,7 +97,9 @@ def test_agent_figures_sum_devices_and_count_statuses() -> None:
             dropped_keepers=0,
             oldest_ts=None,
         ),
-        publisher=PublisherStats(connected=True, connects=3, published=40, vendor_messages=6),
+        publisher=PublisherStats(
+            connected=True, connects=3, published=40, vendor_messages=6, refused=4
+        ),
         statuses=[Status.ONLINE, Status.OFFLINE, Status.ONLINE, None, Status.STALE],
         polls=[a, b],
         vendor_malformed=2,
@@ -106,7 +108,7 @@ def test_agent_figures_sum_devices_and_count_statuses() -> None:
     )
     assert figures["queue_depth"] == 7 and figures["buffer_dropped"] == 3
     assert figures["published"] == 40 and figures["broker_reconnects"] == 2
-    assert figures["broker_connected"] == 1
+    assert figures["broker_connected"] == 1 and figures["broker_refused"] == 4
     assert (figures["devices_online"], figures["devices_offline"]) == (2, 1)
     assert (figures["devices_stale"], figures["devices_unknown"]) == (1, 1)
     assert figures["vendor_malformed"] == 2 and figures["vendor_messages"] == 6
