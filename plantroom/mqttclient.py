@@ -228,9 +228,12 @@ class MqttConnection(asyncio.Protocol):
         return mid
 
     def puback(self, mids: Iterable[int]) -> int:
-        """Acknowledge received QoS 1 messages; returns how many PUBACKs were queued."""
+        """Acknowledge received QoS 1 messages; returns how many PUBACKs were queued (none on
+        a closed connection: the broker sends those messages again on the next one)."""
+        if not self.is_open:
+            return 0
         packets = [puback_packet(mid) for mid in mids]
-        if packets and self.is_open:
+        if packets:
             self._send(b"".join(packets))
         return len(packets)
 

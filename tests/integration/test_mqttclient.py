@@ -78,6 +78,7 @@ async def test_publish_subscribe_and_acknowledge_through_a_real_broker(
     assert pub.closed.done() and pub.closed.exception() is None
     with pytest.raises(Unavailable, match="closed connection"):
         pub.publish(topic, b"late")
+    assert sub.puback([1, 2]) == 0  # nothing to acknowledge on a closed connection
 
 
 async def test_the_brokers_disconnect_reason_reaches_the_caller(mosquitto: Mosquitto) -> None:
