@@ -45,6 +45,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
+from benchmarks.procstat import cpu_seconds, machine_busy_seconds, memory_kib, own_cpu
 from plantroom.errors import InvalidMessage
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import load_inventory
@@ -86,7 +87,6 @@ TARGET_FAULT_P99_MS = 250.0  # issue 6, from the poll that sees the fault
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 PLANTROOM = ROOT / ".venv" / "bin" / "plantroom"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -212,34 +212,9 @@ def parse_metrics(text: str) -> dict[str, float]:
 # -- /proc --------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads); NaN once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return float("nan")
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def rss_mib(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if row.startswith("VmRSS:"):
-                return int(row.split()[1]) / 1024
-    return float("nan")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores have spent busy (not idle, not waiting on I/O)."""
-    row = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in row[1:9])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def self_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
+    kib = memory_kib(pid).get("VmRSS")
+    return kib / 1024 if kib is not None else float("nan")
 
 
 # -- the stack ----------------------------------------------------------------------------
@@ -518,7 +493,7 @@ class Campus:
             while True:
                 first = not self.r.cpu0
                 cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                cpu["bench"] = self_cpu()
+                cpu["bench"] = own_cpu()
                 cpu["machine"] = machine_busy_seconds()
                 cpu["wall"] = time.monotonic()
                 for name, pid in pids.items():

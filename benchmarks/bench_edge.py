@@ -35,7 +35,6 @@ import os
 import pstats
 import random
 import select
-import shutil
 import signal
 import statistics
 import subprocess
@@ -46,6 +45,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from benchmarks.procstat import (
+    cpu_seconds,
+    machine_busy_seconds,
+    memory_kib,
+    own_cpu,
+    pin,
+    pinning,
+    py_spy,
+)
 
 if TYPE_CHECKING:
     from edge.agent import EdgeAgent
@@ -69,7 +78,6 @@ TARGET_ON_SCHEDULE = 0.999
 TARGET_OVERHEAD = 1.25
 TARGET_RSS_MB = 150.0
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # counters `EdgeAgent.poll_stats()` keeps per equipment (cumulative)
 COUNTERS = (
     "polls",
@@ -81,52 +89,6 @@ COUNTERS = (
     "errors",
     "reconnects",
 )
-
-
-# -- /proc ------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads); NaN once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return float("nan")
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU time every core of the machine has spent busy (not idle, not waiting on I/O)."""
-    row = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in row[1:9])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def memory_kib(pid: int | str = "self") -> dict[str, int]:
-    """VmRSS (now) and VmHWM (peak) of a process, in KiB."""
-    found: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, rest = row.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(rest.split()[0])
-    return found
-
-
-def pinning() -> bool:
-    return (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
-
-
-def pin(pid: int, core: int) -> None:
-    if pinning():
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(pid, {core})
-
-
-def own_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 # -- child processes: the agent and the bare loop --------------------------------------
@@ -505,11 +467,6 @@ class Profile:
     how: str
 
 
-def py_spy() -> str | None:
-    local = Path(sys.executable).parent / "py-spy"
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
 def _categorise(frames: Sequence[str]) -> str:
     return next((c for c, marks in CATEGORIES if any(m in f for f in frames for m in marks)), OTHER)
 
@@ -790,7 +747,7 @@ def _latency(w: Window, marker: str) -> list[float]:
 
 
 def verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
+    return "met" if ok else "MISSED"
 
 
 def report(r: Result) -> str:

@@ -45,6 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.procstat import (
+    cpu_seconds,
+    machine_busy_seconds,
+    memory_kib,
+    own_cpu,
+    pinning,
+    py_spy,
+)
 from plantroom.mqttwire import utf8_string, varint
 from plantroom.services import Influxd, Mosquitto, free_port
 from plantroom.settings import GatewaySettings
@@ -83,7 +91,6 @@ QUIET_CORES = 0.25  # other work above this during a run is called out in the re
 GATEWAY_CORE = 1
 LOAD_CORE = 0
 ROOT = Path(__file__).resolve().parent.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- the data ---------------------------------------------------------------------------
@@ -176,44 +183,6 @@ def check_lines_match_gateway() -> None:
         expected = line(encoder.prefix(t), ts0, 7, seq, line_fragments())
         if written != expected or points != POINTS_PER_MESSAGE:
             raise RuntimeError(f"benchmark lines differ from the gateway's:\n{written}\n{expected}")
-
-
-# -- /proc ------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return float("nan")
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU time every core of the machine has spent busy (not idle, not waiting on I/O)."""
-    try:
-        row = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return float("nan")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in row[1:9])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    found: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, rest = row.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(rest.split()[0])
-    return found
-
-
-def self_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 # -- InfluxDB over HTTP -----------------------------------------------------------------
@@ -317,7 +286,7 @@ def measure_ceiling(influx: Influxd, influxd_pid: int) -> Ceiling:
             conn.close()
 
     threads = [threading.Thread(target=writer, name=f"ceiling-{i}") for i in range(CEILING_WRITERS)]
-    cpu0, own0, all0 = cpu_seconds(influxd_pid), self_cpu(), machine_busy_seconds()
+    cpu0, own0, all0 = cpu_seconds(influxd_pid), own_cpu(), machine_busy_seconds()
     started = time.monotonic()
     deadline = started + CEILING_S
     for t in threads:
@@ -325,7 +294,7 @@ def measure_ceiling(influx: Influxd, influxd_pid: int) -> Ceiling:
     for t in threads:
         t.join()
     seconds = time.monotonic() - started
-    cpu1, own1, all1 = cpu_seconds(influxd_pid), self_cpu(), machine_busy_seconds()
+    cpu1, own1, all1 = cpu_seconds(influxd_pid), own_cpu(), machine_busy_seconds()
     if errors:
         raise RuntimeError(f"the ceiling writes failed: {errors[0]}")
     stored = count_seq(influx, db)
@@ -419,7 +388,7 @@ def publisher(
     n_pumps = len(pumps)
     sent = 0
     go.wait()
-    cpu0, started = self_cpu(), time.monotonic()
+    cpu0, started = own_cpu(), time.monotonic()
     deadline = started + seconds
     try:
         while sent < max_messages and time.monotonic() < deadline:
@@ -454,7 +423,7 @@ def publisher(
             "sent": sent,
             "acked": acks.acked,
             "seconds": stopped - started,
-            "cpu": self_cpu() - cpu0,
+            "cpu": own_cpu() - cpu0,
         }
     )
 
@@ -544,10 +513,6 @@ def gateway_process(
         log.close()
 
 
-def pinning() -> bool:
-    return (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
-
-
 # -- where the gateway's CPU goes (py-spy) -------------------------------------------------
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -561,11 +526,6 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("MQTT read and framing", ("Subscriber._received (", "_read_ready (")),
 )
 OTHER = "event loop, health line, /metrics, the rest"
-
-
-def py_spy() -> str | None:
-    local = Path(sys.executable).parent / "py-spy"
-    return str(local) if local.exists() else shutil.which("py-spy")
 
 
 @dataclass
