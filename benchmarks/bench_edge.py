@@ -55,6 +55,7 @@ from benchmarks.procstat import (
     pinning,
     py_spy,
 )
+from benchmarks.profiles import Profile, categorise, read_py_spy, start_py_spy, summarise
 
 if TYPE_CHECKING:
     from edge.agent import EdgeAgent
@@ -459,56 +460,6 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER = "asyncio event loop (selector, callbacks, tasks) and the rest"
 
 
-@dataclass
-class Profile:
-    samples: int
-    shares: list[tuple[str, float]]
-    top: list[tuple[str, float]]
-    how: str
-
-
-def _categorise(frames: Sequence[str]) -> str:
-    return next((c for c, marks in CATEGORIES if any(m in f for f in frames for m in marks)), OTHER)
-
-
-def read_py_spy(path: Path) -> Profile | None:
-    """py-spy's raw output (`frame;frame;… count` per line) by category and by function."""
-    try:
-        rows = path.read_text().splitlines()
-    except OSError:
-        return None
-    by_category: dict[str, int] = {}
-    by_function: dict[str, int] = {}
-    total = 0
-    for row in rows:
-        stack, _, count = row.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = stack.split(";")
-        if "process_idle" in stack or frames[-1].startswith(("select (", "poll (")):
-            continue  # waiting in the event loop's selector is not CPU
-        total += n
-        name = _categorise(frames)
-        by_category[name] = by_category.get(name, 0) + n
-        func, _, where = frames[-1].partition(" (")
-        file = where.rsplit(":", 1)[0]
-        key = f"`{func}` ({'/'.join(file.split('/')[-2:])})"
-        by_function[key] = by_function.get(key, 0) + n
-    if not total:
-        return None
-    return _profile(total, by_category, by_function, f"py-spy, {PROFILE_RATE} Hz")
-
-
-def _profile(
-    total: float, by_category: Mapping[str, float], by_function: Mapping[str, float], how: str
-) -> Profile:
-    order = [c for c, _ in CATEGORIES] + [OTHER]
-    shares = [(c, by_category[c] / total) for c in order if c in by_category]
-    top = sorted(by_function.items(), key=lambda kv: -kv[1])[:10]
-    return Profile(int(total), shares, [(f, n / total) for f, n in top], how)
-
-
 def read_cprofile(path: Path) -> Profile | None:
     """cProfile's own time per function, each function put in the category of its callers."""
     try:
@@ -531,25 +482,15 @@ def read_cprofile(path: Path) -> Profile | None:
         total += tottime
         frames = [label(key)] + [label(c) for c in callers]
         # one level of callers, with qualified names where cProfile has them
-        category = _categorise(frames + [names.get(c, "") for c in callers])
+        category = categorise(frames + [names.get(c, "") for c in callers], CATEGORIES, OTHER)
         by_category[category] = by_category.get(category, 0.0) + tottime
         short = f"`{key[2]}` ({'/'.join(str(key[0]).split('/')[-2:])})"
         by_function[short] = by_function.get(short, 0.0) + tottime
     if total <= 0:
         return None
-    return _profile(total, by_category, by_function, "cProfile (own time, by direct caller)")
-
-
-def start_py_spy(pid: int, out: Path, log: Path) -> subprocess.Popen[bytes] | None:
-    tool = py_spy()
-    if tool is None:
-        return None
-    cmd = [tool, "record", "-p", str(pid), "-d", str(int(PROFILE_S)), "-r", str(PROFILE_RATE)]
-    cmd += ["--nonblocking", "-f", "raw", "-o", str(out)]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
-    pin(proc.pid, SERVICE_CORE)
-    return proc
+    return summarise(
+        total, by_category, by_function, CATEGORIES, OTHER, "cProfile (own time, by direct caller)"
+    )
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -680,14 +621,21 @@ def run_agent(work: Path, env: dict[str, str], pids: Mapping[str, int], result: 
         result.agent = measure_window(agent, WARMUP_S + 30, pids)
         if spy:
             raw = work / "agent.py-spy"
-            proc = start_py_spy(agent.pid, raw, work / "py-spy.log")
+            proc = start_py_spy(
+                agent.pid,
+                raw,
+                work / "py-spy.log",
+                seconds=PROFILE_S,
+                rate=PROFILE_RATE,
+                core=SERVICE_CORE,
+            )
             if proc is not None:
                 try:
                     proc.wait(timeout=PROFILE_S + 30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-                result.profile = read_py_spy(raw)
+                result.profile = read_py_spy(raw, CATEGORIES, OTHER, rate=PROFILE_RATE)
                 if result.profile is None:
                     tail = (work / "py-spy.log").read_text(errors="replace").strip()[-300:]
                     result.profile_note = f"py-spy gave no profile ({tail or 'no output'})"

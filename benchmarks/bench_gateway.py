@@ -51,8 +51,8 @@ from benchmarks.procstat import (
     memory_kib,
     own_cpu,
     pinning,
-    py_spy,
 )
+from benchmarks.profiles import Profile, read_py_spy, start_py_spy
 from plantroom.mqttwire import utf8_string, varint
 from plantroom.services import Influxd, Mosquitto, free_port
 from plantroom.settings import GatewaySettings
@@ -528,46 +528,6 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER = "event loop, health line, /metrics, the rest"
 
 
-@dataclass
-class Profile:
-    samples: int
-    shares: list[tuple[str, float]]
-    top: list[tuple[str, float]]
-
-
-def read_profile(path: Path) -> Profile | None:
-    """py-spy's raw output (`frame;frame;… count` per line) by category and by function."""
-    try:
-        rows = path.read_text().splitlines()
-    except OSError:
-        return None
-    by_category: dict[str, int] = {}
-    by_function: dict[str, int] = {}
-    total = 0
-    for row in rows:
-        stack, _, count = row.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = stack.split(";")
-        name = next(
-            (c for c, marks in CATEGORIES if any(m in f for f in frames for m in marks)), OTHER
-        )
-        by_category[name] = by_category.get(name, 0) + n
-        leaf = frames[-1]
-        func, _, where = leaf.partition(" (")
-        file = where.rsplit(":", 1)[0]
-        key = f"`{func}` ({'/'.join(file.split('/')[-2:])})"
-        by_function[key] = by_function.get(key, 0) + n
-    if not total:
-        return None
-    order = [c for c, _ in CATEGORIES] + [OTHER]
-    shares = [(c, by_category[c] / total) for c in order if c in by_category]
-    top = sorted(by_function.items(), key=lambda kv: -kv[1])[:8]
-    return Profile(total, shares, [(f, n / total) for f, n in top])
-
-
 # -- the gateway run --------------------------------------------------------------------
 
 
@@ -597,19 +557,6 @@ class GatewayRun:
     profile_from: float | None = None
     profile: Profile | None = None
     profile_note: str = ""
-
-
-def start_profile(pid: int, out: Path, log: Path) -> subprocess.Popen[bytes] | None:
-    tool = py_spy()
-    if tool is None:
-        return None
-    cmd = [tool, "record", "-p", str(pid), "-d", str(PROFILE_S), "-r", str(PROFILE_RATE)]
-    cmd += ["--nonblocking", "-f", "raw", "-o", str(out)]
-    taskset = shutil.which("taskset")
-    if pinning() and taskset:
-        cmd = [taskset, "-c", str(LOAD_CORE), *cmd]
-    with open(log, "wb") as sink:
-        return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
 
 
 def run_gateway(mosquitto: Mosquitto, influx: Influxd, workdir: Path) -> GatewayRun:
@@ -693,7 +640,14 @@ def run_gateway(mosquitto: Mosquitto, influx: Influxd, workdir: Path) -> Gateway
                 )
                 if profiler is None and result.profile_from is None and now >= profile_at:
                     result.profile_from = now
-                    profiler = start_profile(gw.pid, profile_out, profile_log)
+                    profiler = start_py_spy(
+                        gw.pid,
+                        profile_out,
+                        profile_log,
+                        seconds=PROFILE_S,
+                        rate=PROFILE_RATE,
+                        core=LOAD_CORE,
+                    )
                 while len(finished) < len(procs) and not results.empty():
                     finished.append(results.get())
                 if len(finished) == len(procs) and expected is None:
@@ -722,7 +676,7 @@ def run_gateway(mosquitto: Mosquitto, influx: Influxd, workdir: Path) -> Gateway
         result.profile_from = None
         result.profile_note = "install py-spy (`pip install py-spy`) for a profile of the gateway"
     else:
-        result.profile = read_profile(profile_out)
+        result.profile = read_py_spy(profile_out, CATEGORIES, OTHER, rate=PROFILE_RATE, top=8)
         if result.profile is None:
             tail = profile_log.read_text(errors="replace").strip().splitlines()[-1:]
             result.profile_note = f"py-spy gave no profile ({' '.join(tail) or 'no output'})"
