@@ -119,7 +119,10 @@ async def test_health_report_shows_each_devices_poll_figures(
     assert ok["on_schedule"] > 0 and ok["on_schedule"] + ok["late"] == ok["polls"]
     assert ok["timeouts"] == ok["exceptions"] == ok["errors"] == 0
     assert 0 < ok["poll_latency_p50_ms"] <= ok["poll_latency_p99_ms"] <= ok["poll_latency_max_ms"]
-    assert ok["poll_latency_max_ms"] < 1000 * s.edge_timeout_s
+    # latency counts the wait for the shared link, so the healthy unit's worst poll may have
+    # queued behind one timed-out request of its silent neighbour, but never behind two
+    assert ok["poll_latency_p50_ms"] < 1000 * s.edge_timeout_s
+    assert ok["poll_latency_max_ms"] < 2 * 1000 * s.edge_timeout_s
     # a silent unit: timeouts, nothing else; its polls waited out the timeout
     assert mute["timeouts"] >= 2 and mute["exceptions"] == 0
     assert mute["skipped"] >= 1  # a 0.3 s timeout overran its 0.2 s cycle before going offline
