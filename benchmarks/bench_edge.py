@@ -17,7 +17,10 @@ Everything runs for real on this machine, in a temporary directory:
   same connections (one `AsyncModbusTcpClient` per gateway port, requests in sequence), once
   a second, for the same duration: its CPU per request is the floor the agent is compared to.
   Then the same loop once more with each device read at its own random moment of the second
-  (as the agent spreads its polls), to show what the spreading alone costs.
+  (as the agent spreads its polls), to show what the spreading alone costs; and that spread
+  loop a third time, decoding each poll with the agent's compiled decoders and sending it as
+  one sample through the agent's own `SampleBuffer` and `Publisher` (to the same broker):
+  the least any agent that queues every sample on disk before publishing could cost.
 
 The targets (issue 4): 1,000 devices at 1 s with at least 99.9 % of polls on schedule, CPU per
 Modbus request at most 1.25 x the bare loop's, RSS at most 150 MB. The machine's other work
@@ -58,8 +61,14 @@ from benchmarks.procstat import (
 from benchmarks.profiles import Profile, categorise, read_py_spy, start_py_spy, summarise
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     from edge.agent import EdgeAgent
+    from edge.decode import BlockDecoder, Value
     from edge.health import DevicePollStats
+    from plantroom.settings import EdgeSettings
+
+    Forward = Callable[["_Device", dict[str, Value]], None]
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Edge agent: 1,000 devices at 1 s on one core"
@@ -106,6 +115,7 @@ class ChildConfig:
     max_s: float  # the child stops by itself after this long, whatever happens
     profile_out: str = ""
     jitter: bool = False  # bare loop: each device at its own time in the cycle, as the agent
+    forward: bool = False  # bare loop: decode each poll and send it through buffer and publisher
 
 
 def _emit(event: str, **data: Any) -> None:
@@ -170,8 +180,11 @@ async def _agent_child(config: ChildConfig) -> None:
 
 @dataclass(frozen=True)
 class _Device:
+    key: str  # the equipment id
+    topic: str  # its telemetry topic
     unit: int
     blocks: tuple[tuple[int, int, int], ...]  # (function code, address, count)
+    decoders: tuple[BlockDecoder, ...]  # one per block, the agent's compiled decoders
 
 
 _FUNCTION = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
@@ -179,6 +192,7 @@ _FUNCTION = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
 
 def bare_plan(inventory_path: Path) -> dict[tuple[str, int], list[_Device]]:
     """Every Modbus device's reads (every point, as the agent plans them), by connection."""
+    from edge.decode import BlockDecoder
     from edge.planner import plan_reads
     from edge.profile import ModbusProfile, ProfileLibrary
     from plantroom.inventory import ModbusTcp, load_inventory
@@ -190,11 +204,18 @@ def bare_plan(inventory_path: Path) -> dict[tuple[str, int], list[_Device]]:
         if not isinstance(conn, ModbusTcp):
             continue
         assert isinstance(a.profile, ModbusProfile)
-        blocks = tuple(
-            (_FUNCTION[b.table.value], b.address, b.count)
-            for b in plan_reads(a.profile.points, a.profile.modbus)
+        reads = plan_reads(a.profile.points, a.profile.modbus)
+        blocks = tuple((_FUNCTION[b.table.value], b.address, b.count) for b in reads)
+        decoders = tuple(BlockDecoder(b.points, b.address, b.table.is_bits) for b in reads)
+        by_port.setdefault((conn.host, conn.port), []).append(
+            _Device(
+                a.equipment.id,
+                inventory.topic(a.building, a.equipment).telemetry(),
+                conn.unit,
+                blocks,
+                decoders,
+            )
         )
-        by_port.setdefault((conn.host, conn.port), []).append(_Device(conn.unit, blocks))
     return by_port
 
 
@@ -214,10 +235,12 @@ async def _bare_connection(
     stop: asyncio.Event,
     request_timeout: float,
     jitter: bool,
+    forward: Forward | None = None,
 ) -> None:
     """Read `devices` once a second over one connection, requests in sequence: all of them
     back to back at one moment of the cycle, or (`jitter`) each device at its own random
-    moment, as the agent schedules them."""
+    moment, as the agent schedules them. `forward`: decode each device's reads with the
+    agent's decoders and hand the values on (to the agent's buffer and publisher)."""
     import heapq
 
     from pymodbus.client import AsyncModbusTcpClient
@@ -232,14 +255,20 @@ async def _bare_connection(
         }
 
         async def read(d: _Device) -> None:
-            for fc, address, count in d.blocks:
+            values: dict[str, Value] = {}
+            for (fc, address, count), decoder in zip(d.blocks, d.decoders, strict=True):
                 tally.requests += 1
                 try:
                     rr = await calls[fc](address, count=count, device_id=d.unit)
                     if rr.isError():
                         tally.failed += 1
+                    elif forward is not None:
+                        data = rr.bits[:count] if fc <= 2 else rr.registers
+                        values.update(zip(decoder.names, decoder.decode(data), strict=True))
                 except Exception:  # a timeout or a lost connection is a failed request
                     tally.failed += 1
+            if forward is not None and values:
+                forward(d, values)
 
         loop = asyncio.get_running_loop()
         start = loop.time() + random.uniform(0, POLL_INTERVAL_S)
@@ -280,13 +309,77 @@ async def _bare_child(config: ChildConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        forward, published = None, lambda: 0
+        if config.forward:
+            forward, published = await stack.enter_async_context(_forwarding(settings))
+        await _bare_run(config, settings, plan, tally, stop, forward, published)
 
+
+@contextlib.asynccontextmanager
+async def _forwarding(
+    settings: EdgeSettings,
+) -> AsyncIterator[tuple[Forward, Callable[[], int]]]:
+    """The agent's store-and-forward on its own: its SampleBuffer (committed on its interval)
+    and its Publisher (QoS 1) to the broker, one sample per poll as the agent buffers it."""
+    from edge.agent import Tuning
+    from edge.buffer import SampleBuffer
+    from edge.publisher import Publisher
+
+    tuning = Tuning.from_settings(settings)
+    buffer = SampleBuffer(
+        settings.edge_buffer_path.with_name("forward.sqlite"),
+        settings.edge_buffer_max_samples,
+        commit_interval_s=tuning.commit_interval_s,
+        synchronous=tuning.buffer_synchronous,
+    )
+    buffer.open()
+    publisher = Publisher(
+        settings,
+        buffer,
+        site="bench",
+        agent_id=f"{settings.edge_agent_id}-forward",
+        window=tuning.publish_window,
+    )
+    buffer.on_commit = publisher.notify
+
+    def forward(d: _Device, values: dict[str, Value]) -> None:
+        buffer.append(d.key, d.topic, int(time.time() * 1000), values)
+
+    async def commits() -> None:
+        while True:
+            await asyncio.sleep(tuning.commit_interval_s or 1.0)
+            buffer.commit()
+
+    async with asyncio.TaskGroup() as tg:
+        running = tg.create_task(publisher.run(), name="forward:publisher")
+        committing = tg.create_task(commits(), name="forward:commits")
+        await asyncio.wait_for(publisher.connected_event.wait(), 30)
+        try:
+            yield forward, lambda: publisher.stats.published
+        finally:
+            committing.cancel()
+            publisher.request_stop(0.0)
+            await running
+            buffer.close()
+
+
+async def _bare_run(
+    config: ChildConfig,
+    settings: EdgeSettings,
+    plan: Mapping[tuple[str, int], Sequence[_Device]],
+    tally: _BareTally,
+    stop: asyncio.Event,
+    forward: Forward | None,
+    published: Callable[[], int],
+) -> None:
     def snapshot() -> dict[str, Any]:
         mem = memory_kib()
         return {
             "t": time.monotonic(),
             "cpu": own_cpu(),
             "requests": tally.requests,
+            "published": published(),
             "failed": tally.failed,
             "cycles": tally.cycles,
             "late_cycles": tally.late_cycles,
@@ -314,7 +407,14 @@ async def _bare_child(config: ChildConfig) -> None:
         for (host, port), devices in plan.items():
             tg.create_task(
                 _bare_connection(
-                    host, port, devices, tally, stop, settings.edge_timeout_s, config.jitter
+                    host,
+                    port,
+                    devices,
+                    tally,
+                    stop,
+                    settings.edge_timeout_s,
+                    config.jitter,
+                    forward,
                 ),
                 name=f"bare:{port}",
             )
@@ -505,6 +605,7 @@ class Result:
     agent: Window | None = None
     bare: Window | None = None
     bare_jitter: Window | None = None
+    bare_forward: Window | None = None
     bare_connections: int = 0
     profile: Profile | None = None
     profile_note: str = ""
@@ -600,6 +701,7 @@ def run_all(work: Path) -> Result:
             run_agent(work, env, pids, result)
             run_bare(work, env, pids, result, jitter=False)
             run_bare(work, env, pids, result, jitter=True)
+            run_bare(work, env, pids, result, jitter=True, forward=True)
     finally:
         mosquitto.stop()
     return result
@@ -647,7 +749,13 @@ def run_agent(work: Path, env: dict[str, str], pids: Mapping[str, int], result: 
 
 
 def run_bare(
-    work: Path, env: dict[str, str], pids: Mapping[str, int], result: Result, *, jitter: bool
+    work: Path,
+    env: dict[str, str],
+    pids: Mapping[str, int],
+    result: Result,
+    *,
+    jitter: bool,
+    forward: bool = False,
 ) -> None:
     config = ChildConfig(
         core=AGENT_CORE,
@@ -656,13 +764,16 @@ def run_bare(
         profile="none",
         max_s=BARE_WARMUP_S + MEASURE_S + 30,
         jitter=jitter,
+        forward=forward,
     )
-    name = "bare-jitter" if jitter else "bare"
+    name = "bare-forward" if forward else "bare-jitter" if jitter else "bare"
     with child("bare", config, env, work / f"{name}.log") as bare:
         started = bare.expect("started", 60)
         result.bare_connections = int(started["connections"])
         window = measure_window(bare, BARE_WARMUP_S + 30, pids)
-    if jitter:
+    if forward:
+        result.bare_forward = window
+    elif jitter:
         result.bare_jitter = window
     else:
         result.bare = window
@@ -698,28 +809,56 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _per_request_us(w: Window) -> float:
+    requests = w.delta("requests")
+    return 1e6 * w.delta("cpu") / requests if requests else float("nan")
+
+
+def _capacity(w: Window, devices: int) -> str:
+    cpu = w.delta("cpu")
+    return f"{devices * w.seconds / cpu:,.0f}" if cpu else "—"
+
+
+def _floor_line(forward_us: float, bare_us: float, agent_us: float, per_s: float) -> str:
+    """What decoding and storing-and-forwarding every poll cost the spread loop, against the
+    target: the least an agent that keeps no reading back could cost."""
+    floor = forward_us / bare_us
+    line = (
+        f"* **The floor under the target:** decoding each poll and sending it through the "
+        f"agent's own on-disk queue and QoS 1 publisher ({per_s:,.0f} samples per s) brings "
+        f"the spread loop to {forward_us:.0f} µs per request, {floor:.2f} x the back-to-back "
+        f"loop, before any scheduling state, report-by-exception, status, statistics or vendor "
+        f"message of the agent's. "
+    )
+    if floor > TARGET_OVERHEAD:
+        line += (
+            f"So the {TARGET_OVERHEAD:g} x target cannot be met while every sample goes "
+            f"through this queue and publisher, whatever the rest of the agent costs; "
+        )
+    else:
+        line += f"That leaves {TARGET_OVERHEAD * bare_us - forward_us:.0f} µs for the rest; "
+    line += (
+        f"the agent spends {agent_us - forward_us:.0f} µs per request beyond this floor "
+        f"({agent_us / forward_us:.2f} x it)."
+    )
+    return line
+
+
 def report(r: Result) -> str:
-    a, b, j = r.agent, r.bare, r.bare_jitter
-    assert a is not None and b is not None and j is not None
+    a, b, j, f = r.agent, r.bare, r.bare_jitter, r.bare_forward
+    assert a is not None and b is not None and j is not None and f is not None
     polls = _sum_stats(a)
     due = polls["polls"] + polls["skipped"]
     on_schedule = polls["on_schedule"] / due if due else float("nan")
     agent_requests = a.delta("requests")
     agent_cpu = a.delta("cpu")
-    agent_us = 1e6 * agent_cpu / agent_requests if agent_requests else float("nan")
-    bare_requests = b.delta("requests")
-    bare_us = 1e6 * b.delta("cpu") / bare_requests if bare_requests else float("nan")
-    jitter_requests = j.delta("requests")
-    jitter_us = 1e6 * j.delta("cpu") / jitter_requests if jitter_requests else float("nan")
+    agent_us, bare_us = _per_request_us(a), _per_request_us(b)
+    jitter_us, forward_us = _per_request_us(j), _per_request_us(f)
     ratio = agent_us / bare_us
     rss_mb = r.agent_hwm_kib * 1024 / 1e6
     published = a.delta("published")
     vendor = a.delta("vendor_messages")
     p50, p99, worst = _latency(a, "p50"), _latency(a, "p99"), _latency(a, "max")
-    capacity = r.modbus_devices * a.seconds / agent_cpu if agent_cpu else float("nan")
-    bare_capacity = (
-        r.modbus_devices * b.seconds / b.delta("cpu") if b.delta("cpu") else float("nan")
-    )
     sustained = on_schedule >= TARGET_ON_SCHEDULE
     out = [
         f"One `EdgeAgent` process pinned to core {AGENT_CORE}, built from its normal settings "
@@ -731,41 +870,56 @@ def report(r: Result) -> str:
         f"warm-up. Then, in the same run, a bare pymodbus loop (one `AsyncModbusTcpClient` per "
         f"port, {r.bare_connections} connections, the same read plan, requests in sequence, "
         f"every device once a second, all of them back to back) on the same core for "
-        f"{b.seconds:.0f} s, and the same loop with each device read at its own random moment "
-        f"of the second, as the agent spreads its polls, for {j.seconds:.0f} s.",
+        f"{b.seconds:.0f} s; the same loop with each device read at its own random moment "
+        f"of the second, as the agent spreads its polls, for {j.seconds:.0f} s; and that "
+        f"spread loop once more, now also decoding each poll with the agent's compiled "
+        f"decoders and sending it as one sample through the agent's own store-and-forward "
+        f"(its SQLite `SampleBuffer`, committed every 0.5 s, and its QoS 1 `Publisher`), "
+        f"for {f.seconds:.0f} s.",
         "",
-        "| measure | agent | bare pymodbus loop | bare loop, polls spread |",
-        "|---|---:|---:|---:|",
+        "| measure | agent | bare pymodbus loop | bare loop, polls spread "
+        "| spread loop + decode + store-and-forward |",
+        "|---|---:|---:|---:|---:|",
         f"| devices x poll rate | {r.equipment:,} at {POLL_INTERVAL_S:g} s "
-        f"({r.modbus_devices} Modbus + {r.lighting} MQTT) | {r.modbus_devices} at "
-        f"{POLL_INTERVAL_S:g} s | {r.modbus_devices} at {POLL_INTERVAL_S:g} s |",
+        f"({r.modbus_devices} Modbus + {r.lighting} MQTT) | "
+        + " | ".join([f"{r.modbus_devices} at {POLL_INTERVAL_S:g} s"] * 3)
+        + " |",
         f"| Modbus requests | {agent_requests / a.seconds:,.0f} per s | "
-        f"{bare_requests / b.seconds:,.0f} per s | {jitter_requests / j.seconds:,.0f} per s |",
+        + " | ".join(f"{w.delta('requests') / w.seconds:,.0f} per s" for w in (b, j, f))
+        + " |",
         f"| polls on schedule | {100 * on_schedule:.2f} % ({polls['on_schedule']:,.0f} of "
         f"{due:,.0f}; late {polls['late']:,.0f}, skipped {polls['skipped']:,.0f}) | "
         f"late cycles {b.delta('late_cycles'):,.0f} of {b.delta('cycles'):,.0f} | "
-        f"late polls {j.delta('late_cycles'):,.0f} of {j.delta('cycles'):,.0f} |",
+        + " | ".join(
+            f"late polls {w.delta('late_cycles'):,.0f} of {w.delta('cycles'):,.0f}" for w in (j, f)
+        )
+        + " |",
         f"| failed polls (timeouts / exception responses / other errors) | "
         f"{polls['timeouts']:,.0f} / {polls['exceptions']:,.0f} / {polls['errors']:,.0f}; "
-        f"{polls['reconnects']:,.0f} reconnects | {b.delta('failed'):,.0f} failed requests | "
-        f"{j.delta('failed'):,.0f} failed requests |",
-        f"| CPU | {agent_cpu / a.seconds:.3f} cores | {b.delta('cpu') / b.seconds:.3f} cores | "
-        f"{j.delta('cpu') / j.seconds:.3f} cores |",
+        f"{polls['reconnects']:,.0f} reconnects | "
+        + " | ".join(f"{w.delta('failed'):,.0f} failed requests" for w in (b, j, f))
+        + " |",
+        f"| CPU | {agent_cpu / a.seconds:.3f} cores | "
+        + " | ".join(f"{w.delta('cpu') / w.seconds:.3f} cores" for w in (b, j, f))
+        + " |",
         f"| **CPU per Modbus request** | **{agent_us:.0f} µs** | **{bare_us:.0f} µs** | "
-        f"{jitter_us:.0f} µs |",
-        f"| RSS peak (VmHWM) | {rss_mb:.0f} MB | {b.end['hwm_kib'] * 1024 / 1e6:.0f} MB | "
-        f"{j.end['hwm_kib'] * 1024 / 1e6:.0f} MB |",
-        f"| telemetry messages published (QoS 1) | {published / a.seconds:,.0f} per s | — | — |",
-        f"| lighting messages taken in | {vendor / a.seconds:,.0f} per s | — | — |",
-        f"| buffer depth at the end of the window | {a.end['depth']:,} samples | — | — |",
+        f"{jitter_us:.0f} µs | {forward_us:.0f} µs |",
+        f"| RSS peak (VmHWM) | {rss_mb:.0f} MB | "
+        + " | ".join(f"{w.end['hwm_kib'] * 1024 / 1e6:.0f} MB" for w in (b, j, f))
+        + " |",
+        f"| telemetry messages published (QoS 1) | {published / a.seconds:,.0f} per s | — | — | "
+        f"{f.delta('published') / f.seconds:,.0f} per s |",
+        f"| lighting messages taken in | {vendor / a.seconds:,.0f} per s | — | — | — |",
+        f"| buffer depth at the end of the window | {a.end['depth']:,} samples | — | — | — |",
         f"| devices at {POLL_INTERVAL_S:g} s one core could carry at this CPU per device | "
-        f"{capacity:,.0f} | {bare_capacity:,.0f} | "
-        f"{r.modbus_devices * j.seconds / j.delta('cpu') if j.delta('cpu') else 0:,.0f} |",
+        + " | ".join(_capacity(w, r.modbus_devices) for w in (a, b, j, f))
+        + " |",
     ]
     if p50:
         out.append(
             f"| poll latency, median of devices' p50 / worst p99 / worst max | "
-            f"{statistics.median(p50):.1f} / {max(p99):.1f} / {max(worst):.1f} ms | — | — |"
+            f"{statistics.median(p50):.1f} / {max(p99):.1f} / {max(worst):.1f} ms "
+            "| — | — | — |"
         )
     out += [
         "",
@@ -782,13 +936,15 @@ def report(r: Result) -> str:
         f"read back to back) costs the bare loop itself {jitter_us / bare_us:.2f} x "
         f"({jitter_us:.0f} µs per request); the agent's {agent_us:.0f} µs are "
         f"{agent_us / jitter_us:.2f} x that.",
+        _floor_line(forward_us, bare_us, agent_us, f.delta("published") / max(f.seconds, 1e-9)),
         f"* **RSS at most {TARGET_RSS_MB:.0f} MB: {verdict(rss_mb <= TARGET_RSS_MB)}** "
         f"({rss_mb:.0f} MB at its peak).",
     ]
-    noisy = max(a.other_cores, b.other_cores, j.other_cores)
+    noisy = max(a.other_cores, b.other_cores, j.other_cores, f.other_cores)
     line = (
         f"* Other work on the machine: {a.other_cores:.2f} cores during the agent's window, "
-        f"{b.other_cores:.2f} and {j.other_cores:.2f} during the bare loops' (simulator "
+        f"{b.other_cores:.2f}, {j.other_cores:.2f} and {f.other_cores:.2f} during the bare "
+        f"loops' (simulator "
         f"{a.services['simulator'] / a.seconds:.2f} and mosquitto "
         f"{a.services['mosquitto'] / a.seconds:.2f} cores during the agent's)."
     )
