@@ -13,8 +13,9 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from edge.decode import Value
@@ -86,14 +87,94 @@ def convert(point: MqttPoint, raw: Any) -> Value:
     return value
 
 
+Converter = Callable[[Any], Value]
+
+
+def compile_converter(point: MqttPoint) -> Converter:
+    """`convert` for one point, with the common cases (a JSON value of the point's own type,
+    no scale, offset or not-available value) answered without the general checks."""
+    general: Converter = partial(convert, point)
+    if point.not_available is not None or point.scale != 1 or point.offset != 0:
+        return general
+    if point.type == "bool":
+
+        def to_bool(raw: Any) -> Value:
+            return raw if raw is True or raw is False else general(raw)
+
+        return to_bool
+    if point.type == "float":
+        isfinite = math.isfinite
+
+        def to_float(raw: Any) -> Value:
+            if type(raw) is float:
+                return raw if isfinite(raw) else None
+            return general(raw)
+
+        return to_float
+    if point.type == "int":
+
+        def to_int(raw: Any) -> Value:
+            return raw if type(raw) is int else general(raw)
+
+        return to_int
+    return general
+
+
+def _step(node: Any, step: str | int) -> Any:
+    """One step of `lookup`."""
+    if isinstance(node, dict):
+        return node.get(step if type(step) is str else str(step), _MISSING)
+    if isinstance(node, list) and type(step) is int:
+        return node[step] if step < len(node) else _MISSING
+    return _MISSING
+
+
+@dataclass(slots=True)
+class _PathNode:
+    """Points whose path ends here, and the steps that lead on: each step is taken once per
+    message however many points share it (`circuits.0` for the six points of circuit 1)."""
+
+    points: list[tuple[MqttPoint, Converter]] = field(default_factory=list)
+    children: dict[str | int, _PathNode] = field(default_factory=dict)
+    # children that are one point and nothing below it, by step, taken without recursion:
+    # (step, the key it is in a JSON object, the point, its converter)
+    leaves: list[tuple[str | int, str, MqttPoint, Converter]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, points: Iterable[MqttPoint]) -> _PathNode:
+        root = cls()
+        for point in points:
+            node = root
+            for step in point.steps:
+                node = node.children.setdefault(step, cls())
+            node.points.append((point, compile_converter(point)))
+        root._split_leaves()
+        return root
+
+    def _split_leaves(self) -> None:
+        for step, child in list(self.children.items()):
+            if not child.children and len(child.points) == 1:
+                point, converter = child.points[0]
+                self.leaves.append((step, str(step), point, converter))
+                del self.children[step]
+            else:
+                child._split_leaves()
+
+
 class VendorDecoder:
-    """Vendor JSON → one sample of one piece of equipment, by its profile."""
+    """Vendor JSON → one sample of one piece of equipment, by its profile.
+
+    Gives exactly what looking up and converting each point on its own would (`lookup`,
+    `convert`), with the paths walked as one tree and the converters compiled once.
+    """
 
     def __init__(self, equipment: str, profile: MqttProfile) -> None:
         self.equipment = equipment
         self.profile = profile
         ts_path = profile.mqtt.timestamp_path
         self._ts_steps = parse_path(ts_path) if ts_path else None
+        self._tree = _PathNode.build(profile.points)
+        self._names = tuple(p.name for p in profile.points)
         self.bad_points = 0
         self.bad_timestamps = 0
 
@@ -108,31 +189,56 @@ class VendorDecoder:
             raise InvalidMessage(topic, f"not JSON: {exc}") from exc
         if not isinstance(doc, dict | list):
             raise InvalidMessage(topic, f"expected a JSON object, got {type(doc).__name__}")
-        sample = VendorSample(ts=self._timestamp(topic, doc, received_ms))
-        found = 0
-        for point in self.profile.points:
-            raw = lookup(doc, point.steps)
-            if raw is _MISSING:
-                sample.values[point.name] = None
-                sample.quality[point.name] = Quality.UNAVAILABLE
-                continue
-            found += 1
-            try:
-                value = convert(point, raw)
-            except ValueError as exc:
-                self.bad_points += 1
-                log.debug("%s: point %s at %r: %s", topic, point.name, point.path, exc)
-                value = None
-            sample.values[point.name] = value
-            if value is None:
-                sample.quality[point.name] = Quality.UNAVAILABLE
-        if not found:
+        ts = self._timestamp(topic, doc, received_ms)
+        values: dict[str, Value] = dict.fromkeys(self._names)  # in the profile's order
+        if not self._walk(topic, self._tree, doc, values):
             raise InvalidMessage(
                 topic,
                 f"none of the {len(self.profile.points)} points of profile "
                 f"{self.profile.name!r} is in the message",
             )
-        return sample
+        unavailable = Quality.UNAVAILABLE
+        quality = {name: unavailable for name, value in values.items() if value is None}
+        return VendorSample(ts, values, quality)
+
+    def _walk(self, topic: str, node: _PathNode, here: Any, values: dict[str, Value]) -> int:
+        """Convert the points at and below `node` (found at `here`) into `values`, which
+        start as None; the number of points whose path leads somewhere."""
+        found = len(node.points)
+        for point, converter in node.points:
+            try:
+                values[point.name] = converter(here)
+            except ValueError as exc:
+                self._bad_point(topic, point, exc)
+        if node.leaves:
+            if type(here) is dict:
+                get = here.get
+                for _, key, point, converter in node.leaves:
+                    raw = get(key, _MISSING)
+                    if raw is not _MISSING:
+                        found += 1
+                        try:
+                            values[point.name] = converter(raw)
+                        except ValueError as exc:
+                            self._bad_point(topic, point, exc)
+            else:
+                for step, _, point, converter in node.leaves:
+                    raw = _step(here, step)
+                    if raw is not _MISSING:
+                        found += 1
+                        try:
+                            values[point.name] = converter(raw)
+                        except ValueError as exc:
+                            self._bad_point(topic, point, exc)
+        for step, child in node.children.items():
+            below = _step(here, step)
+            if below is not _MISSING:
+                found += self._walk(topic, child, below, values)
+        return found
+
+    def _bad_point(self, topic: str, point: MqttPoint, exc: ValueError) -> None:
+        self.bad_points += 1
+        log.debug("%s: point %s at %r: %s", topic, point.name, point.path, exc)
 
     def _timestamp(self, topic: str, doc: Any, received_ms: int) -> int:
         if self._ts_steps is None:
