@@ -152,7 +152,10 @@ async def test_garbage_answers_in_turn_while_neighbours_stay_clean(site: Site) -
 
 
 async def test_a_slow_unit_holds_its_answers_back(site: Site) -> None:
-    site.sim.inject("lift-1", "slow", {"delay_s": 0.6})
+    # the delay is far above both the impatient client's timeout and a prompt answer on a
+    # loaded machine: "prompt" (< DELAY / 2) and "held back" (>= DELAY) cannot be confused
+    delay = 1.2
+    site.sim.inject("lift-1", "slow", {"delay_s": delay})
     impatient = AsyncModbusTcpClient(HOST, port=site.port_a, timeout=0.3, retries=0)
     patient = AsyncModbusTcpClient(HOST, port=site.port_a, timeout=3, retries=0)
     assert await impatient.connect() and await patient.connect()
@@ -161,14 +164,14 @@ async def test_a_slow_unit_holds_its_answers_back(site: Site) -> None:
             await impatient.read_holding_registers(0, count=1, device_id=1)
         started = time.monotonic()
         rr = await patient.read_input_registers(0, count=1, device_id=21)
-        assert not rr.isError() and time.monotonic() - started < 0.3  # the neighbour is prompt
+        assert not rr.isError() and time.monotonic() - started < delay / 2  # neighbour prompt
         started = time.monotonic()
         rr = await patient.read_holding_registers(0, count=1, device_id=1)
-        assert not rr.isError() and time.monotonic() - started >= 0.6
+        assert not rr.isError() and time.monotonic() - started >= delay
         site.sim.clear("lift-1", "slow")
         started = time.monotonic()
         rr = await patient.read_holding_registers(0, count=1, device_id=1)
-        assert not rr.isError() and time.monotonic() - started < 0.3
+        assert not rr.isError() and time.monotonic() - started < delay / 2
     finally:
         impatient.close()
         patient.close()
@@ -182,11 +185,14 @@ async def test_gateway_faults_over_http(site: Site) -> None:
             gateway_a: ["fire-1", "lift-1", "pump-1"],
             f"{HOST}:{site.port_b}": ["lift-2"],
         }
+        # a delay far above a prompt answer on a loaded machine (< delay / 2), so that the
+        # other gateway's promptness and this one's slowness cannot be confused
+        delay = 1.2
         r = await http.post(
-            "/inject", json={"gateway": gateway_a, "fault": "slow", "params": {"delay_s": 0.4}}
+            "/inject", json={"gateway": gateway_a, "fault": "slow", "params": {"delay_s": delay}}
         )
         assert r.status_code == 200, r.text
-        assert r.json()["active"] == {"slow": {"delay_s": 0.4}}
+        assert r.json()["active"] == {"slow": {"delay_s": delay}}
         assert (await http.get("/faults")).json()["active"] == {gateway_a: ["slow"]}
         async with (
             AsyncModbusTcpClient(HOST, port=site.port_a, timeout=3, retries=0) as a,
@@ -194,9 +200,9 @@ async def test_gateway_faults_over_http(site: Site) -> None:
         ):
             started = time.monotonic()
             assert not (await b.read_holding_registers(0, count=1, device_id=1)).isError()
-            assert time.monotonic() - started < 0.3
+            assert time.monotonic() - started < delay / 2
             assert not (await a.read_input_registers(0, count=1, device_id=21)).isError()
-            assert time.monotonic() - started >= 0.4
+            assert time.monotonic() - started >= delay
         r = await http.post("/clear", json={"gateway": gateway_a})
         assert r.json() == {"gateway": gateway_a, "cleared": ["slow"], "active": {}}
         r = await http.post("/inject", json={"gateway": "10.9.9.9:502", "fault": "slow"})
