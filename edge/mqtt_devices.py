@@ -211,25 +211,16 @@ class VendorDecoder:
             except ValueError as exc:
                 self._bad_point(topic, point, exc)
         if node.leaves:
-            if type(here) is dict:
-                get = here.get
-                for _, key, point, converter in node.leaves:
-                    raw = get(key, _MISSING)
-                    if raw is not _MISSING:
-                        found += 1
-                        try:
-                            values[point.name] = converter(raw)
-                        except ValueError as exc:
-                            self._bad_point(topic, point, exc)
-            else:
-                for step, _, point, converter in node.leaves:
-                    raw = _step(here, step)
-                    if raw is not _MISSING:
-                        found += 1
-                        try:
-                            values[point.name] = converter(raw)
-                        except ValueError as exc:
-                            self._bad_point(topic, point, exc)
+            # JSON objects are plain dicts: one dict lookup per leaf, no step function
+            get = here.get if type(here) is dict else None
+            for step, key, point, converter in node.leaves:
+                raw = get(key, _MISSING) if get is not None else _step(here, step)
+                if raw is not _MISSING:
+                    found += 1
+                    try:
+                        values[point.name] = converter(raw)
+                    except ValueError as exc:
+                        self._bad_point(topic, point, exc)
         for step, child in node.children.items():
             below = _step(here, step)
             if below is not _MISSING:
