@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.enums import Priority
-from cloud.rules.conditions import Duration
+from cloud.rules.base import Duration
 from plantroom.yamlload import validate_file
 
 SHIPPED = Path(__file__).resolve().parent / "sla.yaml"

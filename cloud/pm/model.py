@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from cloud.enums import Priority
-from cloud.rules.conditions import Duration, PointName
+from cloud.rules.base import Duration, PointName
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")

@@ -28,7 +28,7 @@ from datetime import UTC, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from cloud.rules.conditions import Context, Scalar
+from cloud.rules.base import Context, Scalar
 from cloud.rules.model import Rule
 
 MAX_HISTORY_SAMPLES = 4096

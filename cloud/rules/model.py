@@ -18,7 +18,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cloud.enums import Priority, Severity
-from cloud.rules.conditions import Condition, Duration
+from cloud.rules.base import Duration
+from cloud.rules.conditions import Condition
 from plantroom.kinds import Kind
 
 RuleId = Annotated[

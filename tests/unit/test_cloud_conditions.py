@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from cloud.rules.conditions import Condition, Context, Scalar, parse_duration
+from cloud.rules.base import Context, Scalar, parse_duration
+from cloud.rules.conditions import Condition
 
 CONDITION: TypeAdapter[Any] = TypeAdapter(Condition)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cloud.rules.conditions import Context
+from cloud.rules.base import Context
 from cloud.rules.engine import Change, RuleEngine
 from cloud.rules.model import Rule
 

@@ -1,0 +1,208 @@
+"""Conditions over a window of a point's history: rate of change, counter increase and
+least-squares trend (`cloud.rules.conditions` has the language they belong to)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from cloud.rules.base import ConditionBase, Context, Duration, PointName, as_number
+
+
+def value_at(samples: Sequence[tuple[float, float]], at: float) -> tuple[float, float] | None:
+    """The sample in force at `at` (the newest one not after it), or None."""
+    found = None
+    for sample in samples:
+        if sample[0] > at:
+            break
+        found = sample
+    return found
+
+
+class Rate(ConditionBase):
+    """Rate of change over a window: `{point: sump_level, rate_above: 5, per: 1m, window: 5m}`.
+
+    The rate is (value now - value at the window's start) / window, scaled to `per`. Values
+    hold until they change (report by exception). Until the history covers half the window
+    the rate is unknown.
+    """
+
+    tag: ClassVar[str] = "rate"
+    point: PointName
+    rate_above: float | None = None
+    rate_below: float | None = None
+    per: Duration = 60.0
+    window: Duration = 300.0
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Rate:
+        if (self.rate_above is None) == (self.rate_below is None):
+            raise ValueError("give exactly one of `rate_above` or `rate_below`")
+        if self.window <= 0 or self.per <= 0:
+            raise ValueError("`window` and `per` must be more than zero")
+        return self
+
+    def history_points(self) -> dict[str, float]:
+        return {self.point: self.window}
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def rate(self, ctx: Context) -> float | None:
+        now_value = as_number(ctx.values.get(self.point))
+        samples = ctx.history.get(self.point, ())
+        if now_value is None or not samples:
+            return None
+        start = ctx.now - self.window
+        base = value_at(samples, start)
+        if base is None:
+            base = samples[0]
+            if ctx.now - base[0] < self.window / 2:
+                return None
+        span = ctx.now - max(base[0], start)
+        if span <= 0:
+            return None
+        return (now_value - base[1]) / span * self.per
+
+    def evaluate(self, ctx: Context, active: bool) -> bool | None:
+        rate = self.rate(ctx)
+        if rate is None:
+            return None
+        if self.rate_above is not None:
+            return rate > self.rate_above
+        assert self.rate_below is not None
+        return rate < self.rate_below
+
+
+class Increase(ConditionBase):
+    """Counter delta over a window: `{point: starts, increase_above: 12, window: 1h}`, or a
+    counter that hardly moved: `{point: trips, increase_below: 1, window: 5m}`.
+
+    Counter resets (the value going down) count the new value as increase from zero. A
+    partial window that already passed `increase_above` fires (and one that already reached
+    `increase_below` is false); otherwise the result is unknown until the history covers the
+    whole window.
+    """
+
+    tag: ClassVar[str] = "increase"
+    point: PointName
+    increase_above: float | None = None
+    increase_below: float | None = None
+    window: Duration
+
+    @model_validator(mode="after")
+    def _window(self) -> Increase:
+        if (self.increase_above is None) == (self.increase_below is None):
+            raise ValueError("give exactly one of `increase_above` or `increase_below`")
+        if self.window <= 0:
+            raise ValueError("`window` must be more than zero")
+        return self
+
+    def history_points(self) -> dict[str, float]:
+        return {self.point: self.window}
+
+    def counter_points(self) -> frozenset[str]:
+        return frozenset({self.point})
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def increase(self, ctx: Context) -> tuple[float, bool] | None:
+        """The increase seen in the window, and whether the history covers all of it."""
+        samples = ctx.history.get(self.point, ())
+        if not samples:
+            return None
+        start = ctx.now - self.window
+        base = value_at(samples, start)
+        covered = base is not None
+        previous = base[1] if base is not None else samples[0][1]
+        total = 0.0
+        for at, value in samples:
+            if at <= start:
+                continue
+            total += value - previous if value >= previous else value
+            previous = value
+        return total, covered
+
+    def evaluate(self, ctx: Context, active: bool) -> bool | None:
+        seen = self.increase(ctx)
+        if seen is None:
+            return None
+        total, covered = seen
+        if self.increase_above is not None:
+            if total > self.increase_above:
+                return True
+            return False if covered else None
+        assert self.increase_below is not None
+        if total >= self.increase_below:
+            return False
+        return True if covered else None
+
+
+class Trend(ConditionBase):
+    """A least-squares trend over a window: `{point: vibration, trend_above: 0.3, per: 1d,
+    window: 2d, ignore_below: 0.5}`.
+
+    The slope of a straight line fitted to the samples of the window, scaled to `per`.
+    Samples below `ignore_below` are left out (a stopped pump's vibration says nothing about
+    its bearings), and while the value now is below it the trend is unknown. The trend is
+    unknown until at least `min_samples` samples span half the window.
+    """
+
+    tag: ClassVar[str] = "trend"
+    point: PointName
+    trend_above: float | None = None
+    trend_below: float | None = None
+    per: Duration = 3600.0
+    window: Duration
+    ignore_below: float | None = None
+    min_samples: int = Field(default=10, ge=3, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Trend:
+        if (self.trend_above is None) == (self.trend_below is None):
+            raise ValueError("give exactly one of `trend_above` or `trend_below`")
+        if self.window <= 0 or self.per <= 0:
+            raise ValueError("`window` and `per` must be more than zero")
+        return self
+
+    def history_points(self) -> dict[str, float]:
+        return {self.point: self.window}
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def slope(self, ctx: Context) -> float | None:
+        now_value = as_number(ctx.values.get(self.point))
+        if now_value is None:
+            return None
+        floor = self.ignore_below
+        if floor is not None and now_value < floor:
+            return None
+        start = ctx.now - self.window
+        points = [
+            (at, value)
+            for at, value in ctx.history.get(self.point, ())
+            if at >= start and (floor is None or value >= floor)
+        ]
+        if len(points) < self.min_samples or points[-1][0] - points[0][0] < self.window / 2:
+            return None
+        n = len(points)
+        mean_t = sum(at for at, _ in points) / n
+        mean_v = sum(value for _, value in points) / n
+        var_t = sum((at - mean_t) ** 2 for at, _ in points)
+        if var_t <= 0:
+            return None
+        cov = sum((at - mean_t) * (value - mean_v) for at, value in points)
+        return cov / var_t * self.per
+
+    def evaluate(self, ctx: Context, active: bool) -> bool | None:
+        slope = self.slope(ctx)
+        if slope is None:
+            return None
+        if self.trend_above is not None:
+            return slope > self.trend_above
+        assert self.trend_below is not None
+        return slope < self.trend_below
