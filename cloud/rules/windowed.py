@@ -21,7 +21,33 @@ def value_at(samples: Sequence[tuple[float, float]], at: float) -> tuple[float, 
     return found
 
 
-class Rate(ConditionBase):
+class OverWindow(ConditionBase):
+    """A condition on one point's history over `window` seconds, which can therefore change
+    with time alone, without new telemetry."""
+
+    point: PointName
+    window: Duration
+
+    def history_points(self) -> dict[str, float]:
+        return {self.point: self.window}
+
+    def time_dependent(self) -> bool:
+        return True
+
+    def _check(
+        self, above: float | None, below: float | None, key: str, per: float | None = None
+    ) -> None:
+        """Exactly one of `<key>_above` and `<key>_below`; the window (and `per`) above zero."""
+        if (above is None) == (below is None):
+            raise ValueError(f"give exactly one of `{key}_above` or `{key}_below`")
+        if per is None:
+            if self.window <= 0:
+                raise ValueError("`window` must be more than zero")
+        elif self.window <= 0 or per <= 0:
+            raise ValueError("`window` and `per` must be more than zero")
+
+
+class Rate(OverWindow):
     """Rate of change over a window: `{point: sump_level, rate_above: 5, per: 1m, window: 5m}`.
 
     The rate is (value now - value at the window's start) / window, scaled to `per`. Values
@@ -30,7 +56,6 @@ class Rate(ConditionBase):
     """
 
     tag: ClassVar[str] = "rate"
-    point: PointName
     rate_above: float | None = None
     rate_below: float | None = None
     per: Duration = 60.0
@@ -38,17 +63,8 @@ class Rate(ConditionBase):
 
     @model_validator(mode="after")
     def _one_side(self) -> Rate:
-        if (self.rate_above is None) == (self.rate_below is None):
-            raise ValueError("give exactly one of `rate_above` or `rate_below`")
-        if self.window <= 0 or self.per <= 0:
-            raise ValueError("`window` and `per` must be more than zero")
+        self._check(self.rate_above, self.rate_below, "rate", self.per)
         return self
-
-    def history_points(self) -> dict[str, float]:
-        return {self.point: self.window}
-
-    def time_dependent(self) -> bool:
-        return True
 
     def rate(self, ctx: Context) -> float | None:
         now_value = as_number(ctx.values.get(self.point))
@@ -76,7 +92,7 @@ class Rate(ConditionBase):
         return rate < self.rate_below
 
 
-class Increase(ConditionBase):
+class Increase(OverWindow):
     """Counter delta over a window: `{point: starts, increase_above: 12, window: 1h}`, or a
     counter that hardly moved: `{point: trips, increase_below: 1, window: 5m}`.
 
@@ -87,27 +103,16 @@ class Increase(ConditionBase):
     """
 
     tag: ClassVar[str] = "increase"
-    point: PointName
     increase_above: float | None = None
     increase_below: float | None = None
-    window: Duration
 
     @model_validator(mode="after")
-    def _window(self) -> Increase:
-        if (self.increase_above is None) == (self.increase_below is None):
-            raise ValueError("give exactly one of `increase_above` or `increase_below`")
-        if self.window <= 0:
-            raise ValueError("`window` must be more than zero")
+    def _one_side(self) -> Increase:
+        self._check(self.increase_above, self.increase_below, "increase")
         return self
-
-    def history_points(self) -> dict[str, float]:
-        return {self.point: self.window}
 
     def counter_points(self) -> frozenset[str]:
         return frozenset({self.point})
-
-    def time_dependent(self) -> bool:
-        return True
 
     def increase(self, ctx: Context) -> tuple[float, bool] | None:
         """The increase seen in the window, and whether the history covers all of it."""
@@ -141,7 +146,7 @@ class Increase(ConditionBase):
         return True if covered else None
 
 
-class Trend(ConditionBase):
+class Trend(OverWindow):
     """A least-squares trend over a window: `{point: vibration, trend_above: 0.3, per: 1d,
     window: 2d, ignore_below: 0.5}`.
 
@@ -152,27 +157,16 @@ class Trend(ConditionBase):
     """
 
     tag: ClassVar[str] = "trend"
-    point: PointName
     trend_above: float | None = None
     trend_below: float | None = None
     per: Duration = 3600.0
-    window: Duration
     ignore_below: float | None = None
     min_samples: int = Field(default=10, ge=3, le=10_000)
 
     @model_validator(mode="after")
     def _one_side(self) -> Trend:
-        if (self.trend_above is None) == (self.trend_below is None):
-            raise ValueError("give exactly one of `trend_above` or `trend_below`")
-        if self.window <= 0 or self.per <= 0:
-            raise ValueError("`window` and `per` must be more than zero")
+        self._check(self.trend_above, self.trend_below, "trend", self.per)
         return self
-
-    def history_points(self) -> dict[str, float]:
-        return {self.point: self.window}
-
-    def time_dependent(self) -> bool:
-        return True
 
     def slope(self, ctx: Context) -> float | None:
         now_value = as_number(ctx.values.get(self.point))

@@ -282,6 +282,9 @@ def test_between_is_site_local_and_crosses_midnight() -> None:
         ({"between": ["06:00", "07:00"], "days": ["someday"]}, "days"),
         ({"point": "v", "trend_above": 1, "trend_below": 0, "window": "1d"}, "exactly one"),
         ({"point": "t", "increase_above": 1, "increase_below": 2, "window": "1h"}, "exactly one"),
+        ({"point": "t", "increase_above": 1, "window": 0}, "`window` must be more than zero"),
+        ({"point": "l", "rate_above": 1, "per": 0}, "`window` and `per` must be more than zero"),
+        ({"point": "v", "trend_above": 1, "window": 0}, "`window` and `per` must be more"),
     ],
 )
 def test_bad_new_conditions_say_what_is_wrong(data: dict[str, Any], message: str) -> None:
