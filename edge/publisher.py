@@ -30,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from edge.availability import StatusChange
 from edge.buffer import SampleBuffer
@@ -322,14 +321,7 @@ class Publisher:
             self._publish_statuses()
             self._fill()
             self._timer = loop.call_later(PUBACK_CHECK_S, self._check_pubacks)
-            stop = asyncio.ensure_future(self._stop.wait())
-            try:
-                either: set[asyncio.Future[Any]] = {stop, conn.closed}
-                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-            if conn.closed.done():
-                conn.closed.result()  # raises how the connection ended
+            if not await conn.serve_until(self._stop):
                 raise BrokerUnavailable("connection lost")
             await self._drain(conn)
             await self._say_offline(conn)

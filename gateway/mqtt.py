@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from gateway.backoff import Backoff, RetryPolicy
 from plantroom.errors import PlantroomError
@@ -178,14 +177,7 @@ class Subscriber:
                 s.mqtt_port,
                 self.client_id,
             )
-            stop = asyncio.ensure_future(self._stopping.wait())
-            try:
-                either: set[asyncio.Future[Any]] = {stop, conn.closed}
-                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-            if conn.closed.done():
-                conn.closed.result()  # raises how the connection ended
+            await conn.serve_until(self._stopping)
         finally:
             await self._end(conn)
 

@@ -199,6 +199,20 @@ class MqttConnection(asyncio.Protocol):
     def is_open(self) -> bool:
         return self._transport is not None and not self.closed.done()
 
+    async def serve_until(self, stop: asyncio.Event) -> bool:
+        """Wait until `stop` is set (True) or the connection ends: False when it ended
+        without an error, else the error it ended with is raised."""
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            either: set[asyncio.Future[Any]] = {stopping, self.closed}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if self.closed.done():
+            self.closed.result()  # raises how the connection ended
+            return False
+        return True
+
     # -- writing ----------------------------------------------------------------------------
 
     def _send(self, data: bytes) -> None:

@@ -92,6 +92,27 @@ async def test_the_brokers_disconnect_reason_reaches_the_caller(mosquitto: Mosqu
         await conn.close()
 
 
+async def test_serve_until_tells_a_stop_from_a_connection_that_ended(
+    mosquitto: Mosquitto,
+) -> None:
+    stop = asyncio.Event()
+    conn = await connected(mosquitto)
+    try:
+        asyncio.get_running_loop().call_later(0.1, stop.set)
+        async with asyncio.timeout(10):
+            assert await conn.serve_until(stop) is True
+        assert conn.is_open
+    finally:
+        await conn.close()
+    async with asyncio.timeout(10):  # closed cleanly: no error to raise, and not a stop
+        assert await conn.serve_until(asyncio.Event()) is False
+    dropped = await connected(mosquitto)
+    dropped.abort(Unavailable("link cut"))
+    with pytest.raises(Unavailable, match="link cut"):
+        async with asyncio.timeout(10):
+            await dropped.serve_until(asyncio.Event())
+
+
 async def test_an_unreachable_broker_is_named_and_leaves_nothing_behind(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
