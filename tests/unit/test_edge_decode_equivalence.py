@@ -10,32 +10,21 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edge.decode import BlockDecoder, Value, decode_bit, decode_registers, shortest_float32
-from edge.profile import ModbusPoint
+from edge.profile import ModbusPoint, Order, RegisterType
 
 F32 = struct.Struct(">f")
 F64 = struct.Struct(">d")
-ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
-REGISTER_TYPES = (
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float32",
-    "float64",
-    "enum",
-    "bit",
-    "string",
-)
-NUMERIC = frozenset(REGISTER_TYPES[:8])
+ORDERS = get_args(Order)
+# every type a register (not a coil or discrete input) can hold, as the profile schema lists them
+REGISTER_TYPES = tuple(t for t in get_args(RegisterType) if t != "bool")
+NUMERIC = frozenset(t for t in REGISTER_TYPES if t.endswith(("16", "32", "64")))
 WIDTH = {"int32": 2, "uint32": 2, "float32": 2, "int64": 4, "uint64": 4, "float64": 4}
 
 
