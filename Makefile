@@ -14,6 +14,7 @@ TEST_PACKAGES := postgresql mbpoll socat chromium docker-compose
 
 test:
 	@PLANTROOM_EXTRA_PACKAGES="$(TEST_PACKAGES)" bash scripts/setup.sh
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest tests
 
 unit: setup
@@ -23,6 +24,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup
 	$(PY) -m benchmarks

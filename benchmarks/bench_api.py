@@ -36,7 +36,7 @@ from cloud.enums import Channel, Priority, Role, WorkOrderKind, WorkOrderStatus
 from cloud.models import Counter, Equipment, WorkOrder, WorkOrderEvent
 from cloud.users import add_user, issue_token
 from plantroom.inventory import load_inventory
-from plantroom.services import free_port
+from plantroom.ports import free_port
 
 TITLE = "API: list and acknowledge with 100k work orders"
 

@@ -1,7 +1,7 @@
 """Campus load: 1,000 simulated devices at 1 s polling through the whole stack on one machine.
 
 Everything runs for real, in a temporary directory, on free ports: mosquitto and influxd
-(`plantroom.services`), and as their own processes `plantroom sim` serving a generated site
+(`stack.services`), and as their own processes `plantroom sim` serving a generated site
 (10 buildings x 25 devices of each kind: 750 Modbus devices, 250 lighting controllers on
 MQTT), one `plantroom edge` agent per building with every poll class at 1 s, one
 `plantroom gateway` and one `plantroom cloud` (SQLite, demo users). After a warm-up the stack
@@ -49,11 +49,12 @@ from benchmarks.procstat import cpu_seconds, machine_busy_seconds, memory_kib, o
 from plantroom.errors import InvalidMessage
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import load_inventory
-from plantroom.services import Influxd, Mosquitto, free_port, port_is_free
+from plantroom.ports import free_port, port_is_free
 from plantroom.topics import EDGE_HEALTH_WILDCARD, parse_edge_topic
 from simulators.control import ControlClient
 from simulators.errors import ControlError
 from simulators.generate import generate_site, generated_ports
+from stack.services import Influxd, Mosquitto
 
 TITLE = "Campus load: 1,000 devices through the whole stack"
 

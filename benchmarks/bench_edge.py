@@ -267,7 +267,7 @@ class Result:
 
 
 def _port_block(count: int) -> int:
-    from plantroom.services import port_is_free
+    from plantroom.ports import port_is_free
 
     rng = random.Random()
     for _ in range(500):
@@ -298,7 +298,7 @@ def _wait_for_simulator(url: str, proc: subprocess.Popen[bytes], log: Path) -> N
 def simulator(path: Path, env: dict[str, str], log: Path, control: int) -> Iterator[int]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "plantroom", "sim", "-i", str(path)],
+            [sys.executable, "-m", "stack", "sim", "-i", str(path)],
             cwd=ROOT,
             env={**env, "PLANTROOM_SIM_CONTROL_PORT": str(control)},
             stdout=out,
@@ -319,8 +319,9 @@ def simulator(path: Path, env: dict[str, str], log: Path, control: int) -> Itera
 
 def run_all(work: Path) -> Result:
     from plantroom.inventory import Mqtt, load_inventory
-    from plantroom.services import Mosquitto, free_port
+    from plantroom.ports import free_port
     from simulators.generate import generate_site, generated_ports
+    from stack.services import Mosquitto
 
     result = Result()
     mosquitto = Mosquitto(work / "mosquitto")

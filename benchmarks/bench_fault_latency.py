@@ -2,7 +2,7 @@
 API.
 
 Everything runs for real on this machine, in a temporary directory: mosquitto, and one
-`python -m plantroom cloud` process (SQLite database, demo users, default settings) with an
+`python -m stack cloud` process (SQLite database, demo users, default settings) with an
 inventory of PUMPS pumps in four buildings. After every pump has reported once (normal
 values), the benchmark takes the pumps one by one: it publishes a telemetry sample with the
 pump's dry-run bit set (QoS 1) and polls `GET /api/work-orders?equipment_id=<pump>` over one
@@ -32,7 +32,8 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
+from stack.services import Mosquitto
 
 TITLE = "Fault → work order latency"
 
@@ -102,7 +103,7 @@ def cloud(tmp: Path, broker: Mosquitto) -> Iterator[tuple[str, dict[str, str], P
     log = tmp / "cloud.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "plantroom", "cloud", "--log-level", "WARNING"],
+            [sys.executable, "-m", "stack", "cloud", "--log-level", "WARNING"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -193,7 +194,7 @@ def run() -> str:
     p99 = percentile(latencies, 99)
     verdict = "meets" if p99 <= TARGET_P99_MS and not timeouts else "misses"
     return f"""
-{PUMPS} pumps in {len(BUILDINGS)} buildings; one `python -m plantroom cloud` process (SQLite,
+{PUMPS} pumps in {len(BUILDINGS)} buildings; one `python -m stack cloud` process (SQLite,
 default settings) and mosquitto on this machine. Each pump in turn publishes a sample with its
 dry-run bit set (MQTT QoS 1); the latency runs from just before the publish until
 `GET /api/work-orders?equipment_id=…` answers with the work order (polled every

@@ -65,8 +65,9 @@ from benchmarks.procstat import (
     pinning,
 )
 from benchmarks.profiles import Profile, read_py_spy, start_py_spy
-from plantroom.services import Influxd, Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
+from stack.services import Influxd, Mosquitto
 
 TITLE = "Gateway: MQTT → InfluxDB throughput"
 
@@ -264,7 +265,7 @@ def gateway_process(
             "PYTHONPATH": str(ROOT),
         }
     )
-    cmd = [sys.executable, "-m", "plantroom", "gateway", "--log-level", "WARNING"]
+    cmd = [sys.executable, "-m", "stack", "gateway", "--log-level", "WARNING"]
     taskset = shutil.which("taskset")
     if pinning() and taskset:
         cmd = [taskset, "-c", str(GATEWAY_CORE), *cmd]

@@ -48,9 +48,9 @@ from cloud.monitor import Item, Monitor, TelemetryItem
 from cloud.rules.service import RulesService
 from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto
 from plantroom.settings import CloudSettings
 from simulators.generate import generate_site
+from stack.services import Mosquitto
 
 TITLE = "Cloud telemetry intake"
 SITE = "campus"

@@ -28,10 +28,11 @@ import aiomqtt
 from pymodbus.client import AsyncModbusTcpClient
 
 from plantroom.inventory import Inventory, ModbusTcp, load_inventory
-from plantroom.services import Mosquitto, free_port, port_is_free
+from plantroom.ports import free_port, port_is_free
 from simulators.control import ControlClient
 from simulators.errors import ControlError
 from simulators.generate import generate_site, generated_ports
+from stack.services import Mosquitto
 
 TITLE = "Simulator: 1,000 devices in one process"
 BUILDINGS, PER_KIND = 10, 25
@@ -212,7 +213,7 @@ def run() -> str:
             log = work / "sim.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "plantroom", "sim", "-i", str(path)],
+                    [sys.executable, "-m", "stack", "sim", "-i", str(path)],
                     cwd=ROOT,
                     env=env,
                     stdout=out,

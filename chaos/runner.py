@@ -24,12 +24,12 @@ from typing import Any, Literal, TextIO, TypeVar
 
 from chaos.audit import Cloud, Influx, SeqAudit, audit_seqs, duplicate_work_orders
 from chaos.proxy import LinkProxy
-from plantroom.demo import HOST, Demo, DemoPorts
 from plantroom.errors import ServiceError
-from plantroom.services import free_port, port_is_free
+from plantroom.ports import free_port, port_is_free
 from plantroom.settings import EdgeSettings
 from simulators.control import ControlClient
 from simulators.generate import generate_site, generated_ports
+from stack.demo import HOST, Demo, DemoPorts
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ import uvicorn
 from cloud.app import create_app
 from cloud.state import AppState
 from plantroom.errors import ConfigError, ServiceError
-from plantroom.services import ensure_port_free
+from plantroom.ports import ensure_port_free
 from plantroom.settings import CloudSettings
 
 log = logging.getLogger(__name__)

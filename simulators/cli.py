@@ -3,7 +3,7 @@
     plantroom sim generate-site --buildings 10 --per-kind 25 --out var/big.yaml
     plantroom sim scenario --file sites/scenarios/burst-pipe-at-night.yaml
 
-`plantroom.cli` calls `register(sim_app)` to add them.
+`stack.cli` calls `register(sim_app)` to add them.
 """
 
 from __future__ import annotations

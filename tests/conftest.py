@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plantroom.pgserver import Postgres, postgres_dir
-from plantroom.services import Influxd, Mosquitto
+from stack.pgserver import Postgres, postgres_dir
+from stack.services import Influxd, Mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,8 @@ import httpx
 import pytest
 from paho.mqtt import publish
 
-from plantroom.services import Influxd, Mosquitto, free_port
+from plantroom.ports import free_port
+from stack.services import Influxd, Mosquitto
 from tests.helpers import wait_until
 
 playwright = pytest.importorskip("playwright.sync_api")

@@ -26,8 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.lineprotocol import TelemetryEncoder
 from gateway.service import Gateway
-from plantroom.services import Influxd, Mosquitto
 from plantroom.settings import GatewaySettings
+from stack.services import Influxd, Mosquitto
 from tests.fuzz.budget import expensive
 from tests.fuzz.oracle import gateway_path
 from tests.fuzz.strategies import BASE_TS, good_payload, malformed_payload, subscribed_bad_topics

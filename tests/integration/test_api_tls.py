@@ -16,9 +16,10 @@ import pytest
 
 from cloud.main import tls_files
 from plantroom.errors import ConfigError
-from plantroom.mqtt_auth import self_signed
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
+from stack.mqtt_auth import self_signed
+from stack.services import Mosquitto
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -73,7 +74,7 @@ def test_the_cloud_process_serves_https(tmp_path: Path, mosquitto: Mosquitto) ->
     log = tmp_path / "cloud.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "plantroom", "cloud"],
+            [sys.executable, "-m", "stack", "cloud"],
             cwd=tmp_path,
             env=env,
             stdout=out,

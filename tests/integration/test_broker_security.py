@@ -11,9 +11,9 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from plantroom.mqtt_auth import MqttUser, TlsFiles, acl_text, self_signed
-from plantroom.services import Mosquitto
 from plantroom.topics import EquipmentTopic, shared
+from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, self_signed
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 

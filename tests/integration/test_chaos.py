@@ -16,7 +16,7 @@ from chaos.audit import audit_seqs, duplicate_work_orders, missing_ranges
 from chaos.proxy import LinkProxy
 from chaos.report import render
 from chaos.runner import REDUCED, Campaign
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from tests.helpers import wait_until
 
 

@@ -27,8 +27,8 @@ from cloud.monitor import Monitor
 from cloud.rules.service import RulesService
 from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto
 from plantroom.settings import CloudSettings
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from cloud.enums import Role
 from cloud.notify.webhooks import verify
-from plantroom.services import Influxd
+from stack.services import Influxd
 from tests.helpers import influx_query
 from tests.unit.test_cloud_api import Clock, serve, settings_for
 from tests.unit.test_cloud_escalation import eventually

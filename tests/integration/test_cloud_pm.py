@@ -26,9 +26,9 @@ from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import load_rule_set
 from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
-from plantroom.pgserver import Postgres
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
+from stack.pgserver import Postgres
 
 pytestmark = pytest.mark.integration
 

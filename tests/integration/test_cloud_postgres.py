@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from cloud.db import Database, alembic_config
 from cloud.models import Base
-from plantroom.pgserver import Postgres
+from stack.pgserver import Postgres
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,9 @@ import pytest
 
 from cloud.main import run
 from plantroom.errors import ConfigError, PortInUseError, ServiceError
-from plantroom.services import Influxd, Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
+from stack.services import Influxd, Mosquitto
 from tests.helpers import influx_query, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ import pytest
 from fastapi import FastAPI
 
 from cloud.app import create_app
-from plantroom.services import Mosquitto
 from plantroom.settings import CloudSettings
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 

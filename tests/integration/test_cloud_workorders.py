@@ -17,7 +17,7 @@ from cloud.enums import Role
 from cloud.escalation import Escalator
 from cloud.models import Notification, User, WorkOrder
 from cloud.users import add_team, get_user, set_member
-from plantroom.pgserver import Postgres
+from stack.pgserver import Postgres
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from cloud.models import Equipment
 from cloud.rules.loader import load_rules
 from cloud.state import AppState
 from cloud.users import add_user, issue_token
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from tests.helpers import wait_until
 from tests.unit.test_cloud_api import settings_for
 

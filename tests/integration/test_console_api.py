@@ -14,8 +14,9 @@ import pytest
 
 from cloud.api.console import CONSOLE_DIR, bucket_seconds
 from cloud.app import create_app
-from plantroom.services import Influxd, free_port
+from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
+from stack.services import Influxd
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import AlarmState, Severity
 from cloud.models import Alarm
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
 from gateway.lineprotocol import encode_line
 from gateway.stats import GatewayStats
 from plantroom.health import EdgeHealth
-from plantroom.services import Influxd
+from stack.services import Influxd
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

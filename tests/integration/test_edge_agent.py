@@ -33,10 +33,11 @@ from edge.modbus import ModbusDevice as PolledDevice
 from edge.modbus import ModbusHub
 from edge.profile import ModbusProfile, Poll, ProfileLibrary, Table
 from plantroom.inventory import Inventory, ModbusTcp
+from plantroom.ports import free_port
 from plantroom.schema import Telemetry, parse_telemetry
-from plantroom.services import Mosquitto, free_port
 from plantroom.settings import EdgeSettings
 from plantroom.topics import edge_status
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 

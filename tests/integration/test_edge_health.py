@@ -15,10 +15,11 @@ import pytest
 from edge.agent import EdgeAgent, Tuning
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import Inventory
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import edge_health
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 from tests.integration.test_edge_agent import Collector, wait_for
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 from edge.availability import Availability
 from edge.buffer import SampleBuffer
 from edge.publisher import Publisher
-from plantroom.services import Mosquitto
 from plantroom.settings import EdgeSettings
+from stack.services import Mosquitto
 from tests.integration.test_edge_agent import Collector, wait_for
 
 pytestmark = pytest.mark.integration

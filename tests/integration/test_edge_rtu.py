@@ -22,11 +22,12 @@ import pytest
 from edge.agent import EdgeAgent, Tuning
 from edge.availability import Status
 from plantroom.inventory import Inventory
+from plantroom.ports import free_port
 from plantroom.schema import Telemetry
-from plantroom.services import Mosquitto, free_port
 from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 from tests.integration.test_edge_agent import Collector, wait_for
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The edge agent on a broker that requires TLS and a login (plantroom.mqtt_auth users/ACL)."""
+"""The edge agent on a broker that requires TLS and a login (stack.mqtt_auth users/ACL)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from edge.buffer import SampleBuffer
 from edge.publisher import Publisher
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
-from plantroom.mqtt_auth import MqttUser, TlsFiles, self_signed
+from plantroom.ports import free_port
 from plantroom.schema import parse_telemetry
-from plantroom.services import Mosquitto, free_port
 from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
+from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
+from stack.services import Mosquitto
 from tests.integration.test_edge_agent import wait_for
 
 pytestmark = pytest.mark.integration

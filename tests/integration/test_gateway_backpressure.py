@@ -15,8 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.backoff import RetryPolicy
 from gateway.mqtt import AckToken, Subscriber
-from plantroom.services import Mosquitto
 from plantroom.settings import GatewaySettings
+from stack.services import Mosquitto
 from tests.integration.test_gateway_ingest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from gateway.service import Gateway
-from plantroom.services import Influxd, Mosquitto
 from plantroom.topics import edge_health
+from stack.services import Influxd, Mosquitto
 from tests.integration.test_gateway_ingest import (
     BASE_TS,
     payload,

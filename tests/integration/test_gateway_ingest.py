@@ -24,8 +24,9 @@ from gateway.backoff import RetryPolicy
 from gateway.mqtt import AckToken, Subscriber
 from gateway.service import Gateway
 from plantroom.mqttwire import Publish
-from plantroom.services import Influxd, Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
+from stack.services import Influxd, Mosquitto
 
 pytestmark = pytest.mark.integration
 
@@ -542,7 +543,7 @@ async def test_the_process_stops_cleanly_on_sigterm_flushing_what_it_holds(
         "PLANTROOM_GATEWAY_METRICS_PORT": str(port),
     }
     log_path = tmp_path / "gateway.log"
-    proc = start_process([sys.executable, "-m", "plantroom", "gateway"], env, log_path)
+    proc = start_process([sys.executable, "-m", "stack", "gateway"], env, log_path)
     try:
         async with httpx.AsyncClient(timeout=2) as client:
 

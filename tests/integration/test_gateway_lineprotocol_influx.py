@@ -21,7 +21,7 @@ from gateway.lineprotocol import (
     escape_tag_value,
     field_type,
 )
-from plantroom.services import Influxd
+from stack.services import Influxd
 
 pytestmark = pytest.mark.integration
 

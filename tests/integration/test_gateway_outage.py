@@ -21,7 +21,7 @@ import pytest
 
 from gateway.backoff import RetryPolicy
 from gateway.service import Gateway
-from plantroom.services import Influxd, Mosquitto
+from stack.services import Influxd, Mosquitto
 from tests.integration.test_gateway_ingest import (
     BASE_TS,
     Publisher,

@@ -16,10 +16,10 @@ import aiomqtt
 import pytest
 
 from gateway.mqtt import AckToken, Subscriber
-from plantroom.mqtt_auth import MqttUser, TlsFiles, self_signed
 from plantroom.mqttwire import Publish
-from plantroom.services import Mosquitto
 from plantroom.settings import GatewaySettings
+from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
+from stack.services import Mosquitto
 from tests.integration.test_gateway_ingest import FAST_RETRY, unique, wait_until
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,9 @@ import pytest
 from plantroom.errors import PlantroomError
 from plantroom.mqttclient import MqttConnection
 from plantroom.mqttwire import Publish, Will
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import MqttSettings
+from stack.services import Mosquitto
 from tests.integration.test_gateway_ingest import unique, wait_until
 
 pytestmark = pytest.mark.integration

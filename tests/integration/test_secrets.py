@@ -21,7 +21,8 @@ import httpx
 import pytest
 from paho.mqtt import publish
 
-from plantroom.services import Influxd, Mosquitto, free_port
+from plantroom.ports import free_port
+from stack.services import Influxd, Mosquitto
 from tests.helpers import influx_query, wait_until
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def process(
     (killed if it does not stop in time)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "plantroom", name, *args, "--log-level", "DEBUG"],
+            [sys.executable, "-m", "stack", name, *args, "--log-level", "DEBUG"],
             cwd=log.parent,
             env=env,
             stdout=out,

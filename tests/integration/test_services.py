@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from plantroom.errors import PortInUseError
-from plantroom.services import Influxd, Mosquitto
+from stack.services import Influxd, Mosquitto
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_postgres_cluster_runs_and_takes_queries(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    from plantroom.pgserver import Postgres, postgres_dir
+    from stack.pgserver import Postgres, postgres_dir
 
     data_dir = postgres_dir()
     try:

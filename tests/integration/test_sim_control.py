@@ -20,11 +20,12 @@ import yaml
 from pymodbus.client import AsyncModbusTcpClient
 
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.control import ControlClient
 from simulators.errors import ControlError
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -195,7 +196,7 @@ def test_control_client_without_a_simulator() -> None:
 # -- the CLI, end to end ---------------------------------------------------------------------
 def plantroom(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "plantroom", *args],
+        [sys.executable, "-m", "stack", *args],
         cwd=REPO,
         text=True,
         capture_output=True,

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 INTERVAL = 0.2

@@ -16,7 +16,7 @@ from pymodbus.exceptions import ModbusIOException
 
 from plantroom.errors import PortInUseError
 from plantroom.inventory import load_inventory
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.devices import ModbusDevice
 from simulators.runner import Simulation

@@ -24,7 +24,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
 from plantroom.inventory import load_inventory
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.framing import rtu_frame
 from simulators.runner import Simulation

@@ -13,12 +13,13 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto, free_port, port_is_free
+from plantroom.ports import free_port, port_is_free
 from plantroom.settings import SimSettings
 from simulators.devices import ModbusDevice
 from simulators.generate import generate_site, generated_ports
 from simulators.registers import Table
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"

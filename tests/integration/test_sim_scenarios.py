@@ -22,10 +22,11 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
 from plantroom.inventory import load_inventory
-from plantroom.services import Mosquitto, free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.models.elevator import BOOT_S, CORRECTION_RUN_S
 from simulators.runner import Simulation
+from stack.services import Mosquitto
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.cli import register
 from simulators.control import ControlClient

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from plantroom.demo import Demo, DemoPorts
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from simulators.control import ControlClient
+from stack.demo import Demo, DemoPorts
 from tests.conftest import REPO
 from tests.helpers import api, influx_query, wait_until
 
@@ -100,7 +100,7 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
     assert pump_work_orders() == []
     # inject through the CLI, as a person on the demo would
     subprocess.run(
-        [sys.executable, "-m", "plantroom", "sim", "inject", "--equipment", "pump-a2",
+        [sys.executable, "-m", "stack", "sim", "inject", "--equipment", "pump-a2",
          "--fault", "dry_run", "--url", demo.sim_url],
         check=True, capture_output=True, env={**os.environ}, timeout=30,
     )  # fmt: skip

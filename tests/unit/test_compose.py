@@ -1,7 +1,7 @@
 """docker-compose.yml: valid for Debian's docker-compose (`docker-compose config -q`), and
 complete: every service restarts and has a health check, every named volume is declared,
 every Plantroom variable is a setting of the process it is given to, no secret is written
-in the file, and the broker's ACL is the one `plantroom.mqtt_auth` makes for the campus."""
+in the file, and the broker's ACL is the one `stack.mqtt_auth` makes for the campus."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from plantroom.inventory import Mqtt, load_inventory
-from plantroom.mqtt_auth import MqttUser, acl_text
 from plantroom.settings import CloudSettings, EdgeSettings, GatewaySettings, SimSettings
+from stack.mqtt_auth import MqttUser, acl_text
 from tests.conftest import REPO
 
 SETTINGS: dict[str, type[BaseSettings]] = {

@@ -22,7 +22,7 @@ from dashboards.cli import app
 from dashboards.errors import GrafanaAuthError, GrafanaError, GrafanaUnreachable
 from dashboards.push import GrafanaPublisher, push_dashboards
 from plantroom.errors import PlantroomError
-from plantroom.services import free_port
+from plantroom.ports import free_port
 
 TOKEN = "glsa_test_token"
 

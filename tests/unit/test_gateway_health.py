@@ -17,7 +17,7 @@ from gateway.metrics import serve_metrics
 from gateway.service import Gateway
 from gateway.stats import GatewayStats, prometheus_text
 from plantroom.errors import ConfigError
-from plantroom.services import free_port
+from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
 
 

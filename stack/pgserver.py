@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from plantroom.errors import ServiceError
-from plantroom.services import ManagedServer
+from stack.services import ManagedServer
 
 
 def _postgres_bindir() -> Path:

@@ -279,7 +279,7 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="start from empty databases")] = False,
 ) -> None:
     """Run the whole stack on this machine: servers, simulated campus, edge, gateway, cloud."""
-    from plantroom.demo import Demo, DemoPorts
+    from stack.demo import Demo, DemoPorts
 
     try:
         Demo(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,45 +19,10 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from plantroom.errors import PortInUseError, ServiceError
-from plantroom.mqtt_auth import MqttUser, TlsFiles, acl_text, write_password_file
-
-_SEARCH_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
-
-
-def find_binary(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in _SEARCH_PATH:
-        candidate = Path(d) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    raise ServiceError(
-        f"{name} is not installed; run `make setup` (installs it from Debian's packages) "
-        f"or use `docker compose up`"
-    )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def ensure_port_free(what: str, host: str, port: int) -> None:
-    if not port_is_free(host, port):
-        raise PortInUseError(what, host, port)
+from plantroom.errors import ServiceError
+from plantroom.ports import ensure_port_free, free_port, port_is_free
+from stack.binaries import find_binary
+from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, write_password_file
 
 
 def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.05) -> None:

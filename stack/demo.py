@@ -28,7 +28,8 @@ from typing import Any
 
 from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp, load_inventory
-from plantroom.services import Influxd, Mosquitto, ensure_port_free
+from plantroom.ports import ensure_port_free
+from stack.services import Influxd, Mosquitto
 
 HOST = "127.0.0.1"
 
@@ -55,7 +56,7 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "plantroom", *self.args],
+                [sys.executable, "-m", "stack", *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -69,7 +69,7 @@ def acl_text(users: Iterable[MqttUser]) -> str:
 
 def write_password_file(path: Path, users: Iterable[MqttUser]) -> None:
     """Write `user:password` lines, then let mosquitto_passwd hash them in place."""
-    from plantroom.services import find_binary
+    from stack.binaries import find_binary
 
     path.write_text("".join(f"{u.username}:{u.password}\n" for u in users))
     path.chmod(0o600)
@@ -91,7 +91,7 @@ class TlsFiles:
 
 def self_signed(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     """A private CA and a server certificate for `host`, for tests and single-host set-ups."""
-    from plantroom.services import find_binary
+    from stack.binaries import find_binary
 
     directory.mkdir(parents=True, exist_ok=True)
     openssl = find_binary("openssl")

@@ -1,3 +1,0 @@
-from plantroom.cli import main
-
-main()
