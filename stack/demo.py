@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from typing import Any
 from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp, load_inventory
 from plantroom.ports import ensure_port_free
+from stack.mqtt_auth import MqttUser, edge_username, site_usernames, site_users
 from stack.services import Influxd, Mosquitto
 
 HOST = "127.0.0.1"
@@ -111,6 +113,7 @@ class Demo:
         self.var = var_dir.resolve()
         self.fresh = fresh
         self.out = out if out is not None else sys.stdout
+        self.mqtt_users: list[MqttUser] = []
         self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
         self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
         self.children: list[Child] = []
@@ -132,6 +135,36 @@ class Demo:
     @property
     def credentials_path(self) -> Path:
         return self.var / "demo" / "credentials.json"
+
+    @property
+    def mqtt_credentials_path(self) -> Path:
+        return self.var / "demo" / "mqtt.json"
+
+    def _mqtt_passwords(self) -> dict[str, str]:
+        """One broker login per process, as in the compose stack; the passwords are made once
+        and kept in var/demo/mqtt.json (owner-only) so a restart keeps them."""
+        path = self.mqtt_credentials_path
+        known: dict[str, str] = {}
+        if path.exists():
+            try:
+                loaded = json.loads(path.read_text())
+                known = (
+                    {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+                )
+            except (OSError, ValueError):
+                known = {}
+        passwords = {
+            n: known.get(n) or secrets.token_urlsafe(18) for n in site_usernames(self.inventory)
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(passwords, indent=2) + "\n")
+        return passwords
+
+    def _login(self, username: str) -> dict[str, str]:
+        user = next(u for u in self.mqtt_users if u.username == username)
+        return {"PLANTROOM_MQTT_USERNAME": user.username, "PLANTROOM_MQTT_PASSWORD": user.password}
 
     def _modbus_endpoints(self) -> set[tuple[str, int]]:
         return {
@@ -170,17 +203,19 @@ class Demo:
                 self._env(
                     PLANTROOM_SIM_CONTROL_HOST=HOST,
                     PLANTROOM_SIM_CONTROL_PORT=str(self.ports.sim),
+                    **self._login("simulator"),
                 ),
                 logs / "simulators.log",
             ),
         ]
         for b in self.inventory.buildings:
-            agent = f"edge-{b.id}"
+            agent = edge_username(b.id)
             children.append(
                 Child(
                     agent,
                     ["edge", "--building", b.id],
                     self._env(
+                        **self._login(agent),
                         PLANTROOM_EDGE_AGENT_ID=agent,
                         PLANTROOM_EDGE_BUFFER_PATH=str(self.var / "edge" / f"{agent}.sqlite"),
                     ),
@@ -193,6 +228,7 @@ class Demo:
                 ["gateway"],
                 self._env(
                     PLANTROOM_GATEWAY_BUFFER_DIR=str(self.var / "gateway"),
+                    **self._login("gateway"),
                 ),
                 logs / "gateway.log",
             )
@@ -208,6 +244,7 @@ class Demo:
                     PLANTROOM_DEMO_MODE="true",
                     PLANTROOM_CLOUD_CLIENT_ID="plantroom-cloud-demo",
                     PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
+                    **self._login("cloud"),
                 ),
                 logs / "cloud.log",
             )
@@ -259,6 +296,8 @@ class Demo:
         if self.fresh and self.var.exists():
             shutil.rmtree(self.var)
         self.var.mkdir(parents=True, exist_ok=True)
+        self.mqtt_users = site_users(self.inventory, self._mqtt_passwords())
+        self.mosquitto.users = self.mqtt_users
         self.say(
             f"Plantroom demo: site {self.inventory.site.id!r}, "
             f"{len(self.inventory.buildings)} buildings, "
@@ -266,7 +305,8 @@ class Demo:
         )
         self.mosquitto.start()
         self.say(
-            f"  mosquitto      mqtt://{HOST}:{self.ports.mqtt}   (log {self.mosquitto.log_path})"
+            f"  mosquitto      mqtt://{HOST}:{self.ports.mqtt}   logins only, one per process "
+            f"(log {self.mosquitto.log_path})"
         )
         self.influxd.start()
         self.say(
@@ -324,6 +364,13 @@ class Demo:
         for user in creds.get("users", []):
             self.say(f"  {user['role']:<11} {user['username']:<8} token {user['token']}")
         self.say(f"  (tokens also in {self.credentials_path})")
+        admin = next((u for u in self.mqtt_users if u.role == "admin"), None)
+        if admin is not None:
+            self.say(
+                f"MQTT broker:      mqtt://{HOST}:{self.ports.mqtt}   user {admin.username} "
+                f"password {admin.password}"
+            )
+            self.say(f"  (every process's login in {self.mqtt_credentials_path})")
         pump = next((e.id for _, e in self.inventory.equipment() if e.kind == "pump"), "pump-a1")
         token = next((u["token"] for u in creds.get("users", []) if u["role"] == "technician"), "")
         self.say("")
@@ -336,6 +383,11 @@ class Demo:
             f"  curl -H 'Authorization: Bearer {token}' "
             f"'{self.api_url}/api/work-orders?status=open'"
         )
+        if admin is not None:
+            self.say(
+                f"  mosquitto_sub -h {HOST} -p {self.ports.mqtt} -u {admin.username} "
+                f"-P {admin.password} -v -t 'plantroom/v1/+/+/pump/+/telemetry'"
+            )
         self.say(
             f"  curl -G {self.influxd.url}/query --data-urlencode db=plantroom "
             f"--data-urlencode 'q=SELECT * FROM pump ORDER BY time DESC LIMIT 3'"

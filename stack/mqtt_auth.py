@@ -2,7 +2,9 @@
 
 Each Plantroom process connects as its own user, and the ACL gives it only what it needs:
 
-- edge: publish under its own site (`plantroom/v1/<site>/#`), read its vendor topics
+- edge: publish under its own building (`plantroom/v1/<site>/<building>/#`) and its own
+  agent topics (`plantroom/v1/<site>/edge/<agent>/#`), read its building's vendor topics;
+  an edge box that serves a whole site gets `plantroom/v1/<site>/#` instead
 - gateway: read telemetry
 - cloud: read everything under `plantroom/v1/`
 - simulator: publish the vendor topics it simulates
@@ -15,12 +17,13 @@ command line.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from plantroom.errors import ConfigError, ServiceError
+from plantroom.inventory import Inventory, Mqtt
 from plantroom.topics import PREFIX, TELEMETRY_WILDCARD, check_segment
 
 Role = Literal["edge", "gateway", "cloud", "simulator", "admin"]
@@ -33,18 +36,31 @@ class MqttUser:
     role: Role
     site: str | None = None
     vendor_topics: tuple[str, ...] = ()
+    building: str | None = None  # an edge box of one building; None = the whole site
+    agent: str | None = None  # the edge agent id it publishes health as (default: username)
 
     def __post_init__(self) -> None:
         check_segment(self.username, "MQTT username")
         if self.role == "edge" and not self.site:
             raise ConfigError(f"MQTT user {self.username!r}: an edge user needs its site")
+        if self.building is not None or self.agent is not None:
+            if self.role != "edge":
+                raise ConfigError(
+                    f"MQTT user {self.username!r}: only an edge user has a building or agent"
+                )
+            check_segment(self.building or self.username, "MQTT user building")
+            check_segment(self.agent or self.username, "MQTT user agent")
         if ":" in self.password or "\n" in self.password or not self.password:
             raise ConfigError(f"MQTT user {self.username!r}: password may not be empty or hold ':'")
 
 
 def acl_lines(user: MqttUser) -> list[str]:
     lines = [f"user {user.username}"]
-    if user.role == "edge":
+    if user.role == "edge" and user.building is not None:
+        lines.append(f"topic write {PREFIX}/{user.site}/{user.building}/#")
+        lines.append(f"topic write {PREFIX}/{user.site}/edge/{user.agent or user.username}/#")
+        lines.extend(f"topic read {t}" for t in user.vendor_topics)
+    elif user.role == "edge":
         lines.append(f"topic write {PREFIX}/{user.site}/#")
         lines.extend(f"topic read {t}" for t in user.vendor_topics)
     elif user.role == "gateway":
@@ -56,6 +72,50 @@ def acl_lines(user: MqttUser) -> list[str]:
     else:
         lines.append("topic readwrite #")
     return lines
+
+
+def site_users(inventory: Inventory, passwords: Mapping[str, str]) -> list[MqttUser]:
+    """The broker users of one site: an edge login per building (agent `edge-<building>`),
+    then gateway, cloud, simulator and admin. `passwords` maps each username to its password;
+    a missing one is an error naming the user."""
+
+    def password(name: str) -> str:
+        if name not in passwords:
+            raise ConfigError(f"no MQTT password for user {name!r}")
+        return passwords[name]
+
+    site = inventory.site.id
+    users: list[MqttUser] = []
+    all_topics: list[str] = []
+    for b in inventory.buildings:
+        topics = tuple(
+            sorted(e.connection.topic for e in b.equipment if isinstance(e.connection, Mqtt))
+        )
+        all_topics.extend(topics)
+        name = edge_username(b.id)
+        users.append(
+            MqttUser(name, password(name), "edge", site=site, vendor_topics=topics, building=b.id)
+        )
+    users += [
+        MqttUser("gateway", password("gateway"), "gateway"),
+        MqttUser("cloud", password("cloud"), "cloud"),
+        MqttUser(
+            "simulator", password("simulator"), "simulator", vendor_topics=tuple(sorted(all_topics))
+        ),
+        MqttUser("admin", password("admin"), "admin"),
+    ]
+    return users
+
+
+def edge_username(building: str) -> str:
+    """The broker login, and the agent id, of the edge box of one building."""
+    return f"edge-{building}"
+
+
+def site_usernames(inventory: Inventory) -> list[str]:
+    return [edge_username(b.id) for b in inventory.buildings] + [
+        "gateway", "cloud", "simulator", "admin",
+    ]  # fmt: skip
 
 
 def acl_text(users: Iterable[MqttUser]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from plantroom.errors import ConfigError
 from plantroom.topics import EquipmentTopic, shared
 from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, self_signed
 from stack.services import Mosquitto
@@ -23,6 +24,14 @@ USERS = [
     MqttUser("cloud", "c-secret", "cloud"),
     MqttUser("simulator", "s-secret", "simulator", vendor_topics=("lumen/a/state",)),
     MqttUser("admin", "a-secret", "admin"),
+    MqttUser(
+        "edge-tower-b",
+        "b-secret",
+        "edge",
+        site="harbour",
+        building="tower-b",
+        vendor_topics=("lumen/b/state",),
+    ),
 ]
 PASSWORDS = {u.username: u.password for u in USERS}
 HARBOUR = EquipmentTopic("harbour", "tower-a", "pump", "p1").telemetry()
@@ -105,6 +114,37 @@ async def test_an_edge_agent_publishes_only_under_its_own_site(
     assert HARBOUR in seen
     assert OTHER_SITE not in seen
     assert "lumen/a/state" not in seen
+
+
+async def test_an_edge_box_of_one_building_publishes_only_for_that_building(
+    broker: Mosquitto, watcher: aiomqtt.Client
+) -> None:
+    own = EquipmentTopic("harbour", "tower-b", "pump", "p2").telemetry()
+    health = "plantroom/v1/harbour/edge/edge-tower-b/health"
+    other_agent = "plantroom/v1/harbour/edge/edge-harbour/health"
+    async with client(broker, "edge-tower-b") as edge:
+        for topic in (own, health, HARBOUR, other_agent, OTHER_SITE):
+            await edge.publish(topic, b"{}", qos=1)
+    seen = await received(watcher, "plantroom/test/edge-b-done")
+    assert own in seen and health in seen
+    assert HARBOUR not in seen  # tower-a is another building's box
+    assert other_agent not in seen
+    assert OTHER_SITE not in seen
+
+
+def test_a_site_has_one_edge_login_per_building() -> None:
+    from plantroom.inventory import load_inventory
+    from stack.mqtt_auth import site_usernames, site_users
+    from tests.conftest import REPO
+
+    inventory = load_inventory(REPO / "sites" / "demo.yaml")
+    names = site_usernames(inventory)
+    users = site_users(inventory, {n: f"pw-{n}" for n in names})
+    edges = [u for u in users if u.role == "edge"]
+    assert [u.building for u in edges] == [b.id for b in inventory.buildings]
+    assert all(u.username == f"edge-{u.building}" for u in edges)
+    with pytest.raises(ConfigError, match="no MQTT password for user 'gateway'"):
+        site_users(inventory, {n: "x" for n in names if n != "gateway"})
 
 
 async def test_the_gateway_may_read_telemetry_but_not_publish(

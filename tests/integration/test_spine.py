@@ -7,7 +7,9 @@ ports, against a copy of the demo campus whose Modbus gateways are moved to free
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import os
 import re
 import subprocess
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from plantroom.ports import free_port
@@ -144,3 +147,22 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
     _, cleared = api(base, "GET", "/api/alarms?state=cleared", tech)
     assert any(a["id"] == alarm["id"] and a["cleared_at"] for a in cleared["items"])
     assert len(pump_work_orders()) == 1
+
+
+async def test_the_demo_broker_refuses_anonymous_clients(
+    stack: tuple[Demo, dict[str, Any]],
+) -> None:
+    demo, _ = stack
+    with pytest.raises(aiomqtt.MqttError):
+        async with aiomqtt.Client("127.0.0.1", demo.ports.mqtt, identifier="anonymous"):
+            pass
+    logins = json.loads(demo.mqtt_credentials_path.read_text())
+    assert demo.mqtt_credentials_path.stat().st_mode & 0o077 == 0
+    async with aiomqtt.Client(
+        "127.0.0.1", demo.ports.mqtt, username="admin", password=logins["admin"]
+    ) as admin:
+        await admin.subscribe("plantroom/v1/+/+/pump/+/telemetry", qos=1)
+        async with asyncio.timeout(15):
+            async for msg in admin.messages:
+                assert str(msg.topic).startswith("plantroom/v1/harbour/")
+                break

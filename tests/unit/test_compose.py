@@ -15,9 +15,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from plantroom.inventory import Mqtt, load_inventory
+from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings, EdgeSettings, GatewaySettings, SimSettings
-from stack.mqtt_auth import MqttUser, acl_text
+from stack.mqtt_auth import acl_text, site_usernames, site_users
 from tests.conftest import REPO
 
 SETTINGS: dict[str, type[BaseSettings]] = {
@@ -129,7 +129,10 @@ def test_mounts_and_volumes_resolve() -> None:
                 assert source in volumes, f"{name} mounts undeclared volume {source}"
                 mounted.add(source)
     assert mounted == volumes, f"declared but unused volumes: {volumes - mounted}"
-    for name in ("mosquitto", "influxdb", "postgres", "grafana", "edge", "gateway", "cloud"):
+    edges = [
+        f"edge-{b.id}" for b in load_inventory(REPO / "deploy" / "sites" / "harbour.yaml").buildings
+    ]
+    for name in ("mosquitto", "influxdb", "postgres", "grafana", *edges, "gateway", "cloud"):
         assert any(":" in m and not m.startswith("./") for m in services[name]["volumes"]), name
     assert (REPO / "Dockerfile").exists()
     assert (REPO / "dashboards" / "provisioning" / "dashboards").is_dir()
@@ -142,18 +145,8 @@ def test_the_broker_takes_users_and_acls_and_persists() -> None:
     assert "persistence true" in conf
     assert any(line.startswith("password_file ") for line in conf)
     inventory = load_inventory(REPO / "deploy" / "sites" / "harbour.yaml")
-    topics = tuple(
-        sorted(
-            e.connection.topic for _, e in inventory.equipment() if isinstance(e.connection, Mqtt)
-        )
-    )
-    users = [
-        MqttUser("edge-harbour", "-", "edge", site=inventory.site.id, vendor_topics=topics),
-        MqttUser("gateway", "-", "gateway"),
-        MqttUser("cloud", "-", "cloud"),
-        MqttUser("simulator", "-", "simulator", vendor_topics=topics),
-        MqttUser("admin", "-", "admin"),
-    ]
+    users = site_users(inventory, {n: "-" for n in site_usernames(inventory)})
+    assert [u.building for u in users if u.role == "edge"] == [b.id for b in inventory.buildings]
     assert (REPO / "deploy" / "mosquitto" / "acl").read_text() == acl_text(users)
     services = compose()["services"]
     names = {
