@@ -169,3 +169,16 @@ def test_heading_anchors_are_checked(tmp_path: Path) -> None:
     )
     (issue,) = _check(tmp_path, readme, [("docs/p.md", page)])
     assert issue == "README.md:1: docs/p.md#nowhere: no heading #nowhere in docs/p.md"
+
+
+def test_the_docs_index_links_every_page() -> None:
+    tracked = _tracked(REPO)
+    index = "docs/index.md"
+    linked = {
+        (PurePosixPath("docs") / urlsplit(target).path).as_posix()
+        for _, target in links((REPO / index).read_text(encoding="utf-8"))
+        if not urlsplit(target).scheme
+    }
+    pages = {p for p in tracked if p.startswith("docs/") and p.endswith(".md") and p != index}
+    missing = sorted(pages - linked)
+    assert not missing, f"{index} does not link: {', '.join(missing)}"
