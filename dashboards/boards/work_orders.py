@@ -28,7 +28,7 @@ PRIORITY_COLORS = dict(zip(PRIORITIES, (g.BAD, g.WARN, g.IDLE, g.GOOD), strict=T
 PERCENT_TARGET_100 = g.thresholds((None, g.BAD), (95, g.WARN), (100, g.GOOD))
 PERCENT_TARGET_99 = g.thresholds((None, g.BAD), (95, g.WARN), (99, g.GOOD))
 
-# The estate's indicators (docs: SERVICE-STANDARDS.md), each with its target.
+# The estate's indicators (docs/service-standards.md), each with its target.
 INDICATORS: tuple[tuple[str, str, str, g.JSON], ...] = (
     ("equipment_good_pct", "Equipment in good order", "target 100%", PERCENT_TARGET_100),
     ("fire_good_pct", "Fire facilities in good order", "target 100%", PERCENT_TARGET_100),
