@@ -16,10 +16,10 @@ from plantroom.inventory import Building, Equipment
 from plantroom.kinds import Kind
 from simulators.errors import UnknownFault
 from simulators.faults import MODBUS_TRANSPORT_FAULTS, MQTT_TRANSPORT_FAULTS, FaultSpec
-from simulators.modbus_server import Answer, ExceptionCode, ModbusError
 from simulators.models import MODELS, DeviceModel
 from simulators.models.base import FaultParams
 from simulators.models.lighting import LightingModel
+from simulators.pdu import Answer, ExceptionCode, ModbusError
 from simulators.registers import RegisterImage, RegisterMap, Table, Value
 
 
@@ -129,7 +129,7 @@ class SimDevice:
 
 
 class ModbusDevice(SimDevice):
-    """A device behind one unit id; implements `simulators.modbus_server.ModbusUnit`."""
+    """A device behind one unit id; implements `simulators.pdu.ModbusUnit`."""
 
     def __init__(self, building: Building, equipment: Equipment, model: DeviceModel) -> None:
         if model.register_map is None:

@@ -55,7 +55,8 @@ from simulators.models.base import FaultParams
 from simulators.models.elevator import ElevatorModel
 from simulators.publisher import LightingPublisher
 from simulators.registers import Value
-from simulators.scenario import Scenario, ScenarioRun, load_scenario, prune, resolve
+from simulators.scenario import Scenario, load_scenario
+from simulators.scenario_run import ScenarioRun, prune, resolve
 from simulators.serial_line import LineSettings, SerialLineServer
 
 log = logging.getLogger(__name__)

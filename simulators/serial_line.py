@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from simulators.errors import SimulatorError
-from simulators.modbus_server import ModbusConnection, ModbusService, ModbusUnit
+from simulators.modbus_server import ModbusConnection, ModbusService
+from simulators.pdu import ModbusUnit
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from dashboards.boards.work_orders import (
     indicator_gauges,
     priority_overrides,
 )
+from dashboards.dashboard import Dashboard
 from dashboards.influxql import (
     BUILDING,
     SITE,
@@ -30,10 +31,10 @@ NUMBER = ("integer", "float")
 WHERE_ALIAS = "$tag_building $tag_equipment"
 
 
-def build(kinds: dict[str, FieldSet]) -> g.Dashboard:
+def build(kinds: dict[str, FieldSet]) -> Dashboard:
     w = work_order_fields()
     everything = measurements_regex([*KINDS, WORK_ORDERS])
-    d = g.Dashboard(
+    d = Dashboard(
         UID,
         "Plantroom · Portfolio overview",
         "Every building of the portfolio: open work orders by priority, equipment, fire and "

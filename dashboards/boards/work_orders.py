@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from dashboards import grafana as g
 from dashboards.boards.common import event_annotations
+from dashboards.dashboard import Dashboard
 from dashboards.influxql import (
     BUILDING,
     SITE,
@@ -47,7 +48,7 @@ def building_mean_of_latest(field: str) -> str:
     return combine_latest([field], WORK_ORDERS, (SITE, BUILDING), series=SERIES[:2], combine="mean")
 
 
-def indicator_gauges(d: g.Dashboard, width: int, height: int) -> None:
+def indicator_gauges(d: Dashboard, width: int, height: int) -> None:
     """The three good-order gauges and the on-time-repairs gauge."""
     w = work_order_fields()
     for field, title, target_text, steps in INDICATORS:
@@ -138,9 +139,9 @@ def buildings_table(conds: Sequence[str] = (SITE, BUILDING)) -> g.JSON:
     )
 
 
-def build() -> g.Dashboard:
+def build() -> Dashboard:
     w = work_order_fields()
-    d = g.Dashboard(
+    d = Dashboard(
         UID,
         "Plantroom · Work orders",
         "Work-order KPIs for the selection: open, acknowledged, in progress and overdue work "

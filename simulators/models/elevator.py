@@ -15,155 +15,21 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from plantroom.kinds import Kind
-from simulators.faults import FaultSpec, ParamSpec
+from simulators.faults import FaultSpec
+from simulators.models import elevator_spec as spec
 from simulators.models.base import DeviceModel, FaultParams, ModelContext, first_order
-from simulators.registers import DataType, Point, RegisterMap, Table, Value
-
-DIRECTION = {0: "idle", 1: "up", 2: "down"}
-DOOR_STATE = {0: "closed", 1: "opening", 2: "open", 3: "closing", 4: "fault"}
-MODE = {0: "normal", 1: "out_of_service", 2: "inspection", 3: "fire_service", 4: "stopped"}
-FAULT_CODE = {
-    0: "none",
-    1: "door_open_fault",
-    2: "door_close_fault",
-    3: "stopped_outside_landing_zone",
-    4: "drive_over_temperature",
-    5: "safety_circuit_open",
-    6: "leveling_error",
-}
-
-H, D, C = Table.HOLDING, Table.DISCRETE, Table.COIL
-REGISTER_MAP = RegisterMap(
-    "plantroom-sim-elevator",
-    [
-        Point("floor", H, 0, DataType.INT16, description="floor of the car (last landing passed)"),
-        Point("direction", H, 1, DataType.ENUM, enum=DIRECTION, description="travel direction"),
-        Point("door_state", H, 2, DataType.ENUM, enum=DOOR_STATE, description="car door"),
-        Point("mode", H, 3, DataType.ENUM, enum=MODE, description="operating mode"),
-        Point("load", H, 4, DataType.UINT16, unit="kg", description="load in the car"),
-        Point(
-            "drive_temperature",
-            H,
-            5,
-            DataType.INT16,
-            scale=0.1,
-            unit="degC",
-            not_available=0x7FFF,
-            description="drive (inverter) heatsink temperature",
-        ),
-        Point("trips", H, 6, DataType.UINT32, description="completed runs (wraps at 2^32)"),
-        Point("door_cycles", H, 8, DataType.UINT32, description="door opening cycles"),
-        Point("run_hours", H, 10, DataType.FLOAT32, unit="h", description="hours the car has run"),
-        Point("fault_code", H, 12, DataType.ENUM, enum=FAULT_CODE, description="active fault"),
-        Point(
-            "out_of_service_command",
-            C,
-            0,
-            DataType.BOOL,
-            writable=True,
-            description="1 takes the car out of service once its passengers are off; 0 returns it",
-        ),
-        Point("at_landing", D, 0, DataType.BOOL, description="car within a landing (door) zone"),
-        Point("safety_circuit_ok", D, 1, DataType.BOOL, description="safety chain closed"),
-        Point(
-            "passenger_trapped",
-            D,
-            2,
-            DataType.BOOL,
-            description="passengers in a car they cannot leave",
-        ),
-    ],
-)
-
-RATED_LOAD_KG = 1000
-PASSENGER_KG = 75
-FLOOR_TIME_S = 2.0  # per floor at rated speed
-ACCEL_S = 1.5  # added to the first and the last floor of a run
-DOOR_OPENING_S = 2.5
-DOOR_DWELL_S = 5.0
-DOOR_CLOSING_S = 3.0
-RELEVEL_S = 3.0
-BOOT_S = 20.0  # controller start-up after the supply returns
-CORRECTION_RUN_S = 8.0  # creeping to the nearest landing after a power cut
-MEAN_CALL_INTERVAL_S = 45.0
-MAX_WAITING_CALLS = 8
-AMBIENT_C = 28.0
-TRIP_C = 90.0  # drive protection trips at this temperature ...
-RESET_C = 75.0  # ... and resets below this one
-FAN_FAILED_TARGET_C = 105.0
-
-
-class Phase(StrEnum):
-    IDLE = "idle"  # at a landing, doors closed
-    MOVING = "moving"
-    RELEVELING = "releveling"  # creeping into the landing zone
-    DOOR_OPENING = "door_opening"
-    DOOR_OPEN = "door_open"
-    DOOR_CLOSING = "door_closing"
-    DOOR_FAULT = "door_fault"
-    STOPPED = "stopped"  # between floors
-    HALTED = "halted"  # at a landing, safety chain open
-
-
-@dataclass(slots=True)
-class Call:
-    origin: int
-    destination: int
-    kg: int
+from simulators.models.elevator_registers import REGISTER_MAP
+from simulators.models.elevator_spec import FAULTS, Call, Phase, traffic_factor
+from simulators.registers import RegisterMap, Value
 
 
 class ElevatorModel(DeviceModel):
     kind: ClassVar[Kind] = Kind.ELEVATOR
     register_map: ClassVar[RegisterMap | None] = REGISTER_MAP
-    FAULTS: ClassVar[tuple[FaultSpec, ...]] = (
-        FaultSpec(
-            "door_open_fault",
-            "the doors fail to open at the next stop (the car is called "
-            "to its own floor if idle): door_state=fault, mode=out_of_service, fault_code=1; "
-            "passenger_trapped=1 if the car is loaded",
-        ),
-        FaultSpec(
-            "door_close_fault",
-            "the doors fail to close after the next stop: door_state="
-            "fault, mode=out_of_service, fault_code=2; the passengers step out",
-        ),
-        FaultSpec(
-            "stopped_outside_landing_zone",
-            "the car stops between floors: at_landing=0, mode=stopped, direction=idle, "
-            "fault_code=3, passenger_trapped=1 while load>0",
-            (
-                ParamSpec(
-                    "passengers",
-                    int,
-                    None,
-                    "people in the car; unset: those aboard, at least one",
-                    0,
-                    RATED_LOAD_KG // PASSENGER_KG,
-                ),
-            ),
-        ),
-        FaultSpec(
-            "drive_over_temperature",
-            f"the drive's cooling fails: drive_temperature climbs "
-            f"past {TRIP_C:g} °C, then fault_code=4 and the car parks at the next landing "
-            f"out of service until it cools below {RESET_C:g} °C",
-        ),
-        FaultSpec(
-            "safety_circuit_open",
-            "the safety chain opens: safety_circuit_ok=0, "
-            "fault_code=5, mode=out_of_service (stopped if it was running between floors)",
-        ),
-        FaultSpec(
-            "leveling_error",
-            "the car stops out of level and relevels at every landing: "
-            "fault_code=6, at_landing=0 while it relevels; it stays in service",
-        ),
-    )
+    FAULTS: ClassVar[tuple[FaultSpec, ...]] = FAULTS
 
     def __init__(self, ctx: ModelContext) -> None:
         super().__init__(ctx)
@@ -180,7 +46,7 @@ class ElevatorModel(DeviceModel):
         self.trips = self.rng.randrange(20_000, 400_000)
         self.door_cycles = int(self.trips * self.rng.uniform(1.02, 1.15))
         self.run_hours = self.trips * self.rng.uniform(18.0, 26.0) / 3600.0
-        self.drive_temperature = AMBIENT_C + self.rng.uniform(0.0, 3.0)
+        self.drive_temperature = spec.AMBIENT_C + self.rng.uniform(0.0, 3.0)
         self.queue: deque[Call] = deque()
         self.job: Call | None = None
         self.job_picked = False
@@ -194,22 +60,8 @@ class ElevatorModel(DeviceModel):
         self.stopped_by_power = False  # stranded between floors by a power cut
 
     # -- traffic ---------------------------------------------------------------------
-    def _traffic_factor(self) -> float:
-        h = self.local_hours()
-        if 7.5 <= h < 9.5:
-            return 2.5
-        if 12.0 <= h < 14.0 or 17.5 <= h < 19.5:
-            return 2.0
-        if 9.5 <= h < 17.5:
-            return 1.2
-        if 19.5 <= h < 23.0:
-            return 0.7
-        if 6.0 <= h < 7.5:
-            return 0.6
-        return 0.15
-
     def _interarrival(self) -> float:
-        return self.rng.expovariate(self._traffic_factor() / MEAN_CALL_INTERVAL_S)
+        return self.rng.expovariate(traffic_factor(self.local_hours()) / spec.MEAN_CALL_INTERVAL_S)
 
     def _new_call(self) -> None:
         h = self.local_hours()
@@ -225,7 +77,7 @@ class ElevatorModel(DeviceModel):
                 dest += 1
         people = 1 + math.floor(min(self.rng.expovariate(0.7), 6.0))
         kg = sum(self.rng.randint(55, 95) for _ in range(people))
-        if not self._accepting_calls() or len(self.queue) >= MAX_WAITING_CALLS:
+        if not self._accepting_calls() or len(self.queue) >= spec.MAX_WAITING_CALLS:
             self.calls_dropped += 1  # answered by another car of the group
             return
         self.queue.append(Call(origin, dest, kg))
@@ -247,11 +99,11 @@ class ElevatorModel(DeviceModel):
     def _step(self, h: float) -> None:
         moving = self.powered and self.phase in (Phase.MOVING, Phase.RELEVELING)
         if "drive_over_temperature" in self.faults:
-            target, tau = FAN_FAILED_TARGET_C, 150.0
+            target, tau = spec.FAN_FAILED_TARGET_C, 150.0
         elif moving:
-            target, tau = AMBIENT_C + 12.0 + 18.0 * self.load / RATED_LOAD_KG, 240.0
+            target, tau = spec.AMBIENT_C + 12.0 + 18.0 * self.load / spec.RATED_LOAD_KG, 240.0
         else:
-            target, tau = AMBIENT_C, 900.0
+            target, tau = spec.AMBIENT_C, 900.0
         self.drive_temperature = first_order(self.drive_temperature, target, h, tau)
         if moving:
             self.run_hours += h / 3600.0
@@ -270,13 +122,13 @@ class ElevatorModel(DeviceModel):
             self._dispatch()
 
     def _check_drive(self) -> None:
-        if not self.drive_tripped and self.drive_temperature >= TRIP_C:
+        if not self.drive_tripped and self.drive_temperature >= spec.TRIP_C:
             self.drive_tripped = True
             self._drop_calls()
             if self.phase is Phase.MOVING:
                 step = 1 if self.direction == "up" else -1
                 self.target = self.floor + step  # park at the next landing
-        elif self.drive_tripped and self.drive_temperature < RESET_C:
+        elif self.drive_tripped and self.drive_temperature < spec.RESET_C:
             self.drive_tripped = False
 
     def _drop_calls(self) -> None:
@@ -308,7 +160,7 @@ class ElevatorModel(DeviceModel):
         self.target = target
         self.direction = "up" if target > self.floor else "down"
         last = abs(target - self.floor) == 1
-        self._set(Phase.MOVING, FLOOR_TIME_S + ACCEL_S + (ACCEL_S if last else 0.0))
+        self._set(Phase.MOVING, spec.FLOOR_TIME_S + spec.ACCEL_S + (spec.ACCEL_S if last else 0.0))
 
     def _phase_done(self) -> None:
         p = self.phase
@@ -318,19 +170,19 @@ class ElevatorModel(DeviceModel):
                 self._arrive()
             else:
                 last = abs(self.target - self.floor) == 1
-                self._set(Phase.MOVING, FLOOR_TIME_S + (ACCEL_S if last else 0.0))
+                self._set(Phase.MOVING, spec.FLOOR_TIME_S + (spec.ACCEL_S if last else 0.0))
         elif p is Phase.RELEVELING:
             self._open_doors()
         elif p is Phase.DOOR_OPENING:
             self._exchange_passengers()
-            self._set(Phase.DOOR_OPEN, DOOR_DWELL_S)
+            self._set(Phase.DOOR_OPEN, spec.DOOR_DWELL_S)
         elif p is Phase.DOOR_OPEN:
             self._close_doors()
         elif p is Phase.DOOR_CLOSING:
             self._set(Phase.IDLE)
         elif p is Phase.STOPPED and self.stopped_by_power and self._may_rescue():
             self.stopped_by_power = False
-            self._set(Phase.RELEVELING, CORRECTION_RUN_S)
+            self._set(Phase.RELEVELING, spec.CORRECTION_RUN_S)
         else:
             self.phase_left = math.inf
 
@@ -338,7 +190,7 @@ class ElevatorModel(DeviceModel):
         self.trips += 1
         self.direction = "idle"
         if "leveling_error" in self.faults:
-            self._set(Phase.RELEVELING, RELEVEL_S)
+            self._set(Phase.RELEVELING, spec.RELEVEL_S)
         else:
             self._open_doors()
 
@@ -349,7 +201,7 @@ class ElevatorModel(DeviceModel):
             self._set(Phase.DOOR_FAULT)
             return
         self.door_cycles += 1
-        self._set(Phase.DOOR_OPENING, DOOR_OPENING_S)
+        self._set(Phase.DOOR_OPENING, spec.DOOR_OPENING_S)
 
     def _close_doors(self) -> None:
         if "door_close_fault" in self.faults:
@@ -358,14 +210,14 @@ class ElevatorModel(DeviceModel):
             self.load = 0  # the doors stay open: the passengers step out
             self._set(Phase.DOOR_FAULT)
             return
-        self._set(Phase.DOOR_CLOSING, DOOR_CLOSING_S)
+        self._set(Phase.DOOR_CLOSING, spec.DOOR_CLOSING_S)
 
     def _exchange_passengers(self) -> None:
         job = self.job
         if job is None:
             self.load = 0  # out of service or a landing call: everyone leaves
         elif not self.job_picked and self.floor == job.origin:
-            self.load = min(RATED_LOAD_KG, self.load + job.kg)
+            self.load = min(spec.RATED_LOAD_KG, self.load + job.kg)
             self.job_picked = True
         elif self.job_picked and self.floor == job.destination:
             self.load = max(0, self.load - job.kg)
@@ -377,14 +229,14 @@ class ElevatorModel(DeviceModel):
             if self.phase is Phase.IDLE and self.job is None and self._accepting_calls():
                 # someone presses the landing button at the car's own floor
                 dest = self.floor + 1 if self.floor < self.top else self.floor - 1
-                self.queue.appendleft(Call(self.floor, dest, PASSENGER_KG))
+                self.queue.appendleft(Call(self.floor, dest, spec.PASSENGER_KG))
                 self._dispatch()
         elif name == "stopped_outside_landing_zone":
             passengers = params.get("passengers")
             if isinstance(passengers, int):
-                self.load = passengers * PASSENGER_KG
+                self.load = passengers * spec.PASSENGER_KG
             elif self.load == 0:
-                self.load = PASSENGER_KG
+                self.load = spec.PASSENGER_KG
             self._stop_between_floors()
         elif name == "safety_circuit_open":
             self.safety_ok = False
@@ -416,7 +268,7 @@ class ElevatorModel(DeviceModel):
         """
         if self.phase is Phase.STOPPED:
             return
-        self.load = max(self.load, min(RATED_LOAD_KG, passengers * PASSENGER_KG))
+        self.load = max(self.load, min(spec.RATED_LOAD_KG, passengers * spec.PASSENGER_KG))
         self._stop_between_floors()
 
     def _on_power(self, on: bool) -> None:
@@ -430,7 +282,7 @@ class ElevatorModel(DeviceModel):
                 self._drop_calls()
             return
         if self.phase is Phase.STOPPED and self.stopped_by_power:
-            self.phase_left = BOOT_S  # then the correction run, if nothing else holds the car
+            self.phase_left = spec.BOOT_S  # then the correction run, if nothing else holds the car
 
     def _on_clear(self, name: str) -> None:
         if name == "safety_circuit_open":
@@ -439,15 +291,15 @@ class ElevatorModel(DeviceModel):
             self.door_fault = None
             if name == "door_open_fault":
                 self.door_cycles += 1
-                self._set(Phase.DOOR_OPENING, DOOR_OPENING_S)
+                self._set(Phase.DOOR_OPENING, spec.DOOR_OPENING_S)
             else:
-                self._set(Phase.DOOR_CLOSING, DOOR_CLOSING_S)
+                self._set(Phase.DOOR_CLOSING, spec.DOOR_CLOSING_S)
         if self.phase is Phase.STOPPED and self._may_rescue():
             self.stopped_by_power = False
-            self._set(Phase.RELEVELING, RELEVEL_S)  # back into the landing zone, then doors
+            self._set(Phase.RELEVELING, spec.RELEVEL_S)  # back into the landing zone, then doors
         if self.phase is Phase.HALTED and self.safety_ok:
             if self.halted_door == "open":
-                self._set(Phase.DOOR_CLOSING, DOOR_CLOSING_S)
+                self._set(Phase.DOOR_CLOSING, spec.DOOR_CLOSING_S)
             else:
                 self._set(Phase.IDLE)
 

@@ -24,7 +24,7 @@ from pymodbus.exceptions import ModbusIOException
 from plantroom.inventory import load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import SimSettings
-from simulators.models.elevator import BOOT_S, CORRECTION_RUN_S
+from simulators.models.elevator_spec import BOOT_S, CORRECTION_RUN_S
 from simulators.runner import Simulation
 from stack.services import Mosquitto
 

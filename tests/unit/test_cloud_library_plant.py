@@ -34,7 +34,7 @@ from plantroom.schema import Telemetry
 from plantroom.settings import SimSettings
 from plantroom.topics import EquipmentTopic
 from simulators.devices import ModbusDevice, MqttDevice
-from simulators.modbus_server import Answer
+from simulators.pdu import Answer
 from simulators.registers import Table
 from simulators.runner import Simulation
 

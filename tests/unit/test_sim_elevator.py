@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from simulators.models.base import ModelContext
-from simulators.models.elevator import ElevatorModel, Phase
+from simulators.models.elevator import ElevatorModel
+from simulators.models.elevator_spec import Phase
 from simulators.registers import Value
 
 TZ = ZoneInfo("Asia/Hong_Kong")

@@ -9,8 +9,9 @@ import pytest
 from plantroom.inventory import Building, Equipment
 from plantroom.kinds import Kind
 from simulators.devices import ModbusDevice
-from simulators.modbus_server import MalformedFrame, ModbusUnit, handle_pdu
+from simulators.framing import MalformedFrame
 from simulators.models import ModelContext, create_model
+from simulators.pdu import ModbusUnit, handle_pdu
 from simulators.registers import Table
 
 PROFILES = {

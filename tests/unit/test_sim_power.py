@@ -9,11 +9,12 @@ import pytest
 from plantroom.inventory import load_inventory
 from plantroom.settings import SimSettings
 from simulators.devices import ModbusDevice, MqttDevice
-from simulators.modbus_server import Answer
 from simulators.models import ModelContext
-from simulators.models.elevator import BOOT_S, CORRECTION_RUN_S, ElevatorModel
+from simulators.models.elevator import ElevatorModel
+from simulators.models.elevator_spec import BOOT_S, CORRECTION_RUN_S
 from simulators.models.fire_panel import FLOAT_V, FirePanelModel
 from simulators.models.pump import PumpModel
+from simulators.pdu import Answer
 from simulators.runner import Simulation
 
 REPO = Path(__file__).resolve().parents[2]

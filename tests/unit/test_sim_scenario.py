@@ -14,11 +14,11 @@ from plantroom.settings import SimSettings
 from simulators.runner import Simulation
 from simulators.scenario import (
     Scenario,
-    clock_start,
     load_scenario,
     parse_duration,
     scenario_from_request,
 )
+from simulators.scenario_run import clock_start
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((REPO / "sites" / "scenarios").glob("*.yaml"))
