@@ -9,13 +9,13 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
-from cloud.users import service as users
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import AdminUser, CurrentUser, OfficeUser, SessionDep, StateDep, answer
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.schemas import ErrorBody
 from cloud.state import AppState
+from cloud.users import service as users
 from cloud.users.model import User
 from cloud.users.schemas import (
     NewUserOut,
