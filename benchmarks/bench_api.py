@@ -33,8 +33,10 @@ from sqlalchemy import insert, update
 from cloud import registry
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind, WorkOrderStatus
-from cloud.models import Counter, Equipment, WorkOrder, WorkOrderEvent
-from cloud.users import add_user, issue_token
+from cloud.equipment import Equipment
+from cloud.orm import Counter
+from cloud.users.service import add_user, issue_token
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.inventory import load_inventory
 from plantroom.ports import free_port
 

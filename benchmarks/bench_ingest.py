@@ -43,10 +43,10 @@ from cloud import registry
 from cloud.clock import utcnow
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
-from cloud.models import WorkOrder
 from cloud.monitor import Item, Monitor, TelemetryItem
 from cloud.rules.service import RulesService
 from cloud.sla import load_sla
+from cloud.workorders.model import WorkOrder
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
 from simulators.generate import generate_site

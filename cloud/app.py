@@ -34,7 +34,7 @@ from cloud.pm.settings import pm_settings
 from cloud.rules.service import RulesService, site_timezone
 from cloud.sla import load_sla
 from cloud.state import AppState
-from cloud.users import ensure_demo_users, write_credentials
+from cloud.users.demo import ensure_demo_users, write_credentials
 from plantroom.errors import PlantroomError
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings

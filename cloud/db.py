@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud import tables  # noqa: F401  (maps every domain's tables before a session opens)
 from plantroom.errors import ConfigError, ServiceError
 
 log = logging.getLogger(__name__)

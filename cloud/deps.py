@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from cloud.db import sqlite_writer
 from cloud.enums import Role
 from cloud.errors import Forbidden, Unauthorized
-from cloud.models import ApiToken, User
 from cloud.security import hash_token
 from cloud.state import AppState
-from cloud.users import authenticate
+from cloud.users.model import ApiToken, User
+from cloud.users.service import authenticate
 
 TOKEN_CACHE_S = 5.0  # the longest another process's revocation may go unnoticed here
 TOKEN_CACHE_SIZE = 4096  # tokens remembered at most; the oldest are forgotten first

@@ -34,12 +34,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from cloud import workorders
+from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, Channel, Role, WorkOrderKind, WorkOrderStatus
-from cloud.models import Alarm, Notification, Team, User, WorkOrder
 from cloud.sla import SlaPolicy, Stage
+from cloud.users.model import Team, User
+from cloud.workorders import audit, commands, queries, rules
+from cloud.workorders.model import Notification, WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,7 @@ def _notify(
     now: datetime,
     details: dict[str, object],
 ) -> None:
-    event = workorders.add_event(
+    event = audit.add_event(
         session,
         wo,
         at=now,
@@ -293,7 +295,7 @@ class Escalator:
             late = list(
                 session.scalars(
                     select(WorkOrder.id)
-                    .where(workorders.overdue_clause(now))
+                    .where(queries.overdue_clause(now))
                     .order_by(WorkOrder.id)
                     .limit(self._batch)
                 )
@@ -345,12 +347,10 @@ class Escalator:
         return True
 
     def _close(self, session: Session, wo: WorkOrder, now: datetime) -> bool:
-        if wo.status is not WorkOrderStatus.RESOLVED or not workorders.is_verified(
-            wo, now, self._sla
-        ):
+        if wo.status is not WorkOrderStatus.RESOLVED or not rules.is_verified(wo, now, self._sla):
             return False
         minutes = self._sla.verification / 60
-        workorders.close_verified(
+        commands.close_verified(
             session,
             wo,
             now=now,

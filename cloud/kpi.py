@@ -18,8 +18,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
-from cloud.models import Equipment, WorkOrder
+from cloud.equipment import Equipment
 from cloud.sla import Targets
+from cloud.workorders.model import WorkOrder
 
 S = WorkOrderStatus
 REPAIRS = frozenset({WorkOrderKind.FAULT, WorkOrderKind.REQUEST})

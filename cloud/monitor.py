@@ -21,12 +21,13 @@ from datetime import UTC, datetime, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import alarms
+from cloud import faults
+from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
-from cloud.incidents import IncidentManager
-from cloud.models import Alarm, Equipment, RuleState
+from cloud.equipment import Equipment, RuleState
+from cloud.incidents.service import IncidentManager
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleSet
 from cloud.rules.model import OutagePolicy
@@ -282,18 +283,17 @@ class Monitor:
             equipment = session.get(Equipment, transition.equipment_id)
             if equipment is None:
                 continue
-            incident = None
-            if transition.change is Change.RAISED:
-                incident = self._incidents.incident_for(
-                    session, transition, equipment=equipment, now=now, sla=self._sla
-                )
-            alarm = alarms.apply(
-                session, transition, equipment=equipment, now=now, sla=self._sla, incident=incident
+            folded = self._incidents.folded
+            faults.apply(
+                session,
+                transition,
+                equipment=equipment,
+                now=now,
+                sla=self._sla,
+                incidents=self._incidents,
             )
             if transition.change is Change.RAISED:
                 self.stats.raised += 1
-                self.stats.folded += incident is not None
+                self.stats.folded += self._incidents.folded - folded
             else:
                 self.stats.cleared += 1
-                if alarm is not None and alarm.incident_id is not None:
-                    self._incidents.after_clear(session, alarm.incident_id, now=now)

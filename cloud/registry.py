@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import EquipmentStatus
+from cloud.equipment import Equipment
 from cloud.errors import NotFound
-from cloud.models import Equipment
 from plantroom.inventory import Inventory
 
 log = logging.getLogger(__name__)

@@ -166,7 +166,7 @@ def user_create(
 ) -> None:
     """Create a user and print an API token for it (the token is shown once)."""
     try:
-        from cloud.users import create_user
+        from cloud.users.service import create_user
         from plantroom.settings import CloudSettings, load_settings
 
         settings = load_settings(CloudSettings, database_url=database_url)

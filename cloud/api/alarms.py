@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from cloud import alarms
+from cloud.alarms import service as alarms
+from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, answer
 from cloud.enums import AlarmState
-from cloud.schemas import AlarmOut, AlarmPage
 
 router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -33,7 +33,9 @@ def list_alarms(
         limit=limit,
         offset=offset,
     )
-    page = AlarmPage(items=[AlarmOut.of(a) for a in items], total=total, limit=limit, offset=offset)
+    page = AlarmPage(
+        items=[AlarmOut.model_validate(a) for a in items], total=total, limit=limit, offset=offset
+    )
     return answer(session, page)
 
 
@@ -41,4 +43,4 @@ def list_alarms(
 def get_alarm(
     alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
 ) -> Response:
-    return answer(session, AlarmOut.of(alarms.get(session, alarm_id)))
+    return answer(session, AlarmOut.model_validate(alarms.get(session, alarm_id)))

@@ -10,35 +10,25 @@ from sqlalchemy import func, select, update
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer
 from cloud.errors import NotFound, Unauthorized
-from cloud.models import Notification
-from cloud.schemas import (
-    ErrorBody,
-    LoginIn,
-    MarkedOut,
-    NotificationOut,
-    NotificationPage,
-    RevokedOut,
-    TokenOut,
-    UserOut,
-    UserRef,
-)
+from cloud.schemas import ErrorBody
 from cloud.security import verify_password
-from cloud.users import get_user, issue_token, revoke_token, teams_of, token_ttl
+from cloud.users.schemas import LoginIn, RevokedOut, TokenOut, UserOut, UserRef
+from cloud.users.service import get_user, issue_token, revoke_token, token_ttl
+from cloud.workorders.model import Notification
+from cloud.workorders.schemas import MarkedOut, NotificationOut, NotificationPage
 
 router = APIRouter(tags=["auth"], responses=AUTH_RESPONSES)
 
 
 @router.get("/me", response_model=UserRef)
 def me(user: CurrentUser) -> UserRef:
-    ref = UserRef.of(user)
-    assert ref is not None
-    return ref
+    return UserRef.model_validate(user)
 
 
 @router.get("/me/profile", response_model=UserOut)
 def profile(session: SessionDep, user: CurrentUser) -> Response:
     """The caller with their teams."""
-    return answer(session, UserOut.of(user, teams_of(session, user)))
+    return answer(session, UserOut.model_validate(user))
 
 
 @router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorBody}})
@@ -56,8 +46,7 @@ def login(body: LoginIn, state: StateDep, session: SessionDep) -> Response:
     ttl = token_ttl(state.settings)
     token = issue_token(session, user, now=now, ttl=ttl, label="login")
     session.commit()
-    ref = UserRef.of(user)
-    assert ref is not None
+    ref = UserRef.model_validate(user)
     return answer(session, TokenOut(token=token, expires_at=now + ttl, user=ref))
 
 
@@ -94,7 +83,7 @@ def notifications(
     return answer(
         session,
         NotificationPage(
-            items=[NotificationOut.of(n) for n in rows],
+            items=[NotificationOut.model_validate(n) for n in rows],
             total=total,
             unread=unread_count,
             limit=limit,
@@ -120,7 +109,7 @@ def mark_read(
     if row.read_at is None:
         row.read_at = state.clock()
     session.commit()
-    return answer(session, NotificationOut.of(row))
+    return answer(session, NotificationOut.model_validate(row))
 
 
 @router.post("/me/notifications/read", response_model=MarkedOut)

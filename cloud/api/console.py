@@ -25,8 +25,8 @@ from cloud import registry
 from cloud.api import events
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
-from cloud.models import Equipment
 from cloud.schemas import ErrorBody
 from cloud.state import AppState
 from plantroom.settings import InfluxSettings

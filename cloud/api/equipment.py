@@ -34,9 +34,12 @@ def list_equipment(
         status=status,
         include_retired=include_retired,
     )
-    return answer(session, EquipmentPage(items=[EquipmentOut.of(r) for r in rows], total=len(rows)))
+    return answer(
+        session,
+        EquipmentPage(items=[EquipmentOut.model_validate(r) for r in rows], total=len(rows)),
+    )
 
 
 @router.get("/{equipment_id}", response_model=EquipmentOut)
 def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> Response:
-    return answer(session, EquipmentOut.of(registry.get(session, equipment_id)))
+    return answer(session, EquipmentOut.model_validate(registry.get(session, equipment_id)))

@@ -41,14 +41,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cloud.alarms.model import Alarm
+from cloud.alarms.schemas import AlarmOut
 from cloud.api.errors import error_response
 from cloud.db import Database
 from cloud.deps import StateDep, bearer
 from cloud.enums import AlarmState
 from cloud.errors import Unauthorized
-from cloud.models import Alarm, WorkOrder, WorkOrderEvent
-from cloud.schemas import AlarmOut, ErrorBody, EventOut, UserRef, WorkOrderOut
-from cloud.users import authenticate
+from cloud.schemas import ErrorBody
+from cloud.users.schemas import UserRef
+from cloud.users.service import authenticate
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
+from cloud.workorders.schemas import EventOut, WorkOrderOut
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +286,7 @@ def _alarm_state(a: Alarm) -> tuple[Any, ...]:
 
 
 def _alarm(a: Alarm) -> dict[str, Any]:
-    return {"alarm": AlarmOut.of(a).model_dump(mode="json")}
+    return {"alarm": AlarmOut.model_validate(a).model_dump(mode="json")}
 
 
 @dataclass(slots=True)
@@ -399,8 +403,10 @@ class ChangeWatcher:
                 (
                     WORK_ORDER,
                     {
-                        "work_order": WorkOrderOut.of(wo).model_dump(mode="json"),
-                        "events": [EventOut.of(e).model_dump(mode="json") for e in items],
+                        "work_order": WorkOrderOut.model_validate(wo).model_dump(mode="json"),
+                        "events": [
+                            EventOut.model_validate(e).model_dump(mode="json") for e in items
+                        ],
                     },
                 )
             )
@@ -422,9 +428,7 @@ def _caller(state: StateDep, token: str) -> UserRef:
         user = authenticate(session, token, now=state.clock())
         if user is None:
             raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
-        ref = UserRef.of(user)
-    assert ref is not None
-    return ref
+        return UserRef.model_validate(user)
 
 
 @router.get(

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud import registry
+from cloud.alarms.model import Alarm
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
-from cloud.models import Alarm, WorkOrder
 from cloud.schemas import Counts, Health, MqttHealth
+from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

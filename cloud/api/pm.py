@@ -12,10 +12,11 @@ from sqlalchemy import select
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, require
 from cloud.enums import Priority, Role
-from cloud.models import PmSchedule, User
 from cloud.pm.schedule import MeterState
 from cloud.pm.scheduler import PmScheduler
 from cloud.schemas import ErrorBody
+from cloud.users.model import User
+from cloud.workorders.model import PmSchedule
 
 router = APIRouter(prefix="/pm", tags=["preventive maintenance"], responses=AUTH_RESPONSES)
 

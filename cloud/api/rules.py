@@ -12,10 +12,10 @@ from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, require
 from cloud.enums import Priority, Role, Severity
 from cloud.errors import InvalidInput
-from cloud.models import User
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
 from cloud.schemas import ErrorBody
+from cloud.users.model import User
 from plantroom.errors import ConfigError
 
 router = APIRouter(prefix="/rules", tags=["rules"], responses=AUTH_RESPONSES)

@@ -9,14 +9,15 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
-from cloud import users
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import AdminUser, CurrentUser, OfficeUser, SessionDep, StateDep, answer
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
-from cloud.models import User
-from cloud.schemas import (
-    ErrorBody,
+from cloud.schemas import ErrorBody
+from cloud.state import AppState
+from cloud.users import service as users
+from cloud.users.model import User
+from cloud.users.schemas import (
     NewUserOut,
     RevokedOut,
     TeamIn,
@@ -30,7 +31,6 @@ from cloud.schemas import (
     UserPatch,
     UserRef,
 )
-from cloud.state import AppState
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ TeamName = Annotated[str, Path(min_length=1, max_length=64, examples=["tower-a-l
 
 
 def _out(session: SessionDep, user: User) -> UserOut:
-    return UserOut.of(user, users.teams_of(session, user))
+    return UserOut.model_validate(user)
 
 
 def _named(find: Callable[[Session, str], T], session: Session, name: str, field: str) -> T:
@@ -168,8 +168,7 @@ def new_token(
     ttl = timedelta(days=body.ttl_days) if body.ttl_days else users.token_ttl(state.settings)
     token = users.issue_token(session, user, now=now, ttl=ttl, label=body.label or "admin")
     session.commit()
-    ref = UserRef.of(user)
-    assert ref is not None
+    ref = UserRef.model_validate(user)
     return answer(
         session, TokenOut(token=token, expires_at=now + ttl, user=ref), status.HTTP_201_CREATED
     )
@@ -198,7 +197,9 @@ def list_teams(
 ) -> Response:
     """Teams by name, with their members (anyone signed in)."""
     rows = users.list_teams(session, building=building, trade=trade)
-    return answer(session, TeamList(items=[TeamOut.of(t) for t in rows], total=len(rows)))
+    return answer(
+        session, TeamList(items=[TeamOut.model_validate(t) for t in rows], total=len(rows))
+    )
 
 
 @router.post("/teams", response_model=TeamOut, status_code=status.HTTP_201_CREATED)
@@ -216,12 +217,14 @@ def create_team(body: TeamIn, state: StateDep, session: SessionDep, caller: Admi
         member = _named(users.require_user, session, username, "members")
         users.set_member(session, team, member, member=True)
     session.commit()
-    return answer(session, TeamOut.of(users.get_team(session, team.name)), status.HTTP_201_CREATED)
+    return answer(
+        session, TeamOut.model_validate(users.get_team(session, team.name)), status.HTTP_201_CREATED
+    )
 
 
 @router.get("/teams/{name}", response_model=TeamOut)
 def get_team(name: TeamName, session: SessionDep, caller: CurrentUser) -> Response:
-    return answer(session, TeamOut.of(users.get_team(session, name)))
+    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
 
 
 @router.delete("/teams/{name}", status_code=status.HTTP_204_NO_CONTENT)
@@ -239,7 +242,7 @@ def add_member(
     team = users.get_team(session, name)
     users.set_member(session, team, users.require_user(session, username), member=True)
     session.commit()
-    return answer(session, TeamOut.of(users.get_team(session, name)))
+    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
 
 
 @router.delete("/teams/{name}/members/{username}", response_model=TeamOut)
@@ -249,4 +252,4 @@ def remove_member(
     team = users.get_team(session, name)
     users.set_member(session, team, users.require_user(session, username), member=False)
     session.commit()
-    return answer(session, TeamOut.of(users.get_team(session, name)))
+    return answer(session, TeamOut.model_validate(users.get_team(session, name)))

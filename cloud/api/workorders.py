@@ -8,13 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from cloud import workorders
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
-from cloud.models import User, WorkOrder
-from cloud.schemas import (
+from cloud.schemas import ErrorBody
+from cloud.state import AppState
+from cloud.users.model import User
+from cloud.workorders import commands, creation, queries
+from cloud.workorders.model import WorkOrder
+from cloud.workorders.rules import Action
+from cloud.workorders.schemas import (
     ActionIn,
     AssignIn,
     AttachmentIn,
@@ -23,16 +27,13 @@ from cloud.schemas import (
     CheckIn,
     CommentIn,
     CommentOut,
-    ErrorBody,
     FollowUpIn,
     PostponeIn,
     RequestIn,
     WorkOrderDetail,
+    WorkOrderOut,
     WorkOrderPage,
 )
-from cloud.schemas import WorkOrderOut as Out
-from cloud.state import AppState
-from cloud.workorders import Action
 
 MAX_ID_DIGITS = 18  # fits a 64-bit integer column on every database
 
@@ -59,7 +60,7 @@ def _id(session: SessionDep, ref: str) -> int:
         return int(ref)
     upper = ref.upper()
     if upper.startswith("WO-") and upper[3:].isdigit():
-        found = workorders.by_number(session, upper)
+        found = queries.by_number(session, upper)
         if found is not None:
             return found
     raise NotFound(f"work order {ref!r} does not exist")
@@ -69,7 +70,7 @@ def _detail(session: SessionDep, wo: WorkOrder, status_code: int = 200) -> Respo
     """Answer with the work order as it now is (the service functions keep its relationships
     current), committing first so that a failed commit is the answer."""
     session.flush()
-    return answer(session, WorkOrderDetail.of(wo), status_code)
+    return answer(session, WorkOrderDetail.model_validate(wo), status_code)
 
 
 @router.get("", response_model=WorkOrderPage)
@@ -101,7 +102,7 @@ def list_work_orders(
     bounds = [_aware(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
     if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
         raise InvalidInput("query.to: must be later than `from`")
-    filters = workorders.Filters(
+    filters = queries.Filters(
         status=status_,
         priority=priority,
         building=building,
@@ -113,8 +114,8 @@ def list_work_orders(
         created_to=bounds[1],
         overdue_at=state.clock() if overdue else None,
     )
-    found = workorders.search(session, filters, limit=limit, offset=offset)
-    items = [Out.of_row(row, found.users, found.teams) for row in found.rows]
+    found = queries.search(session, filters, limit=limit, offset=offset)
+    items = [WorkOrderOut.model_validate(item) for item in found.items]
     page = WorkOrderPage(items=items, total=found.total, limit=limit, offset=offset)
     return answer(session, page)
 
@@ -131,7 +132,7 @@ def create_request(
 ) -> Response:
     """Ask for work (a reported problem): anyone signed in. Due times come from the priority;
     the job goes to the team of its building and its equipment's trade."""
-    wo = workorders.create_request(
+    wo = creation.create_request(
         session,
         user=user,
         title=body.title,
@@ -151,7 +152,8 @@ def create_request(
 def get_work_order(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
     """One work order with its alarm, attachments, comments and audit trail."""
     return answer(
-        session, WorkOrderDetail.of(workorders.get(session, _id(session, ref), with_events=True))
+        session,
+        WorkOrderDetail.model_validate(queries.get(session, _id(session, ref), with_events=True)),
     )
 
 
@@ -159,8 +161,8 @@ def get_work_order(ref: Ref, session: SessionDep, user: CurrentUser) -> Response
 def audit_trail(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
     """The complete audit trail, oldest first, with each event's structured details
     (an escalation's recipients, a postponement's old and new times, …)."""
-    wo = workorders.get(session, _id(session, ref), with_events=True)
-    return answer(session, [AuditEventOut.of(e) for e in wo.events])
+    wo = queries.get(session, _id(session, ref), with_events=True)
+    return answer(session, [AuditEventOut.model_validate(e) for e in wo.events])
 
 
 def _act(
@@ -173,7 +175,7 @@ def _act(
 ) -> Response:
     body = body or ActionIn()
     with one_writer(session):
-        wo = workorders.act(
+        wo = commands.act(
             session,
             _id(session, ref),
             action,
@@ -254,7 +256,7 @@ def assign(
 ) -> Response:
     """Give the job to a technician or supervisor, or take it from one to another
     (supervisor or admin). An unacknowledged job is dispatched to the new assignee."""
-    wo = workorders.assign(
+    wo = commands.assign(
         session,
         _id(session, ref),
         body.assignee,
@@ -273,7 +275,7 @@ def postpone(
     """Move the promised completion to `until`, with a reason: once per job (a second
     postponement is `409 already_postponed`), and never more than a week after the job was
     raised."""
-    wo = workorders.postpone(
+    wo = commands.postpone(
         session,
         _id(session, ref),
         body.until,
@@ -296,7 +298,7 @@ def add_comment(
     ref: Ref, body: CommentIn, state: StateDep, session: SessionDep, user: CurrentUser
 ) -> Response:
     """A remark on the job, by anyone signed in; it joins the audit trail."""
-    event = workorders.comment(
+    event = commands.comment(
         session,
         _id(session, ref),
         body.text,
@@ -304,10 +306,7 @@ def add_comment(
         now=state.clock(),
         channel=Channel(body.channel),
     )
-    out = CommentOut(
-        id=event.id, at=event.at, author=event.actor, channel=event.channel, text=event.note or ""
-    )
-    return answer(session, out, status.HTTP_201_CREATED)
+    return answer(session, CommentOut.model_validate(event), status.HTTP_201_CREATED)
 
 
 @router.post(
@@ -320,7 +319,7 @@ def add_attachment(
     ref: Ref, body: AttachmentIn, state: StateDep, session: SessionDep, user: CurrentUser
 ) -> Response:
     """Attach a photo or document by reference: its http(s) URL and a name."""
-    attachment = workorders.attach(
+    attachment = commands.attach(
         session,
         _id(session, ref),
         url=body.url,
@@ -329,7 +328,7 @@ def add_attachment(
         now=state.clock(),
         channel=Channel(body.channel),
     )
-    return answer(session, AttachmentOut.of(attachment), status.HTTP_201_CREATED)
+    return answer(session, AttachmentOut.model_validate(attachment), status.HTTP_201_CREATED)
 
 
 @router.post("/{ref}/follow-up", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
@@ -338,7 +337,7 @@ def follow_up(
 ) -> Response:
     """Record a post-repair visit (or call) on a resolved or closed repair; sets its
     follow-up flag, which the follow-up rate counts."""
-    wo = workorders.record_follow_up(
+    wo = commands.record_follow_up(
         session,
         _id(session, ref),
         user=user,
@@ -360,7 +359,7 @@ def check_item(
 ) -> Response:
     """Tick (`{"done": true}`, the default) or untick an item of a PM job's checklist."""
     body = body or CheckIn()
-    wo = workorders.check_item(
+    wo = commands.check_item(
         session,
         _id(session, ref),
         index,

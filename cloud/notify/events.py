@@ -22,7 +22,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from cloud.models import Counter, Equipment, Team, WorkOrder, WorkOrderEvent
+from cloud.equipment import Equipment
+from cloud.orm import Counter
+from cloud.users.model import Team
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
 
 GAP_WAIT_S = 10.0
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind
-from cloud.models import Equipment
+from cloud.equipment import Equipment
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import Outgoing
 from cloud.notify.pump import Permanent, Retryable

@@ -28,11 +28,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud import workorders
 from cloud.clock import Clock, as_utc
 from cloud.db import Database
 from cloud.enums import FINISHED, Channel, WorkOrderKind, WorkOrderStatus
-from cloud.models import Equipment, PmSchedule, WorkOrder
+from cloud.equipment import Equipment
 from cloud.pm.model import EffectivePlan
 from cloud.pm.schedule import (
     MeterState,
@@ -45,6 +44,8 @@ from cloud.pm.schedule import (
     start_of_day,
 )
 from cloud.sla import SlaPolicy
+from cloud.workorders import creation, rules
+from cloud.workorders.model import PmSchedule, WorkOrder
 from plantroom.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,7 @@ class PmScheduler:
     ) -> WorkOrder:
         key = pm_key(plan.id, target.key, due_on)
         where = (
-            workorders.describe_equipment(target.equipment)
+            creation.describe_equipment(target.equipment)
             if target.equipment is not None
             else f"building {target.building}"
         )
@@ -275,7 +276,7 @@ class PmScheduler:
         )
         try:
             with session.begin_nested():
-                wo = workorders.create_work_order(
+                wo = creation.create_work_order(
                     session,
                     title=f"{plan.plan.title}: {where}",
                     kind=WorkOrderKind.PM,
@@ -292,7 +293,7 @@ class PmScheduler:
                 wo.pm_due_on = due_on
                 wo.pm_key = key
                 wo.rule_id = f"pm.{plan.id}"
-                wo.open_key = workorders.fault_key(target.key, f"pm.{plan.id}")
+                wo.open_key = rules.fault_key(target.key, f"pm.{plan.id}")
                 wo.checklist = checklist(plan.plan.checklist)
                 end_of_due_day = start_of_day(due_on + timedelta(days=1), self.timezone)
                 if wo.resolve_due_at is None or end_of_due_day > now:
@@ -301,7 +302,7 @@ class PmScheduler:
         except IntegrityError:
             # raised already (by another scheduler, or before this one lost its place): the
             # job for this due date, or the plan's job still open for an earlier one
-            open_key = workorders.fault_key(target.key, f"pm.{plan.id}")
+            open_key = rules.fault_key(target.key, f"pm.{plan.id}")
             existing = session.scalar(
                 select(WorkOrder).where(
                     or_(WorkOrder.pm_key == key, WorkOrder.open_key == open_key)

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
-from cloud.models import Equipment, WorkOrder
+from cloud.equipment import Equipment
 from cloud.sla import Targets
+from cloud.workorders.model import WorkOrder
 
 TOP = 5
 

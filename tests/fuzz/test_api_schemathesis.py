@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from cloud.app import create_app
 from cloud.enums import Role
-from cloud.users import add_user, get_user, issue_token
+from cloud.users.service import add_user, get_user, issue_token
 from plantroom.settings import CloudSettings
 from tests.fuzz.budget import examples
 

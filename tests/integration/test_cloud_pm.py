@@ -14,17 +14,19 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from cloud import registry, workorders
+from cloud import registry
 from cloud.db import Database, alembic_config
 from cloud.enums import Channel, Priority, WorkOrderKind
-from cloud.incidents import IncidentManager
-from cloud.models import RuleState, WorkOrder
+from cloud.equipment import RuleState
+from cloud.incidents.service import IncidentManager
 from cloud.monitor import Monitor, TelemetryItem
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import load_rule_set
 from cloud.sla import load_sla
+from cloud.workorders import creation
+from cloud.workorders.model import WorkOrder
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
@@ -112,7 +114,7 @@ def test_pm_rule_state_and_incidents_on_postgresql(db: Database, tmp_path: Path)
         ]
         assert raised[0].checklist == [{"item": "Ride", "done": False, "by": None, "at": None}]
     with pytest.raises(IntegrityError), db.session() as session:
-        twin = workorders.create_work_order(
+        twin = creation.create_work_order(
             session,
             title="twin",
             kind=WorkOrderKind.PM,

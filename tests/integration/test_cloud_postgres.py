@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from cloud.db import Database, alembic_config
-from cloud.models import Base
+from cloud.orm import Base
 from stack.pgserver import Postgres
 
 pytestmark = pytest.mark.integration

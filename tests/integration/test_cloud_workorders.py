@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from cloud.enums import Role
 from cloud.escalation import Escalator
-from cloud.models import Notification, User, WorkOrder
-from cloud.users import add_team, get_user, set_member
+from cloud.users.model import User
+from cloud.users.service import add_team, get_user, set_member
+from cloud.workorders.model import Notification, WorkOrder
 from stack.pgserver import Postgres
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for
 

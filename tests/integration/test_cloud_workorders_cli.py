@@ -13,14 +13,14 @@ import typer
 import uvicorn
 from typer.testing import CliRunner
 
-from cloud import alarms
+from cloud import faults
 from cloud.app import create_app
 from cloud.cli import wo_app
 from cloud.enums import Role
-from cloud.models import Equipment
+from cloud.equipment import Equipment
 from cloud.rules.loader import load_rules
 from cloud.state import AppState
-from cloud.users import add_user, issue_token
+from cloud.users.service import add_user, issue_token
 from plantroom.ports import free_port
 from tests.helpers import wait_until
 from tests.unit.test_cloud_api import settings_for
@@ -39,7 +39,7 @@ class Served:
         now = self.state.clock()
         with self.state.database().session() as session:
             if clear:
-                alarms.clear_alarm(
+                faults.clear_alarm(
                     session,
                     equipment_id=equipment_id,
                     rule_id=rule_id,
@@ -50,7 +50,7 @@ class Served:
                 return
             equipment = session.get(Equipment, equipment_id)
             assert equipment is not None
-            alarms.raise_alarm(
+            faults.raise_alarm(
                 session,
                 equipment=equipment,
                 rule=rule,

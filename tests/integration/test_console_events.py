@@ -20,11 +20,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from cloud.alarms.model import Alarm
 from cloud.api.events import GAP_WAIT_S, Broadcaster, ChangeWatcher
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import AlarmState, Severity
-from cloud.models import Alarm
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 

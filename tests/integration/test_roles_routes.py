@@ -34,11 +34,14 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from cloud import alarms, workorders
+from cloud import faults
+from cloud.alarms.model import Alarm
 from cloud.enums import Channel, Priority, Role, WorkOrderKind, WorkOrderStatus
-from cloud.models import Alarm, Equipment, Notification, WorkOrder
+from cloud.equipment import Equipment
 from cloud.rules.loader import load_rules
-from cloud.users import add_team, add_user, get_user, issue_token, revoke_token, set_member
+from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
+from cloud.workorders import creation
+from cloud.workorders.model import Notification, WorkOrder
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 
 pytestmark = pytest.mark.integration
@@ -262,7 +265,7 @@ class Fixtures:
         with self.api.db.session() as session:
             creator = get_user(session, "eng1")
             assert creator is not None
-            wo = workorders.create_request(
+            wo = creation.create_request(
                 session,
                 user=creator,
                 title=f"job {next(self.serial)}",
@@ -297,7 +300,7 @@ class Fixtures:
                 rule = next(r for r in load_rules() if r.kind == "pump")
                 equipment = session.get(Equipment, "p2")
                 assert equipment is not None
-                alarm, _ = alarms.raise_alarm(
+                alarm, _ = faults.raise_alarm(
                     session,
                     equipment=equipment,
                     rule=rule,

@@ -14,15 +14,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from cloud import alarms, workorders
+from cloud import faults
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
+from cloud.equipment import Equipment
 from cloud.errors import Conflict, InvalidInput
-from cloud.models import Equipment, User
 from cloud.rules.loader import load_rules
 from cloud.state import AppState
-from cloud.users import (
+from cloud.users.model import User
+from cloud.users.service import (
     add_user,
     authenticate,
     create_user,
@@ -30,6 +31,7 @@ from cloud.users import (
     issue_token,
     revoke_tokens,
 )
+from cloud.workorders import creation
 from plantroom.settings import CloudSettings
 
 INVENTORY = """
@@ -108,7 +110,7 @@ class Api:
         rule = next(r for r in load_rules() if r.id == rule_id)
         with self.db.session() as session:
             if clear:
-                alarms.clear_alarm(
+                faults.clear_alarm(
                     session,
                     equipment_id=equipment_id,
                     rule_id=rule_id,
@@ -119,7 +121,7 @@ class Api:
                 return
             equipment = session.get(Equipment, equipment_id)
             assert equipment is not None
-            alarms.raise_alarm(
+            faults.raise_alarm(
                 session,
                 equipment=equipment,
                 rule=rule,
@@ -504,7 +506,7 @@ async def test_no_users_outside_demo_mode(tmp_path: Path) -> None:
 
 async def test_a_pm_job_closes_with_its_checklist_done(api: Api) -> None:
     with api.db.session() as session:
-        wo = workorders.create_work_order(
+        wo = creation.create_work_order(
             session,
             title="Pump monthly check",
             kind=WorkOrderKind.PM,

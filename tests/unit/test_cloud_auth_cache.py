@@ -14,7 +14,7 @@ import pytest
 
 from cloud import deps
 from cloud.enums import Role
-from cloud.users import add_user, get_user, issue_token, revoke_tokens
+from cloud.users.service import add_user, get_user, issue_token, revoke_tokens
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 
 # short enough to wait for, long enough that a loaded machine's request, or another

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from cloud.enums import Role
 from cloud.escalation import Escalator
-from cloud.models import Notification, User, WorkOrderEvent
-from cloud.users import add_team, get_user, set_member
+from cloud.users.model import User
+from cloud.users.service import add_team, get_user, set_member
+from cloud.workorders.model import Notification, WorkOrderEvent
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 
 MIN = 60.0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloud.enums import AlarmState, Priority
-from cloud.incidents import FIRE_CHECK_RULE, INCIDENT_RULE, LIFT_CHECK_RULE
+from cloud.incidents.service import FIRE_CHECK_RULE, INCIDENT_RULE, LIFT_CHECK_RULE
 from cloud.rules.loader import RuleSet, load_rule_set
 from cloud.rules.model import OutagePolicy
 from tests.unit.test_cloud_library_plant import TIMEZONE, Plant

@@ -19,13 +19,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from cloud import registry
+from cloud.alarms.model import Alarm
 from cloud.db import Database
 from cloud.enums import EquipmentStatus
-from cloud.models import Alarm, Incident, WorkOrder
+from cloud.incidents.model import Incident
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import RuleSet, load_rule_set
 from cloud.sla import load_sla
+from cloud.workorders.model import WorkOrder
 from edge.decode import decode_bit, decode_registers
 from edge.mqtt_devices import VendorDecoder
 from edge.profile import ModbusProfile, MqttProfile, Profile, ProfileLibrary

@@ -11,17 +11,20 @@ from typing import Any
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from cloud import alarms, registry, workorders
+from cloud import faults, registry
+from cloud.alarms.model import Alarm
 from cloud.db import Database, make_engine
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Role, WorkOrderKind
 from cloud.enums import WorkOrderStatus as S
-from cloud.models import Alarm, Equipment, RuleState, WorkOrder
+from cloud.equipment import Equipment, RuleState
 from cloud.monitor import Monitor, StatusItem, TelemetryItem, TickItem
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import RuleSet, load_rule_set, load_rules
 from cloud.sla import load_sla
-from cloud.users import add_user
-from cloud.workorders import Action
+from cloud.users.service import add_user
+from cloud.workorders import commands, queries
+from cloud.workorders.model import WorkOrder
+from cloud.workorders.rules import Action
 from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
@@ -112,7 +115,7 @@ class Rig:
 
     def events(self, wo_id: int) -> list[tuple[str, str]]:
         with self.db.sessions() as session:
-            wo = workorders.get(session, wo_id, with_events=True)
+            wo = queries.get(session, wo_id, with_events=True)
             return [(e.action, e.actor) for e in wo.events]
 
 
@@ -183,7 +186,7 @@ def test_a_recurring_fault_reuses_the_open_work_order(rig: Rig) -> None:
     with rig.db.session() as session:
         tech = add_user(session, "tech1", Role.TECHNICIAN, now=rig.clock())
         for action in (Action.ACKNOWLEDGE, Action.START, Action.RESOLVE):
-            workorders.act(session, wo.id, action, user=tech, now=rig.clock(), note="fixed")
+            commands.act(session, wo.id, action, user=tech, now=rig.clock(), note="fixed")
     rig.clock.advance(rig.sla.reopen_within + 1)
     rig.send(rig.item("p1", {"dry_run": True}))
     assert [w.number for w in rig.work_orders()] == ["WO-000001", "WO-000002"]
@@ -229,7 +232,7 @@ def test_older_samples_and_strangers_are_counted_not_applied(rig: Rig) -> None:
 def test_a_failed_batch_rolls_back_and_reloads_the_rules(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = alarms.apply
+    real = faults.apply
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> None:
@@ -238,7 +241,7 @@ def test_a_failed_batch_rolls_back_and_reloads_the_rules(
             raise RuntimeError("database went away")
         real(*args, **kwargs)
 
-    monkeypatch.setattr("cloud.monitor.alarms.apply", flaky)
+    monkeypatch.setattr("cloud.monitor.faults.apply", flaky)
     item = rig.item("p1", {"dry_run": True})
     with pytest.raises(RuntimeError, match="went away"):
         rig.send(item)
@@ -445,7 +448,7 @@ def test_an_alarm_cleared_while_down_is_not_active_after_a_restart(rig: Rig) -> 
     rig.monitor.flush()
     (alarm,) = rig.alarm_list()
     with rig.db.session() as session:  # cleared by other means while the process was down
-        alarms.clear_alarm(
+        faults.clear_alarm(
             session,
             equipment_id="p1",
             rule_id="pump.dry_run",
@@ -471,7 +474,7 @@ def test_a_reload_that_fails_to_apply_keeps_the_rules_in_use(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("cloud.monitor.alarms.apply", broken)
+    monkeypatch.setattr("cloud.monitor.faults.apply", broken)
     with pytest.raises(RuntimeError, match="went away"):
         rig.monitor.set_rules(fewer)
     assert {r.id for r in rig.monitor.engine.rules} == before

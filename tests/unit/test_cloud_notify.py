@@ -16,13 +16,14 @@ from pydantic import Field, SecretStr
 from sqlalchemy.orm import Session
 
 from cloud.enums import Channel, Role
-from cloud.models import Counter, WorkOrder, WorkOrderEvent
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import EventReader, Outgoing, load_cursor
 from cloud.notify.grafana import annotation
 from cloud.notify.influx import event_lines, line
 from cloud.notify.pump import Permanent, Pump, Retryable
 from cloud.notify.webhooks import encode, sign, verify
+from cloud.orm import Counter
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for

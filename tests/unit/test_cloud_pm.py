@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloud import registry, workorders
+from cloud import registry
 from cloud.db import Database
 from cloud.enums import Priority, Role, WorkOrderKind, WorkOrderStatus
-from cloud.models import Equipment, PmSchedule, User, WorkOrder
+from cloud.equipment import Equipment
 from cloud.pm.loader import load_plans
 from cloud.pm.model import FixedDate, Interval
 from cloud.pm.schedule import (
@@ -29,8 +29,11 @@ from cloud.pm.schedule import (
 )
 from cloud.pm.scheduler import PmScheduler
 from cloud.sla import load_sla
-from cloud.users import add_user
-from cloud.workorders import Action
+from cloud.users.model import User
+from cloud.users.service import add_user
+from cloud.workorders import commands, creation, queries
+from cloud.workorders.model import PmSchedule, WorkOrder
+from cloud.workorders.rules import Action
 from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
 from tests.unit.test_cloud_library_plant import Plant
@@ -276,17 +279,17 @@ class Site:
     def complete(self, number: str) -> None:
         """The technician does the job: acknowledges, ticks every item, resolves."""
         with self.db.session() as session:
-            wo_id = workorders.by_number(session, number)
+            wo_id = queries.by_number(session, number)
             assert wo_id is not None
             tech = session.get(User, self.tech.id)
             assert tech is not None
             now = self.clock()
-            workorders.act(session, wo_id, Action.ACKNOWLEDGE, user=tech, now=now)
-            workorders.act(session, wo_id, Action.START, user=tech, now=now)
-            wo = workorders.get(session, wo_id)
+            commands.act(session, wo_id, Action.ACKNOWLEDGE, user=tech, now=now)
+            commands.act(session, wo_id, Action.START, user=tech, now=now)
+            wo = queries.get(session, wo_id)
             for i in range(len(wo.checklist)):
-                workorders.check_item(session, wo_id, i, done=True, user=tech, now=now)
-            workorders.act(session, wo_id, Action.RESOLVE, user=tech, now=now, note="done")
+                commands.check_item(session, wo_id, i, done=True, user=tech, now=now)
+            commands.act(session, wo_id, Action.RESOLVE, user=tech, now=now, note="done")
 
     def close(self) -> None:
         self.db.close()
@@ -434,7 +437,7 @@ def test_a_due_date_is_never_raised_twice(weekly: Site) -> None:
     with pytest.raises(IntegrityError), weekly.db.session() as session:
         wo = session.scalar(select(WorkOrder))
         assert wo is not None
-        twin = workorders.create_work_order(
+        twin = creation.create_work_order(
             session,
             title="twin",
             kind=WorkOrderKind.PM,
@@ -492,7 +495,7 @@ def test_cancelled_jobs_keep_the_plan_rhythm(weekly: Site) -> None:
     weekly.clock.advance(days=6)
     (number,) = weekly.run()
     with weekly.db.session() as session:
-        wo_id = workorders.by_number(session, number)
+        wo_id = queries.by_number(session, number)
         assert wo_id is not None
         session.execute(
             update(WorkOrder).where(WorkOrder.id == wo_id).values(status=WorkOrderStatus.CANCELLED)

@@ -10,11 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cloud import workorders
 from cloud.cli import report_command
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.models import Equipment
+from cloud.equipment import Equipment
 from cloud.report.render import pdf_engine
+from cloud.workorders import creation
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for
 
 DAY = 86400.0
@@ -28,7 +28,7 @@ async def a_month(api: Api) -> None:
     with api.db.session() as session:
         f1 = session.get(Equipment, "f1")
         for title in ("Fire panel yearly test", "Fire panel battery check"):
-            workorders.create_work_order(
+            creation.create_work_order(
                 session,
                 title=title,
                 kind=WorkOrderKind.PM,

@@ -17,15 +17,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from cloud import alarms
+from cloud import faults
+from cloud.alarms import service as alarms
 from cloud.app import create_app
 from cloud.enums import Role
-from cloud.incidents import IncidentManager
-from cloud.models import Equipment, WorkOrder
+from cloud.equipment import Equipment
+from cloud.incidents.service import IncidentManager
 from cloud.rules.loader import load_rule_set
 from cloud.rules.service import RulesService
 from cloud.state import AppState
-from cloud.users import add_user, get_user, issue_token
+from cloud.users.service import add_user, get_user, issue_token
+from cloud.workorders.model import WorkOrder
 from plantroom.settings import CloudSettings
 
 INVENTORY = """
@@ -200,7 +202,7 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
         with api.state.database().session() as session:
             equipment = session.get(Equipment, "p1")
             assert equipment is not None
-            alarm, _ = alarms.raise_alarm(
+            alarm, _ = faults.raise_alarm(
                 session,
                 equipment=equipment,
                 rule=rule,
@@ -228,7 +230,7 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
             assert wo is not None
             assert [e.action for e in wo.events][-1] == "alarm_acknowledged"
             # the fault clears, then comes back: a person must see it again
-            alarms.clear_alarm(
+            faults.clear_alarm(
                 session,
                 equipment_id="p1",
                 rule_id="pump.dry_run",
@@ -239,7 +241,7 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
             assert alarms.lifecycle(alarms.get(session, alarm_id)) == "cleared_acknowledged"
             equipment = session.get(Equipment, "p1")
             assert equipment is not None
-            again_alarm, _ = alarms.raise_alarm(
+            again_alarm, _ = faults.raise_alarm(
                 session,
                 equipment=equipment,
                 rule=rule,

@@ -10,7 +10,8 @@ import pytest
 
 from cloud.enums import Role
 from cloud.escalation import Escalator
-from cloud.users import ensure_demo_users, list_teams
+from cloud.users.demo import ensure_demo_users
+from cloud.users.service import list_teams
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for
 
 

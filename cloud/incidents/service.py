@@ -29,12 +29,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud import workorders
+from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState, Channel, EquipmentStatus, Priority, WorkOrderKind
-from cloud.models import Alarm, Equipment, Incident, WorkOrder
+from cloud.equipment import Equipment
+from cloud.incidents.model import Incident
 from cloud.rules.engine import Transition
 from cloud.rules.model import OutagePolicy, Rule
 from cloud.sla import SlaPolicy
+from cloud.workorders import creation, queries
+from cloud.workorders.audit import add_event
+from cloud.workorders.model import WorkOrder
+from cloud.workorders.rules import fault_key
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,7 @@ class IncidentManager:
     def __init__(self, policy: OutagePolicy, rules: Iterable[Rule], *, site: str) -> None:
         self.site = site
         self.policy = policy
+        self.folded = 0  # raised alarms folded into an incident, since start
         self.comm_loss_rules: frozenset[str] = frozenset()
         self.outage_rules: frozenset[str] = frozenset()
         self.set_rules(policy, rules)
@@ -149,14 +155,15 @@ class IncidentManager:
         if outage is None or not self.policy.enabled:
             return None
         incident = self.active(session, equipment.building)
-        if incident is not None:
-            return incident
-        lost = self.lost_devices(session, equipment.building, now)
-        if outage == "comm_loss":
-            lost.add(equipment.id)
-        if len(lost) < self.policy.min_devices:
-            return None
-        return self.open(session, equipment.building, lost, now=now, sla=sla)
+        if incident is None:
+            lost = self.lost_devices(session, equipment.building, now)
+            if outage == "comm_loss":
+                lost.add(equipment.id)
+            if len(lost) < self.policy.min_devices:
+                return None
+            incident = self.open(session, equipment.building, lost, now=now, sla=sla)
+        self.folded += 1
+        return incident
 
     def open(
         self, session: Session, building: str, lost: set[str], *, now: datetime, sla: SlaPolicy
@@ -186,7 +193,7 @@ class IncidentManager:
                 wo = self._check(session, incident, eq, rule_id, items, now=now, sla=sla)
                 if wo is not None:
                     raised.append(wo)
-        main = workorders.create_work_order(
+        main = creation.create_work_order(
             session,
             title=incident.title,
             kind=WorkOrderKind.FAULT,
@@ -204,7 +211,7 @@ class IncidentManager:
         )
         main.incident_id = incident.id
         main.rule_id = INCIDENT_RULE
-        main.open_key = workorders.fault_key(building_key(building), INCIDENT_RULE)
+        main.open_key = fault_key(building_key(building), INCIDENT_RULE)
         main.checklist = checklist(INCIDENT_CHECKLIST)
         raised.append(main)
         linked = session.scalars(
@@ -241,10 +248,10 @@ class IncidentManager:
         now: datetime,
         sla: SlaPolicy,
     ) -> WorkOrder | None:
-        open_wo = workorders.open_for_fault(session, equipment.id, rule_id)
+        open_wo = queries.open_for_fault(session, equipment.id, rule_id)
         if open_wo is not None:  # still open from an earlier outage: it covers this one
             open_wo.incident_id = incident.id
-            workorders.add_event(
+            add_event(
                 session,
                 open_wo,
                 at=now,
@@ -260,9 +267,9 @@ class IncidentManager:
             if equipment.kind == "elevator"
             else "it runs on its standby battery"
         )
-        wo = workorders.create_work_order(
+        wo = creation.create_work_order(
             session,
-            title=f"{what} check after building outage: {workorders.describe_equipment(equipment)}",
+            title=f"{what} check after building outage: {creation.describe_equipment(equipment)}",
             kind=WorkOrderKind.FAULT,
             priority=Priority.EMERGENCY,
             now=now,
@@ -277,7 +284,7 @@ class IncidentManager:
         )
         wo.incident_id = incident.id
         wo.rule_id = rule_id
-        wo.open_key = workorders.fault_key(equipment.id, rule_id)
+        wo.open_key = fault_key(equipment.id, rule_id)
         wo.checklist = checklist(items)
         return wo
 
@@ -304,7 +311,7 @@ class IncidentManager:
             )
         )
         if main is not None:
-            workorders.add_event(
+            add_event(
                 session,
                 main,
                 at=now,

@@ -1,183 +1,36 @@
-"""The cloud database: users and tokens, the equipment registry, alarms, work orders and their
-audit trail.
-
-Types are portable between SQLite and PostgreSQL: enums are stored as short strings, JSON as
-the dialect's JSON type, and times as UTC (naive in the column, aware in Python).
-"""
+"""The tables of work orders: the jobs, their audit trail, attachments, the notifications sent
+about them, and the preventive-maintenance schedules that raise PM jobs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    JSON,
-    Date,
-    DateTime,
-    Dialect,
-    Enum,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    TypeDecorator,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cloud.clock import as_utc
-from cloud.enums import (
-    AlarmState,
-    Channel,
-    EquipmentStatus,
-    Priority,
-    Role,
-    Severity,
-    Trade,
-    WorkOrderKind,
-    WorkOrderStatus,
-)
+from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
+from cloud.orm import Base
+
+if TYPE_CHECKING:
+    from cloud.alarms.model import Alarm
+    from cloud.equipment import Equipment
+    from cloud.users.model import Team, User
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """A datetime stored as naive UTC and read back as aware UTC, on every dialect."""
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    """An escalation under way: the overdue clock (acknowledge, on_site or complete), the
+    stages fired so far, when the last one fired."""
 
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given; Plantroom stores aware UTC times")
-        return as_utc(value).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else as_utc(value)
+    clock: str
+    stage: int
+    at: datetime | None
 
 
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        create_constraint=False,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UtcDateTime(),
-        dict[str, Any]: JSON(),
-        Role: _enum(Role),
-        EquipmentStatus: _enum(EquipmentStatus),
-        Severity: _enum(Severity),
-        AlarmState: _enum(AlarmState),
-        WorkOrderKind: _enum(WorkOrderKind),
-        Priority: _enum(Priority),
-        WorkOrderStatus: _enum(WorkOrderStatus),
-        Channel: _enum(Channel),
-        Trade: _enum(Trade),
-    }
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role]
-    display_name: Mapped[str | None] = mapped_column(String(128))
-    password_hash: Mapped[str | None] = mapped_column(String(256))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime]
-
-    tokens: Mapped[list[ApiToken]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class ApiToken(Base):
-    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    label: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-
-    user: Mapped[User] = relationship(back_populates="tokens")
-
-
-class Equipment(Base):
-    """One piece of equipment from the inventory, with what telemetry last said about it."""
-
-    __tablename__ = "equipment"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    site: Mapped[str] = mapped_column(String(64))
-    building: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16), index=True)
-    floor: Mapped[str | None] = mapped_column(String(32))
-    zone: Mapped[str | None] = mapped_column(String(64))
-    name: Mapped[str | None] = mapped_column(String(128))
-    profile: Mapped[str] = mapped_column(String(64))
-    tags: Mapped[dict[str, Any]]
-    in_inventory: Mapped[bool] = mapped_column(default=True)
-    status: Mapped[EquipmentStatus] = mapped_column(default=EquipmentStatus.UNKNOWN)
-    status_changed_at: Mapped[datetime | None]
-    last_seen: Mapped[datetime | None]
-    last_ts: Mapped[datetime | None] = mapped_column(comment="edge time of the last sample")
-    last_seq: Mapped[int | None]
-    last_values: Mapped[dict[str, Any]]
-
-
-class Alarm(Base):
-    """A rule firing on one piece of equipment. Re-triggers update the same row while its work
-    order is open."""
-
-    __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarms_equipment_rule_state", "equipment_id", "rule_id", "state"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"))
-    rule_id: Mapped[str] = mapped_column(String(128))
-    severity: Mapped[Severity]
-    state: Mapped[AlarmState] = mapped_column(index=True)
-    message: Mapped[str] = mapped_column(String(512))
-    last_value: Mapped[dict[str, Any]]
-    raised_at: Mapped[datetime]
-    last_raised_at: Mapped[datetime]
-    occurrences: Mapped[int] = mapped_column(default=1)
-    cleared_at: Mapped[datetime | None]
-    acknowledged: Mapped[bool] = mapped_column(default=False)
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # Fault rules and incidents (migration 0002_rules_pm).
-    incident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id"), index=True, comment="folded into this building incident"
-    )
-
-    equipment: Mapped[Equipment] = relationship()
-    acknowledged_by: Mapped[User | None] = relationship()
+def escalated(clock: str | None, stage: int, at: datetime | None) -> Escalated | None:
+    return Escalated(clock, stage, at) if clock else None
 
 
 class WorkOrder(Base):
@@ -271,6 +124,11 @@ class WorkOrder(Base):
         order_by="WorkOrderAttachment.id", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def escalation(self) -> Escalated | None:
+        """The escalation under way, if any."""
+        return escalated(self.escalation_clock, self.escalation_stage, self.escalated_at)
+
 
 class WorkOrderEvent(Base):
     """One line of a work order's audit trail: who did what, when, through which channel."""
@@ -294,41 +152,6 @@ class WorkOrderEvent(Base):
     )
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="events")
-
-
-class Counter(Base):
-    """Named counters, e.g. the work-order number sequence (portable, no database sequences)."""
-
-    __tablename__ = "counters"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer)
-
-
-class Team(Base):
-    """Technicians of one trade, for one building (or every building when `building` is NULL).
-    A new job goes to the team of its building and its equipment's trade."""
-
-    __tablename__ = "teams"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    building: Mapped[str | None] = mapped_column(String(64), index=True)
-    trade: Mapped[Trade]
-    created_at: Mapped[datetime]
-
-    members: Mapped[list[User]] = relationship(secondary="team_members", order_by="User.username")
-
-
-class TeamMember(Base):
-    __tablename__ = "team_members"
-
-    team_id: Mapped[int] = mapped_column(
-        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
 
 
 class WorkOrderAttachment(Base):
@@ -367,7 +190,7 @@ class Notification(Base):
     work_order: Mapped[WorkOrder] = relationship()
 
 
-# -- Fault rules, incidents and preventive maintenance (migration 0002_rules_pm) ---------------
+# -- Preventive maintenance (migration 0002_rules_pm) ----------------------------------------
 
 # One PM work order per plan, equipment and due date, however often the scheduler runs or
 # restarts; `pm_key` also covers building-wide plans, whose equipment_id is NULL (NULLs never
@@ -380,37 +203,6 @@ Index(
     unique=True,
 )
 Index("uq_work_orders_pm_key", WorkOrder.pm_key, unique=True)
-
-
-class Incident(Base):
-    """Many devices of one building lost at once (a power failure or a network outage): one
-    incident work order instead of one per device. Alarms and work orders point at it."""
-
-    __tablename__ = "incidents"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site: Mapped[str] = mapped_column(String(64))
-    building: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(32), comment="outage")
-    state: Mapped[AlarmState] = mapped_column(index=True)
-    title: Mapped[str] = mapped_column(String(256))
-    devices_lost: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime]
-    cleared_at: Mapped[datetime | None]
-
-    alarms: Mapped[list[Alarm]] = relationship(order_by="Alarm.id", viewonly=True)
-    work_orders: Mapped[list[WorkOrder]] = relationship(order_by="WorkOrder.id", viewonly=True)
-
-
-class RuleState(Base):
-    """The rule engine's timers and history for one piece of equipment, so that pending `for`
-    durations and counter windows survive a restart."""
-
-    __tablename__ = "rule_states"
-
-    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
-    data: Mapped[dict[str, Any]]
-    saved_at: Mapped[datetime]
 
 
 class PmSchedule(Base):

@@ -1,52 +1,36 @@
-"""Users, their API tokens and teams, and the demo accounts.
+"""Users, their API tokens and teams.
 
 Outside demo mode no user or secret exists until someone creates one (`create_user`, or an
-admin through `/api/users`). A team is the technicians of one trade (lifts, plumbing,
-electrical, fire) for one building, or for every building; new jobs go to the team of their
-building and their equipment's trade.
+admin through `/api/users`; the demo accounts are `cloud.users.demo`). A team is the
+technicians of one trade (lifts, plumbing, electrical, fire) for one building, or for every
+building; new jobs go to the team of their building and their equipment's trade.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
-from cloud.enums import TRADE_OF_KIND, Role, Trade
+from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
-from cloud.models import ApiToken, Equipment, Team, TeamMember, User
 from cloud.security import hash_password, hash_token, new_token
-from plantroom.errors import ConfigError
+from cloud.users.model import ApiToken, Team, TeamMember, User
 from plantroom.settings import CloudSettings
 
-DEFAULT_TOKEN_TTL = timedelta(days=90)
-MAX_TOKEN_TTL = timedelta(days=366)
+# The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
+DEFAULT_TOKEN_TTL = timedelta(days=CloudSettings.model_fields["token_ttl_days"].default)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MIN_PASSWORD = 8
 
-DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
-    ("tech1", Role.TECHNICIAN, "Tech One"),
-    ("tech2", Role.TECHNICIAN, "Tech Two"),
-    ("super1", Role.SUPERVISOR, "Super One"),
-    ("eng1", Role.ENGINEER, "Engineer One"),
-    ("admin1", Role.ADMIN, "Admin One"),
-)
-# Demo teams take these members: the field staff.
-DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
-
 
 def token_ttl(settings: CloudSettings) -> timedelta:
-    """How long a new token lasts: PLANTROOM_TOKEN_TTL_DAYS, 90 days by default."""
-    days = getattr(settings, "token_ttl_days", None)
-    return DEFAULT_TOKEN_TTL if days is None else timedelta(days=float(days))
+    """How long a new token lasts: PLANTROOM_TOKEN_TTL_DAYS."""
+    return timedelta(days=settings.token_ttl_days)
 
 
 def get_user(session: Session, username: str) -> User | None:
@@ -261,40 +245,8 @@ def set_member(session: Session, team: Team, user: User, *, member: bool) -> boo
         session.delete(row)
     session.flush()
     session.expire(team, ["members"])
+    session.expire(user, ["teams"])
     return True
-
-
-def teams_of(session: Session, user: User) -> list[str]:
-    return list(
-        session.scalars(
-            select(Team.name)
-            .join(TeamMember, TeamMember.team_id == Team.id)
-            .where(TeamMember.user_id == user.id)
-            .order_by(Team.name)
-        ).all()
-    )
-
-
-def ensure_demo_teams(session: Session, *, now: datetime) -> list[Team]:
-    """One team per building and trade of the registered equipment, with the demo field
-    staff in each (`tower-a-lifts`, `tower-a-plumbing`, …)."""
-    pairs = session.execute(
-        select(Equipment.building, Equipment.kind)
-        .where(Equipment.in_inventory.is_(True))
-        .distinct()
-    ).all()
-    wanted = sorted({(b, TRADE_OF_KIND[k]) for b, k in pairs if k in TRADE_OF_KIND})
-    members = [u for u in (get_user(session, n) for n in DEMO_TEAM_MEMBERS) if u is not None]
-    teams = []
-    for building, trade in wanted:
-        name = f"{building}-{trade.value}"[:64]
-        team = session.scalar(select(Team).where(Team.name == name))
-        if team is None:
-            team = add_team(session, name, trade, now=now, building=building)
-        for user in members:
-            set_member(session, team, user, member=True)
-        teams.append(team)
-    return teams
 
 
 def create_user(
@@ -318,54 +270,3 @@ def create_user(
             return issue_token(session, user, now=now, ttl=token_ttl(settings), label="created")
     finally:
         db.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    username: str
-    role: Role
-    token: str
-
-
-def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
-    """Create the demo users if missing and give each a fresh token (older ones revoked), and
-    the demo teams (`ensure_demo_teams`)."""
-    out = []
-    for username, role, display_name in DEMO_USERS:
-        user = get_user(session, username)
-        if user is None:
-            user = add_user(session, username, role, now=now, display_name=display_name)
-        else:
-            revoke_tokens(session, user, now=now)
-        out.append(
-            Credential(username, user.role, issue_token(session, user, now=now, label="demo"))
-        )
-    ensure_demo_teams(session, now=now)
-    return out
-
-
-def write_credentials(path: Path, credentials: list[Credential], api_url: str) -> None:
-    """Write the demo credentials as JSON, readable by the owner only."""
-    try:
-        _write_private(path, credentials, api_url)
-    except OSError as exc:
-        raise ConfigError(
-            f"PLANTROOM_DEMO_CREDENTIALS_PATH: cannot write {path}: {exc.strerror or exc}"
-        ) from exc
-
-
-def _write_private(path: Path, credentials: list[Credential], api_url: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "users": [
-            {"username": c.username, "role": c.role.value, "token": c.token} for c in credentials
-        ],
-        "api": api_url,
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)

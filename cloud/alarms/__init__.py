@@ -1,0 +1,1 @@
+"""Alarms: rules firing on equipment, who has seen them; their table and API models."""

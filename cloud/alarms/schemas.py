@@ -1,0 +1,46 @@
+"""What the API takes and gives about alarms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.enums import AlarmState, Severity
+from cloud.schemas import OutModel
+from cloud.users.schemas import Username
+
+
+class AlarmOut(OutModel):
+    id: int
+    equipment_id: str
+    rule_id: str
+    severity: Severity
+    state: AlarmState
+    message: str
+    last_value: dict[str, Any]
+    raised_at: datetime
+    last_raised_at: datetime
+    occurrences: int
+    cleared_at: datetime | None
+    acknowledged: bool
+    acknowledged_at: datetime | None
+    acknowledged_by: Username | None
+
+
+class AlarmPage(OutModel):
+    items: list[AlarmOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AlarmAckOut(AlarmOut):
+    lifecycle: str

@@ -1,0 +1,163 @@
+"""Alarms: what a rule firing does to the alarms table, and what people do to alarms.
+
+An alarm has two sides: **active** or **cleared** (what the equipment says) and
+**unacknowledged** or **acknowledged** (whether a person has seen it). There is one alarm per
+equipment and rule at a time: a re-trigger updates the same row (re-activating it counts an
+occurrence and makes it unacknowledged again) rather than adding one. Each alarm keeps when it
+was raised, last raised, cleared and acknowledged, and by whom.
+
+This module knows alarms only; what an alarm does to work orders is the fault path,
+`cloud.faults`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cloud.alarms.model import Alarm
+from cloud.enums import AlarmState
+from cloud.equipment import Equipment
+from cloud.errors import Conflict, NotFound
+from cloud.incidents.model import Incident
+from cloud.rules.model import Rule
+from cloud.users.model import User
+
+log = logging.getLogger(__name__)
+
+
+def active(session: Session, equipment_id: str, rule_id: str) -> Alarm | None:
+    """The active alarm of this rule on this equipment, if any."""
+    return session.scalar(
+        select(Alarm)
+        .where(
+            Alarm.equipment_id == equipment_id,
+            Alarm.rule_id == rule_id,
+            Alarm.state == AlarmState.ACTIVE,
+        )
+        .order_by(Alarm.id.desc())
+        .limit(1)
+    )
+
+
+def lifecycle(alarm: Alarm) -> str:
+    """`active_unacknowledged`, `active_acknowledged`, `cleared_unacknowledged` or
+    `cleared_acknowledged`."""
+    ack = "acknowledged" if alarm.acknowledged else "unacknowledged"
+    return f"{alarm.state.value}_{ack}"
+
+
+def open_alarm(
+    session: Session,
+    *,
+    equipment: Equipment,
+    rule: Rule,
+    values: dict[str, Any],
+    message: str,
+    now: datetime,
+    incident: Incident | None = None,
+) -> Alarm:
+    """A new active alarm, unacknowledged, folded into `incident` when one is given."""
+    alarm = Alarm(
+        equipment_id=equipment.id,
+        rule_id=rule.id,
+        severity=rule.severity,
+        state=AlarmState.ACTIVE,
+        message=message[:512],
+        last_value=dict(values),
+        raised_at=now,
+        last_raised_at=now,
+        occurrences=1,
+        acknowledged=False,
+        incident_id=incident.id if incident is not None else None,
+    )
+    session.add(alarm)
+    return alarm
+
+
+def retrigger(
+    alarm: Alarm, rule: Rule, values: dict[str, Any], message: str, now: datetime
+) -> bool:
+    """The rule fired again on an existing alarm: it is active with the new values. Returns
+    True when it had cleared (the fault recurred: a person has to see it again)."""
+    recurred = alarm.state is AlarmState.CLEARED
+    if recurred:
+        alarm.acknowledged = False
+        alarm.acknowledged_at = None
+        alarm.acknowledged_by_id = None
+    alarm.state = AlarmState.ACTIVE
+    alarm.cleared_at = None
+    alarm.severity = rule.severity
+    alarm.message = message[:512]
+    alarm.last_value = dict(values)
+    alarm.last_raised_at = now
+    return recurred
+
+
+def clear(
+    session: Session, *, equipment_id: str, rule_id: str, values: dict[str, Any], now: datetime
+) -> Alarm | None:
+    """Clear the active alarm of this rule on this equipment; None if none was active."""
+    alarm = active(session, equipment_id, rule_id)
+    if alarm is None:
+        return None
+    alarm.state = AlarmState.CLEARED
+    alarm.cleared_at = now
+    alarm.last_value = dict(values)
+    log.info("alarm %s on %s cleared", rule_id, equipment_id)
+    return alarm
+
+
+def acknowledge(session: Session, alarm_id: int, *, user: User, now: datetime) -> Alarm:
+    """A person has seen the alarm: who and when are kept. Acknowledging does not clear it
+    (only the equipment can)."""
+    alarm = get(session, alarm_id)
+    if alarm.acknowledged:
+        who = alarm.acknowledged_by.username if alarm.acknowledged_by else "someone"
+        when = alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else "earlier"
+        raise Conflict(
+            f"alarm {alarm_id} was already acknowledged by {who} at {when}",
+            code="already_acknowledged",
+        )
+    alarm.acknowledged = True
+    alarm.acknowledged_at = now
+    alarm.acknowledged_by_id = user.id
+    alarm.acknowledged_by = user
+    return alarm
+
+
+def get(session: Session, alarm_id: int) -> Alarm:
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None:
+        raise NotFound(f"alarm {alarm_id} does not exist")
+    return alarm
+
+
+def search(
+    session: Session,
+    *,
+    state: AlarmState | None = None,
+    equipment_id: str | None = None,
+    building: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Alarm], int]:
+    """A page of alarms, newest raised first, and how many match in all."""
+    query = select(Alarm)
+    if state is not None:
+        query = query.where(Alarm.state == state)
+    if equipment_id is not None:
+        query = query.where(Alarm.equipment_id == equipment_id)
+    if building is not None:
+        query = query.join(Equipment, Alarm.equipment_id == Equipment.id).where(
+            Equipment.building == building
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(
+        query.order_by(Alarm.last_raised_at.desc(), Alarm.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(items), total

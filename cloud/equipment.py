@@ -1,0 +1,47 @@
+"""The equipment registry's table, and the rule engine's saved state for each piece of
+equipment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.enums import EquipmentStatus
+from cloud.orm import Base
+
+
+class Equipment(Base):
+    """One piece of equipment from the inventory, with what telemetry last said about it."""
+
+    __tablename__ = "equipment"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    building: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    floor: Mapped[str | None] = mapped_column(String(32))
+    zone: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(128))
+    profile: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[dict[str, Any]]
+    in_inventory: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[EquipmentStatus] = mapped_column(default=EquipmentStatus.UNKNOWN)
+    status_changed_at: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+    last_ts: Mapped[datetime | None] = mapped_column(comment="edge time of the last sample")
+    last_seq: Mapped[int | None]
+    last_values: Mapped[dict[str, Any]]
+
+
+class RuleState(Base):
+    """The rule engine's timers and history for one piece of equipment, so that pending `for`
+    durations and counter windows survive a restart."""
+
+    __tablename__ = "rule_states"
+
+    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Building incidents: many devices lost at once; their table and API models."""

@@ -1,0 +1,15 @@
+"""Every table of the cloud database in one `metadata`: importing this module loads each
+domain's model. The migrations compare against it, and opening a `cloud.db.Database` imports
+it, so that a relationship naming another domain's class always finds it."""
+
+from __future__ import annotations
+
+from cloud import equipment
+from cloud.alarms import model as alarms
+from cloud.incidents import model as incidents
+from cloud.orm import Base
+from cloud.users import model as users
+from cloud.workorders import model as workorders
+
+metadata = Base.metadata
+MODELS = (equipment, users, alarms, incidents, workorders)

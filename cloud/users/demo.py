@@ -1,0 +1,102 @@
+"""The demo accounts: a user of each role with a fresh token, and a team per building and
+trade with the field staff in it; their credentials written to a private file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.enums import TRADE_OF_KIND, Role
+from cloud.equipment import Equipment
+from cloud.users.model import Team
+from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_tokens, set_member
+from plantroom.errors import ConfigError
+
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
+    ("tech1", Role.TECHNICIAN, "Tech One"),
+    ("tech2", Role.TECHNICIAN, "Tech Two"),
+    ("super1", Role.SUPERVISOR, "Super One"),
+    ("eng1", Role.ENGINEER, "Engineer One"),
+    ("admin1", Role.ADMIN, "Admin One"),
+)
+# Demo teams take these members: the field staff.
+DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
+
+
+def ensure_demo_teams(session: Session, *, now: datetime) -> list[Team]:
+    """One team per building and trade of the registered equipment, with the demo field
+    staff in each (`tower-a-lifts`, `tower-a-plumbing`, …)."""
+    pairs = session.execute(
+        select(Equipment.building, Equipment.kind)
+        .where(Equipment.in_inventory.is_(True))
+        .distinct()
+    ).all()
+    wanted = sorted({(b, TRADE_OF_KIND[k]) for b, k in pairs if k in TRADE_OF_KIND})
+    members = [u for u in (get_user(session, n) for n in DEMO_TEAM_MEMBERS) if u is not None]
+    teams = []
+    for building, trade in wanted:
+        name = f"{building}-{trade.value}"[:64]
+        team = session.scalar(select(Team).where(Team.name == name))
+        if team is None:
+            team = add_team(session, name, trade, now=now, building=building)
+        for user in members:
+            set_member(session, team, user, member=True)
+        teams.append(team)
+    return teams
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    username: str
+    role: Role
+    token: str
+
+
+def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
+    """Create the demo users if missing and give each a fresh token (older ones revoked), and
+    the demo teams (`ensure_demo_teams`)."""
+    out = []
+    for username, role, display_name in DEMO_USERS:
+        user = get_user(session, username)
+        if user is None:
+            user = add_user(session, username, role, now=now, display_name=display_name)
+        else:
+            revoke_tokens(session, user, now=now)
+        out.append(
+            Credential(username, user.role, issue_token(session, user, now=now, label="demo"))
+        )
+    ensure_demo_teams(session, now=now)
+    return out
+
+
+def write_credentials(path: Path, credentials: list[Credential], api_url: str) -> None:
+    """Write the demo credentials as JSON, readable by the owner only."""
+    try:
+        _write_private(path, credentials, api_url)
+    except OSError as exc:
+        raise ConfigError(
+            f"PLANTROOM_DEMO_CREDENTIALS_PATH: cannot write {path}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _write_private(path: Path, credentials: list[Credential], api_url: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "users": [
+            {"username": c.username, "role": c.role.value, "token": c.token} for c in credentials
+        ],
+        "api": api_url,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Work orders: their rules, creation, reading and changes, tables and API models."""

@@ -1,0 +1,43 @@
+"""A work order's audit trail: every change adds an event with who, when, through which
+channel and why. The trail is also the outbox the notifier and the console's event stream
+read (`cloud.notify.events`, `cloud.api.events`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cloud.enums import Channel, WorkOrderStatus
+from cloud.users.model import User
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
+from cloud.workorders.rules import SYSTEM_ACTOR
+
+
+def add_event(
+    session: Session,
+    wo: WorkOrder,
+    *,
+    at: datetime,
+    action: str,
+    actor: User | None,
+    channel: Channel,
+    from_status: WorkOrderStatus | None = None,
+    to_status: WorkOrderStatus | None = None,
+    note: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> WorkOrderEvent:
+    event = WorkOrderEvent(
+        at=at,
+        actor_id=actor.id if actor is not None else None,
+        actor=actor.username if actor is not None else SYSTEM_ACTOR,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        channel=channel,
+        note=note,
+        details=details,
+    )
+    wo.events.append(event)
+    return event

@@ -1,0 +1,387 @@
+"""Changing work orders: everything people do to them. Each command opens the same way
+(`_opening`): the row is loaded for change (locked until the transaction ends where the
+database can), the rules in `cloud.workorders.rules` decide whether the change is allowed,
+the change is applied and an event joins the audit trail; a change someone else made at the
+same moment is refused (`concurrent_change`), never overwritten."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from cloud.enums import FINISHED, AlarmState, Channel, Role, WorkOrderKind
+from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.sla import SlaPolicy, load_sla
+from cloud.users.model import User
+from cloud.users.service import get_user
+from cloud.workorders.audit import add_event
+from cloud.workorders.model import WorkOrder, WorkOrderAttachment, WorkOrderEvent
+from cloud.workorders.rules import (
+    Action,
+    S,
+    checklist_done,
+    checklist_of,
+    clock_stopped,
+    is_verified,
+    may_assign,
+    may_follow_up,
+    plan,
+    plan_assign,
+    plan_follow_up,
+    plan_postpone,
+    plan_tick,
+)
+
+shipped_sla = functools.cache(load_sla)
+
+
+def load_for_change(session: Session, work_order_id: int) -> WorkOrder:
+    """The work order with its audit trail and attachments, its row locked for the rest of
+    the transaction (FOR UPDATE, where the database has it; SQLite has one writer at a time)."""
+    wo = session.scalar(
+        select(WorkOrder)
+        .where(WorkOrder.id == work_order_id)
+        .with_for_update()
+        .options(selectinload(WorkOrder.events), selectinload(WorkOrder.attachments))
+    )
+    if wo is None:
+        raise NotFound(f"work order {work_order_id} does not exist")
+    return wo
+
+
+@contextmanager
+def _opening(session: Session, work_order_id: int, channel: Channel) -> Iterator[WorkOrder]:
+    """A person's change to one work order: check the channel, load the row for change, let
+    the caller check and apply the change and record its event, then write it, refusing it
+    if someone else changed the row meanwhile (its version moved)."""
+    if channel is Channel.SYSTEM:
+        raise InvalidInput("channel 'system' is reserved for changes the service makes itself")
+    wo = load_for_change(session, work_order_id)
+    yield wo
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(
+            f"work order {wo.number} was changed by someone else at the same time; reload it "
+            "and try again",
+            code="concurrent_change",
+        ) from exc
+
+
+def close_verified(
+    session: Session, wo: WorkOrder, *, now: datetime, note: str, actor: User | None = None
+) -> None:
+    """Close a resolved job whose fix is confirmed (verified telemetry or a done checklist)."""
+    source = wo.status
+    wo.status = S.CLOSED
+    wo.closed_at = now
+    wo.updated_at = now
+    wo.open_key = None
+    add_event(
+        session,
+        wo,
+        at=now,
+        action="close",
+        actor=actor,
+        channel=Channel.SYSTEM,
+        from_status=source,
+        to_status=S.CLOSED,
+        note=note,
+    )
+
+
+def act(
+    session: Session,
+    work_order_id: int,
+    action: Action,
+    *,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+    note: str | None = None,
+    sla: SlaPolicy | None = None,
+) -> WorkOrder:
+    """Apply `action` by `user`; raises NotFound, Forbidden, Conflict or InvalidInput. `sla`
+    gives the verification window (closing a fault job); without it the shipped one."""
+    sla = sla or shipped_sla()
+    with _opening(session, work_order_id, channel) as wo:
+        target = plan(
+            action,
+            status=wo.status,
+            role=user.role,
+            is_assignee=wo.assignee_id == user.id,
+            assigned=wo.assignee_id is not None,
+            holds=wo.holds,
+            fault_active=wo.alarm is not None and wo.alarm.state is AlarmState.ACTIVE,
+            verified=is_verified(wo, now, sla),
+            checklist_done=wo.kind is not WorkOrderKind.PM or checklist_done(wo),
+            note=note,
+        )
+        source = wo.status
+        wo.status = target
+        wo.updated_at = now
+        _apply(wo, action, user=user, now=now, note=note)
+        if target in FINISHED:
+            wo.open_key = None
+        if wo.escalation_clock is not None and clock_stopped(wo, wo.escalation_clock):
+            wo.escalation_clock = None
+            wo.escalation_stage = 0
+        add_event(
+            session,
+            wo,
+            at=now,
+            action=action.value,
+            actor=user,
+            channel=channel,
+            from_status=source,
+            to_status=target,
+            note=note,
+        )
+        if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM:
+            close_verified(session, wo, now=now, note="checklist done")
+    return wo
+
+
+def _apply(wo: WorkOrder, action: Action, *, user: User, now: datetime, note: str | None) -> None:
+    """What `action` records besides the status: who owns the job, when each step happened."""
+    if action is Action.ACKNOWLEDGE:
+        wo.assignee = user
+        wo.acknowledged_at = now
+        if wo.alarm is not None and not wo.alarm.acknowledged:
+            wo.alarm.acknowledged = True
+            wo.alarm.acknowledged_at = now
+            wo.alarm.acknowledged_by_id = user.id
+    elif action is Action.START and wo.started_at is None:
+        wo.started_at = now
+    elif action is Action.HOLD:
+        wo.holds += 1
+    elif action is Action.RESOLVE:
+        wo.resolved_at = now
+        wo.resolution = note
+    elif action is Action.CLOSE:
+        wo.closed_at = now
+    elif action is Action.CANCEL:
+        wo.cancelled_at = now
+
+
+def _field_user(session: Session, username: str) -> User:
+    found = get_user(session, username)
+    if found is None:
+        raise InvalidInput(f"assignee: user {username!r} does not exist")
+    if not found.active:
+        raise InvalidInput(f"assignee: user {username!r} is deactivated")
+    if found.role not in (Role.TECHNICIAN, Role.SUPERVISOR):
+        raise InvalidInput(
+            f"assignee: {username!r} is a {found.role.value}; jobs go to technicians and "
+            "supervisors"
+        )
+    return found
+
+
+def assign(
+    session: Session,
+    work_order_id: int,
+    assignee: str,
+    *,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+    note: str | None = None,
+) -> WorkOrder:
+    """A supervisor gives the job to someone (or takes it from one technician to another).
+    An unacknowledged job is dispatched to its new assignee, who acknowledges it."""
+    may_assign(user.role)
+    with _opening(session, work_order_id, channel) as wo:
+        plan_assign(wo.status)
+        to = _field_user(session, assignee)
+        previous = wo.assignee
+        if previous is not None and previous.id == to.id:
+            raise Conflict(
+                f"work order {wo.number} is already assigned to {assignee}", code="no_change"
+            )
+        wo.assignee = to
+        wo.updated_at = now
+        if wo.status is S.OPEN:
+            wo.dispatched_at = None  # the ticker sends it to the new assignee
+        was = f" (was {previous.username})" if previous is not None else ""
+        add_event(
+            session,
+            wo,
+            at=now,
+            action="assign",
+            actor=user,
+            channel=channel,
+            note=note or f"assigned to {to.username}{was}",
+            details={"assignee": to.username, "previous": previous.username if previous else None},
+        )
+    return wo
+
+
+def postpone(
+    session: Session,
+    work_order_id: int,
+    until: datetime,
+    *,
+    user: User,
+    now: datetime,
+    sla: SlaPolicy,
+    channel: Channel = Channel.API,
+    note: str | None = None,
+) -> WorkOrder:
+    """Move the promised completion, once: a job may not be postponed twice."""
+    with _opening(session, work_order_id, channel) as wo:
+        plan_postpone(
+            status=wo.status,
+            role=user.role,
+            is_assignee=wo.assignee_id == user.id,
+            postponements=wo.postponements,
+            current=wo.resolve_due_at,
+            until=until,
+            latest=sla.latest_promise(wo.created_at),
+            note=note,
+        )
+        previous = wo.resolve_due_at
+        wo.resolve_due_at = until
+        wo.postponements += 1
+        wo.updated_at = now
+        if wo.escalation_clock == "complete":
+            wo.escalation_clock = None
+            wo.escalation_stage = 0
+        add_event(
+            session,
+            wo,
+            at=now,
+            action="postpone",
+            actor=user,
+            channel=channel,
+            note=note,
+            details={
+                "from": previous.isoformat() if previous else None,
+                "to": until.isoformat(),
+            },
+        )
+    return wo
+
+
+def comment(
+    session: Session,
+    work_order_id: int,
+    text: str,
+    *,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+) -> WorkOrderEvent:
+    """A remark on the job, by anyone signed in, in any status; it joins the audit trail."""
+    if not text.strip():
+        raise InvalidInput("text: a comment must not be empty")
+    with _opening(session, work_order_id, channel) as wo:
+        wo.updated_at = now
+        event = add_event(
+            session, wo, at=now, action="comment", actor=user, channel=channel, note=text.strip()
+        )
+    return event
+
+
+def attach(
+    session: Session,
+    work_order_id: int,
+    *,
+    url: str,
+    name: str,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+) -> WorkOrderAttachment:
+    """Attach a photo or document kept elsewhere, by its http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"url: {url[:200]!r} is not an http(s) URL")
+    if not name.strip():
+        raise InvalidInput("name: an attachment needs a name")
+    with _opening(session, work_order_id, channel) as wo:
+        attachment = WorkOrderAttachment(
+            url=url, name=name.strip(), added_by=user.username, added_at=now
+        )
+        wo.attachments.append(attachment)
+        wo.updated_at = now
+        add_event(
+            session,
+            wo,
+            at=now,
+            action="attachment",
+            actor=user,
+            channel=channel,
+            note=name.strip(),
+            details={"url": url, "name": name.strip()},
+        )
+    return attachment
+
+
+def record_follow_up(
+    session: Session,
+    work_order_id: int,
+    *,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+    note: str | None = None,
+) -> WorkOrder:
+    """A post-repair visit (or call) to the reporter: counts towards the follow-up rate."""
+    may_follow_up(user.role, note)
+    with _opening(session, work_order_id, channel) as wo:
+        plan_follow_up(wo.number, wo.kind, wo.status)
+        wo.follow_up = True
+        wo.follow_up_at = now
+        wo.updated_at = now
+        add_event(session, wo, at=now, action="follow_up", actor=user, channel=channel, note=note)
+    return wo
+
+
+def check_item(
+    session: Session,
+    work_order_id: int,
+    index: int,
+    *,
+    done: bool,
+    user: User,
+    now: datetime,
+    channel: Channel = Channel.API,
+    note: str | None = None,
+) -> WorkOrder:
+    """Tick (or untick) item `index` (from 0) of a PM job's checklist."""
+    with _opening(session, work_order_id, channel) as wo:
+        items = checklist_of(wo)
+        if items is None:
+            raise Conflict(f"work order {wo.number} has no checklist", code="no_checklist")
+        if not 0 <= index < len(items):
+            raise NotFound(f"work order {wo.number} has no checklist item {index}")
+        plan_tick(
+            wo.number, status=wo.status, role=user.role, is_assignee=wo.assignee_id == user.id
+        )
+        entry = dict(items[index])
+        entry["done"] = done
+        entry["by"] = user.username if done else None
+        entry["at"] = now.isoformat() if done else None
+        items[index] = entry
+        wo.checklist = items  # a new list: the JSON column is saved
+        wo.updated_at = now
+        label = str(entry.get("item") or entry.get("text") or f"item {index}")
+        add_event(
+            session,
+            wo,
+            at=now,
+            action="check" if done else "uncheck",
+            actor=user,
+            channel=channel,
+            note=note or label,
+            details={"index": index, "item": label, "done": done},
+        )
+    return wo

@@ -1,0 +1,288 @@
+"""Raising work orders: a fault's job (or the same job reopened when the fault came back soon
+after its fix), a job someone asked for, and any other kind; each numbered, routed to a team,
+with its due times and its first audit event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from cloud.alarms.model import Alarm
+from cloud.enums import TRADE_OF_KIND, Channel, Priority, WorkOrderKind
+from cloud.equipment import Equipment
+from cloud.errors import InvalidInput
+from cloud.orm import Counter
+from cloud.rules.model import Rule
+from cloud.sla import SlaPolicy
+from cloud.users.model import Team, User
+from cloud.workorders import queries
+from cloud.workorders.audit import add_event
+from cloud.workorders.model import WorkOrder
+from cloud.workorders.rules import S, fault_key
+
+NUMBER_COUNTER = "work_order_number"
+
+
+def next_number(session: Session) -> str:
+    """WO-000001, WO-000002, …: an atomic counter, portable across SQLite and PostgreSQL."""
+    value = session.scalar(
+        update(Counter)
+        .where(Counter.name == NUMBER_COUNTER)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    if value is None:
+        session.add(Counter(name=NUMBER_COUNTER, value=1))
+        session.flush()
+        value = 1
+    return f"WO-{value:06d}"
+
+
+def route_team(session: Session, building: str | None, equipment_kind: str | None) -> Team | None:
+    """The team a job goes to: its building's team of the equipment's trade, else a team of
+    that trade serving every building."""
+    trade = TRADE_OF_KIND.get(equipment_kind or "")
+    if trade is None:
+        return None
+    teams = session.scalars(
+        select(Team)
+        .where(Team.trade == trade, or_(Team.building == building, Team.building.is_(None)))
+        .order_by(Team.building.is_(None), Team.id)
+    ).all()
+    return teams[0] if teams else None
+
+
+def set_due(wo: WorkOrder, sla: SlaPolicy, opened: datetime) -> None:
+    due = sla.due(wo.priority, opened)
+    wo.opened_at = opened
+    wo.respond_due_at = due.respond
+    wo.start_due_at = due.on_site
+    wo.resolve_due_at = due.resolve
+    wo.dispatched_at = None
+    wo.escalation_clock = None
+    wo.escalation_stage = 0
+    wo.escalated_at = None
+
+
+def _new(
+    session: Session,
+    *,
+    title: str,
+    description: str | None,
+    kind: WorkOrderKind,
+    priority: Priority,
+    equipment: Equipment | None,
+    building: str | None,
+    now: datetime,
+    sla: SlaPolicy,
+    created_by: User | None,
+    channel: Channel,
+    note: str | None,
+    location: str | None = None,
+) -> WorkOrder:
+    if location is None and equipment is not None:
+        parts = (f"floor {equipment.floor}" if equipment.floor else None, equipment.zone)
+        location = ", ".join(p for p in parts if p) or None
+    team = route_team(session, building, equipment.kind if equipment is not None else None)
+    wo = WorkOrder(
+        number=next_number(session),
+        title=title[:256],
+        description=description,
+        kind=kind,
+        equipment_id=equipment.id if equipment is not None else None,
+        building=building,
+        location=location,
+        priority=priority,
+        status=S.OPEN,
+        created_at=now,
+        updated_at=now,
+        holds=0,
+        postponements=0,
+        reopens=0,
+        follow_up=False,
+        team=team,
+        created_by=created_by,
+    )
+    set_due(wo, sla, now)
+    session.add(wo)
+    add_event(
+        session,
+        wo,
+        at=now,
+        action="created",
+        actor=created_by,
+        channel=channel,
+        to_status=S.OPEN,
+        note=note,
+        details={"team": team.name} if team is not None else None,
+    )
+    return wo
+
+
+def create_work_order(
+    session: Session,
+    *,
+    title: str,
+    kind: WorkOrderKind,
+    priority: Priority,
+    now: datetime,
+    sla: SlaPolicy,
+    channel: Channel,
+    equipment: Equipment | None = None,
+    building: str | None = None,
+    description: str | None = None,
+    created_by: User | None = None,
+    note: str | None = None,
+    location: str | None = None,
+) -> WorkOrder:
+    """A new work order of any kind, with its due times and team; `building` defaults to the
+    equipment's."""
+    if equipment is not None:
+        building = equipment.building
+    return _new(
+        session,
+        title=title,
+        description=description,
+        kind=kind,
+        priority=priority,
+        equipment=equipment,
+        building=building,
+        now=now,
+        sla=sla,
+        created_by=created_by,
+        channel=channel,
+        note=note,
+        location=location,
+    )
+
+
+def describe_equipment(equipment: Equipment) -> str:
+    return f"{equipment.name} ({equipment.id})" if equipment.name else equipment.id
+
+
+def reopen(
+    session: Session, wo: WorkOrder, *, alarm: Alarm, now: datetime, sla: SlaPolicy, note: str
+) -> WorkOrder:
+    """The fault came back soon after its fix: the same job opens again, counted against the
+    repair's quality. Its owner keeps it (and hears of it first); its clocks start again."""
+    source = wo.status
+    previous_fix = wo.resolved_at
+    wo.status = S.OPEN
+    wo.alarm = alarm
+    wo.open_key = fault_key(alarm.equipment_id, alarm.rule_id)
+    wo.reopens += 1
+    wo.reopened_at = now
+    wo.updated_at = now
+    wo.acknowledged_at = None
+    wo.started_at = None
+    wo.resolved_at = None
+    wo.closed_at = None
+    set_due(wo, sla, now)
+    add_event(
+        session,
+        wo,
+        at=now,
+        action="reopened",
+        actor=None,
+        channel=Channel.SYSTEM,
+        from_status=source,
+        to_status=S.OPEN,
+        note=note,
+        details={
+            "reopens": wo.reopens,
+            "fixed_at": previous_fix.isoformat() if previous_fix else None,
+        },
+    )
+    return wo
+
+
+def raise_fault(
+    session: Session,
+    *,
+    equipment: Equipment,
+    alarm: Alarm,
+    rule: Rule,
+    now: datetime,
+    sla: SlaPolicy,
+) -> WorkOrder:
+    """The work order for a new occurrence of a fault. The caller has checked none is open for
+    it. If the same fault was fixed within `reopen_within`, that job is reopened instead of a
+    new one being raised."""
+    fixed = queries.recent_fix(session, equipment.id, rule.id, now=now, sla=sla)
+    if fixed is not None:
+        return reopen(session, fixed, alarm=alarm, now=now, sla=sla, note=alarm.message)
+    where = ", ".join(
+        part
+        for part in (
+            f"building {equipment.building}",
+            f"floor {equipment.floor}" if equipment.floor else None,
+            f"zone {equipment.zone}" if equipment.zone else None,
+        )
+        if part
+    )
+    description = "\n\n".join(p for p in (rule.description, f"Location: {where}.") if p)
+    wo = _new(
+        session,
+        title=f"{rule.title}: {describe_equipment(equipment)}",
+        description=description,
+        kind=WorkOrderKind.FAULT,
+        priority=rule.priority,
+        equipment=equipment,
+        building=equipment.building,
+        now=now,
+        sla=sla,
+        created_by=None,
+        channel=Channel.SYSTEM,
+        note=alarm.message,
+    )
+    wo.alarm = alarm
+    wo.rule_id = rule.id
+    wo.open_key = fault_key(equipment.id, rule.id)
+    return wo
+
+
+def create_request(
+    session: Session,
+    *,
+    user: User,
+    title: str,
+    description: str | None,
+    priority: Priority,
+    equipment_id: str | None,
+    building: str | None,
+    now: datetime,
+    sla: SlaPolicy,
+    channel: Channel,
+    location: str | None = None,
+) -> WorkOrder:
+    """A work order someone asked for (a reported problem), not raised by a rule."""
+    equipment = None
+    if equipment_id is not None:
+        equipment = session.get(Equipment, equipment_id)
+        if equipment is None:
+            raise InvalidInput(f"equipment {equipment_id!r} is not in the registry")
+        if building is not None and building != equipment.building:
+            raise InvalidInput(
+                f"equipment {equipment_id!r} is in building {equipment.building!r}, "
+                f"not {building!r}"
+            )
+        building = equipment.building
+    if not title.strip():
+        raise InvalidInput("title must not be empty")
+    return _new(
+        session,
+        title=title.strip(),
+        description=description,
+        kind=WorkOrderKind.REQUEST,
+        priority=priority,
+        equipment=equipment,
+        building=building,
+        now=now,
+        sla=sla,
+        created_by=user,
+        channel=channel,
+        note=None,
+        location=location,
+    )

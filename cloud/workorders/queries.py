@@ -1,0 +1,167 @@
+"""Reading work orders: one by id or number, the one open for a fault or an alarm, the last
+fixed one, and filtered pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
+from cloud.errors import NotFound
+from cloud.sla import SlaPolicy
+from cloud.users.model import Team, User
+from cloud.workorders.model import WorkOrder, escalated
+from cloud.workorders.rules import LIVE, S, fault_key
+
+
+def get(session: Session, work_order_id: int, *, with_events: bool = False) -> WorkOrder:
+    query = select(WorkOrder).where(WorkOrder.id == work_order_id)
+    if with_events:
+        query = query.options(selectinload(WorkOrder.events), selectinload(WorkOrder.attachments))
+    wo = session.scalar(query)
+    if wo is None:
+        raise NotFound(f"work order {work_order_id} does not exist")
+    return wo
+
+
+def by_number(session: Session, number: str) -> int | None:
+    """The id of the work order with this number (WO-000042), or None."""
+    return session.scalar(select(WorkOrder.id).where(WorkOrder.number == number))
+
+
+def open_for_fault(session: Session, equipment_id: str, rule_id: str) -> WorkOrder | None:
+    """The job open for this fault (equipment and rule), if any."""
+    return session.scalar(
+        select(WorkOrder).where(WorkOrder.open_key == fault_key(equipment_id, rule_id))
+    )
+
+
+def open_for_alarm(session: Session, alarm_id: int) -> WorkOrder | None:
+    """The job still open that the alarm raised, if any."""
+    return session.scalar(
+        select(WorkOrder).where(WorkOrder.alarm_id == alarm_id, WorkOrder.open_key.is_not(None))
+    )
+
+
+def recent_fix(
+    session: Session, equipment_id: str, rule_id: str, *, now: datetime, sla: SlaPolicy
+) -> WorkOrder | None:
+    """The fault job for this equipment and rule fixed within `reopen_within`, if any."""
+    since = now - timedelta(seconds=sla.reopen_within)
+    return session.scalar(
+        select(WorkOrder)
+        .where(
+            WorkOrder.equipment_id == equipment_id,
+            WorkOrder.rule_id == rule_id,
+            WorkOrder.kind == WorkOrderKind.FAULT,
+            WorkOrder.status.in_((S.RESOLVED, S.CLOSED)),
+            WorkOrder.resolved_at >= since,
+        )
+        .order_by(WorkOrder.resolved_at.desc(), WorkOrder.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    status: Sequence[WorkOrderStatus] | None = None
+    priority: Sequence[Priority] | None = None
+    building: str | None = None
+    equipment_id: str | None = None
+    kind: WorkOrderKind | None = None
+    assignee: str | None = None
+    team: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    overdue_at: datetime | None = None  # only jobs with a clock past due at this time
+
+
+def overdue_clause(now: datetime) -> Any:
+    """SQL: a live job with a clock due at or before `now` and not stopped (not acknowledged
+    by its respond time, not started by its on-site time, or not done by its promised
+    completion)."""
+    return WorkOrder.status.in_(LIVE) & or_(
+        (WorkOrder.acknowledged_at.is_(None) & (WorkOrder.respond_due_at <= now)),
+        (WorkOrder.started_at.is_(None) & (WorkOrder.start_due_at <= now)),
+        WorkOrder.resolve_due_at <= now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of work orders and how many match in all. Each item is a row of the table (read
+    without the ORM: a list page is read often) with the team, assignee and creator it names
+    and its escalation: the attributes of a `WorkOrder` under the same names."""
+
+    items: list[dict[str, Any]]
+    total: int
+
+
+def search(session: Session, filters: Filters, *, limit: int, offset: int) -> Page:
+    """A page of work orders, newest first, and how many match in all."""
+    query = select(WorkOrder.id)
+    if filters.status:
+        query = query.where(WorkOrder.status.in_(filters.status))
+    if filters.priority:
+        query = query.where(WorkOrder.priority.in_(filters.priority))
+    if filters.building is not None:
+        query = query.where(WorkOrder.building == filters.building)
+    if filters.equipment_id is not None:
+        query = query.where(WorkOrder.equipment_id == filters.equipment_id)
+    if filters.kind is not None:
+        query = query.where(WorkOrder.kind == filters.kind)
+    if filters.assignee is not None:
+        query = query.join(User, WorkOrder.assignee_id == User.id).where(
+            User.username == filters.assignee
+        )
+    if filters.team is not None:
+        query = query.join(Team, WorkOrder.team_id == Team.id).where(Team.name == filters.team)
+    if filters.created_from is not None:
+        query = query.where(WorkOrder.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        query = query.where(WorkOrder.created_at < filters.created_to)
+    if filters.overdue_at is not None:
+        query = query.where(overdue_clause(filters.overdue_at))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # The page's ids first (a narrow sort, often straight from an index), then their rows.
+    ids = list(
+        session.scalars(
+            query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    if not ids:
+        return Page([], total)
+    table = WorkOrder.__table__
+    by_id = {row.id: row for row in session.execute(select(table).where(table.c.id.in_(ids)))}
+    rows = [by_id[i] for i in ids]
+    user_ids = {r.assignee_id for r in rows} | {r.created_by_id for r in rows}
+    user_ids.discard(None)
+    users = (
+        {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
+    team_ids = {r.team_id for r in rows if r.team_id is not None}
+    teams = (
+        {t.id: t for t in session.scalars(select(Team).where(Team.id.in_(team_ids)))}
+        if team_ids
+        else {}
+    )
+    return Page([_listed(row, users, teams) for row in rows], total)
+
+
+def _listed(row: Row[Any], users: dict[int, User], teams: dict[int, Team]) -> dict[str, Any]:
+    return {
+        **row._mapping,
+        "team": teams.get(row.team_id) if row.team_id is not None else None,
+        "assignee": users.get(row.assignee_id) if row.assignee_id is not None else None,
+        "created_by": users.get(row.created_by_id) if row.created_by_id is not None else None,
+        "escalation": escalated(row.escalation_clock, row.escalation_stage, row.escalated_at),
+    }
