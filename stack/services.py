@@ -134,7 +134,7 @@ class ManagedServer:
 
 class Mosquitto(ManagedServer):
     """mosquitto, open on loopback by default; with `users` it requires a login and applies
-    the role ACL of plantroom.mqtt_auth; with `tls` it also listens for TLS on `tls_port`."""
+    the role ACL of stack.mqtt_auth; with `tls` it also listens for TLS on `tls_port`."""
 
     name = "mosquitto"
 

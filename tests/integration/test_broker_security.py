@@ -1,4 +1,4 @@
-"""The broker with per-client users, role ACLs and TLS (plantroom.mqtt_auth)."""
+"""The broker with per-client users, role ACLs and TLS (stack.mqtt_auth)."""
 
 from __future__ import annotations
 
