@@ -24,7 +24,7 @@ from cloud.api import rules as rule_routes
 from cloud.api import users as user_routes
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
-from cloud.escalation import Escalator
+from cloud.sla.escalator import Escalator
 from cloud.ingest import TelemetryConsumer
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
@@ -119,8 +119,9 @@ def create_app(
         if settings.demo_mode:
             _demo(state, database)
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
-            interval = float(getattr(settings, "escalation_interval_s", None) or 5.0)
-            ticker = Escalator(database, state.sla, clock=clock, interval=interval)
+            ticker = Escalator(
+                database, state.sla, clock=clock, interval=settings.escalation_interval_s
+            )
             await stack.enter_async_context(ticker)
         if notify:  # webhooks, Grafana annotations, InfluxDB events and metrics
             await stack.enter_async_context(

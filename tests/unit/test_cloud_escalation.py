@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from cloud.enums import Role
-from cloud.escalation import Escalator
+from cloud.sla.escalator import Escalator
 from cloud.models import Notification, User, WorkOrderEvent
 from cloud.users import add_team, get_user, set_member
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for

@@ -9,7 +9,7 @@ import pytest
 
 from cloud.enums import Role, WorkOrderStatus
 from cloud.errors import CloudError, Conflict, Forbidden, InvalidInput
-from cloud.escalation import Clocks, escalation_step
+from cloud.sla.clocks import Clocks, escalation_step
 from cloud.security import hash_password, hash_token, new_token, verify_password
 from cloud.workorders import ACTIONS, Action, plan, plan_postpone
 
