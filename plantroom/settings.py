@@ -67,7 +67,9 @@ class EdgeSettings(MqttSettings):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     edge_agent_id: str = Field(
         default="edge-1",
-        description="this agent's name: MQTT client id `plantroom-edge-<id>`, topics `…/edge/<id>/…`",
+        description=(
+            "this agent's name: MQTT client id `plantroom-edge-<id>`, topics `…/edge/<id>/…`"
+        ),
     )
     edge_buildings: list[str] = Field(
         default_factory=list, description="building ids this agent serves; empty: every building"

@@ -7,9 +7,9 @@
     every metrics interval: KPIs ─► InfluxDB `work_orders`
 
 Each receiver has its own cursor, so one that is down holds up no other. All database work
-runs on one thread owned here (a `plantroom.ticker.WorkerThread`, `cloud-notify`); the pumps and the metrics loop run in one TaskGroup, restarted
-with backoff (from the cursors saved in the database) if it fails, for instance while the
-database is unreachable.
+runs on one thread owned here (a `plantroom.ticker.WorkerThread`, `cloud-notify`); the pumps
+and the metrics loop run in one TaskGroup, restarted with backoff (from the cursors saved in
+the database) if it fails, for instance while the database is unreachable.
 """
 
 from __future__ import annotations

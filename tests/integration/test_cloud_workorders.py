@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from cloud.enums import Role
-from cloud.sla.escalator import Escalator
 from cloud.models import Notification, User, WorkOrder
+from cloud.sla.escalator import Escalator
 from cloud.users import add_team, get_user, set_member
 from plantroom.pgserver import Postgres
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for

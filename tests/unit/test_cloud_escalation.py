@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from cloud.enums import Role
-from cloud.sla.escalator import Escalator
 from cloud.models import Notification, User, WorkOrderEvent
+from cloud.sla.escalator import Escalator
 from cloud.users import add_team, get_user, set_member
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 
