@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,6 +102,28 @@ class WorkerThread:
         await self.stop()
 
 
+class Runs(ABC):
+    """An async context manager that starts what it runs on entry and stops it on exit."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
 @dataclass(slots=True)
 class TickerStats:
     """What a ticker has done; a subclass may add the counts of its own ticks."""
@@ -112,7 +135,7 @@ class TickerStats:
     last_error: str | None = None  # the last error seen, kept after recovery
 
 
-class Ticker(Generic[R]):
+class Ticker(Runs, Generic[R]):
     """Runs `tick` on its own `WorkerThread` every `interval` seconds while it is entered.
 
     The first tick runs at once, or one interval after start with `delay_first` (for a
@@ -190,18 +213,6 @@ class Ticker(Generic[R]):
         finally:
             await self.thread.stop()
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     async def _pause(self) -> bool:
         """Wait one interval; True if asked to stop meanwhile."""
         try:
@@ -229,3 +240,15 @@ class Ticker(Generic[R]):
                 outage = False
             if await self._pause():
                 return
+
+
+class Ticked(Runs):
+    """Runs on a `Ticker` of its own (`self.ticker`): entering starts it, leaving stops it."""
+
+    ticker: Ticker[Any]
+
+    async def start(self) -> None:
+        await self.ticker.start()
+
+    async def stop(self) -> None:
+        await self.ticker.stop()

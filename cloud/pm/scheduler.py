@@ -20,7 +20,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from types import TracebackType
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +44,7 @@ from cloud.pm.schedule import (
 from cloud.sla import SlaPolicy
 from plantroom.inventory import Inventory
 from plantroom.settings import CloudSettings
-from plantroom.ticker import Ticker
+from plantroom.ticker import Ticked, Ticker
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class _Target:
     equipment: Equipment | None
 
 
-class PmScheduler:
+class PmScheduler(Ticked):
     """Evaluates the plans; as an async context manager, every `interval` seconds on its
     own database thread (`cloud-pm`), the first time one interval after start, when the
     registry has had telemetry to count use from."""
@@ -104,7 +103,7 @@ class PmScheduler:
         self.timezone = timezone
         self.runs = 0
         self.last_run: PmRun | None = None
-        self.ticker = Ticker(
+        self.ticker: Ticker[PmRun] = Ticker(
             "cloud-pm",
             self.evaluate,
             interval=interval,
@@ -342,15 +341,3 @@ class PmScheduler:
     async def run_now(self) -> PmRun:
         """Evaluate now, off the event loop, never alongside the ticker's own evaluation."""
         return await self.ticker.run_now()
-
-    async def __aenter__(self) -> PmScheduler:
-        await self.ticker.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.ticker.stop()

@@ -23,7 +23,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +37,7 @@ from cloud.models import Alarm, Notification, Team, User, WorkOrder
 from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from plantroom.settings import CloudSettings
-from plantroom.ticker import Ticker, TickerStats
+from plantroom.ticker import Ticked, Ticker, TickerStats
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +194,7 @@ def escalate(
     return fired
 
 
-class Escalator:
+class Escalator(Ticked):
     """The SLA ticker as an async context manager: entering starts it on its own database
     thread (`cloud-sla`), leaving stops it after the tick under way."""
 
@@ -213,7 +212,7 @@ class Escalator:
         self._clock = clock
         self._batch = batch
         self.stats = EscalatorStats()
-        self.ticker = Ticker(
+        self.ticker: Ticker[TickReport] = Ticker(
             "cloud-sla",
             self.tick,
             interval=interval,
@@ -311,17 +310,3 @@ class Escalator:
         s.dispatched += report.dispatched
         s.escalated += report.escalated
         s.closed += report.closed
-
-    # -- running -----------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Escalator:
-        await self.ticker.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.ticker.stop()

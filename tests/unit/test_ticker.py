@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from plantroom.ticker import NotRunning, Ticker, TickerStats, WorkerThread
+from plantroom.ticker import NotRunning, Ticked, Ticker, TickerStats, WorkerThread
 
 
 async def eventually(probe: Callable[[], bool], what: str, within: float = 10.0) -> None:
@@ -198,3 +198,21 @@ async def test_the_tick_adds_its_own_counts_to_the_stats() -> None:
 def test_the_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="ticker t-bad: interval must be more than zero"):
         Ticker("t-bad", lambda: None, interval=0)
+
+
+class Sweeper(Ticked):
+    def __init__(self) -> None:
+        self.swept = 0
+        self.ticker: Ticker[int] = Ticker("t-owner", self.sweep, interval=0.01)
+
+    def sweep(self) -> int:
+        self.swept += 1
+        return self.swept
+
+
+async def test_an_owner_of_a_ticker_runs_while_entered() -> None:
+    async with Sweeper() as sweeper:
+        assert sweeper.ticker.running
+        await eventually(lambda: sweeper.swept >= 2, "two sweeps")
+    assert not sweeper.ticker.running and alive("t-owner") == []
+    assert sweeper.ticker.stats.ticks == sweeper.swept
