@@ -24,15 +24,14 @@ from cloud.api import rules as rule_routes
 from cloud.api import users as user_routes
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
-from cloud.escalation import Escalator
 from cloud.ingest import TelemetryConsumer
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
-from cloud.pm.settings import pm_settings
 from cloud.rules.service import RulesService, site_timezone
 from cloud.sla import load_sla
+from cloud.sla.escalator import Escalator
 from cloud.state import AppState
 from cloud.users.demo import ensure_demo_users, write_credentials
 from plantroom.errors import PlantroomError
@@ -86,7 +85,6 @@ def create_app(
     inventory = load_inventory(settings.inventory)
     timezone = site_timezone(inventory.site.timezone)
     rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
-    pm_config = pm_settings()
     state = AppState(
         settings=settings,
         inventory=inventory,
@@ -99,12 +97,12 @@ def create_app(
     database = Database(settings.database_url)  # a bad URL fails here, before listening
     pm_scheduler = PmScheduler(
         database,
-        load_plans(pm_config.pm_dir) if pm_config.pm_enabled else [],
+        load_plans(settings.pm_dir) if settings.pm_enabled else [],
         inventory=inventory,
         clock=clock,
         sla=state.sla,
         timezone=timezone,
-        interval=pm_config.pm_interval_s,
+        interval=settings.pm_interval_s,
     )
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
@@ -119,8 +117,9 @@ def create_app(
         if settings.demo_mode:
             _demo(state, database)
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
-            interval = float(getattr(settings, "escalation_interval_s", None) or 5.0)
-            ticker = Escalator(database, state.sla, clock=clock, interval=interval)
+            ticker = Escalator(
+                database, state.sla, clock=clock, interval=settings.escalation_interval_s
+            )
             await stack.enter_async_context(ticker)
         if notify:  # webhooks, Grafana annotations, InfluxDB events and metrics
             await stack.enter_async_context(
@@ -136,8 +135,8 @@ def create_app(
             rules.attach(consumer)
             stack.callback(rules.attach, None)
         await stack.enter_async_context(rules.running())  # reload when the rule files change
-        if pm_config.pm_enabled:  # preventive maintenance falling due
-            await stack.enter_async_context(pm_scheduler.running())
+        if settings.pm_enabled:  # preventive maintenance falling due
+            await stack.enter_async_context(pm_scheduler)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

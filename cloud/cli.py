@@ -16,6 +16,7 @@ database named by the settings.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -196,64 +197,52 @@ def _action(
         typer.echo(f"{wo['number']} is {wo['status']} (owner {assignee})")
 
 
-@wo_app.command("ack")
-def ack_command(
-    ref: Ref,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    note: Note = None,
-    as_json: AsJson = False,
-) -> None:
-    """Acknowledge: take the job (you become its owner)."""
-    _action("acknowledge", ref, url, token, note, as_json)
+def _note_optional(action: str) -> Callable[..., None]:
+    def command(
+        ref: Ref,
+        url: Url = DEFAULT_URL,
+        token: Token = None,
+        note: Note = None,
+        as_json: AsJson = False,
+    ) -> None:
+        _action(action, ref, url, token, note, as_json)
+
+    return command
 
 
-@wo_app.command("start")
-def start_command(
-    ref: Ref,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    note: Note = None,
-    as_json: AsJson = False,
-) -> None:
-    """Work has begun on site."""
-    _action("start", ref, url, token, note, as_json)
+def _note_required(action: str, what: str) -> Callable[..., None]:
+    def command(
+        ref: Ref,
+        note: str,
+        url: Url = DEFAULT_URL,
+        token: Token = None,
+        as_json: AsJson = False,
+    ) -> None:
+        _action(action, ref, url, token, note, as_json)
+
+    # the option's help says what the note is for
+    command.__annotations__["note"] = Annotated[
+        str, typer.Option("--note", "-n", help=f"{what} (required)")
+    ]
+    return command
 
 
-@wo_app.command("hold")
-def hold_command(
-    ref: Ref,
-    note: Annotated[str, typer.Option("--note", "-n", help="why (required)")],
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    as_json: AsJson = False,
-) -> None:
-    """Pause the work, saying why."""
-    _action("hold", ref, url, token, note, as_json)
-
-
-@wo_app.command("resume")
-def resume_command(
-    ref: Ref,
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    note: Note = None,
-    as_json: AsJson = False,
-) -> None:
-    """Back to work after a hold."""
-    _action("resume", ref, url, token, note, as_json)
-
-
-@wo_app.command("resolve")
-def resolve_command(
-    ref: Ref,
-    note: Annotated[str, typer.Option("--note", "-n", help="what was done (required)")],
-    url: Url = DEFAULT_URL,
-    token: Token = None,
-    as_json: AsJson = False,
-) -> None:
-    """The work is done (a fault job once its fault has cleared)."""
-    _action("resolve", ref, url, token, note, as_json)
+# command: (the API's action, what the command does, what its required note says, if any)
+ACTIONS: dict[str, tuple[str, str, str | None]] = {
+    "ack": ("acknowledge", "Acknowledge: take the job (you become its owner).", None),
+    "start": ("start", "Work has begun on site.", None),
+    "hold": ("hold", "Pause the work, saying why.", "why"),
+    "resume": ("resume", "Back to work after a hold.", None),
+    "resolve": (
+        "resolve",
+        "The work is done (a fault job once its fault has cleared).",
+        "what was done",
+    ),
+}
+for _name, (_api_action, _doc, _note) in ACTIONS.items():
+    _command = _note_optional(_api_action) if _note is None else _note_required(_api_action, _note)
+    _command.__doc__ = _doc
+    wo_app.command(_name)(_command)
 
 
 @wo_app.command("comment")

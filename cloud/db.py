@@ -126,7 +126,7 @@ def migrate(engine: Engine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "heads")
+            command.upgrade(cfg, "head")
     except (SQLAlchemyError, CommandError) as exc:
         raise ServiceError(f"database {engine.url!r}: migration failed: {exc}") from exc
 

@@ -10,7 +10,7 @@ A rule firing on a piece of equipment makes an alarm active and raises exactly o
 While that work order is open, the same fault raises nothing new: a re-trigger re-activates
 and updates the same alarm and notes it on the work order. When the condition clears, the
 alarm clears and the work order hears of it; the job stays for the technician, and the SLA
-ticker (`cloud.escalation`) closes it once the fault has stayed cleared for the verification
+ticker (`cloud.sla.escalator`) closes it once the fault has stayed cleared for the verification
 window. An alarm folded into a building incident raises no work order of its own.
 
 Each step is a call into its domain; no domain calls back up into this module, and the alarms

@@ -29,61 +29,113 @@ class _Base(BaseSettings):
 
 
 class MqttSettings(_Base):
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
-    mqtt_tls: bool = False
-    mqtt_ca_file: Path | None = None
-    mqtt_keepalive: int = Field(default=30, ge=5)
+    mqtt_host: str = Field(default="127.0.0.1", description="the MQTT broker's host")
+    mqtt_port: int = Field(
+        default=1883, ge=1, le=65535, description="the broker's port (TLS listeners: usually 8883)"
+    )
+    mqtt_username: str | None = Field(default=None, description="broker login; none: anonymous")
+    mqtt_password: SecretStr | None = Field(default=None, description="broker password")
+    mqtt_tls: bool = Field(
+        default=False,
+        description="connect with TLS; the broker's certificate must verify and match the host",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate (a private CA); "
+        "none: the system's trusted CAs",
+    )
+    mqtt_keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
 
 
 class InfluxSettings(_Base):
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_database: str = "plantroom"
-    influx_retention_policy: str | None = None
-    influx_username: str | None = None
-    influx_password: SecretStr | None = None
+    influx_url: str = Field(
+        default="http://127.0.0.1:8086", description="InfluxDB base URL (a path prefix is kept)"
+    )
+    influx_database: str = Field(default="plantroom", description="the `db` of `/write`")
+    influx_retention_policy: str | None = Field(default=None, description="the `rp` of `/write`")
+    influx_username: str | None = Field(default=None, description="sent as `u` of `/write`")
+    influx_password: SecretStr | None = Field(default=None, description="sent as `p` of `/write`")
     influx_token: SecretStr | None = Field(
         default=None, description="InfluxDB 2.x/3.x token, sent as `Authorization: Token …`"
     )
-    influx_create_database: bool = True
+    influx_create_database: bool = Field(
+        default=True, description="create the database (and the retention policy) at start"
+    )
 
 
 class EdgeSettings(MqttSettings):
-    inventory: Path = Path("sites/demo.yaml")
-    edge_agent_id: str = "edge-1"
-    edge_buildings: list[str] = Field(default_factory=list, description="empty = every building")
+    inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
+    edge_agent_id: str = Field(
+        default="edge-1",
+        description=(
+            "this agent's name: MQTT client id `plantroom-edge-<id>`, topics `…/edge/<id>/…`"
+        ),
+    )
+    edge_buildings: list[str] = Field(
+        default_factory=list, description="building ids this agent serves; empty: every building"
+    )
     edge_profiles_dir: Path | None = Field(default=None, description="extra profile folder")
-    edge_poll_interval_s: float = Field(default=1.0, gt=0)
-    edge_timeout_s: float = Field(default=1.0, gt=0)
-    edge_offline_after: int = Field(default=3, ge=1, description="consecutive failures")
-    edge_buffer_path: Path = Path("var/edge/buffer.sqlite")
-    edge_buffer_max_samples: int = Field(default=500_000, ge=1000)
+    edge_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="the fast poll class's interval"
+    )
+    edge_timeout_s: float = Field(
+        default=1.0, gt=0, description="how long one request waits for its answer"
+    )
+    edge_offline_after: int = Field(
+        default=3, ge=1, description="consecutive failures after which a device is offline"
+    )
+    edge_buffer_path: Path = Field(
+        default=Path("var/edge/buffer.sqlite"), description="the store-and-forward queue file"
+    )
+    edge_buffer_max_samples: int = Field(
+        default=500_000,
+        ge=1000,
+        description="queue bound; at the bound the oldest measurement is dropped, never an alarm",
+    )
     edge_normal_every: int = Field(default=5, ge=1, description="normal class = N fast polls")
     edge_slow_every: int = Field(default=30, ge=1, description="slow class = N fast polls")
     edge_commit_interval_s: float = Field(
         default=0.5, ge=0, description="buffer commit window: what a kill -9 may lose"
     )
-    edge_buffer_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
-    edge_inter_frame_delay_s: float = Field(default=0.0, ge=0)
+    edge_buffer_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="FULL: the buffer's bound holds across a power cut, at more disk writes",
+    )
+    edge_inter_frame_delay_s: float = Field(
+        default=0.0, ge=0, description="pause between exchanges on one hub (RS-485 lines)"
+    )
     edge_publish_window: int = Field(default=100, ge=1, description="unacknowledged publishes")
-    edge_backoff_initial_s: float = Field(default=0.5, gt=0)
-    edge_backoff_max_s: float = Field(default=30.0, gt=0)
-    edge_offline_retry_max_s: float = Field(default=60.0, gt=0)
+    edge_backoff_initial_s: float = Field(
+        default=0.5, gt=0, description="a hub's first reconnect delay (jittered, exponential)"
+    )
+    edge_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="a hub's longest reconnect delay"
+    )
+    edge_offline_retry_max_s: float = Field(
+        default=60.0, gt=0, description="longest pause between polls of an offline device"
+    )
     edge_mqtt_stale_after_s: float | None = Field(
         default=None, gt=0, description="default: twice the slow interval"
     )
-    edge_stats_log_interval_s: float = Field(default=300.0, gt=0)
-    edge_stop_drain_s: float = Field(default=2.0, ge=0)
+    edge_stats_log_interval_s: float = Field(
+        default=300.0, gt=0, description="how often the agent logs its counters"
+    )
+    edge_stop_drain_s: float = Field(
+        default=2.0, ge=0, description="on SIGTERM, how long to keep sending before disconnecting"
+    )
     edge_health_interval_s: float = Field(
         default=10.0, gt=0, description="how often the agent publishes its EdgeHealth report"
     )
 
 
 class GatewaySettings(MqttSettings, InfluxSettings):
-    inventory: Path | None = None
-    gateway_id: str = "gateway-1"
+    inventory: Path | None = Field(
+        default=None, description="the site inventory; when given, lines get a `floor` tag"
+    )
+    gateway_id: str = Field(
+        default="gateway-1",
+        description="this replica: MQTT client id, buffer sub-folder and `instance` tag",
+    )
     gateway_share_group: str = Field(
         default="",
         description=(
@@ -91,26 +143,45 @@ class GatewaySettings(MqttSettings, InfluxSettings):
             " empty: a plain subscription, which mosquitto 2.0 keeps across a broker crash"
         ),
     )
-    gateway_batch_size: int = Field(default=5000, ge=1)
-    gateway_flush_interval_s: float = Field(default=1.0, gt=0)
-    gateway_buffer_dir: Path = Path("var/gateway/buffer")
-    gateway_max_in_flight: int = Field(default=2, ge=1)
-    gateway_metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    gateway_metrics_host: str = "127.0.0.1"
-    gateway_buffer_max_bytes: int = Field(default=1024**3, ge=1_048_576)
+    gateway_batch_size: int = Field(default=5000, ge=1, description="lines per batch")
+    gateway_flush_interval_s: float = Field(
+        default=1.0, gt=0, description="a batch is written at the latest this long after its first"
+    )
+    gateway_buffer_dir: Path = Field(
+        default=Path("var/gateway/buffer"),
+        description="disk buffer and dead letters, under `<dir>/<gateway id>/`",
+    )
+    gateway_max_in_flight: int = Field(default=2, ge=1, description="batches written at once")
+    gateway_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve Prometheus text on this port at /metrics"
+    )
+    gateway_metrics_host: str = Field(
+        default="127.0.0.1", description="where the metrics port listens"
+    )
+    gateway_buffer_max_bytes: int = Field(
+        default=1024**3, ge=1_048_576, description="disk buffer bound, bytes"
+    )
     gateway_session_expiry_s: int = Field(
         default=300, ge=0, description="how long the broker keeps a stopped replica's queue"
     )
 
 
 class CloudSettings(MqttSettings, InfluxSettings):
-    inventory: Path = Path("sites/demo.yaml")
-    database_url: str = "sqlite:///var/cloud/plantroom.sqlite"
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
+    inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
+    database_url: str = Field(
+        default="sqlite:///var/cloud/plantroom.sqlite",
+        description="SQLAlchemy URL of the database (SQLite file or PostgreSQL)",
+    )
+    api_host: str = Field(default="127.0.0.1", description="where the API listens")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="the API's port")
     rules_dir: Path | None = Field(default=None, description="extra rule folder")
-    demo_mode: bool = False
-    demo_credentials_path: Path = Path("var/demo/credentials.json")
+    demo_mode: bool = Field(
+        default=False, description="create demo users and print their tokens at start"
+    )
+    demo_credentials_path: Path = Field(
+        default=Path("var/demo/credentials.json"),
+        description="where demo mode writes the demo users' tokens",
+    )
     cloud_share_group: str = Field(
         default="",
         description=(
@@ -122,19 +193,57 @@ class CloudSettings(MqttSettings, InfluxSettings):
         default=None,
         description="MQTT client id; when set the broker keeps a persistent session for it",
     )
-    grafana_url: str | None = None
-    webhook_urls: list[str] = Field(default_factory=list)
-    webhook_secret: SecretStr | None = None
-    webhook_timeout_s: float = Field(default=5.0, gt=0)
-    webhook_max_attempts: int = Field(default=6, ge=1)
-    webhook_queue_size: int = Field(default=1000, ge=1)
-    cloud_influx_enabled: bool = True
-    metrics_interval_s: float = Field(default=60.0, gt=0)
-    metrics_window_days: float = Field(default=30.0, gt=0)
-    notify_poll_interval_s: float = Field(default=1.0, gt=0)
-    escalation_interval_s: float = Field(default=5.0, gt=0)
-    token_ttl_days: float = Field(default=90, gt=0)
-    grafana_token: SecretStr | None = None
+    grafana_url: str | None = Field(
+        default=None, description="Grafana base URL that work-order annotations are posted to"
+    )
+    grafana_token: SecretStr | None = Field(
+        default=None, description="Grafana service-account token for the annotations"
+    )
+    webhook_urls: list[str] = Field(
+        default_factory=list,
+        description="http(s) URLs every work-order event is posted to (a JSON list, or "
+        "comma-separated within an item)",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key the webhooks are signed with; required with webhooks outside "
+        "demo mode",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="per webhook (and Grafana) request"
+    )
+    webhook_max_attempts: int = Field(
+        default=6, ge=1, description="deliveries tried per event and receiver"
+    )
+    webhook_queue_size: int = Field(
+        default=1000, ge=1, description="events held in memory per receiver"
+    )
+    cloud_influx_enabled: bool = Field(
+        default=True, description="write work-order events and metrics to InfluxDB"
+    )
+    metrics_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the `work_orders` metrics are written"
+    )
+    metrics_window_days: float = Field(
+        default=30.0, gt=0, description="the jobs the metrics' rates are over"
+    )
+    notify_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the receivers look for new events"
+    )
+    escalation_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the SLA ticker dispatches and escalates"
+    )
+    pm_dir: Path | None = Field(
+        default=None, description="extra PM plan folder (plans there replace shipped ones by id)"
+    )
+    pm_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="how often PM plans are evaluated (the first time one interval after start)",
+    )
+    pm_enabled: bool = Field(default=True, description="false: raise no PM work orders")
+    token_ttl_days: float = Field(default=90, gt=0, description="new API tokens' lifetime")
     api_tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"
     )
@@ -142,19 +251,27 @@ class CloudSettings(MqttSettings, InfluxSettings):
 
 
 class SimSettings(MqttSettings):
-    inventory: Path = Path("sites/demo.yaml")
-    sim_control_host: str = "127.0.0.1"
-    sim_control_port: int = Field(default=8090, ge=1, le=65535)
+    inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
+    sim_control_host: str = Field(
+        default="127.0.0.1", description="where the control endpoint listens"
+    )
+    sim_control_port: int = Field(
+        default=8090, ge=1, le=65535, description="the control endpoint's port"
+    )
     sim_bind_host: str | None = Field(
         default=None,
         description="listen here instead of each Modbus connection's host (e.g. 0.0.0.0)",
     )
-    sim_seed: int = 1
+    sim_seed: int = Field(
+        default=1, description="random seed: the same seed and speed give the same behaviour"
+    )
     sim_scenario: Path | None = Field(
         default=None, description="scenario file to start once serving"
     )
     sim_speed: float = Field(default=1.0, gt=0, description="simulated seconds per real second")
-    sim_publish_interval_s: float = Field(default=1.0, gt=0)
+    sim_publish_interval_s: float = Field(
+        default=1.0, gt=0, description="lighting publish interval (real seconds)"
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)

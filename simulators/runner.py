@@ -579,19 +579,13 @@ def _units(units: Mapping[int, ModbusDevice]) -> str:
     return ", ".join(f"{u}={d.id}" for u, d in sorted(units.items()))
 
 
-def scenario_setting(settings: SimSettings) -> Path | None:
-    """The scenario to start with (`PLANTROOM_SIM_SCENARIO`), if the settings carry one."""
-    value = getattr(settings, "sim_scenario", None)
-    return Path(value) if isinstance(value, str | Path) and str(value) else None
-
-
 def run(settings: SimSettings, scenario: Path | None = None) -> None:
     """`plantroom sim`: serve the inventory's equipment until SIGINT or SIGTERM.
 
     `scenario` (or the `sim_scenario` setting) starts a scenario file once serving.
     """
     inventory = load_inventory(settings.inventory)
-    path = scenario or scenario_setting(settings)
+    path = scenario or settings.sim_scenario
     loaded = load_scenario(path) if path is not None else None  # fail before binding ports
     asyncio.run(_main(inventory, settings, loaded))
 

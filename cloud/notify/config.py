@@ -1,15 +1,16 @@
 """What the notifier is configured with, read once from the settings and validated.
 
-The settings fields (PLANTROOM_WEBHOOK_URLS, PLANTROOM_WEBHOOK_SECRET, …) are read with
-defaults so the service runs with a settings class that does not define them yet.
+The settings (PLANTROOM_WEBHOOK_URLS, PLANTROOM_WEBHOOK_SECRET, …) and their defaults are
+declared in `plantroom.settings.CloudSettings`; this adds the checks that span settings (a
+secret with webhooks) and the URLs' shape.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -19,33 +20,14 @@ from plantroom.settings import CloudSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "webhook_urls": [],
-    "webhook_secret": None,
-    "webhook_timeout_s": 5.0,
-    "webhook_max_attempts": 6,
-    "webhook_queue_size": 1000,
-    "cloud_influx_enabled": True,
-    "metrics_interval_s": 60.0,
-    "metrics_window_days": 30.0,
-    "notify_poll_interval_s": 1.0,
-}
 
-
-def _get(settings: CloudSettings, name: str) -> Any:
-    value = getattr(settings, name, None)
-    return DEFAULTS[name] if value is None else value
-
-
-def _secret(value: Any) -> str | None:
+def _secret(value: SecretStr | None) -> str | None:
     if value is None:
         return None
-    text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    return text or None
+    return value.get_secret_value() or None
 
 
-def _urls(value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else list(value)
+def _urls(items: Iterable[str]) -> tuple[str, ...]:
     urls = []
     for item in items:
         for url in str(item).split(","):
@@ -85,8 +67,8 @@ class NotifyConfig:
     def from_settings(cls, settings: CloudSettings, *, site: str) -> NotifyConfig:
         """Raises ConfigError for a bad URL, or for webhooks without a secret outside demo
         mode (in demo mode a random secret is made for the run)."""
-        urls = _urls(_get(settings, "webhook_urls"))
-        secret = _secret(_get(settings, "webhook_secret"))
+        urls = _urls(settings.webhook_urls)
+        secret = _secret(settings.webhook_secret)
         if urls and secret is None:
             if not settings.demo_mode:
                 raise ConfigError(
@@ -95,17 +77,6 @@ class NotifyConfig:
                 )
             secret = secrets.token_hex(32)
             log.warning("demo mode: webhooks signed with a secret made for this run only")
-        numbers = {
-            "webhook_timeout_s": float(_get(settings, "webhook_timeout_s")),
-            "webhook_max_attempts": int(_get(settings, "webhook_max_attempts")),
-            "webhook_queue_size": int(_get(settings, "webhook_queue_size")),
-            "metrics_interval_s": float(_get(settings, "metrics_interval_s")),
-            "metrics_window_days": float(_get(settings, "metrics_window_days")),
-            "poll_interval_s": float(_get(settings, "notify_poll_interval_s")),
-        }
-        for name, value in numbers.items():
-            if value <= 0:
-                raise ConfigError(f"PLANTROOM_{name.upper()}: must be more than zero")
         grafana_url = settings.grafana_url or None
         if grafana_url is not None:
             parts = urlsplit(grafana_url)
@@ -115,12 +86,12 @@ class NotifyConfig:
             site=site,
             webhook_urls=urls,
             webhook_secret=secret,
-            webhook_timeout_s=numbers["webhook_timeout_s"],
-            webhook_max_attempts=int(numbers["webhook_max_attempts"]),
-            webhook_queue_size=int(numbers["webhook_queue_size"]),
+            webhook_timeout_s=settings.webhook_timeout_s,
+            webhook_max_attempts=settings.webhook_max_attempts,
+            webhook_queue_size=settings.webhook_queue_size,
             grafana_url=grafana_url,
             grafana_token=_secret(settings.grafana_token),
-            influx_enabled=bool(_get(settings, "cloud_influx_enabled")),
+            influx_enabled=settings.cloud_influx_enabled,
             influx_url=settings.influx_url.rstrip("/"),
             influx_database=settings.influx_database,
             influx_retention_policy=settings.influx_retention_policy,
@@ -128,7 +99,7 @@ class NotifyConfig:
             influx_password=_secret(settings.influx_password),
             influx_token=_secret(settings.influx_token),
             influx_create_database=settings.influx_create_database,
-            metrics_interval_s=numbers["metrics_interval_s"],
-            metrics_window_days=numbers["metrics_window_days"],
-            poll_interval_s=numbers["poll_interval_s"],
+            metrics_interval_s=settings.metrics_interval_s,
+            metrics_window_days=settings.metrics_window_days,
+            poll_interval_s=settings.notify_poll_interval_s,
         )

@@ -7,9 +7,9 @@
     every metrics interval: KPIs ─► InfluxDB `work_orders`
 
 Each receiver has its own cursor, so one that is down holds up no other. All database work
-runs on one thread owned here; the pumps and the metrics loop run in one TaskGroup, restarted
-with backoff (from the cursors saved in the database) if it fails, for instance while the
-database is unreachable.
+runs on one thread owned here (a `plantroom.ticker.WorkerThread`, `cloud-notify`); the pumps
+and the metrics loop run in one TaskGroup, restarted with backoff (from the cursors saved in
+the database) if it fails, for instance while the database is unreachable.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -37,6 +36,7 @@ from cloud.notify.influx import InfluxEventsSink, InfluxWriter, collect_metrics
 from cloud.notify.pump import DeliveryError, Pump, Sink, backoff
 from cloud.notify.webhooks import WebhookSink
 from cloud.sla import SlaPolicy
+from plantroom.ticker import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Notifier:
         self._sla = sla
         self._clock = clock
         self._metrics_enabled = metrics and config.influx_enabled
-        self._executor: ThreadPoolExecutor | None = None
+        self._thread = WorkerThread("cloud-notify")
         self._client: httpx.AsyncClient | None = None
         self._grafana: GrafanaSink | None = None
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +98,7 @@ class Notifier:
             with self._db.session() as session:
                 return fn(session)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await self._thread.call(call)
 
     def _sinks(self) -> list[tuple[Sink, str]]:
         assert self._client is not None
@@ -117,14 +117,18 @@ class Notifier:
         if not self.enabled:
             return self
         c = self.config
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-notify")
+        self._thread.start()
         self._client = httpx.AsyncClient(timeout=c.webhook_timeout_s)
         if c.grafana_url:
             self._grafana = GrafanaSink(c.grafana_url, c.grafana_token, timeout=c.webhook_timeout_s)
         # Cursors are set before the service answers anything: a receiver configured now is
         # sent every event from now on, none from before.
-        for _, name in self._sinks():
-            await self._run_db(functools.partial(load_cursor, name=name))
+        try:
+            for _, name in self._sinks():
+                await self._run_db(functools.partial(load_cursor, name=name))
+        except BaseException:  # e.g. the database unreachable: start nothing, leave nothing
+            await self.__aexit__(None, None, None)
+            raise
         self._task = asyncio.create_task(self._supervise(), name="cloud-notify")
         targets = [*c.webhook_urls, *([c.grafana_url] if c.grafana_url else [])]
         if c.influx_enabled:
@@ -148,9 +152,7 @@ class Notifier:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        await self._thread.stop()
 
     async def _supervise(self) -> None:
         attempt = 0

@@ -16,11 +16,8 @@ the one already there.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -47,8 +44,12 @@ from cloud.sla import SlaPolicy
 from cloud.workorders import creation, rules
 from cloud.workorders.model import PmSchedule, WorkOrder
 from plantroom.inventory import Inventory
+from plantroom.settings import CloudSettings
+from plantroom.ticker import Ticked, Ticker
 
 log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S: float = CloudSettings.model_fields["pm_interval_s"].default
 
 
 def building_target(building: str) -> str:
@@ -79,7 +80,11 @@ class _Target:
     equipment: Equipment | None
 
 
-class PmScheduler:
+class PmScheduler(Ticked):
+    """Evaluates the plans; as an async context manager, every `interval` seconds on its
+    own database thread (`cloud-pm`), the first time one interval after start, when the
+    registry has had telemetry to count use from."""
+
     def __init__(
         self,
         db: Database,
@@ -89,7 +94,7 @@ class PmScheduler:
         clock: Clock,
         sla: SlaPolicy,
         timezone: tzinfo,
-        interval: float = 60.0,
+        interval: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self._db = db
         self.plans = plans
@@ -97,12 +102,16 @@ class PmScheduler:
         self._clock = clock
         self._sla = sla
         self.timezone = timezone
-        self.interval = interval
         self.runs = 0
         self.last_run: PmRun | None = None
-        self.last_error: str | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = asyncio.Lock()
+        self.ticker: Ticker[PmRun] = Ticker(
+            "cloud-pm",
+            self.evaluate,
+            interval=interval,
+            delay_first=True,
+            what="PM evaluation",
+            clock=clock,
+        )
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -332,31 +341,4 @@ class PmScheduler:
 
     async def run_now(self) -> PmRun:
         """Evaluate now, off the event loop, never alongside the ticker's own evaluation."""
-        async with self._lock:
-            if self._executor is None:
-                return self.evaluate()
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self.evaluate)
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_now()
-                self.last_error = None
-            except Exception as exc:
-                self.last_error = str(exc)
-                log.exception("PM evaluation failed; trying again in %.0f s", self.interval)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[PmScheduler]:
-        """Evaluate every `interval` seconds while the context is open (the first time one
-        interval after start, when the registry has had telemetry to count use from)."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-pm")
-        task = asyncio.create_task(self._tick_forever(), name="cloud-pm")
-        try:
-            yield self
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        return await self.ticker.run_now()

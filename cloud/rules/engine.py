@@ -14,90 +14,38 @@ so counter deltas stay exact however the samples are thinned.
 What must survive a restart — rule timers and history — comes out of `snapshot` and goes
 back in with `restore`; `take_changes` says which equipment changed since it was last asked.
 
+What is kept per piece of equipment, and how one rule's timers step, is in `cloud.rules.state`.
+
 Not thread-safe: one caller at a time (the cloud service feeds it from one worker).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from enum import StrEnum
 from typing import Any
 
 from cloud.rules.base import Context, Scalar
 from cloud.rules.model import Rule
+from cloud.rules.state import (
+    Change,
+    Changes,
+    EquipmentState,
+    RuleState,
+    Transition,
+    Window,
+    append,
+    as_number,
+    describe,
+    step,
+    trim,
+)
 
 MAX_HISTORY_SAMPLES = 4096
-SNAPSHOT_VERSION = 1
 
-
-class Change(StrEnum):
-    RAISED = "raised"
-    CLEARED = "cleared"
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    rule: Rule
-    equipment_id: str
-    change: Change
-    at: float
-    values: dict[str, Scalar]
-    message: str
-
-
-@dataclass(slots=True)
-class _RuleState:
-    active: bool = False
-    pending_since: float | None = None
-    clearing_since: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    seconds: float
-    counter: bool
-
-    def resolution(self, max_history: int) -> float:
-        """The shortest gap kept between two samples of the window."""
-        return self.seconds / max(1, max_history // 2)
-
-
-@dataclass(slots=True)
-class _Equipment:
-    kind: str
-    values: dict[str, Scalar] = field(default_factory=dict)
-    history: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
-    last_seen: float | None = None
-    status: str = "unknown"
-    rules: dict[str, _RuleState] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Changes:
-    """Equipment whose rule state (timers, active) or history changed."""
-
-    rules: set[str] = field(default_factory=set)
-    history: set[str] = field(default_factory=set)
-
-
-def _format(value: Scalar) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+__all__ = ["MAX_HISTORY_SAMPLES", "Change", "Changes", "RuleEngine", "Transition"]
 
 
 class RuleEngine:
@@ -116,8 +64,8 @@ class RuleEngine:
         self._timezone = timezone
         self._rules: dict[str, list[Rule]] = {}
         self._by_id: dict[str, Rule] = {}
-        self._windows: dict[str, dict[str, _Window]] = {}
-        self._equipment: dict[str, _Equipment] = {}
+        self._windows: dict[str, dict[str, Window]] = {}
+        self._equipment: dict[str, EquipmentState] = {}
         self._changes = Changes()
         self._install(list(rules))
 
@@ -129,7 +77,7 @@ class RuleEngine:
                 raise ValueError(f"rule {rule.id!r} given twice")
             by_id[rule.id] = rule
             by_kind.setdefault(rule.kind.value, []).append(rule)
-        windows: dict[str, dict[str, _Window]] = {}
+        windows: dict[str, dict[str, Window]] = {}
         for kind, kind_rules in by_kind.items():
             seconds: dict[str, float] = {}
             counters: set[str] = set()
@@ -137,7 +85,7 @@ class RuleEngine:
                 for point, window in rule.history_points().items():
                     seconds[point] = max(window, seconds.get(point, 0.0))
                 counters |= rule.counter_points()
-            windows[kind] = {p: _Window(s, p in counters) for p, s in seconds.items()}
+            windows[kind] = {p: Window(s, p in counters) for p, s in seconds.items()}
         self._by_id = by_id
         self._rules = by_kind
         self._windows = windows
@@ -169,15 +117,15 @@ class RuleEngine:
         self._install(list(rules))
         out: list[Transition] = []
         for equipment_id, eq in self._equipment.items():
-            states: dict[str, _RuleState] = {}
+            states: dict[str, RuleState] = {}
             for rule in self._rules.get(eq.kind, ()):
                 state = eq.rules.get(rule.id)
                 if state is None:
-                    states[rule.id] = _RuleState()
+                    states[rule.id] = RuleState()
                 elif old.get(rule.id) == rule:
                     states[rule.id] = state
                 else:
-                    states[rule.id] = _RuleState(active=state.active)
+                    states[rule.id] = RuleState(active=state.active)
             for rule_id, state in eq.rules.items():
                 if rule_id not in states and state.active and rule_id in old:
                     gone = old[rule_id]
@@ -212,9 +160,9 @@ class RuleEngine:
         status: str = "unknown",
     ) -> None:
         """Start (or restart) tracking one piece of equipment, e.g. from the database."""
-        eq = _Equipment(kind=kind, last_seen=last_seen, status=status)
+        eq = EquipmentState(kind=kind, last_seen=last_seen, status=status)
         eq.values.update(values or {})
-        eq.rules = {rule.id: _RuleState() for rule in self._rules.get(kind, ())}
+        eq.rules = {rule.id: RuleState() for rule in self._rules.get(kind, ())}
         self._equipment[equipment_id] = eq
 
     def tracked(self, equipment_id: str) -> bool:
@@ -271,49 +219,13 @@ class RuleEngine:
 
     def snapshot(self, equipment_id: str) -> dict[str, Any]:
         """Rule timers and history of one piece of equipment, as JSON-ready data."""
-        eq = self._equipment[equipment_id]
-        rules = {
-            rule_id: {
-                "active": state.active,
-                "pending_since": state.pending_since,
-                "clearing_since": state.clearing_since,
-            }
-            for rule_id, state in eq.rules.items()
-            if state.active or state.pending_since is not None or state.clearing_since is not None
-        }
-        history = {point: [[t, v] for t, v in samples] for point, samples in eq.history.items()}
-        return {"version": SNAPSHOT_VERSION, "rules": rules, "history": history}
+        return self._equipment[equipment_id].snapshot()
 
     def restore(self, equipment_id: str, data: Mapping[str, Any]) -> None:
         """Put back what `snapshot` gave (for rules and points still in use). Data that does
         not fit is left out, so a damaged snapshot costs history, never the service."""
         eq = self._equipment[equipment_id]
-        if data.get("version") != SNAPSHOT_VERSION:
-            return
-        rules = data.get("rules")
-        if isinstance(rules, dict):
-            for rule_id, saved in rules.items():
-                state = eq.rules.get(rule_id)
-                if state is None or not isinstance(saved, dict):
-                    continue
-                state.active = bool(saved.get("active"))
-                state.pending_since = _number(saved.get("pending_since"))
-                state.clearing_since = _number(saved.get("clearing_since"))
-        history = data.get("history")
-        if isinstance(history, dict):
-            windows = self._windows.get(eq.kind, {})
-            for point, samples in history.items():
-                if point not in windows or not isinstance(samples, list):
-                    continue
-                restored: deque[tuple[float, float]] = deque(maxlen=self._max_history)
-                for sample in samples:
-                    if not isinstance(sample, list | tuple) or len(sample) != 2:
-                        continue
-                    at, value = _number(sample[0]), _number(sample[1])
-                    if at is not None and value is not None:
-                        restored.append((at, value))
-                if restored:
-                    eq.history[point] = restored
+        eq.restore(data, self._windows.get(eq.kind, {}), self._max_history)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -329,26 +241,14 @@ class RuleEngine:
         for point, window in windows.items():
             if point not in values:
                 continue
-            value = _number(values[point])
+            value = as_number(values[point])
             if value is None:
                 continue
             samples = eq.history.setdefault(point, deque(maxlen=self._max_history))
-            self._append(samples, now, value, window)
-            self._trim(samples, now - window.seconds)
+            append(samples, now, value, window, self._max_history)
+            trim(samples, now - window.seconds)
             self._changes.history.add(equipment_id)
         return self._evaluate(equipment_id, eq, now, only_time=False)
-
-    def _append(
-        self, samples: deque[tuple[float, float]], now: float, value: float, window: _Window
-    ) -> None:
-        if samples and now < samples[-1][0]:
-            return  # older than what is known: history only goes forward
-        if len(samples) >= 2 and now - samples[-2][0] < window.resolution(self._max_history):
-            last = samples[-1][1]
-            if not window.counter or value >= last:
-                samples[-1] = (now, value)
-                return
-        samples.append((now, value))
 
     def set_status(
         self, equipment_id: str, status: str, *, at: float | None = None
@@ -367,20 +267,14 @@ class RuleEngine:
             for point, window in self._windows.get(eq.kind, {}).items():
                 samples = eq.history.get(point)
                 if samples:
-                    self._trim(samples, now - window.seconds)
+                    trim(samples, now - window.seconds)
             out.extend(self._evaluate(equipment_id, eq, now, only_time=True))
         return out
 
     # -- evaluation --------------------------------------------------------------------------
 
-    @staticmethod
-    def _trim(samples: deque[tuple[float, float]], start: float) -> None:
-        """Drop samples older than the window, keeping the one in force at its start."""
-        while len(samples) >= 2 and samples[1][0] <= start:
-            samples.popleft()
-
     def _evaluate(
-        self, equipment_id: str, eq: _Equipment, now: float, *, only_time: bool
+        self, equipment_id: str, eq: EquipmentState, now: float, *, only_time: bool
     ) -> list[Transition]:
         ctx = Context(
             now=now,
@@ -398,12 +292,12 @@ class RuleEngine:
                 continue
             result = self._judge(rule, ctx, state.active)
             before = (state.active, state.pending_since, state.clearing_since)
-            change = self._step(rule, state, result, now)
+            change = step(rule, state, result, now)
             if (state.active, state.pending_since, state.clearing_since) != before:
                 self._changes.rules.add(equipment_id)
             if change is not None:
                 snapshot = {p: eq.values.get(p) for p in sorted(rule.condition.points())}
-                shown = ", ".join(f"{p}={_format(v)}" for p, v in snapshot.items())
+                shown = describe(snapshot)
                 if change is Change.RAISED:
                     message = f"{rule.title}" + (f" ({shown})" if shown else "")
                 else:
@@ -420,29 +314,3 @@ class RuleEngine:
             cleared = rule.clear_when.evaluate(ctx, active)
             return None if cleared is None else not cleared
         return rule.condition.evaluate(ctx, active)
-
-    @staticmethod
-    def _step(rule: Rule, state: _RuleState, result: bool | None, now: float) -> Change | None:
-        if not state.active:
-            if result is True:
-                if state.pending_since is None:
-                    state.pending_since = now
-                if now - state.pending_since >= rule.for_:
-                    state.active = True
-                    state.pending_since = None
-                    state.clearing_since = None
-                    return Change.RAISED
-            elif result is False:
-                state.pending_since = None
-            return None
-        if result is False:
-            if state.clearing_since is None:
-                state.clearing_since = now
-            if now - state.clearing_since >= rule.clear_for:
-                state.active = False
-                state.clearing_since = None
-                state.pending_since = None
-                return Change.CLEARED
-        elif result is True:
-            state.clearing_since = None
-        return None

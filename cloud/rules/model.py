@@ -8,7 +8,7 @@ Optional parts:
   stops holding (a clear condition of its own, beyond a threshold's hysteresis).
 - `outage`: `comm_loss` for rules that see lost communication and `power_loss` for rules
   that see equipment running on battery; many of them in one building at once are folded
-  into one incident (`cloud/incidents.py`).
+  into one incident (`cloud/incidents/`).
 """
 
 from __future__ import annotations

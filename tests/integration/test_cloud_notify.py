@@ -17,11 +17,11 @@ from pydantic import SecretStr
 
 from cloud.enums import Role
 from cloud.notify.webhooks import verify
+from plantroom.settings import CloudSettings
 from stack.services import Influxd
 from tests.helpers import influx_query
 from tests.unit.test_cloud_api import Clock, serve, settings_for
 from tests.unit.test_cloud_escalation import eventually
-from tests.unit.test_cloud_notify import WithWebhooks
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,7 @@ class Receiver:
             writer.close()
 
 
-class Configured(WithWebhooks):
+class Configured(CloudSettings):
     metrics_interval_s: float = 0.2
     notify_poll_interval_s: float = 0.05
 

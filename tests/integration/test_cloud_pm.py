@@ -72,6 +72,7 @@ def test_the_migration_goes_down_and_up(db: Database) -> None:
     cfg = alembic_config(db.engine)
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0003_list_indexes")  # below the merge: the two lines again
         command.downgrade(cfg, "0002_rules_pm@-1")
     assert not {"incidents", "rule_states", "pm_schedules"} & tables()
     names = {c["name"] for c in inspect(db.engine).get_columns("work_orders")}

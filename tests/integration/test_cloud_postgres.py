@@ -1,5 +1,6 @@
-"""The cloud schema on PostgreSQL: every migration head applies to an empty database, the
-work-orders migration goes down and up again, and the ORM agrees with what was built."""
+"""The cloud schema on PostgreSQL: the migrations apply to an empty database, the
+work-orders migration goes down and up again, the ORM agrees with what was built, and a
+database of the first release upgrades to the head keeping its data."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from cloud.db import Database, alembic_config
 from cloud.orm import Base
 from stack.pgserver import Postgres
+from tests.unit.test_cloud_migrations import check_upgraded, release_one
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +67,7 @@ def test_migrations_up_down_up(schema_url: str) -> None:
         cfg = alembic_config(db.engine)
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0003_list_indexes@-1")  # the branch's newest first
+            command.downgrade(cfg, "0002_workorders")  # the branch's newest first
         assert not LIST_INDEXES & indexes(db, "work_orders")
         with db.engine.begin() as connection:
             cfg.attributes["connection"] = connection
@@ -75,5 +77,14 @@ def test_migrations_up_down_up(schema_url: str) -> None:
         db.migrate()
         assert "teams" in inspect(db.engine).get_table_names()
         assert indexes(db, "work_orders") >= LIST_INDEXES
+    finally:
+        db.close()
+
+
+def test_a_first_release_database_upgrades_to_the_head(schema_url: str) -> None:
+    db = Database(schema_url)
+    try:
+        release_one(db)
+        check_upgraded(db)
     finally:
         db.close()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from cloud.enums import Role
-from cloud.escalation import Escalator
+from cloud.sla.escalator import Escalator
 from cloud.users.model import User
 from cloud.users.service import add_team, get_user, set_member
 from cloud.workorders.model import Notification, WorkOrder

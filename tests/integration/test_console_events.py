@@ -21,7 +21,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from cloud.alarms.model import Alarm
-from cloud.api.events import GAP_WAIT_S, Broadcaster, ChangeWatcher
+from cloud.api.changes import GAP_WAIT_S, ChangeWatcher
+from cloud.api.events import Broadcaster
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import AlarmState, Severity

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from cloud.enums import Channel, Role
@@ -25,7 +25,7 @@ from cloud.notify.webhooks import encode, sign, verify
 from cloud.orm import Counter
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.errors import ConfigError
-from plantroom.settings import CloudSettings
+from plantroom.settings import CloudSettings, load_settings
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 from tests.unit.test_cloud_escalation import eventually
 
@@ -124,32 +124,24 @@ def test_grafana_annotation() -> None:
     }
 
 
-class WithWebhooks(CloudSettings):
-    """The settings with the notifier's fields, as the lead's CloudSettings will have them."""
-
-    webhook_urls: list[str] = Field(default_factory=list)
-    webhook_secret: SecretStr | None = None
-    webhook_max_attempts: int = 6
-
-
 def test_webhooks_need_a_secret_outside_demo_mode() -> None:
     with pytest.raises(ConfigError, match="PLANTROOM_WEBHOOK_SECRET"):
-        NotifyConfig.from_settings(WithWebhooks(webhook_urls=["http://hooks/x"]), site="s1")
+        NotifyConfig.from_settings(CloudSettings(webhook_urls=["http://hooks/x"]), site="s1")
     demo = NotifyConfig.from_settings(
-        WithWebhooks(webhook_urls=["http://hooks/x"], demo_mode=True), site="s1"
+        CloudSettings(webhook_urls=["http://hooks/x"], demo_mode=True), site="s1"
     )
     assert demo.webhook_secret and len(demo.webhook_secret) == 64
     configured = NotifyConfig.from_settings(
-        WithWebhooks(webhook_urls=["http://a/1,https://b/2"], webhook_secret=SecretStr("k")),
+        CloudSettings(webhook_urls=["http://a/1,https://b/2"], webhook_secret=SecretStr("k")),
         site="s1",
     )
     assert configured.webhook_urls == ("http://a/1", "https://b/2")
     assert configured.webhook_secret == "k"
     with pytest.raises(ConfigError, match="PLANTROOM_WEBHOOK_URLS: 'ftp://x'"):
-        NotifyConfig.from_settings(WithWebhooks(webhook_urls=["ftp://x"]), site="s1")
+        NotifyConfig.from_settings(CloudSettings(webhook_urls=["ftp://x"]), site="s1")
     with pytest.raises(ConfigError, match="PLANTROOM_WEBHOOK_MAX_ATTEMPTS"):
-        NotifyConfig.from_settings(WithWebhooks(webhook_max_attempts=0), site="s1")
-    # without the fields (the settings class as it is today) nothing is sent to webhooks
+        load_settings(CloudSettings, webhook_max_attempts=0)
+    # by default nothing is sent to webhooks or Grafana
     plain = NotifyConfig.from_settings(CloudSettings(), site="s1")
     assert plain.webhook_urls == () and plain.grafana_url is None
 

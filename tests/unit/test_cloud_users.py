@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloud.enums import Role
-from cloud.escalation import Escalator
+from cloud.sla.escalator import Escalator
 from cloud.users.demo import ensure_demo_users
 from cloud.users.service import list_teams
 from tests.unit.test_cloud_api import Api, Clock, error, serve, settings_for

@@ -9,8 +9,8 @@ import pytest
 
 from cloud.enums import Role, WorkOrderStatus
 from cloud.errors import CloudError, Conflict, Forbidden, InvalidInput
-from cloud.escalation import Clocks, escalation_step
 from cloud.security import hash_password, hash_token, new_token, verify_password
+from cloud.sla.clocks import Clocks, escalation_step
 from cloud.workorders.rules import ACTIONS, Action, plan, plan_postpone
 
 S = WorkOrderStatus

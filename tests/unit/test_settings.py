@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from plantroom.errors import ConfigError
-from plantroom.settings import CloudSettings, EdgeSettings, GatewaySettings, load_settings
+from plantroom.settings import (
+    CloudSettings,
+    EdgeSettings,
+    GatewaySettings,
+    InfluxSettings,
+    MqttSettings,
+    SimSettings,
+    load_settings,
+)
 
 
 def test_shared_variables_reach_every_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +69,32 @@ def test_missing_secrets_dir_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PLANTROOM_SECRETS_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="PLANTROOM_SECRETS_DIR"):
         load_settings(GatewaySettings)
+
+
+@pytest.mark.parametrize(
+    "cls", [MqttSettings, InfluxSettings, EdgeSettings, GatewaySettings, CloudSettings, SimSettings]
+)
+def test_every_setting_says_what_it_is(cls: type[BaseSettings]) -> None:
+    undescribed = [name for name, f in cls.model_fields.items() if not f.description]
+    assert not undescribed, f"{cls.__name__}: no description for {', '.join(undescribed)}"
+
+
+def test_the_cloud_tickers_keep_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANTROOM_PM_DIR", "/srv/pm")
+    monkeypatch.setenv("PLANTROOM_PM_INTERVAL_S", "15")
+    monkeypatch.setenv("PLANTROOM_PM_ENABLED", "false")
+    monkeypatch.setenv("PLANTROOM_ESCALATION_INTERVAL_S", "2.5")
+    monkeypatch.setenv("PLANTROOM_NOTIFY_POLL_INTERVAL_S", "0.5")
+    settings = load_settings(CloudSettings)
+    assert settings.pm_dir == Path("/srv/pm") and settings.pm_interval_s == 15
+    assert settings.pm_enabled is False
+    assert settings.escalation_interval_s == 2.5 and settings.notify_poll_interval_s == 0.5
+    monkeypatch.setenv("PLANTROOM_PM_INTERVAL_S", "90000")
+    with pytest.raises(ConfigError, match="PLANTROOM_PM_INTERVAL_S"):
+        load_settings(CloudSettings)
+
+
+def test_the_simulator_scenario_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(SimSettings).sim_scenario is None
+    monkeypatch.setenv("PLANTROOM_SIM_SCENARIO", "sites/scenarios/bearing-wear.yaml")
+    assert load_settings(SimSettings).sim_scenario == Path("sites/scenarios/bearing-wear.yaml")

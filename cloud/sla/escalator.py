@@ -1,16 +1,14 @@
 """The SLA ticker: dispatches new jobs, escalates overdue ones and closes verified fixes.
 
-Every `interval` seconds, on its own database thread, `Escalator.tick` looks at the time from
-the service's clock (injectable, so tests run it on simulated time) and:
+Every `interval` seconds, on its own database thread (a `plantroom.ticker.Ticker`),
+`Escalator.tick` looks at the time from the service's clock (injectable, so tests run it on
+simulated time) and:
 
 1. **dispatches** each new job to its assignee, else its team, else the technicians (the
    three-minute commitment: `dispatch` in sla.yaml bounds how late this may be);
-2. **escalates** each job with a clock past due, in stages `escalate_every` apart
-   (assignee → team → supervisor, as `escalation` in sla.yaml lists them). A job has three
-   clocks, in order: *acknowledge* (`respond_due_at`, stopped by acknowledging), *on_site*
-   (`start_due_at`, stopped by starting) and *complete* (`resolve_due_at`, stopped by
-   resolving). The first overdue clock that has not stopped escalates; when it stops, the
-   next one starts from the first stage again;
+2. **escalates** each job with a clock past due (`cloud.sla.clocks`), in stages
+   `escalate_every` apart (assignee → team → supervisor, as `escalation` in sla.yaml lists
+   them);
 3. **closes** resolved fault jobs whose alarm has stayed cleared for the verification window.
 
 Each job is handled in its own transaction, so one that fails (someone changed it at the same
@@ -21,13 +19,10 @@ sends on to webhooks).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,72 +33,20 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, Channel, Role, WorkOrderKind, WorkOrderStatus
-from cloud.sla import SlaPolicy, Stage
+from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
+from cloud.sla.policy import SlaPolicy, Stage
 from cloud.users.model import Team, User
 from cloud.workorders import audit, commands, queries, rules
 from cloud.workorders.model import Notification, WorkOrder
+from plantroom.settings import CloudSettings
+from plantroom.ticker import Ticked, Ticker, TickerStats
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 5.0
+DEFAULT_INTERVAL_S: float = CloudSettings.model_fields["escalation_interval_s"].default
 BATCH = 500  # jobs looked at per phase and tick; the rest at the next tick
-CLOCKS = ("acknowledge", "on_site", "complete")
 # What `Escalator._one` runs on one job: whether it changed something.
 Change = Callable[[Session, WorkOrder], bool]
-CLOCK_TEXT = {
-    "acknowledge": "not acknowledged",
-    "on_site": "nobody on site",
-    "complete": "not completed",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Clocks:
-    """A job's three SLA clocks: when each is due and when it stopped (None: running)."""
-
-    acknowledge: tuple[datetime | None, datetime | None]
-    on_site: tuple[datetime | None, datetime | None]
-    complete: tuple[datetime | None, datetime | None]
-
-    @classmethod
-    def of(cls, wo: WorkOrder) -> Clocks:
-        return cls(
-            acknowledge=(wo.respond_due_at, wo.acknowledged_at),
-            on_site=(wo.start_due_at, wo.started_at),
-            complete=(wo.resolve_due_at, wo.resolved_at),
-        )
-
-    def overdue(self, now: datetime) -> tuple[str, datetime] | None:
-        """The first clock past due that has not stopped, with its due time."""
-        for name in CLOCKS:
-            due, stopped = getattr(self, name)
-            if due is not None and stopped is None and due <= now:
-                return name, due
-        return None
-
-
-def escalation_step(
-    clocks: Clocks,
-    *,
-    now: datetime,
-    every: timedelta,
-    stages: int,
-    current_clock: str | None,
-    current_stage: int,
-) -> tuple[str, list[int]] | None:
-    """Which stages (1-based) to fire now, on which clock; None if nothing is due. Pure.
-
-    Stage n of an overdue clock is due at `due + (n - 1) * every`; stages already fired on
-    the same clock are not fired again."""
-    found = clocks.overdue(now)
-    if found is None:
-        return None
-    name, due = found
-    reached = min(stages, 1 + int((now - due) / every))
-    done = current_stage if current_clock == name else 0
-    if reached <= done:
-        return None
-    return name, list(range(done + 1, reached + 1))
 
 
 @dataclass(slots=True)
@@ -115,14 +58,13 @@ class TickReport:
 
 
 @dataclass(slots=True)
-class EscalatorStats:
-    ticks: int = 0
+class EscalatorStats(TickerStats):
+    """The ticker's own counts and what its ticks did; `failed`: jobs left for the next tick."""
+
     dispatched: int = 0
     escalated: int = 0
     closed: int = 0
     failed: int = 0
-    last_tick_at: datetime | None = None
-    last_error: str | None = None
 
 
 def _active(users: Sequence[User]) -> list[User]:
@@ -254,9 +196,9 @@ def escalate(
     return fired
 
 
-class Escalator:
-    """The ticker as an async context manager: entering starts it on its own database
-    thread, leaving stops it after the tick under way."""
+class Escalator(Ticked):
+    """The SLA ticker as an async context manager: entering starts it on its own database
+    thread (`cloud-sla`), leaving stops it after the tick under way."""
 
     def __init__(
         self,
@@ -270,12 +212,16 @@ class Escalator:
         self._db = db
         self._sla = sla
         self._clock = clock
-        self._interval = interval
         self._batch = batch
-        self._executor: ThreadPoolExecutor | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
         self.stats = EscalatorStats()
+        self.ticker: Ticker[TickReport] = Ticker(
+            "cloud-sla",
+            self.tick,
+            interval=interval,
+            what="SLA ticker",
+            clock=clock,
+            stats=self.stats,
+        )
 
     # -- one tick (synchronous: the database thread, or a test) ----------------------------------
 
@@ -323,7 +269,7 @@ class Escalator:
         for wo_id in verified:
             if self._one(wo_id, lambda s, wo: self._close(s, wo, now)):
                 report.closed += 1
-        self._count(report, now)
+        self._count(report)
         return report
 
     def _one(self, wo_id: int, change: Change) -> bool:
@@ -359,49 +305,8 @@ class Escalator:
         log.info("%s closed: fix verified by telemetry", wo.number)
         return True
 
-    def _count(self, report: TickReport, now: datetime) -> None:
+    def _count(self, report: TickReport) -> None:
         s = self.stats
-        s.ticks += 1
         s.dispatched += report.dispatched
         s.escalated += report.escalated
         s.closed += report.closed
-        s.last_tick_at = now
-
-    # -- running -----------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Escalator:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-sla")
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="cloud-sla-ticker")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        errors = 0
-        while not self._stop.is_set():
-            try:
-                await loop.run_in_executor(self._executor, self.tick)
-                errors = 0
-            except Exception as exc:  # a database outage: log once, keep ticking
-                errors += 1
-                self.stats.last_error = str(exc)
-                if errors == 1:
-                    log.exception("SLA ticker failed; retrying every %.0f s", self._interval)
-            try:
-                await asyncio.wait_for(self._stop.wait(), self._interval)
-            except TimeoutError:
-                continue

@@ -1,0 +1,74 @@
+"""Key performance indicators of the work orders.
+
+- `figures`: the indicators as pure functions of plain job and equipment facts;
+- `load`: the one place that loads those facts from the database (`compute`), shared by
+  `GET /api/kpis`, the InfluxDB metrics and the monthly report so that their figures always
+  agree.
+
+The definitions, with worked examples, are in docs/kpis.md. Both modules' names are
+importable from here (`from cloud import kpi`, then `kpi.compute`, `kpi.Job`, …).
+"""
+
+from cloud.kpi.figures import (
+    DEFINITIONS,
+    FIRE_KINDS,
+    LIGHTING_KINDS,
+    LIVE,
+    REPAIRS,
+    Counts,
+    Equip,
+    Figure,
+    Indicator,
+    Job,
+    Report,
+    counts,
+    evaluate,
+    follow_up_rate,
+    good_order,
+    mean_time_to_acknowledge,
+    mean_time_to_repair,
+    month_bounds,
+    pm_compliance,
+    repeat_fault_rate,
+    sla_compliance,
+)
+from cloud.kpi.load import (
+    compute,
+    job_of,
+    load_equipment,
+    load_jobs,
+    load_live,
+    load_open_repairs,
+    load_pm,
+)
+
+__all__ = [
+    "DEFINITIONS",
+    "FIRE_KINDS",
+    "LIGHTING_KINDS",
+    "LIVE",
+    "REPAIRS",
+    "Counts",
+    "Equip",
+    "Figure",
+    "Indicator",
+    "Job",
+    "Report",
+    "compute",
+    "counts",
+    "evaluate",
+    "follow_up_rate",
+    "good_order",
+    "job_of",
+    "load_equipment",
+    "load_jobs",
+    "load_live",
+    "load_open_repairs",
+    "load_pm",
+    "mean_time_to_acknowledge",
+    "mean_time_to_repair",
+    "month_bounds",
+    "pm_compliance",
+    "repeat_fault_rate",
+    "sla_compliance",
+]

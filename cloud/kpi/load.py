@@ -1,0 +1,140 @@
+"""The one place that loads the indicators' facts from the database (`compute`), shared by
+`GET /api/kpis`, the InfluxDB metrics and the monthly report so that their figures always
+agree. The indicators themselves are pure functions of those facts (`cloud.kpi.figures`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cloud.enums import WorkOrderKind
+from cloud.equipment import Equipment
+from cloud.kpi.figures import LIVE, REPAIRS, Equip, Job, Report, evaluate
+from cloud.sla import Targets
+from cloud.workorders.model import WorkOrder
+
+
+def _pm_due(wo: WorkOrder) -> datetime | None:
+    """The end (UTC) of a PM job's due day, if it has one."""
+    due = wo.pm_due_on
+    return None if due is None else datetime.combine(due + timedelta(days=1), time(0), UTC)
+
+
+def job_of(wo: WorkOrder, equipment_kind: str | None) -> Job:
+    return Job(
+        id=wo.id,
+        kind=wo.kind,
+        priority=wo.priority,
+        status=wo.status,
+        created_at=wo.created_at,
+        opened_at=wo.opened_at or wo.created_at,
+        building=wo.building,
+        equipment_id=wo.equipment_id,
+        equipment_kind=equipment_kind,
+        acknowledged_at=wo.acknowledged_at,
+        started_at=wo.started_at,
+        resolved_at=wo.resolved_at,
+        closed_at=wo.closed_at,
+        cancelled_at=wo.cancelled_at,
+        respond_due_at=wo.respond_due_at,
+        start_due_at=wo.start_due_at,
+        resolve_due_at=wo.resolve_due_at,
+        pm_due_at=_pm_due(wo),
+        reopens=wo.reopens,
+        follow_up=wo.follow_up,
+    )
+
+
+def _jobs(session: Session, *conditions: Any) -> list[Job]:
+    rows = session.execute(
+        select(WorkOrder, Equipment.kind)
+        .outerjoin(Equipment, WorkOrder.equipment_id == Equipment.id)
+        .where(*conditions)
+        .order_by(WorkOrder.id)
+    ).all()
+    return [job_of(wo, kind) for wo, kind in rows]
+
+
+def load_jobs(
+    session: Session, *, building: str | None, start: datetime, end: datetime
+) -> list[Job]:
+    """Jobs raised in `[start, end)`, of one building or all."""
+    conditions: list[Any] = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_pm(session: Session, *, building: str | None, start: datetime, end: datetime) -> list[Job]:
+    """PM jobs that may fall due in `[start, end)`: raised before `end` and not finished
+    before `start` (whenever raised; the pure `Job.due_at` decides)."""
+    conditions: list[Any] = [
+        WorkOrder.kind == WorkOrderKind.PM,
+        WorkOrder.created_at < end,
+        or_(WorkOrder.resolved_at.is_(None), WorkOrder.resolved_at >= start),
+    ]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_live(session: Session, *, building: str | None) -> list[Job]:
+    """Every job not yet resolved, whenever it was raised."""
+    conditions: list[Any] = [WorkOrder.status.in_(LIVE)]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_open_repairs(session: Session, *, building: str | None, at: datetime) -> list[Job]:
+    """Repairs on equipment that may have been open at `at` (the pure `Job.open_at` decides)."""
+    conditions: list[Any] = [
+        WorkOrder.kind.in_(REPAIRS),
+        WorkOrder.equipment_id.is_not(None),
+        WorkOrder.created_at <= at,
+        or_(
+            WorkOrder.status.in_(LIVE),
+            WorkOrder.resolved_at > at,
+            WorkOrder.cancelled_at > at,
+            WorkOrder.closed_at > at,
+        ),
+    ]
+    if building is not None:
+        conditions.append(WorkOrder.building == building)
+    return _jobs(session, *conditions)
+
+
+def load_equipment(session: Session, *, building: str | None) -> list[Equip]:
+    query = select(Equipment.id, Equipment.kind, Equipment.building).where(
+        Equipment.in_inventory.is_(True)
+    )
+    if building is not None:
+        query = query.where(Equipment.building == building)
+    return [Equip(i, k, b) for i, k, b in session.execute(query.order_by(Equipment.id)).all()]
+
+
+def compute(
+    session: Session,
+    *,
+    building: str | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    targets: Targets,
+) -> Report:
+    """The indicators of `building` (or every building) for jobs raised in `[start, end)`."""
+    as_of = min(end, now)
+    return evaluate(
+        load_jobs(session, building=building, start=start, end=end),
+        load_open_repairs(session, building=building, at=as_of),
+        load_equipment(session, building=building),
+        building=building,
+        start=start,
+        end=end,
+        now=now,
+        targets=targets,
+    )
