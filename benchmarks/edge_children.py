@@ -139,8 +139,8 @@ def bare_plan(inventory_path: Path) -> dict[tuple[str, int], list[_Device]]:
     """Every Modbus device's reads (every point, as the agent plans them), by connection."""
     from edge.decode import BlockDecoder
     from edge.planner import plan_reads
-    from edge.profile import ModbusProfile, ProfileLibrary
     from plantroom.inventory import ModbusTcp, load_inventory
+    from plantroom.profiles import ModbusProfile, ProfileLibrary
 
     inventory = load_inventory(inventory_path)
     by_port: dict[tuple[str, int], list[_Device]] = {}

@@ -42,11 +42,11 @@ from edge.health import (
 )
 from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub, backoff_delay
 from edge.mqtt_devices import MqttDevices
-from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
 from edge.publisher import Publisher, PublisherStats
 from edge.report import ChangeTracker, ReportFilter
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory, Mqtt, load_inventory
+from plantroom.profiles import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
 from plantroom.topics import EquipmentTopic, check_segment, edge_health

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Literal
 
-from edge.profile import FLOAT_TYPES, ModbusPoint
+from plantroom.profiles import FLOAT_TYPES, ModbusPoint
 
 Value = bool | int | float | str | None
 

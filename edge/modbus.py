@@ -25,9 +25,9 @@ from pymodbus.framer import FramerType
 from edge.decode import BlockDecoder, Value
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
-from edge.profile import ModbusPoint, ModbusProfile, Table
 from plantroom.errors import ConfigError
 from plantroom.inventory import ModbusRtu, ModbusRtuOverTcp, ModbusTcp
+from plantroom.profiles import ModbusPoint, ModbusProfile, Table
 from plantroom.schema import Quality
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from edge.buffer import SampleBuffer
 from edge.errors import DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.modbus import ModbusDevice as PolledDevice
 from edge.modbus import ModbusHub
-from edge.profile import ModbusProfile, Poll, ProfileLibrary, Table
 from plantroom.inventory import Inventory, ModbusTcp
+from plantroom.profiles import ModbusProfile, Poll, ProfileLibrary, Table
 from plantroom.schema import Telemetry, parse_telemetry
 from plantroom.services import Mosquitto, free_port
 from plantroom.settings import EdgeSettings
