@@ -205,7 +205,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "Publisher._fill (",
         ),
     ),
-    ("vendor messages (lighting JSON)", ("MqttDevices.", "EdgeAgent._on_vendor_message (")),
+    ("vendor messages (lighting JSON)", ("MqttDevices.", "VendorEquipment.on_message (")),
     ("MQTT client (the publisher's connection)", ("plantroom/mqtt", "Publisher.")),
     ("Modbus requests (pymodbus)", ("pymodbus/", "ModbusHub.")),
     ("poll loop, scheduling, statistics", ("EdgeAgent.", "ModbusDevice.", "edge/")),

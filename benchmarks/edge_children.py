@@ -267,16 +267,14 @@ async def _forwarding(
 ) -> AsyncIterator[tuple[Forward, Callable[[], int]]]:
     """The agent's store-and-forward on its own: its SampleBuffer (committed on its interval)
     and its Publisher (QoS 1) to the broker, one sample per poll as the agent buffers it."""
-    from edge.agent import Tuning
     from edge.buffer import SampleBuffer
     from edge.publisher import Publisher
 
-    tuning = Tuning.from_settings(settings)
     buffer = SampleBuffer(
         settings.edge_buffer_path.with_name("forward.sqlite"),
         settings.edge_buffer_max_samples,
-        commit_interval_s=tuning.commit_interval_s,
-        synchronous=tuning.buffer_synchronous,
+        commit_interval_s=settings.edge_commit_interval_s,
+        synchronous=settings.edge_buffer_synchronous,
     )
     buffer.open()
     publisher = Publisher(
@@ -284,7 +282,7 @@ async def _forwarding(
         buffer,
         site="bench",
         agent_id=f"{settings.edge_agent_id}-forward",
-        window=tuning.publish_window,
+        window=settings.edge_publish_window,
     )
     buffer.on_commit = publisher.notify
 
@@ -293,7 +291,7 @@ async def _forwarding(
 
     async def commits() -> None:
         while True:
-            await asyncio.sleep(tuning.commit_interval_s or 1.0)
+            await asyncio.sleep(settings.edge_commit_interval_s or 1.0)
             buffer.commit()
 
     async with asyncio.TaskGroup() as tg:
