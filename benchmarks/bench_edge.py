@@ -192,7 +192,7 @@ def measure_window(c: Child, timeout: float, pids: Mapping[str, int]) -> Window:
 # -- where the agent's CPU goes ----------------------------------------------------------
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("decode registers", ("edge/decode.py",)),
+    ("decode registers", ("edge/decode.py", "edge/decode_blocks.py")),
     ("report-by-exception, change tracking", ("ReportFilter.", "ChangeTracker.")),
     ("buffer append (SQLite insert, JSON)", ("SampleBuffer.append (",)),
     ("buffer commit", ("SampleBuffer.commit (",)),

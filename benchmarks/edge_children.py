@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from edge.agent import EdgeAgent
-    from edge.decode import BlockDecoder, Value
+    from edge.decode import Value
+    from edge.decode_blocks import BlockDecoder
     from edge.health import DevicePollStats
     from plantroom.settings import EdgeSettings
 
@@ -137,7 +138,7 @@ _FUNCTION = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
 
 def bare_plan(inventory_path: Path) -> dict[tuple[str, int], list[_Device]]:
     """Every Modbus device's reads (every point, as the agent plans them), by connection."""
-    from edge.decode import BlockDecoder
+    from edge.decode_blocks import BlockDecoder
     from edge.planner import plan_reads
     from plantroom.inventory import ModbusTcp, load_inventory
     from plantroom.profiles import ModbusProfile, ProfileLibrary

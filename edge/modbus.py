@@ -22,7 +22,8 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 
-from edge.decode import BlockDecoder, Value
+from edge.decode import Value
+from edge.decode_blocks import BlockDecoder
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
 from plantroom.errors import ConfigError

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edge.decode import BlockDecoder, Value, decode_bit, decode_registers, shortest_float32
+from edge.decode import Value, decode_bit, decode_registers, shortest_float32
+from edge.decode_blocks import BlockDecoder
 from plantroom.profiles import ModbusPoint, Order, RegisterType
 
 F32 = struct.Struct(">f")
