@@ -192,7 +192,7 @@ def measure_window(c: Child, timeout: float, pids: Mapping[str, int]) -> Window:
 # -- where the agent's CPU goes ----------------------------------------------------------
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("decode registers", ("edge/decode.py",)),
+    ("decode registers", ("edge/decode.py", "edge/decode_blocks.py")),
     ("report-by-exception, change tracking", ("ReportFilter.", "ChangeTracker.")),
     ("buffer append (SQLite insert, JSON)", ("SampleBuffer.append (",)),
     ("buffer commit", ("SampleBuffer.commit (",)),
@@ -205,7 +205,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "Publisher._fill (",
         ),
     ),
-    ("vendor messages (lighting JSON)", ("MqttDevices.", "EdgeAgent._on_vendor_message (")),
+    ("vendor messages (lighting JSON)", ("MqttDevices.", "VendorEquipment.on_message (")),
     ("MQTT client (the publisher's connection)", ("plantroom/mqtt", "Publisher.")),
     ("Modbus requests (pymodbus)", ("pymodbus/", "ModbusHub.")),
     ("poll loop, scheduling, statistics", ("EdgeAgent.", "ModbusDevice.", "edge/")),

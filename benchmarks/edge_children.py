@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from edge.agent import EdgeAgent
-    from edge.decode import BlockDecoder, Value
+    from edge.decode import Value
+    from edge.decode_blocks import BlockDecoder
     from edge.health import DevicePollStats
     from plantroom.settings import EdgeSettings
 
@@ -137,10 +138,10 @@ _FUNCTION = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
 
 def bare_plan(inventory_path: Path) -> dict[tuple[str, int], list[_Device]]:
     """Every Modbus device's reads (every point, as the agent plans them), by connection."""
-    from edge.decode import BlockDecoder
+    from edge.decode_blocks import BlockDecoder
     from edge.planner import plan_reads
-    from edge.profile import ModbusProfile, ProfileLibrary
     from plantroom.inventory import ModbusTcp, load_inventory
+    from plantroom.profiles import ModbusProfile, ProfileLibrary
 
     inventory = load_inventory(inventory_path)
     by_port: dict[tuple[str, int], list[_Device]] = {}
@@ -267,16 +268,14 @@ async def _forwarding(
 ) -> AsyncIterator[tuple[Forward, Callable[[], int]]]:
     """The agent's store-and-forward on its own: its SampleBuffer (committed on its interval)
     and its Publisher (QoS 1) to the broker, one sample per poll as the agent buffers it."""
-    from edge.agent import Tuning
     from edge.buffer import SampleBuffer
     from edge.publisher import Publisher
 
-    tuning = Tuning.from_settings(settings)
     buffer = SampleBuffer(
         settings.edge_buffer_path.with_name("forward.sqlite"),
         settings.edge_buffer_max_samples,
-        commit_interval_s=tuning.commit_interval_s,
-        synchronous=tuning.buffer_synchronous,
+        commit_interval_s=settings.edge_commit_interval_s,
+        synchronous=settings.edge_buffer_synchronous,
     )
     buffer.open()
     publisher = Publisher(
@@ -284,7 +283,7 @@ async def _forwarding(
         buffer,
         site="bench",
         agent_id=f"{settings.edge_agent_id}-forward",
-        window=tuning.publish_window,
+        window=settings.edge_publish_window,
     )
     buffer.on_commit = publisher.notify
 
@@ -293,7 +292,7 @@ async def _forwarding(
 
     async def commits() -> None:
         while True:
-            await asyncio.sleep(tuning.commit_interval_s or 1.0)
+            await asyncio.sleep(settings.edge_commit_interval_s or 1.0)
             buffer.commit()
 
     async with asyncio.TaskGroup() as tg:

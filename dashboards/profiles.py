@@ -1,8 +1,9 @@
 """What the dashboards know of the device profiles: point names, field types and enum labels.
 
-The profiles (`edge/profiles/*.yaml`) are the documented register maps. The dashboards read
-them as data so that a panel can only name a point some profile of that kind defines, and so
-that state panels colour exactly the enum labels the edge writes.
+The profiles (`plantroom.profiles`, shipped in `plantroom/profiles/shipped/*.yaml`) are the
+documented register maps. The dashboards read them with the contract's profile loader so that
+a panel can only name a point some profile of that kind defines, and so that state panels
+colour exactly the enum labels the edge writes.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dashboards.errors import DashboardError
+from plantroom.errors import ConfigError
 from plantroom.kinds import KINDS
+from plantroom.profiles import SHIPPED_DIR, load_profile
 
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "edge" / "profiles"
+DEFAULT_PROFILES_DIR = SHIPPED_DIR
 
 _FLOAT_TYPES = {"float", "float32", "float64"}
 _INT_TYPES = {"int", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
@@ -147,15 +148,11 @@ def load_points(profiles_dir: Path = DEFAULT_PROFILES_DIR) -> dict[str, FieldSet
     kinds = {kind: FieldSet(kind) for kind in KINDS}
     for path in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise DashboardError(f"{path}: cannot read profile: {exc}") from exc
-        if not isinstance(data, dict):
-            raise DashboardError(f"{path}: a profile must be a mapping")
-        kind = data.get("kind")
-        if kind not in kinds:
-            raise DashboardError(f"{path}: unknown kind {kind!r}; expected one of {KINDS}")
-        target = kinds[kind]
+            profile = load_profile(path)
+        except ConfigError as exc:
+            raise DashboardError(f"cannot read profile: {exc}") from exc
+        data = profile.model_dump(exclude_none=True)
+        target = kinds[profile.kind.value]
         target.sources.append(f"profile {path.name}")
         for spec in _points(path, data):
             _merge(target, spec, str(path))

@@ -3,10 +3,10 @@
 `run(settings)` is the process (blocking; stops cleanly on SIGINT/SIGTERM). `EdgeAgent` is
 the same agent as an async context manager, for embedding and for tests.
 
-Poll classes: a point's `poll` is `fast` (every `edge_poll_interval_s`), `normal` (5 times that)
-or `slow` (30 times that). Each device starts at a random offset within its cycle so devices on
-one link do not poll in lock-step, and each poll yields one message carrying the points read
-in that cycle (fewer with a `report` policy in the profile, see `edge.report`).
+Every setting, tuning included, comes from `EdgeSettings` (`PLANTROOM_EDGE_*`). Each Modbus
+device is polled by `edge.poller` on its `edge.schedule.PollSchedule` (poll classes `fast`,
+`normal`, `slow`, a random start within the cycle); each poll yields one message carrying the
+points read in that cycle (fewer with a `report` policy in the profile, see `edge.report`).
 
 Every poll is counted in the device's `DevicePollStats` (see `edge.health` for what "on
 schedule", "late" and "skipped" mean), and every `edge_health_interval_s` an EdgeHealth report
@@ -23,116 +23,29 @@ import random
 import signal
 import ssl
 import time
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from edge.availability import Availability, Status, StatusChange
 from edge.buffer import BufferStats, SampleBuffer
 from edge.decode import Value
-from edge.health import (
-    HEALTH_SEQ_KEY,
-    ON_SCHEDULE_TOLERANCE,
-    DevicePollStats,
-    Figures,
-    agent_figures,
-    health_reports,
-)
-from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub, backoff_delay
+from edge.equipment import ServedEquipment
+from edge.health import HEALTH_SEQ_KEY, DevicePollStats, Figures, agent_figures, health_reports
 from edge.mqtt_devices import MqttDevices
-from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
+from edge.poller import ModbusPolling, now_ms
 from edge.publisher import Publisher, PublisherStats
 from edge.report import ChangeTracker, ReportFilter
+from edge.stop_signal import StopSignal
+from edge.vendor_equipment import VendorEquipment
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory, Mqtt, load_inventory
+from plantroom.profiles import Assignment, Poll, ProfileLibrary
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
-from plantroom.topics import EquipmentTopic, check_segment, edge_health
+from plantroom.topics import check_segment, edge_health
 
 log = logging.getLogger(__name__)
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """Knobs beyond `EdgeSettings`; each is read from `settings.edge_<name>` when present."""
-
-    normal_every: int = 5
-    slow_every: int = 30
-    commit_interval_s: float = 0.5
-    buffer_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
-    inter_frame_delay_s: float = 0.0
-    publish_window: int = 100
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    offline_retry_max_s: float = 60.0
-    mqtt_stale_after_s: float | None = None
-    stats_log_interval_s: float = 300.0
-    stop_drain_s: float = 2.0
-    health_interval_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.normal_every < 1 or self.slow_every < 1:
-            raise ConfigError("edge_normal_every and edge_slow_every must be at least 1")
-        if self.commit_interval_s < 0 or self.inter_frame_delay_s < 0:
-            raise ConfigError("edge_commit_interval_s and edge_inter_frame_delay_s must be >= 0")
-        if self.buffer_synchronous not in ("NORMAL", "FULL"):
-            raise ConfigError("edge_buffer_synchronous must be NORMAL or FULL")
-        if self.publish_window < 1:
-            raise ConfigError("edge_publish_window must be at least 1")
-        if min(self.backoff_initial_s, self.backoff_max_s, self.offline_retry_max_s) <= 0:
-            raise ConfigError("edge backoff settings must be > 0")
-        if self.stop_drain_s < 0:
-            raise ConfigError("edge_stop_drain_s must be >= 0")
-        if self.stats_log_interval_s <= 0:
-            raise ConfigError("edge_stats_log_interval_s must be > 0")
-        if self.health_interval_s <= 0:
-            raise ConfigError("edge_health_interval_s must be > 0")
-        if self.mqtt_stale_after_s is not None and self.mqtt_stale_after_s <= 0:
-            raise ConfigError("edge_mqtt_stale_after_s must be > 0")
-
-    @classmethod
-    def from_settings(cls, settings: EdgeSettings) -> Tuning:
-        found: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            value = getattr(settings, f"edge_{f.name}", None)
-            if value is not None:
-                found[f.name] = value
-        return cls(**found)
-
-
-RECENT_VENDOR_TS = 64
-
-
-@dataclass(slots=True)
-class _Equipment:
-    assignment: Assignment
-    topic: EquipmentTopic
-    availability: Availability
-    report: ReportFilter
-    changes: ChangeTracker
-    last_heard: float | None = None
-    samples: int = 0
-    duplicates: int = 0
-    # timestamps of the last vendor samples: a message the broker delivers again after a
-    # reconnect carries one of them and is not a new sample
-    recent_ts: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_VENDOR_TS))
-    id: str = field(init=False)
-    telemetry_topic: str = field(init=False)  # built once, not per sample
-
-    def __post_init__(self) -> None:
-        self.id = self.assignment.equipment.id
-        self.telemetry_topic = self.topic.telemetry()
 
 
 class EdgeAgent:
@@ -142,26 +55,21 @@ class EdgeAgent:
         self,
         settings: EdgeSettings,
         inventory: Inventory | None = None,
-        *,
-        tuning: Tuning | None = None,
     ) -> None:
         self.settings = settings
         self._inventory = inventory
-        self.tuning = tuning or Tuning.from_settings(settings)
         self._rng = random.Random()
-        self._stopping = asyncio.Event()
-        self._sleepers: set[asyncio.Future[None]] = set()
+        self._stop = StopSignal()
         self._task: asyncio.Task[None] | None = None
-        self._equipment: dict[str, _Equipment] = {}
-        self._devices: dict[str, ModbusDevice] = {}
+        self._equipment: dict[str, ServedEquipment] = {}
         self._pollers: list[asyncio.Task[None]] = []
-        self._poll_stats: dict[str, DevicePollStats] = {}
-        self._linked_hubs: set[HubKey] = set()
         self._site = ""
-        self.hubs: dict[HubKey, ModbusHub] = {}
+        self.modbus = ModbusPolling(settings, self._rng)
+        self.hubs = self.modbus.hubs
         self.buffer: SampleBuffer | None = None
         self.publisher: Publisher | None = None
         self.mqtt_devices: MqttDevices | None = None
+        self._vendor: VendorEquipment | None = None
         self.started_at = time.monotonic()
 
     # -- set-up -------------------------------------------------------------------------
@@ -185,24 +93,11 @@ class EdgeAgent:
             log.warning(
                 "no equipment to serve in buildings %s", self.settings.edge_buildings or "all"
             )
-        s, t = self.settings, self.tuning
+        s = self.settings
         for a in assignments:
-            conn = a.equipment.connection
-            if not isinstance(conn, Mqtt):
-                assert isinstance(a.profile, ModbusProfile)
-                key = HubKey.of(conn)
-                if key not in self.hubs:
-                    self.hubs[key] = ModbusHub(
-                        conn,
-                        timeout=s.edge_timeout_s,
-                        inter_frame_delay=t.inter_frame_delay_s,
-                        backoff_initial=t.backoff_initial_s,
-                        backoff_max=t.backoff_max_s,
-                        rng=self._rng,
-                    )
-                self._devices[a.equipment.id] = ModbusDevice(self.hubs[key], conn.unit, a.profile)
-                self._poll_stats[a.equipment.id] = DevicePollStats()
-            self._equipment[a.equipment.id] = _Equipment(
+            if not isinstance(a.equipment.connection, Mqtt):
+                self.modbus.add(a, a.equipment.connection)
+            self._equipment[a.equipment.id] = ServedEquipment(
                 assignment=a,
                 topic=inventory.topic(a.building, a.equipment),
                 availability=Availability(a.equipment.id, s.edge_offline_after),
@@ -210,11 +105,15 @@ class EdgeAgent:
                 changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
             )
         self.mqtt_devices = MqttDevices(assignments)
+        vendor = VendorEquipment(
+            self.mqtt_devices, self._equipment, emit=self._emit, set_status=self._set_status
+        )
+        self._vendor = vendor
         buffer = SampleBuffer(
             s.edge_buffer_path,
             s.edge_buffer_max_samples,
-            commit_interval_s=t.commit_interval_s,
-            synchronous=t.buffer_synchronous,
+            commit_interval_s=s.edge_commit_interval_s,
+            synchronous=s.edge_buffer_synchronous,
         )
         buffer.open()
         self.buffer = buffer
@@ -224,10 +123,10 @@ class EdgeAgent:
             site=inventory.site.id,
             agent_id=s.edge_agent_id,
             vendor_topics=self.mqtt_devices.topics,
-            on_vendor_message=self._on_vendor_message,
-            window=t.publish_window,
-            backoff_initial=t.backoff_initial_s,
-            backoff_max=t.backoff_max_s,
+            on_vendor_message=vendor.on_message,
+            window=s.edge_publish_window,
+            backoff_initial=s.edge_backoff_initial_s,
+            backoff_max=s.edge_backoff_max_s,
             rng=self._rng,
         )
         buffer.on_commit = self.publisher.notify
@@ -273,11 +172,16 @@ class EdgeAgent:
             tg.create_task(self._commit_loop(), name="buffer-commit")
             tg.create_task(self._stats_loop(), name="stats")
             tg.create_task(self._health_loop(), name="health")
-            for eq_id, device in self._devices.items():
-                poller = self._poll_loop(self._equipment[eq_id], device, self._poll_stats[eq_id])
+            for eq_id in self.modbus.devices:
+                poller = self.modbus.poll(
+                    self._equipment[eq_id],
+                    stop=self._stop,
+                    emit=self._emit,
+                    set_status=self._set_status,
+                )
                 self._pollers.append(tg.create_task(poller, name=f"poll:{eq_id}"))
-            if self.mqtt_devices is not None and self.mqtt_devices.topics:
-                tg.create_task(self._stale_loop(), name="vendor-stale")
+            if self._vendor is not None and self._vendor.devices.topics:
+                tg.create_task(self._stale_loop(self._vendor), name="vendor-stale")
 
     @property
     def task(self) -> asyncio.Task[None]:
@@ -288,19 +192,17 @@ class EdgeAgent:
 
     async def stop(self, raise_failure: bool = True) -> None:
         """Stop polling, publish `offline`, disconnect, close the buffer."""
-        self._stopping.set()
-        for waiter in self._sleepers:
-            _wake(waiter)
+        self._stop.set()
         if self._pollers:
             await asyncio.wait(self._pollers, timeout=2 * self.settings.edge_timeout_s + 1)
         if self.buffer is not None and self._task is not None and not self._task.done():
             self.buffer.commit()
         if self.publisher is not None:
-            self.publisher.request_stop(self.tuning.stop_drain_s)
+            self.publisher.request_stop(self.settings.edge_stop_drain_s)
         failure: BaseException | None = None
         task = self._task
         if task is not None:
-            grace = self.tuning.stop_drain_s + self.publisher_timeout + 1
+            grace = self.settings.edge_stop_drain_s + self.publisher_timeout + 1
             done, _ = await asyncio.wait({task}, timeout=grace)
             if not done:
                 log.warning("agent did not stop within %.0f s; cancelling", grace)
@@ -308,8 +210,7 @@ class EdgeAgent:
                 await asyncio.wait({task})
             if not task.cancelled():
                 failure = task.exception()
-        for hub in self.hubs.values():
-            await hub.close()
+        await self.modbus.close()
         if self.buffer is not None:
             self.buffer.close()
         if failure is not None and raise_failure:
@@ -319,32 +220,16 @@ class EdgeAgent:
     def publisher_timeout(self) -> float:
         return self.publisher.publish_timeout if self.publisher is not None else 0.0
 
-    async def _sleep(self, delay: float) -> bool:
-        """Wait `delay` seconds; True when the agent is stopping."""
-        if self._stopping.is_set():
-            return True
-        # a bare future and a timer: `wait_for(event.wait())` costs a task per sleep
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        timer = loop.call_later(max(delay, 0.0), _wake, waiter)
-        self._sleepers.add(waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._sleepers.discard(waiter)
-        return self._stopping.is_set()
-
     async def _commit_loop(self) -> None:
         assert self.buffer is not None
-        period = self.tuning.commit_interval_s or 1.0
-        while not await self._sleep(period):
+        period = self.settings.edge_commit_interval_s or 1.0
+        while not await self._stop.sleep(period):
             self.buffer.commit()
         self.buffer.commit()
 
     async def _stats_loop(self) -> None:
         last: BufferStats | None = None
-        while not await self._sleep(self.tuning.stats_log_interval_s):
+        while not await self._stop.sleep(self.settings.edge_stats_log_interval_s):
             stats = self.buffer_stats()
             if stats.depth or (last is not None and stats.dropped != last.dropped):
                 log.info(
@@ -357,12 +242,12 @@ class EdgeAgent:
 
     # -- samples and statuses -------------------------------------------------------------
 
-    def _set_status(self, eq: _Equipment, change: StatusChange) -> None:
+    def _set_status(self, eq: ServedEquipment, change: StatusChange) -> None:
         assert self.publisher is not None
         self.publisher.set_status(eq.topic.status(), change)
 
     def _emit(
-        self, eq: _Equipment, ts: int, values: dict[str, Value], quality: dict[str, Quality]
+        self, eq: ServedEquipment, ts: int, values: dict[str, Value], quality: dict[str, Quality]
     ) -> None:
         assert self.buffer is not None
         if eq.report.active:
@@ -377,96 +262,6 @@ class EdgeAgent:
             # a work order (a WAL commit in synchronous=NORMAL costs no fsync)
             self.buffer.commit()
 
-    # -- Modbus polling -------------------------------------------------------------------
-
-    def _intervals(self) -> dict[Poll, float]:
-        base = self.settings.edge_poll_interval_s
-        return {
-            Poll.FAST: base,
-            Poll.NORMAL: base * self.tuning.normal_every,
-            Poll.SLOW: base * self.tuning.slow_every,
-        }
-
-    async def _poll_loop(
-        self, eq: _Equipment, device: ModbusDevice, stats: DevicePollStats
-    ) -> None:
-        intervals = self._intervals()
-        by_class: dict[Poll, list[ModbusPoint]] = {c: [] for c in Poll}
-        for p in device.profile.points:
-            by_class[p.poll].append(p)
-        present = [c for c in Poll if by_class[c]]
-        cycle_class = min(present, key=intervals.__getitem__)
-        cycle = intervals[cycle_class]
-        tolerance = cycle * ON_SCHEDULE_TOLERANCE
-        if await self._sleep(self._rng.uniform(0, cycle)):
-            return
-        loop = asyncio.get_running_loop()
-        planned = loop.time()
-        next_due = dict.fromkeys(present, planned)
-        retry = 0
-        availability = eq.availability
-        hub = device.hub
-        plans: dict[tuple[Poll, ...], CompiledPlan] = {}  # by the classes due together
-        while not self._stopping.is_set():
-            started = loop.time()
-            if availability.offline:
-                due = present
-            else:
-                due = [c for c in present if started >= next_due[c] - cycle / 2]
-            if not due:
-                planned = min(next_due.values())
-                if await self._sleep(planned - started):
-                    return
-                continue
-            key = tuple(due)
-            plan = plans.get(key)
-            if plan is None:
-                plan = plans[key] = device.compile([p for c in due for p in by_class[c]])
-            ts = now_ms()
-            connects = hub.connects
-            result = await device.poll_compiled(plan)
-            stats.record_poll(started - planned, tolerance, loop.time() - started)
-            if result.errors:
-                stats.record_errors(result.errors)
-            if hub.connects != connects and hub.connected:
-                self._link_connected(hub, stats)
-            if result.answered:
-                change = availability.succeeded(ts)
-                retry = 0
-            else:
-                reason = result.error.reason if result.error else "no answer"
-                change = availability.failed(reason, ts)
-            if change is not None:
-                self._set_status(eq, change)
-            if not availability.offline:
-                self._emit(eq, ts, result.values, result.quality)
-            finished = loop.time()
-            if availability.offline:
-                delay = backoff_delay(retry, cycle, self.tuning.offline_retry_max_s, self._rng)
-                retry += 1
-                planned = finished + delay
-                for c in present:
-                    next_due[c] = planned
-            else:
-                for c in due:
-                    nd = next_due[c] + intervals[c]
-                    if nd + tolerance < finished:  # overran: skip ticks whose window closed
-                        missed = int((finished - tolerance - nd) // intervals[c]) + 1
-                        nd += missed * intervals[c]
-                        if c is cycle_class:
-                            stats.skipped += missed
-                    next_due[c] = nd
-                planned = min(next_due.values())
-                delay = planned - finished
-            if await self._sleep(delay):
-                return
-
-    def _link_connected(self, hub: ModbusHub, stats: DevicePollStats) -> None:
-        if hub.key in self._linked_hubs:
-            stats.reconnects += 1
-        else:
-            self._linked_hubs.add(hub.key)
-
     # -- self-health ----------------------------------------------------------------------
 
     def health_figures(self) -> Figures:
@@ -477,7 +272,7 @@ class EdgeAgent:
             buffer=self.buffer_stats(),
             publisher=self.publisher_stats(),
             statuses=(e.availability.status for e in self._equipment.values()),
-            polls=self._poll_stats.values(),
+            polls=self.modbus.stats.values(),
             vendor_malformed=sum(vendor.malformed.values()) if vendor else 0,
             modbus_links=len(self.hubs),
             modbus_requests=sum(h.requests for h in self.hubs.values()),
@@ -490,55 +285,26 @@ class EdgeAgent:
             raise RuntimeError("the agent is not running")
         ts = now_ms()
         topic = edge_health(self._site, self.settings.edge_agent_id)
-        encoders = health_reports(ts, self.health_figures(), self._poll_stats)
+        encoders = health_reports(ts, self.health_figures(), self.modbus.stats)
         for encode in encoders:
             self.buffer.append_encoded(HEALTH_SEQ_KEY, topic, ts, encode)
         return len(encoders)
 
     async def _health_loop(self) -> None:
-        while not await self._sleep(self.tuning.health_interval_s):
+        while not await self._stop.sleep(self.settings.edge_health_interval_s):
             self.queue_health_report()
 
     # -- vendor MQTT devices --------------------------------------------------------------
 
-    def _on_vendor_message(self, topic: str, payload: bytes, received_ms: int) -> None:
-        if self.mqtt_devices is None:
-            return
-        for assignment, sample in self.mqtt_devices.handle(topic, payload, received_ms):
-            eq = self._equipment[assignment.equipment.id]
-            eq.last_heard = time.monotonic()
-            change = eq.availability.succeeded(received_ms)
-            if change is not None:
-                self._set_status(eq, change)
-            if sample.ts in eq.recent_ts:
-                # QoS 1 redelivery of a vendor message already taken (or a second message in
-                # the same millisecond, which InfluxDB would merge into the first anyway): a
-                # new seq at the same timestamp would overwrite the first sample's point
-                eq.duplicates += 1
-                continue
-            eq.recent_ts.append(sample.ts)
-            self._emit(eq, sample.ts, sample.values, sample.quality)
-
     def stale_after(self) -> float:
-        if self.tuning.mqtt_stale_after_s is not None:
-            return self.tuning.mqtt_stale_after_s
-        return 2 * self._intervals()[Poll.SLOW]
+        if self.settings.edge_mqtt_stale_after_s is not None:
+            return self.settings.edge_mqtt_stale_after_s
+        return 2 * self.modbus.intervals()[Poll.SLOW]
 
-    async def _stale_loop(self) -> None:
+    async def _stale_loop(self, vendor: VendorEquipment) -> None:
         limit = self.stale_after()
-        vendor = [
-            e
-            for e in self._equipment.values()
-            if isinstance(e.assignment.equipment.connection, Mqtt)
-        ]
-        while not await self._sleep(min(limit / 4, self.settings.edge_poll_interval_s * 5)):
-            now = time.monotonic()
-            for eq in vendor:
-                heard = eq.last_heard if eq.last_heard is not None else self.started_at
-                if now - heard >= limit:
-                    change = eq.availability.went_stale(f"no message for {limit:.0f} s", now_ms())
-                    if change is not None:
-                        self._set_status(eq, change)
+        period = min(limit / 4, self.settings.edge_poll_interval_s * 5)
+        await vendor.watch_staleness(self._stop, limit, period, self.started_at)
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -548,7 +314,7 @@ class EdgeAgent:
 
     def poll_stats(self) -> Mapping[str, DevicePollStats]:
         """Poll figures of every Modbus device, by equipment id (live objects, read-only map)."""
-        return MappingProxyType(self._poll_stats)
+        return MappingProxyType(self.modbus.stats)
 
     def buffer_stats(self) -> BufferStats:
         if self.buffer is None:

@@ -1,6 +1,7 @@
 """The agent's self-health: per-device poll statistics and the EdgeHealth report built from them.
 
-Poll accounting (`DevicePollStats`), per device, cumulative since the agent started:
+Poll accounting (`DevicePollStats`), per device, cumulative since the agent started (due
+times and the on-schedule window are those of `edge.schedule.PollSchedule`):
 
 - ``polls``: polls started (one poll = the reads of the point classes due at that moment).
 - ``on_schedule``: polls that started no later than 10 % of the device's poll cycle (the
@@ -39,7 +40,6 @@ from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout
 from edge.publisher import PublisherStats
 from plantroom.health import EdgeHealth
 
-ON_SCHEDULE_TOLERANCE = 0.1
 LATENCY_WINDOW = 1024
 DEVICES_PER_MESSAGE = 1000
 HEALTH_SEQ_KEY = "@edge-health"  # not a valid equipment id: its seq counter cannot collide

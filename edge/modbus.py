@@ -22,12 +22,13 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 
-from edge.decode import BlockDecoder, Value
+from edge.decode import Value
+from edge.decode_blocks import BlockDecoder
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
-from edge.profile import ModbusPoint, ModbusProfile, Table
 from plantroom.errors import ConfigError
 from plantroom.inventory import ModbusRtu, ModbusRtuOverTcp, ModbusTcp
+from plantroom.profiles import ModbusPoint, ModbusProfile, Table
 from plantroom.schema import Quality
 
 log = logging.getLogger(__name__)

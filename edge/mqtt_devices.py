@@ -19,8 +19,8 @@ from functools import partial
 from typing import Any
 
 from edge.decode import Value
-from edge.profile import Assignment, MqttPoint, MqttProfile, parse_path
 from plantroom.errors import InvalidMessage
+from plantroom.profiles import Assignment, MqttPoint, MqttProfile, parse_path
 from plantroom.schema import MAX_PAYLOAD_BYTES, MAX_STRING, MAX_TS_MS, MIN_TS_MS, Quality
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from edge.profile import ModbusOptions, ModbusPoint, Table
+from plantroom.profiles import ModbusOptions, ModbusPoint, Table
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge.decode import Value
-from edge.profile import ModbusProfile, MqttProfile, ReportPolicy, Role
+from plantroom.profiles import ModbusProfile, MqttProfile, ReportPolicy, Role
 from plantroom.schema import Quality
 
 

@@ -69,7 +69,9 @@ Connection = Annotated[ModbusTcp | ModbusRtuOverTcp | ModbusRtu | Mqtt, Field(di
 class Equipment(_Strict):
     id: Ident
     kind: Kind
-    profile: Ident = Field(description="device profile name (edge/profiles/<name>.yaml)")
+    profile: Ident = Field(
+        description="device profile name: <name>.yaml among the shipped or the site's profiles"
+    )
     connection: Connection
     floor: str | None = None
     zone: str | None = None

@@ -3,8 +3,8 @@
 Circuits 1 and 2 light occupied hours (07:00 to 23:00), circuit 3 the night (18:00 to 07:00) and
 circuit 4 is always on (stairs, exit routes), in the site's timezone. A lit circuit draws its
 working lamps' power; burn hours count while it is lit. The controller publishes the JSON
-documented at the top of edge/profiles/lumen-lc4.yaml. Without power every circuit is dark
-and the controller says nothing.
+documented at the top of plantroom/profiles/shipped/lumen-lc4.yaml. Without power every
+circuit is dark and the controller says nothing.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class LightingModel(DeviceModel):
         return working * c.lamp_w * (1.0 + self.noise.gauss(0.0, 0.004))
 
     def payload(self, device: str) -> dict[str, Any]:
-        """The controller's message, as documented in edge/profiles/lumen-lc4.yaml."""
+        """The controller's message, as documented in profiles/shipped/lumen-lc4.yaml."""
         return {
             "device": device,
             "time": round(self.now * 1000),

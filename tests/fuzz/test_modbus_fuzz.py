@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,8 +21,8 @@ from hypothesis import strategies as st
 
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.modbus import ModbusDevice, ModbusHub
-from edge.profile import ModbusProfile, Table, load_profile
 from plantroom.inventory import ModbusTcp
+from plantroom.profiles import SHIPPED_DIR, ModbusProfile, Table, load_profile
 from tests.fuzz.budget import expensive
 from tests.fuzz.misbehaving_modbus import (
     FAULTS,
@@ -37,7 +36,7 @@ TIMEOUT_S = 0.15
 # the longest one read may take: the hub's own bound (2 * timeout + 1 s) plus a margin
 READ_BOUND_S = TIMEOUT_S * 2 + 1 + 1.0
 UNIT = 7
-PROFILES = Path(__file__).resolve().parents[2] / "edge" / "profiles"
+PROFILES = SHIPPED_DIR
 
 # what each fault may end in. "answered" (the read returns) is only allowed where the right
 # data can still be read from the frame, and the data is then checked. pymodbus closes the

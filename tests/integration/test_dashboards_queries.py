@@ -29,13 +29,14 @@ from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
 from gateway.lineprotocol import encode_line
 from gateway.stats import GatewayStats
 from plantroom.health import EdgeHealth
+from plantroom.profiles import SHIPPED_DIR
 from stack.services import Influxd
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 DB = "plantroom"
-PROFILES_DIR = REPO / "edge" / "profiles"
+PROFILES_DIR = SHIPPED_DIR
 INVENTORY = REPO / "sites" / "demo.yaml"
 DASHBOARDS = sorted(GENERATED_DIR.glob("*.json"))
 HISTORY_MIN = 8 * 60  # minutes of data, more than the longest default range with data in it

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import json
 import os
@@ -26,14 +25,14 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from edge.agent import EdgeAgent, Tuning
+from edge.agent import EdgeAgent
 from edge.buffer import SampleBuffer
 from edge.errors import DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.modbus import ModbusDevice as PolledDevice
 from edge.modbus import ModbusHub
-from edge.profile import ModbusProfile, Poll, ProfileLibrary, Table
 from plantroom.inventory import Inventory, ModbusTcp
 from plantroom.ports import free_port
+from plantroom.profiles import ModbusProfile, Poll, ProfileLibrary, Table
 from plantroom.schema import Telemetry, parse_telemetry
 from plantroom.settings import EdgeSettings
 from plantroom.topics import edge_status
@@ -245,18 +244,20 @@ def settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
         "edge_poll_interval_s": 0.1,
         "edge_timeout_s": 0.3,
         "edge_offline_after": 2,
+        **FAST,
     }
     base.update(kw)
     return EdgeSettings(**base)
 
 
-FAST = Tuning(
-    commit_interval_s=0.05,
-    backoff_initial_s=0.1,
-    backoff_max_s=0.4,
-    offline_retry_max_s=0.4,
-    mqtt_stale_after_s=1.0,
-)
+# agent tuning for tests: short commit window, backoffs and staleness
+FAST: dict[str, Any] = {
+    "edge_commit_interval_s": 0.05,
+    "edge_backoff_initial_s": 0.1,
+    "edge_backoff_max_s": 0.4,
+    "edge_offline_retry_max_s": 0.4,
+    "edge_mqtt_stale_after_s": 1.0,
+}
 
 
 def topic(site: str, eq: str, leaf: str, kind: str = "pump") -> str:
@@ -268,10 +269,8 @@ def site_id() -> str:
 
 
 @contextlib.asynccontextmanager
-async def running(
-    s: EdgeSettings, inv: Inventory, tuning: Tuning = FAST
-) -> AsyncIterator[EdgeAgent]:
-    async with EdgeAgent(s, inv, tuning=tuning) as agent:
+async def running(s: EdgeSettings, inv: Inventory) -> AsyncIterator[EdgeAgent]:
+    async with EdgeAgent(s, inv) as agent:
         yield agent
 
 
@@ -743,15 +742,14 @@ async def test_an_alarm_change_is_published_without_waiting_for_the_commit_inter
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     site, vendor, inv = one_lighting_controller()
-    s = settings(mosquitto, tmp_path)
+    s = settings(mosquitto, tmp_path, edge_commit_interval_s=60.0)
     tele = topic(site, "light-1", "telemetry", kind="lighting")
-    slow_commits = dataclasses.replace(FAST, commit_interval_s=60.0)
 
     def doc(ts: int, volts: float, tripped: bool) -> bytes:
         circuit = {"n": 1, "on": True, "tripped": tripped}
         return json.dumps({"time": ts, "mains_v": volts, "circuits": [circuit]}).encode()
 
-    async with Collector(mosquitto, [tele]) as c, running(s, inv, slow_commits) as agent:
+    async with Collector(mosquitto, [tele]) as c, running(s, inv) as agent:
         assert agent.publisher is not None
         await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edge.agent import EdgeAgent, Tuning
+from edge.agent import EdgeAgent
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import Inventory
 from plantroom.ports import free_port
@@ -25,13 +25,13 @@ from tests.integration.test_edge_agent import Collector, wait_for
 pytestmark = pytest.mark.integration
 
 HOST = "127.0.0.1"
-TUNING = Tuning(
-    commit_interval_s=0.05,
-    backoff_initial_s=0.1,
-    backoff_max_s=0.4,
-    offline_retry_max_s=0.4,
-    health_interval_s=0.5,
-)
+TUNING: dict[str, Any] = {
+    "edge_commit_interval_s": 0.05,
+    "edge_backoff_initial_s": 0.1,
+    "edge_backoff_max_s": 0.4,
+    "edge_offline_retry_max_s": 0.4,
+    "edge_health_interval_s": 0.5,
+}
 
 
 def pumps(site: str, port: int, units: dict[str, int]) -> Inventory:
@@ -71,6 +71,7 @@ def edge_settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
         "edge_poll_interval_s": 0.2,
         "edge_timeout_s": 0.3,
         "edge_offline_after": 2,
+        **TUNING,
     }
     base.update(kw)
     return EdgeSettings(**base)
@@ -111,7 +112,7 @@ async def test_health_report_shows_each_devices_poll_figures(
     async with simulated(tmp_path, inv) as sim:
         sim.inject("pump-mute", "no_response")
         sim.inject("pump-exc", "exception")
-        async with Collector(mosquitto, [health]) as c, EdgeAgent(s, inv, tuning=TUNING) as agent:
+        async with Collector(mosquitto, [health]) as c, EdgeAgent(s, inv) as agent:
             report = await wait_for(ready, 20, "a health report with every device's figures")
             live = agent.poll_stats()
     ok, mute, exc = (report.devices[k] for k in ("pump-ok", "pump-mute", "pump-exc"))
@@ -153,7 +154,7 @@ async def test_health_reports_are_buffered_while_the_broker_is_down(
     async with (
         simulated(tmp_path, inv),
         Collector(fresh_mosquitto, [health]) as c,
-        EdgeAgent(s, inv, tuning=TUNING) as agent,
+        EdgeAgent(s, inv) as agent,
     ):
         await wait_for(lambda: reports(c, health), 10, "a health report before the outage")
         await asyncio.to_thread(fresh_mosquitto.stop)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from edge.agent import EdgeAgent, Tuning
+from edge.agent import EdgeAgent
 from edge.availability import Status
 from plantroom.inventory import Inventory
 from plantroom.ports import free_port
@@ -33,15 +33,15 @@ from tests.integration.test_edge_agent import Collector, wait_for
 pytestmark = pytest.mark.integration
 
 HOST = "127.0.0.1"
-TUNING = Tuning(
-    normal_every=2,
-    slow_every=4,
-    commit_interval_s=0.05,
-    inter_frame_delay_s=0.005,
-    backoff_initial_s=0.1,
-    backoff_max_s=0.4,
-    offline_retry_max_s=0.4,
-)
+TUNING: dict[str, Any] = {
+    "edge_normal_every": 2,
+    "edge_slow_every": 4,
+    "edge_commit_interval_s": 0.05,
+    "edge_inter_frame_delay_s": 0.005,
+    "edge_backoff_initial_s": 0.1,
+    "edge_backoff_max_s": 0.4,
+    "edge_offline_retry_max_s": 0.4,
+}
 # analog values: the simulated pump is a model with noise, so a reading is compared with the
 # model's value within a few percent (a wrong scale or word order is off by far more)
 CHECKED = ("speed", "current", "power", "discharge_pressure", "motor_temperature", "vibration")
@@ -109,6 +109,7 @@ def edge_settings(broker: Mosquitto, tmp_path: Path) -> EdgeSettings:
         edge_poll_interval_s=0.2,
         edge_timeout_s=0.3,
         edge_offline_after=2,
+        **TUNING,
     )
 
 
@@ -163,7 +164,7 @@ async def test_serial_line_with_a_dead_unit_on_the_same_bus(
     async with (
         Simulation(served, sim_settings(tmp_path), control=False) as sim,
         Collector(mosquitto, [live.telemetry(), live.status(), dead.status()]) as c,
-        EdgeAgent(s, polled, tuning=TUNING) as agent,
+        EdgeAgent(s, polled) as agent,
     ):
         assert len(agent.hubs) == 1  # one hub for the one serial line
         sample = await wait_for(lambda: full_sample(c, live), 15, "pump-s telemetry")
@@ -200,7 +201,7 @@ async def test_rtu_over_tcp_gateway(mosquitto: Mosquitto, tmp_path: Path) -> Non
     async with (
         Simulation(inv, sim_settings(tmp_path), control=False) as sim,
         Collector(mosquitto, [pump_t.telemetry(), lift_t.telemetry()]) as c,
-        EdgeAgent(s, inv, tuning=TUNING) as agent,
+        EdgeAgent(s, inv) as agent,
     ):
         assert len(agent.hubs) == 1  # both units behind one gateway connection
         sample = await wait_for(lambda: full_sample(c, pump_t), 15, "pump-r telemetry")
@@ -227,7 +228,7 @@ async def test_a_serial_port_that_cannot_be_opened_is_offline(
         t = topic(site, "pump-e")
         async with (
             Collector(mosquitto, [t.status()]) as c,
-            EdgeAgent(edge_settings(mosquitto, tmp_path), inv, tuning=TUNING) as agent,
+            EdgeAgent(edge_settings(mosquitto, tmp_path), inv) as agent,
         ):
             status = await wait_for(
                 lambda: (st := last_status(c, t)) and st["status"] == "offline" and st,

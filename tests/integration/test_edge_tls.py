@@ -13,7 +13,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from edge.agent import EdgeAgent, Tuning
+from edge.agent import EdgeAgent
 from edge.buffer import SampleBuffer
 from edge.publisher import Publisher
 from plantroom.errors import ConfigError
@@ -34,7 +34,11 @@ SITE = "tls-site"
 EDGE = MqttUser("edge-tls", "edge-pw", "edge", site=SITE)
 ADMIN = MqttUser("admin", "admin-pw", "admin")
 T0 = 1_700_000_000_000
-TUNING = Tuning(commit_interval_s=0.05, backoff_initial_s=0.1, backoff_max_s=0.4)
+TUNING: dict[str, Any] = {
+    "edge_commit_interval_s": 0.05,
+    "edge_backoff_initial_s": 0.1,
+    "edge_backoff_max_s": 0.4,
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,7 @@ def edge_settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
         "edge_buffer_path": tmp_path / "edge" / "buffer.sqlite",
         "edge_poll_interval_s": 0.2,
         "edge_timeout_s": 0.3,
+        **TUNING,
     }
     base.update(kw)
     return EdgeSettings(**base)
@@ -132,7 +137,7 @@ async def test_agent_publishes_over_tls_with_its_login(
     async with (
         simulated(tmp_path, inv),
         watching(broker, tele) as got,
-        EdgeAgent(s, inv, tuning=TUNING) as agent,
+        EdgeAgent(s, inv) as agent,
     ):
         await wait_for(lambda: len(got) >= 5, 15, "telemetry over TLS")
         assert agent.publisher_stats().connected
@@ -172,7 +177,7 @@ async def test_wrong_ca_is_named_and_the_agent_keeps_buffering(
 async def run_with_wrong_ca(
     s: EdgeSettings, inv: Inventory, tmp_path: Path, logged: Messages
 ) -> None:
-    async with simulated(tmp_path, inv), EdgeAgent(s, inv, tuning=TUNING) as agent:
+    async with simulated(tmp_path, inv), EdgeAgent(s, inv) as agent:
         await wait_for(lambda: agent.publisher_stats().last_error, 10, "a failed TLS connect")
         error = agent.publisher_stats().last_error or ""
         assert "certificate verify failed" in error
@@ -194,7 +199,7 @@ async def test_an_unreadable_ca_file_fails_at_start(broker: Mosquitto, tmp_path:
     for ca in (bad, tmp_path / "missing.pem"):
         s = edge_settings(broker, tmp_path, mqtt_ca_file=ca)
         with pytest.raises(ConfigError, match="PLANTROOM_MQTT_CA_FILE"):
-            async with EdgeAgent(s, inventory(free_port()), tuning=TUNING):
+            async with EdgeAgent(s, inventory(free_port())):
                 pass
 
 

@@ -17,8 +17,8 @@ import pytest
 from cloud.enums import AlarmState, Priority, WorkOrderKind
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import load_rule_set
-from edge.profile import ProfileLibrary
 from plantroom.kinds import Kind
+from plantroom.profiles import ProfileLibrary
 from tests.unit.test_cloud_library_plant import START, Plant
 
 PROFILE_OF_KIND = {

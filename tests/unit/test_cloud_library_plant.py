@@ -30,8 +30,8 @@ from cloud.sla import load_sla
 from cloud.workorders.model import WorkOrder
 from edge.decode import decode_bit, decode_registers
 from edge.mqtt_devices import VendorDecoder
-from edge.profile import ModbusProfile, MqttProfile, Profile, ProfileLibrary
 from plantroom.inventory import Inventory, load_inventory
+from plantroom.profiles import ModbusProfile, MqttProfile, Profile, ProfileLibrary
 from plantroom.schema import Telemetry
 from plantroom.settings import SimSettings
 from plantroom.topics import EquipmentTopic

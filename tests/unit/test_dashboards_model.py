@@ -241,7 +241,7 @@ def test_a_point_of_the_wrong_type_fails_the_build(tmp_path: Path) -> None:
         if "name: plantroom-sim-pump" in text:
             text = text.replace(
                 "{name: dry_run, table: discrete, address: 0, type: bool",
-                "{name: dry_run, table: discrete, address: 0, type: uint16",
+                "{name: dry_run, table: input, address: 0, type: uint16",
             )
         (tmp_path / path.name).write_text(text)
     with pytest.raises(DashboardError, match=r"dry_run.*integer.*boolean"):
@@ -263,8 +263,11 @@ def test_field_types_follow_the_profile_data_types() -> None:
 
 
 def test_bad_profiles_are_reported_with_the_file(tmp_path: Path) -> None:
-    (tmp_path / "broken.yaml").write_text("name: x\nkind: escalator\npoints: []\n")
-    with pytest.raises(DashboardError, match=r"broken\.yaml: unknown kind 'escalator'"):
+    (tmp_path / "broken.yaml").write_text(
+        "name: broken\nkind: escalator\nprotocol: modbus\n"
+        "points: [{name: a, table: input, address: 0, type: uint16}]\n"
+    )
+    with pytest.raises(DashboardError, match=r"broken\.yaml:2: field kind"):
         load_points(tmp_path)
     with pytest.raises(DashboardError, match="no device profiles"):
         load_points(tmp_path / "empty")

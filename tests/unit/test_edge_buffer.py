@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge.buffer import SampleBuffer, encode_telemetry
+from edge.buffer import SampleBuffer
+from edge.telemetry_encoding import encode_telemetry
 from plantroom.errors import ConfigError
 from plantroom.schema import MAX_STRING, MAX_TS_MS, MIN_TS_MS, Quality, Telemetry, parse_telemetry
 

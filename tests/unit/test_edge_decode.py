@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.decode import BlockDecoder, decode_bit, decode_registers, order_bytes
+from edge.decode import decode_bit, decode_registers, order_bytes
+from edge.decode_blocks import BlockDecoder
 from edge.planner import plan_reads
-from edge.profile import ModbusPoint, ModbusProfile, ProfileLibrary
+from plantroom.profiles import ModbusPoint, ModbusProfile, ProfileLibrary
 
 
 def point(type_: str | None = None, **kw: Any) -> ModbusPoint:

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edge.decode import BlockDecoder, Value, decode_bit, decode_registers, shortest_float32
-from edge.profile import ModbusPoint, Order, RegisterType
+from edge.decode import Value, decode_bit, decode_registers, shortest_float32
+from edge.decode_blocks import BlockDecoder
+from plantroom.profiles import ModbusPoint, Order, RegisterType
 
 F32 = struct.Struct(">f")
 F64 = struct.Struct(">d")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import Tuning
 from edge.availability import Status
 from edge.buffer import BufferStats, SampleBuffer
 from edge.errors import DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
@@ -22,7 +21,7 @@ from edge.health import (
 from edge.publisher import PublisherStats
 from plantroom.errors import ConfigError
 from plantroom.health import parse_edge_health
-from plantroom.settings import EdgeSettings
+from plantroom.settings import EdgeSettings, load_settings
 from plantroom.topics import edge_health
 
 TOPIC = edge_health("campus", "edge-a")
@@ -158,8 +157,8 @@ def test_health_messages_share_the_buffer_and_its_bound(tmp_path: Path) -> None:
         assert buf.next_seq(HEALTH_SEQ_KEY) == 3  # the report seq survives a restart
 
 
-def test_health_interval_is_tuning_read_from_settings() -> None:
-    assert Tuning().health_interval_s == 10.0
-    assert Tuning.from_settings(EdgeSettings(edge_health_interval_s=2.5)).health_interval_s == 2.5
-    with pytest.raises(ConfigError, match="edge_health_interval_s"):
-        Tuning(health_interval_s=0)
+def test_health_interval_is_a_setting() -> None:
+    assert EdgeSettings().edge_health_interval_s == 10.0
+    assert EdgeSettings(edge_health_interval_s=2.5).edge_health_interval_s == 2.5
+    with pytest.raises(ConfigError, match="PLANTROOM_EDGE_HEALTH_INTERVAL_S"):
+        load_settings(EdgeSettings, edge_health_interval_s=0)

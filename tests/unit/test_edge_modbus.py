@@ -12,8 +12,8 @@ import pytest
 
 from edge.errors import DeviceTimeout, DeviceUnreachable
 from edge.modbus import ModbusHub
-from edge.profile import Table
 from plantroom.inventory import ModbusRtu
+from plantroom.profiles import Table
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from edge.mqtt_devices import MqttDevices, VendorDecoder, convert, lookup
-from edge.profile import MqttPoint, MqttProfile, ProfileLibrary
 from plantroom.errors import InvalidMessage
 from plantroom.inventory import Inventory
+from plantroom.profiles import MqttPoint, MqttProfile, ProfileLibrary
 from plantroom.schema import Quality
 
 T0 = 1_700_000_000_000

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.planner import ReadBlock, plan_reads
-from edge.profile import ModbusOptions, ModbusPoint, ProfileLibrary
+from plantroom.profiles import ModbusOptions, ModbusPoint, ProfileLibrary
 
 
 def pt(

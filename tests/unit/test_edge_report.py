@@ -9,8 +9,8 @@ import pytest
 
 from edge.availability import Availability, Status
 from edge.decode import Value
-from edge.profile import ModbusProfile, Role
 from edge.report import ChangeTracker, ReportFilter
+from plantroom.profiles import ModbusProfile, Role
 from plantroom.schema import Quality
 
 

@@ -1,4 +1,5 @@
-"""Agent knobs beyond EdgeSettings: defaults, validation, and pick-up from settings fields."""
+"""The agent's tuning is EdgeSettings: defaults, validation naming the variable, and the agent
+taking its knobs from the settings it is given."""
 
 from __future__ import annotations
 
@@ -7,46 +8,45 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import EdgeAgent, Tuning
+from edge.agent import EdgeAgent
 from edge.modbus import backoff_delay
 from plantroom.errors import ConfigError
-from plantroom.settings import EdgeSettings
+from plantroom.profiles import Poll
+from plantroom.settings import EdgeSettings, load_settings
 
 
 def test_defaults_follow_the_poll_class_contract() -> None:
-    t = Tuning()
-    assert (t.normal_every, t.slow_every) == (5, 30)
-    assert t.buffer_synchronous == "NORMAL"
+    s = EdgeSettings()
+    assert (s.edge_normal_every, s.edge_slow_every) == (5, 30)
+    assert s.edge_buffer_synchronous == "NORMAL"
 
 
-def test_tuning_is_read_from_settings_fields_when_they_exist() -> None:
-    class Extended(EdgeSettings):
-        edge_normal_every: int = 7
-        edge_commit_interval_s: float = 0.0
-        edge_buffer_synchronous: str = "FULL"
-
-    t = Tuning.from_settings(Extended())
-    assert (t.normal_every, t.slow_every) == (7, 30)
-    assert t.commit_interval_s == 0.0
-    assert t.buffer_synchronous == "FULL"
-    assert Tuning.from_settings(EdgeSettings()) == Tuning()
+def test_the_agent_takes_its_tuning_from_its_settings() -> None:
+    s = EdgeSettings(edge_poll_interval_s=2.0, edge_normal_every=7, edge_slow_every=11)
+    agent = EdgeAgent(s)
+    assert agent.modbus.intervals() == {Poll.FAST: 2.0, Poll.NORMAL: 14.0, Poll.SLOW: 22.0}
+    assert agent.stale_after() == 44.0  # twice the slow interval unless set
+    assert EdgeAgent(s.model_copy(update={"edge_mqtt_stale_after_s": 3.0})).stale_after() == 3.0
 
 
 @pytest.mark.parametrize(
     ("kw", "words"),
     [
-        ({"normal_every": 0}, "at least 1"),
-        ({"commit_interval_s": -1}, ">= 0"),
-        ({"buffer_synchronous": "OFF"}, "NORMAL or FULL"),
-        ({"publish_window": 0}, "at least 1"),
-        ({"backoff_max_s": 0}, "> 0"),
-        ({"stop_drain_s": -1}, ">= 0"),
-        ({"mqtt_stale_after_s": 0}, "> 0"),
+        ({"edge_normal_every": 0}, "PLANTROOM_EDGE_NORMAL_EVERY: .*greater than or equal to 1"),
+        ({"edge_commit_interval_s": -1}, "PLANTROOM_EDGE_COMMIT_INTERVAL_S: .*greater than"),
+        ({"edge_buffer_synchronous": "OFF"}, "PLANTROOM_EDGE_BUFFER_SYNCHRONOUS: .*'NORMAL'"),
+        ({"edge_publish_window": 0}, "PLANTROOM_EDGE_PUBLISH_WINDOW: .*greater than or equal"),
+        ({"edge_backoff_max_s": 0}, "PLANTROOM_EDGE_BACKOFF_MAX_S: .*greater than 0"),
+        ({"edge_stop_drain_s": -1}, "PLANTROOM_EDGE_STOP_DRAIN_S: .*greater than or equal"),
+        ({"edge_mqtt_stale_after_s": 0}, "PLANTROOM_EDGE_MQTT_STALE_AFTER_S: .*greater than 0"),
+        ({"edge_health_interval_s": 0}, "PLANTROOM_EDGE_HEALTH_INTERVAL_S: .*greater than 0"),
     ],
 )
-def test_bad_tuning_is_a_config_error(kw: dict[str, object], words: str) -> None:
+def test_bad_tuning_is_a_config_error_naming_the_variable(
+    kw: dict[str, object], words: str
+) -> None:
     with pytest.raises(ConfigError, match=words):
-        Tuning(**kw)  # type: ignore[arg-type]
+        load_settings(EdgeSettings, **kw)
 
 
 def test_backoff_is_jittered_exponential_and_capped() -> None:

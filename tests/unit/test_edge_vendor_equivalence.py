@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from edge import mqtt_devices
 from edge.decode import Value
 from edge.mqtt_devices import VendorDecoder, convert, lookup
-from edge.profile import MqttPoint, MqttProfile, ProfileLibrary
 from plantroom.errors import InvalidMessage
+from plantroom.profiles import MqttPoint, MqttProfile, ProfileLibrary
 from plantroom.schema import Quality
 
 RECEIVED = 1_800_000_000_000

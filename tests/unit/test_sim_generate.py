@@ -10,13 +10,14 @@ import typer
 from typer.testing import CliRunner
 
 from plantroom.inventory import ModbusTcp, Mqtt, load_inventory
+from plantroom.profiles import shipped_profiles
 from plantroom.settings import SimSettings
 from simulators.cli import register
 from simulators.generate import generate_site, generated_ports
 from simulators.runner import Simulation
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = {p.stem for p in (REPO / "edge" / "profiles").glob("*.yaml")}
+PROFILES = set(shipped_profiles())
 
 
 def test_a_thousand_device_site(tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ import pytest
 import yaml
 
 from plantroom.kinds import Kind
+from plantroom.profiles import SHIPPED_DIR
 from simulators.docs import fault_tables, gateway_fault_table, register_tables
 from simulators.models import MODELS, ModelContext, create_model
 from simulators.registers import BIT_TABLES, DataType, RegisterMap, Table, encode_point
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = REPO / "edge" / "profiles"
+PROFILES = SHIPPED_DIR
 CASES = [
     ("plantroom-sim-elevator", Kind.ELEVATOR),
     ("plantroom-sim-pump", Kind.PUMP),

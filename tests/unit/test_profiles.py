@@ -1,4 +1,4 @@
-"""Profiles as data: the built-in profiles load, and a bad profile says where and what."""
+"""Profiles as data: the shipped profiles load, and a bad profile says where and what."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.profile import (
-    BUILTIN_DIR,
+from plantroom.errors import ConfigError
+from plantroom.inventory import Inventory, load_inventory
+from plantroom.profiles import (
+    SHIPPED_DIR,
     ModbusProfile,
     MqttProfile,
     Poll,
@@ -18,9 +20,8 @@ from edge.profile import (
     Table,
     load_profile,
     parse_path,
+    shipped_profiles,
 )
-from plantroom.errors import ConfigError
-from plantroom.inventory import Inventory, load_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,11 +50,19 @@ def modbus(tmp_path: Path, points: str, name: str = "test-pump") -> Path:
     return write(tmp_path, name, MODBUS_HEAD.format(name=name) + textwrap.dedent(points))
 
 
-@pytest.mark.parametrize("path", sorted(BUILTIN_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(SHIPPED_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_builtin_profile_loads(path: Path) -> None:
     profile = load_profile(path)
     assert profile.name == path.stem
     assert profile.points
+
+
+def test_shipped_profiles_are_every_shipped_file_by_name() -> None:
+    shipped = shipped_profiles()
+    assert set(shipped) == {p.stem for p in SHIPPED_DIR.glob("*.yaml")}
+    assert {"plantroom-sim-pump", "lumen-lc4"} <= set(shipped)
+    for name, profile in shipped.items():
+        assert profile == ProfileLibrary().get(name)[0]
 
 
 def test_builtin_profiles_typed_as_documented() -> None:
@@ -385,9 +394,9 @@ def test_decimals_follow_scale_and_offset() -> None:
 
 
 def test_command_line_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from edge.profile import main
+    from plantroom.profiles.__main__ import main
 
-    good = BUILTIN_DIR / "plantroom-sim-pump.yaml"
+    good = SHIPPED_DIR / "plantroom-sim-pump.yaml"
     bad = modbus(tmp_path, "  - {name: a, table: coil, address: 0, type: int16}\n")
     assert main([str(good)]) == 0
     assert "ok (pump, modbus, 18 points)" in capsys.readouterr().out

@@ -1,0 +1,134 @@
+"""Semantic checks of a device profile: what pydantic's field types cannot say.
+
+Each issue is the location of the offending value (as in the YAML data) and a message; the
+loader turns locations into file:line, point and field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from plantroom.profiles.schema import (
+    MAX_ADDRESS,
+    NUMERIC_TYPES,
+    ModbusOptions,
+    ModbusPoint,
+    ModbusProfile,
+    MqttPoint,
+    Profile,
+    parse_path,
+)
+from plantroom.schema import MAX_POINTS
+from plantroom.yamlload import Loc
+
+Issue = tuple[Loc, str]
+
+
+def _modbus_point_issues(i: int, p: ModbusPoint, options: ModbusOptions) -> Iterator[Issue]:
+    here: Loc = ("points", i)
+    given = p.model_fields_set
+    if p.table.is_bits and p.type != "bool":
+        yield (
+            (*here, "type"),
+            f"table {p.table.value!r} holds single bits; a point on it must have type 'bool', "
+            f"not {p.type!r}",
+        )
+    if p.type == "bool" and not p.table.is_bits:
+        yield (
+            (*here, "type"),
+            f"type 'bool' reads a coil or discrete input; on table {p.table.value!r} use type "
+            f"'bit' with `bit: 0..15` for one bit of a register",
+        )
+    if p.type == "bit" and p.bit is None:
+        yield (*here, "bit"), "type 'bit' needs `bit: 0..15` (the bit of the register, 0 = LSB)"
+    if p.type != "bit" and p.bit is not None:
+        yield (*here, "bit"), f"`bit` applies only to type 'bit', not {p.type!r}"
+    if p.type == "enum" and not p.enum:
+        yield (*here, "enum"), "type 'enum' needs an `enum` map of code → name"
+    if p.type != "enum" and p.enum is not None:
+        yield (*here, "enum"), f"`enum` applies only to type 'enum', not {p.type!r}"
+    if p.type == "string" and p.length is None:
+        yield (*here, "length"), "type 'string' needs `length` (registers, two characters each)"
+    if p.type != "string" and p.length is not None:
+        yield (*here, "length"), f"`length` applies only to type 'string', not {p.type!r}"
+    if p.type not in NUMERIC_TYPES:
+        for field in ("scale", "offset"):
+            if field in given:
+                yield (*here, field), f"`{field}` applies only to numeric types, not {p.type!r}"
+    if p.type in ("bool", "string") and "order" in given:
+        yield (*here, "order"), f"`order` does not apply to type {p.type!r}"
+    if p.type in ("bool", "bit", "string") and p.not_available is not None:
+        yield (*here, "not_available"), f"`not_available` does not apply to type {p.type!r}"
+    if p.scale == 0 or not math.isfinite(p.scale):
+        yield (*here, "scale"), "scale must be a finite number other than 0"
+    if not math.isfinite(p.offset):
+        yield (*here, "offset"), "offset must be a finite number"
+    if p.not_available is not None and p.count:
+        bits = 16 * p.count
+        if not -(1 << (bits - 1)) <= p.not_available < (1 << bits):
+            yield (
+                (*here, "not_available"),
+                f"{p.not_available} does not fit the {bits} bits of a {p.type} point",
+            )
+    if p.end - 1 > MAX_ADDRESS:
+        yield (
+            (*here, "address"),
+            f"a {p.type} point at {p.address} needs {p.count} registers and runs past the last "
+            f"address {MAX_ADDRESS}",
+        )
+    limit = options.max_bits_per_read if p.table.is_bits else options.max_registers_per_read
+    if p.count > limit:
+        yield (
+            (*here, "length" if p.type == "string" else "type"),
+            f"the point needs {p.count} registers but the profile reads at most {limit} at a time "
+            f"(modbus.max_registers_per_read)",
+        )
+
+
+def _mqtt_point_issues(i: int, p: MqttPoint) -> Iterator[Issue]:
+    here: Loc = ("points", i)
+    try:
+        parse_path(p.path)
+    except ValueError as exc:
+        yield (*here, "path"), str(exc)
+    if p.type not in ("int", "float"):
+        for field in ("scale", "offset"):
+            if field in p.model_fields_set:
+                yield (
+                    (*here, field),
+                    f"`{field}` applies only to types int and float, not {p.type!r}",
+                )
+    if p.scale == 0 or not math.isfinite(p.scale):
+        yield (*here, "scale"), "scale must be a finite number other than 0"
+    if not math.isfinite(p.offset):
+        yield (*here, "offset"), "offset must be a finite number"
+
+
+def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
+    if profile.name != stem:
+        yield ("name",), f"profile name {profile.name!r} must equal the file name {stem!r}"
+    if len(profile.points) > MAX_POINTS:
+        yield (
+            ("points",),
+            f"{len(profile.points)} points; a telemetry message carries at most {MAX_POINTS}",
+        )
+    seen: dict[str, int] = {}
+    for i, point in enumerate(profile.points):
+        if point.name in seen:
+            yield (
+                ("points", i, "name"),
+                f"point name {point.name!r} is already used by points[{seen[point.name]}]",
+            )
+        seen.setdefault(point.name, i)
+    if isinstance(profile, ModbusProfile):
+        for i, mp in enumerate(profile.points):
+            yield from _modbus_point_issues(i, mp, profile.modbus)
+    else:
+        if profile.mqtt.timestamp_path is not None:
+            try:
+                parse_path(profile.mqtt.timestamp_path)
+            except ValueError as exc:
+                yield ("mqtt", "timestamp_path"), str(exc)
+        for i, qp in enumerate(profile.points):
+            yield from _mqtt_point_issues(i, qp)

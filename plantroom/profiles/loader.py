@@ -1,0 +1,85 @@
+"""Loading device profiles: one YAML file validated into a `Profile`, errors that name the
+file, the line, the point and the field, and the profiles shipped with Plantroom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from plantroom.errors import ConfigError
+from plantroom.profiles.checks import Issue, profile_issues
+from plantroom.profiles.schema import PROFILE_MODELS, Profile
+from plantroom.yamlload import Loc, line_of, load_yaml
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+
+
+# -- rendering errors: file:line: point 'x', field y: message -----------------------------
+
+
+def _where(path: Path, lines: Mapping[Loc, int], data: Any, loc: Loc) -> str:
+    line = line_of(dict(lines), loc)
+    at = f"{path}:{line}" if line is not None else str(path)
+    if len(loc) >= 2 and loc[0] == "points" and isinstance(loc[1], int):
+        name = None
+        points = data.get("points") if isinstance(data, dict) else None
+        if isinstance(points, list) and loc[1] < len(points) and isinstance(points[loc[1]], dict):
+            name = points[loc[1]].get("name")
+        who = f"point {name!r} (points[{loc[1]}])" if name else f"points[{loc[1]}]"
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"{at}: {who}" + (f", field {rest}" if rest else "")
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{at}: field {field}"
+
+
+def _render(path: Path, lines: Mapping[Loc, int], data: Any, issues: Iterable[Issue]) -> str:
+    return "\n".join(f"{_where(path, lines, data, loc)}: {msg}" for loc, msg in issues)
+
+
+def _pydantic_issues(exc: ValidationError) -> list[Issue]:
+    out: list[Issue] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"]
+        if err["type"] == "string_type" and isinstance(err.get("input"), bool):
+            msg += " (YAML reads unquoted yes/no/on/off as true/false: quote the value)"
+        out.append((loc, msg))
+    return out
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and validate one profile file; ConfigError names file, line, point and field."""
+    path = Path(path)
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: a profile must be a mapping with name, kind, protocol, points"
+        )
+    protocol = data.get("protocol")
+    model = PROFILE_MODELS.get(protocol) if isinstance(protocol, str) else None
+    if model is None:
+        raise ConfigError(
+            _render(
+                path,
+                lines,
+                data,
+                [(("protocol",), f"must be 'modbus' or 'mqtt', got {protocol!r}")],
+            )
+        )
+    try:
+        profile = model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_render(path, lines, data, _pydantic_issues(exc))) from exc
+    issues = list(profile_issues(profile, path.stem))
+    if issues:
+        raise ConfigError(_render(path, lines, data, issues))
+    return profile
+
+
+def shipped_profiles() -> dict[str, Profile]:
+    """Every profile shipped with Plantroom, validated, by name."""
+    return {path.stem: load_profile(path) for path in sorted(SHIPPED_DIR.glob("*.yaml"))}

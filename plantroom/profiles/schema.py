@@ -1,0 +1,225 @@
+"""The device-profile schema: the typed models a profile YAML file is validated into.
+
+What pydantic's field types cannot say (a `bool` point on a holding register, a string
+without `length`, ...) is checked in `plantroom.profiles.checks`; `plantroom.profiles.loader`
+reads a file and names the file, line, point and field of every problem.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from plantroom.kinds import Kind
+from plantroom.schema import MAX_STRING, PointName
+
+MAX_REGISTERS_PER_READ = 125
+MAX_BITS_PER_READ = 2000
+MAX_ADDRESS = 0xFFFF
+
+ProfileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+class Table(StrEnum):
+    HOLDING = "holding"
+    INPUT = "input"
+    COIL = "coil"
+    DISCRETE = "discrete"
+
+    @property
+    def is_bits(self) -> bool:
+        return self in (Table.COIL, Table.DISCRETE)
+
+
+class Role(StrEnum):
+    MEASUREMENT = "measurement"
+    STATE = "state"
+    ALARM = "alarm"
+    COUNTER = "counter"
+
+
+class Poll(StrEnum):
+    FAST = "fast"
+    NORMAL = "normal"
+    SLOW = "slow"
+
+
+RegisterType = Literal[
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "bool",
+    "bit",
+    "enum",
+    "string",
+]
+Order = Literal["ABCD", "DCBA", "BADC", "CDAB"]
+JsonType = Literal["bool", "int", "float", "string"]
+
+# registers each fixed-size type occupies (string: its `length`; bool: one coil/discrete bit)
+TYPE_REGISTERS: dict[str, int] = {
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "int64": 4,
+    "uint64": 4,
+    "float32": 2,
+    "float64": 4,
+    "bit": 1,
+    "enum": 1,
+}
+NUMERIC_TYPES = frozenset(
+    {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
+)
+FLOAT_TYPES = frozenset({"float32", "float64"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportPolicy(_Strict):
+    """Report-by-exception: publish a point only when it moved enough or a heartbeat is due.
+
+    Alarm and state points are always reported at once when they change.
+    """
+
+    deadband: float | None = Field(default=None, ge=0, description="absolute change to report")
+    deadband_percent: float | None = Field(
+        default=None, ge=0, le=100, description="change relative to the last reported value"
+    )
+    heartbeat_s: float | None = Field(
+        default=None, gt=0, description="report at least this often even without change"
+    )
+
+    @property
+    def filters(self) -> bool:
+        return self.deadband is not None or self.deadband_percent is not None
+
+
+class ModbusOptions(_Strict):
+    max_registers_per_read: int = Field(default=MAX_REGISTERS_PER_READ, ge=1, le=125)
+    max_bits_per_read: int = Field(default=MAX_BITS_PER_READ, ge=1, le=2000)
+    max_gap: int = Field(
+        default=0, ge=0, le=124, description="unused registers a read may span to join points"
+    )
+    one_request_per_point: bool = Field(
+        default=False, description="for devices that reject reads spanning several points"
+    )
+
+
+class MqttOptions(_Strict):
+    timestamp_path: str | None = Field(
+        default=None, min_length=1, description="dotted path to the sample's epoch-ms time"
+    )
+
+
+class _Point(_Strict):
+    name: PointName
+    description: str | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+    role: Role = Role.MEASUREMENT
+    report: ReportPolicy | None = None
+
+    @cached_property
+    def decimals(self) -> int:
+        """Decimal places that scale and offset carry; scaled integers are rounded to them."""
+        places = 0
+        for factor in (self.scale, self.offset):
+            exponent = Decimal(repr(factor)).normalize().as_tuple().exponent
+            if isinstance(exponent, int):
+                places = max(places, -exponent)
+        return places
+
+
+class ModbusPoint(_Point):
+    table: Table
+    address: int = Field(ge=0, le=MAX_ADDRESS)
+    type: RegisterType
+    order: Order = "ABCD"
+    bit: int | None = Field(default=None, ge=0, le=15)
+    length: int | None = Field(default=None, ge=1, le=MAX_REGISTERS_PER_READ)
+    enum: (
+        dict[int, Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING)]] | None
+    ) = None
+    not_available: int | None = Field(
+        default=None, description="raw value the device sends when it has no reading"
+    )
+    poll: Poll = Poll.NORMAL
+
+    @property
+    def count(self) -> int:
+        """Registers (or bits) this point occupies."""
+        if self.type == "bool":
+            return 1
+        if self.type == "string":
+            return self.length or 0
+        return TYPE_REGISTERS[self.type]
+
+    @property
+    def end(self) -> int:
+        """One past the last address this point occupies."""
+        return self.address + self.count
+
+
+class MqttPoint(_Point):
+    path: str = Field(min_length=1, description="dotted JSON path; list indexes as numbers")
+    type: JsonType
+    not_available: float | str | None = Field(
+        default=None, description="value the device sends when it has no reading"
+    )
+
+    @cached_property
+    def steps(self) -> tuple[str | int, ...]:
+        return parse_path(self.path)
+
+
+class _Profile(_Strict):
+    name: ProfileName
+    kind: Kind
+    description: str | None = None
+    report: ReportPolicy | None = Field(default=None, description="default for every point")
+
+    def report_policy(self, point: _Point) -> ReportPolicy | None:
+        return point.report if point.report is not None else self.report
+
+
+class ModbusProfile(_Profile):
+    protocol: Literal["modbus"]
+    modbus: ModbusOptions = ModbusOptions()
+    points: list[ModbusPoint] = Field(min_length=1)
+
+
+class MqttProfile(_Profile):
+    protocol: Literal["mqtt"]
+    mqtt: MqttOptions = MqttOptions()
+    points: list[MqttPoint] = Field(min_length=1)
+
+
+Profile = ModbusProfile | MqttProfile
+PROFILE_MODELS: dict[str, type[ModbusProfile] | type[MqttProfile]] = {
+    "modbus": ModbusProfile,
+    "mqtt": MqttProfile,
+}
+
+
+def parse_path(path: str) -> tuple[str | int, ...]:
+    """`circuits.0.on` → ("circuits", 0, "on"). Raises ValueError on an empty segment."""
+    steps: list[str | int] = []
+    for part in path.split("."):
+        if not part:
+            raise ValueError(f"path {path!r} has an empty segment")
+        steps.append(int(part) if part.isdigit() else part)
+    return tuple(steps)
