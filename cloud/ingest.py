@@ -28,7 +28,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import socket
 import ssl
 import time
@@ -42,6 +41,7 @@ import aiomqtt
 
 from cloud.enums import EquipmentStatus
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
 from plantroom.schema import parse_telemetry
 from plantroom.settings import CloudSettings
@@ -63,24 +63,6 @@ INVALID_LOG_INTERVAL_S = 60.0
 
 _STOP = object()
 T = TypeVar("T")
-
-
-class Backoff:
-    """Jittered exponential backoff: 0.5 s, 1 s, 2 s … up to `maximum`, each ±50 %."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.attempt = 0
-
-    def next(self) -> float:
-        delay = min(self.maximum, self.initial * float(2 ** min(self.attempt, 32)))
-        self.attempt += 1
-        jitter: float = random.uniform(0.5, 1.5)
-        return delay * jitter
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass(slots=True)
@@ -228,7 +210,7 @@ class TelemetryConsumer:
 
     async def _supervise(self) -> None:
         """Run the receiver, ticker and worker; restart them if one fails unexpectedly."""
-        backoff = Backoff(initial=1.0, maximum=60.0)
+        backoff = Backoff(1.0, 60.0)
         while True:
             try:
                 await self._run_once()
@@ -238,7 +220,7 @@ class TelemetryConsumer:
             if self._stop.is_set():
                 return
             try:
-                await asyncio.wait_for(self._stop.wait(), backoff.next())
+                await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
                 return
             except TimeoutError:
                 continue
@@ -305,7 +287,7 @@ class TelemetryConsumer:
             )
 
     async def _receive_forever(self) -> None:
-        backoff = Backoff()
+        backoff = Backoff(0.5, 30.0)
         outage_logged = False
         s = self._settings
         while True:
@@ -343,7 +325,7 @@ class TelemetryConsumer:
                 outage_logged = True
             finally:
                 self.stats.connected = False
-            await asyncio.sleep(backoff.next())
+            await asyncio.sleep(backoff.next_delay())
 
     async def _accept(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this
@@ -439,7 +421,7 @@ class TelemetryConsumer:
     async def _process(self, batch: list[Item]) -> None:
         assert self._executor is not None
         loop = asyncio.get_running_loop()
-        backoff = Backoff(initial=0.5, maximum=5.0)
+        backoff = Backoff(0.5, 5.0)
         for attempt in range(1, PROCESS_ATTEMPTS + 1):
             try:
                 await loop.run_in_executor(self._executor, self._monitor.process, batch)
@@ -448,7 +430,7 @@ class TelemetryConsumer:
                 self.stats.last_error = f"processing failed: {exc}"
                 if attempt == PROCESS_ATTEMPTS:
                     break
-                await asyncio.sleep(backoff.next())
+                await asyncio.sleep(backoff.next_delay())
         self.stats.dropped += len(batch)
         log.error(
             "gave up on a batch of %d messages after %d attempts (%d dropped so far)",

@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import random
 import signal
-import ssl
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -40,15 +39,17 @@ from edge.health import (
     agent_figures,
     health_reports,
 )
-from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub, backoff_delay
+from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub
 from edge.mqtt_devices import MqttDevices
 from edge.profile import Assignment, ModbusPoint, ModbusProfile, Poll, ProfileLibrary
 from edge.publisher import Publisher, PublisherStats
 from edge.report import ChangeTracker, ReportFilter
+from plantroom.backoff import backoff_delay
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory, Mqtt, load_inventory
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
+from plantroom.tls import mqtt_client_context
 from plantroom.topics import EquipmentTopic, check_segment, edge_health
 
 log = logging.getLogger(__name__)
@@ -255,14 +256,7 @@ class EdgeAgent:
             if s.mqtt_ca_file is not None:
                 log.warning("PLANTROOM_MQTT_CA_FILE is set but PLANTROOM_MQTT_TLS is off")
             return
-        if s.mqtt_ca_file is None:
-            return  # the system's trusted CAs
-        try:
-            ssl.create_default_context(cafile=str(s.mqtt_ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"PLANTROOM_MQTT_CA_FILE {s.mqtt_ca_file}: not a readable CA certificate ({exc})"
-            ) from exc
+        mqtt_client_context(s)
 
     # -- supervision ----------------------------------------------------------------------
 

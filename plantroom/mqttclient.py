@@ -60,19 +60,6 @@ CLOSE_WAIT_S = 2.0
 NEVER_EXPIRES = 0xFFFFFFFF  # Session Expiry Interval: the broker keeps the session for good
 
 
-def tls_context(settings: MqttSettings, error: ErrorFactory) -> ssl.SSLContext | None:
-    """The TLS context of `settings` (None without TLS); a CA file that cannot work fails here."""
-    if not settings.mqtt_tls:
-        return None
-    ca = str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-    try:
-        return ssl.create_default_context(cafile=ca)
-    except (OSError, ssl.SSLError) as exc:
-        raise error(
-            f"PLANTROOM_MQTT_CA_FILE {settings.mqtt_ca_file}: not a readable CA certificate ({exc})"
-        ) from exc
-
-
 class MqttConnection(asyncio.Protocol):
     """One connection; see the module docstring."""
 

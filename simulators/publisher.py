@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 from collections.abc import Sequence
 
 import aiomqtt
 
+from plantroom.backoff import Backoff
 from plantroom.settings import MqttSettings
 from simulators.devices import MqttDevice
 
@@ -62,14 +62,15 @@ class LightingPublisher:
 
     async def run(self) -> None:
         """Publish every `interval` seconds until cancelled, reconnecting as needed."""
-        backoff = BACKOFF_MIN_S
+        backoff = Backoff(BACKOFF_MIN_S, BACKOFF_MAX_S)
         outage = False
         while True:
             try:
                 async with self._client() as client:
                     log.info("lighting: connected to %s as %s", self.broker, self.client_id)
                     self.connected.set()
-                    backoff, outage = BACKOFF_MIN_S, False
+                    backoff.reset()
+                    outage = False
                     await self._publish_forever(client)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
@@ -80,8 +81,7 @@ class LightingPublisher:
                     outage = True
                 else:
                     log.debug("lighting: still no broker at %s (%s)", self.broker, exc)
-            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            await asyncio.sleep(backoff.next_delay())
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()

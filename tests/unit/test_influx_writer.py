@@ -11,14 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.influx import (
-    InfluxAuthError,
-    InfluxUnavailable,
-    InfluxWriter,
-    error_text,
-    find_bad_lines,
-    quote_ident,
-)
+from plantroom.influx.errors import InfluxAuthError, InfluxUnavailable
+from plantroom.influx.influxql import quote_ident
+from plantroom.influx.responses import error_text, find_bad_lines
+from plantroom.influx.writer import InfluxWriter
 from plantroom.settings import InfluxSettings
 
 LINES = [
