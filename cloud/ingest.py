@@ -4,10 +4,12 @@
     ticker   ──┘ (one tick at a time)
 
 Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue, not on
-receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop
-and the broker, once its in-flight window to this client is used up, holds the rest (within
-its own `max_queued_messages`). Memory stays bounded whatever the lag; a message past the
-client's own buffer (QoS 0 only, which the broker does not hold back) is counted as dropped.
+receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop;
+at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops reading the socket and the
+broker holds the rest (within its own `max_queued_messages`). Memory stays bounded whatever
+the lag; a message past the receiver's own buffer (QoS 0 only, which the broker does not hold
+back) is counted as dropped. The connection is `plantroom.subscriber` (MQTT 5, manual
+acknowledgements), as the gateway's is.
 
 Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
 to `batch_linger` for more, so that at a steady rate many messages share one transaction
@@ -29,30 +31,33 @@ import json
 import logging
 import os
 import socket
-import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aiomqtt
-
 from cloud.enums import EquipmentStatus
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
 from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
+from plantroom.mqttclient import NEVER_EXPIRES
+from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import CloudSettings
+from plantroom.subscriber import AckToken, Subscriber
 from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipment_topic, shared
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-# The MQTT client's buffer in front of ours. QoS 1 messages in it are not acknowledged yet, so
-# the broker's in-flight window bounds them; a QoS 0 message arriving when it is full is
-# dropped and counted.
+# QoS 1 messages delivered and not yet acknowledged (announced to the broker as the Receive
+# Maximum, and enforced by the subscriber, which stops reading the socket at this many)
+RECEIVE_MAXIMUM = 1000
+# The buffer in front of our queue. QoS 1 messages in it are not acknowledged yet, so the
+# Receive Maximum bounds them; a QoS 0 message arriving when it is full is dropped and counted.
 MQTT_BUFFER = 20_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
@@ -98,14 +103,6 @@ def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatu
     return EquipmentStatus(value)
 
 
-def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
-    if not settings.mqtt_tls:
-        return None
-    return ssl.create_default_context(
-        cafile=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-    )
-
-
 class TelemetryConsumer:
     """An async context manager: entering loads the rule state and starts consuming; leaving
     stops receiving, processes what is queued (up to a deadline) and stops the DB thread."""
@@ -142,7 +139,8 @@ class TelemetryConsumer:
         self._stop = asyncio.Event()
         self._tick_queued = False
         self._invalid_logged: dict[str, float] = {}
-        self._incoming: asyncio.Queue[aiomqtt.Message] | None = None
+        self._incoming: deque[tuple[Publish, AckToken]] = deque()
+        self._arrived = asyncio.Event()
         self.stats = IngestStats()
 
     @property
@@ -152,7 +150,7 @@ class TelemetryConsumer:
     @property
     def buffered(self) -> int:
         """Messages received from the broker and not yet validated (and not acknowledged)."""
-        return 0 if self._incoming is None else self._incoming.qsize()
+        return len(self._incoming)
 
     @property
     def monitor(self) -> Monitor:
@@ -237,44 +235,37 @@ class TelemetryConsumer:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _client(self) -> tuple[aiomqtt.Client, asyncio.Queue[aiomqtt.Message]]:
-        """A client acknowledging QoS 1 messages only when told to, and its incoming buffer,
-        which counts what it has to drop."""
+    def _subscriber(self) -> Subscriber:
+        """The broker connection: QoS 1 messages are acknowledged only when `_accept` says."""
         s = self._settings
-        consumer = self
-        made: list[asyncio.Queue[aiomqtt.Message]] = []
-
-        class Incoming(asyncio.Queue[aiomqtt.Message]):
-            def __init__(self, maxsize: int = 0) -> None:
-                super().__init__(maxsize)
-                made.append(self)
-
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                try:
-                    super().put_nowait(item)
-                except asyncio.QueueFull:
-                    consumer._overflow(item)
-                    raise
-
-        client = aiomqtt.Client(
-            s.mqtt_host,
-            s.mqtt_port,
-            identifier=self._client_id,
-            username=s.mqtt_username,
-            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-            keepalive=s.mqtt_keepalive,
-            clean_session=not self._persistent,
-            tls_context=_tls_context(s),
-            timeout=10.0,
-            max_queued_incoming_messages=MQTT_BUFFER,
-            queue_type=Incoming,
-            logger=logging.getLogger("cloud.ingest.mqtt"),
+        return Subscriber(
+            s,
+            client_id=self._client_id,
+            topic_filters=[shared(s.cloud_share_group, TELEMETRY_WILDCARD), STATUS_WILDCARD],
+            on_message=self._on_message,
+            receive_maximum=RECEIVE_MAXIMUM,
+            session_expiry_s=NEVER_EXPIRES if self._persistent else 0,
+            clean_start=not self._persistent,
+            backoff=Backoff(0.5, 30.0),
+            on_connection=self._on_connection,
         )
-        # aiomqtt has no option for it; the paho client it wraps does.
-        client._client.manual_ack_set(True)
-        return client, made[0]
 
-    def _overflow(self, message: aiomqtt.Message) -> None:
+    def _on_connection(self, connected: bool, why: str | None) -> None:
+        self.stats.connected = connected
+        if connected:
+            self.stats.connects += 1
+        else:
+            self.stats.last_error = why
+
+    def _on_message(self, message: Publish, token: AckToken) -> None:
+        """Called by the connection for each message read: held until `_accept` takes it."""
+        if not message.qos and len(self._incoming) >= MQTT_BUFFER:
+            self._overflow(message)
+            return
+        self._incoming.append((message, token))
+        self._arrived.set()
+
+    def _overflow(self, message: Publish) -> None:
         self.stats.dropped += 1
         if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
             log.error(
@@ -282,69 +273,57 @@ class TelemetryConsumer:
                 "(%d dropped so far)",
                 MQTT_BUFFER,
                 message.qos,
-                message.topic.value,
+                message.topic_bytes.decode("utf-8", "replace"),
                 self.stats.dropped,
             )
 
     async def _receive_forever(self) -> None:
-        backoff = Backoff(0.5, 30.0)
-        outage_logged = False
-        s = self._settings
-        while True:
-            try:
-                client, incoming = self._client()
-                self._incoming = incoming
-                async with client:
-                    await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
-                    await client.subscribe(STATUS_WILDCARD, qos=1)
-                    self.stats.connected = True
-                    self.stats.connects += 1
-                    backoff.reset()
-                    outage_logged = False
-                    log.info(
-                        "consuming telemetry from mqtt://%s:%d (share group %r)",
-                        s.mqtt_host,
-                        s.mqtt_port,
-                        s.cloud_share_group,
-                    )
-                    async for message in client.messages:
-                        await self._accept(client, message)
-                        # what else has arrived, without a wait per message
-                        while not incoming.empty():
-                            await self._accept(client, incoming.get_nowait())
-            except aiomqtt.MqttError as exc:
-                self.stats.last_error = str(exc)
-                level = logging.DEBUG if outage_logged else logging.ERROR
-                log.log(
-                    level,
-                    "MQTT broker mqtt://%s:%d: %s; reconnecting",
-                    s.mqtt_host,
-                    s.mqtt_port,
-                    exc,
-                )
-                outage_logged = True
-            finally:
-                self.stats.connected = False
-            await asyncio.sleep(backoff.next_delay())
+        subscriber = self._subscriber()
+        connection = asyncio.create_task(subscriber.run(), name="cloud-ingest-connection")
+        connection.add_done_callback(lambda _: self._arrived.set())
+        incoming = self._incoming
+        try:
+            while True:
+                await self._arrived.wait()
+                self._arrived.clear()
+                if connection.done():  # run() returns only after stop(): this is a failure
+                    connection.result()
+                    raise RuntimeError("the MQTT subscriber stopped by itself")
+                while incoming:
+                    message, token = incoming.popleft()
+                    generation, _, qos = token
+                    if qos and generation != subscriber.generation:
+                        continue  # from a connection since lost: the broker sends it again
+                    await self._accept(subscriber, message, token)
+        finally:
+            subscriber.stop()
+            await asyncio.shield(connection)
+            incoming.clear()
+            self.stats.connected = False
 
-    async def _accept(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _accept(self, subscriber: Subscriber, message: Publish, token: AckToken) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this
         waits, and the broker holds back what follows."""
-        topic = message.topic.value
         self.stats.received += 1
         self.stats.last_message_at = self._clock()
         try:
-            item = self.parse(topic, message.payload)
-        except InvalidMessage as exc:
-            self._invalid(topic, exc.reason)
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = message.topic_bytes.decode("utf-8", "replace")
+            self._invalid(topic, "topic is not valid UTF-8")
             item = None
+        else:
+            try:
+                item = self.parse(topic, message.payload)
+            except InvalidMessage as exc:
+                self._invalid(topic, exc.reason)
+                item = None
         if item is not None:
             try:
                 self._queue.put_nowait(item)
             except asyncio.QueueFull:
                 await self._queue.put(item)
-        if message.qos:
-            client._client.ack(message.mid, message.qos)
+        subscriber.ack((token,))
 
     @staticmethod
     def parse(topic: str, payload: Any) -> Item | None:
