@@ -8,8 +8,8 @@ receipt. When the queue is full the receiver stops taking messages, so acknowled
 at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops reading the socket and the
 broker holds the rest (within its own `max_queued_messages`). Memory stays bounded whatever
 the lag; a message past the receiver's own buffer (QoS 0 only, which the broker does not hold
-back) is counted as dropped. The connection is `plantroom.subscriber` (MQTT 5, manual
-acknowledgements), as the gateway's is.
+back) is counted as dropped. The broker side is `cloud.receiver`, on `plantroom.subscriber`
+(MQTT 5, manual acknowledgements), as the gateway's is.
 
 Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
 to `batch_linger` for more, so that at a steady rate many messages share one transaction
@@ -32,33 +32,24 @@ import logging
 import os
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
 from cloud.enums import EquipmentStatus
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from cloud.receiver import IngestStats, Receiver
 from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
-from plantroom.mqttclient import NEVER_EXPIRES
 from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import CloudSettings
-from plantroom.subscriber import AckToken, Subscriber
-from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipment_topic, shared
+from plantroom.topics import parse_equipment_topic
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-# QoS 1 messages delivered and not yet acknowledged (announced to the broker as the Receive
-# Maximum, and enforced by the subscriber, which stops reading the socket at this many)
-RECEIVE_MAXIMUM = 1000
-# The buffer in front of our queue. QoS 1 messages in it are not acknowledged yet, so the
-# Receive Maximum bounds them; a QoS 0 message arriving when it is full is dropped and counted.
-MQTT_BUFFER = 20_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
 PROCESS_ATTEMPTS = 3
@@ -68,17 +59,6 @@ INVALID_LOG_INTERVAL_S = 60.0
 
 _STOP = object()
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class IngestStats:
-    connected: bool = False
-    connects: int = 0
-    received: int = 0
-    invalid: int = 0
-    dropped: int = 0
-    last_message_at: float | None = None
-    last_error: str | None = None
 
 
 def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
@@ -139,8 +119,7 @@ class TelemetryConsumer:
         self._stop = asyncio.Event()
         self._tick_queued = False
         self._invalid_logged: dict[str, float] = {}
-        self._incoming: deque[tuple[Publish, AckToken]] = deque()
-        self._arrived = asyncio.Event()
+        self._receiver: Receiver | None = None
         self.stats = IngestStats()
 
     @property
@@ -150,7 +129,7 @@ class TelemetryConsumer:
     @property
     def buffered(self) -> int:
         """Messages received from the broker and not yet validated (and not acknowledged)."""
-        return len(self._incoming)
+        return 0 if self._receiver is None else self._receiver.buffered
 
     @property
     def monitor(self) -> Monitor:
@@ -235,73 +214,14 @@ class TelemetryConsumer:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _subscriber(self) -> Subscriber:
-        """The broker connection: QoS 1 messages are acknowledged only when `_accept` says."""
-        s = self._settings
-        return Subscriber(
-            s,
-            client_id=self._client_id,
-            topic_filters=[shared(s.cloud_share_group, TELEMETRY_WILDCARD), STATUS_WILDCARD],
-            on_message=self._on_message,
-            receive_maximum=RECEIVE_MAXIMUM,
-            session_expiry_s=NEVER_EXPIRES if self._persistent else 0,
-            clean_start=not self._persistent,
-            backoff=Backoff(0.5, 30.0),
-            on_connection=self._on_connection,
-        )
-
-    def _on_connection(self, connected: bool, why: str | None) -> None:
-        self.stats.connected = connected
-        if connected:
-            self.stats.connects += 1
-        else:
-            self.stats.last_error = why
-
-    def _on_message(self, message: Publish, token: AckToken) -> None:
-        """Called by the connection for each message read: held until `_accept` takes it."""
-        if not message.qos and len(self._incoming) >= MQTT_BUFFER:
-            self._overflow(message)
-            return
-        self._incoming.append((message, token))
-        self._arrived.set()
-
-    def _overflow(self, message: Publish) -> None:
-        self.stats.dropped += 1
-        if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
-            log.error(
-                "the MQTT buffer is full (%d messages); dropped a QoS %d message on %s "
-                "(%d dropped so far)",
-                MQTT_BUFFER,
-                message.qos,
-                message.topic_bytes.decode("utf-8", "replace"),
-                self.stats.dropped,
-            )
-
     async def _receive_forever(self) -> None:
-        subscriber = self._subscriber()
-        connection = asyncio.create_task(subscriber.run(), name="cloud-ingest-connection")
-        connection.add_done_callback(lambda _: self._arrived.set())
-        incoming = self._incoming
-        try:
-            while True:
-                await self._arrived.wait()
-                self._arrived.clear()
-                if connection.done():  # run() returns only after stop(): this is a failure
-                    connection.result()
-                    raise RuntimeError("the MQTT subscriber stopped by itself")
-                while incoming:
-                    message, token = incoming.popleft()
-                    generation, _, qos = token
-                    if qos and generation != subscriber.generation:
-                        continue  # from a connection since lost: the broker sends it again
-                    await self._accept(subscriber, message, token)
-        finally:
-            subscriber.stop()
-            await asyncio.shield(connection)
-            incoming.clear()
-            self.stats.connected = False
+        receiver = Receiver(
+            self._settings, client_id=self._client_id, persistent=self._persistent, stats=self.stats
+        )
+        self._receiver = receiver
+        await receiver.run(self._accept)
 
-    async def _accept(self, subscriber: Subscriber, message: Publish, token: AckToken) -> None:
+    async def _accept(self, message: Publish) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this
         waits, and the broker holds back what follows."""
         self.stats.received += 1
@@ -323,7 +243,6 @@ class TelemetryConsumer:
                 self._queue.put_nowait(item)
             except asyncio.QueueFull:
                 await self._queue.put(item)
-        subscriber.ack((token,))
 
     @staticmethod
     def parse(topic: str, payload: Any) -> Item | None:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from plantroom.influx.errors import InfluxAuthError, InfluxUnavailable
-from plantroom.influx.influxql import quote_ident
 from plantroom.influx.responses import error_text, find_bad_lines
 from plantroom.influx.writer import InfluxWriter
 from plantroom.settings import InfluxSettings
@@ -267,10 +266,6 @@ def test_error_text_reads_1x_2x_and_plain_bodies() -> None:
     assert error_text(b'{"error":"one"}') == "one"
     assert error_text(b'{"code":"invalid","message":"two"}') == "two"
     assert error_text(b" three \n") == "three"
-
-
-def test_quote_ident_escapes_quotes_and_backslashes() -> None:
-    assert quote_ident('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
 
 
 @pytest.mark.parametrize(
