@@ -16,6 +16,7 @@ import aiomqtt
 
 from plantroom.backoff import Backoff
 from plantroom.settings import MqttSettings
+from plantroom.tls import mqtt_client_context
 from simulators.devices import MqttDevice
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,6 @@ class LightingPublisher:
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
-        tls = None
-        if s.mqtt_tls:
-            tls = aiomqtt.TLSParameters(ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None)
         return aiomqtt.Client(
             s.mqtt_host,
             s.mqtt_port,
@@ -56,7 +54,7 @@ class LightingPublisher:
             username=s.mqtt_username,
             password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive,
-            tls_params=tls,
+            tls_context=mqtt_client_context(s),
             timeout=PUBLISH_TIMEOUT_S,
         )
 
