@@ -1,4 +1,5 @@
-"""One MQTT 5 connection on the asyncio loop, for the edge agent's publisher and the gateway.
+"""One MQTT 5 connection on the asyncio loop, for the edge agent's publisher and the subscriber
+(`plantroom.subscriber`) of the gateway and the cloud.
 
 `MqttConnection(...).connect(...)` connects (TCP or TLS), sends CONNECT and waits for CONNACK;
 `subscribe`, `publish` and `puback` then work on the open connection, and `close()` says
