@@ -106,7 +106,7 @@ def line(prefix: str, ts0: int, e: int, seq: int, fragments: Sequence[str]) -> s
 
 def check_lines_match_gateway() -> None:
     """The ceiling's lines must be exactly what the gateway writes for the same message."""
-    from gateway.lineprotocol import TelemetryEncoder
+    from plantroom.influx.lineprotocol import TelemetryEncoder
     from plantroom.schema import parse_telemetry
 
     ts0 = base_ts()

@@ -64,7 +64,7 @@ Readings are lost when mosquitto is killed, and the logs of the run show where: 
 agent keeps its samples until the broker acknowledges them (PUBACK) and then deletes them,
 as designed; after the restart the agents reconnect and send their backlog, but the gateway's
 shared subscription (`$share/ingest/…`, MQTT 5, `clean_start=False`, session expiry 300 s,
-`gateway/mqtt.py`) is not there until the gateway itself has reconnected and subscribed
+`plantroom/subscriber.py`) is not there until the gateway itself has reconnected and subscribed
 again. mosquitto 2.0 did not bring the gateway's shared subscription back from its
 persistence file, so it accepted and acknowledged every sample published in between and
 delivered it to no one. The lost `seq` ranges are the samples the agents published between

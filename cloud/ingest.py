@@ -4,10 +4,12 @@
     ticker   ──┘ (one tick at a time)
 
 Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue, not on
-receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop
-and the broker, once its in-flight window to this client is used up, holds the rest (within
-its own `max_queued_messages`). Memory stays bounded whatever the lag; a message past the
-client's own buffer (QoS 0 only, which the broker does not hold back) is counted as dropped.
+receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop;
+at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops reading the socket and the
+broker holds the rest (within its own `max_queued_messages`). Memory stays bounded whatever
+the lag; a message past the receiver's own buffer (QoS 0 only, which the broker does not hold
+back) is counted as dropped. The broker side is `cloud.receiver`, on `plantroom.subscriber`
+(MQTT 5, manual acknowledgements), as the gateway's is.
 
 Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
 to `batch_linger` for more, so that at a steady rate many messages share one transaction
@@ -28,32 +30,26 @@ import asyncio
 import json
 import logging
 import os
-import random
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aiomqtt
-
 from cloud.enums import EquipmentStatus
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from cloud.receiver import IngestStats, Receiver
+from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
+from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import CloudSettings
-from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipment_topic, shared
+from plantroom.topics import parse_equipment_topic
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-# The MQTT client's buffer in front of ours. QoS 1 messages in it are not acknowledged yet, so
-# the broker's in-flight window bounds them; a QoS 0 message arriving when it is full is
-# dropped and counted.
-MQTT_BUFFER = 20_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
 PROCESS_ATTEMPTS = 3
@@ -63,35 +59,6 @@ INVALID_LOG_INTERVAL_S = 60.0
 
 _STOP = object()
 T = TypeVar("T")
-
-
-class Backoff:
-    """Jittered exponential backoff: 0.5 s, 1 s, 2 s … up to `maximum`, each ±50 %."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.attempt = 0
-
-    def next(self) -> float:
-        delay = min(self.maximum, self.initial * float(2 ** min(self.attempt, 32)))
-        self.attempt += 1
-        jitter: float = random.uniform(0.5, 1.5)
-        return delay * jitter
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-@dataclass(slots=True)
-class IngestStats:
-    connected: bool = False
-    connects: int = 0
-    received: int = 0
-    invalid: int = 0
-    dropped: int = 0
-    last_message_at: float | None = None
-    last_error: str | None = None
 
 
 def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
@@ -114,14 +81,6 @@ def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatu
     if not isinstance(value, str) or value not in {s.value for s in allowed}:
         raise InvalidMessage(topic, f"status must be online, offline or stale, got {text[:64]!r}")
     return EquipmentStatus(value)
-
-
-def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
-    if not settings.mqtt_tls:
-        return None
-    return ssl.create_default_context(
-        cafile=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-    )
 
 
 class TelemetryConsumer:
@@ -160,7 +119,7 @@ class TelemetryConsumer:
         self._stop = asyncio.Event()
         self._tick_queued = False
         self._invalid_logged: dict[str, float] = {}
-        self._incoming: asyncio.Queue[aiomqtt.Message] | None = None
+        self._receiver: Receiver | None = None
         self.stats = IngestStats()
 
     @property
@@ -170,7 +129,7 @@ class TelemetryConsumer:
     @property
     def buffered(self) -> int:
         """Messages received from the broker and not yet validated (and not acknowledged)."""
-        return 0 if self._incoming is None else self._incoming.qsize()
+        return 0 if self._receiver is None else self._receiver.buffered
 
     @property
     def monitor(self) -> Monitor:
@@ -228,7 +187,7 @@ class TelemetryConsumer:
 
     async def _supervise(self) -> None:
         """Run the receiver, ticker and worker; restart them if one fails unexpectedly."""
-        backoff = Backoff(initial=1.0, maximum=60.0)
+        backoff = Backoff(1.0, 60.0)
         while True:
             try:
                 await self._run_once()
@@ -238,7 +197,7 @@ class TelemetryConsumer:
             if self._stop.is_set():
                 return
             try:
-                await asyncio.wait_for(self._stop.wait(), backoff.next())
+                await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
                 return
             except TimeoutError:
                 continue
@@ -255,114 +214,35 @@ class TelemetryConsumer:
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _client(self) -> tuple[aiomqtt.Client, asyncio.Queue[aiomqtt.Message]]:
-        """A client acknowledging QoS 1 messages only when told to, and its incoming buffer,
-        which counts what it has to drop."""
-        s = self._settings
-        consumer = self
-        made: list[asyncio.Queue[aiomqtt.Message]] = []
-
-        class Incoming(asyncio.Queue[aiomqtt.Message]):
-            def __init__(self, maxsize: int = 0) -> None:
-                super().__init__(maxsize)
-                made.append(self)
-
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                try:
-                    super().put_nowait(item)
-                except asyncio.QueueFull:
-                    consumer._overflow(item)
-                    raise
-
-        client = aiomqtt.Client(
-            s.mqtt_host,
-            s.mqtt_port,
-            identifier=self._client_id,
-            username=s.mqtt_username,
-            password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
-            keepalive=s.mqtt_keepalive,
-            clean_session=not self._persistent,
-            tls_context=_tls_context(s),
-            timeout=10.0,
-            max_queued_incoming_messages=MQTT_BUFFER,
-            queue_type=Incoming,
-            logger=logging.getLogger("cloud.ingest.mqtt"),
-        )
-        # aiomqtt has no option for it; the paho client it wraps does.
-        client._client.manual_ack_set(True)
-        return client, made[0]
-
-    def _overflow(self, message: aiomqtt.Message) -> None:
-        self.stats.dropped += 1
-        if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
-            log.error(
-                "the MQTT buffer is full (%d messages); dropped a QoS %d message on %s "
-                "(%d dropped so far)",
-                MQTT_BUFFER,
-                message.qos,
-                message.topic.value,
-                self.stats.dropped,
-            )
-
     async def _receive_forever(self) -> None:
-        backoff = Backoff()
-        outage_logged = False
-        s = self._settings
-        while True:
-            try:
-                client, incoming = self._client()
-                self._incoming = incoming
-                async with client:
-                    await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
-                    await client.subscribe(STATUS_WILDCARD, qos=1)
-                    self.stats.connected = True
-                    self.stats.connects += 1
-                    backoff.reset()
-                    outage_logged = False
-                    log.info(
-                        "consuming telemetry from mqtt://%s:%d (share group %r)",
-                        s.mqtt_host,
-                        s.mqtt_port,
-                        s.cloud_share_group,
-                    )
-                    async for message in client.messages:
-                        await self._accept(client, message)
-                        # what else has arrived, without a wait per message
-                        while not incoming.empty():
-                            await self._accept(client, incoming.get_nowait())
-            except aiomqtt.MqttError as exc:
-                self.stats.last_error = str(exc)
-                level = logging.DEBUG if outage_logged else logging.ERROR
-                log.log(
-                    level,
-                    "MQTT broker mqtt://%s:%d: %s; reconnecting",
-                    s.mqtt_host,
-                    s.mqtt_port,
-                    exc,
-                )
-                outage_logged = True
-            finally:
-                self.stats.connected = False
-            await asyncio.sleep(backoff.next())
+        receiver = Receiver(
+            self._settings, client_id=self._client_id, persistent=self._persistent, stats=self.stats
+        )
+        self._receiver = receiver
+        await receiver.run(self._accept)
 
-    async def _accept(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _accept(self, message: Publish) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this
         waits, and the broker holds back what follows."""
-        topic = message.topic.value
         self.stats.received += 1
         self.stats.last_message_at = self._clock()
         try:
-            item = self.parse(topic, message.payload)
-        except InvalidMessage as exc:
-            self._invalid(topic, exc.reason)
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = message.topic_bytes.decode("utf-8", "replace")
+            self._invalid(topic, "topic is not valid UTF-8")
             item = None
+        else:
+            try:
+                item = self.parse(topic, message.payload)
+            except InvalidMessage as exc:
+                self._invalid(topic, exc.reason)
+                item = None
         if item is not None:
             try:
                 self._queue.put_nowait(item)
             except asyncio.QueueFull:
                 await self._queue.put(item)
-        if message.qos:
-            client._client.ack(message.mid, message.qos)
 
     @staticmethod
     def parse(topic: str, payload: Any) -> Item | None:
@@ -439,7 +319,7 @@ class TelemetryConsumer:
     async def _process(self, batch: list[Item]) -> None:
         assert self._executor is not None
         loop = asyncio.get_running_loop()
-        backoff = Backoff(initial=0.5, maximum=5.0)
+        backoff = Backoff(0.5, 5.0)
         for attempt in range(1, PROCESS_ATTEMPTS + 1):
             try:
                 await loop.run_in_executor(self._executor, self._monitor.process, batch)
@@ -448,7 +328,7 @@ class TelemetryConsumer:
                 self.stats.last_error = f"processing failed: {exc}"
                 if attempt == PROCESS_ATTEMPTS:
                     break
-                await asyncio.sleep(backoff.next())
+                await asyncio.sleep(backoff.next_delay())
         self.stats.dropped += len(batch)
         log.error(
             "gave up on a batch of %d messages after %d attempts (%d dropped so far)",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from cloud.state import AppState
 from plantroom.errors import ConfigError, ServiceError
 from plantroom.ports import ensure_port_free
 from plantroom.settings import CloudSettings
+from plantroom.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,13 @@ def tls_files(settings: CloudSettings) -> tuple[str, str] | None:
             else ("PLANTROOM_API_TLS_CERT_FILE", "PLANTROOM_API_TLS_KEY_FILE")
         )
         raise ConfigError(f"{given} is set but {missing} is not: HTTPS needs both")
-    for name, path in (("PLANTROOM_API_TLS_CERT_FILE", cert), ("PLANTROOM_API_TLS_KEY_FILE", key)):
-        if not path.is_file():
-            raise ConfigError(f"{name}: {path} is not a file")
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            "PLANTROOM_API_TLS_CERT_FILE / PLANTROOM_API_TLS_KEY_FILE: "
-            f"cannot load {cert} with {key}: {exc}"
-        ) from exc
+    # uvicorn builds its own context from the files; loading them here fails before listening
+    server_context(
+        cert,
+        key,
+        cert_setting="PLANTROOM_API_TLS_CERT_FILE",
+        key_setting="PLANTROOM_API_TLS_KEY_FILE",
+    )
     return str(cert), str(key)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from plantroom.influx.influxql import quote_ident, quote_string
+
 TIME_FILTER = "$timeFilter"
 INTERVAL = "$__interval"
 
@@ -17,14 +19,9 @@ BUILDING = '"building" =~ /^$building$/'
 EQUIPMENT = '"equipment" =~ /^$equipment$/'
 
 
-def ident(name: str) -> str:
-    """A double-quoted InfluxQL identifier."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def string(value: str) -> str:
-    """A single-quoted InfluxQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+# short names for the boards' queries: a double-quoted identifier, a single-quoted string
+ident = quote_ident
+string = quote_string
 
 
 def tag_var(tag: str, var: str | None = None) -> str:

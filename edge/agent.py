@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import random
 import signal
-import ssl
 import time
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
@@ -43,6 +42,7 @@ from plantroom.inventory import Inventory, Mqtt, load_inventory
 from plantroom.profiles import Assignment, Poll, ProfileLibrary
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
+from plantroom.tls import mqtt_client_context
 from plantroom.topics import check_segment, edge_health
 
 log = logging.getLogger(__name__)
@@ -154,14 +154,7 @@ class EdgeAgent:
             if s.mqtt_ca_file is not None:
                 log.warning("PLANTROOM_MQTT_CA_FILE is set but PLANTROOM_MQTT_TLS is off")
             return
-        if s.mqtt_ca_file is None:
-            return  # the system's trusted CAs
-        try:
-            ssl.create_default_context(cafile=str(s.mqtt_ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"PLANTROOM_MQTT_CA_FILE {s.mqtt_ca_file}: not a readable CA certificate ({exc})"
-            ) from exc
+        mqtt_client_context(s)
 
     # -- supervision ----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Errors of the edge agent. Library errors (pymodbus) and broker errors are translated into
-these once."""
+these once. The broker being away is `plantroom.errors.BrokerUnavailable`, which the
+gateway shares."""
 
 from __future__ import annotations
 
@@ -45,8 +46,3 @@ class DeviceExceptionResponse(DeviceError):
         reason = f"exception code {code}" + (f" ({name})" if name else "")
         super().__init__(reason, detail)
         self.code = code
-
-
-class BrokerUnavailable(PlantroomError):
-    """The MQTT broker could not be reached, refused the connection, or the connection was
-    lost (no answer in time, a PUBACK overdue, a socket error)."""

@@ -26,6 +26,7 @@ from edge.decode import Value
 from edge.decode_blocks import BlockDecoder
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
+from plantroom.backoff import backoff_delay
 from plantroom.errors import ConfigError
 from plantroom.inventory import ModbusRtu, ModbusRtuOverTcp, ModbusTcp
 from plantroom.profiles import ModbusPoint, ModbusProfile, Table
@@ -39,12 +40,6 @@ CompiledPlan = list[tuple[ReadBlock, BlockDecoder]]
 # What opening a serial port can raise through pymodbus: a port that refuses its settings
 # (parity on a pty, say) raises termios.error; pyserial's SerialException is an OSError.
 SERIAL_OPEN_ERRORS: tuple[type[Exception], ...] = (termios.error, OSError)
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
-    """Full-jitter exponential backoff: uniform in [initial/2, min(max, initial·2^attempt)]."""
-    ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
-    return rng.uniform(min(initial, ceiling) / 2, ceiling)
 
 
 @dataclass(frozen=True, slots=True)

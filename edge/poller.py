@@ -18,9 +18,10 @@ from edge.availability import StatusChange
 from edge.decode import Value
 from edge.equipment import ServedEquipment
 from edge.health import DevicePollStats
-from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub, backoff_delay
+from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub
 from edge.schedule import PollSchedule, class_intervals
 from edge.stop_signal import StopSignal
+from plantroom.backoff import backoff_delay
 from plantroom.inventory import Connection, Mqtt
 from plantroom.profiles import Assignment, ModbusPoint, ModbusProfile, Poll
 from plantroom.schema import Quality

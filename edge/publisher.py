@@ -33,11 +33,12 @@ from dataclasses import dataclass
 
 from edge.availability import StatusChange
 from edge.buffer import SampleBuffer
-from edge.errors import BrokerUnavailable
-from edge.modbus import backoff_delay
-from plantroom.mqttclient import NEVER_EXPIRES, MqttConnection, tls_context
+from plantroom.backoff import backoff_delay
+from plantroom.errors import BrokerUnavailable
+from plantroom.mqttclient import NEVER_EXPIRES, MqttConnection
 from plantroom.mqttwire import Publish, Will, reason_text
 from plantroom.settings import MqttSettings
+from plantroom.tls import mqtt_client_context
 from plantroom.topics import edge_status
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class Publisher:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._rng = rng or random.Random()
-        self._tls = tls_context(settings, BrokerUnavailable)
+        self._tls = mqtt_client_context(settings)
         self._statuses: dict[str, bytes] = {}
         self._dirty: set[str] = set()
         self._stop = asyncio.Event()

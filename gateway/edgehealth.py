@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.lineprotocol import (
+from plantroom.health import EdgeHealth, parse_edge_health
+from plantroom.influx.lineprotocol import (
     INT64_MAX,
     INT64_MIN,
     SEQ_FIELD,
@@ -26,7 +27,6 @@ from gateway.lineprotocol import (
     escape_measurement,
     escape_tag_value,
 )
-from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.topics import parse_edge_topic
 
 HEALTH_MEASUREMENT = "plantroom_health"

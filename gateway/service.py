@@ -20,21 +20,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from gateway.backoff import Backoff, RetryPolicy
 from gateway.batcher import Batch, Batcher
 from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.edgehealth import HEALTH_MEASUREMENT, decode_edge_health, is_edge_health_topic
-from gateway.influx import InfluxUnavailable, InfluxWriter, WriteReport
-from gateway.lineprotocol import TelemetryEncoder, encode_line
 from gateway.metrics import serve_metrics
-from gateway.mqtt import AckToken, Subscriber
+from gateway.retry import RetryPolicy
 from gateway.stats import GatewayStats, prometheus_text
 from plantroom.errors import InvalidMessage, PlantroomError
+from plantroom.influx.errors import InfluxUnavailable
+from plantroom.influx.lineprotocol import TelemetryEncoder, encode_line
+from plantroom.influx.writer import InfluxWriter, WriteReport
 from plantroom.inventory import load_inventory
 from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import GatewaySettings
+from plantroom.subscriber import AckToken, Subscriber
 from plantroom.topics import EDGE_HEALTH_WILDCARD, TELEMETRY_WILDCARD, shared
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class Gateway:
                 on_message=self._on_message,
                 receive_maximum=settings.gateway_batch_size * (settings.gateway_max_in_flight + 1),
                 session_expiry_s=self._session_expiry_s,
-                retry=self._retry,
+                backoff=self._retry.backoff(),
             )
         except BaseException:
             await self._close_resources()
@@ -290,7 +291,7 @@ class Gateway:
     async def _sink(self, batch: Batch[AckToken]) -> None:
         """Store a batch in InfluxDB or, failing that, in the disk buffer."""
         if self._influx_up and not self.buffer.has_data:
-            backoff = Backoff(self._retry)
+            backoff = self._retry.backoff()
             for attempt in range(self._retry.direct_attempts):
                 try:
                     await self._write(batch.lines, batch.points)
@@ -308,7 +309,7 @@ class Gateway:
 
     async def _replay(self) -> None:
         """Drain the disk buffer into InfluxDB, oldest first, backing off while it is down."""
-        backoff = Backoff(self._retry)
+        backoff = self._retry.backoff()
         while True:
             await self._replay_wake.wait()
             self._replay_wake.clear()

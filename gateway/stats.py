@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from gateway.lineprotocol import FieldValue
+from plantroom.influx.lineprotocol import FieldValue
 
 
 @dataclass(slots=True)

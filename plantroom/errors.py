@@ -20,6 +20,11 @@ class InvalidMessage(PlantroomError):
         self.reason = reason
 
 
+class BrokerUnavailable(PlantroomError):
+    """The MQTT broker could not be reached, refused the connection or a subscription, or the
+    connection was lost (no answer in time, a PUBACK overdue, a socket error)."""
+
+
 class ServiceError(PlantroomError):
     """A managed server (mosquitto, influxd) could not be started or did not become ready."""
 

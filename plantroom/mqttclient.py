@@ -1,4 +1,5 @@
-"""One MQTT 5 connection on the asyncio loop, for the edge agent's publisher and the gateway.
+"""One MQTT 5 connection on the asyncio loop, for the edge agent's publisher and the subscriber
+(`plantroom.subscriber`) of the gateway and the cloud.
 
 `MqttConnection(...).connect(...)` connects (TCP or TLS), sends CONNECT and waits for CONNACK;
 `subscribe`, `publish` and `puback` then work on the open connection, and `close()` says
@@ -58,19 +59,6 @@ ErrorFactory = Callable[[str], Exception]
 KEEPALIVE_CHECK_S = 1.0
 CLOSE_WAIT_S = 2.0
 NEVER_EXPIRES = 0xFFFFFFFF  # Session Expiry Interval: the broker keeps the session for good
-
-
-def tls_context(settings: MqttSettings, error: ErrorFactory) -> ssl.SSLContext | None:
-    """The TLS context of `settings` (None without TLS); a CA file that cannot work fails here."""
-    if not settings.mqtt_tls:
-        return None
-    ca = str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-    try:
-        return ssl.create_default_context(cafile=ca)
-    except (OSError, ssl.SSLError) as exc:
-        raise error(
-            f"PLANTROOM_MQTT_CA_FILE {settings.mqtt_ca_file}: not a readable CA certificate ({exc})"
-        ) from exc
 
 
 class MqttConnection(asyncio.Protocol):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 from collections.abc import Sequence
 
 import aiomqtt
 
+from plantroom.backoff import Backoff
 from plantroom.settings import MqttSettings
+from plantroom.tls import mqtt_client_context
 from simulators.devices import MqttDevice
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,6 @@ class LightingPublisher:
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
-        tls = None
-        if s.mqtt_tls:
-            tls = aiomqtt.TLSParameters(ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None)
         return aiomqtt.Client(
             s.mqtt_host,
             s.mqtt_port,
@@ -56,20 +54,21 @@ class LightingPublisher:
             username=s.mqtt_username,
             password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive,
-            tls_params=tls,
+            tls_context=mqtt_client_context(s),
             timeout=PUBLISH_TIMEOUT_S,
         )
 
     async def run(self) -> None:
         """Publish every `interval` seconds until cancelled, reconnecting as needed."""
-        backoff = BACKOFF_MIN_S
+        backoff = Backoff(BACKOFF_MIN_S, BACKOFF_MAX_S)
         outage = False
         while True:
             try:
                 async with self._client() as client:
                     log.info("lighting: connected to %s as %s", self.broker, self.client_id)
                     self.connected.set()
-                    backoff, outage = BACKOFF_MIN_S, False
+                    backoff.reset()
+                    outage = False
                     await self._publish_forever(client)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
@@ -80,8 +79,7 @@ class LightingPublisher:
                     outage = True
                 else:
                     log.debug("lighting: still no broker at %s (%s)", self.broker, exc)
-            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            await asyncio.sleep(backoff.next_delay())
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
 from cloud.schemas import ErrorBody
 from cloud.state import AppState
+from plantroom.influx.influxql import quote_ident, quote_string
 from plantroom.settings import InfluxSettings
 
 log = logging.getLogger(__name__)
@@ -72,16 +73,6 @@ class HistoryOut(BaseModel):
     )
     points: list[HistoryPoint]
     message: str | None = Field(description="why `points` is empty, when it is")
-
-
-def quote_ident(name: str) -> str:
-    """An InfluxQL identifier in double quotes."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_string(value: str) -> str:
-    """An InfluxQL string literal in single quotes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def bucket_seconds(hours: int) -> int:

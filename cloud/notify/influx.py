@@ -12,17 +12,16 @@ Metrics are written for every (building, priority, kind) every interval, zeros i
 panel's latest value is always current. Rates are over the jobs raised in the trailing
 `metrics_window_days`; the good-order percentages are the building's, repeated on each of
 its points. Timestamps are milliseconds; a point written twice at the same time replaces
-itself, so a redelivery never duplicates.
+itself, so a redelivery never duplicates. Lines are encoded and written by `plantroom.influx`,
+as the gateway's are.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +32,9 @@ from cloud.notify.config import NotifyConfig
 from cloud.notify.events import Outgoing
 from cloud.notify.pump import Permanent, Retryable
 from cloud.sla import Targets
+from plantroom.influx.errors import InfluxUnavailable
+from plantroom.influx.lineprotocol import LineProtocolError, encode_line
+from plantroom.influx.writer import InfluxTarget, InfluxWriter
 
 log = logging.getLogger(__name__)
 
@@ -49,41 +51,16 @@ RATE_FIELDS = (
 )
 
 
-# -- line protocol --------------------------------------------------------------------------
-
-
-def _escape_key(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
-
-
-def _escape_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _field(value: int | float | str | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(value)
-    return _escape_string(value)
-
-
 def line(
     measurement: str,
     tags: Mapping[str, str | None],
     fields: Mapping[str, int | float | str | bool | None],
     at: datetime,
 ) -> str:
-    """One point; empty tags and None fields are left out (line protocol has no nulls)."""
-    tag_part = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags.items()) if v)
-    field_part = ",".join(
-        f"{_escape_key(k)}={_field(v)}" for k, v in fields.items() if v is not None
-    )
-    if not field_part:
-        raise ValueError(f"a {measurement} point needs at least one field")
-    return f"{_escape_key(measurement)}{tag_part} {field_part} {int(at.timestamp() * 1000)}"
+    """One point; empty tags and None fields are left out (line protocol has no nulls).
+    Raises LineProtocolError (a ValueError) for a name or value line protocol cannot carry."""
+    present = {k: v for k, v in tags.items() if v}
+    return encode_line(measurement, present, fields, int(at.timestamp() * 1000))
 
 
 def event_lines(event: Outgoing) -> list[str]:
@@ -168,8 +145,8 @@ def collect_metrics(
     )
     out: list[str] = []
     for building in buildings:
-        out.extend(
-            metric_lines(
+        try:
+            lines = metric_lines(
                 site,
                 building,
                 kpi.load_jobs(session, building=building, start=start, end=now),
@@ -180,68 +157,42 @@ def collect_metrics(
                 start=start,
                 targets=targets,
             )
-        )
+        except LineProtocolError as exc:  # a building id line protocol cannot carry
+            log.error("work-order metrics of building %r not written: %s", building, exc)
+            continue
+        out.extend(lines)
     return out
 
 
 # -- writing ------------------------------------------------------------------------------------
 
 
-class InfluxWriter:
-    """POSTs line protocol to `/write` (precision ms) with user/password or token auth."""
+def influx_target(config: NotifyConfig) -> InfluxTarget:
+    c = config
+    return InfluxTarget(
+        url=c.influx_url,
+        database=c.influx_database,
+        retention_policy=c.influx_retention_policy,
+        username=c.influx_username,
+        password=c.influx_password,
+        token=c.influx_token,
+        create_database=c.influx_create_database,
+    )
 
-    def __init__(self, config: NotifyConfig, client: httpx.AsyncClient) -> None:
-        self._config = config
-        self._client = client
-        self._database_ready = not config.influx_create_database
-        self.url = config.influx_url
 
-    def _auth(self) -> dict[str, Any]:
-        """The request's credentials: a token header, or HTTP Basic (never `?u=&p=`, which
-        ends up in proxy and request logs)."""
-        c = self._config
-        if c.influx_token:
-            return {"headers": {"Authorization": f"Token {c.influx_token}"}}
-        if c.influx_username:
-            return {"auth": httpx.BasicAuth(c.influx_username, c.influx_password or "")}
-        return {}
-
-    async def _ensure_database(self) -> None:
-        if self._database_ready:
-            return
-        name = self._config.influx_database.replace('"', '\\"')
-        try:
-            response = await self._client.post(
-                f"{self.url}/query", params={"q": f'CREATE DATABASE "{name}"'}, **self._auth()
-            )
-        except httpx.HTTPError as exc:
-            raise Retryable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
-        if response.status_code >= 500:
-            raise Retryable(f"InfluxDB at {self.url} answered HTTP {response.status_code}")
-        # A user without admin rights may not create databases; the write then says why.
-        self._database_ready = True
-
-    async def write(self, lines: Iterable[str]) -> None:
-        body = "\n".join(lines)
-        if not body:
-            return
-        await self._ensure_database()
-        params = {"db": self._config.influx_database, "precision": "ms"}
-        if self._config.influx_retention_policy:
-            params["rp"] = self._config.influx_retention_policy
-        try:
-            response = await self._client.post(
-                f"{self.url}/write", params=params, content=body.encode(), **self._auth()
-            )
-        except httpx.HTTPError as exc:
-            raise Retryable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
-        status = response.status_code
-        if status in (200, 204):
-            return
-        text = response.text[:300].strip()
-        if status >= 500 or status in (408, 429):
-            raise Retryable(f"InfluxDB answered HTTP {status}: {text}")
-        raise Permanent(f"InfluxDB refused the write, HTTP {status}: {text}")
+async def write(writer: InfluxWriter, lines: Sequence[str]) -> None:
+    """Write through the InfluxDB writer, its outcome as the pump's delivery errors: InfluxDB
+    away is `Retryable`; lines it refuses are `Permanent` (the others are written)."""
+    try:
+        report = await writer.write(lines)
+    except InfluxUnavailable as exc:
+        raise Retryable(str(exc)) from exc
+    if report.rejected:
+        first = report.rejected[0]
+        raise Permanent(
+            f"InfluxDB refused {len(report.rejected)} of {len(lines)} lines (the rest are "
+            f"written), first {first.line[:200]!r}: {first.reason}"
+        )
 
 
 class InfluxEventsSink:
@@ -255,4 +206,14 @@ class InfluxEventsSink:
         return bool(event.influx_types())
 
     async def deliver(self, events: list[Outgoing]) -> None:
-        await self._writer.write(ln for e in events for ln in event_lines(e))
+        """Write the events' points. An event line protocol cannot carry (a tag value with a
+        line break, say) is logged and skipped: no retry would write it, and the rest of the
+        batch must not wait for it."""
+        lines: list[str] = []
+        for event in events:
+            try:
+                lines.extend(event_lines(event))
+            except LineProtocolError as exc:
+                log.error("%s: skipped event %d: %s", self.name, event.event_id, exc)
+        if lines:
+            await write(self._writer, lines)

@@ -32,10 +32,12 @@ from cloud.db import Database
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import EventReader, load_cursor
 from cloud.notify.grafana import GrafanaSink
-from cloud.notify.influx import InfluxEventsSink, InfluxWriter, collect_metrics
-from cloud.notify.pump import DeliveryError, Pump, Sink, backoff
+from cloud.notify.influx import InfluxEventsSink, collect_metrics, influx_target, write
+from cloud.notify.pump import DeliveryError, Pump, Sink
 from cloud.notify.webhooks import WebhookSink
 from cloud.sla import SlaPolicy
+from plantroom.backoff import backoff_delay
+from plantroom.influx.writer import InfluxWriter
 from plantroom.ticker import WorkerThread
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class Notifier:
         self._metrics_enabled = metrics and config.influx_enabled
         self._thread = WorkerThread("cloud-notify")
         self._client: httpx.AsyncClient | None = None
+        self._influx: InfluxWriter | None = None
         self._grafana: GrafanaSink | None = None
         self._task: asyncio.Task[None] | None = None
         self.pumps: list[Pump] = []
@@ -109,8 +112,8 @@ class Notifier:
             sinks.append((WebhookSink(url, c.webhook_secret, self._client), cursor_name("wh", url)))
         if self._grafana is not None:
             sinks.append((self._grafana, cursor_name("grafana")))
-        if c.influx_enabled:
-            sinks.append((InfluxEventsSink(InfluxWriter(c, self._client)), cursor_name("influx")))
+        if self._influx is not None:
+            sinks.append((InfluxEventsSink(self._influx), cursor_name("influx")))
         return sinks
 
     async def __aenter__(self) -> Notifier:
@@ -119,6 +122,8 @@ class Notifier:
         c = self.config
         self._thread.start()
         self._client = httpx.AsyncClient(timeout=c.webhook_timeout_s)
+        if c.influx_enabled:
+            self._influx = InfluxWriter(influx_target(c), timeout_s=c.webhook_timeout_s)
         if c.grafana_url:
             self._grafana = GrafanaSink(c.grafana_url, c.grafana_token, timeout=c.webhook_timeout_s)
         # Cursors are set before the service answers anything: a receiver configured now is
@@ -152,6 +157,9 @@ class Notifier:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._influx is not None:
+            await self._influx.aclose()
+            self._influx = None
         await self._thread.stop()
 
     async def _supervise(self) -> None:
@@ -161,7 +169,7 @@ class Notifier:
                 await self._run_once()
             except Exception as exc:
                 attempt += 1
-                delay = backoff(attempt, 1.0, 60.0)
+                delay = backoff_delay(attempt - 1, 1.0, 60.0)
                 level = logging.ERROR if attempt == 1 else logging.DEBUG
                 log.log(level, "notifier failed (%s); restarting in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -190,9 +198,9 @@ class Notifier:
                 tg.create_task(self._metrics_forever(), name="notify metrics")
 
     async def _metrics_forever(self) -> None:
-        assert self._client is not None
+        writer = self._influx
+        assert writer is not None
         c = self.config
-        writer = InfluxWriter(c, self._client)
         window = timedelta(days=c.metrics_window_days)
         outage = False
         while True:
@@ -206,7 +214,7 @@ class Notifier:
                     targets=self._sla.targets,
                 )
                 lines = await self._run_db(collect)
-                await writer.write(lines)
+                await write(writer, lines)
             except DeliveryError as exc:
                 self.metrics.failures += 1
                 self.metrics.last_error = str(exc)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -24,6 +23,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from cloud.notify.events import EventReader, Outgoing, save_cursor
+from plantroom.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,6 @@ class Sink(Protocol):
     def wants(self, event: Outgoing) -> bool: ...
 
     async def deliver(self, events: list[Outgoing]) -> None: ...
-
-
-def backoff(attempt: int, initial: float, maximum: float) -> float:
-    """Jittered exponential backoff for the attempt that failed (1-based): ±50 %."""
-    delay = min(maximum, initial * float(2 ** min(attempt - 1, 32)))
-    jitter: float = random.uniform(0.5, 1.5)
-    return delay * jitter
 
 
 @dataclass(slots=True)
@@ -147,7 +140,7 @@ class Pump:
                     self._drop(batch, f"{exc} (after {attempt} attempts)")
                     return
                 self.stats.retries += 1
-                delay = backoff(attempt, *self._backoff)
+                delay = backoff_delay(attempt - 1, *self._backoff)
                 log.warning(
                     "%s: delivery of event(s) %s failed (%s); retry %d of %d in %.1f s",
                     self.sink.name,

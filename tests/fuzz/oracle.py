@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.lineprotocol import TelemetryEncoder
 from plantroom.errors import InvalidMessage
+from plantroom.influx.lineprotocol import TelemetryEncoder
 from plantroom.schema import parse_telemetry
 
 

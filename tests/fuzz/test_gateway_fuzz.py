@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.lineprotocol import TelemetryEncoder
 from gateway.service import Gateway
+from plantroom.influx.lineprotocol import TelemetryEncoder
 from plantroom.settings import GatewaySettings
 from stack.services import Influxd, Mosquitto
 from tests.fuzz.budget import expensive

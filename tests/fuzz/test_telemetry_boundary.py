@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from cloud.ingest import TelemetryConsumer, parse_status
 from cloud.monitor import StatusItem, TelemetryItem
-from gateway.lineprotocol import TelemetryEncoder, parse_line
 from plantroom.errors import InvalidMessage
+from plantroom.influx.lineprotocol import TelemetryEncoder
+from plantroom.influx.parse import parse_line
 from plantroom.schema import MAX_PAYLOAD_BYTES, parse_telemetry
 from tests.fuzz.budget import fast
 from tests.fuzz.oracle import gateway_path

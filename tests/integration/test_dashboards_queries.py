@@ -26,9 +26,9 @@ import yaml
 
 from dashboards.build import GENERATED_DIR
 from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
-from gateway.lineprotocol import encode_line
 from gateway.stats import GatewayStats
 from plantroom.health import EdgeHealth
+from plantroom.influx.lineprotocol import encode_line
 from plantroom.profiles import SHIPPED_DIR
 from stack.services import Influxd
 from tests.conftest import REPO

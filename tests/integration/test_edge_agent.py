@@ -450,9 +450,10 @@ async def test_device_goes_offline_with_a_reason_and_recovers(
             assert agent.status("pump-2") == ("offline", "timeout")
             # a dead unit on the shared link does not stall its neighbour. Each retry of the
             # dead unit holds the link for its 0.3 s timeout and the retries are spaced by a
-            # jittered 0.05..0.4 s backoff, so the neighbour gets ~6 polls/s (a 2 s window
-            # could see fewer than 10 on an unlucky draw of the jitter). One that waited out
-            # the dead unit every cycle would get at most 1 / 0.3 s: 13 in this 4 s window.
+            # jittered backoff that settles at 0.2..0.4 s, so the neighbour gets ~6 polls/s (a
+            # 2 s window could see fewer than 10 on an unlucky draw of the jitter). One that
+            # waited out the dead unit every cycle would get at most 1 / 0.3 s: 13 in this 4 s
+            # window.
             # This sleep is the measurement window, not a synchronisation.
             before = len(c.telemetry(tele1))
             await asyncio.sleep(4.0)

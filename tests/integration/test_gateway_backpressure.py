@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.backoff import RetryPolicy
-from gateway.mqtt import AckToken, Subscriber
+from plantroom.backoff import Backoff
 from plantroom.settings import GatewaySettings
+from plantroom.subscriber import AckToken, Subscriber
 from stack.services import Mosquitto
 from tests.integration.test_gateway_ingest import wait_until
 
@@ -38,7 +38,7 @@ async def test_subscriber_stops_reading_at_receive_maximum_and_resumes_on_acks(
         on_message=lambda message, token: tokens.append(token),
         receive_maximum=RECEIVE_MAXIMUM,
         session_expiry_s=0,
-        retry=RetryPolicy(first_s=0.05, max_s=0.5, direct_attempts=2),
+        backoff=Backoff(0.05, 0.5),
     )
     task = asyncio.create_task(subscriber.run())
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{name}")

@@ -20,12 +20,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.backoff import RetryPolicy
-from gateway.mqtt import AckToken, Subscriber
+from gateway.retry import RetryPolicy
 from gateway.service import Gateway
 from plantroom.mqttwire import Publish
 from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
+from plantroom.subscriber import AckToken, Subscriber
 from stack.services import Influxd, Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -595,7 +595,7 @@ async def test_a_bug_in_the_message_handler_stops_the_subscriber_with_that_error
         on_message=handler,
         receive_maximum=10,
         session_expiry_s=0,
-        retry=FAST_RETRY,
+        backoff=FAST_RETRY.backoff(),
     )
     task = asyncio.create_task(subscriber.run())
     try:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.backoff import RetryPolicy
+from gateway.retry import RetryPolicy
 from gateway.service import Gateway
 from stack.services import Influxd, Mosquitto
 from tests.integration.test_gateway_ingest import (

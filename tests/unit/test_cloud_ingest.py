@@ -1,4 +1,4 @@
-"""Validation at the consumer's boundary, and the reconnect backoff (no broker)."""
+"""Validation at the consumer's boundary, (no broker)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cloud.enums import EquipmentStatus
-from cloud.ingest import Backoff, TelemetryConsumer, parse_status
+from cloud.ingest import TelemetryConsumer, parse_status
 from cloud.monitor import StatusItem, TelemetryItem
 from plantroom.errors import InvalidMessage
 
@@ -63,17 +63,6 @@ def test_status_payloads(payload: bytes | str, status: EquipmentStatus) -> None:
 def test_an_emptied_retained_status_is_not_an_error() -> None:
     assert parse_status(STATUS, b"") is None
     assert TelemetryConsumer.parse(STATUS, b"") is None
-
-
-def test_backoff_grows_with_jitter_up_to_a_limit() -> None:
-    backoff = Backoff(initial=0.5, maximum=4.0)
-    delays = [backoff.next() for _ in range(10)]
-    assert 0.25 <= delays[0] <= 0.75
-    assert 0.5 <= delays[1] <= 1.5
-    assert all(d <= 6.0 for d in delays)  # 4 s ± 50 %
-    assert delays[-1] >= 2.0
-    backoff.reset()
-    assert backoff.next() <= 0.75
 
 
 def test_telemetry_is_shared_only_when_a_group_is_set() -> None:

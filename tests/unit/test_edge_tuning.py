@@ -3,13 +3,11 @@ taking its knobs from the settings it is given."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
 from edge.agent import EdgeAgent
-from edge.modbus import backoff_delay
 from plantroom.errors import ConfigError
 from plantroom.profiles import Poll
 from plantroom.settings import EdgeSettings, load_settings
@@ -47,15 +45,6 @@ def test_bad_tuning_is_a_config_error_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=words):
         load_settings(EdgeSettings, **kw)
-
-
-def test_backoff_is_jittered_exponential_and_capped() -> None:
-    rng = random.Random(7)
-    delays = [backoff_delay(n, 0.5, 30.0, rng) for n in range(12)]
-    assert all(0.25 <= d <= 30.0 for d in delays)
-    assert max(delays[:2]) <= 1.0
-    assert max(delays[8:]) > 10.0
-    assert len({round(d, 6) for d in delays}) == len(delays)
 
 
 async def test_agent_id_must_be_a_topic_segment(tmp_path: Path) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from gateway.edgehealth import decode_edge_health, edge_health_lines, is_edge_health_topic
-from gateway.lineprotocol import LineProtocolError, parse_line
 from gateway.service import Gateway
 from plantroom.errors import InvalidMessage
 from plantroom.health import EdgeHealth
+from plantroom.influx.lineprotocol import LineProtocolError
+from plantroom.influx.parse import parse_line
 from plantroom.settings import GatewaySettings
 from plantroom.topics import edge_health
 

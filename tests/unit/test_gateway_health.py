@@ -1,22 +1,21 @@
-"""Health line, Prometheus text, metrics endpoint, dead-letter log and backoff."""
+"""Health line, Prometheus text, metrics endpoint, dead-letter log and retry policy."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.backoff import Backoff, RetryPolicy
 from gateway.deadletter import DeadLetters
-from gateway.lineprotocol import parse_line
 from gateway.metrics import serve_metrics
+from gateway.retry import RetryPolicy
 from gateway.service import Gateway
 from gateway.stats import GatewayStats, prometheus_text
 from plantroom.errors import ConfigError
+from plantroom.influx.parse import parse_line
 from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
 
@@ -92,16 +91,6 @@ def test_dead_letters_are_json_lines_with_excerpts_and_a_bounded_file(tmp_path: 
         assert log.path.with_name("dead-letters.jsonl.1").exists()
     finally:
         log.close()
-
-
-def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:
-    backoff = Backoff(RetryPolicy(first_s=0.1, max_s=1.0), rng=random.Random(1))
-    delays = [backoff.next_delay() for _ in range(8)]
-    ceilings = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0]
-    for delay, ceiling in zip(delays, ceilings, strict=True):
-        assert ceiling / 2 <= delay <= ceiling
-    backoff.reset()
-    assert backoff.next_delay() <= 0.1
 
 
 def test_retry_policy_refuses_nonsense() -> None:

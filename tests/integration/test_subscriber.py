@@ -15,9 +15,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from gateway.mqtt import AckToken, Subscriber
 from plantroom.mqttwire import Publish
 from plantroom.settings import GatewaySettings
+from plantroom.subscriber import AckToken, Subscriber
 from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
 from stack.services import Mosquitto
 from tests.integration.test_gateway_ingest import FAST_RETRY, unique, wait_until
@@ -63,7 +63,7 @@ async def running(settings: GatewaySettings, inbox: Inbox, **kw: Any) -> AsyncIt
         on_message=inbox,
         receive_maximum=kw.pop("receive_maximum", 100),
         session_expiry_s=kw.pop("session_expiry_s", 0),
-        retry=FAST_RETRY,
+        backoff=FAST_RETRY.backoff(),
         **kw,
     )
     task = asyncio.create_task(subscriber.run())
@@ -118,7 +118,7 @@ async def test_a_refused_login_is_reported_with_the_settings_to_fix(
         mqtt_username=GATEWAY.username,
         mqtt_password="wrong",
     )
-    caplog.set_level(logging.ERROR, logger="gateway.mqtt")
+    caplog.set_level(logging.ERROR, logger="plantroom.subscriber")
     async with running(settings, Inbox()) as subscriber:
         await wait_until(lambda: "refused the connection" in caplog.text, "the refusal logged")
         assert not subscriber.subscribed.is_set()
@@ -137,7 +137,7 @@ async def test_an_untrusted_broker_certificate_is_refused(
         mqtt_tls=True,
         mqtt_ca_file=other_ca,
     )
-    caplog.set_level(logging.ERROR, logger="gateway.mqtt")
+    caplog.set_level(logging.ERROR, logger="plantroom.subscriber")
     async with running(settings, Inbox()) as subscriber:
         await wait_until(lambda: "cannot reach the broker" in caplog.text, "the refusal logged")
         assert not subscriber.subscribed.is_set()

@@ -1,4 +1,5 @@
-"""Property: whatever the gateway encodes, the real InfluxDB stores and returns unchanged."""
+"""Property: whatever the line-protocol encoder writes, the real InfluxDB stores and returns
+unchanged."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.lineprotocol import (
+from plantroom.influx.lineprotocol import (
     INT64_MAX,
     INT64_MIN,
     FieldValue,
     LineProtocolError,
     encode_line,
     escape_tag_value,
-    field_type,
 )
+from plantroom.influx.parse import field_type
 from stack.services import Influxd
 
 pytestmark = pytest.mark.integration

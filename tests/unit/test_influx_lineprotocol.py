@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.lineprotocol import (
+from plantroom.influx.lineprotocol import (
     INT64_MAX,
     INT64_MIN,
     FieldValue,
@@ -21,8 +21,8 @@ from gateway.lineprotocol import (
     escape_tag_key,
     escape_tag_value,
     format_field_value,
-    parse_line,
 )
+from plantroom.influx.parse import parse_line
 from plantroom.inventory import Inventory
 from plantroom.schema import Telemetry
 

@@ -11,14 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.influx import (
-    InfluxAuthError,
-    InfluxUnavailable,
-    InfluxWriter,
-    error_text,
-    find_bad_lines,
-    quote_ident,
-)
+from plantroom.influx.errors import InfluxAuthError, InfluxUnavailable
+from plantroom.influx.responses import error_text, find_bad_lines
+from plantroom.influx.writer import InfluxWriter
 from plantroom.settings import InfluxSettings
 
 LINES = [
@@ -271,10 +266,6 @@ def test_error_text_reads_1x_2x_and_plain_bodies() -> None:
     assert error_text(b'{"error":"one"}') == "one"
     assert error_text(b'{"code":"invalid","message":"two"}') == "two"
     assert error_text(b" three \n") == "three"
-
-
-def test_quote_ident_escapes_quotes_and_backslashes() -> None:
-    assert quote_ident('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,21 @@
-"""The gateway's MQTT subscription: MQTT 5 on an asyncio connection, with manual acknowledgements.
+"""An MQTT 5 subscriber with manual acknowledgements, on Plantroom's own asyncio connection.
 
-The gateway acknowledges a QoS 1 message (PUBACK) only once the line it produced is stored
-in InfluxDB or in the fsync'd disk buffer, or once it has been dead-lettered. The connection
-is Plantroom's own MQTT 5 client (`plantroom.mqttclient`): it reads the socket in large chunks
+A consumer acknowledges a QoS 1 message (PUBACK) only once it has done with it: the gateway
+once the line it produced is stored in InfluxDB or in the fsync'd disk buffer (or
+dead-lettered), the cloud once the message is in its processing queue. The connection is
+Plantroom's own MQTT 5 client (`plantroom.mqttclient`): it reads the socket in large chunks
 and frames every message in them in one pass, where a general-purpose client library spends
-most of a busy gateway's CPU (see docs/decisions.md).
+most of a busy consumer's CPU (see docs/decisions.md).
 
-The session is MQTT 5 with `clean_start=False` and a Session Expiry Interval, under a client
-id fixed by the gateway id, so the broker keeps what was delivered but not acknowledged (and
-the gateway's share of new messages) while the gateway restarts, and redelivers it. The
-Receive Maximum announced in CONNECT bounds how many unacknowledged messages the broker
-sends, which bounds the gateway's memory and gives back-pressure when InfluxDB is slow. The
-subscriber enforces the same bound itself: holding that many unacknowledged messages, it stops
-reading the socket until acknowledgements make room (mosquitto 2.0.11 stops honouring a
-client's Receive Maximum once the client has acknowledged queued messages, and would
-otherwise stream a whole backlog into the gateway's memory).
+With `clean_start=False` and a Session Expiry Interval, under a fixed client id, the broker
+keeps what was delivered but not acknowledged (and the consumer's share of new messages)
+while the consumer restarts, and redelivers it. The Receive Maximum announced in CONNECT
+bounds how many unacknowledged messages the broker sends, which bounds the consumer's memory
+and gives back-pressure when it is slow. The subscriber enforces the same bound itself:
+holding that many unacknowledged messages, it stops reading the socket until
+acknowledgements make room (mosquitto 2.0.11 stops honouring a client's Receive Maximum once
+the client has acknowledged queued messages, and would otherwise stream a whole backlog into
+the consumer's memory).
 
 Acknowledgement tokens carry the connection generation: after a reconnect, tokens from the
 old connection are void (the broker redelivers those messages on the new one).
@@ -26,11 +27,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from gateway.backoff import Backoff, RetryPolicy
-from plantroom.errors import PlantroomError
-from plantroom.mqttclient import MqttConnection, tls_context
+from plantroom.backoff import Backoff
+from plantroom.errors import BrokerUnavailable
+from plantroom.mqttclient import MqttConnection
 from plantroom.mqttwire import Publish
 from plantroom.settings import MqttSettings
+from plantroom.tls import mqtt_client_context
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,10 @@ AckToken = tuple[int, int, int]
 """(connection generation, message id, QoS) of one delivered message."""
 
 MessageHandler = Callable[[Publish, AckToken], None]
+ConnectionHandler = Callable[[bool, str | None], None]
+"""Told (True, None) once subscribed, (False, why) when the connection ends or fails."""
 
 MAX_RECEIVE_MAXIMUM = 65_535
-
-
-class MqttUnavailable(PlantroomError):
-    """The broker could not be reached, refused the connection or the subscription."""
 
 
 class Subscriber:
@@ -58,7 +58,9 @@ class Subscriber:
         on_message: MessageHandler,
         receive_maximum: int,
         session_expiry_s: int,
-        retry: RetryPolicy,
+        backoff: Backoff,
+        clean_start: bool = False,
+        on_connection: ConnectionHandler | None = None,
         connect_timeout_s: float = 10.0,
     ) -> None:
         self._settings = settings
@@ -68,9 +70,11 @@ class Subscriber:
         self._handler = on_message
         self._receive_maximum = max(1, min(MAX_RECEIVE_MAXIMUM, receive_maximum))
         self._session_expiry_s = session_expiry_s
-        self._retry = retry
+        self._backoff = backoff
+        self._clean_start = clean_start
+        self._on_connection = on_connection
         self._connect_timeout_s = connect_timeout_s
-        self._tls = tls_context(settings, MqttUnavailable)
+        self._tls = mqtt_client_context(settings)
         self.client_id = client_id
         self.subscribed = asyncio.Event()
         self.generation = 0
@@ -137,7 +141,7 @@ class Subscriber:
             async with asyncio.timeout(self._connect_timeout_s):
                 conn = MqttConnection(
                     keepalive=s.mqtt_keepalive,
-                    error=MqttUnavailable,
+                    error=BrokerUnavailable,
                     on_message=self._on_message,
                     can_deliver=self._can_deliver,
                 )
@@ -148,7 +152,7 @@ class Subscriber:
                     await conn.connect(
                         s,
                         client_id=self.client_id,
-                        clean_start=False,
+                        clean_start=self._clean_start,
                         session_expiry_s=self._session_expiry_s,
                         receive_maximum=self._receive_maximum,
                         tls=self._tls,
@@ -164,12 +168,14 @@ class Subscriber:
                     await self._end(conn)
                     raise
         except TimeoutError as exc:
-            raise MqttUnavailable("the broker did not answer CONNECT/SUBSCRIBE in time") from exc
+            raise BrokerUnavailable("the broker did not answer CONNECT/SUBSCRIBE in time") from exc
         try:
             self.connects += 1
             if self._stopping.is_set():
                 return
             self.subscribed.set()
+            if self._on_connection is not None:
+                self._on_connection(True, None)
             log.info(
                 "subscribed to %s at %s:%d as %s",
                 ", ".join(self._topic_filters),
@@ -189,12 +195,14 @@ class Subscriber:
 
     async def run(self) -> None:
         """Stay connected and subscribed until stop(); reconnect with jittered backoff."""
-        backoff = Backoff(self._retry)
+        backoff = self._backoff
         down_logged = False
         while not self._stopping.is_set():
             try:
                 await self._session()
-            except MqttUnavailable as exc:
+            except BrokerUnavailable as exc:
+                if self._on_connection is not None:
+                    self._on_connection(False, str(exc))
                 if not down_logged:
                     log.error("MQTT: %s; retrying", exc)
                     down_logged = True
@@ -203,6 +211,8 @@ class Subscriber:
             else:
                 if self._stopping.is_set():
                     break
+                if self._on_connection is not None:
+                    self._on_connection(False, "connection closed")
                 log.warning("MQTT connection lost; reconnecting")
                 backoff.reset()
                 down_logged = False

@@ -1,0 +1,134 @@
+"""The telemetry consumer's broker side: one MQTT 5 subscription, its messages handed in order
+to the consumer, each acknowledged once the consumer has taken it.
+
+The subscription is `plantroom.subscriber` (MQTT 5, manual acknowledgements), as the
+gateway's is: telemetry through a plain subscription, or through the shared subscription
+`$share/<cloud_share_group>/…/telemetry` when a group is set, and equipment status through a
+plain subscription, so the retained statuses arrive on connect. A configured client id gets a
+persistent session (`clean_start=False`, a session that does not expire): the broker keeps
+what arrives while the cloud restarts. Without one each start is a new clean session.
+
+At `RECEIVE_MAXIMUM` unacknowledged QoS 1 messages the subscriber stops reading the socket and
+the broker holds the rest. QoS 0 messages are not held back by the broker: past `MQTT_BUFFER`
+waiting messages one is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from plantroom.backoff import Backoff
+from plantroom.mqttclient import NEVER_EXPIRES
+from plantroom.mqttwire import Publish
+from plantroom.settings import CloudSettings
+from plantroom.subscriber import AckToken, Subscriber
+from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, shared
+
+log = logging.getLogger(__name__)
+
+# QoS 1 messages delivered and not yet acknowledged (announced to the broker as the Receive
+# Maximum, and enforced by the subscriber, which stops reading the socket at this many)
+RECEIVE_MAXIMUM = 1000
+# The buffer in front of the consumer's queue. QoS 1 messages in it are not acknowledged yet,
+# so the Receive Maximum bounds them; a QoS 0 message arriving when it is full is dropped.
+MQTT_BUFFER = 20_000
+
+Accept = Callable[[Publish], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class IngestStats:
+    connected: bool = False
+    connects: int = 0
+    received: int = 0
+    invalid: int = 0
+    dropped: int = 0
+    last_message_at: float | None = None
+    last_error: str | None = None
+
+
+class Receiver:
+    """One subscription for one run of the consumer; `run(accept)` until cancelled."""
+
+    def __init__(
+        self, settings: CloudSettings, *, client_id: str, persistent: bool, stats: IngestStats
+    ) -> None:
+        s = settings
+        self._stats = stats
+        self._incoming: deque[tuple[Publish, AckToken]] = deque()
+        self._arrived = asyncio.Event()
+        self._subscriber = Subscriber(
+            s,
+            client_id=client_id,
+            topic_filters=[shared(s.cloud_share_group, TELEMETRY_WILDCARD), STATUS_WILDCARD],
+            on_message=self._on_message,
+            receive_maximum=RECEIVE_MAXIMUM,
+            session_expiry_s=NEVER_EXPIRES if persistent else 0,
+            clean_start=not persistent,
+            backoff=Backoff(0.5, 30.0),
+            on_connection=self._on_connection,
+        )
+
+    @property
+    def buffered(self) -> int:
+        """Messages received from the broker and not yet taken (nor acknowledged)."""
+        return len(self._incoming)
+
+    def _on_connection(self, connected: bool, why: str | None) -> None:
+        self._stats.connected = connected
+        if connected:
+            self._stats.connects += 1
+        else:
+            self._stats.last_error = why
+
+    def _on_message(self, message: Publish, token: AckToken) -> None:
+        """Called by the connection for each message read: held until `run` hands it on."""
+        if not message.qos and len(self._incoming) >= MQTT_BUFFER:
+            self._overflow(message)
+            return
+        self._incoming.append((message, token))
+        self._arrived.set()
+
+    def _overflow(self, message: Publish) -> None:
+        stats = self._stats
+        stats.dropped += 1
+        if stats.dropped == 1 or stats.dropped % 1000 == 0:
+            log.error(
+                "the MQTT buffer is full (%d messages); dropped a QoS %d message on %s "
+                "(%d dropped so far)",
+                MQTT_BUFFER,
+                message.qos,
+                message.topic_bytes.decode("utf-8", "replace"),
+                stats.dropped,
+            )
+
+    async def run(self, accept: Accept) -> None:
+        """Hand each message to `accept` and acknowledge it when `accept` returns: while it
+        waits (the consumer's queue full), acknowledgements wait and the broker holds back."""
+        subscriber = self._subscriber
+        connection = asyncio.create_task(subscriber.run(), name="cloud-ingest-connection")
+        connection.add_done_callback(lambda _: self._arrived.set())
+        incoming = self._incoming
+        try:
+            while True:
+                await self._arrived.wait()
+                self._arrived.clear()
+                if connection.done():  # run() returns only after stop(): this is a failure
+                    connection.result()
+                    raise RuntimeError("the MQTT subscriber stopped by itself")
+                while incoming:
+                    message, token = incoming.popleft()
+                    generation, _, qos = token
+                    if qos and generation != subscriber.generation:
+                        continue  # from a connection since lost: the broker sends it again
+                    await accept(message)
+                    subscriber.ack((token,))
+        finally:
+            subscriber.stop()
+            await asyncio.shield(connection)
+            incoming.clear()
+            self._stats.connected = False

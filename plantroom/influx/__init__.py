@@ -1,0 +1,2 @@
+"""InfluxDB, once for every process: line protocol (`lineprotocol`, `parse`), InfluxQL quoting
+(`influxql`), the `/write` + `/query` client (`writer`) and its errors (`errors`)."""
