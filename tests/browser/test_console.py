@@ -135,7 +135,7 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
     cmd = [
         sys.executable,
         "-m",
-        "plantroom",
+        "stack",
         "cloud",
         "--inventory",
         str(tmp_path / "site.yaml"),

@@ -83,7 +83,7 @@ def test_cloud_process_serves_and_stops_on_sigterm(
     cmd = [
         sys.executable,
         "-m",
-        "plantroom",
+        "stack",
         "cloud",
         "--inventory",
         str(REPO / "sites" / "demo.yaml"),

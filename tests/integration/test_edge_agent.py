@@ -658,7 +658,7 @@ async def start_process(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "plantroom",
+        "stack",
         "edge",
         env=env,
         cwd=REPO,
