@@ -29,6 +29,8 @@ TABLE = "table"
 GAUGE = "gauge"
 
 EQUIPMENT_ALIAS = "$tag_equipment"
+EQUIPMENT_COLUMN_ALIAS = "$tag_equipment $col"
+"""The legend of a query with several columns: each series' equipment and column name."""
 COUNTER_LEGEND = ("sum",)
 
 # The field types a brace's spec allows: `{name:number}` is an integer or float field.
@@ -40,6 +42,9 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "state": ("string", "boolean"),
 }
 _FIELD = re.compile(r"\{(\w+)(?::(\w*))?\}")
+
+HIDE_TIME: JSON = {"id": "organize", "options": {"excludeByName": {"Time": True}}}
+"""A table transformation that drops the Time column (a latest value's range start)."""
 
 Select = str | Callable[[FieldSet], str]
 """A SELECT list with `{field:types}` braces, or a function of the fields that writes one

@@ -11,6 +11,7 @@ from dashboards.influxql import BUILDING, SITE, ident, show_tag_values, tag_var
 from dashboards.measurements import PRIORITIES, WORK_ORDERS, work_order_fields
 from dashboards.panels import (
     GAUGE,
+    HIDE_TIME,
     STAT,
     TABLE,
     TIMESERIES,
@@ -140,7 +141,7 @@ BUILDINGS_TABLE = Panel(
     transformations=[
         # Both queries give one row per building; drop their range-start times so that
         # merge joins the rows on site and building.
-        {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+        HIDE_TIME,
         {"id": "merge", "options": {}},
     ],
     overrides=[
