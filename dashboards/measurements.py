@@ -137,3 +137,8 @@ def work_order_fields() -> FieldSet:
     types = {name: "integer" for name in WORK_ORDER_COUNTS}
     types |= {name: "float" for name in WORK_ORDER_RATES}
     return _fields(WORK_ORDERS, "the work-order metrics schema", types)
+
+
+def event_fields() -> FieldSet:
+    """The `events` fields (its tags, `type` among them, are not fields)."""
+    return _fields(EVENTS, "the events schema", {"text": "string", "priority": "string"})

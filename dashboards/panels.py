@@ -19,7 +19,7 @@ from dashboards.boards.common import enum_mappings
 from dashboards.dashboard import Dashboard
 from dashboards.errors import DashboardError
 from dashboards.grafana import JSON
-from dashboards.influxql import TIME_FILTER, ident, latest, over_time
+from dashboards.influxql import TIME_FILTER, combine_latest, ident, latest, over_time, where
 from dashboards.profiles import FieldSet
 
 TIMESERIES = "timeseries"
@@ -29,6 +29,8 @@ TABLE = "table"
 GAUGE = "gauge"
 
 EQUIPMENT_ALIAS = "$tag_equipment"
+EQUIPMENT_COLUMN_ALIAS = "$tag_equipment $col"
+"""The legend of a query with several columns: each series' equipment and column name."""
 COUNTER_LEGEND = ("sum",)
 
 # The field types a brace's spec allows: `{name:number}` is an integer or float field.
@@ -40,6 +42,9 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "state": ("string", "boolean"),
 }
 _FIELD = re.compile(r"\{(\w+)(?::(\w*))?\}")
+
+HIDE_TIME: JSON = {"id": "organize", "options": {"excludeByName": {"Time": True}}}
+"""A table transformation that drops the Time column (a latest value's range start)."""
 
 Select = str | Callable[[FieldSet], str]
 """A SELECT list with `{field:types}` braces, or a function of the fields that writes one
@@ -136,15 +141,57 @@ class Nested(_Query):
         return f"SELECT {self.select} FROM ({self.inner.text(src)}) WHERE {conds} GROUP BY {group}"
 
 
-Query = Series | Latest | Nested
+@dataclass(frozen=True)
+class Combined(_Query):
+    """Each series' latest value of number `fields`, combined across series (`combine`: sum,
+    mean, ...) per the `per` tags: e.g. open work orders by priority. `by` names the series
+    (the source's by default); `per_interval` combines per `$__interval`, not once."""
+
+    fields: str | tuple[str, ...]
+    combine: str = "sum"
+    per: tuple[str, ...] = ()
+    per_interval: bool = False
+
+    def text(self, src: Source) -> str:
+        names = (self.fields,) if isinstance(self.fields, str) else self.fields
+        return combine_latest(
+            [src.fields.check(name, *FIELD_TYPES["number"]) for name in names],
+            src.fields.measurement,
+            (*src.scope, *self.where),
+            series=self._by(src),
+            by=self.per,
+            combine=self.combine,
+            over_time_buckets=self.per_interval,
+        )
+
+
+@dataclass(frozen=True)
+class Rows(_Query):
+    """The newest `limit` rows themselves, newest first (for a table of events)."""
+
+    select: Select
+    limit: int = 100
+
+    def text(self, src: Source) -> str:
+        sel = resolve(self.select, src.fields)
+        conds = where((*src.scope, *self.where))
+        return (
+            f"SELECT {sel} FROM {ident(src.fields.measurement)} WHERE {conds} "
+            f"ORDER BY time DESC LIMIT {self.limit}"
+        )
+
+
+Query = Series | Latest | Nested | Combined | Rows
 
 
 @dataclass(frozen=True)
 class EnumStates:
-    """Colour every label of an enum field as the profiles define it; unknown labels `default`."""
+    """Colour every label of an enum field as the profiles define it; unknown labels `default`.
+    The field is one of the `source` the board names ("" is its main one)."""
 
     field: str
     default: str = g.WARN
+    source: str = ""
 
     def mappings(self, fields: FieldSet) -> list[JSON]:
         return enum_mappings(fields.enum(self.field), self.default)
@@ -185,21 +232,22 @@ class Panel:
 Board = Sequence[Row | Panel]
 
 
-def _main_fields(spec: Panel, sources: Mapping[str, Source]) -> FieldSet:
+def _fields(spec: Panel, sources: Mapping[str, Source], source: str = "") -> FieldSet:
     try:
-        return sources[""].fields
+        return sources[source].fields
     except KeyError:
+        which = f"source {source!r}" if source else "main source"
         raise DashboardError(
-            f"panel {spec.title!r} takes its states or queries from the board's main source, "
+            f"panel {spec.title!r} takes its states or queries from the board's {which}, "
             "and this board has none"
         ) from None
 
 
 def _queries(spec: Panel, sources: Mapping[str, Source]) -> Sequence[Query]:
-    if isinstance(spec.queries, Series | Latest | Nested):
+    if isinstance(spec.queries, Series | Latest | Nested | Combined | Rows):
         return [spec.queries]
     if callable(spec.queries):
-        return spec.queries(_main_fields(spec, sources))
+        return spec.queries(_fields(spec, sources))
     return spec.queries
 
 
@@ -208,7 +256,7 @@ def build_panel(spec: Panel, sources: Mapping[str, Source]) -> JSON:
     targets = [q.target(sources) for q in _queries(spec, sources)]
     states = spec.states
     if isinstance(states, EnumStates):
-        states = states.mappings(_main_fields(spec, sources))
+        states = states.mappings(_fields(spec, sources, states.source))
     look = spec.look
     if states is not None and spec.viz != STATE:
         look = replace(look or g.Look(), mappings=states)

@@ -114,15 +114,19 @@ class GrafanaPublisher:
                 f"{where} did not answer like Grafana's HTTP API when trying to {what}: {exc}"
             ) from exc
 
-    def _folder_exists(self, uid: str) -> bool:
+    def _exists(self, what: str, look_up: Callable[[], Any]) -> bool:
+        """Whether `look_up` finds it: False on a 404, GrafanaError on any other failure."""
         try:
-            self._call(f"look up folder {uid!r}", lambda: self._api.folder.get_folder(uid))
+            self._call(f"look up {what}", look_up)
         except GrafanaError as exc:
             cause = exc.__cause__
             if isinstance(cause, GrafanaClientError) and cause.status_code == 404:
                 return False
             raise
         return True
+
+    def _folder_exists(self, uid: str) -> bool:
+        return self._exists(f"folder {uid!r}", lambda: self._api.folder.get_folder(uid))
 
     def ensure_folder(self, uid: str = FOLDER_UID, title: str = FOLDER_TITLE) -> None:
         if not self._folder_exists(uid):
@@ -133,17 +137,9 @@ class GrafanaPublisher:
             log.info("created Grafana folder %s (%s)", title, uid)
 
     def datasource_exists(self, uid: str = DATASOURCE_UID) -> bool:
-        try:
-            self._call(
-                f"look up datasource {uid!r}",
-                lambda: self._api.datasource.get_datasource_by_uid(uid),
-            )
-        except GrafanaError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, GrafanaClientError) and cause.status_code == 404:
-                return False
-            raise
-        return True
+        return self._exists(
+            f"datasource {uid!r}", lambda: self._api.datasource.get_datasource_by_uid(uid)
+        )
 
     def save(self, dashboard: JSON, folder_uid: str = FOLDER_UID) -> Pushed:
         uid = str(dashboard.get("uid", ""))

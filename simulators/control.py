@@ -24,7 +24,7 @@ import contextlib
 import errno
 import logging
 import socket
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -43,34 +43,22 @@ from simulators.errors import (
     UnknownFault,
     UnknownGateway,
 )
-from simulators.faults import TCP_GATEWAY_FAULTS
+from simulators.faults import TCP_GATEWAY_FAULTS, FaultTarget
 from simulators.scenario import Scenario, load_scenario, scenario_from_request
 
 log = logging.getLogger(__name__)
 
 
-class Controllable(Protocol):
+class Controllable(FaultTarget, Protocol):
     """What the endpoint drives: `simulators.runner.Simulation` in practice."""
 
     def fault_catalogue(self) -> dict[str, list[str]]: ...
 
     def active_faults(self) -> dict[str, list[str]]: ...
 
-    def inject(
-        self, equipment: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]: ...
-
     def equipment_list(self) -> list[dict[str, Any]]: ...
 
     def equipment_state(self, equipment: str) -> dict[str, Any]: ...
-
-    def inject_gateway(
-        self, gateway: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]: ...
 
     def gateway_list(self) -> list[dict[str, Any]]: ...
 
@@ -257,10 +245,7 @@ class ControlClient:
     def inject(
         self, equipment: str, fault: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"equipment": equipment, "fault": fault}
-        if params:
-            body["params"] = params
-        return self._call("POST", "/inject", body)
+        return self._inject({"equipment": equipment}, fault, params)
 
     def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/clear", {"equipment": equipment, "fault": fault})
@@ -268,13 +253,18 @@ class ControlClient:
     def inject_gateway(
         self, gateway: str, fault: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"gateway": gateway, "fault": fault}
-        if params:
-            body["params"] = params
-        return self._call("POST", "/inject", body)
+        return self._inject({"gateway": gateway}, fault, params)
 
     def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/clear", {"gateway": gateway, "fault": fault})
+
+    def _inject(
+        self, target: dict[str, str], fault: str, params: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {**target, "fault": fault}
+        if params:
+            body["params"] = params
+        return self._call("POST", "/inject", body)
 
     def gateways(self) -> list[dict[str, Any]]:
         found = self._call("GET", "/gateways").get("gateways")

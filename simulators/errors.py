@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from plantroom.errors import PlantroomError
 
@@ -11,31 +12,34 @@ class SimulatorError(PlantroomError):
     """Base of the simulators' own errors."""
 
 
-class UnknownEquipment(SimulatorError):
+class NotSimulated(SimulatorError):
+    """An id that names nothing simulated; the message lists the ids that are."""
+
+    what: ClassVar[str]
+    listed: ClassVar[str]
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no simulated {self.what} {name!r} ({self.listed}: {names})")
+        self.name = name
+
+
+class UnknownEquipment(NotSimulated):
     """No simulated device has this equipment id."""
 
-    def __init__(self, equipment: str, known: Iterable[str]) -> None:
-        names = ", ".join(sorted(known)) or "none"
-        super().__init__(f"no simulated equipment {equipment!r} (simulated: {names})")
-        self.equipment = equipment
+    what, listed = "equipment", "simulated"
 
 
-class UnknownBuilding(SimulatorError):
+class UnknownBuilding(NotSimulated):
     """No building of the inventory has this id (or none of its equipment is simulated)."""
 
-    def __init__(self, building: str, known: Iterable[str]) -> None:
-        names = ", ".join(sorted(known)) or "none"
-        super().__init__(f"no simulated building {building!r} (buildings: {names})")
-        self.building = building
+    what, listed = "building", "buildings"
 
 
-class UnknownGateway(SimulatorError):
+class UnknownGateway(NotSimulated):
     """No simulated Modbus gateway (TCP address or serial line) has this id."""
 
-    def __init__(self, gateway: str, known: Iterable[str]) -> None:
-        names = ", ".join(sorted(known)) or "none"
-        super().__init__(f"no simulated gateway {gateway!r} (gateways: {names})")
-        self.gateway = gateway
+    what, listed = "gateway", "gateways"
 
 
 class UnknownFault(SimulatorError):

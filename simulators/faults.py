@@ -2,14 +2,16 @@
 
 Each model declares the behavioural faults of its kind; the transport faults (a Modbus device
 that stops answering or answers with exceptions, a lighting controller that goes quiet) are
-handled where the device meets the network and are listed here once.
+handled where the device meets the network and are listed here once. `FaultTarget` is what
+faults are injected into and cleared from: the simulation, for its control endpoint and its
+scenarios.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from simulators.errors import InvalidFaultParams
 
@@ -78,6 +80,7 @@ class FaultSpec:
         return out
 
 
+DELAY_S = ParamSpec("delay_s", float, 2.0, "seconds before each answer", 0.0, 60.0)
 NO_RESPONSE = FaultSpec(
     "no_response",
     "the device stops answering: the gateway sends nothing back for its unit id, so reads "
@@ -96,7 +99,7 @@ SLOW = FaultSpec(
     "slow",
     "the unit answers late: each of its answers waits `delay_s` real seconds, holding up the "
     "requests queued behind it on the same connection",
-    (ParamSpec("delay_s", float, 2.0, "seconds before each answer", 0.0, 60.0),),
+    (DELAY_S,),
 )
 OFFLINE = FaultSpec("offline", "the controller stops publishing on its topic")
 
@@ -112,7 +115,23 @@ GATEWAY_SLOW = FaultSpec(
     "slow",
     "every answer through the gateway waits `delay_s` real seconds (a congested serial line "
     "behind it); requests on one connection stay in order",
-    (ParamSpec("delay_s", float, 2.0, "seconds before each answer", 0.0, 60.0),),
+    (DELAY_S,),
 )
 TCP_GATEWAY_FAULTS: tuple[FaultSpec, ...] = (PORT_CLOSED, GATEWAY_SLOW)
 SERIAL_LINE_FAULTS: tuple[FaultSpec, ...] = (GATEWAY_SLOW,)
+
+
+class FaultTarget(Protocol):
+    """Injects and clears faults by equipment id or gateway id: `Simulation` in practice."""
+
+    def inject(
+        self, equipment: str, fault: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]: ...
+
+    def inject_gateway(
+        self, gateway: str, fault: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]: ...

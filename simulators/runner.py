@@ -1,11 +1,10 @@
 """Runs the simulated campus: every inventory device on its transport, on simulated time.
 
-Modbus devices are grouped by gateway — a host:port (Modbus TCP, or RTU frames over TCP) or
-a serial line (Modbus RTU) — one server per gateway answering each device's unit id;
-lighting controllers publish on their vendor topics; the control endpoint injects and clears
-faults and starts scenarios. Simulated time advances in fixed quanta (`TICK_S` times the
-speed), so a seed and a speed give the same trajectory however the process is scheduled;
-scenario steps land on their exact simulated second.
+A `Simulation` is a `Campus` (simulators/campus.py: the devices wired to their gateways)
+served: one Modbus server per gateway, the lighting publisher, the control endpoint that
+injects and clears faults and starts scenarios. Simulated time advances in fixed quanta
+(`TICK_S` times the speed), so a seed and a speed give the same trajectory however the
+process is scheduled; scenario steps land on their exact simulated second.
 
     plantroom sim            → run(settings), blocking until SIGINT/SIGTERM
     async with Simulation(inventory, settings) as sim: ...   (tests, embedding)
@@ -19,45 +18,23 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plantroom.errors import ConfigError
-from plantroom.inventory import (
-    Building,
-    Equipment,
-    Inventory,
-    ModbusRtu,
-    ModbusRtuOverTcp,
-    ModbusTcp,
-    Mqtt,
-    load_inventory,
-)
-from plantroom.kinds import Kind
+from plantroom.inventory import Inventory, load_inventory
 from plantroom.settings import SimSettings
+from simulators.campus import Campus
 from simulators.control import ControlServer, create_app
-from simulators.devices import ModbusDevice, MqttDevice, SimDevice, fault_catalogue
-from simulators.errors import (
-    SimulatorError,
-    UnknownBuilding,
-    UnknownEquipment,
-    UnknownFault,
-    UnknownGateway,
-)
-from simulators.faults import SERIAL_LINE_FAULTS, TCP_GATEWAY_FAULTS, FaultSpec
-from simulators.modbus_server import ModbusService, ModbusTcpServer
-from simulators.models import DeviceModel, ModelContext, create_model
-from simulators.models.base import FaultParams
-from simulators.models.elevator import ElevatorModel
+from simulators.devices import ModbusDevice
+from simulators.errors import SimulatorError
+from simulators.modbus_server import ModbusTcpServer
 from simulators.publisher import LightingPublisher
-from simulators.registers import Value
 from simulators.scenario import Scenario, load_scenario
 from simulators.scenario_run import ScenarioRun, prune, resolve
-from simulators.serial_line import LineSettings, SerialLineServer
+from simulators.serial_line import SerialLineServer
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +42,10 @@ TICK_S = 0.1  # real seconds between model updates
 MAX_LAG_S = 2.0  # further behind than this, simulated time skips ahead (logged once)
 START_TIMEOUT_S = 10.0
 
-Address = tuple[str, int]
 ScenarioSource = Scenario | str | Path
 
 
-def gateway_id(address: Address) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-class Simulation:
+class Simulation(Campus):
     """The simulated equipment of one inventory, served while the context is open."""
 
     def __init__(
@@ -85,46 +56,10 @@ class Simulation:
         start_time: float | None = None,
         control: bool = True,
     ) -> None:
-        self.inventory = inventory
-        self.settings = settings
+        super().__init__(inventory, settings, time.time() if start_time is None else start_time)
         self.speed = settings.sim_speed
-        try:
-            tz = ZoneInfo(inventory.site.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"site {inventory.site.id!r}: unknown timezone {inventory.site.timezone!r}"
-            ) from exc
-        self.start_time = time.time() if start_time is None else start_time
         self.now = self.start_time
-        self.tz = tz
-        self.devices: dict[str, SimDevice] = {}
-        self.gateways: dict[Address, dict[int, ModbusDevice]] = {}  # TCP: MBAP or RTU framed
-        self.serial_lines: dict[str, dict[int, ModbusDevice]] = {}
-        self.lighting: list[MqttDevice] = []
-        self.skipped: dict[str, str] = {}
         self.scenarios: list[ScenarioRun] = []
-        self.gateway_faults: dict[str, dict[str, FaultParams]] = {}
-        self._framing: dict[Address, str] = {}
-        self._lines: dict[str, LineSettings] = {}
-        self._device_gateway: dict[str, str] = {}
-        for building, equipment in inventory.equipment():
-            ctx = ModelContext(
-                equipment_id=equipment.id,
-                seed=settings.sim_seed,
-                start_time=self.start_time,
-                timezone=tz,
-                floors=building.floors,
-                tags=equipment.tags,
-            )
-            self._add(building, equipment, ctx)
-        self.services: dict[str, ModbusService] = {}
-        for address, units in self.gateways.items():
-            self.services[gateway_id(address)] = ModbusTcpServer(
-                *address, units, framing=self._framing[address], bind_host=settings.sim_bind_host
-            )
-        for device, units in self.serial_lines.items():
-            self.services[device] = SerialLineServer(device, units, self._lines[device])
-        self._modbus_devices = [d for d in self.devices.values() if isinstance(d, ModbusDevice)]
         self._control = (
             ControlServer(create_app(self), settings.sim_control_host, settings.sim_control_port)
             if control
@@ -138,87 +73,6 @@ class Simulation:
         self._task: asyncio.Task[None] | None = None
         self._lag_logged = False
 
-    def _add(self, building: Building, equipment: Equipment, ctx: ModelContext) -> None:
-        conn = equipment.connection
-        kind = equipment.kind
-        lighting = isinstance(conn, Mqtt) and kind is Kind.LIGHTING
-        if not lighting and (isinstance(conn, Mqtt) or kind is Kind.LIGHTING):
-            reason = (
-                f"{kind.value} over {conn.type} is not simulated (Modbus TCP, RTU over TCP or "
-                f"serial RTU for elevators, pumps and fire panels; MQTT for lighting)"
-            )
-            self.skipped[equipment.id] = reason
-            log.warning("not simulating %s: %s", equipment.id, reason)
-            return
-        try:
-            model = create_model(kind, ctx)
-        except ValueError as exc:
-            raise ConfigError(f"equipment {equipment.id!r}: {exc}") from exc
-        device: SimDevice
-        if isinstance(conn, Mqtt):
-            publisher = MqttDevice(building, equipment, model, conn.topic)
-            self.lighting.append(publisher)
-            device = publisher
-        else:
-            unit = ModbusDevice(building, equipment, model)
-            self._attach(equipment, conn, unit)
-            device = unit
-        self.devices[equipment.id] = device
-
-    def _attach(
-        self,
-        equipment: Equipment,
-        conn: ModbusTcp | ModbusRtuOverTcp | ModbusRtu,
-        unit: ModbusDevice,
-    ) -> None:
-        """Put a Modbus device behind its gateway: a TCP address or a serial line."""
-        if isinstance(conn, ModbusRtu):
-            where = conn.device
-            line = LineSettings(conn.baudrate, conn.parity, conn.stopbits, conn.bytesize)
-            known = self._lines.setdefault(where, line)
-            if known != line:
-                raise ConfigError(
-                    f"equipment {equipment.id!r} sets serial line {where} to {line.describe()} "
-                    f"but another device on it uses {known.describe()}"
-                )
-            units = self.serial_lines.setdefault(where, {})
-            gateway = where
-        else:
-            address = (conn.host, conn.port)
-            framing = "rtu" if isinstance(conn, ModbusRtuOverTcp) else "mbap"
-            known_framing = self._framing.setdefault(address, framing)
-            if known_framing != framing:
-                raise ConfigError(
-                    f"equipment {equipment.id!r} uses {conn.type} on {conn.host}:{conn.port}, "
-                    f"where other devices use "
-                    f"{'modbus_rtu_over_tcp' if known_framing == 'rtu' else 'modbus_tcp'}: one "
-                    f"port speaks one framing"
-                )
-            units = self.gateways.setdefault(address, {})
-            where = f"{conn.host}:{conn.port}"
-            gateway = gateway_id(address)
-        if conn.unit in units:
-            raise ConfigError(
-                f"equipment {equipment.id!r} and {units[conn.unit].id!r} both use unit "
-                f"{conn.unit} on {where}"
-            )
-        units[conn.unit] = unit
-        self._device_gateway[equipment.id] = gateway
-
-    # -- what tests and the control endpoint use ----------------------------------------
-    @property
-    def models(self) -> dict[str, DeviceModel]:
-        return {eid: d.model for eid, d in self.devices.items()}
-
-    @property
-    def modbus_addresses(self) -> list[Address]:
-        """Every TCP address served (MBAP or RTU framed)."""
-        return list(self.gateways)
-
-    @property
-    def timezone(self) -> tzinfo:
-        return self.tz
-
     @property
     def control_url(self) -> str | None:
         return self._control.url if self._control else None
@@ -226,171 +80,6 @@ class Simulation:
     @property
     def publisher(self) -> LightingPublisher | None:
         return self._publisher
-
-    def device(self, equipment: str) -> SimDevice:
-        try:
-            return self.devices[equipment]
-        except KeyError:
-            raise UnknownEquipment(equipment, self.devices) from None
-
-    def fault_catalogue(self) -> dict[str, list[str]]:
-        return fault_catalogue()
-
-    def active_faults(self) -> dict[str, list[str]]:
-        """Equipment and gateways with their active faults."""
-        active = {eid: list(d.active_faults()) for eid, d in self.devices.items()}
-        active.update({gid: list(faults) for gid, faults in self.gateway_faults.items()})
-        return {eid: faults for eid, faults in active.items() if faults}
-
-    def inject(
-        self, equipment: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        device = self.device(equipment)
-        checked = device.inject(fault, params)
-        log.info("injected %s into %s %s", fault, device.kind.value, equipment)
-        return {
-            "equipment": equipment,
-            "fault": fault,
-            "params": checked,
-            "active": device.active_faults(),
-        }
-
-    def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]:
-        device = self.device(equipment)
-        cleared = device.clear(fault)
-        log.info("cleared %s on %s", ", ".join(cleared) or "nothing", equipment)
-        return {"equipment": equipment, "cleared": cleared, "active": device.active_faults()}
-
-    def equipment_list(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": d.id,
-                "kind": d.kind.value,
-                "building": d.building.id,
-                "powered": d.powered,
-                "faults": list(d.active_faults()),
-            }
-            for d in self.devices.values()
-        ]
-
-    def equipment_state(self, equipment: str) -> dict[str, Any]:
-        return self.device(equipment).state()
-
-    # -- what scenarios act on --------------------------------------------------------
-    def devices_of(self, building: str) -> list[SimDevice]:
-        found = [d for d in self.devices.values() if d.building.id == building]
-        if not found:
-            raise UnknownBuilding(building, {d.building.id for d in self.devices.values()})
-        return found
-
-    def gateways_of(self, building: str) -> list[str]:
-        devices = self.devices_of(building)
-        ids = [self._device_gateway[d.id] for d in devices if d.id in self._device_gateway]
-        return list(dict.fromkeys(ids))
-
-    def service(self, gateway: str) -> ModbusService:
-        try:
-            return self.services[gateway]
-        except KeyError:
-            raise UnknownGateway(gateway, self.services) from None
-
-    def gateway_fault_specs(self, gateway: str) -> tuple[FaultSpec, ...]:
-        server = self.service(gateway)
-        return TCP_GATEWAY_FAULTS if isinstance(server, ModbusTcpServer) else SERIAL_LINE_FAULTS
-
-    def inject_gateway(
-        self, gateway: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """A gateway fault: `port_closed` (TCP) or `slow` (every unit behind it)."""
-        server = self.service(gateway)
-        specs = self.gateway_fault_specs(gateway)
-        spec = next((s for s in specs if s.name == fault), None)
-        if spec is None:
-            raise UnknownFault(gateway, "gateway", fault, [s.name for s in specs])
-        checked = spec.validate(params)
-        self.gateway_faults.setdefault(gateway, {})[fault] = checked
-        self._apply_gateway(server, gateway)
-        log.info("injected %s into gateway %s", fault, gateway)
-        return {
-            "gateway": gateway,
-            "fault": fault,
-            "params": checked,
-            "active": dict(self.gateway_faults.get(gateway, {})),
-        }
-
-    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]:
-        server = self.service(gateway)
-        specs = self.gateway_fault_specs(gateway)
-        if fault is not None and fault not in {s.name for s in specs}:
-            raise UnknownFault(gateway, "gateway", fault, [s.name for s in specs])
-        active = self.gateway_faults.get(gateway, {})
-        cleared = [n for n in list(active) if fault is None or n == fault]
-        for name in cleared:
-            del active[name]
-        if not active:
-            self.gateway_faults.pop(gateway, None)
-        self._apply_gateway(server, gateway)
-        log.info("cleared %s on gateway %s", ", ".join(cleared) or "nothing", gateway)
-        return {"gateway": gateway, "cleared": cleared, "active": dict(active)}
-
-    def _apply_gateway(self, server: ModbusService, gateway: str) -> None:
-        active = self.gateway_faults.get(gateway, {})
-        delay = active.get("slow", {}).get("delay_s") if "slow" in active else None
-        server.delay = float(delay) if isinstance(delay, int | float) else 0.0
-        if isinstance(server, ModbusTcpServer):
-            closed = "port_closed" in active
-            if closed != server.closed:
-                server.set_closed(closed)
-
-    def gateway_list(self) -> list[dict[str, Any]]:
-        out = []
-        for gid, server in self.services.items():
-            units = {
-                unit: d.id for unit, d in sorted(server.units.items()) if isinstance(d, SimDevice)
-            }
-            buildings = sorted({self.devices[e].building.id for e in units.values()})
-            entry: dict[str, Any] = {
-                "id": gid,
-                "framing": server.framing,
-                "transport": "serial" if isinstance(server, SerialLineServer) else "tcp",
-                "units": units,
-                "buildings": buildings,
-                "faults": dict(self.gateway_faults.get(gid, {})),
-                "requests": server.requests,
-            }
-            if isinstance(server, ModbusTcpServer):
-                entry["listening"] = server.listening
-                entry["connections"] = server.connections
-            out.append(entry)
-        return out
-
-    def write(self, equipment: str, values: Mapping[str, Value]) -> None:
-        """Command writes in engineering units (a scenario's `set`)."""
-        self.device(equipment).write_values(values)
-
-    def set_power(
-        self, equipment: Sequence[str], on: bool, trapped: int | None = None
-    ) -> list[str]:
-        """Cut (or restore) the supply of these devices at once.
-
-        On a cut, cars running between floors stop there; with `trapped`, at least that
-        many cars are caught between floors with passengers aboard (running cars first).
-        Returns the ids of the cars left between floors with passengers.
-        """
-        devices = [self.device(e) for e in equipment]
-        if not on and trapped:
-            lifts = [d.model for d in devices if isinstance(d.model, ElevatorModel) and d.powered]
-            lifts.sort(key=lambda m: not m.between_floors())  # running cars are caught first
-            for lift in lifts[:trapped]:
-                lift.strand(1 + lift.rng.randrange(4))
-        for device in devices:
-            device.set_power(on)
-        log.info("power %s for %s", "restored" if on else "cut", ", ".join(equipment))
-        return [
-            d.id
-            for d in devices
-            if isinstance(d.model, ElevatorModel) and d.model.passenger_trapped()
-        ]
 
     # -- scenarios ---------------------------------------------------------------------
     def run_scenario(self, source: ScenarioSource) -> ScenarioRun:

@@ -19,14 +19,14 @@ from plantroom.kinds import Kind
 from plantroom.yamlload import Loc
 from simulators.devices import SimDevice
 from simulators.errors import InvalidFaultParams, SimulatorError
-from simulators.faults import FaultSpec
+from simulators.faults import FaultSpec, FaultTarget
 from simulators.registers import Value
 from simulators.scenario import Scenario, Step, value_problem, writable
 
 MAX_RUNS_KEPT = 32
 
 
-class Stage(Protocol):
+class Stage(FaultTarget, Protocol):
     """What a scenario acts on: `simulators.runner.Simulation` in practice."""
 
     @property
@@ -42,18 +42,6 @@ class Stage(Protocol):
     def gateway_fault_specs(self, gateway: str) -> tuple[FaultSpec, ...]: ...
 
     def gateways_of(self, building: str) -> list[str]: ...
-
-    def inject(
-        self, equipment: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    def clear(self, equipment: str, fault: str | None = None) -> dict[str, Any]: ...
-
-    def inject_gateway(
-        self, gateway: str, fault: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    def clear_gateway(self, gateway: str, fault: str | None = None) -> dict[str, Any]: ...
 
     def write(self, equipment: str, values: Mapping[str, Value]) -> None: ...
 

@@ -11,6 +11,7 @@ from dashboards.dashboard import Dashboard
 from dashboards.influxql import BUILDING, EQUIPMENT, SITE
 from dashboards.panels import (
     COUNTER_LEGEND,
+    EQUIPMENT_COLUMN_ALIAS,
     STAT,
     TIMESERIES,
     Board,
@@ -44,6 +45,15 @@ def equipment_board(
         annotations=event_annotations(equipment=True),
     )
     return add_panels(d, board, {"": Source(kinds[kind], SCOPE)})
+
+
+def booleans(names: Sequence[str]) -> Series:
+    """The latest value of each boolean field, one column each, held until it changes."""
+    return Series(
+        ", ".join(f"last({{{name}:boolean}}) AS {{{name}}}" for name in names),
+        fill="previous",
+        alias=EQUIPMENT_COLUMN_ALIAS,
+    )
 
 
 def run_hours(w: int, h: int) -> Panel:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import equipment_board
+from dashboards.boards.equipment import booleans, equipment_board
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
+    EQUIPMENT_COLUMN_ALIAS,
+    HIDE_TIME,
     STAT,
     STATE,
     TABLE,
@@ -55,7 +57,7 @@ BOARD: Board = [
         description="Latest state of each panel and each of its zones.",
         look=g.Look(color_mode="thresholds"),
         states=LIFE_SAFETY,
-        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+        transformations=[HIDE_TIME],
         overrides=[
             g.override(
                 "^(panel|zone \\d+)$",
@@ -69,7 +71,7 @@ BOARD: Board = [
     Panel(
         viz=STATE,
         title="Zone states",
-        queries=Series(_zones, fill="previous", alias="$tag_equipment $col"),
+        queries=Series(_zones, fill="previous", alias=EQUIPMENT_COLUMN_ALIAS),
         description="State of every zone of every panel over time.",
         states=LIFE_SAFETY,
         row_height=0.9,
@@ -83,7 +85,7 @@ BOARD: Board = [
         queries=Series(
             'last({mains_ok:boolean}) AS "mains", last({battery_ok:boolean}) AS "battery"',
             fill="previous",
-            alias="$tag_equipment $col",
+            alias=EQUIPMENT_COLUMN_ALIAS,
         ),
         description="Mains supply and standby battery supervision.",
         states=g.bool_mappings("ok", g.GOOD, "FAIL", g.BAD),
@@ -109,11 +111,7 @@ BOARD: Board = [
     Panel(
         viz=STATE,
         title="Signals",
-        queries=Series(
-            ", ".join(f"last({{{s}:boolean}}) AS {{{s}}}" for s in SIGNALS),
-            fill="previous",
-            alias="$tag_equipment $col",
-        ),
+        queries=booleans(SIGNALS),
         description="Fire alarm, trouble, supervisory and zone-disabled signals.",
         states=g.bool_mappings("ACTIVE", g.BAD, "clear", g.GOOD),
         w=12,

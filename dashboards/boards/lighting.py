@@ -8,6 +8,8 @@ from dashboards import grafana as g
 from dashboards.boards.equipment import equipment_board
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
+    EQUIPMENT_COLUMN_ALIAS,
+    HIDE_TIME,
     STAT,
     STATE,
     TABLE,
@@ -22,9 +24,7 @@ from dashboards.profiles import FieldSet
 
 UID = "plantroom-lighting"
 KIND = "lighting"
-EACH_CIRCUIT = "$tag_equipment $col"
 PER_CONTROLLER = ("building", "equipment")
-HIDE_TIME = {"id": "organize", "options": {"excludeByName": {"Time": True}}}
 
 
 def circuits(p: FieldSet) -> list[int]:
@@ -64,7 +64,9 @@ BOARD: Board = [
         viz=STATE,
         title="Circuits on",
         queries=Series(
-            per_circuit("circuit_{n}_on", "last", "boolean"), fill="previous", alias=EACH_CIRCUIT
+            per_circuit("circuit_{n}_on", "last", "boolean"),
+            fill="previous",
+            alias=EQUIPMENT_COLUMN_ALIAS,
         ),
         description="Which circuit of each controller is switched on.",
         states=g.bool_mappings("on", g.NOTICE, "off", g.OFF),
@@ -78,7 +80,7 @@ BOARD: Board = [
         queries=Series(
             per_circuit("circuit_{n}_tripped", "last", "boolean"),
             fill="previous",
-            alias=EACH_CIRCUIT,
+            alias=EQUIPMENT_COLUMN_ALIAS,
         ),
         description="A tripped circuit breaker leaves its lamps dark.",
         states=g.bool_mappings("TRIPPED", g.BAD, "ok", g.GOOD),

@@ -22,6 +22,7 @@ from dashboards.influxql import ident
 from dashboards.measurements import EDGE, EDGE_DEVICE, GATEWAY, HEALTH
 from dashboards.panels import (
     COUNTER_LEGEND,
+    HIDE_TIME,
     STAT,
     STATE,
     TABLE,
@@ -331,7 +332,7 @@ def _worst_table(title: str, sort_field: str, description: str) -> Panel:
             {"id": "merge", "options": {}},
             {"id": "sortBy", "options": {"sort": [{"field": sort_field, "desc": True}]}},
             {"id": "limit", "options": {"limitField": WORST_DEVICES}},
-            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+            HIDE_TIME,
         ],
         overrides=[
             g.override(".* latency", regex=True, unit="ms", decimals=0),

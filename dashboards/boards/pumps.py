@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import counted_in_range, equipment_board, per_interval, run_hours
+from dashboards.boards.equipment import (
+    booleans,
+    counted_in_range,
+    equipment_board,
+    per_interval,
+    run_hours,
+)
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     STAT,
@@ -70,11 +76,7 @@ BOARD: Board = [
     Panel(
         viz=STATE,
         title="Alarm inputs",
-        queries=Series(
-            ", ".join(f"last({{{b}:boolean}}) AS {{{b}}}" for b in ALARM_BITS),
-            fill="previous",
-            alias="$tag_equipment $col",
-        ),
+        queries=booleans(ALARM_BITS),
         description="Dry run, low pressure, over-current, high level and leak inputs.",
         states=g.bool_mappings("ALARM", g.BAD, "ok", g.GOOD),
         row_height=0.9,

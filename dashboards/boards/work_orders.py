@@ -2,32 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 
 from dashboards import grafana as g
 from dashboards.boards.common import event_annotations
 from dashboards.dashboard import Dashboard
-from dashboards.influxql import (
-    BUILDING,
-    SITE,
-    combine_latest,
-    ident,
-    latest,
-    over_time,
-    show_tag_values,
-    tag_var,
-)
+from dashboards.influxql import BUILDING, SITE, ident, show_tag_values, tag_var
 from dashboards.measurements import PRIORITIES, WORK_ORDERS, work_order_fields
+from dashboards.panels import (
+    GAUGE,
+    HIDE_TIME,
+    STAT,
+    TABLE,
+    TIMESERIES,
+    Board,
+    Combined,
+    Latest,
+    Panel,
+    Row,
+    Series,
+    Source,
+    add_panels,
+)
 
 UID = "plantroom-work-orders"
 PRIORITY = tag_var("priority")
 WO_KIND = tag_var("kind", "wo_kind")
 SCOPE = (SITE, BUILDING, PRIORITY, WO_KIND)
 SERIES = ("site", "building", "priority", "kind")
-NUMBER = ("integer", "float")
-PRIORITY_COLORS = dict(zip(PRIORITIES, (g.BAD, g.WARN, g.IDLE, g.GOOD), strict=True))
+PER_BUILDING = SERIES[:2]
+BY_PRIORITY = "$tag_priority"
 PERCENT_TARGET_100 = g.thresholds((None, g.BAD), (95, g.WARN), (100, g.GOOD))
 PERCENT_TARGET_99 = g.thresholds((None, g.BAD), (95, g.WARN), (99, g.GOOD))
+NONE_IS_GOOD = g.thresholds((None, g.GOOD), (1, g.BAD))
+ANY_IS_IDLE = g.thresholds((None, g.IDLE))
+PERCENT = g.Look(
+    unit="percent", decimals=1, min=0, max=100, color_mode="thresholds", thresholds=None
+)
+
+# The source every board's estate-wide panels read: whole buildings, every priority and kind.
+BUILDINGS = "buildings"
 
 # The estate's indicators (docs/service-standards.md), each with its target.
 INDICATORS: tuple[tuple[str, str, str, g.JSON], ...] = (
@@ -35,112 +49,156 @@ INDICATORS: tuple[tuple[str, str, str, g.JSON], ...] = (
     ("fire_good_pct", "Fire facilities in good order", "target 100%", PERCENT_TARGET_100),
     ("lighting_good_pct", "Lighting in good order", "target 100%", PERCENT_TARGET_100),
 )
+PRIORITY_OVERRIDES = [
+    g.override(p, color={"mode": "fixed", "fixedColor": c})
+    for p, c in zip(PRIORITIES, (g.BAD, g.WARN, g.IDLE, g.GOOD), strict=True)
+]
 
 
-def priority_overrides() -> list[g.JSON]:
-    return [
-        g.override(p, color={"mode": "fixed", "fixedColor": c}) for p, c in PRIORITY_COLORS.items()
-    ]
+def sources() -> dict[str, Source]:
+    """The work-order metrics in the selection (main), and over whole buildings."""
+    fields = work_order_fields()
+    return {
+        "": Source(fields, SCOPE, by=SERIES),
+        BUILDINGS: Source(fields, (SITE, BUILDING), by=SERIES),
+    }
 
 
-def building_mean_of_latest(field: str) -> str:
-    """Mean over buildings of each building's latest value of a building-level figure."""
-    return combine_latest([field], WORK_ORDERS, (SITE, BUILDING), series=SERIES[:2], combine="mean")
+def count_now(
+    field: str, title: str, steps: g.JSON, where: str, w: int, h: int, source: str = ""
+) -> Panel:
+    """How many work orders are `field` now, summed over the selection."""
+    return Panel(
+        viz=STAT,
+        title=title,
+        queries=Combined(field, alias=title, source=source),
+        description=f"Work orders {title.lower()} now, {where}.",
+        look=g.Look(decimals=0, color_mode="thresholds", thresholds=steps),
+        w=w,
+        h=h,
+    )
 
 
-def indicator_gauges(d: Dashboard, width: int, height: int) -> None:
-    """The three good-order gauges and the on-time-repairs gauge."""
-    w = work_order_fields()
-    for field, title, target_text, steps in INDICATORS:
-        d.add(
-            g.gauge(
-                title,
-                [g.target(building_mean_of_latest(w.check(field, *NUMBER)), alias=title)],
-                description=f"Mean over the selected buildings of the latest figure; "
-                f"{target_text}.",
-                look=g.Look(
-                    unit="percent",
-                    decimals=1,
-                    min=0,
-                    max=100,
-                    color_mode="thresholds",
-                    thresholds=steps,
-                ),
-            ),
-            width,
-            height,
+def trend(field: str, title: str) -> Panel:
+    """A count per priority over time."""
+    return Panel(
+        viz=TIMESERIES,
+        title=title,
+        queries=Combined(field, per=("priority",), per_interval=True, alias=BY_PRIORITY),
+        description=f"Work orders {field.replace('_', ' ')} per priority over time.",
+        look=g.Look(decimals=0, min=0),
+        steps=True,
+        overrides=PRIORITY_OVERRIDES,
+        w=12,
+        h=8,
+    )
+
+
+# The three good-order gauges and the on-time-repairs gauge, over whole buildings.
+GOOD_ORDER: Board = [
+    *(
+        Panel(
+            viz=GAUGE,
+            title=title,
+            # Mean over buildings of each building's latest value of a building-level figure.
+            queries=Combined(field, combine="mean", by=PER_BUILDING, source=BUILDINGS, alias=title),
+            description=f"Mean over the selected buildings of the latest figure; {target}.",
+            look=replace(PERCENT, thresholds=steps),
+            w=6,
+            h=7,
         )
-    on_time = combine_latest(
-        [w.check("sla_compliance_pct", *NUMBER)],
-        WORK_ORDERS,
-        (SITE, BUILDING),
-        series=SERIES,
-        combine="mean",
-    )
-    d.add(
-        g.gauge(
-            "Repairs completed on time",
-            [g.target(on_time, alias="on time")],
-            description="Share of work orders resolved within their SLA (target at least 99%).",
-            look=g.Look(
-                unit="percent",
-                decimals=1,
-                min=0,
-                max=100,
-                color_mode="thresholds",
-                thresholds=PERCENT_TARGET_99,
+        for field, title, target, steps in INDICATORS
+    ),
+    Panel(
+        viz=GAUGE,
+        title="Repairs completed on time",
+        queries=Combined("sla_compliance_pct", combine="mean", source=BUILDINGS, alias="on time"),
+        description="Share of work orders resolved within their SLA (target at least 99%).",
+        look=replace(PERCENT, thresholds=PERCENT_TARGET_99),
+        w=6,
+        h=7,
+    ),
+]
+
+# One row per building: its good-order figures and its open and overdue work orders.
+BUILDINGS_TABLE = Panel(
+    viz=TABLE,
+    title="Buildings",
+    queries=[
+        Latest(
+            ", ".join(
+                f"last({{{field}:number}}) AS {ident(title)}" for field, title, _, _ in INDICATORS
             ),
+            by=PER_BUILDING,
+            source=BUILDINGS,
+            alias="",
+            table=True,
         ),
-        width,
-        height,
-    )
+        Combined(("open", "overdue"), per=PER_BUILDING, source=BUILDINGS, alias="", table=True),
+    ],
+    description="Each building's latest good-order figures with its open and overdue work orders.",
+    look=g.Look(color_mode="thresholds", thresholds=PERCENT_TARGET_100, decimals=0),
+    transformations=[
+        # Both queries give one row per building; drop their range-start times so that
+        # merge joins the rows on site and building.
+        HIDE_TIME,
+        {"id": "merge", "options": {}},
+    ],
+    overrides=[
+        *(
+            g.override(title, unit="percent", decimals=1, cell_type={"type": "color-text"})
+            for _, title, _, _ in INDICATORS
+        ),
+        g.override("overdue", cell_type={"type": "color-text"}, thresholds=NONE_IS_GOOD),
+    ],
+    w=24,
+    h=8,
+)
 
-
-def buildings_table(conds: Sequence[str] = (SITE, BUILDING)) -> g.JSON:
-    """One row per building: its good-order figures and its open and overdue work orders."""
-    w = work_order_fields()
-    rates = ", ".join(
-        f"last({w.f(field, *NUMBER)}) AS {ident(title)}" for field, title, _, _ in INDICATORS
-    )
-    counts = combine_latest(
-        [w.check("open", *NUMBER), w.check("overdue", *NUMBER)],
-        WORK_ORDERS,
-        conds,
-        series=SERIES,
-        by=SERIES[:2],
-    )
-    percent = [
-        g.override(title, unit="percent", decimals=1, cell_type={"type": "color-text"})
-        for _, title, _, _ in INDICATORS
-    ]
-    return g.table(
-        "Buildings",
-        [
-            g.target(latest(rates, WORK_ORDERS, conds, by=SERIES[:2]), table=True),
-            g.target(counts, table=True),
-        ],
-        description="Each building's latest good-order figures with its open and overdue "
-        "work orders.",
-        look=g.Look(color_mode="thresholds", thresholds=PERCENT_TARGET_100, decimals=0),
-        transformations=[
-            # Both queries give one row per building; drop their range-start times so that
-            # merge joins the rows on site and building.
-            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-            {"id": "merge", "options": {}},
-        ],
-        overrides=[
-            *percent,
-            g.override(
-                "overdue",
-                cell_type={"type": "color-text"},
-                thresholds=g.thresholds((None, g.GOOD), (1, g.BAD)),
-            ),
-        ],
-    )
+SELECTION = "all selected buildings, priorities and kinds"
+BOARD: Board = [
+    Row("Backlog now"),
+    count_now("open", "Open", ANY_IS_IDLE, SELECTION, 6, 4),
+    count_now("acknowledged", "Acknowledged", ANY_IS_IDLE, SELECTION, 6, 4),
+    count_now("in_progress", "In progress", ANY_IS_IDLE, SELECTION, 6, 4),
+    count_now("overdue", "Overdue", NONE_IS_GOOD, SELECTION, 6, 4),
+    Row("Trends"),
+    trend("open", "Open by priority"),
+    trend("overdue", "Overdue by priority"),
+    Panel(
+        viz=TIMESERIES,
+        title="Mean time to acknowledge and to repair",
+        queries=Series(
+            'mean({mtta_s:number}) AS "MTTA", mean({mttr_s:number}) AS "MTTR"',
+            by=("priority",),
+            alias="$tag_priority $col",
+        ),
+        description="MTTA: raised → acknowledged (the three-minute dispatch commitment). "
+        "MTTR: raised → resolved.",
+        look=g.Look(unit="s", decimals=0, min=0),
+        w=12,
+        h=8,
+    ),
+    Panel(
+        viz=TIMESERIES,
+        title="SLA compliance",
+        queries=Series(
+            'mean({sla_compliance_pct:number}) AS "SLA"', by=("priority",), alias=BY_PRIORITY
+        ),
+        description="Share of work orders resolved within their SLA (target at least 99%).",
+        look=g.Look(unit="percent", decimals=1, max=100, thresholds=PERCENT_TARGET_99),
+        threshold_line=True,
+        overrides=PRIORITY_OVERRIDES,
+        w=12,
+        h=8,
+    ),
+    Row("Service indicators"),
+    *GOOD_ORDER,
+    BUILDINGS_TABLE,
+]
 
 
 def build() -> Dashboard:
-    w = work_order_fields()
     d = Dashboard(
         UID,
         "Plantroom · Work orders",
@@ -166,89 +224,4 @@ def build() -> Dashboard:
         time_from="now-7d",
         refresh="1m",
     )
-
-    d.row("Backlog now")
-    for field, title, bad_from in (
-        ("open", "Open", None),
-        ("acknowledged", "Acknowledged", None),
-        ("in_progress", "In progress", None),
-        ("overdue", "Overdue", 1),
-    ):
-        steps = (
-            g.thresholds((None, g.GOOD), (bad_from, g.BAD))
-            if bad_from is not None
-            else g.thresholds((None, g.IDLE))
-        )
-        d.add(
-            g.stat(
-                title,
-                [
-                    g.target(
-                        combine_latest(
-                            [w.check(field, *NUMBER)], WORK_ORDERS, SCOPE, series=SERIES
-                        ),
-                        alias=title,
-                    )
-                ],
-                description=f"Work orders {title.lower()} now, all selected buildings, "
-                "priorities and kinds.",
-                look=g.Look(decimals=0, color_mode="thresholds", thresholds=steps),
-                graph=False,
-            ),
-            6,
-            4,
-        )
-
-    d.row("Trends")
-    for field, title in (("open", "Open by priority"), ("overdue", "Overdue by priority")):
-        trend = combine_latest(
-            [w.check(field, *NUMBER)],
-            WORK_ORDERS,
-            SCOPE,
-            series=SERIES,
-            by=("priority",),
-            over_time_buckets=True,
-        )
-        panel = g.timeseries(
-            title,
-            [g.target(trend, alias="$tag_priority")],
-            description=f"Work orders {field.replace('_', ' ')} per priority over time.",
-            look=g.Look(decimals=0, min=0),
-            steps=True,
-        )
-        panel["fieldConfig"]["overrides"] = priority_overrides()
-        d.add(panel, 12, 8)
-    times = over_time(
-        f'mean({w.f("mtta_s", *NUMBER)}) AS "MTTA", mean({w.f("mttr_s", *NUMBER)}) AS "MTTR"',
-        WORK_ORDERS,
-        SCOPE,
-        by=("priority",),
-    )
-    d.add(
-        g.timeseries(
-            "Mean time to acknowledge and to repair",
-            [g.target(times, alias="$tag_priority $col")],
-            description="MTTA: raised → acknowledged (the three-minute dispatch commitment). "
-            "MTTR: raised → resolved.",
-            look=g.Look(unit="s", decimals=0, min=0),
-        ),
-        12,
-        8,
-    )
-    sla = over_time(
-        f'mean({w.f("sla_compliance_pct", *NUMBER)}) AS "SLA"', WORK_ORDERS, SCOPE, by=("priority",)
-    )
-    sla_panel = g.timeseries(
-        "SLA compliance",
-        [g.target(sla, alias="$tag_priority")],
-        description="Share of work orders resolved within their SLA (target at least 99%).",
-        look=g.Look(unit="percent", decimals=1, max=100, thresholds=PERCENT_TARGET_99),
-        threshold_line=True,
-    )
-    sla_panel["fieldConfig"]["overrides"] = priority_overrides()
-    d.add(sla_panel, 12, 8)
-
-    d.row("Service indicators")
-    indicator_gauges(d, 6, 7)
-    d.add(buildings_table(), 24, 8)
-    return d
+    return add_panels(d, BOARD, sources())

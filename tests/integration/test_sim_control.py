@@ -220,7 +220,7 @@ def test_plantroom_sim_end_to_end(tmp_path: Path, mosquitto: Mosquitto) -> None:
             [
                 sys.executable,
                 "-m",
-                "plantroom",
+                "stack",
                 "sim",
                 "-i",
                 str(path),
