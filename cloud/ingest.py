@@ -18,6 +18,9 @@ Telemetry comes through a plain subscription, or through the shared subscription
 (mosquitto 2.0 restores only plain subscriptions after a crash); equipment status through a
 plain subscription, so the retained statuses arrive on connect. Every message is validated at
 this boundary; an invalid one is counted and logged with its topic and never stops the stream.
+A sample whose time is more than `max_clock_skew_s` ahead of this process's clock is refused
+and counted (`future`), so it cannot shadow the real samples after it. Edge agents' health
+reports are read only for their time: `clocks` holds each agent's measured clock skew.
 The broker connection is re-made with jittered exponential backoff. All database work runs on
 one thread owned here, off the event loop and in order.
 """
@@ -40,12 +43,21 @@ from typing import Any, TypeVar
 
 import aiomqtt
 
+from cloud.clockskew import ClockSkews
 from cloud.enums import EquipmentStatus
 from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
 from plantroom.errors import InvalidMessage
-from plantroom.schema import parse_telemetry
+from plantroom.health import parse_edge_health
+from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp, parse_telemetry
 from plantroom.settings import CloudSettings
-from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, parse_equipment_topic, shared
+from plantroom.topics import (
+    EDGE_HEALTH_WILDCARD,
+    STATUS_WILDCARD,
+    TELEMETRY_WILDCARD,
+    parse_edge_topic,
+    parse_equipment_topic,
+    shared,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +101,9 @@ class IngestStats:
     connects: int = 0
     received: int = 0
     invalid: int = 0
+    future: int = 0  # of the invalid: a time too far ahead of this clock
+    edge_health: int = 0
+    dead_lettered: int = 0
     dropped: int = 0
     last_message_at: float | None = None
     last_error: str | None = None
@@ -139,6 +154,7 @@ class TelemetryConsumer:
         batch_size: int = BATCH_SIZE,
         batch_linger: float = BATCH_LINGER_S,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._monitor = monitor
@@ -154,6 +170,8 @@ class TelemetryConsumer:
         self._batch_size = batch_size
         self._batch_linger = batch_linger
         self._clock = clock
+        self._wall_clock = wall_clock
+        self.clocks = ClockSkews()
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
         self._executor: ThreadPoolExecutor | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -315,6 +333,7 @@ class TelemetryConsumer:
                 async with client:
                     await client.subscribe(shared(s.cloud_share_group, TELEMETRY_WILDCARD), qos=1)
                     await client.subscribe(STATUS_WILDCARD, qos=1)
+                    await client.subscribe(EDGE_HEALTH_WILDCARD, qos=1)
                     self.stats.connected = True
                     self.stats.connects += 1
                     backoff.reset()
@@ -351,11 +370,22 @@ class TelemetryConsumer:
         topic = message.topic.value
         self.stats.received += 1
         self.stats.last_message_at = self._clock()
+        now_ms = int(self._wall_clock() * 1000)
+        item: Item | None = None
         try:
-            item = self.parse(topic, message.payload)
+            if topic.endswith("/health"):
+                self._edge_health(topic, message.payload, now_ms)
+            else:
+                item = self.parse(
+                    topic,
+                    message.payload,
+                    now_ms=now_ms,
+                    max_skew_s=self._settings.max_clock_skew_s,
+                )
         except InvalidMessage as exc:
+            if isinstance(exc, FutureTimestamp):
+                self.stats.future += 1
             self._invalid(topic, exc.reason)
-            item = None
         if item is not None:
             try:
                 self._queue.put_nowait(item)
@@ -364,9 +394,29 @@ class TelemetryConsumer:
         if message.qos:
             client._client.ack(message.mid, message.qos)
 
+    def _edge_health(self, topic: str, payload: Any, now_ms: int) -> None:
+        """Note an edge agent's clock from its health report; the report itself is the
+        gateway's to store."""
+        try:
+            _, agent, _ = parse_edge_topic(topic)
+        except ValueError as exc:
+            raise InvalidMessage(topic, str(exc)) from exc
+        if not isinstance(payload, bytes | bytearray | str):
+            raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
+        report = parse_edge_health(topic, payload)
+        self.stats.edge_health += 1
+        self.clocks.observe(agent, report.ts, now_ms)
+
     @staticmethod
-    def parse(topic: str, payload: Any) -> Item | None:
-        """Validate one message into a queue item; InvalidMessage says why not."""
+    def parse(
+        topic: str,
+        payload: Any,
+        *,
+        now_ms: int | None = None,
+        max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+    ) -> Item | None:
+        """Validate one message into a queue item; InvalidMessage says why not (its subclass
+        FutureTimestamp: a time more than `max_skew_s` ahead of `now_ms`)."""
         try:
             where, leaf = parse_equipment_topic(topic)
         except ValueError as exc:
@@ -374,7 +424,8 @@ class TelemetryConsumer:
         if not isinstance(payload, bytes | bytearray | str):
             raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
         if leaf == "telemetry":
-            return TelemetryItem(where, parse_telemetry(topic, payload))
+            telemetry = parse_telemetry(topic, payload, now_ms=now_ms, max_skew_s=max_skew_s)
+            return TelemetryItem(where, telemetry)
         status = parse_status(topic, payload)
         return None if status is None else StatusItem(where, status)
 

@@ -209,7 +209,7 @@ class EdgeAgent:
                 report=ReportFilter(a.profile),
                 changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
             )
-        self.mqtt_devices = MqttDevices(assignments)
+        self.mqtt_devices = MqttDevices(assignments, max_skew_s=self.settings.max_clock_skew_s)
         buffer = SampleBuffer(
             s.edge_buffer_path,
             s.edge_buffer_max_samples,

@@ -50,7 +50,19 @@ class InfluxSettings(_Base):
     influx_create_database: bool = True
 
 
-class EdgeSettings(MqttSettings):
+class ClockSettings(_Base):
+    max_clock_skew_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "how far ahead of this process's clock a sample's time may be; a later one is"
+            " refused and counted, so a fast clock or a forged time cannot shadow real samples"
+        ),
+    )
+
+
+class EdgeSettings(MqttSettings, ClockSettings):
     inventory: Path = Path("sites/demo.yaml")
     edge_agent_id: str = "edge-1"
     edge_buildings: list[str] = Field(default_factory=list, description="empty = every building")
@@ -81,7 +93,7 @@ class EdgeSettings(MqttSettings):
     )
 
 
-class GatewaySettings(MqttSettings, InfluxSettings):
+class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
     inventory: Path | None = None
     gateway_id: str = "gateway-1"
     gateway_share_group: str = Field(
@@ -103,7 +115,7 @@ class GatewaySettings(MqttSettings, InfluxSettings):
     )
 
 
-class CloudSettings(MqttSettings, InfluxSettings):
+class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
     inventory: Path = Path("sites/demo.yaml")
     database_url: str = "sqlite:///var/cloud/plantroom.sqlite"
     api_host: str = "127.0.0.1"
