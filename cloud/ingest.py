@@ -28,14 +28,13 @@ one thread owned here, off the event loop and in order.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -43,21 +42,14 @@ from typing import Any, TypeVar
 
 import aiomqtt
 
+from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
-from cloud.enums import EquipmentStatus
-from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from cloud.messages import edge_report_time, parse_item
+from cloud.monitor import Item, Monitor, TickItem
 from plantroom.errors import InvalidMessage
-from plantroom.health import parse_edge_health
-from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp, parse_telemetry
+from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp
 from plantroom.settings import CloudSettings
-from plantroom.topics import (
-    EDGE_HEALTH_WILDCARD,
-    STATUS_WILDCARD,
-    TELEMETRY_WILDCARD,
-    parse_edge_topic,
-    parse_equipment_topic,
-    shared,
-)
+from plantroom.topics import EDGE_HEALTH_WILDCARD, STATUS_WILDCARD, TELEMETRY_WILDCARD, shared
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +60,6 @@ QUEUE_SIZE = 10_000
 MQTT_BUFFER = 20_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
-PROCESS_ATTEMPTS = 3
 DRAIN_TIMEOUT_S = 10.0
 MAX_INVALID_LOG_TOPICS = 1000
 INVALID_LOG_INTERVAL_S = 60.0
@@ -103,32 +94,11 @@ class IngestStats:
     invalid: int = 0
     future: int = 0  # of the invalid: a time too far ahead of this clock
     edge_health: int = 0
-    dead_lettered: int = 0
+    processed: int = 0
+    dead_lettered: int = 0  # failed processing even on their own (cloud.batches)
     dropped: int = 0
     last_message_at: float | None = None
     last_error: str | None = None
-
-
-def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
-    """An equipment status payload: `online`, `offline` or `stale` as text (a JSON string or
-    `{"status": …}` object also serves). An empty payload (a retained status being deleted)
-    gives None."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
-    text = text.strip()
-    if not text:
-        return None
-    value: Any = text
-    if text[0] in '{"':
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidMessage(topic, f"status is not valid JSON: {exc.msg}") from exc
-        if isinstance(value, dict):
-            value = value.get("status")
-    allowed = (EquipmentStatus.ONLINE, EquipmentStatus.OFFLINE, EquipmentStatus.STALE)
-    if not isinstance(value, str) or value not in {s.value for s in allowed}:
-        raise InvalidMessage(topic, f"status must be online, offline or stale, got {text[:64]!r}")
-    return EquipmentStatus(value)
 
 
 def _tls_context(settings: CloudSettings) -> ssl.SSLContext | None:
@@ -374,7 +344,9 @@ class TelemetryConsumer:
         item: Item | None = None
         try:
             if topic.endswith("/health"):
-                self._edge_health(topic, message.payload, now_ms)
+                agent, ts = edge_report_time(topic, message.payload)
+                self.stats.edge_health += 1
+                self.clocks.observe(agent, ts, now_ms)
             else:
                 item = self.parse(
                     topic,
@@ -394,19 +366,6 @@ class TelemetryConsumer:
         if message.qos:
             client._client.ack(message.mid, message.qos)
 
-    def _edge_health(self, topic: str, payload: Any, now_ms: int) -> None:
-        """Note an edge agent's clock from its health report; the report itself is the
-        gateway's to store."""
-        try:
-            _, agent, _ = parse_edge_topic(topic)
-        except ValueError as exc:
-            raise InvalidMessage(topic, str(exc)) from exc
-        if not isinstance(payload, bytes | bytearray | str):
-            raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
-        report = parse_edge_health(topic, payload)
-        self.stats.edge_health += 1
-        self.clocks.observe(agent, report.ts, now_ms)
-
     @staticmethod
     def parse(
         topic: str,
@@ -417,17 +376,7 @@ class TelemetryConsumer:
     ) -> Item | None:
         """Validate one message into a queue item; InvalidMessage says why not (its subclass
         FutureTimestamp: a time more than `max_skew_s` ahead of `now_ms`)."""
-        try:
-            where, leaf = parse_equipment_topic(topic)
-        except ValueError as exc:
-            raise InvalidMessage(topic, str(exc)) from exc
-        if not isinstance(payload, bytes | bytearray | str):
-            raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
-        if leaf == "telemetry":
-            telemetry = parse_telemetry(topic, payload, now_ms=now_ms, max_skew_s=max_skew_s)
-            return TelemetryItem(where, telemetry)
-        status = parse_status(topic, payload)
-        return None if status is None else StatusItem(where, status)
+        return parse_item(topic, payload, now_ms=now_ms, max_skew_s=max_skew_s)
 
     def _invalid(self, topic: str, reason: str) -> None:
         self.stats.invalid += 1
@@ -488,22 +437,21 @@ class TelemetryConsumer:
         return False
 
     async def _process(self, batch: list[Item]) -> None:
-        assert self._executor is not None
+        """One transaction for the batch; what fails is retried, then isolated, and what
+        fails alone is dead-lettered (see `cloud.batches`)."""
+        executor = self._executor
+        assert executor is not None
         loop = asyncio.get_running_loop()
         backoff = Backoff(initial=0.5, maximum=5.0)
-        for attempt in range(1, PROCESS_ATTEMPTS + 1):
-            try:
-                await loop.run_in_executor(self._executor, self._monitor.process, batch)
-                return
-            except Exception as exc:
-                self.stats.last_error = f"processing failed: {exc}"
-                if attempt == PROCESS_ATTEMPTS:
-                    break
-                await asyncio.sleep(backoff.next())
-        self.stats.dropped += len(batch)
-        log.error(
-            "gave up on a batch of %d messages after %d attempts (%d dropped so far)",
-            len(batch),
-            PROCESS_ATTEMPTS,
-            self.stats.dropped,
-        )
+
+        async def run(items: Sequence[Item]) -> None:
+            await loop.run_in_executor(executor, self._monitor.process, items)
+
+        async def pause(attempt: int) -> None:
+            await asyncio.sleep(backoff.next())
+
+        outcome = await process_batch(run, batch, pause=pause)
+        self.stats.processed += outcome.processed
+        self.stats.dead_lettered += outcome.dead_lettered
+        if outcome.last_error is not None:
+            self.stats.last_error = outcome.last_error

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Dialect,
@@ -146,7 +147,7 @@ class Equipment(Base):
     status_changed_at: Mapped[datetime | None]
     last_seen: Mapped[datetime | None]
     last_ts: Mapped[datetime | None] = mapped_column(comment="edge time of the last sample")
-    last_seq: Mapped[int | None]
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)  # migration 0004: seq to 2^63-1
     last_values: Mapped[dict[str, Any]]
 
 
