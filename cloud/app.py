@@ -22,6 +22,7 @@ from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
 from cloud.api import users as user_routes
+from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
 from cloud.escalation import Escalator
@@ -175,4 +176,5 @@ def create_app(
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
     console.install(app)  # the technician console at /, /api/events, equipment history
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

@@ -151,6 +151,16 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
         default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"
     )
     api_tls_key_file: Path | None = Field(default=None, description="PEM private key")
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body the API reads; a larger one is answered 413 unread",
+    )
+    api_max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="the same for the routes that take uploads (cloud/api/limits.py)",
+    )
 
 
 class SimSettings(MqttSettings):
