@@ -33,6 +33,7 @@ from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.pm.settings import pm_settings
 from cloud.rules.service import RulesService, site_timezone
+from cloud.security import LoginThrottle
 from cloud.sla import load_sla
 from cloud.state import AppState
 from cloud.users import ensure_demo_users, write_credentials
@@ -94,6 +95,9 @@ def create_app(
         rules=rules.current.rules,
         sla=load_sla(),
         clock=clock,
+        login_throttle=LoginThrottle(
+            free=settings.login_free_attempts, max_s=settings.login_max_delay_s
+        ),
     )
     rules.on_reload = lambda rule_set: setattr(state, "rules", rule_set.rules)
 

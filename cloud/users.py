@@ -29,7 +29,7 @@ from plantroom.settings import CloudSettings
 
 DEFAULT_TOKEN_TTL = timedelta(days=90)
 MAX_TOKEN_TTL = timedelta(days=366)
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 MIN_PASSWORD = 8
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (

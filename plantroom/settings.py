@@ -151,6 +151,16 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
         default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"
     )
     api_tls_key_file: Path | None = Field(default=None, description="PEM private key")
+    login_free_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="failed logins per username and per address before each one more blocks",
+    )
+    login_max_delay_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="the longest block after failed logins (the delay doubles from 1 s up to it)",
+    )
     api_max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,
