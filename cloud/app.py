@@ -22,6 +22,7 @@ from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
 from cloud.api import users as user_routes
+from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
@@ -30,6 +31,7 @@ from cloud.notify.notifier import Notifier
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.rules.service import RulesService, site_timezone
+from cloud.security import LoginThrottle
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
@@ -91,6 +93,9 @@ def create_app(
         rules=rules.current.rules,
         sla=load_sla(),
         clock=clock,
+        login_throttle=LoginThrottle(
+            free=settings.login_free_attempts, max_s=settings.login_max_delay_s
+        ),
     )
     rules.on_reload = lambda rule_set: setattr(state, "rules", rule_set.rules)
 
@@ -174,4 +179,5 @@ def create_app(
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
     console.install(app)  # the technician console at /, /api/events, equipment history
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.enums import EquipmentStatus
@@ -32,7 +32,7 @@ class Equipment(Base):
     status_changed_at: Mapped[datetime | None]
     last_seen: Mapped[datetime | None]
     last_ts: Mapped[datetime | None] = mapped_column(comment="edge time of the last sample")
-    last_seq: Mapped[int | None]
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)  # migration 0005: seq to 2^63-1
     last_values: Mapped[dict[str, Any]]
 
 

@@ -20,6 +20,11 @@ Telemetry comes through a plain subscription, or through the shared subscription
 (mosquitto 2.0 restores only plain subscriptions after a crash); equipment status through a
 plain subscription, so the retained statuses arrive on connect. Every message is validated at
 this boundary; an invalid one is counted and logged with its topic and never stops the stream.
+A sample whose time is more than `max_clock_skew_s` ahead of this process's clock is refused
+and counted (`future`), so it cannot shadow the real samples after it. Edge agents' health
+reports are read only for their time: `clocks` holds each agent's measured clock skew.
+A batch that fails is retried, then its messages one by one, and a message that fails on its
+own is dead-lettered (`cloud.batches`): its neighbours are processed.
 The broker connection is re-made with jittered exponential backoff. All database work runs on
 one thread owned here, off the event loop and in order.
 """
@@ -27,60 +32,37 @@ one thread owned here, off the event loop and in order.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
-from cloud.enums import EquipmentStatus
-from cloud.monitor import Item, Monitor, StatusItem, TelemetryItem, TickItem
+from cloud.batches import process_batch
+from cloud.clockskew import ClockSkews
+from cloud.messages import edge_report_time, parse_item
+from cloud.monitor import Item, Monitor, TickItem
 from cloud.receiver import IngestStats, Receiver
 from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
 from plantroom.mqttwire import Publish
-from plantroom.schema import parse_telemetry
+from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp
 from plantroom.settings import CloudSettings
-from plantroom.topics import parse_equipment_topic
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
-PROCESS_ATTEMPTS = 3
 DRAIN_TIMEOUT_S = 10.0
 MAX_INVALID_LOG_TOPICS = 1000
 INVALID_LOG_INTERVAL_S = 60.0
 
 _STOP = object()
 T = TypeVar("T")
-
-
-def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
-    """An equipment status payload: `online`, `offline` or `stale` as text (a JSON string or
-    `{"status": …}` object also serves). An empty payload (a retained status being deleted)
-    gives None."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
-    text = text.strip()
-    if not text:
-        return None
-    value: Any = text
-    if text[0] in '{"':
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidMessage(topic, f"status is not valid JSON: {exc.msg}") from exc
-        if isinstance(value, dict):
-            value = value.get("status")
-    allowed = (EquipmentStatus.ONLINE, EquipmentStatus.OFFLINE, EquipmentStatus.STALE)
-    if not isinstance(value, str) or value not in {s.value for s in allowed}:
-        raise InvalidMessage(topic, f"status must be online, offline or stale, got {text[:64]!r}")
-    return EquipmentStatus(value)
 
 
 class TelemetryConsumer:
@@ -98,6 +80,7 @@ class TelemetryConsumer:
         batch_size: int = BATCH_SIZE,
         batch_linger: float = BATCH_LINGER_S,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._monitor = monitor
@@ -113,6 +96,8 @@ class TelemetryConsumer:
         self._batch_size = batch_size
         self._batch_linger = batch_linger
         self._clock = clock
+        self._wall_clock = wall_clock
+        self.clocks = ClockSkews()
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
         self._executor: ThreadPoolExecutor | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -233,30 +218,43 @@ class TelemetryConsumer:
             self._invalid(topic, "topic is not valid UTF-8")
             item = None
         else:
-            try:
-                item = self.parse(topic, message.payload)
-            except InvalidMessage as exc:
-                self._invalid(topic, exc.reason)
-                item = None
+            item = self._parse(topic, message.payload)
         if item is not None:
             try:
                 self._queue.put_nowait(item)
             except asyncio.QueueFull:
                 await self._queue.put(item)
 
-    @staticmethod
-    def parse(topic: str, payload: Any) -> Item | None:
-        """Validate one message into a queue item; InvalidMessage says why not."""
+    def _parse(self, topic: str, payload: Any) -> Item | None:
+        """A queue item, or None: an edge health report (read for its time only), a deleted
+        retained status, or an invalid message (counted and logged)."""
+        now_ms = int(self._wall_clock() * 1000)
         try:
-            where, leaf = parse_equipment_topic(topic)
-        except ValueError as exc:
-            raise InvalidMessage(topic, str(exc)) from exc
-        if not isinstance(payload, bytes | bytearray | str):
-            raise InvalidMessage(topic, f"payload of type {type(payload).__name__} is not text")
-        if leaf == "telemetry":
-            return TelemetryItem(where, parse_telemetry(topic, payload))
-        status = parse_status(topic, payload)
-        return None if status is None else StatusItem(where, status)
+            if topic.endswith("/health"):
+                agent, ts = edge_report_time(topic, payload)
+                self.stats.edge_health += 1
+                self.clocks.observe(agent, ts, now_ms)
+                return None
+            return self.parse(
+                topic, payload, now_ms=now_ms, max_skew_s=self._settings.max_clock_skew_s
+            )
+        except InvalidMessage as exc:
+            if isinstance(exc, FutureTimestamp):
+                self.stats.future += 1
+            self._invalid(topic, exc.reason)
+            return None
+
+    @staticmethod
+    def parse(
+        topic: str,
+        payload: Any,
+        *,
+        now_ms: int | None = None,
+        max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+    ) -> Item | None:
+        """Validate one message into a queue item; InvalidMessage says why not (its subclass
+        FutureTimestamp: a time more than `max_skew_s` ahead of `now_ms`)."""
+        return parse_item(topic, payload, now_ms=now_ms, max_skew_s=max_skew_s)
 
     def _invalid(self, topic: str, reason: str) -> None:
         self.stats.invalid += 1
@@ -317,22 +315,21 @@ class TelemetryConsumer:
         return False
 
     async def _process(self, batch: list[Item]) -> None:
-        assert self._executor is not None
+        """One transaction for the batch; what fails is retried, then isolated, and what
+        fails alone is dead-lettered (see `cloud.batches`)."""
+        executor = self._executor
+        assert executor is not None
         loop = asyncio.get_running_loop()
         backoff = Backoff(0.5, 5.0)
-        for attempt in range(1, PROCESS_ATTEMPTS + 1):
-            try:
-                await loop.run_in_executor(self._executor, self._monitor.process, batch)
-                return
-            except Exception as exc:
-                self.stats.last_error = f"processing failed: {exc}"
-                if attempt == PROCESS_ATTEMPTS:
-                    break
-                await asyncio.sleep(backoff.next_delay())
-        self.stats.dropped += len(batch)
-        log.error(
-            "gave up on a batch of %d messages after %d attempts (%d dropped so far)",
-            len(batch),
-            PROCESS_ATTEMPTS,
-            self.stats.dropped,
-        )
+
+        async def run(items: Sequence[Item]) -> None:
+            await loop.run_in_executor(executor, self._monitor.process, items)
+
+        async def pause(attempt: int) -> None:
+            await asyncio.sleep(backoff.next_delay())
+
+        outcome = await process_batch(run, batch, pause=pause)
+        self.stats.processed += outcome.processed
+        self.stats.dead_lettered += outcome.dead_lettered
+        if outcome.last_error is not None:
+            self.stats.last_error = outcome.last_error

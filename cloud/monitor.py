@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from cloud import faults
 from cloud.alarms.model import Alarm
-from cloud.clock import Clock
+from cloud.clock import Clock, as_utc
 from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
 from cloud.equipment import Equipment, RuleState
@@ -75,6 +75,16 @@ class MonitorStats:
     rule_reloads: int = 0
     last_batch_at: datetime | None = None
     warned: set[str] = field(default_factory=set, repr=False)
+
+
+def newest(row: Equipment) -> datetime:
+    """The time a sample must reach to be news: the last sample's time, but never later than
+    when it arrived, so a sample stamped ahead (a fast clock, a forged time) cannot make the
+    real samples after it look old."""
+    assert row.last_ts is not None
+    if row.last_seen is None:
+        return row.last_ts
+    return min(as_utc(row.last_ts), as_utc(row.last_seen))
 
 
 class Monitor:
@@ -263,7 +273,7 @@ class Monitor:
 
     def _telemetry(self, session: Session, row: Equipment, t: Telemetry, now: datetime) -> None:
         sample_at = datetime.fromtimestamp(t.ts / 1000, UTC)
-        if row.last_ts is not None and sample_at < row.last_ts:
+        if row.last_ts is not None and sample_at < newest(row):
             # An older sample (replayed from an edge buffer): history for InfluxDB, not news.
             self.stats.out_of_order += 1
             return

@@ -4,7 +4,8 @@ to the consumer, each acknowledged once the consumer has taken it.
 The subscription is `plantroom.subscriber` (MQTT 5, manual acknowledgements), as the
 gateway's is: telemetry through a plain subscription, or through the shared subscription
 `$share/<cloud_share_group>/…/telemetry` when a group is set, and equipment status through a
-plain subscription, so the retained statuses arrive on connect. A configured client id gets a
+plain subscription, so the retained statuses arrive on connect, and the edge agents' health
+reports (read for their time, to measure each agent's clock). A configured client id gets a
 persistent session (`clean_start=False`, a session that does not expire): the broker keeps
 what arrives while the cloud restarts. Without one each start is a new clean session.
 
@@ -26,7 +27,7 @@ from plantroom.mqttclient import NEVER_EXPIRES
 from plantroom.mqttwire import Publish
 from plantroom.settings import CloudSettings
 from plantroom.subscriber import AckToken, Subscriber
-from plantroom.topics import STATUS_WILDCARD, TELEMETRY_WILDCARD, shared
+from plantroom.topics import EDGE_HEALTH_WILDCARD, STATUS_WILDCARD, TELEMETRY_WILDCARD, shared
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class IngestStats:
     connects: int = 0
     received: int = 0
     invalid: int = 0
+    future: int = 0  # of the invalid: a time too far ahead of this clock
+    edge_health: int = 0  # edge health reports read for their time
+    processed: int = 0
+    dead_lettered: int = 0  # failed processing even on their own (cloud.batches)
     dropped: int = 0
     last_message_at: float | None = None
     last_error: str | None = None
@@ -64,7 +69,11 @@ class Receiver:
         self._subscriber = Subscriber(
             s,
             client_id=client_id,
-            topic_filters=[shared(s.cloud_share_group, TELEMETRY_WILDCARD), STATUS_WILDCARD],
+            topic_filters=[
+                shared(s.cloud_share_group, TELEMETRY_WILDCARD),
+                STATUS_WILDCARD,
+                EDGE_HEALTH_WILDCARD,
+            ],
             on_message=self._on_message,
             receive_maximum=RECEIVE_MAXIMUM,
             session_expiry_s=NEVER_EXPIRES if persistent else 0,

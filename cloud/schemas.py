@@ -81,13 +81,30 @@ class EquipmentPage(OutModel):
     total: int
 
 
+class EdgeClock(OutModel):
+    """One edge agent's clock as measured from its health reports (see cloud/clockskew.py)."""
+
+    agent: str
+    skew_s: float = Field(
+        description="receive time - report time, lower quartile of the last reports: positive"
+        " when the agent's clock is behind (or its reports are delayed), negative when ahead"
+    )
+    reports: int
+    last_report_at: datetime
+
+
 class MqttHealth(OutModel):
     enabled: bool
     connected: bool
     received: int
     invalid: int
+    future: int = Field(
+        description="of the invalid: samples stamped further ahead than the allowed clock skew"
+    )
+    dead_lettered: int = Field(description="messages that failed processing even on their own")
     dropped: int
     queued: int
+    edge_clocks: list[EdgeClock]
 
 
 class Counts(OutModel):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.rules.model import Rule
+from cloud.security import LoginThrottle
 from cloud.sla import SlaPolicy
 from plantroom.errors import PlantroomError
 from plantroom.inventory import Inventory
@@ -24,6 +25,7 @@ class AppState:
     db: Database | None = None
     consumer: TelemetryConsumer | None = None
     startup_error: PlantroomError | None = None
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def database(self) -> Database:
         if self.db is None:

@@ -104,7 +104,7 @@ class EdgeAgent:
                 report=ReportFilter(a.profile),
                 changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
             )
-        self.mqtt_devices = MqttDevices(assignments)
+        self.mqtt_devices = MqttDevices(assignments, max_skew_s=self.settings.max_clock_skew_s)
         vendor = VendorEquipment(
             self.mqtt_devices, self._equipment, emit=self._emit, set_status=self._set_status
         )

@@ -3,8 +3,10 @@
 The agent subscribes to each such equipment's `connection.topic` and maps the JSON onto the
 profile's points by dotted path (`circuits.0.on`: key `circuits`, list index 0, key `on`).
 The sample time is the profile's `mqtt.timestamp_path` (epoch ms) when present and sane,
-else the time the message arrived. A malformed message is counted and logged with its
-topic; it never stops the agent.
+else the time the message arrived. A message whose time is more than `max_clock_skew_s`
+ahead of the agent's clock is refused (counted in `future` as well as `malformed`): taken,
+it would stand as the newest sample and hide the real ones after it. A malformed message is
+counted and logged with its topic; it never stops the agent.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from typing import Any
 from edge.decode import Value
 from plantroom.errors import InvalidMessage
 from plantroom.profiles import Assignment, MqttPoint, MqttProfile, parse_path
-from plantroom.schema import MAX_PAYLOAD_BYTES, MAX_STRING, MAX_TS_MS, MIN_TS_MS, Quality
+from plantroom.schema import (
+    DEFAULT_MAX_CLOCK_SKEW_S,
+    MAX_PAYLOAD_BYTES,
+    MAX_STRING,
+    MAX_TS_MS,
+    MIN_TS_MS,
+    FutureTimestamp,
+    Quality,
+    check_not_ahead,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +179,16 @@ class VendorDecoder:
     `convert`), with the paths walked as one tree and the converters compiled once.
     """
 
-    def __init__(self, equipment: str, profile: MqttProfile) -> None:
+    def __init__(
+        self,
+        equipment: str,
+        profile: MqttProfile,
+        *,
+        max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+    ) -> None:
         self.equipment = equipment
         self.profile = profile
+        self.max_skew_s = max_skew_s
         ts_path = profile.mqtt.timestamp_path
         self._ts_steps = parse_path(ts_path) if ts_path else None
         self._tree = _PathNode.build(profile.points)
@@ -241,6 +259,7 @@ class VendorDecoder:
             and math.isfinite(raw)
             and MIN_TS_MS <= raw <= MAX_TS_MS
         ):
+            check_not_ahead(topic, int(raw), now_ms=received_ms, max_skew_s=self.max_skew_s)
             return int(raw)
         self.bad_timestamps += 1
         if self.bad_timestamps == 1:
@@ -257,14 +276,17 @@ class VendorDecoder:
 class MqttDevices:
     """Routes vendor messages to the equipment that publishes on each topic."""
 
-    def __init__(self, assignments: Iterable[Assignment]) -> None:
+    def __init__(
+        self, assignments: Iterable[Assignment], *, max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S
+    ) -> None:
         self._by_topic: dict[str, list[tuple[Assignment, VendorDecoder]]] = {}
         for a in assignments:
             if a.equipment.connection.type != "mqtt" or not isinstance(a.profile, MqttProfile):
                 continue
-            decoder = VendorDecoder(a.equipment.id, a.profile)
+            decoder = VendorDecoder(a.equipment.id, a.profile, max_skew_s=max_skew_s)
             self._by_topic.setdefault(a.equipment.connection.topic, []).append((a, decoder))
         self.malformed: Counter[str] = Counter()
+        self.future: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
 
     @property
@@ -282,6 +304,8 @@ class MqttDevices:
                 out.append((assignment, decoder.decode(topic, payload, received_ms)))
             except InvalidMessage as exc:
                 self.malformed[topic] += 1
+                if isinstance(exc, FutureTimestamp):
+                    self.future[topic] += 1
                 log.warning(
                     "malformed vendor message for %s (%d so far on this topic): %s",
                     assignment.equipment.id,

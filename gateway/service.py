@@ -221,7 +221,9 @@ class Gateway:
                     self._on_edge_health(topic, payload, token)
                     return
                 self._encoder.prefix(topic)
-                telemetry = parse_telemetry(topic, payload)
+                telemetry = parse_telemetry(
+                    topic, payload, max_skew_s=self.settings.max_clock_skew_s
+                )
                 line, points = self._encoder.encode(topic, telemetry)
             except InvalidMessage as exc:
                 reason = exc.reason

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plantroom.errors import ConfigError
 from plantroom.kinds import Kind
 from plantroom.topics import EquipmentTopic, check_segment
-from plantroom.yamlload import describe_error, load_yaml
+from plantroom.yamlload import Loc, describe_error, line_of, load_yaml
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
@@ -136,7 +136,41 @@ def load_inventory(path: str | Path) -> Inventory:
     """Load and validate a site inventory; ConfigError names file, line and field."""
     path = Path(path)
     data, lines = load_yaml(path)
+    duplicates = _duplicate_ids(data, lines)
+    if duplicates:
+        raise ConfigError("\n".join(f"{path}:{d}" for d in duplicates))
     try:
         return Inventory.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_error(path, lines, exc)) from exc
+
+
+def _duplicate_ids(data: Any, lines: dict[Loc, int]) -> list[str]:
+    """`line: field: …` for every building or equipment id used a second time, each at its
+    own line (the model's own check can only name the file)."""
+    out: list[str] = []
+    buildings = data.get("buildings") if isinstance(data, dict) else None
+    if not isinstance(buildings, list):
+        return out
+    first: dict[tuple[str, str], Loc] = {}
+
+    def note(what: str, value: Any, loc: Loc) -> None:
+        if not isinstance(value, str):
+            return
+        seen = first.setdefault((what, value), loc)
+        if seen != loc:
+            field = ".".join(str(p) for p in loc)
+            out.append(
+                f"{line_of(lines, loc)}: {field}: {what} id {value!r} is used twice "
+                f"(first at line {line_of(lines, seen)})"
+            )
+
+    for i, building in enumerate(buildings):
+        if not isinstance(building, dict):
+            continue
+        note("building", building.get("id"), ("buildings", i, "id"))
+        equipment = building.get("equipment")
+        for j, item in enumerate(equipment if isinstance(equipment, list) else []):
+            if isinstance(item, dict):
+                note("equipment", item.get("id"), ("buildings", i, "equipment", j, "id"))
+    return out

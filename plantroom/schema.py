@@ -5,11 +5,18 @@
 
 `plantroom schema` prints the JSON Schema generated from this model, so a third-party
 device can publish conforming messages.
+
+Bounds: `seq` is an unsigned 63-bit counter (0 … 2^63-1, what every database's BIGINT holds);
+an integer point value is a signed 64-bit integer, a float one is finite; `ts` is between
+2000-01-01 and 2100-01-01 in the model, and at a receiver no later than its own clock plus
+`max_clock_skew_s` (`check_not_ahead`), so a sample from a fast clock or a forged time is
+refused rather than taken as the newest.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from enum import StrEnum
 from math import isfinite
 from typing import Annotated, Any
@@ -31,9 +38,36 @@ MAX_STRING = 1024
 # 2000-01-01 .. 2100-01-01 in epoch milliseconds: anything outside is a unit mistake.
 MIN_TS_MS = 946_684_800_000
 MAX_TS_MS = 4_102_444_800_000
+MAX_SEQ = 2**63 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 
 PointName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 PointValue = bool | int | float | Annotated[str, StringConstraints(max_length=MAX_STRING)] | None
+
+
+class FutureTimestamp(InvalidMessage):
+    """A sample's time is further ahead of the receiver's clock than the allowed skew."""
+
+
+def check_not_ahead(
+    topic: str,
+    ts_ms: int,
+    *,
+    now_ms: int | None = None,
+    max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+) -> None:
+    """Refuse a sample time more than `max_skew_s` ahead of the receiver's clock (`now_ms`,
+    default the wall clock): raises FutureTimestamp saying by how much."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    ahead_ms = ts_ms - now
+    if ahead_ms > max_skew_s * 1000:
+        raise FutureTimestamp(
+            topic,
+            f"ts {ts_ms} is {ahead_ms / 1000:.1f} s ahead of the receiver's clock "
+            f"(at most {max_skew_s:g} s allowed)",
+        )
 
 
 class Quality(StrEnum):
@@ -48,9 +82,15 @@ class Telemetry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="PlantroomTelemetry")
 
     ts: int = Field(ge=MIN_TS_MS, le=MAX_TS_MS, description="epoch milliseconds at the edge")
-    seq: int = Field(ge=0, description="per-equipment counter; a gap means a lost sample")
+    seq: int = Field(
+        ge=0, le=MAX_SEQ, description="per-equipment counter; a gap means a lost sample"
+    )
     points: dict[PointName, PointValue] = Field(
-        min_length=1, max_length=MAX_POINTS, description="point name → value (null = not available)"
+        min_length=1,
+        max_length=MAX_POINTS,
+        description=(
+            "point name → value (null = not available); integers are signed 64-bit, floats finite"
+        ),
     )
     quality: dict[PointName, Quality] | None = Field(
         default=None, description="per-point quality where not good"
@@ -62,23 +102,35 @@ class Telemetry(BaseModel):
         for name, value in points.items():
             if isinstance(value, float) and not isfinite(value):
                 raise ValueError(f"point {name!r} is not a finite number")
+            if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+                raise ValueError(f"point {name!r} integer does not fit in 64 bits (signed)")
         return points
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
 
 
-def parse_telemetry(topic: str, payload: bytes | bytearray | str) -> Telemetry:
-    """Validate a telemetry payload at a consumer's boundary.
+def parse_telemetry(
+    topic: str,
+    payload: bytes | bytearray | str,
+    *,
+    now_ms: int | None = None,
+    max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+) -> Telemetry:
+    """Validate a telemetry payload at a consumer's boundary, its time against the receiver's
+    clock (`now_ms`, default the wall clock) with `max_skew_s` of allowance.
 
-    Raises InvalidMessage with the topic and a reason that names the bad field.
+    Raises InvalidMessage with the topic and a reason that names the bad field; a time too far
+    ahead raises its subclass FutureTimestamp.
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidMessage(topic, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        return Telemetry.model_validate_json(payload)
+        telemetry = Telemetry.model_validate_json(payload)
     except ValidationError as exc:
         raise InvalidMessage(topic, validation_reason(exc)) from exc
+    check_not_ahead(topic, telemetry.ts, now_ms=now_ms, max_skew_s=max_skew_s)
+    return telemetry
 
 
 def validation_reason(exc: ValidationError) -> str:

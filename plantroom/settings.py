@@ -63,7 +63,19 @@ class InfluxSettings(_Base):
     )
 
 
-class EdgeSettings(MqttSettings):
+class ClockSettings(_Base):
+    max_clock_skew_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "how far ahead of this process's clock a sample's time may be; a later one is"
+            " refused and counted, so a fast clock or a forged time cannot shadow real samples"
+        ),
+    )
+
+
+class EdgeSettings(MqttSettings, ClockSettings):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     edge_agent_id: str = Field(
         default="edge-1",
@@ -128,7 +140,7 @@ class EdgeSettings(MqttSettings):
     )
 
 
-class GatewaySettings(MqttSettings, InfluxSettings):
+class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
     inventory: Path | None = Field(
         default=None, description="the site inventory; when given, lines get a `floor` tag"
     )
@@ -166,7 +178,7 @@ class GatewaySettings(MqttSettings, InfluxSettings):
     )
 
 
-class CloudSettings(MqttSettings, InfluxSettings):
+class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(
         default="sqlite:///var/cloud/plantroom.sqlite",
@@ -248,6 +260,26 @@ class CloudSettings(MqttSettings, InfluxSettings):
         default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"
     )
     api_tls_key_file: Path | None = Field(default=None, description="PEM private key")
+    login_free_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="failed logins per username and per address before each one more blocks",
+    )
+    login_max_delay_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="the longest block after failed logins (the delay doubles from 1 s up to it)",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body the API reads; a larger one is answered 413 unread",
+    )
+    api_max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="the same for the routes that take uploads (cloud/api/limits.py)",
+    )
 
 
 class SimSettings(MqttSettings):

@@ -19,7 +19,7 @@ STATUS_WILDCARD = f"{PREFIX}/+/+/+/+/status"
 EDGE_STATUS_WILDCARD = f"{PREFIX}/+/edge/+/status"
 EDGE_HEALTH_WILDCARD = f"{PREFIX}/+/edge/+/health"
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+\Z")
 
 
 def check_segment(value: str, what: str) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer
 from cloud.errors import NotFound, Unauthorized
 from cloud.schemas import ErrorBody
-from cloud.security import verify_password
+from cloud.security import verify_nobody, verify_password
 from cloud.users.schemas import LoginIn, RevokedOut, TokenOut, UserOut, UserRef
 from cloud.users.service import get_user, issue_token, revoke_token, token_ttl
 from cloud.workorders.model import Notification
@@ -31,17 +32,38 @@ def profile(session: SessionDep, user: CurrentUser) -> Response:
     return answer(session, UserOut.model_validate(user))
 
 
-@router.post("/auth/token", response_model=TokenOut, responses={401: {"model": ErrorBody}})
-def login(body: LoginIn, state: StateDep, session: SessionDep) -> Response:
-    """Exchange a username and password for a new API token (users that have a password)."""
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={
+        401: {"model": ErrorBody},
+        429: {"model": ErrorBody, "description": "too many failed logins; see Retry-After"},
+    },
+)
+def login(body: LoginIn, request: Request, state: StateDep, session: SessionDep) -> Response:
+    """Exchange a username and password for a new API token (users that have a password).
+
+    Failed logins are throttled per username and per client address: after a few, each one
+    more blocks further tries for a doubling delay (429 with Retry-After)."""
+    throttle = state.login_throttle
+    keys = throttle.keys(body.username, request.client.host if request.client else None)
+    wait = throttle.retry_after(keys)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise HTTPException(
+            429,
+            f"too many failed logins; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     user = get_user(session, body.username)
-    if (
-        user is None
-        or not user.active
-        or user.password_hash is None
-        or not verify_password(body.password, user.password_hash)
-    ):
+    if user is None or not user.active or user.password_hash is None:
+        ok = verify_nobody(body.password)  # the same work, so timing tells nothing
+    else:
+        ok = verify_password(body.password, user.password_hash)
+    if not ok or user is None:
+        throttle.failed(keys)
         raise Unauthorized("unknown user or wrong password", code="invalid_credentials")
+    throttle.succeeded(body.username)
     now = state.clock()
     ttl = token_ttl(state.settings)
     token = issue_token(session, user, now=now, ttl=ttl, label="login")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,7 +38,7 @@ CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 MAX_BUCKETS = 288  # points in a chart: 5-minute means over 24 hours
 MAX_HOURS = 168
 INFLUX_TIMEOUT_S = 5.0
-POINT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # as plantroom.schema's PointName
+POINT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # as plantroom.schema's PointName
 
 # The console's page only loads its own files and talks only to this service.
 CONTENT_SECURITY_POLICY = (
@@ -251,6 +251,15 @@ def history(
     return HistoryReader(state.settings).read(target, point, hours)
 
 
+class ConsoleFiles(StaticFiles):
+    """The console's files, each with the page's security headers (CSP, nosniff, …)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+
 def index() -> FileResponse:
     return FileResponse(CONSOLE_DIR / "index.html", headers=PAGE_HEADERS)
 
@@ -276,5 +285,5 @@ def install(app: FastAPI) -> events.Broadcaster:
     app.include_router(events.router, prefix="/api")
     app.include_router(lifespan_router)
     app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)
-    app.mount("/console", StaticFiles(directory=CONSOLE_DIR), name="console")
+    app.mount("/console", ConsoleFiles(directory=CONSOLE_DIR), name="console")
     return broadcaster

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -13,7 +14,7 @@ from cloud import registry
 from cloud.alarms.model import Alarm
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
-from cloud.schemas import Counts, Health, MqttHealth
+from cloud.schemas import Counts, EdgeClock, Health, MqttHealth
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,19 @@ def health(state: StateDep) -> JSONResponse:
         connected=consumer is not None and consumer.stats.connected,
         received=consumer.stats.received if consumer else 0,
         invalid=consumer.stats.invalid if consumer else 0,
+        future=consumer.stats.future if consumer else 0,
+        dead_lettered=consumer.stats.dead_lettered if consumer else 0,
         dropped=consumer.stats.dropped if consumer else 0,
         queued=consumer.queued if consumer else 0,
+        edge_clocks=[
+            EdgeClock(
+                agent=c.agent,
+                skew_s=c.skew_s,
+                reports=c.reports,
+                last_report_at=datetime.fromtimestamp(c.last_report_at_ms / 1000, UTC),
+            )
+            for c in (consumer.clocks.agents() if consumer else [])
+        ],
     )
     status = "down" if not database else ("ok" if mqtt.connected else "degraded")
     body = Health(

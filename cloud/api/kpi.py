@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from cloud import kpi
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.times import query_time
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer
 from cloud.errors import InvalidInput
 from cloud.schemas import IndicatorOut, KpiCounts, KpiOut
@@ -32,9 +33,7 @@ def period(
     start: datetime | None, end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
     """The period asked for: `to` defaults to now, `from` to 30 days before `to`."""
-    for value, name in ((start, "from"), (end, "to")):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(f"query.{name}: give a time zone, e.g. 2026-11-01T00:00:00Z")
+    start, end = query_time(start, "from"), query_time(end, "to")
     end = end or now
     start = start or end - DEFAULT_PERIOD
     if end <= start:

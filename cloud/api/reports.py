@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,12 +9,10 @@ from fastapi.responses import HTMLResponse
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.kpi import check_building
+from cloud.api.times import query_month
 from cloud.deps import CurrentUser, SessionDep, StateDep
-from cloud.errors import InvalidInput
 from cloud.report.monthly import gather
 from cloud.report.render import render_html
-
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 router = APIRouter(tags=["reports"], responses=AUTH_RESPONSES)
 
@@ -35,8 +32,7 @@ def monthly_report(
     """The service standards' indicators with their targets (the same figures as
     `/api/kpis` for the month), work orders by kind and priority, SLA compliance by
     priority, top recurring faults, problem equipment, and PM done against due."""
-    if not MONTH.match(month):
-        raise InvalidInput(f"query.month: {month!r} is not YYYY-MM, e.g. 2026-11")
+    query_month(month)
     check_building(state, building)
     report = gather(
         session,

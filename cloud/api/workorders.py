@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.times import query_time
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
@@ -99,7 +100,7 @@ def list_work_orders(
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all."""
-    bounds = [_aware(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
+    bounds = [query_time(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
     if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
         raise InvalidInput("query.to: must be later than `from`")
     filters = queries.Filters(
@@ -118,12 +119,6 @@ def list_work_orders(
     items = [WorkOrderOut.model_validate(item) for item in found.items]
     page = WorkOrderPage(items=items, total=found.total, limit=limit, offset=offset)
     return answer(session, page)
-
-
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput(f"query.{name}: give a time zone, e.g. 2026-11-01T00:00:00Z")
-    return value
 
 
 @router.post("", response_model=WorkOrderDetail, status_code=status.HTTP_201_CREATED)

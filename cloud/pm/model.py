@@ -40,8 +40,8 @@ from pydantic import (
 from cloud.enums import Priority
 from cloud.rules.base import Duration, PointName
 
-_INTERVAL = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
-_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*\Z")
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})\Z")
 
 PlanId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=64)

@@ -16,7 +16,7 @@ from plantroom.errors import ConfigError, ServiceError
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])\Z")
 
 
 def default_name(month: str, building: str | None) -> Path:

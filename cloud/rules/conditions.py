@@ -133,7 +133,7 @@ def _matches(value: Scalar, wanted: Sequence[bool | int | float | str | None]) -
     return any(value == w and isinstance(value, bool) == isinstance(w, bool) for w in wanted)
 
 
-_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\Z")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 

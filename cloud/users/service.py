@@ -24,7 +24,7 @@ from plantroom.settings import CloudSettings
 
 # The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
 DEFAULT_TOKEN_TTL = timedelta(days=CloudSettings.model_fields["token_ttl_days"].default)
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 MIN_PASSWORD = 8
 
 

@@ -12,7 +12,8 @@ import json
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cloud.ingest import TelemetryConsumer, parse_status
+from cloud.ingest import TelemetryConsumer
+from cloud.messages import parse_status
 from cloud.monitor import StatusItem, TelemetryItem
 from plantroom.errors import InvalidMessage
 from plantroom.influx.lineprotocol import TelemetryEncoder

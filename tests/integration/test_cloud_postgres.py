@@ -61,6 +61,10 @@ def test_migrations_up_down_up(schema_url: str) -> None:
             missing = {c.name for c in table.columns} - set(have)
             assert not missing, f"{table.name} lacks {missing}"
         assert columns(db, "work_orders")["opened_at"] is False  # NOT NULL on PostgreSQL
+        last_seq = next(
+            c for c in inspect(db.engine).get_columns("equipment") if c["name"] == "last_seq"
+        )
+        assert str(last_seq["type"]) == "BIGINT"  # the contract's seq runs to 2^63-1
 
         assert indexes(db, "work_orders") >= LIST_INDEXES
 

@@ -305,6 +305,12 @@ async def test_malformed_messages_are_dead_lettered_and_good_ones_keep_flowing(
         (topic(site, "b1", "boiler", "x1"), payload(1, {"a": 1}), "unknown equipment kind"),
         (good, payload(1, {"speed": 2**70}), "64 bits"),
         (good, payload(1, {"time": 3}), "reserved"),
+        # a clock a day fast (or a forged time): refused, never written as the newest point
+        (
+            good,
+            payload(1, {"speed": 1}, ts=int(time.time() * 1000) + 86_400_000),
+            "ahead of the receiver's clock",
+        ),
         (f"plantroom/v1/{site}/edge/pump/p1/telemetry", payload(1, {"a": 1}), "edge status"),
         (good, b'{"ts": 1763900000000, "seq": 1, "points": {"Bad-Name": 1}}', "points.Bad-Name"),
     ]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from cloud.enums import EquipmentStatus
-from cloud.ingest import TelemetryConsumer, parse_status
+from cloud.ingest import TelemetryConsumer
+from cloud.messages import parse_status
 from cloud.monitor import StatusItem, TelemetryItem
 from plantroom.errors import InvalidMessage
 

@@ -229,6 +229,23 @@ def test_older_samples_and_strangers_are_counted_not_applied(rig: Rig) -> None:
     assert rig.count(Alarm) == 0
 
 
+def test_a_sample_stamped_ahead_does_not_hide_the_real_samples_after_it(rig: Rig) -> None:
+    """A sample from a fast clock (or a forged time within the allowed skew) is taken, but
+    does not make the samples after it look old: the pump really running dry still alarms."""
+    rig.send(rig.item("p1", {"dry_run": False}, ts=rig.clock() + timedelta(minutes=4)))
+    rig.clock.advance(1)
+    rig.send(rig.item("p1", {"dry_run": True}))
+    assert rig.monitor.stats.out_of_order == 0
+    assert [a.rule_id for a in rig.alarm_list()] == ["pump.dry_run"]
+    with rig.db.sessions() as session:
+        p1 = session.get(Equipment, "p1")
+        assert p1 is not None and p1.last_values["dry_run"] is True
+        assert p1.last_seq == rig.seq and p1.last_seen == rig.clock()
+    # a replay from before the last arrival is still history, not news
+    rig.send(rig.item("p1", {"dry_run": False}, ts=rig.clock() - timedelta(seconds=30)))
+    assert rig.monitor.stats.out_of_order == 1
+
+
 def test_a_failed_batch_rolls_back_and_reloads_the_rules(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -217,7 +217,7 @@ _names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 _values = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-(2**63), 2**64),
+    st.integers(-(2**63), 2**63 - 1),  # the contract: signed 64-bit
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
 )

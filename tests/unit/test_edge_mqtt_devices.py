@@ -195,3 +195,17 @@ def test_devices_route_by_topic_and_count_malformed(caplog: pytest.LogCaptureFix
     assert devices.handle("unrelated/topic", message(), RECEIVED) == []
     assert devices.malformed == {"lumen/1/state": 1}
     assert any("lumen/1/state" in r.message and r.levelname == "WARNING" for r in caplog.records)
+    # a vendor time a day ahead of the agent's clock is refused, not taken as the newest
+    day_ahead = message(time=RECEIVED + 86_400_000)
+    assert devices.handle("lumen/2/state", day_ahead, RECEIVED) == []
+    assert devices.future == {"lumen/2/state": 1}
+    assert devices.malformed["lumen/2/state"] == 1
+    assert any("ahead of the receiver's clock" in r.message for r in caplog.records)
+
+
+def test_a_vendor_time_ahead_of_the_clock_by_more_than_the_skew_is_refused() -> None:
+    decoder = VendorDecoder("l", lumen(), max_skew_s=60)
+    within = decoder.decode("t", message(time=RECEIVED + 59_000), RECEIVED)
+    assert within.ts == RECEIVED + 59_000
+    with pytest.raises(InvalidMessage, match=r"61\.0 s ahead .*at most 60 s"):
+        decoder.decode("t", message(time=RECEIVED + 61_000), RECEIVED)

@@ -92,3 +92,33 @@ def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_inventory(tmp_path / "nope.yaml")
+
+
+def test_every_duplicate_id_points_at_its_own_line(tmp_path: Path) -> None:
+    text = GOOD.replace("id: l1", "id: p1").replace("id: e1", "id: p1")
+    with pytest.raises(ConfigError) as err:
+        load_inventory(write(tmp_path, text))
+    lines = str(err.value).splitlines()
+    path = tmp_path / "site.yaml"
+    assert lines == [
+        f"{path}:10: buildings.0.equipment.1.id: equipment id 'p1' is used twice (first at line 5)",
+        f"{path}:16: buildings.1.equipment.0.id: equipment id 'p1' is used twice (first at line 5)",
+    ]
+
+
+def test_an_alias_bomb_fails_at_once_naming_the_file(tmp_path: Path) -> None:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for n in range(ord("b"), ord("j")):
+        prev = chr(n - 1)
+        bomb += f"{chr(n)}: &{chr(n)} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    assert len(bomb.splitlines()) == 9
+    path = write(tmp_path, bomb)
+    with pytest.raises(ConfigError, match=rf"^{path}: more than 200000 values once aliases"):
+        load_inventory(path)
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_bytes(b"site: {id: s1}\nbuildings:\n  - id: caf\xe9\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3: not UTF-8: byte 0xe9 at offset 37$"):
+        load_inventory(path)

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from plantroom.errors import InvalidMessage
-from plantroom.schema import MAX_PAYLOAD_BYTES, Telemetry, json_schema, parse_telemetry
+from plantroom.schema import (
+    MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
+    FutureTimestamp,
+    Telemetry,
+    json_schema,
+    parse_telemetry,
+)
 
 TOPIC = "plantroom/v1/s/b/pump/p1/telemetry"
 TS = 1_763_900_000_000
@@ -38,6 +45,9 @@ def test_quality_and_null_values() -> None:
         (b"not json", "payload"),
         (json.dumps({"seq": 1, "points": {"a": 1}}), "ts"),
         (json.dumps({"ts": TS, "seq": -1, "points": {"a": 1}}), "seq"),
+        (json.dumps({"ts": TS, "seq": 2**63, "points": {"a": 1}}), "seq"),
+        (json.dumps({"ts": TS, "seq": 1, "points": {"a": 2**63}}), "64 bits"),
+        (json.dumps({"ts": TS, "seq": 1, "points": {"a": -(2**63) - 1}}), "64 bits"),
         (json.dumps({"ts": 1_700_000, "seq": 1, "points": {"a": 1}}), "ts"),
         (json.dumps({"ts": TS, "seq": 1, "points": {}}), "points"),
         (json.dumps({"ts": TS, "seq": 1, "points": {"Bad Name": 1}}), "points"),
@@ -68,3 +78,24 @@ def test_json_schema_describes_the_payload() -> None:
     assert schema["required"] == ["ts", "seq", "points"]
     assert schema["additionalProperties"] is False
     assert schema["$schema"].endswith("2020-12/schema")
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    raw = json.dumps({"ts": TS, "seq": MAX_SEQ, "points": {"a": -(2**63), "b": 2**63 - 1}})
+    parsed = parse_telemetry(TOPIC, raw)
+    assert parsed.seq == 2**63 - 1
+    assert json_schema()["properties"]["seq"]["maximum"] == MAX_SEQ
+
+
+def test_a_time_ahead_of_the_receivers_clock_by_more_than_the_skew_is_refused() -> None:
+    now = TS
+    ok = json.dumps({"ts": now + 300_000, "seq": 0, "points": {"dry_run": False}})
+    assert parse_telemetry(TOPIC, ok, now_ms=now, max_skew_s=300).ts == now + 300_000
+    ahead = json.dumps({"ts": now + 300_001, "seq": 0, "points": {"dry_run": False}})
+    with pytest.raises(FutureTimestamp, match=r"300\.0 s ahead .*at most 300 s") as err:
+        parse_telemetry(TOPIC, ahead, now_ms=now, max_skew_s=300)
+    assert err.value.topic == TOPIC
+    # the message of the review: a time near 2100, now refused against the wall clock
+    forged = b'{"ts": 4102444700000, "seq": 0, "points": {"dry_run": false}}'
+    with pytest.raises(FutureTimestamp):
+        parse_telemetry(TOPIC, forged)
