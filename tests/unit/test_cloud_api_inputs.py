@@ -13,7 +13,7 @@ from cloud.enums import Role
 from cloud.pm.model import _MONTH_DAY
 from cloud.report.build import MONTH
 from cloud.rules.conditions import _TIME_OF_DAY
-from cloud.users import USERNAME
+from cloud.users.service import USERNAME
 from plantroom.topics import check_segment
 from tests.unit.test_cloud_api import Api, Clock, serve, settings_for
 

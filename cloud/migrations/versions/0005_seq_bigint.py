@@ -5,8 +5,8 @@ Revises: 0004_merge_heads
 Create Date: 2026-12-06
 
 An INTEGER column holds 2^31-1 on PostgreSQL, so a sample with a larger `seq`, valid by the
-contract, failed its whole batch there. SQLite's INTEGER already holds 64 bits; the column is
-re-declared there too so that both databases match the model.
+contract, failed its whole batch there. SQLite's INTEGER already holds 64 bits, so SQLite is
+left as it is (re-creating the table there would fight the foreign keys that point at it).
 """
 
 from __future__ import annotations
@@ -23,14 +23,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("equipment") as batch:
-        batch.alter_column(
-            "last_seq", existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=True
-        )
+    if op.get_bind().dialect.name == "sqlite":
+        return
+    op.alter_column(
+        "equipment",
+        "last_seq",
+        existing_type=sa.Integer(),
+        type_=sa.BigInteger(),
+        existing_nullable=True,
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("equipment") as batch:
-        batch.alter_column(
-            "last_seq", existing_type=sa.BigInteger(), type_=sa.Integer(), existing_nullable=True
-        )
+    if op.get_bind().dialect.name == "sqlite":
+        return
+    op.alter_column(
+        "equipment",
+        "last_seq",
+        existing_type=sa.BigInteger(),
+        type_=sa.Integer(),
+        existing_nullable=True,
+    )
