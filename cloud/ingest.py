@@ -37,7 +37,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -51,6 +50,7 @@ from plantroom.errors import InvalidMessage
 from plantroom.mqttwire import Publish
 from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp
 from plantroom.settings import CloudSettings
+from plantroom.ticker import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class TelemetryConsumer:
         self._wall_clock = wall_clock
         self.clocks = ClockSkews()
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
-        self._executor: ThreadPoolExecutor | None = None
+        self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._tick_queued = False
@@ -123,18 +123,14 @@ class TelemetryConsumer:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the database thread, in order with the telemetry batches (e.g.
         a rule reload, which must not interleave with a batch)."""
-        if self._executor is None:
-            raise RuntimeError("the telemetry consumer is not running")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._db.call(fn, *args)  # NotRunning (a RuntimeError) when stopped
 
     async def __aenter__(self) -> TelemetryConsumer:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloud-db")
-        loop = asyncio.get_running_loop()
+        self._db.start()
         try:
-            await loop.run_in_executor(self._executor, self._monitor.load)
+            await self._db.call(self._monitor.load)
         except BaseException:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            await self._db.stop()
             raise
         self._stop.clear()
         self._runner = asyncio.create_task(self._supervise(), name="cloud-ingest")
@@ -159,15 +155,12 @@ class TelemetryConsumer:
                 self._runner.cancel()
                 await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
-        if self._executor is not None:
+        if self._db.running:
             try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._monitor.flush
-                )
+                await self._db.call(self._monitor.flush)
             except Exception:
                 log.exception("saving the rule state at shutdown failed")
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            await self._db.stop()
         self.stats.connected = False
 
     async def _supervise(self) -> None:
@@ -317,13 +310,10 @@ class TelemetryConsumer:
     async def _process(self, batch: list[Item]) -> None:
         """One transaction for the batch; what fails is retried, then isolated, and what
         fails alone is dead-lettered (see `cloud.batches`)."""
-        executor = self._executor
-        assert executor is not None
-        loop = asyncio.get_running_loop()
         backoff = Backoff(0.5, 5.0)
 
         async def run(items: Sequence[Item]) -> None:
-            await loop.run_in_executor(executor, self._monitor.process, items)
+            await self._db.call(self._monitor.process, items)
 
         async def pause(attempt: int) -> None:
             await asyncio.sleep(backoff.next_delay())
