@@ -93,7 +93,9 @@ class Gateway:
     async def __aenter__(self) -> Gateway:
         settings = self.settings
         inventory = load_inventory(settings.inventory) if settings.inventory else None
-        self._encoder = TelemetryEncoder.from_inventory(inventory)
+        self._encoder = TelemetryEncoder.from_inventory(
+            inventory, known_only=settings.gateway_inventory_only
+        )
         self.buffer.open()
         try:
             self.dead_letters.open()

@@ -142,7 +142,18 @@ class EdgeSettings(MqttSettings, ClockSettings):
 
 class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
     inventory: Path | None = Field(
-        default=None, description="the site inventory; when given, lines get a `floor` tag"
+        default=None,
+        description=(
+            "the site inventory; when given, lines get a `floor` tag and (see"
+            " PLANTROOM_GATEWAY_INVENTORY_ONLY) telemetry of equipment not in it is refused"
+        ),
+    )
+    gateway_inventory_only: bool = Field(
+        default=True,
+        description=(
+            "with an inventory: telemetry whose site, building, kind and equipment are not in it"
+            " is dead-lettered, not written; false: written, the inventory only adds floor tags"
+        ),
     )
     gateway_id: str = Field(
         default="gateway-1",

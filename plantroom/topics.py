@@ -19,14 +19,25 @@ STATUS_WILDCARD = f"{PREFIX}/+/+/+/+/status"
 EDGE_STATUS_WILDCARD = f"{PREFIX}/+/edge/+/status"
 EDGE_HEALTH_WILDCARD = f"{PREFIX}/+/edge/+/health"
 
+MAX_SEGMENT = 64  # as an inventory id: the longest site, building, equipment or agent name
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]+\Z")
 
 
 def check_segment(value: str, what: str) -> str:
-    """A topic segment may not contain MQTT separators or wildcards."""
+    """A topic segment may not contain MQTT separators or wildcards, nor run past MAX_SEGMENT."""
+    if len(value) > MAX_SEGMENT:
+        raise ValueError(
+            f"{what} {value[:MAX_SEGMENT]!r}… is {len(value)} characters; at most {MAX_SEGMENT}"
+        )
     if not _SEGMENT.match(value):
         raise ValueError(f"{what} {value!r} may only contain letters, digits, '_', '-', '.', ':'")
     return value
+
+
+def shown(topic: str, limit: int = 200) -> str:
+    """A topic as an error message quotes it: cut to `limit` characters, so a hostile one
+    cannot fill a log."""
+    return repr(topic) if len(topic) <= limit else f"{topic[:limit]!r}… ({len(topic)} characters)"
 
 
 def shared(group: str, topic_filter: str) -> str:
@@ -65,10 +76,10 @@ def parse_edge_topic(topic: str) -> tuple[str, str, str]:
     """Split an edge agent topic into (site, agent, leaf); raises ValueError naming the problem."""
     parts = topic.split("/")
     if len(parts) != 6 or f"{parts[0]}/{parts[1]}" != PREFIX or parts[3] != "edge":
-        raise ValueError(f"not a Plantroom edge agent topic: {topic!r}")
+        raise ValueError(f"not a Plantroom edge agent topic: {shown(topic)}")
     _, _, site, _, agent, leaf = parts
     if leaf not in ("status", "health"):
-        raise ValueError(f"unknown leaf {leaf!r} in topic {topic!r}")
+        raise ValueError(f"unknown leaf {leaf!r} in topic {shown(topic)}")
     check_segment(site, "site")
     check_segment(agent, "agent")
     return site, agent, leaf
@@ -81,12 +92,15 @@ def parse_equipment_topic(topic: str) -> tuple[EquipmentTopic, str]:
     """
     parts = topic.split("/")
     if len(parts) != 7 or f"{parts[0]}/{parts[1]}" != PREFIX:
-        raise ValueError(f"not a Plantroom equipment topic: {topic!r}")
+        raise ValueError(f"not a Plantroom equipment topic: {shown(topic)}")
     _, _, site, building, kind, equipment, leaf = parts
     if building == "edge":
-        raise ValueError(f"edge status topic, not an equipment topic: {topic!r}")
+        raise ValueError(f"edge status topic, not an equipment topic: {shown(topic)}")
     if kind not in KINDS:
-        raise ValueError(f"unknown equipment kind {kind!r} in topic {topic!r}")
+        raise ValueError(f"unknown equipment kind {kind!r} in topic {shown(topic)}")
     if leaf not in ("telemetry", "status"):
-        raise ValueError(f"unknown leaf {leaf!r} in topic {topic!r}")
+        raise ValueError(f"unknown leaf {leaf!r} in topic {shown(topic)}")
+    check_segment(site, "site")
+    check_segment(building, "building")
+    check_segment(equipment, "equipment")
     return EquipmentTopic(site, building, kind, equipment), leaf

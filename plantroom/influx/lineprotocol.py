@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 
 from plantroom.inventory import Inventory
 from plantroom.schema import Telemetry
-from plantroom.topics import parse_equipment_topic
+from plantroom.topics import parse_equipment_topic, shown
 
 FieldValue = bool | int | float | str
 
@@ -147,30 +147,38 @@ def encode_line(
 class TelemetryEncoder:
     """Telemetry message → one line, with the measurement and tags cached per topic.
 
-    The floor tag comes from the inventory when it knows the equipment.
+    The floor tag comes from the inventory when it knows the equipment. With `known`, a topic
+    whose (site, building, kind, equipment) is not in it is refused (ValueError).
     """
 
     def __init__(
         self,
         floors: Mapping[tuple[str, str, str], str] | None = None,
         *,
+        known: frozenset[tuple[str, str, str, str]] | None = None,
         cache_size: int = 65_536,
     ) -> None:
         self._floors = dict(floors or {})
+        self._known = known
         self._cache_size = cache_size
         self._prefixes: dict[str, str] = {}
         self._field_keys: dict[str, str] = {}
 
     @classmethod
     def from_inventory(
-        cls, inventory: Inventory | None, *, cache_size: int = 65_536
+        cls, inventory: Inventory | None, *, known_only: bool = False, cache_size: int = 65_536
     ) -> TelemetryEncoder:
+        """Floor tags from `inventory`; with `known_only`, only its equipment is accepted."""
         floors: dict[tuple[str, str, str], str] = {}
+        known: set[tuple[str, str, str, str]] = set()
         if inventory is not None:
+            site = inventory.site.id
             for building, equipment in inventory.equipment():
+                known.add((site, building.id, equipment.kind, equipment.id))
                 if equipment.floor:
-                    floors[(inventory.site.id, building.id, equipment.id)] = equipment.floor
-        return cls(floors, cache_size=cache_size)
+                    floors[(site, building.id, equipment.id)] = equipment.floor
+        accepted = frozenset(known) if known_only and inventory is not None else None
+        return cls(floors, known=accepted, cache_size=cache_size)
 
     def prefix(self, topic: str) -> str:
         """`measurement,tag=value,...` for a telemetry topic; ValueError names a bad topic."""
@@ -179,7 +187,14 @@ class TelemetryEncoder:
             return cached
         where, leaf = parse_equipment_topic(topic)
         if leaf != "telemetry":
-            raise ValueError(f"not a telemetry topic: {topic!r}")
+            raise ValueError(f"not a telemetry topic: {shown(topic)}")
+        if self._known is not None and (
+            (where.site, where.building, where.kind, where.equipment) not in self._known
+        ):
+            raise ValueError(
+                f"{where.kind} {where.equipment!r} in {where.site}/{where.building} is not in"
+                " the inventory"
+            )
         tags = {"site": where.site, "building": where.building, "equipment": where.equipment}
         floor = self._floors.get((where.site, where.building, where.equipment))
         if floor is not None:

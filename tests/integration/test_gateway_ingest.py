@@ -292,6 +292,37 @@ async def test_telemetry_of_all_four_kinds_lands_in_influxdb_with_tags_fields_an
         )
 
 
+async def test_with_an_inventory_only_its_equipment_is_written(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    site = unique("site")
+    inventory = write_inventory(tmp_path / "site.yaml", site)
+    settings = settings_for(mosquitto, influxd, tmp_path, inventory=inventory)
+    known = topic(site, "tower-a", "pump", "pump-1")
+    strangers = [
+        topic(site, "tower-a", "pump", "pump-9"),  # not in the inventory
+        topic(site, "tower-b", "pump", "pump-1"),  # in no building of the site
+        topic(unique("other"), "tower-a", "pump", "pump-1"),  # another site
+    ]
+    async with Gateway(settings, session_expiry_s=0) as gw:
+        async with asyncio.timeout(10):
+            await gw.wait_subscribed()
+        with publisher(mosquitto) as pub:
+            for seq, stranger in enumerate(strangers):
+                pub.publish(stranger, payload(seq, {"speed": 1}))
+                pub.publish(known, payload(seq, {"speed": 1000 + seq}))
+            await pub.flush()
+
+        async def known_written() -> bool:
+            return await seqs(influxd, settings.influx_database, site) == [0, 1, 2]
+
+        await wait_until(known_written, "the known pump's samples in InfluxDB")
+        await wait_until(lambda: gw.stats.dead_letters == len(strangers), "strangers refused")
+    entries = [json.loads(line) for line in gw.dead_letters.path.read_text().splitlines()]
+    assert [e["topic"] for e in entries] == strangers
+    assert all("is not in the inventory" in e["reason"] for e in entries)
+
+
 async def test_malformed_messages_are_dead_lettered_and_good_ones_keep_flowing(
     fresh_mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
 ) -> None:
@@ -313,6 +344,9 @@ async def test_malformed_messages_are_dead_lettered_and_good_ones_keep_flowing(
         ),
         (f"plantroom/v1/{site}/edge/pump/p1/telemetry", payload(1, {"a": 1}), "edge status"),
         (good, b'{"ts": 1763900000000, "seq": 1, "points": {"Bad-Name": 1}}', "points.Bad-Name"),
+        # an equipment id no inventory can hold, and one with a character ids may not have
+        (topic(site, "b1", "pump", "p" * 60_000), payload(1, {"a": 1}), "at most 64"),
+        (topic(site, "b1", "pump", "p 1"), payload(1, {"a": 1}), "may only contain"),
     ]
     async with Gateway(settings, session_expiry_s=0) as gw:
         async with asyncio.timeout(10):

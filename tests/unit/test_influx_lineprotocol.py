@@ -199,6 +199,18 @@ def test_telemetry_encoder_adds_the_floor_the_inventory_knows() -> None:
     assert "floor" not in encoder.prefix(TOPIC.replace("pump-a1", "pump-a2"))
     assert "floor" not in encoder.prefix(TOPIC.replace("harbour", "elsewhere"))
 
+    strict = TelemetryEncoder.from_inventory(inventory, known_only=True)
+    assert strict.prefix(TOPIC).startswith("pump,")
+    assert strict.prefix(TOPIC.replace("pump-a1", "pump-a2")).startswith("pump,")
+    for other in (
+        TOPIC.replace("harbour", "elsewhere"),  # another site
+        TOPIC.replace("pump-a1", "pump-a9"),  # not in the inventory
+        TOPIC.replace("tower-a", "tower-b"),  # in another building
+        TOPIC.replace("/pump/", "/elevator/"),  # of another kind
+    ):
+        with pytest.raises(ValueError, match="is not in the inventory"):
+            strict.prefix(other)
+
 
 def test_an_all_null_sample_still_writes_its_seq() -> None:
     line, points = TelemetryEncoder().encode(TOPIC, sample({"speed": None}))
@@ -220,8 +232,10 @@ def test_a_point_may_share_a_tag_name_but_not_time_or_seq() -> None:
         ("plantroom/v1/harbour/tower-a/boiler/b1/telemetry", "unknown equipment kind"),
         ("plantroom/v1/harbour/tower-a/pump/pump-a1/status", "not a telemetry topic"),
         ("plantroom/v1/harbour/edge/pump/x/telemetry", "edge"),
-        ("plantroom/v1/harbour//pump/x/telemetry", "empty"),
-        ("plantroom/v1/har\tbour/b/pump/x/telemetry", "control character"),
+        ("plantroom/v1/harbour//pump/x/telemetry", "building '' may only contain"),
+        ("plantroom/v1/har\tbour/b/pump/x/telemetry", r"site 'har\\tbour' may only contain"),
+        ("plantroom/v1/harbour/b/pump/p 1/telemetry", "equipment 'p 1' may only contain"),
+        (f"plantroom/v1/harbour/b/pump/{'x' * 60_000}/telemetry", "60000 characters; at most 64"),
         ("other/topic", "not a Plantroom equipment topic"),
     ],
 )

@@ -45,3 +45,14 @@ def test_bad_topics_are_rejected(topic: str) -> None:
 def test_segments_cannot_carry_separators_or_wildcards(bad: str) -> None:
     with pytest.raises(ValueError):
         check_segment(bad, "building id")
+
+
+def test_an_equipment_topic_segment_is_bounded_and_quoted_short() -> None:
+    long = "x" * 60_000
+    with pytest.raises(ValueError, match=r"equipment 'x+'… is 60000 characters; at most 64") as err:
+        parse_equipment_topic(f"plantroom/v1/harbour/tower-a/pump/{long}/telemetry")
+    assert len(str(err.value)) < 300
+    with pytest.raises(ValueError, match=r"\(60046 characters\)") as err:
+        parse_equipment_topic(f"plantroom/v1/harbour/tower-a/boiler/{long}/telemetry")
+    assert len(str(err.value)) < 400
+    assert parse_equipment_topic(f"plantroom/v1/harbour/tower-a/pump/{'p' * 64}/telemetry")
