@@ -12,16 +12,32 @@ A bad value fails at start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plantroom.errors import ConfigError
 
 ENV_PREFIX = "PLANTROOM_"
+
+
+def _text_list(value: Any) -> Any:
+    """A list setting from the environment: a JSON list (`["a", "b"]`) or comma-separated
+    text (`a,b`); blanks around items are dropped."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# `NoDecode`: the text reaches `_text_list` as it is, not parsed as JSON first
+TextList = Annotated[list[str], NoDecode, BeforeValidator(_text_list)]
 
 
 class _Base(BaseSettings):
@@ -83,7 +99,7 @@ class EdgeSettings(MqttSettings, ClockSettings):
             "this agent's name: MQTT client id `plantroom-edge-<id>`, topics `…/edge/<id>/…`"
         ),
     )
-    edge_buildings: list[str] = Field(
+    edge_buildings: TextList = Field(
         default_factory=list, description="building ids this agent serves; empty: every building"
     )
     edge_profiles_dir: Path | None = Field(default=None, description="extra profile folder")
@@ -222,10 +238,9 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
     grafana_token: SecretStr | None = Field(
         default=None, description="Grafana service-account token for the annotations"
     )
-    webhook_urls: list[str] = Field(
+    webhook_urls: TextList = Field(
         default_factory=list,
-        description="http(s) URLs every work-order event is posted to (a JSON list, or "
-        "comma-separated within an item)",
+        description="http(s) URLs every work-order event is posted to (comma-separated)",
     )
     webhook_secret: SecretStr | None = Field(
         default=None,

@@ -23,7 +23,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, NoDecode
 
 from plantroom.settings import (
     DEFAULT_SECRETS_DIR,
@@ -129,6 +129,10 @@ def _bounds(field: FieldInfo) -> str:
 def values_text(field: FieldInfo) -> str:
     """What a variable takes: the type in words and its bounds, e.g. `integer, ≥ 1, ≤ 65535`."""
     words = _type_words(field.annotation)
+    if words.startswith("JSON list of ") and any(
+        m is NoDecode or isinstance(m, NoDecode) for m in field.metadata
+    ):
+        words = f"list of {words.removeprefix('JSON list of ')}, comma-separated (or a JSON list)"
     bounds = _bounds(field)
     return f"{words}, {bounds}" if bounds else words
 

@@ -98,3 +98,32 @@ def test_the_simulator_scenario_is_a_setting(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings(SimSettings).sim_scenario is None
     monkeypatch.setenv("PLANTROOM_SIM_SCENARIO", "sites/scenarios/bearing-wear.yaml")
     assert load_settings(SimSettings).sim_scenario == Path("sites/scenarios/bearing-wear.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://a.example/x,http://b.example/y", ["http://a.example/x", "http://b.example/y"]),
+        (" http://a.example/x , ", ["http://a.example/x"]),
+        (
+            '["http://a.example/x", "http://b.example/y"]',
+            ["http://a.example/x", "http://b.example/y"],
+        ),
+        ("", []),
+    ],
+)
+def test_a_list_setting_takes_comma_separated_text_or_a_json_list(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("PLANTROOM_WEBHOOK_URLS", text)
+    assert load_settings(CloudSettings).webhook_urls == expected
+    monkeypatch.setenv("PLANTROOM_EDGE_BUILDINGS", text.replace("http://", "").replace("/", "-"))
+    assert load_settings(EdgeSettings).edge_buildings == [
+        e.replace("http://", "").replace("/", "-") for e in expected
+    ]
+
+
+def test_a_broken_json_list_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANTROOM_EDGE_BUILDINGS", '["tower-a",')
+    with pytest.raises(ConfigError, match="PLANTROOM_EDGE_BUILDINGS"):
+        load_settings(EdgeSettings)
