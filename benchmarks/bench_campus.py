@@ -65,10 +65,9 @@ from benchmarks.campus_report import Results, report
 from benchmarks.campus_stack import (
     Stack,
     port_block,
-    servers,
     start_stack,
 )
-from benchmarks.measure import parse_metrics, rss_mib
+from benchmarks.measure import parse_metrics, rss_mib, servers
 from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
 from plantroom.errors import InvalidMessage
 from plantroom.health import parse_edge_health

@@ -56,7 +56,7 @@ from benchmarks.gateway_load import (
     publisher,
     topic,
 )
-from benchmarks.measure import parse_metrics
+from benchmarks.measure import parse_metrics, servers
 from benchmarks.procstat import (
     cpu_seconds,
     machine_busy_seconds,
@@ -652,19 +652,10 @@ def run() -> str:
     check_lines_match_gateway()
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-gw-") as tmp:
         workdir = Path(tmp)
-        mosquitto = Mosquitto(workdir / "mosquitto")
-        influx = Influxd(workdir / "influxd")
-        mosquitto.start()
-        try:
-            influx.start()
-            try:
-                assert influx.pid is not None
-                ceiling = measure_ceiling(influx, influx.pid)
-                gateway_run = run_gateway(mosquitto, influx, workdir)
-            finally:
-                influx.stop()
-        finally:
-            mosquitto.stop()
+        with servers(workdir) as (mosquitto, influx):
+            assert influx.pid is not None
+            ceiling = measure_ceiling(influx, influx.pid)
+            gateway_run = run_gateway(mosquitto, influx, workdir)
     return report(ceiling, gateway_run)
 
 

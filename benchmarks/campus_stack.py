@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,18 +211,3 @@ def start_stack(stack: Stack, site_file: Path) -> None:
                 "PLANTROOM_EDGE_MQTT_STALE_AFTER_S": str(MQTT_STALE_AFTER_S),
             },
         )
-
-
-@contextlib.contextmanager
-def servers(work: Path) -> Iterator[tuple[Mosquitto, Influxd]]:
-    mosquitto = Mosquitto(work / "mosquitto")
-    influxd = Influxd(work / "influxd")
-    mosquitto.start()
-    try:
-        influxd.start()
-        try:
-            yield mosquitto, influxd
-        finally:
-            influxd.stop()
-    finally:
-        mosquitto.stop()

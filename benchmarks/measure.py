@@ -3,15 +3,17 @@ resident memory, a simulator coming up, a child process stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from benchmarks.procstat import memory_kib
 from simulators.control import ControlClient
 from simulators.errors import ControlError
+from stack.services import Influxd, Mosquitto
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -55,3 +57,19 @@ def wait_for_simulator(url: str, proc: subprocess.Popen[bytes], log: Path) -> No
             if time.monotonic() > deadline:
                 raise RuntimeError("plantroom sim did not come up within 60 s") from None
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def servers(work: Path) -> Iterator[tuple[Mosquitto, Influxd]]:
+    """mosquitto and influxd with their data under `work`, stopped (influxd first) on leaving."""
+    mosquitto = Mosquitto(work / "mosquitto")
+    influxd = Influxd(work / "influxd")
+    mosquitto.start()
+    try:
+        influxd.start()
+        try:
+            yield mosquitto, influxd
+        finally:
+            influxd.stop()
+    finally:
+        mosquitto.stop()
