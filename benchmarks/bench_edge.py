@@ -35,7 +35,6 @@ import os
 import pstats
 import random
 import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.edge_children import POLL_INTERVAL_S, PROFILE_S, ChildConfig
+from benchmarks.measure import wait_for_simulator
 from benchmarks.procstat import (
     cpu_seconds,
     machine_busy_seconds,
@@ -57,6 +57,7 @@ from benchmarks.procstat import (
     py_spy,
 )
 from benchmarks.profiles import Profile, categorise, read_py_spy, start_py_spy, summarise
+from stack.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Edge agent: 1,000 devices at 1 s on one core"
@@ -136,12 +137,7 @@ class Child:
 
     def stop(self, grace: float = 15.0) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, grace)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
@@ -277,23 +273,6 @@ def _port_block(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports")
 
 
-def _wait_for_simulator(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    from simulators.control import ControlClient
-    from simulators.errors import ControlError
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            ControlClient(url, timeout=1).faults()
-            return
-        except ControlError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"plantroom sim exited:\n{log.read_text()[-2000:]}") from None
-            if time.monotonic() > deadline:
-                raise RuntimeError("plantroom sim did not come up within 60 s") from None
-            time.sleep(0.2)
-
-
 @contextlib.contextmanager
 def simulator(path: Path, env: dict[str, str], log: Path, control: int) -> Iterator[int]:
     with log.open("wb") as out:
@@ -306,15 +285,10 @@ def simulator(path: Path, env: dict[str, str], log: Path, control: int) -> Itera
         )
     try:
         pin(proc.pid, SERVICE_CORE)
-        _wait_for_simulator(f"http://{HOST}:{control}", proc, log)
+        wait_for_simulator(f"http://{HOST}:{control}", proc, log)
         yield proc.pid
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
 
 
 def run_all(work: Path) -> Result:

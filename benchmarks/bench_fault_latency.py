@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from plantroom.ports import free_port
+from stack.processes import stop_process
 from stack.services import Mosquitto
 
 TITLE = "Fault → work order latency"
@@ -127,12 +127,7 @@ def cloud(tmp: Path, broker: Mosquitto) -> Iterator[tuple[str, dict[str, str], P
             token = next(u["token"] for u in users if u["username"] == "tech1")
             yield url, {"Authorization": f"Bearer {token}"}, log
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 30)
 
 
 def measure(url: str, headers: dict[str, str], broker: Mosquitto) -> tuple[list[float], int]:

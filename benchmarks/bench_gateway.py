@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from benchmarks.gateway_load import (
     publisher,
     topic,
 )
+from benchmarks.measure import parse_metrics, servers
 from benchmarks.procstat import (
     cpu_seconds,
     machine_busy_seconds,
@@ -67,6 +67,7 @@ from benchmarks.procstat import (
 from benchmarks.profiles import Profile, read_py_spy, start_py_spy
 from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
+from stack.processes import stop_process
 from stack.services import Influxd, Mosquitto
 
 TITLE = "Gateway: MQTT → InfluxDB throughput"
@@ -232,13 +233,7 @@ def metrics(port: int) -> dict[str, float]:
         text = conn.getresponse().read().decode()
     finally:
         conn.close()
-    found: dict[str, float] = {}
-    for row in text.splitlines():
-        if row.startswith("plantroom_gateway_"):
-            name, _, value = row.rpartition(" ")
-            key = name.split("{", 1)[0].removeprefix("plantroom_gateway_").removesuffix("_total")
-            found[key] = float(value)
-    return found
+    return parse_metrics(text)
 
 
 def try_metrics(port: int) -> dict[str, float] | None:
@@ -279,12 +274,7 @@ def gateway_process(
         yield proc
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc, 20)
         log.close()
 
 
@@ -662,19 +652,10 @@ def run() -> str:
     check_lines_match_gateway()
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-gw-") as tmp:
         workdir = Path(tmp)
-        mosquitto = Mosquitto(workdir / "mosquitto")
-        influx = Influxd(workdir / "influxd")
-        mosquitto.start()
-        try:
-            influx.start()
-            try:
-                assert influx.pid is not None
-                ceiling = measure_ceiling(influx, influx.pid)
-                gateway_run = run_gateway(mosquitto, influx, workdir)
-            finally:
-                influx.stop()
-        finally:
-            mosquitto.stop()
+        with servers(workdir) as (mosquitto, influx):
+            assert influx.pid is not None
+            ceiling = measure_ceiling(influx, influx.pid)
+            gateway_run = run_gateway(mosquitto, influx, workdir)
     return report(ceiling, gateway_run)
 
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,11 +26,11 @@ from pathlib import Path
 import aiomqtt
 from pymodbus.client import AsyncModbusTcpClient
 
+from benchmarks.measure import wait_for_simulator
 from plantroom.inventory import Inventory, ModbusTcp, load_inventory
 from plantroom.ports import free_port, port_is_free
-from simulators.control import ControlClient
-from simulators.errors import ControlError
 from simulators.generate import generate_site, generated_ports
+from stack.processes import stop_process
 from stack.services import Mosquitto
 
 TITLE = "Simulator: 1,000 devices in one process"
@@ -178,20 +177,6 @@ async def _measure(inventory: Inventory, mosquitto: Mosquitto, pid: int) -> dict
     }
 
 
-def _wait_for_simulator(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            ControlClient(url, timeout=1).faults()
-            return
-        except ControlError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"plantroom sim exited:\n{log.read_text()[-2000:]}") from None
-            if time.monotonic() > deadline:
-                raise RuntimeError("plantroom sim did not come up within 60 s") from None
-            time.sleep(0.2)
-
-
 def run() -> str:
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-sim-") as tmp:
         work = Path(tmp)
@@ -221,17 +206,12 @@ def run() -> str:
                 )
             try:
                 started = time.monotonic()
-                _wait_for_simulator(f"http://{HOST}:{control}", proc, log)
+                wait_for_simulator(f"http://{HOST}:{control}", proc, log)
                 startup = time.monotonic() - started
                 rss_idle = _rss_mib(proc.pid)
                 r = asyncio.run(_measure(inventory, mosquitto, proc.pid))
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc, 30)
         finally:
             mosquitto.stop()
     total = len(list(inventory.equipment()))

@@ -180,16 +180,17 @@ def show_command(
     _print(_run(url, token, "GET", f"/api/work-orders/{ref}"), as_json)
 
 
+def _post(url: str, token: str | None, ref: str, what: str, **fields: Any) -> Any:
+    """POST `fields` to a work order's `what` route, from the command line's channel."""
+    return _run(
+        url, token, "POST", f"/api/work-orders/{ref}/{what}", body=fields | {"channel": "cli"}
+    )
+
+
 def _action(
     action: str, ref: str, url: str, token: str | None, note: str | None, as_json: bool
 ) -> None:
-    wo = _run(
-        url,
-        token,
-        "POST",
-        f"/api/work-orders/{ref}/{action}",
-        body={"note": note, "channel": "cli"},
-    )
+    wo = _post(url, token, ref, action, note=note)
     if as_json:
         _print(wo, True)
     else:
@@ -253,13 +254,7 @@ def comment_command(
     token: Token = None,
 ) -> None:
     """Add a comment to the audit trail."""
-    _run(
-        url,
-        token,
-        "POST",
-        f"/api/work-orders/{ref}/comments",
-        body={"text": text, "channel": "cli"},
-    )
+    _post(url, token, ref, "comments", text=text)
     typer.echo("comment added")
 
 
@@ -272,8 +267,7 @@ def assign_command(
     note: Note = None,
 ) -> None:
     """Give the job to someone (supervisors)."""
-    body = {"assignee": assignee, "note": note, "channel": "cli"}
-    wo = _run(url, token, "POST", f"/api/work-orders/{ref}/assign", body=body)
+    wo = _post(url, token, ref, "assign", assignee=assignee, note=note)
     typer.echo(f"{wo['number']} assigned to {assignee}")
 
 
@@ -286,8 +280,7 @@ def postpone_command(
     token: Token = None,
 ) -> None:
     """Move the promised completion, once."""
-    body = {"until": until, "note": note, "channel": "cli"}
-    wo = _run(url, token, "POST", f"/api/work-orders/{ref}/postpone", body=body)
+    wo = _post(url, token, ref, "postpone", until=until, note=note)
     typer.echo(f"{wo['number']} now due {_when(wo['resolve_due_at'])} UTC")
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from anyio import to_thread
 from fastapi import Depends, Request, Response
@@ -36,6 +36,8 @@ from cloud.users.service import authenticate
 TOKEN_CACHE_S = 5.0  # the longest another process's revocation may go unnoticed here
 TOKEN_CACHE_SIZE = 4096  # tokens remembered at most; the oldest are forgotten first
 
+T = TypeVar("T")
+
 
 async def get_state(request: Request) -> AppState:
     """Async: nothing to wait for, so no trip through the thread pool."""
@@ -44,6 +46,19 @@ async def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def app_attribute(kind: type[T], name: str) -> Any:
+    """A dependency giving the long-lived `kind` kept as `app.state.<name>` (made in the
+    lifespan), for `Annotated[kind, app_attribute(kind, name)]`."""
+
+    def get(request: Request) -> T:
+        found = getattr(request.app.state, name)
+        if not isinstance(found, kind):
+            raise TypeError(f"app.state.{name} is {type(found).__name__}, not {kind.__name__}")
+        return found
+
+    return Depends(get)
 
 
 async def get_session(state: StateDep) -> AsyncIterator[Session]:

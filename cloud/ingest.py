@@ -37,7 +37,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 from cloud.batches import process_batch
@@ -50,7 +49,7 @@ from plantroom.errors import InvalidMessage
 from plantroom.mqttwire import Publish
 from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, FutureTimestamp
 from plantroom.settings import CloudSettings
-from plantroom.ticker import WorkerThread
+from plantroom.ticker import Runs, WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ _STOP = object()
 T = TypeVar("T")
 
 
-class TelemetryConsumer:
+class TelemetryConsumer(Runs):
     """An async context manager: entering loads the rule state and starts consuming; leaving
     stops receiving, processes what is queued (up to a deadline) and stops the DB thread."""
 
@@ -125,7 +124,7 @@ class TelemetryConsumer:
         a rule reload, which must not interleave with a batch)."""
         return await self._db.call(fn, *args)  # NotRunning (a RuntimeError) when stopped
 
-    async def __aenter__(self) -> TelemetryConsumer:
+    async def start(self) -> None:
         self._db.start()
         try:
             await self._db.call(self._monitor.load)
@@ -134,14 +133,8 @@ class TelemetryConsumer:
             raise
         self._stop.clear()
         self._runner = asyncio.create_task(self._supervise(), name="cloud-ingest")
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         self._stop.set()
         if self._runner is not None:
             try:

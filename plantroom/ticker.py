@@ -49,7 +49,22 @@ class NotRunning(RuntimeError):
     """Work was handed to a worker thread that is not running (not started, or stopped)."""
 
 
-class WorkerThread:
+class Stops(ABC):
+    """An async context manager whose leaving stops what it runs, however the block ended."""
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class WorkerThread(Stops):
     """One thread that runs blocking functions in the order they are handed over.
 
     `start` makes the thread (it is named `<name>_0`); `stop` lets the work already handed
@@ -93,35 +108,16 @@ class WorkerThread:
         self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
-
-class Runs(ABC):
+class Runs(Stops):
     """An async context manager that starts what it runs on entry and stops it on exit."""
 
     @abstractmethod
     async def start(self) -> None: ...
 
-    @abstractmethod
-    async def stop(self) -> None: ...
-
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 @dataclass(slots=True)

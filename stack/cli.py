@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +16,9 @@ from cloud.cli import report_command, wo_app
 from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
 from simulators.cli import register as register_sim_commands
+
+if TYPE_CHECKING:
+    from simulators.control import ControlClient
 
 app = typer.Typer(
     help="Plantroom: building equipment → telemetry → InfluxDB, faults and due maintenance → "
@@ -52,6 +57,22 @@ def _fail(exc: PlantroomError) -> None:
     raise typer.Exit(2)
 
 
+def _run_process(log_level: str, module: str, settings_class: str, **overrides: Any) -> None:
+    """Run one process: `module`'s `run` with the `plantroom.settings` class named
+    `settings_class`, loaded from the environment and the given options (imported only here,
+    so that `--help` and the other commands stay quick)."""
+    _logging(log_level)
+    try:
+        process = importlib.import_module(module)
+        settings_module = importlib.import_module("plantroom.settings")
+        settings = settings_module.load_settings(
+            getattr(settings_module, settings_class), **overrides
+        )
+        process.run(settings)
+    except PlantroomError as exc:
+        _fail(exc)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the telemetry payload."""
@@ -72,22 +93,16 @@ def edge(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run an edge agent: poll equipment, publish telemetry."""
-    _logging(log_level)
-    try:
-        from edge.agent import run
-        from plantroom.settings import EdgeSettings, load_settings
-
-        settings = load_settings(
-            EdgeSettings,
-            inventory=inventory,
-            edge_agent_id=agent_id,
-            edge_buildings=building or None,
-            mqtt_host=mqtt_host,
-            mqtt_port=mqtt_port,
-        )
-        run(settings)
-    except PlantroomError as exc:
-        _fail(exc)
+    _run_process(
+        log_level,
+        "edge.agent",
+        "EdgeSettings",
+        inventory=inventory,
+        edge_agent_id=agent_id,
+        edge_buildings=building or None,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+    )
 
 
 @app.command()
@@ -99,21 +114,15 @@ def gateway(
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run the ingest gateway: MQTT telemetry → InfluxDB."""
-    _logging(log_level)
-    try:
-        from gateway.service import run
-        from plantroom.settings import GatewaySettings, load_settings
-
-        settings = load_settings(
-            GatewaySettings,
-            inventory=inventory,
-            mqtt_host=mqtt_host,
-            mqtt_port=mqtt_port,
-            influx_url=influx_url,
-        )
-        run(settings)
-    except PlantroomError as exc:
-        _fail(exc)
+    _run_process(
+        log_level,
+        "gateway.service",
+        "GatewaySettings",
+        inventory=inventory,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        influx_url=influx_url,
+    )
 
 
 @cloud_app.callback(invoke_without_command=True)
@@ -136,25 +145,19 @@ def cloud(
     """Run the cloud service: rules, alarms, work orders, API (no sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
-    _logging(log_level)
-    try:
-        from cloud.main import run
-        from plantroom.settings import CloudSettings, load_settings
-
-        settings = load_settings(
-            CloudSettings,
-            inventory=inventory,
-            api_host=host,
-            api_port=port,
-            database_url=database_url,
-            rules_dir=rules_dir,
-            mqtt_host=mqtt_host,
-            mqtt_port=mqtt_port,
-            demo_mode=demo_mode,
-        )
-        run(settings)
-    except PlantroomError as exc:
-        _fail(exc)
+    _run_process(
+        log_level,
+        "cloud.main",
+        "CloudSettings",
+        inventory=inventory,
+        api_host=host,
+        api_port=port,
+        database_url=database_url,
+        rules_dir=rules_dir,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        demo_mode=demo_mode,
+    )
 
 
 @user_app.command("create")
@@ -203,28 +206,28 @@ def sim(
     """Serve simulated equipment for every device in the inventory (no sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
-    _logging(log_level)
-    try:
-        from plantroom.settings import SimSettings, load_settings
-        from simulators.runner import run
+    _run_process(
+        log_level,
+        "simulators.runner",
+        "SimSettings",
+        inventory=inventory,
+        sim_control_port=control_port,
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        sim_seed=seed,
+        sim_scenario=scenario,
+        sim_speed=speed,
+    )
 
-        settings = load_settings(
-            SimSettings,
-            inventory=inventory,
-            sim_control_port=control_port,
-            mqtt_host=mqtt_host,
-            mqtt_port=mqtt_port,
-            sim_seed=seed,
-            sim_scenario=scenario,
-            sim_speed=speed,
-        )
-        run(settings)
+
+def _control(url: str, call: Callable[[ControlClient], Any]) -> None:
+    """Ask the simulators' control endpoint at `url` and print the JSON answer."""
+    from simulators.control import ControlClient
+
+    try:
+        typer.echo(json.dumps(call(ControlClient(url)), indent=2, sort_keys=True))
     except PlantroomError as exc:
         _fail(exc)
-
-
-def _print(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 @sim_app.command("inject")
@@ -234,12 +237,7 @@ def sim_inject(
     url: ControlUrl = "http://127.0.0.1:8090",
 ) -> None:
     """Inject a fault into one simulated device."""
-    from simulators.control import ControlClient
-
-    try:
-        _print(ControlClient(url).inject(equipment, fault))
-    except PlantroomError as exc:
-        _fail(exc)
+    _control(url, lambda client: client.inject(equipment, fault))
 
 
 @sim_app.command("clear")
@@ -249,23 +247,13 @@ def sim_clear(
     url: ControlUrl = "http://127.0.0.1:8090",
 ) -> None:
     """Clear the faults (or one fault) of one simulated device."""
-    from simulators.control import ControlClient
-
-    try:
-        _print(ControlClient(url).clear(equipment, fault))
-    except PlantroomError as exc:
-        _fail(exc)
+    _control(url, lambda client: client.clear(equipment, fault))
 
 
 @sim_app.command("faults")
 def sim_faults(url: ControlUrl = "http://127.0.0.1:8090") -> None:
     """List the faults each kind supports and which are active."""
-    from simulators.control import ControlClient
-
-    try:
-        _print(ControlClient(url).faults())
-    except PlantroomError as exc:
-        _fail(exc)
+    _control(url, lambda client: client.faults())
 
 
 @app.command()

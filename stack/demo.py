@@ -17,12 +17,11 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -31,7 +30,8 @@ from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp, load_inventory
 from plantroom.ports import ensure_port_free
 from stack.mqtt_auth import MqttUser, edge_username, site_usernames, site_users
-from stack.services import Influxd, Mosquitto
+from stack.processes import Child
+from stack.services import Influxd, ManagedServer, Mosquitto
 
 HOST = "127.0.0.1"
 
@@ -42,57 +42,6 @@ class DemoPorts:
     mqtt: int = 1883
     influx: int = 8086
     sim: int = 8090
-
-
-@dataclass
-class Child:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = field(default=0.0)
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stack", *self.args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,
-            )
-        self.started_at = time.monotonic()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """Crash the process (SIGKILL): no clean-up of any kind runs."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-
-    def stop(self, grace: float = 15.0) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 class Demo:
@@ -266,21 +215,22 @@ class Demo:
             f"no demo process named {name!r}; known: {', '.join(self.process_names)}"
         )
 
+    def _server(self, name: str) -> ManagedServer | None:
+        return {"mosquitto": self.mosquitto, "influxd": self.influxd}.get(name)
+
     def kill(self, name: str) -> None:
         """Crash one process of the running stack with SIGKILL."""
-        if name == "mosquitto":
-            self.mosquitto.kill()
-        elif name == "influxd":
-            self.influxd.kill()
+        server = self._server(name)
+        if server is not None:
+            server.kill()
         else:
             self.child(name).kill()
 
     def restart(self, name: str) -> None:
         """Start a killed or stopped process again, on the same ports and with the same data."""
-        if name == "mosquitto":
-            self.mosquitto.start()
-        elif name == "influxd":
-            self.influxd.start()
+        server = self._server(name)
+        if server is not None:
+            server.start()
         else:
             child = self.child(name)
             if child.alive():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -23,6 +22,7 @@ from plantroom.errors import ServiceError
 from plantroom.ports import ensure_port_free, free_port, port_is_free
 from stack.binaries import find_binary
 from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, write_password_file
+from stack.processes import kill_process, log_tail, stop_process
 
 
 def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -100,27 +100,15 @@ class ManagedServer:
 
     def stop(self, grace: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, grace)
 
     def kill(self) -> None:
         """Crash the server (SIGKILL), as a power cut would."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        kill_process(proc)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
     def __enter__(self) -> ManagedServer:
         self.start()

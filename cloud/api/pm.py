@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, require
+from cloud.deps import CurrentUser, SessionDep, app_attribute, require
 from cloud.enums import Priority, Role
 from cloud.pm.schedule import MeterState
 from cloud.pm.scheduler import PmScheduler
-from cloud.schemas import ErrorBody
+from cloud.schemas import ErrorBody, OutModel
 from cloud.users.model import User
 from cloud.workorders.model import PmSchedule
 
@@ -23,19 +22,10 @@ router = APIRouter(prefix="/pm", tags=["preventive maintenance"], responses=AUTH
 EngineerUser = Annotated[User, Depends(require(Role.ENGINEER, Role.SUPERVISOR, Role.ADMIN))]
 
 
-def get_scheduler(request: Request) -> PmScheduler:
-    scheduler: PmScheduler = request.app.state.pm_scheduler
-    return scheduler
+SchedulerDep = Annotated[PmScheduler, app_attribute(PmScheduler, "pm_scheduler")]
 
 
-SchedulerDep = Annotated[PmScheduler, Depends(get_scheduler)]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class PlanOut(_Out):
+class PlanOut(OutModel):
     id: str
     title: str
     kind: str
@@ -50,7 +40,7 @@ class PlanOut(_Out):
     checklist: list[str]
 
 
-class ScheduleOut(_Out):
+class ScheduleOut(OutModel):
     plan_id: str
     target: str
     building: str
@@ -62,7 +52,7 @@ class ScheduleOut(_Out):
     updated_at: datetime
 
 
-class RunOut(_Out):
+class RunOut(OutModel):
     raised: list[str]
     completed: int
     schedules: int

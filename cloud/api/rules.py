@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, require
+from cloud.deps import CurrentUser, app_attribute, require
 from cloud.enums import Priority, Role, Severity
 from cloud.errors import InvalidInput
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
-from cloud.schemas import ErrorBody
+from cloud.schemas import ErrorBody, OutModel
 from cloud.users.model import User
 from plantroom.errors import ConfigError
 
@@ -23,19 +22,10 @@ router = APIRouter(prefix="/rules", tags=["rules"], responses=AUTH_RESPONSES)
 EngineerUser = Annotated[User, Depends(require(Role.ENGINEER, Role.ADMIN))]
 
 
-def get_rules_service(request: Request) -> RulesService:
-    service: RulesService = request.app.state.rules_service
-    return service
+RulesDep = Annotated[RulesService, app_attribute(RulesService, "rules_service")]
 
 
-RulesDep = Annotated[RulesService, Depends(get_rules_service)]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RuleOut(_Out):
+class RuleOut(OutModel):
     id: str
     kind: str
     title: str
@@ -75,13 +65,13 @@ class RuleOut(_Out):
         )
 
 
-class OutageOut(_Out):
+class OutageOut(OutModel):
     enabled: bool
     min_devices: int
     window_s: float
 
 
-class RuleListOut(_Out):
+class RuleListOut(OutModel):
     rules: list[RuleOut]
     outage: OutageOut
     loaded_at: datetime
@@ -89,7 +79,7 @@ class RuleListOut(_Out):
     last_error: str | None
 
 
-class ReloadOut(_Out):
+class ReloadOut(OutModel):
     rules: int
     added: list[str]
     removed: list[str]

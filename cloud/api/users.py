@@ -235,21 +235,22 @@ def delete_team(name: TeamName, session: SessionDep, caller: AdminUser) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _membership(name: str, username: str, session: SessionDep, *, member: bool) -> Response:
+    team = users.get_team(session, name)
+    users.set_member(session, team, users.require_user(session, username), member=member)
+    session.commit()
+    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
+
+
 @router.put("/teams/{name}/members/{username}", response_model=TeamOut)
 def add_member(
     name: TeamName, username: Username, session: SessionDep, caller: AdminUser
 ) -> Response:
-    team = users.get_team(session, name)
-    users.set_member(session, team, users.require_user(session, username), member=True)
-    session.commit()
-    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
+    return _membership(name, username, session, member=True)
 
 
 @router.delete("/teams/{name}/members/{username}", response_model=TeamOut)
 def remove_member(
     name: TeamName, username: Username, session: SessionDep, caller: AdminUser
 ) -> Response:
-    team = users.get_team(session, name)
-    users.set_member(session, team, users.require_user(session, username), member=False)
-    session.commit()
-    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
+    return _membership(name, username, session, member=False)

@@ -3,6 +3,7 @@ comment, attach, tick a checklist and record follow-up visits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -14,8 +15,6 @@ from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
 from cloud.schemas import ErrorBody
-from cloud.state import AppState
-from cloud.users.model import User
 from cloud.workorders import commands, creation, queries
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import Action
@@ -160,89 +159,60 @@ def audit_trail(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
     return answer(session, [AuditEventOut.model_validate(e) for e in wo.events])
 
 
-def _act(
-    action: Action,
-    ref: str,
-    body: ActionIn | None,
-    state: AppState,
-    session: SessionDep,
-    user: User,
-) -> Response:
-    body = body or ActionIn()
-    with one_writer(session):
-        wo = commands.act(
-            session,
-            _id(session, ref),
-            action,
-            user=user,
-            now=state.clock(),
-            channel=Channel(body.channel),
-            note=body.note,
-            sla=state.sla,
-        )
-        return _detail(session, wo)
-
-
 OptionalBody = Annotated[ActionIn | None, Body()]
 
-
-@router.post("/{ref}/acknowledge", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def acknowledge(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """Take the job: the caller becomes its owner (first responder) and the acknowledgement
-    clock stops. A job a supervisor assigned is acknowledged by its assignee."""
-    return _act(Action.ACKNOWLEDGE, ref, body, state, session, user)
-
-
-@router.post("/{ref}/start", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def start(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """Work has begun on site (stops the on-site clock)."""
-    return _act(Action.START, ref, body, state, session, user)
-
-
-@router.post("/{ref}/hold", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def hold(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """Pause the work (a note saying why is required; a technician may hold a job once)."""
-    return _act(Action.HOLD, ref, body, state, session, user)
-
-
-@router.post("/{ref}/resume", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def resume(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    return _act(Action.RESUME, ref, body, state, session, user)
-
-
-@router.post("/{ref}/resolve", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def resolve(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """The work is done (a note saying what was done is required). A fault job only once
+ACTION_DOCS: dict[Action, str] = {  # each action route's description, as FastAPI cleans it
+    Action.ACKNOWLEDGE: """
+    Take the job: the caller becomes its owner (first responder) and the acknowledgement
+    clock stops. A job a supervisor assigned is acknowledged by its assignee.""",
+    Action.START: "Work has begun on site (stops the on-site clock).",
+    Action.HOLD: """
+    Pause the work (a note saying why is required; a technician may hold a job once).""",
+    Action.RESUME: "",
+    Action.RESOLVE: """
+    The work is done (a note saying what was done is required). A fault job only once
     telemetry shows the fault cleared; a PM job only with its checklist done (it then closes
-    at once)."""
-    return _act(Action.RESOLVE, ref, body, state, session, user)
+    at once).""",
+    Action.CLOSE: """
+    Confirmed done (supervisor or admin). A fault job closes by itself once its fault has
+    stayed cleared for the verification window, and not before.""",
+    Action.CANCEL: "Not needed after all (supervisor or admin; a note saying why is required).",
+}
 
 
-@router.post("/{ref}/close", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def close(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """Confirmed done (supervisor or admin). A fault job closes by itself once its fault has
-    stayed cleared for the verification window, and not before."""
-    return _act(Action.CLOSE, ref, body, state, session, user)
+def _action_route(action: Action) -> Callable[..., Response]:
+    """The route that moves a work order through `action` (one per action, same shape)."""
+
+    def route(
+        ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+    ) -> Response:
+        body = body or ActionIn()
+        with one_writer(session):
+            wo = commands.act(
+                session,
+                _id(session, ref),
+                action,
+                user=user,
+                now=state.clock(),
+                channel=Channel(body.channel),
+                note=body.note,
+                sla=state.sla,
+            )
+            return _detail(session, wo)
+
+    route.__name__ = route.__qualname__ = action.value
+    route.__doc__ = ACTION_DOCS[action]
+    return route
 
 
-@router.post("/{ref}/cancel", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
-def cancel(
-    ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
-) -> Response:
-    """Not needed after all (supervisor or admin; a note saying why is required)."""
-    return _act(Action.CANCEL, ref, body, state, session, user)
+for _action in Action:
+    router.add_api_route(
+        f"/{{ref}}/{_action.value}",
+        _action_route(_action),
+        methods=["POST"],
+        response_model=WorkOrderDetail,
+        responses=ACTION_ERRORS,
+    )
 
 
 @router.post("/{ref}/assign", response_model=WorkOrderDetail, responses=ACTION_ERRORS)

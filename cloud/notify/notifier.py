@@ -21,7 +21,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import TypeVar
 
 import httpx
@@ -38,7 +37,7 @@ from cloud.notify.webhooks import WebhookSink
 from cloud.sla import SlaPolicy
 from plantroom.backoff import backoff_delay
 from plantroom.influx.writer import InfluxWriter
-from plantroom.ticker import WorkerThread
+from plantroom.ticker import Runs, WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class MetricsStats:
     last_error: str | None = None
 
 
-class Notifier:
+class Notifier(Runs):
     """An async context manager: entering starts delivery, leaving stops it (events not yet
     delivered are delivered after the next start)."""
 
@@ -116,9 +115,9 @@ class Notifier:
             sinks.append((InfluxEventsSink(self._influx), cursor_name("influx")))
         return sinks
 
-    async def __aenter__(self) -> Notifier:
+    async def start(self) -> None:
         if not self.enabled:
-            return self
+            return
         c = self.config
         self._thread.start()
         self._client = httpx.AsyncClient(timeout=c.webhook_timeout_s)
@@ -132,21 +131,15 @@ class Notifier:
             for _, name in self._sinks():
                 await self._run_db(functools.partial(load_cursor, name=name))
         except BaseException:  # e.g. the database unreachable: start nothing, leave nothing
-            await self.__aexit__(None, None, None)
+            await self.stop()
             raise
         self._task = asyncio.create_task(self._supervise(), name="cloud-notify")
         targets = [*c.webhook_urls, *([c.grafana_url] if c.grafana_url else [])]
         if c.influx_enabled:
             targets.append(f"{c.influx_url} (db {c.influx_database})")
         log.info("notifying: %s", ", ".join(targets))
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -6,15 +6,9 @@ import math
 
 import pytest
 
-from benchmarks.bench_campus import (
-    PollTally,
-    health_tally,
-    influx_rows,
-    parse_metrics,
-    percentile,
-    probe_query,
-    window_tally,
-)
+from benchmarks.bench_campus import influx_rows, probe_query
+from benchmarks.campus_report import PollTally, health_tally, window_tally
+from benchmarks.measure import parse_metrics, percentile
 from plantroom.health import EdgeHealth
 
 TS = 1_700_000_000_000
