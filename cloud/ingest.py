@@ -103,7 +103,7 @@ class TelemetryConsumer:
         self._batch_linger = batch_linger
         self._clock = clock
         self._wall_clock = wall_clock
-        self.clocks = ClockSkews()
+        self.clocks = ClockSkews(max_skew_s=settings.max_clock_skew_s)
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
         self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None

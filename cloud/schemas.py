@@ -91,6 +91,9 @@ class EdgeClock(OutModel):
     )
     reports: int
     last_report_at: datetime
+    off: bool = Field(
+        default=False, description="the skew is beyond max_clock_skew_s: the service is degraded"
+    )
 
 
 class MqttHealth(OutModel):
@@ -131,6 +134,11 @@ class Counts(OutModel):
 
 class Health(OutModel):
     status: Literal["ok", "degraded", "down"]
+    problems: list[str] = Field(
+        default_factory=list,
+        description="why the status is not ok: no database, no broker, an edge agent's clock"
+        " beyond the allowed skew (named)",
+    )
     database: bool
     mqtt: MqttHealth
     rules: int

@@ -73,12 +73,24 @@ def health(state: StateDep) -> JSONResponse:
                 skew_s=c.skew_s,
                 reports=c.reports,
                 last_report_at=datetime.fromtimestamp(c.last_report_at_ms / 1000, UTC),
+                off=c.off,
             )
             for c in (consumer.clocks.agents() if consumer else [])
         ],
     )
-    status = "down" if not database else ("ok" if mqtt.connected else "degraded")
+    problems = [] if database else ["the database does not answer"]
+    if not mqtt.connected:
+        problems.append("not connected to the MQTT broker" if consumer else "telemetry intake off")
+    if consumer is not None:
+        limit = consumer.clocks.max_skew_s
+        problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
+    status = "down" if not database else ("degraded" if problems else "ok")
     body = Health(
-        status=status, database=database, mqtt=mqtt, rules=len(state.rules), counts=counts
+        status=status,
+        problems=problems,
+        database=database,
+        mqtt=mqtt,
+        rules=len(state.rules),
+        counts=counts,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)
