@@ -1,9 +1,9 @@
 """The FastAPI application and its lifespan.
 
-`create_app` loads and validates what can fail early (inventory, rules, SLA targets) so a bad
-file stops the service before it listens. The lifespan then opens and migrates the database,
-syncs the equipment registry from the inventory, creates the demo users in demo mode, and runs
-the telemetry consumer until shutdown.
+`create_app` loads and validates what can fail early (inventory, device profiles, rules, SLA
+targets) so a bad file stops the service before it listens. The lifespan then opens and
+migrates the database, syncs the equipment registry from the inventory, creates the demo users
+in demo mode, and runs the telemetry consumer until shutdown.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
+from cloud.points import load_point_check
 from cloud.rules.service import RulesService, site_timezone
 from cloud.security import LoginThrottle
 from cloud.sla import load_sla
@@ -85,6 +86,7 @@ def create_app(
     `escalate=False` without the SLA ticker; `notify=False` without webhooks, Grafana
     annotations and InfluxDB events and metrics."""
     inventory = load_inventory(settings.inventory)
+    points = load_point_check(inventory, settings.profiles_dir)  # a bad profile fails here
     timezone = site_timezone(inventory.site.timezone)
     rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
     state = AppState(
@@ -133,7 +135,11 @@ def create_app(
         if ingest:
             monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
             consumer = TelemetryConsumer(
-                settings, monitor, client_id=mqtt_client_id, tick_interval=tick_interval
+                settings,
+                monitor,
+                client_id=mqtt_client_id,
+                tick_interval=tick_interval,
+                points=points,
             )
             state.consumer = await stack.enter_async_context(consumer)
             stack.callback(setattr, state, "consumer", None)

@@ -21,8 +21,11 @@ Telemetry comes through a plain subscription, or through the shared subscription
 plain subscription, so the retained statuses arrive on connect. Every message is validated at
 this boundary; an invalid one is counted and logged with its topic and never stops the stream.
 A sample whose time is more than `max_clock_skew_s` ahead of this process's clock is refused
-and counted (`future`), so it cannot shadow the real samples after it. Edge agents' health
-reports are read only for their time: `clocks` holds each agent's measured clock skew.
+and counted (`future`), so it cannot shadow the real samples after it. Each sample's points
+are checked against its equipment's device profile (`cloud.points`): a point the profile does
+not define or a value of the wrong type is dropped and counted, the good points go on. Edge
+agents' health reports are read only for their time: `clocks` holds each agent's measured
+clock skew.
 A batch that fails is retried, then its messages one by one, and a message that fails on its
 own is dead-lettered (`cloud.batches`): its neighbours are processed.
 The broker connection is re-made with jittered exponential backoff. All database work runs on
@@ -42,7 +45,8 @@ from typing import Any, TypeVar
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
 from cloud.messages import edge_report_time, parse_item
-from cloud.monitor import Item, Monitor, TickItem
+from cloud.monitor import Item, Monitor, TelemetryItem, TickItem
+from cloud.points import PointCheck
 from cloud.receiver import IngestStats, Receiver
 from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
@@ -80,8 +84,10 @@ class TelemetryConsumer(Runs):
         batch_linger: float = BATCH_LINGER_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        points: PointCheck | None = None,
     ) -> None:
         self._settings = settings
+        self.points = points
         self._monitor = monitor
         # A configured client id gets a persistent session: the broker keeps what arrives
         # while the cloud restarts. Without one, each process start is a new clean session.
@@ -96,7 +102,7 @@ class TelemetryConsumer(Runs):
         self._batch_linger = batch_linger
         self._clock = clock
         self._wall_clock = wall_clock
-        self.clocks = ClockSkews()
+        self.clocks = ClockSkews(max_skew_s=settings.max_clock_skew_s)
         self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
         self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None
@@ -213,7 +219,8 @@ class TelemetryConsumer(Runs):
 
     def _parse(self, topic: str, payload: Any) -> Item | None:
         """A queue item, or None: an edge health report (read for its time only), a deleted
-        retained status, or an invalid message (counted and logged)."""
+        retained status, an invalid message (counted and logged), or a sample none of whose
+        points its equipment's profile accepts (`points`: counted and logged)."""
         now_ms = int(self._wall_clock() * 1000)
         try:
             if topic.endswith("/health"):
@@ -221,7 +228,7 @@ class TelemetryConsumer(Runs):
                 self.stats.edge_health += 1
                 self.clocks.observe(agent, ts, now_ms)
                 return None
-            return self.parse(
+            item = self.parse(
                 topic, payload, now_ms=now_ms, max_skew_s=self._settings.max_clock_skew_s
             )
         except InvalidMessage as exc:
@@ -229,6 +236,11 @@ class TelemetryConsumer(Runs):
                 self.stats.future += 1
             self._invalid(topic, exc.reason)
             return None
+        if self.points is not None and isinstance(item, TelemetryItem):
+            checked = self.points.check(item.topic.equipment, item.telemetry)
+            if checked is not item.telemetry:
+                return None if checked is None else TelemetryItem(item.topic, checked)
+        return item
 
     @staticmethod
     def parse(

@@ -91,6 +91,9 @@ class EdgeClock(OutModel):
     )
     reports: int
     last_report_at: datetime
+    off: bool = Field(
+        default=False, description="the skew is beyond max_clock_skew_s: the service is degraded"
+    )
 
 
 class MqttHealth(OutModel):
@@ -104,6 +107,22 @@ class MqttHealth(OutModel):
     dead_lettered: int = Field(description="messages that failed processing even on their own")
     dropped: int
     queued: int
+    refused_points: int = Field(
+        default=0,
+        description="sample points dropped because their equipment's profile has no such point"
+        " or expects another type (the sample's other points are kept)",
+    )
+    refused_alarm_points: int = Field(
+        default=0, description="of the refused points: points of role alarm"
+    )
+    last_refused_point: str | None = Field(
+        default=None, description="why the latest point was refused: equipment, point, type"
+    )
+    unchecked_equipment: list[str] = Field(
+        default_factory=list,
+        description="equipment whose profile the cloud's library lacks: its points are taken"
+        " unchecked",
+    )
     edge_clocks: list[EdgeClock]
 
 
@@ -115,6 +134,11 @@ class Counts(OutModel):
 
 class Health(OutModel):
     status: Literal["ok", "degraded", "down"]
+    problems: list[str] = Field(
+        default_factory=list,
+        description="why the status is not ok: no database, no broker, an edge agent's clock"
+        " beyond the allowed skew (named)",
+    )
     database: bool
     mqtt: MqttHealth
     rules: int

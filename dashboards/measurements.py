@@ -74,6 +74,7 @@ EDGE_GAUGES = {
     "devices_stale": "integer",
     "devices_unknown": "integer",
     "modbus_links": "integer",
+    "receive_delay_s": "float",  # the gateway's: its receive time - the report's time
 }
 
 EDGE_DEVICE_COUNTERS = (

@@ -243,7 +243,7 @@ class Gateway:
         """An edge agent's health report: its lines, the acknowledgement with the last one."""
         batcher = self._batcher
         assert batcher is not None
-        lines = decode_edge_health(topic, payload)
+        lines = decode_edge_health(topic, payload, int(time.time() * 1000))
         self.stats.edge_health_in += 1
         last = len(lines) - 1
         for i, line in enumerate(lines):

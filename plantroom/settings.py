@@ -214,6 +214,11 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
     api_host: str = Field(default="127.0.0.1", description="where the API listens")
     api_port: int = Field(default=8000, ge=1, le=65535, description="the API's port")
     rules_dir: Path | None = Field(default=None, description="extra rule folder")
+    profiles_dir: Path | None = Field(
+        default=None,
+        description="the site's own device-profile folder (as the edge's), besides the shipped"
+        " profiles: telemetry points are checked against each equipment's profile",
+    )
     demo_mode: bool = Field(
         default=False, description="create demo users and print their tokens at start"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -14,11 +15,23 @@ from cloud import registry
 from cloud.alarms.model import Alarm
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
+from cloud.points import PointCheck
 from cloud.schemas import Counts, EdgeClock, Health, MqttHealth
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+
+
+def _refusals(points: PointCheck | None) -> dict[str, Any]:
+    if points is None:
+        return {}
+    return {
+        "refused_points": points.refused,
+        "refused_alarm_points": points.refused_alarms,
+        "last_refused_point": points.last_refusal,
+        "unchecked_equipment": sorted(points.unchecked),
+    }
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -53,18 +66,31 @@ def health(state: StateDep) -> JSONResponse:
         dead_lettered=consumer.stats.dead_lettered if consumer else 0,
         dropped=consumer.stats.dropped if consumer else 0,
         queued=consumer.queued if consumer else 0,
+        **_refusals(consumer.points if consumer else None),
         edge_clocks=[
             EdgeClock(
                 agent=c.agent,
                 skew_s=c.skew_s,
                 reports=c.reports,
                 last_report_at=datetime.fromtimestamp(c.last_report_at_ms / 1000, UTC),
+                off=c.off,
             )
             for c in (consumer.clocks.agents() if consumer else [])
         ],
     )
-    status = "down" if not database else ("ok" if mqtt.connected else "degraded")
+    problems = [] if database else ["the database does not answer"]
+    if not mqtt.connected:
+        problems.append("not connected to the MQTT broker" if consumer else "telemetry intake off")
+    if consumer is not None:
+        limit = consumer.clocks.max_skew_s
+        problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
+    status = "down" if not database else ("degraded" if problems else "ok")
     body = Health(
-        status=status, database=database, mqtt=mqtt, rules=len(state.rules), counts=counts
+        status=status,
+        problems=problems,
+        database=database,
+        mqtt=mqtt,
+        rules=len(state.rules),
+        counts=counts,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)

@@ -318,6 +318,25 @@ AGENTS: Board = [
         w=12,
         h=8,
     ),
+    Panel(
+        viz=TIMESERIES,
+        title="Edge clock skew",
+        queries=_edge('min({receive_delay_s:number}) AS "skew"', alias=INSTANCE),
+        description="The gateway's receive time minus each agent's report time, the smallest "
+        "per interval (delays only add, so a report replayed late does not move it): the "
+        "agent's clock difference plus the delivery delay. "
+        "Positive: the agent's clock is behind; negative: ahead. Beyond the allowed skew "
+        "(PLANTROOM_MAX_CLOCK_SKEW_S, 300 s by default) the agent's samples are refused or "
+        "look old, and the cloud's /api/health turns degraded: set the edge box's clock.",
+        look=g.Look(
+            unit="s",
+            decimals=1,
+            thresholds=g.thresholds((None, g.BAD), (-300, g.GOOD), (300, g.BAD)),
+        ),
+        threshold_line=True,
+        w=12,
+        h=8,
+    ),
 ]
 
 

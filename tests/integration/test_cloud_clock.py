@@ -79,3 +79,43 @@ async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
         assert clock["agent"] == "edge-fast"
         # receive time - report time: two minutes fast, less a delivery delay
         assert -120.0 <= clock["skew_s"] < -110.0
+
+
+async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    topic = f"plantroom/v1/{site.site}/edge/edge-slow/health"
+
+    async def report(seq: int, behind_ms: int) -> None:
+        agent = {"uptime_s": float(seq)}
+        body = {"ts": int(time.time() * 1000) - behind_ms, "seq": seq, "agent": agent}
+        await mqtt.publish(topic, json.dumps(body).encode(), qos=1)
+
+    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+        await eventually(lambda: connected(api), "the consumer to connect")
+        assert (await api.get("/api/health")).json()["status"] == "ok"
+        for seq in range(3):  # this agent's clock runs ten minutes slow
+            await report(seq, 600_000)
+
+        async def degraded() -> Any:
+            body = (await api.get("/api/health")).json()
+            return body if body["status"] == "degraded" else None
+
+        body = await eventually(degraded, "the health to name the slow clock")
+        [problem] = body["problems"]
+        assert problem.startswith("edge agent 'edge-slow': clock 60")
+        assert problem.endswith("s behind the cloud's, beyond the 300 s allowed")
+        [clock] = body["mqtt"]["edge_clocks"]
+        assert clock["off"] is True
+
+        for seq in range(3, 3 + 30):  # set right: the window fills with good reports
+            await report(seq, 0)
+
+        async def ok() -> Any:
+            body = (await api.get("/api/health")).json()
+            return body if body["status"] == "ok" else None
+
+        body = await eventually(ok, "the health to be ok again")
+        assert body["problems"] == [] and body["mqtt"]["edge_clocks"][0]["off"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ async def test_edge_health_lands_in_plantroom_health_and_a_bad_report_is_dead_le
     settings = settings_for(mosquitto, influxd, tmp_path)
     db = settings.influx_database
     health_topic = edge_health(site, agent)
+    before_ms = int(time.time() * 1000)
     async with Gateway(settings, session_expiry_s=0) as gw:
         async with asyncio.timeout(10):
             await gw.wait_subscribed()
@@ -63,6 +65,7 @@ async def test_edge_health_lands_in_plantroom_health_and_a_bad_report_is_dead_le
             return len(rows) == 3
 
         await wait_until(written, "the agent line and both device lines")
+        after_ms = int(time.time() * 1000)
         await wait_until(lambda: gw.stats.acked == 3, "every message acknowledged")
         assert await seqs(influxd, db, site) == [0]  # telemetry kept flowing
         assert gw.stats.edge_health_in == 1
@@ -79,6 +82,10 @@ async def test_edge_health_lands_in_plantroom_health_and_a_bad_report_is_dead_le
     assert agent_row["seq"] == 5 and agent_row["queue_depth"] == 2
     assert agent_row["uptime_s"] == 30.5 and agent_row["broker_reconnects"] == 1
     assert agent_row.get("equipment") is None
+    # the gateway's receive time minus the report's time: this report is from the past
+    report_ts = BASE_TS + 50_000
+    assert (before_ms - report_ts) / 1000 <= agent_row["receive_delay_s"]
+    assert agent_row["receive_delay_s"] <= (after_ms - report_ts) / 1000
 
     devices = await query(
         influxd,
@@ -92,12 +99,13 @@ async def test_edge_health_lands_in_plantroom_health_and_a_bad_report_is_dead_le
     assert by_equipment["lift-1"]["timeouts"] == 2
     assert by_equipment["lift-1"]["poll_latency_p99_ms"] == 12.0
     assert all(r["instance"] == agent and r["time"] == BASE_TS + 50_000 for r in devices)
-    assert all(r.get("seq") is None for r in devices)
+    assert all(r.get("seq") is None and r.get("receive_delay_s") is None for r in devices)
 
     fields = await query(influxd, db, "SHOW FIELD KEYS FROM plantroom_health")
     types = {r["fieldKey"]: r["fieldType"] for r in fields}
     assert types["polls"] == "integer" and types["seq"] == "integer"
     assert types["poll_latency_p99_ms"] == "float" and types["uptime_s"] == "float"
+    assert types["receive_delay_s"] == "float"
 
     entries = [json.loads(line) for line in gw.dead_letters.path.read_text().splitlines()]
     assert len(entries) == 1

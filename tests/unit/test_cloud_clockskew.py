@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from cloud.clockskew import ClockSkews
@@ -38,3 +40,31 @@ def test_the_number_of_agents_is_bounded() -> None:
     for name in ("a", "b", "c"):
         clocks.observe(name, 0, 1000)
     assert [a.agent for a in clocks.agents()] == ["a", "b"]
+
+
+def test_an_agent_beyond_the_bound_is_off_logged_once_and_back_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clocks = ClockSkews(window=2, max_skew_s=300)
+    now = 1_800_000_000_000
+    with caplog.at_level(logging.INFO, logger="cloud.clockskew"):
+        clocks.observe("edge-1", now + 200_000, now)  # 200 s ahead: within
+        clocks.observe("edge-fast", now + 400_000, now)  # 400 s ahead
+        clocks.observe("edge-fast", now + 410_000, now + 10_000)
+        assert [(c.agent, c.off) for c in clocks.agents()] == [
+            ("edge-1", False),
+            ("edge-fast", True),
+        ]
+        [off] = clocks.off()
+        assert off.problem == "edge agent 'edge-fast': clock 400 s ahead of the cloud's"
+        for i in range(2):  # corrected by NTP
+            clocks.observe("edge-fast", now + 20_000 + i, now + 20_000 + i)
+        assert clocks.off() == []
+        clocks.observe("edge-slow", now, now + 301_000)  # behind
+        [slow] = clocks.off()
+        assert slow.problem == "edge agent 'edge-slow': clock 301 s behind the cloud's"
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in logged] == [logging.WARNING, logging.INFO, logging.WARNING]
+    assert "'edge-fast': clock 400 s ahead of the cloud's, beyond the 300 s" in logged[0][1]
+    assert "'edge-fast': clock 0 s behind the cloud's, back within the 300 s" in logged[1][1]
+    assert "'edge-slow'" in logged[2][1]

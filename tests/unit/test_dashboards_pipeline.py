@@ -24,8 +24,10 @@ from dashboards.measurements import (
 from edge.buffer import BufferStats
 from edge.health import DevicePollStats, agent_figures
 from edge.publisher import PublisherStats
-from gateway.edgehealth import EDGE_COMPONENT, EDGE_DEVICE_COMPONENT
+from gateway.edgehealth import EDGE_COMPONENT, EDGE_DEVICE_COMPONENT, edge_health_lines
 from gateway.stats import GatewayStats
+from plantroom.health import EdgeHealth
+from plantroom.influx.parse import parse_line
 
 COMPONENT_RE = re.compile(r"\"component\" = '(\w+)'")
 # Each component's scope: the variables its queries must honour.
@@ -89,7 +91,11 @@ def test_edge_fields_are_what_the_agent_reports() -> None:
         modbus_links=1,
         modbus_requests=2,
     )
-    written = field_types(agent) | {"seq": "integer"}  # the gateway adds the report's seq
+    # the line the gateway writes: the agent's figures, the report's seq, its receive delay
+    report = EdgeHealth(ts=1_763_900_000_000, seq=1, agent=agent, devices={})
+    [line] = edge_health_lines("harbour", "edge-1", report, received_ms=1_763_900_000_250)
+    written = field_types(parse_line(line).fields)
+    assert written["seq"] == "integer" and written["receive_delay_s"] == "float"
     known = {n: s.field_type for n, s in health_fields(EDGE).points.items()}
     assert known == written
 

@@ -58,6 +58,21 @@ def test_one_line_for_the_agent_and_one_per_device_at_the_message_time() -> None
     assert devices["lift-1"].fields == {"polls": 7, "timeouts": 0}
 
 
+def test_the_agent_line_carries_the_gateways_receive_delay_when_given() -> None:
+    late = decode_edge_health(TOPIC, body(), received_ms=TS + 1_250)
+    agent = parse_line(late[0])
+    assert agent.fields["receive_delay_s"] == 1.25 and agent.timestamp == TS
+    assert (
+        " uptime_s=12.0,queue_depth=3i,broker_connected=1i,seq=42i,receive_delay_s=1.25 "
+        in (late[0])
+    )
+    # a fast agent clock: the report arrives before its own time
+    ahead = parse_line(decode_edge_health(TOPIC, body(), received_ms=TS - 400_000)[0])
+    assert ahead.fields["receive_delay_s"] == -400.0
+    # the device lines do not carry it
+    assert all("receive_delay_s" not in parse_line(line).fields for line in late[1:])
+
+
 def test_figures_keep_their_type_integers_with_i_and_whole_floats_stay_floats() -> None:
     lines = decode_edge_health(TOPIC, body())
     assert " uptime_s=12.0,queue_depth=3i,broker_connected=1i,seq=42i " in lines[0]
@@ -108,6 +123,7 @@ def test_an_invalid_payload_is_refused_naming_the_field(
     ("payload", "reason"),
     [
         (body(agent={"seq": 1}), "reserved for the message's seq"),
+        (body(agent={"receive_delay_s": 1.0}), "reserved for the gateway's receive delay"),
         (body(agent={"time": 1}), "'time' is reserved"),
         (body(devices={"p1": {"time": 1}}), "'time' is reserved"),
         (body(agent={"polls": 2**70}), "agent figure 'polls'"),
