@@ -64,10 +64,9 @@ from benchmarks.campus_params import (
 from benchmarks.campus_report import Results, report
 from benchmarks.campus_stack import (
     Stack,
-    port_block,
     start_stack,
 )
-from benchmarks.measure import parse_metrics, rss_mib, servers
+from benchmarks.measure import parse_metrics, port_block, rss_mib, servers
 from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
 from plantroom.errors import InvalidMessage
 from plantroom.health import parse_edge_health

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -26,9 +25,10 @@ from pathlib import Path
 import aiomqtt
 from pymodbus.client import AsyncModbusTcpClient
 
-from benchmarks.measure import wait_for_simulator
+from benchmarks.measure import port_block, wait_for_simulator
+from benchmarks.procstat import cpu_seconds
 from plantroom.inventory import Inventory, ModbusTcp, load_inventory
-from plantroom.ports import free_port, port_is_free
+from plantroom.ports import free_port
 from simulators.generate import generate_site, generated_ports
 from stack.processes import stop_process
 from stack.services import Mosquitto
@@ -51,21 +51,6 @@ class Tally:
     due: int = 0
     late_cycles: int = 0
     lighting: int = 0
-
-
-def _port_block(count: int) -> int:
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(20000, 60000 - count)
-        if all(port_is_free(HOST, base + i) for i in range(count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 def _rss_mib(pid: int) -> float:
@@ -135,11 +120,11 @@ async def _measure(inventory: Inventory, mosquitto: Mosquitto, pid: int) -> dict
 
     async def sample() -> tuple[float, float]:
         await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
-        cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
         while time.monotonic() < stop:
             rss.append(_rss_mib(pid))
             await asyncio.sleep(1.0)
-        return _cpu_seconds(pid) - cpu0, time.monotonic() - t0
+        return cpu_seconds(pid) - cpu0, time.monotonic() - t0
 
     own0 = time.process_time()
     jobs = [
@@ -183,7 +168,7 @@ def run() -> str:
         mosquitto = Mosquitto(work / "mosquitto")
         mosquitto.start()
         try:
-            base = _port_block(generated_ports(BUILDINGS, PER_KIND))
+            base = port_block(generated_ports(BUILDINGS, PER_KIND))
             site = "bench"
             path = work / "site.yaml"
             path.write_text(generate_site(BUILDINGS, PER_KIND, base, site=site))

@@ -25,7 +25,7 @@ from benchmarks.campus_params import (
     START_TIMEOUT_S,
 )
 from benchmarks.measure import parse_metrics
-from plantroom.ports import free_port, port_is_free
+from plantroom.ports import free_port
 from simulators.control import ControlClient
 from simulators.errors import ControlError
 from stack.services import Influxd, Mosquitto
@@ -107,13 +107,6 @@ class Stack:
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-
-
-def port_block(count: int) -> int:
-    for base in range(21000, 60000 - count, 97):
-        if all(port_is_free(HOST, base + i) for i in range(count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def _wait(what: str, ready: Any, stack: Stack, timeout: float = START_TIMEOUT_S) -> None:

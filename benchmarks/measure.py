@@ -1,16 +1,19 @@
-"""What several benchmarks measure the same way: percentiles, the gateway's counters, a process's
-resident memory, a simulator coming up, a child process stopped."""
+"""What several benchmarks measure the same way: percentiles, a target's verdict, a block of free
+ports, the gateway's counters, a process's resident memory, a simulator coming up, mosquitto and
+influxd for a run."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from benchmarks.procstat import memory_kib
+from plantroom.ports import port_is_free
 from simulators.control import ControlClient
 from simulators.errors import ControlError
 from stack.services import Influxd, Mosquitto
@@ -36,6 +39,22 @@ def parse_metrics(text: str) -> dict[str, float]:
             key = name.split("{", 1)[0].removeprefix("plantroom_gateway_").removesuffix("_total")
             found[key] = float(value)
     return found
+
+
+def verdict(ok: bool) -> str:
+    """A target's line in a report: met or MISSED."""
+    return "met" if ok else "MISSED"
+
+
+def port_block(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive ports free on `host`, from a random start (so that
+    runs side by side do not race for the same block)."""
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, 60000 - count)
+        if all(port_is_free(host, base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def rss_mib(pid: int) -> float:

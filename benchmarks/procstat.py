@@ -64,3 +64,17 @@ def py_spy() -> str | None:
     """py-spy beside this interpreter, or on PATH; None when it is not installed."""
     local = Path(sys.executable).parent / "py-spy"
     return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and its direct children, from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total

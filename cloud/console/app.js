@@ -4,7 +4,8 @@ import { AlarmsView } from './alarms.js';
 import { api, auth, LiveEvents, signIn } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
-import { JobsView, JobView } from './jobs.js';
+import { JobView } from './job_page.js';
+import { JobsView } from './jobs.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');

@@ -5,7 +5,7 @@ import { alarmItem, alarmSignature } from './alarms.js';
 import { api } from './api.js';
 import { lineChart, summary } from './chart.js';
 import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
-import { compareJobs, jobCard } from './jobs.js';
+import { compareJobs, jobCard } from './job_card.js';
 
 const REFRESH_MS = 15000;
 

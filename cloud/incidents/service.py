@@ -39,7 +39,6 @@ from cloud.sla import SlaPolicy
 from cloud.workorders import creation, queries
 from cloud.workorders.audit import add_event
 from cloud.workorders.model import WorkOrder
-from cloud.workorders.rules import fault_key
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +72,43 @@ CHECK_KINDS = (
 LOST = (EquipmentStatus.OFFLINE, EquipmentStatus.STALE)
 
 
-def checklist(items: Iterable[str]) -> list[dict[str, object]]:
-    return [{"item": item, "done": False, "by": None, "at": None} for item in items]
-
-
 def building_key(building: str) -> str:
     return f"building:{building}"
+
+
+def emergency_job(
+    session: Session,
+    incident: Incident,
+    *,
+    rule_id: str,
+    key: str,
+    title: str,
+    equipment: Equipment | None = None,
+    building: str | None = None,
+    description: str,
+    note: str,
+    checklist: tuple[str, ...],
+    now: datetime,
+    sla: SlaPolicy,
+) -> WorkOrder:
+    """One of `incident`'s emergency work orders, raised for `rule_id` on `key`."""
+    wo = creation.raise_for_rule(
+        session,
+        rule_id=rule_id,
+        key=key,
+        title=title,
+        kind=WorkOrderKind.FAULT,
+        priority=Priority.EMERGENCY,
+        now=now,
+        sla=sla,
+        equipment=equipment,
+        building=building,
+        description=description,
+        note=note,
+        checklist=checklist,
+    )
+    wo.incident_id = incident.id
+    return wo
 
 
 class IncidentManager:
@@ -193,14 +223,12 @@ class IncidentManager:
                 wo = self._check(session, incident, eq, rule_id, items, now=now, sla=sla)
                 if wo is not None:
                     raised.append(wo)
-        main = creation.create_work_order(
+        main = emergency_job(
             session,
+            incident,
+            rule_id=INCIDENT_RULE,
+            key=building_key(building),
             title=incident.title,
-            kind=WorkOrderKind.FAULT,
-            priority=Priority.EMERGENCY,
-            now=now,
-            sla=sla,
-            channel=Channel.SYSTEM,
             building=building,
             description=(
                 "Many devices of the building stopped reporting at once: a power failure or a "
@@ -208,11 +236,10 @@ class IncidentManager:
                 f"(incident {incident.id}). Devices lost: {names}."
             ),
             note=f"incident {incident.id}: {len(lost)} devices lost ({names})",
+            checklist=INCIDENT_CHECKLIST,
+            now=now,
+            sla=sla,
         )
-        main.incident_id = incident.id
-        main.rule_id = INCIDENT_RULE
-        main.open_key = fault_key(building_key(building), INCIDENT_RULE)
-        main.checklist = checklist(INCIDENT_CHECKLIST)
         raised.append(main)
         linked = session.scalars(
             select(Alarm)
@@ -267,26 +294,22 @@ class IncidentManager:
             if equipment.kind == "elevator"
             else "it runs on its standby battery"
         )
-        wo = creation.create_work_order(
+        return emergency_job(
             session,
+            incident,
+            rule_id=rule_id,
+            key=equipment.id,
             title=f"{what} check after building outage: {creation.describe_equipment(equipment)}",
-            kind=WorkOrderKind.FAULT,
-            priority=Priority.EMERGENCY,
-            now=now,
-            sla=sla,
-            channel=Channel.SYSTEM,
             equipment=equipment,
             description=(
                 f"Building {equipment.building} lost many devices at once (incident "
                 f"{incident.id}): {reason}. Check it first, before the rest of the building."
             ),
             note=f"incident {incident.id}",
+            checklist=items,
+            now=now,
+            sla=sla,
         )
-        wo.incident_id = incident.id
-        wo.rule_id = rule_id
-        wo.open_key = fault_key(equipment.id, rule_id)
-        wo.checklist = checklist(items)
-        return wo
 
     @staticmethod
     def after_clear(session: Session, incident_id: int, *, now: datetime) -> Incident | None:

@@ -49,7 +49,10 @@ def job_of(wo: WorkOrder, equipment_kind: str | None) -> Job:
     )
 
 
-def _jobs(session: Session, *conditions: Any) -> list[Job]:
+def _jobs(session: Session, building: str | None, *conditions: Any) -> list[Job]:
+    """The jobs meeting every condition, of `building` when one is named."""
+    if building is not None:
+        conditions = (*conditions, WorkOrder.building == building)
     rows = session.execute(
         select(WorkOrder, Equipment.kind)
         .outerjoin(Equipment, WorkOrder.equipment_id == Equipment.id)
@@ -63,36 +66,31 @@ def load_jobs(
     session: Session, *, building: str | None, start: datetime, end: datetime
 ) -> list[Job]:
     """Jobs raised in `[start, end)`, of one building or all."""
-    conditions: list[Any] = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
-    if building is not None:
-        conditions.append(WorkOrder.building == building)
-    return _jobs(session, *conditions)
+    return _jobs(session, building, WorkOrder.created_at >= start, WorkOrder.created_at < end)
 
 
 def load_pm(session: Session, *, building: str | None, start: datetime, end: datetime) -> list[Job]:
     """PM jobs that may fall due in `[start, end)`: raised before `end` and not finished
     before `start` (whenever raised; the pure `Job.due_at` decides)."""
-    conditions: list[Any] = [
+    return _jobs(
+        session,
+        building,
         WorkOrder.kind == WorkOrderKind.PM,
         WorkOrder.created_at < end,
         or_(WorkOrder.resolved_at.is_(None), WorkOrder.resolved_at >= start),
-    ]
-    if building is not None:
-        conditions.append(WorkOrder.building == building)
-    return _jobs(session, *conditions)
+    )
 
 
 def load_live(session: Session, *, building: str | None) -> list[Job]:
     """Every job not yet resolved, whenever it was raised."""
-    conditions: list[Any] = [WorkOrder.status.in_(LIVE)]
-    if building is not None:
-        conditions.append(WorkOrder.building == building)
-    return _jobs(session, *conditions)
+    return _jobs(session, building, WorkOrder.status.in_(LIVE))
 
 
 def load_open_repairs(session: Session, *, building: str | None, at: datetime) -> list[Job]:
     """Repairs on equipment that may have been open at `at` (the pure `Job.open_at` decides)."""
-    conditions: list[Any] = [
+    return _jobs(
+        session,
+        building,
         WorkOrder.kind.in_(REPAIRS),
         WorkOrder.equipment_id.is_not(None),
         WorkOrder.created_at <= at,
@@ -102,10 +100,7 @@ def load_open_repairs(session: Session, *, building: str | None, at: datetime) -
             WorkOrder.cancelled_at > at,
             WorkOrder.closed_at > at,
         ),
-    ]
-    if building is not None:
-        conditions.append(WorkOrder.building == building)
-    return _jobs(session, *conditions)
+    )
 
 
 def load_equipment(session: Session, *, building: str | None) -> list[Equip]:

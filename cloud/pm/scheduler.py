@@ -17,7 +17,6 @@ the one already there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from cloud.clock import Clock, as_utc
 from cloud.db import Database
-from cloud.enums import FINISHED, Channel, WorkOrderKind, WorkOrderStatus
+from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
 from cloud.pm.model import EffectivePlan
 from cloud.pm.schedule import (
@@ -58,10 +57,6 @@ def building_target(building: str) -> str:
 
 def pm_key(plan_id: str, target: str, due: date) -> str:
     return f"{plan_id}|{target}|{due.isoformat()}"
-
-
-def checklist(items: Iterable[str]) -> list[dict[str, object]]:
-    return [{"item": item, "done": False, "by": None, "at": None} for item in items]
 
 
 @dataclass(slots=True)
@@ -285,25 +280,24 @@ class PmScheduler(Ticked):
         )
         try:
             with session.begin_nested():
-                wo = creation.create_work_order(
+                wo = creation.raise_for_rule(
                     session,
+                    rule_id=f"pm.{plan.id}",
+                    key=target.key,
                     title=f"{plan.plan.title}: {where}",
                     kind=WorkOrderKind.PM,
                     priority=plan.priority,
                     now=now,
                     sla=self._sla,
-                    channel=Channel.SYSTEM,
                     equipment=target.equipment,
                     building=target.building,
                     description=description,
                     note=f"PM plan {plan.id}, {reason}",
+                    checklist=plan.plan.checklist,
                 )
                 wo.pm_plan_id = plan.id
                 wo.pm_due_on = due_on
                 wo.pm_key = key
-                wo.rule_id = f"pm.{plan.id}"
-                wo.open_key = rules.fault_key(target.key, f"pm.{plan.id}")
-                wo.checklist = checklist(plan.plan.checklist)
                 end_of_due_day = start_of_day(due_on + timedelta(days=1), self.timezone)
                 if wo.resolve_due_at is None or end_of_due_day > now:
                     wo.resolve_due_at = end_of_due_day

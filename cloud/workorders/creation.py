@@ -4,6 +4,7 @@ with its due times and its first audit event."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -156,6 +157,44 @@ def create_work_order(
         note=note,
         location=location,
     )
+
+
+def raise_for_rule(
+    session: Session,
+    *,
+    rule_id: str,
+    key: str,
+    title: str,
+    kind: WorkOrderKind,
+    priority: Priority,
+    now: datetime,
+    sla: SlaPolicy,
+    equipment: Equipment | None = None,
+    building: str | None = None,
+    description: str,
+    note: str,
+    checklist: Iterable[str] = (),
+) -> WorkOrder:
+    """A work order the system raises for `rule_id` on `key` (an equipment id, or another name
+    of what the rule watches): while it is open no other can be raised for the same rule and key
+    (`open_key`); `checklist` is its list of items, none done."""
+    wo = create_work_order(
+        session,
+        title=title,
+        kind=kind,
+        priority=priority,
+        now=now,
+        sla=sla,
+        channel=Channel.SYSTEM,
+        equipment=equipment,
+        building=building,
+        description=description,
+        note=note,
+    )
+    wo.rule_id = rule_id
+    wo.open_key = fault_key(key, rule_id)
+    wo.checklist = [{"item": item, "done": False, "by": None, "at": None} for item in checklist]
+    return wo
 
 
 def describe_equipment(equipment: Equipment) -> str:

@@ -1,5 +1,7 @@
 """What every equipment board shares: one kind's profile points as its source, scoped by the
-site → building → equipment variables, with the alarm and work-order events overlaid."""
+site → building → equipment variables, with the alarm and work-order events overlaid; and the
+panels the boards are made of: an enum's state, boolean signals, a latest label, a measured
+trend, and the counters (run hours, a counter's increase)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,16 @@ from collections.abc import Sequence
 from dashboards import grafana as g
 from dashboards.boards.common import event_annotations, scope_variables
 from dashboards.dashboard import Dashboard
+from dashboards.grafana import JSON
 from dashboards.influxql import BUILDING, EQUIPMENT, SITE
 from dashboards.panels import (
     COUNTER_LEGEND,
     EQUIPMENT_COLUMN_ALIAS,
     STAT,
+    STATE,
     TIMESERIES,
     Board,
+    EnumStates,
     Latest,
     Panel,
     Series,
@@ -92,6 +97,83 @@ def per_interval(title: str, counter: str, description: str, w: int, h: int) -> 
         look=g.Look(decimals=0, min=0),
         bars=True,
         legend_calcs=COUNTER_LEGEND,
+        w=w,
+        h=h,
+    )
+
+
+def state(
+    title: str, field: str, description: str, *, default: str = g.WARN, w: int = 12, h: int = 8
+) -> Panel:
+    """An enum point's state over time, each label in its colour (`default` for the others)."""
+    return Panel(
+        viz=STATE,
+        title=title,
+        queries=Series(f"last({{{field}:state}})", fill="previous"),
+        description=description,
+        states=EnumStates(field, default=default),
+        w=w,
+        h=h,
+    )
+
+
+def signals(
+    title: str,
+    names: Sequence[str],
+    description: str,
+    states: list[JSON],
+    *,
+    w: int,
+    h: int,
+    row_height: float = 0.8,
+) -> Panel:
+    """Boolean signals over time, one lane per equipment and signal."""
+    return Panel(
+        viz=STATE,
+        title=title,
+        queries=booleans(names),
+        description=description,
+        states=states,
+        row_height=row_height,
+        w=w,
+        h=h,
+    )
+
+
+def latest_label(
+    title: str,
+    select: str,
+    description: str,
+    states: EnumStates | list[JSON],
+    *,
+    w: int = 12,
+    h: int = 4,
+) -> Panel:
+    """The latest label (an enum's or a boolean's) per equipment, coloured."""
+    return Panel(
+        viz=STAT,
+        title=title,
+        queries=Latest(select),
+        description=description,
+        states=states,
+        strings=True,
+        w=w,
+        h=h,
+    )
+
+
+def trend(
+    title: str, select: str, description: str, look: g.Look, *, w: int = 12, h: int = 8
+) -> Panel:
+    """A measured value per interval (`select`, such as `mean({flow:number})`); its thresholds,
+    when it has any, drawn as lines."""
+    return Panel(
+        viz=TIMESERIES,
+        title=title,
+        queries=Series(select),
+        description=description,
+        look=look,
+        threshold_line=look.thresholds is not None,
         w=w,
         h=h,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import booleans, equipment_board
+from dashboards.boards.equipment import equipment_board, signals, state, trend
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
@@ -35,15 +35,11 @@ def _zones(p: FieldSet) -> str:
 
 BOARD: Board = [
     Row("Status"),
-    Panel(
-        viz=STATE,
-        title="Panel state",
-        queries=Series("last({panel_state:string})", fill="previous"),
-        description="Overall panel state (life-safety states: normal, pre-alarm, alarm, "
+    state(
+        "Panel state",
+        "panel_state",
+        "Overall panel state (life-safety states: normal, pre-alarm, alarm, "
         "fault, supervisory, disabled).",
-        states=LIFE_SAFETY,
-        w=12,
-        h=8,
     ),
     Panel(
         viz=TABLE,
@@ -92,28 +88,23 @@ BOARD: Board = [
         w=12,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Battery voltage",
-        queries=Series("mean({battery_voltage:number})"),
-        description="Standby battery voltage (24 V system): below 24 V the battery cannot "
+    trend(
+        "Battery voltage",
+        "mean({battery_voltage:number})",
+        "Standby battery voltage (24 V system): below 24 V the battery cannot "
         "carry the panel through a mains failure for long.",
-        look=g.Look(
+        g.Look(
             unit="volt",
             decimals=2,
             thresholds=g.thresholds((None, g.BAD), (24, g.WARN), (25.5, g.GOOD)),
         ),
-        threshold_line=True,
-        w=12,
-        h=8,
     ),
     Row("Alarms"),
-    Panel(
-        viz=STATE,
-        title="Signals",
-        queries=booleans(SIGNALS),
-        description="Fire alarm, trouble, supervisory and zone-disabled signals.",
-        states=g.bool_mappings("ACTIVE", g.BAD, "clear", g.GOOD),
+    signals(
+        "Signals",
+        SIGNALS,
+        "Fire alarm, trouble, supervisory and zone-disabled signals.",
+        g.bool_mappings("ACTIVE", g.BAD, "clear", g.GOOD),
         w=12,
         h=8,
     ),

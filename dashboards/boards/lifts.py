@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import counted_in_range, equipment_board, per_interval, run_hours
+from dashboards.boards.equipment import (
+    counted_in_range,
+    equipment_board,
+    latest_label,
+    per_interval,
+    run_hours,
+    state,
+    trend,
+)
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     COUNTER_LEGEND,
-    STAT,
-    STATE,
     TIMESERIES,
     Board,
-    EnumStates,
-    Latest,
     Panel,
     Row,
     Series,
@@ -23,50 +27,31 @@ UID = "plantroom-lifts"
 KIND = "elevator"
 
 
-def _states(field: str) -> Series:
-    return Series(f"last({{{field}:state}})", fill="previous")
-
-
 BOARD: Board = [
     Row("Status"),
-    Panel(
-        viz=STATE,
-        title="Mode",
-        queries=_states("mode"),
-        description="Operating mode of each lift: normal service, out of service, "
+    state(
+        "Mode",
+        "mode",
+        "Operating mode of each lift: normal service, out of service, "
         "inspection, fire service or stopped.",
-        states=EnumStates("mode"),
-        w=12,
-        h=8,
     ),
-    Panel(
-        viz=STATE,
-        title="Fault code",
-        queries=_states("fault_code"),
-        description="The controller's active fault; anything but none raises an alarm.",
-        states=EnumStates("fault_code", default=g.BAD),
-        w=12,
-        h=8,
+    state(
+        "Fault code",
+        "fault_code",
+        "The controller's active fault; anything but none raises an alarm.",
+        default=g.BAD,
     ),
-    Panel(
-        viz=STAT,
-        title="Passenger trapped",
-        queries=Latest('last({passenger_trapped:boolean}) AS "trapped"'),
-        description="Latest report of the trapped-passenger signal, per lift.",
-        states=g.bool_mappings("TRAPPED", g.BAD, "no", g.GOOD),
-        strings=True,
-        w=12,
-        h=4,
+    latest_label(
+        "Passenger trapped",
+        'last({passenger_trapped:boolean}) AS "trapped"',
+        "Latest report of the trapped-passenger signal, per lift.",
+        g.bool_mappings("TRAPPED", g.BAD, "no", g.GOOD),
     ),
-    Panel(
-        viz=STAT,
-        title="Safety circuit",
-        queries=Latest('last({safety_circuit_ok:boolean}) AS "safety"'),
-        description="Latest state of the safety circuit, per lift.",
-        states=g.bool_mappings("closed", g.GOOD, "OPEN", g.BAD),
-        strings=True,
-        w=12,
-        h=4,
+    latest_label(
+        "Safety circuit",
+        'last({safety_circuit_ok:boolean}) AS "safety"',
+        "Latest state of the safety circuit, per lift.",
+        g.bool_mappings("closed", g.GOOD, "OPEN", g.BAD),
     ),
     Row("Travel"),
     Panel(
@@ -88,15 +73,7 @@ BOARD: Board = [
     ),
     run_hours(12, 4),
     Row("Doors"),
-    Panel(
-        viz=STATE,
-        title="Door state",
-        queries=_states("door_state"),
-        description="Door operator state; red is a door fault.",
-        states=EnumStates("door_state"),
-        w=12,
-        h=8,
-    ),
+    state("Door state", "door_state", "Door operator state; red is a door fault."),
     Panel(
         viz=TIMESERIES,
         title="Door faults",
@@ -130,28 +107,21 @@ BOARD: Board = [
         7,
     ),
     Row("Drive"),
-    Panel(
-        viz=TIMESERIES,
-        title="Drive temperature",
-        queries=Series("mean({drive_temperature:number})"),
-        description="Drive (inverter) temperature; the controller trips on over-temperature.",
-        look=g.Look(
+    trend(
+        "Drive temperature",
+        "mean({drive_temperature:number})",
+        "Drive (inverter) temperature; the controller trips on over-temperature.",
+        g.Look(
             unit="celsius",
             decimals=1,
             thresholds=g.thresholds((None, g.GOOD), (70, g.WARN), (85, g.BAD)),
         ),
-        threshold_line=True,
-        w=12,
-        h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Car load",
-        queries=Series("max({load:number})"),
-        description="Highest car load per interval.",
-        look=g.Look(unit="masskg", decimals=0, min=0),
-        w=12,
-        h=8,
+    trend(
+        "Car load",
+        "max({load:number})",
+        "Highest car load per interval.",
+        g.Look(unit="masskg", decimals=0, min=0),
     ),
 ]
 

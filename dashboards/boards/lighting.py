@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import equipment_board
+from dashboards.boards.equipment import equipment_board, trend
 from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
@@ -58,35 +58,35 @@ def _energy(p: FieldSet) -> list[Latest]:
     ]
 
 
+def _circuit_states(title: str, pattern: str, description: str, states: list[g.JSON]) -> Panel:
+    """A boolean point of every circuit over time, one lane per controller and circuit."""
+    return Panel(
+        viz=STATE,
+        title=title,
+        queries=Series(
+            per_circuit(pattern, "last", "boolean"), fill="previous", alias=EQUIPMENT_COLUMN_ALIAS
+        ),
+        description=description,
+        states=states,
+        row_height=0.9,
+        w=12,
+        h=10,
+    )
+
+
 BOARD: Board = [
     Row("Circuits"),
-    Panel(
-        viz=STATE,
-        title="Circuits on",
-        queries=Series(
-            per_circuit("circuit_{n}_on", "last", "boolean"),
-            fill="previous",
-            alias=EQUIPMENT_COLUMN_ALIAS,
-        ),
-        description="Which circuit of each controller is switched on.",
-        states=g.bool_mappings("on", g.NOTICE, "off", g.OFF),
-        row_height=0.9,
-        w=12,
-        h=10,
+    _circuit_states(
+        "Circuits on",
+        "circuit_{n}_on",
+        "Which circuit of each controller is switched on.",
+        g.bool_mappings("on", g.NOTICE, "off", g.OFF),
     ),
-    Panel(
-        viz=STATE,
-        title="Circuits tripped",
-        queries=Series(
-            per_circuit("circuit_{n}_tripped", "last", "boolean"),
-            fill="previous",
-            alias=EQUIPMENT_COLUMN_ALIAS,
-        ),
-        description="A tripped circuit breaker leaves its lamps dark.",
-        states=g.bool_mappings("TRIPPED", g.BAD, "ok", g.GOOD),
-        row_height=0.9,
-        w=12,
-        h=10,
+    _circuit_states(
+        "Circuits tripped",
+        "circuit_{n}_tripped",
+        "A tripped circuit breaker leaves its lamps dark.",
+        g.bool_mappings("TRIPPED", g.BAD, "ok", g.GOOD),
     ),
     Row("Lamps"),
     Panel(
@@ -160,19 +160,15 @@ BOARD: Board = [
         w=12,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Mains voltage",
-        queries=Series("mean({mains_voltage:number})"),
-        description="Supply voltage at each controller.",
-        look=g.Look(
+    trend(
+        "Mains voltage",
+        "mean({mains_voltage:number})",
+        "Supply voltage at each controller.",
+        g.Look(
             unit="volt",
             decimals=1,
             thresholds=g.thresholds((None, g.BAD), (207, g.GOOD), (253, g.BAD)),
         ),
-        threshold_line=True,
-        w=12,
-        h=8,
     ),
     Panel(
         viz=TABLE,

@@ -1,0 +1,97 @@
+// One job's page: its card with the actions, its description, its fault and its history.
+
+import { api } from './api.js';
+import { badge, clockTime, h, label, showError, timeEl } from './dom.js';
+import { jobCard, tickDue } from './job_card.js';
+
+export class JobView {
+  constructor(ctx, id) {
+    this.ctx = ctx;
+    this.id = Number(id);
+    this.title = 'Job';
+    this.cardCtx = {
+      user: ctx.user,
+      changed: (wo) => this.show(wo, { focus: true }),
+      settled: () => {},
+    };
+  }
+
+  mount(main) {
+    this.heading = h('h1', { tabindex: -1 }, 'Job');
+    this.body = h('div', { class: 'job' }, h('p', {}, 'Loading…'));
+    main.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#/jobs' }, '← All jobs')), this.heading, this.body);
+    this.tick = setInterval(() => tickDue(main), 30000);
+  }
+
+  unmount() {
+    clearInterval(this.tick);
+  }
+
+  async refresh() {
+    this.show(await api(`/api/work-orders/${this.id}`));
+  }
+
+  show(wo, { focus = false } = {}) {
+    if (this.body.querySelector('form.note')) return; // do not pull the form from under someone
+    this.wo = wo;
+    this.heading.textContent = wo.number;
+    document.title = `${wo.number} · Plantroom`;
+    const alarms = wo.alarm ? new Map([[wo.alarm.id, wo.alarm.state]]) : new Map();
+    const card = jobCard(wo, this.cardCtx, { alarms, headingLevel: 'h2', link: false });
+    this.body.replaceChildren(
+      h('ul', { class: 'cards' }, card),
+      wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
+      wo.alarm ? alarmSection(wo.alarm) : null,
+      h(
+        'section',
+        { 'aria-labelledby': 'history-h' },
+        h('h2', { id: 'history-h' }, 'History'),
+        h('ol', { class: 'timeline' }, wo.events.map(eventItem)),
+      ),
+    );
+    if (focus) (card.querySelector('.actions button') ?? this.heading).focus();
+  }
+
+  workOrder({ work_order: wo }) {
+    if (wo.id === this.id) this.refresh().catch((e) => showError(e.message));
+  }
+
+  alarm({ alarm }) {
+    if (this.wo?.alarm_id === alarm.id) this.refresh().catch((e) => showError(e.message));
+  }
+}
+
+function alarmSection(alarm) {
+  return h(
+    'section',
+    { 'aria-labelledby': 'alarm-h' },
+    h('h2', { id: 'alarm-h' }, 'Fault'),
+    h(
+      'p',
+      {},
+      badge('severity', alarm.severity),
+      ' ',
+      badge('alarm', alarm.state),
+      ' ',
+      alarm.message,
+    ),
+    h(
+      'p',
+      { class: 'meta' },
+      'Raised ',
+      timeEl(alarm.raised_at),
+      alarm.occurrences > 1 ? ` · ${alarm.occurrences} times` : null,
+      alarm.cleared_at ? [' · cleared ', timeEl(alarm.cleared_at)] : null,
+    ),
+  );
+}
+
+function eventItem(event) {
+  const change = event.to_status && event.from_status ? ` (${label(event.from_status)} → ${label(event.to_status)})` : '';
+  return h(
+    'li',
+    {},
+    h('p', {}, h('strong', {}, label(event.action)), change, ' by ', event.actor, ' · ', timeEl(event.at, clockTime(event.at))),
+    event.note ? h('p', { class: 'pre note-text' }, event.note) : null,
+  );
+}
