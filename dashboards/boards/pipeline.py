@@ -39,6 +39,7 @@ from dashboards.panels import (
 UID = "plantroom-pipeline"
 WORST_DEVICES = 20
 EACH_COLUMN = "$tag_instance $col"
+_SKEW_BOUNDS = g.thresholds((None, g.BAD), (-300, g.GOOD), (300, g.BAD))
 
 
 def _count_look(bad_from: float = 1, color: str = g.WARN) -> g.Look:
@@ -322,17 +323,12 @@ AGENTS: Board = [
         viz=TIMESERIES,
         title="Edge clock skew",
         queries=_edge('min({receive_delay_s:number}) AS "skew"', alias=INSTANCE),
-        description="The gateway's receive time minus each agent's report time, the smallest "
-        "per interval (delays only add, so a report replayed late does not move it): the "
-        "agent's clock difference plus the delivery delay. "
+        description="Gateway receive time minus each agent's report time, the smallest per "
+        "interval (delays only add): the agent's clock difference plus delivery delay. "
         "Positive: the agent's clock is behind; negative: ahead. Beyond the allowed skew "
-        "(PLANTROOM_MAX_CLOCK_SKEW_S, 300 s by default) the agent's samples are refused or "
-        "look old, and the cloud's /api/health turns degraded: set the edge box's clock.",
-        look=g.Look(
-            unit="s",
-            decimals=1,
-            thresholds=g.thresholds((None, g.BAD), (-300, g.GOOD), (300, g.BAD)),
-        ),
+        "(PLANTROOM_MAX_CLOCK_SKEW_S, 300 s by default) its samples are refused or look old "
+        "and the cloud's /api/health turns degraded: set the edge box's clock.",
+        look=g.Look(unit="s", decimals=1, thresholds=_SKEW_BOUNDS),
         threshold_line=True,
         w=12,
         h=8,
