@@ -20,6 +20,7 @@ which is harmless because InfluxDB writes are idempotent.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -45,8 +46,14 @@ class BufferCorrupt(Exception):
 
 
 class DiskBufferError(PlantroomError):
-    """The disk buffer cannot store a batch (disk full, no permission). The gateway stops
-    without acknowledging what it holds, so the broker redelivers it after a restart."""
+    """The disk buffer cannot store a batch (disk full, no permission). Nothing of the batch
+    is acknowledged: on a full disk the gateway holds it and retries (`disk_full`), on any
+    other error it stops, and the broker redelivers the batch after a restart."""
+
+    @property
+    def disk_full(self) -> bool:
+        cause = self.__cause__
+        return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(slots=True)

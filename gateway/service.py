@@ -22,7 +22,7 @@ from types import TracebackType
 
 from gateway.backoff import Backoff, RetryPolicy
 from gateway.batcher import Batch, Batcher
-from gateway.buffer import DiskBuffer
+from gateway.buffer import DiskBuffer, DiskBufferError
 from gateway.deadletter import DeadLetters
 from gateway.edgehealth import HEALTH_MEASUREMENT, decode_edge_health, is_edge_health_topic
 from gateway.influx import InfluxUnavailable, InfluxWriter, WriteReport
@@ -301,8 +301,34 @@ class Gateway:
                     await asyncio.sleep(backoff.next_delay())
                 else:
                     return
-        self.buffer.append(batch.lines, batch.points)
-        self.stats.buffered_lines += len(batch.lines)
+        await self._spill(batch)
+
+    async def _spill(self, batch: Batch[AckToken]) -> None:
+        """Store a batch in the disk buffer. While its disk is full the batch waits here
+        unacknowledged (the broker keeps what follows) and InfluxDB is tried in between."""
+        backoff = Backoff(self._retry)
+        while True:
+            try:
+                self.buffer.append(batch.lines, batch.points)
+            except DiskBufferError as exc:
+                if not exc.disk_full or self._stopping:
+                    raise
+                self.stats.buffer_full_errors += 1
+                if not self.stats.buffer_full:
+                    self.stats.buffer_full = 1
+                    log.error("%s; holding the batch unacknowledged until there is room", exc)
+            else:
+                self.stats.buffered_lines += len(batch.lines)
+                break
+            await asyncio.sleep(backoff.next_delay())
+            try:
+                await self._write(batch.lines, batch.points)
+            except InfluxUnavailable:
+                continue
+            break
+        if self.stats.buffer_full:
+            self.stats.buffer_full = 0
+            log.warning("the gateway buffer %s has room again", self.buffer.directory)
         self._refresh_buffer_stats()
         self._replay_wake.set()
 
