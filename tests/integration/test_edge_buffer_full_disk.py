@@ -6,26 +6,15 @@ system filled with a ballast file; skipped where a tmpfs cannot be mounted."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from chaos.disk import Tmpfs, mount_refused
+from chaos.disk import Tmpfs
 from edge.buffer import SampleBuffer
 
 pytestmark = pytest.mark.integration
 
 TS = 1_763_900_000_000
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Tmpfs]:
-    reason = mount_refused(tmp_path)
-    if reason is not None:
-        pytest.skip(f"no tmpfs to fill here: {reason}")
-    with Tmpfs(tmp_path / "disk", 4 * 1024 * 1024) as disk:
-        yield disk
 
 
 def test_a_full_disk_holds_samples_in_memory_keeps_alarms_and_recovers(
