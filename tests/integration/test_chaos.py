@@ -1,6 +1,8 @@
 """The reduced chaos campaign: the whole stack on a small generated site, each process killed
-with SIGKILL and restarted in turn and one edge agent's broker link cut, with every reading,
-fault, work order and alarm accounted for (`make chaos` runs the full one).
+with SIGKILL and restarted in turn, one edge agent's broker link cut and then slowed down
+and reset at random, two processes killed together, the edge and gateway buffers' disks
+filled, and, on a second small stack whose cloud runs on PostgreSQL, PostgreSQL killed;
+every reading, fault, work order and alarm accounted for (`make chaos` runs the full one).
 
 Also the pure accounting the campaign relies on, and the link proxy on a real broker.
 """
@@ -74,6 +76,7 @@ FAULTS = [
     "kill -9 edge-b1",
     "kill -9 cloud",
     "cut edge-b1 ↔ broker",
+    "slow, lossy edge-b1 ↔ broker",
 ]
 
 
@@ -85,14 +88,18 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("label", FAULTS)
 def test_reduced_chaos_campaign_accounts_for_everything(campaign: Campaign, label: str) -> None:
     report = render(REDUCED, campaign, 0.0)
     [r] = [r for r in campaign.results if r.fault.label == label]
+    if r.skipped is not None:
+        pytest.skip(r.skipped)
     assert r.recovery_s is not None, report
     assert r.audit.expected > 0, report
     assert r.audit.lost == 0 and r.audit.duplicates == 0, report
-    assert r.work_orders_raised == 1 and r.missed_faults == 0, report
+    assert r.faults_injected == len(r.fault.processes), report
+    assert all(r.orders_per_pump[p] == 1 for p in r.pumps) and r.missed_faults == 0, report
+    assert r.checks_failed == [], report
     assert r.duplicate_work_orders == [] and r.alarms_stuck == [], report
     assert r.within_commit_window, report
