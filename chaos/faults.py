@@ -81,6 +81,8 @@ class ChaosConfig:
             Fault(("cloud",), "kill", kill),
             Fault((edge,), "cut", self.cut_outage_s),
             Fault((edge,), "slow", self.slow_s),
+            Fault(("gateway", edge), "kill", kill),
+            Fault(("cloud", edge), "kill", kill),
         ]
 
     def postgres_faults(self) -> list[Fault]:

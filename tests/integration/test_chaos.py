@@ -77,6 +77,8 @@ FAULTS = [
     "kill -9 cloud",
     "cut edge-b1 ↔ broker",
     "slow, lossy edge-b1 ↔ broker",
+    "kill -9 gateway + edge-b1",
+    "kill -9 cloud + edge-b1",
 ]
 
 
