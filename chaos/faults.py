@@ -83,6 +83,7 @@ class ChaosConfig:
             Fault((edge,), "slow", self.slow_s),
             Fault(("gateway", edge), "kill", kill),
             Fault(("cloud", edge), "kill", kill),
+            Fault((edge, "gateway"), "disk", self.disk_outage_s),
         ]
 
     def postgres_faults(self) -> list[Fault]:

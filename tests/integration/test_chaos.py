@@ -79,6 +79,7 @@ FAULTS = [
     "slow, lossy edge-b1 ↔ broker",
     "kill -9 gateway + edge-b1",
     "kill -9 cloud + edge-b1",
+    "full disk under edge-b1 + gateway buffers",
 ]
 
 
