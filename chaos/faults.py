@@ -87,7 +87,7 @@ class ChaosConfig:
         ]
 
     def postgres_faults(self) -> list[Fault]:
-        return []
+        return [Fault(("postgres",), "postgres", self.kill_outage_s)]
 
 
 FULL = ChaosConfig(

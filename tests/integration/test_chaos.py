@@ -80,6 +80,7 @@ FAULTS = [
     "kill -9 gateway + edge-b1",
     "kill -9 cloud + edge-b1",
     "full disk under edge-b1 + gateway buffers",
+    "kill -9 postgres (cloud on PostgreSQL)",
 ]
 
 
