@@ -112,6 +112,8 @@ class DiskBuffer:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, max_bytes // 8))
         self.dropped_lines = 0
+        self.full = False  # the last append failed on a full disk
+        self.full_errors = 0
         self._segments: list[_Segment] = []
         self._writer: IO[bytes] | None = None
         self._lock: IO[bytes] | None = None
@@ -250,6 +252,25 @@ class DiskBuffer:
         current.size += len(record)
         current.lines += len(lines)
         self._enforce_limit()
+
+    def offer(self, lines: Sequence[str], points: Sequence[int], *, raise_full: bool) -> bool:
+        """`append`, but False while the disk is full (logged once per episode, counted in
+        `full_errors`) and True once stored. Any other error, and a full disk with
+        `raise_full`, raises DiskBufferError."""
+        try:
+            self.append(lines, points)
+        except DiskBufferError as exc:
+            if not exc.disk_full or raise_full:
+                raise
+            self.full_errors += 1
+            if not self.full:
+                self.full = True
+                log.error("%s; holding the batch unacknowledged until there is room", exc)
+            return False
+        if self.full:
+            self.full = False
+            log.warning("the gateway buffer %s has room again", self.directory)
+        return True
 
     def _repair(self, segment: _Segment) -> None:
         """After a failed append: cut the segment back to its last whole record."""

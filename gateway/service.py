@@ -13,6 +13,7 @@ context manager, for tests and embedding. See docs/gateway.md for the guarantees
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -22,7 +23,7 @@ from types import TracebackType
 
 from gateway.backoff import Backoff, RetryPolicy
 from gateway.batcher import Batch, Batcher
-from gateway.buffer import DiskBuffer, DiskBufferError
+from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.edgehealth import HEALTH_MEASUREMENT, decode_edge_health, is_edge_health_topic
 from gateway.influx import InfluxUnavailable, InfluxWriter, WriteReport
@@ -274,6 +275,8 @@ class Gateway:
     def _refresh_buffer_stats(self) -> None:
         self.stats.buffer_depth = self.buffer.depth_lines
         self.stats.buffer_dropped = self.buffer.dropped_lines
+        self.stats.buffer_full = int(self.buffer.full)
+        self.stats.buffer_full_errors = self.buffer.full_errors
 
     async def _write(self, lines: Sequence[str], points: Sequence[int]) -> None:
         """One write through the InfluxDB writer, counted. Raises InfluxUnavailable."""
@@ -307,28 +310,14 @@ class Gateway:
         """Store a batch in the disk buffer. While its disk is full the batch waits here
         unacknowledged (the broker keeps what follows) and InfluxDB is tried in between."""
         backoff = Backoff(self._retry)
-        while True:
-            try:
-                self.buffer.append(batch.lines, batch.points)
-            except DiskBufferError as exc:
-                if not exc.disk_full or self._stopping:
-                    raise
-                self.stats.buffer_full_errors += 1
-                if not self.stats.buffer_full:
-                    self.stats.buffer_full = 1
-                    log.error("%s; holding the batch unacknowledged until there is room", exc)
-            else:
-                self.stats.buffered_lines += len(batch.lines)
-                break
+        while not self.buffer.offer(batch.lines, batch.points, raise_full=self._stopping):
+            self._refresh_buffer_stats()
             await asyncio.sleep(backoff.next_delay())
-            try:
+            with contextlib.suppress(InfluxUnavailable):
                 await self._write(batch.lines, batch.points)
-            except InfluxUnavailable:
-                continue
-            break
-        if self.stats.buffer_full:
-            self.stats.buffer_full = 0
-            log.warning("the gateway buffer %s has room again", self.buffer.directory)
+                break
+        else:  # stored in the buffer, not written directly
+            self.stats.buffered_lines += len(batch.lines)
         self._refresh_buffer_stats()
         self._replay_wake.set()
 

@@ -45,7 +45,7 @@ async def test_a_full_buffer_disk_holds_batches_unacknowledged_and_loses_nothing
         fresh_mosquitto, fresh_influxd, tmp_path, gateway_buffer_dir=small_disk.path
     )
     pump = topic(site, "b1", "pump", "p1")
-    caplog.set_level(logging.WARNING, logger="gateway.service")
+    caplog.set_level(logging.WARNING, logger="gateway.buffer")
     async with Gateway(settings, retry=RETRY, session_expiry_s=300) as gw:
         async with asyncio.timeout(10):
             await gw.wait_subscribed()
