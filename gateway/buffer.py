@@ -272,6 +272,12 @@ class DiskBuffer:
             log.warning("the gateway buffer %s has room again", self.directory)
         return True
 
+    def clear_full(self) -> None:
+        """A batch held for the full disk went to InfluxDB directly: none waits any more."""
+        if self.full:
+            self.full = False
+            log.warning("a batch held for the full disk of %s went to InfluxDB", self.directory)
+
     def _repair(self, segment: _Segment) -> None:
         """After a failed append: cut the segment back to its last whole record."""
         if self._writer is not None:

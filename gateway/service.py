@@ -315,6 +315,7 @@ class Gateway:
             await asyncio.sleep(backoff.next_delay())
             with contextlib.suppress(InfluxUnavailable):
                 await self._write(batch.lines, batch.points)
+                self.buffer.clear_full()
                 break
         else:  # stored in the buffer, not written directly
             self.stats.buffered_lines += len(batch.lines)

@@ -30,7 +30,7 @@ class GatewayStats:
     buffer_dropped: int = 0
     """Lines the disk buffer dropped at its size limit."""
     buffer_full: int = 0
-    """Gauge: 1 while the disk buffer's disk is full (batches wait unacknowledged)."""
+    """Gauge: 1 while a batch waits, unacknowledged, because the disk buffer's disk is full."""
     buffer_full_errors: int = 0
     """Failed appends to the disk buffer because its disk was full."""
     edge_health_in: int = 0
