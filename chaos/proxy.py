@@ -1,8 +1,15 @@
-"""A TCP proxy that can cut a link: one edge agent talks to the broker through it.
+"""A TCP proxy that can cut or degrade a link: one edge agent talks to the broker through it.
 
 The proxy runs its own asyncio loop in one thread. `cut()` closes every open connection
 and refuses new ones (accepted and closed at once, as a dead uplink looks to the agent);
-`restore()` lets connections through again. `close()` stops the loop and joins the thread.
+`degrade(Degradation(...))` delays every chunk each way by a latency plus random jitter
+(order kept) and resets every connection at random intervals; `restore()` ends either.
+`close()` stops the loop and joins the thread.
+
+A TCP proxy cannot drop single segments: the kernel on each side retransmits them, and
+dropping bytes inside the stream would corrupt it. Loss is modelled as what it costs the
+application: latency jitter (a lost segment arrives late, after its retransmission) and
+connection resets (a link that loses too much is torn down and reconnected).
 """
 
 from __future__ import annotations
@@ -10,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
+import time
+from dataclasses import dataclass
 from types import TracebackType
 
 from plantroom.errors import ServiceError
@@ -19,6 +29,16 @@ log = logging.getLogger(__name__)
 
 CHUNK = 65536
 MAX_CONNECTIONS = 64
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """A slow, lossy link: `latency_s` each way plus up to `jitter_s` more per chunk, and
+    every connection reset after a random `reset_every_s` (low, high) interval."""
+
+    latency_s: float
+    jitter_s: float
+    reset_every_s: tuple[float, float]
 
 
 class LinkProxy:
@@ -34,6 +54,10 @@ class LinkProxy:
         self.refused = 0
         self.accepted = 0
         self._cut = False
+        self._degraded: Degradation | None = None
+        self.resets = 0
+        self._rng = random.Random()
+        self._reset_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -62,8 +86,14 @@ class LinkProxy:
         self._cut = True
         self._call(self._drop_all)
 
+    def degrade(self, how: Degradation) -> None:
+        """Slow every connection down and reset them now and then, until `restore()`."""
+        self._degraded = how
+        self._call(self._start_resets)
+
     def restore(self) -> None:
         self._cut = False
+        self._degraded = None
 
     def close(self) -> None:
         loop, stop = self._loop, self._stop
@@ -118,6 +148,19 @@ class LinkProxy:
             server.close()
             self._drop_all()
 
+    def _start_resets(self) -> None:
+        if self._reset_task is None or self._reset_task.done():
+            self._reset_task = asyncio.get_running_loop().create_task(
+                self._resets(), name="proxy-resets"
+            )
+
+    async def _resets(self) -> None:
+        while (how := self._degraded) is not None:
+            await asyncio.sleep(self._rng.uniform(*how.reset_every_s))
+            if self._degraded is not None and self._writers:
+                self.resets += 1
+                self._drop_all()
+
     def _drop_all(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
@@ -146,10 +189,17 @@ class LinkProxy:
                 w.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Copy one direction; on a degraded link each chunk waits for its due time, which
+        never runs before the previous chunk's (the stream stays in order)."""
+        due = 0.0
         try:
             while data := await reader.read(CHUNK):
                 if self._cut:
                     break
+                if (how := self._degraded) is not None:
+                    delay = how.latency_s + self._rng.uniform(0.0, how.jitter_s)
+                    due = max(due, time.monotonic() + delay)
+                    await asyncio.sleep(due - time.monotonic())
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

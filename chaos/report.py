@@ -6,14 +6,14 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chaos.runner import (
+from chaos.faults import (
     COMMIT_INTERVAL_S,
     POLL_INTERVAL_S,
-    Campaign,
     ChaosConfig,
     FaultResult,
     commit_window_ms,
 )
+from chaos.runner import Campaign
 
 REPORT_PATH = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 
@@ -31,19 +31,40 @@ a reading in InfluxDB, the faults below are injected one at a time:
 * **kill -9** — the process gets SIGKILL (no clean-up runs) and is started again after the
   outage, on the same ports with the same data directory;
 * **cut** — the proxy drops the agent's broker connection and refuses new ones for the
-  outage, then lets it through again.
+  outage, then lets it through again;
+* **slow, lossy** — the proxy delays every chunk each way by {latency_ms:.0f} ms plus up to
+  {jitter_ms:.0f} ms of random jitter (the stream stays in order) and resets every connection
+  through it after a random {reset_lo:.0f} to {reset_hi:.0f} s. A TCP proxy cannot drop single
+  segments (the kernels on both sides retransmit them, and dropping bytes inside the stream
+  would corrupt it), so loss is modelled as what it costs the application: late data (a lost
+  segment arrives after its retransmission) and torn-down connections (a link that loses too
+  much is reset and reconnected);
+* **two at once** — two processes get SIGKILL together and come back together, with a pump
+  fault in each building concerned;
+* **full disk** — the buffers of `edge-b1` and of the gateway live on tmpfs mounts of their
+  own (`mount -t tmpfs`, root only; the case is skipped, saying why, where mounting is
+  refused). The proxy cuts `edge-b1`'s link and InfluxDB is killed, so both buffers must
+  grow; the agent is restarted cleanly on its nearly full disk (a fresh SQLite write-ahead
+  log has to grow at once) and the gateway's disk is filled completely with a ballast file.
+  After the outage the ballast files go, the link comes back and InfluxDB restarts. Besides
+  the audit below, each of the two processes must have logged the full disk;
+* **PostgreSQL** — a second, small stack ({pg_devices} devices) runs the cloud on PostgreSQL
+  (`plantroom demo --postgres`); the postmaster gets SIGKILL during a pump fault and is
+  started again after the outage.
 
-While each outage lasts, a `dry_run` fault is injected on a pump not used before (one in the
-edge agent's own building when an agent is the target) through the simulator control API.
-After the process is back the suite waits (each with a deadline) until every device has a
-reading newer than the restore (the recovery time), until the pump's work order exists, and
-then clears the pump fault. It then checks:
+While each outage lasts, a `dry_run` fault is injected on one pump not used before per
+process hit (in an edge agent's own building for an agent, in another building for any
+other process) through the simulator control API. After the outage the suite waits (each
+with a deadline) until every device has a reading newer than the restore (the recovery
+time), until every pump's work order exists, and then clears the pump faults. It then
+checks:
 
 * **readings** — from InfluxDB over InfluxQL: for every device, each `seq` from the newest
   one stored before the fault to the newest one stored at recovery must be present exactly
   once (`expected` = the length of that range summed over the devices, `found` = the distinct
   `seq`s present, `lost` = the difference; a `seq` stored at two timestamps is a duplicate);
-* **faults** — the pump fault raised a work order (`pump.dry_run`) through the cloud API;
+* **faults** — each pump fault raised exactly one work order (`pump.dry_run`), through the
+  cloud API;
 * **duplicates** — no two fault work orders of one device and rule, among those raised
   since the fault began and among all live ones;
 * **alarms stuck** — once the pump fault is cleared, no alarm that became active after the
@@ -79,6 +100,39 @@ past one machine); or an end-to-end acknowledgement, the edge keeping a sample u
 gateway has stored it.
 """
 
+PROVES = """\
+## What each case proves
+
+* **kill -9 mosquitto, influxd, gateway, an edge agent, the cloud** — each process comes
+  back from a crash on its own data and the pipeline catches up: samples wait in the edge
+  buffer (until PUBACK), in the broker's persistent session queue (until the gateway's
+  acknowledgement) or in the gateway's disk buffer (until InfluxDB has them), and the
+  cloud's rule state is rebuilt from its database, so the fault still ends in one work order.
+* **cut** — an agent cut off for minutes keeps polling into its buffer and delivers the
+  whole backlog, in order, when the link returns.
+* **slow, lossy link** — reconnects in the middle of a backlog, with PUBACKs late or lost
+  with the connection, neither lose nor duplicate a reading in InfluxDB (a sample whose
+  PUBACK was lost is sent again and stored once, InfluxDB writes being idempotent by
+  timestamp), and an alarm still reaches the cloud through a slow link.
+* **two at once** — recovery does not depend on order: with the gateway and an agent down
+  together the broker queues for the gateway while the agent's buffer holds its own
+  samples; with the cloud and an agent down together both pump faults, one of them read
+  from the agent's buffer after its restart, end in exactly one work order each.
+* **full disk** — a full disk under the edge buffer costs no alarm and, for an outage
+  within the bound, no reading: the agent logs it and holds samples in memory (at most
+  10,000; measurements make room first, alarm and state samples never do; `buffer_disk_full`,
+  `buffer_held` in its health report) and stores them once the disk has room. A full disk
+  under the gateway's buffer stops acknowledging, not ingesting for good: the batch waits
+  unacknowledged (`buffer_full`, `buffer_full_errors`, an ERROR log), the broker keeps what
+  follows, and all of it reaches InfluxDB once there is room or InfluxDB is back.
+* **PostgreSQL kill -9** — the cloud survives losing its database under load: the failed
+  batches are retried, the rule state is reloaded once the database answers again, and
+  the pump fault raised while it was down ends in exactly one work order. (This case found
+  that a reload failing while the database was down left the rule engine tracking no
+  equipment, so every later message was ignored and the fault was missed; `cloud/monitor.py`
+  now reloads before the next batch.)
+"""
+
 NOT_COVERED = """\
 ## What is not covered
 
@@ -89,10 +143,10 @@ NOT_COVERED = """\
 * Faults that begin and end inside an edge agent's outage: the agent does not poll while it
   is down, so a fault shorter than the outage is not observed at all. Faults here last
   until their work order exists.
-* Two faults at once, a full disk, a slow (rather than cut) link, clock steps, and the
-  loss of the data directories of mosquitto or influxd.
-* PostgreSQL as the cloud database (the suite runs SQLite, as the demo does), several
-  gateway or cloud replicas on one shared subscription, and TLS or broker logins.
+* Clock steps, the loss of the data directories of mosquitto, influxd or PostgreSQL, and a
+  disk that fills up under the cloud's database or under the broker's persistence file.
+* Loss of single TCP segments (see *slow, lossy* above) and a link that stays slow for hours.
+* Several gateway or cloud replicas on one shared subscription, and TLS.
 * The cloud's own writes to InfluxDB (work-order KPIs, annotations) and webhooks.
 """
 
@@ -124,6 +178,9 @@ def render(config: ChaosConfig, campaign: Campaign, elapsed_s: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        if r.skipped is not None:
+            lines.append(f"| {r.fault.label} | skipped: {r.skipped} |" + " |" * 10)
+            continue
         lines.append(
             f"| {r.fault.label} | {r.fault.outage_s:.0f} s | {r.audit.expected} "
             f"| {r.audit.found} | {r.audit.lost} | {r.audit.duplicates} "
@@ -155,7 +212,7 @@ def render(config: ChaosConfig, campaign: Campaign, elapsed_s: float) -> str:
         notes.extend(f"* {r.fault.label}: {n}" for r in [r] for n in r.notes)
     if notes:
         lines += ["Findings of this run:", "", *notes, ""]
-    if any(r.fault.process == "mosquitto" and r.audit.lost for r in results):
+    if any("mosquitto" in r.fault.processes and r.audit.lost for r in results):
         lines += [BROKER_LOSS, ""]
     lines.append(
         METHOD.format(
@@ -163,13 +220,21 @@ def render(config: ChaosConfig, campaign: Campaign, elapsed_s: float) -> str:
             per_kind=config.per_kind,
             devices=config.devices,
             commit=COMMIT_INTERVAL_S,
+            latency_ms=config.link.latency_s * 1000,
+            jitter_ms=config.link.jitter_s * 1000,
+            reset_lo=config.link.reset_every_s[0],
+            reset_hi=config.link.reset_every_s[1],
+            pg_devices=2 * config.pg_per_kind * 4,
             window=commit_window_ms(),
             poll=POLL_INTERVAL_S,
         )
     )
+    lines.append(PROVES)
     lines.append(NOT_COVERED)
     lines.append(
         f"Generated by `python -m chaos --write` on {datetime.now(UTC).strftime('%Y-%m-%d')}; "
-        "`make test` runs a reduced campaign (tests/integration/test_chaos.py)."
+        "`make test` runs a reduced campaign (tests/integration/test_chaos.py) without the "
+        "full-disk case, which tests/integration/test_edge_buffer_full_disk.py and "
+        "test_gateway_buffer_full_disk.py cover."
     )
     return "\n".join(lines) + "\n"

@@ -108,6 +108,7 @@ class Monitor:
         self._incidents = IncidentManager(outage or OutagePolicy(), engine.rules, site=site)
         self._unsaved: set[str] = set()  # equipment whose history grew since its last save
         self._saved_at: dict[str, float] = {}
+        self._needs_load = False  # a reload failed (database down): retry before the next batch
         self.stats = MonitorStats()
 
     @property
@@ -121,6 +122,7 @@ class Monitor:
     def load(self) -> None:
         """(Re)build the engine's state from the database: last values, status, saved timers
         and history, active alarms."""
+        self._needs_load = True
         self._engine.clear_all()
         with self._db.session() as session:
             for row in session.scalars(select(Equipment).where(Equipment.in_inventory.is_(True))):
@@ -148,9 +150,14 @@ class Monitor:
                     self._engine.mark_inactive(row_id, rule_id)
         self._engine.take_changes()
         self._unsaved.clear()
+        self._needs_load = False
 
     def process(self, items: Sequence[Item]) -> None:
-        """Apply a batch in one transaction. On error the engine is reloaded and it re-raises."""
+        """Apply a batch in one transaction. On error the engine is reloaded and it re-raises;
+        a reload that failed too is done again before the next batch (which raises while the
+        database is still unreachable, so no batch meets an engine that tracks nothing)."""
+        if self._needs_load:
+            self.load()
         try:
             with self._db.session() as session:
                 self._apply(session, items)

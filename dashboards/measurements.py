@@ -39,8 +39,9 @@ GATEWAY_COUNTERS = (
     "write_errors",
     "buffer_dropped",
     "edge_health_in",
+    "buffer_full_errors",
 )
-GATEWAY_GAUGES = {"batch_latency_ms": "float", "buffer_depth": "integer"}
+GATEWAY_GAUGES = {"batch_latency_ms": "float", "buffer_depth": "integer", "buffer_full": "integer"}
 
 EDGE_COUNTERS = (
     "seq",
@@ -48,6 +49,7 @@ EDGE_COUNTERS = (
     "buffer_dropped_measurements",
     "buffer_refused_measurements",
     "buffer_dropped_keepers",
+    "buffer_disk_full_events",
     "published",
     "statuses_published",
     "broker_refused",
@@ -68,6 +70,8 @@ EDGE_GAUGES = {
     "uptime_s": "float",
     "queue_depth": "integer",
     "queue_max": "integer",
+    "buffer_held": "integer",
+    "buffer_disk_full": "integer",
     "broker_connected": "integer",
     "devices_online": "integer",
     "devices_offline": "integer",

@@ -16,6 +16,13 @@ sample that carries an alarm or a state change is never dropped for a measuremen
 only such samples remain, a new measurement sample is refused instead, and alarm/state
 samples may grow the queue up to `hard_limit_factor * max_samples` before the oldest of
 them has to go (logged at ERROR). Every drop is counted and logged.
+
+Full disk. When SQLite reports the disk full, the open transaction is rolled back and its
+samples, and every sample queued after it, wait in memory (at most `max_held`, with the same
+policy: measurements make room, alarm/state samples never do) while each commit tries to
+store them again. The condition is logged at ERROR once, counted (`disk_full_events`) and
+shown by `stats()` (`disk_full`, `held`); once a commit succeeds the held samples are on disk
+in their order and publishing goes on. A kill -9 while the disk is full loses the held ones.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -56,7 +64,14 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
-COUNTERS = ("dropped_measurements", "refused_measurements", "dropped_keepers")
+COUNTERS = ("dropped_measurements", "refused_measurements", "dropped_keepers", "disk_full_events")
+MAX_HELD = 10_000
+
+_Row = tuple[str, int, int, int, str, bytes]  # equipment, seq, ts, keep, topic, payload
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,10 @@ class BufferStats:
     refused_measurements: int
     dropped_keepers: int
     oldest_ts: int | None
+    held: int = 0
+    """Samples waiting in memory because the disk is full (included in `depth`)."""
+    disk_full: bool = False
+    disk_full_events: int = 0
 
     @property
     def dropped(self) -> int:
@@ -101,6 +120,7 @@ class SampleBuffer:
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         hard_limit_factor: float = 2.0,
         on_commit: Callable[[], None] | None = None,
+        max_held: int = MAX_HELD,
     ) -> None:
         if max_samples < 1:
             raise ValueError("max_samples must be at least 1")
@@ -123,6 +143,12 @@ class SampleBuffer:
         self._seqs: dict[str, int] = {}
         self._unsaved_seqs: dict[str, int] = {}  # next seqs to store with the next commit
         self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._unsaved_counters: set[str] = set()
+        self.max_held = max_held
+        self._committed_count = 0
+        self._tx_rows: list[_Row] = []  # stored in the open transaction
+        self._held: list[_Row] = []  # waiting in memory for room on disk
+        self._full = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -167,6 +193,7 @@ class SampleBuffer:
         self._count = int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
         self._last_id = int(db.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0])
         self._committed_id = self._last_id
+        self._committed_count = self._count
         self._seqs = {e: int(n) for e, n in db.execute("SELECT equipment, next_seq FROM seqs")}
         for name, value in db.execute("SELECT name, value FROM counters"):
             if name in self._counters:
@@ -179,7 +206,14 @@ class SampleBuffer:
             return
         try:
             self.commit()
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self._held:
+                log.error(
+                    "buffer %s closed on a full disk: %d held samples lost",
+                    self.path,
+                    len(self._held),
+                )
+            with self._disk_full_guard():
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
             self._db = None
@@ -207,16 +241,37 @@ class SampleBuffer:
 
     def commit(self) -> None:
         """Make everything written so far durable and visible to the publisher."""
-        if self._in_tx:
-            if self._unsaved_seqs:
-                self.db.executemany(
-                    "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
-                    "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
-                    self._unsaved_seqs.items(),
-                )
+        with self._disk_full_guard():
+            if self._held:
+                self._begin()
+                held, self._held = self._held, []
+                self._tx_rows.extend(held)  # back to memory should this commit fail too
+                for row in held:
+                    self._insert(row, track=False)
+            if self._in_tx:
+                if self._unsaved_seqs:
+                    self.db.executemany(
+                        "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
+                        "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
+                        self._unsaved_seqs.items(),
+                    )
+                if self._unsaved_counters:
+                    self.db.executemany(
+                        "INSERT INTO counters (name, value) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        [(n, self._counters[n]) for n in sorted(self._unsaved_counters)],
+                    )
+                self.db.execute("COMMIT")
+                self._in_tx = False
                 self._unsaved_seqs.clear()
-            self.db.execute("COMMIT")
-            self._in_tx = False
+                self._unsaved_counters.clear()
+                self._tx_rows.clear()
+                self._committed_count = self._count
+                if self._full:
+                    self._full = False
+                    log.warning(
+                        "buffer %s: the disk has room again; held samples stored", self.path
+                    )
         self._last_commit = time.monotonic()
         if self._committed_id != self._last_id:
             self._committed_id = self._last_id
@@ -233,18 +288,14 @@ class SampleBuffer:
         return self._seqs.get(equipment, 0)
 
     def _bump(self, counter: str) -> int:
+        """Count one event; stored with the next commit."""
         self._counters[counter] += 1
-        value = self._counters[counter]
-        self.db.execute(
-            "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (counter, value),
-        )
-        return value
+        self._unsaved_counters.add(counter)
+        return self._counters[counter]
 
     def _take_seq(self, equipment: str) -> int:
-        """The next seq of `equipment`; stored in the open transaction when it commits."""
-        if not self._in_tx:
+        """The next seq of `equipment`; stored in the transaction that stores the sample."""
+        if not self._in_tx and not self._full:
             raise RuntimeError("a seq is taken only inside the transaction that stores it")
         seq = self._seqs.get(equipment, 0)
         self._seqs[equipment] = self._unsaved_seqs[equipment] = seq + 1
@@ -303,19 +354,9 @@ class SampleBuffer:
         The seq is consumed even when the sample has to be refused, so the loss shows as a
         gap downstream.
         """
-        self._begin()
-        seq = self._take_seq(equipment)
-        payload = encode_telemetry(ts, seq, points, quality)
-        if self._make_room(keep):
-            cur = self.db.execute(
-                "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (equipment, seq, ts, int(keep), topic, payload),
-            )
-            self._last_id = int(cur.lastrowid or self._last_id)
-            self._count += 1
-        self.maybe_commit()
-        return seq
+        return self._queue(
+            equipment, topic, ts, lambda seq: encode_telemetry(ts, seq, points, quality), keep
+        )
 
     def append_encoded(
         self,
@@ -333,19 +374,101 @@ class SampleBuffer:
         `append` does for telemetry, and the same bound applies (with `keep=False` the message
         is a measurement, dropped at the size limit before any alarm or state sample).
         """
+        return self._queue(key, topic, ts, encode, keep)
+
+    def _queue(
+        self, key: str, topic: str, ts: int, encode: Callable[[int], bytes], keep: bool
+    ) -> int:
+        if self._full:
+            seq = self._take_seq(key)
+            self._hold((key, seq, ts, int(keep), topic, encode(seq)))
+            self.maybe_commit()
+            return seq
         self._begin()
         seq = self._take_seq(key)
-        payload = encode(seq)
-        if self._make_room(keep):
-            cur = self.db.execute(
-                "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, seq, ts, int(keep), topic, payload),
-            )
-            self._last_id = int(cur.lastrowid or self._last_id)
-            self._count += 1
+        row = (key, seq, ts, int(keep), topic, encode(seq))
+        stored = False
+        with self._disk_full_guard():
+            if self._make_room(keep):
+                self._insert(row)
+                stored = True
+        if self._full and not stored:
+            self._hold(row)
         self.maybe_commit()
         return seq
+
+    def _insert(self, row: _Row, *, track: bool = True) -> None:
+        cur = self.db.execute(
+            "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        self._last_id = int(cur.lastrowid or self._last_id)
+        self._count += 1
+        if track:
+            self._tx_rows.append(row)
+
+    # -- a full disk ----------------------------------------------------------------------
+
+    @contextmanager
+    def _disk_full_guard(self) -> Iterator[None]:
+        """Turn SQLite's "database or disk is full" into holding samples in memory."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if not _disk_full(exc):
+                raise
+            self._spill(exc)
+
+    def _spill(self, exc: sqlite3.Error) -> None:
+        """Undo the open transaction; its samples wait in memory with those that follow."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        self._in_tx = False
+        self._count = self._committed_count
+        self._last_id = self._committed_id
+        rows, self._tx_rows = self._tx_rows, []
+        if not self._full:
+            self._full = True
+            events = self._bump("disk_full_events")
+            log.error(
+                "buffer %s: %s; holding samples in memory (up to %d) until the disk has room "
+                "(%d such events so far)",
+                self.path,
+                exc,
+                self.max_held,
+                events,
+            )
+        for row in rows:
+            self._hold(row)
+
+    def _hold(self, row: _Row) -> None:
+        """Keep a sample in memory, bounded as on disk: the oldest held measurement makes
+        room first; an alarm/state sample is never dropped for a measurement."""
+        if len(self._held) >= self.max_held:
+            oldest = next((i for i, r in enumerate(self._held) if not r[3]), None)
+            if oldest is not None:
+                del self._held[oldest]
+                _log_drop(
+                    "disk full, dropped the oldest held measurement sample",
+                    self._bump("dropped_measurements"),
+                    logging.WARNING,
+                )
+            elif not row[3]:
+                _log_drop(
+                    "disk full, only alarm/state samples held; refused a measurement sample",
+                    self._bump("refused_measurements"),
+                    logging.WARNING,
+                )
+                return
+            elif len(self._held) >= 2 * self.max_held:
+                del self._held[0]
+                _log_drop(
+                    "disk full, held alarm/state samples reached the limit; dropped the oldest",
+                    self._bump("dropped_keepers"),
+                    logging.ERROR,
+                )
+        self._held.append(row)
 
     def pending(self, after_id: int = 0, limit: int = 100) -> list[BufferedSample]:
         """Committed samples after `after_id`, oldest first."""
@@ -361,8 +484,9 @@ class SampleBuffer:
     def ack(self, sample_id: int) -> None:
         """The broker has the sample: forget it."""
         self._begin()
-        cur = self.db.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
-        self._count -= cur.rowcount
+        with self._disk_full_guard():
+            cur = self.db.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+            self._count -= cur.rowcount
         self.maybe_commit()
 
     def ack_through(self, sample_id: int) -> None:
@@ -371,9 +495,12 @@ class SampleBuffer:
         For a publisher that sends in id order and acknowledges in that order, so that no
         row at or below `sample_id` is still waiting for the broker.
         """
+        if self._full:
+            return  # the next ack_through after the disk has room deletes these too
         self._begin()
-        cur = self.db.execute("DELETE FROM samples WHERE id <= ?", (sample_id,))
-        self._count -= cur.rowcount
+        with self._disk_full_guard():
+            cur = self.db.execute("DELETE FROM samples WHERE id <= ?", (sample_id,))
+            self._count -= cur.rowcount
         self.maybe_commit()
 
     @property
@@ -387,10 +514,13 @@ class SampleBuffer:
     def stats(self) -> BufferStats:
         row = self.db.execute("SELECT ts FROM samples ORDER BY id LIMIT 1").fetchone()
         return BufferStats(
-            depth=self._count,
+            depth=self._count + len(self._held),
             max_samples=self.max_samples,
             dropped_measurements=self._counters["dropped_measurements"],
             refused_measurements=self._counters["refused_measurements"],
             dropped_keepers=self._counters["dropped_keepers"],
             oldest_ts=int(row[0]) if row and row[0] is not None else None,
+            held=len(self._held),
+            disk_full=self._full,
+            disk_full_events=self._counters["disk_full_events"],
         )

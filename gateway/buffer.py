@@ -20,6 +20,7 @@ which is harmless because InfluxDB writes are idempotent.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -45,8 +46,14 @@ class BufferCorrupt(Exception):
 
 
 class DiskBufferError(PlantroomError):
-    """The disk buffer cannot store a batch (disk full, no permission). The gateway stops
-    without acknowledging what it holds, so the broker redelivers it after a restart."""
+    """The disk buffer cannot store a batch (disk full, no permission). Nothing of the batch
+    is acknowledged: on a full disk the gateway holds it and retries (`disk_full`), on any
+    other error it stops, and the broker redelivers the batch after a restart."""
+
+    @property
+    def disk_full(self) -> bool:
+        cause = self.__cause__
+        return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(slots=True)
@@ -105,6 +112,8 @@ class DiskBuffer:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, max_bytes // 8))
         self.dropped_lines = 0
+        self.full = False  # the last append failed on a full disk
+        self.full_errors = 0
         self._segments: list[_Segment] = []
         self._writer: IO[bytes] | None = None
         self._lock: IO[bytes] | None = None
@@ -243,6 +252,31 @@ class DiskBuffer:
         current.size += len(record)
         current.lines += len(lines)
         self._enforce_limit()
+
+    def offer(self, lines: Sequence[str], points: Sequence[int], *, raise_full: bool) -> bool:
+        """`append`, but False while the disk is full (logged once per episode, counted in
+        `full_errors`) and True once stored. Any other error, and a full disk with
+        `raise_full`, raises DiskBufferError."""
+        try:
+            self.append(lines, points)
+        except DiskBufferError as exc:
+            if not exc.disk_full or raise_full:
+                raise
+            self.full_errors += 1
+            if not self.full:
+                self.full = True
+                log.error("%s; holding the batch unacknowledged until there is room", exc)
+            return False
+        if self.full:
+            self.full = False
+            log.warning("the gateway buffer %s has room again", self.directory)
+        return True
+
+    def clear_full(self) -> None:
+        """A batch held for the full disk went to InfluxDB directly: none waits any more."""
+        if self.full:
+            self.full = False
+            log.warning("a batch held for the full disk of %s went to InfluxDB", self.directory)
 
     def _repair(self, segment: _Segment) -> None:
         """After a failed append: cut the segment back to its last whole record."""

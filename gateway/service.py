@@ -13,6 +13,7 @@ context manager, for tests and embedding. See docs/gateway.md for the guarantees
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -279,6 +280,8 @@ class Gateway:
     def _refresh_buffer_stats(self) -> None:
         self.stats.buffer_depth = self.buffer.depth_lines
         self.stats.buffer_dropped = self.buffer.dropped_lines
+        self.stats.buffer_full = int(self.buffer.full)
+        self.stats.buffer_full_errors = self.buffer.full_errors
 
     async def _write(self, lines: Sequence[str], points: Sequence[int]) -> None:
         """One write through the InfluxDB writer, counted. Raises InfluxUnavailable."""
@@ -306,8 +309,21 @@ class Gateway:
                     await asyncio.sleep(backoff.next_delay())
                 else:
                     return
-        self.buffer.append(batch.lines, batch.points)
-        self.stats.buffered_lines += len(batch.lines)
+        await self._spill(batch)
+
+    async def _spill(self, batch: Batch[AckToken]) -> None:
+        """Store a batch in the disk buffer. While its disk is full the batch waits here
+        unacknowledged (the broker keeps what follows) and InfluxDB is tried in between."""
+        backoff = self._retry.backoff()
+        while not self.buffer.offer(batch.lines, batch.points, raise_full=self._stopping):
+            self._refresh_buffer_stats()
+            await asyncio.sleep(backoff.next_delay())
+            with contextlib.suppress(InfluxUnavailable):
+                await self._write(batch.lines, batch.points)
+                self.buffer.clear_full()
+                break
+        else:  # stored in the buffer, not written directly
+            self.stats.buffered_lines += len(batch.lines)
         self._refresh_buffer_stats()
         self._replay_wake.set()
 

@@ -29,6 +29,10 @@ class GatewayStats:
     """Lines spilled to the disk buffer."""
     buffer_dropped: int = 0
     """Lines the disk buffer dropped at its size limit."""
+    buffer_full: int = 0
+    """Gauge: 1 while a batch waits, unacknowledged, because the disk buffer's disk is full."""
+    buffer_full_errors: int = 0
+    """Failed appends to the disk buffer because its disk was full."""
     edge_health_in: int = 0
     """Edge agents' self-health messages that passed validation."""
     dead_letters: int = 0
@@ -55,10 +59,12 @@ class GatewayStats:
             "messages_in": self.messages_in,
             "buffer_dropped": self.buffer_dropped,
             "edge_health_in": self.edge_health_in,
+            "buffer_full": self.buffer_full,
+            "buffer_full_errors": self.buffer_full_errors,
         }
 
 
-_GAUGES = {"batch_latency_ms", "buffer_depth"}
+_GAUGES = {"batch_latency_ms", "buffer_depth", "buffer_full"}
 
 
 def _label(value: str) -> str:

@@ -265,16 +265,27 @@ def demo(
     inventory: Annotated[Path, typer.Option("--inventory", "-i")] = Path("sites/demo.yaml"),
     var_dir: Annotated[Path, typer.Option("--var", help="where data and logs go")] = Path("var"),
     fresh: Annotated[bool, typer.Option(help="start from empty databases")] = False,
+    postgres: Annotated[
+        bool, typer.Option(help="run the cloud on a PostgreSQL cluster in var/postgres")
+    ] = False,
+    postgres_port: Annotated[int, typer.Option(envvar="PLANTROOM_POSTGRES_PORT")] = 5432,
 ) -> None:
     """Run the whole stack on this machine: servers, simulated campus, edge, gateway, cloud."""
     from stack.demo import Demo, DemoPorts
 
     try:
         Demo(
-            DemoPorts(api=api_port, mqtt=mqtt_port, influx=influx_port, sim=sim_port),
+            DemoPorts(
+                api=api_port,
+                mqtt=mqtt_port,
+                influx=influx_port,
+                sim=sim_port,
+                postgres=postgres_port,
+            ),
             inventory=inventory,
             var_dir=var_dir,
             fresh=fresh,
+            postgres=var_dir.resolve() / "postgres" if postgres else None,
         ).run()
     except PlantroomError as exc:
         _fail(exc)

@@ -7,7 +7,8 @@ processes of their own, each with its log in `var/logs/`. Ctrl-C stops everythin
 Reliability runs (`python -m chaos`) drive the same stack: `Demo.kill(name)` crashes one
 process with SIGKILL and `Demo.restart(name)` starts it again on the same ports with the same
 data, and `env_overrides` gives one child settings of its own (an edge agent pointed at a
-proxy in front of the broker, say).
+proxy in front of the broker, say). With `postgres` (a data directory) the cloud runs on a
+PostgreSQL cluster the demo manages, named `postgres` for `kill` and `restart`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp, load_inventory
 from plantroom.ports import ensure_port_free
 from stack.mqtt_auth import MqttUser, edge_username, site_usernames, site_users
+from stack.pgserver import Postgres
 from stack.processes import Child
 from stack.services import Influxd, ManagedServer, Mosquitto
 
@@ -42,6 +44,7 @@ class DemoPorts:
     mqtt: int = 1883
     influx: int = 8086
     sim: int = 8090
+    postgres: int = 5432
 
 
 class Demo:
@@ -55,6 +58,7 @@ class Demo:
         fresh: bool = False,
         out: Any = None,
         env_overrides: dict[str, dict[str, str]] | None = None,
+        postgres: Path | None = None,
     ) -> None:
         self.ports = ports
         self.inventory_path = inventory.resolve()
@@ -65,6 +69,7 @@ class Demo:
         self.mqtt_users: list[MqttUser] = []
         self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
         self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
+        self.postgres = Postgres(postgres, HOST, ports.postgres) if postgres else None
         self.children: list[Child] = []
         self.env_overrides = dict(env_overrides or {})
         self._stopping = False
@@ -189,7 +194,9 @@ class Demo:
                 self._env(
                     PLANTROOM_API_HOST=HOST,
                     PLANTROOM_API_PORT=str(self.ports.api),
-                    PLANTROOM_DATABASE_URL=f"sqlite:///{self.var / 'cloud' / 'plantroom.sqlite'}",
+                    PLANTROOM_DATABASE_URL=self.postgres.url
+                    if self.postgres
+                    else f"sqlite:///{self.var / 'cloud' / 'plantroom.sqlite'}",
                     PLANTROOM_DEMO_MODE="true",
                     PLANTROOM_CLOUD_CLIENT_ID="plantroom-cloud-demo",
                     PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
@@ -205,7 +212,8 @@ class Demo:
     @property
     def process_names(self) -> list[str]:
         """What `kill` and `restart` accept: the two servers and every child by name."""
-        return ["mosquitto", "influxd", *(c.name for c in self.children)]
+        servers = ["mosquitto", "influxd", *(["postgres"] if self.postgres else [])]
+        return [*servers, *(c.name for c in self.children)]
 
     def child(self, name: str) -> Child:
         for child in self.children:
@@ -216,7 +224,10 @@ class Demo:
         )
 
     def _server(self, name: str) -> ManagedServer | None:
-        return {"mosquitto": self.mosquitto, "influxd": self.influxd}.get(name)
+        servers: dict[str, ManagedServer] = {"mosquitto": self.mosquitto, "influxd": self.influxd}
+        if self.postgres is not None:
+            servers["postgres"] = self.postgres
+        return servers.get(name)
 
     def kill(self, name: str) -> None:
         """Crash one process of the running stack with SIGKILL."""
@@ -263,6 +274,9 @@ class Demo:
             f"  influxd        {self.influxd.url}   database 'plantroom' "
             f"(log {self.influxd.log_path})"
         )
+        if self.postgres:
+            self.postgres.start()
+            self.say(f"  postgres       {self.postgres.url}   (log {self.postgres.log_path})")
         self.children = self._plan_children()
         for child in self.children:
             child.start()
@@ -304,6 +318,8 @@ class Demo:
         self._stopping = True
         for child in reversed(self.children):
             child.stop()
+        if self.postgres:
+            self.postgres.stop()
         self.influxd.stop()
         self.mosquitto.stop()
 

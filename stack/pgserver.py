@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -92,6 +94,23 @@ class Postgres(ManagedServer):
                 "full_page_writes=off",
             ]
         )
+
+    def kill(self) -> None:
+        """Crash the server: SIGKILL to the postmaster itself. As root the process this class
+        started is the `runuser` wrapper, so the postmaster's pid comes from its pid file; the
+        wrapper exits with it and is reaped."""
+        pid_file = self.data_dir / "cluster" / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError) as exc:
+            if self.running():
+                raise ServiceError(
+                    f"cannot read the postmaster's pid from {pid_file}: {exc}"
+                ) from exc
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        super().kill()
 
     def is_ready(self) -> bool:
         try:

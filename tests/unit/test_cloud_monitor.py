@@ -497,3 +497,25 @@ def test_a_reload_that_fails_to_apply_keeps_the_rules_in_use(
     assert {r.id for r in rig.monitor.engine.rules} == before
     assert rig.monitor.engine.is_active("p1", "pump.seal_leak")
     assert [a.state for a in rig.alarm_list()] == [AlarmState.ACTIVE]
+
+
+def test_a_reload_that_fails_while_the_database_is_down_is_retried_before_the_next_batch(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rig.db.session
+    database = {"down": True}
+
+    def session() -> Any:
+        if database["down"]:
+            raise RuntimeError("database went away")
+        return real()
+
+    monkeypatch.setattr(rig.db, "session", session)
+    item = rig.item("p1", {"dry_run": True})
+    for _ in range(2):  # the batch fails, and so does the reload after it
+        with pytest.raises(RuntimeError, match="went away"):
+            rig.send(item)
+    database["down"] = False
+    rig.send(item)  # reloaded first, so the pump is known and its fault raised
+    assert rig.count(Alarm) == 1 and rig.count(WorkOrder) == 1
+    assert rig.monitor.stats.unknown_equipment == 0
