@@ -12,8 +12,6 @@ import pytest
 from stack.pgserver import Postgres, postgres_dir
 from stack.services import Influxd, Mosquitto
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:

@@ -1,0 +1,85 @@
+"""Sample times against the cloud's clock, end to end through a real mosquitto: a time far
+ahead is refused and cannot hide a real fault; an edge agent's clock skew is measured."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloud.app import create_app
+from stack.services import Mosquitto
+from tests.cloud.test_ingest_end_to_end import Site, asgi, connected, eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visible(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+        tech = site.token("tech1")
+        await eventually(lambda: connected(api), "the consumer to connect")
+        pump = site.topic("pump-a1", "pump")
+        await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
+
+        async def active() -> Any:
+            page = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
+            return page["items"] if page["total"] else None
+
+        [alarm] = await eventually(active, "the dry-run alarm")
+        assert alarm["rule_id"] == "pump.dry_run"
+
+        # the message of the security review: one forged sample, stamped just before 2100
+        forged = {"ts": 4_102_444_700_000, "seq": 0, "points": {"dry_run": False}}
+        await mqtt.publish(pump, json.dumps(forged).encode(), qos=1)
+
+        async def refused() -> bool:
+            return bool((await api.get("/api/health")).json()["mqtt"]["future"] == 1)
+
+        await eventually(refused, "the forged sample to be refused and counted")
+        # the pump is still running dry, and the samples that say so are still taken
+        for _ in range(3):
+            await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
+
+        async def caught_up() -> Any:
+            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
+            return eq if eq["last_seq"] == site.seq else None
+
+        eq = await eventually(caught_up, "the real samples after the forged one")
+        assert eq["last_values"]["dry_run"] is True
+        assert eq["last_sample_at"] < "2099"
+        [still] = await eventually(active, "the alarm")
+        assert still["id"] == alarm["id"]
+
+
+async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = Site(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+        await eventually(lambda: connected(api), "the consumer to connect")
+        ahead_ms = 120_000  # this agent's clock runs two minutes fast
+        for seq in range(5):
+            report = {
+                "ts": int(time.time() * 1000) + ahead_ms,
+                "seq": seq,
+                "agent": {"uptime_s": float(seq)},
+            }
+            topic = f"plantroom/v1/{site.site}/edge/edge-fast/health"
+            await mqtt.publish(topic, json.dumps(report).encode(), qos=1)
+
+        async def measured() -> Any:
+            clocks = (await api.get("/api/health")).json()["mqtt"]["edge_clocks"]
+            return clocks if clocks and clocks[0]["reports"] == 5 else None
+
+        [clock] = await eventually(measured, "the agent's clock to be measured")
+        assert clock["agent"] == "edge-fast"
+        # receive time - report time: two minutes fast, less a delivery delay
+        assert -120.0 <= clock["skew_s"] < -110.0
