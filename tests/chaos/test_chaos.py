@@ -17,7 +17,7 @@ from chaos.proxy import LinkProxy
 from chaos.report import render
 from chaos.runner import REDUCED, Campaign
 from plantroom.ports import free_port
-from tests.helpers import wait_until
+from tests.harness import wait_for
 
 
 def test_missing_ranges_finds_every_run() -> None:
@@ -64,7 +64,7 @@ def test_link_proxy_cuts_and_restores(mosquitto: object) -> None:
         assert connect_and_read() == b""  # accepted and closed at once
         assert proxy.refused >= 1
         proxy.restore()
-        wait_until(lambda: connect_and_read()[:1] == b"\x20", 5, "a CONNACK after restore")
+        wait_for(lambda: connect_and_read()[:1] == b"\x20", "a CONNACK after restore", within=5)
 
 
 FAULTS = [

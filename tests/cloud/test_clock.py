@@ -12,7 +12,8 @@ import pytest
 
 from cloud.app import create_app
 from stack.services import Mosquitto
-from tests.cloud.test_ingest_end_to_end import Site, asgi, connected, eventually
+from tests.cloud.test_ingest_end_to_end import Site, asgi, connected
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         tech = site.token("tech1")
-        await eventually(lambda: connected(api), "the consumer to connect")
+        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         pump = site.topic("pump-a1", "pump")
         await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
 
@@ -32,7 +33,7 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
             page = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
             return page["items"] if page["total"] else None
 
-        [alarm] = await eventually(active, "the dry-run alarm")
+        [alarm] = await wait_for_async(active, "the dry-run alarm", within=15.0)
         assert alarm["rule_id"] == "pump.dry_run"
 
         # the message of the security review: one forged sample, stamped just before 2100
@@ -42,7 +43,7 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
         async def refused() -> bool:
             return bool((await api.get("/api/health")).json()["mqtt"]["future"] == 1)
 
-        await eventually(refused, "the forged sample to be refused and counted")
+        await wait_for_async(refused, "the forged sample to be refused and counted", within=15.0)
         # the pump is still running dry, and the samples that say so are still taken
         for _ in range(3):
             await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
@@ -51,10 +52,10 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
             eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
             return eq if eq["last_seq"] == site.seq else None
 
-        eq = await eventually(caught_up, "the real samples after the forged one")
+        eq = await wait_for_async(caught_up, "the real samples after the forged one", within=15.0)
         assert eq["last_values"]["dry_run"] is True
         assert eq["last_sample_at"] < "2099"
-        [still] = await eventually(active, "the alarm")
+        [still] = await wait_for_async(active, "the alarm", within=15.0)
         assert still["id"] == alarm["id"]
 
 
@@ -64,7 +65,7 @@ async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
     site = Site(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-        await eventually(lambda: connected(api), "the consumer to connect")
+        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         ahead_ms = 120_000  # this agent's clock runs two minutes fast
         for seq in range(5):
             report = {
@@ -79,7 +80,7 @@ async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
             clocks = (await api.get("/api/health")).json()["mqtt"]["edge_clocks"]
             return clocks if clocks and clocks[0]["reports"] == 5 else None
 
-        [clock] = await eventually(measured, "the agent's clock to be measured")
+        [clock] = await wait_for_async(measured, "the agent's clock to be measured", within=15.0)
         assert clock["agent"] == "edge-fast"
         # receive time - report time: two minutes fast, less a delivery delay
         assert -120.0 <= clock["skew_s"] < -110.0

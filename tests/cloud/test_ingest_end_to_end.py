@@ -8,7 +8,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
 from stack.services import Mosquitto
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -42,18 +42,6 @@ buildings:
       - {{id: lift-a1, kind: elevator, profile: plantroom-sim-elevator,
           connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}}}
 """
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 15.0) -> Any:
-    """Poll `check` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Site:
@@ -108,7 +96,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         tech = site.token("tech1")
-        await eventually(lambda: connected(api), "the consumer to connect")
+        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         pump = site.topic("pump-a1", "pump")
 
         # garbage first: counted, logged, and the stream goes on
@@ -119,7 +107,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
             page = (await api.get("/api/work-orders", headers=tech)).json()
             return page if page["total"] >= 1 else None
 
-        page = await eventually(one_work_order, "the work order")
+        page = await wait_for_async(one_work_order, "the work order", within=15.0)
         # the same fault again and again raises nothing new
         for _ in range(4):
             await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
@@ -128,7 +116,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
             eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
             return bool(eq["last_seq"] == site.seq)
 
-        await eventually(caught_up, "the repeated samples to be processed")
+        await wait_for_async(caught_up, "the repeated samples to be processed", within=15.0)
         page = (await api.get("/api/work-orders", headers=tech)).json()
         assert page["total"] == 1
         wo = page["items"][0]
@@ -173,7 +161,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
             page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
             return page if page["total"] == 1 else None
 
-        page = await eventually(cleared, "the alarm to clear")
+        page = await wait_for_async(cleared, "the alarm to clear", within=15.0)
         assert page["items"][0]["cleared_at"] is not None
         detail = (await api.get(f"/api/work-orders/{wo['id']}", headers=tech)).json()
         assert detail["status"] == "acknowledged"
@@ -186,7 +174,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
             eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
             return bool(eq["status"] == "offline")
 
-        await eventually(offline, "the status to reach the registry")
+        await wait_for_async(offline, "the status to reach the registry", within=15.0)
         await mqtt.publish(site.topic("pump-a1", "pump", "status"), b"", qos=1, retain=True)
     leftover = [
         t.get_name()
@@ -203,15 +191,15 @@ async def test_consumer_reconnects_after_a_broker_restart(
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api:
         tech = site.token("tech1")
-        await eventually(lambda: connected(api), "the consumer to connect")
+        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         fresh_mosquitto.stop()
 
         async def disconnected() -> bool:
             return not await connected(api)
 
-        await eventually(disconnected, "the consumer to notice the broker is gone")
+        await wait_for_async(disconnected, "the consumer to notice the broker is gone", within=15.0)
         fresh_mosquitto.start()
-        await eventually(lambda: connected(api), "the consumer to reconnect", within=30)
+        await wait_for_async(lambda: connected(api), "the consumer to reconnect", within=30)
         async with site.publisher() as mqtt:
             await mqtt.publish(
                 site.topic("lift-a1", "elevator"),
@@ -223,7 +211,7 @@ async def test_consumer_reconnects_after_a_broker_restart(
                 page = (await api.get("/api/work-orders", headers=tech)).json()
                 return page if page["total"] == 1 else None
 
-            page = await eventually(raised, "the work order after reconnecting")
+            page = await wait_for_async(raised, "the work order after reconnecting", within=15.0)
         assert page["items"][0]["priority"] == "emergency"
 
 
@@ -262,7 +250,7 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             async def is_connected() -> bool:
                 return consumer.stats.connected
 
-            await eventually(is_connected, "the consumer to connect")
+            await wait_for_async(is_connected, "the consumer to connect", within=15.0)
             async with site.publisher() as pub:
                 for _ in range(sent):
                     await pub.publish(
@@ -272,7 +260,7 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             async def backed_up() -> bool:
                 return consumer.buffered >= 900  # the window is full
 
-            await eventually(backed_up, "the broker's in-flight window to fill")
+            await wait_for_async(backed_up, "the broker's in-flight window to fill", within=15.0)
             await asyncio.sleep(0.3)  # nothing more arrives while nothing is acknowledged
             # one batch taken by the worker, the queue, and the in-flight window: the broker
             # holds the rest
@@ -283,7 +271,7 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             async def all_processed() -> bool:
                 return monitor.stats.telemetry == sent
 
-            await eventually(all_processed, f"all {sent} messages to be processed", within=60)
+            await wait_for_async(all_processed, f"all {sent} messages to be processed", within=60)
             assert consumer.stats.received == sent
             assert consumer.stats.dropped == 0
     finally:

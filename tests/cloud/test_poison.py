@@ -34,7 +34,8 @@ from plantroom.schema import Telemetry
 from plantroom.topics import parse_equipment_topic
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
-from tests.cloud.test_ingest_end_to_end import Site, eventually
+from tests.cloud.test_ingest_end_to_end import Site
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +98,7 @@ async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_pro
             async def is_connected() -> bool:
                 return consumer.stats.connected
 
-            await eventually(is_connected, "the consumer to connect")
+            await wait_for_async(is_connected, "the consumer to connect", within=15.0)
             pump = site.topic("pump-a1", "pump")
             # the poison's row (another piece of equipment) is written only by it, in the
             # middle of the batch
@@ -115,7 +116,7 @@ async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_pro
                 return consumer.stats.processed + consumer.stats.dead_lettered == good + 1
 
             with caplog.at_level(logging.ERROR, logger="cloud.batches"):
-                await eventually(settled, "every message processed or dead-lettered", 60)
+                await wait_for_async(settled, "every message processed or dead-lettered", within=60)
             assert (consumer.stats.processed, consumer.stats.dead_lettered) == (good, 1)
             assert consumer.stats.dropped == 0
             assert monitor.stats.telemetry >= good

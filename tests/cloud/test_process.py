@@ -20,8 +20,7 @@ from plantroom.errors import ConfigError, PortInUseError, ServiceError
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO
-from tests.helpers import influx_query, wait_until
+from tests.harness import REPO, influx_query, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -117,10 +116,10 @@ def test_cloud_process_serves_and_stops_on_sigterm(
         )
         assert me.json()["role"] == "supervisor"
         # the work-order metrics are written at start: every building, priority and kind
-        series = wait_until(
+        series = wait_for(
             lambda: influx_query(influxd.url, database, 'SHOW SERIES FROM "work_orders"'),
-            20,
             "work-order metrics in InfluxDB",
+            within=20,
         )
         assert len(series[0]["values"]) == 2 * 4 * 3
         proc.send_signal(signal.SIGTERM)

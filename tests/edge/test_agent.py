@@ -17,7 +17,7 @@ import struct
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from plantroom.schema import Telemetry, parse_telemetry
 from plantroom.settings import EdgeSettings
 from plantroom.topics import edge_status
 from stack.services import Mosquitto
-from tests.harness import REPO
+from tests.harness import REPO, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -195,28 +195,7 @@ class Collector:
         return [p for t, p, _ in self.messages if t == topic]
 
     async def wait(self, probe: Callable[[], Any], within: float, what: str) -> Any:
-        return await wait_for(probe, within, what)
-
-
-async def wait_for(probe: Callable[[], Any], within: float, what: str) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `within` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within} s waiting for {what}")
-
-
-async def wait_for_async(probe: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = await probe()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within} s waiting for {what}")
+        return await wait_for_async(probe, what, within=within)
 
 
 def inventory(site: str, equipment: list[dict[str, Any]]) -> Inventory:
@@ -340,7 +319,7 @@ async def test_hub_recovers_after_the_device_restarts() -> None:
             except DeviceUnreachable:
                 return None
 
-        assert await wait_for_async(read, 15, "the hub to reconnect") == [5]
+        assert await wait_for_async(read, "the hub to reconnect", within=15) == [5]
     finally:
         await hub.close()
         await device.stop()
@@ -516,8 +495,10 @@ async def test_store_and_forward_across_a_broker_outage(
             # samples taken while the broker was stopping are buffered too but are older than
             # `down_at` (a slow stop could leave many): count only the ones taken since
             before = agent.buffer_stats().depth
-            await wait_for(
-                lambda: agent.buffer_stats().depth >= before + 15, 20, "samples buffered while down"
+            await wait_for_async(
+                lambda: agent.buffer_stats().depth >= before + 15,
+                "samples buffered while down",
+                within=20,
             )
             assert not agent.publisher_stats().connected
             up_at = time.time() * 1000
@@ -528,7 +509,9 @@ async def test_store_and_forward_across_a_broker_outage(
                 20,
                 f"seq {last} after the outage",
             )
-            await wait_for(lambda: agent.publisher_stats().connected, 15, "reconnected")
+            await wait_for_async(
+                lambda: agent.publisher_stats().connected, "reconnected", within=15
+            )
         got = c.telemetry(tele)
         first_seen: dict[int, Telemetry] = {}
         for m in got:
@@ -601,7 +584,7 @@ async def test_vendor_mqtt_equipment(mosquitto: Mosquitto, tmp_path: Path) -> No
     }
     async with Collector(mosquitto, [f"plantroom/v1/{site}/#"]) as c, running(s, inv) as agent:
         assert agent.publisher is not None
-        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        await wait_for_async(agent.publisher.connected_event.is_set, "agent connected", within=10)
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:
             await device.publish(vendor, b"{broken", qos=1)
             await device.publish(vendor, json.dumps(doc).encode(), qos=1)
@@ -626,7 +609,7 @@ async def test_clean_stop_publishes_offline_retained(mosquitto: Mosquitto, tmp_p
     s = settings(mosquitto, tmp_path)
     async with running(s, inv) as agent:
         assert agent.publisher is not None
-        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        await wait_for_async(agent.publisher.connected_event.is_set, "agent connected", within=10)
     async with Collector(mosquitto, [edge_status(site, s.edge_agent_id)]) as c:
         retained = await c.wait(lambda: c.messages, 15, "retained edge status")
     assert retained[0][1:] == (b"offline", True)
@@ -720,7 +703,7 @@ async def test_a_vendor_message_delivered_again_is_not_a_new_sample(
 
     async with Collector(mosquitto, [tele]) as c, running(s, inv) as agent:
         assert agent.publisher is not None
-        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        await wait_for_async(agent.publisher.connected_event.is_set, "agent connected", within=10)
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:
             # what a broker redelivers after the agent's link comes back: the same messages
             for payload in [doc(1_700_000_001_000, 230.0), doc(1_700_000_002_000, 235.0)] * 2:
@@ -752,7 +735,7 @@ async def test_an_alarm_change_is_published_without_waiting_for_the_commit_inter
 
     async with Collector(mosquitto, [tele]) as c, running(s, inv) as agent:
         assert agent.publisher is not None
-        await wait_for(agent.publisher.connected_event.is_set, 10, "agent connected")
+        await wait_for_async(agent.publisher.connected_event.is_set, "agent connected", within=10)
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as device:
             await device.publish(vendor, doc(1_700_000_001_000, 230.0, False), qos=1)
             # the first sample sets every alarm and state point: it goes out at once

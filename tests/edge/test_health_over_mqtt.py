@@ -20,7 +20,8 @@ from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import edge_health
 from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector, wait_for
+from tests.edge.test_agent import Collector
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +114,9 @@ async def test_health_report_shows_each_devices_poll_figures(
         sim.inject("pump-mute", "no_response")
         sim.inject("pump-exc", "exception")
         async with Collector(mosquitto, [health]) as c, EdgeAgent(s, inv) as agent:
-            report = await wait_for(ready, 20, "a health report with every device's figures")
+            report = await wait_for_async(
+                ready, "a health report with every device's figures", within=20
+            )
             live = agent.poll_stats()
     ok, mute, exc = (report.devices[k] for k in ("pump-ok", "pump-mute", "pump-exc"))
     assert set(report.devices) == set(units)
@@ -156,21 +159,23 @@ async def test_health_reports_are_buffered_while_the_broker_is_down(
         Collector(fresh_mosquitto, [health]) as c,
         EdgeAgent(s, inv) as agent,
     ):
-        await wait_for(lambda: reports(c, health), 10, "a health report before the outage")
+        await wait_for_async(
+            lambda: reports(c, health), "a health report before the outage", within=10
+        )
         await asyncio.to_thread(fresh_mosquitto.stop)
         down_at = time.time() * 1000
         assert agent.buffer is not None
-        await wait_for(
+        await wait_for_async(
             lambda: agent.buffer is not None and agent.buffer.depth >= 10,
-            20,
             "samples and reports buffered while the broker is down",
+            within=20,
         )
         up_at = time.time() * 1000
         await asyncio.to_thread(fresh_mosquitto.start)
-        await wait_for(
+        await wait_for_async(
             lambda: any(r.agent["broker_reconnects"] >= 1 for r in reports(c, health)),
-            20,
             "a report made after the agent reconnected",
+            within=20,
         )
     got: dict[int, EdgeHealth] = {}
     for r in reports(c, health):

@@ -14,7 +14,8 @@ from edge.buffer import SampleBuffer
 from edge.publisher import Publisher
 from plantroom.settings import EdgeSettings
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector, wait_for
+from tests.edge.test_agent import Collector
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +42,19 @@ async def test_a_backlog_drains_in_order_through_the_window(
         async with Collector(mosquitto, [tele, status]) as c:
             task = asyncio.create_task(publisher.run())
             try:
-                await wait_for(lambda: len(c.payloads(tele)) >= 600, 30, "the whole backlog")
-                await wait_for(lambda: buffer.depth == 0, 10, "the buffer emptied")
+                await wait_for_async(
+                    lambda: len(c.payloads(tele)) >= 600, "the whole backlog", within=30
+                )
+                await wait_for_async(lambda: buffer.depth == 0, "the buffer emptied", within=10)
                 for i in range(600, 650):  # and what comes after, as it is committed
                     buffer.append("pump-1", tele, T0 + i, {"speed": i})
                 buffer.commit()
-                await wait_for(lambda: len(c.payloads(tele)) >= 650, 10, "the new samples")
-                await wait_for(lambda: buffer.depth == 0, 10, "the buffer emptied again")
+                await wait_for_async(
+                    lambda: len(c.payloads(tele)) >= 650, "the new samples", within=10
+                )
+                await wait_for_async(
+                    lambda: buffer.depth == 0, "the buffer emptied again", within=10
+                )
             finally:
                 publisher.request_stop()
                 await asyncio.wait_for(task, 15)

@@ -28,7 +28,8 @@ from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector, wait_for
+from tests.edge.test_agent import Collector
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -167,19 +168,19 @@ async def test_serial_line_with_a_dead_unit_on_the_same_bus(
         EdgeAgent(s, polled) as agent,
     ):
         assert len(agent.hubs) == 1  # one hub for the one serial line
-        sample = await wait_for(lambda: full_sample(c, live), 15, "pump-s telemetry")
+        sample = await wait_for_async(lambda: full_sample(c, live), "pump-s telemetry", within=15)
         assert_decoded(sample, sim.models["pump-s"].values())
-        status = await wait_for(
+        status = await wait_for_async(
             lambda: (st := last_status(c, dead)) and st["status"] == "offline" and st,
-            15,
             "pump-dead offline",
+            within=15,
         )
         assert status["reason"] == "timeout"
         seen = len(c.telemetry(live.telemetry()))
-        await wait_for(
+        await wait_for_async(
             lambda: len(c.telemetry(live.telemetry())) >= seen + 10,
-            10,
             "pump-s still publishing while pump-dead is offline",
+            within=10,
         )
         live_status = last_status(c, live)
         assert live_status is not None and live_status["status"] == "online"
@@ -204,13 +205,13 @@ async def test_rtu_over_tcp_gateway(mosquitto: Mosquitto, tmp_path: Path) -> Non
         EdgeAgent(s, inv) as agent,
     ):
         assert len(agent.hubs) == 1  # both units behind one gateway connection
-        sample = await wait_for(lambda: full_sample(c, pump_t), 15, "pump-r telemetry")
+        sample = await wait_for_async(lambda: full_sample(c, pump_t), "pump-r telemetry", within=15)
         assert_decoded(sample, sim.models["pump-r"].values())
         lift = sim.models["lift-r"].values()
-        msg = await wait_for(
+        msg = await wait_for_async(
             lambda: next((m for m in c.telemetry(lift_t.telemetry()) if "load" in m.points), None),
-            15,
             "lift-r telemetry with its load",
+            within=15,
         )
         assert msg.points["floor"] == lift["floor"]
         assert msg.points["load"] == pytest.approx(lift["load"], abs=0.5)
@@ -230,15 +231,17 @@ async def test_a_serial_port_that_cannot_be_opened_is_offline(
             Collector(mosquitto, [t.status()]) as c,
             EdgeAgent(edge_settings(mosquitto, tmp_path), inv) as agent,
         ):
-            status = await wait_for(
+            status = await wait_for_async(
                 lambda: (st := last_status(c, t)) and st["status"] == "offline" and st,
-                15,
                 "pump-e offline",
+                within=15,
             )
             assert status["reason"] == "cannot open serial port"
             (hub,) = agent.hubs.values()
             tries = hub.connects
-            await wait_for(lambda: hub.connects > tries, 10, "another attempt to open the port")
+            await wait_for_async(
+                lambda: hub.connects > tries, "another attempt to open the port", within=10
+            )
             assert not agent.task.done()  # the agent carries on
             assert agent.status("pump-e")[0] is Status.OFFLINE
     finally:

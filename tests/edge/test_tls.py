@@ -25,7 +25,7 @@ from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
 from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
 from stack.services import Mosquitto
-from tests.edge.test_agent import wait_for
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ async def test_agent_publishes_over_tls_with_its_login(
         watching(broker, tele) as got,
         EdgeAgent(s, inv) as agent,
     ):
-        await wait_for(lambda: len(got) >= 5, 15, "telemetry over TLS")
+        await wait_for_async(lambda: len(got) >= 5, "telemetry over TLS", within=15)
         assert agent.publisher_stats().connected
         assert agent.publisher_stats().last_error is None
     samples = [parse_telemetry(tele, p) for p in got]
@@ -178,18 +178,22 @@ async def run_with_wrong_ca(
     s: EdgeSettings, inv: Inventory, tmp_path: Path, logged: Messages
 ) -> None:
     async with simulated(tmp_path, inv), EdgeAgent(s, inv) as agent:
-        await wait_for(lambda: agent.publisher_stats().last_error, 10, "a failed TLS connect")
+        await wait_for_async(
+            lambda: agent.publisher_stats().last_error, "a failed TLS connect", within=10
+        )
         error = agent.publisher_stats().last_error or ""
         assert "certificate verify failed" in error
         assert any("certificate verify failed" in m for m in logged.messages), logged.messages
-        depth = await wait_for(
+        depth = await wait_for_async(
             lambda: agent.buffer_stats().depth >= 10 and agent.buffer_stats().depth,
-            15,
             "samples buffered while the broker refuses the connection",
+            within=15,
         )
         assert not agent.publisher_stats().connected
         assert not agent.task.done()  # still polling
-        await wait_for(lambda: agent.buffer_stats().depth > depth, 10, "the buffer still growing")
+        await wait_for_async(
+            lambda: agent.buffer_stats().depth > depth, "the buffer still growing", within=10
+        )
         assert agent.publisher_stats().published == 0
 
 
@@ -225,8 +229,8 @@ async def test_a_sample_the_broker_refuses_is_counted_and_the_rest_flow(
             async with watching(broker, ours) as got:
                 task = asyncio.create_task(publisher.run())
                 try:
-                    await wait_for(lambda: len(got) == 3, 15, "our three samples")
-                    await wait_for(lambda: buffer.depth == 0, 10, "the buffer emptied")
+                    await wait_for_async(lambda: len(got) == 3, "our three samples", within=15)
+                    await wait_for_async(lambda: buffer.depth == 0, "the buffer emptied", within=10)
                 finally:
                     publisher.request_stop()
                     await asyncio.wait_for(task, 15)

@@ -17,7 +17,7 @@ from plantroom.backoff import Backoff
 from plantroom.settings import GatewaySettings
 from plantroom.subscriber import AckToken, Subscriber
 from stack.services import Mosquitto
-from tests.gateway.test_ingest import wait_until
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +49,18 @@ async def test_subscriber_stops_reading_at_receive_maximum_and_resumes_on_acks(
         async with asyncio.timeout(10):
             await subscriber.subscribed.wait()
         infos = [pub.publish(topic, b"x", qos=1) for _ in range(BACKLOG)]
-        await wait_until(lambda: all(i.is_published() for i in infos), "the backlog published")
-        await wait_until(lambda: len(tokens) >= RECEIVE_MAXIMUM, "the first window")
+        await wait_for_async(
+            lambda: all(i.is_published() for i in infos), "the backlog published", within=20.0
+        )
+        await wait_for_async(
+            lambda: len(tokens) >= RECEIVE_MAXIMUM, "the first window", within=20.0
+        )
 
         # acknowledging the first half is what makes mosquitto 2.0 ignore the window
         assert subscriber.ack(tokens[: RECEIVE_MAXIMUM // 2]) == RECEIVE_MAXIMUM // 2
-        await wait_until(lambda: subscriber.reading_paused, "reading paused at the window")
+        await wait_for_async(
+            lambda: subscriber.reading_paused, "reading paused at the window", within=20.0
+        )
         await asyncio.sleep(0.3)  # let a broker that ignores the window show it
         assert subscriber.unacknowledged <= RECEIVE_MAXIMUM
         assert len(tokens) <= RECEIVE_MAXIMUM + RECEIVE_MAXIMUM // 2
@@ -68,7 +74,7 @@ async def test_subscriber_stops_reading_at_receive_maximum_and_resumes_on_acks(
             acked = len(tokens)
             return acked == BACKLOG
 
-        await wait_until(ack_and_check, "the whole backlog, window by window")
+        await wait_for_async(ack_and_check, "the whole backlog, window by window", within=20.0)
         assert subscriber.unacknowledged == 0
         assert not subscriber.reading_paused
     finally:

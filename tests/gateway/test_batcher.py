@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 
 from gateway.batcher import Batch, Batcher
+from tests.harness import wait_for_async
 
 
 class Sink:
@@ -40,14 +41,6 @@ class Sink:
         self.completed.append(batch)
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 @asynccontextmanager
 async def running(
     sink: Sink, *, size: int = 3, interval_s: float = 60.0, max_in_flight: int = 2
@@ -69,7 +62,9 @@ async def test_a_full_batch_is_flushed_at_once() -> None:
     async with running(sink, size=3) as batcher:
         for i in range(7):
             batcher.add(f"line {i}", points=2, ack=i)
-        await until(lambda: len(sink.completed) == 2, "two full batches")
+        await wait_for_async(
+            lambda: len(sink.completed) == 2, "two full batches", within=5.0, interval=0.005
+        )
         assert [b.lines for b in sink.batches] == [
             ["line 0", "line 1", "line 2"],
             ["line 3", "line 4", "line 5"],
@@ -86,7 +81,9 @@ async def test_a_partial_batch_is_flushed_when_its_first_line_is_old_enough() ->
         started = time.monotonic()
         batcher.add("a", ack=1)
         batcher.add("b", ack=2)
-        await until(lambda: len(sink.completed) == 1, "the timed flush")
+        await wait_for_async(
+            lambda: len(sink.completed) == 1, "the timed flush", within=5.0, interval=0.005
+        )
         assert time.monotonic() - started >= 0.05
         assert sink.batches[0].lines == ["a", "b"]
 
@@ -96,12 +93,16 @@ async def test_no_more_than_max_in_flight_batches_are_written_at_once() -> None:
     async with running(sink, size=1, max_in_flight=2) as batcher:
         for i in range(6):
             batcher.add(f"l{i}", ack=i)
-        await until(lambda: sink.active == 2, "two writes in flight")
+        await wait_for_async(
+            lambda: sink.active == 2, "two writes in flight", within=5.0, interval=0.005
+        )
         await asyncio.sleep(0.02)  # give a third write the chance it must not take
         assert sink.active == 2 and batcher.in_flight == 2 and batcher.pending_lines == 4
         for n in range(1, 7):
             sink.release(n)
-        await until(lambda: len(sink.completed) == 6, "every batch")
+        await wait_for_async(
+            lambda: len(sink.completed) == 6, "every batch", within=5.0, interval=0.005
+        )
     assert sink.most_active == 2
 
 
@@ -110,13 +111,17 @@ async def test_batches_complete_in_order_even_when_a_later_write_finishes_first(
     async with running(sink, size=1, max_in_flight=3) as batcher:
         for i in range(3):
             batcher.add(f"l{i}", ack=i)
-        await until(lambda: sink.active == 3, "three writes in flight")
+        await wait_for_async(
+            lambda: sink.active == 3, "three writes in flight", within=5.0, interval=0.005
+        )
         sink.release(3)
         sink.release(2)
         await asyncio.sleep(0.02)
         assert sink.completed == []  # batch 1 is still being written
         sink.release(1)
-        await until(lambda: len(sink.completed) == 3, "all three")
+        await wait_for_async(
+            lambda: len(sink.completed) == 3, "all three", within=5.0, interval=0.005
+        )
     assert [b.acks for b in sink.completed] == [[0], [1], [2]]
 
 
@@ -124,12 +129,16 @@ async def test_acks_without_lines_complete_in_their_place_without_a_write() -> N
     sink = Sink()
     async with running(sink, size=2, interval_s=0.02) as batcher:
         batcher.add(None, ack=1)  # e.g. a dead-lettered message
-        await until(lambda: len(sink.completed) == 1, "the ack-only batch")
+        await wait_for_async(
+            lambda: len(sink.completed) == 1, "the ack-only batch", within=5.0, interval=0.005
+        )
         assert sink.batches == [] and sink.completed[0].acks == [1]
         batcher.add("x", ack=2)
         batcher.add(None, ack=3)
         batcher.add("y", ack=4)
-        await until(lambda: len(sink.completed) == 2, "the mixed batch")
+        await wait_for_async(
+            lambda: len(sink.completed) == 2, "the mixed batch", within=5.0, interval=0.005
+        )
         assert sink.completed[1].lines == ["x", "y"] and sink.completed[1].acks == [2, 3, 4]
 
 

@@ -12,17 +12,8 @@ import pytest
 from gateway.service import Gateway
 from plantroom.topics import edge_health
 from stack.services import Influxd, Mosquitto
-from tests.gateway.test_ingest import (
-    BASE_TS,
-    payload,
-    publisher,
-    query,
-    seqs,
-    settings_for,
-    topic,
-    unique,
-    wait_until,
-)
+from tests.gateway.test_ingest import BASE_TS, payload, publisher, query, seqs, settings_for, topic
+from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +53,8 @@ async def test_edge_health_lands_in_plantroom_health_and_a_bad_report_is_dead_le
             rows = await query(influxd, db, f"SELECT * FROM plantroom_health WHERE site = '{site}'")
             return len(rows) == 3
 
-        await wait_until(written, "the agent line and both device lines")
-        await wait_until(lambda: gw.stats.acked == 3, "every message acknowledged")
+        await wait_for_async(written, "the agent line and both device lines", within=20.0)
+        await wait_for_async(lambda: gw.stats.acked == 3, "every message acknowledged", within=20.0)
         assert await seqs(influxd, db, site) == [0]  # telemetry kept flowing
         assert gw.stats.edge_health_in == 1
         assert gw.stats.dead_letters == 1

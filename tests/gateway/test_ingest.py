@@ -9,8 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,12 @@ from plantroom.ports import free_port
 from plantroom.settings import GatewaySettings
 from plantroom.subscriber import AckToken, Subscriber
 from stack.services import Influxd, Mosquitto
+from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
 
 BASE_TS = 1_763_900_000_000
 FAST_RETRY = RetryPolicy(first_s=0.05, max_s=0.5, direct_attempts=2)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def settings_for(
@@ -66,21 +62,6 @@ def payload(seq: int, points: dict[str, Any], ts: int | None = None) -> bytes:
     ).encode()
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], what: str, within: float = 20.0
-) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 class Publisher:
     """A plain MQTT client publishing QoS 1, as an edge agent or integrator would."""
 
@@ -97,7 +78,9 @@ class Publisher:
         self.infos.append(info)
 
     async def flush(self) -> None:
-        await wait_until(lambda: all(i.is_published() for i in self.infos), "publishes acked")
+        await wait_for_async(
+            lambda: all(i.is_published() for i in self.infos), "publishes acked", within=20.0
+        )
 
     def close(self) -> None:
         self.client.disconnect()
@@ -223,7 +206,7 @@ async def test_telemetry_of_all_four_kinds_lands_in_influxdb_with_tags_fields_an
                     return False
             return True
 
-        await wait_until(all_rows, "three rows of each kind")
+        await wait_for_async(all_rows, "three rows of each kind", within=20.0)
 
         elevator = await query(
             influxd,
@@ -265,7 +248,7 @@ async def test_telemetry_of_all_four_kinds_lands_in_influxdb_with_tags_fields_an
             )
             return any(r["points_out"] >= 60 for r in rows)
 
-        await wait_until(health_written, "a health line counting the points")
+        await wait_for_async(health_written, "a health line counting the points", within=20.0)
         health = (await query(influxd, db, "SELECT * FROM plantroom_health"))[-1]
         assert health["component"] == "gateway"
         for name in (
@@ -330,8 +313,10 @@ async def test_malformed_messages_are_dead_lettered_and_good_ones_keep_flowing(
         async def all_good() -> bool:
             return await seqs(influxd, settings.influx_database, site) == list(range(seq + 1))
 
-        await wait_until(all_good, "every good message in InfluxDB")
-        await wait_until(lambda: gw.stats.acked == total, "every message acknowledged")
+        await wait_for_async(all_good, "every good message in InfluxDB", within=20.0)
+        await wait_for_async(
+            lambda: gw.stats.acked == total, "every message acknowledged", within=20.0
+        )
         assert gw.stats.dead_letters == len(bad)
         assert gw.stats.messages_in == total
 
@@ -360,7 +345,7 @@ async def test_a_line_influxdb_refuses_is_dead_lettered_and_the_rest_of_its_batc
             async def first_written() -> bool:
                 return await seqs(influxd, settings.influx_database, site) == [0]
 
-            await wait_until(first_written, "the first line")
+            await wait_for_async(first_written, "the first line", within=20.0)
             # a string where InfluxDB already stores an integer, between two good lines
             pub.publish(good, payload(1, {"speed": 2}))
             pub.publish(good, payload(2, {"speed": "fast"}))
@@ -370,8 +355,10 @@ async def test_a_line_influxdb_refuses_is_dead_lettered_and_the_rest_of_its_batc
         async def rest_written() -> bool:
             return await seqs(influxd, settings.influx_database, site) == [0, 1, 3]
 
-        await wait_until(rest_written, "the good lines around the refused one")
-        await wait_until(lambda: gw.stats.dead_letters >= 1, "the dead letter counted")
+        await wait_for_async(rest_written, "the good lines around the refused one", within=20.0)
+        await wait_for_async(
+            lambda: gw.stats.dead_letters >= 1, "the dead letter counted", within=20.0
+        )
     entries = [json.loads(line) for line in gw.dead_letters.path.read_text().splitlines()]
     refused = [e for e in entries if e["kind"] == "line" and site in e["line"]]
     assert len(refused) == 1
@@ -397,15 +384,19 @@ async def test_influxdb_outage_is_buffered_on_disk_and_every_point_arrives_once(
         with publisher(fresh_mosquitto) as pub:
             publish_range(pub, 0, 100)
             await pub.flush()
-            await wait_until(
-                lambda: gw.stats.acked == 100 and gw.stats.buffer_depth == 0, "first 100 written"
+            await wait_for_async(
+                lambda: gw.stats.acked == 100 and gw.stats.buffer_depth == 0,
+                "first 100 written",
+                within=20.0,
             )
             assert await seqs(fresh_influxd, db, site) == list(range(100))
 
             fresh_influxd.stop()
             publish_range(pub, 100, 300)
             await pub.flush()
-            await wait_until(lambda: gw.stats.acked == 300, "the outage's messages acknowledged")
+            await wait_for_async(
+                lambda: gw.stats.acked == 300, "the outage's messages acknowledged", within=20.0
+            )
             assert gw.stats.buffer_depth >= 200  # held on disk, not in memory
             assert not gw.influx_up
             assert any(gw.buffer.directory.glob("seg-*.plb"))
@@ -415,8 +406,10 @@ async def test_influxdb_outage_is_buffered_on_disk_and_every_point_arrives_once(
             async def complete() -> bool:
                 return await seqs(fresh_influxd, db, site) == list(range(300))
 
-            await wait_until(complete, "every point after the outage", within=30)
-            await wait_until(lambda: gw.stats.buffer_depth == 0, "the buffer drained")
+            await wait_for_async(complete, "every point after the outage", within=30)
+            await wait_for_async(
+                lambda: gw.stats.buffer_depth == 0, "the buffer drained", within=20.0
+            )
         assert gw.stats.write_errors >= 1
         assert gw.stats.buffered_lines >= 200
         assert gw.stats.dead_letters == 0
@@ -450,8 +443,10 @@ async def test_two_replicas_in_one_share_group_split_the_stream_without_duplicat
         async def complete() -> bool:
             return await seqs(influxd, first.influx_database, site) == list(range(count))
 
-        await wait_until(complete, "every message from either replica")
-        await wait_until(lambda: gw1.stats.acked + gw2.stats.acked == count, "all acknowledged")
+        await wait_for_async(complete, "every message from either replica", within=20.0)
+        await wait_for_async(
+            lambda: gw1.stats.acked + gw2.stats.acked == count, "all acknowledged", within=20.0
+        )
         assert gw1.stats.messages_in + gw2.stats.messages_in == count
         assert gw1.stats.messages_in > 0 and gw2.stats.messages_in > 0
         assert gw1.stats.lines_written + gw2.stats.lines_written == count
@@ -472,7 +467,9 @@ async def test_messages_wait_unacknowledged_until_stored_and_survive_a_restart(
             for seq in range(20):
                 pub.publish(good, payload(seq, {"speed": seq}))
             await pub.flush()
-        await wait_until(lambda: gw.stats.messages_in == 20, "the messages delivered")
+        await wait_for_async(
+            lambda: gw.stats.messages_in == 20, "the messages delivered", within=20.0
+        )
         assert gw.stats.acked == 0  # held in a batch: not stored, so not acknowledged
     # a clean stop flushes the batch and acknowledges it
     assert gw.stats.acked == 20
@@ -489,8 +486,12 @@ async def test_messages_wait_unacknowledged_until_stored_and_survive_a_restart(
         async def caught_up() -> bool:
             return await seqs(influxd, settings.influx_database, site) == list(range(50))
 
-        await wait_until(caught_up, "the messages published while the gateway was down")
-        await wait_until(lambda: again.stats.acked == 30, "acknowledged after the restart")
+        await wait_for_async(
+            caught_up, "the messages published while the gateway was down", within=20.0
+        )
+        await wait_for_async(
+            lambda: again.stats.acked == 30, "acknowledged after the restart", within=20.0
+        )
         assert again.stats.messages_in == 30
 
 
@@ -507,10 +508,10 @@ async def test_the_gateway_reconnects_after_the_broker_restarts(
             for seq in range(10):
                 pub.publish(good, payload(seq, {"speed": seq}))
             await pub.flush()
-        await wait_until(lambda: gw.stats.acked == 10, "the first messages stored")
+        await wait_for_async(lambda: gw.stats.acked == 10, "the first messages stored", within=20.0)
 
         fresh_mosquitto.stop()
-        await wait_until(lambda: not gw.subscribed, "the connection drop noticed")
+        await wait_for_async(lambda: not gw.subscribed, "the connection drop noticed", within=20.0)
         fresh_mosquitto.start()
         async with asyncio.timeout(15):
             await gw.wait_subscribed()
@@ -522,7 +523,7 @@ async def test_the_gateway_reconnects_after_the_broker_restarts(
         async def complete() -> bool:
             return await seqs(influxd, settings.influx_database, site) == list(range(20))
 
-        await wait_until(complete, "the messages published after the restart")
+        await wait_for_async(complete, "the messages published after the restart", within=20.0)
 
 
 def start_process(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -563,8 +564,10 @@ async def test_the_process_stops_cleanly_on_sigterm_flushing_what_it_holds(
                         return float(line.rsplit(" ", 1)[1])
                 return -1
 
-            await wait_until(
-                lambda: log_path.read_text().find("subscribed to") >= 0, "the gateway subscribed"
+            await wait_for_async(
+                lambda: log_path.read_text().find("subscribed to") >= 0,
+                "the gateway subscribed",
+                within=20.0,
             )
             with publisher(mosquitto) as pub:
                 for seq in range(5):
@@ -574,10 +577,10 @@ async def test_the_process_stops_cleanly_on_sigterm_flushing_what_it_holds(
             async def held() -> bool:
                 return await metric("points_in_total") >= 5
 
-            await wait_until(held, "the messages held in a batch")
+            await wait_for_async(held, "the messages held in a batch", within=20.0)
             assert await seqs(influxd, db, site) == []
         proc.send_signal(signal.SIGTERM)
-        await wait_until(lambda: proc.poll() is not None, "the process to exit")
+        await wait_for_async(lambda: proc.poll() is not None, "the process to exit", within=20.0)
         assert proc.returncode == 0, log_path.read_text()
     finally:
         if proc.poll() is None:

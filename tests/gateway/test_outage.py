@@ -22,16 +22,8 @@ import pytest
 from gateway.retry import RetryPolicy
 from gateway.service import Gateway
 from stack.services import Influxd, Mosquitto
-from tests.gateway.test_ingest import (
-    BASE_TS,
-    Publisher,
-    payload,
-    publisher,
-    settings_for,
-    topic,
-    unique,
-    wait_until,
-)
+from tests.gateway.test_ingest import BASE_TS, Publisher, payload, publisher, settings_for, topic
+from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -108,25 +100,28 @@ async def test_influxdb_killed_for_60s_under_load_every_point_arrives_exactly_on
                 load = SteadyLoad(pub, site)
                 publishing = asyncio.create_task(load.run(), name="steady-load")
                 try:
-                    await wait_until(
+                    await wait_for_async(
                         lambda: gw.stats.lines_written >= RATE * BEFORE_S,
                         "the steady state written to InfluxDB",
+                        within=20.0,
                     )
 
                     fresh_influxd.kill()
                     killed = time.monotonic()
                     at_kill = load.total
-                    await wait_until(
+                    await wait_for_async(
                         lambda: not gw.influx_up and gw.stats.buffer_depth > 0,
                         "the outage noticed and batches going to the disk buffer",
+                        within=20.0,
                     )
                     await asyncio.sleep(max(0.0, killed + DOWN_S - time.monotonic()))
                     # still down: what was published since the kill is acknowledged, so held
                     # in the disk buffer (InfluxDB cannot have it), not in memory
                     while_down = load.total
-                    await wait_until(
+                    await wait_for_async(
                         lambda: gw.stats.acked >= while_down,
                         "the outage's messages acknowledged while InfluxDB is down",
+                        within=20.0,
                     )
                     assert not gw.influx_up
                     assert gw.stats.buffer_depth >= while_down - at_kill
@@ -135,7 +130,7 @@ async def test_influxdb_killed_for_60s_under_load_every_point_arrives_exactly_on
                     await asyncio.get_running_loop().run_in_executor(restarter, fresh_influxd.start)
                     assert (fresh_influxd.port, fresh_influxd.data_dir) == (port, data_dir)
                     resumed = time.monotonic()
-                    await wait_until(
+                    await wait_for_async(
                         lambda: time.monotonic() - resumed >= AFTER_S and gw.influx_up,
                         "InfluxDB taking writes again",
                         within=30,
@@ -147,7 +142,7 @@ async def test_influxdb_killed_for_60s_under_load_every_point_arrives_exactly_on
             published = load.published
             total = load.total
 
-            await wait_until(
+            await wait_for_async(
                 lambda: gw.stats.acked == total and gw.stats.buffer_depth == 0,
                 "every message acknowledged and the disk buffer drained",
                 within=90,

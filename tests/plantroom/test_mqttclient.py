@@ -15,7 +15,7 @@ from plantroom.mqttwire import Publish, Will
 from plantroom.ports import free_port
 from plantroom.settings import MqttSettings
 from stack.services import Mosquitto
-from tests.gateway.test_ingest import unique, wait_until
+from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -68,9 +68,9 @@ async def test_publish_subscribe_and_acknowledge_through_a_real_broker(
             )
         mids = [pub.publish(topic, f"m{i}".encode()) for i in range(50)]  # one socket write
         assert mids == list(range(1, 51))
-        await wait_until(lambda: len(acked) == 50, "50 PUBACKs")
+        await wait_for_async(lambda: len(acked) == 50, "50 PUBACKs", within=20.0)
         assert sorted(m for m, _ in acked) == mids and {r for _, r in acked} == {0}
-        await wait_until(lambda: len(inbox) == 50, "50 messages")
+        await wait_for_async(lambda: len(inbox) == 50, "50 messages", within=20.0)
         assert [m.payload for m in inbox] == [f"m{i}".encode() for i in range(50)]
         assert sub.puback(m.mid for m in inbox) == 50
     finally:
@@ -144,7 +144,9 @@ async def test_the_will_is_published_when_the_connection_drops_without_disconnec
         await watcher.subscribe([topic])
         dying = await connected(mosquitto, will=Will(topic, b"gone", qos=1, retain=False))
         dying.abort()
-        await wait_until(lambda: [m.payload for m in inbox] == [b"gone"], "the will")
+        await wait_for_async(
+            lambda: [m.payload for m in inbox] == [b"gone"], "the will", within=20.0
+        )
         assert dying.closed.done()
     finally:
         await watcher.close()

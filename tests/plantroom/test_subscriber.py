@@ -20,7 +20,8 @@ from plantroom.settings import GatewaySettings
 from plantroom.subscriber import AckToken, Subscriber
 from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
 from stack.services import Mosquitto
-from tests.gateway.test_ingest import FAST_RETRY, unique, wait_until
+from tests.gateway.test_ingest import FAST_RETRY
+from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +103,7 @@ async def test_tls_and_login_receive_and_acknowledge(
         async with asyncio.timeout(10):
             await subscriber.subscribed.wait()
         await publish(secure_broker, tls_files, secure_broker.tls_port, b'{"n":1}')
-        await wait_until(lambda: len(inbox.messages) == 1, "the message over TLS")
+        await wait_for_async(lambda: len(inbox.messages) == 1, "the message over TLS", within=20.0)
         assert inbox.messages[0][:2] == (TOPIC, b'{"n":1}')
         assert subscriber.unacknowledged == 1
         assert subscriber.ack([inbox.messages[0][2]]) == 1
@@ -120,7 +121,9 @@ async def test_a_refused_login_is_reported_with_the_settings_to_fix(
     )
     caplog.set_level(logging.ERROR, logger="plantroom.subscriber")
     async with running(settings, Inbox()) as subscriber:
-        await wait_until(lambda: "refused the connection" in caplog.text, "the refusal logged")
+        await wait_for_async(
+            lambda: "refused the connection" in caplog.text, "the refusal logged", within=20.0
+        )
         assert not subscriber.subscribed.is_set()
     assert "Not authorized (0x87)" in caplog.text  # what mosquitto answers a bad password
     assert "PLANTROOM_MQTT_USERNAME and PLANTROOM_MQTT_PASSWORD" in caplog.text
@@ -139,7 +142,9 @@ async def test_an_untrusted_broker_certificate_is_refused(
     )
     caplog.set_level(logging.ERROR, logger="plantroom.subscriber")
     async with running(settings, Inbox()) as subscriber:
-        await wait_until(lambda: "cannot reach the broker" in caplog.text, "the refusal logged")
+        await wait_for_async(
+            lambda: "cannot reach the broker" in caplog.text, "the refusal logged", within=20.0
+        )
         assert not subscriber.subscribed.is_set()
     assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
 
@@ -159,11 +164,15 @@ async def test_a_broker_that_stops_answering_is_dropped_after_the_keepalive(
         os.kill(pid, signal.SIGSTOP)
         try:
             # a ping after 5 quiet seconds, no answer for another 5: the link is dropped
-            await wait_until(lambda: not subscriber.subscribed.is_set(), "the link dropped", 20)
+            await wait_for_async(
+                lambda: not subscriber.subscribed.is_set(), "the link dropped", within=20
+            )
         finally:
             os.kill(pid, signal.SIGCONT)
-        await wait_until(lambda: subscriber.subscribed.is_set(), "subscribed again", 20)
+        await wait_for_async(lambda: subscriber.subscribed.is_set(), "subscribed again", within=20)
         assert subscriber.connects == 2
         await publish(fresh_mosquitto, None, fresh_mosquitto.port, b'{"n":2}')
-        await wait_until(lambda: len(inbox.messages) == 1, "a message after the freeze")
+        await wait_for_async(
+            lambda: len(inbox.messages) == 1, "a message after the freeze", within=20.0
+        )
         assert subscriber.ack([inbox.messages[0][2]]) == 1

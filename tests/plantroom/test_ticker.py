@@ -7,21 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 from plantroom.ticker import NotRunning, Ticked, Ticker, TickerStats, WorkerThread
-
-
-async def eventually(probe: Callable[[], bool], what: str, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.01)
+from tests.harness import wait_for_async
 
 
 def alive(prefix: str) -> list[str]:
@@ -92,7 +83,9 @@ async def test_the_ticker_ticks_on_its_thread_and_counts() -> None:
 
     async with Ticker("t-tick", tick, interval=0.01) as ticker:
         assert ticker.running
-        await eventually(lambda: ticker.stats.ticks >= 3, "three ticks")
+        await wait_for_async(
+            lambda: ticker.stats.ticks >= 3, "three ticks", within=10.0, interval=0.01
+        )
     assert not ticker.running
     assert ticker.stats.failures == 0 and ticker.stats.last_error is None
     assert ticker.stats.last_tick_at is not None
@@ -113,7 +106,9 @@ async def test_a_failing_tick_is_logged_once_per_outage_and_ticking_goes_on(
 
     caplog.set_level(logging.DEBUG, logger="plantroom.ticker")
     async with Ticker("t-fail", tick, interval=0.01, what="the test ticker") as ticker:
-        await eventually(lambda: ticker.stats.ticks >= 3, "ticks after the outage")
+        await wait_for_async(
+            lambda: ticker.stats.ticks >= 3, "ticks after the outage", within=10.0, interval=0.01
+        )
     stats = ticker.stats
     assert stats.failures == 3 and stats.failing == 0
     assert stats.last_error == "OSError: database away (4)"  # kept after recovery
@@ -131,7 +126,9 @@ async def test_the_first_tick_can_wait_one_interval() -> None:
         await asyncio.sleep(0.05)
     assert ticks == []  # stopped during the first interval: no tick, and no wait for it
     async with Ticker("t-soon", lambda: ticks.append(1), interval=3600) as ticker:
-        await eventually(lambda: ticker.stats.ticks == 1, "the first tick at once")
+        await wait_for_async(
+            lambda: ticker.stats.ticks == 1, "the first tick at once", within=10.0, interval=0.01
+        )
     assert ticks == [1]
 
 
@@ -169,7 +166,7 @@ async def test_stop_lets_the_tick_under_way_finish() -> None:
 
     ticker = Ticker("t-finish", tick, interval=3600)
     await ticker.start()
-    await eventually(started.is_set, "the tick to start")
+    await wait_for_async(started.is_set, "the tick to start", within=10.0, interval=0.01)
     stopping = asyncio.create_task(ticker.stop())
     await asyncio.sleep(0.05)
     assert not stopping.done()
@@ -191,7 +188,7 @@ async def test_the_tick_adds_its_own_counts_to_the_stats() -> None:
         stats.widgets += 2
 
     async with Ticker("t-own", tick, interval=0.01, stats=stats) as ticker:
-        await eventually(lambda: stats.ticks >= 2, "two ticks")
+        await wait_for_async(lambda: stats.ticks >= 2, "two ticks", within=10.0, interval=0.01)
     assert ticker.stats is stats and stats.widgets == 2 * stats.ticks
 
 
@@ -213,6 +210,6 @@ class Sweeper(Ticked):
 async def test_an_owner_of_a_ticker_runs_while_entered() -> None:
     async with Sweeper() as sweeper:
         assert sweeper.ticker.running
-        await eventually(lambda: sweeper.swept >= 2, "two sweeps")
+        await wait_for_async(lambda: sweeper.swept >= 2, "two sweeps", within=10.0, interval=0.01)
     assert not sweeper.ticker.running and alive("t-owner") == []
     assert sweeper.ticker.stats.ticks == sweeper.swept

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from plantroom.settings import SimSettings
 from simulators.models.elevator_spec import BOOT_S, CORRECTION_RUN_S
 from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.harness import REPO
+from tests.harness import REPO, wait_for_async
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -68,19 +67,6 @@ class Campus:
         )
 
 
-async def until(
-    probe: Callable[[], Coroutine[Any, Any, Any]], what: str, within: float = 30.0
-) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within:g}s waiting for {what} (last: {last!r})")
-
-
 def site_time(sim: Simulation) -> datetime:
     return datetime.fromtimestamp(sim.now, HK)
 
@@ -103,7 +89,9 @@ async def test_burst_pipe_at_night(tmp_path: Path) -> None:
             sump = (await a.read_discrete_inputs(0, count=5, device_id=12)).bits[:5]
             return (booster, sump) if booster[1] and sump[3] else None
 
-        booster, sump = await until(flooded, "low pressure and high level in tower A")
+        booster, sump = await wait_for_async(
+            flooded, "low pressure and high level in tower A", within=30.0
+        )
         seen = site_time(sim)
         assert (seen.hour, seen.day) == (2, 2) and seen.minute < 30
         assert booster == [False, True, False, False, False]  # low_pressure only
@@ -128,7 +116,7 @@ async def test_burst_pipe_at_night(tmp_path: Path) -> None:
             sump = (await a.read_discrete_inputs(0, count=5, device_id=12)).bits[:5]
             return not booster[1] and not sump[3]
 
-        await until(recovered, "tower A to recover")
+        await wait_for_async(recovered, "tower A to recover", within=30.0)
         assert site_time(sim).hour == 3
 
 

@@ -31,7 +31,7 @@ from simulators.control import ControlClient
 from simulators.errors import ControlError
 from simulators.runner import Simulation, run
 from simulators.scenario import load_scenario
-from tests.harness import REPO
+from tests.harness import REPO, wait_for_async
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -118,16 +118,6 @@ READ_PANEL = struct.pack(">BHH", 4, 0, 1)
 async def in_thread(fn: Callable[[], T]) -> T:
     with ThreadPoolExecutor(max_workers=1) as pool:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
-
-
-async def wait_for(probe: Callable[[], Any], what: str, within: float = 5.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        got = await probe()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_garbage_answers_in_turn_while_neighbours_stay_clean(site: Site) -> None:
@@ -246,7 +236,7 @@ async def test_a_closed_port_drops_its_connections_and_reopens(site: Site) -> No
     async def reopened() -> bool:
         return not await connect_refused(site.port_a)
 
-    await wait_for(reopened, "the port to open again")
+    await wait_for_async(reopened, "the port to open again", within=5.0)
     async with AsyncModbusTcpClient(HOST, port=site.port_a, timeout=2, retries=0) as again:
         assert not (await again.read_input_registers(0, count=1, device_id=21)).isError()
 

@@ -15,6 +15,7 @@ from plantroom.errors import ConfigError
 from plantroom.topics import EquipmentTopic, shared
 from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, self_signed
 from stack.services import Mosquitto
+from tests.harness import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +136,6 @@ async def test_an_edge_box_of_one_building_publishes_only_for_that_building(
 def test_a_site_has_one_edge_login_per_building() -> None:
     from plantroom.inventory import load_inventory
     from stack.mqtt_auth import site_usernames, site_users
-    from tests.harness import REPO
 
     inventory = load_inventory(REPO / "sites" / "demo.yaml")
     names = site_usernames(inventory)

@@ -23,8 +23,7 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO
-from tests.helpers import influx_query, wait_until
+from tests.harness import REPO, influx_query, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +98,9 @@ def test_no_secret_is_ever_logged(tmp_path: Path, mosquitto: Mosquitto, influxd:
     with ExitStack() as stack:
         gateway = stack.enter_context(process("gateway", [], env, gateway_log))
         cloud = stack.enter_context(process("cloud", [], env, cloud_log))
-        wait_until(lambda: logged(gateway_log, "subscribed to", gateway), 30, "gateway subscribed")
+        wait_for(
+            lambda: logged(gateway_log, "subscribed to", gateway), "gateway subscribed", within=30
+        )
 
         def cloud_connected() -> bool:
             assert cloud.poll() is None, cloud_log.read_text(errors="replace")[-2000:]
@@ -109,7 +110,7 @@ def test_no_secret_is_ever_logged(tmp_path: Path, mosquitto: Mosquitto, influxd:
                 return False
             return bool(health["mqtt"]["connected"])
 
-        wait_until(cloud_connected, 30, "cloud connected to the broker")
+        wait_for(cloud_connected, "cloud connected to the broker", within=30)
         # real work with the secrets: telemetry through the gateway into InfluxDB, a job asked
         # for (webhooks and a Grafana annotation that fail), metrics written by the cloud
         sample = {"ts": int(time.time() * 1000), "seq": 1, "points": {"running": True}}
@@ -120,15 +121,15 @@ def test_no_secret_is_ever_logged(tmp_path: Path, mosquitto: Mosquitto, influxd:
             hostname=mosquitto.host,
             port=mosquitto.port,
         )
-        wait_until(
+        wait_for(
             lambda: influx_query(influxd.url, database, 'SELECT * FROM "pump"'),
-            30,
             "the sample in InfluxDB",
+            within=30,
         )
-        wait_until(
+        wait_for(
             lambda: influx_query(influxd.url, database, 'SHOW SERIES FROM "work_orders"'),
-            30,
             "the cloud's work-order metrics in InfluxDB",
+            within=30,
         )
         users = json.loads((tmp_path / "credentials.json").read_text())["users"]
         token = next(u["token"] for u in users if u["username"] == "super1")
@@ -139,10 +140,10 @@ def test_no_secret_is_ever_logged(tmp_path: Path, mosquitto: Mosquitto, influxd:
             timeout=10,
         )
         assert r.status_code == 201, r.text
-        wait_until(
+        wait_for(
             lambda: logged(cloud_log, "delivery of event(s)", cloud),
-            30,
             "a failed webhook delivery logged",
+            within=30,
         )
     assert gateway.returncode == 0, gateway_log.read_text(errors="replace")[-2000:]
     assert cloud.returncode == 0, cloud_log.read_text(errors="replace")[-2000:]

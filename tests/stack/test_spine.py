@@ -24,8 +24,7 @@ import pytest
 from plantroom.ports import free_port
 from simulators.control import ControlClient
 from stack.demo import Demo, DemoPorts
-from tests.harness import REPO
-from tests.helpers import api, influx_query, wait_until
+from tests.harness import REPO, call_api, influx_query, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -65,7 +64,7 @@ def test_telemetry_of_every_kind_lands_in_influxdb(stack: tuple[Demo, dict[str, 
         }
         return found if found == set(KINDS) else None
 
-    wait_until(kinds_with_data, 30, "samples of all four kinds in InfluxDB", interval=0.5)
+    wait_for(kinds_with_data, "samples of all four kinds in InfluxDB", within=30, interval=0.5)
 
     def pressure_series() -> list[dict[str, Any]] | None:
         found = influx_query(
@@ -77,7 +76,7 @@ def test_telemetry_of_every_kind_lands_in_influxdb(stack: tuple[Demo, dict[str, 
         return found if found and found[0]["values"][0][1] is not None else None
 
     # pressure is a normal-class point: it arrives a few fast polls after the first sample
-    series = wait_until(pressure_series, 30, "a pump pressure reading", interval=0.5)
+    series = wait_for(pressure_series, "a pump pressure reading", within=30, interval=0.5)
     assert series[0]["tags"] == {"site": "harbour", "building": "tower-a", "floor": "B2"}
     _, pressure, seq = series[0]["values"][0]
     assert pressure > 0 and seq >= 0
@@ -96,7 +95,7 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
     base, tech = demo.api_url, token_of(creds, "tech1")
 
     def pump_work_orders() -> list[dict[str, Any]]:
-        status, body = api(base, "GET", "/api/work-orders?limit=100", tech)
+        status, body = call_api(base, "GET", "/api/work-orders?limit=100", tech)
         assert status == 200, body
         return [w for w in body["items"] if w["equipment_id"] == "pump-a2"]
 
@@ -107,13 +106,13 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
          "--fault", "dry_run", "--url", demo.sim_url],
         check=True, capture_output=True, env={**os.environ}, timeout=30,
     )  # fmt: skip
-    orders = wait_until(pump_work_orders, 15, "a work order for pump-a2")
+    orders = wait_for(pump_work_orders, "a work order for pump-a2", within=15)
 
     def active_alarm() -> dict[str, Any] | None:
-        _, body = api(base, "GET", "/api/alarms?state=active", tech)
+        _, body = call_api(base, "GET", "/api/alarms?state=active", tech)
         return next((a for a in body["items"] if a["equipment_id"] == "pump-a2"), None)
 
-    alarm = wait_until(active_alarm, 10, "an active alarm on pump-a2")
+    alarm = wait_for(active_alarm, "an active alarm on pump-a2", within=10)
     assert len(orders) == 1
     order = orders[0]
     assert order["status"] == "open" and order["kind"] == "fault"
@@ -121,15 +120,15 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
 
     # the fault goes on being seen in every sample; still exactly one work order
     def last_seq() -> int:
-        _, eq = api(base, "GET", "/api/equipment/pump-a2", tech)
+        _, eq = call_api(base, "GET", "/api/equipment/pump-a2", tech)
         return int(eq["last_seq"])
 
     seen = last_seq()
-    wait_until(lambda: last_seq() >= seen + 3, 15, "three more samples of the faulty pump")
+    wait_for(lambda: last_seq() >= seen + 3, "three more samples of the faulty pump", within=15)
     assert active_alarm() is not None
     assert len(pump_work_orders()) == 1
 
-    status, detail = api(base, "POST", f"/api/work-orders/{order['id']}/acknowledge", tech, {})
+    status, detail = call_api(base, "POST", f"/api/work-orders/{order['id']}/acknowledge", tech, {})
     assert status == 200, detail
     assert detail["status"] == "acknowledged"
     assert detail["assignee"]["username"] == "tech1"
@@ -139,12 +138,12 @@ def test_pump_fault_raises_one_work_order_that_a_technician_acknowledges(
     assert datetime.fromisoformat(detail["acknowledged_at"]) == datetime.fromisoformat(ack[0]["at"])
 
     # a second acknowledgement is refused, not an error of the server
-    status, body = api(base, "POST", f"/api/work-orders/{order['id']}/acknowledge", tech, {})
+    status, body = call_api(base, "POST", f"/api/work-orders/{order['id']}/acknowledge", tech, {})
     assert status == 409, body
 
     ControlClient(demo.sim_url).clear("pump-a2")
-    wait_until(lambda: active_alarm() is None, 15, "the pump alarm to clear")
-    _, cleared = api(base, "GET", "/api/alarms?state=cleared", tech)
+    wait_for(lambda: active_alarm() is None, "the pump alarm to clear", within=15)
+    _, cleared = call_api(base, "GET", "/api/alarms?state=cleared", tech)
     assert any(a["id"] == alarm["id"] and a["cleared_at"] for a in cleared["items"])
     assert len(pump_work_orders()) == 1
 

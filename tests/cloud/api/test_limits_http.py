@@ -18,8 +18,7 @@ import uvicorn
 from cloud.app import create_app
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
-from tests.harness import REPO
-from tests.helpers import wait_until
+from tests.harness import REPO, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=srv.run, name="test-uvicorn")
     thread.start()
     try:
-        wait_until(lambda: srv.started, 20, "uvicorn to start")
+        wait_for(lambda: srv.started, "uvicorn to start", within=20)
         yield "127.0.0.1", port
     finally:
         srv.should_exit = True

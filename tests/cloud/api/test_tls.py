@@ -20,8 +20,7 @@ from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.mqtt_auth import self_signed
 from stack.services import Mosquitto
-from tests.harness import REPO
-from tests.helpers import wait_until
+from tests.harness import REPO, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +87,7 @@ def test_the_cloud_process_serves_https(tmp_path: Path, mosquitto: Mosquitto) ->
             except httpx.TransportError:
                 return False
 
-        wait_until(healthy, 30, "the cloud API over HTTPS")
+        wait_for(healthy, "the cloud API over HTTPS", within=30)
         r = httpx.get(f"{base}/api/me", verify=trusted, timeout=5)
         assert r.status_code == 401  # TLS carries the API as before: a token is still needed
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):

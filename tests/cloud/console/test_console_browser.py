@@ -27,8 +27,7 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO
-from tests.helpers import wait_until
+from tests.harness import REPO, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -163,7 +162,7 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
         return bool(health["mqtt"]["connected"]) and credentials.exists()
 
     try:
-        wait_until(connected, 30, "the cloud service to listen and reach the broker")
+        wait_for(connected, "the cloud service to listen and reach the broker", within=30)
         yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -250,7 +249,7 @@ def run_scenario(page: Any, stack: Stack) -> None:
         stack.pump(dry_run=True, speed=1450, discharge_pressure=0.4)
         return bool(stack.api("/api/work-orders?equipment_id=pump-a1")["total"])
 
-    wait_until(raised, 20, "the dry-run work order", interval=1.0)
+    wait_for(raised, "the dry-run work order", within=20, interval=1.0)
     expect(job).to_have_count(1)
     expect(job).to_contain_text("Respond by")
     expect(job).to_contain_text("Fault active")
@@ -295,7 +294,7 @@ def run_scenario(page: Any, stack: Stack) -> None:
         alarm = stack.api(f"/api/work-orders/{wo_id}")["alarm"]
         return bool(alarm and alarm["state"] == "cleared")
 
-    wait_until(cleared, 20, "the alarm to clear", interval=1.0)
+    wait_for(cleared, "the alarm to clear", within=20, interval=1.0)
     expect(mine).to_contain_text("Fault cleared")
 
     mine.get_by_role("button", name="Resolve…").click()

@@ -20,8 +20,7 @@ from cloud.notify.webhooks import verify
 from plantroom.settings import CloudSettings
 from stack.services import Influxd
 from tests.cloud.api.test_api import Clock, serve, settings_for
-from tests.cloud.sla.test_escalation import eventually
-from tests.helpers import influx_query
+from tests.harness import influx_query, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +114,12 @@ async def test_a_work_order_goes_out_everywhere(tmp_path: Path, influxd: Influxd
             def delivered() -> list[str]:
                 return [r.headers["x-plantroom-event"] for r in hooks.requests]
 
-            await eventually(lambda: len(delivered()) == 5, 20, "four webhooks and one retry")
+            await wait_for_async(
+                lambda: len(delivered()) == 5,
+                "four webhooks and one retry",
+                within=20,
+                interval=0.02,
+            )
             assert delivered() == [
                 "work_order.created",  # answered 503 …
                 "work_order.created",  # … and sent again
@@ -137,7 +141,9 @@ async def test_a_work_order_goes_out_everywhere(tmp_path: Path, influxd: Influxd
             )
             assert ack["work_order"]["number"] == "WO-000001" and ack["site"] == "s1"
 
-            await eventually(lambda: len(grafana.requests) == 3, 20, "three annotations")
+            await wait_for_async(
+                lambda: len(grafana.requests) == 3, "three annotations", within=20, interval=0.02
+            )
             notes = [json.loads(r.body) for r in grafana.requests]
             assert all(r.path == "/api/annotations" for r in grafana.requests)
             assert grafana.requests[0].headers["authorization"] == "Bearer glsa_token"
@@ -152,7 +158,9 @@ async def test_a_work_order_goes_out_everywhere(tmp_path: Path, influxd: Influxd
                 cols = series[0]["columns"]
                 return [dict(zip(cols, row, strict=True)) for row in series[0]["values"]]
 
-            await eventually(lambda: len(events()) == 5, 20, "five events in InfluxDB")
+            await wait_for_async(
+                lambda: len(events()) == 5, "five events in InfluxDB", within=20, interval=0.02
+            )
             got = [(e["type"], e["building"], e["equipment"], e["site"]) for e in events()]
             assert sorted(got) == sorted(
                 (t, "b1", "p1", "s1")
@@ -181,7 +189,9 @@ async def test_a_work_order_goes_out_everywhere(tmp_path: Path, influxd: Influxd
                 row = dict(zip(series[0]["columns"], series[0]["values"][0], strict=True))
                 return row if row["mttr"] is not None else None
 
-            row = await eventually_value(metrics, 20, "the urgent fault metrics of b1")
+            row = await wait_for_async(
+                metrics, "the urgent fault metrics of b1", within=20, interval=0.02
+            )
             assert (row["open"], row["overdue"]) == (0, 0)
             assert (row["mtta"], row["mttr"], row["sla"], row["good"]) == (
                 120.0,
@@ -196,16 +206,3 @@ async def test_a_work_order_goes_out_everywhere(tmp_path: Path, influxd: Influxd
     finally:
         await hooks.stop()
         await grafana.stop()
-
-
-async def eventually_value(probe: Any, within: float, what: str) -> Any:
-    found: list[Any] = []
-
-    def check() -> bool:
-        value = probe()
-        if value:
-            found.append(value)
-        return bool(value)
-
-    await eventually(check, within, what)
-    return found[-1]

@@ -27,7 +27,7 @@ from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings, load_settings
 from tests.cloud.api.test_api import Api, Clock, serve, settings_for
-from tests.cloud.sla.test_escalation import eventually
+from tests.harness import wait_for_async
 
 T = TypeVar("T")
 AT = datetime(2026, 11, 2, 9, 30, 15, 250000, tzinfo=UTC)
@@ -209,7 +209,7 @@ def runner(api: Api) -> Callable[[Callable[[Session], T]], Any]:
 async def pump_until(pump: Pump, done: Callable[[], bool]) -> None:
     task = asyncio.create_task(pump.run())
     try:
-        await eventually(done, 10, "the pump to deliver")
+        await wait_for_async(done, "the pump to deliver", within=10, interval=0.02)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -275,7 +275,12 @@ async def test_the_queue_is_bounded(api: Api) -> None:
         await asyncio.sleep(0.3)
         assert pump._queue.qsize() <= 3 and sink.got == []
         sink.gate.set()
-        await eventually(lambda: sink.got == ids, 10, "every event to be delivered in order")
+        await wait_for_async(
+            lambda: sink.got == ids,
+            "every event to be delivered in order",
+            within=10,
+            interval=0.02,
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from fastapi import FastAPI
 from cloud.app import create_app
 from plantroom.settings import CloudSettings
 from stack.services import Mosquitto
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -44,17 +43,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Site:
@@ -118,7 +106,7 @@ async def send(site: Site, api: httpx.AsyncClient, mqtt: aiomqtt.Client, points:
         eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
         return bool(eq["last_seq"] == site.seq)
 
-    await eventually(processed, f"sample {site.seq} to be processed")
+    await wait_for_async(processed, f"sample {site.seq} to be processed", within=15.0)
 
 
 async def alarm_rules(site: Site, api: httpx.AsyncClient, state: str = "active") -> set[str]:
@@ -136,7 +124,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
     try:
         app = site.app()
         async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-            await eventually(lambda: connected(api), "the consumer to connect")
+            await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
             for n in range(20):  # 20 starts in 20 minutes: busy, not yet short-cycling
                 site.clock.advance(60)
                 await send(site, api, mqtt, {"starts": 7000 + n})
@@ -147,7 +135,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
                 eq = (await api.get("/api/equipment/pump-a1", headers=site.token("tech1"))).json()
                 return bool(eq["status"] == "offline")
 
-            await eventually(offline, "the pump to be offline")
+            await wait_for_async(offline, "the pump to be offline", within=15.0)
             site.clock.advance(40)
             await asyncio.sleep(0.3)  # a few ticks at the same instant: still pending
             assert await alarm_rules(site, api) == set()
@@ -160,7 +148,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
             async def lost() -> bool:
                 return "pump.lost_communication" in await alarm_rules(site, api)
 
-            await eventually(lost, "the pending alarm to raise on the first ticks", within=5)
+            await wait_for_async(lost, "the pending alarm to raise on the first ticks", within=5)
             for n in range(20, 32):  # 12 more starts: 31 within the hour, over the limit
                 site.clock.advance(60)
                 await send(site, api, mqtt, {"starts": 7000 + n})
@@ -180,7 +168,7 @@ async def test_a_reload_reaches_the_live_engine(tmp_path: Path, mosquitto: Mosqu
     site = Site(tmp_path, mosquitto)
     app = site.app()
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-        await eventually(lambda: connected(api), "the consumer to connect")
+        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         await send(site, api, mqtt, {"leak": True, "motor_temperature": 93.0})
         assert await alarm_rules(site, api) == {"pump.seal_leak"}
 

@@ -4,9 +4,7 @@ incidents, and the PM ticker started by the app with its injected clock."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from cloud.state import AppState
 from cloud.users.service import add_user, get_user, issue_token
 from cloud.workorders.model import WorkOrder
 from plantroom.settings import CloudSettings
+from tests.harness import wait_for_async
 
 INVENTORY = """
 site: {id: s1, timezone: Asia/Hong_Kong}
@@ -67,17 +66,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Api:
@@ -184,14 +172,14 @@ async def test_changed_rule_files_are_picked_up_without_a_request(tmp_path: Path
         async def loaded() -> bool:
             return any(r.id == "pump.motor_hot" for r in api.rules.current.rules)
 
-        await eventually(loaded, "the new rule file to be loaded")
+        await wait_for_async(loaded, "the new rule file to be loaded", within=10.0, interval=0.02)
         assert api.rules.reloads == 1
         (tmp_path / "rules" / "site.yaml").write_text(BAD_RULE, encoding="utf-8")
 
         async def refused() -> bool:
             return api.rules.last_error is not None
 
-        await eventually(refused, "the broken file to be reported")
+        await wait_for_async(refused, "the broken file to be reported", within=10.0, interval=0.02)
         assert any(r.id == "pump.motor_hot" for r in api.rules.current.rules)
 
 
@@ -293,7 +281,7 @@ async def test_the_pm_ticker_raises_once_across_restarts(
             async def evaluated() -> bool:
                 return bool(api.app.state.pm_scheduler.runs >= 2)
 
-            await eventually(evaluated, "two PM evaluations")
+            await wait_for_async(evaluated, "two PM evaluations", within=10.0, interval=0.02)
             with api.state.database().sessions() as session:
                 patrols = session.scalars(
                     select(WorkOrder).where(WorkOrder.pm_plan_id == "elevator.test_patrol")

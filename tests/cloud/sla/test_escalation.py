@@ -4,9 +4,7 @@ own in the background."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +16,9 @@ from cloud.users.model import User
 from cloud.users.service import add_team, get_user, set_member
 from cloud.workorders.model import Notification, WorkOrderEvent
 from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.harness import wait_for_async
 
 MIN = 60.0
-
-
-async def eventually(probe: Callable[[], bool], within: float, what: str) -> None:
-    """Poll `probe` on the event loop until true; fail naming `what` after `within` s."""
-    deadline = time.monotonic() + within
-    for _ in range(1_000_000):
-        if probe():
-            return
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
 
 
 @pytest.fixture
@@ -187,6 +174,11 @@ async def test_a_resolved_fault_closes_once_verified(api: Api) -> None:
 async def test_the_ticker_runs_by_itself(api: Api) -> None:
     api.fault("p1", "pump.dry_run")
     async with Escalator(api.db, api.state.sla, clock=api.clock, interval=0.05) as t:
-        await eventually(lambda: t.stats.dispatched > 0, 10, "the ticker to dispatch the job")
+        await wait_for_async(
+            lambda: t.stats.dispatched > 0,
+            "the ticker to dispatch the job",
+            within=10,
+            interval=0.02,
+        )
     assert t.stats.dispatched == 1 and t.stats.ticks >= 1
     assert (await api.get("/api/work-orders/1")).json()["dispatched_at"] is not None

@@ -23,7 +23,7 @@ from cloud.state import AppState
 from cloud.users.service import add_user, issue_token
 from plantroom.ports import free_port
 from tests.cloud.api.test_api import settings_for
-from tests.helpers import wait_until
+from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     thread = threading.Thread(target=server.run, name="test-uvicorn")
     thread.start()
     try:
-        wait_until(lambda: server.started, 20, "uvicorn to start")
+        wait_for(lambda: server.started, "uvicorn to start", within=20)
         state: AppState = app.state.cloud
         s = Served(f"http://127.0.0.1:{port}", state)
         with state.database().session() as session:
