@@ -1,5 +1,6 @@
-"""What every package's tests share: the repository root, waiting on a condition with a
-deadline, unique names on the shared servers, and reading InfluxDB or the API over HTTP.
+"""What every package's tests share: the repository root, the site inventories in tests/data/,
+waiting on a condition with a deadline, unique names on the shared servers, and reading
+InfluxDB or the API over HTTP.
 
 Tests wait on conditions, never on sleeps: `wait_for` polls from a plain (threaded) test,
 `wait_for_async` from a coroutine without blocking the event loop. Both return the probe's
@@ -20,9 +21,30 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def site_yaml(name: str, **site: str) -> str:
+    """The inventory tests/data/`name`.yaml, its `site` fields (id, timezone) replaced by `site`."""
+    path = DATA / f"{name}.yaml"
+    text = path.read_text(encoding="utf-8")
+    if not site:
+        return text
+    doc = yaml.safe_load(text)
+    doc["site"].update(site)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_site(path: Path, name: str, **site: str) -> Path:
+    """Write `site_yaml(name, **site)` to `path` (its folder made) and return `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(site_yaml(name, **site), encoding="utf-8")
+    return path
 
 
 class _Deadline:

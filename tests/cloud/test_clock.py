@@ -12,7 +12,7 @@ import pytest
 
 from cloud.app import create_app
 from stack.services import Mosquitto
-from tests.cloud.test_ingest_end_to_end import Site, asgi, connected
+from tests.cloud.harness import LiveSite, asgi, connected
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visible(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, mosquitto)
+    site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         tech = site.token("tech1")
@@ -62,7 +62,7 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
 async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, mosquitto)
+    site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)

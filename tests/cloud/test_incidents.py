@@ -12,7 +12,7 @@ from cloud.enums import AlarmState, Priority
 from cloud.incidents.service import FIRE_CHECK_RULE, INCIDENT_RULE, LIFT_CHECK_RULE
 from cloud.rules.loader import RuleSet, load_rule_set
 from cloud.rules.model import OutagePolicy
-from tests.cloud.rules.test_plant import TIMEZONE, Plant
+from tests.cloud.plant import TIMEZONE, Plant
 
 
 def _unit(n: int) -> str:

@@ -4,7 +4,6 @@ acknowledged over the API, cleared by telemetry."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
@@ -12,10 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from cloud import registry
 from cloud.app import create_app
@@ -26,73 +22,17 @@ from cloud.monitor import Monitor
 from cloud.rules.service import RulesService
 from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
-from plantroom.settings import CloudSettings
 from stack.services import Mosquitto
+from tests.cloud.harness import LiveSite, asgi, connected
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
-
-INVENTORY = """
-site: {{id: {site}}}
-buildings:
-  - id: tower-a
-    equipment:
-      - {{id: pump-a1, kind: pump, profile: plantroom-sim-pump, floor: B2,
-          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}}}
-      - {{id: lift-a1, kind: elevator, profile: plantroom-sim-elevator,
-          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}}}
-"""
-
-
-class Site:
-    def __init__(self, tmp: Path, broker: Mosquitto) -> None:
-        self.site = f"it-{uuid.uuid4().hex[:8]}"
-        self.broker = broker
-        (tmp / "site.yaml").write_text(INVENTORY.format(site=self.site), encoding="utf-8")
-        self.settings = CloudSettings(
-            inventory=tmp / "site.yaml",
-            database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
-            mqtt_host=broker.host,
-            mqtt_port=broker.port,
-            demo_mode=True,
-            demo_credentials_path=tmp / "credentials.json",
-            cloud_share_group=f"rules-{uuid.uuid4().hex[:8]}",
-        )
-        self.seq = 0
-
-    def topic(self, equipment: str, kind: str, leaf: str = "telemetry") -> str:
-        return f"plantroom/v1/{self.site}/tower-a/{kind}/{equipment}/{leaf}"
-
-    def telemetry(self, points: dict[str, Any]) -> bytes:
-        self.seq += 1
-        return json.dumps(
-            {"ts": int(time.time() * 1000), "seq": self.seq, "points": points}
-        ).encode()
-
-    def token(self, username: str) -> dict[str, str]:
-        data = json.loads(self.settings.demo_credentials_path.read_text())
-        token = next(u["token"] for u in data["users"] if u["username"] == username)
-        return {"Authorization": f"Bearer {token}"}
-
-    def publisher(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            self.broker.host, self.broker.port, identifier=f"test-pub-{uuid.uuid4().hex[:8]}"
-        )
-
-
-async def connected(client: httpx.AsyncClient) -> bool:
-    health = (await client.get("/api/health")).json()
-    return bool(health["mqtt"]["connected"])
-
-
-def asgi(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
 
 
 async def test_dry_run_to_acknowledged_work_order_and_back(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, mosquitto)
+    site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         tech = site.token("tech1")
@@ -187,7 +127,7 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
 async def test_consumer_reconnects_after_a_broker_restart(
     tmp_path: Path, fresh_mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, fresh_mosquitto)
+    site = LiveSite(tmp_path, fresh_mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
     async with app.router.lifespan_context(app), asgi(app) as api:
         tech = site.token("tech1")
@@ -229,7 +169,7 @@ class GatedMonitor(Monitor):
 async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_nothing(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, mosquitto)
+    site = LiveSite(tmp_path, mosquitto)
     site.settings = site.settings.model_copy(update={"cloud_client_id": f"it-{uuid.uuid4().hex}"})
     inventory = load_inventory(site.settings.inventory)
     db = Database(site.settings.database_url)

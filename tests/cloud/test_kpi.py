@@ -12,7 +12,7 @@ from cloud import kpi
 from cloud.enums import Priority, Role, WorkOrderKind, WorkOrderStatus
 from cloud.kpi import Equip, Job
 from cloud.sla import Targets
-from tests.cloud.api.test_api import Clock, error, serve, settings_for
+from tests.cloud.harness import Clock, error, serve, settings_for
 
 S = WorkOrderStatus
 K = WorkOrderKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
+from tests.cloud.harness import Clock
 
 INVENTORY = """
 site: {id: s1}
@@ -43,17 +44,6 @@ buildings:
       - {id: e1, kind: elevator, profile: plantroom-sim-elevator,
          connection: {type: modbus_tcp, host: 127.0.0.1, port: 5021, unit: 1}}
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class Rig:

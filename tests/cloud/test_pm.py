@@ -4,7 +4,7 @@ completion or from the plan, and never a second work order for one due date."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +36,8 @@ from cloud.workorders.model import PmSchedule, WorkOrder
 from cloud.workorders.rules import Action
 from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
-from tests.cloud.rules.test_plant import Plant
+from tests.cloud.harness import Clock
+from tests.cloud.plant import Plant
 from tests.harness import REPO
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -221,17 +222,6 @@ def test_a_building_plan_has_no_meter(tmp_path: Path) -> None:
 # -- the scheduler on simulated time ---------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Hong Kong
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 class Site:
     def __init__(self, tmp: Path, plans_text: str) -> None:
         (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
@@ -241,7 +231,7 @@ class Site:
         with self.db.session() as session:
             registry.sync_inventory(session, self.inventory)
             self.tech = add_user(session, "tech1", Role.TECHNICIAN, now=datetime.now(UTC))
-        self.clock = Clock()
+        self.clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # 10:00 in Hong Kong
         write(tmp / "pm", "site.yaml", plans_text)
         self.plans = [p for p in load_plans(tmp / "pm") if ".test" in p.id]
         self.scheduler = self.new_scheduler()

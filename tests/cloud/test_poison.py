@@ -34,7 +34,7 @@ from plantroom.schema import Telemetry
 from plantroom.topics import parse_equipment_topic
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
-from tests.cloud.test_ingest_end_to_end import Site
+from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -79,7 +79,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_processed(
     tmp_path: Path, mosquitto: Mosquitto, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    site = Site(tmp_path, mosquitto)
+    site = LiveSite(tmp_path, mosquitto)
     site.settings = site.settings.model_copy(update={"database_url": database_url})
     db = Database(database_url)
     db.migrate()

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from cloud.db import Database, alembic_config
 from cloud.orm import Base
 from stack.pgserver import Postgres
-from tests.cloud.test_migrations import check_upgraded, release_one
+from tests.cloud.releases import check_upgraded, release_one
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.report.render import pdf_engine
 from cloud.workorders import creation
-from tests.cloud.api.test_api import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import Api, Clock, error, serve, settings_for
 
 DAY = 86400.0
 

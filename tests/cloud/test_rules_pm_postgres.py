@@ -31,20 +31,11 @@ from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
 from stack.pgserver import Postgres
+from tests.harness import write_site
 
 pytestmark = pytest.mark.integration
 
 HK = ZoneInfo("Asia/Hong_Kong")
-INVENTORY = """
-site: {id: s1, timezone: Asia/Hong_Kong}
-buildings:
-  - id: b1
-    equipment:
-      - {id: p1, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-      - {id: e1, kind: elevator, profile: plantroom-sim-elevator,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}
-"""
 
 
 @pytest.fixture
@@ -82,7 +73,7 @@ def test_the_migration_goes_down_and_up(db: Database) -> None:
 
 
 def test_pm_rule_state_and_incidents_on_postgresql(db: Database, tmp_path: Path) -> None:
-    (tmp_path / "site.yaml").write_text(INVENTORY, encoding="utf-8")
+    write_site(tmp_path / "site.yaml", "pump-and-lift")
     inventory = load_inventory(tmp_path / "site.yaml")
     with db.session() as session:
         registry.sync_inventory(session, inventory)

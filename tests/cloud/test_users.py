@@ -12,16 +12,20 @@ from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.demo import ensure_demo_users
 from cloud.users.service import list_teams
-from tests.cloud.api.test_api import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import Api, error, serve, settings_for
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("admin1", Role.ADMIN)
-        a.user("super1", Role.SUPERVISOR)
-        a.user("tech1", Role.TECHNICIAN)
-        a.user("eng1", Role.ENGINEER)
+    async with serve(
+        settings_for(tmp_path),
+        users={
+            "admin1": Role.ADMIN,
+            "super1": Role.SUPERVISOR,
+            "tech1": Role.TECHNICIAN,
+            "eng1": Role.ENGINEER,
+        },
+    ) as a:
         yield a
 
 

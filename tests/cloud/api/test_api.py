@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from cloud import faults
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.errors import Conflict, InvalidInput
-from cloud.rules.loader import load_rules
 from cloud.state import AppState
 from cloud.users.model import User
 from cloud.users.service import (
@@ -33,144 +27,7 @@ from cloud.users.service import (
 )
 from cloud.workorders import creation
 from plantroom.settings import CloudSettings
-
-INVENTORY = """
-site: {id: s1}
-buildings:
-  - id: b1
-    equipment:
-      - {id: p1, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-      - {id: p2, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 12}}
-  - id: b2
-    equipment:
-      - {id: e1, kind: elevator, profile: plantroom-sim-elevator,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5021, unit: 1}}
-      - {id: f1, kind: fire_panel, profile: plantroom-sim-fire-panel,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5021, unit: 21}}
-"""
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def settings_for(tmp: Path, **extra: Any) -> CloudSettings:
-    (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
-    extra.setdefault("database_url", f"sqlite:///{tmp}/db/cloud.sqlite")
-    return CloudSettings(
-        inventory=tmp / "site.yaml",
-        demo_credentials_path=tmp / "demo" / "credentials.json",
-        api_port=8123,
-        **extra,
-    )
-
-
-class Api:
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient, clock: Clock) -> None:
-        self.app = app
-        self.client = client
-        self.clock = clock
-        self.tokens: dict[str, str] = {}
-
-    @property
-    def state(self) -> AppState:
-        state: AppState = self.app.state.cloud
-        return state
-
-    @property
-    def db(self) -> Database:
-        return self.state.database()
-
-    def user(self, username: str, role: Role, password: str | None = None) -> str:
-        with self.db.session() as session:
-            user = add_user(
-                session,
-                username,
-                role,
-                now=self.clock(),
-                password=password,
-                display_name=username.title(),
-            )
-            self.tokens[username] = issue_token(session, user, now=self.clock())
-        return self.tokens[username]
-
-    def auth(self, username: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[username]}"}
-
-    def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
-        rule = next(r for r in load_rules() if r.id == rule_id)
-        with self.db.session() as session:
-            if clear:
-                faults.clear_alarm(
-                    session,
-                    equipment_id=equipment_id,
-                    rule_id=rule_id,
-                    values={},
-                    message="cleared",
-                    now=self.clock(),
-                )
-                return
-            equipment = session.get(Equipment, equipment_id)
-            assert equipment is not None
-            faults.raise_alarm(
-                session,
-                equipment=equipment,
-                rule=rule,
-                values={"x": True},
-                message=rule.title,
-                now=self.clock(),
-                sla=self.state.sla,
-            )
-
-    async def get(self, url: str, who: str | None = "tech1", **kw: Any) -> httpx.Response:
-        headers = self.auth(who) if who else {}
-        return await self.client.get(url, headers=headers, **kw)
-
-    async def post(self, url: str, who: str | None = "tech1", **kw: Any) -> httpx.Response:
-        headers = self.auth(who) if who else {}
-        return await self.client.post(url, headers=headers, **kw)
-
-
-@asynccontextmanager
-async def serve(
-    settings: CloudSettings, clock: Clock, *, notify: bool = False
-) -> AsyncIterator[Api]:
-    """The app on `settings` with the test's clock: no telemetry consumer, no SLA ticker (tests
-    tick it themselves) and, unless `notify`, nothing sent out."""
-    app = create_app(settings, clock=clock, ingest=False, escalate=False, notify=notify)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cloud") as client:
-            yield Api(app, client, clock)
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("tech1", Role.TECHNICIAN)
-        a.user("tech2", Role.TECHNICIAN)
-        a.user("super1", Role.SUPERVISOR)
-        a.user("eng1", Role.ENGINEER)
-        yield a
-
-
-def error(response: httpx.Response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    message: str = body["error"]["message"]
-    assert message
-    return message
+from tests.cloud.harness import Api, error, settings_for
 
 
 async def test_health_needs_no_token(api: Api) -> None:
@@ -558,7 +415,6 @@ async def test_a_pm_job_closes_with_its_checklist_done(api: Api) -> None:
 
 def test_api_url_names_the_scheme_the_api_serves(tmp_path: Path) -> None:
     from cloud.app import api_url
-    from plantroom.settings import CloudSettings
 
     plain = CloudSettings(api_host="0.0.0.0", api_port=8123)
     assert api_url(plain) == "http://127.0.0.1:8123"

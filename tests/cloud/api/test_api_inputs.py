@@ -15,13 +15,12 @@ from cloud.report.build import MONTH
 from cloud.rules.conditions import _TIME_OF_DAY
 from cloud.users.service import USERNAME
 from plantroom.topics import check_segment
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, serve, settings_for
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("super1", Role.SUPERVISOR)
+    async with serve(settings_for(tmp_path), users={"super1": Role.SUPERVISOR}) as a:
         yield a
 
 

@@ -15,7 +15,7 @@ import pytest
 from cloud import deps
 from cloud.enums import Role
 from cloud.users.service import add_user, get_user, issue_token, revoke_tokens
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, serve, settings_for
 
 # short enough to wait for, long enough that a loaded machine's request, or another
 # process's commit (an fsync), cannot outlast it between two requests of a test
@@ -37,9 +37,9 @@ def short_ttl() -> Iterator[None]:
 
 @pytest.fixture
 async def api(tmp_path: Path, short_ttl: None) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("tech1", Role.TECHNICIAN)
-        a.user("admin1", Role.ADMIN)
+    async with serve(
+        settings_for(tmp_path), users={"tech1": Role.TECHNICIAN, "admin1": Role.ADMIN}
+    ) as a:
         yield a
 
 

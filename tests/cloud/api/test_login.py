@@ -13,20 +13,12 @@ import pytest
 import cloud.security
 from cloud.enums import Role
 from cloud.security import SCRYPT_N, LoginThrottle, verify_nobody
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.cloud.harness import Api, Clock, serve, settings_for
 
 
 def test_each_failure_past_the_free_ones_doubles_the_block() -> None:
-    ticks = Ticks()
-    throttle = LoginThrottle(free=3, base_s=1.0, max_s=5.0, clock=ticks)
+    ticks = Clock()
+    throttle = LoginThrottle(free=3, base_s=1.0, max_s=5.0, clock=ticks.timestamp)
     keys = throttle.keys("Pat", "10.0.0.1")
     for _ in range(3):
         throttle.failed(keys)
@@ -38,11 +30,11 @@ def test_each_failure_past_the_free_ones_doubles_the_block() -> None:
     for _ in range(5):
         throttle.failed(keys)
     assert throttle.retry_after(keys) == 5.0  # capped
-    ticks.now += 5
+    ticks.advance(5)
     assert throttle.retry_after(keys) == 0
     # the username is one key whatever its case, the address another
     assert throttle.retry_after(throttle.keys("pat", "10.0.0.2")) == 0
-    ticks.now -= 1
+    ticks.advance(-1)
     assert throttle.retry_after(throttle.keys("PAT", "10.0.0.2")) == 1.0
     assert throttle.retry_after(throttle.keys("sam", "10.0.0.1")) == 1.0
     throttle.succeeded("pat")
@@ -50,7 +42,7 @@ def test_each_failure_past_the_free_ones_doubles_the_block() -> None:
 
 
 def test_the_number_of_keys_is_bounded() -> None:
-    throttle = LoginThrottle(free=0, max_keys=4, clock=Ticks())
+    throttle = LoginThrottle(free=0, max_keys=4, clock=Clock().timestamp)
     for i in range(10):
         throttle.failed(throttle.keys(f"u{i}", f"a{i}"))
     assert throttle.retry_after(throttle.keys("u0", "a0")) == 0  # forgotten
@@ -65,8 +57,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 
 
 async def test_many_wrong_passwords_then_even_the_right_one_waits(api: Api) -> None:
-    ticks = Ticks()
-    api.state.login_throttle = LoginThrottle(free=5, clock=ticks)
+    ticks = Clock()
+    api.state.login_throttle = LoginThrottle(free=5, clock=ticks.timestamp)
     wrong = {"username": "pat", "password": "guess"}
     right = {"username": "pat", "password": "s3cret-enough"}
     for _ in range(6):
@@ -80,12 +72,12 @@ async def test_many_wrong_passwords_then_even_the_right_one_waits(api: Api) -> N
     # the address is blocked too: guessing another username from it waits as well
     other = await api.client.post("/api/auth/token", json={"username": "x", "password": "y"})
     assert other.status_code == 429
-    ticks.now += 1
+    ticks.advance(1)
     r = await api.client.post("/api/auth/token", json=wrong)
     assert r.status_code == 401
     r = await api.client.post("/api/auth/token", json=right)
     assert (r.status_code, r.headers["retry-after"]) == (429, "2")  # doubled
-    ticks.now += 2
+    ticks.advance(2)
     r = await api.client.post("/api/auth/token", json=right)
     assert r.status_code == 200, r.text
 

@@ -42,7 +42,7 @@ from cloud.rules.loader import load_rules
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
 from cloud.workorders import creation
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, Clock, serve, settings_for
 
 pytestmark = pytest.mark.integration
 

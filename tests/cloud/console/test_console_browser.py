@@ -27,7 +27,7 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO, wait_for
+from tests.harness import REPO, wait_for, write_site
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -39,16 +39,6 @@ ARTIFACTS = REPO / "test-artifacts" / "console"
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 20_000
 
-INVENTORY = """
-site: {{id: {site}}}
-buildings:
-  - id: tower-a
-    equipment:
-      - {{id: pump-a1, kind: pump, profile: plantroom-sim-pump, floor: B2, zone: plant-room,
-          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}}}
-      - {{id: lift-a1, kind: elevator, profile: plantroom-sim-elevator, floor: B1,
-          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}}}
-"""
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -119,7 +109,7 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
     site = f"br-{uuid.uuid4().hex[:8]}"
     database = f"console_{uuid.uuid4().hex[:8]}"
     write_history(influxd, database, site)
-    (tmp_path / "site.yaml").write_text(INVENTORY.format(site=site), encoding="utf-8")
+    write_site(tmp_path / "site.yaml", "tower-a", id=site)
     port = free_port()
     credentials = tmp_path / "credentials.json"
     env = {

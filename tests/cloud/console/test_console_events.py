@@ -28,17 +28,9 @@ from cloud.db import Database
 from cloud.enums import AlarmState, Severity
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
+from tests.harness import write_site
 
 pytestmark = pytest.mark.integration
-
-INVENTORY = """
-site: {id: ev-site}
-buildings:
-  - id: tower-a
-    equipment:
-      - {id: pump-a1, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-"""
 
 
 class _Server(uvicorn.Server):
@@ -151,7 +143,7 @@ class Cloud:
 
 @pytest.fixture
 async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
-    (tmp_path / "site.yaml").write_text(INVENTORY, encoding="utf-8")
+    write_site(tmp_path / "site.yaml", "tower-a-pump", id="ev-site")
     settings = CloudSettings(
         inventory=tmp_path / "site.yaml",
         database_url=f"sqlite:///{tmp_path}/db/cloud.sqlite",

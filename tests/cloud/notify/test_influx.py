@@ -15,7 +15,7 @@ from cloud.notify.pump import Permanent, Retryable
 from plantroom.influx.lineprotocol import LineProtocolError
 from plantroom.influx.parse import parse_line
 from plantroom.influx.writer import InfluxTarget, InfluxWriter
-from tests.cloud.notify.test_notify import outgoing
+from tests.cloud.notify.harness import outgoing
 
 AT = datetime(2026, 11, 2, 9, 30, 15, 250000, tzinfo=UTC)
 TARGET = InfluxTarget(url="http://influx.test:8086", database="plant")

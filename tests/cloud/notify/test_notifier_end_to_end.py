@@ -19,7 +19,7 @@ from cloud.enums import Role
 from cloud.notify.webhooks import verify
 from plantroom.settings import CloudSettings
 from stack.services import Influxd
-from tests.cloud.api.test_api import Clock, serve, settings_for
+from tests.cloud.harness import Clock, serve, settings_for
 from tests.harness import influx_query, wait_for_async
 
 pytestmark = pytest.mark.integration

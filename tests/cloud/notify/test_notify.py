@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,37 +25,11 @@ from cloud.orm import Counter
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings, load_settings
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, serve, settings_for
+from tests.cloud.notify.harness import AT, outgoing
 from tests.harness import wait_for_async
 
 T = TypeVar("T")
-AT = datetime(2026, 11, 2, 9, 30, 15, 250000, tzinfo=UTC)
-
-
-def outgoing(action: str = "created", event_id: int = 7, **wo: Any) -> Outgoing:
-    facts = {
-        "id": 1,
-        "number": "WO-000001",
-        "title": "Pump running dry: Pump 1 (p1)",
-        "kind": "fault",
-        "priority": "urgent",
-        "status": "open",
-        "building": "b1",
-        "equipment_id": "p1",
-    } | wo
-    return Outgoing(
-        event_id=event_id,
-        at=AT,
-        action=action,
-        actor="system" if action == "created" else "tech1",
-        channel="system" if action == "created" else "cli",
-        from_status=None,
-        to_status="open",
-        note="dry run, suction tank low" if action == "resolve" else None,
-        details=None,
-        site="s1",
-        work_order=facts,
-    )
 
 
 def test_signature_round_trip() -> None:
@@ -192,8 +165,7 @@ def add_events(api: Api, actions: list[str]) -> list[int]:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("tech1", Role.TECHNICIAN)
+    async with serve(settings_for(tmp_path), users={"tech1": Role.TECHNICIAN}) as a:
         a.fault("p1", "pump.dry_run")  # work order 1 with its `created` event (id 1)
         yield a
 

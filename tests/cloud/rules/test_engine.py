@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,17 +10,7 @@ import pytest
 from cloud.rules.base import Context
 from cloud.rules.engine import Change, RuleEngine
 from cloud.rules.model import Rule
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.cloud.harness import Clock
 
 
 def rule(
@@ -43,12 +34,12 @@ def changes(transitions: list[Any]) -> list[tuple[str, str, Change]]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(datetime.fromtimestamp(1000.0, UTC))
 
 
-def test_raises_at_once_and_once_only(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+def test_raises_at_once_and_once_only(clock: Clock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock.timestamp)
     engine.track("p1", "pump")
     first = engine.observe("p1", {"dry_run": True})
     assert changes(first) == [("p1", "pump.test", Change.RAISED)]
@@ -61,8 +52,10 @@ def test_raises_at_once_and_once_only(clock: FakeClock) -> None:
     assert engine.observe("p1", {"dry_run": False}) == []
 
 
-def test_fires_only_after_for_and_resets_when_it_goes_away(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "t", "above": 80}, **{"for": "30s"})], clock=clock)
+def test_fires_only_after_for_and_resets_when_it_goes_away(clock: Clock) -> None:
+    engine = RuleEngine(
+        [rule({"point": "t", "above": 80}, **{"for": "30s"})], clock=clock.timestamp
+    )
     engine.track("p1", "pump")
     assert engine.observe("p1", {"t": 85}) == []
     clock.advance(20)
@@ -80,9 +73,9 @@ def test_fires_only_after_for_and_resets_when_it_goes_away(clock: FakeClock) -> 
     assert engine.is_active("p1", "pump.test")
 
 
-def test_clears_only_below_the_hysteresis_band(clock: FakeClock) -> None:
+def test_clears_only_below_the_hysteresis_band(clock: Clock) -> None:
     r = rule({"point": "pressure", "above": 6.5, "clear_below": 6.0})
-    engine = RuleEngine([r], clock=clock)
+    engine = RuleEngine([r], clock=clock.timestamp)
     engine.track("p1", "pump")
     assert changes(engine.observe("p1", {"pressure": 7.0}))[0][2] is Change.RAISED
     assert engine.observe("p1", {"pressure": 6.4}) == []
@@ -93,8 +86,10 @@ def test_clears_only_below_the_hysteresis_band(clock: FakeClock) -> None:
     assert changes(engine.observe("p1", {"pressure": 6.6}))[0][2] is Change.RAISED
 
 
-def test_clear_for_needs_the_fault_gone_long_enough(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "dry_run", "is": True}, clear_for="10s")], clock=clock)
+def test_clear_for_needs_the_fault_gone_long_enough(clock: Clock) -> None:
+    engine = RuleEngine(
+        [rule({"point": "dry_run", "is": True}, clear_for="10s")], clock=clock.timestamp
+    )
     engine.track("p1", "pump")
     engine.observe("p1", {"dry_run": True})
     assert engine.observe("p1", {"dry_run": False}) == []
@@ -107,9 +102,9 @@ def test_clear_for_needs_the_fault_gone_long_enough(clock: FakeClock) -> None:
     assert changes(engine.tick()) == [("p1", "pump.test", Change.CLEARED)]
 
 
-def test_any_of_four_circuits(clock: FakeClock) -> None:
+def test_any_of_four_circuits(clock: Clock) -> None:
     condition = {"any": [{"point": f"circuit_{i}_tripped", "is": True} for i in range(1, 5)]}
-    engine = RuleEngine([rule(condition, "lighting.tripped", "lighting")], clock=clock)
+    engine = RuleEngine([rule(condition, "lighting.tripped", "lighting")], clock=clock.timestamp)
     engine.track("l1", "lighting")
     assert engine.observe("l1", {f"circuit_{i}_tripped": False for i in range(1, 5)}) == []
     raised = engine.observe("l1", {"circuit_3_tripped": True})
@@ -122,11 +117,11 @@ def test_any_of_four_circuits(clock: FakeClock) -> None:
     assert changes(cleared) == [("l1", "lighting.tripped", Change.CLEARED)]
 
 
-def test_all_needs_every_part(clock: FakeClock) -> None:
+def test_all_needs_every_part(clock: Clock) -> None:
     condition = {
         "all": [{"point": "run_state", "equals": "running"}, {"point": "flow", "below": 1.0}]
     }
-    engine = RuleEngine([rule(condition)], clock=clock)
+    engine = RuleEngine([rule(condition)], clock=clock.timestamp)
     engine.track("p1", "pump")
     assert engine.observe("p1", {"run_state": "running", "flow": 5.0}) == []
     assert engine.observe("p1", {"run_state": "stopped", "flow": 0.0}) == []
@@ -134,8 +129,8 @@ def test_all_needs_every_part(clock: FakeClock) -> None:
     assert changes(engine.observe("p1", {"run_state": "stopped"}))[0][2] is Change.CLEARED
 
 
-def test_unknown_values_change_nothing(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+def test_unknown_values_change_nothing(clock: Clock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock.timestamp)
     engine.track("p1", "pump")
     engine.observe("p1", {"dry_run": True})
     # the point goes unavailable: the alarm neither clears nor re-raises
@@ -144,25 +139,25 @@ def test_unknown_values_change_nothing(clock: FakeClock) -> None:
     assert changes(engine.observe("p1", {"dry_run": False}))[0][2] is Change.CLEARED
 
 
-def test_rules_apply_to_their_kind_only(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+def test_rules_apply_to_their_kind_only(clock: Clock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock.timestamp)
     engine.track("lift", "elevator")
     assert engine.observe("lift", {"dry_run": True}) == []
     assert engine.rules_for("elevator") == []
 
 
-def test_restored_alarm_can_clear_after_restart(clock: FakeClock) -> None:
-    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock)
+def test_restored_alarm_can_clear_after_restart(clock: Clock) -> None:
+    engine = RuleEngine([rule({"point": "dry_run", "is": True})], clock=clock.timestamp)
     engine.track("p1", "pump", values={"dry_run": True}, last_seen=900.0, status="online")
     engine.mark_active("p1", "pump.test")
     assert engine.observe("p1", {"dry_run": True}) == []
     assert changes(engine.observe("p1", {"dry_run": False}))[0][2] is Change.CLEARED
 
 
-def test_lost_communication_and_stale_data(clock: FakeClock) -> None:
+def test_lost_communication_and_stale_data(clock: Clock) -> None:
     lost = rule({"status": "offline"}, "pump.lost", **{"for": "1m"})
     stale = rule({"stale": "5m"}, "pump.stale")
-    engine = RuleEngine([lost, stale], clock=clock)
+    engine = RuleEngine([lost, stale], clock=clock.timestamp)
     engine.track("p1", "pump")
     engine.observe("p1", {"speed": 1400})
     assert engine.set_status("p1", "offline") == []
@@ -175,9 +170,9 @@ def test_lost_communication_and_stale_data(clock: FakeClock) -> None:
     ) == [("p1", "pump.lost", Change.CLEARED), ("p1", "pump.stale", Change.CLEARED)]
 
 
-def test_rate_rule_sees_a_rising_level_and_its_end(clock: FakeClock) -> None:
+def test_rate_rule_sees_a_rising_level_and_its_end(clock: Clock) -> None:
     r = rule({"point": "sump_level", "rate_above": 5, "per": "1m", "window": "2m"}, "pump.rising")
-    engine = RuleEngine([r], clock=clock)
+    engine = RuleEngine([r], clock=clock.timestamp)
     engine.track("p1", "pump")
     level = 40.0
     raised_at = None
@@ -194,9 +189,9 @@ def test_rate_rule_sees_a_rising_level_and_its_end(clock: FakeClock) -> None:
     assert changes(engine.tick()) == [("p1", "pump.rising", Change.CLEARED)]
 
 
-def test_history_is_bounded_and_thinned_without_losing_counts(clock: FakeClock) -> None:
+def test_history_is_bounded_and_thinned_without_losing_counts(clock: Clock) -> None:
     r = rule({"point": "starts", "increase_above": 1e9, "window": "1d"})
-    engine = RuleEngine([r], clock=clock, max_history=16)
+    engine = RuleEngine([r], clock=clock.timestamp, max_history=16)
     engine.track("p1", "pump")
     value = 0
     for i in range(2000):
@@ -207,7 +202,11 @@ def test_history_is_bounded_and_thinned_without_losing_counts(clock: FakeClock) 
     assert len(samples) <= 16
     seen = r.condition.increase(  # type: ignore[union-attr]
         Context(
-            now=clock.now, values={}, last_seen=None, status="online", history={"starts": samples}
+            now=clock.timestamp(),
+            values={},
+            last_seen=None,
+            status="online",
+            history={"starts": samples},
         )
     )
     assert seen is not None and seen[1]
@@ -222,12 +221,12 @@ def test_a_rule_id_twice_is_refused() -> None:
         RuleEngine([r, r])
 
 
-def test_when_holds_the_rule_still_while_it_is_not_true(clock: FakeClock) -> None:
+def test_when_holds_the_rule_still_while_it_is_not_true(clock: Clock) -> None:
     r = rule(
         {"point": "over_current", "is": True},
         when={"point": "run_state", "equals": "running"},
     )
-    engine = RuleEngine([r], clock=clock)
+    engine = RuleEngine([r], clock=clock.timestamp)
     engine.track("p1", "pump")
     assert changes(engine.observe("p1", {"run_state": "running", "over_current": True})) == [
         ("p1", "pump.test", Change.RAISED)
@@ -239,23 +238,23 @@ def test_when_holds_the_rule_still_while_it_is_not_true(clock: FakeClock) -> Non
     assert changes(out) == [("p1", "pump.test", Change.CLEARED)]
 
 
-def test_clear_when_is_the_alarms_own_way_out(clock: FakeClock) -> None:
+def test_clear_when_is_the_alarms_own_way_out(clock: Clock) -> None:
     r = rule(
         {"point": "level", "above": 90},
         clear_when={"point": "level", "below": 50},
     )
-    engine = RuleEngine([r], clock=clock)
+    engine = RuleEngine([r], clock=clock.timestamp)
     engine.track("p1", "pump")
     assert changes(engine.observe("p1", {"level": 95}))[0][2] is Change.RAISED
     assert engine.observe("p1", {"level": 70}) == []  # below the raise level, not yet clear
     assert changes(engine.observe("p1", {"level": 40}))[0][2] is Change.CLEARED
 
 
-def test_new_rules_keep_what_is_known(clock: FakeClock) -> None:
+def test_new_rules_keep_what_is_known(clock: Clock) -> None:
     kept = rule({"point": "dry_run", "is": True}, "pump.kept")
     changed = rule({"point": "t", "above": 80}, "pump.changed", **{"for": "1m"})
     removed = rule({"point": "leak", "is": True}, "pump.removed")
-    engine = RuleEngine([kept, changed, removed], clock=clock)
+    engine = RuleEngine([kept, changed, removed], clock=clock.timestamp)
     engine.track("p1", "pump")
     engine.observe("p1", {"dry_run": True, "t": 85, "leak": True})
     assert sorted(engine.active_rules("p1")) == ["pump.kept", "pump.removed"]
@@ -273,10 +272,10 @@ def test_new_rules_keep_what_is_known(clock: FakeClock) -> None:
     assert changes(engine.observe("p1", {"speed": 50})) == [("p1", "pump.added", Change.RAISED)]
 
 
-def test_snapshot_and_restore_keep_timers_and_history(clock: FakeClock) -> None:
+def test_snapshot_and_restore_keep_timers_and_history(clock: Clock) -> None:
     slow = rule({"point": "t", "above": 80}, "pump.slow", **{"for": "10m"})
     cycling = rule({"point": "starts", "increase_above": 5, "window": "1h"}, "pump.cycling")
-    engine = RuleEngine([slow, cycling], clock=clock)
+    engine = RuleEngine([slow, cycling], clock=clock.timestamp)
     engine.track("p1", "pump")
     engine.observe("p1", {"t": 85, "starts": 100})
     for n in range(101, 105):
@@ -288,7 +287,7 @@ def test_snapshot_and_restore_keep_timers_and_history(clock: FakeClock) -> None:
     assert engine.take_changes().rules == set()
 
     # a new process: values from the registry, then the saved state
-    again = RuleEngine([slow, cycling], clock=clock)
+    again = RuleEngine([slow, cycling], clock=clock.timestamp)
     again.track("p1", "pump", values={"t": 85, "starts": 104}, status="online")
     again.restore("p1", saved)
     clock.advance(6 * 60)
@@ -298,7 +297,7 @@ def test_snapshot_and_restore_keep_timers_and_history(clock: FakeClock) -> None:
     assert changes(out) == [("p1", "pump.cycling", Change.RAISED)]
 
 
-def test_a_damaged_snapshot_costs_history_not_the_service(clock: FakeClock) -> None:
+def test_a_damaged_snapshot_costs_history_not_the_service(clock: Clock) -> None:
     engine = RuleEngine([rule({"point": "starts", "increase_above": 5, "window": "1h"})])
     engine.track("p1", "pump")
     engine.restore("p1", {"version": 1, "rules": {"pump.test": "x"}, "history": {"starts": [1]}})

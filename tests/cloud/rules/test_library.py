@@ -19,7 +19,7 @@ from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import load_rule_set
 from plantroom.kinds import Kind
 from plantroom.profiles import ProfileLibrary
-from tests.cloud.rules.test_plant import START, Plant
+from tests.cloud.plant import START, Plant
 
 PROFILE_OF_KIND = {
     Kind.ELEVATOR: "plantroom-sim-elevator",

@@ -4,9 +4,7 @@ restart of the app, and a rule reload is applied to the live engine."""
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,90 +14,29 @@ import pytest
 from fastapi import FastAPI
 
 from cloud.app import create_app
-from plantroom.settings import CloudSettings
 from stack.services import Mosquitto
+from tests.cloud.harness import Clock, LiveSite, asgi, connected
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
-INVENTORY = """
-site: {{id: {site}}}
-buildings:
-  - id: tower-a
-    equipment:
-      - {{id: pump-a1, kind: pump, profile: plantroom-sim-pump,
-          connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}}}
-"""
+
+def pump_site(tmp: Path, broker: Mosquitto) -> LiveSite:
+    """Tower A's pump alone, with a rules folder, on the service's clock."""
+    clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    return LiveSite(tmp, broker, inventory="tower-a-pump", clock=clock, rules=True)
 
 
-class Clock:
-    """The service's clock, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+def app_for(site: LiveSite) -> FastAPI:
+    assert site.clock is not None
+    return create_app(
+        site.settings, clock=site.clock, tick_interval=0.1, escalate=False, notify=False
+    )
 
 
-class Site:
-    def __init__(self, tmp: Path, broker: Mosquitto) -> None:
-        self.site = f"it-{uuid.uuid4().hex[:8]}"
-        self.broker = broker
-        self.clock = Clock()
-        (tmp / "site.yaml").write_text(INVENTORY.format(site=self.site), encoding="utf-8")
-        (tmp / "rules").mkdir()
-        self.rules = tmp / "rules"
-        self.settings = CloudSettings(
-            inventory=tmp / "site.yaml",
-            database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
-            rules_dir=self.rules,
-            mqtt_host=broker.host,
-            mqtt_port=broker.port,
-            demo_mode=True,
-            demo_credentials_path=tmp / "credentials.json",
-            cloud_share_group=f"rules-{uuid.uuid4().hex[:8]}",
-        )
-        self.seq = 0
-
-    def app(self) -> FastAPI:
-        return create_app(
-            self.settings, clock=self.clock, tick_interval=0.1, escalate=False, notify=False
-        )
-
-    def topic(self, leaf: str = "telemetry") -> str:
-        return f"plantroom/v1/{self.site}/tower-a/pump/pump-a1/{leaf}"
-
-    def telemetry(self, points: dict[str, Any]) -> bytes:
-        self.seq += 1
-        ts = int(self.clock().timestamp() * 1000)
-        return json.dumps({"ts": ts, "seq": self.seq, "points": points}).encode()
-
-    def token(self, username: str) -> dict[str, str]:
-        data = json.loads(self.settings.demo_credentials_path.read_text())
-        token = next(u["token"] for u in data["users"] if u["username"] == username)
-        return {"Authorization": f"Bearer {token}"}
-
-    def publisher(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            self.broker.host, self.broker.port, identifier=f"test-pub-{uuid.uuid4().hex[:8]}"
-        )
-
-
-def asgi(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
-
-
-async def connected(api: httpx.AsyncClient) -> bool:
-    return bool((await api.get("/api/health")).json()["mqtt"]["connected"])
-
-
-async def send(site: Site, api: httpx.AsyncClient, mqtt: aiomqtt.Client, points: Any) -> None:
+async def send(site: LiveSite, api: httpx.AsyncClient, mqtt: aiomqtt.Client, points: Any) -> None:
     """Publish one sample and wait until the service has processed it."""
-    await mqtt.publish(site.topic(), site.telemetry(points), qos=1)
+    await mqtt.publish(site.topic("pump-a1", "pump"), site.telemetry(points), qos=1)
     tech = site.token("tech1")
 
     async def processed() -> bool:
@@ -109,7 +46,7 @@ async def send(site: Site, api: httpx.AsyncClient, mqtt: aiomqtt.Client, points:
     await wait_for_async(processed, f"sample {site.seq} to be processed", within=15.0)
 
 
-async def alarm_rules(site: Site, api: httpx.AsyncClient, state: str = "active") -> set[str]:
+async def alarm_rules(site: LiveSite, api: httpx.AsyncClient, state: str = "active") -> set[str]:
     page = (
         await api.get("/api/alarms", params={"state": state}, headers=site.token("tech1"))
     ).json()
@@ -119,10 +56,10 @@ async def alarm_rules(site: Site, api: httpx.AsyncClient, state: str = "active")
 async def test_pending_timers_and_counter_windows_survive_a_restart(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = Site(tmp_path, mosquitto)
-    status = site.topic("status")
+    site = pump_site(tmp_path, mosquitto)
+    status = site.topic("pump-a1", "pump", "status")
     try:
-        app = site.app()
+        app = app_for(site)
         async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
             await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
             for n in range(20):  # 20 starts in 20 minutes: busy, not yet short-cycling
@@ -142,7 +79,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
 
         # a real restart of the service: a new app on the same database
         site.clock.advance(20)  # 60 s since the pump went offline, 20 of them while down
-        app = site.app()
+        app = app_for(site)
         async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
 
             async def lost() -> bool:
@@ -165,8 +102,8 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
 
 
 async def test_a_reload_reaches_the_live_engine(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    site = Site(tmp_path, mosquitto)
-    app = site.app()
+    site = pump_site(tmp_path, mosquitto)
+    app = app_for(site)
     async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
         await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         await send(site, api, mqtt, {"leak": True, "motor_temperature": 93.0})

@@ -8,37 +8,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from cloud import faults
 from cloud.alarms import service as alarms
-from cloud.app import create_app
 from cloud.enums import Role
 from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.rules.loader import load_rule_set
-from cloud.rules.service import RulesService
-from cloud.state import AppState
-from cloud.users.service import add_user, get_user, issue_token
 from cloud.workorders.model import WorkOrder
 from plantroom.settings import CloudSettings
+from tests.cloud import harness
+from tests.cloud.harness import Api, Clock, serve
 from tests.harness import wait_for_async
-
-INVENTORY = """
-site: {id: s1, timezone: Asia/Hong_Kong}
-buildings:
-  - id: b1
-    equipment:
-      - {id: p1, kind: pump, profile: plantroom-sim-pump, tags: {system: sump},
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-      - {id: e1, kind: elevator, profile: plantroom-sim-elevator,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}
-"""
 
 GOOD_RULE = """rules:
   - id: pump.motor_hot
@@ -60,79 +44,26 @@ BAD_RULE = """rules:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Api:
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient, clock: Clock) -> None:
-        self.app = app
-        self.client = client
-        self.clock = clock
-        self.tokens: dict[str, str] = {}
-
-    @property
-    def state(self) -> AppState:
-        state: AppState = self.app.state.cloud
-        return state
-
-    @property
-    def rules(self) -> RulesService:
-        service: RulesService = self.app.state.rules_service
-        return service
-
-    def user(self, username: str, role: Role) -> None:
-        with self.state.database().session() as session:
-            user = get_user(session, username) or add_user(
-                session, username, role, now=self.clock()
-            )
-            self.tokens[username] = issue_token(session, user, now=self.clock())
-
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    async def get(self, url: str, who: str = "tech1") -> httpx.Response:
-        return await self.client.get(url, headers=self.auth(who))
-
-    async def post(self, url: str, who: str = "tech1", **kw: Any) -> httpx.Response:
-        return await self.client.post(url, headers=self.auth(who), **kw)
+USERS = {"tech1": Role.TECHNICIAN, "eng1": Role.ENGINEER}
+HK_10AM = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
 def settings_for(tmp: Path) -> CloudSettings:
-    (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
     (tmp / "rules").mkdir(exist_ok=True)
-    return CloudSettings(
-        inventory=tmp / "site.yaml",
-        database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
-        rules_dir=tmp / "rules",
-        demo_credentials_path=tmp / "demo" / "credentials.json",
-    )
+    return harness.settings_for(tmp, "pump-and-lift", rules_dir=tmp / "rules")
 
 
 @asynccontextmanager
 async def running(
     settings: CloudSettings, clock: Clock, *, watch: float | None = None
 ) -> AsyncIterator[Api]:
-    app = create_app(settings, clock=clock, ingest=False, escalate=False, notify=False)
-    service: RulesService = app.state.rules_service
-    if watch is not None:
-        service.watch_interval = watch
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cloud") as client:
-            api = Api(app, client, clock)
-            api.user("tech1", Role.TECHNICIAN)
-            api.user("eng1", Role.ENGINEER)
-            yield api
+    async with serve(settings, clock, users=USERS, rules_watch_s=watch) as api:
+        yield api
 
 
 async def test_rules_are_listed_and_reloaded_by_engineers(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    async with running(settings, Clock()) as api:
+    async with running(settings, Clock(HK_10AM)) as api:
         listed = (await api.get("/api/rules")).json()
         ids = {r["id"]: r for r in listed["rules"]}
         assert ids["pump.dry_run"]["priority"] == "urgent"
@@ -166,7 +97,7 @@ async def test_rules_are_listed_and_reloaded_by_engineers(tmp_path: Path) -> Non
 
 async def test_changed_rule_files_are_picked_up_without_a_request(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    async with running(settings, Clock(), watch=0.05) as api:
+    async with running(settings, Clock(HK_10AM), watch=0.05) as api:
         (tmp_path / "rules" / "site.yaml").write_text(GOOD_RULE, encoding="utf-8")
 
         async def loaded() -> bool:
@@ -184,7 +115,7 @@ async def test_changed_rule_files_are_picked_up_without_a_request(tmp_path: Path
 
 
 async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(HK_10AM)
     async with running(settings_for(tmp_path), clock) as api:
         rule = load_rule_set().by_id()["pump.dry_run"]
         with api.state.database().session() as session:
@@ -244,7 +175,7 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
 
 
 async def test_incidents_are_listed_with_their_work_orders(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(HK_10AM)
     async with running(settings_for(tmp_path), clock) as api:
         assert (await api.get("/api/incidents")).json() == []
         rule_set = load_rule_set()
@@ -274,7 +205,7 @@ async def test_the_pm_ticker_raises_once_across_restarts(
     monkeypatch.setenv("PLANTROOM_PM_DIR", str(tmp_path / "pm"))
     monkeypatch.setenv("PLANTROOM_PM_INTERVAL_S", "0.05")
     settings = settings_for(tmp_path)
-    clock = Clock()  # 2026-03-02 10:00 in Hong Kong: the patrol's first due date
+    clock = Clock(HK_10AM)  # 2026-03-02 10:00 in Hong Kong: the patrol's first due date
     for _ in range(2):  # the second time round is a restart
         async with running(settings, clock) as api:
 

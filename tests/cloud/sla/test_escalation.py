@@ -15,7 +15,7 @@ from cloud.sla.escalator import Escalator
 from cloud.users.model import User
 from cloud.users.service import add_team, get_user, set_member
 from cloud.workorders.model import Notification, WorkOrderEvent
-from tests.cloud.api.test_api import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, serve, settings_for
 from tests.harness import wait_for_async
 
 MIN = 60.0
@@ -23,11 +23,15 @@ MIN = 60.0
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with serve(settings_for(tmp_path), Clock()) as a:
-        a.user("tech1", Role.TECHNICIAN)
-        a.user("tech2", Role.TECHNICIAN)
-        a.user("tech3", Role.TECHNICIAN)
-        a.user("super1", Role.SUPERVISOR)
+    async with serve(
+        settings_for(tmp_path),
+        users={
+            "tech1": Role.TECHNICIAN,
+            "tech2": Role.TECHNICIAN,
+            "tech3": Role.TECHNICIAN,
+            "super1": Role.SUPERVISOR,
+        },
+    ) as a:
         with a.db.session() as session:
             team = add_team(session, "b1-plumbing", "plumbing", now=a.clock(), building="b1")
             for name in ("tech1", "tech2"):

@@ -22,7 +22,7 @@ from cloud.rules.loader import load_rules
 from cloud.state import AppState
 from cloud.users.service import add_user, issue_token
 from plantroom.ports import free_port
-from tests.cloud.api.test_api import settings_for
+from tests.cloud.harness import settings_for
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration

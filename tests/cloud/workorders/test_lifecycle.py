@@ -19,7 +19,7 @@ from cloud.users.model import User
 from cloud.users.service import add_team, get_user, set_member
 from cloud.workorders.model import Notification, WorkOrder
 from stack.pgserver import Postgres
-from tests.cloud.api.test_api import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import Api, Clock, error, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
