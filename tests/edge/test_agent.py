@@ -17,7 +17,7 @@ import struct
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,11 @@ from edge.modbus import ModbusHub
 from plantroom.inventory import Inventory, ModbusTcp
 from plantroom.ports import free_port
 from plantroom.profiles import ModbusProfile, Poll, ProfileLibrary, Table
-from plantroom.schema import Telemetry, parse_telemetry
+from plantroom.schema import Telemetry
 from plantroom.settings import EdgeSettings
 from plantroom.topics import edge_status
 from stack.services import Mosquitto
+from tests.edge.harness import Collector, settings_for
 from tests.harness import REPO, wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -148,56 +149,6 @@ def pump_unit() -> Unit:
 # -- MQTT helpers -------------------------------------------------------------------------
 
 
-class Collector:
-    """Subscribes (persistent session, QoS 1) and keeps every message, reconnecting as needed."""
-
-    def __init__(self, broker: Mosquitto, topics: list[str]) -> None:
-        self.broker = broker
-        self.topics = topics
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.client_id = f"collector-{uuid.uuid4().hex[:8]}"
-        self._task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    identifier=self.client_id,
-                    clean_session=False,
-                ) as client:
-                    for t in self.topics:
-                        await client.subscribe(t, qos=1)
-                    self.ready.set()
-                    async for m in client.messages:
-                        assert isinstance(m.payload, bytes)
-                        self.messages.append((m.topic.value, m.payload, m.retain))
-            except aiomqtt.MqttError:
-                await asyncio.sleep(0.1)
-
-    async def __aenter__(self) -> Collector:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self.ready.wait(), 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    def telemetry(self, topic: str) -> list[Telemetry]:
-        return [parse_telemetry(t, p) for t, p, _ in self.messages if t == topic]
-
-    def payloads(self, topic: str) -> list[bytes]:
-        return [p for t, p, _ in self.messages if t == topic]
-
-    async def wait(self, probe: Callable[[], Any], within: float, what: str) -> Any:
-        return await wait_for_async(probe, what, within=within)
-
-
 def inventory(site: str, equipment: list[dict[str, Any]]) -> Inventory:
     return Inventory.model_validate(
         {"site": {"id": site}, "buildings": [{"id": "b1", "equipment": equipment}]}
@@ -214,19 +165,9 @@ def pump(eq_id: str, port: int, unit: int) -> dict[str, Any]:
 
 
 def settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
-    base: dict[str, Any] = {
-        "mqtt_host": broker.host,
-        "mqtt_port": broker.port,
-        "inventory": tmp_path / "unused.yaml",
-        "edge_agent_id": f"edge-{uuid.uuid4().hex[:8]}",
-        "edge_buffer_path": tmp_path / "edge" / "buffer.sqlite",
-        "edge_poll_interval_s": 0.1,
-        "edge_timeout_s": 0.3,
-        "edge_offline_after": 2,
-        **FAST,
-    }
-    base.update(kw)
-    return EdgeSettings(**base)
+    return settings_for(
+        broker, tmp_path, **{"edge_poll_interval_s": 0.1, "edge_offline_after": 2, **FAST, **kw}
+    )
 
 
 # agent tuning for tests: short commit window, backoffs and staleness

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +14,9 @@ from edge.agent import EdgeAgent
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import Inventory
 from plantroom.ports import free_port
-from plantroom.settings import EdgeSettings, SimSettings
 from plantroom.topics import edge_health
-from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector
+from tests.edge.harness import Collector, settings_for, simulated
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -62,29 +58,6 @@ def pumps(site: str, port: int, units: dict[str, int]) -> Inventory:
     )
 
 
-def edge_settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
-    base: dict[str, Any] = {
-        "mqtt_host": broker.host,
-        "mqtt_port": broker.port,
-        "inventory": tmp_path / "unused.yaml",
-        "edge_agent_id": f"edge-{uuid.uuid4().hex[:8]}",
-        "edge_buffer_path": tmp_path / "edge" / "buffer.sqlite",
-        "edge_poll_interval_s": 0.2,
-        "edge_timeout_s": 0.3,
-        "edge_offline_after": 2,
-        **TUNING,
-    }
-    base.update(kw)
-    return EdgeSettings(**base)
-
-
-@contextlib.asynccontextmanager
-async def simulated(tmp_path: Path, inv: Inventory) -> AsyncIterator[Simulation]:
-    settings = SimSettings(inventory=tmp_path / "unused.yaml", sim_speed=1e-6)
-    async with Simulation(inv, settings, control=False) as sim:
-        yield sim
-
-
 def reports(c: Collector, topic: str) -> list[EdgeHealth]:
     return [parse_edge_health(topic, p) for p in c.payloads(topic)]
 
@@ -95,7 +68,7 @@ async def test_health_report_shows_each_devices_poll_figures(
     site = f"h{uuid.uuid4().hex[:8]}"
     units = {"pump-ok": 1, "pump-mute": 2, "pump-exc": 3}
     inv = pumps(site, free_port(), units)
-    s = edge_settings(mosquitto, tmp_path)
+    s = settings_for(mosquitto, tmp_path, edge_offline_after=2, **TUNING)
     health = edge_health(site, s.edge_agent_id)
 
     def ready() -> EdgeHealth | None:
@@ -152,7 +125,7 @@ async def test_health_reports_are_buffered_while_the_broker_is_down(
 ) -> None:
     site = f"h{uuid.uuid4().hex[:8]}"
     inv = pumps(site, free_port(), {"pump-1": 1})
-    s = edge_settings(fresh_mosquitto, tmp_path)
+    s = settings_for(fresh_mosquitto, tmp_path, edge_offline_after=2, **TUNING)
     health = edge_health(site, s.edge_agent_id)
     async with (
         simulated(tmp_path, inv),

@@ -14,7 +14,7 @@ from edge.buffer import SampleBuffer
 from edge.publisher import Publisher
 from plantroom.settings import EdgeSettings
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector
+from tests.edge.harness import Collector
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration

@@ -24,11 +24,11 @@ from edge.availability import Status
 from plantroom.inventory import Inventory
 from plantroom.ports import free_port
 from plantroom.schema import Telemetry
-from plantroom.settings import EdgeSettings, SimSettings
+from plantroom.settings import EdgeSettings
 from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.edge.test_agent import Collector
+from tests.edge.harness import Collector, settings_for, sim_settings
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -101,21 +101,7 @@ def inventory(site: str, equipment: dict[str, tuple[str, dict[str, Any]]]) -> In
 
 
 def edge_settings(broker: Mosquitto, tmp_path: Path) -> EdgeSettings:
-    return EdgeSettings(
-        mqtt_host=broker.host,
-        mqtt_port=broker.port,
-        inventory=tmp_path / "unused.yaml",
-        edge_agent_id=f"edge-{uuid.uuid4().hex[:8]}",
-        edge_buffer_path=tmp_path / "edge" / "buffer.sqlite",
-        edge_poll_interval_s=0.2,
-        edge_timeout_s=0.3,
-        edge_offline_after=2,
-        **TUNING,
-    )
-
-
-def sim_settings(tmp_path: Path) -> SimSettings:
-    return SimSettings(inventory=tmp_path / "unused.yaml", sim_speed=1e-6)
+    return settings_for(broker, tmp_path, edge_offline_after=2, **TUNING)
 
 
 def topic(site: str, eq: str, kind: str = "pump") -> EquipmentTopic:

@@ -20,11 +20,11 @@ from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
 from plantroom.ports import free_port
 from plantroom.schema import parse_telemetry
-from plantroom.settings import EdgeSettings, SimSettings
+from plantroom.settings import EdgeSettings
 from plantroom.topics import EquipmentTopic
-from simulators.runner import Simulation
 from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
 from stack.services import Mosquitto
+from tests.edge.harness import settings_for, simulated
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -77,28 +77,14 @@ def inventory(port: int) -> Inventory:
 
 def edge_settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
     assert broker.tls_port is not None
-    base: dict[str, Any] = {
+    tls: dict[str, Any] = {
         "mqtt_host": HOST,
         "mqtt_port": broker.tls_port,
         "mqtt_tls": True,
         "mqtt_username": EDGE.username,
         "mqtt_password": EDGE.password,
-        "inventory": tmp_path / "unused.yaml",
-        "edge_agent_id": f"edge-{uuid.uuid4().hex[:8]}",
-        "edge_buffer_path": tmp_path / "edge" / "buffer.sqlite",
-        "edge_poll_interval_s": 0.2,
-        "edge_timeout_s": 0.3,
-        **TUNING,
     }
-    base.update(kw)
-    return EdgeSettings(**base)
-
-
-@contextlib.asynccontextmanager
-async def simulated(tmp_path: Path, inv: Inventory) -> AsyncIterator[Simulation]:
-    settings = SimSettings(inventory=tmp_path / "unused.yaml", sim_speed=1e-6)
-    async with Simulation(inv, settings, control=False) as sim:
-        yield sim
+    return settings_for(broker, tmp_path, **tls, **kw)
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ import pytest
 from gateway.service import Gateway
 from plantroom.topics import edge_health
 from stack.services import Influxd, Mosquitto
-from tests.gateway.test_ingest import BASE_TS, payload, publisher, query, seqs, settings_for, topic
+from tests.gateway.harness import BASE_TS, payload, publisher, query, seqs, settings_for, topic
 from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ import pytest
 from gateway.retry import RetryPolicy
 from gateway.service import Gateway
 from stack.services import Influxd, Mosquitto
-from tests.gateway.test_ingest import BASE_TS, Publisher, payload, publisher, settings_for, topic
+from tests.gateway.harness import BASE_TS, Publisher, payload, publisher, settings_for, topic
 from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration

@@ -15,12 +15,12 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from plantroom.backoff import Backoff
 from plantroom.mqttwire import Publish
 from plantroom.settings import GatewaySettings
 from plantroom.subscriber import AckToken, Subscriber
 from stack.mqtt_auth import MqttUser, TlsFiles, self_signed
 from stack.services import Mosquitto
-from tests.gateway.test_ingest import FAST_RETRY
 from tests.harness import unique, wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ async def running(settings: GatewaySettings, inbox: Inbox, **kw: Any) -> AsyncIt
         on_message=inbox,
         receive_maximum=kw.pop("receive_maximum", 100),
         session_expiry_s=kw.pop("session_expiry_s", 0),
-        backoff=FAST_RETRY.backoff(),
+        backoff=Backoff(0.05, 0.5),
         **kw,
     )
     task = asyncio.create_task(subscriber.run())
