@@ -1,8 +1,11 @@
-"""Shared fixtures: real mosquitto and influxd on free ports in temp dirs, and a leak check."""
+"""Shared fixtures: real mosquitto, influxd and PostgreSQL on free ports in temp dirs, a serial
+line made by socat, and a leak check."""
 
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 
 from stack.pgserver import Postgres, postgres_dir
 from stack.services import Influxd, Mosquitto
+from tests.harness import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +62,44 @@ def fresh_influxd(tmp_path: Path) -> Iterator[Influxd]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pty_pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A serial line: two pseudo-terminals joined by socat, (the device's end, the client's)."""
+    socat = shutil.which("socat")
+    if socat is None:
+        pytest.fail("socat is not installed (apt-get install socat)")
+    device_end, client_end = tmp_path / "device-line", tmp_path / "client-line"
+    proc = subprocess.Popen(
+        [
+            socat,
+            "-d",
+            "-d",
+            f"pty,raw,echo=0,link={device_end}",
+            f"pty,raw,echo=0,link={client_end}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(
+            lambda: (device_end.exists() and client_end.exists()) or proc.poll() is not None,
+            "socat to create the pty pair",
+            within=10,
+            interval=0.02,
+        )
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        yield device_end, client_end
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,21 +29,26 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def site_yaml(name: str, **site: str) -> str:
-    """The inventory tests/data/`name`.yaml, its `site` fields (id, timezone) replaced by `site`."""
-    path = DATA / f"{name}.yaml"
-    text = path.read_text(encoding="utf-8")
-    if not site:
+def site_yaml(name: str, ports: Mapping[int, int] | None = None, **site: str) -> str:
+    """The inventory tests/data/`name`.yaml, its `site` fields (id, timezone) replaced by `site`
+    and each connection's port `p` by `ports[p]` (a free port in place of 5020)."""
+    text = (DATA / f"{name}.yaml").read_text(encoding="utf-8")
+    if not site and not ports:
         return text
     doc = yaml.safe_load(text)
     doc["site"].update(site)
+    for building in doc["buildings"]:
+        for equipment in building["equipment"]:
+            connection = equipment["connection"]
+            if connection.get("port") in (ports or {}):
+                connection["port"] = (ports or {})[connection["port"]]
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def write_site(path: Path, name: str, **site: str) -> Path:
-    """Write `site_yaml(name, **site)` to `path` (its folder made) and return `path`."""
+def write_site(path: Path, name: str, ports: Mapping[int, int] | None = None, **site: str) -> Path:
+    """Write `site_yaml(name, ports, **site)` to `path` (its folder made) and return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(site_yaml(name, **site), encoding="utf-8")
+    path.write_text(site_yaml(name, ports, **site), encoding="utf-8")
     return path
 
 

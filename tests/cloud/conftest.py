@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from cloud.enums import Role
-from tests.cloud.harness import Api, serve, settings_for
+from stack.pgserver import Postgres
+from tests.cloud.harness import Api, postgres_schema, serve, settings_for
 
 STAFF = {
     "tech1": Role.TECHNICIAN,
@@ -24,3 +25,22 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     signed in. A module that needs other users defines its own `api`."""
     async with serve(settings_for(tmp_path), users=STAFF) as a:
         yield a
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A clean database per test, once on SQLite and once on PostgreSQL: a SQLite file, or a
+    schema of its own on the session's PostgreSQL, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/db/cloud.sqlite"
+        return
+    postgres: Postgres = request.getfixturevalue("postgres")
+    with postgres_schema(postgres) as url:
+        yield url
+
+
+@pytest.fixture
+def schema_url(postgres: Postgres) -> Iterator[str]:
+    """A schema of its own on the session's PostgreSQL, dropped afterwards."""
+    with postgres_schema(postgres) as url:
+        yield url

@@ -8,17 +8,20 @@ fixtures built on these live in tests/cloud/conftest.py.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import httpx
+import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import create_engine, text
 
 from cloud import faults
 from cloud.app import create_app
@@ -29,9 +32,11 @@ from cloud.rules.loader import load_rules
 from cloud.rules.service import RulesService
 from cloud.state import AppState
 from cloud.users.service import add_user, get_user, issue_token
+from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
+from stack.pgserver import Postgres
 from stack.services import Mosquitto
-from tests.harness import write_site
+from tests.harness import wait_for, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -52,6 +57,21 @@ class Clock:
     def advance(self, seconds: float = 0.0, **delta: float) -> None:
         """Move on by `seconds`, or by timedelta's keywords (`advance(days=1)`)."""
         self.now += timedelta(seconds=seconds, **delta)
+
+
+@contextmanager
+def postgres_schema(postgres: Postgres) -> Iterator[str]:
+    """A schema of its own on the session's PostgreSQL, dropped afterwards: its database URL."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres.url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield f"{postgres.url}?options=-csearch_path%3D{schema}"
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 def settings_for(tmp: Path, site: str = "cloud-s1", **extra: Any) -> CloudSettings:
@@ -108,29 +128,7 @@ class Api:
 
     def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
         """Raise (or clear) the alarm of `rule_id` on `equipment_id` as the monitor would."""
-        rule = next(r for r in load_rules() if r.id == rule_id)
-        with self.db.session() as session:
-            if clear:
-                faults.clear_alarm(
-                    session,
-                    equipment_id=equipment_id,
-                    rule_id=rule_id,
-                    values={},
-                    message="cleared",
-                    now=self.clock(),
-                )
-                return
-            equipment = session.get(Equipment, equipment_id)
-            assert equipment is not None
-            faults.raise_alarm(
-                session,
-                equipment=equipment,
-                rule=rule,
-                values={"x": True},
-                message=rule.title,
-                now=self.clock(),
-                sla=self.state.sla,
-            )
+        raise_fault(self.state, equipment_id, rule_id, now=self.clock(), clear=clear)
 
     async def get(self, url: str, who: str | None = "tech1", **kw: Any) -> httpx.Response:
         headers = self.auth(who) if who else {}
@@ -165,6 +163,59 @@ async def serve(
             for username, role in (users or {}).items():
                 api.user(username, role)
             yield api
+
+
+def raise_fault(
+    state: AppState,
+    equipment_id: str,
+    rule_id: str,
+    *,
+    now: datetime,
+    clear: bool = False,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Raise (or clear) the alarm of the shipped rule `rule_id` on `equipment_id` in the app's
+    database, as the monitor would, with `values` ({"x": True} unless given)."""
+    rule = next(r for r in load_rules() if r.id == rule_id)
+    with state.database().session() as session:
+        if clear:
+            faults.clear_alarm(
+                session,
+                equipment_id=equipment_id,
+                rule_id=rule_id,
+                values={},
+                message="cleared",
+                now=now,
+            )
+            return
+        equipment = session.get(Equipment, equipment_id)
+        assert equipment is not None
+        faults.raise_alarm(
+            session,
+            equipment=equipment,
+            rule=rule,
+            values={"x": True} if values is None else values,
+            message=rule.title,
+            now=now,
+            sla=state.sla,
+        )
+
+
+@contextmanager
+def over_http(app: FastAPI) -> Iterator[tuple[str, int]]:
+    """`app` served by uvicorn on a free port in a thread until the block ends: (host, port)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="test-uvicorn")
+    thread.start()
+    try:
+        wait_for(lambda: server.started, "uvicorn to start", within=20)
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
 
 
 def error(response: httpx.Response, status: int, code: str) -> str:

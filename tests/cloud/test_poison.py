@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from cloud import registry
 from cloud.clock import utcnow
@@ -32,7 +29,6 @@ from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import parse_equipment_topic
-from stack.pgserver import Postgres
 from stack.services import Mosquitto
 from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
@@ -56,24 +52,6 @@ class OnePastTheContract(TelemetryConsumer):
             )
             return TelemetryItem(where, bad)
         return TelemetryConsumer.parse(topic, payload, **kw)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/db/cloud.sqlite"
-        return
-    postgres: Postgres = request.getfixturevalue("postgres")
-    schema = f"p_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres.url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield f"{postgres.url}?options=-csearch_path%3D{schema}"
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_processed(

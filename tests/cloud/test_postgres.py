@@ -4,33 +4,15 @@ database of the first release upgrades to the head keeping its data."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from cloud.db import Database, alembic_config
 from cloud.orm import Base
-from stack.pgserver import Postgres
 from tests.cloud.releases import check_upgraded, release_one
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def schema_url(postgres: Postgres) -> Iterator[str]:
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres.url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield f"{postgres.url}?options=-csearch_path%3D{schema}"
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 LIST_INDEXES = {

@@ -3,7 +3,6 @@ work orders, their uniqueness, saved rule state and incidents work there as on S
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from cloud import registry
@@ -30,7 +29,6 @@ from cloud.workorders.model import WorkOrder
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
-from stack.pgserver import Postgres
 from tests.harness import write_site
 
 pytestmark = pytest.mark.integration
@@ -39,20 +37,11 @@ HK = ZoneInfo("Asia/Hong_Kong")
 
 
 @pytest.fixture
-def db(postgres: Postgres) -> Iterator[Database]:
-    schema = f"pm_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres.url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = Database(f"{postgres.url}?options=-csearch_path%3D{schema}")
-        database.migrate()
-        yield database
-        database.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+def db(schema_url: str) -> Iterator[Database]:
+    database = Database(schema_url)
+    database.migrate()
+    yield database
+    database.close()
 
 
 def test_the_migration_goes_down_and_up(db: Database) -> None:

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,35 +41,6 @@ TUNING: dict[str, Any] = {
 # analog values: the simulated pump is a model with noise, so a reading is compared with the
 # model's value within a few percent (a wrong scale or word order is off by far more)
 CHECKED = ("speed", "current", "power", "discharge_pressure", "motor_temperature", "vibration")
-
-
-@pytest.fixture
-def pty_pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    socat = shutil.which("socat")
-    if socat is None:
-        pytest.fail("socat is not installed (apt-get install socat)")
-    sim_end, agent_end = tmp_path / "sim-line", tmp_path / "agent-line"
-    proc = subprocess.Popen(
-        [socat, "-d", "-d", f"pty,raw,echo=0,link={sim_end}", f"pty,raw,echo=0,link={agent_end}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not (sim_end.exists() and agent_end.exists()):
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "socat did not create the pty pair"
-            time.sleep(0.02)
-        yield sim_end, agent_end
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def inventory(site: str, equipment: dict[str, tuple[str, dict[str, Any]]]) -> Inventory:

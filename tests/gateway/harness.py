@@ -107,37 +107,3 @@ async def seqs(influx: Influxd, db: str, site: str, measurement: str = "pump") -
     except httpx.HTTPError:
         return []
     return sorted(int(r["seq"]) for r in rows)
-
-
-KIND_POINTS: dict[tuple[str, str], dict[str, Any]] = {
-    ("elevator", "lift-1"): {
-        "floor": 7,
-        "direction": "up",
-        "load": 320,
-        "drive_temperature": 41.5,
-        "at_landing": True,
-        "passenger_trapped": False,
-        "fault_code": None,
-    },
-    ("pump", "pump-1"): {
-        "run_state": "running",
-        "speed": 1450,
-        "flow": 12.5,
-        "discharge_pressure": 3.25,
-        "vibration": 0.0,
-    },
-    ("fire_panel", "fire-1"): {
-        "panel_state": "normal",
-        "zone_1": "alarm",
-        "battery_voltage": 27.1,
-        "fire_alarm": True,
-        "active_alarms": 1,
-    },
-    ("lighting", "light-1"): {
-        "mains_voltage": 229.8,
-        "circuit_1_on": True,
-        "circuit_1_power": 412.5,
-        "circuit_1_lamps": 12,
-        "circuit_1_label": 'lobby "east", \\ wing',
-    },
-}

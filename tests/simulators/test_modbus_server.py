@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
@@ -18,92 +17,16 @@ from plantroom.errors import PortInUseError
 from plantroom.inventory import load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import SimSettings
-from simulators.devices import ModbusDevice
 from simulators.runner import Simulation
+from tests.simulators.harness import HOST, Site, two_buildings, write_two_buildings
 
 pytestmark = pytest.mark.integration
-HOST = "127.0.0.1"
-
-
-def modbus(port: int, unit: int) -> dict[str, object]:
-    return {"type": "modbus_tcp", "host": HOST, "port": port, "unit": unit}
-
-
-def write_inventory(path: Path, port_a: int, port_b: int) -> Path:
-    inv = {
-        "site": {"id": "test-site", "timezone": "Asia/Hong_Kong"},
-        "buildings": [
-            {
-                "id": "b1",
-                "floors": 12,
-                "equipment": [
-                    {
-                        "id": "lift-1",
-                        "kind": "elevator",
-                        "profile": "plantroom-sim-elevator",
-                        "connection": modbus(port_a, 1),
-                    },
-                    {
-                        "id": "pump-1",
-                        "kind": "pump",
-                        "profile": "plantroom-sim-pump",
-                        "tags": {"system": "domestic-water"},
-                        "connection": modbus(port_a, 11),
-                    },
-                    {
-                        "id": "pump-2",
-                        "kind": "pump",
-                        "profile": "plantroom-sim-pump",
-                        "tags": {"system": "sump"},
-                        "connection": modbus(port_a, 12),
-                    },
-                    {
-                        "id": "fire-1",
-                        "kind": "fire_panel",
-                        "profile": "plantroom-sim-fire-panel",
-                        "connection": modbus(port_a, 21),
-                    },
-                ],
-            },
-            {
-                "id": "b2",
-                "floors": 6,
-                "equipment": [
-                    {
-                        "id": "lift-2",
-                        "kind": "elevator",
-                        "profile": "plantroom-sim-elevator",
-                        "connection": modbus(port_b, 1),
-                    },
-                ],
-            },
-        ],
-    }
-    file = path / "site.yaml"
-    file.write_text(yaml.safe_dump(inv))
-    return file
-
-
-class Site:
-    def __init__(self, sim: Simulation, port_a: int, port_b: int) -> None:
-        self.sim = sim
-        self.port_a = port_a
-        self.port_b = port_b
-
-    def device(self, eid: str) -> ModbusDevice:
-        dev = self.sim.devices[eid]
-        assert isinstance(dev, ModbusDevice)
-        return dev
 
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    port_a, port_b = free_port(), free_port()
-    path = write_inventory(tmp_path, port_a, port_b)
-    # nearly frozen time: tests move it on with sim.advance()
-    settings = SimSettings(inventory=path, sim_control_port=free_port(), sim_speed=1e-6)
-    async with Simulation(load_inventory(path), settings, control=False) as sim:
-        yield Site(sim, port_a, port_b)
+    async with two_buildings(tmp_path) as site:
+        yield site
 
 
 @pytest.fixture
@@ -348,12 +271,12 @@ async def test_a_taken_port_is_reported(tmp_path: Path) -> None:
         holder.bind((HOST, 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        path = write_inventory(tmp_path, taken, free_port())
+        path = write_two_buildings(tmp_path, taken, free_port())
         settings = SimSettings(inventory=path, sim_control_port=free_port())
         with pytest.raises(PortInUseError, match=f"{taken} is already in use"):
             async with Simulation(load_inventory(path), settings):
                 pass
-        path = write_inventory(tmp_path, free_port(), free_port())
+        path = write_two_buildings(tmp_path, free_port(), free_port())
         settings = SimSettings(inventory=path, sim_control_port=taken)
         with pytest.raises(PortInUseError, match="simulator control"):
             async with Simulation(load_inventory(path), settings):

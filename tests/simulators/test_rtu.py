@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import signal
 import struct
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -69,41 +65,6 @@ def write_inventory(path: Path, bridge_port: int, line: Path | None) -> Path:
     file = path / "site.yaml"
     file.write_text(yaml.safe_dump(inv))
     return file
-
-
-@pytest.fixture
-def pty_pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    socat = shutil.which("socat")
-    if socat is None:
-        pytest.fail("socat is not installed (apt-get install socat)")
-    sim_end, client_end = tmp_path / "sim-line", tmp_path / "client-line"
-    proc = subprocess.Popen(
-        [
-            socat,
-            "-d",
-            "-d",
-            f"pty,raw,echo=0,link={sim_end}",
-            f"pty,raw,echo=0,link={client_end}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not (sim_end.exists() and client_end.exists()):
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "socat did not create the pty pair"
-            time.sleep(0.02)
-        yield sim_end, client_end
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 class Rig:

@@ -12,99 +12,37 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
 import typer
-import yaml
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 from typer.testing import CliRunner
 
 from plantroom.errors import ConfigError
-from plantroom.inventory import load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.cli import register
 from simulators.control import ControlClient
 from simulators.errors import ControlError
-from simulators.runner import Simulation, run
+from simulators.runner import run
 from simulators.scenario import load_scenario
 from tests.harness import REPO, wait_for_async
+from tests.simulators.harness import HOST, Site, two_buildings, write_two_buildings
 
 pytestmark = pytest.mark.integration
-HOST = "127.0.0.1"
+
 T = TypeVar("T")
-
-
-def modbus(port: int, unit: int) -> dict[str, Any]:
-    return {"type": "modbus_tcp", "host": HOST, "port": port, "unit": unit}
-
-
-def write_inventory(path: Path, port_a: int, port_b: int) -> Path:
-    inv = {
-        "site": {"id": "wire", "timezone": "UTC"},
-        "buildings": [
-            {
-                "id": "b1",
-                "floors": 8,
-                "equipment": [
-                    {
-                        "id": "lift-1",
-                        "kind": "elevator",
-                        "profile": "plantroom-sim-elevator",
-                        "connection": modbus(port_a, 1),
-                    },
-                    {
-                        "id": "pump-1",
-                        "kind": "pump",
-                        "profile": "plantroom-sim-pump",
-                        "connection": modbus(port_a, 11),
-                    },
-                    {
-                        "id": "fire-1",
-                        "kind": "fire_panel",
-                        "profile": "plantroom-sim-fire-panel",
-                        "connection": modbus(port_a, 21),
-                    },
-                ],
-            },
-            {
-                "id": "b2",
-                "floors": 6,
-                "equipment": [
-                    {
-                        "id": "lift-2",
-                        "kind": "elevator",
-                        "profile": "plantroom-sim-elevator",
-                        "connection": modbus(port_b, 1),
-                    }
-                ],
-            },
-        ],
-    }
-    file = path / "site.yaml"
-    file.write_text(yaml.safe_dump(inv))
-    return file
-
-
-class Site:
-    def __init__(self, sim: Simulation, port_a: int, port_b: int) -> None:
-        self.sim = sim
-        self.port_a = port_a
-        self.port_b = port_b
-        assert sim.control_url is not None
-        self.url = sim.control_url
 
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    port_a, port_b = free_port(), free_port()
-    path = write_inventory(tmp_path, port_a, port_b)
-    settings = SimSettings(inventory=path, sim_control_port=free_port(), sim_speed=1e-6)
-    async with Simulation(load_inventory(path), settings) as sim:
-        yield Site(sim, port_a, port_b)
+    async with two_buildings(
+        tmp_path, control=True, without={"pump-2"}, id="wire", timezone="UTC"
+    ) as site:
+        yield site
 
 
 def frame(tid: int, unit: int, pdu: bytes) -> bytes:
@@ -283,7 +221,9 @@ async def test_scenarios_over_http_and_the_cli(site: Site, tmp_path: Path) -> No
 
 def test_a_scenario_named_at_start(tmp_path: Path) -> None:
     port_a, port_b, control = free_port(), free_port(), free_port()
-    inventory = write_inventory(tmp_path, port_a, port_b)
+    inventory = write_two_buildings(
+        tmp_path, port_a, port_b, without={"pump-2"}, id="wire", timezone="UTC"
+    )
     drill = tmp_path / "drill.yaml"
     drill.write_text("name: drill\nsteps:\n  - {at: 0s, do: power_fail, building: b2}\n")
     bad = tmp_path / "bad.yaml"

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from cloud.app import create_app
-from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
-from tests.harness import REPO, wait_for
+from tests.cloud.harness import over_http
+from tests.harness import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +25,6 @@ ELEVEN_MB = 11 * 1024 * 1024
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
     settings = CloudSettings(
         inventory=REPO / "sites" / "demo.yaml",
         database_url=f"sqlite:///{tmp_path}/db/cloud.sqlite",
@@ -35,17 +32,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
         demo_credentials_path=tmp_path / "credentials.json",
     )
     app = create_app(settings, ingest=False, escalate=False, notify=False)
-    srv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=srv.run, name="test-uvicorn")
-    thread.start()
-    try:
-        wait_for(lambda: srv.started, "uvicorn to start", within=20)
-        yield "127.0.0.1", port
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=20)
+    with over_http(app) as address:
+        yield address
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

@@ -4,26 +4,20 @@ environment; clear errors for a refused action, a bad token and no server."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import typer
-import uvicorn
 from typer.testing import CliRunner
 
-from cloud import faults
 from cloud.app import create_app
 from cloud.cli import wo_app
 from cloud.enums import Role
-from cloud.equipment import Equipment
-from cloud.rules.loader import load_rules
 from cloud.state import AppState
 from cloud.users.service import add_user, issue_token
 from plantroom.ports import free_port
-from tests.cloud.harness import settings_for
-from tests.harness import wait_for
+from tests.cloud.harness import over_http, raise_fault, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,54 +29,22 @@ class Served:
         self.tokens: dict[str, str] = {}
 
     def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
-        rule = next(r for r in load_rules() if r.id == rule_id)
         now = self.state.clock()
-        with self.state.database().session() as session:
-            if clear:
-                faults.clear_alarm(
-                    session,
-                    equipment_id=equipment_id,
-                    rule_id=rule_id,
-                    values={},
-                    message="cleared",
-                    now=now,
-                )
-                return
-            equipment = session.get(Equipment, equipment_id)
-            assert equipment is not None
-            faults.raise_alarm(
-                session,
-                equipment=equipment,
-                rule=rule,
-                values={},
-                message=rule.title,
-                now=now,
-                sla=self.state.sla,
-            )
+        raise_fault(self.state, equipment_id, rule_id, now=now, clear=clear, values={})
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    port = free_port()
     settings = settings_for(tmp_path)
     app = create_app(settings, ingest=False, escalate=False, notify=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="test-uvicorn")
-    thread.start()
-    try:
-        wait_for(lambda: server.started, "uvicorn to start", within=20)
+    with over_http(app) as (host, port):
         state: AppState = app.state.cloud
-        s = Served(f"http://127.0.0.1:{port}", state)
+        s = Served(f"http://{host}:{port}", state)
         with state.database().session() as session:
             for name, role in (("tech1", Role.TECHNICIAN), ("tech2", Role.TECHNICIAN)):
                 user = add_user(session, name, role, now=state.clock())
                 s.tokens[name] = issue_token(session, user, now=state.clock())
         yield s
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def wo(served: Served, who: str | None, *args: str) -> tuple[int, str]:

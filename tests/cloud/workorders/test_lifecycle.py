@@ -5,45 +5,22 @@ trail, the notifications and the KPIs it leaves behind."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.model import User
 from cloud.users.service import add_team, get_user, set_member
 from cloud.workorders.model import Notification, WorkOrder
-from stack.pgserver import Postgres
 from tests.cloud.harness import Api, Clock, error, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
 MIN = 60.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A clean database per test: a SQLite file, or a schema of its own on the session's
-    PostgreSQL, dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/cloud.sqlite"
-        return
-    server: Postgres = request.getfixturevalue("postgres")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield f"{server.url}?options=-csearch_path%3D{schema}"
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def trail(detail: dict[str, Any]) -> list[tuple[str, str, str]]:
