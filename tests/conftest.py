@@ -4,7 +4,6 @@ line made by socat, and a leak check."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from stack.pgserver import Postgres, postgres_dir
 from stack.services import Influxd, Mosquitto
-from tests.harness import wait_for
+from tests.harness import terminate, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +91,7 @@ def pty_pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         yield device_end, client_end
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, within=5)
         if proc.stderr is not None:
             proc.stderr.close()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import signal
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -99,6 +101,20 @@ async def wait_for_async(
         if deadline.passed():
             raise deadline.failure(last)
         await asyncio.sleep(interval)
+
+
+def terminate(proc: subprocess.Popen[Any], within: float = 20.0) -> int | None:
+    """Stop `proc` as a service manager would: SIGTERM, `within` seconds to exit, then SIGKILL.
+    Return its exit code as it stopped of its own accord (None if it had to be killed)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
 
 
 def unique(prefix: str) -> str:

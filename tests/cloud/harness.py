@@ -36,7 +36,7 @@ from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
-from tests.harness import wait_for, write_site
+from tests.harness import wait_for, wait_for_async, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -282,6 +282,16 @@ class LiveSite:
         return aiomqtt.Client(
             self.broker.host, self.broker.port, identifier=f"test-pub-{uuid.uuid4().hex[:8]}"
         )
+
+    @asynccontextmanager
+    async def running(
+        self, app: FastAPI
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, aiomqtt.Client]]:
+        """`app` started, with an HTTP client on it and a publisher on the broker, once its
+        telemetry consumer is connected."""
+        async with app.router.lifespan_context(app), asgi(app) as api, self.publisher() as mqtt:
+            await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
+            yield api, mqtt
 
 
 def asgi(app: FastAPI) -> httpx.AsyncClient:

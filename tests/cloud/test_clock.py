@@ -12,7 +12,7 @@ import pytest
 
 from cloud.app import create_app
 from stack.services import Mosquitto
-from tests.cloud.harness import LiveSite, asgi, connected
+from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,8 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
 ) -> None:
     site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
-    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+    async with site.running(app) as (api, mqtt):
         tech = site.token("tech1")
-        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         pump = site.topic("pump-a1", "pump")
         await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
 
@@ -64,8 +63,7 @@ async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
 ) -> None:
     site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
-    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
+    async with site.running(app) as (api, mqtt):
         ahead_ms = 120_000  # this agent's clock runs two minutes fast
         for seq in range(5):
             report = {

@@ -34,9 +34,8 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
 ) -> None:
     site = LiveSite(tmp_path, mosquitto)
     app = create_app(site.settings, tick_interval=0.2)
-    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
+    async with site.running(app) as (api, mqtt):
         tech = site.token("tech1")
-        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
         pump = site.topic("pump-a1", "pump")
 
         # garbage first: counted, logged, and the stream goes on

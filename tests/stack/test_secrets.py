@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO, influx_query, wait_for
+from tests.harness import REPO, influx_query, terminate, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +53,7 @@ def process(
         yield proc
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 def logged(log: Path, text: str, proc: subprocess.Popen[bytes]) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO, wait_for, write_site
+from tests.harness import REPO, terminate, wait_for, write_site
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -155,12 +154,7 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
         wait_for(connected, "the cloud service to listen and reach the broker", within=30)
         yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
         log.close()
     assert proc.returncode == 0, (tmp_path / "cloud.log").read_text()
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from cloud.app import create_app
 from stack.services import Mosquitto
-from tests.cloud.harness import Clock, LiveSite, asgi, connected
+from tests.cloud.harness import Clock, LiveSite, asgi
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -60,8 +60,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
     status = site.topic("pump-a1", "pump", "status")
     try:
         app = app_for(site)
-        async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-            await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
+        async with site.running(app) as (api, mqtt):
             for n in range(20):  # 20 starts in 20 minutes: busy, not yet short-cycling
                 site.clock.advance(60)
                 await send(site, api, mqtt, {"starts": 7000 + n})
@@ -104,8 +103,7 @@ async def test_pending_timers_and_counter_windows_survive_a_restart(
 async def test_a_reload_reaches_the_live_engine(tmp_path: Path, mosquitto: Mosquitto) -> None:
     site = pump_site(tmp_path, mosquitto)
     app = app_for(site)
-    async with app.router.lifespan_context(app), asgi(app) as api, site.publisher() as mqtt:
-        await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
+    async with site.running(app) as (api, mqtt):
         await send(site, api, mqtt, {"leak": True, "motor_temperature": 93.0})
         assert await alarm_rules(site, api) == {"pump.seal_leak"}
 
