@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,16 +86,14 @@ def wait_for(
 
 
 async def wait_for_async(
-    probe: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
-    what: str,
-    within: float = 10.0,
-    interval: float = 0.05,
-) -> T:
+    probe: Callable[[], Any], what: str, within: float = 10.0, interval: float = 0.05
+) -> Any:
     """`wait_for` on the event loop: `probe` may be a plain function or a coroutine function."""
     deadline = _Deadline(within, what)
     while True:
-        answer = probe()
-        last: T | None = await answer if inspect.isawaitable(answer) else answer  # type: ignore[assignment]
+        last = probe()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         if deadline.passed():

@@ -252,6 +252,7 @@ class LiveSite:
         self.rules = tmp / "rules"
         if rules:
             self.rules.mkdir()
+        extra: dict[str, Any] = {"rules_dir": self.rules} if rules else {}
         self.settings = CloudSettings(
             inventory=tmp / "site.yaml",
             database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
@@ -260,7 +261,7 @@ class LiveSite:
             demo_mode=True,
             demo_credentials_path=tmp / "credentials.json",
             cloud_share_group=f"rules-{uuid.uuid4().hex[:8]}",
-            **({"rules_dir": self.rules} if rules else {}),
+            **extra,
         )
         self.seq = 0
 
