@@ -18,7 +18,7 @@ test:
 	$(PY) -m pytest tests
 
 unit: setup
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest -m "not integration" tests
 
 lint: setup
 	$(VENV)/bin/ruff check .

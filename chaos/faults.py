@@ -68,7 +68,7 @@ class ChaosConfig:
     pg_per_kind: int = 2
     disk_case: bool = True
     """The full-disk case; the reduced campaign leaves it to the buffers' own full-disk tests
-    (tests/integration/test_*_buffer_full_disk.py), which take seconds rather than half a
+    (tests/edge/ and tests/gateway/test_buffer_full_disk.py), which take seconds rather than half a
     minute."""
 
     @property

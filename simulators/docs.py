@@ -2,7 +2,7 @@
 
     python -m simulators.docs
 
-tests/unit/test_sim_register_maps.py checks that the README carries exactly these tables.
+tests/simulators/test_register_maps.py checks that the README carries exactly these tables.
 """
 
 from __future__ import annotations

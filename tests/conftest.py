@@ -1,18 +1,20 @@
-"""Shared fixtures: real mosquitto and influxd on free ports in temp dirs, and a leak check."""
+"""Shared fixtures: real mosquitto, influxd and PostgreSQL on free ports in temp dirs, a serial
+line made by socat, and a leak check."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chaos.disk import Tmpfs, mount_refused
 from stack.pgserver import Postgres, postgres_dir
 from stack.services import Influxd, Mosquitto
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.harness import terminate, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +64,39 @@ def fresh_influxd(tmp_path: Path) -> Iterator[Influxd]:
     server.stop()
 
 
+@pytest.fixture
+def pty_pair(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A serial line: two pseudo-terminals joined by socat, (the device's end, the client's)."""
+    socat = shutil.which("socat")
+    if socat is None:
+        pytest.fail("socat is not installed (apt-get install socat)")
+    device_end, client_end = tmp_path / "device-line", tmp_path / "client-line"
+    proc = subprocess.Popen(
+        [
+            socat,
+            "-d",
+            "-d",
+            f"pty,raw,echo=0,link={device_end}",
+            f"pty,raw,echo=0,link={client_end}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(
+            lambda: (device_end.exists() and client_end.exists()) or proc.poll() is not None,
+            "socat to create the pty pair",
+            within=10,
+            interval=0.02,
+        )
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        yield device_end, client_end
+    finally:
+        terminate(proc, within=5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves threads running behind it."""
@@ -76,3 +111,14 @@ def _no_leaked_threads() -> Iterator[None]:
         deadline.wait(0.1)
     names = ", ".join(t.name for t in leaked)
     pytest.fail(f"test left threads running: {names}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Tmpfs]:
+    """A 4 MiB tmpfs of the test's own, to fill with `fill()`; skipped where mounting one is
+    refused (it needs root), with the reason."""
+    reason = mount_refused(tmp_path)
+    if reason is not None:
+        pytest.skip(f"no tmpfs to fill here: {reason}")
+    with Tmpfs(tmp_path / "disk", 4 * 1024 * 1024) as disk:
+        yield disk

@@ -37,6 +37,7 @@ from cloud.enums import Role
 from cloud.users.service import add_user, get_user, issue_token
 from plantroom.settings import CloudSettings
 from tests.fuzz.budget import examples
+from tests.harness import write_site
 
 # Server-sent events never end a response; the endpoint is left to its own tests.
 STREAMING = {("GET", "/api/events")}
@@ -46,17 +47,6 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 # failed; any other undocumented status is a finding.
 APP_WIDE_UNDOCUMENTED = {400, 404}
 EXAMPLES_PER_MODE = 8
-
-INVENTORY = """
-site: {id: s1}
-buildings:
-  - id: b1
-    equipment:
-      - {id: p1, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-      - {id: e1, kind: elevator, profile: plantroom-sim-elevator,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}
-"""
 
 
 @dataclass
@@ -70,7 +60,7 @@ class Finding:
 
 
 def make_app(tmp: Path) -> FastAPI:
-    (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
+    write_site(tmp / "site.yaml", "pump-and-lift")
     settings = CloudSettings(
         inventory=tmp / "site.yaml",
         database_url=f"sqlite:///{tmp}/db/cloud.sqlite",

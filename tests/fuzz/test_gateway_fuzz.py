@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,29 +29,11 @@ from stack.services import Influxd, Mosquitto
 from tests.fuzz.budget import expensive
 from tests.fuzz.oracle import gateway_path
 from tests.fuzz.strategies import BASE_TS, good_payload, malformed_payload, subscribed_bad_topics
+from tests.harness import unique, wait_for_async
 
 BAD_PER_EXAMPLE = 24
 
 Bad = tuple[str, str, bytes]  # category, topic, payload
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], what: str, within: float = 30.0
-) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @contextmanager
@@ -133,15 +113,19 @@ async def run_batch(
                 infos.append(publish(topic, payload))
             last = {"ts": BASE_TS + len(bad), "seq": len(bad), "points": {"speed": 0}}
             infos.append(publish(good_topic, json.dumps(last).encode()))
-            await wait_until(lambda: all(i.is_published() for i in infos), "publishes acked")
+            await wait_for_async(
+                lambda: all(i.is_published() for i in infos), "publishes acked", within=30.0
+            )
 
         async def all_good_stored() -> bool:
             return await stored_seqs(influx, settings.influx_database, site) == list(
                 range(len(bad) + 1)
             )
 
-        await wait_until(all_good_stored, "every good message in InfluxDB")
-        await wait_until(lambda: gw.stats.acked == total, "every message acknowledged")
+        await wait_for_async(all_good_stored, "every good message in InfluxDB", within=30.0)
+        await wait_for_async(
+            lambda: gw.stats.acked == total, "every message acknowledged", within=30.0
+        )
         assert gw.subscribed, "the gateway lost its subscription"
         assert gw.stats.messages_in == total
         assert gw.stats.dead_letters == len(bad)

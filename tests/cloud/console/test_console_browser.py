@@ -1,0 +1,337 @@
+"""The technician console in a real browser (Debian's Chromium driven by Playwright) against
+the real stack: mosquitto, InfluxDB and `plantroom cloud` as its own process.
+
+A technician on a phone-sized screen signs in, sees a pump's dry-run fault arrive as a job
+without reloading, acknowledges it, starts it, puts it on hold and resumes it, is told that
+it cannot be resolved while the fault is active, sees the fault clear, and resolves it with a
+note. Screenshots of the main pages go to test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from paho.mqtt import publish
+
+from plantroom.ports import free_port
+from stack.services import Influxd, Mosquitto
+from tests.harness import REPO, terminate, wait_for, write_site
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "console"
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 20_000
+
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+
+
+@dataclass
+class Stack:
+    url: str
+    site: str
+    broker: Mosquitto
+    credentials: Path
+    seq: int = 0
+
+    def token(self, username: str) -> str:
+        users = json.loads(self.credentials.read_text())["users"]
+        token: str = next(u["token"] for u in users if u["username"] == username)
+        return token
+
+    def api(self, path: str, username: str = "super1") -> Any:
+        resp = httpx.get(
+            f"{self.url}{path}",
+            headers={"Authorization": f"Bearer {self.token(username)}"},
+            timeout=5,
+        )
+        resp.raise_for_status()
+        return resp.json()
+
+    def pump(self, **points: Any) -> None:
+        """Publish one pump sample, as the edge agent would."""
+        self.seq += 1
+        payload = {"ts": int(time.time() * 1000), "seq": self.seq, "points": points}
+        publish.single(
+            f"plantroom/v1/{self.site}/tower-a/pump/pump-a1/telemetry",
+            json.dumps(payload),
+            qos=1,
+            hostname=self.broker.host,
+            port=self.broker.port,
+            client_id=f"console-test-{uuid.uuid4().hex[:8]}",
+        )
+
+
+def write_history(influxd: Influxd, database: str, site: str) -> None:
+    """A day of discharge pressure for pump-a1, as the gateway would have written it."""
+    httpx.post(f"{influxd.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10)
+    now_ms = int(time.time() * 1000)
+    lines = []
+    for i in range(24 * 12):
+        ts = now_ms - (24 * 12 - i) * 300_000
+        pressure = 3.2 + 0.4 * ((i % 48) / 48) - (1.5 if 200 <= i < 210 else 0)
+        lines.append(
+            f"pump,site={site},building=tower-a,equipment=pump-a1,floor=B2 "
+            f"discharge_pressure={pressure:.3f},speed={1450 if i < 280 else 0}i,"
+            f"dry_run={'true' if i >= 280 else 'false'},seq={i}i {ts}"
+        )
+    resp = httpx.post(
+        f"{influxd.url}/write",
+        params={"db": database, "precision": "ms"},
+        content="\n".join(lines),
+        timeout=10,
+    )
+    assert resp.status_code == 204, resp.text
+
+
+@pytest.fixture
+def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[Stack]:
+    site = f"br-{uuid.uuid4().hex[:8]}"
+    database = f"console_{uuid.uuid4().hex[:8]}"
+    write_history(influxd, database, site)
+    write_site(tmp_path / "site.yaml", "tower-a", id=site)
+    port = free_port()
+    credentials = tmp_path / "credentials.json"
+    env = {
+        **os.environ,
+        "PLANTROOM_MQTT_HOST": mosquitto.host,
+        "PLANTROOM_MQTT_PORT": str(mosquitto.port),
+        "PLANTROOM_INFLUX_URL": influxd.url,
+        "PLANTROOM_INFLUX_DATABASE": database,
+        "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
+        "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "stack",
+        "cloud",
+        "--inventory",
+        str(tmp_path / "site.yaml"),
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{tmp_path}/db/cloud.sqlite",
+        "--demo-mode",
+        "--log-level",
+        "WARNING",
+    ]
+    log = (tmp_path / "cloud.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def connected() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"the cloud service exited: {(tmp_path / 'cloud.log').read_text()}"
+            )
+        try:
+            health = httpx.get(f"{url}/api/health", timeout=1).json()
+        except httpx.TransportError:
+            return False
+        return bool(health["mqtt"]["connected"]) and credentials.exists()
+
+    try:
+        wait_for(connected, "the cloud service to listen and reach the broker", within=30)
+        yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
+    finally:
+        terminate(proc)
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "cloud.log").read_text()
+
+
+def launch(p: Any) -> Any:
+    return p.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def check_accessible_basics(page: Any) -> None:
+    """Landmarks, a labelled control for every input, a name for every button."""
+    problems = page.evaluate(
+        """() => {
+          const out = [];
+          for (const sel of ['header', 'nav[aria-label]', 'main']) {
+            if (!document.querySelector(sel)) out.push('no ' + sel);
+          }
+          for (const el of document.querySelectorAll('input, select, textarea')) {
+            if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) {
+              out.push('unlabelled ' + el.outerHTML.slice(0, 80));
+            }
+          }
+          for (const b of document.querySelectorAll('button')) {
+            if (!b.textContent.trim() && !b.getAttribute('aria-label')) out.push('nameless button');
+          }
+          if (document.querySelectorAll('h1').length !== 1) out.push('not one h1');
+          return out;
+        }"""
+    )
+    assert problems == []
+
+
+def test_a_technician_takes_a_fault_from_alarm_to_resolved(stack: Stack) -> None:
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
+            page.set_default_timeout(WAIT_MS)
+            run_scenario(page, stack)
+        finally:
+            browser.close()
+
+
+def run_scenario(page: Any, stack: Stack) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # sign in: a wrong password is refused with the service's message; a token works
+    page.goto(stack.url + "/")
+    expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
+    page.get_by_label("Username").fill("tech1")
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("#signin-error")).to_contain_text("unknown user or wrong password")
+    check_accessible_basics(page)
+    shot(page, "sign-in")
+    page.get_by_label("API token", exact=True).fill(stack.token("tech1"))
+    page.get_by_role("button", name="Sign in with token").click()
+    expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
+    expect(page.locator("#live")).to_have_text("Live")
+    expect(page.locator("#mine-h")).to_contain_text("(0)")
+    page.evaluate("window.__sameDocument = true")
+
+    # the fault arrives as a job, without reloading
+    unassigned = page.locator("section[aria-labelledby='open-h'] li.card")
+    job = unassigned.filter(has_text="pump-a1")
+
+    def raised() -> bool:
+        stack.pump(dry_run=True, speed=1450, discharge_pressure=0.4)
+        return bool(stack.api("/api/work-orders?equipment_id=pump-a1")["total"])
+
+    wait_for(raised, "the dry-run work order", within=20, interval=1.0)
+    expect(job).to_have_count(1)
+    expect(job).to_contain_text("Respond by")
+    expect(job).to_contain_text("Fault active")
+    check_accessible_basics(page)
+    shot(page, "jobs-new-fault")
+    wo_id = int(job.get_attribute("data-key") or 0)
+    assert stack.api(f"/api/work-orders/{wo_id}")["status"] == "open"
+
+    # acknowledge: the job moves to My jobs, and focus goes with it
+    job.get_by_role("button", name="Acknowledge").click()
+    mine = page.locator(f"section[aria-labelledby='mine-h'] li.card[data-key='{wo_id}']")
+    expect(mine).to_contain_text("acknowledged")
+    expect(unassigned.filter(has_text="pump-a1")).to_have_count(0)
+    expect(mine.get_by_role("button", name="Start work")).to_be_focused()
+
+    mine.get_by_role("button", name="Start work").click()
+    expect(mine).to_contain_text("in progress")
+    expect(mine).to_contain_text("Resolve by")
+
+    # hold needs a reason; then back to work
+    mine.get_by_role("button", name="Put on hold…").click()
+    reason = mine.get_by_label("Why is it on hold?")
+    expect(reason).to_be_focused()
+    reason.fill("waiting for the strainer gasket from stores")
+    shot(page, "jobs-hold-form")
+    mine.get_by_role("button", name="Put on hold", exact=True).click()
+    expect(mine).to_contain_text("on hold")
+    mine.get_by_role("button", name="Resume").click()
+    expect(mine).to_contain_text("in progress")
+
+    # resolving while the fault is still active is refused, and the console says why
+    mine.get_by_role("button", name="Resolve…").click()
+    mine.get_by_label("What was done?").fill("cleaned the strainer")
+    mine.get_by_role("button", name="Resolve job").click()
+    expect(mine.get_by_role("alert")).to_contain_text("fault is still active")
+    mine.get_by_role("button", name="Cancel").click()
+    shot(page, "jobs-mine")
+
+    # the fault clears at the pump: the card says so, live
+    def cleared() -> bool:
+        stack.pump(dry_run=False, speed=1450, discharge_pressure=3.4)
+        alarm = stack.api(f"/api/work-orders/{wo_id}")["alarm"]
+        return bool(alarm and alarm["state"] == "cleared")
+
+    wait_for(cleared, "the alarm to clear", within=20, interval=1.0)
+    expect(mine).to_contain_text("Fault cleared")
+
+    mine.get_by_role("button", name="Resolve…").click()
+    mine.get_by_label("What was done?").fill("strainer blocked with debris; cleaned and primed")
+    mine.get_by_role("button", name="Resolve job").click()
+    expect(page.locator(f"li.card[data-key='{wo_id}']")).to_have_count(0)
+    expect(page.locator("#mine-h")).to_contain_text("(0)")
+    assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+
+    detail = stack.api(f"/api/work-orders/{wo_id}")
+    assert detail["status"] in ("resolved", "closed")
+    assert detail["assignee"]["username"] == "tech1"
+    mine_events = [e for e in detail["events"] if e["actor"] == "tech1"]
+    assert [e["action"] for e in mine_events] == [
+        "acknowledge",
+        "start",
+        "hold",
+        "resume",
+        "resolve",
+    ]
+    assert {e["channel"] for e in mine_events} == {"console"}
+    assert mine_events[2]["note"] == "waiting for the strainer gasket from stores"
+    assert mine_events[-1]["note"] == "strainer blocked with debris; cleaned and primed"
+
+    # the job's own page, with its history
+    page.goto(f"{stack.url}/#/jobs/{wo_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(detail["number"])
+    expect(page.locator(".timeline li")).to_have_count(len(detail["events"]))
+    shot(page, "job")
+
+    # the alarm list, by keyboard: the nav links are reachable and mark the current page
+    page.get_by_role("link", name="Alarms").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Alarms", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name="Alarms")).to_have_attribute("aria-current", "page")
+    page.get_by_label("Cleared").check()
+    expect(page.locator("li.card").filter(has_text="pump-a1")).to_have_count(1)
+    check_accessible_basics(page)
+    shot(page, "alarms")
+
+    # the pump's page: current values, a chart of the day from InfluxDB, its alarms and jobs
+    page.get_by_role("link", name="pump-a1").first.click()
+    expect(page.get_by_role("heading", name="pump-a1", level=1)).to_be_visible()
+    expect(page.locator("table.values")).to_contain_text("discharge pressure")
+    expect(page.locator("svg.chart path.line")).to_have_count(1)
+    expect(page.locator("figcaption")).to_contain_text("lowest")
+    expect(page.locator("section[aria-labelledby='eq-jobs-h'] li.card")).to_have_count(1)
+    check_accessible_basics(page)
+    shot(page, "equipment")
+    page.get_by_label("Point").select_option("dry_run")
+    expect(page.locator("figcaption")).to_contain_text("latest on")
+
+    page.goto(f"{stack.url}/#/equipment")
+    expect(page.get_by_role("link", name="lift-a1")).to_be_visible()
+    shot(page, "equipment-list")
+    assert errors == []

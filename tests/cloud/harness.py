@@ -1,0 +1,305 @@
+"""The cloud's test harness: a settable clock, the app served over httpx's ASGI transport with
+an API client that signs users in, and a site on the session's real mosquitto.
+
+Import what a test needs by name (`from tests.cloud.harness import Api, Clock, serve`); the
+fixtures built on these live in tests/cloud/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+
+from cloud import faults
+from cloud.app import create_app
+from cloud.db import Database
+from cloud.enums import Role
+from cloud.equipment import Equipment
+from cloud.rules.loader import load_rules
+from cloud.rules.service import RulesService
+from cloud.state import AppState
+from cloud.users.service import add_user, get_user, issue_token
+from plantroom.ports import free_port
+from plantroom.settings import CloudSettings
+from stack.pgserver import Postgres
+from stack.services import Mosquitto
+from tests.harness import wait_for, wait_for_async, write_site
+
+START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The time the cloud sees, set and moved on by the test: `clock()` is an aware datetime,
+    `clock.timestamp()` the same instant in epoch seconds (the rule engine's clock)."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def timestamp(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, seconds: float = 0.0, **delta: float) -> None:
+        """Move on by `seconds`, or by timedelta's keywords (`advance(days=1)`)."""
+        self.now += timedelta(seconds=seconds, **delta)
+
+
+@contextmanager
+def postgres_schema(postgres: Postgres) -> Iterator[str]:
+    """A schema of its own on the session's PostgreSQL, dropped afterwards: its database URL."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres.url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield f"{postgres.url}?options=-csearch_path%3D{schema}"
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def settings_for(tmp: Path, site: str = "cloud-s1", **extra: Any) -> CloudSettings:
+    """Settings for an app on a temp SQLite file with tests/data/`site`.yaml as inventory."""
+    write_site(tmp / "site.yaml", site)
+    extra.setdefault("database_url", f"sqlite:///{tmp}/db/cloud.sqlite")
+    return CloudSettings(
+        inventory=tmp / "site.yaml",
+        demo_credentials_path=tmp / "demo" / "credentials.json",
+        api_port=8123,
+        **extra,
+    )
+
+
+class Api:
+    """The app and an httpx client on it; `user()` adds a user and keeps a token to call as."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient, clock: Clock) -> None:
+        self.app = app
+        self.client = client
+        self.clock = clock
+        self.tokens: dict[str, str] = {}
+
+    @property
+    def state(self) -> AppState:
+        state: AppState = self.app.state.cloud
+        return state
+
+    @property
+    def db(self) -> Database:
+        return self.state.database()
+
+    @property
+    def rules(self) -> RulesService:
+        service: RulesService = self.app.state.rules_service
+        return service
+
+    def user(self, username: str, role: Role, password: str | None = None) -> str:
+        """Add `username` (or take the one there) and issue a token for it."""
+        with self.db.session() as session:
+            user = get_user(session, username) or add_user(
+                session,
+                username,
+                role,
+                now=self.clock(),
+                password=password,
+                display_name=username.title(),
+            )
+            self.tokens[username] = issue_token(session, user, now=self.clock())
+        return self.tokens[username]
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
+        """Raise (or clear) the alarm of `rule_id` on `equipment_id` as the monitor would."""
+        raise_fault(self.state, equipment_id, rule_id, now=self.clock(), clear=clear)
+
+    async def get(self, url: str, who: str | None = "tech1", **kw: Any) -> httpx.Response:
+        headers = self.auth(who) if who else {}
+        return await self.client.get(url, headers=headers, **kw)
+
+    async def post(self, url: str, who: str | None = "tech1", **kw: Any) -> httpx.Response:
+        headers = self.auth(who) if who else {}
+        return await self.client.post(url, headers=headers, **kw)
+
+
+@asynccontextmanager
+async def serve(
+    settings: CloudSettings,
+    clock: Clock | None = None,
+    *,
+    users: Mapping[str, Role] | None = None,
+    notify: bool = False,
+    rules_watch_s: float | None = None,
+) -> AsyncIterator[Api]:
+    """The app on `settings` with the test's clock: no telemetry consumer, no SLA ticker (tests
+    tick it themselves) and, unless `notify`, nothing sent out; `users` signed in, and rule
+    files looked at every `rules_watch_s` if given."""
+    clock = clock or Clock()
+    app = create_app(settings, clock=clock, ingest=False, escalate=False, notify=notify)
+    if rules_watch_s is not None:
+        service: RulesService = app.state.rules_service
+        service.watch_interval = rules_watch_s
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cloud") as client:
+            api = Api(app, client, clock)
+            for username, role in (users or {}).items():
+                api.user(username, role)
+            yield api
+
+
+def raise_fault(
+    state: AppState,
+    equipment_id: str,
+    rule_id: str,
+    *,
+    now: datetime,
+    clear: bool = False,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Raise (or clear) the alarm of the shipped rule `rule_id` on `equipment_id` in the app's
+    database, as the monitor would, with `values` ({"x": True} unless given)."""
+    rule = next(r for r in load_rules() if r.id == rule_id)
+    with state.database().session() as session:
+        if clear:
+            faults.clear_alarm(
+                session,
+                equipment_id=equipment_id,
+                rule_id=rule_id,
+                values={},
+                message="cleared",
+                now=now,
+            )
+            return
+        equipment = session.get(Equipment, equipment_id)
+        assert equipment is not None
+        faults.raise_alarm(
+            session,
+            equipment=equipment,
+            rule=rule,
+            values={"x": True} if values is None else values,
+            message=rule.title,
+            now=now,
+            sla=state.sla,
+        )
+
+
+@contextmanager
+def over_http(app: FastAPI) -> Iterator[tuple[str, int]]:
+    """`app` served by uvicorn on a free port in a thread until the block ends: (host, port)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="test-uvicorn")
+    thread.start()
+    try:
+        wait_for(lambda: server.started, "uvicorn to start", within=20)
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def error(response: httpx.Response, status: int, code: str) -> str:
+    """Assert that `response` is the API's error `code` with `status`; return its message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    message: str = body["error"]["message"]
+    assert message
+    return message
+
+
+# -- the service on a real broker -------------------------------------------------------------
+
+
+class LiveSite:
+    """A site of its own on the session's mosquitto: a unique site id and share group, an
+    inventory from tests/data/, a SQLite file, demo users, and telemetry to publish."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        broker: Mosquitto,
+        *,
+        inventory: str = "tower-a",
+        clock: Clock | None = None,
+        rules: bool = False,
+    ) -> None:
+        self.site = f"it-{uuid.uuid4().hex[:8]}"
+        self.broker = broker
+        self.clock = clock
+        write_site(tmp / "site.yaml", inventory, id=self.site)
+        self.rules = tmp / "rules"
+        if rules:
+            self.rules.mkdir()
+        extra: dict[str, Any] = {"rules_dir": self.rules} if rules else {}
+        self.settings = CloudSettings(
+            inventory=tmp / "site.yaml",
+            database_url=f"sqlite:///{tmp}/db/cloud.sqlite",
+            mqtt_host=broker.host,
+            mqtt_port=broker.port,
+            demo_mode=True,
+            demo_credentials_path=tmp / "credentials.json",
+            cloud_share_group=f"rules-{uuid.uuid4().hex[:8]}",
+            **extra,
+        )
+        self.seq = 0
+
+    def topic(self, equipment: str, kind: str, leaf: str = "telemetry") -> str:
+        return f"plantroom/v1/{self.site}/tower-a/{kind}/{equipment}/{leaf}"
+
+    def telemetry(self, points: dict[str, Any]) -> bytes:
+        """The next sample, stamped by the site's clock (or the wall clock without one)."""
+        self.seq += 1
+        now = self.clock().timestamp() if self.clock else time.time()
+        return json.dumps({"ts": int(now * 1000), "seq": self.seq, "points": points}).encode()
+
+    def token(self, username: str) -> dict[str, str]:
+        data = json.loads(self.settings.demo_credentials_path.read_text())
+        token = next(u["token"] for u in data["users"] if u["username"] == username)
+        return {"Authorization": f"Bearer {token}"}
+
+    def publisher(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.broker.host, self.broker.port, identifier=f"test-pub-{uuid.uuid4().hex[:8]}"
+        )
+
+    @asynccontextmanager
+    async def running(
+        self, app: FastAPI
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, aiomqtt.Client]]:
+        """`app` started, with an HTTP client on it and a publisher on the broker, once its
+        telemetry consumer is connected."""
+        async with app.router.lifespan_context(app), asgi(app) as api, self.publisher() as mqtt:
+            await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
+            yield api, mqtt
+
+
+def asgi(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
+
+
+async def connected(client: httpx.AsyncClient) -> bool:
+    """Whether the service's telemetry consumer is connected to the broker."""
+    health = (await client.get("/api/health")).json()
+    return bool(health["mqtt"]["connected"])

@@ -1,0 +1,123 @@
+"""Sample times against the cloud's clock, end to end through a real mosquitto: a time far
+ahead is refused and cannot hide a real fault; an edge agent's clock skew is measured."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloud.app import create_app
+from stack.services import Mosquitto
+from tests.cloud.harness import LiveSite
+from tests.harness import wait_for_async
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visible(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = LiveSite(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with site.running(app) as (api, mqtt):
+        tech = site.token("tech1")
+        pump = site.topic("pump-a1", "pump")
+        await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
+
+        async def active() -> Any:
+            page = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
+            return page["items"] if page["total"] else None
+
+        [alarm] = await wait_for_async(active, "the dry-run alarm", within=15.0)
+        assert alarm["rule_id"] == "pump.dry_run"
+
+        # the message of the security review: one forged sample, stamped just before 2100
+        forged = {"ts": 4_102_444_700_000, "seq": 0, "points": {"dry_run": False}}
+        await mqtt.publish(pump, json.dumps(forged).encode(), qos=1)
+
+        async def refused() -> bool:
+            return bool((await api.get("/api/health")).json()["mqtt"]["future"] == 1)
+
+        await wait_for_async(refused, "the forged sample to be refused and counted", within=15.0)
+        # the pump is still running dry, and the samples that say so are still taken
+        for _ in range(3):
+            await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
+
+        async def caught_up() -> Any:
+            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
+            return eq if eq["last_seq"] == site.seq else None
+
+        eq = await wait_for_async(caught_up, "the real samples after the forged one", within=15.0)
+        assert eq["last_values"]["dry_run"] is True
+        assert eq["last_sample_at"] < "2099"
+        [still] = await wait_for_async(active, "the alarm", within=15.0)
+        assert still["id"] == alarm["id"]
+
+
+async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = LiveSite(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    async with site.running(app) as (api, mqtt):
+        ahead_ms = 120_000  # this agent's clock runs two minutes fast
+        for seq in range(5):
+            report = {
+                "ts": int(time.time() * 1000) + ahead_ms,
+                "seq": seq,
+                "agent": {"uptime_s": float(seq)},
+            }
+            topic = f"plantroom/v1/{site.site}/edge/edge-fast/health"
+            await mqtt.publish(topic, json.dumps(report).encode(), qos=1)
+
+        async def measured() -> Any:
+            clocks = (await api.get("/api/health")).json()["mqtt"]["edge_clocks"]
+            return clocks if clocks and clocks[0]["reports"] == 5 else None
+
+        [clock] = await wait_for_async(measured, "the agent's clock to be measured", within=15.0)
+        assert clock["agent"] == "edge-fast"
+        # receive time - report time: two minutes fast, less a delivery delay
+        assert -120.0 <= clock["skew_s"] < -110.0
+
+
+async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = LiveSite(tmp_path, mosquitto)
+    app = create_app(site.settings, tick_interval=0.2)
+    topic = f"plantroom/v1/{site.site}/edge/edge-slow/health"
+
+    async def report(seq: int, behind_ms: int) -> None:
+        agent = {"uptime_s": float(seq)}
+        body = {"ts": int(time.time() * 1000) - behind_ms, "seq": seq, "agent": agent}
+        await mqtt.publish(topic, json.dumps(body).encode(), qos=1)
+
+    async with site.running(app) as (api, mqtt):
+        assert (await api.get("/api/health")).json()["status"] == "ok"
+        for seq in range(3):  # this agent's clock runs ten minutes slow
+            await report(seq, 600_000)
+
+        async def degraded() -> Any:
+            body = (await api.get("/api/health")).json()
+            return body if body["status"] == "degraded" else None
+
+        body = await wait_for_async(degraded, "the health to name the slow clock", within=15.0)
+        [problem] = body["problems"]
+        assert problem.startswith("edge agent 'edge-slow': clock 60")
+        assert problem.endswith("s behind the cloud's, beyond the 300 s allowed")
+        [clock] = body["mqtt"]["edge_clocks"]
+        assert clock["off"] is True
+
+        for seq in range(3, 3 + 30):  # set right: the window fills with good reports
+            await report(seq, 0)
+
+        async def ok() -> Any:
+            body = (await api.get("/api/health")).json()
+            return body if body["status"] == "ok" else None
+
+        body = await wait_for_async(ok, "the health to be ok again", within=15.0)
+        assert body["problems"] == [] and body["mqtt"]["edge_clocks"][0]["off"] is False

@@ -1,0 +1,151 @@
+"""What every package's tests share: the repository root, the site inventories in tests/data/,
+waiting on a condition with a deadline, unique names on the shared servers, and reading
+InfluxDB or the API over HTTP.
+
+Tests wait on conditions, never on sleeps: `wait_for` polls from a plain (threaded) test,
+`wait_for_async` from a coroutine without blocking the event loop. Both return the probe's
+first truthy answer and fail naming what was awaited, with the last answer seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def site_yaml(name: str, ports: Mapping[int, int] | None = None, **site: str) -> str:
+    """The inventory tests/data/`name`.yaml, its `site` fields (id, timezone) replaced by `site`
+    and each connection's port `p` by `ports[p]` (a free port in place of 5020)."""
+    text = (DATA / f"{name}.yaml").read_text(encoding="utf-8")
+    if not site and not ports:
+        return text
+    doc = yaml.safe_load(text)
+    doc["site"].update(site)
+    for building in doc["buildings"]:
+        for equipment in building["equipment"]:
+            connection = equipment["connection"]
+            if connection.get("port") in (ports or {}):
+                connection["port"] = (ports or {})[connection["port"]]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_site(path: Path, name: str, ports: Mapping[int, int] | None = None, **site: str) -> Path:
+    """Write `site_yaml(name, ports, **site)` to `path` (its folder made) and return `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(site_yaml(name, ports, **site), encoding="utf-8")
+    return path
+
+
+class _Deadline:
+    """`within` seconds from now, and the failure that names what was awaited."""
+
+    def __init__(self, within: float, what: str) -> None:
+        self.within = within
+        self.what = what
+        self.end = time.monotonic() + within
+
+    def passed(self) -> bool:
+        return time.monotonic() > self.end
+
+    def failure(self, last: object) -> AssertionError:
+        return AssertionError(
+            f"timed out after {self.within:g}s waiting for {self.what} (last: {last!r})"
+        )
+
+
+def wait_for(
+    probe: Callable[[], T | None], what: str, within: float = 10.0, interval: float = 0.1
+) -> T:
+    """Call `probe` until it returns something truthy and return that; fail after `within` s."""
+    deadline = _Deadline(within, what)
+    while True:
+        last = probe()
+        if last:
+            return last
+        if deadline.passed():
+            raise deadline.failure(last)
+        time.sleep(interval)
+
+
+async def wait_for_async(
+    probe: Callable[[], Any], what: str, within: float = 10.0, interval: float = 0.05
+) -> Any:
+    """`wait_for` on the event loop: `probe` may be a plain function or a coroutine function."""
+    deadline = _Deadline(within, what)
+    while True:
+        last = probe()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if deadline.passed():
+            raise deadline.failure(last)
+        await asyncio.sleep(interval)
+
+
+def terminate(proc: subprocess.Popen[Any], within: float = 20.0) -> int | None:
+    """Stop `proc` as a service manager would: SIGTERM, `within` seconds to exit, then SIGKILL.
+    Return its exit code as it stopped of its own accord (None if it had to be killed)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses on the session's shared servers (topics, databases, ids)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def influx_query(url: str, db: str, q: str) -> list[dict[str, Any]]:
+    """Run an InfluxQL query; return the series of the first statement."""
+    qs = urllib.parse.urlencode({"db": db, "q": q, "epoch": "ms"})
+    with urllib.request.urlopen(f"{url}/query?{qs}", timeout=10) as resp:
+        body = json.loads(resp.read())
+    result = body["results"][0]
+    if "error" in result:
+        raise AssertionError(f"InfluxQL error for {q!r}: {result['error']}")
+    series: list[dict[str, Any]] = result.get("series", [])
+    return series
+
+
+def call_api(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, Any]:
+    """Call a running cloud process's API over HTTP; return (status, decoded JSON or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, json.loads(raw) if raw else None
