@@ -66,7 +66,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("validate the payload (pydantic)", ("parse_telemetry (",)),
     ("encode the line", ("TelemetryEncoder.",)),
     ("acknowledge (PUBACK)", ("Subscriber.ack (", "Gateway._complete (")),
-    ("write batches (gzip, httpx)", ("InfluxWriter.", "Gateway._sink (", "Gateway._write (")),
+    ("write batches (gzip, httpx)", ("InfluxWriter.", "BatchSink.store (", "BatchSink.write (")),
     ("the rest of message handling (batching, counters)", ("Gateway._on_message (",)),
     # the socket read and the framing, everything under the transport's read callback that
     # none of the categories above claimed

@@ -27,7 +27,8 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from edge.availability import Availability, Status, StatusChange
-from edge.buffer import BufferStats, SampleBuffer
+from edge.buffer import SampleBuffer
+from edge.buffer_stats import BufferStats
 from edge.decode import Value
 from edge.equipment import ServedEquipment
 from edge.health import HEALTH_SEQ_KEY, DevicePollStats, Figures, agent_figures, health_reports

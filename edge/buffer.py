@@ -17,12 +17,8 @@ only such samples remain, a new measurement sample is refused instead, and alarm
 samples may grow the queue up to `hard_limit_factor * max_samples` before the oldest of
 them has to go (logged at ERROR). Every drop is counted and logged.
 
-Full disk. When SQLite reports the disk full, the open transaction is rolled back and its
-samples, and every sample queued after it, wait in memory (at most `max_held`, with the same
-policy: measurements make room, alarm/state samples never do) while each commit tries to
-store them again. The condition is logged at ERROR once, counted (`disk_full_events`) and
-shown by `stats()` (`disk_full`, `held`); once a commit succeeds the held samples are on disk
-in their order and publishing goes on. A kill -9 while the disk is full loses the held ones.
+Full disk. When SQLite reports the disk full, samples wait in memory (`edge.buffer_hold`)
+until a commit stores them. The SQLite file itself (schema, opening) is `edge.buffer_store`.
 """
 
 from __future__ import annotations
@@ -32,80 +28,28 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from edge.buffer_hold import MAX_HELD, HeldSamples
+from edge.buffer_stats import BufferStats
+from edge.buffer_store import (
+    COUNTERS,
+    BufferedSample,
+    Row,
+    is_disk_full,
+    oldest_ts,
+    open_store,
+    read_pending,
+    save_counters,
+    save_seqs,
+)
 from edge.telemetry_encoding import encode_telemetry
 from plantroom.errors import ConfigError
 from plantroom.schema import PointValue, Quality
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS samples (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    equipment TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    keep INTEGER NOT NULL,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS samples_keep ON samples (keep, id);
-CREATE TABLE IF NOT EXISTS seqs (
-    equipment TEXT PRIMARY KEY,
-    next_seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
-
-COUNTERS = ("dropped_measurements", "refused_measurements", "dropped_keepers", "disk_full_events")
-MAX_HELD = 10_000
-
-_Row = tuple[str, int, int, int, str, bytes]  # equipment, seq, ts, keep, topic, payload
-
-
-def _disk_full(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-
-
-@dataclass(frozen=True, slots=True)
-class BufferedSample:
-    id: int
-    equipment: str
-    seq: int
-    ts: int
-    topic: str
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class BufferStats:
-    depth: int
-    max_samples: int
-    dropped_measurements: int
-    refused_measurements: int
-    dropped_keepers: int
-    oldest_ts: int | None
-    held: int = 0
-    """Samples waiting in memory because the disk is full (included in `depth`)."""
-    disk_full: bool = False
-    disk_full_events: int = 0
-
-    @property
-    def dropped(self) -> int:
-        return self.dropped_measurements + self.refused_measurements + self.dropped_keepers
-
-
-def _log_drop(kind: str, total: int, level: int) -> None:
-    # the 1st, 10th, 100th, ... drop: a long outage cannot flood the log
-    if str(total).rstrip("0") == "1":
-        log.log(level, "buffer full: %s (%d so far)", kind, total)
 
 
 class SampleBuffer:
@@ -144,10 +88,10 @@ class SampleBuffer:
         self._unsaved_seqs: dict[str, int] = {}  # next seqs to store with the next commit
         self._counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._unsaved_counters: set[str] = set()
-        self.max_held = max_held
         self._committed_count = 0
-        self._tx_rows: list[_Row] = []  # stored in the open transaction
-        self._held: list[_Row] = []  # waiting in memory for room on disk
+        self._tx_rows: list[Row] = []  # stored in the open transaction
+        # waiting in memory for room on disk
+        self._held = HeldSamples(self.path, max_held, self._drop)
         self._full = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -156,62 +100,22 @@ class SampleBuffer:
         """Open (or create) the queue. An unreadable file is moved aside and replaced."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._open_or_replace()
+            db, saved = open_store(self.path, self.synchronous)
         except (OSError, sqlite3.OperationalError) as exc:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
             raise ConfigError(f"cannot open the edge buffer {self.path}: {exc}") from exc
-        return self
-
-    def _open_or_replace(self) -> None:
-        try:
-            self._connect()
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as exc:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.error("buffer %s is unreadable (%s); moved aside to %s", self.path, exc, aside)
-            self.path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    side.rename(aside.with_name(aside.name + suffix))
-            self._connect()
-
-    def _connect(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None)
         self._db = db
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL mode (got {mode})")
-        db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.executescript(SCHEMA)
-        self._count = int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
-        self._last_id = int(db.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0])
-        self._committed_id = self._last_id
-        self._committed_count = self._count
-        self._seqs = {e: int(n) for e, n in db.execute("SELECT equipment, next_seq FROM seqs")}
-        for name, value in db.execute("SELECT name, value FROM counters"):
-            if name in self._counters:
-                self._counters[name] = int(value)
-        if self._count:
-            log.info("buffer %s holds %d samples from before the restart", self.path, self._count)
+        self._count = self._committed_count = saved.count
+        self._last_id = self._committed_id = saved.last_id
+        self._seqs = saved.seqs
+        self._counters = saved.counters
+        return self
 
     def close(self) -> None:
         if self._db is None:
             return
         try:
             self.commit()
-            if self._held:
-                log.error(
-                    "buffer %s closed on a full disk: %d held samples lost",
-                    self.path,
-                    len(self._held),
-                )
+            self._held.closing()
             with self._disk_full_guard():
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
@@ -244,22 +148,16 @@ class SampleBuffer:
         with self._disk_full_guard():
             if self._held:
                 self._begin()
-                held, self._held = self._held, []
+                held = self._held.take()
                 self._tx_rows.extend(held)  # back to memory should this commit fail too
                 for row in held:
                     self._insert(row, track=False)
             if self._in_tx:
                 if self._unsaved_seqs:
-                    self.db.executemany(
-                        "INSERT INTO seqs (equipment, next_seq) VALUES (?, ?) "
-                        "ON CONFLICT (equipment) DO UPDATE SET next_seq = excluded.next_seq",
-                        self._unsaved_seqs.items(),
-                    )
+                    save_seqs(self.db, self._unsaved_seqs.items())
                 if self._unsaved_counters:
-                    self.db.executemany(
-                        "INSERT INTO counters (name, value) VALUES (?, ?) "
-                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        [(n, self._counters[n]) for n in sorted(self._unsaved_counters)],
+                    save_counters(
+                        self.db, [(n, self._counters[n]) for n in sorted(self._unsaved_counters)]
                     )
                 self.db.execute("COMMIT")
                 self._in_tx = False
@@ -269,9 +167,7 @@ class SampleBuffer:
                 self._committed_count = self._count
                 if self._full:
                     self._full = False
-                    log.warning(
-                        "buffer %s: the disk has room again; held samples stored", self.path
-                    )
+                    self._held.disk_has_room()
         self._last_commit = time.monotonic()
         if self._committed_id != self._last_id:
             self._committed_id = self._last_id
@@ -292,6 +188,13 @@ class SampleBuffer:
         self._counters[counter] += 1
         self._unsaved_counters.add(counter)
         return self._counters[counter]
+
+    def _drop(self, counter: str, what: str, level: int) -> None:
+        """Count one dropped or refused sample; log the 1st, 10th, 100th, ... of each kind,
+        so that a long outage cannot flood the log."""
+        total = self._bump(counter)
+        if str(total).rstrip("0") == "1":
+            log.log(level, "buffer full: %s (%d so far)", what, total)
 
     def _take_seq(self, equipment: str) -> int:
         """The next seq of `equipment`; stored in the transaction that stores the sample."""
@@ -316,25 +219,23 @@ class SampleBuffer:
         if self._count < self.max_samples:
             return True
         if self._drop_oldest(0):
-            _log_drop(
-                "dropped the oldest measurement sample",
-                self._bump("dropped_measurements"),
-                logging.WARNING,
+            self._drop(
+                "dropped_measurements", "dropped the oldest measurement sample", logging.WARNING
             )
             return True
         if not keep:
-            _log_drop(
+            self._drop(
+                "refused_measurements",
                 "only alarm/state samples left; refused a measurement sample",
-                self._bump("refused_measurements"),
                 logging.WARNING,
             )
             return False
         if self._count < self.hard_limit:
             return True
         self._drop_oldest(1)
-        _log_drop(
+        self._drop(
+            "dropped_keepers",
             f"{self._count} alarm/state samples reached the hard limit; dropped the oldest",
-            self._bump("dropped_keepers"),
             logging.ERROR,
         )
         return True
@@ -381,7 +282,7 @@ class SampleBuffer:
     ) -> int:
         if self._full:
             seq = self._take_seq(key)
-            self._hold((key, seq, ts, int(keep), topic, encode(seq)))
+            self._held.add((key, seq, ts, int(keep), topic, encode(seq)))
             self.maybe_commit()
             return seq
         self._begin()
@@ -393,11 +294,11 @@ class SampleBuffer:
                 self._insert(row)
                 stored = True
         if self._full and not stored:
-            self._hold(row)
+            self._held.add(row)
         self.maybe_commit()
         return seq
 
-    def _insert(self, row: _Row, *, track: bool = True) -> None:
+    def _insert(self, row: Row, *, track: bool = True) -> None:
         cur = self.db.execute(
             "INSERT INTO samples (equipment, seq, ts, keep, topic, payload) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -416,7 +317,7 @@ class SampleBuffer:
         try:
             yield
         except sqlite3.OperationalError as exc:
-            if not _disk_full(exc):
+            if not is_disk_full(exc):
                 raise
             self._spill(exc)
 
@@ -430,56 +331,12 @@ class SampleBuffer:
         rows, self._tx_rows = self._tx_rows, []
         if not self._full:
             self._full = True
-            events = self._bump("disk_full_events")
-            log.error(
-                "buffer %s: %s; holding samples in memory (up to %d) until the disk has room "
-                "(%d such events so far)",
-                self.path,
-                exc,
-                self.max_held,
-                events,
-            )
-        for row in rows:
-            self._hold(row)
-
-    def _hold(self, row: _Row) -> None:
-        """Keep a sample in memory, bounded as on disk: the oldest held measurement makes
-        room first; an alarm/state sample is never dropped for a measurement."""
-        if len(self._held) >= self.max_held:
-            oldest = next((i for i, r in enumerate(self._held) if not r[3]), None)
-            if oldest is not None:
-                del self._held[oldest]
-                _log_drop(
-                    "disk full, dropped the oldest held measurement sample",
-                    self._bump("dropped_measurements"),
-                    logging.WARNING,
-                )
-            elif not row[3]:
-                _log_drop(
-                    "disk full, only alarm/state samples held; refused a measurement sample",
-                    self._bump("refused_measurements"),
-                    logging.WARNING,
-                )
-                return
-            elif len(self._held) >= 2 * self.max_held:
-                del self._held[0]
-                _log_drop(
-                    "disk full, held alarm/state samples reached the limit; dropped the oldest",
-                    self._bump("dropped_keepers"),
-                    logging.ERROR,
-                )
-        self._held.append(row)
+            self._held.disk_full(exc, self._bump("disk_full_events"))
+        self._held.extend(rows)
 
     def pending(self, after_id: int = 0, limit: int = 100) -> list[BufferedSample]:
         """Committed samples after `after_id`, oldest first."""
-        rows = self.db.execute(
-            "SELECT id, equipment, seq, ts, topic, payload FROM samples "
-            "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (after_id, self._committed_id, limit),
-        ).fetchall()
-        return [
-            BufferedSample(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], bytes(r[5])) for r in rows
-        ]
+        return read_pending(self.db, after_id, self._committed_id, limit)
 
     def ack(self, sample_id: int) -> None:
         """The broker has the sample: forget it."""
@@ -512,14 +369,13 @@ class SampleBuffer:
         return self._committed_id
 
     def stats(self) -> BufferStats:
-        row = self.db.execute("SELECT ts FROM samples ORDER BY id LIMIT 1").fetchone()
         return BufferStats(
             depth=self._count + len(self._held),
             max_samples=self.max_samples,
             dropped_measurements=self._counters["dropped_measurements"],
             refused_measurements=self._counters["refused_measurements"],
             dropped_keepers=self._counters["dropped_keepers"],
-            oldest_ts=int(row[0]) if row and row[0] is not None else None,
+            oldest_ts=oldest_ts(self.db),
             held=len(self._held),
             disk_full=self._full,
             disk_full_events=self._counters["disk_full_events"],

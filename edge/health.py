@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from edge.availability import Status
-from edge.buffer import BufferStats
+from edge.buffer_stats import BufferStats
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout
 from edge.publisher import PublisherStats
 from plantroom.health import EdgeHealth

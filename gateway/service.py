@@ -13,11 +13,9 @@ context manager, for tests and embedding. See docs/gateway.md for the guarantees
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -27,11 +25,12 @@ from gateway.deadletter import DeadLetters
 from gateway.edgehealth import HEALTH_MEASUREMENT, decode_edge_health, is_edge_health_topic
 from gateway.metrics import serve_metrics
 from gateway.retry import RetryPolicy
+from gateway.sink import BatchSink
 from gateway.stats import GatewayStats, prometheus_text
 from plantroom.errors import InvalidMessage, PlantroomError
 from plantroom.influx.errors import InfluxUnavailable
 from plantroom.influx.lineprotocol import TelemetryEncoder, encode_line
-from plantroom.influx.writer import InfluxWriter, WriteReport
+from plantroom.influx.writer import InfluxWriter
 from plantroom.inventory import load_inventory
 from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
@@ -77,17 +76,14 @@ class Gateway:
             max_bytes=buffer_max_bytes or settings.gateway_buffer_max_bytes,
         )
         self.dead_letters = DeadLetters(self.directory)
+        self._sink = BatchSink(self.buffer, self.dead_letters, self.stats, self._retry)
         self._encoder = TelemetryEncoder()
         self._writer: InfluxWriter | None = None
         self._subscriber: Subscriber | None = None
         self._batcher: Batcher[AckToken] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
-        self._replay_wake = asyncio.Event()
         self._accepting = False
-        self._stopping = False
-        self._influx_up = True
-        self._down_logged = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -100,14 +96,14 @@ class Gateway:
         self.buffer.open()
         try:
             self.dead_letters.open()
-            self._writer = InfluxWriter(settings)
+            self._writer = self._sink.writer = InfluxWriter(settings)
             try:
                 await self._writer.prepare()
             except InfluxUnavailable as exc:
                 log.warning("%s; buffering on disk until it is reachable", exc)
-            self._refresh_buffer_stats()
+            self._sink.refresh_buffer_stats()
             self._batcher = Batcher(
-                self._sink,
+                self._sink.store,
                 self._complete,
                 size=settings.gateway_batch_size,
                 interval_s=settings.gateway_flush_interval_s,
@@ -162,7 +158,7 @@ class Gateway:
     @property
     def influx_up(self) -> bool:
         """False from a failed write until the next successful one."""
-        return self._influx_up
+        return self._sink.influx_up
 
     @property
     def subscribed(self) -> bool:
@@ -175,7 +171,7 @@ class Gateway:
             tg.create_task(self._subscriber.run(), name="gateway-mqtt")
             batcher = tg.create_task(self._batcher.run(), name="gateway-batcher")
             helpers = [
-                tg.create_task(self._replay(), name="gateway-replay"),
+                tg.create_task(self._sink.replay(), name="gateway-replay"),
                 tg.create_task(self._health(), name="gateway-health"),
             ]
             port = self.settings.gateway_metrics_port
@@ -186,12 +182,10 @@ class Gateway:
                         serve_metrics(render, self._metrics_host, port), name="gateway-metrics"
                     )
                 )
-            if self.buffer.has_data:
-                self._replay_wake.set()
             await self._stop.wait()
             log.info("gateway %s stopping: flushing what it holds", self.settings.gateway_id)
             self._accepting = False
-            self._stopping = True
+            self._sink.stopping = True
             self._batcher.close()
             await batcher
             self._subscriber.stop()
@@ -254,100 +248,6 @@ class Gateway:
         assert self._subscriber is not None
         self.stats.acked += self._subscriber.ack(batch.acks)
 
-    def _account(self, lines: Sequence[str], points: Sequence[int], report: WriteReport) -> None:
-        rejected = {r.index for r in report.rejected}
-        for r in report.rejected:
-            self.dead_letters.line(r.line, r.reason)
-        self.stats.dead_letters += len(rejected)
-        self.stats.lines_written += len(lines) - len(rejected)
-        self.stats.points_out += sum(points) - sum(points[i] for i in rejected)
-        self.stats.batches += 1
-
-    def _mark_down(self, exc: InfluxUnavailable) -> None:
-        self._influx_up = False
-        if not self._down_logged:
-            log.error("%s; buffering on disk and retrying", exc)
-            self._down_logged = True
-        else:
-            log.debug("InfluxDB still unavailable: %s", exc)
-
-    def _mark_up(self) -> None:
-        if not self._influx_up:
-            log.info("InfluxDB is back; replaying the disk buffer")
-        self._influx_up = True
-        self._down_logged = False
-
-    def _refresh_buffer_stats(self) -> None:
-        self.stats.buffer_depth = self.buffer.depth_lines
-        self.stats.buffer_dropped = self.buffer.dropped_lines
-        self.stats.buffer_full = int(self.buffer.full)
-        self.stats.buffer_full_errors = self.buffer.full_errors
-
-    async def _write(self, lines: Sequence[str], points: Sequence[int]) -> None:
-        """One write through the InfluxDB writer, counted. Raises InfluxUnavailable."""
-        assert self._writer is not None
-        started = time.perf_counter()
-        try:
-            report = await self._writer.write(lines)
-        except InfluxUnavailable:
-            self.stats.write_errors += 1
-            raise
-        self.stats.batch_latency_ms = (time.perf_counter() - started) * 1000.0
-        self._account(lines, points, report)
-
-    async def _sink(self, batch: Batch[AckToken]) -> None:
-        """Store a batch in InfluxDB or, failing that, in the disk buffer."""
-        if self._influx_up and not self.buffer.has_data:
-            backoff = self._retry.backoff()
-            for attempt in range(self._retry.direct_attempts):
-                try:
-                    await self._write(batch.lines, batch.points)
-                except InfluxUnavailable as exc:
-                    if self._stopping or attempt + 1 == self._retry.direct_attempts:
-                        self._mark_down(exc)
-                        break
-                    await asyncio.sleep(backoff.next_delay())
-                else:
-                    return
-        await self._spill(batch)
-
-    async def _spill(self, batch: Batch[AckToken]) -> None:
-        """Store a batch in the disk buffer. While its disk is full the batch waits here
-        unacknowledged (the broker keeps what follows) and InfluxDB is tried in between."""
-        backoff = self._retry.backoff()
-        while not self.buffer.offer(batch.lines, batch.points, raise_full=self._stopping):
-            self._refresh_buffer_stats()
-            await asyncio.sleep(backoff.next_delay())
-            with contextlib.suppress(InfluxUnavailable):
-                await self._write(batch.lines, batch.points)
-                self.buffer.clear_full()
-                break
-        else:  # stored in the buffer, not written directly
-            self.stats.buffered_lines += len(batch.lines)
-        self._refresh_buffer_stats()
-        self._replay_wake.set()
-
-    async def _replay(self) -> None:
-        """Drain the disk buffer into InfluxDB, oldest first, backing off while it is down."""
-        backoff = self._retry.backoff()
-        while True:
-            await self._replay_wake.wait()
-            self._replay_wake.clear()
-            while (batch := self.buffer.peek()) is not None:
-                try:
-                    await self._write(batch.lines, batch.points)
-                except InfluxUnavailable as exc:
-                    self._mark_down(exc)
-                    await asyncio.sleep(backoff.next_delay())
-                    continue
-                self.buffer.commit(batch)
-                self._refresh_buffer_stats()
-                backoff.reset()
-                self._mark_up()
-            self._refresh_buffer_stats()
-            if not self.buffer.has_data:
-                self._mark_up()
-
     def health_line(self) -> str:
         return encode_line(
             HEALTH_MEASUREMENT,
@@ -360,7 +260,7 @@ class Gateway:
         assert self._batcher is not None
         while True:
             await asyncio.sleep(self._health_interval_s)
-            self._refresh_buffer_stats()
+            self._sink.refresh_buffer_stats()
             self._batcher.add(self.health_line())
 
 

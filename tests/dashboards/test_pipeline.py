@@ -21,7 +21,7 @@ from dashboards.measurements import (
     HEALTH_COMPONENTS,
     health_fields,
 )
-from edge.buffer import BufferStats
+from edge.buffer_stats import BufferStats
 from edge.health import DevicePollStats, agent_figures
 from edge.publisher import PublisherStats
 from gateway.edgehealth import EDGE_COMPONENT, EDGE_DEVICE_COMPONENT, edge_health_lines

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge.availability import Status
-from edge.buffer import BufferStats, SampleBuffer
+from edge.buffer import SampleBuffer
+from edge.buffer_stats import BufferStats
 from edge.errors import DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.health import (
     DEVICES_PER_MESSAGE,
