@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from plantroom.health import DEVICE_COUNTERS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BUILDINGS, PER_KIND = 10, 25
@@ -22,13 +24,4 @@ TARGET_OVERHEAD = 1.25
 TARGET_RSS_MB = 150.0
 
 # counters `EdgeAgent.poll_stats()` keeps per equipment (cumulative)
-COUNTERS = (
-    "polls",
-    "on_schedule",
-    "late",
-    "skipped",
-    "timeouts",
-    "exceptions",
-    "errors",
-    "reconnects",
-)
+COUNTERS = DEVICE_COUNTERS

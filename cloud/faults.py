@@ -36,7 +36,7 @@ from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
 from cloud.users.model import User
 from cloud.workorders import creation, queries
-from cloud.workorders.audit import add_event
+from cloud.workorders.audit import add_event, system_event
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def raise_alarm(
         alarm = open_wo.alarm
         if alarms.retrigger(alarm, rule, values, message, now):
             alarm.occurrences += 1
-            _system_event(session, open_wo, "fault_recurred", message, now)
+            system_event(session, open_wo, "fault_recurred", message, at=now)
         log.info(
             "%s on %s re-triggered; work order %s still open", rule.id, equipment.id, open_wo.number
         )
@@ -162,7 +162,7 @@ def clear_alarm(
         return None
     wo = queries.open_for_alarm(session, alarm.id)
     if wo is not None:
-        _system_event(session, wo, "fault_cleared", message, now)
+        system_event(session, wo, "fault_cleared", message, at=now)
     return alarm
 
 
@@ -198,7 +198,3 @@ def acknowledge(
         user.username,
     )
     return alarm
-
-
-def _system_event(session: Session, wo: WorkOrder, action: str, note: str, now: datetime) -> None:
-    add_event(session, wo, at=now, action=action, actor=None, channel=Channel.SYSTEM, note=note)

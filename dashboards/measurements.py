@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dashboards.errors import DashboardError
 from dashboards.profiles import FieldSet, PointSpec
+from plantroom.health import DEVICE_COUNTERS
+from plantroom.influx.measurements import EVENTS as EVENTS  # the boards import them from here
+from plantroom.influx.measurements import WORK_ORDER_COUNTS, WORK_ORDER_RATES
+from plantroom.influx.measurements import WORK_ORDERS as WORK_ORDERS
 
 HEALTH = "plantroom_health"
-WORK_ORDERS = "work_orders"
-# events: tags site, building, equipment, type (alarm_raised, alarm_cleared, wo_raised,
-# wo_acknowledged, wo_resolved); fields text and priority (strings).
-EVENTS = "events"
 
 # plantroom_health holds three kinds of line, told apart by the `component` tag; a query must
 # always filter on it, as the kinds share field names (`buffer_dropped`) and tags (`instance`).
@@ -81,16 +81,7 @@ EDGE_GAUGES = {
     "receive_delay_s": "float",  # the gateway's: its receive time - the report's time
 }
 
-EDGE_DEVICE_COUNTERS = (
-    "polls",
-    "on_schedule",
-    "late",
-    "skipped",
-    "timeouts",
-    "exceptions",
-    "errors",
-    "reconnects",
-)
+EDGE_DEVICE_COUNTERS = DEVICE_COUNTERS
 # Written only when the device was polled in the report window.
 EDGE_DEVICE_GAUGES = {
     "poll_latency_p50_ms": "float",
@@ -104,16 +95,6 @@ _HEALTH_SCHEMA: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     EDGE_DEVICE: (EDGE_DEVICE_COUNTERS, EDGE_DEVICE_GAUGES),
 }
 
-# work_orders: tags site, building, priority, kind; one point per tag combination.
-WORK_ORDER_COUNTS = ("open", "acknowledged", "in_progress", "overdue")
-WORK_ORDER_RATES = (
-    "mtta_s",
-    "mttr_s",
-    "sla_compliance_pct",
-    "equipment_good_pct",
-    "fire_good_pct",
-    "lighting_good_pct",
-)
 PRIORITIES = ("emergency", "urgent", "normal", "low")
 
 

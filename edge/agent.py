@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import logging
 import random
-import signal
 import time
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
@@ -43,6 +42,7 @@ from plantroom.inventory import Inventory, Mqtt, load_inventory
 from plantroom.profiles import Assignment, Poll, ProfileLibrary
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
+from plantroom.signals import stop_on_signals
 from plantroom.tls import mqtt_client_context
 from plantroom.topics import check_segment, edge_health
 
@@ -341,11 +341,7 @@ class EdgeAgent:
 
 
 async def _main(settings: EdgeSettings) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    with stop_on_signals() as stop:
         async with EdgeAgent(settings) as agent:
             stopper = asyncio.create_task(stop.wait(), name="signal")
             await asyncio.wait({stopper, agent.task}, return_when=asyncio.FIRST_COMPLETED)
@@ -354,9 +350,6 @@ async def _main(settings: EdgeSettings) -> None:
                 await stopper
             if stop.is_set():
                 log.info("stopping on signal")
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def run(settings: EdgeSettings) -> None:

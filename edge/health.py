@@ -38,7 +38,7 @@ from edge.availability import Status
 from edge.buffer_stats import BufferStats
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout
 from edge.publisher import PublisherStats
-from plantroom.health import EdgeHealth
+from plantroom.health import DEVICE_COUNTERS, EdgeHealth
 
 LATENCY_WINDOW = 1024
 DEVICES_PER_MESSAGE = 1000
@@ -127,16 +127,7 @@ class DevicePollStats:
 
     def figures(self) -> Figures:
         """This device's figures for a health report (latency only when the window has any)."""
-        out: Figures = {
-            "polls": self.polls,
-            "on_schedule": self.on_schedule,
-            "late": self.late,
-            "skipped": self.skipped,
-            "timeouts": self.timeouts,
-            "exceptions": self.exceptions,
-            "errors": self.errors,
-            "reconnects": self.reconnects,
-        }
+        out: Figures = {name: getattr(self, name) for name in DEVICE_COUNTERS}
         ordered = self._ordered()
         if ordered:
             out["poll_latency_p50_ms"] = round(_percentile(ordered, 0.50) * 1000, 3)

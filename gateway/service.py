@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +34,7 @@ from plantroom.inventory import load_inventory
 from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import GatewaySettings
+from plantroom.signals import stop_on_signals
 from plantroom.subscriber import AckToken, Subscriber
 from plantroom.topics import EDGE_HEALTH_WILDCARD, TELEMETRY_WILDCARD, shared
 
@@ -274,12 +274,7 @@ def _plain_error(exc: BaseException) -> BaseException:
 async def serve(settings: GatewaySettings) -> None:
     """Run one gateway until SIGINT or SIGTERM, then stop cleanly."""
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    with stop_on_signals() as stop:
         async with Gateway(settings) as gateway:
             stopper = asyncio.create_task(stop.wait(), name="gateway-signals")
             running = asyncio.create_task(gateway.wait(), name="gateway-wait")
@@ -289,9 +284,6 @@ async def serve(settings: GatewaySettings) -> None:
                 log.info("signal received")
             running.cancel()
             await asyncio.gather(stopper, running, return_exceptions=True)
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
 
 
 def run(settings: GatewaySettings) -> None:

@@ -35,6 +35,18 @@ from plantroom.schema import MAX_TS_MS, MIN_TS_MS, PointName, validation_reason
 MAX_HEALTH_PAYLOAD_BYTES = 1024 * 1024
 MAX_HEALTH_FIGURES = 64
 MAX_HEALTH_DEVICES = 5000
+DEVICE_COUNTERS = (
+    "polls",
+    "on_schedule",
+    "late",
+    "skipped",
+    "timeouts",
+    "exceptions",
+    "errors",
+    "reconnects",
+)
+"""The cumulative counters among each device's figures (docs/contract.md, "Edge health
+figures"); the rest of a device's figures are gauges of the report window."""
 
 EquipmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 Figures = dict[PointName, StrictInt | StrictFloat]

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import signal
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any
 
 from plantroom.inventory import Inventory, load_inventory
 from plantroom.settings import SimSettings
+from plantroom.signals import stop_on_signals
 from simulators.campus import Campus
 from simulators.control import ControlServer, create_app
 from simulators.devices import ModbusDevice
@@ -282,17 +282,9 @@ def run(settings: SimSettings, scenario: Path | None = None) -> None:
 async def _main(
     inventory: Inventory, settings: SimSettings, scenario: Scenario | None = None
 ) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    with stop_on_signals() as stop:
         async with Simulation(inventory, settings) as sim:
             if scenario is not None:
                 sim.run_scenario(scenario)
             await sim.wait(stop)
             log.info("stopping")
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)

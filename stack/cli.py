@@ -37,6 +37,8 @@ app.add_typer(wo_app, name="wo", help="Work orders from the command line (over t
 app.command("report")(report_command)
 app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
 
+MqttHostOpt = Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")]
+MqttPortOpt = Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")]
 InventoryOpt = Annotated[
     Path | None,
     typer.Option("--inventory", "-i", help="site inventory YAML [env PLANTROOM_INVENTORY]"),
@@ -88,8 +90,8 @@ def edge(
     building: Annotated[
         list[str] | None, typer.Option("--building", "-b", help="serve only these buildings")
     ] = None,
-    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    mqtt_host: MqttHostOpt = None,
+    mqtt_port: MqttPortOpt = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Run an edge agent: poll equipment, publish telemetry."""
@@ -108,8 +110,8 @@ def edge(
 @app.command()
 def gateway(
     inventory: InventoryOpt = None,
-    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    mqtt_host: MqttHostOpt = None,
+    mqtt_port: MqttPortOpt = None,
     influx_url: Annotated[str | None, typer.Option(help="[PLANTROOM_INFLUX_URL]")] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -135,8 +137,8 @@ def cloud(
     rules_dir: Annotated[
         Path | None, typer.Option(help="extra rule folder [PLANTROOM_RULES_DIR]")
     ] = None,
-    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    mqtt_host: MqttHostOpt = None,
+    mqtt_port: MqttPortOpt = None,
     demo_mode: Annotated[
         bool | None, typer.Option("--demo-mode/--no-demo-mode", help="create demo users")
     ] = None,
@@ -193,8 +195,8 @@ def sim(
     ctx: typer.Context,
     inventory: InventoryOpt = None,
     control_port: Annotated[int | None, typer.Option(help="[PLANTROOM_SIM_CONTROL_PORT]")] = None,
-    mqtt_host: Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")] = None,
-    mqtt_port: Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")] = None,
+    mqtt_host: MqttHostOpt = None,
+    mqtt_port: MqttPortOpt = None,
     seed: Annotated[int | None, typer.Option(help="[PLANTROOM_SIM_SEED]")] = None,
     speed: Annotated[float | None, typer.Option(help="simulated seconds per second")] = None,
     scenario: Annotated[

@@ -30,14 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
-from cloud.enums import AlarmState, Channel, EquipmentStatus, Priority, WorkOrderKind
+from cloud.enums import AlarmState, EquipmentStatus, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
 from cloud.rules.engine import Transition
 from cloud.rules.model import OutagePolicy, Rule
 from cloud.sla import SlaPolicy
 from cloud.workorders import creation, queries
-from cloud.workorders.audit import add_event
+from cloud.workorders.audit import system_event
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -278,14 +278,12 @@ class IncidentManager:
         open_wo = queries.open_for_fault(session, equipment.id, rule_id)
         if open_wo is not None:  # still open from an earlier outage: it covers this one
             open_wo.incident_id = incident.id
-            add_event(
+            system_event(
                 session,
                 open_wo,
+                "incident_linked",
+                f"incident {incident.id}: {incident.title}",
                 at=now,
-                action="incident_linked",
-                actor=None,
-                channel=Channel.SYSTEM,
-                note=f"incident {incident.id}: {incident.title}",
             )
             return None
         what = "Lift" if equipment.kind == "elevator" else "Fire panel"
@@ -334,14 +332,12 @@ class IncidentManager:
             )
         )
         if main is not None:
-            add_event(
+            system_event(
                 session,
                 main,
+                "fault_cleared",
+                f"every device of incident {incident_id} reports again",
                 at=now,
-                action="fault_cleared",
-                actor=None,
-                channel=Channel.SYSTEM,
-                note=f"every device of incident {incident_id} reports again",
             )
         log.info("incident %d in building %s cleared", incident_id, incident.building)
         return incident

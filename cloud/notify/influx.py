@@ -34,21 +34,10 @@ from cloud.notify.pump import Permanent, Retryable
 from cloud.sla import Targets
 from plantroom.influx.errors import InfluxUnavailable
 from plantroom.influx.lineprotocol import LineProtocolError, encode_line
+from plantroom.influx.measurements import EVENTS, WORK_ORDERS
 from plantroom.influx.writer import InfluxTarget, InfluxWriter
 
 log = logging.getLogger(__name__)
-
-EVENTS = "events"
-WORK_ORDERS = "work_orders"
-COUNT_FIELDS = ("open", "acknowledged", "in_progress", "overdue")
-RATE_FIELDS = (
-    "mtta_s",
-    "mttr_s",
-    "sla_compliance_pct",
-    "equipment_good_pct",
-    "fire_good_pct",
-    "lighting_good_pct",
-)
 
 
 def line(

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
-from cloud.enums import AlarmState, Channel, Role, WorkOrderKind, WorkOrderStatus
+from cloud.enums import AlarmState, Role, WorkOrderKind, WorkOrderStatus
 from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from cloud.users.model import Team, User
@@ -118,14 +118,12 @@ def _notify(
     now: datetime,
     details: dict[str, object],
 ) -> None:
-    event = audit.add_event(
+    event = audit.system_event(
         session,
         wo,
+        kind,
+        message,
         at=now,
-        action=kind,
-        actor=None,
-        channel=Channel.SYSTEM,
-        note=message,
         details={**details, "recipients": [u.username for u in people]},
     )
     session.flush()

@@ -41,3 +41,57 @@ def add_event(
     )
     wo.events.append(event)
     return event
+
+
+def system_event(
+    session: Session,
+    wo: WorkOrder,
+    action: str,
+    note: str,
+    *,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> WorkOrderEvent:
+    """An event the service records itself: no actor, channel `system`."""
+    return add_event(
+        session,
+        wo,
+        at=at,
+        action=action,
+        actor=None,
+        channel=Channel.SYSTEM,
+        note=note,
+        details=details,
+    )
+
+
+def record_change(
+    session: Session,
+    wo: WorkOrder,
+    *,
+    at: datetime,
+    action: str,
+    actor: User | None,
+    channel: Channel,
+    to: WorkOrderStatus | None = None,
+    note: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> WorkOrderEvent:
+    """Stamp the job as changed at `at` and add the change's event; with `to`, the job moves
+    to that status and the event says from which one it came."""
+    source = wo.status if to is not None else None
+    if to is not None:
+        wo.status = to
+    wo.updated_at = at
+    return add_event(
+        session,
+        wo,
+        at=at,
+        action=action,
+        actor=actor,
+        channel=channel,
+        from_status=source,
+        to_status=to,
+        note=note,
+        details=details,
+    )

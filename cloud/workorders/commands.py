@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.sla import SlaPolicy, load_sla
 from cloud.users.model import User
 from cloud.users.service import get_user
-from cloud.workorders.audit import add_event
+from cloud.workorders.audit import record_change
 from cloud.workorders.model import WorkOrder, WorkOrderAttachment, WorkOrderEvent
 from cloud.workorders.rules import (
     Action,
@@ -56,15 +58,50 @@ def load_for_change(session: Session, work_order_id: int) -> WorkOrder:
     return wo
 
 
+@dataclass(slots=True)
+class _Change:
+    """One person's change under way: the work order, and who changes it, when and how."""
+
+    session: Session
+    wo: WorkOrder
+    user: User
+    now: datetime
+    channel: Channel
+
+    def record(
+        self,
+        action: str,
+        *,
+        note: str | None = None,
+        details: dict[str, Any] | None = None,
+        to: S | None = None,
+    ) -> WorkOrderEvent:
+        """Stamp the job as changed now and add the change's event to its trail; with `to`,
+        the job moves to that status."""
+        return record_change(
+            self.session,
+            self.wo,
+            at=self.now,
+            action=action,
+            actor=self.user,
+            channel=self.channel,
+            to=to,
+            note=note,
+            details=details,
+        )
+
+
 @contextmanager
-def _opening(session: Session, work_order_id: int, channel: Channel) -> Iterator[WorkOrder]:
+def _opening(
+    session: Session, work_order_id: int, *, user: User, now: datetime, channel: Channel
+) -> Iterator[_Change]:
     """A person's change to one work order: check the channel, load the row for change, let
     the caller check and apply the change and record its event, then write it, refusing it
     if someone else changed the row meanwhile (its version moved)."""
     if channel is Channel.SYSTEM:
         raise InvalidInput("channel 'system' is reserved for changes the service makes itself")
     wo = load_for_change(session, work_order_id)
-    yield wo
+    yield _Change(session, wo, user, now, channel)
     try:
         session.flush()
     except StaleDataError as exc:
@@ -79,20 +116,16 @@ def close_verified(
     session: Session, wo: WorkOrder, *, now: datetime, note: str, actor: User | None = None
 ) -> None:
     """Close a resolved job whose fix is confirmed (verified telemetry or a done checklist)."""
-    source = wo.status
-    wo.status = S.CLOSED
     wo.closed_at = now
-    wo.updated_at = now
     wo.open_key = None
-    add_event(
+    record_change(
         session,
         wo,
+        to=S.CLOSED,
         at=now,
         action="close",
         actor=actor,
         channel=Channel.SYSTEM,
-        from_status=source,
-        to_status=S.CLOSED,
         note=note,
     )
 
@@ -111,7 +144,8 @@ def act(
     """Apply `action` by `user`; raises NotFound, Forbidden, Conflict or InvalidInput. `sla`
     gives the verification window (closing a fault job); without it the shipped one."""
     sla = sla or shipped_sla()
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
         target = plan(
             action,
             status=wo.status,
@@ -124,26 +158,13 @@ def act(
             checklist_done=wo.kind is not WorkOrderKind.PM or checklist_done(wo),
             note=note,
         )
-        source = wo.status
-        wo.status = target
-        wo.updated_at = now
+        change.record(action.value, note=note, to=target)
         _apply(wo, action, user=user, now=now, note=note)
         if target in FINISHED:
             wo.open_key = None
         if wo.escalation_clock is not None and clock_stopped(wo, wo.escalation_clock):
             wo.escalation_clock = None
             wo.escalation_stage = 0
-        add_event(
-            session,
-            wo,
-            at=now,
-            action=action.value,
-            actor=user,
-            channel=channel,
-            from_status=source,
-            to_status=target,
-            note=note,
-        )
         if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM:
             close_verified(session, wo, now=now, note="checklist done")
     return wo
@@ -198,7 +219,8 @@ def assign(
     """A supervisor gives the job to someone (or takes it from one technician to another).
     An unacknowledged job is dispatched to its new assignee, who acknowledges it."""
     may_assign(user.role)
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
         plan_assign(wo.status)
         to = _field_user(session, assignee)
         previous = wo.assignee
@@ -207,17 +229,11 @@ def assign(
                 f"work order {wo.number} is already assigned to {assignee}", code="no_change"
             )
         wo.assignee = to
-        wo.updated_at = now
         if wo.status is S.OPEN:
             wo.dispatched_at = None  # the ticker sends it to the new assignee
         was = f" (was {previous.username})" if previous is not None else ""
-        add_event(
-            session,
-            wo,
-            at=now,
-            action="assign",
-            actor=user,
-            channel=channel,
+        change.record(
+            "assign",
             note=note or f"assigned to {to.username}{was}",
             details={"assignee": to.username, "previous": previous.username if previous else None},
         )
@@ -236,7 +252,8 @@ def postpone(
     note: str | None = None,
 ) -> WorkOrder:
     """Move the promised completion, once: a job may not be postponed twice."""
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
         plan_postpone(
             status=wo.status,
             role=user.role,
@@ -250,17 +267,11 @@ def postpone(
         previous = wo.resolve_due_at
         wo.resolve_due_at = until
         wo.postponements += 1
-        wo.updated_at = now
         if wo.escalation_clock == "complete":
             wo.escalation_clock = None
             wo.escalation_stage = 0
-        add_event(
-            session,
-            wo,
-            at=now,
-            action="postpone",
-            actor=user,
-            channel=channel,
+        change.record(
+            "postpone",
             note=note,
             details={
                 "from": previous.isoformat() if previous else None,
@@ -282,11 +293,8 @@ def comment(
     """A remark on the job, by anyone signed in, in any status; it joins the audit trail."""
     if not text.strip():
         raise InvalidInput("text: a comment must not be empty")
-    with _opening(session, work_order_id, channel) as wo:
-        wo.updated_at = now
-        event = add_event(
-            session, wo, at=now, action="comment", actor=user, channel=channel, note=text.strip()
-        )
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        event = change.record("comment", note=text.strip())
     return event
 
 
@@ -306,19 +314,13 @@ def attach(
         raise InvalidInput(f"url: {url[:200]!r} is not an http(s) URL")
     if not name.strip():
         raise InvalidInput("name: an attachment needs a name")
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
         attachment = WorkOrderAttachment(
             url=url, name=name.strip(), added_by=user.username, added_at=now
         )
-        wo.attachments.append(attachment)
-        wo.updated_at = now
-        add_event(
-            session,
-            wo,
-            at=now,
-            action="attachment",
-            actor=user,
-            channel=channel,
+        change.wo.attachments.append(attachment)
+        change.record(
+            "attachment",
             note=name.strip(),
             details={"url": url, "name": name.strip()},
         )
@@ -336,12 +338,12 @@ def record_follow_up(
 ) -> WorkOrder:
     """A post-repair visit (or call) to the reporter: counts towards the follow-up rate."""
     may_follow_up(user.role, note)
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
         plan_follow_up(wo.number, wo.kind, wo.status)
         wo.follow_up = True
         wo.follow_up_at = now
-        wo.updated_at = now
-        add_event(session, wo, at=now, action="follow_up", actor=user, channel=channel, note=note)
+        change.record("follow_up", note=note)
     return wo
 
 
@@ -357,7 +359,8 @@ def check_item(
     note: str | None = None,
 ) -> WorkOrder:
     """Tick (or untick) item `index` (from 0) of a PM job's checklist."""
-    with _opening(session, work_order_id, channel) as wo:
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
         items = checklist_of(wo)
         if items is None:
             raise Conflict(f"work order {wo.number} has no checklist", code="no_checklist")
@@ -372,15 +375,9 @@ def check_item(
         entry["at"] = now.isoformat() if done else None
         items[index] = entry
         wo.checklist = items  # a new list: the JSON column is saved
-        wo.updated_at = now
         label = str(entry.get("item") or entry.get("text") or f"item {index}")
-        add_event(
-            session,
-            wo,
-            at=now,
-            action="check" if done else "uncheck",
-            actor=user,
-            channel=channel,
+        change.record(
+            "check" if done else "uncheck",
             note=note or label,
             details={"index": index, "item": label, "done": done},
         )

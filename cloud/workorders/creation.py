@@ -19,7 +19,7 @@ from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
 from cloud.users.model import Team, User
 from cloud.workorders import queries
-from cloud.workorders.audit import add_event
+from cloud.workorders.audit import add_event, record_change
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import S, fault_key
 
@@ -206,28 +206,24 @@ def reopen(
 ) -> WorkOrder:
     """The fault came back soon after its fix: the same job opens again, counted against the
     repair's quality. Its owner keeps it (and hears of it first); its clocks start again."""
-    source = wo.status
     previous_fix = wo.resolved_at
-    wo.status = S.OPEN
     wo.alarm = alarm
     wo.open_key = fault_key(alarm.equipment_id, alarm.rule_id)
     wo.reopens += 1
     wo.reopened_at = now
-    wo.updated_at = now
     wo.acknowledged_at = None
     wo.started_at = None
     wo.resolved_at = None
     wo.closed_at = None
     set_due(wo, sla, now)
-    add_event(
+    record_change(
         session,
         wo,
         at=now,
         action="reopened",
         actor=None,
         channel=Channel.SYSTEM,
-        from_status=source,
-        to_status=S.OPEN,
+        to=S.OPEN,
         note=note,
         details={
             "reopens": wo.reopens,

@@ -1,0 +1,21 @@
+"""The measurements the cloud writes to InfluxDB besides telemetry, as the dashboards read
+them: the cloud's notifier writes them (`cloud.notify.influx`), the boards query them."""
+
+from __future__ import annotations
+
+EVENTS = "events"
+"""Tags site, building, equipment, type (alarm_raised, alarm_cleared, wo_raised,
+wo_acknowledged, wo_resolved); fields text and priority (strings)."""
+WORK_ORDERS = "work_orders"
+"""Tags site, building, priority, kind; one point per tag combination."""
+WORK_ORDER_COUNTS = ("open", "acknowledged", "in_progress", "overdue")
+"""Integer fields of `work_orders`: jobs in that state now."""
+WORK_ORDER_RATES = (
+    "mtta_s",
+    "mttr_s",
+    "sla_compliance_pct",
+    "equipment_good_pct",
+    "fire_good_pct",
+    "lighting_good_pct",
+)
+"""Float fields of `work_orders`."""
