@@ -8,10 +8,12 @@ fixtures built on these live in tests/cloud/conftest.py.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,3 +359,46 @@ async def connected(client: httpx.AsyncClient) -> bool:
     """Whether the service's telemetry consumer is connected to the broker."""
     health = (await client.get("/api/health")).json()
     return bool(health["mqtt"]["connected"])
+
+
+# -- the service as its own process -----------------------------------------------------------
+
+
+def cloud_process(
+    tmp: Path,
+    inventory: Path,
+    port: int,
+    *,
+    broker: Mosquitto,
+    influx_url: str,
+    influx_database: str,
+    credentials: Path,
+    extra: Sequence[str] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that start the cloud in demo mode on `port`, with
+    `inventory`, a SQLite file under `tmp`/db, the broker, InfluxDB and a share group of its
+    own, demo users' tokens written to `credentials`; `extra` arguments last."""
+    env = {
+        **os.environ,
+        "PLANTROOM_MQTT_HOST": broker.host,
+        "PLANTROOM_MQTT_PORT": str(broker.port),
+        "PLANTROOM_INFLUX_URL": influx_url,
+        "PLANTROOM_INFLUX_DATABASE": influx_database,
+        "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
+        "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "stack",
+        "cloud",
+        "--inventory",
+        str(inventory),
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{tmp}/db/cloud.sqlite",
+        "--demo-mode",
+        *extra,
+    ]
+    return cmd, env
