@@ -46,6 +46,17 @@ buildings:
 """
 
 
+SLOW_RULES = """rules:
+  - id: pump.dry_run
+    kind: pump
+    title: Pump running dry
+    condition: {point: dry_run, is: true}
+    for: 30s
+    severity: major
+    priority: urgent
+"""
+
+
 class Rig:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -265,18 +276,7 @@ def test_a_failed_batch_rolls_back_and_reloads_the_rules(
 def test_ticks_raise_rules_with_a_for_duration(tmp_path: Path) -> None:
     extra = tmp_path / "rules"
     extra.mkdir()
-    (extra / "slow.yaml").write_text(
-        """rules:
-  - id: pump.dry_run
-    kind: pump
-    title: Pump running dry
-    condition: {point: dry_run, is: true}
-    for: 30s
-    severity: major
-    priority: urgent
-""",
-        encoding="utf-8",
-    )
+    (extra / "slow.yaml").write_text(SLOW_RULES, encoding="utf-8")
     rig = Rig(tmp_path)
     try:
         engine = RuleEngine(load_rules(extra), clock=lambda: rig.clock().timestamp())
@@ -344,17 +344,6 @@ def test_inventory_sync_adds_updates_and_retires(rig: Rig) -> None:
         assert len(registry.search(session, include_retired=True)) == 3
         assert session.get(Equipment, "l1") is not None
     assert os.path.exists(rig.tmp / "db" / "cloud.sqlite")
-
-
-SLOW_RULES = """rules:
-  - id: pump.dry_run
-    kind: pump
-    title: Pump running dry
-    condition: {point: dry_run, is: true}
-    for: 30s
-    severity: major
-    priority: urgent
-"""
 
 
 def rig_with(tmp_path: Path, rules_text: str) -> Rig:
