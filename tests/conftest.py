@@ -8,6 +8,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -17,51 +18,51 @@ from stack.services import Influxd, Mosquitto
 from tests.harness import terminate, wait_for
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    """A real broker for the whole session. Tests use unique topics or client ids."""
-    server = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+class _Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+ServerT = TypeVar("ServerT", bound=_Server)
+
+
+def running(server: ServerT) -> Iterator[ServerT]:
+    """A fixture's body: `server` started, handed to the tests, stopped after them."""
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A real broker for the whole session. Tests use unique topics or client ids."""
+    yield from running(Mosquitto(tmp_path_factory.mktemp("mosquitto")))
 
 
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     """A real InfluxDB 1.x for the whole session. Tests use their own database names."""
-    server = Influxd(tmp_path_factory.mktemp("influxd"))
-    server.start()
-    yield server
-    server.stop()
+    yield from running(Influxd(tmp_path_factory.mktemp("influxd")))
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A real PostgreSQL cluster for the whole session (database `plantroom`)."""
     data_dir = postgres_dir()
-    server = Postgres(data_dir)
-    server.start()
-    yield server
-    server.stop()
+    yield from running(Postgres(data_dir))
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
 def fresh_mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker of the test's own, for tests that stop or kill it."""
-    server = Mosquitto(tmp_path / "mosquitto")
-    server.start()
-    yield server
-    server.stop()
+    yield from running(Mosquitto(tmp_path / "mosquitto"))
 
 
 @pytest.fixture
 def fresh_influxd(tmp_path: Path) -> Iterator[Influxd]:
     """An InfluxDB of the test's own, for tests that stop or kill it."""
-    server = Influxd(tmp_path / "influxd")
-    server.start()
-    yield server
-    server.stop()
+    yield from running(Influxd(tmp_path / "influxd"))
 
 
 @pytest.fixture

@@ -132,6 +132,21 @@ def influx_query(url: str, db: str, q: str) -> list[dict[str, Any]]:
     return series
 
 
+def influx_write(url: str, db: str, lines: list[str]) -> None:
+    """Create database `db` (if need be) and write `lines` of line protocol, ms precision."""
+    create = urllib.parse.urlencode({"q": f'CREATE DATABASE "{db}"'}).encode()
+    with urllib.request.urlopen(f"{url}/query", data=create, timeout=10) as resp:
+        assert resp.status == 200, resp.read()
+    qs = urllib.parse.urlencode({"db": db, "precision": "ms"})
+    body = "\n".join(lines).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/write?{qs}", data=body, timeout=10) as resp:
+            status, text = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read()
+    assert status == 204, text
+
+
 def call_api(
     base: str, method: str, path: str, token: str | None = None, body: Any = None
 ) -> tuple[int, Any]:

@@ -9,7 +9,8 @@ import pytest
 
 from cloud.enums import Role
 from stack.pgserver import Postgres
-from tests.cloud.harness import Api, postgres_schema, serve, settings_for
+from stack.services import Mosquitto
+from tests.cloud.harness import Api, LiveSite, postgres_schema, serve, settings_for
 
 STAFF = {
     "tech1": Role.TECHNICIAN,
@@ -44,3 +45,9 @@ def schema_url(postgres: Postgres) -> Iterator[str]:
     """A schema of its own on the session's PostgreSQL, dropped afterwards."""
     with postgres_schema(postgres) as url:
         yield url
+
+
+@pytest.fixture
+def live_site(tmp_path: Path, mosquitto: Mosquitto) -> LiveSite:
+    """A site of its own (tests/data/tower-a.yaml) on the session's mosquitto."""
+    return LiveSite(tmp_path, mosquitto)

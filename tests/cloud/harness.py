@@ -8,10 +8,12 @@ fixtures built on these live in tests/cloud/conftest.py.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,16 +24,21 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
-from cloud import faults
+from cloud import faults, registry
+from cloud.alarms.model import Alarm
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Role
 from cloud.equipment import Equipment
 from cloud.rules.loader import load_rules
+from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
+from cloud.sla import SlaPolicy
 from cloud.state import AppState
 from cloud.users.service import add_user, get_user, issue_token
+from plantroom.inventory import Inventory, load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.pgserver import Postgres
@@ -84,6 +91,18 @@ def settings_for(tmp: Path, site: str = "cloud-s1", **extra: Any) -> CloudSettin
         api_port=8123,
         **extra,
     )
+
+
+def site_database(tmp: Path, inventory: str) -> tuple[Inventory, Database]:
+    """The inventory YAML `inventory` written to `tmp`/site.yaml and loaded, and a migrated
+    SQLite database in `tmp`/db with its equipment registered."""
+    (tmp / "site.yaml").write_text(inventory, encoding="utf-8")
+    loaded = load_inventory(tmp / "site.yaml")
+    db = Database(f"sqlite:///{tmp}/db/cloud.sqlite")
+    db.migrate()
+    with db.session() as session:
+        registry.sync_inventory(session, loaded)
+    return loaded, db
 
 
 class Api:
@@ -179,26 +198,41 @@ def raise_fault(
     rule = next(r for r in load_rules() if r.id == rule_id)
     with state.database().session() as session:
         if clear:
-            faults.clear_alarm(
-                session,
-                equipment_id=equipment_id,
-                rule_id=rule_id,
-                values={},
-                message="cleared",
-                now=now,
-            )
+            clear_alarm(session, equipment_id, rule_id, now=now)
             return
-        equipment = session.get(Equipment, equipment_id)
-        assert equipment is not None
-        faults.raise_alarm(
-            session,
-            equipment=equipment,
-            rule=rule,
-            values={"x": True} if values is None else values,
-            message=rule.title,
-            now=now,
-            sla=state.sla,
-        )
+        raise_alarm(session, equipment_id, rule, now=now, sla=state.sla, values=values)
+
+
+def raise_alarm(
+    session: Session,
+    equipment_id: str,
+    rule: Rule,
+    *,
+    now: datetime,
+    sla: SlaPolicy,
+    values: dict[str, Any] | None = None,
+) -> Alarm:
+    """`rule`'s alarm on `equipment_id` raised in `session` as the monitor would, with the
+    rule's title and `values` ({"x": True} unless given); the alarm row."""
+    equipment = session.get(Equipment, equipment_id)
+    assert equipment is not None
+    alarm, _ = faults.raise_alarm(
+        session,
+        equipment=equipment,
+        rule=rule,
+        values={"x": True} if values is None else values,
+        message=rule.title,
+        now=now,
+        sla=sla,
+    )
+    return alarm
+
+
+def clear_alarm(session: Session, equipment_id: str, rule_id: str, *, now: datetime) -> None:
+    """The alarm of `rule_id` on `equipment_id` cleared in `session` as the monitor would."""
+    faults.clear_alarm(
+        session, equipment_id=equipment_id, rule_id=rule_id, values={}, message="cleared", now=now
+    )
 
 
 @contextmanager
@@ -294,6 +328,28 @@ class LiveSite:
             await wait_for_async(lambda: connected(api), "the consumer to connect", within=15.0)
             yield api, mqtt
 
+    @asynccontextmanager
+    async def serving(
+        self, tick_interval: float = 0.2
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, aiomqtt.Client]]:
+        """The whole app on this site's settings, `running`."""
+        async with self.running(create_app(self.settings, tick_interval=tick_interval)) as both:
+            yield both
+
+    async def active_alarms(self, api: httpx.AsyncClient) -> list[dict[str, Any]] | None:
+        """The site's active alarms as a technician sees them, or None while there are none."""
+        params = {"state": "active"}
+        page = (await api.get("/api/alarms", params=params, headers=self.token("tech1"))).json()
+        return page["items"] if page["total"] else None
+
+    async def caught_up(self, api: httpx.AsyncClient, equipment: str) -> dict[str, Any] | None:
+        """`equipment` as the API shows it once it has taken the last sample published, or None
+        before."""
+        eq: dict[str, Any] = (
+            await api.get(f"/api/equipment/{equipment}", headers=self.token("tech1"))
+        ).json()
+        return eq if eq["last_seq"] == self.seq else None
+
 
 def asgi(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cloud")
@@ -303,3 +359,46 @@ async def connected(client: httpx.AsyncClient) -> bool:
     """Whether the service's telemetry consumer is connected to the broker."""
     health = (await client.get("/api/health")).json()
     return bool(health["mqtt"]["connected"])
+
+
+# -- the service as its own process -----------------------------------------------------------
+
+
+def cloud_process(
+    tmp: Path,
+    inventory: Path,
+    port: int,
+    *,
+    broker: Mosquitto,
+    influx_url: str,
+    influx_database: str,
+    credentials: Path,
+    extra: Sequence[str] = (),
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that start the cloud in demo mode on `port`, with
+    `inventory`, a SQLite file under `tmp`/db, the broker, InfluxDB and a share group of its
+    own, demo users' tokens written to `credentials`; `extra` arguments last."""
+    env = {
+        **os.environ,
+        "PLANTROOM_MQTT_HOST": broker.host,
+        "PLANTROOM_MQTT_PORT": str(broker.port),
+        "PLANTROOM_INFLUX_URL": influx_url,
+        "PLANTROOM_INFLUX_DATABASE": influx_database,
+        "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
+        "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "stack",
+        "cloud",
+        "--inventory",
+        str(inventory),
+        "--port",
+        str(port),
+        "--database-url",
+        f"sqlite:///{tmp}/db/cloud.sqlite",
+        "--demo-mode",
+        *extra,
+    ]
+    return cmd, env

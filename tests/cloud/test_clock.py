@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cloud.app import create_app
-from stack.services import Mosquitto
 from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
 
@@ -19,20 +16,15 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visible(
-    tmp_path: Path, mosquitto: Mosquitto
+    live_site: LiveSite,
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    app = create_app(site.settings, tick_interval=0.2)
-    async with site.running(app) as (api, mqtt):
-        tech = site.token("tech1")
+    site = live_site
+    async with site.serving() as (api, mqtt):
         pump = site.topic("pump-a1", "pump")
         await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
-
-        async def active() -> Any:
-            page = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
-            return page["items"] if page["total"] else None
-
-        [alarm] = await wait_for_async(active, "the dry-run alarm", within=15.0)
+        [alarm] = await wait_for_async(
+            lambda: site.active_alarms(api), "the dry-run alarm", within=15.0
+        )
         assert alarm["rule_id"] == "pump.dry_run"
 
         # the message of the security review: one forged sample, stamped just before 2100
@@ -46,24 +38,22 @@ async def test_a_sample_stamped_in_2100_is_refused_and_the_real_fault_stays_visi
         # the pump is still running dry, and the samples that say so are still taken
         for _ in range(3):
             await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
-
-        async def caught_up() -> Any:
-            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
-            return eq if eq["last_seq"] == site.seq else None
-
-        eq = await wait_for_async(caught_up, "the real samples after the forged one", within=15.0)
+        eq = await wait_for_async(
+            lambda: site.caught_up(api, "pump-a1"),
+            "the real samples after the forged one",
+            within=15.0,
+        )
         assert eq["last_values"]["dry_run"] is True
         assert eq["last_sample_at"] < "2099"
-        [still] = await wait_for_async(active, "the alarm", within=15.0)
+        [still] = await wait_for_async(lambda: site.active_alarms(api), "the alarm", within=15.0)
         assert still["id"] == alarm["id"]
 
 
 async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
-    tmp_path: Path, mosquitto: Mosquitto
+    live_site: LiveSite,
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    app = create_app(site.settings, tick_interval=0.2)
-    async with site.running(app) as (api, mqtt):
+    site = live_site
+    async with site.serving() as (api, mqtt):
         ahead_ms = 120_000  # this agent's clock runs two minutes fast
         for seq in range(5):
             report = {
@@ -85,10 +75,9 @@ async def test_each_edge_agents_clock_skew_is_measured_from_its_health_reports(
 
 
 async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health(
-    tmp_path: Path, mosquitto: Mosquitto
+    live_site: LiveSite,
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    app = create_app(site.settings, tick_interval=0.2)
+    site = live_site
     topic = f"plantroom/v1/{site.site}/edge/edge-slow/health"
 
     async def report(seq: int, behind_ms: int) -> None:
@@ -96,7 +85,7 @@ async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health
         body = {"ts": int(time.time() * 1000) - behind_ms, "seq": seq, "agent": agent}
         await mqtt.publish(topic, json.dumps(body).encode(), qos=1)
 
-    async with site.running(app) as (api, mqtt):
+    async with site.serving() as (api, mqtt):
         assert (await api.get("/api/health")).json()["status"] == "ok"
         for seq in range(3):  # this agent's clock runs ten minutes slow
             await report(seq, 600_000)

@@ -29,12 +29,9 @@ from tests.harness import wait_for_async
 pytestmark = pytest.mark.integration
 
 
-async def test_dry_run_to_acknowledged_work_order_and_back(
-    tmp_path: Path, mosquitto: Mosquitto
-) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    app = create_app(site.settings, tick_interval=0.2)
-    async with site.running(app) as (api, mqtt):
+async def test_dry_run_to_acknowledged_work_order_and_back(live_site: LiveSite) -> None:
+    site = live_site
+    async with site.serving() as (api, mqtt):
         tech = site.token("tech1")
         pump = site.topic("pump-a1", "pump")
 
@@ -50,12 +47,11 @@ async def test_dry_run_to_acknowledged_work_order_and_back(
         # the same fault again and again raises nothing new
         for _ in range(4):
             await mqtt.publish(pump, site.telemetry({"dry_run": True}), qos=1)
-
-        async def caught_up() -> bool:
-            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
-            return bool(eq["last_seq"] == site.seq)
-
-        await wait_for_async(caught_up, "the repeated samples to be processed", within=15.0)
+        await wait_for_async(
+            lambda: site.caught_up(api, "pump-a1"),
+            "the repeated samples to be processed",
+            within=15.0,
+        )
         page = (await api.get("/api/work-orders", headers=tech)).json()
         assert page["total"] == 1
         wo = page["items"][0]

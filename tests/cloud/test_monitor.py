@@ -29,7 +29,7 @@ from plantroom.errors import ConfigError
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
-from tests.cloud.harness import Clock
+from tests.cloud.harness import Clock, clear_alarm, site_database
 
 INVENTORY = """
 site: {id: s1}
@@ -46,16 +46,22 @@ buildings:
 """
 
 
+SLOW_RULES = """rules:
+  - id: pump.dry_run
+    kind: pump
+    title: Pump running dry
+    condition: {point: dry_run, is: true}
+    for: 30s
+    severity: major
+    priority: urgent
+"""
+
+
 class Rig:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.clock = Clock()
-        (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
-        self.inventory = load_inventory(tmp / "site.yaml")
-        self.db = Database(f"sqlite:///{tmp}/db/cloud.sqlite")
-        self.db.migrate()
-        with self.db.session() as session:
-            registry.sync_inventory(session, self.inventory)
+        self.inventory, self.db = site_database(tmp, INVENTORY)
         self.sla = load_sla()
         self.seq = 0
         self.monitor = self.new_monitor()
@@ -90,6 +96,16 @@ class Rig:
 
     def send(self, *items: Any) -> None:
         self.monitor.process(list(items))
+
+    def raises_after(self, seconds: float) -> None:
+        """Ticking on: nothing is raised `seconds` - 1 s from now, the alarm and its work order
+        are at `seconds`."""
+        self.clock.advance(seconds - 1)
+        self.send(TickItem())
+        assert self.count(Alarm) == 0
+        self.clock.advance(1)
+        self.send(TickItem())
+        assert self.count(Alarm) == 1 and self.count(WorkOrder) == 1
 
     def count(self, model: Any) -> int:
         with self.db.sessions() as session:
@@ -260,30 +276,14 @@ def test_a_failed_batch_rolls_back_and_reloads_the_rules(
 def test_ticks_raise_rules_with_a_for_duration(tmp_path: Path) -> None:
     extra = tmp_path / "rules"
     extra.mkdir()
-    (extra / "slow.yaml").write_text(
-        """rules:
-  - id: pump.dry_run
-    kind: pump
-    title: Pump running dry
-    condition: {point: dry_run, is: true}
-    for: 30s
-    severity: major
-    priority: urgent
-""",
-        encoding="utf-8",
-    )
+    (extra / "slow.yaml").write_text(SLOW_RULES, encoding="utf-8")
     rig = Rig(tmp_path)
     try:
         engine = RuleEngine(load_rules(extra), clock=lambda: rig.clock().timestamp())
         rig.monitor = Monitor(rig.db, engine, site="s1", clock=rig.clock, sla=rig.sla)
         rig.monitor.load()
         rig.send(rig.item("p1", {"dry_run": True}))
-        rig.clock.advance(29)
-        rig.send(TickItem())
-        assert rig.count(Alarm) == 0
-        rig.clock.advance(1)
-        rig.send(TickItem())
-        assert rig.count(Alarm) == 1 and rig.count(WorkOrder) == 1
+        rig.raises_after(30)
     finally:
         rig.db.close()
 
@@ -346,17 +346,6 @@ def test_inventory_sync_adds_updates_and_retires(rig: Rig) -> None:
     assert os.path.exists(rig.tmp / "db" / "cloud.sqlite")
 
 
-SLOW_RULES = """rules:
-  - id: pump.dry_run
-    kind: pump
-    title: Pump running dry
-    condition: {point: dry_run, is: true}
-    for: 30s
-    severity: major
-    priority: urgent
-"""
-
-
 def rig_with(tmp_path: Path, rules_text: str) -> Rig:
     extra = tmp_path / "rules"
     extra.mkdir()
@@ -382,12 +371,7 @@ def test_a_pending_for_duration_survives_a_restart(tmp_path: Path) -> None:
         rig.clock.advance(20)
         rig.send(TickItem())
         rig.monitor = rig.new_monitor()  # the process restarts 20 s into the 30 s
-        rig.clock.advance(9)
-        rig.send(TickItem())
-        assert rig.count(Alarm) == 0
-        rig.clock.advance(1)
-        rig.send(TickItem())
-        assert rig.count(Alarm) == 1 and rig.count(WorkOrder) == 1
+        rig.raises_after(10)
     finally:
         rig.db.close()
 
@@ -455,14 +439,7 @@ def test_an_alarm_cleared_while_down_is_not_active_after_a_restart(rig: Rig) -> 
     rig.monitor.flush()
     (alarm,) = rig.alarm_list()
     with rig.db.session() as session:  # cleared by other means while the process was down
-        faults.clear_alarm(
-            session,
-            equipment_id="p1",
-            rule_id="pump.dry_run",
-            values={},
-            message="cleared",
-            now=rig.clock(),
-        )
+        clear_alarm(session, "p1", "pump.dry_run", now=rig.clock())
     rig.monitor = rig.new_monitor()
     assert not rig.monitor.engine.is_active("p1", "pump.dry_run")
     rig.send(rig.item("p1", {"dry_run": True}))

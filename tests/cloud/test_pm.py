@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloud import registry
-from cloud.db import Database
 from cloud.enums import Priority, Role, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
 from cloud.pm.loader import load_plans
@@ -35,8 +33,7 @@ from cloud.workorders import commands, creation, queries
 from cloud.workorders.model import PmSchedule, WorkOrder
 from cloud.workorders.rules import Action
 from plantroom.errors import ConfigError
-from plantroom.inventory import load_inventory
-from tests.cloud.harness import Clock
+from tests.cloud.harness import Clock, site_database
 from tests.cloud.plant import Plant
 from tests.harness import REPO
 
@@ -224,12 +221,8 @@ def test_a_building_plan_has_no_meter(tmp_path: Path) -> None:
 
 class Site:
     def __init__(self, tmp: Path, plans_text: str) -> None:
-        (tmp / "site.yaml").write_text(INVENTORY, encoding="utf-8")
-        self.inventory = load_inventory(tmp / "site.yaml")
-        self.db = Database(f"sqlite:///{tmp}/db/cloud.sqlite")
-        self.db.migrate()
+        self.inventory, self.db = site_database(tmp, INVENTORY)
         with self.db.session() as session:
-            registry.sync_inventory(session, self.inventory)
             self.tech = add_user(session, "tech1", Role.TECHNICIAN, now=datetime.now(UTC))
         self.clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # 10:00 in Hong Kong
         write(tmp / "pm", "site.yaml", plans_text)

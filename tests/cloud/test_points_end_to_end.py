@@ -3,13 +3,10 @@ a point of the wrong type is refused and counted, the sample's good points are a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cloud.app import create_app
-from stack.services import Mosquitto
 from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
 
@@ -17,24 +14,19 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_string_flow_is_refused_and_the_samples_good_points_applied(
-    tmp_path: Path, mosquitto: Mosquitto
+    live_site: LiveSite,
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    app = create_app(site.settings, tick_interval=0.2)
-    async with site.running(app) as (api, mqtt):
-        tech = site.token("tech1")
+    site = live_site
+    async with site.serving() as (api, mqtt):
         pump = site.topic("pump-a1", "pump")
         await mqtt.publish(pump, site.telemetry({"flow": 41.5, "speed": 1450}), qos=1)
         # the message of the security review: a string where the profile has a number
         await mqtt.publish(
             pump, site.telemetry({"flow": "x", "speed": 1460, "dry_run": True}), qos=1
         )
-
-        async def applied() -> Any:
-            eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
-            return eq if eq["last_seq"] == site.seq else None
-
-        eq = await wait_for_async(applied, "the sample's good points")
+        eq = await wait_for_async(
+            lambda: site.caught_up(api, "pump-a1"), "the sample's good points"
+        )
         assert eq["last_values"] == {"flow": 41.5, "speed": 1460, "dry_run": True}
 
         health = (await api.get("/api/health")).json()["mqtt"]
@@ -47,11 +39,7 @@ async def test_a_string_flow_is_refused_and_the_samples_good_points_applied(
         assert health["invalid"] == 0
 
         # the good dry-run point of that sample fed the rules
-        async def active() -> Any:
-            page = (await api.get("/api/alarms", params={"state": "active"}, headers=tech)).json()
-            return page["items"] if page["total"] else None
-
-        [alarm] = await wait_for_async(active, "the dry-run alarm")
+        [alarm] = await wait_for_async(lambda: site.active_alarms(api), "the dry-run alarm")
         assert alarm["rule_id"] == "pump.dry_run"
 
         # a point the profile does not have, on an alarm-free sample of only bad points
@@ -66,5 +54,5 @@ async def test_a_string_flow_is_refused_and_the_samples_good_points_applied(
             "point 'boost' is not a point of profile 'plantroom-sim-pump'"
             in (mqtt_health["last_refused_point"])
         )
-        eq = (await api.get("/api/equipment/pump-a1", headers=tech)).json()
+        eq = (await api.get("/api/equipment/pump-a1", headers=site.token("tech1"))).json()
         assert "boost" not in eq["last_values"] and eq["last_seq"] == site.seq - 1

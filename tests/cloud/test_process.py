@@ -4,11 +4,9 @@ refuses a taken port before starting."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from plantroom.errors import ConfigError, PortInUseError, ServiceError
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.services import Influxd, Mosquitto
+from tests.cloud.harness import cloud_process
 from tests.harness import REPO, influx_query, wait_for
 
 pytestmark = pytest.mark.integration
@@ -40,27 +39,26 @@ def test_a_taken_port_is_refused_before_starting(tmp_path: Path) -> None:
     assert not (tmp_path / "cloud.sqlite").exists()
 
 
+def run_on_demo(database_url: str) -> None:
+    """Run the cloud in this process on sites/demo.yaml and `database_url`, on a free port."""
+    run(
+        CloudSettings(
+            inventory=REPO / "sites" / "demo.yaml", database_url=database_url, api_port=free_port()
+        )
+    )
+
+
 def test_a_database_that_cannot_migrate_stops_the_start(tmp_path: Path) -> None:
     broken = tmp_path / "cloud.sqlite"
     broken.write_bytes(b"this is not a SQLite database" * 100)
-    settings = CloudSettings(
-        inventory=REPO / "sites" / "demo.yaml",
-        database_url=f"sqlite:///{broken}",
-        api_port=free_port(),
-    )
     with pytest.raises(ServiceError, match="migration failed"):
-        run(settings)
+        run_on_demo(f"sqlite:///{broken}")
 
 
 def test_a_database_folder_that_cannot_exist_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    settings = CloudSettings(
-        inventory=REPO / "sites" / "demo.yaml",
-        database_url=f"sqlite:///{tmp_path}/file/sub/cloud.sqlite",
-        api_port=free_port(),
-    )
     with pytest.raises(ConfigError, match="PLANTROOM_DATABASE_URL: cannot create the folder"):
-        run(settings)
+        run_on_demo(f"sqlite:///{tmp_path}/file/sub/cloud.sqlite")
 
 
 def test_cloud_process_serves_and_stops_on_sigterm(
@@ -69,28 +67,15 @@ def test_cloud_process_serves_and_stops_on_sigterm(
     port = free_port()
     credentials = tmp_path / "demo" / "credentials.json"
     database = f"cloud_{port}"
-    env = {
-        **os.environ,
-        "PLANTROOM_MQTT_HOST": mosquitto.host,
-        "PLANTROOM_MQTT_PORT": str(mosquitto.port),
-        "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
-        "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
-        "PLANTROOM_INFLUX_URL": influxd.url,
-        "PLANTROOM_INFLUX_DATABASE": database,
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "stack",
-        "cloud",
-        "--inventory",
-        str(REPO / "sites" / "demo.yaml"),
-        "--port",
-        str(port),
-        "--database-url",
-        f"sqlite:///{tmp_path}/db/cloud.sqlite",
-        "--demo-mode",
-    ]
+    cmd, env = cloud_process(
+        tmp_path,
+        REPO / "sites" / "demo.yaml",
+        port,
+        broker=mosquitto,
+        influx_url=influxd.url,
+        influx_database=database,
+        credentials=credentials,
+    )
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -20,6 +20,25 @@ from stack.services import Mosquitto
 from tests.harness import wait_for_async
 
 
+def one_building(site: str, equipment: list[dict[str, Any]]) -> Inventory:
+    """An inventory of site `site` (UTC) whose one building, b1, holds `equipment`."""
+    return Inventory.model_validate(
+        {"site": {"id": site}, "buildings": [{"id": "b1", "equipment": equipment}]}
+    )
+
+
+def simulated_device(eq_id: str, kind: str, connection: dict[str, Any]) -> dict[str, Any]:
+    """Equipment `eq_id` of `kind` with the simulator's profile, reached over `connection`."""
+    profile = f"plantroom-sim-{kind.replace('_', '-')}"
+    return {"id": eq_id, "kind": kind, "profile": profile, "connection": connection}
+
+
+def modbus_pump(eq_id: str, port: int, unit: int) -> dict[str, Any]:
+    """A simulated pump at `unit` of the Modbus TCP server on 127.0.0.1:`port`."""
+    connection = {"type": "modbus_tcp", "host": "127.0.0.1", "port": port, "unit": unit}
+    return simulated_device(eq_id, "pump", connection)
+
+
 def settings_for(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
     """An agent on `broker` with a buffer in `tmp_path`, polling every 0.2 s with short
     timeouts and backoffs; `kw` overrides any setting."""

@@ -37,7 +37,7 @@ from plantroom.schema import Telemetry
 from plantroom.settings import EdgeSettings
 from plantroom.topics import edge_status
 from stack.services import Mosquitto
-from tests.edge.harness import Collector, settings_for
+from tests.edge.harness import Collector, modbus_pump, one_building, settings_for
 from tests.harness import REPO, wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -149,25 +149,29 @@ def pump_unit() -> Unit:
 # -- MQTT helpers -------------------------------------------------------------------------
 
 
-def inventory(site: str, equipment: list[dict[str, Any]]) -> Inventory:
-    return Inventory.model_validate(
-        {"site": {"id": site}, "buildings": [{"id": "b1", "equipment": equipment}]}
-    )
-
-
-def pump(eq_id: str, port: int, unit: int) -> dict[str, Any]:
-    return {
-        "id": eq_id,
-        "kind": "pump",
-        "profile": "plantroom-sim-pump",
-        "connection": {"type": "modbus_tcp", "host": "127.0.0.1", "port": port, "unit": unit},
-    }
-
-
 def settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
     return settings_for(
         broker, tmp_path, **{"edge_poll_interval_s": 0.1, "edge_offline_after": 2, **FAST, **kw}
     )
+
+
+@dataclass
+class OnePump:
+    """A site of its own whose pump-1 is unit 11 of a simulated Modbus device."""
+
+    site: str
+    inv: Inventory
+    settings: EdgeSettings
+    tele: str
+
+
+@contextlib.asynccontextmanager
+async def one_pump(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[OnePump]:
+    """One pump served by a Modbus device for the block, the agent's settings on `broker`."""
+    site = site_id()
+    async with ModbusDevice({11: pump_unit()}) as device:
+        inv = one_building(site, [modbus_pump("pump-1", device.port, 11)])
+        yield OnePump(site, inv, settings(broker, tmp_path), topic(site, "pump-1", "telemetry"))
 
 
 # agent tuning for tests: short commit window, backoffs and staleness
@@ -272,11 +276,8 @@ async def test_hub_recovers_after_the_device_restarts() -> None:
 async def test_decoded_telemetry_arrives_with_increasing_seq(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    site = site_id()
-    async with ModbusDevice({11: pump_unit()}) as device:
-        inv = inventory(site, [pump("pump-1", device.port, 11)])
-        s = settings(mosquitto, tmp_path)
-        tele = topic(site, "pump-1", "telemetry")
+    async with one_pump(mosquitto, tmp_path) as pump:
+        site, inv, s, tele = pump.site, pump.inv, pump.settings, pump.tele
         async with Collector(mosquitto, [f"plantroom/v1/{site}/#"]) as c:
             async with running(s, inv) as agent:
                 msgs = await c.wait(
@@ -354,7 +355,9 @@ async def test_device_goes_offline_with_a_reason_and_recovers(
     good = pump_unit()
     dead = pump_unit()
     async with ModbusDevice({11: good, 12: dead}) as device:
-        inv = inventory(site, [pump("pump-1", device.port, 11), pump("pump-2", device.port, 12)])
+        inv = one_building(
+            site, [modbus_pump("pump-1", device.port, 11), modbus_pump("pump-2", device.port, 12)]
+        )
         s = settings(mosquitto, tmp_path)
         status2 = topic(site, "pump-2", "status")
         tele1 = topic(site, "pump-1", "telemetry")
@@ -404,7 +407,7 @@ async def test_exception_response_marks_points_unavailable(
     unit = pump_unit()
     unit.exception = 4
     async with ModbusDevice({11: unit}) as device:
-        inv = inventory(site, [pump("pump-1", device.port, 11)])
+        inv = one_building(site, [modbus_pump("pump-1", device.port, 11)])
         s = settings(mosquitto, tmp_path, edge_offline_after=3)
         status = topic(site, "pump-1", "status")
         async with Collector(mosquitto, [f"plantroom/v1/{site}/#"]) as c, running(s, inv):
@@ -424,11 +427,8 @@ async def test_exception_response_marks_points_unavailable(
 async def test_store_and_forward_across_a_broker_outage(
     fresh_mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    site = site_id()
-    async with ModbusDevice({11: pump_unit()}) as device:
-        inv = inventory(site, [pump("pump-1", device.port, 11)])
-        s = settings(fresh_mosquitto, tmp_path)
-        tele = topic(site, "pump-1", "telemetry")
+    async with one_pump(fresh_mosquitto, tmp_path) as pump:
+        inv, s, tele = pump.inv, pump.settings, pump.tele
         async with Collector(fresh_mosquitto, [tele]) as c, running(s, inv) as agent:
             await c.wait(lambda: len(c.telemetry(tele)) >= 5, 10, "telemetry before the outage")
             await asyncio.to_thread(fresh_mosquitto.stop)
@@ -467,11 +467,8 @@ async def test_store_and_forward_across_a_broker_outage(
 
 
 async def test_seq_continues_across_agent_restarts(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    site = site_id()
-    async with ModbusDevice({11: pump_unit()}) as device:
-        inv = inventory(site, [pump("pump-1", device.port, 11)])
-        s = settings(mosquitto, tmp_path)
-        tele = topic(site, "pump-1", "telemetry")
+    async with one_pump(mosquitto, tmp_path) as pump:
+        inv, s, tele = pump.inv, pump.settings, pump.tele
         async with Collector(mosquitto, [tele]) as c:
             async with running(s, inv):
                 await c.wait(lambda: len(c.telemetry(tele)) >= 3, 10, "first run")
@@ -499,7 +496,7 @@ def one_lighting_controller() -> tuple[str, str, Inventory]:
         "profile": "lumen-lc4",
         "connection": {"type": "mqtt", "topic": vendor},
     }
-    return site, vendor, inventory(site, [equipment])
+    return site, vendor, one_building(site, [equipment])
 
 
 async def test_vendor_mqtt_equipment(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -546,7 +543,7 @@ async def test_vendor_mqtt_equipment(mosquitto: Mosquitto, tmp_path: Path) -> No
 
 async def test_clean_stop_publishes_offline_retained(mosquitto: Mosquitto, tmp_path: Path) -> None:
     site = site_id()
-    inv = inventory(site, [pump("pump-1", free_port(), 11)])
+    inv = one_building(site, [modbus_pump("pump-1", free_port(), 11)])
     s = settings(mosquitto, tmp_path)
     async with running(s, inv) as agent:
         assert agent.publisher is not None
@@ -563,7 +560,7 @@ def process_env(mosquitto: Mosquitto, tmp_path: Path, site: str, port: int) -> d
         json.dumps(
             {
                 "site": {"id": site},
-                "buildings": [{"id": "b1", "equipment": [pump("pump-1", port, 11)]}],
+                "buildings": [{"id": "b1", "equipment": [modbus_pump("pump-1", port, 11)]}],
             }
         )
     )

@@ -16,12 +16,11 @@ from plantroom.inventory import Inventory
 from plantroom.ports import free_port
 from plantroom.topics import edge_health
 from stack.services import Mosquitto
-from tests.edge.harness import Collector, settings_for, simulated
+from tests.edge.harness import Collector, modbus_pump, one_building, settings_for, simulated
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
-HOST = "127.0.0.1"
 # beyond the harness's short commit window and backoffs
 TUNING: dict[str, Any] = {
     "edge_offline_retry_max_s": 0.4,
@@ -30,30 +29,7 @@ TUNING: dict[str, Any] = {
 
 
 def pumps(site: str, port: int, units: dict[str, int]) -> Inventory:
-    return Inventory.model_validate(
-        {
-            "site": {"id": site, "timezone": "UTC"},
-            "buildings": [
-                {
-                    "id": "b1",
-                    "equipment": [
-                        {
-                            "id": eq_id,
-                            "kind": "pump",
-                            "profile": "plantroom-sim-pump",
-                            "connection": {
-                                "type": "modbus_tcp",
-                                "host": HOST,
-                                "port": port,
-                                "unit": unit,
-                            },
-                        }
-                        for eq_id, unit in units.items()
-                    ],
-                }
-            ],
-        }
-    )
+    return one_building(site, [modbus_pump(eq_id, port, unit) for eq_id, unit in units.items()])
 
 
 def reports(c: Collector, topic: str) -> list[EdgeHealth]:

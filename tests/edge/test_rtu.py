@@ -23,7 +23,13 @@ from plantroom.settings import EdgeSettings
 from plantroom.topics import EquipmentTopic
 from simulators.runner import Simulation
 from stack.services import Mosquitto
-from tests.edge.harness import Collector, settings_for, sim_settings
+from tests.edge.harness import (
+    Collector,
+    one_building,
+    settings_for,
+    sim_settings,
+    simulated_device,
+)
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -43,24 +49,8 @@ CHECKED = ("speed", "current", "power", "discharge_pressure", "motor_temperature
 
 def inventory(site: str, equipment: dict[str, tuple[str, dict[str, Any]]]) -> Inventory:
     """`equipment`: id → (kind, connection)."""
-    return Inventory.model_validate(
-        {
-            "site": {"id": site, "timezone": "UTC"},
-            "buildings": [
-                {
-                    "id": "b1",
-                    "equipment": [
-                        {
-                            "id": eq_id,
-                            "kind": kind,
-                            "profile": f"plantroom-sim-{kind.replace('_', '-')}",
-                            "connection": conn,
-                        }
-                        for eq_id, (kind, conn) in equipment.items()
-                    ],
-                }
-            ],
-        }
+    return one_building(
+        site, [simulated_device(eq_id, kind, conn) for eq_id, (kind, conn) in equipment.items()]
     )
 
 

@@ -136,15 +136,16 @@ async def read_until_ok(hub: ModbusHub, table: Table, address: int, count: int) 
             await asyncio.sleep(0.02)
 
 
+def hub_on(port: int) -> ModbusHub:
+    """The edge's hub for unit UNIT on 127.0.0.1:`port`, with short timeouts and backoffs."""
+    connection = ModbusTcp(type="modbus_tcp", host="127.0.0.1", port=port, unit=UNIT)
+    return ModbusHub(connection, timeout=TIMEOUT_S, backoff_initial=0.02, backoff_max=0.1)
+
+
 async def run_script(script: list[tuple[Fault, tuple[Table, int, int]]]) -> Tally:
     tally = Tally()
     async with Misbehaving() as server:
-        hub = ModbusHub(
-            ModbusTcp(type="modbus_tcp", host="127.0.0.1", port=server.port, unit=UNIT),
-            timeout=TIMEOUT_S,
-            backoff_initial=0.02,
-            backoff_max=0.1,
-        )
+        hub = hub_on(server.port)
         try:
             first = (Table.HOLDING, 0, 4)
             check_data(*first, await read_until_ok(hub, *first))
@@ -200,12 +201,7 @@ async def test_a_device_poll_marks_points_unavailable_and_recovers() -> None:
     profile = load_profile(PROFILES / "plantroom-sim-pump.yaml")
     assert isinstance(profile, ModbusProfile)
     async with Misbehaving() as server:
-        hub = ModbusHub(
-            ModbusTcp(type="modbus_tcp", host="127.0.0.1", port=server.port, unit=UNIT),
-            timeout=TIMEOUT_S,
-            backoff_initial=0.02,
-            backoff_max=0.1,
-        )
+        hub = hub_on(server.port)
         device = ModbusDevice(hub, UNIT, profile)
         points = list(profile.points)
         try:

@@ -36,10 +36,17 @@ async def connected(
         error=Unavailable,
         on_message=inbox.append if inbox is not None else None,
     )
+    return await connect(conn, broker, "c", **kw)
+
+
+async def connect(
+    conn: MqttConnection, broker: Mosquitto, prefix: str = "c", **kw: object
+) -> MqttConnection:
+    """`conn` connected to `broker` with a clean start, a unique client id and no session."""
     async with asyncio.timeout(10):
         await conn.connect(
             settings(broker.host, broker.port),
-            client_id=unique("c"),
+            client_id=unique(prefix),
             clean_start=True,
             session_expiry_s=0,
             **kw,  # type: ignore[arg-type]
@@ -59,13 +66,7 @@ async def test_publish_subscribe_and_acknowledge_through_a_real_broker(
     )
     try:
         await sub.subscribe([topic])
-        async with asyncio.timeout(10):
-            await pub.connect(
-                settings(mosquitto.host, mosquitto.port),
-                client_id=unique("p"),
-                clean_start=True,
-                session_expiry_s=0,
-            )
+        await connect(pub, mosquitto, "p")
         mids = [pub.publish(topic, f"m{i}".encode()) for i in range(50)]  # one socket write
         assert mids == list(range(1, 51))
         await wait_for_async(lambda: len(acked) == 50, "50 PUBACKs", within=20.0)

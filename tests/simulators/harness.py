@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -17,6 +18,30 @@ from simulators.runner import Simulation
 from tests.harness import write_site
 
 HOST = "127.0.0.1"
+
+
+def write_one_building(path: Path, site: str, floors: int, equipment: list[dict[str, Any]]) -> Path:
+    """An inventory of site `site` (UTC) whose one building, b1 of `floors` floors, holds
+    `equipment`, written to `path`/site.yaml."""
+    inv = {
+        "site": {"id": site, "timezone": "UTC"},
+        "buildings": [{"id": "b1", "floors": floors, "equipment": equipment}],
+    }
+    file = path / "site.yaml"
+    file.write_text(yaml.safe_dump(inv))
+    return file
+
+
+def big_endian_32(words: list[int], order: str) -> bytes:
+    """Two register words of a 32-bit value in word/byte `order`, as the value's big-endian
+    bytes (worked out here, independent of simulators/)."""
+    data = b"".join(w.to_bytes(2, "big") for w in words)
+    return {
+        "ABCD": data,
+        "CDAB": data[2:] + data[:2],
+        "BADC": bytes((data[1], data[0], data[3], data[2])),
+        "DCBA": data[::-1],
+    }[order]
 
 
 def write_two_buildings(

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import yaml
 from pymodbus.client import AsyncModbusTcpClient
 
 from plantroom.inventory import load_inventory
@@ -27,6 +26,7 @@ from simulators.errors import ControlError
 from simulators.runner import Simulation
 from stack.services import Mosquitto
 from tests.harness import REPO
+from tests.simulators.harness import write_one_building
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -57,13 +57,7 @@ def write_inventory(path: Path, port: int, light_topic: str | None = None) -> Pa
                 "connection": {"type": "mqtt", "topic": light_topic},
             }
         )
-    inv = {
-        "site": {"id": "ctl", "timezone": "UTC"},
-        "buildings": [{"id": "b1", "floors": 8, "equipment": equipment}],
-    }
-    file = path / "site.yaml"
-    file.write_text(yaml.safe_dump(inv))
-    return file
+    return write_one_building(path, "ctl", 8, equipment)
 
 
 class Site:

@@ -19,6 +19,7 @@ from simulators.docs import fault_tables, gateway_fault_table, register_tables
 from simulators.models import MODELS, ModelContext, create_model
 from simulators.registers import BIT_TABLES, DataType, RegisterMap, Table, encode_point
 from tests.harness import REPO
+from tests.simulators.harness import big_endian_32
 
 PROFILES = SHIPPED_DIR
 CASES = [
@@ -65,15 +66,10 @@ def decode(words: list[int], p: dict[str, Any]) -> Any:
     raw_na = p.get("not_available")
     if raw_na is not None and words[0] == raw_na and WIDTHS[t] == 1:
         return None
-    data = b"".join(w.to_bytes(2, "big") for w in words)
-    order = p.get("order", "ABCD")
-    if len(data) == 4:
-        data = {
-            "ABCD": data,
-            "CDAB": data[2:] + data[:2],
-            "BADC": bytes((data[1], data[0], data[3], data[2])),
-            "DCBA": data[::-1],
-        }[order]
+    if len(words) == 2:
+        data = big_endian_32(words, p.get("order", "ABCD"))
+    else:
+        data = b"".join(w.to_bytes(2, "big") for w in words)
     fmt = {
         "int16": ">h",
         "uint16": ">H",

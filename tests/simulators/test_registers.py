@@ -17,6 +17,7 @@ from simulators.registers import (
     encode_point,
     markdown_table,
 )
+from tests.simulators.harness import big_endian_32
 
 H = Table.HOLDING
 
@@ -69,14 +70,7 @@ def test_encode_refuses(point: Point, value: object, message: str) -> None:
 @given(st.integers(0, 2**32 - 1), st.sampled_from(WORD_ORDERS))
 def test_uint32_round_trips_in_every_order(value: int, order: str) -> None:
     words = encode_point(pt(DataType.UINT32, order=order), value)
-    data = b"".join(w.to_bytes(2, "big") for w in words)
-    data = {
-        "ABCD": data,
-        "CDAB": data[2:] + data[:2],
-        "BADC": bytes((data[1], data[0], data[3], data[2])),
-        "DCBA": data[::-1],
-    }[order]
-    assert struct.unpack(">I", data)[0] == value
+    assert struct.unpack(">I", big_endian_32(words, order))[0] == value
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
@@ -24,6 +23,7 @@ from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.framing import rtu_frame
 from simulators.runner import Simulation
+from tests.simulators.harness import write_one_building
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"
@@ -58,13 +58,7 @@ def write_inventory(path: Path, bridge_port: int, line: Path | None) -> Path:
                 "connection": {"type": "modbus_rtu", "device": str(line), "unit": 5},
             }
         )
-    inv = {
-        "site": {"id": "rtu", "timezone": "UTC"},
-        "buildings": [{"id": "b1", "floors": 9, "equipment": equipment}],
-    }
-    file = path / "site.yaml"
-    file.write_text(yaml.safe_dump(inv))
-    return file
+    return write_one_building(path, "rtu", 9, equipment)
 
 
 class Rig:

@@ -34,15 +34,13 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from cloud import faults
 from cloud.alarms.model import Alarm
 from cloud.enums import Channel, Priority, Role, WorkOrderKind, WorkOrderStatus
-from cloud.equipment import Equipment
 from cloud.rules.loader import load_rules
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
 from cloud.workorders import creation
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.harness import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, Clock, raise_alarm, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -298,16 +296,8 @@ class Fixtures:
         with self.api.db.session() as session:
             if not self.alarm_id:
                 rule = next(r for r in load_rules() if r.kind == "pump")
-                equipment = session.get(Equipment, "p2")
-                assert equipment is not None
-                alarm, _ = faults.raise_alarm(
-                    session,
-                    equipment=equipment,
-                    rule=rule,
-                    values={"x": True},
-                    message=rule.title,
-                    now=self.api.clock(),
-                    sla=self.api.state.sla,
+                alarm = raise_alarm(
+                    session, "p2", rule, now=self.api.clock(), sla=self.api.state.sla
                 )
                 session.flush()
                 self.alarm_id = alarm.id

@@ -17,6 +17,7 @@ from cloud.app import create_app
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.services import Influxd
+from tests.harness import influx_write
 
 pytestmark = pytest.mark.integration
 
@@ -130,17 +131,6 @@ async def test_history_refuses_bad_requests(cloud: Cloud) -> None:
     assert anonymous.status_code == 401
 
 
-def write(influxd: Influxd, database: str, lines: list[str]) -> None:
-    httpx.post(f"{influxd.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10)
-    resp = httpx.post(
-        f"{influxd.url}/write",
-        params={"db": database, "precision": "ms"},
-        content="\n".join(lines),
-        timeout=10,
-    )
-    assert resp.status_code == 204, resp.text
-
-
 async def test_history_reads_bucketed_means_and_states_of_one_equipment(
     tmp_path: Path, influxd: Influxd
 ) -> None:
@@ -151,8 +141,8 @@ async def test_history_reads_bucketed_means_and_states_of_one_equipment(
         step = bucket_seconds(24) * 1000
         base = (now - 2 * hour) // step * step  # the start of a bucket two hours ago
         tags = f"site={cloud.site},building=tower-a"
-        write(
-            influxd,
+        influx_write(
+            influxd.url,
             database,
             [
                 # two samples in one bucket average; the state's last one counts

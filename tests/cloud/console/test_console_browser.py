@@ -10,9 +10,7 @@ note. Screenshots of the main pages go to test-artifacts/console/.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +24,8 @@ from paho.mqtt import publish
 
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.harness import REPO, terminate, wait_for, write_site
+from tests.cloud.harness import cloud_process
+from tests.harness import REPO, influx_write, terminate, wait_for, write_site
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -83,7 +82,6 @@ class Stack:
 
 def write_history(influxd: Influxd, database: str, site: str) -> None:
     """A day of discharge pressure for pump-a1, as the gateway would have written it."""
-    httpx.post(f"{influxd.url}/query", params={"q": f'CREATE DATABASE "{database}"'}, timeout=10)
     now_ms = int(time.time() * 1000)
     lines = []
     for i in range(24 * 12):
@@ -94,13 +92,7 @@ def write_history(influxd: Influxd, database: str, site: str) -> None:
             f"discharge_pressure={pressure:.3f},speed={1450 if i < 280 else 0}i,"
             f"dry_run={'true' if i >= 280 else 'false'},seq={i}i {ts}"
         )
-    resp = httpx.post(
-        f"{influxd.url}/write",
-        params={"db": database, "precision": "ms"},
-        content="\n".join(lines),
-        timeout=10,
-    )
-    assert resp.status_code == 204, resp.text
+    influx_write(influxd.url, database, lines)
 
 
 @pytest.fixture
@@ -111,30 +103,16 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
     write_site(tmp_path / "site.yaml", "tower-a", id=site)
     port = free_port()
     credentials = tmp_path / "credentials.json"
-    env = {
-        **os.environ,
-        "PLANTROOM_MQTT_HOST": mosquitto.host,
-        "PLANTROOM_MQTT_PORT": str(mosquitto.port),
-        "PLANTROOM_INFLUX_URL": influxd.url,
-        "PLANTROOM_INFLUX_DATABASE": database,
-        "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
-        "PLANTROOM_CLOUD_SHARE_GROUP": f"rules-{port}",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "stack",
-        "cloud",
-        "--inventory",
-        str(tmp_path / "site.yaml"),
-        "--port",
-        str(port),
-        "--database-url",
-        f"sqlite:///{tmp_path}/db/cloud.sqlite",
-        "--demo-mode",
-        "--log-level",
-        "WARNING",
-    ]
+    cmd, env = cloud_process(
+        tmp_path,
+        tmp_path / "site.yaml",
+        port,
+        broker=mosquitto,
+        influx_url=influxd.url,
+        influx_database=database,
+        credentials=credentials,
+        extra=["--log-level", "WARNING"],
+    )
     log = (tmp_path / "cloud.log").open("w")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

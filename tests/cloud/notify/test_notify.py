@@ -178,6 +178,15 @@ def runner(api: Api) -> Callable[[Callable[[Session], T]], Any]:
     return run
 
 
+def s1_pump(
+    api: Api, sink: Recorder, cursor: str, start: int, *, queue_size: int = 2, **kw: Any
+) -> Pump:
+    """A pump of site s1's events from `start` into `sink`, its place kept as `cursor`,
+    polling every 10 ms."""
+    reader = EventReader(start, site="s1")
+    return Pump(sink, cursor, reader, runner(api), queue_size=queue_size, poll_interval=0.01, **kw)
+
+
 async def pump_until(pump: Pump, done: Callable[[], bool]) -> None:
     task = asyncio.create_task(pump.run())
     try:
@@ -193,16 +202,8 @@ async def test_pump_delivers_in_order_retries_and_gives_up(api: Api) -> None:
     assert start == 1  # a new sink starts after what exists
     ids = add_events(api, ["a", "ignored", "b", "c", "d"])
     sink = Recorder({ids[2]: [Retryable("503"), Retryable("timeout")], ids[3]: [Permanent("400")]})
-    pump = Pump(
-        sink,
-        "notify:test",
-        EventReader(start, site="s1"),
-        runner(api),
-        queue_size=2,
-        max_attempts=3,
-        poll_interval=0.01,
-        backoff_initial=0.001,
-        backoff_max=0.002,
+    pump = s1_pump(
+        api, sink, "notify:test", start, max_attempts=3, backoff_initial=0.001, backoff_max=0.002
     )
     await pump_until(pump, lambda: pump.stats.position == ids[-1])
     # "ignored" is not wanted; b goes through on its third attempt; c is refused for good
@@ -216,15 +217,7 @@ async def test_pump_delivers_in_order_retries_and_gives_up(api: Api) -> None:
     again = Recorder()
     with api.db.session() as session:
         position = load_cursor(session, "notify:test")
-    pump2 = Pump(
-        again,
-        "notify:test",
-        EventReader(position, site="s1"),
-        runner(api),
-        queue_size=2,
-        max_attempts=3,
-        poll_interval=0.01,
-    )
+    pump2 = s1_pump(api, again, "notify:test", position, max_attempts=3)
     more = add_events(api, ["e"])
     await pump_until(pump2, lambda: again.got == more)
 
@@ -233,15 +226,7 @@ async def test_the_queue_is_bounded(api: Api) -> None:
     ids = add_events(api, [f"x{i}" for i in range(12)])
     sink = Recorder()
     sink.gate.clear()  # the receiver is stuck
-    pump = Pump(
-        sink,
-        "notify:bounded",
-        EventReader(1, site="s1"),
-        runner(api),
-        queue_size=3,
-        max_attempts=2,
-        poll_interval=0.01,
-    )
+    pump = s1_pump(api, sink, "notify:bounded", 1, queue_size=3, max_attempts=2)
     task = asyncio.create_task(pump.run())
     try:
         await asyncio.sleep(0.3)

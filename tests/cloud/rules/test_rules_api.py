@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cloud import faults
 from cloud.alarms import service as alarms
 from cloud.enums import Role
-from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.rules.loader import load_rule_set
 from cloud.workorders.model import WorkOrder
@@ -119,17 +117,10 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
     async with running(settings_for(tmp_path), clock) as api:
         rule = load_rule_set().by_id()["pump.dry_run"]
         with api.state.database().session() as session:
-            equipment = session.get(Equipment, "p1")
-            assert equipment is not None
-            alarm, _ = faults.raise_alarm(
-                session,
-                equipment=equipment,
-                rule=rule,
-                values={"dry_run": True},
-                message="Pump running dry",
-                now=clock(),
-                sla=api.state.sla,
+            alarm = harness.raise_alarm(
+                session, "p1", rule, now=clock(), sla=api.state.sla, values={"dry_run": True}
             )
+            assert alarm.message == "Pump running dry"
             alarm_id = alarm.id
         clock.now += timedelta(minutes=2)
         ack = await api.post(f"/api/alarms/{alarm_id}/acknowledge", json={"note": "on my way"})
@@ -149,25 +140,10 @@ async def test_an_alarm_is_acknowledged_once_with_who_and_when(tmp_path: Path) -
             assert wo is not None
             assert [e.action for e in wo.events][-1] == "alarm_acknowledged"
             # the fault clears, then comes back: a person must see it again
-            faults.clear_alarm(
-                session,
-                equipment_id="p1",
-                rule_id="pump.dry_run",
-                values={},
-                message="cleared",
-                now=clock(),
-            )
+            harness.clear_alarm(session, "p1", "pump.dry_run", now=clock())
             assert alarms.lifecycle(alarms.get(session, alarm_id)) == "cleared_acknowledged"
-            equipment = session.get(Equipment, "p1")
-            assert equipment is not None
-            again_alarm, _ = faults.raise_alarm(
-                session,
-                equipment=equipment,
-                rule=rule,
-                values={"dry_run": True},
-                message="Pump running dry",
-                now=clock(),
-                sla=api.state.sla,
+            again_alarm = harness.raise_alarm(
+                session, "p1", rule, now=clock(), sla=api.state.sla, values={"dry_run": True}
             )
             assert again_alarm.id == alarm_id and again_alarm.occurrences == 2
             assert alarms.lifecycle(again_alarm) == "active_unacknowledged"
