@@ -231,7 +231,9 @@ async def test_bearing_wear_over_four_weeks(tmp_path: Path) -> None:
                 warned = day
             if alarmed is None and regs[14] == 148:
                 alarmed = day
-                assert regs[7] > 680  # about 7.1 mm/s (the reading is noisy)
+                # at least the 7.1 mm/s alarm level, less four standard deviations of the
+                # reading's 3 % noise (a single reading 5 % low happens one time in twenty)
+                assert regs[7] > 710 * (1 - 4 * 0.03)
         assert warned is not None and 8 <= warned <= 13
         assert alarmed is not None and 17 <= alarmed <= 23
         for _ in range(48):  # a new bearing
