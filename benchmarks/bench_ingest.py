@@ -44,6 +44,7 @@ from cloud.clock import utcnow
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.monitor import Item, Monitor, TelemetryItem
+from cloud.points import load_point_check
 from cloud.rules.service import RulesService
 from cloud.sla import load_sla
 from cloud.workorders.model import WorkOrder
@@ -98,6 +99,18 @@ def _points(kind: str, seq: int) -> dict[str, Any]:
             "safety_circuit_ok": True,
             "passenger_trapped": False,
         }
+    if kind == "lighting":  # the lumen-lc4 controller's points, as its edge agent maps them
+        circuits: dict[str, Any] = {"mains_voltage": 229.5 + (seq % 3) / 10}
+        for c in range(1, 5):
+            circuits |= {
+                f"circuit_{c}_on": True,
+                f"circuit_{c}_power": 410.0 + c,
+                f"circuit_{c}_lamps": 12,
+                f"circuit_{c}_failed_lamps": 0,
+                f"circuit_{c}_tripped": False,
+                f"circuit_{c}_burn_hours": 1200.5 + seq / 3600,
+            }
+        return circuits
     return {
         "panel_state": "normal",
         **{f"zone_{z}": "normal" for z in range(1, 9)},
@@ -225,7 +238,9 @@ async def _phase(
     )
     monitor.tally = tally = Tally()
     try:
-        async with TelemetryConsumer(settings, monitor) as consumer:
+        # as the service runs it: every sample's points checked against its profile
+        points = load_point_check(inventory, settings.profiles_dir)
+        async with TelemetryConsumer(settings, monitor, points=points) as consumer:
             deadline = time.monotonic() + 30
             while not consumer.stats.connected:
                 if time.monotonic() > deadline:
