@@ -11,6 +11,7 @@ can only read a field its measurement holds, with a type it can show.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -80,7 +81,7 @@ class Source:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Query:
+class _Query(ABC):
     alias: str = EQUIPMENT_ALIAS
     table: bool = False
     where: tuple[str, ...] = ()
@@ -88,8 +89,9 @@ class _Query:
     source: str = ""
     """The key of the board's source to read; "" is the board's main one."""
 
+    @abstractmethod
     def text(self, src: Source) -> str:
-        raise NotImplementedError
+        """The InfluxQL of this query against `src`."""
 
     def target(self, sources: Mapping[str, Source]) -> JSON:
         try:
