@@ -18,10 +18,10 @@ def build_all(profiles_dir: Path = DEFAULT_PROFILES_DIR) -> dict[str, JSON]:
     kinds = load_points(profiles_dir)
     boards = [
         portfolio.build(kinds),
-        lifts.build(kinds),
-        pumps.build(kinds),
-        fire_panels.build(kinds),
-        lighting.build(kinds),
+        lifts.SPEC.build(kinds),
+        pumps.SPEC.build(kinds),
+        fire_panels.SPEC.build(kinds),
+        lighting.SPEC.build(kinds),
         pipeline.build(),
         work_orders.build(),
     ]

@@ -6,6 +6,7 @@ trend, and the counters (run hours, a counter's increase)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dashboards import grafana as g
 from dashboards.boards.common import event_annotations, scope_variables
@@ -31,25 +32,28 @@ from dashboards.profiles import FieldSet
 SCOPE = (SITE, BUILDING, EQUIPMENT)
 
 
-def equipment_board(
-    uid: str,
-    kind: str,
-    title: str,
-    description: str,
-    tags: Sequence[str],
-    board: Board,
-    kinds: dict[str, FieldSet],
-) -> Dashboard:
-    """The dashboard of `board`'s panels over the points of `kind`."""
-    d = Dashboard(
-        uid,
-        title,
-        description,
-        tags=(*tags, kind),
-        variables=scope_variables(kind, equipment=True),
-        annotations=event_annotations(equipment=True),
-    )
-    return add_panels(d, board, {"": Source(kinds[kind], SCOPE)})
+@dataclass(frozen=True)
+class EquipmentBoard:
+    """One kind's dashboard: its identity and text, and the panels it is made of."""
+
+    uid: str
+    kind: str
+    title: str
+    description: str
+    tags: Sequence[str]
+    board: Board
+
+    def build(self, kinds: dict[str, FieldSet]) -> Dashboard:
+        """The dashboard of the board's panels over the points of its kind."""
+        d = Dashboard(
+            self.uid,
+            self.title,
+            self.description,
+            tags=(*self.tags, self.kind),
+            variables=scope_variables(self.kind, equipment=True),
+            annotations=event_annotations(equipment=True),
+        )
+        return add_panels(d, self.board, {"": Source(kinds[self.kind], SCOPE)})
 
 
 def booleans(names: Sequence[str]) -> Series:
@@ -177,3 +181,12 @@ def trend(
         w=w,
         h=h,
     )
+
+
+TrendSpec = tuple[str, str, str, g.Look]
+"""A trend's title, select, description and look, as `trend` takes them."""
+
+
+def trends(*specs: TrendSpec, w: int, h: int = 8) -> list[Panel]:
+    """Several trends of one size side by side, such as a row of thirds."""
+    return [trend(*spec, w=w, h=h) for spec in specs]

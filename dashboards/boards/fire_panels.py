@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import equipment_board, signals, state, trend
-from dashboards.dashboard import Dashboard
+from dashboards.boards.equipment import EquipmentBoard, signals, state, trend
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
     HIDE_TIME,
@@ -130,14 +129,12 @@ BOARD: Board = [
 ]
 
 
-def build(kinds: dict[str, FieldSet]) -> Dashboard:
-    return equipment_board(
-        UID,
-        KIND,
-        "Plantroom · Fire panels",
-        "Every fire alarm panel in the selection: panel and zone states, mains and battery "
-        "supervision, battery voltage and alarm signals.",
-        ("fire",),
-        BOARD,
-        kinds,
-    )
+SPEC = EquipmentBoard(
+    UID,
+    KIND,
+    "Plantroom · Fire panels",
+    "Every fire alarm panel in the selection: panel and zone states, mains and battery "
+    "supervision, battery voltage and alarm signals.",
+    ("fire",),
+    BOARD,
+)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dashboards import grafana as g
 from dashboards.boards.equipment import (
+    EquipmentBoard,
     counted_in_range,
-    equipment_board,
     latest_label,
     per_interval,
     run_hours,
     state,
     trend,
 )
-from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     COUNTER_LEGEND,
     TIMESERIES,
@@ -21,7 +20,6 @@ from dashboards.panels import (
     Row,
     Series,
 )
-from dashboards.profiles import FieldSet
 
 UID = "plantroom-lifts"
 KIND = "elevator"
@@ -126,14 +124,12 @@ BOARD: Board = [
 ]
 
 
-def build(kinds: dict[str, FieldSet]) -> Dashboard:
-    return equipment_board(
-        UID,
-        KIND,
-        "Plantroom · Lifts",
-        "Every lift in the selection: operating mode and fault code, car position, trips, "
-        "door behaviour and drive temperature.",
-        ("lifts",),
-        BOARD,
-        kinds,
-    )
+SPEC = EquipmentBoard(
+    UID,
+    KIND,
+    "Plantroom · Lifts",
+    "Every lift in the selection: operating mode and fault code, car position, trips, "
+    "door behaviour and drive temperature.",
+    ("lifts",),
+    BOARD,
+)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import equipment_board, trend
-from dashboards.dashboard import Dashboard
+from dashboards.boards.equipment import EquipmentBoard, trend
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
     HIDE_TIME,
@@ -188,14 +187,12 @@ BOARD: Board = [
 ]
 
 
-def build(kinds: dict[str, FieldSet]) -> Dashboard:
-    return equipment_board(
-        UID,
-        KIND,
-        "Plantroom · Lighting",
-        "Every lighting controller in the selection: which circuits are on or tripped, failed "
-        "lamps against the 100% good-order target, power, energy and lamp burn hours.",
-        ("lighting",),
-        BOARD,
-        kinds,
-    )
+SPEC = EquipmentBoard(
+    UID,
+    KIND,
+    "Plantroom · Lighting",
+    "Every lighting controller in the selection: which circuits are on or tripped, failed "
+    "lamps against the 100% good-order target, power, energy and lamp burn hours.",
+    ("lighting",),
+    BOARD,
+)

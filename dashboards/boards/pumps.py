@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from dashboards import grafana as g
 from dashboards.boards.equipment import (
+    EquipmentBoard,
     counted_in_range,
-    equipment_board,
     latest_label,
     per_interval,
     run_hours,
     signals,
     state,
-    trend,
+    trends,
 )
-from dashboards.dashboard import Dashboard
 from dashboards.panels import (
     Board,
     EnumStates,
     Row,
 )
-from dashboards.profiles import FieldSet
 
 UID = "plantroom-pumps"
 KIND = "pump"
@@ -61,70 +59,64 @@ BOARD: Board = [
         h=9,
     ),
     Row("Hydraulics"),
-    trend(
-        "Discharge pressure",
-        "mean({discharge_pressure:number})",
-        "Mean discharge pressure per interval.",
-        g.Look(unit="pressurebar", decimals=2, min=0),
+    *trends(
+        (
+            "Discharge pressure",
+            "mean({discharge_pressure:number})",
+            "Mean discharge pressure per interval.",
+            g.Look(unit="pressurebar", decimals=2, min=0),
+        ),
+        (
+            "Flow",
+            "mean({flow:number})",
+            "Mean flow per interval.",
+            g.Look(unit="flowcmh", decimals=1, min=0),
+        ),
+        (
+            "Sump level",
+            "mean({sump_level:number})",
+            "Sump level, for sump and drainage pumps.",
+            g.Look(unit="percent", decimals=0, min=0, max=100, thresholds=_level(80, 90)),
+        ),
         w=8,
-        h=8,
-    ),
-    trend(
-        "Flow",
-        "mean({flow:number})",
-        "Mean flow per interval.",
-        g.Look(unit="flowcmh", decimals=1, min=0),
-        w=8,
-        h=8,
-    ),
-    trend(
-        "Sump level",
-        "mean({sump_level:number})",
-        "Sump level, for sump and drainage pumps.",
-        g.Look(unit="percent", decimals=0, min=0, max=100, thresholds=_level(80, 90)),
-        w=8,
-        h=8,
     ),
     Row("Motor"),
-    trend(
-        "Motor current",
-        "mean({current:number})",
-        "Mean motor current per interval.",
-        g.Look(unit="amp", decimals=1, min=0),
+    *trends(
+        (
+            "Motor current",
+            "mean({current:number})",
+            "Mean motor current per interval.",
+            g.Look(unit="amp", decimals=1, min=0),
+        ),
+        (
+            "Power",
+            "mean({power:number})",
+            "Mean electrical power per interval.",
+            g.Look(unit="kwatt", decimals=2, min=0),
+        ),
+        (
+            "Speed",
+            "mean({speed:number})",
+            "Mean shaft speed per interval.",
+            g.Look(unit="rotrpm", decimals=0, min=0),
+        ),
         w=8,
-        h=8,
     ),
-    trend(
-        "Power",
-        "mean({power:number})",
-        "Mean electrical power per interval.",
-        g.Look(unit="kwatt", decimals=2, min=0),
-        w=8,
-        h=8,
-    ),
-    trend(
-        "Speed",
-        "mean({speed:number})",
-        "Mean shaft speed per interval.",
-        g.Look(unit="rotrpm", decimals=0, min=0),
-        w=8,
-        h=8,
-    ),
-    trend(
-        "Motor temperature",
-        "mean({motor_temperature:number})",
-        "Mean motor winding temperature per interval.",
-        g.Look(unit="celsius", decimals=1, thresholds=_level(80, 100)),
+    *trends(
+        (
+            "Motor temperature",
+            "mean({motor_temperature:number})",
+            "Mean motor winding temperature per interval.",
+            g.Look(unit="celsius", decimals=1, thresholds=_level(80, 100)),
+        ),
+        (
+            "Vibration",
+            "max({vibration:number})",
+            "Highest vibration velocity per interval (mm/s); rising vibration points at "
+            "bearing wear.",
+            g.Look(unit="suffix: mm/s", decimals=2, min=0, thresholds=_level(4.5, 7.1)),
+        ),
         w=12,
-        h=8,
-    ),
-    trend(
-        "Vibration",
-        "max({vibration:number})",
-        "Highest vibration velocity per interval (mm/s); rising vibration points at bearing wear.",
-        g.Look(unit="suffix: mm/s", decimals=2, min=0, thresholds=_level(4.5, 7.1)),
-        w=12,
-        h=8,
     ),
     Row("Counters"),
     run_hours(8, 5),
@@ -141,14 +133,12 @@ BOARD: Board = [
 ]
 
 
-def build(kinds: dict[str, FieldSet]) -> Dashboard:
-    return equipment_board(
-        UID,
-        KIND,
-        "Plantroom · Pumps",
-        "Every pump in the selection: run state and alarm code, discharge pressure and flow, "
-        "motor current and temperature, run hours and starts.",
-        ("pumps",),
-        BOARD,
-        kinds,
-    )
+SPEC = EquipmentBoard(
+    UID,
+    KIND,
+    "Plantroom · Pumps",
+    "Every pump in the selection: run state and alarm code, discharge pressure and flow, "
+    "motor current and temperature, run hours and starts.",
+    ("pumps",),
+    BOARD,
+)
