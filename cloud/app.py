@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from cloud import api, registry
+from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.api import alarm_actions, console, errors
 from cloud.api import kpi as kpi_routes
 from cloud.api import pm as pm_routes
@@ -140,6 +141,9 @@ def create_app(
                 client_id=mqtt_client_id,
                 tick_interval=tick_interval,
                 points=points,
+                clock_alarms=EdgeClockAlarms(
+                    database, clock=clock, max_skew_s=settings.max_clock_skew_s
+                ),
             )
             state.consumer = await stack.enter_async_context(consumer)
             stack.callback(setattr, state, "consumer", None)

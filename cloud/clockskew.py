@@ -12,9 +12,13 @@ negative: the agent's clock is ahead, and samples more than `max_clock_skew_s` a
 refused (see `plantroom.schema.check_not_ahead`).
 
 An agent whose skew is beyond `max_clock_skew_s` either way is "off": its samples are refused
-(ahead) or look old and replayed (behind). `off()` names those agents, `/api/health` turns
-`degraded` for them, and each episode is logged once: WARNING when the skew leaves the bound,
-INFO when it is back within.
+(ahead) or look old and replayed (behind). It is back only once its skew has stayed within
+`clear_fraction` (80 %) of the bound for `clear_reports` reports in a row, so a skew hovering
+at the bound does not flap. `off()` names those agents, `/api/health` turns `degraded` for
+them, and each episode is logged once: WARNING when the skew leaves the bound, INFO when it
+is back within. Each change is also kept for `take_changes()`, which the consumer drains on
+its tick to raise and clear the `edge_clock_wrong` system alarm (`cloud.alarms.edge_clock`):
+the database hears of an agent's clock only when it goes off or comes back.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 WINDOW = 30
 MAX_AGENTS = 10_000
+CLEAR_FRACTION = 0.8  # back within this part of the bound...
+CLEAR_REPORTS = 10  # ...for this many reports in a row: the agent's clock is right again
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +43,7 @@ class AgentClock:
     skew_s: float
     reports: int
     last_report_at_ms: int
-    off: bool  # the skew is beyond the bound
+    off: bool  # the skew is beyond the bound (and has not stayed back within it yet)
 
     @property
     def problem(self) -> str:
@@ -54,15 +60,25 @@ class ClockSkews:
         window: int = WINDOW,
         max_agents: int = MAX_AGENTS,
         max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+        clear_fraction: float = CLEAR_FRACTION,
+        clear_reports: int = CLEAR_REPORTS,
     ) -> None:
         if window < 1:
-            raise ValueError("window must be at least 1")
+            raise ValueError(f"window must be at least 1, not {window}")
+        if not 0 < clear_fraction <= 1:
+            raise ValueError(f"clear_fraction must be in (0, 1], not {clear_fraction}")
+        if clear_reports < 1:
+            raise ValueError(f"clear_reports must be at least 1, not {clear_reports}")
         self._window = window
         self._max_agents = max_agents
         self.max_skew_s = max_skew_s
+        self.clear_fraction = clear_fraction
+        self.clear_reports = clear_reports
         self._delays: dict[str, deque[int]] = {}
         self._last: dict[str, int] = {}
         self._off: set[str] = set()
+        self._within: dict[str, int] = {}  # off agents: reports in a row back within
+        self._changes: dict[str, AgentClock] = {}  # off or back, since `take_changes`
 
     def observe(self, agent: str, ts_ms: int, received_ms: int) -> None:
         delays = self._delays.get(agent)
@@ -74,18 +90,50 @@ class ClockSkews:
         self._last[agent] = received_ms
         skew = self.skew_s(agent)
         assert skew is not None
-        clock = AgentClock(agent, skew, len(delays), received_ms, abs(skew) > self.max_skew_s)
-        if clock.off and agent not in self._off:
-            self._off.add(agent)
-            log.warning(
-                "%s, beyond the %g s allowed: its samples are refused when ahead or look old "
-                "when behind; set the edge box's clock (NTP)",
-                clock.problem,
-                self.max_skew_s,
-            )
-        elif not clock.off and agent in self._off:
+        if agent not in self._off:
+            if abs(skew) > self.max_skew_s:
+                self._off.add(agent)
+                self._within.pop(agent, None)
+                clock = AgentClock(agent, skew, len(delays), received_ms, off=True)
+                self._changes[agent] = clock
+                log.warning(
+                    "%s, beyond the %g s allowed: its samples are refused when ahead or look "
+                    "old when behind; set the edge box's clock (NTP)",
+                    clock.problem,
+                    self.max_skew_s,
+                )
+        elif abs(skew) > self.max_skew_s * self.clear_fraction:
+            self._within.pop(agent, None)  # not back yet: the count starts again
+        elif (within := self._within.get(agent, 0) + 1) < self.clear_reports:
+            self._within[agent] = within
+        else:
             self._off.discard(agent)
-            log.info("%s, back within the %g s allowed", clock.problem, self.max_skew_s)
+            self._within.pop(agent, None)
+            clock = AgentClock(agent, skew, len(delays), received_ms, off=False)
+            self._changes[agent] = clock
+            log.info(
+                "%s, back within the %g s allowed for %d reports",
+                clock.problem,
+                self.max_skew_s * self.clear_fraction,
+                self.clear_reports,
+            )
+
+    def assume_off(self, agents: list[str]) -> None:
+        """These agents were off when this process started (their alarm is active): they
+        are back only once measured back within, as if they had gone off here."""
+        for agent in agents[: self._max_agents]:
+            self._off.add(agent)
+
+    def take_changes(self) -> list[AgentClock]:
+        """The agents that went off or came back since the last call, latest state each."""
+        changes, self._changes = list(self._changes.values()), {}
+        return changes
+
+    def put_back(self, changes: list[AgentClock]) -> None:
+        """Changes taken but not acted on (the database failed): taken again next time,
+        unless a newer change of the same agent came meanwhile."""
+        for clock in changes:
+            self._changes.setdefault(clock.agent, clock)
 
     def skew_s(self, agent: str) -> float | None:
         delays = self._delays.get(agent)

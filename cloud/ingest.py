@@ -25,7 +25,8 @@ and counted (`future`), so it cannot shadow the real samples after it. Each samp
 are checked against its equipment's device profile (`cloud.points`): a point the profile does
 not define or a value of the wrong type is dropped and counted, the good points go on. Edge
 agents' health reports are read only for their time: `clocks` holds each agent's measured
-clock skew.
+clock skew, and when an agent's clock goes beyond the bound or comes back, the ticker writes
+the `edge_clock_wrong` system alarm (`clock_alarms`; no database work per report).
 A batch that fails is retried, then its messages one by one, and a message that fails on its
 own is dead-lettered (`cloud.batches`): its neighbours are processed.
 The broker connection is re-made with jittered exponential backoff. All database work runs on
@@ -42,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
 from cloud.messages import edge_report_time, parse_item
@@ -85,8 +87,10 @@ class TelemetryConsumer(Runs):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         points: PointCheck | None = None,
+        clock_alarms: EdgeClockAlarms | None = None,
     ) -> None:
         self._settings = settings
+        self._clock_alarms = clock_alarms
         self.points = points
         self._monitor = monitor
         # A configured client id gets a persistent session: the broker keeps what arrives
@@ -134,6 +138,8 @@ class TelemetryConsumer(Runs):
         self._db.start()
         try:
             await self._db.call(self._monitor.load)
+            if self._clock_alarms is not None:
+                self.clocks.assume_off(await self._db.call(self._clock_alarms.active_agents))
         except BaseException:
             await self._db.stop()
             raise
@@ -273,9 +279,24 @@ class TelemetryConsumer(Runs):
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self._tick_interval)
+            await self._clock_alarms_changed()
             if not self._tick_queued:
                 self._tick_queued = True
                 await self._queue.put(TickItem())
+
+    async def _clock_alarms_changed(self) -> None:
+        """Raise or clear the clock alarm of the agents whose clock went off or came back;
+        what fails is tried again on the next tick."""
+        if self._clock_alarms is None:
+            return
+        changes = self.clocks.take_changes()
+        if not changes:
+            return
+        try:
+            await self._db.call(self._clock_alarms.apply, changes)
+        except Exception:
+            self.clocks.put_back(changes)
+            log.exception("writing the edge clock alarms failed; trying again")
 
     async def _work(self) -> None:
         while True:

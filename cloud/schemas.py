@@ -130,6 +130,9 @@ class Counts(OutModel):
     equipment: int
     active_alarms: int
     open_work_orders: int
+    active_system_alarms: int = Field(
+        default=0, description="alarms about the service itself (`GET /api/system-alarms`)"
+    )
 
 
 class Health(OutModel):
@@ -143,6 +146,11 @@ class Health(OutModel):
     mqtt: MqttHealth
     rules: int
     counts: Counts | None
+    system_alarms: list[str] = Field(
+        default_factory=list,
+        description="the active system alarms, `<code> on <subject>: <message>` (at most 20;"
+        " `counts.active_system_alarms` has how many)",
+    )
 
 
 class NotifyHealth(OutModel):

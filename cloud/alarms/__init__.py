@@ -1,1 +1,2 @@
-"""Alarms: rules firing on equipment, who has seen them; their table and API models."""
+"""Alarms: rules firing on equipment, alarms about the service itself (`system`), who has
+seen them; their tables and API models."""

@@ -1,4 +1,4 @@
-"""The alarms table: one row per rule firing on one piece of equipment."""
+"""The alarms tables: rules firing on equipment, and alarms about the service itself."""
 
 from __future__ import annotations
 
@@ -44,3 +44,57 @@ class Alarm(Base):
 
     equipment: Mapped[Equipment] = relationship()
     acknowledged_by: Mapped[User | None] = relationship()
+
+
+class SystemAlarm(Base):
+    """An alarm about the service itself rather than a piece of equipment: an edge agent's
+    clock, a notification channel that keeps failing. `code` says what is wrong, `subject`
+    what it is wrong with (`edge:b01`). One row per episode; while active, `active_key`
+    (`code|subject`, unique, NULL once cleared) keeps it the only active one for its pair."""
+
+    __tablename__ = "system_alarms"
+    __table_args__ = (Index("ix_system_alarms_code_subject", "code", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    active_key: Mapped[str | None] = mapped_column(
+        String(200),
+        unique=True,
+        comment="code|subject while active, NULL after; one active alarm per code and subject",
+    )
+    severity: Mapped[Severity]
+    state: Mapped[AlarmState] = mapped_column(index=True)
+    message: Mapped[str] = mapped_column(String(512))
+    details: Mapped[dict[str, Any]]
+    raised_at: Mapped[datetime]
+    last_raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    acknowledged_by: Mapped[User | None] = relationship()
+    events: Mapped[list[SystemAlarmEvent]] = relationship(
+        back_populates="alarm", order_by="SystemAlarmEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+
+class SystemAlarmEvent(Base):
+    """A system alarm's audit trail: raised, updated, cleared, acknowledged; by whom, when."""
+
+    __tablename__ = "system_alarm_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("system_alarms.id"), index=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64), comment="a username, or `system`")
+    note: Mapped[str | None] = mapped_column(String(2000))
+    details: Mapped[dict[str, Any] | None]
+
+    alarm: Mapped[SystemAlarm] = relationship(back_populates="events")

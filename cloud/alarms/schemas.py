@@ -44,3 +44,40 @@ class AcknowledgeIn(BaseModel):
 
 class AlarmAckOut(AlarmOut):
     lifecycle: str
+
+
+class SystemAlarmOut(OutModel):
+    """An alarm about the service itself: `code` says what is wrong, `subject` with what."""
+
+    id: int
+    code: str
+    subject: str
+    severity: Severity
+    state: AlarmState
+    message: str
+    details: dict[str, Any]
+    raised_at: datetime
+    last_raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged: bool
+    acknowledged_at: datetime | None
+    acknowledged_by: Username | None
+
+
+class SystemAlarmEventOut(OutModel):
+    at: datetime
+    action: str
+    actor: str
+    note: str | None
+    details: dict[str, Any] | None
+
+
+class SystemAlarmDetail(SystemAlarmOut):
+    events: list[SystemAlarmEventOut]
+
+
+class SystemAlarmPage(OutModel):
+    items: list[SystemAlarmOut]
+    total: int
+    limit: int
+    offset: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api import alarms, auth, equipment, health, workorders
+from cloud.api import alarms, auth, equipment, health, system_alarms, workorders
 
 router = APIRouter(prefix="/api")
 router.include_router(health.router)
@@ -12,3 +12,4 @@ router.include_router(auth.router)
 router.include_router(equipment.router)
 router.include_router(alarms.router)
 router.include_router(workorders.router)
+router.include_router(system_alarms.router)

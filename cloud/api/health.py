@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud import registry
+from cloud.alarms import system
 from cloud.alarms.model import Alarm
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
@@ -21,6 +22,8 @@ from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+
+HEALTH_SYSTEM_ALARMS = 20  # active system alarms named in the answer, at most
 
 
 def _refusals(points: PointCheck | None) -> dict[str, Any]:
@@ -37,9 +40,14 @@ def _refusals(points: PointCheck | None) -> dict[str, Any]:
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 def health(state: StateDep) -> JSONResponse:
     counts = None
+    system_alarms: list[str] = []
     database = False
     try:
         with state.database().sessions() as session:
+            active, active_count = system.search_system_alarms(
+                session, state=AlarmState.ACTIVE, limit=HEALTH_SYSTEM_ALARMS, offset=0
+            )
+            system_alarms = [f"{a.code} on {a.subject}: {a.message}" for a in active]
             counts = Counts(
                 equipment=registry.count(session),
                 active_alarms=session.scalar(
@@ -52,6 +60,7 @@ def health(state: StateDep) -> JSONResponse:
                     .where(WorkOrder.open_key.is_not(None))
                 )
                 or 0,
+                active_system_alarms=active_count,
             )
         database = True
     except SQLAlchemyError as exc:
@@ -92,5 +101,6 @@ def health(state: StateDep) -> JSONResponse:
         mqtt=mqtt,
         rules=len(state.rules),
         counts=counts,
+        system_alarms=system_alarms,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)

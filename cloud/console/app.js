@@ -6,6 +6,7 @@ import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
 import { JobView } from './job_page.js';
 import { JobsView } from './jobs.js';
+import { SystemAlarmBanner } from './system_alarms.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -90,6 +91,8 @@ function enter(user) {
   document.getElementById('who-name').textContent = user.display_name ?? user.username;
   setLive('reconnecting');
   session.live = new LiveEvents({ onReady, onWorkOrder, onAlarm, onState: setLive });
+  session.banner = new SystemAlarmBanner(document.getElementById('system-alarms'), user);
+  session.banner.start();
   // without a stream (a proxy that buffers it), load anyway after a moment
   session.fallback = setTimeout(() => {
     if (!session.streaming) {
@@ -103,10 +106,11 @@ function enter(user) {
 
 function leave(message) {
   session.live?.close();
+  session.banner?.stop();
   clearTimeout(session.fallback);
   window.removeEventListener('hashchange', show);
   session.view?.unmount?.();
-  Object.assign(session, { user: null, view: null, live: null, streaming: false });
+  Object.assign(session, { user: null, view: null, live: null, banner: null, streaming: false });
   auth.clear();
   who.hidden = true;
   nav.hidden = true;

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cloud.clockskew import CLEAR_REPORTS
 from tests.cloud.harness import LiveSite
 from tests.harness import wait_for_async
 
@@ -110,3 +111,50 @@ async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health
 
         body = await wait_for_async(ok, "the health to be ok again", within=15.0)
         assert body["problems"] == [] and body["mqtt"]["edge_clocks"][0]["off"] is False
+
+
+async def test_an_edge_clock_ten_minutes_ahead_raises_the_clock_alarm_until_set_right(
+    live_site: LiveSite,
+) -> None:
+    site = live_site
+    topic = f"plantroom/v1/{site.site}/edge/b01/health"
+    seq = 0
+
+    async def report(mqtt: Any, ahead_ms: int) -> None:
+        nonlocal seq
+        seq += 1
+        body = {"ts": int(time.time() * 1000) + ahead_ms, "seq": seq, "agent": {"uptime_s": 1.0}}
+        await mqtt.publish(topic, json.dumps(body).encode(), qos=1)
+
+    async def alarms(api: Any, state: str) -> Any:
+        params = {"state": state, "code": "edge_clock_wrong"}
+        page = (
+            await api.get("/api/system-alarms", params=params, headers=site.token("tech1"))
+        ).json()
+        return page["items"] or None
+
+    async with site.serving() as (api, mqtt):
+        for _ in range(3):  # the agent's clock runs ten minutes fast
+            await report(mqtt, 600_000)
+        [alarm] = await wait_for_async(
+            lambda: alarms(api, "active"), "the edge clock alarm", within=15.0
+        )
+        assert alarm["subject"] == "edge:b01" and alarm["severity"] == "major"
+        assert alarm["message"].startswith("edge agent 'b01': clock 600 s ahead of the cloud's")
+        assert -600.0 <= alarm["details"]["skew_s"] < -590.0
+        health = (await api.get("/api/health")).json()
+        assert health["counts"]["active_system_alarms"] == 1
+        assert health["system_alarms"][0].startswith("edge_clock_wrong on edge:b01:")
+
+    # the service restarts while the alarm is active; the agent's clock is set right
+    async with site.serving() as (api, mqtt):
+        assert [a["id"] for a in await alarms(api, "active")] == [alarm["id"]]
+        for _ in range(CLEAR_REPORTS):
+            await report(mqtt, 0)
+        [cleared] = await wait_for_async(
+            lambda: alarms(api, "cleared"), "the edge clock alarm to clear", within=15.0
+        )
+        assert cleared["id"] == alarm["id"] and cleared["cleared_at"] is not None
+        assert abs(cleared["details"]["skew_s"]) < 5.0
+        assert await alarms(api, "active") is None
+        assert (await api.get("/api/health")).json()["counts"]["active_system_alarms"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_the_number_of_agents_is_bounded() -> None:
 def test_an_agent_beyond_the_bound_is_off_logged_once_and_back_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clocks = ClockSkews(window=2, max_skew_s=300)
+    clocks = ClockSkews(window=2, max_skew_s=300, clear_reports=1)
     now = 1_800_000_000_000
     with caplog.at_level(logging.INFO, logger="cloud.clockskew"):
         clocks.observe("edge-1", now + 200_000, now)  # 200 s ahead: within
@@ -66,5 +67,68 @@ def test_an_agent_beyond_the_bound_is_off_logged_once_and_back_once(
     logged = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert [level for level, _ in logged] == [logging.WARNING, logging.INFO, logging.WARNING]
     assert "'edge-fast': clock 400 s ahead of the cloud's, beyond the 300 s" in logged[0][1]
-    assert "'edge-fast': clock 0 s behind the cloud's, back within the 300 s" in logged[1][1]
+    back = "'edge-fast': clock 0 s behind the cloud's, back within the 240 s allowed for 1 report"
+    assert back in logged[1][1]
     assert "'edge-slow'" in logged[2][1]
+
+
+def skews(clocks: ClockSkews, agent: str, skews_s: list[float], start_ms: int = 0) -> None:
+    """Reports of `agent` arriving 10 s apart, each `skew_s` behind the cloud's clock."""
+    for i, skew in enumerate(skews_s):
+        at = start_ms + i * 10_000
+        clocks.observe(agent, at - int(skew * 1000), at)
+
+
+def test_an_off_clock_is_back_only_after_staying_well_within_the_bound() -> None:
+    # window 1: the estimate is the last report, so the hysteresis alone is seen
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_fraction=0.8, clear_reports=3)
+    skews(clocks, "b01", [-310])  # 310 s ahead: off
+    assert [(c.agent, c.off) for c in clocks.take_changes()] == [("b01", True)]
+    # hovering at the bound does not flap: within it but above 80 % (240 s)
+    skews(clocks, "b01", [-299, -250, -241, -299, -260], start_ms=10_000)
+    assert [c.agent for c in clocks.off()] == ["b01"]
+    assert clocks.take_changes() == []
+    # two reports well within, then one above 80 %: the count starts again
+    skews(clocks, "b01", [-10, -5, -250, -1, -2], start_ms=60_000)
+    assert [c.agent for c in clocks.off()] == ["b01"] and clocks.take_changes() == []
+    skews(clocks, "b01", [0], start_ms=110_000)  # the third in a row within 240 s
+    assert clocks.off() == []
+    [back] = clocks.take_changes()
+    assert (back.agent, back.off, back.skew_s) == ("b01", False, 0.0)
+    assert clocks.take_changes() == []  # taken once
+    skews(clocks, "b01", [-301], start_ms=120_000)  # off again at once: no delay going off
+    assert [(c.off, c.skew_s) for c in clocks.take_changes()] == [(True, -301.0)]
+
+
+def test_changes_not_written_are_taken_again_unless_a_newer_one_came() -> None:
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=1)
+    skews(clocks, "a", [400])
+    skews(clocks, "b", [-400])
+    failed = clocks.take_changes()
+    assert [(c.agent, c.off) for c in failed] == [("a", True), ("b", True)]
+    skews(clocks, "b", [0], start_ms=10_000)  # b is back before the write is tried again
+    clocks.put_back(failed)
+    assert sorted((c.agent, c.off) for c in clocks.take_changes()) == [("a", True), ("b", False)]
+
+
+def test_an_agent_off_before_a_restart_stays_off_until_measured_back_within() -> None:
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=2)
+    clocks.assume_off(["b01", "b02"])
+    assert clocks.off() == []  # not measured yet: the health names nobody
+    skews(clocks, "b01", [-600, -600])  # still off: nothing changed, nothing to write
+    assert [c.agent for c in clocks.off()] == ["b01"] and clocks.take_changes() == []
+    skews(clocks, "b02", [1, 2])
+    assert [(c.agent, c.off) for c in clocks.take_changes()] == [("b02", False)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": 0}, "window must be at least 1, not 0"),
+        ({"clear_fraction": 1.5}, "clear_fraction must be in (0, 1], not 1.5"),
+        ({"clear_reports": 0}, "clear_reports must be at least 1, not 0"),
+    ],
+)
+def test_bad_parameters_are_named(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ClockSkews(**kwargs)  # type: ignore[arg-type]

@@ -37,7 +37,12 @@ async def test_health_needs_no_token(api: Api) -> None:
     assert body["database"] is True
     assert body["status"] == "degraded"  # no telemetry consumer in this test
     assert body["mqtt"]["enabled"] is False
-    assert body["counts"] == {"equipment": 4, "active_alarms": 0, "open_work_orders": 0}
+    assert body["counts"] == {
+        "equipment": 4,
+        "active_alarms": 0,
+        "open_work_orders": 0,
+        "active_system_alarms": 0,
+    }
     assert body["rules"] == len(api.state.rules) > 0
 
 

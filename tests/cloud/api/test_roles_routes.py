@@ -34,8 +34,9 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from cloud.alarms.model import Alarm
-from cloud.enums import Channel, Priority, Role, WorkOrderKind, WorkOrderStatus
+from cloud.alarms.model import Alarm, SystemAlarm
+from cloud.alarms.system import raise_system_alarm
+from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
 from cloud.rules.loader import load_rules
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
 from cloud.workorders import creation
@@ -78,6 +79,8 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/equipment/{equipment_id}/history"): ALL,
     ("GET", "/api/alarms"): ALL,
     ("GET", "/api/alarms/{alarm_id}"): ALL,
+    ("GET", "/api/system-alarms"): ALL,
+    ("GET", "/api/system-alarms/{alarm_id}"): ALL,
     ("GET", "/api/incidents"): ALL,
     ("GET", "/api/kpis"): ALL,
     ("GET", "/api/reports/monthly"): ALL,
@@ -108,6 +111,8 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/work-orders/{ref}/close"): OFFICE,
     ("POST", "/api/work-orders/{ref}/cancel"): OFFICE,
     ("POST", "/api/work-orders/{ref}/assign"): OFFICE,
+    # docs/api.md: supervisors (and admins) acknowledge the alarms about the service itself
+    ("POST", "/api/system-alarms/{alarm_id}/acknowledge"): OFFICE,
     # engineers change rules and run PM plans (docs/rules.md, docs/pm.md)
     ("POST", "/api/rules/reload"): RULE_EDITORS,
     ("POST", "/api/pm/run"): PM_RUNNERS,
@@ -230,6 +235,7 @@ class Fixtures:
         self.api = api
         self.serial = itertools.count(1)
         self.alarm_id = 0
+        self.system_alarm_id = 0
 
     def new_user(self, role: Role = Role.TECHNICIAN) -> str:
         name = f"target{next(self.serial)}"
@@ -308,6 +314,25 @@ class Fixtures:
             row.acknowledged_by_id = None
         return str(self.alarm_id)
 
+    def system_alarm(self) -> str:
+        """The one test system alarm, not yet acknowledged."""
+        with self.api.db.session() as session:
+            if not self.system_alarm_id:
+                alarm = raise_system_alarm(
+                    session,
+                    "edge_clock_wrong",
+                    "edge:b01",
+                    "clock 600 s ahead",
+                    severity=Severity.MAJOR,
+                    now=self.api.clock(),
+                )
+                self.system_alarm_id = alarm.id
+            row = session.get(SystemAlarm, self.system_alarm_id)
+            assert row is not None
+            row.acknowledged_at = None
+            row.acknowledged_by_id = None
+        return str(self.system_alarm_id)
+
     def notification(self, username: str | None) -> str:
         with self.api.db.session() as session:
             owner = get_user(session, username or "tech1")
@@ -377,6 +402,12 @@ BUILDERS: dict[Key, Builder] = {
     ("GET", "/api/alarms/{alarm_id}"): lambda f, who: Call(f"/api/alarms/{f.alarm()}"),
     ("POST", "/api/alarms/{alarm_id}/acknowledge"): lambda f, who: Call(
         f"/api/alarms/{f.alarm()}/acknowledge", body={"note": "seen"}
+    ),
+    ("GET", "/api/system-alarms/{alarm_id}"): lambda f, who: Call(
+        f"/api/system-alarms/{f.system_alarm()}"
+    ),
+    ("POST", "/api/system-alarms/{alarm_id}/acknowledge"): lambda f, who: Call(
+        f"/api/system-alarms/{f.system_alarm()}/acknowledge", body={"note": "seen"}
     ),
     ("GET", "/api/reports/monthly"): lambda f, who: Call(
         "/api/reports/monthly", params={"month": "2026-02"}

@@ -313,3 +313,47 @@ def run_scenario(page: Any, stack: Stack) -> None:
     expect(page.get_by_role("link", name="lift-a1")).to_be_visible()
     shot(page, "equipment-list")
     assert errors == []
+
+
+def test_a_supervisor_sees_the_edge_clock_alarm_in_the_banner_and_acknowledges_it(
+    stack: Stack,
+) -> None:
+    topic = f"plantroom/v1/{stack.site}/edge/b01/health"
+    for seq in range(3):  # the agent's clock runs ten minutes fast
+        report = {"ts": int(time.time() * 1000) + 600_000, "seq": seq, "agent": {"uptime_s": 1}}
+        publish.single(
+            topic,
+            json.dumps(report),
+            qos=1,
+            hostname=stack.broker.host,
+            port=stack.broker.port,
+            client_id=f"console-test-{uuid.uuid4().hex[:8]}",
+        )
+    wait_for(
+        lambda: stack.api("/api/system-alarms?state=active")["total"] == 1,
+        "the edge clock alarm",
+        within=20,
+    )
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(stack.url + "/")
+            page.get_by_label("API token", exact=True).fill(stack.token("super1"))
+            page.get_by_role("button", name="Sign in with token").click()
+            banner = page.get_by_role("region", name="System alarms")
+            expect(banner).to_contain_text("edge:b01")
+            expect(banner).to_contain_text("clock 600 s ahead of the cloud's")
+            check_accessible_basics(page)
+            shot(page, "system-alarm-banner")
+            banner.get_by_role("button", name="Acknowledge").click()
+            expect(banner).to_contain_text("seen by super1")
+            expect(banner.get_by_role("button", name="Acknowledge")).to_have_count(0)
+            [alarm] = stack.api("/api/system-alarms?state=active")["items"]
+            assert alarm["acknowledged_by"] == "super1"
+            assert errors == []
+        finally:
+            browser.close()
