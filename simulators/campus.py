@@ -35,8 +35,10 @@ from simulators.modbus_server import ModbusService, ModbusTcpServer
 from simulators.models import DeviceModel, ModelContext, create_model
 from simulators.models.base import FaultParams
 from simulators.models.elevator import ElevatorModel
+from simulators.profile_map import served_profile
 from simulators.registers import Value
 from simulators.serial_line import LineSettings, SerialLineServer
+from simulators.vendors import VENDOR_MAPS
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,12 @@ class Campus:
         conn = equipment.connection
         kind = equipment.kind
         lighting = isinstance(conn, Mqtt) and kind is Kind.LIGHTING
-        if not lighting and (isinstance(conn, Mqtt) or kind is Kind.LIGHTING):
+        vendor = equipment.profile in VENDOR_MAPS and not isinstance(conn, Mqtt)
+        if not (lighting or vendor) and (isinstance(conn, Mqtt) or kind is Kind.LIGHTING):
             reason = (
                 f"{kind.value} over {conn.type} is not simulated (Modbus TCP, RTU over TCP or "
-                f"serial RTU for elevators, pumps and fire panels; MQTT for lighting)"
+                f"serial RTU for elevators, pumps and fire panels; MQTT for lighting; Modbus "
+                f"for the vendor profiles in simulators/vendors.py)"
             )
             self.skipped[equipment.id] = reason
             log.warning("not simulating %s: %s", equipment.id, reason)
@@ -105,13 +109,17 @@ class Campus:
             model = create_model(kind, ctx)
         except ValueError as exc:
             raise ConfigError(f"equipment {equipment.id!r}: {exc}") from exc
+        try:
+            served = served_profile(equipment.profile, model)
+        except ConfigError as exc:
+            raise ConfigError(f"equipment {equipment.id!r}: {exc}") from exc
         device: SimDevice
         if isinstance(conn, Mqtt):
             publisher = MqttDevice(building, equipment, model, conn.topic)
             self.lighting.append(publisher)
             device = publisher
         else:
-            unit = ModbusDevice(building, equipment, model)
+            unit = ModbusDevice(building, equipment, model, served)
             self._attach(equipment, conn, unit)
             device = unit
         self.devices[equipment.id] = device

@@ -20,6 +20,7 @@ from simulators.models import MODELS, DeviceModel
 from simulators.models.base import FaultParams
 from simulators.models.lighting import LightingModel
 from simulators.pdu import Answer, ExceptionCode, ModbusError
+from simulators.profile_map import ServedProfile
 from simulators.registers import RegisterImage, RegisterMap, Table, Value
 
 
@@ -129,14 +130,32 @@ class SimDevice:
 
 
 class ModbusDevice(SimDevice):
-    """A device behind one unit id; implements `simulators.pdu.ModbusUnit`."""
+    """A device behind one unit id; implements `simulators.pdu.ModbusUnit`.
 
-    def __init__(self, building: Building, equipment: Equipment, model: DeviceModel) -> None:
-        if model.register_map is None:
+    It answers from its model's own register map, or, `served`, from a vendor profile's map
+    with the values the model shows through it.
+    """
+
+    def __init__(
+        self,
+        building: Building,
+        equipment: Equipment,
+        model: DeviceModel,
+        served: ServedProfile | None = None,
+    ) -> None:
+        register_map = served.register_map if served is not None else model.register_map
+        if register_map is None:
             raise ValueError(f"{equipment.kind} models have no register map")
-        self.register_map: RegisterMap = model.register_map
+        self.register_map: RegisterMap = register_map
+        self.served = served
         self._image: RegisterImage | None = None
         super().__init__(building, equipment, model)
+        self._transport_specs = MODBUS_TRANSPORT_FAULTS
+
+    def values(self) -> dict[str, Value]:
+        """The values the registers encode: the model's, or what it shows through `served`."""
+        values = self.model.values()
+        return self.served.values(values) if self.served is not None else values
 
     def refresh(self) -> None:
         self._image = None  # encoded again when next read, not on every tick
@@ -145,7 +164,7 @@ class ModbusDevice(SimDevice):
     def image(self) -> RegisterImage:
         """The register image the unit answers from, as of the model's current state."""
         if self._image is None:
-            self._image = self.register_map.encode(self.model.values())
+            self._image = self.register_map.encode(self.values())
         return self._image
 
     def answer(self) -> Answer:

@@ -62,6 +62,7 @@ class Point:
     type: DataType
     unit: str | None = None
     scale: float = 1.0
+    offset: float = 0.0
     order: str = "ABCD"
     not_available: int | None = None
     bit: int | None = None
@@ -130,7 +131,10 @@ def encode_point(point: Point, value: Value) -> list[int]:
     if value is None:
         if point.not_available is None:
             raise ValueError(f"point {point.name!r} has no not-available value")
-        return [point.not_available & 0xFFFF]
+        if point.width == 1:
+            return [point.not_available & 0xFFFF]
+        wide = point.not_available & 0xFFFF_FFFF
+        return _order_words(wide.to_bytes(4, "big"), point.order)
     t = point.type
     if t is DataType.BIT:
         return [(1 << (point.bit or 0)) if value else 0]
@@ -138,7 +142,7 @@ def encode_point(point: Point, value: Value) -> list[int]:
         return [_enum_code(point, value)]
     if isinstance(value, str):
         raise ValueError(f"point {point.name!r} is numeric, got {value!r}")
-    number = float(value) / point.scale
+    number = (float(value) - point.offset) / point.scale
     if t is DataType.FLOAT32:
         return _order_words(struct.pack(">f", number), point.order)
     if not math.isfinite(number):
