@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from plantroom.canonical import canonical_points
 from plantroom.errors import ConfigError
 from plantroom.inventory import (
     Building,
@@ -39,6 +40,7 @@ REGISTER_OVERLAP = "register-overlap"
 UNIT_SHARED = "unit-shared"
 FRAMING_MIXED = "framing-mixed"
 SERIAL_SETTINGS_MIXED = "serial-settings-mixed"
+CANONICAL_COVERAGE = "canonical-coverage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +304,34 @@ def _line(settings: tuple[int, str, int, int]) -> str:
     return f"{baud} {size}{parity}{stop}"
 
 
+# -- check 5: canonical coverage per kind ------------------------------------------------
+
+
+def canonical_coverage(site: Site) -> list[Finding]:
+    """Per equipment whose profile lacks canonical points of its kind: how many it provides
+    and which are missing (the rules, PM plans and dashboards that read them see nothing)."""
+    out: list[Finding] = []
+    for entry in site.equipment:
+        if entry.profile is None:
+            continue
+        kind = entry.equipment.kind.value
+        canonical = canonical_points(kind)
+        missing = sorted(set(canonical) - entry.provided())
+        if missing:
+            out.append(
+                Finding(
+                    "warning",
+                    CANONICAL_COVERAGE,
+                    entry.where,
+                    f"{entry.id} ({entry.profile.name}) provides "
+                    f"{len(canonical) - len(missing)} of {len(canonical)} canonical {kind} "
+                    f"points; missing: {', '.join(missing)} (docs/points.md)",
+                    entry.id,
+                )
+            )
+    return out
+
+
 # -- running the contract checks -----------------------------------------------------------
 
 
@@ -320,7 +350,7 @@ def profile_findings(site: Site) -> list[Finding]:
 
 def contract_findings(site: Site) -> list[Finding]:
     """Everything the contract alone can say about a loaded site."""
-    return [*site.findings, *shared_units(site), *profile_findings(site)]
+    return [*site.findings, *shared_units(site), *profile_findings(site), *canonical_coverage(site)]
 
 
 def check_inventory(

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from plantroom.canonical import canonical_points
 from plantroom.errors import ConfigError
+from plantroom.sitecheck import (
+    CANONICAL_COVERAGE as COVERAGE,
+)
 from plantroom.sitecheck import (
     FRAMING_MIXED,
     INVENTORY_INVALID,
@@ -77,7 +81,7 @@ def test_bits_of_a_status_word_do_not_overlap_but_the_same_bit_twice_does(
         ],
     )
     site = _site(tmp_path, [_pump("p", {"type": "modbus_tcp", "host": "h"}, "p1")])
-    found = check_inventory(site, folder)
+    found = [f for f in check_inventory(site, folder) if f.code != COVERAGE]
     assert _codes(found) == [REGISTER_OVERLAP]
     assert found[0].where == f"{folder / 'p1.yaml'}:8"  # point c
     assert found[0].related == (f"{folder / 'p1.yaml'}:6",)  # point a
@@ -152,3 +156,12 @@ def test_the_shipped_demo_site_passes() -> None:
     from tests.harness import REPO
 
     assert check_inventory(REPO / "sites" / "demo.yaml") == []
+
+
+def test_canonical_coverage_per_equipment() -> None:
+    found = [f for f in check_inventory(CHECK / "site.yaml", PROFILES) if f.code == COVERAGE]
+    (f,) = found  # pump-x2's simulator profile provides every canonical pump point
+    assert (f.severity, f.where, f.equipment) == ("warning", f"{CHECK / 'site.yaml'}:6", "pump-x1")
+    total = len(canonical_points("pump"))
+    assert f.message.startswith(f"pump-x1 (acme-booster) provides 4 of {total} canonical pump")
+    assert "missing: current, dry_run, flow, " in f.message
