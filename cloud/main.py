@@ -19,10 +19,12 @@ from contextlib import contextmanager
 import uvicorn
 
 from cloud.app import create_app
+from cloud.sitecheck import startup_findings
 from cloud.state import AppState
 from plantroom.errors import ConfigError, ServiceError
 from plantroom.ports import ensure_port_free
 from plantroom.settings import CloudSettings
+from plantroom.sitecheck import enforce
 from plantroom.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ def run(settings: CloudSettings) -> None:
     """Serve until SIGINT/SIGTERM. Raises PortInUseError if the API port is taken, and
     ConfigError for a bad inventory, rule file or database URL, before listening."""
     ensure_port_free("cloud API", settings.api_host, settings.api_port)
+    enforce(startup_findings(settings), log)
     tls = tls_files(settings)
     # httpx logs every request's URL at INFO, and InfluxDB 1.x credentials travel in the
     # query string (`?u=…&p=…`): its request log stays off, whatever the root level.

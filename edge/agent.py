@@ -43,6 +43,7 @@ from plantroom.profiles import Assignment, Poll, ProfileLibrary
 from plantroom.schema import Quality
 from plantroom.settings import EdgeSettings
 from plantroom.signals import stop_on_signals
+from plantroom.sitecheck import check_inventory, enforce
 from plantroom.tls import mqtt_client_context
 from plantroom.topics import check_segment, edge_health
 
@@ -356,4 +357,8 @@ def run(settings: EdgeSettings) -> None:
     """Run the edge agent until SIGINT/SIGTERM; publish `offline` before a clean exit."""
     # pymodbus logs every timeout at ERROR; the hub reports outages once, in its own words.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    enforce(
+        check_inventory(settings.inventory, settings.edge_profiles_dir, settings.edge_buildings),
+        log,
+    )
     asyncio.run(_main(settings))

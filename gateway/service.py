@@ -35,6 +35,7 @@ from plantroom.mqttwire import Publish
 from plantroom.schema import parse_telemetry
 from plantroom.settings import GatewaySettings
 from plantroom.signals import stop_on_signals
+from plantroom.sitecheck import check_inventory, enforce
 from plantroom.subscriber import AckToken, Subscriber
 from plantroom.topics import EDGE_HEALTH_WILDCARD, TELEMETRY_WILDCARD, shared
 
@@ -288,6 +289,8 @@ async def serve(settings: GatewaySettings) -> None:
 
 def run(settings: GatewaySettings) -> None:
     """The `plantroom gateway` process: blocks until SIGINT/SIGTERM."""
+    if settings.inventory:
+        enforce(check_inventory(settings.inventory, profiles=False), log)
     try:
         asyncio.run(serve(settings))
     except BaseExceptionGroup as group:

@@ -26,6 +26,7 @@ from typing import Any
 from plantroom.inventory import Inventory, load_inventory
 from plantroom.settings import SimSettings
 from plantroom.signals import stop_on_signals
+from plantroom.sitecheck import check_inventory, enforce
 from simulators.campus import Campus
 from simulators.control import ControlServer, create_app
 from simulators.devices import ModbusDevice
@@ -273,6 +274,7 @@ def run(settings: SimSettings, scenario: Path | None = None) -> None:
 
     `scenario` (or the `sim_scenario` setting) starts a scenario file once serving.
     """
+    enforce(check_inventory(settings.inventory, profiles=False), log)
     inventory = load_inventory(settings.inventory)
     path = scenario or settings.sim_scenario
     loaded = load_scenario(path) if path is not None else None  # fail before binding ports

@@ -293,6 +293,61 @@ def demo(
         _fail(exc)
 
 
+# -- plantroom check: the site check -------------------------------------------------------
+
+
+@app.command("check")
+def check(
+    inventory: Annotated[
+        Path,
+        typer.Option("--inventory", "-i", envvar="PLANTROOM_INVENTORY", help="site inventory"),
+    ],
+    profiles_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=["PLANTROOM_PROFILES_DIR", "PLANTROOM_EDGE_PROFILES_DIR"],
+            help="the site's own profile folder",
+        ),
+    ] = None,
+    rules_dir: Annotated[
+        Path | None, typer.Option(envvar="PLANTROOM_RULES_DIR", help="the site's rule folder")
+    ] = None,
+    pm_dir: Annotated[
+        Path | None, typer.Option(envvar="PLANTROOM_PM_DIR", help="the site's PM plan folder")
+    ] = None,
+    probe: Annotated[bool, typer.Option("--probe", help="read every device once")] = False,
+    timeout: Annotated[float, typer.Option(min=0.05, max=30, help="per probe request, s")] = 1.0,
+    deadline: Annotated[float, typer.Option(min=1, max=3600, help="whole probe, s")] = 60.0,
+    mqtt_wait: Annotated[
+        float, typer.Option(min=0.1, max=600, help="wait for an MQTT device's message, s")
+    ] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Check a site: inventory, profiles, rules, PM plans, dashboards; --probe reads devices.
+    Exit status 0: clean, 1: warnings only, 2: errors."""
+    from stack.check import ProbeOptions, run_check
+
+    try:
+        options = None
+        if probe:
+            from plantroom.settings import MqttSettings, load_settings
+
+            mqtt = load_settings(MqttSettings)
+            options = ProbeOptions(timeout, deadline, mqtt, mqtt_wait)
+        report = run_check(
+            inventory,
+            profiles_dir=profiles_dir,
+            rules_dir=rules_dir,
+            pm_dir=pm_dir,
+            probe=options,
+        )
+    except PlantroomError as exc:
+        _fail(exc)
+        return
+    typer.echo(report.json() if as_json else report.text())
+    raise typer.Exit(report.exit_code)
+
+
 def main() -> None:
     app()
 

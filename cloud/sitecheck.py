@@ -1,0 +1,200 @@
+"""The site check's cloud part: fault rules and PM plans that read points a site's profiles
+do not provide (`plantroom.sitecheck` has the contract part and the `Finding` they share).
+
+A condition on a point the equipment's profile does not provide is "cannot tell" for ever
+(see `cloud.rules.conditions`), so for each rule and each piece of equipment of its kind
+this works out whether the rule can still raise and whether, once raised, it can clear:
+
+- an `all` with such a condition can never be true, an `any` with one can never be false;
+- a rule whose `when` or `condition` can never be true never fires (a warning: the
+  equipment is not watched for that fault);
+- a rule that can fire but whose `condition` can never be false (or whose `clear_when` can
+  never be true) never clears: its alarm and work order stay open for ever. That is an error
+  for the site's own rules (PLANTROOM_RULES_DIR), which the site can fix, and a warning for
+  the shipped ones, which a site fixes by providing the point or disabling the rule.
+
+A PM plan whose meter reads points the profile does not provide never falls due by use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from cloud.pm.loader import SHIPPED as SHIPPED_PLANS
+from cloud.pm.loader import load_folder as load_plan_folder
+from cloud.pm.model import EffectivePlan
+from cloud.rules.base import ConditionBase
+from cloud.rules.conditions import AllOf, AnyOf
+from cloud.rules.loader import SHIPPED as SHIPPED_RULES
+from cloud.rules.loader import load_rule_set, read_folder
+from cloud.rules.model import Rule
+from plantroom.settings import CloudSettings
+from plantroom.sitecheck import (
+    PROFILE_INVALID,
+    Finding,
+    Site,
+    SiteEquipment,
+    contract_findings,
+    load_site,
+)
+
+log = logging.getLogger(__name__)
+
+RULE_NEVER_FIRES = "rule-never-fires"
+RULE_NEVER_CLEARS = "rule-never-clears"
+PM_METER_MISSING = "pm-meter-missing"
+
+
+def reach(condition: ConditionBase, provided: frozenset[str]) -> tuple[bool, bool]:
+    """(can be true, can be false) of `condition` on equipment that has the points
+    `provided`; a condition on a point not provided is neither."""
+    if isinstance(condition, AnyOf):
+        parts = [reach(c, provided) for c in condition.any]
+        return any(t for t, _ in parts), all(f for _, f in parts)
+    if isinstance(condition, AllOf):
+        parts = [reach(c, provided) for c in condition.all]
+        return all(t for t, _ in parts), any(f for _, f in parts)
+    known = condition.points() <= provided
+    return known, known
+
+
+def rule_outcome(rule: Rule, provided: frozenset[str]) -> tuple[bool, bool]:
+    """(can fire, can clear once fired) of `rule` as the engine judges it (`_judge`)."""
+    judged = rule.when is None or reach(rule.when, provided)[0]
+    fires = judged and reach(rule.condition, provided)[0]
+    if rule.clear_when is not None:
+        clears = reach(rule.clear_when, provided)[0]
+    else:
+        clears = reach(rule.condition, provided)[1]
+    return fires, judged and clears
+
+
+def _missing(rule: Rule, provided: frozenset[str]) -> list[str]:
+    needed: frozenset[str] = frozenset().union(*(c.points() for c in rule.conditions()))
+    return sorted(needed - provided)
+
+
+def _points(names: Sequence[str]) -> str:
+    return ("point " if len(names) == 1 else "points ") + ", ".join(names)
+
+
+def _profile(entry: SiteEquipment) -> str:
+    return entry.profile.name if entry.profile is not None else entry.equipment.profile
+
+
+def rule_findings(
+    site: Site, rules: Sequence[Rule], sources: dict[str, str], site_rules: frozenset[str]
+) -> list[Finding]:
+    """Per equipment: the rules that can never fire (one finding) and each rule that can
+    fire but never clear. `sources` gives each rule's file:line;
+    `site_rules` are the ids defined by the site's own rule folder."""
+    out: list[Finding] = []
+    for entry in site.equipment:
+        if entry.profile is None:
+            continue
+        provided = entry.provided()
+        never: list[Rule] = []
+        unread: set[str] = set()
+        for rule in rules:
+            if rule.kind != entry.equipment.kind:
+                continue
+            fires, clears = rule_outcome(rule, provided)
+            missing = _missing(rule, provided)
+            if not fires:
+                never.append(rule)
+                unread.update(missing)
+            elif not clears:
+                why = (
+                    "its clear_when can never be true"
+                    if rule.clear_when is not None
+                    else "an `any` that reads it is never false"
+                )
+                out.append(
+                    Finding(
+                        "error" if rule.id in site_rules else "warning",
+                        RULE_NEVER_CLEARS,
+                        entry.where,
+                        f"{entry.id}: rule {rule.id} can raise its alarm but never clear it "
+                        f"({_points(missing)} not provided by profile {_profile(entry)}: {why})",
+                        entry.id,
+                        (sources.get(rule.id, ""),),
+                    )
+                )
+        if never:
+            ids = ", ".join(r.id for r in never)
+            out.append(
+                Finding(
+                    "warning",
+                    RULE_NEVER_FIRES,
+                    entry.where,
+                    f"{entry.id}: {'rule' if len(never) == 1 else 'rules'} {ids} can never "
+                    f"fire ({_points(sorted(unread))} not provided by profile "
+                    f"{_profile(entry)})",
+                    entry.id,
+                    tuple(sources.get(r.id, "") for r in never),
+                )
+            )
+    return out
+
+
+def pm_findings(site: Site, plans: Sequence[tuple[EffectivePlan, str]]) -> list[Finding]:
+    """Per equipment: each PM plan that applies to it whose meter reads missing points."""
+    out: list[Finding] = []
+    for entry in site.equipment:
+        if entry.profile is None:
+            continue
+        provided = entry.provided()
+        for effective, where in plans:
+            plan = effective.plan
+            if plan.meter is None or not plan.applies(entry.equipment.kind, entry.equipment.tags):
+                continue
+            missing = [p for p in plan.meter.points if p not in provided]
+            if not missing:
+                continue
+            if len(missing) == len(plan.meter.points):
+                effect = "its meter never falls due"
+            else:
+                effect = "its meter counts only the other points"
+            out.append(
+                Finding(
+                    "warning",
+                    PM_METER_MISSING,
+                    entry.where,
+                    f"{entry.id}: PM plan {plan.id}: {effect} ({_points(missing)} not provided "
+                    f"by profile {_profile(entry)})",
+                    entry.id,
+                    (where,),
+                )
+            )
+    return out
+
+
+def load_plans_with_sources(extra: Path | None) -> list[tuple[EffectivePlan, str]]:
+    plans = load_plan_folder(SHIPPED_PLANS)
+    if extra is not None:
+        plans.update(load_plan_folder(extra))
+    return [(plan, where) for plan, where in plans.values() if plan.plan.enabled]
+
+
+def cloud_findings(
+    site: Site, rules_dir: Path | None, pm_dir: Path | None, *, shipped_rules: Path = SHIPPED_RULES
+) -> list[Finding]:
+    """The rule and PM plan checks of a loaded site (ConfigError for a bad rule or plan
+    file, as at the cloud's start)."""
+    rule_set = load_rule_set(rules_dir, shipped=shipped_rules)
+    site_rules = frozenset(read_folder(rules_dir).rules) if rules_dir is not None else frozenset()
+    return [
+        *rule_findings(site, rule_set.rules, rule_set.sources, site_rules),
+        *pm_findings(site, load_plans_with_sources(pm_dir)),
+    ]
+
+
+def startup_findings(settings: CloudSettings) -> list[Finding]:
+    """What the cloud checks at its start: the inventory's own checks, and its rules and PM
+    plans against the profiles of the site (a profile the cloud cannot find leaves its
+    equipment out, as the point check does)."""
+    site = load_site(settings.inventory, settings.profiles_dir)
+    known = [f for f in contract_findings(site) if f.code != PROFILE_INVALID]
+    return [*known, *cloud_findings(site, settings.rules_dir, settings.pm_dir)]
