@@ -23,10 +23,10 @@ DASHBOARD_POINT_MISSING = "dashboard-point-missing"
 
 _BOARDS: tuple[Callable[[dict[str, FieldSet]], Dashboard], ...] = (
     portfolio.build,
-    lifts.build,
-    pumps.build,
-    fire_panels.build,
-    lighting.build,
+    lifts.SPEC.build,
+    pumps.SPEC.build,
+    fire_panels.SPEC.build,
+    lighting.SPEC.build,
 )
 
 
