@@ -16,8 +16,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from cloud import api, registry
-from cloud.api import alarm_actions, console, errors
+from cloud.api import ack_links, alarm_actions, console, errors
 from cloud.api import kpi as kpi_routes
+from cloud.api import notifications as notification_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
@@ -28,6 +29,7 @@ from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
+from cloud.notify.outbound import Outbound
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.points import load_point_check
@@ -113,6 +115,8 @@ def create_app(
     )
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
+    # messages to people: a bad channels file, or channels without a link key, fail here
+    outbound = Outbound.from_settings(settings, timezone=timezone, api_url=api_url(settings))
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(database.close)
@@ -132,6 +136,8 @@ def create_app(
             await stack.enter_async_context(
                 Notifier(database, notify_config, sla=state.sla, clock=clock)
             )
+        if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
+            await stack.enter_async_context(outbound.deliver(database, clock))
         if ingest:
             monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
             consumer = TelemetryConsumer(
@@ -178,12 +184,15 @@ def create_app(
     app.state.cloud = state
     app.state.rules_service = rules
     app.state.pm_scheduler = pm_scheduler
+    app.state.outbound = outbound
     errors.install(app)
     app.include_router(api.router)
     for routes in (kpi_routes, user_routes, report_routes):  # KPIs, users and teams, reports
         app.include_router(routes.router, prefix="/api")
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
+    app.include_router(notification_routes.router, prefix="/api")  # contact points, outbox
+    app.include_router(ack_links.router)  # /ack/<token>: the links in messages
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app
