@@ -63,9 +63,9 @@ def api_url(settings: CloudSettings) -> str:
     return f"{scheme}://{host}:{settings.api_port}"
 
 
-def _demo(state: AppState, db: Database) -> None:
+def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> None:
     with db.session() as session:
-        credentials = ensure_demo_users(session, now=state.clock())
+        credentials = ensure_demo_users(session, now=state.clock(), mail_channel=mail_channel)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
@@ -125,8 +125,8 @@ def create_app(
             registry.sync_inventory(session, inventory)
         state.db = database
         stack.callback(setattr, state, "db", None)
-        if settings.demo_mode:
-            _demo(state, database)
+        if settings.demo_mode:  # demo users; their e-mail contact points with a mail channel
+            _demo(state, database, "email" if "email" in outbound.channels else None)
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
             ticker = Escalator(
                 database, state.sla, clock=clock, interval=settings.escalation_interval_s

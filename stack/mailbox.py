@@ -53,6 +53,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
         self._count = 0
+        self._running = False
         self._logins = dict(logins or {})
         kwargs: dict[str, Any] = {"data_size_limit": MAX_MESSAGE_BYTES}
         if tls is not None:
@@ -99,9 +100,12 @@ class Mailbox:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._count = len(list(self.folder.glob("*.eml")))
         self._controller.start()
+        self._running = True
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._running:
+            self._running = False
+            self._controller.stop()
 
     def __enter__(self) -> Self:
         self.start()
