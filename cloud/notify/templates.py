@@ -3,7 +3,7 @@ templates in `cloud/notify/templates/<language>/`:
 
     subject.txt   the e-mail subject and the chat title
     email.html    e-mail: HTML (Apprise adds the plain-text part)
-    chat.md       chat services: markdown
+    chat.md.j2    chat services: markdown
     sms.txt       SMS: one short line
 
 Each message is about one or more jobs (one per job, or one per incident with the lift and
@@ -103,7 +103,7 @@ class Templates:
             "person": person,
         }
         title = self._env.get_template(f"{lang}/subject.txt").render(values).strip()
-        name = {Style.EMAIL: "email.html", Style.CHAT: "chat.md", Style.SMS: "sms.txt"}[style]
+        name = {Style.EMAIL: "email.html", Style.CHAT: "chat.md.j2", Style.SMS: "sms.txt"}[style]
         body = self._env.get_template(f"{lang}/{name}").render(values).strip()
         if style is Style.SMS:
             body = " ".join(body.split())
