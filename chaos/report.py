@@ -148,6 +148,10 @@ NOT_COVERED = """\
 * Loss of single TCP segments (see *slow, lossy* above) and a link that stays slow for hours.
 * Several gateway or cloud replicas on one shared subscription, and TLS.
 * The cloud's own writes to InfluxDB (work-order KPIs, annotations) and webhooks.
+* Messages to people (e-mail, chat, SMS) across a kill -9 of the cloud: a row left `sending`
+  is failed with "unknown: the service stopped while sending", never re-sent (at most once;
+  docs/notifications.md); tests/cloud/notify/test_outbox.py checks it on a row a dead
+  process claimed, not yet under this campaign.
 """
 
 

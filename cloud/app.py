@@ -17,8 +17,9 @@ from fastapi import FastAPI
 
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
-from cloud.api import alarm_actions, console, errors
+from cloud.api import ack_links, alarm_actions, console, errors
 from cloud.api import kpi as kpi_routes
+from cloud.api import notifications as notification_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
@@ -29,6 +30,7 @@ from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
+from cloud.notify.outbound import Outbound
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.points import load_point_check
@@ -62,9 +64,9 @@ def api_url(settings: CloudSettings) -> str:
     return f"{scheme}://{host}:{settings.api_port}"
 
 
-def _demo(state: AppState, db: Database) -> None:
+def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> None:
     with db.session() as session:
-        credentials = ensure_demo_users(session, now=state.clock())
+        credentials = ensure_demo_users(session, now=state.clock(), mail_channel=mail_channel)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
@@ -114,6 +116,8 @@ def create_app(
     )
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
+    # messages to people: a bad channels file, or channels without a link key, fail here
+    outbound = Outbound.from_settings(settings, timezone=timezone, api_url=api_url(settings))
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(database.close)
@@ -122,8 +126,8 @@ def create_app(
             registry.sync_inventory(session, inventory)
         state.db = database
         stack.callback(setattr, state, "db", None)
-        if settings.demo_mode:
-            _demo(state, database)
+        if settings.demo_mode:  # demo users; their e-mail contact points with a mail channel
+            _demo(state, database, "email" if "email" in outbound.channels else None)
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
             ticker = Escalator(
                 database, state.sla, clock=clock, interval=settings.escalation_interval_s
@@ -133,6 +137,8 @@ def create_app(
             await stack.enter_async_context(
                 Notifier(database, notify_config, sla=state.sla, clock=clock)
             )
+        if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
+            await stack.enter_async_context(outbound.deliver(database, clock))
         if ingest:
             monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
             consumer = TelemetryConsumer(
@@ -182,12 +188,15 @@ def create_app(
     app.state.cloud = state
     app.state.rules_service = rules
     app.state.pm_scheduler = pm_scheduler
+    app.state.outbound = outbound
     errors.install(app)
     app.include_router(api.router)
     for routes in (kpi_routes, user_routes, report_routes):  # KPIs, users and teams, reports
         app.include_router(routes.router, prefix="/api")
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
+    app.include_router(notification_routes.router, prefix="/api")  # contact points, outbox
+    app.include_router(ack_links.router)  # /ack/<token>: the links in messages
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

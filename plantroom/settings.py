@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plantroom.errors import ConfigError
+from plantroom.notifysettings import NotificationSettings
 
 ENV_PREFIX = "PLANTROOM_"
 
@@ -205,7 +206,7 @@ class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
     )
 
 
-class CloudSettings(MqttSettings, InfluxSettings, ClockSettings):
+class CloudSettings(MqttSettings, InfluxSettings, ClockSettings, NotificationSettings):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(
         default="sqlite:///var/cloud/plantroom.sqlite",

@@ -271,6 +271,7 @@ def demo(
         bool, typer.Option(help="run the cloud on a PostgreSQL cluster in var/postgres")
     ] = False,
     postgres_port: Annotated[int, typer.Option(envvar="PLANTROOM_POSTGRES_PORT")] = 5432,
+    smtp_port: Annotated[int, typer.Option(envvar="PLANTROOM_DEMO_SMTP_PORT")] = 8025,
 ) -> None:
     """Run the whole stack on this machine: servers, simulated campus, edge, gateway, cloud."""
     from stack.demo import Demo, DemoPorts
@@ -283,6 +284,7 @@ def demo(
                 influx=influx_port,
                 sim=sim_port,
                 postgres=postgres_port,
+                smtp=smtp_port,
             ),
             inventory=inventory,
             var_dir=var_dir,

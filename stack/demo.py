@@ -30,6 +30,7 @@ from typing import Any
 from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp, load_inventory
 from plantroom.ports import ensure_port_free
+from stack.mailbox import Mailbox
 from stack.mqtt_auth import MqttUser, edge_username, site_usernames, site_users
 from stack.pgserver import Postgres
 from stack.processes import Child
@@ -45,6 +46,7 @@ class DemoPorts:
     influx: int = 8086
     sim: int = 8090
     postgres: int = 5432
+    smtp: int = 8025
 
 
 class Demo:
@@ -70,6 +72,8 @@ class Demo:
         self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
         self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
         self.postgres = Postgres(postgres, HOST, ports.postgres) if postgres else None
+        # the demo's mail server: every message the cloud sends kept as an .eml file
+        self.mailbox = Mailbox(self.var / "demo" / "mail", HOST, ports.smtp)
         self.children: list[Child] = []
         self.env_overrides = dict(env_overrides or {})
         self._stopping = False
@@ -132,6 +136,7 @@ class Demo:
         ensure_port_free("MQTT", HOST, self.ports.mqtt)
         ensure_port_free("InfluxDB", HOST, self.ports.influx)
         ensure_port_free("simulator control", HOST, self.ports.sim)
+        ensure_port_free("SMTP", HOST, self.ports.smtp)
         for host, port in sorted(self._modbus_endpoints()):
             ensure_port_free("simulated Modbus gateway", host, port)
 
@@ -200,6 +205,7 @@ class Demo:
                     PLANTROOM_DEMO_MODE="true",
                     PLANTROOM_CLOUD_CLIENT_ID="plantroom-cloud-demo",
                     PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
+                    PLANTROOM_NOTIFICATIONS_FILE=str(self._write_mail_channel()),
                     **self._login("cloud"),
                 ),
                 logs / "cloud.log",
@@ -208,6 +214,14 @@ class Demo:
         for child in children:
             child.env.update(self.env_overrides.get(child.name, {}))
         return children
+
+    def _write_mail_channel(self) -> Path:
+        """The cloud's channels file: e-mail to the demo's SMTP server (plain, no login)."""
+        path = self.var / "demo" / "notifications.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"mailto://{HOST}:{self.ports.smtp}?from=plantroom@demo.example.com&to={{address}}"
+        path.write_text(f'channels:\n  email:\n    url: "{url}"\n    style: email\n')
+        return path
 
     @property
     def process_names(self) -> list[str]:
@@ -277,6 +291,10 @@ class Demo:
         if self.postgres:
             self.postgres.start()
             self.say(f"  postgres       {self.postgres.url}   (log {self.postgres.log_path})")
+        self.mailbox.start()
+        self.say(
+            f"  smtp           smtp://{HOST}:{self.ports.smtp}   mail kept in {self.mailbox.folder}"
+        )
         self.children = self._plan_children()
         for child in self.children:
             child.start()
@@ -322,6 +340,7 @@ class Demo:
             self.postgres.stop()
         self.influxd.stop()
         self.mosquitto.stop()
+        self.mailbox.stop()
 
     def banner(self, creds: dict[str, Any]) -> None:
         self.say("")

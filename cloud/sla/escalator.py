@@ -33,6 +33,7 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, Role, WorkOrderKind, WorkOrderStatus
+from cloud.notify import outbox
 from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from cloud.users.model import Team, User
@@ -128,16 +129,16 @@ def _notify(
     )
     session.flush()
     for user in people:
-        session.add(
-            Notification(
-                user_id=user.id,
-                work_order_id=wo.id,
-                event_id=event.id,
-                at=now,
-                kind=kind,
-                message=message[:512],
-            )
+        notification = Notification(
+            user_id=user.id,
+            work_order_id=wo.id,
+            event_id=event.id,
+            at=now,
+            kind=kind,
+            message=message[:512],
         )
+        session.add(notification)
+        outbox.enqueue(session, notification)  # and by e-mail, chat, SMS: cloud.notify.outbox
 
 
 def dispatch(session: Session, wo: WorkOrder, *, now: datetime) -> list[User]:

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import TRADE_OF_KIND, Role
 from cloud.equipment import Equipment
-from cloud.users.model import Team
+from cloud.notify.model import ContactPoint
+from cloud.users.model import Team, User
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_tokens, set_member
 from plantroom.errors import ConfigError
 
@@ -27,6 +28,32 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
 )
 # Demo teams take these members: the field staff.
 DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
+# Every demo user's e-mail address: <username>@DEMO_MAIL_DOMAIN (the demo's SMTP server keeps it).
+DEMO_MAIL_DOMAIN = "demo.example.com"
+
+
+def ensure_demo_contact(session: Session, user: User, channel: str, *, now: datetime) -> None:
+    """The user's demo e-mail address as a verified contact point on `channel`."""
+    address = f"{user.username}@{DEMO_MAIL_DOMAIN}"
+    there = session.scalar(
+        select(ContactPoint.id).where(
+            ContactPoint.user_id == user.id,
+            ContactPoint.channel == channel,
+            ContactPoint.address == address,
+        )
+    )
+    if there is None:
+        session.add(
+            ContactPoint(
+                user_id=user.id,
+                channel=channel,
+                address=address,
+                position=0,
+                verified=True,
+                verified_at=now,
+                created_at=now,
+            )
+        )
 
 
 def ensure_demo_teams(session: Session, *, now: datetime) -> list[Team]:
@@ -58,9 +85,12 @@ class Credential:
     token: str
 
 
-def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
+def ensure_demo_users(
+    session: Session, *, now: datetime, mail_channel: str | None = None
+) -> list[Credential]:
     """Create the demo users if missing and give each a fresh token (older ones revoked), and
-    the demo teams (`ensure_demo_teams`)."""
+    the demo teams (`ensure_demo_teams`); with `mail_channel`, each user's demo e-mail address
+    as a verified contact point on it."""
     out = []
     for username, role, display_name in DEMO_USERS:
         user = get_user(session, username)
@@ -68,6 +98,8 @@ def ensure_demo_users(session: Session, *, now: datetime) -> list[Credential]:
             user = add_user(session, username, role, now=now, display_name=display_name)
         else:
             revoke_tokens(session, user, now=now)
+        if mail_channel is not None:
+            ensure_demo_contact(session, user, mail_channel, now=now)
         out.append(
             Credential(username, user.role, issue_token(session, user, now=now, label="demo"))
         )

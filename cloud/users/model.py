@@ -22,6 +22,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Messages' language (migration 0007_notify_outbox): "en" or "zh" (Simplified Chinese).
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -39,7 +39,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, dict
         text = text.replace(f"port: {port}", f"port: {free_port()}")
     inventory = tmp / "campus.yaml"
     inventory.write_text(text)
-    ports = DemoPorts(api=free_port(), mqtt=free_port(), influx=free_port(), sim=free_port())
+    ports = DemoPorts(
+        api=free_port(), mqtt=free_port(), influx=free_port(), sim=free_port(), smtp=free_port()
+    )
     demo = Demo(ports, inventory=inventory, var_dir=tmp / "var", out=io.StringIO())
     try:
         demo.start()

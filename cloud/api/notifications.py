@@ -1,0 +1,177 @@
+"""Contact points (each person's own; an administrator's for anyone), the messages' language,
+and the outbox: what was sent to whom about a job, and how far it got."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.api.errors import AUTH_RESPONSES
+from cloud.deps import AdminUser, CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.errors import NotFound
+from cloud.notify import contacts, outbox
+from cloud.notify.model import OutboxMessage
+from cloud.notify.outbound import Outbound
+from cloud.notify.schemas import (
+    AdminContactPointIn,
+    ContactPointIn,
+    ContactPointOut,
+    LanguageIn,
+    OutboxOut,
+    VerifyIn,
+)
+from cloud.schemas import ErrorBody
+from cloud.users import service as users
+from cloud.users.model import User
+from cloud.workorders import queries
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorBody, "description": "not the caller's, or the role does not allow it"},
+    404: {"model": ErrorBody, "description": "no such contact point, user or work order"},
+    409: {"model": ErrorBody, "description": "a duplicate, or no code to check"},
+}
+
+router = APIRouter(tags=["notifications"], responses={**AUTH_RESPONSES, **ERRORS})
+
+PointId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _outbound(request: Request) -> Outbound:
+    found: Outbound = request.app.state.outbound
+    return found
+
+
+def _points(session: Session, user: User) -> list[ContactPointOut]:
+    return [ContactPointOut.model_validate(p) for p in contacts.list_for(session, user)]
+
+
+@router.get("/me/contact-points", response_model=list[ContactPointOut])
+def my_contact_points(session: SessionDep, user: CurrentUser) -> Response:
+    """Where the caller is told about jobs, in the order tried (verified ones only)."""
+    return answer(session, _points(session, user))
+
+
+@router.post("/me/contact-points", response_model=ContactPointOut, status_code=201)
+def add_my_contact_point(
+    body: ContactPointIn, request: Request, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Add an address on a configured channel; it is used once verified (send a test)."""
+    with one_writer(session):
+        point = contacts.add(
+            session,
+            user,
+            _outbound(request).channels,
+            channel=body.channel,
+            address=body.address,
+            position=body.position,
+            now=state.clock(),
+        )
+        return answer(session, ContactPointOut.model_validate(point), 201)
+
+
+@router.delete("/me/contact-points/{point_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_my_contact_point(point_id: PointId, session: SessionDep, user: CurrentUser) -> Response:
+    with one_writer(session):
+        contacts.remove(session, user, point_id)
+        session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/me/contact-points/{point_id}/test", response_model=ContactPointOut)
+def send_me_a_test(
+    point_id: PointId, request: Request, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Send a six-digit code through the contact point; confirm it with `/verify`."""
+    out = _outbound(request)
+    with one_writer(session):
+        point = contacts.send_test(
+            session, user, point_id, out.channels, out.sender, now=state.clock()
+        )
+        return answer(session, ContactPointOut.model_validate(point))
+
+
+@router.post("/me/contact-points/{point_id}/verify", response_model=ContactPointOut)
+def verify_contact_point(
+    point_id: PointId, body: VerifyIn, state: StateDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The code the test carried: the contact point is verified and used from now on."""
+    with one_writer(session):
+        point = contacts.confirm(session, user, point_id, body.code, now=state.clock())
+        return answer(session, ContactPointOut.model_validate(point))
+
+
+@router.put("/me/language", response_model=LanguageIn)
+def set_my_language(body: LanguageIn, session: SessionDep, user: CurrentUser) -> Response:
+    """The language of the caller's messages: `en` or `zh` (Simplified Chinese)."""
+    with one_writer(session):
+        user.language = body.language
+        return answer(session, body)
+
+
+@router.get("/users/{username}/contact-points", response_model=list[ContactPointOut])
+def user_contact_points(username: str, session: SessionDep, user: AdminUser) -> Response:
+    return answer(session, _points(session, users.require_user(session, username)))
+
+
+@router.post("/users/{username}/contact-points", response_model=ContactPointOut, status_code=201)
+def add_user_contact_point(
+    username: str,
+    body: AdminContactPointIn,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    user: AdminUser,
+) -> Response:
+    """An administrator adds someone's contact point, verified if the site vouches for it."""
+    with one_writer(session):
+        point = contacts.add(
+            session,
+            users.require_user(session, username),
+            _outbound(request).channels,
+            channel=body.channel,
+            address=body.address,
+            position=body.position,
+            verified=body.verified,
+            now=state.clock(),
+        )
+        return answer(session, ContactPointOut.model_validate(point), 201)
+
+
+def _outbox_out(session: Session, rows: list[OutboxMessage]) -> list[OutboxOut]:
+    ids = {r.user_id for r in rows}
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+    return [
+        OutboxOut.model_validate(r).model_copy(update={"username": names.get(r.user_id)})
+        for r in rows
+    ]
+
+
+def _work_order_id(session: Session, ref: str) -> int:
+    if ref.isdigit() and len(ref) <= 12:
+        return int(ref)
+    found = queries.by_number(session, ref.upper())
+    if found is None:
+        raise NotFound(f"work order {ref!r} does not exist")
+    return found
+
+
+@router.get("/notifications/outbox", response_model=list[OutboxOut])
+def outbox_of(
+    session: SessionDep,
+    user: CurrentUser,
+    work_order: Annotated[str, Query(min_length=1, max_length=32, examples=["WO-000042"])],
+) -> Response:
+    """The messages about one job (id or number): to whom, on which channel, and their
+    status (queued, sending, sent, failed, acknowledged) with the last error."""
+    rows = outbox.for_work_order(session, _work_order_id(session, work_order))
+    return answer(session, _outbox_out(session, rows))
+
+
+@router.get("/work-orders/{ref}/notifications", response_model=list[OutboxOut])
+def work_order_notifications(ref: str, session: SessionDep, user: CurrentUser) -> Response:
+    """The same, as part of the job: the messages it sent."""
+    rows = outbox.for_work_order(session, _work_order_id(session, ref))
+    return answer(session, _outbox_out(session, rows))

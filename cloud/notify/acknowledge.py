@@ -1,0 +1,75 @@
+"""Acknowledging a job through the link in its message (`cloud.notify.links`).
+
+The link acts as the person it was sent to, once: the job is acknowledged by them with the
+audit note "via <channel> link", the outbox row is marked `acknowledged` and the link used.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.enums import Channel
+from cloud.errors import Forbidden
+from cloud.notify.links import Gone, LinkSigner
+from cloud.notify.model import OutboxMessage, OutboxStatus
+from cloud.sla import SlaPolicy
+from cloud.users.model import User
+from cloud.workorders import commands
+from cloud.workorders.model import WorkOrder
+from cloud.workorders.rules import Action
+
+
+def open_link(
+    session: Session, links: LinkSigner, token: str, *, now: datetime
+) -> tuple[OutboxMessage, User, WorkOrder]:
+    """The row, person and job of a good link; Forbidden or Gone with the reason."""
+    claim = links.check(token, now=now)
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.id == claim.outbox_id).with_for_update()
+    )
+    if (
+        row is None
+        or row.link_jti != claim.jti
+        or row.user_id != claim.user_id
+        or row.work_order_id != claim.work_order_id
+    ):
+        raise Forbidden("this link is not valid (no such message)", code="link_invalid")
+    if row.link_used_at is not None:
+        raise Gone(
+            f"this link was already used at {row.link_used_at.isoformat()}", code="link_used"
+        )
+    user = session.get(User, row.user_id)
+    wo = session.get(WorkOrder, row.work_order_id)
+    if user is None or not user.active or wo is None:
+        raise Forbidden("this link's person or job is gone", code="link_invalid")
+    if wo.assignee_id is not None and wo.assignee_id != user.id:
+        owner = wo.assignee.username if wo.assignee is not None else "someone else"
+        raise Forbidden(
+            f"{wo.number} is {owner}'s job; this link was for {user.username}",
+            code="link_not_yours",
+        )
+    return row, user, wo
+
+
+def acknowledge_by_link(
+    session: Session, links: LinkSigner, token: str, *, now: datetime, sla: SlaPolicy
+) -> WorkOrder:
+    row, user, wo = open_link(session, links, token, now=now)
+    via = f"via {row.channel or 'message'} link"
+    wo = commands.act(
+        session,
+        wo.id,
+        Action.ACKNOWLEDGE,
+        user=user,
+        now=now,
+        channel=Channel.API,
+        note=via,
+        sla=sla,
+    )
+    row.link_used_at = now
+    row.acknowledged_at = now
+    row.status = OutboxStatus.ACKNOWLEDGED
+    return wo

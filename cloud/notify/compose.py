@@ -1,0 +1,83 @@
+"""What one message says: the jobs of its outbox rows as the templates take them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from cloud.equipment import Equipment
+from cloud.incidents.model import Incident
+from cloud.notify.channels import Channel
+from cloud.notify.links import LinkSigner
+from cloud.notify.model import OutboxMessage
+from cloud.notify.templates import JobFacts, Rendered, Templates
+from cloud.users.model import User
+from cloud.workorders.model import WorkOrder
+
+
+def job_facts(session: Session, row: OutboxMessage, link: str) -> JobFacts:
+    wo = session.get(WorkOrder, row.work_order_id)
+    if wo is None:
+        raise LookupError(f"outbox row {row.id}: work order {row.work_order_id} is gone")
+    equipment = session.get(Equipment, wo.equipment_id) if wo.equipment_id else None
+    label = None
+    if equipment is not None:
+        label = f"{equipment.name} ({equipment.id})" if equipment.name else equipment.id
+    return JobFacts(
+        number=wo.number,
+        title=wo.title,
+        priority=wo.priority.value,
+        equipment=label,
+        equipment_kind=equipment.kind if equipment is not None else None,
+        building=wo.building,
+        location=wo.location,
+        due_at=wo.respond_due_at,
+        link=link,
+    )
+
+
+def message_key(row: OutboxMessage) -> str:
+    """The message's key, the same however often it is tried (an RFC 5322 msg-id shape)."""
+    return f"<outbox-{row.id}.{row.link_jti}@plantroom>"
+
+
+def compose(
+    session: Session,
+    rows: Sequence[OutboxMessage],
+    channel: Channel,
+    *,
+    templates: Templates,
+    links: LinkSigner,
+    now: datetime,
+) -> Rendered:
+    """The message to `rows[0]`'s person about every row's job (rows share person and
+    stage, and the incident when there is more than one)."""
+    lead = rows[0]
+    user = session.get(User, lead.user_id)
+    if user is None:
+        raise LookupError(f"outbox row {lead.id}: user {lead.user_id} is gone")
+    jobs = [
+        job_facts(
+            session,
+            row,
+            links.link(
+                outbox_id=row.id,
+                user_id=row.user_id,
+                work_order_id=row.work_order_id,
+                jti=row.link_jti,
+                now=now,
+            ),
+        )
+        for row in rows
+    ]
+    incident = session.get(Incident, lead.incident_id) if lead.incident_id else None
+    return templates.render(
+        channel.style,
+        language=user.language,
+        jobs=jobs,
+        kind=lead.kind,
+        incident=incident.title if incident is not None else None,
+        person=user.display_name or user.username,
+    )
