@@ -10,7 +10,9 @@ until the test's own timeout fails it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +22,25 @@ from edge.buffer import SampleBuffer
 from plantroom.topics import edge_status
 from stack.services import Mosquitto
 from tests.edge.harness import Collector
-from tests.edge.test_agent import one_pump
+from tests.edge.test_agent import OnePump, one_pump
 from tests.harness import wait_for_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 AN_HOUR = 3600.0
+
+
+@contextlib.asynccontextmanager
+async def agent_of(pump: OnePump) -> AsyncIterator[EdgeAgent]:
+    """The agent of `pump` for the block, with the hour-long PUBACK timeout, stopped after."""
+    agent = EdgeAgent(pump.settings, pump.inv)
+    await agent.__aenter__()
+    try:
+        assert agent.publisher is not None
+        agent.publisher.publish_timeout = AN_HOUR
+        yield agent
+    finally:
+        await agent.stop()
 
 
 def queued_seqs(path: Path) -> list[int]:
@@ -48,14 +63,8 @@ async def test_a_stop_ends_on_the_offline_acknowledgement_and_loses_nothing(
     async with one_pump(mosquitto, tmp_path) as pump:
         status = edge_status(pump.site, pump.settings.edge_agent_id)
         async with Collector(mosquitto, [pump.tele, status]) as c:
-            agent = EdgeAgent(pump.settings, pump.inv)
-            await agent.__aenter__()
-            try:
-                assert agent.publisher is not None
-                agent.publisher.publish_timeout = AN_HOUR
+            async with agent_of(pump):
                 await c.wait(lambda: len(c.telemetry(pump.tele)) >= 5, 10, "telemetry")
-            finally:
-                await agent.stop()
             # one client's QoS 1 messages arrive in order: telemetry sent before `offline`
             # is in before it
             await c.wait(lambda: c.payloads(status)[-1:] == [b"offline"], 15, "offline status")
@@ -73,19 +82,13 @@ async def test_a_stop_while_the_broker_is_down_keeps_the_queue(
         one_pump(fresh_mosquitto, tmp_path) as pump,
         Collector(fresh_mosquitto, [pump.tele]) as c,
     ):
-        agent = EdgeAgent(pump.settings, pump.inv)
-        await agent.__aenter__()
-        try:
-            assert agent.publisher is not None
-            agent.publisher.publish_timeout = AN_HOUR
+        async with agent_of(pump) as agent:
             await c.wait(lambda: len(c.telemetry(pump.tele)) >= 3, 10, "telemetry")
             await asyncio.to_thread(fresh_mosquitto.stop)
             depth = agent.buffer_stats().depth
             await wait_for_async(
                 lambda: agent.buffer_stats().depth >= depth + 5, "samples queued", within=20
             )
-        finally:
-            await agent.stop()
         received = {m.seq for m in c.telemetry(pump.tele)}
     left = queued_seqs(pump.settings.edge_buffer_path)
     assert len(left) >= 5
