@@ -310,9 +310,9 @@ class Stack:
                 self.say("Stopped.")
 
 
-def run_servers(servers: Servers, inventory: Inventory | None, out: Any = None) -> None:
-    """Run the managed servers until Ctrl-C or SIGTERM; print and write (`<var>/env/`) the
-    environment of each process of the site that points it at them."""
+def run_servers(servers: Servers, inventory: Path | None, out: Any = None) -> None:
+    """Run the managed servers until Ctrl-C or SIGTERM; with an inventory, write each of its
+    processes' environment (`<var>/env/`) that points it at them and at the inventory."""
     out = out if out is not None else sys.stdout
 
     def say(text: str) -> None:
@@ -329,15 +329,17 @@ def run_servers(servers: Servers, inventory: Inventory | None, out: Any = None) 
             say("Every process:")
             for key, value in servers.env().items():
                 say(f"  export {key}={value}")
-            if inventory is not None:
+            if inventory is not None and servers.inventory is not None:
+                site = {"PLANTROOM_INVENTORY": str(inventory.resolve())}
                 processes = {
                     edge_username(b.id): {
+                        **site,
                         "PLANTROOM_EDGE_AGENT_ID": edge_username(b.id),
                         "PLANTROOM_EDGE_BUILDINGS": b.id,
                     }
-                    for b in inventory.buildings
+                    for b in servers.inventory.buildings
                 }
-                files = servers.write_env_files({**processes, "gateway": {}, "cloud": {}})
+                files = servers.write_env_files({**processes, "gateway": site, "cloud": site})
                 say("")
                 say("Each process's environment, its broker login included (owner-only files):")
                 for name, path in files.items():

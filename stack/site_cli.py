@@ -105,6 +105,6 @@ def servers(
             site,
             postgres=var / "postgres" if postgres else None,
         )
-        run_servers(managed, site)
+        run_servers(managed, inventory)
     except PlantroomError as exc:
         _fail(exc)

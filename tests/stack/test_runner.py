@@ -128,3 +128,33 @@ def test_a_site_runs_on_a_broker_and_influxdb_it_does_not_manage(
         terminate(sim)
     assert mosquitto.running() and influxd.running()  # not ours to stop
     assert "(external)" in stack.out.getvalue()
+
+
+@pytest.mark.integration
+def test_plantroom_servers_runs_until_sigterm_and_writes_the_environments(tmp_path: Path) -> None:
+    inventory = write_site(tmp_path / "site.yaml", "two-buildings")
+    var = tmp_path / "var"
+    mqtt_port = free_port()
+    log = tmp_path / "servers.log"
+    with open(log, "wb") as out_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stack", "servers", "-i", str(inventory), "--var", str(var),
+             "--mqtt-port", str(mqtt_port), "--influx-port", str(free_port())],
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+            stdout=out_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    env_dir = var / "env"
+    try:
+        wait_for(lambda: (env_dir / "cloud.env").exists(), "the environment files", 60)
+    finally:
+        code = terminate(proc)
+    out = log.read_text()
+    assert code == 0, out
+    assert out.rstrip().endswith("Stopped.")
+    assert sorted(p.name for p in env_dir.iterdir()) == [
+        "cloud.env", "edge-b1.env", "edge-b2.env", "gateway.env",
+    ]  # fmt: skip
+    edge = (env_dir / "edge-b2.env").read_text().splitlines()
+    assert f"PLANTROOM_INVENTORY={inventory}" in edge
+    assert f"PLANTROOM_MQTT_PORT={mqtt_port}" in edge
+    assert "PLANTROOM_MQTT_USERNAME=edge-b2" in edge and "PLANTROOM_EDGE_BUILDINGS=b2" in edge
