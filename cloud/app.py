@@ -40,6 +40,7 @@ from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
 from cloud.users.demo import ensure_demo_users, write_credentials
+from cloud.workorders.routing import use_team_defaults
 from plantroom.errors import PlantroomError
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
@@ -103,6 +104,7 @@ def create_app(
         ),
     )
     rules.on_reload = lambda rule_set: setattr(state, "rules", rule_set.rules)
+    use_team_defaults(settings.teams_file)  # a bad file fails here
 
     database = Database(settings.database_url)  # a bad URL fails here, before listening
     pm_scheduler = PmScheduler(

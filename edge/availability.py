@@ -3,6 +3,9 @@
 One failure is not an outage: after `offline_after` consecutive failed polls the equipment
 is offline, with the reason of the last failure. The outage is logged at ERROR once, at
 DEBUG while it lasts, and at INFO when the equipment answers again.
+
+A unit that has timed out ever since the agent started is most likely addressed wrongly: its
+reason names the unit and where it was asked, and suggests the check (`never_answered`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ class StatusChange:
         return {"status": self.status.value, "reason": self.reason, "ts": self.ts}
 
 
+PROBE_HINT = "check the unit id (`plantroom check --probe`)"
+
+
+def never_answered(unit: int, address: str) -> str:
+    """The offline reason of a unit that timed out on every poll since the agent started:
+    `no answer from unit 7 at 10.0.0.5:502 — check the unit id (…)`."""
+    return f"no answer from unit {unit} at {address} — {PROBE_HINT}"
+
+
 class Availability:
     def __init__(self, equipment: str, offline_after: int) -> None:
         if offline_after < 1:
@@ -40,6 +52,7 @@ class Availability:
         self.status: Status | None = None
         self.reason: str | None = None
         self.failures = 0
+        self.answered = False  # the equipment answered at least once since the agent started
         self._outage_started: float | None = None
 
     @property
@@ -53,6 +66,7 @@ class Availability:
 
     def succeeded(self, ts_ms: int) -> StatusChange | None:
         self.failures = 0
+        self.answered = True
         if self.status is Status.ONLINE:
             return None
         if self.status is not None and self._outage_started is not None:

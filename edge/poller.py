@@ -14,9 +14,10 @@ import random
 import time
 from collections.abc import Callable
 
-from edge.availability import StatusChange
+from edge.availability import StatusChange, never_answered
 from edge.decode import Value
 from edge.equipment import ServedEquipment
+from edge.errors import DeviceTimeout
 from edge.health import DevicePollStats
 from edge.modbus import CompiledPlan, HubKey, ModbusDevice, ModbusHub
 from edge.schedule import PollSchedule, class_intervals
@@ -89,6 +90,12 @@ async def poll_device(
             retry = 0
         else:
             reason = result.error.reason if result.error else "no answer"
+            if (
+                isinstance(result.error, DeviceTimeout)
+                and hub.connected
+                and not availability.answered
+            ):
+                reason = never_answered(device.unit, hub.key.address)
             change = availability.failed(reason, ts)
         if change is not None:
             set_status(eq, change)

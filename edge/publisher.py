@@ -371,7 +371,9 @@ class Publisher:
         try:
             # with the disconnect after it, a stop stays within `publish_timeout`
             await asyncio.wait(
-                {acked, conn.closed}, timeout=max(self.publish_timeout - DISCONNECT_WAIT_S, 1.0)
+                {acked, conn.closed},
+                timeout=max(self.publish_timeout - DISCONNECT_WAIT_S, 1.0),
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if acked.done():
                 log.info(

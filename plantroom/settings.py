@@ -287,6 +287,11 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings, NotificationSet
         description="how often PM plans are evaluated (the first time one interval after start)",
     )
     pm_enabled: bool = Field(default=True, description="false: raise no PM work orders")
+    teams_file: Path | None = Field(
+        default=None,
+        description="YAML of kind of equipment → default team, for jobs whose trade has no team"
+        " (docs/workorders.md); none: the shipped cloud/workorders/teams.yaml",
+    )
     token_ttl_days: float = Field(default=90, gt=0, description="new API tokens' lifetime")
     api_tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate (chain): with the key, the API serves HTTPS"

@@ -223,8 +223,15 @@ stops the process at start-up with a message naming the variable.
   `{DEFAULT_SECRETS_DIR}` when it exists, fills that setting; an environment variable wins.
   Their defaults are shown as {SECRET}.
 - **Lists** are written as JSON: `["tower-a", "tower-b"]`.
-- The command line's own options (`plantroom wo --token`, `plantroom demo --api-port`, …)
-  name their variables in `plantroom … --help`.
+- **Relative paths** — the defaults `sites/demo.yaml`, `var/edge/buffer.sqlite`,
+  `var/gateway/buffer`, the SQLite file of `sqlite:///var/cloud/plantroom.sqlite`, and any
+  relative path you set — are resolved against the working directory the process is started
+  in, so start every process from the same folder or give absolute paths. `plantroom run` and
+  `plantroom demo` resolve theirs against the folder they are started from and hand their
+  processes absolute paths (`--var`, `--inventory`, `--profiles`).
+- The command line's own options (`plantroom wo --token`, `plantroom run --api-port`,
+  `plantroom demo --api-port`, …) name their variables in `plantroom … --help`; what
+  `plantroom run` and `plantroom servers` take is in [deploy.md](deploy.md).
 """
 
 

@@ -16,6 +16,8 @@ from cloud.cli import report_command, wo_app
 from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
 from simulators.cli import register as register_sim_commands
+from stack.site_cli import run as site_run
+from stack.site_cli import servers as site_servers
 
 if TYPE_CHECKING:
     from simulators.control import ControlClient
@@ -36,6 +38,8 @@ register_sim_commands(sim_app)
 app.add_typer(wo_app, name="wo", help="Work orders from the command line (over the API).")
 app.command("report")(report_command)
 app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
+app.command("run")(site_run)
+app.command("servers")(site_servers)
 
 MqttHostOpt = Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")]
 MqttPortOpt = Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")]

@@ -1,8 +1,9 @@
-"""`plantroom demo`: the whole stack on one machine.
+"""`plantroom demo`: the whole stack on one machine, in front of a simulated campus.
 
-mosquitto and influxd run as managed child processes with their data under `var/`; the
-simulated campus, one edge agent per building, the gateway and the cloud service run as child
-processes of their own, each with its log in `var/logs/`. Ctrl-C stops everything cleanly.
+The demo is `plantroom run` (stack.runner.Stack: mosquitto and influxd as managed child
+processes with their data under `var/`, an edge agent per building, the gateway and the cloud,
+each with its log in `var/logs/`) plus the simulators, which play every device of the
+inventory, and the cloud in demo mode. Ctrl-C stops everything cleanly.
 
 Reliability runs (`python -m chaos`) drive the same stack: `Demo.kill(name)` crashes one
 process with SIGKILL and `Demo.restart(name)` starts it again on the same ports with the same
@@ -15,80 +16,61 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import signal
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from plantroom.errors import ServiceError
-from plantroom.inventory import ModbusTcp, load_inventory
+from plantroom.inventory import ModbusTcp
 from plantroom.ports import ensure_port_free
 from stack.mailbox import Mailbox
-from stack.mqtt_auth import MqttUser, edge_username, site_usernames, site_users
-from stack.pgserver import Postgres
 from stack.processes import Child
-from stack.services import Influxd, ManagedServer, Mosquitto
-
-HOST = "127.0.0.1"
+from stack.runner import Stack, StackPorts
+from stack.servers import HOST
+from stack.services import Influxd
 
 
 @dataclass(frozen=True)
-class DemoPorts:
-    api: int = 8000
-    mqtt: int = 1883
-    influx: int = 8086
+class DemoPorts(StackPorts):
     sim: int = 8090
-    postgres: int = 5432
     smtp: int = 8025
 
 
-class Demo:
+class Demo(Stack):
     """Starts, watches and stops the demo stack."""
 
-    def __init__(
-        self,
-        ports: DemoPorts,
-        inventory: Path,
-        var_dir: Path,
-        fresh: bool = False,
-        out: Any = None,
-        env_overrides: dict[str, dict[str, str]] | None = None,
-        postgres: Path | None = None,
-    ) -> None:
-        self.ports = ports
-        self.inventory_path = inventory.resolve()
-        self.inventory = load_inventory(self.inventory_path)
-        self.var = var_dir.resolve()
-        self.fresh = fresh
-        self.out = out if out is not None else sys.stdout
-        self.mqtt_users: list[MqttUser] = []
-        self.mosquitto = Mosquitto(self.var / "mosquitto", HOST, ports.mqtt)
-        self.influxd = Influxd(self.var / "influxdb", HOST, ports.influx)
-        self.postgres = Postgres(postgres, HOST, ports.postgres) if postgres else None
-        # the demo's mail server: every message the cloud sends kept as an .eml file
-        self.mailbox = Mailbox(self.var / "demo" / "mail", HOST, ports.smtp)
-        self.children: list[Child] = []
-        self.env_overrides = dict(env_overrides or {})
-        self._stopping = False
-
-    # -- helpers ---------------------------------------------------------------------------
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+    name = "Plantroom demo"
+    logins_dir = "demo"
 
     @property
-    def api_url(self) -> str:
-        return f"http://{HOST}:{self.ports.api}"
+    def demo_ports(self) -> DemoPorts:
+        assert isinstance(self.ports, DemoPorts)
+        return self.ports
+
+    @property
+    def influxd(self) -> Influxd:
+        influxd = self.servers.influxd
+        assert influxd is not None  # the demo always runs its own
+        return influxd
+
+    @cached_property
+    def mailbox(self) -> Mailbox:
+        """The demo's mail server: every message the cloud sends kept as an .eml file."""
+        return Mailbox(self.var / "demo" / "mail", HOST, self.demo_ports.smtp)
+
+    def start_extra_servers(self) -> None:
+        self.mailbox.start()
+        self.say(
+            f"  smtp           smtp://{HOST}:{self.demo_ports.smtp}   "
+            f"mail kept in {self.mailbox.folder}"
+        )
+
+    def stop_extra_servers(self) -> None:
+        self.mailbox.stop()
 
     @property
     def sim_url(self) -> str:
-        return f"http://{HOST}:{self.ports.sim}"
+        return f"http://{HOST}:{self.demo_ports.sim}"
 
     @property
     def credentials_path(self) -> Path:
@@ -96,33 +78,11 @@ class Demo:
 
     @property
     def mqtt_credentials_path(self) -> Path:
-        return self.var / "demo" / "mqtt.json"
+        return self.servers.credentials_path
 
-    def _mqtt_passwords(self) -> dict[str, str]:
-        """One broker login per process, as in the compose stack; the passwords are made once
-        and kept in var/demo/mqtt.json (owner-only) so a restart keeps them."""
-        path = self.mqtt_credentials_path
-        known: dict[str, str] = {}
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text())
-                known = (
-                    {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-                )
-            except (OSError, ValueError):
-                known = {}
-        passwords = {
-            n: known.get(n) or secrets.token_urlsafe(18) for n in site_usernames(self.inventory)
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.chmod(0o600)
-        path.write_text(json.dumps(passwords, indent=2) + "\n")
-        return passwords
-
-    def _login(self, username: str) -> dict[str, str]:
-        user = next(u for u in self.mqtt_users if u.username == username)
-        return {"PLANTROOM_MQTT_USERNAME": user.username, "PLANTROOM_MQTT_PASSWORD": user.password}
+    def inherited_env(self) -> dict[str, str]:
+        """The demo is self-contained: no `PLANTROOM_*` setting of this shell reaches it."""
+        return {k: v for k, v in os.environ.items() if not k.startswith("PLANTROOM_")}
 
     def _modbus_endpoints(self) -> set[tuple[str, int]]:
         return {
@@ -132,215 +92,46 @@ class Demo:
         }
 
     def check_ports(self) -> None:
-        ensure_port_free("API", HOST, self.ports.api)
-        ensure_port_free("MQTT", HOST, self.ports.mqtt)
-        ensure_port_free("InfluxDB", HOST, self.ports.influx)
-        ensure_port_free("simulator control", HOST, self.ports.sim)
-        ensure_port_free("SMTP", HOST, self.ports.smtp)
+        super().check_ports()
+        ensure_port_free("simulator control", HOST, self.demo_ports.sim)
+        ensure_port_free("SMTP", HOST, self.demo_ports.smtp)
         for host, port in sorted(self._modbus_endpoints()):
             ensure_port_free("simulated Modbus gateway", host, port)
 
-    def _env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTROOM_")}
-        env.update(
-            PLANTROOM_INVENTORY=str(self.inventory_path),
-            PLANTROOM_MQTT_HOST=HOST,
-            PLANTROOM_MQTT_PORT=str(self.ports.mqtt),
-            PLANTROOM_INFLUX_URL=self.influxd.url,
-            PLANTROOM_INFLUX_DATABASE="plantroom",
-            PYTHONUNBUFFERED="1",
+    def extra_children(self) -> list[Child]:
+        env = self._env(
+            PLANTROOM_SIM_CONTROL_HOST=HOST,
+            PLANTROOM_SIM_CONTROL_PORT=str(self.demo_ports.sim),
+            **self.servers.login("simulator"),
         )
-        env.update(extra)
-        return env
+        return [Child("simulators", ["sim"], env, self.var / "logs" / "simulators.log")]
 
-    def _plan_children(self) -> list[Child]:
-        logs = self.var / "logs"
-        children = [
-            Child(
-                "simulators",
-                ["sim"],
-                self._env(
-                    PLANTROOM_SIM_CONTROL_HOST=HOST,
-                    PLANTROOM_SIM_CONTROL_PORT=str(self.ports.sim),
-                    **self._login("simulator"),
-                ),
-                logs / "simulators.log",
-            ),
-        ]
-        for b in self.inventory.buildings:
-            agent = edge_username(b.id)
-            children.append(
-                Child(
-                    agent,
-                    ["edge", "--building", b.id],
-                    self._env(
-                        **self._login(agent),
-                        PLANTROOM_EDGE_AGENT_ID=agent,
-                        PLANTROOM_EDGE_BUFFER_PATH=str(self.var / "edge" / f"{agent}.sqlite"),
-                    ),
-                    logs / f"{agent}.log",
-                )
-            )
-        children.append(
-            Child(
-                "gateway",
-                ["gateway"],
-                self._env(
-                    PLANTROOM_GATEWAY_BUFFER_DIR=str(self.var / "gateway"),
-                    **self._login("gateway"),
-                ),
-                logs / "gateway.log",
-            )
-        )
-        children.append(
-            Child(
-                "cloud",
-                ["cloud"],
-                self._env(
-                    PLANTROOM_API_HOST=HOST,
-                    PLANTROOM_API_PORT=str(self.ports.api),
-                    PLANTROOM_DATABASE_URL=self.postgres.url
-                    if self.postgres
-                    else f"sqlite:///{self.var / 'cloud' / 'plantroom.sqlite'}",
-                    PLANTROOM_DEMO_MODE="true",
-                    PLANTROOM_CLOUD_CLIENT_ID="plantroom-cloud-demo",
-                    PLANTROOM_DEMO_CREDENTIALS_PATH=str(self.credentials_path),
-                    PLANTROOM_NOTIFICATIONS_FILE=str(self._write_mail_channel()),
-                    **self._login("cloud"),
-                ),
-                logs / "cloud.log",
-            )
-        )
-        for child in children:
-            child.env.update(self.env_overrides.get(child.name, {}))
-        return children
+    def cloud_env(self) -> dict[str, str]:
+        return {
+            "PLANTROOM_DEMO_MODE": "true",
+            "PLANTROOM_CLOUD_CLIENT_ID": "plantroom-cloud-demo",
+            "PLANTROOM_DEMO_CREDENTIALS_PATH": str(self.credentials_path),
+            "PLANTROOM_NOTIFICATIONS_FILE": str(self._write_mail_channel()),
+        }
 
     def _write_mail_channel(self) -> Path:
         """The cloud's channels file: e-mail to the demo's SMTP server (plain, no login)."""
         path = self.var / "demo" / "notifications.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        url = f"mailto://{HOST}:{self.ports.smtp}?from=plantroom@demo.example.com&to={{address}}"
+        url = (
+            f"mailto://{HOST}:{self.demo_ports.smtp}?from=plantroom@demo.example.com&to={{address}}"
+        )
         path.write_text(f'channels:\n  email:\n    url: "{url}"\n    style: email\n')
         return path
 
-    @property
-    def process_names(self) -> list[str]:
-        """What `kill` and `restart` accept: the two servers and every child by name."""
-        servers = ["mosquitto", "influxd", *(["postgres"] if self.postgres else [])]
-        return [*servers, *(c.name for c in self.children)]
-
-    def child(self, name: str) -> Child:
-        for child in self.children:
-            if child.name == name:
-                return child
-        raise ServiceError(
-            f"no demo process named {name!r}; known: {', '.join(self.process_names)}"
-        )
-
-    def _server(self, name: str) -> ManagedServer | None:
-        servers: dict[str, ManagedServer] = {"mosquitto": self.mosquitto, "influxd": self.influxd}
-        if self.postgres is not None:
-            servers["postgres"] = self.postgres
-        return servers.get(name)
-
-    def kill(self, name: str) -> None:
-        """Crash one process of the running stack with SIGKILL."""
-        server = self._server(name)
-        if server is not None:
-            server.kill()
-        else:
-            self.child(name).kill()
-
-    def restart(self, name: str) -> None:
-        """Start a killed or stopped process again, on the same ports and with the same data."""
-        server = self._server(name)
-        if server is not None:
-            server.start()
-        else:
-            child = self.child(name)
-            if child.alive():
-                raise ServiceError(
-                    f"{name} is still running (pid {child.proc.pid if child.proc else '?'})"
-                )
-            child.restarts += 1
-            child.start()
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        self.check_ports()
-        if self.fresh and self.var.exists():
-            shutil.rmtree(self.var)
-        self.var.mkdir(parents=True, exist_ok=True)
-        self.mqtt_users = site_users(self.inventory, self._mqtt_passwords())
-        self.mosquitto.users = self.mqtt_users
-        self.say(
-            f"Plantroom demo: site {self.inventory.site.id!r}, "
-            f"{len(self.inventory.buildings)} buildings, "
-            f"{sum(1 for _ in self.inventory.equipment())} pieces of equipment"
-        )
-        self.mosquitto.start()
-        self.say(
-            f"  mosquitto      mqtt://{HOST}:{self.ports.mqtt}   logins only, one per process "
-            f"(log {self.mosquitto.log_path})"
-        )
-        self.influxd.start()
-        self.say(
-            f"  influxd        {self.influxd.url}   database 'plantroom' "
-            f"(log {self.influxd.log_path})"
-        )
-        if self.postgres:
-            self.postgres.start()
-            self.say(f"  postgres       {self.postgres.url}   (log {self.postgres.log_path})")
-        self.mailbox.start()
-        self.say(
-            f"  smtp           smtp://{HOST}:{self.ports.smtp}   mail kept in {self.mailbox.folder}"
-        )
-        self.children = self._plan_children()
-        for child in self.children:
-            child.start()
-            self.say(
-                f"  {child.name:<14} pid {child.proc.pid if child.proc else '?'}   "
-                f"(log {child.log_path})"
-            )
-
     def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
         """Wait until the API answers /api/health; return the demo credentials."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_children()
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/api/health", timeout=2) as resp:
-                    if resp.status == 200 and self.credentials_path.exists():
-                        creds: dict[str, Any] = json.loads(self.credentials_path.read_text())
-                        return creds
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
-            time.sleep(0.25)
-        raise ServiceError(
-            f"the cloud API did not answer {self.api_url}/api/health within "
-            f"{timeout:.0f}s; see {self.var / 'logs' / 'cloud.log'}"
-        )
+        self.wait_api(timeout, also=self.credentials_path.exists)
+        creds: dict[str, Any] = json.loads(self.credentials_path.read_text())
+        return creds
 
-    def check_children(self) -> None:
-        for child in self.children:
-            if child.proc is not None and not child.alive():
-                code = child.proc.returncode
-                raise ServiceError(
-                    f"{child.name} exited (code {code}); last lines of {child.log_path}:\n"
-                    f"{child.tail()}"
-                )
-
-    def stop(self) -> None:
-        if self._stopping:
-            return
-        self._stopping = True
-        for child in reversed(self.children):
-            child.stop()
-        if self.postgres:
-            self.postgres.stop()
-        self.influxd.stop()
-        self.mosquitto.stop()
-        self.mailbox.stop()
+    def ready(self) -> None:
+        self.banner(self.wait_ready())
 
     def banner(self, creds: dict[str, Any]) -> None:
         self.say("")
@@ -379,27 +170,3 @@ class Demo:
         )
         self.say("")
         self.say("Ctrl-C stops everything.")
-
-    def run(self) -> None:
-        """Start, wait, watch until Ctrl-C or a child dies, then stop everything."""
-
-        def _signal(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, _signal)
-        signal.signal(signal.SIGINT, _signal)  # also when started with SIGINT ignored
-        try:
-            self.start()
-            self.banner(self.wait_ready())
-            while True:
-                self.check_children()
-                if not self.mosquitto.running() or not self.influxd.running():
-                    raise ServiceError(
-                        f"mosquitto or influxd stopped; see their logs under {self.var}"
-                    )
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.say("\nStopping Plantroom demo …")
-        finally:
-            self.stop()
-            self.say("Stopped.")

@@ -7,20 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
-from cloud.enums import TRADE_OF_KIND, Channel, Priority, WorkOrderKind
+from cloud.enums import Channel, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
 from cloud.orm import Counter
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
-from cloud.users.model import Team, User
+from cloud.users.model import User
 from cloud.workorders import queries
 from cloud.workorders.audit import add_event, record_change
 from cloud.workorders.model import WorkOrder
+from cloud.workorders.routing import route_team
 from cloud.workorders.rules import S, fault_key
 
 NUMBER_COUNTER = "work_order_number"
@@ -39,20 +40,6 @@ def next_number(session: Session) -> str:
         session.flush()
         value = 1
     return f"WO-{value:06d}"
-
-
-def route_team(session: Session, building: str | None, equipment_kind: str | None) -> Team | None:
-    """The team a job goes to: its building's team of the equipment's trade, else a team of
-    that trade serving every building."""
-    trade = TRADE_OF_KIND.get(equipment_kind or "")
-    if trade is None:
-        return None
-    teams = session.scalars(
-        select(Team)
-        .where(Team.trade == trade, or_(Team.building == building, Team.building.is_(None)))
-        .order_by(Team.building.is_(None), Team.id)
-    ).all()
-    return teams[0] if teams else None
 
 
 def set_due(wo: WorkOrder, sla: SlaPolicy, opened: datetime) -> None:
@@ -86,7 +73,7 @@ def _new(
     if location is None and equipment is not None:
         parts = (f"floor {equipment.floor}" if equipment.floor else None, equipment.zone)
         location = ", ".join(p for p in parts if p) or None
-    team = route_team(session, building, equipment.kind if equipment is not None else None)
+    team = route_team(session, building, equipment.kind if equipment is not None else None, now=now)
     wo = WorkOrder(
         number=next_number(session),
         title=title[:256],

@@ -175,7 +175,7 @@ async def test_teams_route_new_jobs_by_building_and_trade(api: Api) -> None:
 
     assert await team_of("p1") == "b1-plumbing"  # the building's own team first
     assert await team_of("e1") == "lifts"  # a team for every building
-    assert await team_of("f1") is None  # nobody does fire yet
+    assert await team_of("f1") == "fire"  # no fire team yet: the default one, made for it
     page = (await api.get("/api/work-orders", params={"team": "b1-plumbing"})).json()
     assert [(w["equipment_id"], w["team"]) for w in page["items"]] == [("p1", "b1-plumbing")]
     r = await api.client.put("/api/teams/b1-plumbing/members/super1", headers=api.auth("admin1"))
