@@ -311,6 +311,8 @@ def check(
     profiles_dir: Annotated[
         Path | None,
         typer.Option(
+            "--profiles",
+            "--profiles-dir",
             envvar=["PLANTROOM_PROFILES_DIR", "PLANTROOM_EDGE_PROFILES_DIR"],
             help="the site's own profile folder",
         ),
@@ -328,9 +330,10 @@ def check(
         float, typer.Option(min=0.1, max=600, help="wait for an MQTT device's message, s")
     ] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="exit 1 on warnings only")] = False,
 ) -> None:
     """Check a site: inventory, profiles, rules, PM plans, dashboards; --probe reads devices.
-    Exit status 0: clean, 1: warnings only, 2: errors."""
+    Exit status 2: errors; 0 otherwise (with --strict, 1 on warnings only)."""
     from stack.check import ProbeOptions, run_check
 
     try:
@@ -351,7 +354,7 @@ def check(
         _fail(exc)
         return
     typer.echo(report.json() if as_json else report.text())
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(report.exit_status(strict=strict))
 
 
 def main() -> None:

@@ -46,10 +46,15 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        """2 on an error; 0 otherwise, as the processes start with warnings logged."""
+        return self.exit_status(strict=False)
+
+    def exit_status(self, *, strict: bool) -> int:
+        """2 on an error; with `strict`, 1 on warnings only; else 0."""
         severities = {f.severity for f in self.all_findings}
         if "error" in severities:
             return ERRORS
-        return WARNINGS if severities else CLEAN
+        return WARNINGS if severities and strict else CLEAN
 
     def counts(self) -> tuple[int, int]:
         found = self.all_findings
