@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.api import alarm_actions, console, errors
+from cloud.api import checklist as checklist_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
@@ -188,6 +189,7 @@ def create_app(
         app.include_router(routes.router, prefix="/api")
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
+    app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app
