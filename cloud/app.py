@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.api import ack_links, alarm_actions, console, errors
+from cloud.api import checklist as checklist_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import notifications as notification_routes
 from cloud.api import pm as pm_routes
@@ -199,6 +200,7 @@ def create_app(
         app.include_router(routes.router, prefix="/api")
     app.include_router(notification_routes.router, prefix="/api")  # contact points, outbox
     app.include_router(ack_links.router)  # /ack/<token>: the links in messages
+    app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

@@ -3,21 +3,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from plantroom.errors import PlantroomError
 
 
 class CloudError(PlantroomError):
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details  # structured facts of the error, e.g. the steps missing
         if code is not None:
             self.code = code
 
 
 class InvalidInput(CloudError):
     code = "invalid_request"
+
+
+class TooLarge(InvalidInput):
+    code = "payload_too_large"
 
 
 class Unauthorized(CloudError):

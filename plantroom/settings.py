@@ -317,6 +317,16 @@ class CloudSettings(MqttSettings, InfluxSettings, ClockSettings, NotificationSet
         ge=1024,
         description="the same for the routes that take uploads (cloud/api/limits.py)",
     )
+    data_dir: Path = Field(
+        default=Path("var/cloud/data"),
+        description="where the cloud keeps files: job photos and signatures (by job number)",
+    )
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="largest photo or signature file accepted; a larger one is answered 413",
+    )
 
 
 class SimSettings(MqttSettings):

@@ -42,7 +42,7 @@ POINT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # as plantroom.schema's Poi
 
 # The console's page only loads its own files and talks only to this service.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {

@@ -10,11 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud.errors import CloudError, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from cloud.errors import (
+    CloudError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
 from cloud.schemas import ErrorBody
 
 STATUS: dict[type[CloudError], int] = {
     InvalidInput: 422,
+    TooLarge: 413,
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
@@ -69,7 +78,9 @@ async def _cloud_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthorized):
         challenge = 'Bearer error="invalid_token"' if exc.code == "invalid_token" else "Bearer"
         headers = {"WWW-Authenticate": challenge}
-    return error_response(_status_of(exc), exc.code, exc.message, headers=headers)
+    return error_response(
+        _status_of(exc), exc.code, exc.message, details=exc.details, headers=headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

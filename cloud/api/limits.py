@@ -10,7 +10,8 @@ Pure ASGI middleware, outside everything that reads a body:
 
 The limit is `PLANTROOM_API_MAX_BODY_BYTES` (1 MiB) for every path, unless the path starts
 with a prefix of the upload table (`BodyLimits.prefixes`), which holds larger limits for
-routes that take files. The longest matching prefix wins.
+routes that take files. A prefix may hold `*` for one path segment or more
+(`/api/work-orders/*/photos`). The longest matching prefix wins.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plantroom.settings import CloudSettings
 
-# Routes that take uploads, by path prefix → the setting holding their limit. None yet.
-UPLOAD_PREFIXES: tuple[str, ...] = ()
+# Routes that take uploads, by path prefix: they have PLANTROOM_API_MAX_UPLOAD_BYTES.
+UPLOAD_PREFIXES: tuple[str, ...] = ("/api/work-orders/*/photos", "/api/work-orders/*/sign-off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class BodyLimits:
     def for_path(self, path: str) -> int:
         best, limit = -1, self.default
         for prefix, value in self.prefixes.items():
-            if path.startswith(prefix) and len(prefix) > best:
+            if fnmatchcase(path, prefix + "*") and len(prefix) > best:
                 best, limit = len(prefix), value
         return limit
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from pydantic import Field
 from sqlalchemy import select
 
 from cloud.api.errors import AUTH_RESPONSES
@@ -13,6 +14,7 @@ from cloud.deps import CurrentUser, SessionDep, app_attribute, require
 from cloud.enums import Priority, Role
 from cloud.pm.schedule import MeterState
 from cloud.pm.scheduler import PmScheduler
+from cloud.pm.steps import Reading
 from cloud.schemas import ErrorBody, OutModel
 from cloud.users.model import User
 from cloud.workorders.model import PmSchedule
@@ -37,7 +39,11 @@ class PlanOut(OutModel):
     lead_s: float
     schedule_from: str
     priority: Priority
-    checklist: list[str]
+    checklist: list[str] = Field(description="the steps, in order")
+    readings: dict[str, Reading] = Field(
+        description="the steps that ask for a reading: unit and limits, by step"
+    )
+    sign_off: str = Field(description="required: the job resolves only once signed off")
 
 
 class ScheduleOut(OutModel):
@@ -83,7 +89,9 @@ def list_plans(scheduler: SchedulerDep, user: CurrentUser) -> list[PlanOut]:
                 lead_s=plan.lead,
                 schedule_from=plan.schedule_from,
                 priority=plan.priority,
-                checklist=list(p.checklist),
+                checklist=[step.step for step in p.checklist],
+                readings={s.step: s.reading for s in p.checklist if s.reading is not None},
+                sign_off=p.sign_off,
             )
         )
     return out

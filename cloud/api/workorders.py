@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.idempotency import ActionId, once
 from cloud.api.times import query_time
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
@@ -184,19 +185,30 @@ def _action_route(action: Action) -> Callable[..., Response]:
     """The route that moves a work order through `action` (one per action, same shape)."""
 
     def route(
-        ref: Ref, state: StateDep, session: SessionDep, user: CurrentUser, body: OptionalBody = None
+        ref: Ref,
+        state: StateDep,
+        session: SessionDep,
+        user: CurrentUser,
+        body: OptionalBody = None,
+        key: ActionId = None,
     ) -> Response:
         body = body or ActionIn()
+        work_order_id = _id(session, ref)
         with one_writer(session):
-            wo = commands.act(
+            wo = once(
                 session,
-                _id(session, ref),
-                action,
-                user=user,
-                now=state.clock(),
-                channel=Channel(body.channel),
-                note=body.note,
-                sla=state.sla,
+                key,
+                lambda: commands.act(
+                    session,
+                    work_order_id,
+                    action,
+                    user=user,
+                    now=state.clock(),
+                    channel=Channel(body.channel),
+                    note=body.note,
+                    sla=state.sla,
+                ),
+                lambda _event: queries.get(session, work_order_id, with_events=True),
             )
             return _detail(session, wo)
 
@@ -260,16 +272,27 @@ def postpone(
     responses=NOT_FOUND,
 )
 def add_comment(
-    ref: Ref, body: CommentIn, state: StateDep, session: SessionDep, user: CurrentUser
+    ref: Ref,
+    body: CommentIn,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    key: ActionId = None,
 ) -> Response:
     """A remark on the job, by anyone signed in; it joins the audit trail."""
-    event = commands.comment(
+    work_order_id = _id(session, ref)
+    event = once(
         session,
-        _id(session, ref),
-        body.text,
-        user=user,
-        now=state.clock(),
-        channel=Channel(body.channel),
+        key,
+        lambda: commands.comment(
+            session,
+            work_order_id,
+            body.text,
+            user=user,
+            now=state.clock(),
+            channel=Channel(body.channel),
+        ),
+        lambda done: done,
     )
     return answer(session, CommentOut.model_validate(event), status.HTTP_201_CREATED)
 

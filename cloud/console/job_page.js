@@ -3,6 +3,8 @@
 import { api } from './api.js';
 import { badge, clockTime, h, label, showError, timeEl } from './dom.js';
 import { jobCard, tickDue } from './job_card.js';
+import { commentsSection, photosSection, signOffSection } from './job_media.js';
+import { checklistSection } from './job_work.js';
 
 export class JobView {
   constructor(ctx, id) {
@@ -31,25 +33,40 @@ export class JobView {
     this.show(await api(`/api/work-orders/${this.id}`));
   }
 
-  show(wo, { focus = false } = {}) {
+  show(wo, { focus = false, force = false, focusStep = null } = {}) {
     if (this.body.querySelector('form.note')) return; // do not pull the form from under someone
+    if (!force && this.body.contains(document.activeElement?.closest('.work') ?? null)) return; // nor a step being worked
     this.wo = wo;
     this.heading.textContent = wo.number;
     document.title = `${wo.number} · Plantroom`;
     const alarms = wo.alarm ? new Map([[wo.alarm.id, wo.alarm.state]]) : new Map();
     const card = jobCard(wo, this.cardCtx, { alarms, headingLevel: 'h2', link: false });
-    this.body.replaceChildren(
+    const parts = [
       h('ul', { class: 'cards' }, card),
       wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
+      ...this.workSections(wo),
       h(
         'section',
         { 'aria-labelledby': 'history-h' },
         h('h2', { id: 'history-h' }, 'History'),
         h('ol', { class: 'timeline' }, wo.events.map(eventItem)),
       ),
-    );
-    if (focus) (card.querySelector('.actions button') ?? this.heading).focus();
+    ];
+    this.body.replaceChildren(...parts.filter(Boolean)); // a null child would show as text
+    const step = focusStep === null ? null : this.body.querySelector(`[data-step="${focusStep + 1}"]`) ?? this.body.querySelector(`[data-step="${focusStep}"]`);
+    if (step) step.querySelector('input, button')?.focus();
+    else if (focus) (card.querySelector('.actions button') ?? this.heading).focus();
+  }
+
+  // The job worked on site: checklist with readings, photos, sign-off, comments.
+  workSections(wo) {
+    const ctx = {
+      user: this.ctx.user,
+      changed: (updated, options = {}) => this.show(updated, { force: true, ...options }),
+      reload: async () => this.show(await api(`/api/work-orders/${this.id}`), { force: true }),
+    };
+    return [checklistSection(wo, ctx), photosSection(wo, ctx), signOffSection(wo, ctx), commentsSection(wo, ctx)];
   }
 
   workOrder({ work_order: wo }) {

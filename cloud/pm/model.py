@@ -14,7 +14,11 @@
       lead: 3d                          # raise the work order this long before the due date
       schedule_from: completion         # completion | plan
       priority: low                     # emergency | urgent | normal | low
-      checklist: [Check joints for leaks, Check the water pressure]
+      checklist:                        # steps; a step may ask for a reading (steps.py)
+        - Check joints for leaks
+        - step: Discharge pressure
+          reading: {unit: bar, min: 2.5, max: 4.5}
+      sign_off: required                # a signature is required to resolve (default: none)
 
 `schedule_from: completion` counts the next due date from the day the last one was done;
 `plan` keeps the plan's own rhythm (a late job does not move the next one). Use always counts
@@ -38,6 +42,7 @@ from pydantic import (
 )
 
 from cloud.enums import Priority
+from cloud.pm.steps import PlanStep
 from cloud.rules.base import Duration, PointName
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*\Z")
@@ -189,8 +194,9 @@ class Plan(BaseModel):
     lead: Duration | None = None
     schedule_from: ScheduleFrom | None = None
     priority: Priority | None = None
-    checklist: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        min_length=1, max_length=100
+    checklist: list[PlanStep] = Field(min_length=1, max_length=100)
+    sign_off: Literal["required", "none"] = Field(
+        default="none", description="required: the job resolves only once signed off"
     )
     enabled: bool = True
 

@@ -293,8 +293,9 @@ class PmScheduler(Ticked):
                     building=target.building,
                     description=description,
                     note=f"PM plan {plan.id}, {reason}",
-                    checklist=plan.plan.checklist,
+                    checklist=[step.entry() for step in plan.plan.checklist],
                 )
+                wo.sign_off_required = plan.plan.sign_off == "required"
                 wo.pm_plan_id = plan.id
                 wo.pm_due_on = due_on
                 wo.pm_key = key

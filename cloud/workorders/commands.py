@@ -23,7 +23,7 @@ from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.sla import SlaPolicy, load_sla
 from cloud.users.model import User
 from cloud.users.service import get_user
-from cloud.workorders.audit import record_change
+from cloud.workorders.audit import already_applied, record_change
 from cloud.workorders.model import WorkOrder, WorkOrderAttachment, WorkOrderEvent
 from cloud.workorders.rules import (
     Action,
@@ -34,6 +34,7 @@ from cloud.workorders.rules import (
     is_verified,
     may_assign,
     may_follow_up,
+    missing_steps,
     plan,
     plan_assign,
     plan_follow_up,
@@ -101,6 +102,7 @@ def _opening(
     if channel is Channel.SYSTEM:
         raise InvalidInput("channel 'system' is reserved for changes the service makes itself")
     wo = load_for_change(session, work_order_id)
+    already_applied(session, wo.id)  # a client's action sent again: answered, not redone
     yield _Change(session, wo, user, now, channel)
     try:
         session.flush()
@@ -157,6 +159,8 @@ def act(
             verified=is_verified(wo, now, sla),
             checklist_done=wo.kind is not WorkOrderKind.PM or checklist_done(wo),
             note=note,
+            missing=missing_steps(wo),
+            signed=not wo.sign_off_required or wo.signed_at is not None,
         )
         change.record(action.value, note=note, to=target)
         _apply(wo, action, user=user, now=now, note=note)
@@ -347,6 +351,17 @@ def record_follow_up(
     return wo
 
 
+def working_checklist(wo: WorkOrder, index: int, user: User) -> list[dict[str, Any]]:
+    """The job's checklist (a copy to change), if `user` may work item `index` of it now."""
+    items = checklist_of(wo)
+    if items is None:
+        raise Conflict(f"work order {wo.number} has no checklist", code="no_checklist")
+    if not 0 <= index < len(items):
+        raise NotFound(f"work order {wo.number} has no checklist item {index}")
+    plan_tick(wo.number, status=wo.status, role=user.role, is_assignee=wo.assignee_id == user.id)
+    return list(items)
+
+
 def check_item(
     session: Session,
     work_order_id: int,
@@ -361,15 +376,14 @@ def check_item(
     """Tick (or untick) item `index` (from 0) of a PM job's checklist."""
     with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
         wo = change.wo
-        items = checklist_of(wo)
-        if items is None:
-            raise Conflict(f"work order {wo.number} has no checklist", code="no_checklist")
-        if not 0 <= index < len(items):
-            raise NotFound(f"work order {wo.number} has no checklist item {index}")
-        plan_tick(
-            wo.number, status=wo.status, role=user.role, is_assignee=wo.assignee_id == user.id
-        )
+        items = working_checklist(wo, index, user)
         entry = dict(items[index])
+        if done and entry.get("reading"):
+            raise Conflict(
+                f"item {index} of {wo.number} asks for a reading; answer it with its value "
+                f"(POST /api/work-orders/{wo.number}/steps/{index})",
+                code="reading_required",
+            )
         entry["done"] = done
         entry["by"] = user.username if done else None
         entry["at"] = now.isoformat() if done else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -160,11 +161,12 @@ def raise_for_rule(
     building: str | None = None,
     description: str,
     note: str,
-    checklist: Iterable[str] = (),
+    checklist: Iterable[str | dict[str, Any]] = (),
 ) -> WorkOrder:
     """A work order the system raises for `rule_id` on `key` (an equipment id, or another name
     of what the rule watches): while it is open no other can be raised for the same rule and key
-    (`open_key`); `checklist` is its list of items, none done."""
+    (`open_key`); `checklist` is its list of items (a text, or an entry with its reading),
+    none done."""
     wo = create_work_order(
         session,
         title=title,
@@ -180,7 +182,10 @@ def raise_for_rule(
     )
     wo.rule_id = rule_id
     wo.open_key = fault_key(key, rule_id)
-    wo.checklist = [{"item": item, "done": False, "by": None, "at": None} for item in checklist]
+    wo.checklist = [
+        {"item": item, "done": False, "by": None, "at": None} if isinstance(item, str) else item
+        for item in checklist
+    ]
     return wo
 
 

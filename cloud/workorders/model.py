@@ -106,6 +106,17 @@ class WorkOrder(Base):
         String(200), comment="plan|equipment or building|due date: one PM per due date"
     )
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Checklists worked on a phone (migration 0008_checklist_steps).
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="SET NULL"),
+        index=True,
+        comment="the job whose out-of-limit reading raised this follow-up job",
+    )
+    sign_off_required: Mapped[bool] = mapped_column(default=False)
+    signed_by: Mapped[str | None] = mapped_column(String(128), comment="the signer's name")
+    signed_at: Mapped[datetime | None] = mapped_column(
+        comment="the signature is the job's latest photo of kind signature"
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -122,6 +133,14 @@ class WorkOrder(Base):
     team: Mapped[Team | None] = relationship()
     attachments: Mapped[list[WorkOrderAttachment]] = relationship(
         order_by="WorkOrderAttachment.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+    photos: Mapped[list[WorkOrderPhoto]] = relationship(
+        order_by="WorkOrderPhoto.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    parent: Mapped[WorkOrder | None] = relationship(
+        remote_side="WorkOrder.id", foreign_keys=[parent_id]
     )
 
     @property
@@ -150,8 +169,16 @@ class WorkOrderEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="structured facts of the change, e.g. an escalation's recipients"
     )
+    action_id: Mapped[str | None] = mapped_column(
+        String(64),
+        comment="the client's id of the action (Idempotency-Key): applied once however often sent",
+    )
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="events")
+
+
+# One event per client action id (migration 0008_checklist_steps); NULLs never collide.
+Index("uq_work_order_events_action_id", WorkOrderEvent.action_id, unique=True)
 
 
 class WorkOrderAttachment(Base):
@@ -165,6 +192,30 @@ class WorkOrderAttachment(Base):
     )
     url: Mapped[str] = mapped_column(String(2048))
     name: Mapped[str] = mapped_column(String(256))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class WorkOrderPhoto(Base):
+    """A photo taken on the job, or the signature that signed it off, stored on disk under
+    the data folder (`cloud.workorders.photos`); its location data and EXIF are stripped."""
+
+    __tablename__ = "work_order_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), comment="photo or signature")
+    path: Mapped[str] = mapped_column(String(512), comment="relative to the data folder")
+    thumb_path: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer, comment="bytes stored")
+    sha256: Mapped[str] = mapped_column(String(64), comment="of the stored file")
+    caption: Mapped[str | None] = mapped_column(String(500))
+    step: Mapped[int | None] = mapped_column(Integer, comment="the checklist step it shows")
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime]
 

@@ -16,6 +16,7 @@ The life: open → acknowledged → in progress → on hold → resolved → clo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -87,12 +88,15 @@ def plan(
     verified: bool = True,
     checklist_done: bool = True,
     note: str | None = None,
+    missing: Sequence[tuple[int, str]] = (),
+    signed: bool = True,
 ) -> WorkOrderStatus:
     """The status `action` leads to, or the error that forbids it. Pure: no database.
 
     `assigned`: the job has an assignee (a technician acknowledging someone else's job is
     refused); `verified`: a fault job's fault stayed cleared for the verification window;
-    `checklist_done`: a PM job's checklist is complete."""
+    `checklist_done`: a PM job's checklist is complete (else `missing` lists the steps not
+    answered, by position and text); `signed`: signed off, or no sign-off required."""
     rule = ACTIONS[action]
     if role not in rule.roles:
         raise Forbidden(
@@ -135,10 +139,18 @@ def plan(
             code="not_verified",
         )
     if action in (Action.RESOLVE, Action.CLOSE) and not checklist_done:
+        listed = "; ".join(f"{i + 1}. {text}" for i, text in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise Conflict(
             f"the checklist is not done; a PM work order may {action.value} only with every "
-            "item checked",
+            f"item checked" + (f". Not answered: {listed}{more}" if missing else ""),
             code="checklist_incomplete",
+            details=[{"step": i, "item": text} for i, text in missing] or None,
+        )
+    if action is Action.RESOLVE and not signed:
+        raise Conflict(
+            "this job must be signed off before it is resolved: a signature with the signer's name",
+            code="sign_off_missing",
         )
     if rule.note_required and not (note and note.strip()):
         raise InvalidInput(f"a note saying why is required to {action.value} a work order")
@@ -204,6 +216,15 @@ def checklist_done(wo: WorkOrder) -> bool:
     """True when the job has no checklist or every item is done."""
     items = checklist_of(wo)
     return items is None or all(bool(entry.get("done")) for entry in items)
+
+
+def missing_steps(wo: WorkOrder) -> list[tuple[int, str]]:
+    """The steps of the job's checklist not yet answered: position (from 0) and text."""
+    return [
+        (i, str(entry.get("item") or f"item {i + 1}"))
+        for i, entry in enumerate(checklist_of(wo) or [])
+        if not entry.get("done")
+    ]
 
 
 def is_verified(wo: WorkOrder, now: datetime, sla: SlaPolicy) -> bool:

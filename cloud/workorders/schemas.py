@@ -6,13 +6,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, AliasPath, AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    computed_field,
+)
 
 from cloud.alarms.schemas import AlarmOut
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.schemas import CHANNEL_DESCRIPTION, ChannelIn, OutModel, examples
 from cloud.users.schemas import TeamName, UserRef
 from cloud.workorders.rules import SYSTEM_ACTOR, checklist_items
+from cloud.workorders.steps import StepResult
 
 
 def _creator(user: Any) -> Any:
@@ -72,8 +81,13 @@ class WorkOrderOut(OutModel):
     follow_up_at: datetime | None
     resolution: str | None = Field(description="the resolving technician's note")
     checklist: Annotated[list[dict[str, Any]] | None, BeforeValidator(checklist_items)] = Field(
-        description="a PM job's checklist"
+        description="a PM job's checklist: each step's text, answer (`result` pass, fail or "
+        "na), `reading` (unit and limits), `value`, `out_of_limits`, `note`, `follow_up_job`"
     )
+    parent_id: int | None = Field(description="the job whose out-of-limit reading raised this")
+    sign_off_required: bool
+    signed_by: str | None = Field(description="the name the job was signed off with")
+    signed_at: datetime | None
 
 
 class EventOut(OutModel):
@@ -101,6 +115,26 @@ class AttachmentOut(OutModel):
     added_at: datetime
 
 
+class PhotoOut(OutModel):
+    id: int
+    work_order_id: int
+    kind: str = Field(description="photo or signature")
+    content_type: str
+    width: int
+    height: int
+    size: int = Field(description="bytes stored (location data and EXIF stripped)")
+    caption: str | None
+    step: int | None = Field(description="the checklist step it shows, from 0")
+    added_by: str
+    added_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        """The image, for signed-in users; add `?thumb=true` for its thumbnail."""
+        return f"/api/work-orders/{self.work_order_id}/photos/{self.id}"
+
+
 class CommentOut(OutModel):
     # read from an audit-trail event of action `comment`
     id: int
@@ -115,6 +149,7 @@ class CommentOut(OutModel):
 class WorkOrderDetail(WorkOrderOut):
     alarm: AlarmOut | None
     attachments: list[AttachmentOut]
+    photos: list[PhotoOut] = Field(description="photos and signatures, oldest first")
     comments: Annotated[list[CommentOut], BeforeValidator(_comments)] = Field(
         validation_alias=AliasChoices("comments", "events"),
         description="the audit trail's comments, oldest first",
@@ -207,6 +242,24 @@ class CheckIn(BaseModel):
 
     done: bool = True
     note: str | None = Field(default=None, max_length=2000)
+    channel: ChannelIn = Field(default="api", description=CHANNEL_DESCRIPTION)
+
+
+class StepIn(BaseModel):
+    model_config = examples(
+        {"result": "pass", "value": 0.4, "unit": "mm", "channel": "console"},
+        {"result": "fail", "value": 0.9, "note": "lining worn on the left shoe"},
+        {"result": "na", "note": "no such part on this lift"},
+    )
+
+    result: StepResult = Field(description="pass, fail or na (not applicable)")
+    value: float | None = Field(
+        default=None, description="the reading, where the step asks for one (in `unit`)"
+    )
+    unit: str | None = Field(
+        default=None, max_length=32, description="the value's unit; default: the step's own"
+    )
+    note: str | None = Field(default=None, max_length=2000, description="required on fail")
     channel: ChannelIn = Field(default="api", description=CHANNEL_DESCRIPTION)
 
 

@@ -1,0 +1,134 @@
+// Working a job's checklist on a phone: each step answered pass / fail / N/A, with its
+// reading (unit and limits shown, flagged at once when out of limits) and a note. Every
+// change is sent with an Idempotency-Key, so that sending it again applies it once.
+
+import { ApiError, auth } from './api.js';
+import { announce, h } from './dom.js';
+import { t } from './i18n.js';
+
+const WORKING = new Set(['acknowledged', 'in_progress', 'on_hold']);
+
+export function actionId() {
+  return crypto.randomUUID ? crypto.randomUUID() : `a-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+// A change to the job: JSON or a multipart form, with its action id. Resolves to the answer.
+export async function send(path, { json, form }) {
+  const headers = { Accept: 'application/json', 'Idempotency-Key': actionId() };
+  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, { method: 'POST', headers, body: json !== undefined ? JSON.stringify(json) : form });
+  } catch {
+    throw new ApiError(0, 'network', 'The service cannot be reached. Check the connection and try again.');
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    throw new ApiError(response.status, error.code ?? 'http_error', error.message ?? `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+export function mayWork(wo, user) {
+  if (!WORKING.has(wo.status)) return false;
+  return user.role === 'supervisor' || user.role === 'admin' || (user.role === 'technician' && wo.assignee?.username === user.username);
+}
+
+function limitsText(reading) {
+  if (reading.min != null && reading.max != null) return t('checklist.range', { min: reading.min, max: reading.max, unit: reading.unit });
+  if (reading.min != null) return `≥ ${reading.min} ${reading.unit}`;
+  if (reading.max != null) return `≤ ${reading.max} ${reading.unit}`;
+  return null;
+}
+
+function outOfLimits(reading, value) {
+  return (reading.min != null && value < reading.min) || (reading.max != null && value > reading.max);
+}
+
+// The checklist section, or null when the job has none. `ctx.changed(wo)` shows the answer.
+export function checklistSection(wo, ctx) {
+  if (!wo.checklist?.length) return null;
+  const editable = mayWork(wo, ctx.user);
+  const done = wo.checklist.filter((s) => s.done).length;
+  return h(
+    'section',
+    { 'aria-labelledby': 'checklist-h', class: 'work checklist' },
+    h('h2', { id: 'checklist-h' }, t('checklist.heading'), ' ', h('span', { class: 'count' }, t('checklist.progress', { done, total: wo.checklist.length }))),
+    h('ol', { class: 'steps' }, wo.checklist.map((step, i) => stepItem(wo, step, i, editable, ctx))),
+  );
+}
+
+function stepItem(wo, step, i, editable, ctx) {
+  const id = `step-${i}`;
+  const reading = step.reading;
+  const state = h('p', { class: 'step-state', id: `${id}-state`, 'aria-live': 'polite' });
+  const flag = (value) => {
+    state.replaceChildren();
+    state.className = 'step-state';
+    if (reading && value !== null && value !== '' && Number.isFinite(Number(value)) && limitsText(reading)) {
+      const out = outOfLimits(reading, Number(value));
+      state.classList.add(out ? 'flag-out' : 'flag-in');
+      state.append(out ? `⚠ ${t('checklist.out_of_limits')}` : `✓ ${t('checklist.in_limits')}`);
+    }
+    if (step.follow_up_job) state.append(h('span', { class: 'follow-up' }, t('checklist.follow_up', { number: step.follow_up_job })));
+  };
+  const item = h('li', { class: `step${step.done ? ` answered result-${step.result ?? 'pass'}` : ''}`, dataset: { step: i } });
+  item.append(h('p', { class: 'step-text', id: `${id}-text` }, step.item));
+  let input = null;
+  if (reading) {
+    const limits = limitsText(reading);
+    input = h('input', {
+      id: `${id}-value`, type: 'number', inputmode: 'decimal', step: 'any', name: 'value',
+      value: step.value ?? '', disabled: !editable, 'aria-describedby': `${id}-limits ${id}-state`,
+    });
+    input.addEventListener('input', () => flag(input.value));
+    item.append(
+      h('div', { class: 'field reading' },
+        h('label', { for: `${id}-value` }, t('checklist.reading', { unit: reading.unit })),
+        input,
+        h('p', { class: 'hint', id: `${id}-limits` }, limits ? t('checklist.limits', { limits }) : t('checklist.no_limits'))),
+    );
+  }
+  const note = h('textarea', { id: `${id}-note`, name: 'note', rows: 2, maxlength: 2000, disabled: !editable }, step.note ?? '');
+  item.append(h('div', { class: 'field' }, h('label', { for: `${id}-note` }, t('checklist.note')), note));
+  const error = h('p', { class: 'card-error', role: 'alert', hidden: true });
+  const results = ['pass', 'fail', 'na'].map((result) => {
+    const button = h('button', {
+      type: 'button', class: `result result-${result}`, 'aria-pressed': String(step.result === result || (result === 'pass' && step.done && !step.result)),
+      disabled: !editable, dataset: { result }, 'aria-describedby': `${id}-text`,
+    }, t(`checklist.${result}`));
+    button.addEventListener('click', () => answer(result));
+    return button;
+  });
+  item.append(h('fieldset', { class: 'results' }, h('legend', {}, t('checklist.result')), h('div', { class: 'segmented' }, results)));
+  if (step.done && step.by) item.append(h('p', { class: 'meta' }, t('checklist.answered', { result: t(`checklist.${step.result ?? 'pass'}`), by: step.by })));
+  item.append(state, error);
+  flag(step.value ?? null);
+
+  async function answer(result) {
+    error.hidden = true;
+    const body = { result, channel: 'console' };
+    if (note.value.trim()) body.note = note.value.trim();
+    if (input && input.value !== '') body.value = Number(input.value);
+    if (result === 'fail' && !body.note) return complain(t('checklist.note_required'), note);
+    if (input && result !== 'na' && body.value === undefined) return complain(t('checklist.value_required'), input);
+    results.forEach((b) => { b.disabled = true; });
+    try {
+      const updated = await send(`/api/work-orders/${wo.id}/steps/${i}`, { json: body });
+      announce(t('checklist.saved', { n: i + 1 }));
+      ctx.changed(updated, { focusStep: i });
+    } catch (e) {
+      complain(e.message);
+      results.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  function complain(text, field) {
+    error.textContent = text;
+    error.hidden = false;
+    field?.focus();
+  }
+  return item;
+}

@@ -1,0 +1,154 @@
+"""Working a job's checklist step by step: pass, fail or not applicable, a reading where the
+step asks for one, a note. An out-of-limit reading is flagged; where the plan says
+`follow_up: true` it raises a follow-up job linked to this one (once per step).
+
+A step as the work order keeps it (the JSON `checklist` column):
+
+    {"item": "Brake shoe clearance", "done": true, "by": "tech1", "at": "2026-…",
+     "reading": {"unit": "mm", "min": 0.1, "max": 0.7, "follow_up": true},
+     "result": "fail", "value": 0.9, "unit": "mm", "out_of_limits": true,
+     "note": "worn lining", "follow_up_job": "WO-000043"}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cloud.enums import Channel, Priority, WorkOrderKind
+from cloud.errors import InvalidInput
+from cloud.pm.steps import Reading
+from cloud.sla import SlaPolicy
+from cloud.users.model import User
+from cloud.workorders import creation
+from cloud.workorders.commands import _opening, working_checklist
+from cloud.workorders.model import WorkOrder
+
+
+class StepResult(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "na"
+
+
+def reading_of(entry: dict[str, Any]) -> Reading | None:
+    """The reading a stored step asks for, if any."""
+    spec = entry.get("reading")
+    return Reading.model_validate(spec) if isinstance(spec, dict) else None
+
+
+def answer(
+    entry: dict[str, Any],
+    position: int,
+    *,
+    result: StepResult,
+    value: float | None,
+    unit: str | None,
+    note: str | None,
+) -> dict[str, Any]:
+    """The step answered (a new dict), or InvalidInput naming what is missing or wrong. Pure."""
+    label = f"step {position + 1} ({entry.get('item')!s:.80})"
+    reading = reading_of(entry)
+    note = note.strip() if note and note.strip() else None
+    if result is StepResult.FAIL and note is None:
+        raise InvalidInput(f"note: {label} failed; a note saying what is wrong is required")
+    if reading is None and value is not None:
+        raise InvalidInput(f"value: {label} asks for no reading")
+    if reading is not None and value is None and result is not StepResult.NOT_APPLICABLE:
+        raise InvalidInput(f"value: {label} asks for a reading in {reading.unit}")
+    out = dict(entry)
+    out.update(result=result.value, note=note, done=True, value=None, out_of_limits=None)
+    if reading is not None and value is not None:
+        converted = reading.in_unit(value, unit)
+        out.update(
+            value=converted, unit=reading.unit, out_of_limits=reading.out_of_limits(converted)
+        )
+    return out
+
+
+def record_step(
+    session: Session,
+    work_order_id: int,
+    position: int,
+    *,
+    result: StepResult,
+    user: User,
+    now: datetime,
+    sla: SlaPolicy,
+    value: float | None = None,
+    unit: str | None = None,
+    note: str | None = None,
+    channel: Channel = Channel.API,
+) -> WorkOrder:
+    """Answer step `position` (from 0) of the job's checklist; audited. A reading out of the
+    limits of a `follow_up` step raises a follow-up job, once per step."""
+    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
+        wo = change.wo
+        items = working_checklist(wo, position, user)
+        entry = answer(items[position], position, result=result, value=value, unit=unit, note=note)
+        entry.update(by=user.username, at=now.isoformat())
+        facts = {
+            k: entry.get(k) for k in ("item", "result", "value", "unit", "out_of_limits", "note")
+        }
+        change.record("step", note=_summary(position, entry), details={"step": position, **facts})
+        if entry["out_of_limits"] and not entry.get("follow_up_job"):
+            reading = reading_of(entry)
+            if reading is not None and reading.follow_up:
+                child = _follow_up_job(session, wo, entry, reading, user, now, sla, channel)
+                entry["follow_up_job"] = child.number
+                change.record(
+                    "follow_up_raised",
+                    note=f"{child.number} raised: {entry['item']} out of limits",
+                    details={"step": position, "work_order": child.number},
+                )
+        items[position] = entry
+        wo.checklist = items  # a new list: the JSON column is saved
+    return wo
+
+
+def _summary(position: int, entry: dict[str, Any]) -> str:
+    """The step's answer in words, for the audit trail."""
+    text = f"{position + 1}. {entry['item']}: {entry['result']}"
+    if entry.get("value") is not None:
+        text += f", {entry['value']:g} {entry['unit']}"
+        if entry.get("out_of_limits"):
+            text += " (out of limits)"
+    return text + (f". {entry['note']}" if entry.get("note") else "")
+
+
+def _follow_up_job(
+    session: Session,
+    parent: WorkOrder,
+    entry: dict[str, Any],
+    reading: Reading,
+    user: User,
+    now: datetime,
+    sla: SlaPolicy,
+    channel: Channel,
+) -> WorkOrder:
+    where = parent.equipment_id or parent.building or parent.number
+    value = f"{entry['value']:g} {reading.unit}"
+    child = creation.create_work_order(
+        session,
+        title=f"{entry['item']} out of limits: {where}",
+        kind=WorkOrderKind.REQUEST,
+        priority=Priority.NORMAL,
+        now=now,
+        sla=sla,
+        channel=channel,
+        equipment=parent.equipment,
+        building=parent.building,
+        description=(
+            f"Raised from {parent.number} ({parent.title}): {entry['item']} read {value}; "
+            f"limits {reading.limits_text()}."
+            + (f"\n\nNote: {entry['note']}" if entry.get("note") else "")
+        ),
+        created_by=user,
+        note=f"follow-up of {parent.number}: {entry['item']} read {value}",
+    )
+    child.parent = parent
+    session.flush()  # its number is taken now, for the parent's record
+    return child

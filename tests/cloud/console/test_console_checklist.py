@@ -1,0 +1,234 @@
+"""The half-monthly lift visit worked on a phone (360 by 640) in Debian's Chromium against the
+real cloud process: each step answered with its reading, one reading out of limits (flagged,
+raising its follow-up job), a photo from the camera input, a comment, a signature drawn on the
+pad, and the job resolved. Screenshots go to test-artifacts/console/."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from PIL import Image
+
+from cloud.pm.loader import SHIPPED
+from plantroom.ports import free_port
+from stack.services import Influxd, Mosquitto
+from tests.cloud.console.test_console_browser import (
+    WAIT_MS,
+    Stack,
+    check_accessible_basics,
+    launch,
+    shot,
+)
+from tests.cloud.harness import cloud_process
+from tests.harness import terminate, wait_for, write_site
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PHONE = {"width": 360, "height": 640}
+PLAN = "elevator.routine_maintenance"
+
+
+def lift_plan_due_today(folder: Path) -> None:
+    """The shipped lift visit, due today, in a site plan folder (replacing it by id)."""
+    shipped = yaml.safe_load((SHIPPED / "elevator.yaml").read_text(encoding="utf-8"))
+    plan = next(p for p in shipped["plans"] if p["id"] == PLAN)
+    folder.mkdir()
+    text = yaml.safe_dump({"plans": [{**plan, "start": date.today().isoformat()}]})
+    (folder / "lift.yaml").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[Stack]:
+    site = f"ck-{uuid.uuid4().hex[:8]}"
+    write_site(tmp_path / "site.yaml", "tower-a", id=site)
+    lift_plan_due_today(tmp_path / "pm")
+    port = free_port()
+    credentials = tmp_path / "credentials.json"
+    cmd, env = cloud_process(
+        tmp_path,
+        tmp_path / "site.yaml",
+        port,
+        broker=mosquitto,
+        influx_url=influxd.url,
+        influx_database=f"ck_{uuid.uuid4().hex[:8]}",
+        credentials=credentials,
+        extra=["--log-level", "WARNING"],
+    )
+    env["PLANTROOM_PM_DIR"] = str(tmp_path / "pm")
+    env["PLANTROOM_DATA_DIR"] = str(tmp_path / "data")
+    log = (tmp_path / "cloud.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the cloud exited: {(tmp_path / 'cloud.log').read_text()}")
+        try:
+            return httpx.get(f"{url}/api/health", timeout=1).is_success and credentials.exists()
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(listening, "the cloud service to listen", within=30)
+        yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
+    finally:
+        terminate(proc)
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "cloud.log").read_text()
+
+
+def photo_with_gps() -> bytes:
+    image = Image.new("RGB", (800, 600), (90, 110, 130))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def raise_visit(stack: Stack) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {stack.token('super1')}"}
+    ran = httpx.post(f"{stack.url}/api/pm/run", headers=headers, timeout=30)
+    ran.raise_for_status()
+    jobs = stack.api("/api/work-orders?kind=pm&equipment_id=lift-a1")["items"]
+    visit = next(j for j in jobs if j["title"].startswith("Lift half-monthly"))
+    return dict(stack.api(f"/api/work-orders/{visit['id']}"))
+
+
+def test_a_technician_works_the_lift_visit_on_a_phone(stack: Stack) -> None:
+    visit = raise_visit(stack)
+    steps = visit["checklist"]
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport=PHONE, device_scale_factor=2, locale="en-GB")
+            page.set_default_timeout(WAIT_MS)
+            work_the_visit(page, stack, visit, steps)
+        finally:
+            browser.close()
+    done = stack.api(f"/api/work-orders/{visit['id']}")
+    assert done["status"] == "closed" and done["signed_by"] == "Chan Tai Man"
+    brake = next(s for s in done["checklist"] if s["item"].startswith("Brake"))
+    assert brake["value"] == 0.9 and brake["out_of_limits"] is True and brake["follow_up_job"]
+    assert all(s["done"] for s in done["checklist"])
+    assert {e["channel"] for e in done["events"] if e["actor"] == "tech1"} == {"console"}
+    (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
+    served = httpx.get(
+        f"{stack.url}{photo['url']}",
+        headers={"Authorization": f"Bearer {stack.token('tech1')}"},
+        timeout=5,
+    )
+    assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
+
+
+def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(stack.url + "/")
+    page.get_by_label("API token", exact=True).fill(stack.token("tech1"))
+    page.get_by_role("button", name="Sign in with token").click()
+    expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
+    page.goto(f"{stack.url}/#/jobs/{visit['id']}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(visit["number"])
+    page.get_by_role("button", name="Acknowledge").click()
+    page.get_by_role("button", name="Start work").click()
+    expect(page.locator(".job .card")).to_contain_text("in progress")
+
+    items = page.locator("ol.steps > li")
+    expect(items).to_have_count(len(steps))
+    brake_index = next(i for i, s in enumerate(steps) if s["item"].startswith("Brake"))
+    brake = items.nth(brake_index)
+    expect(brake).to_contain_text("Limits: 0.1 to 0.7 mm")
+    brake.get_by_label("Reading (mm)").fill("0.9")
+    expect(brake.locator(".step-state")).to_contain_text("Out of limits")
+    brake.get_by_role("button", name="Fail").click()
+    expect(brake.get_by_role("alert")).to_contain_text("needs a note")
+    brake.get_by_label("Note").fill("left shoe lining worn; adjust at the next visit")
+    brake.get_by_role("button", name="Fail").click()
+    expect(items.nth(brake_index)).to_contain_text("Follow-up job WO-")
+    expect(items.nth(brake_index).get_by_role("button", name="Fail")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    check_accessible_basics(page)
+    shot(page, "checklist-out-of-limits")
+
+    for i, step in enumerate(steps):
+        if i == brake_index:
+            continue
+        item = items.nth(i)
+        reading = step["reading"]
+        if reading is not None:
+            value = reading["min"] if reading["min"] is not None else 12.5
+            item.get_by_label(f"Reading ({reading['unit']})").fill(str(value))
+        item.get_by_role("button", name="Pass").click()
+        expect(items.nth(i).get_by_role("button", name="Pass")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+    expect(page.locator("#checklist-h")).to_contain_text(f"{len(steps)} of {len(steps)}")
+
+    # tap targets: every button and field of the job's work is at least 44 px high
+    small = page.evaluate(
+        """() => [...document.querySelectorAll('.work button, .work input:not(.file), '
+                  + '.work textarea, .work .file-button')]
+               .filter((el) => el.getBoundingClientRect().height < 44)
+               .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert small == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # a photo from the camera input; its thumbnail appears
+    page.get_by_label("Caption (optional)").fill("brake shoe, left")
+    page.set_input_files(
+        "#photo-file",
+        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+    )
+    thumb = page.locator(".thumbs img")
+    expect(thumb).to_have_count(1)
+    page.wait_for_function("document.querySelector('.thumbs img').src.startsWith('blob:')")
+
+    page.get_by_label("Add a comment").fill("Brake needs a new lining; ordered.")
+    page.get_by_role("button", name="Add comment").click()
+    expect(page.locator(".comment-list")).to_contain_text("Brake needs a new lining")
+
+    # resolving before sign-off is refused, and the console says why
+    page.get_by_role("button", name="Resolve…").click()
+    page.get_by_label("What was done?").fill("half-monthly visit done")
+    page.get_by_role("button", name="Resolve job").click()
+    expect(page.get_by_role("alert").first).to_contain_text("signed off")
+    page.get_by_role("button", name="Cancel").click()
+
+    # the signature, drawn on the pad with the signer's name
+    page.get_by_label("Signer's name").fill("Chan Tai Man")
+    pad = page.locator("#signature-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(
+            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
+        )
+    page.mouse.up()
+    shot(page, "checklist-signature")
+    page.get_by_role("button", name="Sign off").click()
+    expect(page.locator(".signed")).to_contain_text("Signed off by Chan Tai Man")
+    shot(page, "checklist-signed")
+
+    page.get_by_role("button", name="Resolve…").click()
+    page.get_by_label("What was done?").fill("half-monthly visit done; brake follow-up raised")
+    page.get_by_role("button", name="Resolve job").click()
+    expect(page.locator(".job .card")).to_contain_text("closed")
+    shot(page, "checklist-closed")
+    assert errors == []
