@@ -246,3 +246,16 @@ async def test_stages_of_one_job_fired_in_one_tick_are_separate_messages_each_wi
         claim = signer.check(token, now=api.clock())
         assert claim.outbox_id == row.id and key.startswith(f"<outbox-{row.id}.")
     assert all(r.status is OutboxStatus.SENT and r.group_id is None for r in rows(api))
+
+
+async def test_the_dispatch_kpis_come_from_the_outbox(api: Api) -> None:
+    contact(api, "tech1", "email", "t1@example.com")
+    dispatch(api)
+    api.clock.advance(60)
+    deliverer(api, Recorder()).tick()  # delivered a minute after the job was raised
+    api.clock.advance(200)  # acknowledged 260 s after: later than the 180 s dispatch time
+    assert (await api.post("/api/work-orders/1/acknowledge")).status_code == 200
+    ind = (await api.get("/api/kpis")).json()["indicators"]
+    told, acked = ind["dispatched_pct"], ind["ack_in_dispatch_pct"]
+    assert (told["value"], told["numerator"], told["denominator"]) == (100.0, 1.0, 1)
+    assert (acked["value"], acked["numerator"], acked["denominator"]) == (0.0, 0.0, 1)
