@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud.deps import SessionDep, StateDep, one_writer
 from cloud.errors import CloudError
-from cloud.notify.acknowledge import acknowledge_by_link, open_link
+from cloud.notify.acknowledge import acknowledge_by_link, carried, open_link
 from cloud.notify.links import Gone
 from cloud.notify.outbound import Outbound
 from cloud.workorders.model import WorkOrder
@@ -59,29 +59,37 @@ def _outbound(request: Request) -> Outbound:
 @router.get("/ack/{token}")
 def show_link(token: str, request: Request, state: StateDep, session: SessionDep) -> Response:
     try:
-        _row, user, wo = open_link(session, _outbound(request).links, token, now=state.clock())
+        row, user, wo = open_link(session, _outbound(request).links, token, now=state.clock())
     except CloudError as exc:
         return _refusal(request, exc)
+    along = [session.get(WorkOrder, r.work_order_id) for r in carried(session, row)]
+    others = "".join(_job(o) for o in along if o is not None and o.acknowledged_at is None)
+    if others:
+        others = "<p>This message's other jobs, acknowledged with it:</p>" + others
     form = (
         f'<form method="post"><button type="submit" style="font-size: 1.3em">'
         f"Acknowledge {escape(wo.number)} as {escape(user.display_name or user.username)}"
         "</button></form>"
     )
     done = "<p>This job is already acknowledged.</p>" if wo.acknowledged_at else form
-    return _page(f"{wo.number}: {wo.title}", _job(wo) + done)
+    return _page(f"{wo.number}: {wo.title}", _job(wo) + others + done)
 
 
 @router.post("/ack/{token}")
 def use_link(token: str, request: Request, state: StateDep, session: SessionDep) -> Response:
     try:
         with one_writer(session):
-            wo = acknowledge_by_link(
+            done = acknowledge_by_link(
                 session, _outbound(request).links, token, now=state.clock(), sla=state.sla
             )
             session.commit()
     except CloudError as exc:
         session.rollback()
         return _refusal(request, exc)
+    wo = done[0]
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse({"number": wo.number, "status": wo.status.value})
-    return _page(f"{wo.number} acknowledged", _job(wo))
+        body: dict[str, object] = {"number": wo.number, "status": wo.status.value}
+        if len(done) > 1:
+            body["also"] = [o.number for o in done[1:]]
+        return JSONResponse(body)
+    return _page(f"{wo.number} acknowledged", "".join(_job(o) for o in done))

@@ -92,12 +92,19 @@ def kpis(
     ] = None,
 ) -> Response:
     """MTTA and MTTR (seconds), repairs completed on time, equipment / fire facilities /
-    lighting in good order, PM on time, repeat faults and follow-up visits (percent), each
-    with its target, and the period's counts. Definitions: docs/kpis.md."""
+    lighting in good order, PM on time, repeat faults, follow-up visits and jobs told and
+    acknowledged within the dispatch time (percent), each with its target, and the period's
+    counts. Definitions: docs/kpis.md."""
     check_building(state, building)
     now = state.clock()
     start, end = period(start, end, now)
     report = kpi.compute(
-        session, building=building, start=start, end=end, now=now, targets=state.sla.targets
+        session,
+        building=building,
+        start=start,
+        end=end,
+        now=now,
+        targets=state.sla.targets,
+        dispatch_s=state.sla.dispatch,
     )
     return answer(session, kpi_out(report))

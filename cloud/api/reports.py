@@ -41,5 +41,6 @@ def monthly_report(
         building=building,
         now=state.clock(),
         targets=state.sla.targets,
+        dispatch_s=state.sla.dispatch,
     )
     return HTMLResponse(render_html(report))

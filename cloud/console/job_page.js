@@ -5,6 +5,7 @@ import { badge, clockTime, h, label, showError, timeEl } from './dom.js';
 import { jobCard, tickDue } from './job_card.js';
 import { commentsSection, photosSection, signOffSection } from './job_media.js';
 import { checklistSection } from './job_work.js';
+import { messagesSection } from './job_messages.js';
 
 export class JobView {
   constructor(ctx, id) {
@@ -46,6 +47,7 @@ export class JobView {
       wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
       ...this.workSections(wo),
+      messagesSection(wo.number),
       h(
         'section',
         { 'aria-labelledby': 'history-h' },

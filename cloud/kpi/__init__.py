@@ -11,6 +11,7 @@ importable from here (`from cloud import kpi`, then `kpi.compute`, `kpi.Job`, â€
 
 from cloud.kpi.figures import (
     DEFINITIONS,
+    DISPATCH_S,
     FIRE_KINDS,
     LIGHTING_KINDS,
     LIVE,
@@ -21,7 +22,9 @@ from cloud.kpi.figures import (
     Indicator,
     Job,
     Report,
+    acknowledged_in_time,
     counts,
+    dispatched_in_time,
     evaluate,
     follow_up_rate,
     good_order,
@@ -44,6 +47,7 @@ from cloud.kpi.load import (
 
 __all__ = [
     "DEFINITIONS",
+    "DISPATCH_S",
     "FIRE_KINDS",
     "LIGHTING_KINDS",
     "LIVE",
@@ -54,8 +58,10 @@ __all__ = [
     "Indicator",
     "Job",
     "Report",
+    "acknowledged_in_time",
     "compute",
     "counts",
+    "dispatched_in_time",
     "evaluate",
     "follow_up_rate",
     "good_order",

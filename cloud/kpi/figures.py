@@ -8,9 +8,9 @@ definitions, with worked examples, are in docs/kpis.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.sla import Targets
@@ -20,6 +20,7 @@ REPAIRS = frozenset({WorkOrderKind.FAULT, WorkOrderKind.REQUEST})
 LIVE = frozenset({S.OPEN, S.ACKNOWLEDGED, S.IN_PROGRESS, S.ON_HOLD})
 FIRE_KINDS = frozenset({"fire_panel"})
 LIGHTING_KINDS = frozenset({"lighting"})
+DISPATCH_S = 180.0  # the shipped sla.yaml's `dispatch`
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Job:
     pm_due_at: datetime | None = None  # a PM job's due date; its completion deadline
     reopens: int = 0
     follow_up: bool = False
+    told: bool = False  # someone was to be told by message (an outbox row)
+    first_sent_at: datetime | None = None  # the first message about it delivered
 
     @property
     def finished_at(self) -> datetime | None:
@@ -192,6 +195,39 @@ def follow_up_rate(jobs: Iterable[Job]) -> Figure:
     return Figure.rate(sum(1 for j in done if j.follow_up), len(done))
 
 
+def _within(
+    jobs: Iterable[Job],
+    now: datetime,
+    dispatch_s: float,
+    step: Callable[[Job], tuple[datetime, datetime | None]],
+) -> Figure:
+    """Of jobs someone was to be told of by message (not cancelled), whose `step` (from,
+    done) is known at `now` (done, or not done `dispatch_s` after from), the share done
+    within `dispatch_s`."""
+    hits = total = 0
+    for j in jobs:
+        if not j.told or j.status is S.CANCELLED:
+            continue
+        begun, done = step(j)
+        late = begun + timedelta(seconds=dispatch_s)
+        if done is not None:
+            total += 1
+            hits += done <= late
+        elif late < now:
+            total += 1
+    return Figure.rate(hits, total)
+
+
+def dispatched_in_time(jobs: Iterable[Job], now: datetime, dispatch_s: float) -> Figure:
+    """The share whose first message was delivered within `dispatch_s` of raising."""
+    return _within(jobs, now, dispatch_s, lambda j: (j.created_at, j.first_sent_at))
+
+
+def acknowledged_in_time(jobs: Iterable[Job], now: datetime, dispatch_s: float) -> Figure:
+    """The share acknowledged within `dispatch_s` of (re)opening."""
+    return _within(jobs, now, dispatch_s, lambda j: (j.opened_at, j.acknowledged_at))
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     raised: int
@@ -240,6 +276,8 @@ DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
     "pm_compliance_pct": ("Preventive maintenance on time", "%", "pm_compliance_pct", True),
     "repeat_fault_pct": ("Repeat faults (rework)", "%", "repeat_fault_pct", False),
     "follow_up_pct": ("Follow-up visits after repairs", "%", "follow_up_pct", True),
+    "dispatched_pct": ("Jobs told within the dispatch time", "%", None, True),
+    "ack_in_dispatch_pct": ("Jobs acknowledged within the dispatch time", "%", None, True),
 }
 
 
@@ -284,9 +322,11 @@ def evaluate(
     end: datetime,
     now: datetime,
     targets: Targets,
+    dispatch_s: float = DISPATCH_S,
 ) -> Report:
     """Every indicator for the jobs raised in `[start, end)`; good order is measured among
-    `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`."""
+    `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`;
+    `dispatch_s` is the SLA's dispatch time (`dispatch` in sla.yaml)."""
     as_of = min(end, now)
     figures = {
         "mtta_s": mean_time_to_acknowledge(jobs),
@@ -298,6 +338,8 @@ def evaluate(
         "pm_compliance_pct": pm_compliance(jobs, now),
         "repeat_fault_pct": repeat_fault_rate(jobs),
         "follow_up_pct": follow_up_rate(jobs),
+        "dispatched_pct": dispatched_in_time(jobs, now, dispatch_s),
+        "ack_in_dispatch_pct": acknowledged_in_time(jobs, now, dispatch_s),
     }
     indicators = {}
     for key, figure in figures.items():

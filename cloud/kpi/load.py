@@ -5,15 +5,17 @@ agree. The indicators themselves are pure functions of those facts (`cloud.kpi.f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderKind
 from cloud.equipment import Equipment
-from cloud.kpi.figures import LIVE, REPAIRS, Equip, Job, Report, evaluate
+from cloud.kpi.figures import DISPATCH_S, LIVE, REPAIRS, Equip, Job, Report, evaluate
+from cloud.notify.model import OutboxMessage
 from cloud.sla import Targets
 from cloud.workorders.model import WorkOrder
 
@@ -50,16 +52,34 @@ def job_of(wo: WorkOrder, equipment_kind: str | None) -> Job:
 
 
 def _jobs(session: Session, building: str | None, *conditions: Any) -> list[Job]:
-    """The jobs meeting every condition, of `building` when one is named."""
+    """The jobs meeting every condition, of `building` when one is named, with whether
+    anyone was to be told of each by message and when the first one was delivered."""
     if building is not None:
         conditions = (*conditions, WorkOrder.building == building)
+    told = (
+        select(
+            OutboxMessage.work_order_id.label("wo"),
+            func.min(OutboxMessage.sent_at).label("first_sent_at"),
+        )
+        .group_by(OutboxMessage.work_order_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(WorkOrder, Equipment.kind)
+        select(WorkOrder, Equipment.kind, told.c.wo, told.c.first_sent_at)
         .outerjoin(Equipment, WorkOrder.equipment_id == Equipment.id)
+        .outerjoin(told, told.c.wo == WorkOrder.id)
         .where(*conditions)
         .order_by(WorkOrder.id)
     ).all()
-    return [job_of(wo, kind) for wo, kind in rows]
+    return [
+        replace(job_of(wo, kind), told=wo_id is not None, first_sent_at=_utc(first))
+        for wo, kind, wo_id, first in rows
+    ]
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """SQLite gives an aggregate's timestamp back naive (the stored UTC): mark it so."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def load_jobs(
@@ -120,8 +140,10 @@ def compute(
     end: datetime,
     now: datetime,
     targets: Targets,
+    dispatch_s: float = DISPATCH_S,
 ) -> Report:
-    """The indicators of `building` (or every building) for jobs raised in `[start, end)`."""
+    """The indicators of `building` (or every building) for jobs raised in `[start, end)`;
+    `dispatch_s`: the SLA's dispatch time."""
     as_of = min(end, now)
     return evaluate(
         load_jobs(session, building=building, start=start, end=end),
@@ -132,4 +154,5 @@ def compute(
         end=end,
         now=now,
         targets=targets,
+        dispatch_s=dispatch_s,
     )

@@ -91,7 +91,7 @@ class Channel:
 
     def target(self, address: str) -> str:
         """The Apprise URL that reaches `address`."""
-        return self.url.replace(ADDRESS, quote(address, safe="@+"))
+        return self.url.replace(ADDRESS, quote(address, safe="@+/:"))
 
 
 _SCHEMAS: set[str] = set()

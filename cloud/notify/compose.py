@@ -52,12 +52,13 @@ def compose(
     links: LinkSigner,
     now: datetime,
 ) -> Rendered:
-    """The message to `rows[0]`'s person about every row's job (rows share person and
-    stage, and the incident when there is more than one)."""
+    """The message to `rows[0]`'s person about every row's job, each job once (rows share
+    the person, and the incident when there is more than one); `rows[0]` leads."""
     lead = rows[0]
     user = session.get(User, lead.user_id)
     if user is None:
         raise LookupError(f"outbox row {lead.id}: user {lead.user_id} is gone")
+    firsts = {row.work_order_id: row for row in reversed(rows)}  # a job once, its first row
     jobs = [
         job_facts(
             session,
@@ -71,13 +72,15 @@ def compose(
             ),
         )
         for row in rows
+        if firsts[row.work_order_id] is row
     ]
     incident = session.get(Incident, lead.incident_id) if lead.incident_id else None
+    escalated = any(row.kind == "escalated" for row in rows)
     return templates.render(
         channel.style,
         language=user.language,
         jobs=jobs,
-        kind=lead.kind,
+        kind="escalated" if escalated else lead.kind,
         incident=incident.title if incident is not None else None,
         person=user.display_name or user.username,
     )

@@ -5,7 +5,7 @@ Every `PLANTROOM_NOTIFY_DELIVERY_INTERVAL_S` it
 1. fails rows left `sending` by a process that died mid-send ("unknown: the service stopped
    while sending"): what happened to that send is unknown, and re-sending blindly could tell
    the person twice, so the row says so instead (docs/notifications.md, "Exactly once");
-2. takes the due `queued` rows, one message per person and job, or per person and incident
+2. takes the due `queued` rows, one message per row, or per person and incident
    (the incident's rows waited `PLANTROOM_NOTIFY_INCIDENT_WINDOW_S` to be sent together);
 3. per message: waits for its channel's token bucket (the row is put back a little later),
    marks its rows `sending` and commits, sends through Apprise, then marks them `sent`, or
@@ -81,11 +81,14 @@ class DeliveryStats(TickerStats):
 
 
 def _groups(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
-    """One message per row, or per (person, incident, stage, contact point)."""
+    """One message per row of a job outside an incident, or per (person, incident, contact
+    point) for an incident's rows, whatever their stages (a ticker catching up fires the
+    dispatch and escalations at once). Nothing else shares a message: the leading row's
+    link acknowledges every row its message carried (`cloud.notify.acknowledge`)."""
     groups: dict[tuple[object, ...], list[OutboxMessage]] = {}
     for row in rows:
         key: tuple[object, ...] = (
-            (row.user_id, row.incident_id, row.stage, row.contact_point_id)
+            (row.user_id, row.incident_id, row.contact_point_id)
             if row.incident_id is not None
             else (row.id,)
         )

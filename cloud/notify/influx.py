@@ -5,7 +5,8 @@ InfluxDB line serves, in the schema the Grafana dashboards query (dashboards/mea
                  wo_resolved | alarm_raised | alarm_cleared); fields text, priority
     work_orders  tags site, building, priority, kind; integer fields open, acknowledged,
                  in_progress, overdue; float fields mtta_s, mttr_s, sla_compliance_pct,
-                 equipment_good_pct, fire_good_pct, lighting_good_pct
+                 dispatched_pct, ack_in_dispatch_pct, equipment_good_pct, fire_good_pct,
+                 lighting_good_pct
 
 `open` counts every job not yet resolved (open, acknowledged, in progress or on hold).
 Metrics are written for every (building, priority, kind) every interval, zeros included, so a
@@ -81,6 +82,7 @@ def metric_lines(
     now: datetime,
     start: datetime,
     targets: Targets,
+    dispatch_s: float = kpi.DISPATCH_S,
 ) -> list[str]:
     """The `work_orders` points of one building, one per priority and kind: counts of the
     `live` jobs now, rates of the `jobs` raised since `start`, and the building's good-order
@@ -94,6 +96,7 @@ def metric_lines(
         end=now,
         now=now,
         targets=targets,
+        dispatch_s=dispatch_s,
     )
     building_figures = report.values()
     out = []
@@ -109,6 +112,8 @@ def metric_lines(
                 "mtta_s": kpi.mean_time_to_acknowledge(mine).value,
                 "mttr_s": kpi.mean_time_to_repair(mine).value,
                 "sla_compliance_pct": kpi.sla_compliance(mine, now).value,
+                "dispatched_pct": kpi.dispatched_in_time(mine, now, dispatch_s).value,
+                "ack_in_dispatch_pct": kpi.acknowledged_in_time(mine, now, dispatch_s).value,
             }
             for name in ("equipment_good_pct", "fire_good_pct", "lighting_good_pct"):
                 fields[name] = building_figures[name]
@@ -123,7 +128,13 @@ def metric_lines(
 
 
 def collect_metrics(
-    session: Session, *, site: str, now: datetime, window: timedelta, targets: Targets
+    session: Session,
+    *,
+    site: str,
+    now: datetime,
+    window: timedelta,
+    targets: Targets,
+    dispatch_s: float = kpi.DISPATCH_S,
 ) -> list[str]:
     """The `work_orders` points of every building, now."""
     start = now - window
@@ -145,6 +156,7 @@ def collect_metrics(
                 now=now,
                 start=start,
                 targets=targets,
+                dispatch_s=dispatch_s,
             )
         except LineProtocolError as exc:  # a building id line protocol cannot carry
             log.error("work-order metrics of building %r not written: %s", building, exc)

@@ -205,6 +205,7 @@ class Notifier(Runs):
                     now=now,
                     window=window,
                     targets=self._sla.targets,
+                    dispatch_s=self._sla.dispatch,
                 )
                 lines = await self._run_db(collect)
                 await write(writer, lines)

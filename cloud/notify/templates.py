@@ -90,7 +90,8 @@ class Templates:
         person: str = "",
     ) -> Rendered:
         """The message about `jobs` (one, or an incident's) for `style` in `language`
-        (English when the language has no templates)."""
+        (English when the language has no templates). `jobs[0]` leads: its link is the one
+        a short message (SMS) carries, and it acknowledges the others too."""
         if not jobs:
             raise ValueError("a message needs at least one job")
         lang = language if language in LANGUAGES else "en"
@@ -101,6 +102,7 @@ class Templates:
             "kind": kind,
             "incident": incident,
             "person": person,
+            "link": jobs[0].link,
         }
         title = self._env.get_template(f"{lang}/subject.txt").render(values).strip()
         name = {Style.EMAIL: "email.html", Style.CHAT: "chat.md.j2", Style.SMS: "sms.txt"}[style]
@@ -108,6 +110,6 @@ class Templates:
         if style is Style.SMS:
             body = " ".join(body.split())
             if len(body) > SMS_MAX:  # the link is last: keep it whole
-                link = ordered[0].link
+                link = jobs[0].link
                 body = body[: SMS_MAX - len(link) - 2].rstrip() + "… " + link
         return Rendered(title=title, body=body, html=style is Style.EMAIL)

@@ -44,6 +44,7 @@ def write_report(
             f"(known: {', '.join(sorted(buildings))})"
         )
     out = out or default_name(month, building)
+    sla = load_sla()
     db = Database(settings.database_url)
     try:
         with db.sessions() as session:
@@ -53,7 +54,8 @@ def write_report(
                 site=inventory.site.id,
                 building=building,
                 now=clock(),
-                targets=load_sla().targets,
+                targets=sla.targets,
+                dispatch_s=sla.dispatch,
             )
     except SQLAlchemyError as exc:
         raise ServiceError(

@@ -90,9 +90,18 @@ def gather(
     building: str | None,
     now: datetime,
     targets: Targets,
+    dispatch_s: float = kpi.DISPATCH_S,
 ) -> MonthlyReport:
     start, end = kpi.month_bounds(month)
-    report = kpi.compute(session, building=building, start=start, end=end, now=now, targets=targets)
+    report = kpi.compute(
+        session,
+        building=building,
+        start=start,
+        end=end,
+        now=now,
+        targets=targets,
+        dispatch_s=dispatch_s,
+    )
     jobs = kpi.load_jobs(session, building=building, start=start, end=end)
     by_kind: dict[WorkOrderKind, dict[Priority, int]] = {
         k: {p: 0 for p in Priority} for k in WorkOrderKind

@@ -192,6 +192,22 @@ BOARD: Board = [
         w=12,
         h=8,
     ),
+    Panel(
+        viz=TIMESERIES,
+        title="Told and acknowledged within the dispatch time",
+        queries=Series(
+            'mean({dispatched_pct:number}) AS "told", '
+            'mean({ack_in_dispatch_pct:number}) AS "acknowledged"',
+            by=("priority",),
+            alias="$tag_priority $col",
+        ),
+        description="Of the jobs someone was told of by message, the share whose first "
+        "message was delivered, and the share acknowledged, within the SLA's dispatch time "
+        "(3 minutes) of raising.",
+        look=g.Look(unit="percent", decimals=1, min=0, max=100),
+        w=24,
+        h=8,
+    ),
     Row("Service indicators"),
     *GOOD_ORDER,
     BUILDINGS_TABLE,

@@ -17,5 +17,7 @@ WORK_ORDER_RATES = (
     "equipment_good_pct",
     "fire_good_pct",
     "lighting_good_pct",
+    "dispatched_pct",
+    "ack_in_dispatch_pct",
 )
 """Float fields of `work_orders`."""

@@ -3,6 +3,7 @@ on a small month of real work orders."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,7 +149,34 @@ def test_targets_are_met_or_missed() -> None:
         "pm_compliance_pct": False,
         "repeat_fault_pct": False,  # 50 > 0
         "follow_up_pct": True,  # 50 >= 30
+        "dispatched_pct": None,  # no target; nobody was told of these by message
+        "ack_in_dispatch_pct": None,
     }
+
+
+def test_told_and_acknowledged_within_the_dispatch_time() -> None:
+    told = {  # job → when its first message was delivered (None: not yet)
+        1: at(minutes=1),  # in time; acknowledged at 2 min: in time
+        2: at(minutes=4),  # late; this episode acknowledged 6 min after reopening: late
+        3: None,  # never delivered, three days on: late; acknowledged after 30 min: late
+        5: at(seconds=10),  # cancelled: counts nowhere
+        6: at(seconds=30),  # in time; acknowledged after an hour: late
+    }
+    jobs = [replace(j, told=j.id in told, first_sent_at=told.get(j.id)) for j in JOBS]
+    # raised a minute ago, nothing delivered or acknowledged yet: not known, in no rate
+    jobs.append(Job(8, K.FAULT, P.URGENT, S.OPEN, NOW - timedelta(minutes=1),
+                    NOW - timedelta(minutes=1), told=True))  # fmt: skip
+    sent = kpi.dispatched_in_time(jobs, NOW, 180.0)
+    assert (sent.numerator, sent.denominator, sent.value) == (2.0, 4, 50.0)
+    acked = kpi.acknowledged_in_time(jobs, NOW, 180.0)
+    assert (acked.numerator, acked.denominator, acked.value) == (1.0, 4, 25.0)
+    # a dispatch time of 6 min lets job 2's first message and its acknowledgement count
+    assert kpi.dispatched_in_time(jobs, NOW, 360.0).value == 75.0
+    assert kpi.acknowledged_in_time(jobs, NOW, 360.0).value == 50.0
+    # once job 8's three minutes have passed it counts as late on both
+    later = NOW + timedelta(minutes=3)
+    assert kpi.dispatched_in_time(jobs, later, 180.0).denominator == 5
+    assert kpi.acknowledged_in_time(jobs, later, 180.0).value == 20.0
 
 
 def test_month_bounds() -> None:

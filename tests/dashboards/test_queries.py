@@ -371,6 +371,8 @@ def work_orders(now_ms: int) -> Iterator[str]:
                             "mtta_s": repr(60.0 + 30 * p + minute % 40),
                             "mttr_s": repr(3600.0 * (p + 1) + 10 * minute),
                             "sla_compliance_pct": repr(100.0 - (n % 3) * 0.7),
+                            "dispatched_pct": repr(100.0 - (n % 4) * 2.5),
+                            "ack_in_dispatch_pct": repr(90.0 - (n % 4) * 5.0),
                             "equipment_good_pct": repr(100.0 - b * 6.25),
                             "fire_good_pct": repr(100.0 - (1 - b) * 50.0),
                             "lighting_good_pct": repr(100.0 - b * 2.1),

@@ -219,6 +219,12 @@ def run_scenario(page: Any, stack: Stack) -> None:
     shot(page, "jobs-new-fault")
     wo_id = int(job.get_attribute("data-key") or 0)
     assert stack.api(f"/api/work-orders/{wo_id}")["status"] == "open"
+    # the SLA ticker dispatches it (tech1 has no contact point: that message is failed)
+    wait_for(
+        lambda: stack.api(f"/api/work-orders/{wo_id}/notifications"),
+        "the job's dispatch to the outbox",
+        within=20,
+    )
 
     # acknowledge: the job moves to My jobs, and focus goes with it
     job.get_by_role("button", name="Acknowledge").click()
@@ -285,6 +291,16 @@ def run_scenario(page: Any, stack: Stack) -> None:
     page.goto(f"{stack.url}/#/jobs/{wo_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(detail["number"])
     expect(page.locator(".timeline li")).to_have_count(len(detail["events"]))
+    # the messages the job sent, as the API lists them: to whom, channel, status, when
+    sent = stack.api(f"/api/work-orders/{wo_id}/notifications")
+    messages = page.locator("section[aria-labelledby='messages-h']")
+    expect(messages.get_by_role("heading", name="Messages sent")).to_be_visible()
+    assert sent, "the dispatch wrote no outbox row"
+    expect(messages.locator("li")).to_have_count(len(sent))
+    tech1 = messages.locator("li").filter(has_text="tech1")
+    expect(tech1.locator(".badge.message-failed")).to_have_text("failed")
+    expect(tech1).to_contain_text("no verified contact point")
+    expect(tech1.locator("time")).to_have_count(1)
     shot(page, "job")
 
     # the alarm list, by keyboard: the nav links are reachable and mark the current page

@@ -219,3 +219,43 @@ async def test_links_refuse_tampered_expired_replayed_and_someone_elses(api: Api
     api.clock.advance(3601)
     late = await api.client.get(path)
     assert late.status_code == 410 and "expired" in late.text
+
+
+async def test_stages_of_one_job_fired_in_one_tick_are_separate_messages_each_with_its_link(
+    api: Api,
+) -> None:
+    contact(api, "tech1", "email", "t1@example.com")
+    contact(api, "super1", "email", "s1@example.com")
+    dispatch(api)
+    # long overdue: the ticker fires every escalation stage at once
+    api.clock.advance(6 * 60 * 60)
+    Escalator(api.db, api.state.sla, clock=api.clock).tick()
+    queued = [r for r in rows(api) if r.status is OutboxStatus.QUEUED]
+    by_person: dict[int, list[OutboxMessage]] = {}
+    for r in queued:
+        by_person.setdefault(r.user_id, []).append(r)
+    assert any(len(mine) >= 2 for mine in by_person.values()), [r.stage for r in queued]
+    sender = Recorder()
+    d = deliverer(api, sender)
+    d.tick()
+    assert len(sender.sent) == len(queued)  # one message per row: none rides on another
+    signer = d._links
+    ordered = sorted(queued, key=lambda r: r.id)
+    for (_, _, message, key), row in zip(sender.sent, ordered, strict=True):
+        token = message.body.split('href="')[1].split('"')[0].rsplit("/", 1)[1]
+        claim = signer.check(token, now=api.clock())
+        assert claim.outbox_id == row.id and key.startswith(f"<outbox-{row.id}.")
+    assert all(r.status is OutboxStatus.SENT and r.group_id is None for r in rows(api))
+
+
+async def test_the_dispatch_kpis_come_from_the_outbox(api: Api) -> None:
+    contact(api, "tech1", "email", "t1@example.com")
+    dispatch(api)
+    api.clock.advance(60)
+    deliverer(api, Recorder()).tick()  # delivered a minute after the job was raised
+    api.clock.advance(200)  # acknowledged 260 s after: later than the 180 s dispatch time
+    assert (await api.post("/api/work-orders/1/acknowledge")).status_code == 200
+    ind = (await api.get("/api/kpis")).json()["indicators"]
+    told, acked = ind["dispatched_pct"], ind["ack_in_dispatch_pct"]
+    assert (told["value"], told["numerator"], told["denominator"]) == (100.0, 1.0, 1)
+    assert (acked["value"], acked["numerator"], acked["denominator"]) == (0.0, 0.0, 1)

@@ -73,3 +73,13 @@ def test_sms_is_bounded_and_keeps_the_link() -> None:
     long = replace(job(), title="x" * 1000)
     m = T.render(Style.SMS, language="en", jobs=[long], kind="dispatched")
     assert len(m.body) <= SMS_MAX and m.body.endswith(long.link)
+
+
+def test_an_incident_sms_carries_the_leading_rows_link() -> None:
+    # the lead row (the pump's) is not listed first, but its link is the one that
+    # acknowledges the whole message
+    jobs = [job("WO-000001", "pump", "p1"), job("WO-000003", "elevator", "lift1")]
+    for language in ("en", "zh"):
+        m = T.render(Style.SMS, language=language, jobs=jobs, kind="dispatched", incident="Out")
+        assert m.body.endswith("/ack/WO-000001-token") and "WO-000003-token" not in m.body
+        assert "WO-000003" in m.body  # the first check is named
