@@ -7,9 +7,10 @@ from __future__ import annotations
 from cloud import equipment
 from cloud.alarms import model as alarms
 from cloud.incidents import model as incidents
+from cloud.oncall import model as oncall
 from cloud.orm import Base
 from cloud.users import model as users
 from cloud.workorders import model as workorders
 
 metadata = Base.metadata
-MODELS = (equipment, users, alarms, incidents, workorders)
+MODELS = (equipment, users, alarms, incidents, workorders, oncall)
