@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from cloud import api, registry
 from cloud.api import alarm_actions, console, errors
 from cloud.api import kpi as kpi_routes
+from cloud.api import oncall as oncall_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
@@ -184,6 +185,7 @@ def create_app(
         app.include_router(routes.router, prefix="/api")
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
+    app.include_router(oncall_routes.router, prefix="/api")  # on-call rotas
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app
