@@ -37,7 +37,7 @@ from cloud.security import LoginThrottle
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
-from cloud.users.demo import ensure_demo_users, write_credentials
+from cloud.users.demo import ensure_demo_rotas, ensure_demo_users, write_credentials
 from plantroom.errors import PlantroomError
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
@@ -65,6 +65,7 @@ def api_url(settings: CloudSettings) -> str:
 def _demo(state: AppState, db: Database) -> None:
     with db.session() as session:
         credentials = ensure_demo_users(session, now=state.clock())
+        ensure_demo_rotas(session, now=state.clock(), site_zone=state.inventory.site.timezone)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
