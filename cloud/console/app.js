@@ -6,6 +6,7 @@ import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
 import { JobView } from './job_page.js';
 import { JobsView } from './jobs.js';
+import { OnCallView } from './oncall.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -31,6 +32,8 @@ function route() {
       return parts[1]
         ? { view: new EquipmentView(ctx, parts[1]), section: 'equipment' }
         : { view: new EquipmentListView(ctx), section: 'equipment' };
+    case 'oncall':
+      return { view: new OnCallView(ctx), section: 'oncall' };
     case 'jobs':
       if (parts[1]) return { view: new JobView(ctx, parts[1]), section: 'jobs' };
     // fall through: the job list
