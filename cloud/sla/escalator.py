@@ -175,7 +175,7 @@ def escalate(
 ) -> list[tuple[Stage, list[User]]]:
     """Fire the stages due on the job's first overdue clock; returns who each one told.
     Nothing for a job not told yet, or a routine one outside its team's working hours."""
-    if wo.dispatched_at is None or recipients.quiet(session, wo, now):
+    if wo.dispatched_at is None:
         return []
     clocks = _clocks(wo, sla)
     step = escalation_step(
@@ -186,7 +186,7 @@ def escalate(
         current_clock=wo.escalation_clock,
         current_stage=wo.escalation_stage,
     )
-    if step is None:
+    if step is None or recipients.quiet(session, wo, now):
         return []
     clock, stages = step
     due = getattr(clocks, clock)[0]

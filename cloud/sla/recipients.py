@@ -126,8 +126,10 @@ def stage_told(
 
 def held_until(session: Session, wo: WorkOrder, now: datetime) -> tuple[datetime, Routine] | None:
     """When a routine job is to be told instead of now, and why; None: now."""
+    if wo.priority not in ROUTINE:
+        return None
     on = duty(session, wo, now)
-    if wo.priority not in ROUTINE or on is None or on.rota is None:
+    if on is None or on.rota is None:
         return None
     rota = on.rota
     routine = Routine(rota.routine)
@@ -142,8 +144,10 @@ def held_until(session: Session, wo: WorkOrder, now: datetime) -> tuple[datetime
 def quiet(session: Session, wo: WorkOrder, now: datetime) -> bool:
     """Whether escalating a routine job waits: its team has working hours and it is outside
     them (the stages then due fire when they start)."""
+    if wo.priority not in ROUTINE:
+        return False
     on = duty(session, wo, now)
-    if wo.priority not in ROUTINE or on is None or on.rota is None:
+    if on is None or on.rota is None:
         return False
     return Routine(on.rota.routine) is not Routine.ALWAYS and not hours_of(on.rota).within(now)
 

@@ -180,3 +180,21 @@ async def test_routine_jobs_kept_for_the_digest_are_one_message_per_person(tmp_p
             assert "WO-000002 (normal) b1" in note.message
             jobs = session.scalars(select(WorkOrder).order_by(WorkOrder.id)).all()
             assert [wo.dispatched_at for wo in jobs] == [api.clock.now] * 2
+
+
+async def test_a_routine_job_does_not_escalate_outside_working_hours(api: Api) -> None:
+    api.clock.now = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)  # Tuesday 17:00 in London
+    t = Escalator(api.db, api.state.sla, clock=api.clock)
+    api.fault("p1", "pump.seal_leak")  # normal: respond 2 h, every 1 h
+    assert t.tick().dispatched == 1
+    api.clock.now = datetime(2026, 3, 3, 19, 0, tzinfo=UTC)  # overdue, after hours
+    assert t.tick().escalated == 0
+    api.clock.now = datetime(2026, 3, 4, 7, 59, tzinfo=UTC)
+    assert t.tick().escalated == 0
+    api.clock.now = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # the stages due overnight, at once
+    assert t.tick().escalated == 1
+    assert [r[3] for r in told(api)[1:]] == [
+        "escalation stage 1: backup",
+        "escalation stage 2: supervisor",
+        "escalation stage 3: manager",
+    ]
