@@ -70,9 +70,7 @@ def test_who_is_on_call_the_rota_an_override_and_a_swap(
     assert "daily, hand-over 08:00 Europe/London" in out and "tech1, tech2" in out
     assert "2026-03-02 08:00 → 2026-03-03 08:00  tech2" in out
 
-    code, out = oncall(
-        served,
-        "tech1",
+    cover = (
         "override",
         TEAM,
         "tech2",
@@ -81,20 +79,9 @@ def test_who_is_on_call_the_rota_an_override_and_a_swap(
         "--until",
         "2026-03-01T10:00Z",
     )
+    code, out = oncall(served, "tech1", *cover)
     assert code == 1 and "the technician role may not do this" in out
-    code, out = oncall(
-        served,
-        "super1",
-        "override",
-        TEAM,
-        "tech2",
-        "--from",
-        "2026-03-01T09:00Z",
-        "--until",
-        "2026-03-01T10:00Z",
-        "--note",
-        "tech1 at the dentist",
-    )
+    code, out = oncall(served, "super1", *cover, "--note", "tech1 at the dentist")
     assert code == 0 and "tech2 on call 2026-03-01 09:00 → 2026-03-01 10:00 UTC" in out
     code, out = oncall(served, "tech1", "now", "--team", TEAM, "--at", "2026-03-01T09:30:00Z")
     assert out.splitlines()[1].split()[1] == "tech2"
