@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer
-from cloud.errors import InvalidInput
 from cloud.oncall import service as oncall
 from cloud.oncall.model import Rota
 from cloud.oncall.rota import Shift
@@ -61,11 +60,7 @@ def _shift(session: Session, shift: Shift) -> ShiftOut:
 
 
 def _when(state: StateDep, at: datetime | None) -> datetime:
-    if at is None:
-        return state.clock()
-    if at.tzinfo is None:
-        raise InvalidInput("at: give a time zone (e.g. 2026-03-03T18:00:00Z)")
-    return at
+    return state.clock() if at is None else oncall.instant(at, "at")
 
 
 def _on_call(session: Session, team: Team, at: datetime) -> OnCallOut:

@@ -53,7 +53,7 @@ class RotaIn(BaseModel):
     rotation: Rotation = Rotation.WEEKLY
     handover: Annotated[str, _time("handover")] = "08:00"
     timezone: Zone | None = Field(default=None, description="the site's when not given")
-    starts_on: date
+    starts_on: date = Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))
     members: list[Username] = Field(min_length=1, max_length=MAX_MEMBERS)
     backup: Username | None = Field(default=None, description="else the next in the rotation")
     supervisor: Username | None = Field(
@@ -126,7 +126,7 @@ class RotaOut(BaseModel):
     rotation: Rotation
     handover: str
     timezone: str
-    starts_on: date
+    starts_on: date = Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))
     members: list[UserRef]
     backup: UserRef | None
     supervisor: UserRef | None

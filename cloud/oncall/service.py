@@ -29,6 +29,8 @@ MAX_COVER = timedelta(days=31)  # one override or swapped shift at most
 MAX_AHEAD = timedelta(days=366)  # covers start no later than this from now
 MAX_OPEN_COVERS = 200  # covers of one rota not yet over
 MAX_SHIFTS = 60  # shifts listed at once
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # instants asked about or set: this century
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +186,18 @@ def set_rota(session: Session, team: Team, spec: RotaIn, *, now: datetime, site_
     return rota
 
 
-def _utc(value: datetime, field: str) -> datetime:
+def instant(value: datetime, field: str) -> datetime:
+    """An instant given to the service, in UTC: with a zone, from 2000 to 2099."""
     if value.tzinfo is None:
         raise InvalidInput(f"{field}: give a time zone (e.g. 2026-03-03T18:00:00Z)")
-    return value.astimezone(UTC)
+    refused = InvalidInput(f"{field}: {value.isoformat()} is not between 2000 and 2099")
+    try:
+        found = value.astimezone(UTC)
+    except OverflowError:
+        raise refused from None
+    if not EARLIEST <= found < LATEST:
+        raise refused
+    return found
 
 
 def _bounded(session: Session, rota: Rota, starts: datetime, ends: datetime, now: datetime) -> None:
@@ -215,7 +225,7 @@ def add_override(
     session: Session, rota: Rota, spec: CoverIn, *, by: User, now: datetime
 ) -> RotaCover:
     """`spec.user` covers the range: set last, it comes before every other cover in it."""
-    starts, ends = _utc(spec.starts_at, "starts_at"), _utc(spec.ends_at, "ends_at")
+    starts, ends = instant(spec.starts_at, "starts_at"), instant(spec.ends_at, "ends_at")
     _bounded(session, rota, starts, ends, now)
     user = _named(session, spec.user, "user")
     assert user is not None
@@ -236,7 +246,7 @@ def add_override(
 
 def swap(session: Session, team: Team, spec: SwapIn, *, by: User, now: datetime) -> list[RotaCover]:
     """The people on duty at `first` and `second` exchange those two shifts (two covers)."""
-    first, second = _utc(spec.first, "first"), _utc(spec.second, "second")
+    first, second = instant(spec.first, "first"), instant(spec.second, "second")
     a, b = on_call(session, team, first), on_call(session, team, second)
     if a.shift is None or b.shift is None or a.rota is None:
         raise NotFound(f"team {team.name!r} has no rota")

@@ -165,3 +165,14 @@ async def test_a_swap_needs_two_shifts_and_two_people(api: Api) -> None:
     again = {"first": "2026-03-01T09:00:00Z", "second": "2026-03-10T00:00:00Z"}
     r = await api.post(f"{URL}/swaps", who="super1", json=again)
     assert "two different people" in error(r, 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "1999-12-31T23:59:59Z"]
+)
+async def test_instants_out_of_this_century_are_refused(api: Api, at: str) -> None:
+    r = await api.get("/api/oncall", params={"team": "b1-plumbing", "at": at})
+    assert "at: " in error(r, 422, "invalid_request")
+    swap = {"first": at, "second": "2026-03-05T00:00:00Z"}
+    r = await api.post(f"{URL}/swaps", who="super1", json=swap)
+    assert "first: " in error(r, 422, "invalid_request")
