@@ -21,6 +21,7 @@ from cloud.api import ack_links, alarm_actions, console, errors
 from cloud.api import checklist as checklist_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import notifications as notification_routes
+from cloud.api import oncall as oncall_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
@@ -40,7 +41,7 @@ from cloud.security import LoginThrottle
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
-from cloud.users.demo import ensure_demo_users, write_credentials
+from cloud.users.demo import ensure_demo_rotas, ensure_demo_users, write_credentials
 from cloud.workorders.routing import use_team_defaults
 from plantroom.errors import PlantroomError
 from plantroom.inventory import load_inventory
@@ -69,6 +70,7 @@ def api_url(settings: CloudSettings) -> str:
 def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> None:
     with db.session() as session:
         credentials = ensure_demo_users(session, now=state.clock(), mail_channel=mail_channel)
+        ensure_demo_rotas(session, now=state.clock(), site_zone=state.inventory.site.timezone)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
@@ -201,6 +203,7 @@ def create_app(
     app.include_router(notification_routes.router, prefix="/api")  # contact points, outbox
     app.include_router(ack_links.router)  # /ack/<token>: the links in messages
     app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
+    app.include_router(oncall_routes.router, prefix="/api")  # on-call rotas
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

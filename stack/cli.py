@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cloud.cli import report_command, wo_app
+from cloud.oncall.cli import oncall_app
 from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
 from simulators.cli import register as register_sim_commands
@@ -40,6 +41,7 @@ app.command("report")(report_command)
 app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as code.")
 app.command("run")(site_run)
 app.command("servers")(site_servers)
+app.add_typer(oncall_app, name="oncall", help="On-call rotas: who is on call (over the API).")
 
 MqttHostOpt = Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")]
 MqttPortOpt = Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")]

@@ -7,6 +7,7 @@ import { EquipmentListView, EquipmentView } from './equipment.js';
 import { JobView } from './job_page.js';
 import { JobsView } from './jobs.js';
 import { SystemAlarmBanner } from './system_alarms.js';
+import { OnCallView } from './oncall.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -32,6 +33,8 @@ function route() {
       return parts[1]
         ? { view: new EquipmentView(ctx, parts[1]), section: 'equipment' }
         : { view: new EquipmentListView(ctx), section: 'equipment' };
+    case 'oncall':
+      return { view: new OnCallView(ctx), section: 'oncall' };
     case 'jobs':
       if (parts[1]) return { view: new JobView(ctx, parts[1]), section: 'jobs' };
     // fall through: the job list

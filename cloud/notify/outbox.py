@@ -59,7 +59,9 @@ def enqueue(session: Session, notification: Notification) -> OutboxMessage | Non
     if wo is None:
         raise ValueError(f"notification for work order {notification.work_order_id}: no such job")
     event = session.get(WorkOrderEvent, notification.event_id) if notification.event_id else None
-    stage = stage_key(wo, event)
+    # the escalator names the stage (`dispatch`, `acknowledge:2`, `r1/dispatch`, `digest`);
+    # a notification written before it did is keyed from its audit event
+    stage = (notification.stage or stage_key(wo, event))[:32]
     there = session.scalar(
         select(OutboxMessage.id).where(
             OutboxMessage.user_id == notification.user_id,

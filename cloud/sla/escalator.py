@@ -4,27 +4,32 @@ Every `interval` seconds, on its own database thread (a `plantroom.ticker.Ticker
 `Escalator.tick` looks at the time from the service's clock (injectable, so tests run it on
 simulated time) and:
 
-1. **dispatches** each new job to its assignee, else its team, else the technicians (the
-   three-minute commitment: `dispatch` in sla.yaml bounds how late this may be);
-2. **escalates** each job with a clock past due (`cloud.sla.clocks`), in stages
-   `escalate_every` apart (assignee → team → supervisor, as `escalation` in sla.yaml lists
+1. **dispatches** each new job to whom `cloud.sla.recipients` names: emergencies to the
+   on-call technician and the supervisor at once, urgent jobs to the assignee or the on-call
+   technician, routine ones as their team's rota says (held until working hours, or kept for
+   the daily digest). The three-minute commitment: `dispatch` in sla.yaml bounds how late
+   this may be;
+2. **sends the digests** due: per team, one notification per person listing the held jobs;
+3. **escalates** each job with a clock past due (`cloud.sla.clocks`), in stages
+   `escalate_every` apart (backup → supervisor → manager, as `escalation` in sla.yaml lists
    them);
-3. **closes** resolved fault jobs whose alarm has stayed cleared for the verification window.
+4. **closes** resolved fault jobs whose alarm has stayed cleared for the verification window.
 
 Each job is handled in its own transaction, so one that fails (someone changed it at the same
-moment) is tried again at the next tick and holds up no other. Every dispatch and escalation
-is a `Notification` per person and an event in the job's audit trail (which the notifier
-sends on to webhooks).
+moment) is tried again at the next tick and holds up no other (a digest: one transaction per
+team). Every dispatch and escalation is a `Notification` per person, with its stage and the
+person's reason, and an event in the job's audit trail (which the notifier sends on to
+webhooks).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,11 +37,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
-from cloud.enums import AlarmState, Role, WorkOrderKind, WorkOrderStatus
+from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
 from cloud.notify import outbox
+from cloud.oncall.model import Routine
+from cloud.sla import digest, recipients
 from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
-from cloud.users.model import Team, User
+from cloud.sla.recipients import Recipient
+from cloud.users.model import User
 from cloud.workorders import audit, commands, queries, rules
 from cloud.workorders.model import Notification, WorkOrder
 from plantroom.settings import CloudSettings
@@ -53,6 +61,8 @@ Change = Callable[[Session, WorkOrder], bool]
 @dataclass(slots=True)
 class TickReport:
     dispatched: int = 0
+    held: int = 0
+    digested: int = 0
     escalated: int = 0
     closed: int = 0
     failed: int = 0
@@ -63,117 +73,128 @@ class EscalatorStats(TickerStats):
     """The ticker's own counts and what its ticks did; `failed`: jobs left for the next tick."""
 
     dispatched: int = 0
+    held: int = 0
+    digested: int = 0
     escalated: int = 0
     closed: int = 0
     failed: int = 0
 
 
-def _active(users: Sequence[User]) -> list[User]:
-    seen: dict[int, User] = {}
-    for user in users:
-        if user.active and user.id not in seen:
-            seen[user.id] = user
-    return sorted(seen.values(), key=lambda u: u.username)
-
-
-def _by_role(session: Session, role: Role) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).where(User.role == role, User.active.is_(True)).order_by(User.username)
-        ).all()
-    )
-
-
-def _team(session: Session, wo: WorkOrder) -> Team | None:
-    return session.get(Team, wo.team_id) if wo.team_id is not None else None
-
-
-def team_members(session: Session, wo: WorkOrder) -> list[User]:
-    """The job's team, or every technician when it has none."""
-    team = _team(session, wo)
-    members = _active(team.members) if team is not None else []
-    return members or _by_role(session, Role.TECHNICIAN)
-
-
-def recipients(session: Session, wo: WorkOrder, stage: Stage) -> list[User]:
-    """Who a stage notifies; never nobody while anyone is left to tell."""
-    assignee = [wo.assignee] if wo.assignee is not None and wo.assignee.active else []
-    if stage is Stage.ASSIGNEE:
-        found = assignee or team_members(session, wo)
-    elif stage is Stage.TEAM:
-        found = _active([*assignee, *team_members(session, wo)])
-    else:
-        team = _team(session, wo)
-        in_team = [u for u in team.members if u.role is Role.SUPERVISOR] if team is not None else []
-        found = _active(in_team) or _by_role(session, Role.SUPERVISOR)
-    return found or _by_role(session, Role.SUPERVISOR) or _by_role(session, Role.ADMIN)
-
-
 def _notify(
     session: Session,
     wo: WorkOrder,
-    people: Sequence[User],
+    told: Sequence[Recipient],
     *,
     kind: str,
+    stage: str,
     message: str,
     now: datetime,
     details: dict[str, object],
 ) -> None:
+    """One audit event, and a notification per person with the stage and their reason."""
     event = audit.system_event(
         session,
         wo,
         kind,
         message,
         at=now,
-        details={**details, "recipients": [u.username for u in people]},
+        details={
+            **details,
+            "notify_stage": stage,
+            "recipients": [r.user.username for r in told],
+            "reasons": {r.user.username: r.reason for r in told},
+        },
     )
     session.flush()
-    for user in people:
+    for r in told:
         notification = Notification(
-            user_id=user.id,
+            user_id=r.user.id,
             work_order_id=wo.id,
             event_id=event.id,
             at=now,
             kind=kind,
             message=message[:512],
+            stage=stage,
+            reason=r.reason[:64],
         )
         session.add(notification)
         outbox.enqueue(session, notification)  # and by e-mail, chat, SMS: cloud.notify.outbox
 
 
-def dispatch(session: Session, wo: WorkOrder, *, now: datetime) -> list[User]:
-    """Send a new job to its assignee, else its team, else the technicians."""
-    people = recipients(session, wo, Stage.ASSIGNEE)
+def summary(wo: WorkOrder) -> str:
     where = f" at {wo.location}" if wo.location else ""
     building = f" in {wo.building}" if wo.building else ""
-    message = f"{wo.number} ({wo.priority.value}){building}{where}: {wo.title}"
-    _notify(session, wo, people, kind="dispatched", message=message, now=now, details={})
+    return f"{wo.number} ({wo.priority.value}){building}{where}: {wo.title}"
+
+
+def hold(session: Session, wo: WorkOrder, *, now: datetime) -> datetime | None:
+    """Hold a routine job raised outside its team's working hours (or kept for the digest):
+    when it is to be told, or None to tell it now. Recorded in the audit once."""
+    found = recipients.held_until(session, wo, now)
+    if found is None:
+        return None
+    until, routine = found
+    if (wo.held_until, wo.held_for) != (until, routine.value):
+        what = "the daily digest" if routine is Routine.DIGEST else "working hours"
+        audit.system_event(
+            session,
+            wo,
+            "held",
+            f"held for {what}: told at {until.strftime('%Y-%m-%d %H:%M UTC')}",
+            at=now,
+            details={"until": until.isoformat(), "for": routine.value},
+        )
+        wo.held_until, wo.held_for = until, routine.value
+    return until
+
+
+def dispatch(session: Session, wo: WorkOrder, *, now: datetime) -> list[User]:
+    """Send a new job to whom `cloud.sla.recipients.first_told` names."""
+    told = recipients.first_told(session, wo, now)
+    stage = recipients.stage_key(session, wo, "dispatch")
+    _notify(
+        session, wo, told, kind="dispatched", stage=stage, message=summary(wo), now=now, details={}
+    )
     wo.dispatched_at = now
-    return people
+    wo.held_for = None
+    return [r.user for r in told]
+
+
+def _clocks(wo: WorkOrder, sla: SlaPolicy) -> Clocks:
+    """The job's clocks; a job held before it was told is to be acknowledged `respond` after
+    it was told, if that is later than its due time."""
+    clocks = Clocks.of(wo)
+    due = wo.respond_due_at
+    if wo.held_until is None or due is None or wo.dispatched_at is None:
+        return clocks
+    told = wo.dispatched_at + timedelta(seconds=sla.priorities[wo.priority].respond)
+    return replace(clocks, acknowledge=(max(due, told), wo.acknowledged_at))
 
 
 def escalate(
     session: Session, wo: WorkOrder, sla: SlaPolicy, *, now: datetime
 ) -> list[tuple[Stage, list[User]]]:
-    """Fire the stages due on the job's first overdue clock; returns who each one told."""
+    """Fire the stages due on the job's first overdue clock; returns who each one told.
+    Nothing for a job not told yet, or a routine one outside its team's working hours."""
+    if wo.dispatched_at is None:
+        return []
+    clocks = _clocks(wo, sla)
     step = escalation_step(
-        Clocks.of(wo),
+        clocks,
         now=now,
         every=sla.escalate_every(wo.priority),
         stages=len(sla.escalation),
         current_clock=wo.escalation_clock,
         current_stage=wo.escalation_stage,
     )
-    if step is None:
+    if step is None or recipients.quiet(session, wo, now):
         return []
     clock, stages = step
-    due = {"acknowledge": wo.respond_due_at, "on_site": wo.start_due_at}.get(
-        clock, wo.resolve_due_at
-    )
+    due = getattr(clocks, clock)[0]
     fired = []
     for n in stages:
         stage = sla.escalation[n - 1]
-        people = recipients(session, wo, stage)
+        told = recipients.stage_told(session, wo, stage, n, now)
         due_text = due.strftime("%Y-%m-%d %H:%M UTC") if due else "its due time"
         message = (
             f"{wo.number} ({wo.priority.value}) {CLOCK_TEXT[clock]} by {due_text}: "
@@ -182,13 +203,14 @@ def escalate(
         _notify(
             session,
             wo,
-            people,
+            told,
             kind="escalated",
+            stage=recipients.stage_key(session, wo, f"{clock}:{n}"),
             message=message,
             now=now,
             details={"clock": clock, "stage": n, "level": stage.value},
         )
-        fired.append((stage, people))
+        fired.append((stage, [r.user for r in told]))
     wo.escalation_clock = clock
     wo.escalation_stage = stages[-1]
     wo.escalated_at = now
@@ -233,14 +255,26 @@ class Escalator(Ticked):
                     select(WorkOrder.id)
                     .where(WorkOrder.status == WorkOrderStatus.OPEN)
                     .where(WorkOrder.dispatched_at.is_(None))
+                    .where(  # held jobs wait for their time; the digest sends its own
+                        or_(
+                            WorkOrder.held_until.is_(None),
+                            (WorkOrder.held_until <= now)
+                            & or_(
+                                WorkOrder.held_for.is_(None),
+                                WorkOrder.held_for != Routine.DIGEST.value,
+                            ),
+                        )
+                    )
                     .order_by(WorkOrder.id)
                     .limit(self._batch)
                 )
             )
+            digests = digest.due(session, now, self._batch)
             late = list(
                 session.scalars(
                     select(WorkOrder.id)
                     .where(queries.overdue_clause(now))
+                    .where(WorkOrder.dispatched_at.is_not(None))  # nobody told yet: not late
                     .order_by(WorkOrder.id)
                     .limit(self._batch)
                 )
@@ -260,8 +294,10 @@ class Escalator(Ticked):
                 )
             )
         for wo_id in new:
-            if self._one(wo_id, lambda s, wo: self._dispatch(s, wo, now)):
+            if self._one(wo_id, lambda s, wo: self._dispatch(s, wo, now, report)):
                 report.dispatched += 1
+        for team_id in digests:
+            report.digested += self._digest(team_id, now)
         for wo_id in late:
             if self._one(wo_id, lambda s, wo: bool(escalate(s, wo, self._sla, now=now))):
                 report.escalated += 1
@@ -284,12 +320,28 @@ class Escalator(Ticked):
             return False
 
     @staticmethod
-    def _dispatch(session: Session, wo: WorkOrder, now: datetime) -> bool:
+    def _dispatch(session: Session, wo: WorkOrder, now: datetime, report: TickReport) -> bool:
         if wo.status is not WorkOrderStatus.OPEN or wo.dispatched_at is not None:
+            return False
+        if hold(session, wo, now=now) is not None:
+            report.held += 1
             return False
         people = dispatch(session, wo, now=now)
         log.info("dispatched %s to %s", wo.number, ", ".join(u.username for u in people))
         return True
+
+    def _digest(self, team_id: int, now: datetime) -> int:
+        """One team's digest in its own transaction: the jobs it told (0 if it failed)."""
+        try:
+            with self._db.session() as session:
+                return digest.send(session, team_id, now=now, batch=self._batch)
+        except (StaleDataError, SQLAlchemyError) as exc:
+            self.stats.failed += 1
+            self.stats.last_error = f"digest of team {team_id}: {exc}"
+            log.warning(
+                "SLA ticker: digest of team %d not sent, retrying next tick: %s", team_id, exc
+            )
+            return 0
 
     def _close(self, session: Session, wo: WorkOrder, now: datetime) -> bool:
         if wo.status is not WorkOrderStatus.RESOLVED or not rules.is_verified(wo, now, self._sla):
@@ -307,5 +359,7 @@ class Escalator(Ticked):
     def _count(self, report: TickReport) -> None:
         s = self.stats
         s.dispatched += report.dispatched
+        s.held += report.held
+        s.digested += report.digested
         s.escalated += report.escalated
         s.closed += report.closed

@@ -19,11 +19,13 @@ SHIPPED = Path(__file__).resolve().parent / "sla.yaml"
 
 
 class Stage(StrEnum):
-    """Who an escalation stage notifies."""
+    """Who an escalation stage notifies (cloud.sla.recipients)."""
 
-    ASSIGNEE = "assignee"
-    TEAM = "team"
+    ASSIGNEE = "assignee"  # the assignee, else the on-call technician, else the team
+    TEAM = "team"  # the assignee and the team
+    BACKUP = "backup"  # the rota's backup, else the team
     SUPERVISOR = "supervisor"
+    MANAGER = "manager"
 
 
 class Target(BaseModel):
@@ -74,7 +76,7 @@ class SlaPolicy(BaseModel):
     verification: Duration = 900.0
     reopen_within: Duration = 7 * 86400.0
     priorities: dict[Priority, Target]
-    escalation: tuple[Stage, ...] = (Stage.ASSIGNEE, Stage.TEAM, Stage.SUPERVISOR)
+    escalation: tuple[Stage, ...] = (Stage.BACKUP, Stage.SUPERVISOR, Stage.MANAGER)
     targets: Targets = Targets()
 
     @model_validator(mode="after")

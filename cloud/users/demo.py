@@ -1,13 +1,15 @@
 """The demo accounts: a user of each role with a fresh token, and a team per building and
-trade with the field staff in it; their credentials written to a private file."""
+trade with the field staff in it and an on-call rota; their credentials written to a private
+file."""
 
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,9 @@ from sqlalchemy.orm import Session
 from cloud.enums import TRADE_OF_KIND, Role
 from cloud.equipment import Equipment
 from cloud.notify.model import ContactPoint
+from cloud.oncall.model import Rota
+from cloud.oncall.schemas import RotaIn
+from cloud.oncall.service import rota_of, set_rota
 from cloud.users.model import Team, User
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_tokens, set_member
 from plantroom.errors import ConfigError
@@ -76,6 +81,32 @@ def ensure_demo_teams(session: Session, *, now: datetime) -> list[Team]:
             set_member(session, team, user, member=True)
         teams.append(team)
     return teams
+
+
+# The demo rota: the technicians in turn, a day each; routine jobs told from 07:00 to 22:00.
+DEMO_ROTA = {
+    "rotation": "daily",
+    "handover": "08:00",
+    "members": ["tech1", "tech2"],
+    "supervisor": "super1",
+    "manager": "admin1",
+    "routine": "hours",
+    "hours_start": "07:00",
+    "hours_end": "22:00",
+    "work_days": [1, 2, 3, 4, 5, 6, 7],
+}
+
+
+def ensure_demo_rotas(session: Session, *, now: datetime, site_zone: str) -> list[Rota]:
+    """A rota (`DEMO_ROTA`, from this week's Monday) for each demo team that has none."""
+    monday = now.astimezone(ZoneInfo(site_zone)).date()
+    monday -= timedelta(days=monday.weekday())
+    spec = RotaIn.model_validate({**DEMO_ROTA, "starts_on": monday})
+    rotas = []
+    for team in ensure_demo_teams(session, now=now):
+        found = rota_of(session, team)
+        rotas.append(found or set_rota(session, team, spec, now=now, site_zone=site_zone))
+    return rotas
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,11 @@ class WorkOrder(Base):
     signed_at: Mapped[datetime | None] = mapped_column(
         comment="the signature is the job's latest photo of kind signature"
     )
+    # On-call routing (migration 0009_oncall_rota).
+    held_until: Mapped[datetime | None] = mapped_column(
+        comment="a routine job raised outside working hours is told from then"
+    )
+    held_for: Mapped[str | None] = mapped_column(String(8), comment="hours or digest")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -234,8 +239,15 @@ class Notification(Base):
         ForeignKey("work_order_events.id", ondelete="CASCADE")
     )
     at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(32), comment="dispatched or escalated")
+    kind: Mapped[str] = mapped_column(String(32), comment="dispatched, escalated or digest")
     message: Mapped[str] = mapped_column(String(512))
+    # migration 0009_oncall_rota: one (person, job, stage) is one message
+    stage: Mapped[str | None] = mapped_column(
+        String(48), comment="dispatch, <clock>:<n> or digest, after r<reopens>/ once reopened"
+    )
+    reason: Mapped[str | None] = mapped_column(
+        String(64), comment="why this person: on call, backup, supervisor, escalation stage 2 …"
+    )
     read_at: Mapped[datetime | None]
 
     work_order: Mapped[WorkOrder] = relationship()

@@ -167,8 +167,14 @@ class WorkOrderPage(OutModel):
 class NotificationOut(OutModel):
     id: int
     at: datetime
-    kind: str = Field(description="dispatched or escalated")
+    kind: str = Field(description="dispatched, escalated or digest")
     message: str
+    stage: str | None = Field(
+        default=None, description="dispatch, <clock>:<n> (acknowledge:2) or digest"
+    )
+    reason: str | None = Field(
+        default=None, description="why this person: on call, supervisor, escalation stage 2: …"
+    )
     work_order_id: int
     work_order_number: str = Field(
         validation_alias=AliasChoices("work_order_number", AliasPath("work_order", "number"))

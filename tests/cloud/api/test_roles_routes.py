@@ -37,8 +37,20 @@ from starlette.routing import Mount
 from cloud.alarms.model import Alarm, SystemAlarm
 from cloud.alarms.system import raise_system_alarm
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
+from cloud.oncall import service as oncall_service
+from cloud.oncall.model import RotaCover
+from cloud.oncall.schemas import RotaIn
+from cloud.oncall.service import set_rota
 from cloud.rules.loader import load_rules
-from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
+from cloud.users.service import (
+    add_team,
+    add_user,
+    get_team,
+    get_user,
+    issue_token,
+    revoke_token,
+    set_member,
+)
 from cloud.workorders import creation
 from cloud.workorders.model import Notification, WorkOrder
 from tests.cloud.harness import Api, Clock, raise_alarm, serve, settings_for
@@ -128,6 +140,14 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("DELETE", "/api/teams/{name}"): ADMIN,
     ("PUT", "/api/teams/{name}/members/{username}"): ADMIN,
     ("DELETE", "/api/teams/{name}/members/{username}"): ADMIN,
+    # docs/oncall.md: anyone reads who is on call and the rotas; supervisors set them
+    ("GET", "/api/oncall"): ALL,
+    ("GET", "/api/oncall/rotas/{team}"): ALL,
+    ("PUT", "/api/oncall/rotas/{team}"): OFFICE,
+    ("DELETE", "/api/oncall/rotas/{team}"): OFFICE,
+    ("POST", "/api/oncall/rotas/{team}/overrides"): OFFICE,
+    ("POST", "/api/oncall/rotas/{team}/swaps"): OFFICE,
+    ("DELETE", "/api/oncall/rotas/{team}/covers/{cover_id}"): OFFICE,
 }
 
 ACTORS = {
@@ -350,6 +370,39 @@ class Fixtures:
 
 
 Builder = Callable[[Fixtures, str | None], Call]
+ROTA = {"rotation": "daily", "starts_on": "2026-03-01", "members": ["tech1", "tech2"]}
+
+
+def rota(f: Fixtures) -> str:
+    """A fresh team with a daily rota of tech1 and tech2."""
+    name = f.new_team()
+    with f.api.db.session() as session:
+        set_rota(
+            session, get_team(session, name), RotaIn(**ROTA), now=f.api.clock(), site_zone="UTC"
+        )
+    return name
+
+
+def cover_delete(f: Fixtures, who: str | None) -> Call:
+    team = rota(f)
+    with f.api.db.session() as session:
+        found = oncall_service.rota_of(session, get_team(session, team))
+        assert found is not None
+        user = get_user(session, "tech2")
+        assert user is not None
+        cover = RotaCover(
+            rota_id=found.id,
+            kind="override",
+            user_id=user.id,
+            starts_at=f.api.clock(),
+            ends_at=f.api.clock() + timedelta(hours=1),
+            created_at=f.api.clock(),
+        )
+        session.add(cover)
+        session.flush()
+        return Call(f"/api/oncall/rotas/{team}/covers/{cover.id}")
+
+
 S = WorkOrderStatus
 
 
@@ -470,6 +523,20 @@ BUILDERS: dict[Key, Builder] = {
         f"/api/teams/{f.new_team()}/members/{f.new_user()}"
     ),
     ("DELETE", "/api/teams/{name}/members/{username}"): member_delete,
+    ("GET", "/api/oncall/rotas/{team}"): lambda f, who: Call(f"/api/oncall/rotas/{rota(f)}"),
+    ("PUT", "/api/oncall/rotas/{team}"): lambda f, who: Call(
+        f"/api/oncall/rotas/{f.new_team()}", body=ROTA
+    ),
+    ("DELETE", "/api/oncall/rotas/{team}"): lambda f, who: Call(f"/api/oncall/rotas/{rota(f)}"),
+    ("POST", "/api/oncall/rotas/{team}/overrides"): lambda f, who: Call(
+        f"/api/oncall/rotas/{rota(f)}/overrides",
+        body={"user": "tech2", "starts_at": "2026-03-01T08:00Z", "ends_at": "2026-03-01T09:00Z"},
+    ),
+    ("POST", "/api/oncall/rotas/{team}/swaps"): lambda f, who: Call(
+        f"/api/oncall/rotas/{rota(f)}/swaps",
+        body={"first": "2026-03-01T12:00Z", "second": "2026-03-02T12:00Z"},
+    ),
+    ("DELETE", "/api/oncall/rotas/{team}/covers/{cover_id}"): cover_delete,
 }
 
 

@@ -100,7 +100,7 @@ async def test_one_row_per_person_job_and_stage_and_the_database_refuses_a_secon
     contact(api, "tech1", "email", "t1@example.com")
     dispatch(api)
     [row] = [r for r in rows(api) if r.status is OutboxStatus.QUEUED]
-    assert row.stage == "0:dispatch" and row.address == "t1@example.com"
+    assert row.stage == "dispatch" and row.address == "t1@example.com"
     with pytest.raises(IntegrityError), api.db.session() as session:
         session.add(
             OutboxMessage(

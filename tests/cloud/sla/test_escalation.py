@@ -72,18 +72,18 @@ async def test_a_new_job_goes_to_its_team_then_escalates_in_stages(api: Api) -> 
 
     api.clock.advance(30 * MIN - 1)
     assert t.tick().escalated == 0
-    api.clock.advance(1)  # respond-by reached: stage 1, nobody owns it, so the team
+    api.clock.advance(1)  # respond-by reached: stage 1, the backup; no rota, so the team
     assert t.tick().escalated == 1
-    api.clock.advance(15 * MIN)  # stage 2: the team
+    api.clock.advance(15 * MIN)  # stage 2: the supervisor
     t.tick()
-    api.clock.advance(15 * MIN)  # stage 3: the supervisors
+    api.clock.advance(15 * MIN)  # stage 3: the manager; no admin, so the supervisors
     t.tick()
     api.clock.advance(60 * MIN)  # no stage after the last
     t.tick()
     assert inbox(api) == {
-        "tech1": ["dispatched", "escalated:assignee", "escalated:team"],
-        "tech2": ["dispatched", "escalated:assignee", "escalated:team"],
-        "super1": ["escalated:supervisor"],
+        "tech1": ["dispatched", "escalated:backup"],
+        "tech2": ["dispatched", "escalated:backup"],
+        "super1": ["escalated:supervisor", "escalated:manager"],
     }
     wo = (await api.get("/api/work-orders/1")).json()
     assert wo["escalation"]["clock"] == "acknowledge" and wo["escalation"]["stage"] == 3
@@ -92,8 +92,8 @@ async def test_a_new_job_goes_to_its_team_then_escalates_in_stages(api: Api) -> 
     r = await api.post("/api/work-orders/1/acknowledge", who="tech2")
     assert r.json()["escalation"] is None
     t.tick()
-    assert inbox(api)["tech2"][-1] == "escalated:assignee"  # now it has an owner
-    assert inbox(api)["tech1"][-1] == "escalated:team"
+    assert inbox(api)["tech2"][-1] == "escalated:backup"  # the owner and the team
+    assert inbox(api)["tech1"][-1] == "escalated:backup"
     await api.post("/api/work-orders/1/start", who="tech2")
     before = inbox(api)
     api.clock.advance(10 * MIN)
@@ -117,7 +117,8 @@ async def test_a_job_without_a_team_goes_to_every_technician_and_follows_its_ass
     t = ticker(api)
     api.fault("e1", "elevator.passenger_trapped")  # b2 has no lifts team
     t.tick()
-    assert inbox(api) == {k: ["dispatched"] for k in ("tech1", "tech2", "tech3")}
+    # an emergency: the supervisor at once, too
+    assert inbox(api) == {k: ["dispatched"] for k in ("tech1", "tech2", "tech3", "super1")}
     # a supervisor gives it to tech3: dispatched again, to tech3 alone
     r = await api.post("/api/work-orders/1/assign", who="super1", json={"assignee": "tech3"})
     assert r.status_code == 200, r.text
@@ -130,7 +131,7 @@ async def test_a_job_without_a_team_goes_to_every_technician_and_follows_its_ass
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_assignee"
     api.clock.advance(3 * MIN)  # emergency: acknowledged within 3 min, or escalated
     t.tick()
-    assert inbox(api)["tech3"][-1] == "escalated:assignee"
+    assert inbox(api)["tech3"][-1] == "escalated:backup"  # no rota: the owner and the rest
 
 
 async def test_only_supervisors_assign_and_only_to_field_staff(api: Api) -> None:

@@ -26,7 +26,7 @@ def test_the_shipped_levels_follow_the_service_standards() -> None:
     assert normal.resolve - T0 == timedelta(days=2)  # completion in 1-2 days
     assert sla.due(Priority.LOW, T0).resolve - T0 <= timedelta(days=7)  # never over a week
     assert sla.latest_promise(T0) == T0 + timedelta(days=7)
-    assert sla.escalation == (Stage.ASSIGNEE, Stage.TEAM, Stage.SUPERVISOR)
+    assert sla.escalation == (Stage.BACKUP, Stage.SUPERVISOR, Stage.MANAGER)
     assert sla.targets.sla_compliance_pct == 99 and sla.targets.follow_up_pct == 30
 
 

@@ -60,11 +60,12 @@ async def test_the_life_of_a_fault_work_order(database_url: str, tmp_path: Path)
         assert ticker.tick().dispatched == 1
         assert received(api) == {"tech1": 1, "tech2": 1}
 
-        # nobody answers: 08:30 stage 1 and 08:45 stage 2 (the team), 09:00 the supervisor
+        # nobody answers: 08:30 the backup (no rota: the team), 08:45 the supervisor,
+        # 09:00 the manager (no admin: the supervisor)
         for _ in range(3):
             clock.advance(30 * MIN if _ == 0 else 15 * MIN)
             assert ticker.tick().escalated == 1
-        assert received(api) == {"tech1": 3, "tech2": 3, "super1": 1}
+        assert received(api) == {"tech1": 2, "tech2": 2, "super1": 2}
 
         # 09:01 tech1 takes it from the console: first responder, the clock stops
         clock.advance(MIN)
@@ -160,7 +161,7 @@ async def test_the_life_of_a_fault_work_order(database_url: str, tmp_path: Path)
         assert detail["opened_at"] == "2026-03-03T09:30:00Z"
         assert detail["alarm"]["state"] == "active"
         ticker.tick()
-        assert received(api) == {"tech1": 3, "tech2": 4, "super1": 1}  # only the owner
+        assert received(api) == {"tech1": 2, "tech2": 3, "super1": 2}  # only the owner
 
         assert trail(detail) == [
             ("created", "system", "system"),
@@ -192,7 +193,7 @@ async def test_the_life_of_a_fault_work_order(database_url: str, tmp_path: Path)
         assert audit[6]["details"] == {"assignee": "tech2", "previous": "tech1"}
         assert [e["details"]["recipients"] for e in audit[2:5]] == [
             ["tech1", "tech2"],
-            ["tech1", "tech2"],
+            ["super1"],
             ["super1"],
         ]
         assert audit[-1]["action"] == "dispatched"
