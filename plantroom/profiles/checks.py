@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from plantroom.canonical import canonical_point
 from plantroom.profiles.schema import (
     MAX_ADDRESS,
     NUMERIC_TYPES,
@@ -19,6 +20,7 @@ from plantroom.profiles.schema import (
     Profile,
     parse_path,
 )
+from plantroom.profiles.units import check_unit, conversion
 from plantroom.schema import MAX_POINTS
 from plantroom.yamlload import Loc
 
@@ -105,6 +107,53 @@ def _mqtt_point_issues(i: int, p: MqttPoint) -> Iterator[Issue]:
         yield (*here, "offset"), "offset must be a finite number"
 
 
+def _fits(value_type: str, canonical_type: str) -> bool:
+    """Whether a point of `value_type` can carry a canonical point of `canonical_type`."""
+    if canonical_type == "counter":
+        return value_type == "number"
+    if value_type == "text":  # a JSON string: a label or a text
+        return canonical_type in ("enum", "text")
+    return value_type == canonical_type
+
+
+def unit_issues(kind: str, i: int, point: ModbusPoint | MqttPoint) -> Iterator[Issue]:
+    """A numeric point names its unit, pint reads it, and a canonical point's unit converts
+    to the canonical unit; a canonical point has the canonical type."""
+    here: Loc = ("points", i)
+    canonical = canonical_point(kind, point.name)
+    if canonical is not None and not _fits(point.value_type, canonical.type):
+        yield (
+            (*here, "type"),
+            f"{point.name!r} is a canonical {kind} point of type {canonical.type} "
+            f"(docs/points.md); a {point.type} point gives a {point.value_type}",
+        )
+        return
+    if point.value_type != "number":
+        return
+    if point.unit is None:
+        suggestion = (
+            f"; the canonical unit of {point.name!r} is {canonical.unit}"
+            if canonical is not None
+            else ""
+        )
+        yield (
+            (*here, "unit"),
+            f"a numeric point needs `unit:` (kW, bar, degC, ...; 1 for a pure number){suggestion}",
+        )
+        return
+    try:
+        check_unit(point.unit)
+        if canonical is not None and canonical.unit is not None:
+            conversion(point.unit, canonical.unit)
+    except ValueError as exc:
+        where = (
+            f"; {point.name!r} is a canonical {kind} point in {canonical.unit} (docs/points.md)"
+            if canonical is not None
+            else ""
+        )
+        yield (*here, "unit"), f"{exc}{where}"
+
+
 def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
     if profile.name != stem:
         yield ("name",), f"profile name {profile.name!r} must equal the file name {stem!r}"
@@ -121,8 +170,10 @@ def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
                 f"point name {point.name!r} is already used by points[{seen[point.name]}]",
             )
         seen.setdefault(point.name, i)
+    kind = profile.kind.value
     if isinstance(profile, ModbusProfile):
         for i, mp in enumerate(profile.points):
+            yield from unit_issues(kind, i, mp)
             yield from _modbus_point_issues(i, mp, profile.modbus)
     else:
         if profile.mqtt.timestamp_path is not None:
@@ -131,4 +182,5 @@ def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
             except ValueError as exc:
                 yield ("mqtt", "timestamp_path"), str(exc)
         for i, qp in enumerate(profile.points):
+            yield from unit_issues(kind, i, qp)
             yield from _mqtt_point_issues(i, qp)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from plantroom.errors import ConfigError
 from plantroom.profiles.checks import Issue, profile_issues
 from plantroom.profiles.schema import PROFILE_MODELS, Profile
+from plantroom.profiles.units import in_canonical_units
 from plantroom.yamlload import Loc, line_of, load_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
@@ -52,7 +53,11 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
 
 
 def load_profile(path: Path) -> Profile:
-    """Load and validate one profile file; ConfigError names file, line, point and field."""
+    """Load and validate one profile file; ConfigError names file, line, point and field.
+
+    The profile comes back in canonical units: a canonical point whose unit differs from the
+    canonical one has the conversion folded into its scale and offset (`units`).
+    """
     path = Path(path)
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
@@ -77,7 +82,7 @@ def load_profile(path: Path) -> Profile:
     issues = list(profile_issues(profile, path.stem))
     if issues:
         raise ConfigError(_render(path, lines, data, issues))
-    return profile
+    return in_canonical_units(profile)
 
 
 def shipped_profiles() -> dict[str, Profile]:

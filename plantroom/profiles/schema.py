@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from plantroom.kinds import Kind
 from plantroom.schema import MAX_STRING, PointName
@@ -82,6 +82,9 @@ NUMERIC_TYPES = frozenset(
     {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
 )
 FLOAT_TYPES = frozenset({"float32", "float64"})
+ValueType = Literal["bool", "number", "enum", "text"]
+"""What a point's values are, whatever the wire: the types of `plantroom.canonical` (where a
+counter is a number that only grows)."""
 
 
 class _Strict(BaseModel):
@@ -129,9 +132,19 @@ class _Point(_Strict):
     description: str | None = None
     scale: float = 1.0
     offset: float = 0.0
-    unit: str | None = None
+    unit: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the unit the device reports (pint syntax); a numeric point needs one",
+    )
     role: Role = Role.MEASUREMENT
     report: ReportPolicy | None = None
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _pure_number(cls, value: object) -> object:
+        """`unit: 1` (a YAML number) is the pure number's unit `"1"`."""
+        return "1" if type(value) is int and value == 1 else value
 
     @cached_property
     def decimals(self) -> int:
@@ -160,6 +173,14 @@ class ModbusPoint(_Point):
     poll: Poll = Poll.NORMAL
 
     @property
+    def value_type(self) -> ValueType:
+        if self.type in ("bool", "bit"):
+            return "bool"
+        if self.type in ("enum", "string"):
+            return "enum" if self.type == "enum" else "text"
+        return "number"
+
+    @property
     def count(self) -> int:
         """Registers (or bits) this point occupies."""
         if self.type == "bool":
@@ -180,6 +201,13 @@ class MqttPoint(_Point):
     not_available: float | str | None = Field(
         default=None, description="value the device sends when it has no reading"
     )
+
+    @property
+    def value_type(self) -> ValueType:
+        """A JSON string may be a label (an enum) or a text: `text` here, and either fits."""
+        if self.type == "bool":
+            return "bool"
+        return "text" if self.type == "string" else "number"
 
     @cached_property
     def steps(self) -> tuple[str | int, ...]:

@@ -15,7 +15,7 @@ from dashboards.profiles import FieldSet, PointSpec, load_points
 from plantroom import pointsdoc
 from plantroom.canonical import CANONICAL, canonical_point, canonical_points
 from plantroom.kinds import KINDS
-from plantroom.profiles import SHIPPED_DIR, ModbusPoint, MqttPoint, load_profile
+from plantroom.profiles import SHIPPED_DIR, ModbusPoint, load_profile
 from tests.harness import REPO
 
 # The profiles the simulators serve: together they are the reference devices of each kind.
@@ -129,24 +129,16 @@ def test_simulator_profiles_provide_every_canonical_point(kind: str) -> None:
     assert not missing, f"{profile.name} lacks canonical points {missing}"
     for name, canonical in canonical_points(kind).items():
         point = provided[name]
-        assert _type_of(point) == canonical.type or (
-            canonical.type == "counter" and _type_of(point) == "number"
-        ), (name, _type_of(point), canonical.type)
+        assert point.value_type == canonical.type or (
+            canonical.type == "counter" and point.value_type == "number"
+        ), (name, point.value_type, canonical.type)
+        if canonical.numeric:  # the simulators speak the canonical units: nothing to convert
+            assert point.unit == canonical.unit, (name, point.unit, canonical.unit)
         if canonical.type == "enum":
             labels = (
                 set(point.enum.values()) if isinstance(point, ModbusPoint) and point.enum else set()
             )
             assert labels <= set(canonical.labels), (name, sorted(labels - set(canonical.labels)))
-
-
-def _type_of(point: ModbusPoint | MqttPoint) -> str:
-    if point.type in ("bool", "bit"):
-        return "bool"
-    if point.type == "enum":
-        return "enum"
-    if point.type == "string":
-        return "text"
-    return "number"
 
 
 def test_canonical_points_of_an_unknown_kind_name_the_kinds() -> None:
