@@ -12,7 +12,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from plantroom.kinds import Kind
 from plantroom.schema import MAX_STRING, PointName
@@ -214,11 +221,96 @@ class MqttPoint(_Point):
         return parse_path(self.path)
 
 
+MAX_CODES = 64
+"""Most codes one `in:` derived point lists."""
+MAX_DERIVED_BIT = 63
+
+
+class Derive(_Strict):
+    """How a derived point is computed from other points of the same poll: exactly one of
+    `in` (with `from`), `bit` (with `from`), `bits` (with `from`) or `expr`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: PointName | None = Field(default=None, alias="from", description="the source point")
+    in_: list[int | str] | None = Field(
+        default=None,
+        alias="in",
+        min_length=1,
+        max_length=MAX_CODES,
+        description="true when the source's raw code (or enum label) is one of these",
+    )
+    bit: int | None = Field(default=None, ge=0, le=MAX_DERIVED_BIT, description="0 = LSB")
+    bits: tuple[int, int] | None = Field(
+        default=None, description="[lo, hi], inclusive: an unsigned bit field"
+    )
+    expr: str | None = Field(
+        default=None, min_length=1, description="a comparison or arithmetic expression"
+    )
+
+    @property
+    def form(self) -> Literal["in", "bit", "bits", "expr"] | None:
+        """The one form given, or None when none or several are."""
+        given = [
+            name
+            for name, value in (
+                ("in", self.in_),
+                ("bit", self.bit),
+                ("bits", self.bits),
+                ("expr", self.expr),
+            )
+            if value is not None
+        ]
+        return given[0] if len(given) == 1 else None  # type: ignore[return-value]
+
+
+class DerivedPoint(_Point):
+    """A point computed at the edge from other points of the same poll of the device."""
+
+    derive: Derive
+
+    @cached_property
+    def value_type(self) -> ValueType:
+        form = self.derive.form
+        if form == "bits":
+            return "number"
+        if form == "expr" and self.derive.expr is not None:
+            from plantroom.profiles.expressions import result_type
+
+            return result_type(self.derive.expr)
+        return "bool"
+
+
 class _Profile(_Strict):
     name: ProfileName
     kind: Kind
     description: str | None = None
     report: ReportPolicy | None = Field(default=None, description="default for every point")
+    derived: list[DerivedPoint] = Field(
+        default_factory=list,
+        description="the points of `points:` with a `derive:` key, in the order written",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_derived(cls, data: object) -> object:
+        """A profile file lists derived points among the others; the model keeps them apart
+        (`points` are read from the device, `derived` computed from them)."""
+        if isinstance(data, dict) and isinstance(data.get("points"), list):
+            points = data["points"]
+            derived = [p for p in points if is_derived_entry(p)]
+            if derived:
+                data = {
+                    **data,
+                    "points": [p for p in points if not is_derived_entry(p)],
+                    "derived": [*data.get("derived", []), *derived],
+                }
+        return data
+
+    def all_points(self) -> list[ModbusPoint | MqttPoint | DerivedPoint]:
+        """Every point the equipment reports: those read, then those derived."""
+        points: list[ModbusPoint | MqttPoint | DerivedPoint] = list(getattr(self, "points", []))
+        return [*points, *self.derived]
 
     def report_policy(self, point: _Point) -> ReportPolicy | None:
         return point.report if point.report is not None else self.report
@@ -241,6 +333,11 @@ PROFILE_MODELS: dict[str, type[ModbusProfile] | type[MqttProfile]] = {
     "modbus": ModbusProfile,
     "mqtt": MqttProfile,
 }
+
+
+def is_derived_entry(entry: object) -> bool:
+    """A `points:` entry of a profile file that is a derived point."""
+    return isinstance(entry, dict) and "derive" in entry
 
 
 def parse_path(path: str) -> tuple[str | int, ...]:

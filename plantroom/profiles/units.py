@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from plantroom.canonical import canonical_point
-from plantroom.profiles.schema import Profile
+from plantroom.profiles.schema import DerivedPoint, ModbusPoint, MqttPoint, Profile
 
 if TYPE_CHECKING:
     import pint
+
+_P = TypeVar("_P", ModbusPoint, MqttPoint, DerivedPoint)
 
 MAX_UNIT = 32
 """Longest unit text a profile may give."""
@@ -112,31 +114,37 @@ def conversion(source: str, target: str) -> UnitConversion:
     return UnitConversion(tidy((far - zero) / _SPAN), tidy(zero))
 
 
+def _converted(kind: str, point: _P) -> _P | None:
+    """The point in its canonical unit, or None when it already is (or is not canonical)."""
+    canonical = canonical_point(kind, point.name)
+    if (
+        canonical is None
+        or canonical.unit is None
+        or point.unit is None
+        or point.unit == canonical.unit
+    ):
+        return None
+    convert = conversion(point.unit, canonical.unit)
+    update: dict[str, object] = {"unit": canonical.unit}
+    if not convert.identity:
+        update["scale"], update["offset"] = convert.fold(point.scale, point.offset)
+    return type(point).model_validate(
+        {**point.model_dump(exclude_unset=True, by_alias=True), **update}
+    )
+
+
 def in_canonical_units(profile: Profile) -> Profile:
     """The profile with every canonical numeric point converted to its canonical unit: the
-    conversion folded into the point's scale and offset, the unit the canonical one.
+    conversion folded into the point's scale and offset (for a derived point, applied to
+    what it computes), the unit the canonical one.
 
     The profile must have passed the unit checks (`checks.unit_issues`).
     """
-    points = []
-    changed = False
-    for point in profile.points:
-        canonical = canonical_point(profile.kind.value, point.name)
-        if (
-            canonical is None
-            or canonical.unit is None
-            or point.unit is None
-            or point.unit == canonical.unit
-        ):
-            points.append(point)
-            continue
-        changed = True
-        convert = conversion(point.unit, canonical.unit)
-        update: dict[str, object] = {"unit": canonical.unit}
-        if not convert.identity:
-            update["scale"], update["offset"] = convert.fold(point.scale, point.offset)
-        data = {**point.model_dump(exclude_unset=True), **update}
-        points.append(type(point).model_validate(data))
-    if not changed:
-        return profile
-    return profile.model_copy(update={"points": points})
+    kind = profile.kind.value
+    update: dict[str, object] = {}
+    for field in ("points", "derived"):
+        points = getattr(profile, field)
+        converted = [_converted(kind, point) for point in points]
+        if any(c is not None for c in converted):
+            update[field] = [c or p for c, p in zip(converted, points, strict=True)]
+    return profile.model_copy(update=update) if update else profile
