@@ -155,6 +155,8 @@ def unit_issues(
             f"a numeric point needs `unit:` (kW, bar, degC, ...; 1 for a pure number){suggestion}",
         )
         return
+    if canonical is not None and point.unit == canonical.unit:
+        return  # a canonical unit parses (tested): no need to start pint for it
     try:
         check_unit(point.unit)
         if canonical is not None and canonical.unit is not None:

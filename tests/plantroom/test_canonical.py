@@ -16,6 +16,7 @@ from plantroom import pointsdoc
 from plantroom.canonical import CANONICAL, canonical_point, canonical_points
 from plantroom.kinds import KINDS
 from plantroom.profiles import SHIPPED_DIR, ModbusPoint, load_profile
+from plantroom.profiles.units import check_unit, conversion
 from tests.harness import REPO
 
 # The profiles the simulators serve: together they are the reference devices of each kind.
@@ -147,3 +148,11 @@ def test_canonical_points_of_an_unknown_kind_name_the_kinds() -> None:
     assert canonical_point("pump", "dry_run") is not None
     assert canonical_point("pump", "no_such_point") is None
     assert set(CANONICAL) == set(KINDS)
+
+
+def test_every_canonical_unit_is_one_pint_reads() -> None:
+    for points in CANONICAL.values():
+        for point in points.values():
+            if point.unit is not None:
+                check_unit(point.unit)
+                assert conversion(point.unit, point.unit).identity
