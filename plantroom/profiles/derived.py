@@ -103,8 +103,7 @@ def _order_issue(point: DerivedPoint, later: str, graph: Mapping[str, list[str]]
 
 def _form_issues(here: Loc, point: DerivedPoint) -> Iterator[Issue]:
     derive = point.derive
-    given = [k for k, v in (("in", derive.in_), ("bit", derive.bit), ("bits", derive.bits),
-                            ("expr", derive.expr)) if v is not None]  # fmt: skip
+    given = derive.given
     if len(given) != 1:
         what = ", ".join(given) if given else "none"
         yield (

@@ -226,6 +226,9 @@ MAX_CODES = 64
 MAX_DERIVED_BIT = 63
 
 
+DeriveForm = Literal["in", "bit", "bits", "expr"]
+
+
 class Derive(_Strict):
     """How a derived point is computed from other points of the same poll: exactly one of
     `in` (with `from`), `bit` (with `from`), `bits` (with `from`) or `expr`."""
@@ -249,19 +252,21 @@ class Derive(_Strict):
     )
 
     @property
-    def form(self) -> Literal["in", "bit", "bits", "expr"] | None:
+    def given(self) -> list[DeriveForm]:
+        """The forms given, in the order in, bit, bits, expr (one, in a valid profile)."""
+        forms: tuple[tuple[DeriveForm, object], ...] = (
+            ("in", self.in_),
+            ("bit", self.bit),
+            ("bits", self.bits),
+            ("expr", self.expr),
+        )
+        return [form for form, value in forms if value is not None]
+
+    @property
+    def form(self) -> DeriveForm | None:
         """The one form given, or None when none or several are."""
-        given = [
-            name
-            for name, value in (
-                ("in", self.in_),
-                ("bit", self.bit),
-                ("bits", self.bits),
-                ("expr", self.expr),
-            )
-            if value is not None
-        ]
-        return given[0] if len(given) == 1 else None  # type: ignore[return-value]
+        given = self.given
+        return given[0] if len(given) == 1 else None
 
 
 class DerivedPoint(_Point):
