@@ -246,3 +246,15 @@ def test_a_cycle_of_derived_points_is_named(tmp_path: Path) -> None:
         """,
     )
     assert "derived points read each other in a cycle: first → second → first" in error_of(path)
+
+
+def test_the_validator_counts_the_derived_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plantroom.profiles.__main__ import main
+
+    path = profile(
+        tmp_path, "  - {name: dry_run, role: alarm, derive: {from: alarm_code, in: [57]}}"
+    )
+    assert main([str(path)]) == 0
+    assert "ok (pump, modbus, 7 points, 1 derived)" in capsys.readouterr().out
