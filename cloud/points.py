@@ -28,7 +28,14 @@ from pathlib import Path
 
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
-from plantroom.profiles import ModbusPoint, MqttPoint, Profile, ProfileLibrary, Role
+from plantroom.profiles import (
+    DerivedPoint,
+    ModbusPoint,
+    MqttPoint,
+    Profile,
+    ProfileLibrary,
+    Role,
+)
 from plantroom.schema import PointValue, Quality, Telemetry
 
 log = logging.getLogger(__name__)
@@ -51,13 +58,13 @@ _STRING = Accepts(frozenset({str, _NONE}), "a string", False)
 _NUMBER = Accepts(frozenset({int, float, _NONE}), "a number", False)
 
 
-def accepts(point: ModbusPoint | MqttPoint) -> Accepts:
+def accepts(point: ModbusPoint | MqttPoint | DerivedPoint) -> Accepts:
     """The JSON type a profile point's values have on the wire."""
-    if point.type in ("bool", "bit"):
+    if point.value_type == "bool":
         base = _BOOLEAN
-    elif point.type in ("enum", "string"):
+    elif point.value_type in ("enum", "text"):
         base = _STRING
-    else:  # int16 … float64 of a register, int or float of an MQTT device
+    else:  # int16 … float64 of a register, int or float of an MQTT device, a derived number
         base = _NUMBER
     if point.role is Role.ALARM:
         return Accepts(base.types, base.expected, True)
@@ -65,7 +72,7 @@ def accepts(point: ModbusPoint | MqttPoint) -> Accepts:
 
 
 def point_table(profile: Profile) -> dict[str, Accepts]:
-    return {point.name: accepts(point) for point in profile.points}
+    return {point.name: accepts(point) for point in profile.all_points()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,7 @@ class EdgeAgent:
                 topic=inventory.topic(a.building, a.equipment),
                 availability=Availability(a.equipment.id, s.edge_offline_after),
                 report=ReportFilter(a.profile),
-                changes=ChangeTracker({p.name: p.role for p in a.profile.points}),
+                changes=ChangeTracker({p.name: p.role for p in a.profile.all_points()}),
             )
         self.mqtt_devices = MqttDevices(assignments, max_skew_s=self.settings.max_clock_skew_s)
         vendor = VendorEquipment(

@@ -24,6 +24,7 @@ from pymodbus.framer import FramerType
 
 from edge.decode import Value
 from edge.decode_blocks import BlockDecoder
+from edge.decode_derived import DerivedValues
 from edge.errors import DeviceError, DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable
 from edge.planner import ReadBlock, plan_reads
 from plantroom.backoff import backoff_delay
@@ -288,6 +289,7 @@ class ModbusDevice:
         self.unit = unit
         self.profile = profile
         self._plans: dict[frozenset[str], CompiledPlan] = {}
+        self._derived = DerivedValues(profile)
 
     def compile(self, points: Sequence[ModbusPoint]) -> CompiledPlan:
         """The reads (and their decoders) of `points`, for `poll_compiled`; cached."""
@@ -339,4 +341,6 @@ class ModbusDevice:
                 values[name] = value
                 if value is None:
                     quality[name] = Quality.UNAVAILABLE
+        if self._derived:
+            self._derived.apply(values, quality)
         return result

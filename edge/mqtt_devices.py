@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from edge.decode import Value
+from edge.decode_derived import DerivedValues
 from plantroom.errors import InvalidMessage
 from plantroom.profiles import Assignment, MqttPoint, MqttProfile, parse_path
 from plantroom.schema import (
@@ -193,6 +194,7 @@ class VendorDecoder:
         self._ts_steps = parse_path(ts_path) if ts_path else None
         self._tree = _PathNode.build(profile.points)
         self._names = tuple(p.name for p in profile.points)
+        self._derived = DerivedValues(profile)
         self.bad_points = 0
         self.bad_timestamps = 0
 
@@ -217,6 +219,8 @@ class VendorDecoder:
             )
         unavailable = Quality.UNAVAILABLE
         quality = {name: unavailable for name, value in values.items() if value is None}
+        if self._derived:
+            self._derived.apply(values, quality)
         return VendorSample(ts, values, quality)
 
     def _walk(self, topic: str, node: _PathNode, here: Any, values: dict[str, Value]) -> int:

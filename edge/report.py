@@ -50,7 +50,7 @@ class ReportFilter:
     def __init__(self, profile: ModbusProfile | MqttProfile) -> None:
         self._policy: dict[str, ReportPolicy | None] = {}
         self._role: dict[str, Role] = {}
-        for point in profile.points:
+        for point in profile.all_points():
             self._policy[point.name] = profile.report_policy(point)
             self._role[point.name] = point.role
         self._last: dict[str, _Last] = {}

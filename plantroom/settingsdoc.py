@@ -11,9 +11,7 @@ that read it, with each process's default where they differ. Secrets show no val
 
 from __future__ import annotations
 
-import argparse
 import enum
-import sys
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode
 
+from plantroom.docpage import page_main
 from plantroom.settings import (
     DEFAULT_SECRETS_DIR,
     ENV_PREFIX,
@@ -270,25 +269,7 @@ def render(processes: Sequence[Process] = PROCESSES) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plantroom.settingsdoc", description=__doc__)
-    parser.add_argument(
-        "--write",
-        nargs="?",
-        const=DOC_PATH,
-        type=Path,
-        metavar="PATH",
-        help=f"write the page to PATH (default {DOC_PATH}) instead of printing it",
-    )
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write is None:
-        sys.stdout.write(text)
-        return 0
-    target: Path = args.write
-    if not target.parent.is_dir():
-        parser.error(f"{target.parent} is not a folder; run from the repository root")
-    target.write_text(text, encoding="utf-8")
-    return 0
+    return page_main("python -m plantroom.settingsdoc", __doc__, DOC_PATH, render, argv)
 
 
 if __name__ == "__main__":

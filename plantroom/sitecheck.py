@@ -89,7 +89,9 @@ class SiteEquipment:
 
     def provided(self) -> frozenset[str]:
         """The points its profile provides (read or derived); empty without a profile."""
-        return frozenset(p.name for p in self.profile.points) if self.profile else frozenset()
+        if self.profile is None:
+            return frozenset()
+        return frozenset(p.name for p in self.profile.all_points())
 
 
 @dataclass(slots=True)
@@ -179,11 +181,9 @@ def load_site(
 
 
 def _register_points(profile: ModbusProfile) -> Iterable[tuple[int, ModbusPoint]]:
-    """The points that read registers or bits, with their index. A derived point (one with
-    `derive:`) reads none: it is computed from other points of the same poll."""
-    for i, point in enumerate(profile.points):
-        if getattr(point, "derive", None) is None:
-            yield i, point
+    """The points that read registers or bits, with their index. Derived points
+    (`profile.derived`) read none: they are computed from other points of the same poll."""
+    yield from enumerate(profile.points)
 
 
 def _overlap_allowed(a: ModbusPoint, b: ModbusPoint) -> bool:

@@ -24,8 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed += 1
             print(exc, file=sys.stderr)
             continue
+        derived = f", {len(profile.derived)} derived" if profile.derived else ""
         print(
-            f"{name}: ok ({profile.kind.value}, {profile.protocol}, {len(profile.points)} points)"
+            f"{name}: ok ({profile.kind.value}, {profile.protocol}, "
+            f"{len(profile.points)} points{derived})"
         )
     return 1 if failed else 0
 

@@ -7,18 +7,23 @@ loader turns locations into file:line, point and field.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from plantroom.canonical import canonical_point
+from plantroom.profiles.derived import derived_issues
 from plantroom.profiles.schema import (
     MAX_ADDRESS,
     NUMERIC_TYPES,
+    DerivedPoint,
     ModbusOptions,
     ModbusPoint,
     ModbusProfile,
     MqttPoint,
     Profile,
+    Role,
     parse_path,
 )
+from plantroom.profiles.units import check_unit, conversion
 from plantroom.schema import MAX_POINTS
 from plantroom.yamlload import Loc
 
@@ -105,24 +110,99 @@ def _mqtt_point_issues(i: int, p: MqttPoint) -> Iterator[Issue]:
         yield (*here, "offset"), "offset must be a finite number"
 
 
-def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
+def _fits(value_type: str, canonical_type: str) -> bool:
+    """Whether a point of `value_type` can carry a canonical point of `canonical_type`."""
+    if canonical_type == "counter":
+        return value_type == "number"
+    if value_type == "text":  # a JSON string: a label or a text
+        return canonical_type in ("enum", "text")
+    return value_type == canonical_type
+
+
+def unit_issues(
+    kind: str, here: Loc, point: ModbusPoint | MqttPoint | DerivedPoint
+) -> Iterator[Issue]:
+    """A measurement or counter names its unit, pint reads it, and a canonical point's unit
+    converts to the canonical unit; a canonical point has the canonical type. (A number of
+    role state or alarm, such as a status word or an alarm code, may go without a unit.)"""
+    canonical = canonical_point(kind, point.name)
+    if canonical is not None and not _fits(point.value_type, canonical.type):
+        what = "derived" if isinstance(point, DerivedPoint) else point.type
+        yield (
+            (*here, "derive" if isinstance(point, DerivedPoint) else "type"),
+            f"{point.name!r} is a canonical {kind} point of type {canonical.type} "
+            f"(docs/points.md); this {what} point gives a {point.value_type}"
+            + (
+                f"; use type enum with an `enum` map of its codes onto the labels "
+                f"{', '.join(canonical.labels)}"
+                if canonical.type == "enum" and point.value_type == "number"
+                else ""
+            ),
+        )
+        return
+    if point.value_type != "number":
+        return
+    if point.unit is None and canonical is None and point.role in (Role.STATE, Role.ALARM):
+        return
+    if point.unit is None:
+        suggestion = (
+            f"; the canonical unit of {point.name!r} is {canonical.unit}"
+            if canonical is not None
+            else ""
+        )
+        yield (
+            (*here, "unit"),
+            f"a numeric point needs `unit:` (kW, bar, degC, ...; 1 for a pure number){suggestion}",
+        )
+        return
+    if canonical is not None and point.unit == canonical.unit:
+        return  # a canonical unit parses (tested): no need to start pint for it
+    try:
+        check_unit(point.unit)
+        if canonical is not None and canonical.unit is not None:
+            conversion(point.unit, canonical.unit)
+    except ValueError as exc:
+        where = (
+            f"; {point.name!r} is a canonical {kind} point in {canonical.unit} (docs/points.md)"
+            if canonical is not None
+            else ""
+        )
+        yield (*here, "unit"), f"{exc}{where}"
+
+
+def _same(loc: Loc) -> Loc:
+    return loc
+
+
+def profile_issues(
+    profile: Profile, stem: str, in_file: Callable[[Loc], Loc] = _same
+) -> Iterator[Issue]:
+    """Everything wrong with a validated profile. Locations are of the model (`points` read,
+    `derived` apart); `in_file` turns one into its place in the file, for messages that
+    name another point."""
     if profile.name != stem:
         yield ("name",), f"profile name {profile.name!r} must equal the file name {stem!r}"
-    if len(profile.points) > MAX_POINTS:
+    total = len(profile.points) + len(profile.derived)
+    if total > MAX_POINTS:
         yield (
             ("points",),
-            f"{len(profile.points)} points; a telemetry message carries at most {MAX_POINTS}",
+            f"{total} points; a telemetry message carries at most {MAX_POINTS}",
         )
-    seen: dict[str, int] = {}
-    for i, point in enumerate(profile.points):
-        if point.name in seen:
-            yield (
-                ("points", i, "name"),
-                f"point name {point.name!r} is already used by points[{seen[point.name]}]",
-            )
-        seen.setdefault(point.name, i)
+    seen: dict[str, Loc] = {}
+    entries = [(("points", i), p.name) for i, p in enumerate(profile.points)]
+    entries += [(("derived", k), d.name) for k, d in enumerate(profile.derived)]
+    for here, name in sorted(entries, key=lambda entry: in_file(entry[0])):
+        if name in seen:
+            section, index = in_file(seen[name])
+            yield (*here, "name"), f"point name {name!r} is already used by {section}[{index}]"
+        seen.setdefault(name, here)
+    kind = profile.kind.value
+    for k, derived in enumerate(profile.derived):
+        yield from unit_issues(kind, ("derived", k), derived)
+    yield from derived_issues(profile)
     if isinstance(profile, ModbusProfile):
         for i, mp in enumerate(profile.points):
+            yield from unit_issues(kind, ("points", i), mp)
             yield from _modbus_point_issues(i, mp, profile.modbus)
     else:
         if profile.mqtt.timestamp_path is not None:
@@ -131,4 +211,5 @@ def profile_issues(profile: Profile, stem: str) -> Iterator[Issue]:
             except ValueError as exc:
                 yield ("mqtt", "timestamp_path"), str(exc)
         for i, qp in enumerate(profile.points):
+            yield from unit_issues(kind, ("points", i), qp)
             yield from _mqtt_point_issues(i, qp)

@@ -4,7 +4,7 @@ file, the line, the point and the field, and the profiles shipped with Plantroom
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from plantroom.errors import ConfigError
 from plantroom.profiles.checks import Issue, profile_issues
-from plantroom.profiles.schema import PROFILE_MODELS, Profile
+from plantroom.profiles.schema import PROFILE_MODELS, Profile, is_derived_entry
+from plantroom.profiles.units import in_canonical_units
 from plantroom.yamlload import Loc, line_of, load_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
@@ -51,8 +52,31 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
     return out
 
 
+def _file_places(data: Any) -> Callable[[Loc], Loc]:
+    """Model location → file location: the model keeps the `points:` entries with `derive:`
+    apart (`derived`), so its indexes differ from the file's once there is one."""
+    entries = data.get("points") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return lambda loc: loc
+    read = [i for i, entry in enumerate(entries) if not is_derived_entry(entry)]
+    derived = [i for i, entry in enumerate(entries) if is_derived_entry(entry)]
+
+    def in_file(loc: Loc) -> Loc:
+        if len(loc) >= 2 and isinstance(loc[1], int):
+            places = {"points": read, "derived": derived}.get(str(loc[0]))
+            if places is not None and 0 <= loc[1] < len(places):
+                return ("points", places[loc[1]], *loc[2:])
+        return loc
+
+    return in_file
+
+
 def load_profile(path: Path) -> Profile:
-    """Load and validate one profile file; ConfigError names file, line, point and field."""
+    """Load and validate one profile file; ConfigError names file, line, point and field.
+
+    The profile comes back in canonical units: a canonical point whose unit differs from the
+    canonical one has the conversion folded into its scale and offset (`units`).
+    """
     path = Path(path)
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
@@ -70,14 +94,16 @@ def load_profile(path: Path) -> Profile:
                 [(("protocol",), f"must be 'modbus' or 'mqtt', got {protocol!r}")],
             )
         )
+    in_file = _file_places(data)
     try:
         profile = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_render(path, lines, data, _pydantic_issues(exc))) from exc
-    issues = list(profile_issues(profile, path.stem))
+        issues = [(in_file(loc), msg) for loc, msg in _pydantic_issues(exc)]
+        raise ConfigError(_render(path, lines, data, issues)) from exc
+    issues = [(in_file(loc), msg) for loc, msg in profile_issues(profile, path.stem, in_file)]
     if issues:
         raise ConfigError(_render(path, lines, data, issues))
-    return profile
+    return in_canonical_units(profile)
 
 
 def shipped_profiles() -> dict[str, Profile]:

@@ -12,7 +12,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from plantroom.kinds import Kind
 from plantroom.schema import MAX_STRING, PointName
@@ -82,6 +89,9 @@ NUMERIC_TYPES = frozenset(
     {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
 )
 FLOAT_TYPES = frozenset({"float32", "float64"})
+ValueType = Literal["bool", "number", "enum", "text"]
+"""What a point's values are, whatever the wire: the types of `plantroom.canonical` (where a
+counter is a number that only grows)."""
 
 
 class _Strict(BaseModel):
@@ -129,9 +139,19 @@ class _Point(_Strict):
     description: str | None = None
     scale: float = 1.0
     offset: float = 0.0
-    unit: str | None = None
+    unit: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the unit the device reports (pint syntax); a numeric point needs one",
+    )
     role: Role = Role.MEASUREMENT
     report: ReportPolicy | None = None
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _pure_number(cls, value: object) -> object:
+        """`unit: 1` (a YAML number) is the pure number's unit `"1"`."""
+        return "1" if type(value) is int and value == 1 else value
 
     @cached_property
     def decimals(self) -> int:
@@ -160,6 +180,14 @@ class ModbusPoint(_Point):
     poll: Poll = Poll.NORMAL
 
     @property
+    def value_type(self) -> ValueType:
+        if self.type in ("bool", "bit"):
+            return "bool"
+        if self.type in ("enum", "string"):
+            return "enum" if self.type == "enum" else "text"
+        return "number"
+
+    @property
     def count(self) -> int:
         """Registers (or bits) this point occupies."""
         if self.type == "bool":
@@ -181,9 +209,81 @@ class MqttPoint(_Point):
         default=None, description="value the device sends when it has no reading"
     )
 
+    @property
+    def value_type(self) -> ValueType:
+        """A JSON string may be a label (an enum) or a text: `text` here, and either fits."""
+        if self.type == "bool":
+            return "bool"
+        return "text" if self.type == "string" else "number"
+
     @cached_property
     def steps(self) -> tuple[str | int, ...]:
         return parse_path(self.path)
+
+
+MAX_CODES = 64
+"""Most codes one `in:` derived point lists."""
+MAX_DERIVED_BIT = 63
+
+
+DeriveForm = Literal["in", "bit", "bits", "expr"]
+
+
+class Derive(_Strict):
+    """How a derived point is computed from other points of the same poll: exactly one of
+    `in` (with `from`), `bit` (with `from`), `bits` (with `from`) or `expr`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: PointName | None = Field(default=None, alias="from", description="the source point")
+    in_: list[int | str] | None = Field(
+        default=None,
+        alias="in",
+        min_length=1,
+        max_length=MAX_CODES,
+        description="true when the source's raw code (or enum label) is one of these",
+    )
+    bit: int | None = Field(default=None, ge=0, le=MAX_DERIVED_BIT, description="0 = LSB")
+    bits: tuple[int, int] | None = Field(
+        default=None, description="[lo, hi], inclusive: an unsigned bit field"
+    )
+    expr: str | None = Field(
+        default=None, min_length=1, description="a comparison or arithmetic expression"
+    )
+
+    @property
+    def given(self) -> list[DeriveForm]:
+        """The forms given, in the order in, bit, bits, expr (one, in a valid profile)."""
+        forms: tuple[tuple[DeriveForm, object], ...] = (
+            ("in", self.in_),
+            ("bit", self.bit),
+            ("bits", self.bits),
+            ("expr", self.expr),
+        )
+        return [form for form, value in forms if value is not None]
+
+    @property
+    def form(self) -> DeriveForm | None:
+        """The one form given, or None when none or several are."""
+        given = self.given
+        return given[0] if len(given) == 1 else None
+
+
+class DerivedPoint(_Point):
+    """A point computed at the edge from other points of the same poll of the device."""
+
+    derive: Derive
+
+    @cached_property
+    def value_type(self) -> ValueType:
+        form = self.derive.form
+        if form == "bits":
+            return "number"
+        if form == "expr" and self.derive.expr is not None:
+            from plantroom.profiles.expressions import result_type
+
+            return result_type(self.derive.expr)
+        return "bool"
 
 
 class _Profile(_Strict):
@@ -191,6 +291,31 @@ class _Profile(_Strict):
     kind: Kind
     description: str | None = None
     report: ReportPolicy | None = Field(default=None, description="default for every point")
+    derived: list[DerivedPoint] = Field(
+        default_factory=list,
+        description="the points of `points:` with a `derive:` key, in the order written",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_derived(cls, data: object) -> object:
+        """A profile file lists derived points among the others; the model keeps them apart
+        (`points` are read from the device, `derived` computed from them)."""
+        if isinstance(data, dict) and isinstance(data.get("points"), list):
+            points = data["points"]
+            derived = [p for p in points if is_derived_entry(p)]
+            if derived:
+                data = {
+                    **data,
+                    "points": [p for p in points if not is_derived_entry(p)],
+                    "derived": [*data.get("derived", []), *derived],
+                }
+        return data
+
+    def all_points(self) -> list[ModbusPoint | MqttPoint | DerivedPoint]:
+        """Every point the equipment reports: those read, then those derived."""
+        points: list[ModbusPoint | MqttPoint | DerivedPoint] = list(getattr(self, "points", []))
+        return [*points, *self.derived]
 
     def report_policy(self, point: _Point) -> ReportPolicy | None:
         return point.report if point.report is not None else self.report
@@ -213,6 +338,11 @@ PROFILE_MODELS: dict[str, type[ModbusProfile] | type[MqttProfile]] = {
     "modbus": ModbusProfile,
     "mqtt": MqttProfile,
 }
+
+
+def is_derived_entry(entry: object) -> bool:
+    """A `points:` entry of a profile file that is a derived point."""
+    return isinstance(entry, dict) and "derive" in entry
 
 
 def parse_path(path: str) -> tuple[str | int, ...]:

@@ -24,7 +24,14 @@ H, D, C = Table.HOLDING, Table.DISCRETE, Table.COIL
 REGISTER_MAP = RegisterMap(
     "plantroom-sim-elevator",
     [
-        Point("floor", H, 0, DataType.INT16, description="floor of the car (last landing passed)"),
+        Point(
+            "floor",
+            H,
+            0,
+            DataType.INT16,
+            unit="1",
+            description="floor of the car (last landing passed)",
+        ),
         Point("direction", H, 1, DataType.ENUM, enum=DIRECTION, description="travel direction"),
         Point("door_state", H, 2, DataType.ENUM, enum=DOOR_STATE, description="car door"),
         Point("mode", H, 3, DataType.ENUM, enum=MODE, description="operating mode"),
@@ -39,8 +46,10 @@ REGISTER_MAP = RegisterMap(
             not_available=0x7FFF,
             description="drive (inverter) heatsink temperature",
         ),
-        Point("trips", H, 6, DataType.UINT32, description="completed runs (wraps at 2^32)"),
-        Point("door_cycles", H, 8, DataType.UINT32, description="door opening cycles"),
+        Point(
+            "trips", H, 6, DataType.UINT32, unit="1", description="completed runs (wraps at 2^32)"
+        ),
+        Point("door_cycles", H, 8, DataType.UINT32, unit="1", description="door opening cycles"),
         Point("run_hours", H, 10, DataType.FLOAT32, unit="h", description="hours the car has run"),
         Point("fault_code", H, 12, DataType.ENUM, enum=FAULT_CODE, description="active fault"),
         Point(

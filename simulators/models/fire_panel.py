@@ -76,7 +76,7 @@ REGISTER_MAP = RegisterMap(
             unit="V",
             description="standby battery voltage (24 V lead-acid)",
         ),
-        Point("active_alarms", _I, 10, DataType.UINT16, description="zones in alarm"),
+        Point("active_alarms", _I, 10, DataType.UINT16, unit="1", description="zones in alarm"),
         *(
             Point(name, _I, 11, DataType.BIT, bit=bit, description=STATUS_MEANING[name])
             for bit, name in enumerate(STATUS_BITS)

@@ -104,7 +104,7 @@ REGISTER_MAP = RegisterMap(
         Point(
             "run_hours", _I, 10, DataType.UINT32, scale=0.01, unit="h", description="running hours"
         ),
-        Point("starts", _I, 12, DataType.UINT32, description="motor starts"),
+        Point("starts", _I, 12, DataType.UINT32, unit="1", description="motor starts"),
         Point(
             "alarm_code",
             _I,

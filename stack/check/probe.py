@@ -122,7 +122,7 @@ class Prober:
         assert not isinstance(conn, Mqtt)
         hub = self._hub(conn)
         target = f"{_link(conn)} unit {conn.unit}"
-        points = [p for p in profile.points if getattr(p, "derive", None) is None]
+        points = list(profile.points)  # derived points (profile.derived) read nothing
         asked_others = False
         for block in plan_reads(points, profile.modbus):
             read = _describe(block)

@@ -35,7 +35,7 @@ name: acme-custom-pump
 kind: pump
 protocol: modbus
 points:
-  - {name: flow, table: holding, address: 0, type: uint16, scale: 0.1}
+  - {name: flow, table: holding, address: 0, type: uint16, scale: 0.1, unit: m3/h}
   - {name: stage, table: holding, address: 1, type: enum, enum: {0: idle, 1: run}}
 """
 

@@ -131,3 +131,15 @@ def test_a_pm_meter_on_a_missing_point_never_falls_due(tmp_path: Path) -> None:
     assert f.equipment == "pump-x1" and f.severity == "warning"
     assert "PM plan pump.seal_check: its meter never falls due (point starts" in f.message
     assert f.related == (f"{plans / 'pump.yaml'}:2",)
+
+
+def test_a_derived_point_feeds_the_rules_that_read_it(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    text = (PROFILES / "acme-booster.yaml").read_text(encoding="utf-8")
+    derived = "  - {name: dry_run, role: alarm, derive: {from: alarm_code, in: [57]}}\n"
+    (profiles / "acme-booster.yaml").write_text(text.rstrip("\n") + "\n" + derived, "utf-8")
+    found = cloud_findings(load_site(SITE, profiles), None, None)
+    (f,) = _x1(found, RULE_NEVER_FIRES)
+    assert "pump.dry_run" not in f.message and "dry_run," not in f.message
+    assert "pump.low_pressure" in f.message  # still not provided

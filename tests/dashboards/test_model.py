@@ -244,7 +244,8 @@ def test_a_point_of_the_wrong_type_fails_the_build(tmp_path: Path) -> None:
                 "{name: dry_run, table: input, address: 0, type: uint16",
             )
         (tmp_path / path.name).write_text(text)
-    with pytest.raises(DashboardError, match=r"dry_run.*integer.*boolean"):
+    # the profile loader refuses it first: dry_run is a canonical boolean (docs/points.md)
+    with pytest.raises(DashboardError, match=r"dry_run.*canonical pump point of type bool"):
         build_all(tmp_path)
 
 

@@ -366,10 +366,11 @@ def test_unknown_building_is_an_error() -> None:
 
 
 def test_site_folder_adds_and_overrides_profiles(tmp_path: Path) -> None:
-    modbus(tmp_path, "  - {name: flow, table: input, address: 0, type: uint16}\n", name="acme-9000")
+    flow = "  - {name: flow, table: input, address: 0, type: uint16, unit: m3/h}\n"
+    modbus(tmp_path, flow, name="acme-9000")
     modbus(
         tmp_path,
-        "  - {name: only, table: input, address: 0, type: uint16}\n",
+        "  - {name: only, table: input, address: 0, type: uint16, unit: 1}\n",
         name="plantroom-sim-pump",
     )
     lib = ProfileLibrary(tmp_path)

@@ -73,7 +73,7 @@ def test_bits_of_a_status_word_do_not_overlap_but_the_same_bit_twice_does(
     folder = _profile(
         tmp_path,
         [
-            "{name: word, table: input, address: 20, type: uint16}",
+            "{name: word, table: input, address: 20, type: uint16, role: state}",
             "{name: a, table: input, address: 20, type: bit, bit: 3}",
             "{name: b, table: input, address: 20, type: bit, bit: 4}",
             "{name: c, table: input, address: 20, type: bit, bit: 3}",
