@@ -133,8 +133,9 @@ def create_app(
         stack.callback(setattr, state, "db", None)
         if settings.demo_mode:  # demo users; their e-mail contact points with a mail channel
             _demo(state, database, "email" if "email" in outbound.channels else None)
+        escalator: Escalator | None = None
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
-            ticker = Escalator(
+            escalator = ticker = Escalator(
                 database, state.sla, clock=clock, interval=settings.escalation_interval_s
             )
             await stack.enter_async_context(ticker)
@@ -146,6 +147,8 @@ def create_app(
             await stack.enter_async_context(outbound.deliver(database, clock))
         if ingest:
             monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
+            if escalator is not None:  # a new job is told at once, not at the next tick
+                monitor.on_raised = escalator.ticker.wake
             consumer = TelemetryConsumer(
                 settings,
                 monitor,

@@ -14,7 +14,7 @@ seconds per piece of equipment, and everything on `flush` (at shutdown).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -110,6 +110,9 @@ class Monitor:
         self._saved_at: dict[str, float] = {}
         self._needs_load = False  # a reload failed (database down): retry before the next batch
         self.stats = MonitorStats()
+        # called (on the batch's thread) after a batch that raised an alarm has committed:
+        # the SLA ticker's wake, so a new job is dispatched now, not at its next tick
+        self.on_raised: Callable[[], None] | None = None
 
     @property
     def engine(self) -> RuleEngine:
@@ -158,6 +161,7 @@ class Monitor:
         database is still unreachable, so no batch meets an engine that tracks nothing)."""
         if self._needs_load:
             self.load()
+        raised = self.stats.raised
         try:
             with self._db.session() as session:
                 self._apply(session, items)
@@ -170,6 +174,8 @@ class Monitor:
             raise
         self.stats.batches += 1
         self.stats.last_batch_at = self._clock()
+        if self.stats.raised != raised and self.on_raised is not None:
+            self.on_raised()
 
     def flush(self) -> None:
         """Save every piece of rule state not saved yet (at shutdown)."""

@@ -161,11 +161,20 @@ class Ticker(Runs, Generic[R]):
         self._tick = tick
         self._clock = clock
         self._stop = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._loop_of: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
         return self._task is not None
+
+    def wake(self) -> None:
+        """Tick now rather than at the end of the pause (from any thread); a tick under way
+        is followed by another at once. Does nothing when the ticker is not running."""
+        loop = self._loop_of
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._woken.set)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Any other function on the ticker's thread, in turn with the ticks."""
@@ -197,11 +206,13 @@ class Ticker(Runs, Generic[R]):
             raise RuntimeError(f"ticker {self.name} is already running")
         self.thread.start()
         self._stop.clear()
+        self._loop_of = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
         """Stop ticking after the tick under way, and join the thread."""
         self._stop.set()
+        self._loop_of = None
         task, self._task = self._task, None
         try:
             if task is not None:
@@ -210,12 +221,16 @@ class Ticker(Runs, Generic[R]):
             await self.thread.stop()
 
     async def _pause(self) -> bool:
-        """Wait one interval; True if asked to stop meanwhile."""
+        """Wait one interval, or until woken; True if asked to stop meanwhile."""
+        stop = asyncio.ensure_future(self._stop.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
         try:
-            await asyncio.wait_for(self._stop.wait(), self.interval)
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait({stop, woken}, timeout=self.interval, return_when="FIRST_COMPLETED")
+        finally:
+            stop.cancel()
+            woken.cancel()
+        self._woken.clear()
+        return self._stop.is_set()
 
     async def _loop(self) -> None:
         if self.delay_first and await self._pause():

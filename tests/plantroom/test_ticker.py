@@ -132,6 +132,19 @@ async def test_the_first_tick_can_wait_one_interval() -> None:
     assert ticks == [1]
 
 
+async def test_wake_ticks_now_from_any_thread_instead_of_after_the_pause() -> None:
+    ticks: list[int] = []
+    Ticker("t-idle", lambda: ticks.append(1), interval=3600).wake()  # not running: nothing
+    async with Ticker("t-wake", lambda: ticks.append(1), interval=3600) as ticker:
+        await wait_for_async(lambda: ticker.stats.ticks == 1, "the first tick", within=10.0)
+        # from another thread, as the fault path does after it raised an alarm
+        threading.Thread(target=ticker.wake).start()
+        await wait_for_async(lambda: ticker.stats.ticks == 2, "the woken tick", within=10.0)
+        ticker.wake()
+        await wait_for_async(lambda: ticker.stats.ticks == 3, "woken again", within=10.0)
+    assert ticks == [1, 1, 1]  # an hour's interval: every tick after the first was woken
+
+
 async def test_run_now_takes_its_turn_on_the_thread_and_raises() -> None:
     names: list[str] = []
     fail = False
