@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
-from cloud.api import ack_links, alarm_actions, console, errors
+from cloud.api import ack_links, alarm_actions, console, equipment_page, errors
 from cloud.api import checklist as checklist_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import notifications as notification_routes
@@ -208,5 +208,6 @@ def create_app(
     app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
     app.include_router(oncall_routes.router, prefix="/api")  # on-call rotas
     console.install(app)  # the technician console at /, /api/events, equipment history
+    app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

@@ -359,6 +359,38 @@ def check(
     raise typer.Exit(report.exit_status(strict=strict))
 
 
+# -- plantroom labels: QR labels for a building's equipment -------------------------------
+
+
+@app.command("labels")
+def labels(
+    inventory: Annotated[
+        Path,
+        typer.Option("--inventory", "-i", envvar="PLANTROOM_INVENTORY", help="site inventory"),
+    ],
+    building: Annotated[str, typer.Option("--building", "-b", help="the building's id")],
+    url: Annotated[
+        str, typer.Option("--url", help="the console's address, e.g. https://console.example")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the PDF file to write")],
+    font: Annotated[
+        Path | None,
+        typer.Option(help="a TrueType font for names beyond Latin-1 (e.g. Chinese)"),
+    ] = None,
+) -> None:
+    """Write an A4 PDF sheet of QR labels, one per piece of equipment of a building; each
+    QR code opens `<url>/equipment/<id>` in the console."""
+    from plantroom.inventory import load_inventory
+    from stack.labels import write_sheet
+
+    try:
+        count = write_sheet(load_inventory(inventory), building, url, out, font=font)
+    except PlantroomError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{out}: {count} labels for building {building}")
+
+
 def main() -> None:
     app()
 

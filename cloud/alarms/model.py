@@ -41,6 +41,12 @@ class Alarm(Base):
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id"), index=True, comment="folded into this building incident"
     )
+    # Shelving (migration 0010_qr_alarm_shelve): set aside for a while, with a reason.
+    shelved_until: Mapped[datetime | None] = mapped_column(
+        comment="set aside by a person until then; NULL when not shelved"
+    )
+    shelved_reason: Mapped[str | None] = mapped_column(String(500))
+    shelved_by: Mapped[str | None] = mapped_column(String(64), comment="a username")
 
     equipment: Mapped[Equipment] = relationship()
     acknowledged_by: Mapped[User | None] = relationship()

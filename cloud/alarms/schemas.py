@@ -27,6 +27,11 @@ class AlarmOut(OutModel):
     acknowledged: bool
     acknowledged_at: datetime | None
     acknowledged_by: Username | None
+    shelved_until: datetime | None = Field(
+        description="set aside until then (it stays active); past or null: not shelved"
+    )
+    shelved_reason: str | None
+    shelved_by: str | None
 
 
 class AlarmPage(OutModel):
@@ -40,6 +45,18 @@ class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(default=None, max_length=2000)
+
+
+MAX_SHELVE_MINUTES = 24 * 60
+
+
+class ShelveIn(BaseModel):
+    """Set an alarm aside for a bounded time, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(ge=5, le=MAX_SHELVE_MINUTES, description="5 minutes to 24 hours")
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class AlarmAckOut(AlarmOut):

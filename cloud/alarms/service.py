@@ -13,7 +13,7 @@ This module knows alarms only; what an alarm does to work orders is the fault pa
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState
 from cloud.equipment import Equipment
-from cloud.errors import Conflict, NotFound
+from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.incidents.model import Incident
 from cloud.rules.model import Rule
 from cloud.users.model import User
@@ -89,6 +89,7 @@ def retrigger(
         alarm.acknowledged = False
         alarm.acknowledged_at = None
         alarm.acknowledged_by_id = None
+        unshelve(alarm)
     alarm.state = AlarmState.ACTIVE
     alarm.cleared_at = None
     alarm.severity = rule.severity
@@ -130,6 +131,41 @@ def acknowledge(session: Session, alarm_id: int, *, user: User, now: datetime) -
     return alarm
 
 
+def shelved(alarm: Alarm, now: datetime) -> bool:
+    return alarm.shelved_until is not None and alarm.shelved_until > now
+
+
+def shelve(
+    session: Session, alarm_id: int, *, user: User, now: datetime, minutes: int, reason: str
+) -> Alarm:
+    """Set an active alarm aside until `now + minutes`, saying why. It stays active (only
+    the equipment clears it); lists can leave it out until then. A fault that clears and comes
+    back is no longer shelved."""
+    alarm = get(session, alarm_id)
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise InvalidInput("reason: say why the alarm is shelved (at least 3 characters)")
+    if alarm.state is not AlarmState.ACTIVE:
+        raise Conflict(f"alarm {alarm_id} has cleared; only an active alarm can be shelved")
+    if shelved(alarm, now):
+        until = alarm.shelved_until.isoformat() if alarm.shelved_until else ""
+        raise Conflict(
+            f"alarm {alarm_id} is already shelved by {alarm.shelved_by} until {until}",
+            code="already_shelved",
+        )
+    alarm.shelved_until = now + timedelta(minutes=minutes)
+    alarm.shelved_reason = reason
+    alarm.shelved_by = user.username
+    log.info("alarm %d shelved by %s for %d min: %s", alarm.id, user.username, minutes, reason)
+    return alarm
+
+
+def unshelve(alarm: Alarm) -> None:
+    alarm.shelved_until = None
+    alarm.shelved_reason = None
+    alarm.shelved_by = None
+
+
 def get(session: Session, alarm_id: int) -> Alarm:
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
@@ -143,11 +179,19 @@ def search(
     state: AlarmState | None = None,
     equipment_id: str | None = None,
     building: str | None = None,
+    shelved: bool | None = None,
+    now: datetime | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Alarm], int]:
-    """A page of alarms, newest raised first, and how many match in all."""
+    """A page of alarms, newest raised first, and how many match in all. `shelved` keeps
+    only the alarms shelved at `now` (True) or only the others (False)."""
     query = select(Alarm)
+    if shelved is not None:
+        if now is None:
+            raise ValueError("search(shelved=...) needs now")
+        is_shelved = Alarm.shelved_until.is_not(None) & (Alarm.shelved_until > now)
+        query = query.where(is_shelved if shelved else ~is_shelved)
     if state is not None:
         query = query.where(Alarm.state == state)
     if equipment_id is not None:

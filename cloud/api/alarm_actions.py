@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from cloud import faults
 from cloud.alarms import service as alarms
-from cloud.alarms.schemas import AcknowledgeIn, AlarmAckOut, AlarmOut
+from cloud.alarms.schemas import AcknowledgeIn, AlarmAckOut, AlarmOut, ShelveIn
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep
 from cloud.incidents import service as incidents
@@ -41,6 +41,45 @@ def acknowledge_alarm(
     session.commit()
     out = AlarmOut.model_validate(alarm)
     return AlarmAckOut(**out.model_dump(), lifecycle=alarms.lifecycle(alarm))
+
+
+@router.post(
+    "/alarms/{alarm_id}/shelve",
+    response_model=AlarmOut,
+    responses={
+        404: {"model": ErrorBody, "description": "no such alarm"},
+        409: {"model": ErrorBody, "description": "cleared, or already shelved"},
+    },
+)
+def shelve_alarm(
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: ShelveIn,
+    session: SessionDep,
+    state: StateDep,
+    user: CurrentUser,
+) -> AlarmOut:
+    """Set an active alarm aside for 5 minutes to 24 hours with a reason: it stays active,
+    and lists asked for `shelved=false` leave it out until then."""
+    alarm = alarms.shelve(
+        session, alarm_id, user=user, now=state.clock(), minutes=body.minutes, reason=body.reason
+    )
+    session.commit()
+    return AlarmOut.model_validate(alarm)
+
+
+@router.post(
+    "/alarms/{alarm_id}/unshelve",
+    response_model=AlarmOut,
+    responses={404: {"model": ErrorBody, "description": "no such alarm"}},
+)
+def unshelve_alarm(
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
+) -> AlarmOut:
+    """Put a shelved alarm back before its time (nothing happens if it was not shelved)."""
+    alarm = alarms.get(session, alarm_id)
+    alarms.unshelve(alarm)
+    session.commit()
+    return AlarmOut.model_validate(alarm)
 
 
 @router.get("/incidents", response_model=list[IncidentOut])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, answer
+from cloud.deps import CurrentUser, SessionDep, StateDep, answer
 from cloud.enums import AlarmState
 
 router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
@@ -18,10 +18,14 @@ router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 @router.get("", response_model=AlarmPage)
 def list_alarms(
     session: SessionDep,
+    app_state: StateDep,
     user: CurrentUser,
     state: Annotated[AlarmState | None, Query()] = None,
     equipment_id: Annotated[str | None, Query()] = None,
     building: Annotated[str | None, Query()] = None,
+    shelved: Annotated[
+        bool | None, Query(description="true: only shelved now; false: only the others")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
@@ -30,6 +34,8 @@ def list_alarms(
         state=state,
         equipment_id=equipment_id,
         building=building,
+        shelved=shelved,
+        now=app_state.clock(),
         limit=limit,
         offset=offset,
     )

@@ -2,6 +2,7 @@
 
 import { api } from './api.js';
 import { ago, badge, h, reconcile, timeEl } from './dom.js';
+import { alarmActions, alarmActionSignature } from './equipment_actions.js';
 
 export function alarmItem(alarm) {
   return h(
@@ -90,7 +91,15 @@ export class AlarmsView {
     const items = [...this.alarms.values()]
       .filter((a) => this.show === 'all' || a.state === this.show)
       .sort(byNewest);
-    reconcile(this.list, items, { key: (a) => a.id, signature: alarmSignature, render: alarmItem });
+    reconcile(this.list, items, {
+      key: (a) => a.id,
+      signature: (a) => `${alarmSignature(a)}|${alarmActionSignature(a)}`,
+      render: (a) => {
+        const item = alarmItem(a);
+        item.append(alarmActions(a, (updated) => this.alarm({ alarm: updated })));
+        return item;
+      },
+    });
     this.count.textContent = `(${items.length})`;
     this.empty.hidden = items.length > 0;
   }

@@ -3,11 +3,14 @@
 
 import { alarmItem, alarmSignature } from './alarms.js';
 import { api } from './api.js';
+import { alarmActions, alarmActionSignature, reportProblem } from './equipment_actions.js';
 import { lineChart, summary } from './chart.js';
 import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
+import { t } from './i18n.js';
 import { compareJobs, jobCard } from './job_card.js';
 
 const REFRESH_MS = 15000;
+const OPEN = ['open', 'acknowledged', 'in_progress', 'on_hold'].map((s) => `&status=${s}`).join('');
 
 export class EquipmentListView {
   constructor(ctx) {
@@ -82,44 +85,50 @@ export class EquipmentView {
     this.caption = h('figcaption', { id: 'chart-desc' });
     this.alarmList = h('ul', { class: 'cards', 'aria-labelledby': 'eq-alarms-h' });
     this.jobList = h('ul', { class: 'cards', 'aria-labelledby': 'eq-jobs-h' });
-    this.noAlarms = h('p', { class: 'empty', hidden: true }, 'No alarms.');
-    this.noJobs = h('p', { class: 'empty', hidden: true }, 'No work orders.');
+    this.noAlarms = h('p', { class: 'empty', hidden: true }, t('equipment.no_alarms'));
+    this.noJobs = h('p', { class: 'empty', hidden: true }, t('equipment.no_jobs'));
+    this.report = h('div');
     main.replaceChildren(
-      h('p', { class: 'back' }, h('a', { href: '#/equipment' }, '← All equipment')),
+      h('p', { class: 'back' }, h('a', { href: '#/equipment' }, t('equipment.all'))),
       this.heading,
       this.facts,
       h(
         'section',
+        { 'aria-labelledby': 'eq-jobs-h' },
+        h('h2', { id: 'eq-jobs-h' }, t('equipment.open_jobs')),
+        this.noJobs,
+        this.jobList,
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'eq-alarms-h' },
+        h('h2', { id: 'eq-alarms-h' }, t('equipment.recent_alarms')),
+        this.noAlarms,
+        this.alarmList,
+      ),
+      h(
+        'section',
         { 'aria-labelledby': 'values-h' },
-        h('h2', { id: 'values-h' }, 'Current values'),
+        h('h2', { id: 'values-h' }, t('equipment.values')),
         h(
           'table',
           { class: 'values' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Point'), h('th', { scope: 'col' }, 'Value'))),
+          h(
+            'thead',
+            {},
+            h('tr', {}, h('th', { scope: 'col' }, t('equipment.point')), h('th', { scope: 'col' }, t('equipment.value'))),
+          ),
           this.values,
         ),
       ),
       h(
         'section',
         { 'aria-labelledby': 'chart-h' },
-        h('h2', { id: 'chart-h' }, 'Last 24 hours'),
-        h('div', { class: 'field' }, h('label', { for: 'point' }, 'Point'), this.pointSelect),
+        h('h2', { id: 'chart-h' }, t('equipment.last_24h')),
+        h('div', { class: 'field' }, h('label', { for: 'point' }, t('equipment.point')), this.pointSelect),
         h('figure', {}, this.chart, this.caption),
       ),
-      h(
-        'section',
-        { 'aria-labelledby': 'eq-alarms-h' },
-        h('h2', { id: 'eq-alarms-h' }, 'Recent alarms'),
-        this.noAlarms,
-        this.alarmList,
-      ),
-      h(
-        'section',
-        { 'aria-labelledby': 'eq-jobs-h' },
-        h('h2', { id: 'eq-jobs-h' }, 'Work orders'),
-        this.noJobs,
-        this.jobList,
-      ),
+      this.report,
     );
     this.timer = setInterval(() => this.refreshEquipment().catch(() => {}), REFRESH_MS);
   }
@@ -140,16 +149,29 @@ export class EquipmentView {
     document.title = `${e.id} · Plantroom`;
     const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
     this.facts.replaceChildren(
-      ...fact('Status', badge('equipment', e.status)),
-      ...fact('Kind', label(e.kind)),
-      ...fact('Where', [`building ${e.building}`, e.floor && `floor ${e.floor}`, e.zone].filter(Boolean).join(' · ')),
-      ...fact('Last heard from', ago(e.last_seen)),
+      ...fact(t('equipment.status'), badge('equipment', e.status)),
+      ...fact(t('equipment.kind'), label(e.kind)),
+      ...fact(
+        t('equipment.where'),
+        [t('equipment.building', { id: e.building }), e.floor && t('equipment.floor', { floor: e.floor }), e.zone]
+          .filter(Boolean)
+          .join(' · '),
+      ),
+      ...fact(t('equipment.last_seen'), ago(e.last_seen)),
     );
+    if (!this.report.firstChild) {
+      this.report.append(
+        reportProblem(e.id, e.building, (job) => {
+          this.refreshLists().catch((err) => showError(err.message));
+          location.hash = `#/jobs/${encodeURIComponent(job.number)}`;
+        }),
+      );
+    }
     const names = Object.keys(e.last_values).sort();
     this.values.replaceChildren(
       ...(names.length
         ? names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)), h('td', {}, formatValue(e.last_values[n]))))
-        : [h('tr', {}, h('td', { colspan: 2 }, 'No telemetry yet.'))]),
+        : [h('tr', {}, h('td', { colspan: 2 }, t('equipment.no_telemetry')))]),
     );
     const points = names.filter((n) => chartable(e.last_values[n]));
     const current = [...this.pointSelect.options].map((o) => o.value).join();
@@ -172,10 +194,19 @@ export class EquipmentView {
     const id = encodeURIComponent(this.id);
     const [alarms, jobs] = await Promise.all([
       api(`/api/alarms?equipment_id=${id}&limit=10`),
-      api(`/api/work-orders?equipment_id=${id}&limit=10`),
+      api(`/api/work-orders?equipment_id=${id}${OPEN}&limit=50`),
     ]);
     const states = new Map(alarms.items.map((a) => [a.id, a.state]));
-    reconcile(this.alarmList, alarms.items, { key: (a) => a.id, signature: alarmSignature, render: alarmItem });
+    const changed = () => this.refreshLists().catch((e) => showError(e.message));
+    reconcile(this.alarmList, alarms.items, {
+      key: (a) => a.id,
+      signature: (a) => `${alarmSignature(a)}|${alarmActionSignature(a)}`,
+      render: (a) => {
+        const item = alarmItem(a);
+        item.append(alarmActions(a, changed));
+        return item;
+      },
+    });
     const sorted = [...jobs.items].sort(compareJobs);
     reconcile(this.jobList, sorted, {
       key: (wo) => wo.id,
