@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import registry
-from cloud.api import events
+from cloud.api import console_app, events
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, StateDep
 from cloud.equipment import Equipment
@@ -43,7 +43,8 @@ POINT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # as plantroom.schema's Poi
 # The console's page only loads its own files and talks only to this service.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+    "manifest-src 'self'; worker-src 'self'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -276,7 +277,8 @@ lifespan_router = APIRouter(lifespan=_close_streams)
 
 def install(app: FastAPI) -> events.Broadcaster:
     """Serve the console at `/` (its files under `/console/`), the event stream at
-    `/api/events` and the history at `/api/equipment/{id}/history`. Returns the event
+    `/api/events`, the history at `/api/equipment/{id}/history`, and the installable app's
+    service worker, manifest and icons (cloud/api/console_app.py). Returns the event
     broadcaster (also `app.state.events`), which anything in the service may `notify`."""
     state: AppState = app.state.cloud
     broadcaster = events.Broadcaster(state.database)
@@ -285,5 +287,6 @@ def install(app: FastAPI) -> events.Broadcaster:
     app.include_router(events.router, prefix="/api")
     app.include_router(lifespan_router)
     app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)
+    console_app.install(app, CONSOLE_DIR, PAGE_HEADERS)
     app.mount("/console", ConsoleFiles(directory=CONSOLE_DIR), name="console")
     return broadcaster

@@ -1,5 +1,7 @@
 // Talking to the cloud service: the token, JSON requests, and the live event stream.
 
+import { saveRead, savedRead } from './store.js';
+
 const TOKEN_KEY = 'plantroom.token';
 
 export const auth = {
@@ -22,9 +24,37 @@ export class ApiError extends Error {
   }
 }
 
+// Whether the last request reached the service: 'plantroom:network' events with
+// `detail.online` tell the header when that changes.
+export const network = { online: navigator.onLine };
+
+export function reached(online) {
+  if (network.online === online) return;
+  network.online = online;
+  window.dispatchEvent(new CustomEvent('plantroom:network', { detail: { online } }));
+}
+window.addEventListener('online', () => reached(true));
+window.addEventListener('offline', () => reached(false));
+
 // A request to the API. Resolves to the decoded JSON; rejects with ApiError carrying the
 // service's own error code and message. A 401 also tells the app the session has ended.
+// A signed-in read is kept on the device and, without signal, answered from there.
 export async function api(path, { method = 'GET', body, token = auth.token } = {}) {
+  const keep = method === 'GET' && Boolean(token);
+  try {
+    const data = await request(path, { method, body, token });
+    if (keep) saveRead(path, data);
+    return data;
+  } catch (error) {
+    if (keep && error.status === 0) {
+      const saved = await savedRead(path);
+      if (saved !== undefined) return saved;
+    }
+    throw error;
+  }
+}
+
+async function request(path, { method, body, token }) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -37,8 +67,10 @@ export async function api(path, { method = 'GET', body, token = auth.token } = {
       cache: 'no-store',
     });
   } catch {
+    reached(false);
     throw new ApiError(0, 'network', 'The service cannot be reached. Check the connection and try again.');
   }
+  reached(true);
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error ?? {};

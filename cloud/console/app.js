@@ -1,11 +1,15 @@
 // The console: sign-in, the page frame, navigation between views, and live updates.
 
 import { AlarmsView } from './alarms.js';
-import { api, auth, LiveEvents, signIn } from './api.js';
+import { api, auth, LiveEvents, network, signIn } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
+import { t } from './i18n.js';
 import { JobView } from './job_page.js';
 import { JobsView } from './jobs.js';
+import * as outbox from './outbox.js';
+import { showOutbox } from './outbox_view.js';
+import { forgetReads } from './store.js';
 import { SystemAlarmBanner } from './system_alarms.js';
 import { OnCallView } from './oncall.js';
 
@@ -16,11 +20,26 @@ const liveBox = document.getElementById('live');
 
 const session = { user: null, view: null, live: null, streaming: false, firstView: true };
 
-const LIVE_TEXT = { live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline: retrying' };
-
+// The header: the stream's state, or "Offline" while the service cannot be reached.
 function setLive(state) {
+  session.liveState = state;
+  if (state === 'live') outbox.flush();
+  paintLive();
+}
+
+function paintLive() {
+  const state = network.online ? session.liveState ?? 'reconnecting' : 'offline';
   liveBox.dataset.state = state;
-  liveBox.textContent = LIVE_TEXT[state];
+  liveBox.textContent = t(`live.${state}`);
+}
+
+function onNetwork() {
+  paintLive();
+  // without signal the stream cannot say when to load: show what the device keeps
+  if (!network.online && session.user && !session.streaming) {
+    session.streaming = true;
+    refreshView(session.view);
+  }
 }
 
 function route() {
@@ -93,6 +112,8 @@ function enter(user) {
   liveBox.hidden = false;
   document.getElementById('who-name').textContent = user.display_name ?? user.username;
   setLive('reconnecting');
+  session.hideOutbox = showOutbox(document.getElementById('outbox'));
+  outbox.start(user);
   session.live = new LiveEvents({ onReady, onWorkOrder, onAlarm, onState: setLive });
   session.banner = new SystemAlarmBanner(document.getElementById('system-alarms'), user);
   session.banner.start();
@@ -105,9 +126,14 @@ function enter(user) {
   }, 4000);
   window.addEventListener('hashchange', show);
   show();
+  onNetwork();
 }
 
 function leave(message) {
+  session.hideOutbox?.();
+  outbox.stop(); // what is waiting stays on the device, and is sent when this user is back
+  document.getElementById('outbox').hidden = true;
+  forgetReads();
   session.live?.close();
   session.banner?.stop();
   clearTimeout(session.fallback);
@@ -198,6 +224,8 @@ async function boot() {
     (main.querySelector('h1') ?? main).focus();
   });
   document.getElementById('sign-out').addEventListener('click', () => leave('You have signed out.'));
+  window.addEventListener('plantroom:network', onNetwork);
+  navigator.serviceWorker?.register('/sw.js').catch((error) => console.warn('plantroom: no offline copy of the console', error));
   window.addEventListener('plantroom:unauthorized', () => {
     if (session.user) leave('Your session has ended. Sign in again.');
   });

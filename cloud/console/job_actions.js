@@ -1,8 +1,9 @@
 // The actions on a job: which a user may take, their buttons, the note some of them ask for,
 // and doing one through the API.
 
-import { api } from './api.js';
 import { announce, h } from './dom.js';
+import { t } from './i18n.js';
+import { submit } from './outbox.js';
 
 const FIELD_ROLES = new Set(['technician', 'supervisor', 'admin']);
 
@@ -118,9 +119,10 @@ async function run(where, wo, action, note, ctx) {
   try {
     const body = { channel: 'console' };
     if (note) body.note = note;
-    const updated = await api(`/api/work-orders/${wo.id}/${action}`, { method: 'POST', body });
-    announce(`${updated.number} ${ACTIONS[action].done}.`);
-    ctx.changed(updated, { focus: true });
+    const done = await submit(wo.id, `/api/work-orders/${wo.id}/${action}`, { json: body });
+    if (done.sent) announce(`${done.answer.number} ${ACTIONS[action].done}.`);
+    else announce(t('outbox.kept', { number: wo.number }));
+    ctx.changed(done.sent ? done.answer : wo, { focus: true });
     return true;
   } catch (error) {
     where.after(h('p', { class: 'card-error', role: 'alert' }, error.message));

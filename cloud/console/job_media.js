@@ -4,11 +4,17 @@
 import { auth } from './api.js';
 import { announce, clockTime, h, timeEl } from './dom.js';
 import { t } from './i18n.js';
-import { mayWork, send } from './job_work.js';
+import { mayWork } from './job_work.js';
+import { submit } from './outbox.js';
 
-// An image of the API, fetched with the token (an <img src> cannot send it).
-function authImage(url, alt) {
+// An image of the API, fetched with the token (an <img src> cannot send it); one still on
+// the device (not yet sent) is shown from its Blob.
+function authImage(url, alt, blob = null) {
   const img = h('img', { alt, loading: 'lazy', width: 160, height: 120 });
+  if (blob) {
+    img.src = URL.createObjectURL(blob);
+    return img;
+  }
   fetch(url, { headers: { Authorization: `Bearer ${auth.token}` } })
     .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
     .then((blob) => { img.src = URL.createObjectURL(blob); })
@@ -29,8 +35,9 @@ export function photosSection(wo, ctx) {
     h('h2', { id: 'photos-h' }, t('photos.heading')),
     pictures.length
       ? h('ul', { class: 'thumbs' }, pictures.map((p) => h('li', {},
-        h('a', { href: '#', onclick: (e) => { e.preventDefault(); } }, authImage(`${p.url}?thumb=true`, p.caption ?? t('photos.alt', { by: p.added_by }))),
-        p.caption ? h('p', { class: 'meta' }, p.caption) : null)))
+        h('a', { href: '#', onclick: (e) => { e.preventDefault(); } }, authImage(`${p.url}?thumb=true`, p.caption ?? t('photos.alt', { by: p.added_by }), p.blob)),
+        p.caption ? h('p', { class: 'meta' }, p.caption) : null,
+        p.pending ? h('p', { class: 'pending' }, t('outbox.not_sent')) : null)))
       : h('p', { class: 'empty' }, t('photos.none')),
   );
   if (!mayWork(wo, ctx.user)) return section;
@@ -38,14 +45,12 @@ export function photosSection(wo, ctx) {
   const file = h('input', { id: 'photo-file', type: 'file', accept: 'image/*', capture: 'environment', name: 'file', class: 'file' });
   file.addEventListener('change', async () => {
     if (!file.files.length) return;
-    const form = new FormData();
-    form.append('file', file.files[0]);
-    if (caption.value.trim()) form.append('caption', caption.value.trim());
-    form.append('channel', 'console');
+    const parts = [['file', file.files[0], file.files[0].name || 'photo.jpg'], ['channel', 'console']];
+    if (caption.value.trim()) parts.push(['caption', caption.value.trim()]);
     file.disabled = true;
     try {
-      await send(`/api/work-orders/${wo.id}/photos`, { form });
-      announce(t('photos.sent'));
+      const done = await submit(wo.id, `/api/work-orders/${wo.id}/photos`, { parts });
+      announce(t(done.sent ? 'photos.sent' : 'photos.kept'));
       await ctx.reload();
     } catch (e) {
       failure(section, e.message);
@@ -68,7 +73,8 @@ export function signOffSection(wo, ctx) {
   if (wo.signed_at) {
     section.append(
       h('p', { class: 'signed' }, '✓ ', t('signoff.done', { name: wo.signed_by, time: clockTime(wo.signed_at) })),
-      signature ? authImage(signature.url, t('signoff.alt', { name: wo.signed_by })) : null,
+      signature ? authImage(signature.url, t('signoff.alt', { name: wo.signed_by }), signature.blob) : null,
+      signature?.pending ? h('p', { class: 'pending' }, t('outbox.not_sent')) : null,
     );
     return section;
   }
@@ -77,30 +83,28 @@ export function signOffSection(wo, ctx) {
   const name = h('input', { id: 'signer', type: 'text', maxlength: 128, name: 'signer', autocomplete: 'name' });
   const canvas = h('canvas', { id: 'signature-pad', class: 'pad', role: 'img', 'aria-label': t('signoff.pad'), width: 600, height: 200 });
   const pad = signaturePad(canvas);
-  const submit = h('button', { type: 'button', class: 'primary' }, t('signoff.submit'));
-  submit.addEventListener('click', async () => {
+  const button = h('button', { type: 'button', class: 'primary' }, t('signoff.submit'));
+  button.addEventListener('click', async () => {
     if (!name.value.trim()) { name.focus(); return failure(section, t('signoff.signer')); }
     if (!pad.drawn) return failure(section, t('signoff.empty'));
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
-    const form = new FormData();
-    form.append('signature', blob, 'signature.png');
-    form.append('signer', name.value.trim());
-    form.append('channel', 'console');
-    submit.disabled = true;
+    const parts = [['signature', blob, 'signature.png'], ['signer', name.value.trim()], ['channel', 'console']];
+    button.disabled = true;
     try {
-      const updated = await send(`/api/work-orders/${wo.id}/sign-off`, { form });
-      announce(t('signoff.saved'));
-      ctx.changed(updated);
+      const done = await submit(wo.id, `/api/work-orders/${wo.id}/sign-off`, { parts });
+      announce(t(done.sent ? 'signoff.saved' : 'signoff.kept'));
+      if (done.sent) ctx.changed(done.answer);
+      else await ctx.reload();
     } catch (e) {
       failure(section, e.message);
-      submit.disabled = false;
+      button.disabled = false;
     }
   });
   section.append(
     h('div', { class: 'field' }, h('label', { for: 'signer' }, t('signoff.signer')), name),
     h('p', { class: 'hint', id: 'pad-hint' }, t('signoff.pad')),
     canvas,
-    h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'secondary', onclick: () => pad.clear() }, t('signoff.clear'))),
+    h('div', { class: 'actions' }, button, h('button', { type: 'button', class: 'secondary', onclick: () => pad.clear() }, t('signoff.clear'))),
   );
   return section;
 }
@@ -140,23 +144,23 @@ export function commentsSection(wo, ctx) {
     { 'aria-labelledby': 'comments-h', class: 'work comments' },
     h('h2', { id: 'comments-h' }, t('comments.heading')),
     wo.comments?.length
-      ? h('ul', { class: 'comment-list' }, wo.comments.map((c) => h('li', {}, h('p', { class: 'meta' }, t('comments.by', { author: c.author, time: '' }), timeEl(c.at, clockTime(c.at))), h('p', { class: 'pre' }, c.text))))
+      ? h('ul', { class: 'comment-list' }, wo.comments.map((c) => h('li', {}, h('p', { class: 'meta' }, t('comments.by', { author: c.author, time: '' }), timeEl(c.at, clockTime(c.at))), h('p', { class: 'pre' }, c.text), c.pending ? h('p', { class: 'pending' }, t('outbox.not_sent')) : null)))
       : h('p', { class: 'empty' }, t('comments.none')),
   );
   const text = h('textarea', { id: 'comment-text', name: 'text', rows: 2, maxlength: 4000 });
-  const submit = h('button', { type: 'submit', class: 'secondary' }, t('comments.submit'));
-  const form = h('form', { class: 'comment-form' }, h('label', { for: 'comment-text' }, t('comments.label')), text, h('div', { class: 'actions' }, submit));
+  const button = h('button', { type: 'submit', class: 'secondary' }, t('comments.submit'));
+  const form = h('form', { class: 'comment-form' }, h('label', { for: 'comment-text' }, t('comments.label')), text, h('div', { class: 'actions' }, button));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!text.value.trim()) return text.focus();
-    submit.disabled = true;
+    button.disabled = true;
     try {
-      await send(`/api/work-orders/${wo.id}/comments`, { json: { text: text.value.trim(), channel: 'console' } });
-      announce(t('comments.saved'));
+      const done = await submit(wo.id, `/api/work-orders/${wo.id}/comments`, { json: { text: text.value.trim(), channel: 'console' } });
+      announce(t(done.sent ? 'comments.saved' : 'comments.kept'));
       await ctx.reload();
     } catch (e) {
       failure(form, e.message);
-      submit.disabled = false;
+      button.disabled = false;
     }
   });
   section.append(form);

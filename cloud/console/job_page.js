@@ -6,6 +6,8 @@ import { jobCard, tickDue } from './job_card.js';
 import { commentsSection, photosSection, signOffSection } from './job_media.js';
 import { checklistSection } from './job_work.js';
 import { messagesSection } from './job_messages.js';
+import { overlay } from './outbox.js';
+import { heldNotice } from './outbox_view.js';
 
 export class JobView {
   constructor(ctx, id) {
@@ -24,25 +26,40 @@ export class JobView {
     this.body = h('div', { class: 'job' }, h('p', {}, 'Loading…'));
     main.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#/jobs' }, '← All jobs')), this.heading, this.body);
     this.tick = setInterval(() => tickDue(main), 30000);
+    // an action of this job sent, kept or refused: show the job as it is now (but not from
+    // under someone typing)
+    this.onOutbox = ({ detail }) => {
+      if (detail.job !== null && detail.job !== this.id) return;
+      const typing = document.activeElement?.matches('input, textarea') ?? false;
+      this.reload({ force: !typing }).catch((e) => showError(e.message));
+    };
+    window.addEventListener('plantroom:outbox', this.onOutbox);
   }
 
   unmount() {
     clearInterval(this.tick);
+    window.removeEventListener('plantroom:outbox', this.onOutbox);
   }
 
   async refresh() {
     this.show(await api(`/api/work-orders/${this.id}`));
   }
 
-  show(wo, { focus = false, force = false, focusStep = null } = {}) {
+  async reload(options = {}) {
+    this.show(await api(`/api/work-orders/${this.id}`), { force: true, ...options });
+  }
+
+  show(served, { focus = false, force = false, focusStep = null } = {}) {
     if (this.body.querySelector('form.note')) return; // do not pull the form from under someone
     if (!force && this.body.contains(document.activeElement?.closest('.work') ?? null)) return; // nor a step being worked
+    const wo = overlay(served); // with the actions still waiting to be sent
     this.wo = wo;
     this.heading.textContent = wo.number;
     document.title = `${wo.number} · Plantroom`;
     const alarms = wo.alarm ? new Map([[wo.alarm.id, wo.alarm.state]]) : new Map();
     const card = jobCard(wo, this.cardCtx, { alarms, headingLevel: 'h2', link: false });
     const parts = [
+      heldNotice(wo.id),
       h('ul', { class: 'cards' }, card),
       wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
@@ -66,7 +83,7 @@ export class JobView {
     const ctx = {
       user: this.ctx.user,
       changed: (updated, options = {}) => this.show(updated, { force: true, ...options }),
-      reload: async () => this.show(await api(`/api/work-orders/${this.id}`), { force: true }),
+      reload: (options) => this.reload(options),
     };
     return [checklistSection(wo, ctx), photosSection(wo, ctx), signOffSection(wo, ctx), commentsSection(wo, ctx)];
   }

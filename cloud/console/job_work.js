@@ -1,35 +1,12 @@
 // Working a job's checklist on a phone: each step answered pass / fail / N/A, with its
 // reading (unit and limits shown, flagged at once when out of limits) and a note. Every
-// change is sent with an Idempotency-Key, so that sending it again applies it once.
+// change goes through the outbox (outbox.js): sent at once, or kept until there is signal.
 
-import { ApiError, auth } from './api.js';
 import { announce, h } from './dom.js';
 import { t } from './i18n.js';
+import { submit } from './outbox.js';
 
 const WORKING = new Set(['acknowledged', 'in_progress', 'on_hold']);
-
-export function actionId() {
-  return crypto.randomUUID ? crypto.randomUUID() : `a-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-}
-
-// A change to the job: JSON or a multipart form, with its action id. Resolves to the answer.
-export async function send(path, { json, form }) {
-  const headers = { Accept: 'application/json', 'Idempotency-Key': actionId() };
-  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
-  if (json !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  try {
-    response = await fetch(path, { method: 'POST', headers, body: json !== undefined ? JSON.stringify(json) : form });
-  } catch {
-    throw new ApiError(0, 'network', 'The service cannot be reached. Check the connection and try again.');
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error ?? {};
-    throw new ApiError(response.status, error.code ?? 'http_error', error.message ?? `HTTP ${response.status}`);
-  }
-  return data;
-}
 
 export function mayWork(wo, user) {
   if (!WORKING.has(wo.status)) return false;
@@ -104,6 +81,7 @@ function stepItem(wo, step, i, editable, ctx) {
   });
   item.append(h('fieldset', { class: 'results' }, h('legend', {}, t('checklist.result')), h('div', { class: 'segmented' }, results)));
   if (step.done && step.by) item.append(h('p', { class: 'meta' }, t('checklist.answered', { result: t(`checklist.${step.result ?? 'pass'}`), by: step.by })));
+  if (step.pending) item.append(h('p', { class: 'pending' }, t('outbox.not_sent')));
   item.append(state, error);
   flag(step.value ?? null);
 
@@ -116,9 +94,10 @@ function stepItem(wo, step, i, editable, ctx) {
     if (input && result !== 'na' && body.value === undefined) return complain(t('checklist.value_required'), input);
     results.forEach((b) => { b.disabled = true; });
     try {
-      const updated = await send(`/api/work-orders/${wo.id}/steps/${i}`, { json: body });
-      announce(t('checklist.saved', { n: i + 1 }));
-      ctx.changed(updated, { focusStep: i });
+      const done = await submit(wo.id, `/api/work-orders/${wo.id}/steps/${i}`, { json: body });
+      announce(t(done.sent ? 'checklist.saved' : 'checklist.kept', { n: i + 1 }));
+      if (done.sent) ctx.changed(done.answer, { focusStep: i });
+      else await ctx.reload({ focusStep: i });
     } catch (e) {
       complain(e.message);
       results.forEach((b) => { b.disabled = false; });

@@ -3,6 +3,16 @@
 import { api } from './api.js';
 import { h, reconcile } from './dom.js';
 import { compareJobs, jobCard, tickDue, WORKING } from './job_card.js';
+import { overlay } from './outbox.js';
+
+const KEEP_JOBS = 50; // of my jobs, the details kept on the device for working without signal
+
+// Read each job's page once, so that it is on the device when the signal goes.
+async function keepForOffline(jobs) {
+  for (const wo of jobs.slice(0, KEEP_JOBS)) {
+    await api(`/api/work-orders/${wo.id}`).catch(() => null);
+  }
+}
 
 function newer(incoming, current) {
   return !current || Date.parse(incoming.updated_at) >= Date.parse(current.updated_at);
@@ -82,10 +92,13 @@ export class JobsView {
       ),
     );
     this.tick = setInterval(() => tickDue(main), 30000);
+    this.onOutbox = () => this.render();
+    window.addEventListener('plantroom:outbox', this.onOutbox);
   }
 
   unmount() {
     clearInterval(this.tick);
+    window.removeEventListener('plantroom:outbox', this.onOutbox);
   }
 
   async refresh() {
@@ -104,6 +117,7 @@ export class JobsView {
     this.buildings = [...new Set(equipment.items.map((e) => e.building))].sort();
     this.renderPicker();
     this.render();
+    keepForOffline(mine.items);
   }
 
   renderPicker() {
@@ -164,7 +178,7 @@ export class JobsView {
   render() {
     const me = this.ctx.user.username;
     const chosen = this.chosenBuildings();
-    const all = [...this.jobs.values()];
+    const all = [...this.jobs.values()].map(overlay); // with the actions waiting to be sent
     const mine = all.filter((wo) => wo.assignee?.username === me && WORKING.includes(wo.status)).sort(compareJobs);
     const open = all
       .filter((wo) => wo.status === 'open' && !wo.assignee && (wo.building === null || chosen.has(wo.building)))
