@@ -67,6 +67,9 @@ async def test_a_dispatched_job_is_mailed_once_and_its_link_acknowledges_it(
     body = html_of(mail)
     assert "p1" in body and "urgent" in body
 
+    # a mail reader that shows only the plain text still gets the link, whole
+    plain = mail.get_body(preferencelist=("plain",))
+    assert plain is not None and ack_link(mail) in plain.get_content()
     path = urlsplit(ack_link(mail)).path
     page = await api.client.get(path)
     assert page.status_code == 200 and "Acknowledge WO-000001" in page.text
