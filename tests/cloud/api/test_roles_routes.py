@@ -9,7 +9,9 @@ table is what docs/api.md and docs/workorders.md promise:
 - supervisors also assign, close and cancel, and read users;
 - engineers read everything, ask for work, reload rules and run PM plans, and do not act on
   jobs;
-- admins do everything a supervisor does and manage users and teams.
+- admins do everything a supervisor does and manage users and teams;
+- everyone signed in keeps their own contact points and language; admins also anyone's;
+- a message's acknowledge link (`/ack/{token}`) is its own credential: no bearer token.
 
 An allowed call is built to succeed (a fresh work order in the right status and owned by the
 caller, a fresh user or team to change), so an allowed role must get a 2xx; a refused role a
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -37,6 +40,8 @@ from starlette.routing import Mount
 from cloud.alarms.model import Alarm, SystemAlarm
 from cloud.alarms.system import raise_system_alarm
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
+from cloud.notify import contacts, outbox
+from cloud.notify.outbound import Outbound
 from cloud.oncall import service as oncall_service
 from cloud.oncall.model import RotaCover
 from cloud.oncall.schemas import RotaIn
@@ -51,9 +56,11 @@ from cloud.users.service import (
     revoke_token,
     set_member,
 )
-from cloud.workorders import creation
+from cloud.workorders import creation, photos
 from cloud.workorders.model import Notification, WorkOrder
 from tests.cloud.harness import Api, Clock, raise_alarm, serve, settings_for
+from tests.cloud.notify.mail import smtp_server
+from tests.cloud.workorders.test_checklist_api import png
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +91,16 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/me/notifications"): ALL,
     ("POST", "/api/me/notifications/{notification_id}/read"): ALL,
     ("POST", "/api/me/notifications/read"): ALL,
+    # docs/notifications.md: each person's own contact points and language
+    ("GET", "/api/me/contact-points"): ALL,
+    ("POST", "/api/me/contact-points"): ALL,
+    ("DELETE", "/api/me/contact-points/{point_id}"): ALL,
+    ("POST", "/api/me/contact-points/{point_id}/test"): ALL,
+    ("POST", "/api/me/contact-points/{point_id}/verify"): ALL,
+    ("PUT", "/api/me/language"): ALL,
+    # ... and the link a message carries: its signed token is the credential
+    ("GET", "/ack/{token}"): PUBLIC,
+    ("POST", "/ack/{token}"): PUBLIC,
     ("GET", "/api/events"): ALL,
     # reading: anyone signed in
     ("GET", "/api/equipment"): ALL,
@@ -104,6 +121,10 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/work-orders"): ALL,
     ("GET", "/api/work-orders/{ref}"): ALL,
     ("GET", "/api/work-orders/{ref}/audit"): ALL,
+    ("GET", "/api/work-orders/{ref}/photos/{photo_id}"): ALL,
+    # docs/notifications.md: a job's messages, as its page in the console shows them
+    ("GET", "/api/notifications/outbox"): ALL,
+    ("GET", "/api/work-orders/{ref}/notifications"): ALL,
     # docs/rules.md: any user who saw an alarm says so; it takes no job
     ("POST", "/api/alarms/{alarm_id}/acknowledge"): ALL,
     # docs/workorders.md: anyone asks for work, comments and attaches
@@ -119,6 +140,10 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/work-orders/{ref}/postpone"): FIELD,
     ("POST", "/api/work-orders/{ref}/follow-up"): FIELD,
     ("POST", "/api/work-orders/{ref}/checklist/{index}"): FIELD,
+    # docs/api.md: working a job on a phone (steps, photos, sign-off)
+    ("POST", "/api/work-orders/{ref}/steps/{index}"): FIELD,
+    ("POST", "/api/work-orders/{ref}/photos"): FIELD,
+    ("POST", "/api/work-orders/{ref}/sign-off"): FIELD,
     # supervisors (and admins) close, cancel and assign
     ("POST", "/api/work-orders/{ref}/close"): OFFICE,
     ("POST", "/api/work-orders/{ref}/cancel"): OFFICE,
@@ -136,6 +161,8 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("DELETE", "/api/users/{username}"): ADMIN,
     ("POST", "/api/users/{username}/tokens"): ADMIN,
     ("POST", "/api/users/{username}/revoke-tokens"): ADMIN,
+    ("GET", "/api/users/{username}/contact-points"): ADMIN,
+    ("POST", "/api/users/{username}/contact-points"): ADMIN,
     ("POST", "/api/teams"): ADMIN,
     ("DELETE", "/api/teams/{name}"): ADMIN,
     ("PUT", "/api/teams/{name}/members/{username}"): ADMIN,
@@ -180,6 +207,17 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     body: Any = None
     token: str | None = None  # instead of the caller's own
+    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # multipart
+    form: dict[str, str] = field(default_factory=dict)  # the multipart's other fields
+
+    def content(self) -> tuple[bytes, str | None]:
+        """The request's body and its content type."""
+        if self.files:
+            encoded = httpx.Request("POST", "http://cloud/", data=self.form, files=self.files)
+            return encoded.read(), encoded.headers["content-type"]
+        if self.body is not None:
+            return json.dumps(self.body).encode(), "application/json"
+        return b"", None
 
 
 @dataclass
@@ -204,10 +242,10 @@ async def call(
 ) -> Answer:
     """One request straight through ASGI. Reads the answer to its end, or, for a stream, up to
     its first chunk, then tells the app the client went away."""
-    payload = b"" if c.body is None else json.dumps(c.body).encode()
+    payload, content_type = c.content()
     raw = [(b"host", b"cloud")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    if c.body is not None:
-        raw.append((b"content-type", b"application/json"))
+    if content_type is not None:
+        raw.append((b"content-type", content_type.encode()))
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -368,6 +406,68 @@ class Fixtures:
             session.flush()
             return str(row.id)
 
+    def contact_point(self, username: str | None, *, code: str | None = None) -> str:
+        """An unverified e-mail contact point of `username` (of a fresh user when None), with
+        `code` sent to it if given."""
+        owner_name = username or self.new_user()
+        with self.api.db.session() as session:
+            owner = get_user(session, owner_name)
+            assert owner is not None
+            point = contacts.add(
+                session,
+                owner,
+                outbound(self.api).channels,
+                channel="email",
+                address=f"point{next(self.serial)}@example.com",
+                now=self.api.clock(),
+            )
+            if code is not None:
+                # what `send_test` keeps of the code it sent
+                point.code_hash = contacts._hash(code)
+                point.code_sent_at = self.api.clock()
+            session.flush()
+            return str(point.id)
+
+    def photo(self) -> tuple[str, str]:
+        """A job with a photo tech1 took: (its id, the photo's id)."""
+        ref = self.work_order(WorkOrderStatus.ACKNOWLEDGED, owner="tech1")
+        with self.api.db.session() as session:
+            taker = get_user(session, "tech1")
+            assert taker is not None
+            settings = self.api.state.settings
+            photo = photos.add_photo(
+                session,
+                int(ref),
+                png(),
+                user=taker,
+                now=self.api.clock(),
+                data_dir=settings.data_dir,
+                max_bytes=settings.photo_max_bytes,
+            )
+            return ref, str(photo.id)
+
+    def ack_token(self) -> str:
+        """The token of a fresh message's acknowledge link: tech1 told of an open job."""
+        notification = int(self.notification("tech1"))
+        with self.api.db.session() as session:
+            found = session.get(Notification, notification)
+            assert found is not None
+            row = outbox.enqueue(session, found)
+            assert row is not None and row.link_jti is not None
+            link = outbound(self.api).links.link(
+                outbox_id=row.id,
+                user_id=row.user_id,
+                work_order_id=row.work_order_id,
+                jti=row.link_jti,
+                now=self.api.clock(),
+            )
+        return link.rsplit("/", 1)[1]
+
+
+def outbound(api: Api) -> Outbound:
+    found: Outbound = api.app.state.outbound
+    return found
+
 
 Builder = Callable[[Fixtures, str | None], Call]
 ROTA = {"rotation": "daily", "starts_on": "2026-03-01", "members": ["tech1", "tech2"]}
@@ -427,6 +527,30 @@ def postpone(f: Fixtures, who: str | None) -> Call:
 def check_item(f: Fixtures, who: str | None) -> Call:
     ref = f.work_order(S.ACKNOWLEDGED, owner=who, kind=WorkOrderKind.PM)
     return Call(f"/api/work-orders/{ref}/checklist/0", body={"done": True})
+
+
+def record_step(f: Fixtures, who: str | None) -> Call:
+    ref = f.work_order(S.ACKNOWLEDGED, owner=who, kind=WorkOrderKind.PM)
+    return Call(f"/api/work-orders/{ref}/steps/0", body={"result": "pass"})
+
+
+def upload(action: str, name: str, form: dict[str, str]) -> Builder:
+    """A PNG as the multipart field `name`, with `form`, to a job the caller is working."""
+
+    def build(f: Fixtures, who: str | None) -> Call:
+        ref = f.work_order(S.ACKNOWLEDGED, owner=who)
+        image = {name: (f"{name}.png", png(), "image/png")}
+        return Call(f"/api/work-orders/{ref}/{action}", files=image, form=form)
+
+    return build
+
+
+def get_photo(f: Fixtures, who: str | None) -> Call:
+    ref, photo = f.photo()
+    return Call(f"/api/work-orders/{ref}/photos/{photo}", params={"thumb": "true"})
+
+
+CODE = "123456"
 
 
 def logout(f: Fixtures, who: str | None) -> Call:
@@ -494,6 +618,41 @@ BUILDERS: dict[Key, Builder] = {
         "follow-up", S.RESOLVED, body={"note": "tenant happy"}
     ),
     ("POST", "/api/work-orders/{ref}/checklist/{index}"): check_item,
+    ("POST", "/api/work-orders/{ref}/steps/{index}"): record_step,
+    ("POST", "/api/work-orders/{ref}/photos"): upload("photos", "file", {"caption": "the seal"}),
+    ("POST", "/api/work-orders/{ref}/sign-off"): upload(
+        "sign-off", "signature", {"signer": "Building manager"}
+    ),
+    ("GET", "/api/work-orders/{ref}/photos/{photo_id}"): get_photo,
+    ("GET", "/api/notifications/outbox"): lambda f, who: Call(
+        "/api/notifications/outbox", params={"work_order": f.work_order()}
+    ),
+    ("GET", "/api/work-orders/{ref}/notifications"): lambda f, who: Call(
+        f"/api/work-orders/{f.work_order()}/notifications"
+    ),
+    ("POST", "/api/me/contact-points"): lambda f, who: Call(
+        "/api/me/contact-points",
+        body={"channel": "email", "address": f"mine{next(f.serial)}@example.com"},
+    ),
+    ("DELETE", "/api/me/contact-points/{point_id}"): lambda f, who: Call(
+        f"/api/me/contact-points/{f.contact_point(who)}"
+    ),
+    ("POST", "/api/me/contact-points/{point_id}/test"): lambda f, who: Call(
+        f"/api/me/contact-points/{f.contact_point(who)}/test"
+    ),
+    ("POST", "/api/me/contact-points/{point_id}/verify"): lambda f, who: Call(
+        f"/api/me/contact-points/{f.contact_point(who, code=CODE)}/verify", body={"code": CODE}
+    ),
+    ("PUT", "/api/me/language"): lambda f, who: Call("/api/me/language", body={"language": "en"}),
+    ("GET", "/api/users/{username}/contact-points"): lambda f, who: Call(
+        f"/api/users/{f.new_user()}/contact-points"
+    ),
+    ("POST", "/api/users/{username}/contact-points"): lambda f, who: Call(
+        f"/api/users/{f.new_user()}/contact-points",
+        body={"channel": "email", "address": "site@example.com", "verified": True},
+    ),
+    ("GET", "/ack/{token}"): lambda f, who: Call(f"/ack/{f.ack_token()}"),
+    ("POST", "/ack/{token}"): lambda f, who: Call(f"/ack/{f.ack_token()}"),
     ("POST", "/api/work-orders/{ref}/close"): wo_action("close", S.RESOLVED, owned=False),
     ("POST", "/api/work-orders/{ref}/cancel"): wo_action(
         "cancel", S.OPEN, owned=False, body={"note": "duplicate"}
@@ -566,20 +725,34 @@ def outcome(answer: Answer) -> str:
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = settings_for(tmp_path, influx_url="http://127.0.0.1:9")  # nothing listens
-    async with serve(settings, Clock()) as a:
-        for role, username in ACTORS.items():
-            a.user(username, role)
-        a.user("tech2", Role.TECHNICIAN)
-        a.user("withpw", Role.TECHNICIAN, password=PASSWORD)
-        now = a.clock()
-        with a.db.session() as session:
-            holder = add_user(session, "holder", Role.TECHNICIAN, now=now)
-            a.tokens[EXPIRED] = issue_token(session, holder, now=now - timedelta(days=91))
-            a.tokens[REVOKED] = issue_token(session, holder, now=now)
-            assert revoke_token(session, a.tokens[REVOKED], now=now)
-        yield a
+async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
+    # contact points need a configured channel, and "send me a test" a mail server that takes it
+    with smtp_server(tmp_path, monkeypatch) as smtp:
+        settings = settings_for(
+            tmp_path,
+            influx_url="http://127.0.0.1:9",  # nothing listens
+            notifications_file=smtp.channels,
+            notify_link_secret="k" * 32,
+            data_dir=tmp_path / "data",
+        )
+        async with serve(settings, Clock()) as a:
+            yield prepared(a)
+
+
+def prepared(a: Api) -> Api:
+    """The app with the actors, a second technician, a user with a password, and an expired
+    and a revoked token."""
+    for role, username in ACTORS.items():
+        a.user(username, role)
+    a.user("tech2", Role.TECHNICIAN)
+    a.user("withpw", Role.TECHNICIAN, password=PASSWORD)
+    now = a.clock()
+    with a.db.session() as session:
+        holder = add_user(session, "holder", Role.TECHNICIAN, now=now)
+        a.tokens[EXPIRED] = issue_token(session, holder, now=now - timedelta(days=91))
+        a.tokens[REVOKED] = issue_token(session, holder, now=now)
+        assert revoke_token(session, a.tokens[REVOKED], now=now)
+    return a
 
 
 async def test_every_route_has_a_row(api: Api) -> None:
