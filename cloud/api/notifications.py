@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import AdminUser, CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.enums import Role
 from cloud.errors import NotFound
 from cloud.notify import contacts, outbox
 from cloud.notify.model import OutboxMessage
@@ -140,13 +141,31 @@ def add_user_contact_point(
         return answer(session, ContactPointOut.model_validate(point), 201)
 
 
-def _outbox_out(session: Session, rows: list[OutboxMessage]) -> list[OutboxOut]:
+def masked(address: str) -> str:
+    """An address shown to someone who may not see it: its first and last characters (and an
+    e-mail's domain) kept, so a person still recognises their own."""
+    local, at, domain = address.partition("@")
+    if len(local) <= 2:
+        return f"{'*' * len(local)}{at}{domain}"
+    return f"{local[0]}{'*' * (len(local) - 2)}{local[-1]}{at}{domain}"
+
+
+def _outbox_out(session: Session, rows: list[OutboxMessage], viewer: User) -> list[OutboxOut]:
+    """The rows as the viewer may see them: other people's addresses (in the row and in its
+    last error) masked unless the viewer is a supervisor or an admin."""
     ids = {r.user_id for r in rows}
     names = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
-    return [
-        OutboxOut.model_validate(r).model_copy(update={"username": names.get(r.user_id)})
-        for r in rows
-    ]
+    sees_all = viewer.role in (Role.SUPERVISOR, Role.ADMIN)
+    out = []
+    for r in rows:
+        update: dict[str, object] = {"username": names.get(r.user_id)}
+        if not sees_all and r.user_id != viewer.id and r.address:
+            hidden = masked(r.address)
+            update["address"] = hidden
+            if r.last_error:
+                update["last_error"] = r.last_error.replace(r.address, hidden)
+        out.append(OutboxOut.model_validate(r).model_copy(update=update))
+    return out
 
 
 def _work_order_id(session: Session, ref: str) -> int:
@@ -167,11 +186,11 @@ def outbox_of(
     """The messages about one job (id or number): to whom, on which channel, and their
     status (queued, sending, sent, failed, acknowledged) with the last error."""
     rows = outbox.for_work_order(session, _work_order_id(session, work_order))
-    return answer(session, _outbox_out(session, rows))
+    return answer(session, _outbox_out(session, rows, user))
 
 
 @router.get("/work-orders/{ref}/notifications", response_model=list[OutboxOut])
 def work_order_notifications(ref: str, session: SessionDep, user: CurrentUser) -> Response:
     """The same, as part of the job: the messages it sent."""
     rows = outbox.for_work_order(session, _work_order_id(session, ref))
-    return answer(session, _outbox_out(session, rows))
+    return answer(session, _outbox_out(session, rows, user))

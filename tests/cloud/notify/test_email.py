@@ -84,3 +84,12 @@ async def test_a_dispatched_job_is_mailed_once_and_its_link_acknowledges_it(
     assert again.status_code == 410 and again.json()["error"]["code"] == "link_used"
     rows = (await api.get("/api/work-orders/WO-000001/notifications")).json()
     assert {r["username"]: r["status"] for r in rows}["tech1"] == "acknowledged"
+    # someone else's address is masked for a technician, shown to a supervisor
+    api.user("super1", Role.SUPERVISOR)
+    seen = {
+        who: {r["username"]: r["address"] for r in (await api.get(url, who=who)).json()}
+        for who in ("tech1", "tech2", "super1")
+        for url in ["/api/work-orders/WO-000001/notifications"]
+    }
+    assert seen["tech1"]["tech1"] == seen["super1"]["tech1"] == "tech1@example.com"
+    assert seen["tech2"]["tech1"] == "t***1@example.com"
