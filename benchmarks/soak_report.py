@@ -281,6 +281,13 @@ def report(r: SoakResults) -> str:
             f" At its bound at times: {', '.join(full)}'s queue (a queue held at its bound "
             f"cannot grow, so its slope says nothing; what it does not take waits elsewhere)."
         )
+    if "cloud" in full and any(g.startswith("mosquitto") for g in grew):
+        summary += (
+            " The cloud's intake queue was full, so the cloud stopped acknowledging and the "
+            "broker held the telemetry the cloud had not taken yet (its session's queue, up to "
+            "mosquitto's `max_queued_messages`): mosquitto's growth is the cloud's backlog "
+            "falling behind the stream, not memory mosquitto loses."
+        )
     out.append(summary)
     notes = []
     if r.window_s < FULL_DURATION_S:

@@ -204,3 +204,22 @@ def test_results_survive_a_round_trip_through_json(tmp_path: Path) -> None:
     path.write_text('{"window_s": 1}')
     with pytest.raises(ValueError, match=r"soak\.json: not a soak's results"):
         load_json(path)
+
+
+def test_a_full_cloud_queue_explains_the_brokers_growth() -> None:
+    samples = [
+        Sample(
+            t,
+            {"cloud": 100.0, "mosquitto": 10.0 + t / 100},
+            {"cloud": 10_000.0, "mosquitto": 1000.0 + t},
+            {},
+        )
+        for t in range(0, 3601, 10)
+    ]
+    text = report(SoakResults(window_s=HOUR, samples=samples, bounds={"cloud": 10_000.0}))
+    assert "growth in mosquitto RSS, mosquitto's queue" in text
+    assert "mosquitto's growth is the cloud's backlog" in text
+    calm = [
+        Sample(s.t, {"cloud": 100.0, "mosquitto": 10.0}, {"cloud": 10_000.0}, {}) for s in samples
+    ]
+    assert "backlog" not in report(SoakResults(window_s=HOUR, samples=calm, bounds={"cloud": 1e4}))
