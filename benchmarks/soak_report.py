@@ -9,9 +9,16 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
-from benchmarks.campus_params import BUILDINGS, PER_KIND, QUIET_CORES, WARMUP_S
+from benchmarks.campus_params import (
+    BUILDINGS,
+    HEALTH_INTERVAL_S,
+    PER_KIND,
+    QUIET_CORES,
+    WARMUP_S,
+)
 from benchmarks.campus_report import PollTally
 from benchmarks.measure import percentile
 from benchmarks.soak_params import (
@@ -153,6 +160,16 @@ def _num(value: float, digits: int = 0) -> str:
     return "-" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
+def _pct(ratio: float) -> str:
+    return "-" if math.isnan(ratio) else f"{100 * ratio:.2f} %"
+
+
+def silence(points: Sequence[tuple[float, PollTally]], window_s: float) -> float:
+    """The longest time in the window without a health report of one agent (seconds)."""
+    times = [0.0, *(t for t, _ in points if 0 <= t <= window_s), window_s]
+    return max(b - a for a, b in pairwise(times))
+
+
 def _fit_cell(f: Fit | None) -> str:
     return "-" if f is None else f"{f.slope:+,.1f} ± {f.stderr:,.1f}"
 
@@ -256,7 +273,7 @@ def report(r: SoakResults) -> str:
         lat = f"{percentile(done, 50):,.0f} / {max(done):,.0f} ms" if done else "-"
         out.append(
             f"| {_label(b, r.window_s)} | {polls.polls + polls.skipped:,} | "
-            f"{_num(100 * polls.ratio, 2)} % | {len(done)} | {lat} | "
+            f"{_pct(polls.ratio)} | {len(done)} | {lat} | "
             f"{end.fault_timeouts - (previous.fault_timeouts if i else 0)} | "
             f"{_num(other_cores(previous, end, processes), 2)} |"
         )
@@ -264,7 +281,7 @@ def report(r: SoakResults) -> str:
     other = other_cores(first, last, processes)
     lat = r.fault_poll_ms
     out += [
-        f"| whole run | {total.polls + total.skipped:,} | {_num(100 * total.ratio, 2)} % "
+        f"| whole run | {total.polls + total.skipped:,} | {_pct(total.ratio)} "
         f"| {len(lat)} | "
         + (f"{percentile(lat, 50):,.0f} / {max(lat):,.0f} ms" if lat else "-")
         + f" | {last.fault_timeouts} | {_num(other, 2)} |",
@@ -287,6 +304,17 @@ def report(r: SoakResults) -> str:
             "broker held the telemetry the cloud had not taken yet (its session's queue, up to "
             "mosquitto's `max_queued_messages`): mosquitto's growth is the cloud's backlog "
             "falling behind the stream, not memory mosquitto loses."
+        )
+    quiet = {agent: silence(points, r.window_s) for agent, points in r.polls.items()}
+    if quiet and max(quiet.values()) > 3 * HEALTH_INTERVAL_S:
+        worst = max(quiet, key=lambda a: quiet[a])
+        summary += (
+            f" Health reports stopped arriving for a while: {worst}'s longest silence was "
+            f"{quiet[worst] / 60:.1f} min (a report every {HEALTH_INTERVAL_S:.0f} s is due; "
+            f"{sum(1 for q in quiet.values() if q > 3 * HEALTH_INTERVAL_S)} of {len(quiet)} "
+            f"agents were silent over {3 * HEALTH_INTERVAL_S:.0f} s). Reports travel through "
+            f"the agent's buffer behind its telemetry, so during a silence an agent's buffer "
+            f"depth above is the last one reported and its polls are missing from the table."
         )
     out.append(summary)
     notes = []

@@ -22,6 +22,7 @@ from benchmarks.soak_report import (
     other_cores,
     report,
     save_json,
+    silence,
     spans,
     tally_between,
     verdict,
@@ -223,3 +224,17 @@ def test_a_full_cloud_queue_explains_the_brokers_growth() -> None:
         Sample(s.t, {"cloud": 100.0, "mosquitto": 10.0}, {"cloud": 10_000.0}, {}) for s in samples
     ]
     assert "backlog" not in report(SoakResults(window_s=HOUR, samples=calm, bounds={"cloud": 1e4}))
+
+
+def test_silence_is_the_longest_gap_between_reports() -> None:
+    points = [(t, PollTally()) for t in (5.0, 10.0, 15.0, 200.0, 205.0)]
+    assert silence(points, 300.0) == 185.0
+    assert silence([], 300.0) == 300.0
+    samples = _samples({"sim": 0.0})
+    loud = {"edge-b01": [(float(t), PollTally(t, t)) for t in range(0, 3601, 5)]}
+    text = report(SoakResults(window_s=HOUR, samples=samples, polls=loud))
+    assert "stopped arriving" not in text
+    gap = {"edge-b01": [(t, tally) for t, tally in loud["edge-b01"] if not 600 < t < 900]}
+    text = report(SoakResults(window_s=HOUR, samples=samples, polls=gap))
+    assert "edge-b01's longest silence was 5.0 min" in text
+    assert "1 of 1 agents" in text
