@@ -30,8 +30,8 @@ HEADER = """# Benchmarks
 
 Written by `make bench` (`python -m benchmarks [name …]`); each section is replaced when its
 benchmark runs again. Speed and memory are measured here, never asserted in tests.
-The one-hour soak of the campus load (`python -m benchmarks soak`, run only when named) writes
-its memory and queue depths over time into
+The one-hour soak of the campus load (`python -m benchmarks soak`, run only when named; its
+length in seconds is `PLANTROOM_BENCH_SOAK_S`) writes its memory and queue depths over time into
 [reliability.md](reliability.md#soak-the-campus-load-for-an-hour).
 """
 
