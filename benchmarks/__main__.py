@@ -3,9 +3,13 @@
     python -m benchmarks                 # every benchmark
     python -m benchmarks sim edge        # only these (module names without `bench_`)
     python -m benchmarks --no-write      # print, leave docs/benchmarks.md alone
+    python -m benchmarks soak            # the one-hour soak, into docs/reliability.md
 
 Each `benchmarks/bench_<name>.py` has `TITLE` and `run() -> str`, returning a Markdown section
 body. The page keeps the last result of every benchmark, so running one refreshes only its own.
+A module may name another `PAGE` to write into (its section is replaced in place, the rest of
+that page is kept), and `ON_REQUEST = True` keeps it out of the default run (it runs only when
+named).
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-import platform
-import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from benchmarks.pages import marked, put_section, sections, titled
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "benchmarks.md"
@@ -26,30 +30,10 @@ HEADER = """# Benchmarks
 
 Written by `make bench` (`python -m benchmarks [name …]`); each section is replaced when its
 benchmark runs again. Speed and memory are measured here, never asserted in tests.
+The one-hour soak of the campus load (`python -m benchmarks soak`, run only when named; its
+length in seconds is `PLANTROOM_BENCH_SOAK_S`) writes its memory and queue depths over time into
+[reliability.md](reliability.md#soak-the-campus-load-for-an-hour).
 """
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    import os
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}"
-    )
 
 
 def names() -> list[str]:
@@ -61,11 +45,18 @@ def names() -> list[str]:
     )
 
 
-def sections(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for m in re.finditer(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->", text, flags=re.S):
-        found[m.group(1)] = m.group(2)
-    return found
+def write(page: Path, done: dict[str, str]) -> None:
+    """Put the sections of `done` into `page`: docs/benchmarks.md is rebuilt in name order from
+    its kept sections; any other page gets each section replaced in place (or appended)."""
+    if page == PAGE:
+        kept = sections(page.read_text()) if page.exists() else {}
+        kept.update(done)
+        page.write_text("\n".join([HEADER, *(marked(name, kept[name]) for name in sorted(kept))]))
+        return
+    text = page.read_text() if page.exists() else ""
+    for name, body in done.items():
+        text = put_section(text, name, body)
+    page.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,30 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update the page")
     args = parser.parse_args(argv)
     available = names()
-    chosen = args.only or available
-    unknown = set(chosen) - set(available)
+    unknown = set(args.only) - set(available)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; available: {available}")
-    kept = sections(PAGE.read_text()) if PAGE.exists() else {}
+    modules = {name: importlib.import_module(f"benchmarks.bench_{name}") for name in available}
+    chosen = args.only or [n for n in available if not getattr(modules[n], "ON_REQUEST", False)]
+    done: dict[Path, dict[str, str]] = {}
     for name in chosen:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
+        module = modules[name]
         print(f"== {name}: {module.TITLE}", flush=True)
         started = time.monotonic()
         body = module.run()
         took = time.monotonic() - started
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        kept[name] = (
-            f"## {module.TITLE}\n\n{body.strip()}\n\n"
-            f"*Measured {stamp} in {took:.0f} s on: {machine()}. "
-            f"Re-run: `python -m benchmarks {name}`.*\n"
-        )
-        print(kept[name], flush=True)
+        section = titled(name, module.TITLE, body, took, datetime.now(UTC))
+        print(section, flush=True)
+        done.setdefault(Path(getattr(module, "PAGE", PAGE)), {})[name] = section
     if not args.no_write:
-        parts = [HEADER]
-        for name in sorted(kept):
-            parts.append(f"<!-- bench:{name} -->\n{kept[name]}<!-- /bench:{name} -->\n")
-        PAGE.write_text("\n".join(parts))
-        print(f"wrote {PAGE.relative_to(ROOT)}")
+        for page, written in done.items():
+            write(page, written)
+            print(f"wrote {page.relative_to(ROOT)}")
     return 0
 
 

@@ -30,9 +30,8 @@ import asyncio
 import contextlib
 import json
 import os
-import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +42,6 @@ import httpx
 
 from benchmarks.campus_params import (
     API_POLL_S,
-    BUILDINGS,
     DRAIN_S,
     DURATION_S,
     FAULT_EVERY_S,
@@ -51,8 +49,6 @@ from benchmarks.campus_params import (
     FAULT_TIMEOUT_S,
     KINDS,
     LOOKBACK_S,
-    PER_KIND,
-    PLANTROOM,
     PROBE_S,
     SAMPLE_S,
     SITE,
@@ -62,18 +58,14 @@ from benchmarks.campus_params import (
     WARMUP_S,
 )
 from benchmarks.campus_report import Results, report
-from benchmarks.campus_stack import (
-    Stack,
-    start_stack,
-)
-from benchmarks.measure import parse_metrics, port_block, rss_mib, servers
+from benchmarks.campus_stack import Stack, running_campus
+from benchmarks.measure import parse_metrics, rss_mib
 from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
 from plantroom.errors import InvalidMessage
-from plantroom.health import parse_edge_health
+from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import load_inventory
 from plantroom.topics import EDGE_HEALTH_WILDCARD, parse_edge_topic
 from simulators.control import ControlClient
-from simulators.generate import generate_site, generated_ports
 
 TITLE = "Campus load: 1,000 devices through the whole stack"
 
@@ -109,6 +101,17 @@ def probe_query(site: str, equipment: Iterable[str], since_ms: int) -> str:
     )
 
 
+async def cloud_intake(http: httpx.AsyncClient, api_url: str) -> dict[str, float]:
+    """The cloud's MQTT intake counters from `/api/health`: received, dropped and queued (the
+    messages taken from the broker and not yet processed)."""
+    health = (await http.get(f"{api_url}/api/health")).json()["mqtt"]
+    return {k: float(health[k]) for k in ("received", "dropped", "queued")}
+
+
+# the agents' health reports of the campus site
+HEALTH_TOPIC = EDGE_HEALTH_WILDCARD.replace("/+/edge/", f"/{SITE}/edge/")
+
+
 # -- the measurement ----------------------------------------------------------------------
 
 
@@ -130,6 +133,10 @@ class Campus:
         self.t0 = self.t1 = 0.0  # wall clock of the window
         self.fault: Fault | None = None
         self.client: aiomqtt.Client | None = None
+        self.fault_every = FAULT_EVERY_S
+
+    def _on_health(self, agent: str, report: EdgeHealth, now: float) -> None:
+        self.r.health.setdefault(agent, []).append((now, report))
 
     # MQTT: health reports, the traced building's telemetry, the faulted panel's telemetry
     def _on_message(self, topic: str, payload: bytes, now: float) -> None:
@@ -140,7 +147,7 @@ class Campus:
                 report = parse_edge_health(topic, payload)
             except (ValueError, InvalidMessage):
                 return
-            self.r.health.setdefault(agent, []).append((now, report))
+            self._on_health(agent, report, now)
             return
         if parts[-1] != "telemetry" or len(parts) != 7:
             return
@@ -167,6 +174,17 @@ class Campus:
             if isinstance(payload, bytes | bytearray):
                 self._on_message(str(message.topic), bytes(payload), time.time())
 
+    @contextlib.asynccontextmanager
+    async def listening(self, client: aiomqtt.Client) -> AsyncIterator[None]:
+        """Hand every message `client` receives to `_on_message` while inside."""
+        listener = asyncio.create_task(self._listen(client), name="listen")
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
     async def _sample(self, stop: asyncio.Event) -> None:
         pids = self.stack.pids()
         http = httpx.AsyncClient(timeout=5.0)
@@ -181,8 +199,7 @@ class Campus:
                     self.r.rss.setdefault(name, []).append(rss_mib(pid))
                 m = parse_metrics((await http.get(self.stack.metrics_url)).text)
                 m["wall"] = time.monotonic()
-                health = (await http.get(f"{self.stack.api_url}/api/health")).json()["mqtt"]
-                c = {k: float(health[k]) for k in ("received", "dropped", "queued")}
+                c = await cloud_intake(http, self.stack.api_url)
                 c["wall"] = time.monotonic()
                 self.r.cloud_queued_max = max(self.r.cloud_queued_max, int(c["queued"]))
                 if first:
@@ -230,7 +247,7 @@ class Campus:
             base_url=self.stack.api_url, headers=headers, timeout=10, limits=limits
         ) as api:
             for n, (building, panel) in enumerate(self.panels):
-                at = max(self.t0 + FAULT_EVERY_S * (n + 0.5), time.time())
+                at = max(self.t0 + self.fault_every * (n + 0.5), time.time())
                 if at + FAULT_TIMEOUT_S > self.t1:
                     return
                 await asyncio.sleep(at - time.time())
@@ -278,35 +295,37 @@ class Campus:
             await asyncio.sleep(0.2)
         self.r.startup_s = time.monotonic() - started
 
-    async def run(self, started: float) -> Results:
-        telemetry = f"plantroom/v1/{SITE}/{TRACED_BUILDING}/+/+/telemetry"
+    @contextlib.asynccontextmanager
+    async def window(
+        self, started: float, duration_s: float, topic: str, qos: int
+    ) -> AsyncIterator[aiomqtt.Client]:
+        """Connected to the broker, listening to the agents' health reports and `topic`, every
+        agent reporting and the warm-up over: the window of `duration_s` starts on entering."""
         async with aiomqtt.Client(
             self.stack.mosquitto.host, self.stack.mosquitto.port, identifier="bench-campus"
         ) as client:
-            await client.subscribe(
-                EDGE_HEALTH_WILDCARD.replace("/+/edge/", f"/{SITE}/edge/"), qos=1
-            )
-            await client.subscribe(telemetry, qos=1)
-            listener = asyncio.create_task(self._listen(client), name="listen")
-            try:
+            await client.subscribe(HEALTH_TOPIC, qos=1)
+            await client.subscribe(topic, qos=qos)
+            async with self.listening(client):
                 await self._wait_for_agents(started)
                 await asyncio.sleep(WARMUP_S)
                 self.t0 = time.time()
-                self.t1 = self.t0 + DURATION_S
-                stop, probe_stop = asyncio.Event(), asyncio.Event()
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._sample(stop), name="sample")
-                    tg.create_task(self._probe(probe_stop), name="probe")
-                    tg.create_task(self._faults(client), name="faults")
-                    await asyncio.sleep(max(0.0, self.t1 - time.time()))
-                    stop.set()
-                    self.r.load_avg = os.getloadavg()
-                    await asyncio.sleep(DRAIN_S)
-                    probe_stop.set()
-            finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                self.t1 = self.t0 + duration_s
+                yield client
+
+    async def run(self, started: float) -> Results:
+        telemetry = f"plantroom/v1/{SITE}/{TRACED_BUILDING}/+/+/telemetry"
+        async with self.window(started, DURATION_S, telemetry, qos=1) as client:
+            stop, probe_stop = asyncio.Event(), asyncio.Event()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._sample(stop), name="sample")
+                tg.create_task(self._probe(probe_stop), name="probe")
+                tg.create_task(self._faults(client), name="faults")
+                await asyncio.sleep(max(0.0, self.t1 - time.time()))
+                stop.set()
+                self.r.load_avg = os.getloadavg()
+                await asyncio.sleep(DRAIN_S)
+                probe_stop.set()
         self.r.t0, self.r.t1 = self.t0, self.t1
         self.r.window_s = self.t1 - self.t0
         return self.r
@@ -340,23 +359,10 @@ def run() -> str:
             f"PLANTROOM_BENCH_CAMPUS_S must be at least {3 * FAULT_EVERY_S + FAULT_TIMEOUT_S:.0f}"
             f" s, got {DURATION_S:g}"
         )
-    if not PLANTROOM.exists():
-        raise RuntimeError(f"{PLANTROOM} is missing; run `make setup`")
-    with tempfile.TemporaryDirectory(prefix="plantroom-bench-campus-") as tmp:
-        work = Path(tmp)
-        with servers(work) as (mosquitto, influxd):
-            base = port_block(generated_ports(BUILDINGS, PER_KIND))
-            site_file = work / "site.yaml"
-            site_file.write_text(generate_site(BUILDINGS, PER_KIND, base, site=SITE))
-            traced, panels = traced_equipment(site_file)
-            stack = Stack(work, mosquitto, influxd)
-            try:
-                started = time.monotonic()
-                start_stack(stack, site_file)
-                campus = Campus(stack, traced, panels)
-                results = asyncio.run(campus.run(started))
-            finally:
-                stack.stop()
+    with running_campus("plantroom-bench-campus-") as (stack, site_file, started):
+        traced, panels = traced_equipment(site_file)
+        campus = Campus(stack, traced, panels)
+        results = asyncio.run(campus.run(started))
     return report(results, stack.agents, len(traced))
 
 

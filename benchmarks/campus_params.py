@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 BUILDINGS, PER_KIND = 10, 25
@@ -34,4 +35,5 @@ TARGET_FAULT_P99_MS = 250.0  # issue 6, from the poll that sees the fault
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
-PLANTROOM = ROOT / ".venv" / "bin" / "plantroom"
+# the `plantroom` script of the environment running the benchmark
+PLANTROOM = Path(sys.executable).parent / "plantroom"

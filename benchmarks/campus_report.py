@@ -55,6 +55,15 @@ class PollTally:
             self.timeouts + other.timeouts,
         )
 
+    def __sub__(self, other: PollTally) -> PollTally:
+        return PollTally(
+            self.polls - other.polls,
+            self.on_schedule - other.on_schedule,
+            self.late - other.late,
+            self.skipped - other.skipped,
+            self.timeouts - other.timeouts,
+        )
+
 
 _POLL_FIGURES = ("polls", "on_schedule", "late", "skipped", "timeouts")
 
@@ -86,13 +95,7 @@ def window_tally(first: EdgeHealth, last: EdgeHealth) -> PollTally | None:
     a, b = health_tally(first), health_tally(last)
     if a is None or b is None:
         return None
-    return PollTally(
-        b.polls - a.polls,
-        b.on_schedule - a.on_schedule,
-        b.late - a.late,
-        b.skipped - a.skipped,
-        b.timeouts - a.timeouts,
-    )
+    return b - a
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The campus benchmark's stack: mosquitto and influxd, then the simulator, cloud, gateway and
-one edge agent per building as `plantroom` processes, each with its log; stopped edges first."""
+one edge agent per building as `plantroom` processes, each with its log; stopped edges first.
+`running_campus` runs the whole of it in a temporary directory (the campus load and the soak)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,16 @@ from benchmarks.campus_params import (
     HEALTH_INTERVAL_S,
     HOST,
     MQTT_STALE_AFTER_S,
+    PER_KIND,
     PLANTROOM,
+    SITE,
     START_TIMEOUT_S,
 )
-from benchmarks.measure import parse_metrics
+from benchmarks.measure import parse_metrics, port_block, servers
 from plantroom.ports import free_port
 from simulators.control import ControlClient
 from simulators.errors import ControlError
+from simulators.generate import generate_site, generated_ports
 from stack.services import Influxd, Mosquitto
 
 # -- the processes ----------------------------------------------------------------------------
@@ -204,3 +209,25 @@ def start_stack(stack: Stack, site_file: Path) -> None:
                 "PLANTROOM_EDGE_MQTT_STALE_AFTER_S": str(MQTT_STALE_AFTER_S),
             },
         )
+
+
+@contextlib.contextmanager
+def running_campus(prefix: str) -> Iterator[tuple[Stack, Path, float]]:
+    """The campus stack running in a temporary directory named from `prefix`: the stack, its
+    generated site file and when its first process was started (monotonic clock); everything
+    is stopped and removed on leaving."""
+    if not PLANTROOM.exists():
+        raise RuntimeError(f"{PLANTROOM} is missing; run `make setup`")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        with servers(work) as (mosquitto, influxd):
+            base = port_block(generated_ports(BUILDINGS, PER_KIND))
+            site_file = work / "site.yaml"
+            site_file.write_text(generate_site(BUILDINGS, PER_KIND, base, site=SITE))
+            stack = Stack(work, mosquitto, influxd)
+            try:
+                started = time.monotonic()
+                start_stack(stack, site_file)
+                yield stack, site_file, started
+            finally:
+                stack.stop()

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.pages import put_section, sections
 from chaos.report import REPORT_PATH, render
 from chaos.runner import FULL, REDUCED, Campaign
 from plantroom.errors import PlantroomError
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(config, campaign, time.monotonic() - started)
     print(text)
     if args.write:
+        # the page also holds sections other runs write (the soak's): they are kept
+        kept = sections(REPORT_PATH.read_text()) if REPORT_PATH.exists() else {}
+        for name, body in kept.items():
+            text = put_section(text, name, body)
         REPORT_PATH.write_text(text)
         print(f"written to {REPORT_PATH}")
     return 0 if all(r.ok for r in results) else 1
