@@ -26,7 +26,11 @@ SIMULATOR_PROFILES = {
     "fire_panel": "plantroom-sim-fire-panel",
     "lighting": "lumen-lc4",
 }
-BOARDS = (portfolio, lifts, pumps, fire_panels, lighting)
+# each board's uid and how it is built from the kinds' fields
+BOARDS = (
+    (portfolio.UID, portfolio.build),
+    *((m.SPEC.uid, m.SPEC.build) for m in (lifts, pumps, fire_panels, lighting)),
+)
 
 
 class _Recording(FieldSet):
@@ -60,8 +64,8 @@ def _readers() -> dict[tuple[str, str], set[str]]:
             for point in plan.plan.meter.points:
                 seen[(plan.plan.kind, point)].add(f"pm {plan.id}")
     fields = load_points()
-    for board in BOARDS:
-        board.build({k: _Recording(v, board.UID, seen) for k, v in fields.items()})
+    for uid, build in BOARDS:
+        build({k: _Recording(v, uid, seen) for k, v in fields.items()})
     return {key: readers for key, readers in seen.items() if key[0] in KINDS}
 
 
