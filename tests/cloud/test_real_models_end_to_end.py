@@ -89,9 +89,7 @@ async def test_a_grundfos_dry_run_raises_the_shipped_alarm_and_clears_it(
         assert booster.read_registers(Table.HOLDING, ALARM_CODE, 1) == [0]
 
         async def cleared() -> Any:
-            page = (
-                await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)
-            ).json()
+            page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
             rules = [a["rule_id"] for a in page["items"]]
             return page if "pump.dry_run" in rules else None
 
