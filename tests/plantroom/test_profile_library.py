@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.decode import Value, decode_registers
+from edge.decode import Value, decode_bit, decode_registers
 from edge.decode_derived import DerivedValues
 from plantroom.canonical import canonical_points
 from plantroom.profiles import SHIPPED_DIR, ModbusProfile, load_profile
@@ -124,14 +124,16 @@ def test_a_documented_register_value_decodes(
 
 
 def poll(name: str, image: Image) -> dict[str, Value]:
-    """Every point of the profile decoded from `image`, and its derived points computed, as
-    the edge does after a poll."""
+    """Every point of the profile decoded from `image` (a coil or discrete input from the
+    same address), and its derived points computed, as the edge does after a poll."""
     found = profile(name)
     words: dict[int, int] = {}
     for start, registers in image.items():
         words.update({start + i: w for i, w in enumerate(registers)})
     values = {
-        p.name: decode_registers(p, [words.get(p.address + i, 0) for i in range(p.count)])
+        p.name: decode_bit(p, bool(words.get(p.address, 0)))
+        if p.table.is_bits
+        else decode_registers(p, [words.get(p.address + i, 0) for i in range(p.count)])
         for p in found.points
     }
     quality: dict[str, Quality] = {}
@@ -153,6 +155,26 @@ def test_every_real_profile_maps_its_vendor_values_onto_canonical_points() -> No
         canonical = canonical_points(loaded.kind)
         derived = [d.name for d in loaded.derived]
         assert any(d in canonical for d in derived), (name, derived)
+
+
+@pytest.mark.parametrize(
+    ("name", "simulator"),
+    [
+        ("eastron-sdm630", "plantroom-sim-pump"),
+        ("schneider-atv312", "plantroom-sim-pump"),
+        ("grundfos-hydro-mpc-cim200", "plantroom-sim-pump"),
+        ("notifier-cgw-mb", "plantroom-sim-fire-panel"),
+    ],
+)
+def test_a_canonical_point_has_the_type_the_simulator_profile_stores(
+    name: str, simulator: str
+) -> None:
+    """A point of one name goes to one InfluxDB field of the kind's measurement: an integer
+    where the other equipment of the kind writes a float would be refused."""
+    real, sim = poll(name, {}), poll(simulator, {})
+    shared = sorted(set(real) & set(sim) & set(canonical_points(profile(name).kind)))
+    assert shared, name
+    assert {p: type(real[p]).__name__ for p in shared} == {p: type(sim[p]).__name__ for p in shared}
 
 
 def test_every_real_profile_cites_its_source() -> None:
