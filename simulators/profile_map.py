@@ -4,7 +4,9 @@ The edge decodes registers with a device profile; the simulator does the inverse
 same profile: every point is encoded from the model's value of that name (converted from the
 model's unit to the profile's with pint), or from a vendor mapping in `simulators.vendors`
 for what only that vendor has (an alarm code, a status word, a phase voltage). So one model
-per kind plays any vendor's device whose profile Plantroom ships with a mapping.
+per kind plays any vendor's device whose profile Plantroom ships with a mapping. A profile's
+derived points (`profile.derived`) are not served: the edge computes them from the points
+served here, as it does for the real device.
 """
 
 from __future__ import annotations

@@ -90,18 +90,27 @@ def _grundfos(v: Mapping[str, Value]) -> dict[str, Value]:
 DRIVE_LINE_V = 400.0
 MOTOR_HZ = 50.0
 OVER_CURRENT_FAULT = 0x2310  # CiA 402 error code "continuous over current"
+# ETA, the CiA 402 status word: ready to switch on (bit 0), switched on (1), operation
+# enabled (2), fault (3), quick stop off (5), alarm (7), reference reached (10)
+ETA_STOPPED = 0x0023
+ETA_RUNNING = 0x0027
+ETA_FAULT = 0x0008
+ETA_ALARM = 1 << 7
+ETA_REFERENCE_REACHED = 1 << 10
 
 
 def _atv312(v: Mapping[str, Value]) -> dict[str, Value]:
     state = v.get("run_state")
     tripped = state == "fault" or v.get("alarm_code") == "overload"
     amps = _number(v, "current")
+    running = state == "running"
+    eta = ETA_FAULT if tripped else ETA_RUNNING if running else ETA_STOPPED
+    if running and not tripped:
+        eta |= ETA_REFERENCE_REACHED
+    if v.get("warning_code") not in (None, "none"):
+        eta |= ETA_ALARM
     return {
-        "ready": not tripped,
-        "running": state == "running",
-        "fault": tripped,
-        "drive_alarm": v.get("warning_code") not in (None, "none"),
-        "reference_reached": state == "running",
+        "eta": eta,
         "output_frequency": MOTOR_HZ * _number(v, "speed") / RATED_SPEED,
         "line_voltage": DRIVE_LINE_V,
         "drive_thermal_state": round(80.0 * amps / RATED_CURRENT_A),
@@ -137,15 +146,22 @@ def _cgw_mb(v: Mapping[str, Value]) -> dict[str, Value]:
 
 
 # -- Intesis DALI-Modbus gateway on a lighting controller -----------------------------------
+# Ballast Status bits (r1.3 section 2.4): b0 BallFail, b1 LampFail, b2 LampPwrOn
+BALLAST_FAIL = 1 << 0
+LAMP_FAIL = 1 << 1
+LAMP_POWER_ON = 1 << 2
+
+
 def _dali(v: Mapping[str, Value]) -> dict[str, Value]:
     out: dict[str, Value] = {}
     failures = 0
     for n in range(1, CIRCUITS + 1):
+        lit = bool(v.get(f"circuit_{n}_on"))
         lamp = _number(v, f"circuit_{n}_failed_lamps") > 0
         ballast = bool(v.get(f"circuit_{n}_tripped"))
-        out[f"circuit_{n}_lamp_failure"] = lamp
-        out[f"circuit_{n}_ballast_failure"] = ballast
-        out[f"circuit_{n}_level"] = 100 if v.get(f"circuit_{n}_on") else 0
+        status = BALLAST_FAIL * ballast | LAMP_FAIL * lamp | LAMP_POWER_ON * lit
+        out[f"circuit_{n}_status"] = status
+        out[f"circuit_{n}_level"] = 100 if lit else 0
         failures |= (lamp or ballast) << (n - 1)
     out["ecg_failures_0_15"] = failures
     return out

@@ -39,9 +39,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_demo_inventory_has_two_buildings_and_four_of_each_kind() -> None:
+def test_demo_inventory_has_three_buildings_and_four_of_each_kind() -> None:
     inv = load_inventory(REPO / "sites" / "demo.yaml")
-    assert len(inv.buildings) == 2
+    assert [b.id for b in inv.buildings] == ["tower-a", "tower-b", "annex"]
     kinds = [e.kind.value for _, e in inv.equipment()]
     for kind in ("elevator", "pump", "lighting", "fire_panel"):
         assert kinds.count(kind) >= 4

@@ -39,9 +39,17 @@ SETTINGS = SimSettings(sim_seed=9)
 
 def test_the_demo_campus_is_served_whole() -> None:
     sim = Simulation(load_inventory(REPO / "sites" / "demo.yaml"), SETTINGS, start_time=0.0)
-    assert len(sim.devices) == 16 and not sim.skipped
-    assert sorted(sim.modbus_addresses) == [("127.0.0.1", 5020), ("127.0.0.1", 5021)]
+    assert len(sim.devices) == 21 and not sim.skipped
+    assert sorted(sim.modbus_addresses) == [
+        ("127.0.0.1", 5020),
+        ("127.0.0.1", 5021),
+        ("127.0.0.1", 5022),
+    ]
     assert sorted(sim.gateways[("127.0.0.1", 5020)]) == [1, 2, 11, 12, 21, 22]
+    # the annex: real equipment models served through their vendors' register maps
+    annex = sim.gateways[("127.0.0.1", 5022)]
+    assert sorted(annex) == [1, 2, 3, 21, 31]
+    assert all(isinstance(d, ModbusDevice) and d.served is not None for d in annex.values())
     assert [d.topic for d in sim.lighting] == [
         "lumen/a-lc1/state",
         "lumen/a-lc2/state",

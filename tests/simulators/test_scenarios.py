@@ -39,7 +39,7 @@ class Campus:
 
     def __init__(self, tmp_path: Path, keep: Callable[[str], bool] = lambda eid: True) -> None:
         data = yaml.safe_load((REPO / "sites" / "demo.yaml").read_text())
-        self.ports = {5020: free_port(), 5021: free_port()}
+        self.ports = {5020: free_port(), 5021: free_port(), 5022: free_port()}
         self.tag = secrets.token_hex(3)
         for building in data["buildings"]:
             building["equipment"] = [e for e in building["equipment"] if keep(e["id"])]
