@@ -40,6 +40,10 @@ from stack.services import Mosquitto
 LOOK_EVERY_S = 0.5
 
 
+READERS = ("cloud", "gateway")
+"""The processes that read what the agents publish: started, and waited for, first."""
+
+
 @dataclass(frozen=True)
 class StackPorts(ServerPorts):
     api: int = 8000
@@ -236,12 +240,22 @@ class Stack:
             self.say(line)
         self.start_extra_servers()
         self.children = self._plan_children()
+        # The cloud and the gateway first, and the cloud answering (its subscriptions made)
+        # before any agent starts: an agent reports every point once at start and then only
+        # changes, so a reader that subscribed late would miss the values that do not change.
+        readers = [c for c in self.children if c.name in READERS]
+        for child in readers:
+            self._start_child(child)
+        if any(c.name == "cloud" for c in readers):
+            self.wait_api()
         for child in self.children:
-            child.start()
-            self.say(
-                f"  {child.name:<14} pid {child.proc.pid if child.proc else '?'}   "
-                f"(log {child.log_path})"
-            )
+            if child not in readers:
+                self._start_child(child)
+
+    def _start_child(self, child: Child) -> None:
+        child.start()
+        pid = child.proc.pid if child.proc else "?"
+        self.say(f"  {child.name:<14} pid {pid}   (log {child.log_path})")
 
     def wait_api(self, timeout: float = 60.0, also: Callable[[], bool] | None = None) -> None:
         """Wait until the API answers /api/health (and `also()` holds)."""
