@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
-from cloud.api import alarm_actions, console, errors
+from cloud.api import alarm_actions, console, errors, public_requests
+from cloud.api import desk as desk_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
@@ -32,6 +33,8 @@ from cloud.notify.notifier import Notifier
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.points import load_point_check
+from cloud.requests.config import DeskConfig
+from cloud.requests.desk import ServiceDesk
 from cloud.rules.service import RulesService, site_timezone
 from cloud.security import LoginThrottle
 from cloud.sla import load_sla
@@ -84,8 +87,8 @@ def create_app(
     notify: bool = True,
 ) -> FastAPI:
     """The cloud service. `ingest=False` serves the API without consuming telemetry;
-    `escalate=False` without the SLA ticker; `notify=False` without webhooks, Grafana
-    annotations and InfluxDB events and metrics."""
+    `escalate=False` without the SLA and service desk tickers; `notify=False` without
+    webhooks, Grafana annotations and InfluxDB events and metrics."""
     inventory = load_inventory(settings.inventory)
     points = load_point_check(inventory, settings.profiles_dir)  # a bad profile fails here
     timezone = site_timezone(inventory.site.timezone)
@@ -112,6 +115,13 @@ def create_app(
         timezone=timezone,
         interval=settings.pm_interval_s,
     )
+    # the service desk: a bad categories file fails here
+    desk = ServiceDesk(
+        None,
+        DeskConfig.from_settings(settings, api_url=api_url(settings), timezone=timezone),
+        settings,
+        clock=clock,
+    )
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
 
@@ -124,6 +134,9 @@ def create_app(
         stack.callback(setattr, state, "db", None)
         if settings.demo_mode:
             _demo(state, database)
+        desk.db = database
+        if escalate:  # the desk's ticker: reporters informed, "fixed?" timeouts, follow-ups
+            await stack.enter_async_context(desk)
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
             ticker = Escalator(
                 database, state.sla, clock=clock, interval=settings.escalation_interval_s
@@ -188,6 +201,9 @@ def create_app(
         app.include_router(routes.router, prefix="/api")
     for routes in (rule_routes, alarm_actions, pm_routes):  # rules, alarm actions, PM
         app.include_router(routes.router, prefix="/api")
+    app.state.desk = desk
+    public_requests.install(app)  # the public report and tracking pages and their API
+    app.include_router(desk_routes.router, prefix="/api")  # the service desk
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

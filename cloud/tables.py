@@ -8,8 +8,9 @@ from cloud import equipment
 from cloud.alarms import model as alarms
 from cloud.incidents import model as incidents
 from cloud.orm import Base
+from cloud.requests import model as requests
 from cloud.users import model as users
 from cloud.workorders import model as workorders
 
 metadata = Base.metadata
-MODELS = (equipment, users, alarms, incidents, workorders)
+MODELS = (equipment, users, alarms, incidents, workorders, requests)

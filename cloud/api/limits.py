@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plantroom.settings import CloudSettings
 
-# Routes that take uploads, by path prefix → the setting holding their limit. None yet.
-UPLOAD_PREFIXES: tuple[str, ...] = ()
+# Routes that take uploads, by path prefix: they get `api_max_upload_bytes`.
+UPLOAD_PREFIXES: tuple[str, ...] = ("/api/public/requests",)  # a report's photo
 
 
 @dataclass(frozen=True, slots=True)
