@@ -193,6 +193,27 @@ def follow_up_rate(jobs: Iterable[Job]) -> Figure:
 
 
 @dataclass(frozen=True, slots=True)
+class DeskFacts:
+    """What the service desk recorded for a period: complaints received in it and upheld,
+    and the satisfaction scores (1 to 5) of follow-up calls about jobs raised in it."""
+
+    valid_complaints: int = 0
+    satisfaction: tuple[int, ...] = ()
+
+
+def complaint_rate(jobs: Iterable[Job], desk: DeskFacts | None) -> Figure:
+    """Upheld complaints received in the period per repair raised in it, in percent."""
+    if desk is None:
+        return Figure(None, 0.0, 0)
+    return Figure.rate(desk.valid_complaints, len(_repairs(jobs)))
+
+
+def satisfaction(desk: DeskFacts | None) -> Figure:
+    """The mean score (1 to 5) reporters gave on follow-up calls."""
+    return Figure.mean([float(s) for s in desk.satisfaction] if desk is not None else [])
+
+
+@dataclass(frozen=True, slots=True)
 class Counts:
     raised: int
     open: int
@@ -240,6 +261,8 @@ DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
     "pm_compliance_pct": ("Preventive maintenance on time", "%", "pm_compliance_pct", True),
     "repeat_fault_pct": ("Repeat faults (rework)", "%", "repeat_fault_pct", False),
     "follow_up_pct": ("Follow-up visits after repairs", "%", "follow_up_pct", True),
+    "complaint_pct": ("Upheld complaints per repair", "%", "complaint_pct", False),
+    "satisfaction": ("Reporters' satisfaction (1 to 5)", "score", None, True),
 }
 
 
@@ -284,9 +307,11 @@ def evaluate(
     end: datetime,
     now: datetime,
     targets: Targets,
+    desk: DeskFacts | None = None,
 ) -> Report:
     """Every indicator for the jobs raised in `[start, end)`; good order is measured among
-    `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`."""
+    `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`;
+    the complaint rate and satisfaction from `desk` (nothing measured without it)."""
     as_of = min(end, now)
     figures = {
         "mtta_s": mean_time_to_acknowledge(jobs),
@@ -298,6 +323,8 @@ def evaluate(
         "pm_compliance_pct": pm_compliance(jobs, now),
         "repeat_fault_pct": repeat_fault_rate(jobs),
         "follow_up_pct": follow_up_rate(jobs),
+        "complaint_pct": complaint_rate(jobs, desk),
+        "satisfaction": satisfaction(desk),
     }
     indicators = {}
     for key, figure in figures.items():

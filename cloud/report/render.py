@@ -35,6 +35,8 @@ def _value(indicator: Indicator) -> str:
         return "n/a"
     if indicator.unit == "s":
         return f"{value / 60:.1f} min"
+    if indicator.unit == "score":
+        return f"{value:.2f} of 5"
     return f"{value:.1f} %"
 
 

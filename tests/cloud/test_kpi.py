@@ -148,6 +148,8 @@ def test_targets_are_met_or_missed() -> None:
         "pm_compliance_pct": False,
         "repeat_fault_pct": False,  # 50 > 0
         "follow_up_pct": True,  # 50 >= 30
+        "complaint_pct": None,  # no service desk facts given
+        "satisfaction": None,
     }
 
 
