@@ -26,6 +26,7 @@ from cloud.requests.desk import HONEYPOT_COUNTER, ServiceDesk, bump
 from cloud.requests.messages import pick_lang
 from cloud.requests.photos import clean_photo
 from cloud.requests.schemas import AnswerIn, Created, LocationOut, Tracked, stage_of, tracked
+from cloud.requests.updates import sync
 from cloud.schemas import ErrorBody
 
 router = APIRouter(prefix="/public", tags=["public requests"])
@@ -123,9 +124,14 @@ def _tracked(session: SessionDep, token: str) -> Tracked:
 
 
 @router.get("/requests/{reference}", response_model=Tracked, responses=NOT_FOUND)
-def track(reference: str, session: SessionDep) -> Response:
-    """Where the request stands, what happened so far, and whether "fixed?" awaits an answer."""
-    return answer(session, _tracked(session, reference))
+def track(reference: str, session: SessionDep, desk: DeskDep) -> Response:
+    """Where the request stands, what happened so far, and whether "fixed?" awaits an answer.
+    The job's latest changes are turned into the reporter's updates first (as the desk's
+    ticker does), so the page is never behind the job."""
+    found = confirm.by_token(session, reference)
+    with one_writer(session):
+        sync(session, desk.config, request_ids=[found.id])
+        return answer(session, _tracked(session, reference))
 
 
 @router.post(
