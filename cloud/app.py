@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """
 Equipment registry, alarms and work orders of a Plantroom site.
 
-Every endpoint but `/api/health` needs an API token: `Authorization: Bearer <token>`.
+Every endpoint but `/api/health` and the occupants' `/api/public/…` needs an API token:
+`Authorization: Bearer <token>`.
 Errors have one shape: `{"error": {"code": "...", "message": "..."}}`.
 """
 
