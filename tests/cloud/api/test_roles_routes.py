@@ -9,7 +9,10 @@ table is what docs/api.md and docs/workorders.md promise:
 - supervisors also assign, close and cancel, and read users;
 - engineers read everything, ask for work, reload rules and run PM plans, and do not act on
   jobs;
-- admins do everything a supervisor does and manage users and teams.
+- admins do everything a supervisor does and manage users and teams;
+- dispatchers (the service desk) log calls, work the follow-up list and the complaint
+  register, which supervisors and admins may too; occupants report and follow their reports
+  without a token (docs/requests.md).
 
 An allowed call is built to succeed (a fresh work order in the right status and owned by the
 caller, a fresh user or team to change), so an allowed role must get a 2xx; a refused role a
@@ -32,11 +35,16 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 from starlette.routing import Mount
 
 from cloud.alarms.model import Alarm, SystemAlarm
 from cloud.alarms.system import raise_system_alarm
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
+from cloud.requests import intake
+from cloud.requests.complaints import log_complaint
+from cloud.requests.desk import ServiceDesk
+from cloud.requests.model import FollowUp, RepairRequest
 from cloud.rules.loader import load_rules
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_token, set_member
 from cloud.workorders import creation
@@ -51,6 +59,7 @@ OFFICE = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 RULE_EDITORS = frozenset({Role.ENGINEER, Role.ADMIN})
 PM_RUNNERS = frozenset({Role.ENGINEER, Role.SUPERVISOR, Role.ADMIN})
+DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 PUBLIC: frozenset[Role] | None = None  # no token needed
 
 Key = tuple[str, str]  # (method, path as routed)
@@ -128,6 +137,23 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("DELETE", "/api/teams/{name}"): ADMIN,
     ("PUT", "/api/teams/{name}/members/{username}"): ADMIN,
     ("DELETE", "/api/teams/{name}/members/{username}"): ADMIN,
+    # docs/requests.md: occupants report and follow without a token; the desk's own routes
+    ("GET", "/report/{code}"): PUBLIC,
+    ("GET", "/track/{reference}"): PUBLIC,
+    ("POST", "/api/public/requests"): PUBLIC,
+    ("GET", "/api/public/requests/{reference}"): PUBLIC,
+    ("POST", "/api/public/requests/{reference}/answer"): PUBLIC,
+    ("GET", "/api/public/locations/{code}"): PUBLIC,
+    ("GET", "/api/requests"): ALL,
+    ("GET", "/api/requests/{request_id}"): ALL,
+    ("GET", "/api/requests/{request_id}/photo"): ALL,
+    ("GET", "/api/complaints"): ALL,
+    ("POST", "/api/desk/calls"): DESK,
+    ("GET", "/api/desk/stats"): DESK,
+    ("GET", "/api/follow-ups"): DESK,
+    ("POST", "/api/follow-ups/{follow_up_id}"): DESK,
+    ("POST", "/api/complaints"): DESK,
+    ("POST", "/api/complaints/{complaint_id}/resolve"): DESK,
 }
 
 ACTORS = {
@@ -135,6 +161,7 @@ ACTORS = {
     Role.SUPERVISOR: "super1",
     Role.ENGINEER: "eng1",
     Role.ADMIN: "admin1",
+    Role.DISPATCHER: "desk1",
 }
 NO_TOKEN, EXPIRED, REVOKED = "no token", "expired token", "revoked token"
 CALLERS: list[Role | str] = [*ACTORS, NO_TOKEN, EXPIRED, REVOKED]
@@ -160,6 +187,7 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     body: Any = None
     token: str | None = None  # instead of the caller's own
+    form: dict[str, str] | None = None  # sent as a form instead of `body`
 
 
 @dataclass
@@ -188,6 +216,9 @@ async def call(
     raw = [(b"host", b"cloud")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     if c.body is not None:
         raw.append((b"content-type", b"application/json"))
+    if c.form is not None:
+        payload = urlencode(c.form).encode()
+        raw.append((b"content-type", b"application/x-www-form-urlencoded"))
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -348,6 +379,48 @@ class Fixtures:
             session.flush()
             return str(row.id)
 
+    def public_request(
+        self, *, resolved: bool = False, photo: bytes | None = None
+    ) -> RepairRequest:
+        """A public report about p1 on a job of its own (resolved and asked "fixed?" if
+        `resolved`)."""
+        desk: ServiceDesk = self.api.app.state.desk
+        with self.api.db.session() as session:
+            for wo in session.scalars(select(WorkOrder).where(WorkOrder.equipment_id == "p1")):
+                wo.status = WorkOrderStatus.CANCELLED  # a job of its own, not joined
+            report = intake.Report(code="p1", what=f"noise {next(self.serial)}", photo=photo)
+            found = intake.submit(
+                session, report, now=self.api.clock(), sla=self.api.state.sla, config=desk.config
+            )
+            if resolved:
+                assert found.work_order is not None
+                found.work_order.status = WorkOrderStatus.RESOLVED
+                found.confirm_asked_at = self.api.clock()
+            session.flush()
+            session.expunge(found)
+            return found
+
+    def follow_up(self) -> str:
+        with self.api.db.session() as session:
+            row = FollowUp(
+                work_order_id=int(self.work_order(WorkOrderStatus.CLOSED)),
+                decided_at=self.api.clock(),
+                sampled=True,
+                attempts=0,
+            )
+            session.add(row)
+            session.flush()
+            return str(row.id)
+
+    def complaint(self) -> str:
+        with self.api.db.session() as session:
+            desk = get_user(session, "desk1")
+            assert desk is not None
+            row = log_complaint(
+                session, user=desk, summary="slow", owner="super1", now=self.api.clock()
+            )
+            return str(row.id)
+
 
 Builder = Callable[[Fixtures, str | None], Call]
 S = WorkOrderStatus
@@ -470,6 +543,46 @@ BUILDERS: dict[Key, Builder] = {
         f"/api/teams/{f.new_team()}/members/{f.new_user()}"
     ),
     ("DELETE", "/api/teams/{name}/members/{username}"): member_delete,
+    ("GET", "/report/{code}"): lambda f, who: Call("/report/p1"),
+    ("GET", "/track/{reference}"): lambda f, who: Call("/track/whatever"),
+    ("POST", "/api/public/requests"): lambda f, who: Call(
+        "/api/public/requests",
+        form={"code": "b2", "category": "other", "what": "noise", "name": "A", "phone": "1234567"},
+    ),
+    ("GET", "/api/public/requests/{reference}"): lambda f, who: Call(
+        f"/api/public/requests/{f.public_request().token}"
+    ),
+    ("POST", "/api/public/requests/{reference}/answer"): lambda f, who: Call(
+        f"/api/public/requests/{f.public_request(resolved=True).token}/answer",
+        body={"fixed": True},
+    ),
+    ("GET", "/api/public/locations/{code}"): lambda f, who: Call("/api/public/locations/p1"),
+    ("GET", "/api/requests/{request_id}"): lambda f, who: Call(
+        f"/api/requests/{f.public_request().id}"
+    ),
+    ("GET", "/api/requests/{request_id}/photo"): lambda f, who: Call(
+        f"/api/requests/{f.public_request(photo=b'jpeg bytes').id}/photo"
+    ),
+    ("POST", "/api/desk/calls"): lambda f, who: Call(
+        "/api/desk/calls",
+        body={
+            "caller": "C",
+            "phone": "1234567",
+            "code": "b1",
+            "category": "leak",
+            "urgency": "urgent",
+            "what": "leak",
+        },
+    ),
+    ("POST", "/api/follow-ups/{follow_up_id}"): lambda f, who: Call(
+        f"/api/follow-ups/{f.follow_up()}", body={"reached": False}
+    ),
+    ("POST", "/api/complaints"): lambda f, who: Call(
+        "/api/complaints", body={"summary": "slow", "owner": "super1"}
+    ),
+    ("POST", "/api/complaints/{complaint_id}/resolve"): lambda f, who: Call(
+        f"/api/complaints/{f.complaint()}/resolve", body={"resolution": "ok", "valid": False}
+    ),
 }
 
 
@@ -500,7 +613,12 @@ def outcome(answer: Answer) -> str:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = settings_for(tmp_path, influx_url="http://127.0.0.1:9")  # nothing listens
+    settings = settings_for(
+        tmp_path,
+        influx_url="http://127.0.0.1:9",  # nothing listens
+        request_rate_per_address=1000,  # every caller reports from the same address
+        request_rate_per_location=1000,
+    )
     async with serve(settings, Clock()) as a:
         for role, username in ACTORS.items():
             a.user(username, role)
