@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
 
 from cloud.api.errors import AUTH_RESPONSES
@@ -35,6 +35,7 @@ from cloud.requests.schemas import (
     follow_up_out,
     request_out,
 )
+from cloud.schemas import ErrorBody
 from cloud.users.model import User
 from cloud.workorders.model import WorkOrder
 
@@ -43,6 +44,11 @@ DeskUser = Annotated[User, Depends(require(Role.DISPATCHER, Role.SUPERVISOR, Rol
 MAX_CALL_AGE_S = 86_400  # a call is logged within a day of coming in
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the row's id")]
+CONFLICT: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "no such follow-up or complaint"},
+    409: {"model": ErrorBody, "description": "already recorded or resolved"},
+}
 
 
 def _out(session: SessionDep, r: RepairRequest, user: User) -> RequestOut:
@@ -74,7 +80,6 @@ def log_call(
         lang=body.lang,
         urgency=body.urgency,
     )
-    desk.config.categories.get(body.category)
     intake.check_contact(report, contact="phone_or_email", name_required=True)
     with one_writer(session):
         created = intake.submit(
@@ -121,12 +126,12 @@ def _request(session: SessionDep, request_id: int) -> RepairRequest:
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
-def get_request(request_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def get_request(request_id: RowId, session: SessionDep, user: CurrentUser) -> Response:
     return answer(session, _out(session, _request(session, request_id), user))
 
 
 @router.get("/requests/{request_id}/photo", response_class=Response)
-def request_photo(request_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def request_photo(request_id: RowId, session: SessionDep, user: CurrentUser) -> Response:
     """The report's photo (JPEG, metadata stripped)."""
     found = _request(session, request_id)
     if found.photo is None:
@@ -181,9 +186,9 @@ def call_list(
     return answer(session, page)
 
 
-@router.post("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
+@router.post("/follow-ups/{follow_up_id}", response_model=FollowUpOut, responses=CONFLICT)
 def record_follow_up(
-    follow_up_id: int, body: FollowUpIn, state: StateDep, session: SessionDep, user: DeskUser
+    follow_up_id: RowId, body: FollowUpIn, state: StateDep, session: SessionDep, user: DeskUser
 ) -> Response:
     """What the call found: reached (with satisfaction 1 to 5 and a comment) or not reached."""
     with one_writer(session):
@@ -241,9 +246,9 @@ def list_complaints(
     return answer(session, page)
 
 
-@router.post("/complaints/{complaint_id}/resolve", response_model=ComplaintOut)
+@router.post("/complaints/{complaint_id}/resolve", response_model=ComplaintOut, responses=CONFLICT)
 def resolve_complaint(
-    complaint_id: int, body: ResolveIn, state: StateDep, session: SessionDep, user: DeskUser
+    complaint_id: RowId, body: ResolveIn, state: StateDep, session: SessionDep, user: DeskUser
 ) -> Response:
     """Close a complaint with its resolution and whether it was upheld."""
     with one_writer(session):

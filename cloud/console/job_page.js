@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { badge, clockTime, h, label, showError, timeEl } from './dom.js';
 import { jobCard, tickDue } from './job_card.js';
+import { reportersSection } from './reporters.js';
 
 export class JobView {
   constructor(ctx, id) {
@@ -42,6 +43,7 @@ export class JobView {
       h('ul', { class: 'cards' }, card),
       wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
+      ...(wo.kind === 'pm' ? [] : [reportersSection(wo.id)]),
       h(
         'section',
         { 'aria-labelledby': 'history-h' },

@@ -215,7 +215,8 @@ def submit(
     category = report.category or config.categories.for_kind(
         equipment.kind if equipment is not None else None
     )
-    urgency = report.urgency or config.categories.get(category).urgency
+    spec = config.categories.get(category)
+    urgency = report.urgency or spec.urgency
     if report.lang not in LANGS:
         raise InvalidInput(f"lang: {report.lang!r} is not one of {', '.join(LANGS)}")
     request = RepairRequest(

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
 from tests.cloud.harness import error
@@ -62,8 +63,9 @@ async def test_the_contact_the_site_requires(tmp_path: Path) -> None:
         assert ok.status_code == 201, ok.text
 
 
-async def test_a_photo_is_kept_without_its_metadata(tmp_path: Path) -> None:
-    async with desk_app(tmp_path) as api:
+@pytest.mark.integration  # PostgreSQL as well as SQLite
+async def test_a_photo_is_kept_without_its_metadata(database_url: str, tmp_path: Path) -> None:
+    async with desk_app(tmp_path, database_url) as api:
         response = await report(api, "l1", photo=jpeg_with_exif())
         assert response.status_code == 201, response.text
         item = (await api.get("/api/requests", "desk1")).json()["items"][0]

@@ -98,6 +98,7 @@ def test_occupants_report_follow_and_confirm_on_a_phone(site: Site, tmp_path: Pa
             en.on("pageerror", lambda exc: errors.append(str(exc)))
             reference = report_in_chinese(zh, site, photo)
             report_in_english(en, site)
+            technician_sees_the_reporter_masked(en, site, reference)
             confirm_in_chinese(zh, site, reference)
             assert errors == []
         finally:
@@ -143,6 +144,22 @@ def report_in_english(page: Any, site: Site) -> None:
     expect(page.locator("#done")).to_be_visible()
     expect(page.locator("#done")).to_contain_text("Your report is received")
     shot(page, "sent-en-common-area")
+
+
+def technician_sees_the_reporter_masked(page: Any, site: Site, reference: str) -> None:
+    rows = site.call("GET", "/api/requests", "desk1")["items"]
+    job_id = next(r["work_order_id"] for r in rows if r["reference"] == reference)
+    page.goto(site.url + "/")
+    page.get_by_label("API token", exact=True).fill(site.tokens["tech1"])
+    page.get_by_role("button", name="Sign in with token").click()
+    page.goto(f"{site.url}/#/jobs/{job_id}")
+    section = page.locator("section[aria-labelledby=reporters-h]")
+    expect(section).to_be_visible()
+    expect(section.get_by_role("heading")).to_have_text("Reported by 1 person")
+    expect(section).to_contain_text("李•••")
+    expect(section).to_contain_text("•••8000")
+    assert "0013" not in section.inner_text()
+    shot(page, "console-job-reporters-masked")
 
 
 def confirm_in_chinese(page: Any, site: Site, reference: str) -> None:
