@@ -70,9 +70,10 @@ def report(
     if website:
         with one_writer(session):
             bump(session, HONEYPOT_COUNTER)
-            fake = secrets.token_urlsafe(16)
+            fake = secrets.token_urlsafe(16)  # answered like a real report, nothing kept
+            promised = state.sla.due(config.categories.get("other").urgency, now).resolve
             body = Created(
-                reference=fake, link=config.link(fake), stage="received", promised_by=None
+                reference=fake, link=config.link(fake), stage="received", promised_by=promised
             )
             return answer(session, body, 201)
     address = _address(request)

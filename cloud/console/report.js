@@ -1,6 +1,6 @@
 // The public report page, /report/<location code>: no sign-in; the code in the address
 // prefills where; the form goes to POST /api/public/requests with an optional photo.
-import { chooseLang, loadCatalog, other, remember, t, translate } from "./i18n.js";
+import { chooseLang, loadCatalog, other, remember, t, translate } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");

@@ -1,6 +1,6 @@
 // The tracking page, /track/<reference>: where the repair stands, what happened, and the
 // "fixed?" question once the job is resolved.
-import { chooseLang, loadCatalog, other, remember, t, translate, when } from "./i18n.js";
+import { chooseLang, loadCatalog, other, remember, t, translate, when } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const reference = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");

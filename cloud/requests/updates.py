@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from cloud.enums import WorkOrderStatus
 from cloud.requests.config import DeskConfig
 from cloud.requests.messages import render
 from cloud.requests.model import CONFIRMED, UNCONFIRMED, RepairRequest, RequestUpdate
-from cloud.workorders.model import WorkOrderEvent
+from cloud.workorders.model import WorkOrder, WorkOrderEvent
 
 BATCH = 500  # requests brought up to date per call
+ENDED = (WorkOrderStatus.CLOSED, WorkOrderStatus.CANCELLED)
 SIMPLE = {"acknowledge": "assigned", "assign": "assigned", "start": "started"}
 
 
@@ -92,11 +94,11 @@ def _apply(request: RepairRequest, event: WorkOrderEvent, kind: str) -> None:
 def sync(session: Session, config: DeskConfig, *, request_ids: Sequence[int] | None = None) -> int:
     """Turn the job events the reporters have not heard of into updates: for `request_ids`,
     or for up to `BATCH` requests whose job is not over. The number of updates added."""
-    query = select(RepairRequest).where(RepairRequest.work_order_id.is_not(None))
+    query = select(RepairRequest).join(WorkOrder, RepairRequest.work_order_id == WorkOrder.id)
     if request_ids is not None:
         query = query.where(RepairRequest.id.in_(request_ids))
-    else:
-        query = query.where(RepairRequest.done_at.is_(None))
+    else:  # not over for the reporter, or over but the job has come back since
+        query = query.where(or_(RepairRequest.done_at.is_(None), WorkOrder.status.not_in(ENDED)))
     requests = list(
         session.scalars(
             query.options(selectinload(RepairRequest.updates))

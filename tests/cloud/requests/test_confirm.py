@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from cloud.requests.updates import mark_delivered, pending_reporter_messages
+from cloud.sla.escalator import Escalator
 from tests.cloud.harness import Api, error
 from tests.cloud.requests.desk import act, desk, desk_app, job, report, tick, track, work_it
 
@@ -155,3 +156,24 @@ async def test_the_outbox_takes_the_reporters_messages_once(
             assert mark_delivered(session, [m.update_id for m in pending], at=api.clock()) == 3
         with api.db.session() as session:
             assert pending_reporter_messages(session, config) == []
+
+
+async def test_a_fault_that_comes_back_after_closing_tells_its_reporters(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with desk_app(tmp_path, database_url) as api:
+        api.fault("e1", "elevator.passenger_trapped")
+        reference, number = await _reported(api, "e1", what="the lift is stuck")
+        api.fault("e1", "elevator.passenger_trapped", clear=True)
+        await work_it(api, number)
+        api.clock.advance(seconds=api.state.sla.verification + 1)
+        Escalator(api.db, api.state.sla, clock=api.clock).tick()  # verified: closed
+        tick(api)
+        assert (await track(api, reference))["stage"] == "closed"
+        api.clock.advance(hours=1)
+        api.fault("e1", "elevator.passenger_trapped")  # back within `reopen_within`
+        assert (await job(api, number))["status"] == "open"
+        tick(api)
+        tracked = await track(api, reference)
+        assert [u["kind"] for u in tracked["updates"]][-2:] == ["closed", "reopened"]
+        assert tracked["stage"] == "assigned"
