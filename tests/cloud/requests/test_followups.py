@@ -138,3 +138,10 @@ async def test_calls_complaints_and_their_indicators(database_url: str, tmp_path
         assert rows["follow_up_pct"] == "66.667"
         assert rows["satisfaction"] == "3.500"
         assert "3.50 of 5" in page
+        desk = re.search(r'<table id="desk">.*?</tr><tr>(.*?)</tr>', page, re.S)
+        assert desk is not None
+        # 4 reports, no calls, none joined; 3 confirmed; 3 complaints, 1 upheld, 1 open;
+        # 2 follow-ups reached, 1 not
+        assert re.findall(r"<td>(\d+)</td>", desk.group(1)) == [
+            "4", "0", "0", "3", "0", "0", "3", "1", "1", "2", "1",
+        ]  # fmt: skip
