@@ -2,7 +2,8 @@
 """The public report and tracking pages in a real browser (Debian's Chromium driven by
 Playwright) at phone size, served by uvicorn: an occupant reports a flickering light in
 Simplified Chinese with a photo, switches the page to English, another reports a sticking
-door in English; once the job is resolved the first follows the link and confirms the fix.
+door in English; a technician sees the first reporter masked on the job's console page; once
+the job is resolved the first follows the link and confirms the fix.
 Screenshots go to test-artifacts/requests/."""
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
 from cloud.users.service import add_user, issue_token
+
+# Chromium, its launch and the phone's size as the console's browser test has them (that
+# module skips itself where Debian's chromium is not installed, and so this one).
+from tests.cloud.console.test_console_browser import PHONE, WAIT_MS, launch
 from tests.cloud.harness import over_http, settings_for
 from tests.cloud.requests.desk import jpeg_with_exif
 from tests.harness import REPO
@@ -28,15 +33,7 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "requests"
-PHONE = {"width": 390, "height": 844}
-WAIT_MS = 20_000
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
 
 
 @dataclass
@@ -69,13 +66,6 @@ def site(tmp_path: Path) -> Iterator[Site]:
                 tokens[name] = issue_token(session, user, now=app.state.cloud.clock())
             ensure_demo_teams(session, now=app.state.cloud.clock())
         yield Site(f"http://{host}:{port}", tokens)
-
-
-def launch(p: Any) -> Any:
-    return p.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
 
 
 def shot(page: Any, name: str) -> None:
