@@ -17,8 +17,9 @@ from fastapi import FastAPI
 
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
-from cloud.api import ack_links, alarm_actions, console, equipment_page, errors
+from cloud.api import ack_links, alarm_actions, console, equipment_page, errors, public_requests
 from cloud.api import checklist as checklist_routes
+from cloud.api import desk as desk_routes
 from cloud.api import kpi as kpi_routes
 from cloud.api import notifications as notification_routes
 from cloud.api import oncall as oncall_routes
@@ -36,6 +37,8 @@ from cloud.notify.outbound import Outbound
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.points import load_point_check
+from cloud.requests.config import DeskConfig
+from cloud.requests.desk import ServiceDesk
 from cloud.rules.service import RulesService, site_timezone
 from cloud.security import LoginThrottle
 from cloud.sla import load_sla
@@ -52,7 +55,8 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """
 Equipment registry, alarms and work orders of a Plantroom site.
 
-Every endpoint but `/api/health` needs an API token: `Authorization: Bearer <token>`.
+Every endpoint but `/api/health` and the occupants' `/api/public/…` needs an API token:
+`Authorization: Bearer <token>`.
 Errors have one shape: `{"error": {"code": "...", "message": "..."}}`.
 """
 
@@ -90,8 +94,8 @@ def create_app(
     notify: bool = True,
 ) -> FastAPI:
     """The cloud service. `ingest=False` serves the API without consuming telemetry;
-    `escalate=False` without the SLA ticker; `notify=False` without webhooks, Grafana
-    annotations and InfluxDB events and metrics."""
+    `escalate=False` without the SLA and service desk tickers; `notify=False` without
+    webhooks, Grafana annotations and InfluxDB events and metrics."""
     inventory = load_inventory(settings.inventory)
     points = load_point_check(inventory, settings.profiles_dir)  # a bad profile fails here
     timezone = site_timezone(inventory.site.timezone)
@@ -119,6 +123,13 @@ def create_app(
         timezone=timezone,
         interval=settings.pm_interval_s,
     )
+    # the service desk: a bad categories file fails here
+    desk = ServiceDesk(
+        None,
+        DeskConfig.from_settings(settings, api_url=api_url(settings), timezone=timezone),
+        settings,
+        clock=clock,
+    )
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
     # messages to people: a bad channels file, or channels without a link key, fail here
@@ -133,6 +144,9 @@ def create_app(
         stack.callback(setattr, state, "db", None)
         if settings.demo_mode:  # demo users; their e-mail contact points with a mail channel
             _demo(state, database, "email" if "email" in outbound.channels else None)
+        desk.db = database
+        if escalate:  # the desk's ticker: reporters informed, "fixed?" timeouts, follow-ups
+            await stack.enter_async_context(desk)
         escalator: Escalator | None = None
         if escalate:  # the SLA ticker: dispatch, escalation, verified closure
             escalator = ticker = Escalator(
@@ -207,6 +221,9 @@ def create_app(
     app.include_router(ack_links.router)  # /ack/<token>: the links in messages
     app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
     app.include_router(oncall_routes.router, prefix="/api")  # on-call rotas
+    app.state.desk = desk
+    public_requests.install(app)  # the public report and tracking pages and their API
+    app.include_router(desk_routes.router, prefix="/api")  # the service desk
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))

@@ -10,6 +10,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     ENGINEER = "engineer"
     ADMIN = "admin"
+    DISPATCHER = "dispatcher"  # the service desk: logs calls, follow-ups and complaints
 
 
 class EquipmentStatus(StrEnum):

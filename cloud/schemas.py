@@ -170,7 +170,7 @@ class NotifyHealth(OutModel):
 class IndicatorOut(OutModel):
     name: str
     value: float | None = Field(description="null when there was nothing to measure")
-    unit: Literal["s", "%"]
+    unit: Literal["s", "%", "score"] = Field(description="seconds, percent, or a 1 to 5 score")
     target: float | None
     met: bool | None
     numerator: float = Field(description="hits for a rate, total seconds for a mean")

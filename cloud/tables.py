@@ -10,8 +10,9 @@ from cloud.incidents import model as incidents
 from cloud.notify import model as notify
 from cloud.oncall import model as oncall
 from cloud.orm import Base
+from cloud.requests import model as requests
 from cloud.users import model as users
 from cloud.workorders import model as workorders
 
 metadata = Base.metadata
-MODELS = (equipment, users, alarms, incidents, workorders, notify, oncall)
+MODELS = (equipment, users, alarms, incidents, workorders, notify, oncall, requests)

@@ -206,7 +206,65 @@ class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
     )
 
 
-class CloudSettings(MqttSettings, InfluxSettings, ClockSettings, NotificationSettings):
+class RequestSettings(_Base):
+    """The service desk's settings: occupants' repair requests (docs/requests.md)."""
+
+    request_contact: Literal["none", "phone_or_email", "phone", "email"] = Field(
+        default="phone_or_email",
+        description="the contact a public report must give: a phone, an e-mail, either or none",
+    )
+    request_name_required: bool = Field(
+        default=True, description="a public report must give the reporter's name"
+    )
+    request_public_url: str | None = Field(
+        default=None,
+        description="base URL of the tracking links given to reporters; default: the API's URL",
+    )
+    request_photo_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=25 * 1024 * 1024,
+        description="largest photo a report may carry (JPEG, PNG or WebP)",
+    )
+    request_rate_window_s: float = Field(
+        default=3600.0, gt=0, le=86_400, description="the window the report rate limits count in"
+    )
+    request_rate_per_address: int = Field(
+        default=5, ge=1, description="public reports per client address per window"
+    )
+    request_rate_per_location: int = Field(
+        default=20, ge=1, description="public reports per location code per window"
+    )
+    request_confirm_timeout_h: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 30,
+        description="hours a reporter has to answer 'fixed?' before the job closes unconfirmed",
+    )
+    request_follow_up_pct: float = Field(
+        default=30.0, ge=0, le=100, description="share of closed repairs put on the follow-up list"
+    )
+    request_contact_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        le=3650,
+        description="days after a request's job ends that the reporter's contact is erased",
+    )
+    request_categories: Path | None = Field(
+        default=None,
+        description="YAML of report categories and their trades, replacing the shipped ones",
+    )
+    request_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how often the service desk informs reporters and closes unanswered jobs",
+    )
+
+
+class CloudSettings(
+    MqttSettings, InfluxSettings, ClockSettings, NotificationSettings, RequestSettings
+):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(
         default="sqlite:///var/cloud/plantroom.sqlite",

@@ -168,5 +168,7 @@ class Demo(Stack):
             f"  curl -G {self.influxd.url}/query --data-urlencode db=plantroom "
             f"--data-urlencode 'q=SELECT * FROM pump ORDER BY time DESC LIMIT 3'"
         )
+        light = next((e.id for _, e in self.inventory.equipment() if e.kind == "lighting"), "")
+        self.say(f"  report a problem, no sign-in: {self.api_url}/report/{light}")
         self.say("")
         self.say("Ctrl-C stops everything.")

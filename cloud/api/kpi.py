@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -16,6 +16,7 @@ from cloud.schemas import IndicatorOut, KpiCounts, KpiOut
 from cloud.state import AppState
 
 DEFAULT_PERIOD = timedelta(days=30)
+UNITS: dict[str, Literal["s", "%", "score"]] = {"s": "s", "%": "%", "score": "score"}
 
 router = APIRouter(tags=["kpis"], responses=AUTH_RESPONSES)
 
@@ -65,7 +66,7 @@ def kpi_out(report: kpi.Report) -> KpiOut:
                 key: IndicatorOut(
                     name=i.name,
                     value=None if i.figure.value is None else round(i.figure.value, 3),
-                    unit="s" if i.unit == "s" else "%",
+                    unit=UNITS.get(i.unit, "%"),
                     target=i.target,
                     met=i.met,
                     numerator=i.figure.numerator,
@@ -92,8 +93,9 @@ def kpis(
     ] = None,
 ) -> Response:
     """MTTA and MTTR (seconds), repairs completed on time, equipment / fire facilities /
-    lighting in good order, PM on time, repeat faults, follow-up visits and jobs told and
-    acknowledged within the dispatch time (percent), each with its target, and the period's
+    lighting in good order, PM on time, repeat faults, follow-up visits, upheld complaints and
+    jobs told and acknowledged within the dispatch time (percent), reporters' satisfaction
+    (1 to 5), each with its target, and the period's
     counts. Definitions: docs/kpis.md."""
     check_building(state, building)
     now = state.clock()

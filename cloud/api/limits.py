@@ -27,7 +27,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plantroom.settings import CloudSettings
 
 # Routes that take uploads, by path prefix: they have PLANTROOM_API_MAX_UPLOAD_BYTES.
-UPLOAD_PREFIXES: tuple[str, ...] = ("/api/work-orders/*/photos", "/api/work-orders/*/sign-off")
+UPLOAD_PREFIXES: tuple[str, ...] = (
+    "/api/work-orders/*/photos",
+    "/api/work-orders/*/sign-off",
+    "/api/public/requests",  # a report's photo
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ Ref = Annotated[
 
 def _id(session: SessionDep, ref: str) -> int:
     """A work order by id (`42`) or number (`WO-000042`)."""
-    if ref.isdigit() and len(ref) <= MAX_ID_DIGITS:
+    if ref.isascii() and ref.isdigit() and len(ref) <= MAX_ID_DIGITS:
         return int(ref)
     upper = ref.upper()
     if upper.startswith("WO-") and upper[3:].isdigit():

@@ -86,9 +86,9 @@ export function reportProblem(equipmentId, building, created) {
   const form = h(
     'form',
     { class: 'report' },
-    h('div', { class: 'field' }, h('label', { for: title.id }, t('report.what')), title),
-    h('div', { class: 'field' }, h('label', { for: details.id }, t('report.details')), details),
-    h('button', { type: 'submit', class: 'primary' }, t('report.send')),
+    h('div', { class: 'field' }, h('label', { for: title.id }, t('equipment.report_what')), title),
+    h('div', { class: 'field' }, h('label', { for: details.id }, t('equipment.report_details')), details),
+    h('button', { type: 'submit', class: 'primary' }, t('equipment.report_send')),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -103,7 +103,7 @@ export function reportProblem(equipmentId, building, created) {
         },
       });
       form.reset();
-      announce(t('report.created', { number: job.number }));
+      announce(t('equipment.report_created', { number: job.number }));
       created(job);
     } catch (e) {
       showError(e.message);
@@ -112,12 +112,12 @@ export function reportProblem(equipmentId, building, created) {
   return h(
     'section',
     { 'aria-labelledby': 'report-h' },
-    h('h2', { id: 'report-h' }, t('report.heading')),
+    h('h2', { id: 'report-h' }, t('equipment.report_heading')),
     form,
     h(
       'p',
       { class: 'hint' },
-      t('report.public_note'),
+      t('equipment.report_public_note'),
       ' ',
       h('a', { href: `/report/${encodeURIComponent(equipmentId)}` }, `/report/${equipmentId}`),
     ),

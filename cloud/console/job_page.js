@@ -8,6 +8,7 @@ import { checklistSection } from './job_work.js';
 import { messagesSection } from './job_messages.js';
 import { overlay } from './outbox.js';
 import { heldNotice } from './outbox_view.js';
+import { reportersSection } from './reporters.js';
 
 export class JobView {
   constructor(ctx, id) {
@@ -64,6 +65,7 @@ export class JobView {
       wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
       ...this.workSections(wo),
+      ...(wo.kind === 'pm' ? [] : [reportersSection(wo.id)]),
       messagesSection(wo.number),
       h(
         'section',

@@ -229,6 +229,27 @@ def acknowledged_in_time(jobs: Iterable[Job], now: datetime, dispatch_s: float) 
 
 
 @dataclass(frozen=True, slots=True)
+class DeskFacts:
+    """What the service desk recorded for a period: complaints received in it and upheld,
+    and the satisfaction scores (1 to 5) of follow-up calls about jobs raised in it."""
+
+    valid_complaints: int = 0
+    satisfaction: tuple[int, ...] = ()
+
+
+def complaint_rate(jobs: Iterable[Job], desk: DeskFacts | None) -> Figure:
+    """Upheld complaints received in the period per repair raised in it, in percent."""
+    if desk is None:
+        return Figure(None, 0.0, 0)
+    return Figure.rate(desk.valid_complaints, len(_repairs(jobs)))
+
+
+def satisfaction(desk: DeskFacts | None) -> Figure:
+    """The mean score (1 to 5) reporters gave on follow-up calls."""
+    return Figure.mean([float(s) for s in desk.satisfaction] if desk is not None else [])
+
+
+@dataclass(frozen=True, slots=True)
 class Counts:
     raised: int
     open: int
@@ -278,6 +299,8 @@ DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
     "follow_up_pct": ("Follow-up visits after repairs", "%", "follow_up_pct", True),
     "dispatched_pct": ("Jobs told within the dispatch time", "%", None, True),
     "ack_in_dispatch_pct": ("Jobs acknowledged within the dispatch time", "%", None, True),
+    "complaint_pct": ("Upheld complaints per repair", "%", "complaint_pct", False),
+    "satisfaction": ("Reporters' satisfaction (1 to 5)", "score", None, True),
 }
 
 
@@ -323,10 +346,12 @@ def evaluate(
     now: datetime,
     targets: Targets,
     dispatch_s: float = DISPATCH_S,
+    desk: DeskFacts | None = None,
 ) -> Report:
     """Every indicator for the jobs raised in `[start, end)`; good order is measured among
     `open_jobs` (jobs open at the end of the period, whenever raised) at `min(end, now)`;
-    `dispatch_s` is the SLA's dispatch time (`dispatch` in sla.yaml)."""
+    `dispatch_s` is the SLA's dispatch time (`dispatch` in sla.yaml); the complaint rate and
+    satisfaction from `desk` (nothing measured without it)."""
     as_of = min(end, now)
     figures = {
         "mtta_s": mean_time_to_acknowledge(jobs),
@@ -340,6 +365,8 @@ def evaluate(
         "follow_up_pct": follow_up_rate(jobs),
         "dispatched_pct": dispatched_in_time(jobs, now, dispatch_s),
         "ack_in_dispatch_pct": acknowledged_in_time(jobs, now, dispatch_s),
+        "complaint_pct": complaint_rate(jobs, desk),
+        "satisfaction": satisfaction(desk),
     }
     indicators = {}
     for key, figure in figures.items():

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderKind
 from cloud.equipment import Equipment
-from cloud.kpi.figures import DISPATCH_S, LIVE, REPAIRS, Equip, Job, Report, evaluate
+from cloud.kpi.figures import DISPATCH_S, LIVE, REPAIRS, DeskFacts, Equip, Job, Report, evaluate
 from cloud.notify.model import OutboxMessage
+from cloud.requests.model import Complaint, FollowUp
 from cloud.sla import Targets
 from cloud.workorders.model import WorkOrder
 
@@ -132,6 +133,33 @@ def load_equipment(session: Session, *, building: str | None) -> list[Equip]:
     return [Equip(i, k, b) for i, k, b in session.execute(query.order_by(Equipment.id)).all()]
 
 
+def load_desk(
+    session: Session, *, building: str | None, start: datetime, end: datetime
+) -> DeskFacts:
+    """Complaints received in `[start, end)` and upheld, and the satisfaction scores of
+    follow-up calls about jobs raised in it, of one building or all."""
+    complaints = select(func.count(Complaint.id)).where(
+        Complaint.received_at >= start, Complaint.received_at < end, Complaint.valid.is_(True)
+    )
+    scores = (
+        select(FollowUp.satisfaction)
+        .join(WorkOrder, FollowUp.work_order_id == WorkOrder.id)
+        .where(
+            FollowUp.satisfaction.is_not(None),
+            WorkOrder.created_at >= start,
+            WorkOrder.created_at < end,
+        )
+        .order_by(FollowUp.id)
+    )
+    if building is not None:
+        complaints = complaints.where(Complaint.building == building)
+        scores = scores.where(WorkOrder.building == building)
+    return DeskFacts(
+        valid_complaints=session.scalar(complaints) or 0,
+        satisfaction=tuple(s for s in session.scalars(scores) if s is not None),
+    )
+
+
 def compute(
     session: Session,
     *,
@@ -155,4 +183,5 @@ def compute(
         now=now,
         targets=targets,
         dispatch_s=dispatch_s,
+        desk=load_desk(session, building=building, start=start, end=end),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from cloud.enums import Priority, WorkOrderKind
 from cloud.kpi import Indicator
 from cloud.report.charts import stacked_bars, target_bars
+from cloud.report.desk import DESK_HEADER, desk_rows
 from cloud.report.monthly import MonthlyReport
 from plantroom.errors import ConfigError, ServiceError
 
@@ -35,6 +36,8 @@ def _value(indicator: Indicator) -> str:
         return "n/a"
     if indicator.unit == "s":
         return f"{value / 60:.1f} min"
+    if indicator.unit == "score":
+        return f"{value:.2f} of 5"
     return f"{value:.1f} %"
 
 
@@ -142,6 +145,11 @@ Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>
 <table id="pm"><tr><th>due</th><th>on time</th><th>late</th><th>not done</th></tr>
 <tr><td>{pm.due}</td><td>{pm.on_time}</td><td>{pm.late}</td><td>{pm.not_done}</td></tr></table>
 {pm_chart}
+
+<h2>Service desk</h2>
+<p>Occupants' reports and calls received this month, their reporters' answers to "fixed?",
+complaints received, and follow-up calls made (docs/requests.md).</p>
+<table id="desk">{DESK_HEADER}{desk_rows(report.desk)}</table>
 </body></html>
 """
 

@@ -59,6 +59,7 @@ class Targets(BaseModel):
     pm_compliance_pct: float = Field(default=100, ge=0, le=100)
     repeat_fault_pct: float = Field(default=0, ge=0, le=100)
     follow_up_pct: float = Field(default=30, ge=0, le=100)
+    complaint_pct: float = Field(default=2, ge=0, le=100)  # upheld complaints per repair, at most
 
 
 @dataclass(frozen=True, slots=True)

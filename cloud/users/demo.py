@@ -134,8 +134,19 @@ def ensure_demo_users(
         out.append(
             Credential(username, user.role, issue_token(session, user, now=now, label="demo"))
         )
+    out.append(ensure_demo_dispatcher(session, now=now))
     ensure_demo_teams(session, now=now)
     return out
+
+
+def ensure_demo_dispatcher(session: Session, *, now: datetime) -> Credential:
+    """The service desk's demo account, `desk1` (dispatcher), with a fresh token."""
+    user = get_user(session, "desk1")
+    if user is None:
+        user = add_user(session, "desk1", Role.DISPATCHER, now=now, display_name="Desk One")
+    else:
+        revoke_tokens(session, user, now=now)
+    return Credential("desk1", user.role, issue_token(session, user, now=now, label="demo"))
 
 
 def write_credentials(path: Path, credentials: list[Credential], api_url: str) -> None:

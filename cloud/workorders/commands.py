@@ -115,9 +115,16 @@ def _opening(
 
 
 def close_verified(
-    session: Session, wo: WorkOrder, *, now: datetime, note: str, actor: User | None = None
+    session: Session,
+    wo: WorkOrder,
+    *,
+    now: datetime,
+    note: str,
+    actor: User | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Close a resolved job whose fix is confirmed (verified telemetry or a done checklist)."""
+    """Close a resolved job whose fix is confirmed (verified telemetry, a done checklist, or
+    its reporter's answer, which `details` records)."""
     wo.closed_at = now
     wo.open_key = None
     record_change(
@@ -129,6 +136,7 @@ def close_verified(
         actor=actor,
         channel=Channel.SYSTEM,
         note=note,
+        details=details,
     )
 
 

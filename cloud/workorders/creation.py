@@ -194,13 +194,22 @@ def describe_equipment(equipment: Equipment) -> str:
 
 
 def reopen(
-    session: Session, wo: WorkOrder, *, alarm: Alarm, now: datetime, sla: SlaPolicy, note: str
+    session: Session,
+    wo: WorkOrder,
+    *,
+    alarm: Alarm | None,
+    now: datetime,
+    sla: SlaPolicy,
+    note: str,
+    details: dict[str, Any] | None = None,
 ) -> WorkOrder:
-    """The fault came back soon after its fix: the same job opens again, counted against the
-    repair's quality. Its owner keeps it (and hears of it first); its clocks start again."""
+    """The fault came back soon after its fix (`alarm`), or its reporter says it is not fixed
+    (no alarm; `details` say so): the same job opens again, counted against the repair's
+    quality. Its owner keeps it (and hears of it first); its clocks start again."""
     previous_fix = wo.resolved_at
-    wo.alarm = alarm
-    wo.open_key = fault_key(alarm.equipment_id, alarm.rule_id)
+    if alarm is not None:
+        wo.alarm = alarm
+        wo.open_key = fault_key(alarm.equipment_id, alarm.rule_id)
     wo.reopens += 1
     wo.reopened_at = now
     wo.acknowledged_at = None
@@ -220,6 +229,7 @@ def reopen(
         details={
             "reopens": wo.reopens,
             "fixed_at": previous_fix.isoformat() if previous_fix else None,
+            **(details or {}),
         },
     )
     return wo

@@ -151,6 +151,8 @@ def test_targets_are_met_or_missed() -> None:
         "follow_up_pct": True,  # 50 >= 30
         "dispatched_pct": None,  # no target; nobody was told of these by message
         "ack_in_dispatch_pct": None,
+        "complaint_pct": None,  # no service desk facts given
+        "satisfaction": None,
     }
 
 

@@ -11,6 +11,7 @@ run reports all of them, each with its request and traceback.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections import Counter
 from collections.abc import Iterator
@@ -95,7 +96,9 @@ class Client:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def call() -> httpx.Response:
-            return await self._client.request(method, url, **kwargs)
+            request = self._client.build_request(method, url, **kwargs)
+            await request.aread()  # a multipart body too, so that checks can show it
+            return await self._client.send(request)
 
         return self._portal.call(call)
 
@@ -113,6 +116,14 @@ def serving(app: FastAPI) -> Iterator[Client]:
             yield Client(portal, client)
 
 
+def form_part(part: Any) -> Any:
+    """A multipart field as httpx takes it: schemathesis may generate a number or null as a
+    field's content, which a browser would send as its text."""
+    if isinstance(part, tuple) and len(part) >= 2 and not isinstance(part[1], bytes | str):
+        return (part[0], json.dumps(part[1]), *part[2:])
+    return part
+
+
 def send(client: Client, kwargs: dict[str, Any]) -> httpx.Response:
     body: dict[str, Any] = {}
     if "json" in kwargs:
@@ -122,7 +133,7 @@ def send(client: Client, kwargs: dict[str, Any]) -> httpx.Response:
     elif kwargs.get("data") is not None:
         body["data"] = kwargs["data"]
     if kwargs.get("files"):
-        body["files"] = kwargs["files"]
+        body["files"] = [(name, form_part(part)) for name, part in kwargs["files"]]
     return client.request(
         kwargs["method"],
         kwargs["url"],

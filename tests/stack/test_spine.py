@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import aiomqtt
+import httpx
 import pytest
 
 from plantroom.ports import free_port
@@ -167,3 +168,36 @@ async def test_the_demo_broker_refuses_anonymous_clients(
             async for msg in admin.messages:
                 assert str(msg.topic).startswith("plantroom/v1/harbour/")
                 break
+
+
+def test_an_occupants_report_on_a_light_is_closed_by_their_fixed(
+    stack: tuple[Demo, dict[str, Any]],
+) -> None:
+    """A report posted without a token for a lighting controller becomes a job for the
+    building's electrical team; the tracking page follows it, and "fixed" closes it."""
+    demo, creds = stack
+    base, tech, desk = demo.api_url, token_of(creds, "tech1"), token_of(creds, "desk1")
+    form = {"code": "light-a1", "what": "the lobby lights flicker", "name": "Li Wei",
+            "phone": "+86 138 0013 8000"}  # fmt: skip
+    created = httpx.post(f"{base}/api/public/requests", data=form, timeout=10)
+    assert created.status_code == 201, created.text
+    reference = created.json()["reference"]
+    status, listed = call_api(base, "GET", "/api/requests?limit=5", desk)
+    assert status == 200, listed
+    request = next(r for r in listed["items"] if r["reference"] == reference)
+    _, job = call_api(base, "GET", f"/api/work-orders/{request['work_order']}", tech)
+    assert (job["equipment_id"], job["team"]) == ("light-a1", "tower-a-electrical")
+    _, tracked = call_api(base, "GET", f"/api/public/requests/{reference}")
+    assert tracked["stage"] == "received"
+    for action, body in (("acknowledge", {}), ("start", {}), ("resolve", {"note": "new driver"})):
+        status, done = call_api(base, "POST", f"/api/work-orders/{job['id']}/{action}", tech, body)
+        assert status == 200, done
+    _, tracked = call_api(base, "GET", f"/api/public/requests/{reference}")
+    assert (tracked["stage"], tracked["asking"]) == ("resolved", True)
+    status, answered = call_api(
+        base, "POST", f"/api/public/requests/{reference}/answer", None, {"fixed": True}
+    )
+    assert status == 200, answered
+    assert (answered["stage"], answered["confirmation"]) == ("closed", "confirmed")
+    _, job = call_api(base, "GET", f"/api/work-orders/{job['id']}", tech)
+    assert job["status"] == "closed"

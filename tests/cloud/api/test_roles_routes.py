@@ -12,6 +12,9 @@ table is what docs/api.md and docs/workorders.md promise:
 - admins do everything a supervisor does and manage users and teams;
 - everyone signed in keeps their own contact points and language; admins also anyone's;
 - a message's acknowledge link (`/ack/{token}`) is its own credential: no bearer token.
+- dispatchers (the service desk) log calls, work the follow-up list and the complaint
+  register, which supervisors and admins may too; occupants report and follow their reports
+  without a token (docs/requests.md).
 
 An allowed call is built to succeed (a fresh work order in the right status and owned by the
 caller, a fresh user or team to change), so an allowed role must get a 2xx; a refused role a
@@ -35,6 +38,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 from starlette.routing import Mount
 
 from cloud.alarms.model import Alarm, SystemAlarm
@@ -46,6 +50,10 @@ from cloud.oncall import service as oncall_service
 from cloud.oncall.model import RotaCover
 from cloud.oncall.schemas import RotaIn
 from cloud.oncall.service import set_rota
+from cloud.requests import intake
+from cloud.requests.complaints import log_complaint
+from cloud.requests.desk import ServiceDesk
+from cloud.requests.model import FollowUp, RepairRequest
 from cloud.rules.loader import load_rules
 from cloud.users.service import (
     add_team,
@@ -70,6 +78,7 @@ OFFICE = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 RULE_EDITORS = frozenset({Role.ENGINEER, Role.ADMIN})
 PM_RUNNERS = frozenset({Role.ENGINEER, Role.SUPERVISOR, Role.ADMIN})
+DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 PUBLIC: frozenset[Role] | None = None  # no token needed
 
 Key = tuple[str, str]  # (method, path as routed)
@@ -183,6 +192,23 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/oncall/rotas/{team}/overrides"): OFFICE,
     ("POST", "/api/oncall/rotas/{team}/swaps"): OFFICE,
     ("DELETE", "/api/oncall/rotas/{team}/covers/{cover_id}"): OFFICE,
+    # docs/requests.md: occupants report and follow without a token; the desk's own routes
+    ("GET", "/report/{code}"): PUBLIC,
+    ("GET", "/track/{reference}"): PUBLIC,
+    ("POST", "/api/public/requests"): PUBLIC,
+    ("GET", "/api/public/requests/{reference}"): PUBLIC,
+    ("POST", "/api/public/requests/{reference}/answer"): PUBLIC,
+    ("GET", "/api/public/locations/{code}"): PUBLIC,
+    ("GET", "/api/requests"): ALL,
+    ("GET", "/api/requests/{request_id}"): ALL,
+    ("GET", "/api/requests/{request_id}/photo"): ALL,
+    ("GET", "/api/complaints"): ALL,
+    ("POST", "/api/desk/calls"): DESK,
+    ("GET", "/api/desk/stats"): DESK,
+    ("GET", "/api/follow-ups"): DESK,
+    ("POST", "/api/follow-ups/{follow_up_id}"): DESK,
+    ("POST", "/api/complaints"): DESK,
+    ("POST", "/api/complaints/{complaint_id}/resolve"): DESK,
 }
 
 ACTORS = {
@@ -190,6 +216,7 @@ ACTORS = {
     Role.SUPERVISOR: "super1",
     Role.ENGINEER: "eng1",
     Role.ADMIN: "admin1",
+    Role.DISPATCHER: "desk1",
 }
 NO_TOKEN, EXPIRED, REVOKED = "no token", "expired token", "revoked token"
 CALLERS: list[Role | str] = [*ACTORS, NO_TOKEN, EXPIRED, REVOKED]
@@ -220,8 +247,10 @@ class Call:
 
     def content(self) -> tuple[bytes, str | None]:
         """The request's body and its content type."""
-        if self.files:
-            encoded = httpx.Request("POST", "http://cloud/", data=self.form, files=self.files)
+        if self.files or self.form:  # multipart with files, else a urlencoded form
+            encoded = httpx.Request(
+                "POST", "http://cloud/", data=self.form, files=self.files or None
+            )
             return encoded.read(), encoded.headers["content-type"]
         if self.body is not None:
             return json.dumps(self.body).encode(), "application/json"
@@ -477,6 +506,48 @@ def outbound(api: Api) -> Outbound:
     found: Outbound = api.app.state.outbound
     return found
 
+    def public_request(
+        self, *, resolved: bool = False, photo: bytes | None = None
+    ) -> RepairRequest:
+        """A public report about p1 on a job of its own (resolved and asked "fixed?" if
+        `resolved`)."""
+        desk: ServiceDesk = self.api.app.state.desk
+        with self.api.db.session() as session:
+            for wo in session.scalars(select(WorkOrder).where(WorkOrder.equipment_id == "p1")):
+                wo.status = WorkOrderStatus.CANCELLED  # a job of its own, not joined
+            report = intake.Report(code="p1", what=f"noise {next(self.serial)}", photo=photo)
+            found = intake.submit(
+                session, report, now=self.api.clock(), sla=self.api.state.sla, config=desk.config
+            )
+            if resolved:
+                assert found.work_order is not None
+                found.work_order.status = WorkOrderStatus.RESOLVED
+                found.confirm_asked_at = self.api.clock()
+            session.flush()
+            session.expunge(found)
+            return found
+
+    def follow_up(self) -> str:
+        with self.api.db.session() as session:
+            row = FollowUp(
+                work_order_id=int(self.work_order(WorkOrderStatus.CLOSED)),
+                decided_at=self.api.clock(),
+                sampled=True,
+                attempts=0,
+            )
+            session.add(row)
+            session.flush()
+            return str(row.id)
+
+    def complaint(self) -> str:
+        with self.api.db.session() as session:
+            desk = get_user(session, "desk1")
+            assert desk is not None
+            row = log_complaint(
+                session, user=desk, summary="slow", owner="super1", now=self.api.clock()
+            )
+            return str(row.id)
+
 
 Builder = Callable[[Fixtures, str | None], Call]
 ROTA = {"rotation": "daily", "starts_on": "2026-03-01", "members": ["tech1", "tech2"]}
@@ -713,6 +784,46 @@ BUILDERS: dict[Key, Builder] = {
         body={"first": "2026-03-01T12:00Z", "second": "2026-03-02T12:00Z"},
     ),
     ("DELETE", "/api/oncall/rotas/{team}/covers/{cover_id}"): cover_delete,
+    ("GET", "/report/{code}"): lambda f, who: Call("/report/p1"),
+    ("GET", "/track/{reference}"): lambda f, who: Call("/track/whatever"),
+    ("POST", "/api/public/requests"): lambda f, who: Call(
+        "/api/public/requests",
+        form={"code": "b2", "category": "other", "what": "noise", "name": "A", "phone": "1234567"},
+    ),
+    ("GET", "/api/public/requests/{reference}"): lambda f, who: Call(
+        f"/api/public/requests/{f.public_request().token}"
+    ),
+    ("POST", "/api/public/requests/{reference}/answer"): lambda f, who: Call(
+        f"/api/public/requests/{f.public_request(resolved=True).token}/answer",
+        body={"fixed": True},
+    ),
+    ("GET", "/api/public/locations/{code}"): lambda f, who: Call("/api/public/locations/p1"),
+    ("GET", "/api/requests/{request_id}"): lambda f, who: Call(
+        f"/api/requests/{f.public_request().id}"
+    ),
+    ("GET", "/api/requests/{request_id}/photo"): lambda f, who: Call(
+        f"/api/requests/{f.public_request(photo=b'jpeg bytes').id}/photo"
+    ),
+    ("POST", "/api/desk/calls"): lambda f, who: Call(
+        "/api/desk/calls",
+        body={
+            "caller": "C",
+            "phone": "1234567",
+            "code": "b1",
+            "category": "leak",
+            "urgency": "urgent",
+            "what": "leak",
+        },
+    ),
+    ("POST", "/api/follow-ups/{follow_up_id}"): lambda f, who: Call(
+        f"/api/follow-ups/{f.follow_up()}", body={"reached": False}
+    ),
+    ("POST", "/api/complaints"): lambda f, who: Call(
+        "/api/complaints", body={"summary": "slow", "owner": "super1"}
+    ),
+    ("POST", "/api/complaints/{complaint_id}/resolve"): lambda f, who: Call(
+        f"/api/complaints/{f.complaint()}/resolve", body={"resolution": "ok", "valid": False}
+    ),
 }
 
 
@@ -752,6 +863,8 @@ async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
             notifications_file=smtp.channels,
             notify_link_secret="k" * 32,
             data_dir=tmp_path / "data",
+            request_rate_per_address=1000,  # every caller reports from the same address
+            request_rate_per_location=1000,
         )
         async with serve(settings, Clock()) as a:
             yield prepared(a)

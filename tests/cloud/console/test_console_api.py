@@ -87,9 +87,14 @@ async def test_the_page_is_served_with_a_strict_policy_and_every_module_it_impor
     assert page.headers["referrer-policy"] == "no-referrer"
     referenced = set(re.findall(r'(?:src|href)="/console/([^"]+)"', page.text))
     assert referenced == {"console.css", "app.js"}
-    # every module the console imports, transitively, is served as JavaScript
+    # the occupants' pages (docs/requests.md) load their own modules under the same policy
+    for public in ("/report/pump-a1", "/track/some-reference"):
+        other = await cloud.client.get(public)
+        assert other.headers["content-security-policy"] == policy
+        assert re.findall(r'src="/console/([^"]+)"', other.text) in (["report.js"], ["track.js"])
+    # every module the console and those pages import, transitively, is served as JavaScript
     seen: set[str] = set()
-    todo = ["app.js"]
+    todo = ["app.js", "report.js", "track.js"]
     while todo:
         name = todo.pop()
         if name in seen:

@@ -1,0 +1,1 @@
+"""Occupants' repair requests and the service desk (docs/requests.md)."""
