@@ -1,6 +1,6 @@
-"""The "send me a test" flow through a real SMTP server (STARTTLS, login): the code arrives by e-mail,
-verifying with it marks the contact point verified; a wrong code is refused and counted, the
-last allowed wrong code voids it, and a code expires."""
+"""The "send me a test" flow through a real SMTP server (STARTTLS, login): the code arrives
+by e-mail, verifying with it marks the contact point verified; a wrong code is refused and
+counted, the last allowed wrong code voids it, and a code expires."""
 
 from __future__ import annotations
 
