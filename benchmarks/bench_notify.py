@@ -163,8 +163,8 @@ def run() -> str:
     fast = one_run(f"SLA ticker {FAST_TICK_S:g} s", FAST_TICK_S)
     return f"""
 {FAULTS} pump faults, one every {INTERVAL_S:g} s, published as telemetry (MQTT QoS 1) to one
-`python -m stack cloud` process (SQLite, demo users: the pump's building team of three, each
-with a verified e-mail address) on mosquitto; the messages go over plain SMTP to an aiosmtpd
+`python -m stack cloud` process (SQLite; the demo users, each with a verified e-mail address,
+are the people jobs are dispatched to) on mosquitto; the messages go over plain SMTP to an aiosmtpd
 server on this machine. Latency: from just before the fault's publish to the server taking
 the first message that names the pump. The path: rule engine → work order → dispatch by the
 SLA ticker (`PLANTROOM_ESCALATION_INTERVAL_S`) → outbox → delivery worker (every

@@ -49,8 +49,9 @@ a reading in InfluxDB, the faults below are injected one at a time:
   After the outage the ballast files go, the link comes back and InfluxDB restarts. Besides
   the audit below, each of the two processes must have logged the full disk;
 * **kill -9 the cloud during an e-mail burst** — the cloud is asked for {mail_jobs} jobs in
-  one building through its API (each is told by e-mail to the demo's technicians through the
-  demo's SMTP server, at the channel's rate limit: 10 at once, then 2 a second); once a
+  one building through its API (each is told by e-mail to whom the cloud dispatches it, the
+  demo's users having e-mail addresses, through the demo's SMTP server at the channel's rate
+  limit: 10 at once, then 2 a second); once a
   quarter of the jobs' messages have arrived the cloud gets SIGKILL, and it is started again
   after the outage;
 * **PostgreSQL** — a second, small stack ({pg_devices} devices) runs the cloud on PostgreSQL

@@ -27,7 +27,7 @@ from tests.harness import REPO
 
 pytestmark = pytest.mark.integration
 
-JOBS = 12  # two technicians each: 24 messages
+JOBS = 12  # each told to one person or more
 T = TypeVar("T")
 
 
@@ -98,7 +98,7 @@ def test_kill_9_during_a_burst_sends_each_message_once_or_shows_it_failed(
             numbers = burst(
                 url, token(credentials, "super1"), JOBS, building="tower-a", label="Leak"
             )
-            until(lambda: len(smtp.box.received()) >= JOBS // 2, "the first messages", 30, 0.01)
+            until(lambda: len(smtp.box.received()) >= JOBS // 4, "the first messages", 30, 0.01)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
         at_kill = len(smtp.box.received())
@@ -116,7 +116,7 @@ def test_kill_9_during_a_burst_sends_each_message_once_or_shows_it_failed(
             proc.wait(timeout=20)
         found = audit_mail(rows, received_keys(smtp.box.received()))
 
-    assert found.rows == 2 * JOBS, found.describe()
+    assert found.rows >= JOBS, found.describe()
     assert at_kill < found.rows, f"the burst was over before the kill ({at_kill} received)"
     assert found.ok, found.describe()
     assert found.sent + found.stopped == found.rows
