@@ -71,6 +71,7 @@ def token(credentials: Path, username: str) -> str:
     return str(next(u["token"] for u in users if u["username"] == username))
 
 
+@pytest.mark.timeout(240)  # two starts of the cloud process: about 20 s each on a busy machine
 def test_kill_9_during_a_burst_sends_each_message_once_or_shows_it_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mosquitto: Mosquitto, influxd: Influxd
 ) -> None:
