@@ -213,7 +213,8 @@ def render(config: ChaosConfig, campaign: Campaign, elapsed_s: float) -> str:
     lines += ["", "*Other work orders* are the ones raised during the fault for other devices"]
     lines += [
         "(lost communication while a broker link was down for over a minute, for example);",
-        "each is checked for duplicates like the pump's.",
+        "each is checked for duplicates like the pump's. The e-mail burst's own jobs are not",
+        "counted.",
         "",
     ]
     notes: list[str] = []
@@ -233,7 +234,7 @@ def render(config: ChaosConfig, campaign: Campaign, elapsed_s: float) -> str:
             notes.append(f"* {r.fault.label}: alarms stuck {', '.join(r.alarms_stuck[:10])}")
         if r.mail is not None:
             verdict = "" if r.mail.ok else " **FAILED**"
-            notes.append(f"* {r.fault.label}: e-mail {r.mail.describe()}{verdict}")
+            notes.append(f"* {r.fault.label}: e-mail: {r.mail.describe()}{verdict}")
         notes.extend(f"* {r.fault.label}: {n}" for r in [r] for n in r.notes)
     if notes:
         lines += ["Findings of this run:", "", *notes, ""]

@@ -307,7 +307,9 @@ class Campaign:
             p: sum(1 for w in since if w["equipment_id"] == p and w["rule_id"] == PUMP_RULE)
             for p in pumps
         }
-        result.other_work_orders = len([w for w in since if w["equipment_id"] not in pumps])
+        result.other_work_orders = len(
+            [w for w in since if w["equipment_id"] not in pumps and w["number"] not in stack.burst]
+        )
         result.duplicate_work_orders = sorted(
             set(duplicate_work_orders(since))
             | set(duplicate_work_orders(stack.cloud.live_work_orders()))
