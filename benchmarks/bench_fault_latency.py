@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def cloud(tmp: Path, broker: Mosquitto) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """The cloud service as its own process; yields its URL, an auth header and its log."""
+def cloud(
+    tmp: Path, broker: Mosquitto, extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """The cloud service as its own process (`extra_env` added to its environment); yields
+    its URL, an auth header and its log."""
     (tmp / "site.yaml").write_text(inventory(), encoding="utf-8")
     port = free_port()
     env = {
@@ -99,6 +102,7 @@ def cloud(tmp: Path, broker: Mosquitto) -> Iterator[tuple[str, dict[str, str], P
         "PLANTROOM_DEMO_MODE": "true",
         "PLANTROOM_DEMO_CREDENTIALS_PATH": str(tmp / "credentials.json"),
         "PLANTROOM_GRAFANA_URL": "",
+        **(extra_env or {}),
     }
     log = tmp / "cloud.log"
     with log.open("wb") as out:

@@ -7,7 +7,9 @@ A fault names the processes it hits and how:
 * `slow` — the proxy delays and resets that link instead (`chaos.proxy.Degradation`);
 * `disk` — the named buffers' file systems fill up while the edge link is cut and InfluxDB
   is down (`chaos.disk`), and get their space back at the restore;
-* `postgres` — SIGKILL the PostgreSQL server under the cloud, start it again.
+* `postgres` — SIGKILL the PostgreSQL server under the cloud, start it again;
+* `mail` — ask the cloud for a burst of jobs, SIGKILL it once their e-mail is under way,
+  start it again, and account for every message (`chaos.mail`).
 
 Each named process gets a pump fault of its own during the outage: an edge agent one in its
 own building, any other process one in a building the fault does not hit.
@@ -19,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chaos.audit import SeqAudit
+from chaos.mail import MailAudit
 from chaos.proxy import Degradation
 from plantroom.settings import EdgeSettings
 
 COMMIT_INTERVAL_S: float = EdgeSettings.model_fields["edge_commit_interval_s"].default
 POLL_INTERVAL_S: float = EdgeSettings.model_fields["edge_poll_interval_s"].default
 
-Action = Literal["kill", "cut", "slow", "disk", "postgres"]
+Action = Literal["kill", "cut", "slow", "disk", "postgres", "mail"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Fault:
     processes: tuple[str, ...]
     action: Action
     outage_s: float
+    jobs: int = 0  # `mail`: the jobs asked for in the burst
 
     @property
     def edges(self) -> list[str]:
@@ -49,6 +53,8 @@ class Fault:
             return f"slow, lossy {names} ↔ broker"
         if self.action == "disk":
             return f"full disk under {names} buffers"
+        if self.action == "mail":
+            return f"kill -9 {names} during a burst of {self.jobs} jobs' e-mail"
         return "kill -9 postgres (cloud on PostgreSQL)"
 
 
@@ -66,6 +72,10 @@ class ChaosConfig:
     work_order_timeout_s: float = 60.0
     alarm_clear_timeout_s: float = 180.0
     pg_per_kind: int = 2
+    mail_jobs: int = 40
+    mail_timeout_s: float = 180.0
+    """How long every message of the e-mail burst may take to end sent or failed (a row left
+    `sending` by the killed cloud is settled 3 send timeouts after it was claimed)."""
     disk_case: bool = True
     """The full-disk case; the reduced campaign leaves it to the buffers' own full-disk tests
     (tests/edge/ and tests/gateway/test_buffer_full_disk.py), which take seconds rather than half a
@@ -87,6 +97,7 @@ class ChaosConfig:
             Fault((edge,), "slow", self.slow_s),
             Fault(("gateway", edge), "kill", kill),
             Fault(("cloud", edge), "kill", kill),
+            Fault(("cloud",), "mail", kill, jobs=self.mail_jobs),
             *([Fault((edge, "gateway"), "disk", self.disk_outage_s)] if self.disk_case else []),
         ]
 
@@ -116,6 +127,8 @@ REDUCED = ChaosConfig(
     work_order_timeout_s=30.0,
     alarm_clear_timeout_s=30.0,
     pg_per_kind=1,
+    mail_jobs=8,
+    mail_timeout_s=90.0,
     disk_case=False,
 )
 
@@ -134,6 +147,7 @@ class FaultResult:
     checks_failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    mail: MailAudit | None = None
 
     @property
     def faults_injected(self) -> int:
@@ -161,6 +175,7 @@ class FaultResult:
             and not self.alarms_stuck
             and not self.checks_failed
             and self.within_commit_window
+            and (self.mail is None or self.mail.ok)
         )
 
     @property

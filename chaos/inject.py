@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
+from chaos import mail
 from chaos.audit import Cloud, Influx
 from chaos.disk import Tmpfs
 from chaos.faults import ChaosConfig, Fault
@@ -32,6 +34,7 @@ class Stack:
     proxy: LinkProxy | None = None
     disks: dict[str, Tmpfs] = field(default_factory=dict)  # process → its buffer's tmpfs
     used_pumps: set[str] = field(default_factory=set)
+    burst: list[str] = field(default_factory=list)  # the e-mail burst's job numbers
 
     def building_equipment(self, building: str) -> set[str]:
         for b in self.demo.inventory.buildings:
@@ -74,12 +77,15 @@ def begin(stack: Stack, fault: Fault, config: ChaosConfig) -> None:
         stack.link().degrade(config.link)
     elif fault.action == "disk":
         fill_disks(stack, fault)
+    elif fault.action == "mail":
+        start_burst(stack, fault.jobs)
+        stack.demo.kill("cloud")
     else:
         kill_postmaster(stack.demo)
 
 
 def end(stack: Stack, fault: Fault) -> None:
-    if fault.action == "kill":
+    if fault.action in ("kill", "mail"):
         for process in fault.processes:
             stack.demo.restart(process)
     elif fault.action in ("cut", "slow"):
@@ -138,3 +144,42 @@ def restart_postgres(demo: Demo) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1.0)
+
+
+MAIL_LABEL = "Chaos burst"
+BURST_START_S = 60.0
+
+
+def start_burst(stack: Stack, jobs: int) -> None:
+    """Ask the cloud for `jobs` jobs and return once a quarter of their e-mail (at least one
+    message) has reached the demo's SMTP server: the rest is still to be sent."""
+    box = stack.demo.mailbox
+    building = stack.demo.inventory.buildings[0].id
+    token = stack.cloud.token_source()
+    stack.burst = mail.burst(stack.demo.api_url, token, jobs, building=building, label=MAIL_LABEL)
+
+    def arrived() -> int:
+        return sum(1 for m in box.received() if MAIL_LABEL in str(m["Subject"] or ""))
+
+    deadline = time.monotonic() + BURST_START_S
+    while arrived() < max(1, jobs // 4):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"the burst's first e-mail did not arrive in {BURST_START_S:.0f}s")
+        time.sleep(0.01)
+
+
+def mail_findings(stack: Stack, timeout_s: float) -> mail.MailAudit:
+    """Once every outbox row of the burst is sent or failed (or `timeout_s` passed): each row
+    against the messages the SMTP server received for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            rows = mail.outbox_rows(stack.demo.api_url, stack.cloud.token_source(), stack.burst)
+        except ServiceError:
+            rows = []  # the cloud is still starting
+        if (rows and mail.settled(rows)) or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    ids = {int(r["id"]) for r in rows}
+    received = mail.received_keys(stack.demo.mailbox.received())
+    return mail.audit_mail(rows, Counter({i: n for i, n in received.items() if i in ids}))

@@ -32,7 +32,7 @@ from chaos.faults import (
     Fault,
     FaultResult,
 )
-from chaos.inject import Stack, begin, disk_full_findings, end
+from chaos.inject import Stack, begin, disk_full_findings, end, mail_findings
 from chaos.proxy import LinkProxy
 from plantroom.errors import ServiceError
 from plantroom.ports import free_port, port_is_free
@@ -116,6 +116,7 @@ class Campaign:
             influx=free_port(),
             sim=free_port(),
             postgres=free_port(),
+            smtp=free_port(),
         )
         demo = Demo(ports, inventory=site, var_dir=var, out=self.out, postgres=postgres)
         commit = {"PLANTROOM_EDGE_COMMIT_INTERVAL_S": str(COMMIT_INTERVAL_S)}
@@ -287,6 +288,9 @@ class Campaign:
             result.silence_before_kill_ms = max(silences, default=None)
         if fault.action == "disk":
             result.checks_failed = disk_full_findings(stack, fault)
+        if fault.action == "mail":
+            result.mail = mail_findings(stack, c.mail_timeout_s)
+            self.say(f"    e-mail: {result.mail.describe()}")
 
         def no_new_alarms() -> bool:
             return not any(a["id"] not in baseline_alarms for a in stack.cloud.active_alarms())
@@ -303,7 +307,9 @@ class Campaign:
             p: sum(1 for w in since if w["equipment_id"] == p and w["rule_id"] == PUMP_RULE)
             for p in pumps
         }
-        result.other_work_orders = len([w for w in since if w["equipment_id"] not in pumps])
+        result.other_work_orders = len(
+            [w for w in since if w["equipment_id"] not in pumps and w["number"] not in stack.burst]
+        )
         result.duplicate_work_orders = sorted(
             set(duplicate_work_orders(since))
             | set(duplicate_work_orders(stack.cloud.live_work_orders()))

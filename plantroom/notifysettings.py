@@ -66,3 +66,17 @@ class NotificationSettings(BaseSettings):
         le=300,
         description="how long messages about one incident wait to be sent as one",
     )
+    notify_code_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86_400,
+        description="how long the code a 'send me a test' message carries can verify the "
+        "contact point",
+    )
+    notify_code_max_tries: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="wrong codes allowed per test message; then the code is void and a new "
+        "test must be asked for",
+    )

@@ -3,6 +3,7 @@ and the outbox: what was sent to whom about a job, and how far it got."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import AdminUser, CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Role
-from cloud.errors import NotFound
+from cloud.errors import CloudError, NotFound
 from cloud.notify import contacts, outbox
 from cloud.notify.model import OutboxMessage
 from cloud.notify.outbound import Outbound
@@ -32,7 +33,11 @@ from cloud.workorders import queries
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody, "description": "not the caller's, or the role does not allow it"},
     404: {"model": ErrorBody, "description": "no such contact point, user or work order"},
-    409: {"model": ErrorBody, "description": "a duplicate, or no code to check"},
+    409: {
+        "model": ErrorBody,
+        "description": "a duplicate, or no code to check (none sent, "
+        "expired, or void after too many wrong codes)",
+    },
 }
 
 router = APIRouter(tags=["notifications"], responses={**AUTH_RESPONSES, **ERRORS})
@@ -89,7 +94,13 @@ def send_me_a_test(
     out = _outbound(request)
     with one_writer(session):
         point = contacts.send_test(
-            session, user, point_id, out.channels, out.sender, now=state.clock()
+            session,
+            user,
+            point_id,
+            out.channels,
+            out.sender,
+            now=state.clock(),
+            ttl=timedelta(seconds=state.settings.notify_code_ttl_s),
         )
         return answer(session, ContactPointOut.model_validate(point))
 
@@ -98,9 +109,24 @@ def send_me_a_test(
 def verify_contact_point(
     point_id: PointId, body: VerifyIn, state: StateDep, session: SessionDep, user: CurrentUser
 ) -> Response:
-    """The code the test carried: the contact point is verified and used from now on."""
+    """The code the test carried: the contact point is verified and used from now on. A wrong
+    code is refused (422) and counted; the last allowed wrong code, or an expired one, voids
+    it (409): send a new test."""
+    s = state.settings
     with one_writer(session):
-        point = contacts.confirm(session, user, point_id, body.code, now=state.clock())
+        try:
+            point = contacts.confirm(
+                session,
+                user,
+                point_id,
+                body.code,
+                now=state.clock(),
+                ttl=timedelta(seconds=s.notify_code_ttl_s),
+                max_tries=s.notify_code_max_tries,
+            )
+        except CloudError:
+            session.commit()  # the wrong try counts, the void code stays void
+            raise
         return answer(session, ContactPointOut.model_validate(point))
 
 

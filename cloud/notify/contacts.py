@@ -1,8 +1,10 @@
 """Each person's contact points: add, list, remove, and "send me a test" to verify one.
 
 A new contact point is unverified and never used for jobs. "Send me a test" sends a six-digit
-code through it; confirming the code (within `CODE_TTL`) marks it verified. An administrator
-may add one already verified (the site's own records, the demo).
+code through it; confirming the code within the code's lifetime (`PLANTROOM_NOTIFY_CODE_TTL_S`)
+marks it verified. Wrong codes are counted: after `PLANTROOM_NOTIFY_CODE_MAX_TRIES` of them, or
+once it expired, the code is void and only a new test message brings a new one. An
+administrator may add one already verified (the site's own records, the demo).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from cloud.notify.sender import Sender, SendFailed
 from cloud.notify.templates import Rendered
 from cloud.users.model import User
 
-CODE_TTL = timedelta(minutes=30)
 MAX_PER_USER = 10
 MAX_ADDRESS = 256
 
@@ -115,18 +116,21 @@ def send_test(
     sender: Sender,
     *,
     now: datetime,
+    ttl: timedelta,
 ) -> ContactPoint:
     """Send a verification code through the contact point; Conflict if the channel is not
-    configured any more, InvalidInput with the channel's answer if the send failed."""
+    configured any more, InvalidInput with the channel's answer if the send failed. A new code
+    replaces the last one and its count of wrong tries."""
     point = get(session, user, point_id)
     channel = channels.get(point.channel)
     if channel is None:
         raise Conflict(f"channel {point.channel!r} is no longer configured")
     code = f"{secrets.randbelow(1_000_000):06d}"
+    minutes = max(1, round(ttl.total_seconds() / 60))
     text = (
-        f"Plantroom 验证码 {code} 30 分钟内有效"
+        f"Plantroom 验证码 {code} {minutes} 分钟内有效"
         if user.language == "zh"
-        else f"Your Plantroom code is {code} (valid 30 minutes)"
+        else f"Your Plantroom code is {code} (valid {minutes} minutes)"
     )
     html = f"<p>{text}</p>" if channel.style is Style.EMAIL else text
     try:
@@ -140,20 +144,42 @@ def send_test(
         raise InvalidInput(f"the test message was not sent: {exc}") from exc
     point.code_hash = _hash(code)
     point.code_sent_at = now
+    point.code_tries = 0
     return point
 
 
 def confirm(
-    session: Session, user: User, point_id: int, code: str, *, now: datetime
+    session: Session,
+    user: User,
+    point_id: int,
+    code: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    max_tries: int,
 ) -> ContactPoint:
+    """Mark the contact point verified if `code` is the one its last test carried.
+
+    Refusals change the row too (the caller commits them before answering): a wrong code
+    counts a try (InvalidInput, naming the tries left), the last allowed wrong try or an
+    expired code voids the code (Conflict: send a new test)."""
     point = get(session, user, point_id)
     if point.code_hash is None or point.code_sent_at is None:
-        raise Conflict("no code was sent to this contact point; send a test first")
-    if now - point.code_sent_at > CODE_TTL:
+        raise Conflict("no code is waiting for this contact point; send a test first")
+    if now - point.code_sent_at > ttl:
+        point.code_hash = None
         raise Conflict("the code expired; send a new test")
     if not hmac.compare_digest(point.code_hash, _hash(code.strip())):
-        raise InvalidInput("code: not the code that was sent")
+        point.code_tries += 1
+        left = max_tries - point.code_tries
+        if left <= 0:
+            point.code_hash = None
+            raise Conflict(
+                f"code: wrong {point.code_tries} times, the code is void; send a new test"
+            )
+        raise InvalidInput(f"code: not the code that was sent ({left} tries left)")
     point.verified = True
     point.verified_at = now
     point.code_hash = None
+    point.code_tries = 0
     return point

@@ -56,6 +56,9 @@ class ContactPoint(Base):
         String(64), comment="SHA-256 of the code last sent by 'send me a test'"
     )
     code_sent_at: Mapped[datetime | None]
+    code_tries: Mapped[int] = mapped_column(
+        Integer, default=0, comment="wrong codes given since the last test message"
+    )
     created_at: Mapped[datetime]
 
 

@@ -1,10 +1,10 @@
 """The reduced chaos campaign: the whole stack on a small generated site, each process killed
 with SIGKILL and restarted in turn, one edge agent's broker link cut and then slowed down
 and reset at random, two processes killed together, and, on a second small stack whose
-cloud runs on PostgreSQL, PostgreSQL killed; every reading, fault, work order and alarm
-accounted for. `make chaos` runs the full campaign, which also fills the edge and gateway
-buffers' disks (test_edge_buffer_full_disk.py and test_gateway_buffer_full_disk.py cover
-that here).
+cloud runs on PostgreSQL, PostgreSQL killed; the cloud killed during a burst of e-mail;
+every reading, fault, work order, alarm and message accounted for. `make chaos` runs the
+full campaign, which also fills the edge and gateway buffers' disks
+(test_edge_buffer_full_disk.py and test_gateway_buffer_full_disk.py cover that here).
 
 Also the pure accounting the campaign relies on, and the link proxy on a real broker.
 """
@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
+from collections import Counter
 
 import pytest
 
 from chaos.audit import audit_seqs, duplicate_work_orders, missing_ranges
+from chaos.mail import STOPPED, audit_mail
 from chaos.proxy import Degradation, LinkProxy
 from chaos.report import render
 from chaos.runner import REDUCED, Campaign
@@ -48,6 +50,29 @@ def test_duplicate_work_orders_are_per_equipment_and_rule() -> None:
         {"id": 4, "number": "WO-4", "kind": "pm", "equipment_id": "p1", "rule_id": None},
     ]
     assert duplicate_work_orders(orders) == ["WO-3"]
+
+
+def test_mail_audit_finds_messages_sent_twice_lost_or_unaccounted() -> None:
+    rows = [
+        {"id": 1, "status": "sent", "last_error": None},
+        {"id": 2, "status": "acknowledged", "last_error": None},
+        {"id": 3, "status": "failed", "last_error": STOPPED},
+        {"id": 4, "status": "failed", "last_error": STOPPED},
+    ]
+    clean = audit_mail(rows, Counter({1: 1, 2: 1, 3: 1}))
+    assert clean.ok, clean.describe()
+    assert (clean.sent, clean.stopped, clean.stopped_arrived, clean.received) == (2, 2, 1, 3)
+
+    rows += [
+        {"id": 5, "status": "sent", "last_error": None},
+        {"id": 6, "status": "queued", "last_error": None},
+        {"id": 7, "status": "failed", "last_error": "SMTP refused"},
+    ]
+    found = audit_mail(rows, Counter({1: 2, 2: 1, 3: 1, 9: 1}))
+    assert not found.ok
+    assert found.duplicates == [1] and found.lost == [5] and found.unsettled == [6]
+    assert found.failed_other == ["7: SMTP refused"] and found.strays == [9]
+    assert "sent twice: 1" in found.describe() and "lost: 5" in found.describe()
 
 
 @pytest.mark.integration
@@ -99,6 +124,7 @@ FAULTS = [
     "slow, lossy edge-b1 ↔ broker",
     "kill -9 gateway + edge-b1",
     "kill -9 cloud + edge-b1",
+    "kill -9 cloud during a burst of 8 jobs' e-mail",
     "kill -9 postgres (cloud on PostgreSQL)",
 ]
 
@@ -126,3 +152,6 @@ def test_reduced_chaos_campaign_accounts_for_everything(campaign: Campaign, labe
     assert r.checks_failed == [], report
     assert r.duplicate_work_orders == [] and r.alarms_stuck == [], report
     assert r.within_commit_window, report
+    if r.fault.action == "mail":
+        assert r.mail is not None and r.mail.rows > 0, report
+        assert r.mail.ok, report
