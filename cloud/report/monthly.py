@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
+from cloud.report.readings import StepReadings, month_readings
 from cloud.sla import Targets
 from cloud.workorders.model import WorkOrder
 
@@ -64,6 +65,7 @@ class MonthlyReport:
     recurring: list[Recurring]
     problem_equipment: list[ProblemEquipment]
     pm: PmSummary
+    readings: list[StepReadings]  # the month's PM readings per plan step
 
 
 def pm_summary(jobs: list[kpi.Job], start: datetime, end: datetime, now: datetime) -> PmSummary:
@@ -121,6 +123,7 @@ def gather(
         recurring=_recurring(session, jobs),
         problem_equipment=_problem_equipment(session, jobs),
         pm=pm_summary(pm_jobs, start, end, now),
+        readings=month_readings(session, building=building, start=start, end=end),
     )
 
 
