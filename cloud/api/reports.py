@@ -1,4 +1,5 @@
-"""GET /api/reports/monthly: the monthly service report as an HTML page."""
+"""GET /api/reports/monthly: the monthly service report as an HTML page; its PM readings as
+JSON at /api/reports/monthly/readings."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.kpi import check_building
 from cloud.api.times import query_month
 from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.kpi import month_bounds
 from cloud.report.monthly import gather
+from cloud.report.readings import StepReadings, month_readings
 from cloud.report.render import render_html
 
 router = APIRouter(tags=["reports"], responses=AUTH_RESPONSES)
@@ -44,3 +47,20 @@ def monthly_report(
         dispatch_s=state.sla.dispatch,
     )
     return HTMLResponse(render_html(report))
+
+
+@router.get("/reports/monthly/readings", response_model=list[StepReadings])
+def monthly_readings(
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
+    building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+) -> list[StepReadings]:
+    """The month's PM readings per plan step, as the monthly report shows them: count,
+    out-of-limit count, lowest and highest, and the jobs out of limits with their follow-up
+    jobs."""
+    query_month(month)
+    check_building(state, building)
+    start, end = month_bounds(month)
+    return month_readings(session, building=building, start=start, end=end)

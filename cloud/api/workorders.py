@@ -96,6 +96,11 @@ def list_work_orders(
         datetime | None, Query(alias="to", description="raised before (ISO 8601)")
     ] = None,
     overdue: Annotated[bool, Query(description="only live jobs with a clock past due now")] = False,
+    at_risk: Annotated[
+        bool,
+        Query(description="only live jobs not yet overdue with a clock in its last 20 % now"),
+    ] = False,
+    unassigned: Annotated[bool, Query(description="only jobs without an assignee")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
@@ -114,6 +119,8 @@ def list_work_orders(
         created_from=bounds[0],
         created_to=bounds[1],
         overdue_at=state.clock() if overdue else None,
+        at_risk_at=state.clock() if at_risk else None,
+        unassigned=unassigned,
     )
     found = queries.search(session, filters, limit=limit, offset=offset)
     items = [WorkOrderOut.model_validate(item) for item in found.items]

@@ -2,6 +2,7 @@
 
 import { AlarmsView } from './alarms.js';
 import { api, auth, LiveEvents, network, signIn } from './api.js';
+import { BoardView, OFFICE } from './board.js';
 import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
 import { t } from './i18n.js';
@@ -54,6 +55,8 @@ function route() {
         : { view: new EquipmentListView(ctx), section: 'equipment' };
     case 'oncall':
       return { view: new OnCallView(ctx), section: 'oncall' };
+    case 'board':
+      return { view: new BoardView(ctx), section: 'board' };
     case 'jobs':
       if (parts[1]) return { view: new JobView(ctx, parts[1]), section: 'jobs' };
     // fall through: the job list
@@ -109,6 +112,9 @@ function enter(user) {
   session.firstView = true;
   who.hidden = false;
   nav.hidden = false;
+  const board = document.getElementById('nav-board');
+  board.hidden = !OFFICE.has(user.role); // the supervisor board: supervisors and admins only
+  board.querySelector('a').textContent = t('board.nav');
   liveBox.hidden = false;
   document.getElementById('who-name').textContent = user.display_name ?? user.username;
   setLive('reconnecting');

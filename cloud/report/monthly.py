@@ -13,6 +13,7 @@ from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
 from cloud.report.desk import DeskSummary, desk_summary
+from cloud.report.readings import StepReadings, month_readings
 from cloud.sla import Targets
 from cloud.workorders.model import WorkOrder
 
@@ -66,6 +67,7 @@ class MonthlyReport:
     problem_equipment: list[ProblemEquipment]
     pm: PmSummary
     desk: DeskSummary
+    readings: list[StepReadings]  # the month's PM readings per plan step
 
 
 def pm_summary(jobs: list[kpi.Job], start: datetime, end: datetime, now: datetime) -> PmSummary:
@@ -124,6 +126,7 @@ def gather(
         problem_equipment=_problem_equipment(session, jobs),
         pm=pm_summary(pm_jobs, start, end, now),
         desk=desk_summary(session, building=building, start=start, end=end),
+        readings=month_readings(session, building=building, start=start, end=end),
     )
 
 

@@ -14,6 +14,7 @@ from cloud.kpi import Indicator
 from cloud.report.charts import stacked_bars, target_bars
 from cloud.report.desk import DESK_HEADER, desk_rows
 from cloud.report.monthly import MonthlyReport
+from cloud.report.readings import StepReadings
 from plantroom.errors import ConfigError, ServiceError
 
 PDF_ENGINES = ("chromium", "chromium-browser", "google-chrome", "wkhtmltopdf")
@@ -64,6 +65,29 @@ def indicator_rows(report: MonthlyReport) -> str:
             f"{_met(ind)}<td>{ind.figure.denominator}</td></tr>"
         )
     return "".join(rows)
+
+
+def _reading(value: float | None, unit: str) -> str:
+    return "" if value is None else f"{value:g} {escape(unit)}"
+
+
+def readings_rows(readings: list[StepReadings]) -> str:
+    """The PM readings table's rows: one per plan step, with its out-of-limit jobs."""
+    rows = []
+    for r in readings:
+        low, high = r.limits
+        limits = " to ".join(_reading(v, r.unit) or "…" for v in (low, high))
+        jobs = ", ".join(
+            f"{escape(o.number)} {_reading(o.value, r.unit)}"
+            + (f" ({escape(o.follow_up_job)})" if o.follow_up_job else "")
+            for o in r.outliers
+        )
+        rows.append(
+            f"<tr><td>{escape(r.plan_id)}</td><td>{escape(r.step)}</td><td>{limits}</td>"
+            f"<td>{r.count}</td><td>{r.out_of_limits}</td><td>{_reading(r.min, r.unit)}</td>"
+            f"<td>{_reading(r.max, r.unit)}</td><td>{jobs}</td></tr>"
+        )
+    return "".join(rows) or '<tr><td colspan="8" class="muted">no readings this month</td></tr>'
 
 
 def render_html(report: MonthlyReport) -> str:
@@ -150,6 +174,10 @@ Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>
 <p>Occupants' reports and calls received this month, their reporters' answers to "fixed?",
 complaints received, and follow-up calls made (docs/requests.md).</p>
 <table id="desk">{DESK_HEADER}{desk_rows(report.desk)}</table>
+<h2>PM readings</h2>
+<table id="readings"><tr><th>plan</th><th>step</th><th>limits</th><th>readings</th>
+<th>out of limits</th><th>min</th><th>max</th><th>out of limits: job (follow-up)</th></tr>
+{readings_rows(report.readings)}</table>
 </body></html>
 """
 

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Float, Row, and_, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import NotFound
@@ -79,6 +82,8 @@ class Filters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     overdue_at: datetime | None = None  # only jobs with a clock past due at this time
+    at_risk_at: datetime | None = None  # only jobs with a clock at risk (not past due) then
+    unassigned: bool = False  # only jobs nobody has been given or has taken
 
 
 def overdue_clause(now: datetime) -> Any:
@@ -90,6 +95,51 @@ def overdue_clause(now: datetime) -> Any:
         (WorkOrder.started_at.is_(None) & (WorkOrder.start_due_at <= now)),
         WorkOrder.resolve_due_at <= now,
     )
+
+
+AT_RISK_SHARE = 0.2
+"""A running clock is *at risk* once what is left of it is at most this share of its whole
+span (from the start of the job's episode, `opened_at`, to the clock's due time): a normal
+job promised in 2 days is at risk in its last 9.6 hours."""
+
+
+class _Epoch(FunctionElement[float]):
+    """SQL: a naive-UTC timestamp column as seconds since 1970 (a float), on each dialect."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(_Epoch, "sqlite")
+def _epoch_sqlite(element: _Epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(_Epoch, "postgresql")
+def _epoch_postgresql(element: _Epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+def at_risk_clause(now: datetime, share: float = AT_RISK_SHARE) -> Any:
+    """SQL: a live job none of whose clocks is past due at `now`, with a running clock that
+    has at most `share` of its span left (see `AT_RISK_SHARE`)."""
+    if not 0 < share < 1:
+        raise ValueError(f"at-risk share {share!r}: must be between 0 and 1")
+    at = now.timestamp()
+    start = _Epoch(WorkOrder.opened_at)
+    clocks = (
+        (WorkOrder.respond_due_at, WorkOrder.acknowledged_at),
+        (WorkOrder.start_due_at, WorkOrder.started_at),
+        (WorkOrder.resolve_due_at, WorkOrder.resolved_at),
+    )
+
+    def risky(due_column: Any, stop_column: Any) -> Any:
+        due = _Epoch(due_column)
+        return stop_column.is_(None) & due_column.is_not(None) & (due - (due - start) * share <= at)
+
+    # spelt out rather than NOT overdue_clause: a clock without a due time is NULL there
+    not_overdue = and_(*(or_(stop.is_not(None), due.is_(None), due > now) for due, stop in clocks))
+    return WorkOrder.status.in_(LIVE) & not_overdue & or_(*(risky(*c) for c in clocks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +177,10 @@ def search(session: Session, filters: Filters, *, limit: int, offset: int) -> Pa
         query = query.where(WorkOrder.created_at < filters.created_to)
     if filters.overdue_at is not None:
         query = query.where(overdue_clause(filters.overdue_at))
+    if filters.at_risk_at is not None:
+        query = query.where(at_risk_clause(filters.at_risk_at))
+    if filters.unassigned:
+        query = query.where(WorkOrder.assignee_id.is_(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     # The page's ids first (a narrow sort, often straight from an index), then their rows.
     ids = list(

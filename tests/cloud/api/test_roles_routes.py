@@ -127,6 +127,7 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/incidents"): ALL,
     ("GET", "/api/kpis"): ALL,
     ("GET", "/api/reports/monthly"): ALL,
+    ("GET", "/api/reports/monthly/readings"): ALL,
     ("GET", "/api/rules"): ALL,
     ("GET", "/api/pm/plans"): ALL,
     ("GET", "/api/pm/schedules"): ALL,
@@ -676,6 +677,9 @@ BUILDERS: dict[Key, Builder] = {
     ),
     ("GET", "/api/reports/monthly"): lambda f, who: Call(
         "/api/reports/monthly", params={"month": "2026-02"}
+    ),
+    ("GET", "/api/reports/monthly/readings"): lambda f, who: Call(
+        "/api/reports/monthly/readings", params={"month": "2026-02"}
     ),
     ("GET", "/api/teams/{name}"): lambda f, who: Call(f"/api/teams/{f.new_team()}"),
     ("GET", "/api/work-orders/{ref}"): lambda f, who: Call(f"/api/work-orders/{f.work_order()}"),
