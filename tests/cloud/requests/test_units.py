@@ -60,7 +60,8 @@ def test_language_and_messages() -> None:
     assert pick_lang("fr-FR") == "en"
     assert pick_lang(None) == "en"
     assert set(catalog("en")) == set(catalog("zh-CN"))
-    assert all(key.startswith("report.") for key in catalog("en"))
+    # the console's catalogs: the public pages' and the messages' keys are the `report.` ones
+    assert sum(key.startswith("report.") for key in catalog("en")) >= 20
     text = render(
         "zh-CN", "postponed", {"until": "2026-03-05T10:00:00+00:00", "reason": "等待配件"}, UTC
     )
