@@ -1,0 +1,89 @@
+"""A fire alarm on a panel whose Modbus gateway has no zone points raises the shipped alarm
+and clears it, end to end (issue 16): the simulator plays sites/real-models.yaml's Notifier
+CGW-MB, the edge agent derives `fire_alarm` from the loop alarm counters, and the cloud's
+rule `fire_panel.fire_alarm` — an `any` that also reads `panel_state` and `zone_1..8`, which
+this gateway does not provide — clears when the counters fall back to zero. Real mosquitto,
+Modbus TCP, the edge agent and the cloud service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from edge.agent import EdgeAgent
+from plantroom.inventory import load_inventory
+from plantroom.ports import free_port
+from simulators.registers import Table
+from stack.services import Mosquitto
+from tests.cloud.harness import LiveSite
+from tests.edge.harness import settings_for, simulated
+from tests.harness import REPO, wait_for_async
+
+pytestmark = pytest.mark.integration
+
+PANEL = "fire-r1"
+L1_DETECTOR_ALARMS = 14100  # the gateway's loop 1 detector alarm counter (profile address)
+RULE = "fire_panel.fire_alarm"
+
+
+def real_models_panel(site: str, port: int) -> str:
+    """sites/real-models.yaml with only its fire panel gateway, as site `site`, on `port`."""
+    doc = yaml.safe_load((REPO / "sites" / "real-models.yaml").read_text(encoding="utf-8"))
+    doc["site"]["id"] = site
+    [building] = doc["buildings"]
+    building["equipment"] = [e for e in building["equipment"] if e["id"] == PANEL]
+    building["equipment"][0]["connection"]["port"] = port
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+async def test_a_notifier_fire_alarm_raises_the_shipped_alarm_and_clears_it(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = LiveSite(tmp_path, mosquitto)
+    site.settings.inventory.write_text(real_models_panel(site.site, free_port()), encoding="utf-8")
+    inventory = load_inventory(site.settings.inventory)
+    edge = settings_for(mosquitto, tmp_path)
+    async with (
+        simulated(tmp_path, inventory) as sim,
+        site.serving() as (api, _),
+        EdgeAgent(edge, inventory),
+    ):
+        tech = site.token("tech1")
+        panel = sim.devices[PANEL]
+
+        async def values() -> dict[str, Any] | None:
+            eq = (await api.get(f"/api/equipment/{PANEL}", headers=tech)).json()
+            last = eq.get("last_values") or {}
+            return last if "fire_alarm" in last else None
+
+        first = await wait_for_async(values, "the derived points in the cloud", within=20.0)
+        assert first["fire_alarm"] is False and first["active_alarms"] == 0
+        assert "panel_state" not in first and "zone_1" not in first  # not this gateway's
+        assert await site.active_alarms(api) is None
+
+        panel.inject("fire_alarm", {"zone": 3})  # a detector on loop 1 goes into alarm
+        sim.advance(10.0)
+        assert panel.read_registers(Table.HOLDING, L1_DETECTOR_ALARMS, 1) == [1]
+
+        async def fire_alarm() -> dict[str, Any] | None:
+            alarms = await site.active_alarms(api) or []
+            return next((a for a in alarms if a["rule_id"] == RULE), None)
+
+        alarm = await wait_for_async(fire_alarm, "the fire alarm", within=20.0)
+        assert alarm["equipment_id"] == PANEL
+
+        panel.clear("fire_alarm")  # the detector is reset
+        sim.advance(10.0)
+        assert panel.read_registers(Table.HOLDING, L1_DETECTOR_ALARMS, 1) == [0]
+
+        async def cleared() -> list[dict[str, Any]] | None:
+            page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
+            items = [a for a in page["items"] if a["rule_id"] == RULE]
+            return items or None
+
+        (done,) = await wait_for_async(cleared, "the fire alarm to clear", within=20.0)
+        assert done["equipment_id"] == PANEL
+        assert await fire_alarm() is None
