@@ -11,16 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from edge.agent import EdgeAgent
-from plantroom.inventory import load_inventory
-from plantroom.ports import free_port
 from simulators.registers import Table
 from stack.services import Mosquitto
-from tests.cloud.harness import LiveSite
-from tests.edge.harness import settings_for, simulated
-from tests.harness import REPO, wait_for_async
+from tests.cloud.test_real_models_end_to_end import cloud_values, real_model_running
+from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -29,37 +24,13 @@ L1_DETECTOR_ALARMS = 14100  # the gateway's loop 1 detector alarm counter (profi
 RULE = "fire_panel.fire_alarm"
 
 
-def real_models_panel(site: str, port: int) -> str:
-    """sites/real-models.yaml with only its fire panel gateway, as site `site`, on `port`."""
-    doc = yaml.safe_load((REPO / "sites" / "real-models.yaml").read_text(encoding="utf-8"))
-    doc["site"]["id"] = site
-    [building] = doc["buildings"]
-    building["equipment"] = [e for e in building["equipment"] if e["id"] == PANEL]
-    building["equipment"][0]["connection"]["port"] = port
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
 async def test_a_notifier_fire_alarm_raises_the_shipped_alarm_and_clears_it(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    site.settings.inventory.write_text(real_models_panel(site.site, free_port()), encoding="utf-8")
-    inventory = load_inventory(site.settings.inventory)
-    edge = settings_for(mosquitto, tmp_path)
-    async with (
-        simulated(tmp_path, inventory) as sim,
-        site.serving() as (api, _),
-        EdgeAgent(edge, inventory),
-    ):
+    async with real_model_running(tmp_path, mosquitto, PANEL) as (site, api, sim):
         tech = site.token("tech1")
         panel = sim.devices[PANEL]
-
-        async def values() -> dict[str, Any] | None:
-            eq = (await api.get(f"/api/equipment/{PANEL}", headers=tech)).json()
-            last = eq.get("last_values") or {}
-            return last if "fire_alarm" in last else None
-
-        first = await wait_for_async(values, "the derived points in the cloud", within=20.0)
+        first = await cloud_values(site, api, PANEL, "fire_alarm")
         assert first["fire_alarm"] is False and first["active_alarms"] == 0
         assert "panel_state" not in first and "zone_1" not in first  # not this gateway's
         assert await site.active_alarms(api) is None
