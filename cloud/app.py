@@ -160,7 +160,9 @@ def create_app(
         if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
             await stack.enter_async_context(outbound.deliver(database, clock))
         if ingest:
-            monitor = rules.monitor(database, site=inventory.site.id, sla=state.sla)
+            monitor = rules.monitor(
+                database, site=inventory.site.id, sla=state.sla, provided=points.provided()
+            )
             if escalator is not None:  # a new job is told at once, not at the next tick
                 monitor.on_raised = escalator.ticker.wake
             consumer = TelemetryConsumer(

@@ -110,6 +110,11 @@ class PointCheck:
         self.last_refusal: str | None = None
         self._warned: set[tuple[str, str]] = set()
 
+    def provided(self) -> dict[str, frozenset[str]]:
+        """Per checked piece of equipment, the points its profile provides (read or derived);
+        unchecked equipment is not in it."""
+        return {equipment: frozenset(table) for equipment, (_, table) in self._tables.items()}
+
     @classmethod
     def for_inventory(cls, inventory: Inventory, library: ProfileLibrary) -> PointCheck:
         """Load each profile the inventory names once. A profile the library does not have

@@ -1,17 +1,19 @@
 """The site check's cloud part: fault rules and PM plans that read points a site's profiles
 do not provide (`plantroom.sitecheck` has the contract part and the `Finding` they share).
 
-A condition on a point the equipment's profile does not provide is "cannot tell" for ever
-(see `cloud.rules.conditions`), so for each rule and each piece of equipment of its kind
-this works out whether the rule can still raise and whether, once raised, it can clear:
+A point the equipment's profile does not provide (neither read nor derived) is absent, and
+a condition on it is false (see `cloud.rules.absent`, which prunes the rules for the engine;
+this check reasons on the same pruned rules):
 
-- an `all` with such a condition can never be true, an `any` with one can never be false;
+- an `all` that reads such a point is never true; an `any` whose every part reads one is
+  never true; an `any` with other parts is judged on those;
 - a rule whose `when` or `condition` can never be true never fires (a warning: the
   equipment is not watched for that fault);
-- a rule that can fire but whose `condition` can never be false (or whose `clear_when` can
-  never be true) never clears: its alarm and work order stay open for ever. That is an error
-  for the site's own rules (PLANTROOM_RULES_DIR), which the site can fix, and a warning for
-  the shipped ones, which a site fixes by providing the point or disabling the rule.
+- a rule that can fire but whose `clear_when` can never be true never clears: its alarm and
+  work order stay open for ever. That is an error for the site's own rules
+  (PLANTROOM_RULES_DIR), which the site can fix, and a warning for the shipped ones, which a
+  site fixes by providing the point or disabling the rule. A `condition` alone can always
+  become false, so a rule without `clear_when` always clears.
 
 A PM plan whose meter reads points the profile does not provide never falls due by use.
 """
@@ -25,8 +27,8 @@ from pathlib import Path
 from cloud.pm.loader import SHIPPED as SHIPPED_PLANS
 from cloud.pm.loader import load_folder as load_plan_folder
 from cloud.pm.model import EffectivePlan
+from cloud.rules.absent import Absent, prune, specialise
 from cloud.rules.base import ConditionBase
-from cloud.rules.conditions import AllOf, AnyOf
 from cloud.rules.loader import SHIPPED as SHIPPED_RULES
 from cloud.rules.loader import load_rule_set, read_folder
 from cloud.rules.model import Rule
@@ -49,31 +51,22 @@ PM_METER_MISSING = "pm-meter-missing"
 
 def reach(condition: ConditionBase, provided: frozenset[str]) -> tuple[bool, bool]:
     """(can be true, can be false) of `condition` on equipment that has the points
-    `provided`; a condition on a point not provided is neither."""
-    if isinstance(condition, AnyOf):
-        parts = [reach(c, provided) for c in condition.any]
-        return any(t for t, _ in parts), all(f for _, f in parts)
-    if isinstance(condition, AllOf):
-        parts = [reach(c, provided) for c in condition.all]
-        return all(t for t, _ in parts), any(f for _, f in parts)
-    known = condition.points() <= provided
-    return known, known
+    `provided`: a condition that prunes to absent is only ever false."""
+    return (False, True) if isinstance(prune(condition, provided), Absent) else (True, True)
 
 
 def rule_outcome(rule: Rule, provided: frozenset[str]) -> tuple[bool, bool]:
-    """(can fire, can clear once fired) of `rule` as the engine judges it (`_judge`)."""
-    judged = rule.when is None or reach(rule.when, provided)[0]
-    fires = judged and reach(rule.condition, provided)[0]
-    if rule.clear_when is not None:
-        clears = reach(rule.clear_when, provided)[0]
-    else:
-        clears = reach(rule.condition, provided)[1]
-    return fires, judged and clears
+    """(can fire, can clear once fired) of `rule` as the engine judges it (`judge`)."""
+    judged = specialise(rule, provided)
+    watched = not isinstance(judged.when, Absent)
+    fires = watched and not isinstance(judged.condition, Absent)
+    clears = not isinstance(judged.clear_when, Absent)
+    return fires, watched and clears
 
 
-def _missing(rule: Rule, provided: frozenset[str]) -> list[str]:
-    needed: frozenset[str] = frozenset().union(*(c.points() for c in rule.conditions()))
-    return sorted(needed - provided)
+def _unread(*parts: ConditionBase | None) -> set[str]:
+    """The points whose absence makes these pruned conditions false."""
+    return {p for c in parts if isinstance(c, Absent) for p in c.missing}
 
 
 def _points(names: Sequence[str]) -> str:
@@ -101,23 +94,20 @@ def rule_findings(
             if rule.kind != entry.equipment.kind:
                 continue
             fires, clears = rule_outcome(rule, provided)
-            missing = _missing(rule, provided)
+            judged = specialise(rule, provided)
             if not fires:
                 never.append(rule)
-                unread.update(missing)
+                unread |= _unread(judged.when, judged.condition)
             elif not clears:
-                why = (
-                    "its clear_when can never be true"
-                    if rule.clear_when is not None
-                    else "an `any` that reads it is never false"
-                )
+                missing = sorted(_unread(judged.clear_when))
                 out.append(
                     Finding(
                         "error" if rule.id in site_rules else "warning",
                         RULE_NEVER_CLEARS,
                         entry.where,
                         f"{entry.id}: rule {rule.id} can raise its alarm but never clear it "
-                        f"({_points(missing)} not provided by profile {_profile(entry)}: {why})",
+                        f"({_points(missing)} not provided by profile {_profile(entry)}: its "
+                        "clear_when can never be true)",
                         entry.id,
                         (sources.get(rule.id, ""),),
                     )

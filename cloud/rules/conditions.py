@@ -18,9 +18,11 @@ A condition is a small mapping; the key it carries says what it is:
     {any: [<condition>, ...]}  /  {all: [<condition>, ...]}
 
 Evaluation is three-valued: True (the fault is there), False (it is not) or None (cannot tell:
-the point is missing, not available, or of the wrong type). A rule does not change state on
-None. Every condition is evaluated in one of two modes: `active=False` asks "should the alarm
-raise?", `active=True` asks "does the alarm still hold?" — which is where hysteresis lives.
+the point has not reported, is not available, or is of the wrong type; a point the
+equipment's profile does not provide at all is absent, pruned first: see `cloud.rules.absent`).
+A rule does not change state on None. Every condition is evaluated in one of two modes:
+`active=False` asks "should the alarm raise?", `active=True` asks "does the alarm still
+hold?" — which is where hysteresis lives.
 """
 
 from __future__ import annotations

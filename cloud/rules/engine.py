@@ -16,6 +16,11 @@ back in with `restore`; `take_changes` says which equipment changed since it was
 
 What is kept per piece of equipment, and how one rule's timers step, is in `cloud.rules.state`.
 
+`provided` gives, per piece of equipment, the points its profile provides: a condition on a
+point outside that set is false, not unknown (`cloud.rules.absent`); the rules are pruned
+for it once, when it is tracked or the rules change. Equipment not in `provided` (its
+profile unknown to the cloud) is judged by the rules as written.
+
 Not thread-safe: one caller at a time (the cloud service feeds it from one worker).
 """
 
@@ -27,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
 
+from cloud.rules.absent import Judged, judge, specialise
 from cloud.rules.base import Context, Scalar
 from cloud.rules.model import Rule
 from cloud.rules.state import (
@@ -56,6 +62,7 @@ class RuleEngine:
         clock: Callable[[], float] = time.time,
         max_history: int = MAX_HISTORY_SAMPLES,
         timezone: tzinfo = UTC,
+        provided: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         if max_history < 4:
             raise ValueError("max_history must be at least 4")
@@ -66,6 +73,10 @@ class RuleEngine:
         self._by_id: dict[str, Rule] = {}
         self._windows: dict[str, dict[str, Window]] = {}
         self._equipment: dict[str, EquipmentState] = {}
+        self._provided: dict[str, frozenset[str]] = dict(provided or {})
+        # per (kind, provided points): the kind's rules pruned for them; per equipment, its own
+        self._specialised: dict[tuple[str, frozenset[str] | None], list[Judged]] = {}
+        self._judged: dict[str, list[Judged]] = {}
         self._changes = Changes()
         self._install(list(rules))
 
@@ -89,6 +100,20 @@ class RuleEngine:
         self._by_id = by_id
         self._rules = by_kind
         self._windows = windows
+        self._specialised = {}
+        self._judged = {
+            equipment_id: self._specialise(equipment_id, eq.kind)
+            for equipment_id, eq in self._equipment.items()
+        }
+
+    def _specialise(self, equipment_id: str, kind: str) -> list[Judged]:
+        provided = self._provided.get(equipment_id)
+        key = (kind, provided)
+        judged = self._specialised.get(key)
+        if judged is None:
+            judged = [specialise(rule, provided) for rule in self._rules.get(kind, ())]
+            self._specialised[key] = judged
+        return judged
 
     @property
     def rules(self) -> list[Rule]:
@@ -164,6 +189,7 @@ class RuleEngine:
         eq.values.update(values or {})
         eq.rules = {rule.id: RuleState() for rule in self._rules.get(kind, ())}
         self._equipment[equipment_id] = eq
+        self._judged[equipment_id] = self._specialise(equipment_id, kind)
 
     def tracked(self, equipment_id: str) -> bool:
         return equipment_id in self._equipment
@@ -176,9 +202,11 @@ class RuleEngine:
 
     def forget(self, equipment_id: str) -> None:
         self._equipment.pop(equipment_id, None)
+        self._judged.pop(equipment_id, None)
 
     def clear_all(self) -> None:
         self._equipment.clear()
+        self._judged.clear()
         self._changes = Changes()
 
     def mark_active(self, equipment_id: str, rule_id: str) -> None:
@@ -285,18 +313,19 @@ class RuleEngine:
             timezone=self._timezone,
         )
         out: list[Transition] = []
-        for rule in self._rules.get(eq.kind, ()):
+        for judged in self._judged[equipment_id]:
+            rule = judged.rule
             state = eq.rules[rule.id]
             timing = state.pending_since is not None or state.clearing_since is not None
-            if only_time and not timing and not rule.time_dependent():
+            if only_time and not timing and not judged.time_dependent:
                 continue
-            result = self._judge(rule, ctx, state.active)
+            result = judge(judged, ctx, state.active)
             before = (state.active, state.pending_since, state.clearing_since)
             change = step(rule, state, result, now)
             if (state.active, state.pending_since, state.clearing_since) != before:
                 self._changes.rules.add(equipment_id)
             if change is not None:
-                snapshot = {p: eq.values.get(p) for p in sorted(rule.condition.points())}
+                snapshot = {p: eq.values.get(p) for p in judged.shown}
                 shown = describe(snapshot)
                 if change is Change.RAISED:
                     message = f"{rule.title}" + (f" ({shown})" if shown else "")
@@ -304,13 +333,3 @@ class RuleEngine:
                     message = f"{rule.title} cleared" + (f" ({shown})" if shown else "")
                 out.append(Transition(rule, equipment_id, change, now, snapshot, message))
         return out
-
-    @staticmethod
-    def _judge(rule: Rule, ctx: Context, active: bool) -> bool | None:
-        """True: the fault is there; False: gone; None: cannot tell (nothing changes)."""
-        if rule.when is not None and rule.when.evaluate(ctx, active) is not True:
-            return None
-        if active and rule.clear_when is not None:
-            cleared = rule.clear_when.evaluate(ctx, active)
-            return None if cleared is None else not cleared
-        return rule.condition.evaluate(ctx, active)

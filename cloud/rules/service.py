@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -77,16 +77,31 @@ class RulesService:
         self._consumer: TelemetryConsumer | None = None
         self._lock = asyncio.Lock()
 
-    def engine(self) -> RuleEngine:
+    def engine(self, provided: Mapping[str, frozenset[str]] | None = None) -> RuleEngine:
+        """The engine for the current rules; `provided`: per piece of equipment, the points
+        its profile provides (see `cloud.rules.absent`)."""
         return RuleEngine(
             self.current.rules,
             clock=lambda: self._clock().timestamp(),
             timezone=self.timezone,
+            provided=provided,
         )
 
-    def monitor(self, db: Database, *, site: str, sla: SlaPolicy) -> Monitor:
+    def monitor(
+        self,
+        db: Database,
+        *,
+        site: str,
+        sla: SlaPolicy,
+        provided: Mapping[str, frozenset[str]] | None = None,
+    ) -> Monitor:
         return Monitor(
-            db, self.engine(), site=site, clock=self._clock, sla=sla, outage=self.current.outage
+            db,
+            self.engine(provided),
+            site=site,
+            clock=self._clock,
+            sla=sla,
+            outage=self.current.outage,
         )
 
     def attach(self, consumer: TelemetryConsumer | None) -> None:

@@ -1,5 +1,5 @@
 """The site check's rules and PM plans: what can never fire, never clear or never fall due
-when a profile lacks a point."""
+when a profile lacks a point (an absent point: a condition on it is false)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from cloud.sitecheck import (
     rule_outcome,
 )
 from plantroom.sitecheck import Finding, load_site
-from tests.harness import DATA
+from tests.harness import DATA, REPO
 
 CHECK = DATA / "check"
 SITE = CHECK / "site.yaml"
@@ -49,8 +49,10 @@ def _x1(found: list[Finding], code: str) -> list[Finding]:
     ("condition", "expected"),
     [
         ({"point": "a", "is": True}, (True, True)),
-        ({"point": "gone", "is": True}, (False, False)),
-        ({"any": [{"point": "a", "is": True}, {"point": "gone", "is": True}]}, (True, False)),
+        ({"point": "gone", "is": True}, (False, True)),
+        ({"point": "gone", "is": False}, (False, True)),
+        ({"any": [{"point": "a", "is": True}, {"point": "gone", "is": True}]}, (True, True)),
+        ({"any": [{"point": "gone", "is": True}, {"point": "gone", "above": 1}]}, (False, True)),
         ({"all": [{"point": "a", "is": True}, {"point": "gone", "is": True}]}, (False, True)),
         ({"all": [{"stale": "5m"}, {"point": "a", "above": 1}]}, (True, True)),
         (
@@ -77,6 +79,8 @@ def test_a_when_or_clear_when_on_a_missing_point() -> None:
     assert rule_outcome(_rule(point, when=gone), provided) == (False, False)
     assert rule_outcome(_rule(point, clear_when=gone), provided) == (True, False)
     assert rule_outcome(_rule(point, clear_when=point), provided) == (True, True)
+    # an `any` with a part on a missing point clears on its other parts
+    assert rule_outcome(_rule({"any": [point, gone]}), provided) == (True, True)
 
 
 def test_rules_that_read_a_point_no_profile_provides_never_fire() -> None:
@@ -91,16 +95,29 @@ def test_rules_that_read_a_point_no_profile_provides_never_fire() -> None:
     assert [g for g in found if g.equipment == "pump-x2"] == []
 
 
-def test_a_site_rule_whose_any_reads_a_missing_point_never_clears_and_is_an_error() -> None:
+def test_a_site_rule_whose_clear_when_reads_a_missing_point_never_clears_and_is_an_error() -> None:
     found = cloud_findings(load_site(SITE, PROFILES), RULES, None)
     by_rule = {f.message.split()[2]: f for f in _x1(found, RULE_NEVER_CLEARS)}
-    site_rule = by_rule["pump.dry_running_any"]
+    site_rule = by_rule["pump.dry_running_reset"]
     assert (site_rule.severity, site_rule.where) == ("error", f"{SITE}:6")
-    assert site_rule.related == (f"{RULES / 'site.yaml'}:2",)
+    assert site_rule.related == (f"{RULES / 'site.yaml'}:12",)
     assert "point dry_run not provided by profile acme-booster" in site_rule.message
-    assert "never false" in site_rule.message
-    # a shipped rule in the same state is a warning: the site fixes it with a derived point
-    assert by_rule["pump.motor_over_temperature"].severity == "warning"
+    assert "its clear_when can never be true" in site_rule.message
+    # an `any` that reads a missing point clears on its other parts: no finding (issue 16)
+    assert set(by_rule) == {"pump.dry_running_reset"}
+    never = " ".join(f.message for f in _x1(found, RULE_NEVER_FIRES))
+    assert "pump.dry_running_any" not in never
+
+
+def test_the_demo_fire_panel_gateway_clears_its_fire_alarm() -> None:
+    """The annex's Notifier gateway provides fire_alarm and zone_disabled but no zones: the
+    shipped fire rules that read both can fire and clear."""
+    found = cloud_findings(load_site(REPO / "sites" / "demo.yaml", None), None, None)
+    assert [f for f in found if f.code == RULE_NEVER_CLEARS] == []
+    (never,) = [f for f in found if f.code == RULE_NEVER_FIRES and f.equipment == "fire-r1"]
+    assert "fire_panel.fire_alarm" not in never.message
+    assert "fire_panel.zone_disabled" not in never.message
+    assert "fire_panel.trouble" in never.message  # its `all` reads mains_ok and battery_ok
 
 
 def test_a_pm_meter_on_a_missing_point_never_falls_due(tmp_path: Path) -> None:
