@@ -1,6 +1,6 @@
 """The service desk's tables: repair requests (an occupant's report or a logged phone call),
 the messages kept for their reporters, follow-up calls after repairs, and complaints
-(migration 0011_requests)."""
+(migrations 0011_requests, 0012_reporters_delivery)."""
 
 from __future__ import annotations
 
