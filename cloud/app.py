@@ -133,7 +133,9 @@ def create_app(
     # webhooks without a signing secret outside demo mode fail here too
     notify_config = NotifyConfig.from_settings(settings, site=inventory.site.id)
     # messages to people: a bad channels file, or channels without a link key, fail here
-    outbound = Outbound.from_settings(settings, timezone=timezone, api_url=api_url(settings))
+    outbound = Outbound.from_settings(
+        settings, timezone=timezone, api_url=api_url(settings), desk=desk.config
+    )
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(database.close)

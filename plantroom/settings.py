@@ -260,6 +260,13 @@ class RequestSettings(_Base):
         le=3600,
         description="how often the service desk informs reporters and closes unanswered jobs",
     )
+    request_reporter_channels: TextList = Field(
+        default_factory=list,
+        max_length=32,
+        description="channels (names in the notifications file, comma-separated, tried in "
+        "order) reporters are told through; an email channel takes their e-mail, others their "
+        "phone; empty: e-mail channels for an e-mail, else SMS channels for a phone",
+    )
 
 
 class CloudSettings(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.public_requests import DeskDep
@@ -112,7 +113,10 @@ def list_requests(
         query = query.where(RepairRequest.building == building)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(RepairRequest.id.desc()).limit(limit).offset(offset)
+        query.options(selectinload(RepairRequest.updates))  # each one's messages
+        .order_by(RepairRequest.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     items = [_out(session, r, user) for r in rows]
     return answer(session, RequestPage(items=items, total=total, limit=limit, offset=offset))

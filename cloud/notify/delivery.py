@@ -12,7 +12,9 @@ Every `PLANTROOM_NOTIFY_DELIVERY_INTERVAL_S` it
    `queued` again after a jittered backoff. After `PLANTROOM_NOTIFY_FAILOVER_AFTER` failures
    in a row on one contact point the message falls to the person's next verified one and the
    job's audit gets a `notification_channel_failing` event; after the last contact point or
-   `PLANTROOM_NOTIFY_MAX_ATTEMPTS` it is `failed` with the last error.
+   `PLANTROOM_NOTIFY_MAX_ATTEMPTS` it is `failed` with the last error;
+4. sends the service desk's updates to the occupants who reported a problem, a bounded step
+   through the same channels and rate limits (`cloud.notify.reporters`).
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from cloud.notify.channels import Channel
 from cloud.notify.compose import compose, message_key
 from cloud.notify.links import LinkSigner
 from cloud.notify.model import OutboxMessage, OutboxStatus
+from cloud.notify.reporters import ReporterPost, reporter_channels
 from cloud.notify.sender import Sender, SendFailed, TokenBucket
 from cloud.notify.templates import Templates
+from cloud.requests.config import DeskConfig
 from cloud.workorders import audit
 from cloud.workorders.model import WorkOrder
 from plantroom.backoff import backoff_delay
@@ -109,6 +113,8 @@ class Deliverer(Ticked):
         policy: DeliveryPolicy | None = None,
         interval: float = 0.25,
         incident_window_s: float = 3.0,
+        desk: DeskConfig | None = None,
+        reporter_channel_names: Sequence[str] = (),
     ) -> None:
         self._db = db
         self.channels = channels
@@ -123,6 +129,20 @@ class Deliverer(Ticked):
             n: TokenBucket(c.rate_per_minute / 60.0, c.burst) for n, c in channels.items()
         }
         self.stats = DeliveryStats()
+        self.reporters = (
+            ReporterPost(
+                db,
+                reporter_channels(channels, reporter_channel_names),
+                sender,
+                buckets=self._buckets,
+                templates=templates,
+                desk=desk,
+                policy=self.policy,
+                clock=clock,
+            )
+            if desk is not None
+            else None
+        )
         self.ticker: Ticker[int] = Ticker(
             "cloud-outbox",
             self.tick,
@@ -149,6 +169,8 @@ class Deliverer(Ticked):
         sent = 0
         for group in _groups(rows):
             sent += self._one(group)
+        if self.reporters is not None:  # occupants told what became of their reports
+            sent += self.reporters.step(self._clock())
         return sent
 
     def _one(self, group: list[OutboxMessage]) -> int:

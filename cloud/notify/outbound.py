@@ -13,8 +13,10 @@ from cloud.db import Database
 from cloud.notify.channels import Channel, load_channels
 from cloud.notify.delivery import Deliverer, DeliveryPolicy
 from cloud.notify.links import LinkSigner
+from cloud.notify.reporters import reporter_channels
 from cloud.notify.sender import AppriseSender, Sender
 from cloud.notify.templates import Templates
+from cloud.requests.config import DeskConfig
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings
 
@@ -29,11 +31,21 @@ class Outbound:
     links: LinkSigner
     templates: Templates
     deliverer: Deliverer | None = None
+    desk: DeskConfig | None = None  # reporters' messages: their links and language
 
     @classmethod
-    def from_settings(cls, settings: CloudSettings, *, timezone: tzinfo, api_url: str) -> Outbound:
-        """ConfigError for a bad channels file, or channels without a link secret outside
-        demo mode (in demo mode, or with no channels, a key is made for this run)."""
+    def from_settings(
+        cls,
+        settings: CloudSettings,
+        *,
+        timezone: tzinfo,
+        api_url: str,
+        desk: DeskConfig | None = None,
+    ) -> Outbound:
+        """ConfigError for a bad channels file, channels without a link secret outside demo
+        mode (in demo mode, or with no channels, a key is made for this run), or reporters'
+        channels that are not in the file. With `desk`, the delivery worker also tells the
+        occupants who reported a problem."""
         channels = (
             load_channels(settings.notifications_file, default_rate=settings.notify_rate_per_minute)
             if settings.notifications_file is not None
@@ -48,6 +60,7 @@ class Outbound:
                     "their links with; set one (e.g. `openssl rand -hex 32`)"
                 )
             secret = secrets.token_hex(32)
+        reporter_channels(channels, settings.request_reporter_channels)  # names checked
         if len(secret) < 16:
             raise ConfigError("PLANTROOM_NOTIFY_LINK_SECRET: at least 16 characters")
         links = LinkSigner(
@@ -61,6 +74,7 @@ class Outbound:
             sender=AppriseSender(timeout_s=settings.notify_send_timeout_s),
             links=links,
             templates=Templates(timezone),
+            desk=desk,
         )
 
     def deliver(self, db: Database, clock: Clock) -> Deliverer:
@@ -76,6 +90,8 @@ class Outbound:
             policy=DeliveryPolicy.from_settings(s),
             interval=s.notify_delivery_interval_s,
             incident_window_s=s.notify_incident_window_s,
+            desk=self.desk,
+            reporter_channel_names=s.request_reporter_channels,
         )
         log.info("messages to people through: %s", ", ".join(sorted(self.channels)))
         return self.deliverer

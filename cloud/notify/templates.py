@@ -6,6 +6,10 @@ templates in `cloud/notify/templates/<language>/`:
     chat.md.j2    chat services: markdown
     sms.txt       SMS: one short line
 
+and the messages to occupants who reported a problem (`reporter_subject.txt`,
+`reporter_email.html`, `reporter_sms.txt`: the update's text, the tracking link and the
+reference; chat channels take the SMS line).
+
 Each message is about one or more jobs (one per job, or one per incident with the lift and
 fire checks first) and names, per job: equipment, location, fault, priority, the due time in
 the site's time zone, and the signed link that opens and acknowledges it.
@@ -24,6 +28,7 @@ from cloud.notify.channels import Style
 LANGUAGES = ("en", "zh")
 FOLDER = Path(__file__).with_name("templates")
 SMS_MAX = 300  # characters: two SMS parts of Chinese text, about four of Latin text
+SUBJECT_MAX = 80  # characters of a reporter's update in the e-mail subject
 # Lifts (people may be trapped) and fire panels first in an incident's message.
 FIRST_KINDS = ("elevator", "fire_panel")
 
@@ -59,6 +64,13 @@ def first_checks(jobs: list[JobFacts]) -> list[JobFacts]:
         return rank, job.number
 
     return sorted(jobs, key=key)
+
+
+def _short(body: str, link: str) -> str:
+    """`body` cut to `SMS_MAX` characters, keeping the link (last) whole."""
+    if len(body) <= SMS_MAX:
+        return body
+    return body[: SMS_MAX - len(link) - 2].rstrip() + "… " + link
 
 
 class Templates:
@@ -108,8 +120,34 @@ class Templates:
         name = {Style.EMAIL: "email.html", Style.CHAT: "chat.md.j2", Style.SMS: "sms.txt"}[style]
         body = self._env.get_template(f"{lang}/{name}").render(values).strip()
         if style is Style.SMS:
-            body = " ".join(body.split())
-            if len(body) > SMS_MAX:  # the link is last: keep it whole
-                link = jobs[0].link
-                body = body[: SMS_MAX - len(link) - 2].rstrip() + "… " + link
+            body = _short(" ".join(body.split()), jobs[0].link)
         return Rendered(title=title, body=body, html=style is Style.EMAIL)
+
+    def reporter(
+        self,
+        style: Style,
+        *,
+        language: str,
+        text: str,
+        link: str,
+        reference: str,
+        name: str | None = None,
+    ) -> Rendered:
+        """The message telling a reporter `text` (already in their language, `en` or `zh`/
+        `zh-CN`) with the tracking `link` and `reference`."""
+        lang = "zh" if language.lower().startswith("zh") else "en"
+        flat = " ".join(text.split())
+        headline = flat if len(flat) <= SUBJECT_MAX else flat[: SUBJECT_MAX - 1].rstrip() + "…"
+        values = {
+            "text": text,
+            "headline": headline,
+            "link": link,
+            "reference": reference,
+            "name": name,
+        }
+        title = self._env.get_template(f"{lang}/reporter_subject.txt").render(values).strip()
+        if style is Style.EMAIL:
+            body = self._env.get_template(f"{lang}/reporter_email.html").render(values).strip()
+            return Rendered(title=title, body=body, html=True)
+        line = self._env.get_template(f"{lang}/reporter_sms.txt").render(values)
+        return Rendered(title=title, body=_short(" ".join(line.split()), link), html=False)

@@ -1,6 +1,6 @@
 """The service desk's tables: repair requests (an occupant's report or a logged phone call),
 the messages kept for their reporters, follow-up calls after repairs, and complaints
-(migration 0011_requests)."""
+(migrations 0011_requests, 0012_reporters_delivery)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ class RequestUpdate(Base):
     them; the outbox sends those not yet delivered (`pending_reporter_messages`)."""
 
     __tablename__ = "request_updates"
+    __table_args__ = (
+        Index("ix_request_updates_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(
@@ -90,6 +93,15 @@ class RequestUpdate(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     text: Mapped[str] = mapped_column(String(1000), comment="in the reporter's language")
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    # how far its message to the reporter got (`cloud.notify.reporters`)
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default="pending"
+    )  # pending, sending, sent, failed, no_channel, no_contact
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(32))
 
     request: Mapped[RepairRequest] = relationship(back_populates="updates")
 

@@ -51,6 +51,21 @@ class UpdateOut(Out):
     text: str = Field(description="in the reporter's language")
 
 
+class DeliveryOut(Out):
+    """How far one update's message to the reporter got (the desk sees it, not the reporter)."""
+
+    at: datetime
+    kind: str
+    status: str = Field(
+        description="pending, sending, sent, failed, no_channel (no configured channel "
+        "reaches the contact) or no_contact (none left, or erased)"
+    )
+    channel: str | None = Field(description="the channel it went (or is going) through")
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+
+
 class Tracked(Out):
     reference: str
     stage: Stage
@@ -158,6 +173,7 @@ class RequestOut(Out):
     confirmation: str | None
     confirm_asked_at: datetime | None
     answered_at: datetime | None
+    messages: list[DeliveryOut] = Field(description="the reporter's messages and their delivery")
 
 
 def request_out(r: RepairRequest, role: Role, reporters: int) -> RequestOut:
@@ -187,6 +203,18 @@ def request_out(r: RepairRequest, role: Role, reporters: int) -> RequestOut:
         confirmation=r.confirmation,
         confirm_asked_at=r.confirm_asked_at,
         answered_at=r.answered_at,
+        messages=[
+            DeliveryOut(
+                at=u.at,
+                kind=u.kind,
+                status=u.status,
+                channel=u.channel,
+                attempts=u.attempts,
+                last_error=u.last_error,
+                delivered_at=u.delivered_at,
+            )
+            for u in r.updates
+        ],
     )
 
 

@@ -8,8 +8,13 @@ heard of into messages (`request_updates` rows) in the reporter's language:
     close → closed, confirmed for the reporter who confirmed, closed_unconfirmed on timeout
     cancel → cancelled (reason)
 
-The tracking page reads the rows; the notification outbox sends those not yet delivered
-(`pending_reporter_messages`, then `mark_delivered`)."""
+The tracking page reads the rows; the notification layer's delivery worker sends those not
+yet delivered (`cloud.notify.reporters`): each row's `status` says how far its message got,
+
+    pending ──claim──► sending ──► sent
+       ▲                  ├──► pending again (refused; `next_attempt_at` after a backoff)
+       │                  ├──► failed (refused too often, or the service stopped mid-send)
+    no_channel / no_contact: nothing to send it through / nobody to send it to"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.enums import WorkOrderStatus
@@ -30,6 +35,15 @@ from cloud.workorders.model import WorkOrder, WorkOrderEvent
 BATCH = 500  # requests brought up to date per call
 ENDED = (WorkOrderStatus.CLOSED, WorkOrderStatus.CANCELLED)
 SIMPLE = {"acknowledge": "assigned", "assign": "assigned", "start": "started"}
+
+# How far an update's message to its reporter got.
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+NO_CHANNEL = "no_channel"  # the reporter's contact has no configured channel
+NO_CONTACT = "no_contact"  # the reporter left no phone or e-mail, or it was erased
+STOPPED = "unknown: the service stopped while sending"
 
 
 def add_update(
@@ -153,24 +167,33 @@ class ReporterMessage:
     at: datetime
 
 
+def _has_contact() -> Any:
+    return RepairRequest.contact_erased_at.is_(None) & (
+        RepairRequest.reporter_phone.is_not(None) | RepairRequest.reporter_email.is_not(None)
+    )
+
+
 def pending_reporter_messages(
-    session: Session, config: DeskConfig, *, limit: int = 100
+    session: Session, config: DeskConfig, *, limit: int = 100, now: datetime | None = None
 ) -> list[ReporterMessage]:
     """Reporter messages not yet delivered, oldest first, for reporters who left a phone or
-    an e-mail (and whose contact is not erased). The caller sends them and then calls
-    `mark_delivered` with their `update_id`s in the same or a later transaction."""
-    rows = session.execute(
+    an e-mail (and whose contact is not erased); with `now`, only those due by then (not
+    waiting out a retry). The caller sends them and then calls `mark_delivered` with their
+    `update_id`s in the same or a later transaction."""
+    query = (
         select(RequestUpdate, RepairRequest)
         .join(RepairRequest, RequestUpdate.request_id == RepairRequest.id)
         .where(
+            RequestUpdate.status == PENDING,
             RequestUpdate.delivered_at.is_(None),
-            RepairRequest.contact_erased_at.is_(None),
-            (RepairRequest.reporter_phone.is_not(None))
-            | (RepairRequest.reporter_email.is_not(None)),
+            _has_contact(),
         )
-        .order_by(RequestUpdate.id)
-        .limit(limit)
-    ).all()
+    )
+    if now is not None:
+        query = query.where(
+            or_(RequestUpdate.next_attempt_at.is_(None), RequestUpdate.next_attempt_at <= now)
+        )
+    rows = session.execute(query.order_by(RequestUpdate.id).limit(limit)).all()
     return [
         ReporterMessage(
             update_id=u.id,
@@ -189,12 +212,63 @@ def pending_reporter_messages(
 
 
 def mark_delivered(session: Session, update_ids: Sequence[int], *, at: datetime) -> int:
-    """Record that the outbox delivered these updates; the number marked."""
+    """Record that these updates were delivered; the number marked."""
     updates = session.scalars(
         select(RequestUpdate).where(
             RequestUpdate.id.in_(update_ids), RequestUpdate.delivered_at.is_(None)
         )
     ).all()
-    for update in updates:
-        update.delivered_at = at
+    for u in updates:
+        u.delivered_at = at
+        u.status = SENT
+        u.last_error = None
     return len(updates)
+
+
+def settle_no_contact(session: Session, *, limit: int = BATCH) -> int:
+    """Pending updates whose reporter left no contact, or had it erased, are `no_contact`:
+    there is nobody to send them to. The count."""
+    ids = session.scalars(
+        select(RequestUpdate.id)
+        .join(RepairRequest, RequestUpdate.request_id == RepairRequest.id)
+        .where(RequestUpdate.status == PENDING, ~_has_contact())
+        .limit(limit)
+    ).all()
+    return set_status(session, ids, NO_CONTACT) if ids else 0
+
+
+def set_status(
+    session: Session, update_ids: Sequence[int], status: str, *, error: str | None = None
+) -> int:
+    """Pending updates given a final `status` (no_channel, no_contact) and why; the count."""
+    result = session.execute(
+        update(RequestUpdate)
+        .where(RequestUpdate.id.in_(update_ids), RequestUpdate.status == PENDING)
+        .values(status=status, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim(session: Session, update_id: int, *, channel: str, now: datetime) -> bool:
+    """Mark a pending update `sending` through `channel` at `now`; False when another process
+    has it (or it is no longer pending). Commit before sending."""
+    result = session.execute(
+        update(RequestUpdate)
+        .where(RequestUpdate.id == update_id, RequestUpdate.status == PENDING)
+        .values(status=SENDING, claimed_at=now, channel=channel)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def settle_stopped(session: Session, *, stale_before: datetime) -> int:
+    """Updates left `sending` since before `stale_before` (their process died mid-send) are
+    failed with the reason, never sent again blindly; the count."""
+    result = session.execute(
+        update(RequestUpdate)
+        .where(RequestUpdate.status == SENDING, RequestUpdate.claimed_at < stale_before)
+        .values(status=FAILED, last_error=STOPPED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
