@@ -1,6 +1,6 @@
 """The service desk's tables: repair requests (an occupant's report or a logged phone call),
 the messages kept for their reporters, follow-up calls after repairs, and complaints
-(migrations 0011_requests, 0012_reporters_delivery)."""
+(migrations 0011_requests, 0013_reporters_delivery)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Reporters' messages sent through the notification channels: each update's delivery state.
 
-Revision ID: 0012_reporters_delivery
-Revises: 0011_requests
+Revision ID: 0013_reporters_delivery
+Revises: 0012_notify3_code_tries
 Create Date: 2026-12-07
 
 `request_updates` gains how far its message to the reporter got (pending → sending →
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_reporters_delivery"
-down_revision: str | None = "0011_requests"
+revision: str = "0013_reporters_delivery"
+down_revision: str | None = "0012_notify3_code_tries"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
