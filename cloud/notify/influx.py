@@ -6,12 +6,13 @@ InfluxDB line serves, in the schema the Grafana dashboards query (dashboards/mea
     work_orders  tags site, building, priority, kind; integer fields open, acknowledged,
                  in_progress, overdue; float fields mtta_s, mttr_s, sla_compliance_pct,
                  dispatched_pct, ack_in_dispatch_pct, equipment_good_pct, fire_good_pct,
-                 lighting_good_pct
+                 lighting_good_pct, follow_up_pct, complaint_pct, satisfaction
 
 `open` counts every job not yet resolved (open, acknowledged, in progress or on hold).
 Metrics are written for every (building, priority, kind) every interval, zeros included, so a
 panel's latest value is always current. Rates are over the jobs raised in the trailing
-`metrics_window_days`; the good-order percentages are the building's, repeated on each of
+`metrics_window_days`; the good-order percentages and the service desk's figures (follow-up
+visits, upheld complaints, reporters' satisfaction) are the building's, repeated on each of
 its points. Timestamps are milliseconds; a point written twice at the same time replaces
 itself, so a redelivery never duplicates. Lines are encoded and written by `plantroom.influx`,
 as the gateway's are.
@@ -71,6 +72,17 @@ def event_lines(event: Outgoing) -> list[str]:
     ]
 
 
+# the building's own figures, the same on each of its (priority, kind) points
+BUILDING_FIGURES = (
+    "equipment_good_pct",
+    "fire_good_pct",
+    "lighting_good_pct",
+    "follow_up_pct",
+    "complaint_pct",
+    "satisfaction",
+)
+
+
 def metric_lines(
     site: str,
     building: str,
@@ -83,6 +95,7 @@ def metric_lines(
     start: datetime,
     targets: Targets,
     dispatch_s: float = kpi.DISPATCH_S,
+    desk: kpi.DeskFacts | None = None,
 ) -> list[str]:
     """The `work_orders` points of one building, one per priority and kind: counts of the
     `live` jobs now, rates of the `jobs` raised since `start`, and the building's good-order
@@ -97,6 +110,7 @@ def metric_lines(
         now=now,
         targets=targets,
         dispatch_s=dispatch_s,
+        desk=desk,
     )
     building_figures = report.values()
     out = []
@@ -115,7 +129,7 @@ def metric_lines(
                 "dispatched_pct": kpi.dispatched_in_time(mine, now, dispatch_s).value,
                 "ack_in_dispatch_pct": kpi.acknowledged_in_time(mine, now, dispatch_s).value,
             }
-            for name in ("equipment_good_pct", "fire_good_pct", "lighting_good_pct"):
+            for name in BUILDING_FIGURES:
                 fields[name] = building_figures[name]
             tags = {
                 "site": site,
@@ -157,6 +171,7 @@ def collect_metrics(
                 start=start,
                 targets=targets,
                 dispatch_s=dispatch_s,
+                desk=kpi.load_desk(session, building=building, start=start, end=now),
             )
         except LineProtocolError as exc:  # a building id line protocol cannot carry
             log.error("work-order metrics of building %r not written: %s", building, exc)

@@ -210,6 +210,32 @@ BOARD: Board = [
     ),
     Row("Service indicators"),
     *GOOD_ORDER,
+    Panel(
+        viz=TIMESERIES,
+        title="Follow-ups, complaints and satisfaction",
+        queries=[
+            Series(
+                'last({follow_up_pct:number}) AS "follow-up visits %", '
+                'last({complaint_pct:number}) AS "upheld complaints %"',
+                by=("building",),
+                alias="$tag_building $col",
+                fill="previous",
+            ),
+            Series(
+                'last({satisfaction:number}) AS "satisfaction (1-5)"',
+                by=("building",),
+                alias="$tag_building $col",
+                fill="previous",
+            ),
+        ],
+        description="Per building, over the trailing window: the share of repairs with a "
+        "follow-up visit or call recorded (target at least 30%), upheld complaints per "
+        "repair (target at most 2%), and reporters' mean satisfaction from follow-up calls "
+        "(1 to 5; docs/requests.md).",
+        look=g.Look(decimals=1, min=0),
+        w=24,
+        h=8,
+    ),
     BUILDINGS_TABLE,
 ]
 

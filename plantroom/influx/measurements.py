@@ -19,5 +19,8 @@ WORK_ORDER_RATES = (
     "lighting_good_pct",
     "dispatched_pct",
     "ack_in_dispatch_pct",
+    "follow_up_pct",
+    "complaint_pct",
+    "satisfaction",
 )
 """Float fields of `work_orders`."""

@@ -379,6 +379,9 @@ def work_orders(now_ms: int) -> Iterator[str]:
                             "equipment_good_pct": repr(100.0 - b * 6.25),
                             "fire_good_pct": repr(100.0 - (1 - b) * 50.0),
                             "lighting_good_pct": repr(100.0 - b * 2.1),
+                            "follow_up_pct": repr(30.0 + b * 5.0),
+                            "complaint_pct": repr(1.0 + b * 0.5),
+                            "satisfaction": repr(4.0 + b * 0.25),
                         },
                         ts,
                     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
-from cloud.enums import Channel, Role
+from cloud import kpi
+from cloud.enums import Channel, Priority, Role, WorkOrderKind
+from cloud.notify import influx
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import EventReader, Outgoing, load_cursor
 from cloud.notify.grafana import annotation
@@ -22,6 +25,7 @@ from cloud.notify.influx import event_lines, line
 from cloud.notify.pump import Permanent, Pump, Retryable
 from cloud.notify.webhooks import encode, sign, verify
 from cloud.orm import Counter
+from cloud.sla.policy import Targets
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from plantroom.errors import ConfigError
 from plantroom.settings import CloudSettings, load_settings
@@ -269,3 +273,15 @@ async def test_reader_waits_on_a_hole_in_the_ids(api: Api) -> None:
         now[0] = 10.0
         assert [e.action for e in read(session)] == ["late"]
         assert read(session) == []
+
+
+def test_work_order_metrics_carry_the_service_desks_figures() -> None:
+    now = datetime(2026, 3, 31, tzinfo=UTC)
+    desk = kpi.DeskFacts(valid_complaints=0, satisfaction=(5, 2))
+    lines = influx.metric_lines(
+        "harbour", "tower-a", [], [], [], [], now=now, start=now, targets=Targets(), desk=desk
+    )
+    assert len(lines) == len(Priority) * len(WorkOrderKind)
+    # the building's mean satisfaction on every point; no repairs: no complaint or follow-up rate
+    assert all(" satisfaction=3.5" in x or ",satisfaction=3.5" in x for x in lines), lines[0]
+    assert not any("complaint_pct=" in x or "follow_up_pct=" in x for x in lines)
