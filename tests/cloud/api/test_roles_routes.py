@@ -502,11 +502,6 @@ class Fixtures:
             )
         return link.rsplit("/", 1)[1]
 
-
-def outbound(api: Api) -> Outbound:
-    found: Outbound = api.app.state.outbound
-    return found
-
     def public_request(
         self, *, resolved: bool = False, photo: bytes | None = None
     ) -> RepairRequest:
@@ -548,6 +543,11 @@ def outbound(api: Api) -> Outbound:
                 session, user=desk, summary="slow", owner="super1", now=self.api.clock()
             )
             return str(row.id)
+
+
+def outbound(api: Api) -> Outbound:
+    found: Outbound = api.app.state.outbound
+    return found
 
 
 Builder = Callable[[Fixtures, str | None], Call]

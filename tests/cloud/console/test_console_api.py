@@ -104,7 +104,10 @@ async def test_the_page_is_served_with_a_strict_policy_and_every_module_it_impor
         assert resp.status_code == 200, name
         assert "javascript" in resp.headers["content-type"], name
         todo.extend(re.findall(r"from '\./([\w.]+)'", resp.text))
-    assert seen == {p.name for p in CONSOLE_DIR.glob("*.js")}
+    # and the service worker, which app.js registers from the root scope (docs/console.md)
+    worker = await cloud.client.get("/sw.js")
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert seen | {"sw.js"} == {p.name for p in CONSOLE_DIR.glob("*.js")}
     css = await cloud.client.get("/console/console.css")
     assert css.headers["content-type"].startswith("text/css")
     missing = await cloud.client.get("/console/nothing.js")
