@@ -5,7 +5,7 @@ set -eu
 umask 077
 file=/mosquitto/data/passwd
 : > "$file"
-for user in edge-tower-a edge-tower-b gateway cloud simulator admin; do
+for user in edge-tower-a edge-tower-b edge-annex gateway cloud simulator admin; do
     var="MQTT_PASSWORD_$(echo "$user" | tr 'a-z-' 'A-Z_')"
     eval "password=\${$var:-}"
     if [ -z "$password" ]; then

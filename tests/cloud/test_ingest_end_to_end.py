@@ -204,10 +204,12 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             monitor.gate.set()
 
             async def all_processed() -> bool:
-                return monitor.stats.telemetry == sent
+                return monitor.stats.telemetry >= sent
 
             await wait_for_async(all_processed, f"all {sent} messages to be processed", within=60)
-            assert consumer.stats.received == sent
+            # QoS 1 is at least once: a publish whose acknowledgement came late on a loaded
+            # machine may arrive twice; none may be missing or dropped
+            assert consumer.stats.received >= sent
             assert consumer.stats.dropped == 0
     finally:
         monitor.gate.set()

@@ -91,7 +91,7 @@ def test_cloud_process_serves_and_stops_on_sigterm(
                 pass
             time.sleep(0.1)
         assert health is not None and health["mqtt"]["connected"], proc.poll()
-        assert health["counts"]["equipment"] == 16
+        assert health["counts"]["equipment"] == 21  # sites/demo.yaml: 16 simulated + the annex's 5
         users = json.loads(credentials.read_text())["users"]
         token = next(u["token"] for u in users if u["username"] == "super1")
         me = httpx.get(
@@ -106,7 +106,7 @@ def test_cloud_process_serves_and_stops_on_sigterm(
             "work-order metrics in InfluxDB",
             within=20,
         )
-        assert len(series[0]["values"]) == 2 * 4 * 3
+        assert len(series[0]["values"]) == 3 * 4 * 3  # buildings x priorities x kinds
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:

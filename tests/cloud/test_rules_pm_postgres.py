@@ -93,7 +93,9 @@ def test_pm_rule_state_and_incidents_on_postgresql(db: Database, tmp_path: Path)
             ("elevator.test_patrol", date(2026, 3, 2), "e1"),
             ("building.test_drill", date(2026, 3, 2), None),
         ]
-        assert raised[0].checklist == [{"item": "Ride", "done": False, "by": None, "at": None}]
+        assert raised[0].checklist == [
+            {"item": "Ride", "done": False, "by": None, "at": None, "reading": None}
+        ]
     with pytest.raises(IntegrityError), db.session() as session:
         twin = creation.create_work_order(
             session,
