@@ -16,7 +16,7 @@ from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
 from cloud.schemas import ErrorBody
-from cloud.workorders import commands, creation, queries
+from cloud.workorders import commands, creation, queries, steps
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import Action
 from cloud.workorders.schemas import (
@@ -354,7 +354,7 @@ def check_item(
 ) -> Response:
     """Tick (`{"done": true}`, the default) or untick an item of a PM job's checklist."""
     body = body or CheckIn()
-    wo = commands.check_item(
+    wo = steps.check_item(
         session,
         _id(session, ref),
         index,

@@ -29,7 +29,6 @@ from cloud.workorders.rules import (
     Action,
     S,
     checklist_done,
-    checklist_of,
     clock_stopped,
     is_verified,
     may_assign,
@@ -39,7 +38,6 @@ from cloud.workorders.rules import (
     plan_assign,
     plan_follow_up,
     plan_postpone,
-    plan_tick,
 )
 
 shipped_sla = functools.cache(load_sla)
@@ -356,51 +354,4 @@ def record_follow_up(
         wo.follow_up = True
         wo.follow_up_at = now
         change.record("follow_up", note=note)
-    return wo
-
-
-def working_checklist(wo: WorkOrder, index: int, user: User) -> list[dict[str, Any]]:
-    """The job's checklist (a copy to change), if `user` may work item `index` of it now."""
-    items = checklist_of(wo)
-    if items is None:
-        raise Conflict(f"work order {wo.number} has no checklist", code="no_checklist")
-    if not 0 <= index < len(items):
-        raise NotFound(f"work order {wo.number} has no checklist item {index}")
-    plan_tick(wo.number, status=wo.status, role=user.role, is_assignee=wo.assignee_id == user.id)
-    return list(items)
-
-
-def check_item(
-    session: Session,
-    work_order_id: int,
-    index: int,
-    *,
-    done: bool,
-    user: User,
-    now: datetime,
-    channel: Channel = Channel.API,
-    note: str | None = None,
-) -> WorkOrder:
-    """Tick (or untick) item `index` (from 0) of a PM job's checklist."""
-    with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
-        wo = change.wo
-        items = working_checklist(wo, index, user)
-        entry = dict(items[index])
-        if done and entry.get("reading"):
-            raise Conflict(
-                f"item {index} of {wo.number} asks for a reading; answer it with its value "
-                f"(POST /api/work-orders/{wo.number}/steps/{index})",
-                code="reading_required",
-            )
-        entry["done"] = done
-        entry["by"] = user.username if done else None
-        entry["at"] = now.isoformat() if done else None
-        items[index] = entry
-        wo.checklist = items  # a new list: the JSON column is saved
-        label = str(entry.get("item") or entry.get("text") or f"item {index}")
-        change.record(
-            "check" if done else "uncheck",
-            note=note or label,
-            details={"index": index, "item": label, "done": done},
-        )
     return wo

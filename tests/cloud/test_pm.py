@@ -29,7 +29,7 @@ from cloud.pm.scheduler import PmScheduler
 from cloud.sla import load_sla
 from cloud.users.model import User
 from cloud.users.service import add_user
-from cloud.workorders import commands, creation, queries
+from cloud.workorders import commands, creation, queries, steps
 from cloud.workorders.model import PmSchedule, WorkOrder
 from cloud.workorders.rules import Action
 from plantroom.errors import ConfigError
@@ -272,7 +272,7 @@ class Site:
             commands.act(session, wo_id, Action.START, user=tech, now=now)
             wo = queries.get(session, wo_id)
             for i in range(len(wo.checklist)):
-                commands.check_item(session, wo_id, i, done=True, user=tech, now=now)
+                steps.check_item(session, wo_id, i, done=True, user=tech, now=now)
             commands.act(session, wo_id, Action.RESOLVE, user=tech, now=now, note="done")
 
     def close(self) -> None:
