@@ -27,13 +27,30 @@ export class JobView {
     this.body = h('div', { class: 'job' }, h('p', {}, 'Loading…'));
     main.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#/jobs' }, '← All jobs')), this.heading, this.body);
     this.tick = setInterval(() => tickDue(main), 30000);
+    // A sign-off or a photo caption being written, or a signature drawn, and not yet sent:
+    // kept until the page is next drawn from the job, which the person's own action does.
+    // (The focus leaves the name for the pad, so "someone typing" does not cover it.)
+    this.unsaved = false;
+    this.body.addEventListener('input', (e) => { if (e.target.closest('.signoff, .photos')) this.unsaved = true; });
+    // …until it is sent (or cleared) with one of the section's buttons
+    this.body.addEventListener('click', (e) => { if (e.target.closest('.signoff button, .photos button')) this.unsaved = false; });
+    this.body.addEventListener('pointerdown', (e) => { if (e.target.closest('canvas')) this.unsaved = true; });
     // an action of this job sent, kept or refused: show the job as it is now (but not from
-    // under someone typing)
+    // under someone typing, nor over what they have typed or drawn and not sent)
     this.onOutbox = ({ detail }) => {
       if (detail.job !== null && detail.job !== this.id) return;
       const typing = document.activeElement?.matches('input, textarea') ?? false;
-      this.reload({ force: !typing }).catch((e) => showError(e.message));
+      if (this.unsaved || typing) {
+        this.stale = true; // drawn again once the person leaves the field (below)
+        return;
+      }
+      this.reload().catch((e) => showError(e.message));
     };
+    this.stale = false;
+    this.body.addEventListener('focusout', (e) => {
+      if (!this.stale || this.unsaved || e.relatedTarget?.matches?.('input, textarea')) return;
+      this.reload().catch((err) => showError(err.message));
+    });
     window.addEventListener('plantroom:outbox', this.onOutbox);
   }
 
@@ -53,8 +70,11 @@ export class JobView {
   show(served, { focus = false, force = false, focusStep = null } = {}) {
     if (this.body.querySelector('form.note')) return; // do not pull the form from under someone
     if (!force && this.body.contains(document.activeElement?.closest('.work') ?? null)) return; // nor a step being worked
+    if (!force && this.unsaved) return; // nor a name typed or a signature drawn, not yet sent
     const wo = overlay(served); // with the actions still waiting to be sent
     this.wo = wo;
+    this.unsaved = false; // the page is drawn anew from the job
+    this.stale = false;
     this.heading.textContent = wo.number;
     document.title = `${wo.number} · Plantroom`;
     const alarms = wo.alarm ? new Map([[wo.alarm.id, wo.alarm.state]]) : new Map();

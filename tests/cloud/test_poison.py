@@ -55,9 +55,13 @@ class OnePastTheContract(TelemetryConsumer):
 
 
 async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_processed(
-    tmp_path: Path, mosquitto: Mosquitto, database_url: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    fresh_mosquitto: Mosquitto,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
+    # a broker of its own: the statuses other tests left retained would join the batch
+    site = LiveSite(tmp_path, fresh_mosquitto)
     site.settings = site.settings.model_copy(update={"database_url": database_url})
     db = Database(database_url)
     db.migrate()

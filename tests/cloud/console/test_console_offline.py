@@ -103,8 +103,10 @@ def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
         expect(items.nth(0).get_by_role("button", name="Pass")).to_have_attribute(
             "aria-pressed", "true"
         )
-        # sent again at the console's next retry (2 s, then longer): wait for it, not for 5 s
+        # sent again at the console's next retry (2 s, then longer): wait for it, not for 5 s;
+        # the page is drawn again once the person is not in a field (they may be in the next)
         expect(page.locator("#outbox")).to_be_hidden(timeout=30_000)
+        page.get_by_role("heading", level=1).focus()
         expect(items.nth(0).locator(".pending")).to_have_count(0, timeout=30_000)
 
         context.set_offline(True)
