@@ -11,6 +11,13 @@ Positive skew: the agent's clock is behind the cloud's (or its reports are delay
 negative: the agent's clock is ahead, and samples more than `max_clock_skew_s` ahead are
 refused (see `plantroom.schema.check_not_ahead`).
 
+A backlog delays every report alike: when the cloud cannot keep up, the broker holds what it
+has not taken yet, and each agent's reports arrive minutes after they were sent, which looks
+exactly like a clock behind. So while the consumer says it is backlogged (`observe(...,
+backlogged=True)`), a report is still measured but judges nothing about a clock that looks
+behind: no agent goes off for being behind, and an off agent's count of reports back within
+neither grows nor starts again. A clock ahead cannot come from a delay, so it is judged always.
+
 An agent whose skew is beyond `max_clock_skew_s` either way is "off": its samples are refused
 (ahead) or look old and replayed (behind). It is back only once its skew has stayed within
 `clear_fraction` (80 %) of the bound for `clear_reports` reports in a row, so a skew hovering
@@ -80,7 +87,7 @@ class ClockSkews:
         self._within: dict[str, int] = {}  # off agents: reports in a row back within
         self._changes: dict[str, AgentClock] = {}  # off or back, since `take_changes`
 
-    def observe(self, agent: str, ts_ms: int, received_ms: int) -> None:
+    def observe(self, agent: str, ts_ms: int, received_ms: int, backlogged: bool = False) -> None:
         delays = self._delays.get(agent)
         if delays is None:
             if len(self._delays) >= self._max_agents:
@@ -90,6 +97,8 @@ class ClockSkews:
         self._last[agent] = received_ms
         skew = self.skew_s(agent)
         assert skew is not None
+        if backlogged and skew >= 0:
+            return  # a delay or a clock behind: not told apart until the backlog is gone
         if agent not in self._off:
             if abs(skew) > self.max_skew_s:
                 self._off.add(agent)

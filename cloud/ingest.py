@@ -121,6 +121,12 @@ class TelemetryConsumer(Runs):
         return self._queue.qsize()
 
     @property
+    def backlogged(self) -> bool:
+        """At least half the intake queue is waiting: the broker may be holding more, and what
+        arrives now may have been sent long ago (see `cloud.clockskew`)."""
+        return self._queue.qsize() * 2 >= self._queue.maxsize > 0
+
+    @property
     def buffered(self) -> int:
         """Messages received from the broker and not yet validated (and not acknowledged)."""
         return 0 if self._receiver is None else self._receiver.buffered
@@ -232,7 +238,7 @@ class TelemetryConsumer(Runs):
             if topic.endswith("/health"):
                 agent, ts = edge_report_time(topic, payload)
                 self.stats.edge_health += 1
-                self.clocks.observe(agent, ts, now_ms)
+                self.clocks.observe(agent, ts, now_ms, backlogged=self.backlogged)
                 return None
             item = self.parse(
                 topic, payload, now_ms=now_ms, max_skew_s=self._settings.max_clock_skew_s

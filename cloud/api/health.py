@@ -93,6 +93,11 @@ def health(state: StateDep) -> JSONResponse:
     if consumer is not None:
         limit = consumer.clocks.max_skew_s
         problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
+        if consumer.backlogged:
+            problems.append(
+                f"telemetry intake behind: {consumer.queued} messages queued, the broker holds"
+                " what follows; alarms wait behind them"
+            )
     status = "down" if not database else ("degraded" if problems else "ok")
     body = Health(
         status=status,

@@ -132,3 +132,25 @@ def test_an_agent_off_before_a_restart_stays_off_until_measured_back_within() ->
 def test_bad_parameters_are_named(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         ClockSkews(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_backlog_does_not_make_every_clock_look_behind() -> None:
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=2)
+    now = 1_800_000_000_000
+    # the broker held the reports for 320 s while the cloud caught up: no clock is off
+    for agent in ("b01", "b02"):
+        clocks.observe(agent, now - 320_000, now, backlogged=True)
+    assert clocks.off() == [] and clocks.take_changes() == []
+    assert [c.skew_s for c in clocks.agents()] == [320.0, 320.0]  # still measured
+    # a clock ahead cannot come from a delay: judged even during a backlog
+    clocks.observe("b03", now + 400_000, now, backlogged=True)
+    assert [(c.agent, c.off) for c in clocks.take_changes()] == [("b03", True)]
+    # once the backlog is gone, a clock really behind goes off
+    clocks.observe("b01", now - 320_000, now + 1000)
+    assert [(c.agent, c.off) for c in clocks.take_changes()] == [("b01", True)]
+    # and an off clock's count back within neither grows nor restarts during a backlog
+    clocks.observe("b01", now, now)
+    clocks.observe("b01", now - 500_000, now, backlogged=True)
+    assert [c.agent for c in clocks.off()] == ["b01", "b03"]
+    clocks.observe("b01", now, now)  # the second report within in a row
+    assert [c.agent for c in clocks.off()] == ["b03"]

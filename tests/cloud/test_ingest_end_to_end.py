@@ -201,6 +201,7 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             # holds the rest
             assert consumer.buffered <= 1000
             assert consumer.stats.received <= queue_size + 20 + 2
+            assert consumer.backlogged  # health says so, and clocks are not judged behind
             monitor.gate.set()
 
             async def all_processed() -> bool:
@@ -211,6 +212,7 @@ async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_noth
             # machine may arrive twice; none may be missing or dropped
             assert consumer.stats.received >= sent
             assert consumer.stats.dropped == 0
+            assert not consumer.backlogged
     finally:
         monitor.gate.set()
         db.close()
