@@ -123,3 +123,7 @@ class Text:
         day = format_date(local.date(), format="long", locale=self.locale)
         time = format_time(local, format="short", tzinfo=self.zone, locale=self.locale)
         return pattern.replace("{1}", day).replace("{0}", time)
+
+
+RECORD = Text(DEFAULT_LANGUAGE, dt.UTC)
+"""The language of what the service stores and logs (an alarm's message, a job's trail)."""
