@@ -9,5 +9,11 @@ from cloud.state import AppState
 from cloud.users.model import User
 
 
+def text_in(state: AppState, language: str | None) -> Text:
+    """`language` (a user's, or a language tag such as Accept-Language's; English when not
+    Chinese) with the site's time zone."""
+    return Text(language_of(language), site_timezone(state.inventory.site.timezone))
+
+
 def reader(state: AppState, user: User, asked: str | None = None) -> Text:
-    return Text(asked or language_of(user.language), site_timezone(state.inventory.site.timezone))
+    return text_in(state, asked or user.language)

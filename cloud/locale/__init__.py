@@ -22,12 +22,14 @@ import gettext
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 FOLDER = Path(__file__).resolve().parent
 DOMAIN = "messages"
@@ -63,6 +65,25 @@ def translations(language: str) -> gettext.NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+@functools.cache
+def templates(folder: Path, language: str) -> Environment:
+    """The Jinja2 templates in `folder` with the catalog of `language` for `_()` (new-style
+    gettext: `_("%(n)s jobs", n=3)`, escaped), HTML autoescaped. One environment per folder
+    and language, so that pages in different languages never share one."""
+    env = Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # added to the environment by the i18n extension
+    install: Any = env.install_gettext_translations  # type: ignore[attr-defined]
+    install(translations(language), newstyle=True)
+    return env
 
 
 def language_of(asked: str | None) -> str:

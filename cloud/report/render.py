@@ -3,7 +3,6 @@ browser (Chromium or Chrome) or wkhtmltopdf when one is installed."""
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 import tempfile
@@ -11,13 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from cloud.enums import Priority, WorkOrderKind
 from cloud.kpi import Indicator
-from cloud.locale import Text, translations
-from cloud.report import labels
+from cloud.locale import Text, labels, templates
 from cloud.report.charts import stacked_bars, target_bars
 from cloud.report.desk import desk_counts
 from cloud.report.monthly import MonthlyReport
@@ -27,24 +24,6 @@ from plantroom.errors import ConfigError, ServiceError
 TEMPLATES = Path(__file__).with_name("templates")
 PDF_ENGINES = ("chromium", "chromium-browser", "google-chrome", "wkhtmltopdf")
 PDF_TIMEOUT_S = 60.0
-
-
-@functools.cache
-def _environment(language: str) -> Environment:
-    """The report's templates with the catalog of `language` (one environment per language,
-    so that requests in different languages never share one)."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    # added to the environment by the i18n extension
-    install: Any = env.install_gettext_translations  # type: ignore[attr-defined]
-    install(translations(language), newstyle=True)
-    return env
 
 
 def _percent(text: Text, shown: str) -> str:
@@ -141,7 +120,7 @@ def render_html(report: MonthlyReport, text: Text) -> str:
     pm = report.pm
     counts = (c.raised, c.open, c.acknowledged, c.in_progress, c.on_hold, c.resolved, c.closed,
               c.cancelled, c.overdue, c.reopened)  # fmt: skip
-    page = _environment(text.language).get_template("monthly.html")
+    page = templates(TEMPLATES, text.language).get_template("monthly.html")
     return page.render(
         html_lang=text.html_lang,
         month=text.month(k.start.date()),

@@ -17,8 +17,7 @@ from babel.messages.pofile import read_po
 
 from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
-from cloud.locale import FOLDER, LANGUAGES, LOCALES, Text, catalog_path, language_of
-from cloud.report import labels
+from cloud.locale import FOLDER, LANGUAGES, LOCALES, Text, catalog_path, labels, language_of
 from cloud.report.desk import DeskSummary
 from cloud.report.monthly import MonthlyReport, PmSummary, ProblemEquipment, Recurring
 from cloud.report.readings import StepReadings
@@ -89,6 +88,7 @@ def test_every_language_has_a_catalog_and_the_names_of_stored_values() -> None:
     assert set(labels.EQUIPMENT_KINDS) == set(Kind)
     assert set(labels.WORK_ORDER_KINDS) == set(WorkOrderKind)
     assert set(labels.PRIORITIES) == set(Priority)
+    assert set(labels.STATUSES) == set(WorkOrderStatus)
     assert (language_of("zh"), language_of("zh-CN"), language_of("en"), language_of(None)) == (
         "zh",
         "zh",

@@ -1,9 +1,9 @@
-"""The report's names of stored values (work-order kinds, priorities, equipment kinds), marked
-for the catalog and translated where they are shown."""
+"""The names people read of stored values (work-order kinds, priorities and statuses,
+equipment kinds), marked for the catalog and translated where they are shown."""
 
 from __future__ import annotations
 
-from cloud.enums import Priority, WorkOrderKind
+from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.locale import N_, Text
 from plantroom.kinds import Kind
 
@@ -17,6 +17,15 @@ PRIORITIES = {
     Priority.URGENT: N_("urgent"),
     Priority.NORMAL: N_("normal"),
     Priority.LOW: N_("low"),
+}
+STATUSES = {
+    WorkOrderStatus.OPEN: N_("open"),
+    WorkOrderStatus.ACKNOWLEDGED: N_("acknowledged"),
+    WorkOrderStatus.IN_PROGRESS: N_("in progress"),
+    WorkOrderStatus.ON_HOLD: N_("on hold"),
+    WorkOrderStatus.RESOLVED: N_("resolved"),
+    WorkOrderStatus.CLOSED: N_("closed"),
+    WorkOrderStatus.CANCELLED: N_("cancelled"),
 }
 # equipment rows hold the kind's value, which a StrEnum key matches
 EQUIPMENT_KINDS: dict[str, str] = {
@@ -33,6 +42,10 @@ def work_order_kind(text: Text, kind: WorkOrderKind) -> str:
 
 def priority(text: Text, value: Priority) -> str:
     return text._(PRIORITIES[value])
+
+
+def status(text: Text, value: WorkOrderStatus) -> str:
+    return text._(STATUSES[value])
 
 
 def equipment_kind(text: Text, kind: str) -> str:
