@@ -44,8 +44,8 @@ REASONS = {
 
 def _page(text: Text, title: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     page = templates(TEMPLATES, text.language).get_template("ack_link.html")
-    values = {"jobs": [], "others": [], "acknowledge_as": None, "already": False} | values
-    html = page.render(html_lang=text.html_lang, title=title, reason=None, **values)
+    shown = {"jobs": [], "others": [], "acknowledge_as": None, "already": False, "reason": None}
+    html = page.render(html_lang=text.html_lang, title=title, **(shown | values))
     return HTMLResponse(html, status_code=status_code)
 
 
