@@ -38,7 +38,7 @@ async def test_the_page_is_in_the_language_of_the_links_person(api: Api) -> None
     assert page.status_code == 200, page.text
     assert '<html lang="zh-CN">' in page.text
     assert "以 Tech1 的身份确认接单 WO-000001" in page.text
-    assert "<b>WO-000001</b> (急, 待处理)" in page.text  # priority and status named
+    assert "<b>WO-000001</b> (急, 待接单)" in page.text  # priority and status named
     assert "在控制台中打开" in page.text and "Acknowledge" not in page.text
 
     done = await api.client.post(path)
