@@ -44,7 +44,9 @@ REASONS = {
 
 def _page(text: Text, title: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     page = templates(TEMPLATES, text.language).get_template("ack_link.html")
-    shown = {"jobs": [], "others": [], "acknowledge_as": None, "already": False, "reason": None}
+    shown: dict[str, Any] = {
+        "jobs": [], "others": [], "acknowledge_as": None, "already": False, "reason": None,
+    }  # fmt: skip
     html = page.render(html_lang=text.html_lang, title=title, **(shown | values))
     return HTMLResponse(html, status_code=status_code)
 
