@@ -296,6 +296,9 @@ def report_command(
         Path | None,
         typer.Option("--out", "-o", help="file to write; .pdf for PDF (default: HTML here)"),
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="the report's language: en or zh (Simplified Chinese)")
+    ] = "en",
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="[PLANTROOM_DATABASE_URL]")
     ] = None,
@@ -311,7 +314,7 @@ def report_command(
 
     try:
         settings = load_settings(CloudSettings, database_url=database_url, inventory=inventory)
-        path = write_report(settings, month=month, building=building, out=out)
+        path = write_report(settings, month=month, building=building, out=out, language=lang)
     except PlantroomError as exc:
         _fail(str(exc), 2)
     typer.echo(str(path))

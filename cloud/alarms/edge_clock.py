@@ -10,13 +10,15 @@ measured back within.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cloud.alarms.system import active_subjects, clear_system_alarm, raise_system_alarm
 from cloud.clock import Clock
 from cloud.clockskew import AgentClock
 from cloud.db import Database
 from cloud.enums import Severity
+from cloud.locale import N_, RECORD, Text
 
 EDGE_CLOCK_WRONG = "edge_clock_wrong"
 PREFIX = "edge:"
@@ -24,6 +26,27 @@ PREFIX = "edge:"
 
 def subject(agent: str) -> str:
     return f"{PREFIX}{agent}"
+
+
+# the alarm's message, written from its details in the reader's language (`message`)
+BEHIND = N_(
+    "edge agent '{agent}': clock {skew} s behind the cloud's, beyond the {allowed} s allowed: "
+    "its samples are refused when ahead or look old when behind; set the edge box's clock (NTP)"
+)
+AHEAD = N_(
+    "edge agent '{agent}': clock {skew} s ahead of the cloud's, beyond the {allowed} s allowed: "
+    "its samples are refused when ahead or look old when behind; set the edge box's clock (NTP)"
+)
+
+
+def message(details: Mapping[str, Any], text: Text) -> str:
+    """The alarm's message from its `details` (`details()`), in `text`'s language."""
+    skew = float(details["skew_s"])
+    return text._(BEHIND if skew >= 0 else AHEAD).format(
+        agent=details["agent"],
+        skew=text.number(abs(skew)),
+        allowed=text.figure(float(details["max_clock_skew_s"])),
+    )
 
 
 def details(clock: AgentClock, max_skew_s: float) -> dict[str, float | int | str]:
@@ -56,15 +79,14 @@ class EdgeClockAlarms:
         with self._db.session() as session:
             for clock in changes:
                 if clock.off:
+                    facts = details(clock, self.max_skew_s)
                     raise_system_alarm(
                         session,
                         EDGE_CLOCK_WRONG,
                         subject(clock.agent),
-                        f"{clock.problem}, beyond the {self.max_skew_s:g} s allowed: its "
-                        "samples are refused when ahead or look old when behind; set the "
-                        "edge box's clock (NTP)",
+                        message(facts, RECORD),
                         severity=Severity.MAJOR,
-                        details=details(clock, self.max_skew_s),
+                        details=facts,
                         now=now,
                     )
                 else:

@@ -3,13 +3,14 @@ JSON at /api/reports/monthly/readings."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.kpi import check_building
+from cloud.api.language import reader
 from cloud.api.times import query_month
 from cloud.deps import CurrentUser, SessionDep, StateDep
 from cloud.kpi import month_bounds
@@ -31,12 +32,18 @@ def monthly_report(
     user: CurrentUser,
     month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
     building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    lang: Annotated[
+        Literal["en", "zh"] | None,
+        Query(description="the report's language; the user's own language when absent"),
+    ] = None,
 ) -> HTMLResponse:
     """The service standards' indicators with their targets (the same figures as
     `/api/kpis` for the month), work orders by kind and priority, SLA compliance by
-    priority, top recurring faults, problem equipment, and PM done against due."""
+    priority, top recurring faults, problem equipment, and PM done against due; in English
+    or Simplified Chinese, times of day in the site's time zone."""
     query_month(month)
     check_building(state, building)
+    text = reader(state, user, lang)
     report = gather(
         session,
         month=month,
@@ -46,7 +53,7 @@ def monthly_report(
         targets=state.sla.targets,
         dispatch_s=state.sla.dispatch,
     )
-    return HTMLResponse(render_html(report))
+    return HTMLResponse(render_html(report, text))
 
 
 @router.get("/reports/monthly/readings", response_model=list[StepReadings])

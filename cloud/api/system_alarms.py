@@ -3,15 +3,22 @@ in reads them, a supervisor or an admin acknowledges them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 
 from cloud.alarms import system
+from cloud.alarms.edge_clock import EDGE_CLOCK_WRONG
+from cloud.alarms.edge_clock import message as edge_clock_message
+from cloud.alarms.model import SystemAlarm
 from cloud.alarms.schemas import AcknowledgeIn, SystemAlarmDetail, SystemAlarmOut, SystemAlarmPage
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.language import reader
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
+from cloud.locale import RECORD, Text
+from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
 from cloud.schemas import ErrorBody
 
 router = APIRouter(prefix="/system-alarms", tags=["alarms"], responses=AUTH_RESPONSES)
@@ -19,9 +26,34 @@ router = APIRouter(prefix="/system-alarms", tags=["alarms"], responses=AUTH_RESP
 AlarmId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
+# how each system alarm's message is written again in the reader's language
+MESSAGES: dict[str, Callable[[Mapping[str, Any], Text], str]] = {
+    EDGE_CLOCK_WRONG: edge_clock_message,
+    CHANNEL_FAILING: channel_failing_message,
+}
+
+
+Out = TypeVar("Out", bound=SystemAlarmOut)
+
+
+def shown(model: type[Out], alarm: SystemAlarm, text: Text) -> Out:
+    """`alarm` as `model` with its message in `text`'s language; as stored (in English) when
+    its code has no written message or its details lack what the message needs (an older
+    alarm)."""
+    out = model.model_validate(alarm)
+    write = MESSAGES.get(alarm.code)
+    if write is None or text.language == RECORD.language:
+        return out
+    try:
+        return out.model_copy(update={"message": write(alarm.details, text)})
+    except (KeyError, TypeError, ValueError):
+        return out
+
+
 @router.get("", response_model=SystemAlarmPage)
 def list_system_alarms(
     session: SessionDep,
+    app: StateDep,
     user: CurrentUser,
     state: Annotated[AlarmState | None, Query()] = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
@@ -29,12 +61,13 @@ def list_system_alarms(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
-    """Active ones first, then the most recently raised."""
+    """Active ones first, then the most recently raised; messages in the caller's language."""
     items, total = system.search_system_alarms(
         session, state=state, code=code, subject=subject, limit=limit, offset=offset
     )
+    text = reader(app, user)
     page = SystemAlarmPage(
-        items=[SystemAlarmOut.model_validate(a) for a in items],
+        items=[shown(SystemAlarmOut, a, text) for a in items],
         total=total,
         limit=limit,
         offset=offset,
@@ -47,10 +80,13 @@ def list_system_alarms(
     response_model=SystemAlarmDetail,
     responses={404: {"model": ErrorBody, "description": "no such system alarm"}},
 )
-def get_system_alarm(alarm_id: AlarmId, session: SessionDep, user: CurrentUser) -> Response:
-    """The alarm and its audit trail: raised, updated, acknowledged, cleared."""
+def get_system_alarm(
+    alarm_id: AlarmId, session: SessionDep, state: StateDep, user: CurrentUser
+) -> Response:
+    """The alarm and its audit trail: raised, updated, acknowledged, cleared; its message in
+    the caller's language."""
     alarm = system.get_system_alarm(session, alarm_id)
-    return answer(session, SystemAlarmDetail.model_validate(alarm))
+    return answer(session, shown(SystemAlarmDetail, alarm, reader(state, user)))
 
 
 @router.post(
@@ -74,4 +110,4 @@ def acknowledge_system_alarm(
         alarm = system.acknowledge_system_alarm(
             session, alarm_id, user=user, now=state.clock(), note=body.note if body else None
         )
-        return answer(session, SystemAlarmOut.model_validate(alarm))
+        return answer(session, shown(SystemAlarmOut, alarm, reader(state, user)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
+from cloud.locale import N_
 from cloud.sla import Targets
 
 S = WorkOrderStatus
@@ -286,21 +287,22 @@ def counts(jobs: Iterable[Job], now: datetime) -> Counts:
 
 # -- the report of a period ----------------------------------------------------------------
 
-# key → (name, unit, target attribute of `Targets` or None, better when higher)
+# key → (name, unit, target attribute of `Targets` or None, better when higher); the names are
+# marked for the message catalog (`cloud.locale`) and translated where they are shown
 DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
-    "mtta_s": ("Mean time to acknowledge", "s", None, False),
-    "mttr_s": ("Mean time to repair", "s", None, False),
-    "sla_compliance_pct": ("Repairs completed on time", "%", "sla_compliance_pct", True),
-    "equipment_good_pct": ("Equipment in good order", "%", "equipment_good_pct", True),
-    "fire_good_pct": ("Fire facilities in good order", "%", "fire_good_pct", True),
-    "lighting_good_pct": ("Lighting in good order", "%", "lighting_good_pct", True),
-    "pm_compliance_pct": ("Preventive maintenance on time", "%", "pm_compliance_pct", True),
-    "repeat_fault_pct": ("Repeat faults (rework)", "%", "repeat_fault_pct", False),
-    "follow_up_pct": ("Follow-up visits after repairs", "%", "follow_up_pct", True),
-    "dispatched_pct": ("Jobs told within the dispatch time", "%", None, True),
-    "ack_in_dispatch_pct": ("Jobs acknowledged within the dispatch time", "%", None, True),
-    "complaint_pct": ("Upheld complaints per repair", "%", "complaint_pct", False),
-    "satisfaction": ("Reporters' satisfaction (1 to 5)", "score", None, True),
+    "mtta_s": (N_("Mean time to acknowledge"), "s", None, False),
+    "mttr_s": (N_("Mean time to repair"), "s", None, False),
+    "sla_compliance_pct": (N_("Repairs completed on time"), "%", "sla_compliance_pct", True),
+    "equipment_good_pct": (N_("Equipment in good order"), "%", "equipment_good_pct", True),
+    "fire_good_pct": (N_("Fire facilities in good order"), "%", "fire_good_pct", True),
+    "lighting_good_pct": (N_("Lighting in good order"), "%", "lighting_good_pct", True),
+    "pm_compliance_pct": (N_("Preventive maintenance on time"), "%", "pm_compliance_pct", True),
+    "repeat_fault_pct": (N_("Repeat faults (rework)"), "%", "repeat_fault_pct", False),
+    "follow_up_pct": (N_("Follow-up visits after repairs"), "%", "follow_up_pct", True),
+    "dispatched_pct": (N_("Jobs told within the dispatch time"), "%", None, True),
+    "ack_in_dispatch_pct": (N_("Jobs acknowledged within the dispatch time"), "%", None, True),
+    "complaint_pct": (N_("Upheld complaints per repair"), "%", "complaint_pct", False),
+    "satisfaction": (N_("Reporters' satisfaction (1 to 5)"), "score", None, True),
 }
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from cloud.alarms.system import clear_system_alarm, raise_system_alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import Severity
+from cloud.locale import N_, RECORD, Text
 from cloud.notify import outbox
 from cloud.notify.channels import Channel
 from cloud.notify.compose import compose, message_key
@@ -48,6 +50,20 @@ from plantroom.ticker import Ticked, Ticker, TickerStats
 
 CHANNEL_FAILING = "notification_channel_failing"
 """The system alarm a channel that keeps failing raises; a send through it clears it."""
+FAILING = N_(
+    "notification channel {channel} failed {attempts} times in a row sending to {address}: {error}"
+)
+
+
+def channel_failing_message(details: Mapping[str, Any], text: Text) -> str:
+    """The `CHANNEL_FAILING` alarm's message from its details, in `text`'s language."""
+    return text._(FAILING).format(
+        channel=details["channel"],
+        attempts=text.number(int(details["attempts"])),
+        address=details["address"],
+        error=details["error"],
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -267,14 +283,20 @@ class Deliverer(Ticked):
                 at=now,
                 details={"channel": row.channel, "user_id": row.user_id, "error": error},
             )
+        facts = {
+            "channel": row.channel,
+            "attempts": row.channel_attempts,
+            "address": row.address,
+            "user_id": row.user_id,
+            "error": error[:512],
+        }
         raise_system_alarm(
             session,
             CHANNEL_FAILING,
             f"channel:{row.channel}",
-            f"notification channel {row.channel} failed {row.channel_attempts} times in a row "
-            f"sending to {row.address}: {error}"[:512],
+            channel_failing_message(facts, RECORD),
             severity=Severity.MAJOR,
-            details={"address": row.address, "user_id": row.user_id, "error": error[:512]},
+            details=facts,
             now=now,
         )
         self.stats.failovers += 1

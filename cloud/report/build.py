@@ -9,8 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
+from cloud.locale import DEFAULT_LANGUAGE, LANGUAGES, Text
 from cloud.report.monthly import gather
 from cloud.report.render import render_html, render_pdf
+from cloud.rules.service import site_timezone
 from cloud.sla import load_sla
 from plantroom.errors import ConfigError, ServiceError
 from plantroom.inventory import load_inventory
@@ -29,14 +31,18 @@ def write_report(
     month: str,
     building: str | None,
     out: Path | None = None,
+    language: str = DEFAULT_LANGUAGE,
     clock: Clock = utcnow,
 ) -> Path:
-    """The report of `month` (YYYY-MM) as HTML, or PDF when `out` ends in .pdf. Raises
-    ConfigError for a bad month, building or output, ServiceError for a database that cannot
-    be read."""
+    """The report of `month` (YYYY-MM) in `language` ("en" or "zh") as HTML, or PDF when
+    `out` ends in .pdf. Raises ConfigError for a bad month, language, building or output,
+    ServiceError for a database that cannot be read."""
     if not MONTH.match(month):
         raise ConfigError(f"--month: {month!r} is not YYYY-MM, e.g. 2026-11")
+    if language not in LANGUAGES:
+        raise ConfigError(f"--lang: {language!r} is not one of {', '.join(LANGUAGES)}")
     inventory = load_inventory(settings.inventory)
+    text = Text(language, site_timezone(inventory.site.timezone))
     buildings = {b.id for b in inventory.buildings}
     if building is not None and building not in buildings:
         raise ConfigError(
@@ -64,7 +70,7 @@ def write_report(
         ) from exc
     finally:
         db.close()
-    html = render_html(report)
+    html = render_html(report, text)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".pdf":

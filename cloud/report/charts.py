@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 GOOD = "#2e7d32"
@@ -21,15 +21,17 @@ def _svg(width: int, height: int, body: str, title: str) -> str:
 
 
 def target_bars(
-    rows: Sequence[tuple[str, float | None, float | None, bool]], title: str, width: int = 640
+    rows: Sequence[tuple[str, float | None, float | None, bool, str]],
+    title: str,
+    width: int = 640,
 ) -> str:
     """One horizontal 0-100 % bar per indicator with its target marked.
 
-    rows: (label, value, target, higher_is_better)."""
+    rows: (label, value, target, higher_is_better, the value as shown)."""
     label_w, bar_w, row_h = 250, width - 330, 26
     height = row_h * len(rows) + 10
     parts = []
-    for i, (label, value, target, higher) in enumerate(rows):
+    for i, (label, value, target, higher, shown) in enumerate(rows):
         y = 5 + i * row_h
         parts.append(
             f'<text x="0" y="{y + 17}" font-size="12" fill="{INK}">{escape(label)}</text>'
@@ -48,10 +50,9 @@ def target_bars(
                 f'<line x1="{x:.1f}" y1="{y + 1}" x2="{x:.1f}" y2="{y + 23}" '
                 f'stroke="{INK}" stroke-width="2"/>'
             )
-        text = "n/a" if value is None else f"{value:.1f} %"
         parts.append(
             f'<text x="{label_w + bar_w + 8}" y="{y + 17}" font-size="12" '
-            f'fill="{INK}">{text}</text>'
+            f'fill="{INK}">{escape(shown)}</text>'
         )
     return _svg(width, height, "".join(parts), title)
 
@@ -61,8 +62,10 @@ def stacked_bars(
     series: Sequence[str],
     title: str,
     width: int = 640,
+    number: Callable[[int], str] = str,
 ) -> str:
-    """One horizontal bar per row, stacked by series, with a legend."""
+    """One horizontal bar per row, stacked by series, with a legend; counts written with
+    `number`."""
     label_w, row_h = 110, 26
     bar_w = width - label_w - 60
     top = max((sum(v) for _, v in rows), default=0) or 1
@@ -78,11 +81,12 @@ def stacked_bars(
                 colour = SERIES[j % len(SERIES)]
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="16" fill="{colour}">'
-                    f"<title>{escape(series[j])}: {v}</title></rect>"
+                    f"<title>{escape(series[j])}: {number(v)}</title></rect>"
                 )
             x += w
         parts.append(
-            f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="12" fill="{INK}">{sum(values)}</text>'
+            f'<text x="{x + 6:.1f}" y="{y + 17}" font-size="12" fill="{INK}">'
+            f"{number(sum(values))}</text>"
         )
     y = 5 + len(rows) * row_h + 10
     for j, name in enumerate(series):

@@ -74,17 +74,9 @@ def desk_summary(
     )
 
 
-def desk_rows(d: DeskSummary) -> str:
-    """The report's service desk table body."""
-    cells = (
+def desk_counts(d: DeskSummary) -> tuple[int, ...]:
+    """The report's service desk figures, in `desk_columns` order."""
+    return (
         d.reports, d.calls, d.merged, d.confirmed, d.not_fixed, d.unconfirmed,
         d.complaints, d.upheld, d.complaints_open, d.follow_ups_reached, d.follow_ups_not_reached,
     )  # fmt: skip
-    return "<tr>" + "".join(f"<td>{n}</td>" for n in cells) + "</tr>"
-
-
-DESK_HEADER = (
-    "<tr><th>reports</th><th>calls</th><th>joined an open job</th><th>confirmed fixed</th>"
-    "<th>not fixed</th><th>no answer</th><th>complaints</th><th>upheld</th><th>open</th>"
-    "<th>follow-ups reached</th><th>not reached</th></tr>"
-)

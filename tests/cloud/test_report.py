@@ -1,9 +1,13 @@
+# ruff: noqa: RUF001  (the Chinese report is written with full-width punctuation)
 """The monthly service report: its figures are the KPI API's, its tables say what happened,
-and `plantroom report` writes it as HTML (and PDF when a PDF engine is installed)."""
+it is in the reader's language, and `plantroom report` writes it as HTML (and PDF when a PDF
+engine is installed)."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,68 @@ async def test_plantroom_report_writes_html_and_pdf(tmp_path: Path) -> None:
     code, output = run_report(*base, "--out", str(pdf))
     assert code == 0, output
     assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+async def test_the_report_is_in_the_readers_language(tmp_path: Path) -> None:
+    async with serve(settings_for(tmp_path), Clock()) as api:
+        await a_month(api)
+        march = {"month": "2026-03"}
+        en = (await api.get("/api/reports/monthly", params=march)).text
+        assert '<html lang="en">' in en and "<h1>Monthly service report: March 2026</h1>" in en
+        r = await api.get("/api/reports/monthly", params=march | {"lang": "zh"})
+        assert r.status_code == 200, r.text
+        zh = r.text
+        assert '<html lang="zh-CN">' in zh
+        assert "<h1>月度服务报告：2026年3月</h1>" in zh and "<h2>服务标准指标</h2>" in zh
+        assert "2026年3月1日 至 2026年3月31日" in zh
+        # the same figures and tables; what was stored (a job's title) as it was stored
+        assert figures(zh) == figures(en)
+        assert table(zh, "recurring") == table(en, "recurring")
+        assert table(zh, "problems")[0][:3] == ["p1 (p1)", "水泵", "b1"]
+        assert table(zh, "pm") == table(en, "pm")
+
+        # without ?lang= the reader's own language (PUT /api/me/language)
+        r = await api.client.put(
+            "/api/me/language", headers=api.auth("tech1"), json={"language": "zh"}
+        )
+        assert r.status_code == 200, r.text
+        mine = (await api.get("/api/reports/monthly", params=march)).text
+        assert '<html lang="zh-CN">' in mine
+        english = (await api.get("/api/reports/monthly", params=march | {"lang": "en"})).text
+        assert '<html lang="en">' in english
+        error(
+            await api.get("/api/reports/monthly", params=march | {"lang": "fr"}),
+            422,
+            "invalid_request",
+        )
+
+
+def pdf_text(pdf: Path) -> str:
+    """The text of `pdf` as poppler's pdftotext reads it back."""
+    found = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, check=True
+    )
+    return found.stdout
+
+
+async def test_plantroom_report_writes_chinese_html_and_pdf(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    async with serve(settings, Clock()) as api:
+        await a_month(api)
+    base = ["--month", "2026-03", "--database-url", settings.database_url,
+            "--inventory", str(settings.inventory)]  # fmt: skip
+    out = tmp_path / "march-zh.html"
+    code, output = run_report(*base, "--lang", "zh", "--out", str(out))
+    assert code == 0, output
+    assert "<h1>月度服务报告：2026年3月</h1>" in out.read_text(encoding="utf-8")
+    code, output = run_report(*base, "--lang", "fr")
+    assert code == 2 and "--lang: 'fr' is not one of en, zh" in output
+
+    if pdf_engine() is None or shutil.which("pdftotext") is None:
+        pytest.skip("no PDF engine or no pdftotext installed")
+    pdf = tmp_path / "march-zh.pdf"
+    code, output = run_report(*base, "--lang", "zh", "--out", str(pdf))
+    assert code == 0, output
+    words = pdf_text(pdf)
+    # the Chinese text is drawn with a CJK font, so it reads back as text
+    assert "月度服务报告" in words and "服务标准指标" in words, words[:500]
