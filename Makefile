@@ -10,7 +10,7 @@ demo: setup
 	$(VENV)/bin/plantroom demo
 
 # servers and clients the test suite starts or drives, from Debian's packages
-TEST_PACKAGES := postgresql mbpoll socat chromium docker-compose poppler-utils zbar-tools fonts-noto-cjk
+TEST_PACKAGES := postgresql mbpoll socat chromium docker-compose poppler-utils zbar-tools fonts-droid-fallback
 
 test:
 	@PLANTROOM_EXTRA_PACKAGES="$(TEST_PACKAGES)" bash scripts/setup.sh
