@@ -126,7 +126,10 @@ def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
     stack = lift
     # the technician's language in the profile: Simplified Chinese
     chosen = httpx.put(
-        f"{stack.url}/api/me/language", headers=tech_headers(stack), json={"language": "zh"}
+        f"{stack.url}/api/me/language",
+        headers=tech_headers(stack),
+        json={"language": "zh"},
+        timeout=5,
     )
     assert chosen.status_code == 200, chosen.text
     visit = raise_visit(stack)  # the PM scheduler's run raises the visit due today
@@ -354,6 +357,8 @@ def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> N
         assert actions[action] == 1, actions
     answered = Counter(e["details"]["step"] for e in by_tech if e["action"] == "step")
     assert answered == Counter(range(len(steps))), answered
+    (close,) = [e for e in events if e["action"] == "close"]
+    assert close["to_status"] == "closed", close
 
     # the photo taken offline is stored without the position it was taken at
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
