@@ -71,11 +71,12 @@ export function signOffSection(wo, ctx) {
   if (!wo.sign_off_required && !wo.signed_at) return null;
   const section = h('section', { 'aria-labelledby': 'signoff-h', class: 'work signoff' }, h('h2', { id: 'signoff-h' }, t('signoff.heading')));
   if (wo.signed_at) {
-    section.append(
+    const parts = [
       h('p', { class: 'signed' }, '✓ ', t('signoff.done', { name: wo.signed_by, time: clockTime(wo.signed_at) })),
       signature ? authImage(signature.url, t('signoff.alt', { name: wo.signed_by }), signature.blob) : null,
       signature?.pending ? h('p', { class: 'pending' }, t('outbox.not_sent')) : null,
-    );
+    ];
+    section.append(...parts.filter(Boolean)); // a null child would show as the text "null"
     return section;
   }
   section.append(h('p', { class: 'hint' }, wo.sign_off_required ? t('signoff.required') : t('signoff.optional')));
