@@ -81,7 +81,7 @@ def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[St
             return False
 
     try:
-        wait_for(listening, "the cloud service to listen", within=30)
+        wait_for(listening, "the cloud service to listen", within=120)
         yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
     finally:
         terminate(proc)
