@@ -329,3 +329,21 @@ async def test_windows_are_written_for_grafana_as_regions_per_piece_of_equipment
     await api.post(f"/api/maintenance/{pump['id']}/end", who="super1")
     (again,) = [w for w in lines() if "equipment=p1" in w]
     assert f"time_end_ms={start_ms + 600_000}i" in again and again.endswith(f" {start_ms}")
+
+
+async def test_lost_communication_in_a_building_window_raises_no_job(api: Api) -> None:
+    r = await api.post(
+        "/api/maintenance",
+        who="super1",
+        json={"building": "b1", "minutes": 60, "reason": "Plant room power off"},
+    )
+    assert r.status_code == 201, r.text
+    for pump in ("p1", "p2"):
+        fault(api, pump, "pump.lost_communication")
+        [alarm] = await alarms(api, pump)
+        assert alarm["rule_id"] == "pump.lost_communication"
+        assert alarm["shelved_reason"] == "in maintenance: Plant room power off"
+        assert await jobs(api, pump) == []
+    assert (await api.get("/api/incidents")).json() == []
+    fault(api, "e1", "elevator.lost_communication")  # building b2 is not in maintenance
+    assert len(await jobs(api, "e1")) == 1
