@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -21,6 +22,7 @@ from cloud.api import ack_links, alarm_actions, console, equipment_page, errors,
 from cloud.api import checklist as checklist_routes
 from cloud.api import desk as desk_routes
 from cloud.api import kpi as kpi_routes
+from cloud.api import maintenance as maintenance_routes
 from cloud.api import notifications as notification_routes
 from cloud.api import oncall as oncall_routes
 from cloud.api import pm as pm_routes
@@ -31,6 +33,8 @@ from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
+from cloud.maintenance.runner import MaintenanceRunner
+from cloud.maintenance.window import Board
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import Notifier
 from cloud.notify.outbound import Outbound
@@ -94,7 +98,7 @@ def create_app(
     notify: bool = True,
 ) -> FastAPI:
     """The cloud service. `ingest=False` serves the API without consuming telemetry;
-    `escalate=False` without the SLA and service desk tickers; `notify=False` without
+    `escalate=False` without the SLA, service desk and maintenance tickers; `notify=False` without
     webhooks, Grafana annotations and InfluxDB events and metrics."""
     inventory = load_inventory(settings.inventory)
     points = load_point_check(inventory, settings.profiles_dir)  # a bad profile fails here
@@ -122,6 +126,16 @@ def create_app(
         sla=state.sla,
         timezone=timezone,
         interval=settings.pm_interval_s,
+    )
+    maintenance = MaintenanceRunner(  # maintenance windows: held alarms, PM jobs, ends
+        database,
+        Board(),
+        sla=state.sla,
+        clock=clock,
+        interval=settings.maintenance_interval_s,
+        pm_plans=[p.id for p in pm_scheduler.plans if p.plan.maintenance_mode != "none"],
+        pm_longest=timedelta(hours=settings.maintenance_pm_hours),
+        rules=lambda: state.rules,
     )
     # the service desk: a bad categories file fails here
     desk = ServiceDesk(
@@ -161,10 +175,18 @@ def create_app(
             )
         if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
             await stack.enter_async_context(outbound.deliver(database, clock))
+        maintenance.refresh()  # the windows are known before the first telemetry batch
+        if escalate:  # the maintenance loop: PM jobs followed, ended windows settled
+            await stack.enter_async_context(maintenance)
+        state.maintenance = maintenance
+        stack.callback(setattr, state, "maintenance", None)
+        if escalator is not None:  # a job raised at a window's end is told at once
+            maintenance.on_raised = escalator.ticker.wake
         if ingest:
             monitor = rules.monitor(
                 database, site=inventory.site.id, sla=state.sla, provided=points.provided()
             )
+            monitor.maintenance = maintenance.board
             if escalator is not None:  # a new job is told at once, not at the next tick
                 monitor.on_raised = escalator.ticker.wake
             consumer = TelemetryConsumer(
@@ -181,6 +203,8 @@ def create_app(
             stack.callback(setattr, state, "consumer", None)
             rules.attach(consumer)
             stack.callback(rules.attach, None)
+            maintenance.consumer = consumer  # windows are settled in turn with the batches
+            stack.callback(setattr, maintenance, "consumer", None)
         await stack.enter_async_context(rules.running())  # reload when the rule files change
         if settings.pm_enabled:  # preventive maintenance falling due
             await stack.enter_async_context(pm_scheduler)
@@ -225,6 +249,7 @@ def create_app(
     app.include_router(ack_links.router)  # /ack/<token>: the links in messages
     app.include_router(checklist_routes.router, prefix="/api")  # steps, photos, sign-off
     app.include_router(oncall_routes.router, prefix="/api")  # on-call rotas
+    app.include_router(maintenance_routes.router, prefix="/api")  # maintenance windows
     app.state.desk = desk
     public_requests.install(app)  # the public report and tracking pages and their API
     app.include_router(desk_routes.router, prefix="/api")  # the service desk

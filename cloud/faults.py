@@ -11,7 +11,9 @@ While that work order is open, the same fault raises nothing new: a re-trigger r
 and updates the same alarm and notes it on the work order. When the condition clears, the
 alarm clears and the work order hears of it; the job stays for the technician, and the SLA
 ticker (`cloud.sla.escalator`) closes it once the fault has stayed cleared for the verification
-window. An alarm folded into a building incident raises no work order of its own.
+window. An alarm folded into a building incident raises no work order of its own. An alarm
+raised while its equipment is in maintenance is held (`cloud.maintenance`): recorded and
+shelved, no work order, until the window's end, when it goes this way if still active.
 
 Each step is a call into its domain; no domain calls back up into this module, and the alarms
 domain knows nothing of work orders.
@@ -31,6 +33,8 @@ from cloud.enums import Channel
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
 from cloud.incidents.service import IncidentManager
+from cloud.maintenance import service as maintenance
+from cloud.maintenance.window import Board
 from cloud.rules.engine import Change, Transition
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
@@ -50,9 +54,16 @@ def apply(
     now: datetime,
     sla: SlaPolicy,
     incidents: IncidentManager,
+    held: Board | None = None,
 ) -> Alarm | None:
-    """Everything one transition does; returns the alarm it touched."""
+    """Everything one transition does; returns the alarm it touched. `held`: the maintenance
+    windows, whose equipment's alarms are held rather than raised."""
     if transition.change is Change.RAISED:
+        window = held.covering(equipment.id, equipment.building, now) if held else None
+        if window is not None:
+            return maintenance.hold(
+                session, transition, equipment=equipment, window=window, now=now
+            )
         incident = incidents.incident_for(
             session, transition, equipment=equipment, now=now, sla=sla
         )

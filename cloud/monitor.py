@@ -28,6 +28,7 @@ from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
 from cloud.equipment import Equipment, RuleState
 from cloud.incidents.service import IncidentManager
+from cloud.maintenance.window import Board
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleSet
 from cloud.rules.model import OutagePolicy
@@ -113,10 +114,16 @@ class Monitor:
         # called (on the batch's thread) after a batch that raised an alarm has committed:
         # the SLA ticker's wake, so a new job is dispatched now, not at its next tick
         self.on_raised: Callable[[], None] | None = None
+        # the maintenance windows: alarms of equipment in one are held (cloud.maintenance)
+        self.maintenance: Board | None = None
 
     @property
     def engine(self) -> RuleEngine:
         return self._engine
+
+    @property
+    def incidents(self) -> IncidentManager:
+        return self._incidents
 
     @property
     def timezone(self) -> tzinfo:
@@ -314,6 +321,7 @@ class Monitor:
                 now=now,
                 sla=self._sla,
                 incidents=self._incidents,
+                held=self.maintenance,
             )
             if transition.change is Change.RAISED:
                 self.stats.raised += 1

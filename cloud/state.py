@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
+from cloud.maintenance.runner import MaintenanceRunner
 from cloud.rules.model import Rule
 from cloud.security import LoginThrottle
 from cloud.sla import SlaPolicy
@@ -26,6 +27,7 @@ class AppState:
     consumer: TelemetryConsumer | None = None
     startup_error: PlantroomError | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    maintenance: MaintenanceRunner | None = None
 
     def database(self) -> Database:
         if self.db is None:

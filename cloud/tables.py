@@ -7,6 +7,7 @@ from __future__ import annotations
 from cloud import equipment
 from cloud.alarms import model as alarms
 from cloud.incidents import model as incidents
+from cloud.maintenance import model as maintenance
 from cloud.notify import model as notify
 from cloud.oncall import model as oncall
 from cloud.orm import Base
@@ -15,4 +16,14 @@ from cloud.users import model as users
 from cloud.workorders import model as workorders
 
 metadata = Base.metadata
-MODELS = (equipment, users, alarms, incidents, workorders, notify, oncall, requests)
+MODELS = (
+    equipment,
+    users,
+    alarms,
+    incidents,
+    workorders,
+    notify,
+    oncall,
+    requests,
+    maintenance,
+)

@@ -340,9 +340,14 @@ def query_variable(name: str, label: str, query: str) -> JSON:
     }
 
 
-def annotation(name: str, query: str, color: str, *, tags_column: str) -> JSON:
-    """An InfluxQL annotation query: the `text` column is the annotation's text."""
+def annotation(
+    name: str, query: str, color: str, *, tags_column: str, time_end_column: str | None = None
+) -> JSON:
+    """An InfluxQL annotation query: the `text` column is the annotation's text; with
+    `time_end_column`, a region from each row's time to that column's (epoch milliseconds)."""
+    region = {"timeEndColumn": time_end_column} if time_end_column else {}
     return {
+        **region,
         "name": name,
         "datasource": _ds(),
         "enable": True,

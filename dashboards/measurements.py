@@ -127,4 +127,8 @@ def work_order_fields() -> FieldSet:
 
 def event_fields() -> FieldSet:
     """The `events` fields (its tags, `type` among them, are not fields)."""
-    return _fields(EVENTS, "the events schema", {"text": "string", "priority": "string"})
+    return _fields(
+        EVENTS,
+        "the events schema",
+        {"text": "string", "priority": "string", "time_end_ms": "integer"},
+    )

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plantroom.errors import ConfigError
+from plantroom.maintenancesettings import MaintenanceSettings
 from plantroom.notifysettings import NotificationSettings
 from plantroom.requestsettings import RequestSettings
 from plantroom.settingtypes import TextList
@@ -193,7 +194,12 @@ class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
 
 
 class CloudSettings(
-    MqttSettings, InfluxSettings, ClockSettings, NotificationSettings, RequestSettings
+    MqttSettings,
+    InfluxSettings,
+    ClockSettings,
+    NotificationSettings,
+    RequestSettings,
+    MaintenanceSettings,
 ):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(

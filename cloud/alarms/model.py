@@ -47,6 +47,12 @@ class Alarm(Base):
     )
     shelved_reason: Mapped[str | None] = mapped_column(String(500))
     shelved_by: Mapped[str | None] = mapped_column(String(64), comment="a username")
+    # Maintenance (migration 0014_maint_windows): raised while its equipment was in maintenance.
+    maintenance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("maintenance_windows.id"),
+        index=True,
+        comment="held by this maintenance window: no work order while it runs",
+    )
 
     equipment: Mapped[Equipment] = relationship()
     acknowledged_by: Mapped[User | None] = relationship()

@@ -217,7 +217,11 @@ def _action_route(action: Action) -> Callable[..., Response]:
                 ),
                 lambda _event: queries.get(session, work_order_id, with_events=True),
             )
-            return _detail(session, wo)
+            is_pm = wo.kind is WorkOrderKind.PM
+            response = _detail(session, wo)
+        if state.maintenance is not None and is_pm:
+            state.maintenance.wake()  # a PM job in or out of progress: its maintenance window
+        return response
 
     route.__name__ = route.__qualname__ = action.value
     route.__doc__ = ACTION_DOCS[action]

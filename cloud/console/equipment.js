@@ -8,6 +8,7 @@ import { lineChart, summary } from './chart.js';
 import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
 import { t } from './i18n.js';
 import { compareJobs, jobCard } from './job_card.js';
+import { MaintenanceBox, maintenanceSignature } from './maintenance.js';
 
 const REFRESH_MS = 15000;
 const OPEN = ['open', 'acknowledged', 'in_progress', 'on_hold'].map((s) => `&status=${s}`).join('');
@@ -88,10 +89,12 @@ export class EquipmentView {
     this.noAlarms = h('p', { class: 'empty', hidden: true }, t('equipment.no_alarms'));
     this.noJobs = h('p', { class: 'empty', hidden: true }, t('equipment.no_jobs'));
     this.report = h('div');
+    this.maintenance = new MaintenanceBox(this.ctx.user, () => this.refresh().catch((e) => showError(e.message)));
     main.replaceChildren(
       h('p', { class: 'back' }, h('a', { href: '#/equipment' }, t('equipment.all'))),
       this.heading,
       this.facts,
+      this.maintenance.el,
       h(
         'section',
         { 'aria-labelledby': 'eq-jobs-h' },
@@ -159,6 +162,10 @@ export class EquipmentView {
       ),
       ...fact(t('equipment.last_seen'), ago(e.last_seen)),
     );
+    this.maintenance
+      .refresh(e)
+      .then((changed) => changed && this.refreshLists())
+      .catch(() => {});
     if (!this.report.firstChild) {
       this.report.append(
         reportProblem(e.id, e.building, (job) => {
@@ -210,7 +217,7 @@ export class EquipmentView {
     const sorted = [...jobs.items].sort(compareJobs);
     reconcile(this.jobList, sorted, {
       key: (wo) => wo.id,
-      signature: (wo) => [wo.status, wo.updated_at, states.get(wo.alarm_id) ?? ''].join('|'),
+      signature: (wo) => [wo.status, wo.updated_at, states.get(wo.alarm_id) ?? '', maintenanceSignature(wo)].join('|'),
       render: (wo) => jobCard(wo, this.cardCtx, { alarms: states }),
     });
     this.noAlarms.hidden = alarms.items.length > 0;

@@ -3,6 +3,7 @@
 
 import { badge, duration, h, timeEl } from './dom.js';
 import { actionBar } from './job_actions.js';
+import { maintenanceChip } from './maintenance.js';
 
 const PRIORITY_RANK = { emergency: 0, urgent: 1, normal: 2, low: 3 };
 export const WORKING = ['acknowledged', 'in_progress', 'on_hold'];
@@ -73,6 +74,7 @@ export function jobCard(wo, ctx, { alarms = new Map(), headingLevel = 'h3', link
         h('span', { class: 'number' }, wo.number),
         badge('status', wo.status),
         faultChip(wo, alarms),
+        maintenanceChip(wo),
       ),
       h(headingLevel, { id: titleId, class: 'card-title' }, title),
       h(

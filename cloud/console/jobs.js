@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { h, reconcile } from './dom.js';
 import { compareJobs, jobCard, tickDue, WORKING } from './job_card.js';
+import { loadWindows, maintenanceSignature } from './maintenance.js';
 import { overlay } from './outbox.js';
 
 const KEEP_JOBS = 50; // of my jobs, the details kept on the device for working without signal
@@ -110,6 +111,7 @@ export class JobsView {
       api('/api/alarms?state=active&limit=500'),
       api('/api/equipment'),
       this.teamBuildings === undefined ? this.loadTeamBuildings() : this.teamBuildings,
+      loadWindows(),
     ]);
     this.teamBuildings = teamBuildings;
     this.jobs = new Map([...mine.items, ...open.items].map((wo) => [wo.id, wo]));
@@ -185,7 +187,7 @@ export class JobsView {
       .sort(compareJobs);
     const options = {
       key: (wo) => wo.id,
-      signature: (wo) => jobSignature(wo, this.alarms),
+      signature: (wo) => `${jobSignature(wo, this.alarms)}|${maintenanceSignature(wo)}`,
       render: (wo) => jobCard(wo, this.cardCtx, { alarms: this.alarms }),
     };
     reconcile(this.mineList, mine, options);

@@ -26,13 +26,14 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState, EquipmentStatus, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
+from cloud.maintenance.model import held_in
 from cloud.rules.engine import Transition
 from cloud.rules.model import OutagePolicy, Rule
 from cloud.sla import SlaPolicy
@@ -141,7 +142,10 @@ class IncidentManager:
 
     def lost_devices(self, session: Session, building: str, now: datetime) -> set[str]:
         """Devices of the building lost within the window: gone offline or stale, or with a
-        lost-communication alarm raised."""
+        lost-communication alarm raised; not those in maintenance, whose silence is planned."""
+        held = held_in(session, building, now)
+        if held is None:  # the whole building is in maintenance
+            return set()
         since = now - timedelta(seconds=self.policy.window)
         lost = set(
             session.scalars(
@@ -166,7 +170,7 @@ class IncidentManager:
                     )
                 )
             )
-        return lost
+        return lost - held
 
     # -- raising and clearing -----------------------------------------------------------------
 
@@ -249,6 +253,8 @@ class IncidentManager:
                 Alarm.state == AlarmState.ACTIVE,
                 Alarm.incident_id.is_(None),
                 Alarm.rule_id.in_(self.outage_rules),
+                # not those held by a maintenance window: they wait for its end
+                or_(Alarm.maintenance_id.is_(None), Alarm.shelved_until.is_(None)),
             )
         ).all()
         for alarm in linked:

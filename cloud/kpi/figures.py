@@ -84,6 +84,7 @@ class Equip:
     id: str
     kind: str
     building: str
+    in_maintenance: bool = False  # in a maintenance window at the moment measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +154,21 @@ def good_order(
     at: datetime,
     kinds: frozenset[str] | None = None,
 ) -> Figure:
-    """Share of equipment (of `kinds`, or all) with no repair job open at `at`."""
-    chosen = [e for e in equipment if kinds is None or e.kind in kinds]
+    """Share of equipment (of `kinds`, or all) with no repair job open at `at`. Equipment in
+    maintenance is neither good nor bad: it is left out (`in_maintenance` counts it)."""
+    chosen = [e for e in equipment if (kinds is None or e.kind in kinds) and not e.in_maintenance]
     faulty = {
         j.equipment_id for j in _repairs(jobs) if j.equipment_id is not None and j.open_at(at)
     }
     good = sum(1 for e in chosen if e.id not in faulty)
     return Figure.rate(good, len(chosen))
+
+
+def in_maintenance(equipment: Iterable[Equip]) -> Figure:
+    """Share of equipment in a maintenance window at the moment measured, shown beside the
+    good-order figures (which leave it out)."""
+    chosen = list(equipment)
+    return Figure.rate(sum(1 for e in chosen if e.in_maintenance), len(chosen))
 
 
 def pm_compliance(jobs: Iterable[Job], now: datetime) -> Figure:
@@ -296,6 +305,7 @@ DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
     "equipment_good_pct": (N_("Equipment in good order"), "%", "equipment_good_pct", True),
     "fire_good_pct": (N_("Fire facilities in good order"), "%", "fire_good_pct", True),
     "lighting_good_pct": (N_("Lighting in good order"), "%", "lighting_good_pct", True),
+    "maintenance_pct": (N_("Equipment in maintenance"), "%", None, False),
     "pm_compliance_pct": (N_("Preventive maintenance on time"), "%", "pm_compliance_pct", True),
     "repeat_fault_pct": (N_("Repeat faults (rework)"), "%", "repeat_fault_pct", False),
     "follow_up_pct": (N_("Follow-up visits after repairs"), "%", "follow_up_pct", True),
@@ -362,6 +372,7 @@ def evaluate(
         "equipment_good_pct": good_order(equipment, open_jobs, as_of),
         "fire_good_pct": good_order(equipment, open_jobs, as_of, FIRE_KINDS),
         "lighting_good_pct": good_order(equipment, open_jobs, as_of, LIGHTING_KINDS),
+        "maintenance_pct": in_maintenance(equipment),
         "pm_compliance_pct": pm_compliance(jobs, now),
         "repeat_fault_pct": repeat_fault_rate(jobs),
         "follow_up_pct": follow_up_rate(jobs),

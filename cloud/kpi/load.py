@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from cloud.enums import WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.kpi.figures import DISPATCH_S, LIVE, REPAIRS, DeskFacts, Equip, Job, Report, evaluate
+from cloud.maintenance.model import MaintenanceWindow, running_at
 from cloud.notify.model import OutboxMessage
 from cloud.requests.model import Complaint, FollowUp
 from cloud.sla import Targets
@@ -124,13 +125,30 @@ def load_open_repairs(session: Session, *, building: str | None, at: datetime) -
     )
 
 
-def load_equipment(session: Session, *, building: str | None) -> list[Equip]:
+def load_equipment(
+    session: Session, *, building: str | None, at: datetime | None = None
+) -> list[Equip]:
+    """The equipment in the inventory; with `at`, marked when in maintenance then (its own
+    window or its building's)."""
     query = select(Equipment.id, Equipment.kind, Equipment.building).where(
         Equipment.in_inventory.is_(True)
     )
     if building is not None:
         query = query.where(Equipment.building == building)
-    return [Equip(i, k, b) for i, k, b in session.execute(query.order_by(Equipment.id)).all()]
+    rows = session.execute(query.order_by(Equipment.id)).all()
+    held: set[str] = set()
+    if at is not None:
+        windows = select(MaintenanceWindow.equipment_id, MaintenanceWindow.building).where(
+            running_at(at)
+        )
+        if building is not None:
+            ids = select(Equipment.id).where(Equipment.building == building)
+            windows = windows.where(
+                or_(MaintenanceWindow.building == building, MaintenanceWindow.equipment_id.in_(ids))
+            )
+        for equipment_id, whole in session.execute(windows).all():
+            held.add(equipment_id if equipment_id is not None else f"building:{whole}")
+    return [Equip(i, k, b, in_maintenance=i in held or f"building:{b}" in held) for i, k, b in rows]
 
 
 def load_desk(
@@ -176,7 +194,7 @@ def compute(
     return evaluate(
         load_jobs(session, building=building, start=start, end=end),
         load_open_repairs(session, building=building, at=as_of),
-        load_equipment(session, building=building),
+        load_equipment(session, building=building, at=as_of),
         building=building,
         start=start,
         end=end,

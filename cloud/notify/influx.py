@@ -2,7 +2,8 @@
 InfluxDB line serves, in the schema the Grafana dashboards query (dashboards/measurements.py):
 
     events       tags site, building, equipment, type (wo_raised | wo_acknowledged |
-                 wo_resolved | alarm_raised | alarm_cleared); fields text, priority
+                 wo_resolved | alarm_raised | alarm_cleared | maintenance); fields text,
+                 priority; a maintenance window also `time_end_ms` (its end, epoch ms)
     work_orders  tags site, building, priority, kind; integer fields open, acknowledged,
                  in_progress, overdue; float fields mtta_s, mttr_s, sla_compliance_pct,
                  dispatched_pct, ack_in_dispatch_pct, equipment_good_pct, fire_good_pct,
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from cloud import kpi
 from cloud.enums import Priority, WorkOrderKind
 from cloud.equipment import Equipment
+from cloud.maintenance import service as maintenance
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import Outgoing
 from cloud.notify.pump import Permanent, Retryable
@@ -150,7 +152,8 @@ def collect_metrics(
     targets: Targets,
     dispatch_s: float = kpi.DISPATCH_S,
 ) -> list[str]:
-    """The `work_orders` points of every building, now."""
+    """The `work_orders` points of every building, now, and the maintenance windows of the
+    trailing `window` as `events` points."""
     start = now - window
     buildings = sorted(
         session.scalars(
@@ -166,7 +169,7 @@ def collect_metrics(
                 kpi.load_jobs(session, building=building, start=start, end=now),
                 kpi.load_live(session, building=building),
                 kpi.load_open_repairs(session, building=building, at=now),
-                kpi.load_equipment(session, building=building),
+                kpi.load_equipment(session, building=building, at=now),
                 now=now,
                 start=start,
                 targets=targets,
@@ -177,6 +180,40 @@ def collect_metrics(
             log.error("work-order metrics of building %r not written: %s", building, exc)
             continue
         out.extend(lines)
+    out.extend(maintenance_lines(session, site=site, since=start))
+    return out
+
+
+def maintenance_lines(session: Session, *, site: str, since: datetime) -> list[str]:
+    """An `events` point (type `maintenance`) at the start of each window that ended after
+    `since` or has not ended, per piece of equipment it covers (a building's window: each of
+    its equipment), with its end in `time_end_ms`: a region annotation in Grafana. Written
+    with every metrics write, so a window ended early is redrawn (same series and time: the
+    point replaces itself)."""
+    out: list[str] = []
+    for window, equipment in maintenance.annotated(session, since=since):
+        end = window.until
+        text = f"In maintenance until {end.isoformat(timespec='minutes')}: {window.reason}"
+        for equipment_id, building in equipment:
+            try:
+                out.append(
+                    line(
+                        EVENTS,
+                        {
+                            "site": site,
+                            "building": building,
+                            "equipment": equipment_id,
+                            "type": "maintenance",
+                        },
+                        {
+                            "text": f"{text} ({window.created_by})",
+                            "time_end_ms": int(end.timestamp() * 1000),
+                        },
+                        window.starts_at,
+                    )
+                )
+            except LineProtocolError as exc:
+                log.error("maintenance window %d not written: %s", window.id, exc)
     return out
 
 

@@ -19,6 +19,8 @@
         - step: Discharge pressure
           reading: {unit: bar, min: 2.5, max: 4.5}
       sign_off: required                # a signature is required to resolve (default: none)
+      maintenance_mode: while_in_progress  # the equipment is in maintenance while the job is
+                                        # in progress (default: none; docs/pm.md)
 
 `schedule_from: completion` counts the next due date from the day the last one was done;
 `plan` keeps the plan's own rhythm (a late job does not move the next one). Use always counts
@@ -197,6 +199,10 @@ class Plan(BaseModel):
     checklist: list[PlanStep] = Field(min_length=1, max_length=100)
     sign_off: Literal["required", "none"] = Field(
         default="none", description="required: the job resolves only once signed off"
+    )
+    maintenance_mode: Literal["none", "while_in_progress"] = Field(
+        default="none",
+        description="while_in_progress: its equipment is in maintenance while the job is",
     )
     enabled: bool = True
 

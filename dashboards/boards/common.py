@@ -62,13 +62,14 @@ def scope_variables(measurement: str, *, equipment: bool) -> list[JSON]:
 
 
 def event_annotations(*, equipment: bool) -> list[JSON]:
-    """Alarms and work-order events from the `events` measurement, filtered to the scope."""
+    """Alarms, work-order events and maintenance windows (regions, from their start to their
+    end) from the `events` measurement, filtered to the scope."""
     scope = [SITE, BUILDING, *([EQUIPMENT] if equipment else [])]
     columns = '"text", "priority", "type", "equipment", "building"'
 
-    def query(type_regex: str) -> str:
+    def query(type_regex: str, extra: str = "") -> str:
         conds = " AND ".join([f'"type" =~ /{type_regex}/', *scope, TIME_FILTER])
-        return f'SELECT {columns} FROM "{EVENTS}" WHERE {conds}'
+        return f'SELECT {columns}{extra} FROM "{EVENTS}" WHERE {conds}'
 
     return [
         g.annotation(
@@ -76,5 +77,12 @@ def event_annotations(*, equipment: bool) -> list[JSON]:
         ),
         g.annotation(
             "Work orders", query("^wo_"), "blue", tags_column="type,priority,equipment,building"
+        ),
+        g.annotation(
+            "Maintenance",
+            query("^maintenance$", ', "time_end_ms"'),
+            "purple",
+            tags_column="type,equipment,building",
+            time_end_column="time_end_ms",
         ),
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 EVENTS = "events"
 """Tags site, building, equipment, type (alarm_raised, alarm_cleared, wo_raised,
-wo_acknowledged, wo_resolved); fields text and priority (strings)."""
+wo_acknowledged, wo_resolved, maintenance); fields text and priority (strings), and for a
+maintenance window, at its start, `time_end_ms` (integer): when it ends."""
 WORK_ORDERS = "work_orders"
 """Tags site, building, priority, kind; one point per tag combination."""
 WORK_ORDER_COUNTS = ("open", "acknowledged", "in_progress", "overdue")

@@ -97,6 +97,22 @@ def test_good_order_now_and_earlier() -> None:
     assert kpi.good_order([], JOBS, NOW).value is None
 
 
+def test_equipment_in_maintenance_is_counted_beside_good_order_not_as_bad() -> None:
+    # l1 (its repair job 4 open) and p2 are in maintenance: of the other three none has a
+    # repair open, so good order is 3/3; in maintenance 2 of 5; lighting has nothing to measure
+    held = [replace(e, in_maintenance=e.id in ("l1", "p2")) for e in EQUIPMENT]
+    assert kpi.good_order(held, JOBS, NOW) == kpi.Figure(100.0, 3.0, 3)
+    assert kpi.good_order(held, JOBS, NOW, kpi.LIGHTING_KINDS).value is None
+    assert kpi.in_maintenance(held) == kpi.Figure(40.0, 2.0, 5)
+    assert kpi.in_maintenance(EQUIPMENT) == kpi.Figure(0.0, 0.0, 5)
+    report = kpi.evaluate(
+        JOBS, JOBS, held, building="b1", start=T, end=NOW, now=NOW, targets=Targets()
+    )
+    assert report.values()["equipment_good_pct"] == 100.0
+    assert report.values()["maintenance_pct"] == 40.0
+    assert report.indicators["maintenance_pct"].name == "Equipment in maintenance"
+
+
 def test_pm_compliance() -> None:
     # PM 6 done 12 h after raising, due in 24 h; PM 7 not done and past due
     assert kpi.pm_compliance(JOBS, NOW) == kpi.Figure(50.0, 1.0, 2)
@@ -146,6 +162,7 @@ def test_targets_are_met_or_missed() -> None:
         "equipment_good_pct": False,  # 80 < 100
         "fire_good_pct": True,
         "lighting_good_pct": False,
+        "maintenance_pct": None,  # no target: shown beside the good-order figures
         "pm_compliance_pct": False,
         "repeat_fault_pct": False,  # 50 > 0
         "follow_up_pct": True,  # 50 >= 30

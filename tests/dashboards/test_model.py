@@ -188,16 +188,22 @@ def test_scope_variables_are_chained(dashboards: dict[str, Any]) -> None:
                 assert v["multi"] and v["includeAll"]
 
 
-def test_kind_dashboards_carry_alarm_and_work_order_annotations(
+def test_kind_dashboards_carry_alarm_work_order_and_maintenance_annotations(
     dashboards: dict[str, Any],
 ) -> None:
     for uid in EXPECTED_UIDS - {"plantroom-pipeline"}:
         d = dashboards[f"{uid}.json"]
         names = {a["name"]: a for a in d["annotations"]["list"]}
-        assert set(names) == {"Alarms", "Work orders"}, uid
+        assert set(names) == {"Alarms", "Work orders", "Maintenance"}, uid
         assert 'FROM "events"' in names["Alarms"]["query"]
         assert "alarm_" in names["Alarms"]["query"] and "wo_" in names["Work orders"]["query"]
         assert all(a["textColumn"] == "text" for a in names.values())
+        # a maintenance window is a region: from its start to the end the cloud wrote with it
+        maintenance = names["Maintenance"]
+        assert "/^maintenance$/" in maintenance["query"]
+        assert '"time_end_ms"' in maintenance["query"]
+        assert maintenance["timeEndColumn"] == "time_end_ms"
+        assert "timeEndColumn" not in names["Alarms"]
 
 
 def test_kind_dashboards_read_only_points_the_profiles_define(

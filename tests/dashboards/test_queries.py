@@ -410,6 +410,12 @@ def events(now_ms: int) -> Iterator[str]:
         ):
             fields = {"text": _field(text, "string"), "priority": _field(priority, "string")}
             yield line("events", {**tags, "type": etype}, fields, start + i * 1000 + offset)
+        # the equipment was in maintenance for the half hour before its episode: a region
+        window = {
+            "text": _field(f"In maintenance: {equipment} serviced", "string"),
+            "time_end_ms": _field(start - 60_000, "integer"),
+        }
+        yield line("events", {**tags, "type": "maintenance"}, window, start - 1_860_000 + i)
 
 
 # --- Grafana's InfluxQL interpolation ------------------------------------------------------

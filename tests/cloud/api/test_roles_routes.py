@@ -44,6 +44,7 @@ from starlette.routing import Mount
 from cloud.alarms.model import Alarm, SystemAlarm
 from cloud.alarms.system import raise_system_alarm
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
+from cloud.maintenance import service as maintenance
 from cloud.notify import contacts, outbox
 from cloud.notify.outbound import Outbound
 from cloud.oncall import service as oncall_service
@@ -210,6 +211,11 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/follow-ups/{follow_up_id}"): DESK,
     ("POST", "/api/complaints"): DESK,
     ("POST", "/api/complaints/{complaint_id}/resolve"): DESK,
+    # docs/workorders.md: anyone reads maintenance windows; the office and the desk set them
+    ("GET", "/api/maintenance"): ALL,
+    ("GET", "/api/maintenance/{window_id}"): ALL,
+    ("POST", "/api/maintenance"): DESK,
+    ("POST", "/api/maintenance/{window_id}/end"): DESK,
 }
 
 ACTORS = {
@@ -535,6 +541,24 @@ class Fixtures:
             session.flush()
             return str(row.id)
 
+    def maintenance_window(self) -> str:
+        """A fresh window: p1 in maintenance for an hour from now."""
+        now = self.api.clock()
+        with self.api.db.session() as session:
+            window = maintenance.create(
+                session,
+                user=None,
+                equipment_id="p1",
+                building=None,
+                starts_at=None,
+                ends_at=now + timedelta(hours=1),
+                reason="pump isolated",
+                now=now,
+                max_duration=timedelta(days=1),
+                past_skew=timedelta(0),
+            )
+            return str(window.id)
+
     def complaint(self) -> str:
         with self.api.db.session() as session:
             desk = get_user(session, "desk1")
@@ -742,6 +766,15 @@ BUILDERS: dict[Key, Builder] = {
     ("POST", "/api/users/{username}/contact-points"): lambda f, who: Call(
         f"/api/users/{f.new_user()}/contact-points",
         body={"channel": "email", "address": "site@example.com", "verified": True},
+    ),
+    ("POST", "/api/maintenance"): lambda f, who: Call(
+        "/api/maintenance", body={"equipment_id": "p1", "minutes": 60, "reason": "pump isolated"}
+    ),
+    ("GET", "/api/maintenance/{window_id}"): lambda f, who: Call(
+        f"/api/maintenance/{f.maintenance_window()}"
+    ),
+    ("POST", "/api/maintenance/{window_id}/end"): lambda f, who: Call(
+        f"/api/maintenance/{f.maintenance_window()}/end", body={"note": "done"}
     ),
     ("GET", "/ack/{token}"): lambda f, who: Call(f"/ack/{f.ack_token()}"),
     ("POST", "/ack/{token}"): lambda f, who: Call(f"/ack/{f.ack_token()}"),
