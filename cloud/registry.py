@@ -37,6 +37,7 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
             "profile": item.profile,
             "tags": dict(item.tags),
             "in_inventory": True,
+            "connected": True,  # a register-only asset of this id is adopted by the inventory
         }
         row = existing.get(item.id)
         if row is None:
@@ -53,7 +54,9 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
         updated += changed
     retired = 0
     for row in existing.values():
-        if row.id not in seen and row.site == inventory.site.id and row.in_inventory:
+        if row.id in seen or not row.connected:  # register-only assets are the register's
+            continue
+        if row.site == inventory.site.id and row.in_inventory:
             row.in_inventory = False
             retired += 1
     session.flush()

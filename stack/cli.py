@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cloud.assets.cli import assets_app
 from cloud.cli import report_command, wo_app
 from cloud.oncall.cli import oncall_app
 from dashboards.cli import app as dashboards_app
@@ -42,6 +43,7 @@ app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as cod
 app.command("run")(site_run)
 app.command("servers")(site_servers)
 app.add_typer(oncall_app, name="oncall", help="On-call rotas: who is on call (over the API).")
+app.add_typer(assets_app, name="assets", help="The asset register: CSV import and export.")
 
 MqttHostOpt = Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")]
 MqttPortOpt = Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")]

@@ -1,0 +1,44 @@
+"""The asset register: register fields on every piece of equipment, and register-only assets.
+
+Revision ID: 0014_assets_register
+Revises: 0013_reporters_delivery
+Create Date: 2026-12-06
+
+`equipment` gains `connected` (true for the inventory's equipment, which has telemetry; false
+for an asset registered by hand or from a CSV file) and the register fields: make, model,
+serial, install date, warranty end, supplier and documents (a JSON list of {title, url}).
+Existing rows all came from the inventory: they are connected, with empty register fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014_assets_register"
+down_revision: str | None = "0013_reporters_delivery"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+COLUMNS = ("connected", "make", "model", "serial", "install_date", "warranty_end", "supplier")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("equipment") as batch:
+        batch.add_column(
+            sa.Column("connected", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        for name in ("make", "model", "serial"):
+            batch.add_column(sa.Column(name, sa.String(128), nullable=True))
+        batch.add_column(sa.Column("install_date", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("warranty_end", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("supplier", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("documents", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("equipment") as batch:
+        for name in ("documents", *reversed(COLUMNS)):
+            batch.drop_column(name)
