@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloud.assets.schemas import ASSET_ID, MAX_DOCUMENTS, AssetChange
+from cloud.assets.schemas import MAX_DOCUMENTS, AssetChange, check_asset_id
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
 
@@ -79,6 +79,16 @@ class CsvRow:
     id: str
     change: AssetChange
     connected: bool | None  # the `connected` cell, when the file has one
+
+
+def field_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, problem) of each of pydantic's errors, in the words of the validators."""
+    out = []
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        field = ".".join(str(p) for p in loc) if loc else "row"
+        out.append((field, str(err.get("msg", "invalid")).removeprefix("Value error, ")))
+    return out
 
 
 def decode(data: bytes, source: str) -> str:
@@ -177,19 +187,15 @@ def _row(line: int, names: list[str], cells: list[str]) -> CsvRow | list[CsvProb
     ident = cells[names.index("id")].strip()
     if not ident:
         problems.append(CsvProblem(line, "id", "required"))
-    elif not re.match(ASSET_ID, ident):
-        problems.append(
-            CsvProblem(line, "id", f"{ident[:70]!r}: letters, digits, '.', '_' or '-', at most 64")
-        )
+    else:
+        try:
+            check_asset_id(ident)
+        except ValueError as exc:
+            problems.append(CsvProblem(line, "id", str(exc)))
     try:
         change = AssetChange.model_validate(values)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = err.get("loc", ())
-            field = ".".join(str(p) for p in loc) if loc else "row"
-            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-            problems.append(CsvProblem(line, field, message))
-        return problems
+        return problems + [CsvProblem(line, *problem) for problem in field_problems(exc)]
     if problems:
         return problems
     return CsvRow(line, ident, change, connected)

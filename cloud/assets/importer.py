@@ -10,11 +10,19 @@ it, so an exported file imports back unchanged.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.assets import service
-from cloud.assets.csvfile import MAX_PROBLEMS, CsvInvalid, CsvProblem, CsvRow, parse
+from cloud.assets.csvfile import (
+    MAX_PROBLEMS,
+    CsvInvalid,
+    CsvProblem,
+    CsvRow,
+    field_problems,
+    parse,
+)
 from cloud.assets.schemas import AssetIn, ImportResult
 from cloud.assets.service import SiteScope
 from cloud.equipment import Equipment
@@ -50,7 +58,10 @@ def _new_asset(session: Session, site: SiteScope, row: CsvRow) -> AssetIn | list
         )
     if problems:
         return problems
-    asset = AssetIn.model_validate({**given, "id": row.id})
+    try:
+        asset = AssetIn.model_validate({**given, "id": row.id})
+    except ValidationError as exc:
+        return [CsvProblem(row.line, *problem) for problem in field_problems(exc)]
     found = service.check_new(session, site, asset)
     return [CsvProblem(row.line, f, p) for f, p in found] or asset
 

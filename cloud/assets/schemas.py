@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,7 +22,7 @@ from pydantic import (
 from cloud.assets.kinds import check_asset_kind
 
 # An asset's id: what its QR label carries (the public report page's location code).
-ASSET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 MAX_DOCUMENTS = 20
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
@@ -56,7 +57,15 @@ Text = Annotated[
     Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None,
     BeforeValidator(_blank_none),
 ]
-AssetId = Annotated[str, StringConstraints(pattern=ASSET_ID)]
+
+
+def check_asset_id(value: str) -> str:
+    if not ASSET_ID.match(value):
+        raise ValueError(f"{value[:70]!r}: letters, digits, '.', '_' or '-', at most 64")
+    return value
+
+
+AssetId = Annotated[str, AfterValidator(check_asset_id)]
 
 
 class Document(BaseModel):

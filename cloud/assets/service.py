@@ -77,13 +77,11 @@ def check_change(site: SiteScope, row: Equipment, change: AssetChange) -> list[P
             continue
         value = given[name]
         if row.connected:
-            if value is not None and value != getattr(row, name):
+            current = getattr(row, name)
+            if value is not None and value != current:
+                now = "empty" if current is None else repr(current)
                 problems.append(
-                    (
-                        name,
-                        f"the site inventory owns it on connected equipment "
-                        f"({getattr(row, name)!r}); change it there",
-                    )
+                    (name, f"the inventory owns it on connected equipment ({now}); change it there")
                 )
         elif name in ("kind", "building") and value is None:
             problems.append((name, "required"))
@@ -118,7 +116,7 @@ def new_row(site: SiteScope, asset: AssetIn) -> Equipment:
         connected=False,
         status=EquipmentStatus.UNKNOWN,
         last_values={},
-        documents=[d.model_dump() for d in asset.documents],
+        documents=[d.model_dump() for d in asset.documents] or None,
         **fields,
     )
 

@@ -9,7 +9,10 @@ import pytest
 
 from cloud.assets import csvfile
 from cloud.assets.csvfile import COLUMNS, CsvInvalid, format_documents, parse, parse_documents
+from cloud.assets.kinds import ASSET_KINDS
 from cloud.equipment import Equipment
+from plantroom.inventory import load_inventory
+from tests.harness import REPO
 
 HEADER = "id,kind,building,name,make,model,serial,install_date,warranty_end,supplier,documents\n"
 
@@ -77,8 +80,6 @@ def test_each_bad_row_is_named_by_file_line_and_field() -> None:
 
 
 def known_kinds() -> str:
-    from cloud.assets.kinds import ASSET_KINDS
-
     return ", ".join(ASSET_KINDS)
 
 
@@ -170,3 +171,14 @@ def test_an_export_reads_back_to_the_same_values() -> None:
     assert (got["install_date"], got["warranty_end"]) == (row.install_date, row.warranty_end)
     assert [d.model_dump() for d in got["documents"]] == row.documents
     assert format_documents(row.documents) == "Manual <https://example.com/m.pdf?a=1;b=2>"
+
+
+def test_the_demo_register_reads_cleanly() -> None:
+    path = REPO / "sites" / "demo-assets.csv"
+    rows = parse(path.read_bytes(), str(path))
+    buildings = {b.id for b in load_inventory(REPO / "sites" / "demo.yaml").buildings}
+    assert len(rows) >= 5
+    for row in rows:
+        given = row.change.given()
+        assert given["building"] in buildings and given["kind"] in ASSET_KINDS, row.id
+    assert {"generator", "extinguisher", "water_tank"} <= {r.change.kind for r in rows}
