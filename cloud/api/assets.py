@@ -15,6 +15,7 @@ from cloud.assets.schemas import AssetChange, AssetIn, AssetKindOut, ImportResul
 from cloud.assets.service import SiteScope
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import TRADE_OF_KIND
+from cloud.errors import InvalidInput
 from cloud.schemas import EquipmentOut, EquipmentPage, ErrorBody
 from plantroom.kinds import KINDS
 
@@ -93,8 +94,16 @@ def export_assets(
     building: Annotated[str | None, Query(max_length=64)] = None,
     connected: Annotated[bool | None, Query()] = None,
 ) -> Response:
-    """The register as a CSV file (every column; imports back unchanged)."""
-    rows = service.search(session, building=building, connected=connected)
+    """The register as a CSV file (every column; imports back unchanged): at most as many
+    rows as an import takes, else 422 asking for one building at a time."""
+    rows = service.search(
+        session, building=building, connected=connected, limit=csvfile.MAX_ROWS + 1
+    )
+    if len(rows) > csvfile.MAX_ROWS:
+        raise InvalidInput(
+            f"more than {csvfile.MAX_ROWS} rows, the most a file may hold; export one building "
+            "at a time (?building=)"
+        )
     text = csvfile.export(rows)
     session.commit()
     return Response(

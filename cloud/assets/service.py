@@ -87,6 +87,13 @@ def check_change(site: SiteScope, row: Equipment, change: AssetChange) -> list[P
             problems.append((name, "required"))
     if not row.connected and given.get("building") is not None:
         problems.extend(_check_building(site, given["building"]))
+    installed = given.get("install_date", row.install_date)
+    ends = given.get("warranty_end", row.warranty_end)
+    dated = "install_date" in given or "warranty_end" in given
+    if dated and installed and ends and ends < installed:
+        problems.append(
+            ("warranty_end", f"{ends.isoformat()} is before install_date {installed.isoformat()}")
+        )
     return problems
 
 

@@ -153,7 +153,7 @@ function importForm(changed) {
 
 async function addForm() {
   const kinds = (await api('/api/asset-kinds')).filter((k) => !k.connected);
-  const id = h('input', { id: 'asset-id', required: true, maxlength: 64, pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]*' });
+  const id = h('input', { id: 'asset-id', required: true, maxlength: 64 });
   const kind = h('select', { id: 'asset-kind', required: true }, kinds.map((k) => h('option', { value: k.id }, k.title)));
   const building = h('input', { id: 'asset-building', required: true, maxlength: 64 });
   const name = h('input', { id: 'asset-name', maxlength: 128 });
