@@ -201,21 +201,25 @@ def _row(line: int, names: list[str], cells: list[str]) -> CsvRow | list[CsvProb
     return CsvRow(line, ident, change, connected)
 
 
-def parse(data: bytes, source: str) -> list[CsvRow]:
-    """Every row of the file, or CsvInvalid with every problem found (up to MAX_PROBLEMS)."""
+def read(data: bytes, source: str) -> tuple[list[CsvRow], list[CsvProblem]]:
+    """The file's good rows and the problems of the others. CsvInvalid when the file cannot be
+    read as a whole: too large, not UTF-8, no or a bad header."""
     text = decode(data, source)
     problems: list[CsvProblem] = []
     rows: list[CsvRow] = []
     first: dict[str, int] = {}
+    records = _records(text)
     try:
-        records = _records(text)
         header = next(records, None)
-        if header is None or not any(c.strip() for c in header[1]):
-            raise CsvInvalid(source, [CsvProblem(1, "header", "the file is empty")])
-        names, problems = _header(header[1])
-        if problems:
-            raise CsvInvalid(source, problems)
-        count = 0
+    except CsvInvalid as exc:
+        raise CsvInvalid(source, exc.problems) from None
+    if header is None or not any(c.strip() for c in header[1]):
+        raise CsvInvalid(source, [CsvProblem(1, "header", "the file is empty")])
+    names, problems = _header(header[1])
+    if problems:
+        raise CsvInvalid(source, problems)
+    count = 0
+    try:
         for line, cells in records:
             if not any(c.strip() for c in cells):
                 continue  # a blank line
@@ -238,10 +242,22 @@ def parse(data: bytes, source: str) -> list[CsvRow]:
                 problems.extend(parsed)
             else:
                 rows.append(parsed)
-    except CsvInvalid as exc:
-        raise CsvInvalid(source, exc.problems) from None
+    except CsvInvalid as exc:  # broken quoting: the rest of the file cannot be read
+        problems.extend(exc.problems)
+    return rows, problems
+
+
+def invalid(source: str, problems: list[CsvProblem]) -> CsvInvalid:
+    """Every problem in the order of the file's lines (the first MAX_PROBLEMS, and a count)."""
+    ordered = sorted(problems, key=lambda p: p.line)
+    return CsvInvalid(source, ordered[:MAX_PROBLEMS], more=len(ordered[MAX_PROBLEMS:]))
+
+
+def parse(data: bytes, source: str) -> list[CsvRow]:
+    """Every row of the file, or CsvInvalid with every problem found."""
+    rows, problems = read(data, source)
     if problems:
-        raise CsvInvalid(source, problems[:MAX_PROBLEMS], more=len(problems[MAX_PROBLEMS:]))
+        raise invalid(source, problems)
     return rows
 
 

@@ -15,14 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.assets import service
-from cloud.assets.csvfile import (
-    MAX_PROBLEMS,
-    CsvInvalid,
-    CsvProblem,
-    CsvRow,
-    field_problems,
-    parse,
-)
+from cloud.assets.csvfile import CsvProblem, CsvRow, field_problems, invalid, read
 from cloud.assets.schemas import AssetIn, ImportResult
 from cloud.assets.service import SiteScope
 from cloud.equipment import Equipment
@@ -70,10 +63,10 @@ def import_csv(
     session: Session, site: SiteScope, data: bytes, source: str, *, dry_run: bool = False
 ) -> ImportResult:
     """Check the file, then add and update its rows in one go (or, `dry_run`, only say what
-    would change); CsvInvalid naming every bad row, with nothing changed."""
-    rows = parse(data, source)
+    would change); CsvInvalid naming every problem of every row — its cells, and against the
+    register and the inventory — with nothing changed."""
+    rows, problems = read(data, source)
     existing = _existing(session, [r.id for r in rows])
-    problems: list[CsvProblem] = []
     creates: list[AssetIn] = []
     updates: list[tuple[Equipment, CsvRow]] = []
     for row in rows:
@@ -98,7 +91,7 @@ def import_csv(
         problems.extend(CsvProblem(row.line, f, p) for f, p in found)
         updates.append((there, row))
     if problems:
-        raise CsvInvalid(source, problems[:MAX_PROBLEMS], more=len(problems[MAX_PROBLEMS:]))
+        raise invalid(source, problems)
     nested = session.begin_nested()
     created = []
     for asset in creates:

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from cloud.assets.kinds import check_asset_kind
+from plantroom.kinds import KINDS
 
 # An asset's id: what its QR label carries (the public report page's location code).
 ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
@@ -136,8 +137,10 @@ Floor = Annotated[
 ]
 
 
-def _asset_kind(value: str | None) -> str | None:
-    if value is not None:
+def _known_kind(value: str | None) -> str | None:
+    """A telemetry kind (as connected equipment's row of an exported file repeats it) or a
+    register-only kind; whether it may be set is the register's check (cloud.assets.service)."""
+    if value is not None and value not in KINDS:
         check_asset_kind(value)
     return value
 
@@ -161,7 +164,7 @@ class AssetChange(RegisterFields):
     @field_validator("kind")
     @classmethod
     def _kind(cls, value: str | None) -> str | None:
-        return _asset_kind(value)
+        return _known_kind(value)
 
     def given(self) -> dict[str, Any]:
         """The fields the change sets (left-out fields are kept)."""
@@ -174,6 +177,13 @@ class AssetIn(AssetChange):
     id: AssetId
     kind: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)]
     building: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_asset_kind(value)  # a telemetry kind comes from the inventory only
+        return value
 
 
 class AssetKindOut(BaseModel):

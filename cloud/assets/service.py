@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud import registry
+from cloud.assets.kinds import check_asset_kind
 from cloud.assets.schemas import AssetChange, AssetIn
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
@@ -85,6 +86,11 @@ def check_change(site: SiteScope, row: Equipment, change: AssetChange) -> list[P
                 )
         elif name in ("kind", "building") and value is None:
             problems.append((name, "required"))
+        elif name == "kind":
+            try:
+                check_asset_kind(value)
+            except ValueError as exc:  # a telemetry kind: the inventory's
+                problems.append((name, str(exc)))
     if not row.connected and given.get("building") is not None:
         problems.extend(_check_building(site, given["building"]))
     installed = given.get("install_date", row.install_date)

@@ -26,19 +26,20 @@ COLUMNS = ("connected", "make", "model", "serial", "install_date", "warranty_end
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("equipment") as batch:
-        batch.add_column(
-            sa.Column("connected", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        for name in ("make", "model", "serial"):
-            batch.add_column(sa.Column(name, sa.String(128), nullable=True))
-        batch.add_column(sa.Column("install_date", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("warranty_end", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("supplier", sa.String(128), nullable=True))
-        batch.add_column(sa.Column("documents", sa.JSON(), nullable=True))
+    # plain ADD COLUMNs: on SQLite a batch would copy and drop `equipment`, which the
+    # foreign keys of alarms, work orders and rule states refuse once they point at it
+    op.add_column(
+        "equipment", sa.Column("connected", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
+    for name in ("make", "model", "serial"):
+        op.add_column("equipment", sa.Column(name, sa.String(128), nullable=True))
+    op.add_column("equipment", sa.Column("install_date", sa.Date(), nullable=True))
+    op.add_column("equipment", sa.Column("warranty_end", sa.Date(), nullable=True))
+    op.add_column("equipment", sa.Column("supplier", sa.String(128), nullable=True))
+    op.add_column("equipment", sa.Column("documents", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("equipment") as batch:
-        for name in ("documents", *reversed(COLUMNS)):
-            batch.drop_column(name)
+    # DROP COLUMN in place (SQLite 3.35 and later), for the same reason
+    for name in ("documents", *reversed(COLUMNS)):
+        op.drop_column("equipment", name)

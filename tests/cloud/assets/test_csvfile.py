@@ -83,11 +83,9 @@ def known_kinds() -> str:
     return ", ".join(ASSET_KINDS)
 
 
-def test_a_telemetry_kind_is_refused_as_an_asset_kind() -> None:
-    assert problems(HEADER + "p9,pump,b1,,,,,,,,\n") == [
-        "assets.csv:2: kind: 'pump' is a telemetry kind: such equipment comes from the site "
-        "inventory"
-    ]
+def test_a_telemetry_kind_reads_as_an_export_writes_it() -> None:
+    (row,) = parse(HEADER.encode() + b"p9,pump,b1,,,,,,,,\n", "assets.csv")
+    assert row.change.kind == "pump"  # whether it may be set is the register's check
 
 
 def test_a_quoted_cell_over_several_lines_keeps_the_line_of_its_row() -> None:

@@ -65,6 +65,10 @@ def test_a_register_only_asset_is_the_registers() -> None:
     assert apply_change(row, change) is True
     assert (row.kind, row.building, row.install_date) == ("fan", "b2", None)
     assert row.documents == [{"title": "Manual", "url": "https://example.com/m.pdf"}]
+    pump = AssetChange.model_validate({"kind": "pump"})
+    assert check_change(SITE, row, pump) == [
+        ("kind", "'pump' is a telemetry kind: such equipment comes from the site inventory")
+    ]
     cleared = AssetChange.model_validate({"kind": None, "building": "b9"})
     assert check_change(SITE, row, cleared) == [
         ("kind", "required"),

@@ -97,9 +97,7 @@ async def test_a_supervisor_registers_changes_and_retires_an_asset(api: Api) -> 
     assert changed.status_code == 200, changed.text
     assert (changed.json()["make"], changed.json()["warranty_end"]) == ("Grundfos", "2027-01-31")
     owned = error(await patch(api, "p1", {"name": "Renamed"}), 422, "invalid_request")
-    assert (
-        owned == "name: the site inventory owns it on connected equipment (None); change it there"
-    )
+    assert owned == "name: the inventory owns it on connected equipment (empty); change it there"
     moved = await patch(api, "gen-1", {"building": "b2", "serial": None})
     assert (moved.json()["building"], moved.json()["serial"]) == ("b2", None)
     assert moved.json()["make"] == "Cummins"  # left out: kept
