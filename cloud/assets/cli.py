@@ -87,8 +87,9 @@ def import_command(
         typer.echo(json.dumps(result, indent=2))
         return
     verb = "would be" if result["dry_run"] else "were"
+    rows = f"{result['rows']} row{'' if result['rows'] == 1 else 's'}"
     typer.echo(
-        f"{file}: {result['rows']} rows; {len(result['created'])} {verb} added, "
+        f"{file}: {rows}; {len(result['created'])} {verb} added, "
         f"{len(result['updated'])} {verb} updated, {result['unchanged']} unchanged"
     )
     for ident in result["created"]:

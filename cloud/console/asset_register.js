@@ -3,7 +3,7 @@
 // with, and on the list a form to add a register-only asset and the register as a CSV file.
 
 import { ApiError, api, auth } from './api.js';
-import { announce, h, showError } from './dom.js';
+import { announce, clearError, h, showError } from './dom.js';
 import { t } from './i18n.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
@@ -142,6 +142,7 @@ function importForm(changed) {
       const r = await response.json();
       const vars = { rows: r.rows, created: r.created.length, updated: r.updated.length, unchanged: r.unchanged };
       outcome.textContent = t(r.dry_run ? 'assets.import_checked' : 'assets.imported', vars);
+      clearError();
       if (!r.dry_run) changed();
     } catch (err) {
       outcome.textContent = err.message; // every bad row, FILE:LINE: field: problem
@@ -210,4 +211,4 @@ export function assetTools(user, changed) {
 }
 
 // What the list shows of a register-only asset where connected equipment shows its status.
-export const registerOnlyNote = () => h('span', { class: 'badge' }, t('assets.register_only'));
+export const registerOnlyNote = () => h('span', { class: 'badge' }, t('assets.no_connection'));

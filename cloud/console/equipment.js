@@ -153,7 +153,7 @@ export class EquipmentView {
     document.title = `${e.id} · Plantroom`;
     const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
     this.facts.replaceChildren(
-      ...fact(t('equipment.status'), badge('equipment', e.status)),
+      ...(e.connected ? fact(t('equipment.status'), badge('equipment', e.status)) : []),
       ...fact(t('equipment.kind'), label(e.kind)),
       ...fact(
         t('equipment.where'),
