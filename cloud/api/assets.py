@@ -71,13 +71,14 @@ def list_assets(
     include_retired: bool = False,
 ) -> Response:
     """Equipment with its register fields, connected or not (at most 5000)."""
-    rows = service.search(
+    rows = registry.search(
         session,
         building=building,
         kind=kind,
         connected=connected,
         text=q,
         include_retired=include_retired,
+        limit=service.MAX_LIST,
     )
     items = [EquipmentOut.model_validate(r) for r in rows]
     return answer(session, EquipmentPage(items=items, total=len(items)))
@@ -96,7 +97,7 @@ def export_assets(
 ) -> Response:
     """The register as a CSV file (every column; imports back unchanged): at most as many
     rows as an import takes, else 422 asking for one building at a time."""
-    rows = service.search(
+    rows = registry.search(
         session, building=building, connected=connected, limit=csvfile.MAX_ROWS + 1
     )
     if len(rows) > csvfile.MAX_ROWS:

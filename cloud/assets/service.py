@@ -1,5 +1,6 @@
 """The asset register's operations: add a register-only asset, change the register fields of
-any piece of equipment (and the whole of a register-only asset), retire one, list them.
+any piece of equipment (and the whole of a register-only asset), retire one (listing and
+searching are `cloud.registry.search`).
 
 Each check returns its problems as `(field, problem)` so that the API can answer with them
 and the CSV import can name the line each came from; nothing is changed until every check of
@@ -9,9 +10,7 @@ an operation (or of a whole file) has passed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud import registry
@@ -25,14 +24,6 @@ from plantroom.inventory import Inventory
 Problem = tuple[str, str]  # (field, what is wrong)
 # What the inventory owns on the equipment it lists.
 INVENTORY_FIELDS = ("kind", "building", "floor", "zone", "name")
-SEARCHED = (
-    Equipment.id,
-    Equipment.name,
-    Equipment.make,
-    Equipment.model,
-    Equipment.serial,
-    Equipment.supplier,
-)
 MAX_LIST = 5000  # rows one listing answers (the CSV import's bound too)
 
 
@@ -188,33 +179,3 @@ def retire(session: Session, site: SiteScope, equipment_id: str) -> Equipment:
     row.in_inventory = False
     session.flush()
     return row
-
-
-def search(
-    session: Session,
-    *,
-    building: str | None = None,
-    kind: str | None = None,
-    connected: bool | None = None,
-    text: str | None = None,
-    include_retired: bool = False,
-    limit: int = MAX_LIST,
-) -> list[Equipment]:
-    """Equipment of the register, by building, kind, connected or not, and a text found in
-    its id, name, make, model, serial or supplier."""
-    query = select(Equipment)
-    conditions: list[Any] = []
-    if building is not None:
-        conditions.append(Equipment.building == building)
-    if kind is not None:
-        conditions.append(Equipment.kind == kind)
-    if connected is not None:
-        conditions.append(Equipment.connected.is_(connected))
-    if not include_retired:
-        conditions.append(Equipment.in_inventory.is_(True))
-    if text:
-        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        conditions.append(or_(*(func.lower(c).like(pattern, escape="\\") for c in SEARCHED)))
-    query = query.where(*conditions).order_by(Equipment.building, Equipment.id).limit(limit)
-    return list(session.scalars(query).all())
