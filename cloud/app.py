@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.api import ack_links, alarm_actions, console, equipment_page, errors, public_requests
+from cloud.api import assets as asset_routes
 from cloud.api import checklist as checklist_routes
 from cloud.api import desk as desk_routes
 from cloud.api import kpi as kpi_routes
@@ -255,5 +256,6 @@ def create_app(
     app.include_router(desk_routes.router, prefix="/api")  # the service desk
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
+    app.include_router(asset_routes.router, prefix="/api")  # the asset register, its CSV
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     return app

@@ -3,10 +3,10 @@ equipment."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.enums import EquipmentStatus
@@ -14,7 +14,10 @@ from cloud.orm import Base
 
 
 class Equipment(Base):
-    """One piece of equipment from the inventory, with what telemetry last said about it."""
+    """One piece of equipment: from the inventory, with what telemetry last said about it, or
+    a register-only asset (`connected` false, cloud.assets); either with its register fields.
+    `in_inventory` is false once it is retired (gone from the inventory, or retired from the
+    register)."""
 
     __tablename__ = "equipment"
 
@@ -34,6 +37,15 @@ class Equipment(Base):
     last_ts: Mapped[datetime | None] = mapped_column(comment="edge time of the last sample")
     last_seq: Mapped[int | None] = mapped_column(BigInteger)  # migration 0005: seq to 2^63-1
     last_values: Mapped[dict[str, Any]]
+    # the asset register (migration 0014): connected = has telemetry, from the inventory
+    connected: Mapped[bool] = mapped_column(default=True, server_default=true())
+    make: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    serial: Mapped[str | None] = mapped_column(String(128))
+    install_date: Mapped[date | None]
+    warranty_end: Mapped[date | None]
+    supplier: Mapped[str | None] = mapped_column(String(128))
+    documents: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
 
 class RuleState(Base):

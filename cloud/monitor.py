@@ -135,7 +135,10 @@ class Monitor:
         self._needs_load = True
         self._engine.clear_all()
         with self._db.session() as session:
-            for row in session.scalars(select(Equipment).where(Equipment.in_inventory.is_(True))):
+            tracked = select(Equipment).where(
+                Equipment.in_inventory.is_(True), Equipment.connected.is_(True)
+            )  # register-only assets have no telemetry
+            for row in session.scalars(tracked):
                 self._engine.track(
                     row.id,
                     row.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import EquipmentStatus
@@ -14,6 +14,15 @@ from cloud.errors import NotFound
 from plantroom.inventory import Inventory
 
 log = logging.getLogger(__name__)
+# what a text search looks in
+SEARCHED = (
+    Equipment.id,
+    Equipment.name,
+    Equipment.make,
+    Equipment.model,
+    Equipment.serial,
+    Equipment.supplier,
+)
 
 
 def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, int]:
@@ -37,6 +46,7 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
             "profile": item.profile,
             "tags": dict(item.tags),
             "in_inventory": True,
+            "connected": True,  # a register-only asset of this id is adopted by the inventory
         }
         row = existing.get(item.id)
         if row is None:
@@ -53,7 +63,9 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
         updated += changed
     retired = 0
     for row in existing.values():
-        if row.id not in seen and row.site == inventory.site.id and row.in_inventory:
+        if row.id in seen or not row.connected:  # register-only assets are the register's
+            continue
+        if row.site == inventory.site.id and row.in_inventory:
             row.in_inventory = False
             retired += 1
     session.flush()
@@ -81,7 +93,12 @@ def search(
     kind: str | None = None,
     status: EquipmentStatus | None = None,
     include_retired: bool = False,
+    connected: bool | None = None,
+    text: str | None = None,
+    limit: int | None = None,
 ) -> list[Equipment]:
+    """By building then id; `connected` false for the register-only assets (cloud.assets),
+    `text` found in the id, name, make, model, serial or supplier."""
     query = select(Equipment)
     if building is not None:
         query = query.where(Equipment.building == building)
@@ -91,7 +108,15 @@ def search(
         query = query.where(Equipment.status == status)
     if not include_retired:
         query = query.where(Equipment.in_inventory.is_(True))
-    return list(session.scalars(query.order_by(Equipment.building, Equipment.id)).all())
+    if connected is not None:
+        query = query.where(Equipment.connected.is_(connected))
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            or_(*(func.lower(c).like(f"%{escaped}%", escape="\\") for c in SEARCHED))
+        )
+    query = query.order_by(Equipment.building, Equipment.id).limit(limit)
+    return list(session.scalars(query).all())
 
 
 def count(session: Session) -> int:

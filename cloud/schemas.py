@@ -4,10 +4,10 @@ and KPI answers, the equipment registry; and the bases of every domain's API mod
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from cloud.enums import EquipmentStatus
 
@@ -74,6 +74,23 @@ class EquipmentOut(OutModel):
     )
     last_seq: int | None
     last_values: dict[str, Any]
+    connected: bool = Field(
+        default=True, description="has telemetry (from the inventory); false: register-only"
+    )
+    make: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    install_date: date | None = None
+    warranty_end: date | None = None
+    supplier: str | None = None
+    documents: list[dict[str, str]] = Field(
+        default_factory=list, description="[{title, url}]: manuals, certificates, drawings"
+    )
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _documents(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class EquipmentPage(OutModel):

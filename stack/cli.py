@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cloud.assets.cli import assets_app
 from cloud.cli import report_command, wo_app
 from cloud.oncall.cli import oncall_app
 from dashboards.cli import app as dashboards_app
 from plantroom.errors import PlantroomError
 from simulators.cli import register as register_sim_commands
+from stack.labels_cli import labels as labels_command
 from stack.site_cli import run as site_run
 from stack.site_cli import servers as site_servers
 
@@ -42,6 +44,8 @@ app.add_typer(dashboards_app, name="dashboards", help="Grafana dashboards as cod
 app.command("run")(site_run)
 app.command("servers")(site_servers)
 app.add_typer(oncall_app, name="oncall", help="On-call rotas: who is on call (over the API).")
+app.command("labels")(labels_command)
+app.add_typer(assets_app, name="assets", help="The asset register: CSV import and export.")
 
 MqttHostOpt = Annotated[str | None, typer.Option(help="[PLANTROOM_MQTT_HOST]")]
 MqttPortOpt = Annotated[int | None, typer.Option(help="[PLANTROOM_MQTT_PORT]")]
@@ -357,38 +361,6 @@ def check(
         return
     typer.echo(report.json() if as_json else report.text())
     raise typer.Exit(report.exit_status(strict=strict))
-
-
-# -- plantroom labels: QR labels for a building's equipment -------------------------------
-
-
-@app.command("labels")
-def labels(
-    inventory: Annotated[
-        Path,
-        typer.Option("--inventory", "-i", envvar="PLANTROOM_INVENTORY", help="site inventory"),
-    ],
-    building: Annotated[str, typer.Option("--building", "-b", help="the building's id")],
-    url: Annotated[
-        str, typer.Option("--url", help="the console's address, e.g. https://console.example")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="the PDF file to write")],
-    font: Annotated[
-        Path | None,
-        typer.Option(help="a TrueType font for names beyond Latin-1 (e.g. Chinese)"),
-    ] = None,
-) -> None:
-    """Write an A4 PDF sheet of QR labels, one per piece of equipment of a building; each
-    QR code opens `<url>/equipment/<id>` in the console."""
-    from plantroom.inventory import load_inventory
-    from stack.labels import write_sheet
-
-    try:
-        count = write_sheet(load_inventory(inventory), building, url, out, font=font)
-    except PlantroomError as exc:
-        _fail(exc)
-        return
-    typer.echo(f"{out}: {count} labels for building {building}")
 
 
 def main() -> None:

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from plantroom.errors import ServiceError
 from plantroom.inventory import ModbusTcp
 from plantroom.ports import ensure_port_free
 from stack.mailbox import Mailbox
@@ -28,6 +32,18 @@ from stack.processes import Child
 from stack.runner import Stack, StackPorts
 from stack.servers import HOST
 from stack.services import Influxd
+
+
+def _call(url: str, headers: dict[str, str], data: bytes | None = None) -> Any:
+    """One API call of the demo's own; ServiceError with the API's message."""
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise ServiceError(f"{url}: {exc.read().decode('utf-8', 'replace')[:2000]}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise ServiceError(f"{url}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,26 @@ class Demo(Stack):
         """Wait until the API answers /api/health; return the demo credentials."""
         self.wait_api(timeout, also=self.credentials_path.exists)
         creds: dict[str, Any] = json.loads(self.credentials_path.read_text())
+        self.seed_assets(creds)
         return creds
+
+    def seed_assets(self, creds: dict[str, Any]) -> None:
+        """Import the asset register next to the inventory (`<site>-assets.csv`) through the
+        API, once: while the register holds no register-only asset yet."""
+        path = self.inventory_path.with_name(f"{self.inventory_path.stem}-assets.csv")
+        admin = next((u["token"] for u in creds.get("users", []) if u["role"] == "admin"), None)
+        if not path.is_file() or admin is None:
+            return
+        headers = {"Authorization": f"Bearer {admin}"}
+        if _call(f"{self.api_url}/api/assets?connected=false", headers)["total"]:
+            return
+        query = urllib.parse.urlencode({"filename": path.name})
+        result = _call(
+            f"{self.api_url}/api/assets/import?{query}",
+            {**headers, "Content-Type": "text/csv"},
+            data=path.read_bytes(),
+        )
+        self.say(f"Asset register: {len(result['created'])} assets from {path.name}")
 
     def ready(self) -> None:
         self.banner(self.wait_ready())

@@ -2,11 +2,14 @@
 
 Each label has a QR code of the equipment's console page (`<url>/equipment/<id>`), and the
 equipment's id, name, kind and floor/zone. The QR code is made with segno and drawn as
-vector squares, so it prints sharp at any size; the sheet is laid out with fpdf2.
+vector squares, so it prints sharp at any size; the sheet is laid out with fpdf2. The
+equipment is the inventory's, and with `assets` the register-only assets of an exported
+asset register file (`plantroom assets export`, docs/assets.md) after it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -14,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import segno
 from fpdf import FPDF
 
+from cloud.assets.csvfile import CsvInvalid, CsvRow, parse
 from plantroom.errors import PlantroomError
 from plantroom.inventory import Inventory
 
@@ -66,37 +70,67 @@ def equipment_url(base: str, equipment_id: str) -> str:
     return f"{base}/equipment/{quote(equipment_id, safe='')}"
 
 
-def labels_for(inventory: Inventory, building: str, url: str) -> list[Label]:
-    """One label per piece of equipment of `building`, in inventory order."""
+def _where(building: str, floor: str | None, zone: str | None) -> str:
+    where = [f"building {building}"]
+    if floor:
+        where.append(f"floor {floor}")
+    if zone:
+        where.append(zone)
+    return " · ".join(where)
+
+
+def labels_for(
+    inventory: Inventory, building: str, url: str, assets: Sequence[CsvRow] = ()
+) -> list[Label]:
+    """One label per piece of equipment of `building`, in inventory order, then one per
+    register-only asset of `assets` in that building, in the file's order."""
     base = console_base(url)
     found = next((b for b in inventory.buildings if b.id == building), None)
     if found is None:
         known = ", ".join(b.id for b in inventory.buildings)
         raise LabelError(f"--building {building!r} is not in the inventory (it has: {known})")
-    if not found.equipment:
-        raise LabelError(f"building {building!r} has no equipment in the inventory: no labels")
-    if len(found.equipment) > MAX_LABELS:
-        raise LabelError(
-            f"building {building!r} has {len(found.equipment)} pieces of equipment; "
-            f"at most {MAX_LABELS} labels per sheet"
+    labels = [
+        Label(
+            equipment_id=e.id,
+            name=e.name,
+            kind=e.kind.value.replace("_", " "),
+            where=_where(found.id, e.floor, e.zone),
+            url=equipment_url(base, e.id),
         )
-    labels = []
-    for e in found.equipment:
-        where = [f"building {found.id}"]
-        if e.floor:
-            where.append(f"floor {e.floor}")
-        if e.zone:
-            where.append(e.zone)
+        for e in found.equipment
+    ]
+    listed = {e.id for _, e in inventory.equipment()}
+    for row in assets:
+        asset = row.change
+        if row.id in listed or row.connected or asset.building != building or not asset.kind:
+            continue  # the inventory's own, or another building's
         labels.append(
             Label(
-                equipment_id=e.id,
-                name=e.name,
-                kind=e.kind.value.replace("_", " "),
-                where=" · ".join(where),
-                url=equipment_url(base, e.id),
+                equipment_id=row.id,
+                name=asset.name,
+                kind=asset.kind.replace("_", " "),
+                where=_where(building, asset.floor, asset.zone),
+                url=equipment_url(base, row.id),
             )
         )
+    if not labels:
+        raise LabelError(f"building {building!r} has no equipment in the inventory: no labels")
+    if len(labels) > MAX_LABELS:
+        raise LabelError(
+            f"building {building!r} has {len(labels)} pieces of equipment; "
+            f"at most {MAX_LABELS} labels per sheet"
+        )
     return labels
+
+
+def read_assets(path: Path) -> list[CsvRow]:
+    """The rows of an asset register file; LabelError naming each bad row."""
+    try:
+        return parse(path.read_bytes(), str(path))
+    except OSError as exc:
+        raise LabelError(f"cannot read {path}: {exc.strerror}") from exc
+    except CsvInvalid as exc:
+        raise LabelError(exc.message) from exc
 
 
 def _fit(pdf: FPDF, text: str, width: float, ellipsis: str) -> str:
@@ -192,10 +226,16 @@ def render(labels: list[Label], *, title: str, font: Path | None = None) -> byte
 
 
 def write_sheet(
-    inventory: Inventory, building: str, url: str, out: Path, *, font: Path | None = None
+    inventory: Inventory,
+    building: str,
+    url: str,
+    out: Path,
+    *,
+    font: Path | None = None,
+    assets: Path | None = None,
 ) -> int:
     """Write the building's label sheet to `out`; returns the number of labels."""
-    labels = labels_for(inventory, building, url)
+    labels = labels_for(inventory, building, url, read_assets(assets) if assets else ())
     data = render(labels, title=f"Equipment labels: {inventory.site.id} {building}", font=font)
     try:
         out.write_bytes(data)

@@ -4,6 +4,7 @@
 import { alarmItem, alarmSignature } from './alarms.js';
 import { api } from './api.js';
 import { alarmActions, alarmActionSignature, reportProblem } from './equipment_actions.js';
+import { assetTools, registerEditor, registerFacts, registerOnlyNote } from './asset_register.js';
 import { lineChart, summary } from './chart.js';
 import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
 import { t } from './i18n.js';
@@ -21,7 +22,8 @@ export class EquipmentListView {
 
   mount(main) {
     this.body = h('div', {}, h('p', {}, 'Loading…'));
-    main.replaceChildren(h('h1', { tabindex: -1 }, 'Equipment'), this.body);
+    const tools = assetTools(this.ctx.user, () => this.refresh().catch(() => {}));
+    main.replaceChildren(h('h1', { tabindex: -1 }, 'Equipment'), ...(tools ? [tools] : []), this.body);
     this.timer = setInterval(() => this.refresh().catch(() => {}), REFRESH_MS);
   }
 
@@ -51,7 +53,7 @@ export class EquipmentListView {
                 {},
                 h('a', { href: `#/equipment/${encodeURIComponent(e.id)}` }, e.name ?? e.id),
                 h('span', { class: 'meta' }, ` ${label(e.kind)}${e.floor ? ` · floor ${e.floor}` : ''} `),
-                badge('equipment', e.status),
+                e.connected ? badge('equipment', e.status) : registerOnlyNote(),
               ),
             ),
           ),
@@ -90,11 +92,13 @@ export class EquipmentView {
     this.noJobs = h('p', { class: 'empty', hidden: true }, t('equipment.no_jobs'));
     this.report = h('div');
     this.maintenance = new MaintenanceBox(this.ctx.user, () => this.refresh().catch((e) => showError(e.message)));
+    this.register = h('div');
     main.replaceChildren(
       h('p', { class: 'back' }, h('a', { href: '#/equipment' }, t('equipment.all'))),
       this.heading,
       this.facts,
       this.maintenance.el,
+      this.register,
       h(
         'section',
         { 'aria-labelledby': 'eq-jobs-h' },
@@ -152,7 +156,7 @@ export class EquipmentView {
     document.title = `${e.id} · Plantroom`;
     const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
     this.facts.replaceChildren(
-      ...fact(t('equipment.status'), badge('equipment', e.status)),
+      ...(e.connected ? fact(t('equipment.status'), badge('equipment', e.status)) : []),
       ...fact(t('equipment.kind'), label(e.kind)),
       ...fact(
         t('equipment.where'),
@@ -160,12 +164,21 @@ export class EquipmentView {
           .filter(Boolean)
           .join(' · '),
       ),
-      ...fact(t('equipment.last_seen'), ago(e.last_seen)),
+      ...(e.connected ? fact(t('equipment.last_seen'), ago(e.last_seen)) : []),
+      ...registerFacts(e),
     );
     this.maintenance
       .refresh(e)
       .then((changed) => changed && this.refreshLists())
       .catch(() => {});
+    if (!this.register.firstChild) {
+      const saved = () => {
+        this.register.replaceChildren();
+        this.refreshEquipment().catch((err) => showError(err.message));
+      };
+      const editor = registerEditor(e, this.ctx.user, saved);
+      if (editor) this.register.append(editor);
+    }
     if (!this.report.firstChild) {
       this.report.append(
         reportProblem(e.id, e.building, (job) => {
@@ -174,6 +187,9 @@ export class EquipmentView {
         }),
       );
     }
+    // a register-only asset has no telemetry: no values, no chart
+    for (const part of [this.values, this.chart]) part.closest('section').hidden = !e.connected;
+    if (!e.connected) return;
     const names = Object.keys(e.last_values).sort();
     this.values.replaceChildren(
       ...(names.length

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cloud.assets.kinds import good_order_kinds
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.locale import N_
 from cloud.sla import Targets
@@ -19,8 +20,9 @@ from cloud.sla import Targets
 S = WorkOrderStatus
 REPAIRS = frozenset({WorkOrderKind.FAULT, WorkOrderKind.REQUEST})
 LIVE = frozenset({S.OPEN, S.ACKNOWLEDGED, S.IN_PROGRESS, S.ON_HOLD})
-FIRE_KINDS = frozenset({"fire_panel"})
-LIGHTING_KINDS = frozenset({"lighting"})
+# register-only assets count too: extinguishers, hydrants, emergency lights (cloud.assets.kinds)
+FIRE_KINDS = frozenset({"fire_panel"}) | good_order_kinds("fire")
+LIGHTING_KINDS = frozenset({"lighting"}) | good_order_kinds("lighting")
 DISPATCH_S = 180.0  # the shipped sla.yaml's `dispatch`
 
 

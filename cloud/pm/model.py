@@ -2,7 +2,8 @@
 
     - id: pump.monthly_check            # <kind or building>.<name>, unique
       title: Pump monthly check
-      kind: pump                        # elevator | pump | lighting | fire_panel | building
+      kind: pump                        # elevator | pump | lighting | fire_panel | building,
+                                        # or a register-only kind (cloud/assets/kinds.py)
       match: {system: sump}             # optional: only equipment with these tags
       every: 1mo                        # calendar: 1d, 2w, 15d, 1mo, 3mo, 1y
       dates: ["04-01"]                  # or fixed dates: MM-DD every year, or YYYY-MM-DD once
@@ -35,6 +36,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -43,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from cloud.assets.kinds import ALL_KINDS, is_asset_kind
 from cloud.enums import Priority
 from cloud.pm.steps import PlanStep
 from cloud.rules.base import Duration, PointName
@@ -53,7 +56,18 @@ _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})\Z")
 PlanId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=64)
 ]
-Scope = Literal["elevator", "pump", "lighting", "fire_panel", "building"]
+
+
+def _scope(kind: str) -> str:
+    """A telemetry kind, a register-only kind (cloud.assets.kinds) or `building`."""
+    if kind != "building" and kind not in ALL_KINDS:
+        raise ValueError(
+            f"{kind!r} is not a kind of equipment nor `building` (known: {', '.join(ALL_KINDS)})"
+        )
+    return kind
+
+
+Scope = Annotated[str, AfterValidator(_scope)]
 ScheduleFrom = Literal["completion", "plan"]
 
 
@@ -217,6 +231,11 @@ class Plan(BaseModel):
         if self.meter is not None and self.kind == "building":
             raise ValueError(
                 "a building-wide plan has no counters: `meter` needs an equipment kind"
+            )
+        if self.meter is not None and is_asset_kind(self.kind):
+            raise ValueError(
+                f"{self.kind!r} is a register-only kind, with no telemetry: `meter` needs a "
+                "connected kind"
             )
         if self.match and self.kind == "building":
             raise ValueError("`match` selects equipment by tags; a building-wide plan has none")

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
+from cloud.assets.kinds import routing_kind
 from cloud.enums import Channel, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
@@ -74,7 +75,8 @@ def _new(
     if location is None and equipment is not None:
         parts = (f"floor {equipment.floor}" if equipment.floor else None, equipment.zone)
         location = ", ".join(p for p in parts if p) or None
-    team = route_team(session, building, equipment.kind if equipment is not None else None, now=now)
+    trade_kind = routing_kind(equipment.kind) if equipment is not None else None
+    team = route_team(session, building, trade_kind, now=now)
     wo = WorkOrder(
         number=next_number(session),
         title=title[:256],

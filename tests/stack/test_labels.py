@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from plantroom.inventory import Inventory, load_inventory
 from stack.cli import app
-from stack.labels import LabelError, console_base, labels_for, write_sheet
+from stack.labels import LabelError, console_base, labels_for, read_assets, write_sheet
 
 DEMO = Path(__file__).resolve().parents[2] / "sites" / "demo.yaml"
 
@@ -124,3 +124,43 @@ def test_the_command_reports_a_bad_url_plainly(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--url 'mailto:x' must be an http:// or https:// address" in result.output
     assert not (tmp_path / "l.pdf").exists()
+
+
+def test_register_only_assets_get_labels_from_an_exported_register(tmp_path: Path) -> None:
+    register = tmp_path / "assets.csv"
+    register.write_text(
+        "id,kind,building,floor,zone,name,connected\n"
+        "pump-a1,pump,tower-a,B2,plant-room,,yes\n"  # the inventory's own: labelled once
+        "gen-a1,generator,tower-a,B2,generator room,Stand-by generator,no\n"
+        "fan-b1,fan,tower-b,B1,car park,Exhaust fan,no\n",  # another building's
+        encoding="utf-8",
+    )
+    inventory = load_inventory(DEMO)
+    labels = labels_for(inventory, "tower-a", "https://c.example", read_assets(register))
+    ids = [e.id for _, e in inventory.equipment({"tower-a"})]
+    assert [label.equipment_id for label in labels] == [*ids, "gen-a1"]
+    gen = labels[-1]
+    assert (gen.name, gen.kind, gen.where) == (
+        "Stand-by generator",
+        "generator",
+        "building tower-a · floor B2 · generator room",
+    )
+    assert gen.url == "https://c.example/equipment/gen-a1"
+    out = tmp_path / "labels.pdf"
+    result = CliRunner().invoke(
+        app,
+        ["labels", "-i", str(DEMO), "-b", "tower-a", "--url", "https://c.example",
+         "--out", str(out), "--assets", str(register)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "https://c.example/equipment/gen-a1" in decode(out, tmp_path)
+
+
+def test_a_bad_register_file_is_named_line_by_line(tmp_path: Path) -> None:
+    register = tmp_path / "assets.csv"
+    register.write_text("id,install_date\ngen-a1,soon\n", encoding="utf-8")
+    with pytest.raises(LabelError) as caught:
+        read_assets(register)
+    assert str(caught.value) == (
+        f"{register}:2: install_date: 'soon' is not a date; write YYYY-MM-DD"
+    )

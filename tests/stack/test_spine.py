@@ -40,6 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, dict
         text = text.replace(f"port: {port}", f"port: {free_port()}")
     inventory = tmp / "campus.yaml"
     inventory.write_text(text)
+    (tmp / "campus-assets.csv").write_bytes((REPO / "sites" / "demo-assets.csv").read_bytes())
     ports = DemoPorts(
         api=free_port(), mqtt=free_port(), influx=free_port(), sim=free_port(), smtp=free_port()
     )
@@ -201,3 +202,19 @@ def test_an_occupants_report_on_a_light_is_closed_by_their_fixed(
     assert (answered["stage"], answered["confirmation"]) == ("closed", "confirmed")
     _, job = call_api(base, "GET", f"/api/work-orders/{job['id']}", tech)
     assert job["status"] == "closed"
+
+
+def test_the_demo_seeds_its_asset_register_once(stack: tuple[Demo, dict[str, Any]]) -> None:
+    """The register file next to the inventory is imported at start: register-only assets
+    with their register fields; seeding again finds the register seeded and adds nothing."""
+    demo, creds = stack
+    base, tech = demo.api_url, token_of(creds, "tech1")
+    status, page = call_api(base, "GET", "/api/assets?connected=false", tech)
+    assert status == 200, page
+    wanted = (REPO / "sites" / "demo-assets.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(e["id"] for e in page["items"]) == sorted(line.split(",")[0] for line in wanted)
+    gen = next(e for e in page["items"] if e["id"] == "gen-a1")
+    assert (gen["kind"], gen["make"], gen["connected"]) == ("generator", "Cummins", False)
+    assert len(gen["documents"]) == 2
+    demo.seed_assets(creds)
+    assert call_api(base, "GET", "/api/assets?connected=false", tech)[1]["total"] == page["total"]

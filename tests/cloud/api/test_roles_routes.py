@@ -43,6 +43,9 @@ from starlette.routing import Mount
 
 from cloud.alarms.model import Alarm, SystemAlarm
 from cloud.alarms.system import raise_system_alarm
+from cloud.assets.schemas import AssetIn
+from cloud.assets.service import SiteScope
+from cloud.assets.service import create as create_asset
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
 from cloud.maintenance import service as maintenance
 from cloud.notify import contacts, outbox
@@ -216,6 +219,15 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/maintenance/{window_id}"): ALL,
     ("POST", "/api/maintenance"): DESK,
     ("POST", "/api/maintenance/{window_id}/end"): DESK,
+    # docs/assets.md: anyone reads the asset register; supervisors and admins change it
+    ("GET", "/api/asset-kinds"): ALL,
+    ("GET", "/api/assets"): ALL,
+    ("GET", "/api/assets.csv"): ALL,
+    ("GET", "/api/assets/{equipment_id}"): ALL,
+    ("POST", "/api/assets"): OFFICE,
+    ("PATCH", "/api/assets/{equipment_id}"): OFFICE,
+    ("POST", "/api/assets/{equipment_id}/retire"): OFFICE,
+    ("POST", "/api/assets/import"): OFFICE,
 }
 
 ACTORS = {
@@ -251,9 +263,12 @@ class Call:
     token: str | None = None  # instead of the caller's own
     files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # multipart
     form: dict[str, str] = field(default_factory=dict)  # the multipart's other fields
+    csv: str | None = None  # a text/csv body
 
     def content(self) -> tuple[bytes, str | None]:
         """The request's body and its content type."""
+        if self.csv is not None:
+            return self.csv.encode(), "text/csv"
         if self.files or self.form:  # multipart with files, else a urlencoded form
             encoded = httpx.Request(
                 "POST", "http://cloud/", data=self.form, files=self.files or None
@@ -578,6 +593,15 @@ Builder = Callable[[Fixtures, str | None], Call]
 ROTA = {"rotation": "daily", "starts_on": "2026-03-01", "members": ["tech1", "tech2"]}
 
 
+def asset(f: Fixtures) -> str:
+    """A fresh register-only asset."""
+    name = f"asset{next(f.serial)}"
+    with f.api.db.session() as session:
+        scope = SiteScope.of(f.api.state.inventory)
+        create_asset(session, scope, AssetIn(id=name, kind="extinguisher", building="b2"))
+    return name
+
+
 def rota(f: Fixtures) -> str:
     """A fresh team with a daily rota of tech1 and tech2."""
     name = f.new_team()
@@ -860,6 +884,19 @@ BUILDERS: dict[Key, Builder] = {
     ),
     ("POST", "/api/complaints/{complaint_id}/resolve"): lambda f, who: Call(
         f"/api/complaints/{f.complaint()}/resolve", body={"resolution": "ok", "valid": False}
+    ),
+    ("GET", "/api/assets/{equipment_id}"): lambda f, who: Call("/api/assets/p1"),
+    ("POST", "/api/assets"): lambda f, who: Call(
+        "/api/assets", body={"id": f"asset{next(f.serial)}", "kind": "fan", "building": "b1"}
+    ),
+    ("PATCH", "/api/assets/{equipment_id}"): lambda f, who: Call(
+        "/api/assets/p1", body={"make": "Grundfos"}
+    ),
+    ("POST", "/api/assets/{equipment_id}/retire"): lambda f, who: Call(
+        f"/api/assets/{asset(f)}/retire"
+    ),
+    ("POST", "/api/assets/import"): lambda f, who: Call(
+        "/api/assets/import", csv="id,make,serial\np1,Grundfos,GF-1\n"
     ),
 }
 
