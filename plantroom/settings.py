@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from plantroom.admissionsettings import AdmissionSettings
 from plantroom.errors import ConfigError
 from plantroom.notifysettings import NotificationSettings
 from plantroom.requestsettings import RequestSettings
@@ -193,7 +194,12 @@ class GatewaySettings(MqttSettings, InfluxSettings, ClockSettings):
 
 
 class CloudSettings(
-    MqttSettings, InfluxSettings, ClockSettings, NotificationSettings, RequestSettings
+    MqttSettings,
+    InfluxSettings,
+    ClockSettings,
+    NotificationSettings,
+    RequestSettings,
+    AdmissionSettings,
 ):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(
