@@ -8,19 +8,45 @@ import asyncio
 import random
 import socket
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from benchmarks.api_params import DURATION_S, IDLE_S, MAX_CONNECTIONS, REQUEST_TIMEOUT_S
+from benchmarks.api_params import IDLE_S, MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 
 
-@dataclass
-class Series:
-    latencies: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """`rate` requests a second in all (list and acknowledge in turn) for `seconds`."""
 
-    def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
+    rate: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One request: its phase, kind, when it was due (seconds into its phase), its latency
+    from then, and its HTTP status (None: no answer, `error` says why)."""
+
+    phase: int
+    kind: str
+    due_s: float
+    ms: float
+    status: int | None
+    error: str | None = None
+
+    @property
+    def served(self) -> bool:
+        return self.status == 200
+
+    @property
+    def shed(self) -> bool:
+        return self.status == 503
+
+    @property
+    def what(self) -> str:
+        return self.error or f"HTTP {self.status}"
 
 
 class LoadError(Exception):
@@ -134,66 +160,84 @@ def _head(raw: bytes) -> tuple[int, int, bool]:
     return status, length, keep
 
 
+FILTERS: tuple[dict[str, str], ...] = (
+    {"status": "open"},
+    {"status": "open", "building": "tower-a"},
+    {"priority": "emergency"},
+    {"kind": "fault", "status": "in_progress"},
+    {"offset": "500"},
+    {},
+)
+ACK_BODY = b'{"channel": "api"}'
+
+
 async def load(
-    host: str, port: int, tokens: list[str], open_ids: list[int], rate: float
-) -> dict[str, Series]:
+    host: str, port: int, tokens: list[str], open_ids: deque[int], phases: Sequence[Phase]
+) -> list[Sample]:
     """Open loop: every request is started when it is due, whatever the earlier ones are
-    doing, and its latency runs from when it was due."""
-    results = {"list": Series(), "acknowledge": Series()}
+    doing, and its latency runs from when it was due. The phases follow one another without
+    a pause. Each acknowledgement takes a job from `open_ids`, and gives it back if it was
+    answered 503 (the job is still open)."""
+    samples: list[Sample] = []
     rng = random.Random(11)
     connections = Connections(host, port)
 
     async def one(
-        kind: str, due: float, method: str, path: str, token: str, body: bytes | None
+        phase: int,
+        kind: str,
+        due: float,
+        since: float,
+        method: str,
+        path: str,
+        token: str,
+        job: int | None,
     ) -> None:
+        status, error = None, None
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                status = await connections.request(method, path, token, body)
-            ok, what = status == 200, f"HTTP {status}"
+                status = await connections.request(
+                    method, path, token, ACK_BODY if job is not None else None
+                )
         except TimeoutError:
-            ok, what = False, "timeout"
+            error = "timeout"
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            ok, what = False, type(exc).__name__
+            error = type(exc).__name__
         except LoadError as exc:
-            ok, what = False, str(exc)
-        results[kind].latencies.append((time.perf_counter() - due) * 1000)
-        if not ok:
-            results[kind].error(what)
+            error = str(exc)
+        if job is not None and status == 503:
+            open_ids.appendleft(job)
+        ms = (time.perf_counter() - due) * 1000
+        samples.append(Sample(phase, kind, due - since, ms, status, error))
 
-    filters = [
-        {"status": "open"},
-        {"status": "open", "building": "tower-a"},
-        {"priority": "emergency"},
-        {"kind": "fault", "status": "in_progress"},
-        {"offset": "500"},
-        {},
-    ]
-    ack_body = b'{"channel": "api"}'
-    count = int(rate * DURATION_S)
-    ids = iter(open_ids)
     tasks: set[asyncio.Task[None]] = set()
-    start = time.perf_counter() + 0.5
-    for i in range(count):
-        token = tokens[i % len(tokens)]
-        query = urlencode(dict(rng.choice(filters), limit="50"))
-        sends = (
-            (start + i / rate, "list", "GET", f"/api/work-orders?{query}", None),
-            (
-                start + (i + 0.5) / rate,
-                "acknowledge",
-                "POST",
-                f"/api/work-orders/{next(ids)}/acknowledge",
-                ack_body,
-            ),
-        )
-        for due, kind, method, path, body in sends:
+    since = time.perf_counter() + 0.5
+    sent = 0
+    for n, phase in enumerate(phases):
+        for i in range(int(phase.rate * phase.seconds)):
+            due = since + i / phase.rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(one(kind, due, method, path, token, body))
+            token = tokens[sent % len(tokens)]
+            job = None
+            if sent % 2:
+                if not open_ids:
+                    raise RuntimeError(
+                        f"no open job left to acknowledge after {sent} requests; "
+                        "raise OPEN in benchmarks/api_params.py"
+                    )
+                job = open_ids.popleft()
+                path, method = f"/api/work-orders/{job}/acknowledge", "POST"
+            else:
+                query = urlencode(dict(rng.choice(FILTERS), limit="50"))
+                path, method = f"/api/work-orders?{query}", "GET"
+            kind = "list" if job is None else "acknowledge"
+            task = asyncio.create_task(one(n, kind, due, since, method, path, token, job))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+            sent += 1
+        since += phase.seconds
     while tasks:
         await asyncio.gather(*tasks)
     await connections.aclose()
-    return results
+    return samples

@@ -30,6 +30,7 @@ from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
 from cloud.api import users as user_routes
+from cloud.api.admission import Admission, AdmissionMiddleware
 from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
@@ -258,4 +259,7 @@ def create_app(
     app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
     app.include_router(asset_routes.router, prefix="/api")  # the asset register, its CSV
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
+    # outermost: past capacity a request is answered 503 before anything works on it
+    app.state.admission = Admission.from_settings(settings)
+    app.add_middleware(AdmissionMiddleware, admission=app.state.admission)
     return app

@@ -245,6 +245,13 @@ def answer(
     answer is otherwise validated again on one, while its session still holds a connection:
     under load, threads wait for connections that wait for threads)."""
     session.commit()
+    return as_json(body, status_code)
+
+
+def as_json(body: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:
+    """`body` as a JSON answer, serialised once by pydantic (a route's return value is
+    otherwise validated against its response model and serialised again, on a worker thread
+    when the route is sync)."""
     if isinstance(body, BaseModel):
         content = body.model_dump_json(by_alias=True)
     else:

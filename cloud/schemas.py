@@ -152,6 +152,19 @@ class Counts(OutModel):
     )
 
 
+class LaneLoad(OutModel):
+    """One admission lane of the process that answered (docs/api.md#overload)."""
+
+    in_progress: int
+    waiting: int = Field(description="requests waiting for a place now")
+    served: int = Field(description="requests let in since start, at once or after waiting")
+    shed: int = Field(
+        description="requests answered 503 `overloaded` since start: the queue was full, or"
+        " their wait ran out"
+    )
+    gone: int = Field(description="requests dropped unserved: the client left while it waited")
+
+
 class Health(OutModel):
     status: Literal["ok", "degraded", "down"]
     problems: list[str] = Field(
@@ -167,6 +180,11 @@ class Health(OutModel):
         default_factory=list,
         description="the active system alarms, `<code> on <subject>: <message>` (at most 20;"
         " `counts.active_system_alarms` has how many)",
+    )
+    load: dict[str, LaneLoad] = Field(
+        default_factory=dict,
+        description="this API process's admission lanes (`api`, `monitor`): requests in"
+        " progress, waiting, served, shed and dropped",
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from plantroom.admissionsettings import AdmissionSettings
 from plantroom.errors import ConfigError
 from plantroom.maintenancesettings import MaintenanceSettings
 from plantroom.notifysettings import NotificationSettings
@@ -200,6 +201,7 @@ class CloudSettings(
     NotificationSettings,
     RequestSettings,
     MaintenanceSettings,
+    AdmissionSettings,
 ):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer
+from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
 from cloud.schemas import ErrorBody
 from cloud.security import verify_nobody, verify_password
@@ -22,8 +22,9 @@ router = APIRouter(tags=["auth"], responses=AUTH_RESPONSES)
 
 
 @router.get("/me", response_model=UserRef)
-def me(user: CurrentUser) -> UserRef:
-    return UserRef.model_validate(user)
+async def me(user: CurrentUser) -> Response:
+    """Async: the caller is known once the token is, so there is nothing to wait for."""
+    return as_json(UserRef.model_validate(user))
 
 
 @router.get("/me/profile", response_model=UserOut)

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,10 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud import registry
 from cloud.alarms import system
 from cloud.alarms.model import Alarm
+from cloud.api.admission import Admission
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
 from cloud.points import PointCheck
-from cloud.schemas import Counts, EdgeClock, Health, MqttHealth
+from cloud.schemas import Counts, EdgeClock, Health, LaneLoad, MqttHealth
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,15 @@ def _refusals(points: PointCheck | None) -> dict[str, Any]:
     }
 
 
+def _load(request: Request) -> dict[str, LaneLoad]:
+    admission = getattr(request.app.state, "admission", None)
+    if not isinstance(admission, Admission):
+        return {}
+    return {name: LaneLoad.model_validate(load) for name, load in admission.load().items()}
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(state: StateDep) -> JSONResponse:
+def health(request: Request, state: StateDep) -> JSONResponse:
     counts = None
     system_alarms: list[str] = []
     database = False
@@ -107,5 +115,6 @@ def health(state: StateDep) -> JSONResponse:
         rules=len(state.rules),
         counts=counts,
         system_alarms=system_alarms,
+        load=_load(request),
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)

@@ -1,0 +1,301 @@
+"""Admission control: the API works on what it can serve in time and answers the rest at once.
+
+Pure ASGI middleware, outside everything else. Each HTTP request takes a place in its lane
+before the app sees it:
+
+* a free place: the request is served at once;
+* none: it waits in the lane's queue, first come first served, for at most the lane's wait
+  (`PLANTROOM_API_QUEUE_WAIT_S`), with at most `PLANTROOM_API_MAX_QUEUED` waiting;
+* the queue full, or the wait over: `503 overloaded` with `Retry-After`, answered at once;
+* a client that goes away while its request waits: the request is dropped unanswered and
+  never reaches the app (what it sends while waiting is read, so its leaving is seen; a body
+  is held up to `WATCH_BODY_BYTES`, past which it is left unread until the request is let in).
+
+Lanes: `/api/health` has one of its own (`MONITOR`), so monitoring sees the service while the
+API is full; the server-sent events stream (`STREAMS`) takes no place, since it holds its
+connection for hours and works only when something happens; the rest of the API and the
+acknowledge links share the API's lane; the console's and the public pages' static files take no
+place. Every bound is per process. What was served, shed and dropped is counted
+(`Admission.load`, in `/api/health`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from plantroom.settings import CloudSettings
+
+MONITOR = frozenset({"/api/health"})  # paths with a lane of their own
+STREAMS = frozenset({"/api/events"})  # paths that take no place
+# what takes a place in the API's lane: the API and the acknowledge links; the console's files
+# and the public pages' files are read from disk and take none, so a phone loading the
+# console's two dozen modules at once is not turned away
+WORK = ("/api/", "/ack/")
+MONITOR_IN_PROGRESS = 2
+MONITOR_QUEUED = 8
+MONITOR_WAIT_S = 2.0
+WATCH_BODY_BYTES = 64 * 1024  # body held per waiting request, at most
+
+Outcome = Literal["in", "full", "waited", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    in_progress: int
+    queued: int
+    wait_s: float
+
+    def __post_init__(self) -> None:
+        if self.in_progress < 1:
+            raise ValueError(f"in_progress: at least 1, not {self.in_progress}")
+        if self.queued < 0:
+            raise ValueError(f"queued: at least 0, not {self.queued}")
+        if not 0 <= self.wait_s <= 60:
+            raise ValueError(f"wait_s: between 0 and 60 s, not {self.wait_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """A lane now and since start: requests in progress and waiting; served (let in, at once
+    or after waiting), shed (answered 503: the queue was full, or the wait ran out) and gone
+    (the client left while its request waited)."""
+
+    in_progress: int
+    waiting: int
+    served: int
+    shed: int
+    gone: int
+
+
+class Lane:
+    """Places for `bounds.in_progress` requests at once and a queue of `bounds.queued`.
+
+    The bookkeeping, on one event loop: `take` a free place or `join` the queue, `leave` a
+    place (which goes straight to the first request waiting), `withdraw` from the queue;
+    `wait` joins and waits for a place within the lane's wait, watching the client."""
+
+    def __init__(self, name: str, bounds: Bounds) -> None:
+        self.name = name
+        self.bounds = bounds
+        self.in_progress = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self.served = 0
+        self.shed = 0
+        self.gone = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def load(self) -> Load:
+        return Load(self.in_progress, self.waiting, self.served, self.shed, self.gone)
+
+    def take(self) -> bool:
+        """A free place, if there is one and nobody waits for it."""
+        if self.in_progress < self.bounds.in_progress and not self._waiting:
+            self.in_progress += 1
+            self.served += 1
+            return True
+        return False
+
+    def join(self) -> asyncio.Future[None] | None:
+        """A place in the queue: a future done when a place is handed over; None (and
+        counted shed) when the queue is full."""
+        if len(self._waiting) >= self.bounds.queued:
+            self.shed += 1
+            return None
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(ticket)
+        return ticket
+
+    def leave(self) -> None:
+        """A request is done: its place goes to the first still waiting, else is freed."""
+        while self._waiting:
+            ticket = self._waiting.popleft()
+            if not ticket.done():
+                ticket.set_result(None)
+                self.served += 1
+                return
+        self.in_progress -= 1
+
+    def withdraw(self, ticket: asyncio.Future[None], why: Literal["waited", "gone"]) -> None:
+        """A waiting request gives up (its wait ran out, or its client left). A place handed
+        to it in the meantime is passed on."""
+        if ticket.done() and not ticket.cancelled():
+            self.served -= 1
+            self.leave()
+        else:
+            ticket.cancel()
+            self._waiting.remove(ticket)  # a ticket not done is still in the queue
+        if why == "gone":
+            self.gone += 1
+        else:
+            self.shed += 1
+
+    async def wait(self, watch: Watch) -> Outcome:
+        """A place for a request that found none free (`take` failed), waiting in the queue
+        if there is room: `in` (holding a place, to `leave`), `full`, `waited` or `gone`
+        (holding none)."""
+        ticket = self.join()
+        if ticket is None:
+            return "full"
+        try:
+            if await watch.wait(ticket, self.bounds.wait_s):
+                return "in"
+        except BaseException:  # cancelled (the server stopping): out of the queue
+            watch.stop()
+            self.withdraw(ticket, "gone")
+            raise
+        why: Literal["waited", "gone"] = "gone" if watch.gone else "waited"
+        self.withdraw(ticket, why)
+        return why
+
+
+class Watch:
+    """What a waiting request's client sends, read while it waits, so that its leaving is
+    seen; `receive` then gives the app what was read before what is still to come."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._read: deque[Message] = deque()
+        self._held = 0
+        self._pending: asyncio.Future[Message] | None = None
+        self.gone = False
+
+    async def wait(self, ticket: asyncio.Future[None], wait_s: float) -> bool:
+        """Until a place is handed over (True), the client leaves or `wait_s` passes (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            if self.gone:
+                break
+            if ticket.done():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            waits: list[asyncio.Future[Any]] = [ticket]
+            watching = self._watch()
+            if watching is not None:
+                waits.append(watching)
+            await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            self._take_read()
+        self.stop()
+        return False
+
+    def _watch(self) -> asyncio.Future[Message] | None:
+        if self._pending is None and self._held < WATCH_BODY_BYTES:
+            self._pending = asyncio.ensure_future(self._receive())
+        return self._pending
+
+    def _take_read(self) -> None:
+        pending = self._pending
+        if pending is None or not pending.done():
+            return
+        self._pending = None
+        if pending.exception() is not None:  # the server could not read: nobody to answer
+            self.gone = True
+            return
+        message = pending.result()
+        if message["type"] == "http.disconnect":
+            self.gone = True
+        self._held += len(message.get("body", b""))
+        self._read.append(message)
+
+    def stop(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    async def receive(self) -> Message:
+        if self._read:
+            return self._read.popleft()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return await pending
+        return await self._receive()
+
+
+def overloaded_body(retry_after_s: int) -> bytes:
+    message = f"the API is serving all it can; try again in {retry_after_s} s"
+    return json.dumps({"error": {"code": "overloaded", "message": message}}).encode()
+
+
+class Admission:
+    """The lanes of one API process, made from its settings."""
+
+    def __init__(self, api: Bounds, monitor: Bounds, retry_after_s: int = 1) -> None:
+        self.api = Lane("api", api)
+        self.monitor = Lane("monitor", monitor)
+        self.retry_after_s = retry_after_s
+        body = overloaded_body(retry_after_s)
+        self._shed_start: Message = {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after_s).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+        self._shed_body: Message = {"type": "http.response.body", "body": body}
+
+    @classmethod
+    def from_settings(cls, settings: CloudSettings) -> Admission:
+        return cls(
+            Bounds(
+                settings.api_max_in_progress, settings.api_max_queued, settings.api_queue_wait_s
+            ),
+            Bounds(MONITOR_IN_PROGRESS, MONITOR_QUEUED, MONITOR_WAIT_S),
+            settings.api_retry_after_s,
+        )
+
+    def lane(self, path: str) -> Lane | None:
+        if path in MONITOR:
+            return self.monitor
+        if path in STREAMS or not path.startswith(WORK):
+            return None
+        return self.api
+
+    def load(self) -> Mapping[str, Load]:
+        return {lane.name: lane.load() for lane in (self.api, self.monitor)}
+
+    async def shed(self, send: Send) -> None:
+        await send(self._shed_start)
+        await send(self._shed_body)
+
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+        self.app = app
+        self.admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.admission.lane(scope.get("path", "")) if scope["type"] == "http" else None
+        if lane is None:
+            await self.app(scope, receive, send)
+            return
+        if lane.take():  # the common case, without a watch
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                lane.leave()
+            return
+        watch = Watch(receive)
+        outcome = await lane.wait(watch)
+        if outcome == "in":
+            try:
+                await self.app(scope, watch.receive, send)
+            finally:
+                lane.leave()
+        elif outcome in ("full", "waited"):
+            await self.admission.shed(send)
+        # gone: nobody to answer
