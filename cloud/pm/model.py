@@ -19,6 +19,8 @@
         - step: Discharge pressure
           reading: {unit: bar, min: 2.5, max: 4.5}
       sign_off: required                # a signature is required to resolve (default: none)
+      team: lift-contractor             # the team that does it, when a team of that name
+                                        # exists (e.g. an outside contractor's); else routed
 
 `schedule_from: completion` counts the next due date from the day the last one was done;
 `plan` keeps the plan's own rhythm (a late job does not move the next one). Use always counts
@@ -51,6 +53,7 @@ _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})\Z")
 PlanId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=64)
 ]
+TeamRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_length=64)]
 Scope = Literal["elevator", "pump", "lighting", "fire_panel", "building"]
 ScheduleFrom = Literal["completion", "plan"]
 
@@ -197,6 +200,10 @@ class Plan(BaseModel):
     checklist: list[PlanStep] = Field(min_length=1, max_length=100)
     sign_off: Literal["required", "none"] = Field(
         default="none", description="required: the job resolves only once signed off"
+    )
+    team: TeamRef | None = Field(
+        default=None,
+        description="the team its jobs go to when one of that name exists; else as routed",
     )
     enabled: bool = True
 
