@@ -175,9 +175,9 @@ def act(
         if wo.escalation_clock is not None and clock_stopped(wo, wo.escalation_clock):
             wo.escalation_clock = None
             wo.escalation_stage = 0
-        contractors = wo.team is not None and wo.team.contractor
-        if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM and not contractors:
-            # a contractor's visit is verified and closed by the in-house supervisor
+        outsider = user.role is Role.CONTRACTOR
+        if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM and not outsider:
+            # what a contractor did is verified and closed by the in-house supervisor
             close_verified(session, wo, now=now, note="checklist done")
     return wo
 
