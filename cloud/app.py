@@ -50,8 +50,14 @@ from cloud.security import LoginThrottle
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
-from cloud.users.demo import ensure_demo_rotas, ensure_demo_users, write_credentials
+from cloud.users.demo import (
+    ensure_demo_rotas,
+    ensure_demo_users,
+    ensure_demo_visit,
+    write_credentials,
+)
 from cloud.workorders.routing import use_team_defaults
+from cloud.workorders.teamsfile import load_contractors, sync_contractors
 from plantroom.errors import PlantroomError
 from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
@@ -81,6 +87,7 @@ def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> Non
     with db.session() as session:
         credentials = ensure_demo_users(session, now=state.clock(), mail_channel=mail_channel)
         ensure_demo_rotas(session, now=state.clock(), site_zone=state.inventory.site.timezone)
+        ensure_demo_visit(session, now=state.clock(), site_zone=state.inventory.site.timezone)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
@@ -118,6 +125,7 @@ def create_app(
     )
     rules.on_reload = lambda rule_set: setattr(state, "rules", rule_set.rules)
     use_team_defaults(settings.teams_file)  # a bad file fails here
+    contractors = load_contractors(settings.teams_file) if settings.teams_file else []
 
     database = Database(settings.database_url)  # a bad URL fails here, before listening
     pm_scheduler = PmScheduler(
@@ -158,6 +166,11 @@ def create_app(
         database.migrate()
         with database.session() as session:
             registry.sync_inventory(session, inventory)
+            # the teams file's contractor teams: a channel not configured fails here
+            buildings = {b.id for b in inventory.buildings}
+            sync_contractors(
+                session, contractors, channels=outbound.channels, buildings=buildings, now=clock()
+            )
         state.db = database
         stack.callback(setattr, state, "db", None)
         if settings.demo_mode:  # demo users; their e-mail contact points with a mail channel

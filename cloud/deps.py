@@ -204,14 +204,29 @@ async def get_current_user(
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+# Anyone signed in, contractors too: for the routes that show a contractor their own team's
+# jobs (and their own profile), each of which scopes what it shows (`cloud.users.contractors`).
+AnyUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_staff_user(user: AnyUser) -> User:
+    """Anyone signed in but a contractor: a route is closed to contractors unless it says
+    otherwise (`AnyUser`, or `require` naming the role)."""
+    if user.role is Role.CONTRACTOR:
+        raise Forbidden(
+            "the contractor role may not do this (contractors see their own team's jobs only)"
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_staff_user)]
 
 
 def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency: the calling user, if their role is one of `roles`; else 403."""
     allowed = ", ".join(sorted(r.value for r in roles))
 
-    async def check(user: CurrentUser) -> User:
+    async def check(user: AnyUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"the {user.role.value} role may not do this (allowed: {allowed})")
         return user

@@ -11,6 +11,7 @@ class Role(StrEnum):
     ENGINEER = "engineer"
     ADMIN = "admin"
     DISPATCHER = "dispatcher"  # the service desk: logs calls, follow-ups and complaints
+    CONTRACTOR = "contractor"  # an outside company's technician: its own team's jobs only
 
 
 class EquipmentStatus(StrEnum):

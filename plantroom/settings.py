@@ -286,7 +286,8 @@ class CloudSettings(
     teams_file: Path | None = Field(
         default=None,
         description="YAML of kind of equipment → default team, for jobs whose trade has no team"
-        " (docs/workorders.md); none: the shipped cloud/workorders/teams.yaml",
+        " (docs/workorders.md), and the site's contractor teams (docs/contractors.md); none:"
+        " the shipped cloud/workorders/teams.yaml",
     )
     token_ttl_days: float = Field(default=90, gt=0, description="new API tokens' lifetime")
     api_tls_cert_file: Path | None = Field(

@@ -175,7 +175,9 @@ def cloud(
 @user_app.command("create")
 def user_create(
     username: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="technician, supervisor, engineer or admin")],
+    role: Annotated[
+        str, typer.Option(help="technician, supervisor, engineer, admin, dispatcher or contractor")
+    ],
     display_name: Annotated[str | None, typer.Option(help="name shown to people")] = None,
     database_url: Annotated[str | None, typer.Option(help="[PLANTROOM_DATABASE_URL]")] = None,
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, StateDep, TokenDep, answer, as_json
+from cloud.deps import AnyUser, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
 from cloud.schemas import ErrorBody
 from cloud.security import verify_nobody, verify_password
@@ -22,13 +22,13 @@ router = APIRouter(tags=["auth"], responses=AUTH_RESPONSES)
 
 
 @router.get("/me", response_model=UserRef)
-async def me(user: CurrentUser) -> Response:
+async def me(user: AnyUser) -> Response:
     """Async: the caller is known once the token is, so there is nothing to wait for."""
     return as_json(UserRef.model_validate(user))
 
 
 @router.get("/me/profile", response_model=UserOut)
-def profile(session: SessionDep, user: CurrentUser) -> Response:
+def profile(session: SessionDep, user: AnyUser) -> Response:
     """The caller with their teams."""
     return answer(session, UserOut.model_validate(user))
 
@@ -74,7 +74,7 @@ def login(body: LoginIn, request: Request, state: StateDep, session: SessionDep)
 
 
 @router.post("/auth/logout", response_model=RevokedOut)
-def logout(state: StateDep, session: SessionDep, user: CurrentUser, token: TokenDep) -> Response:
+def logout(state: StateDep, session: SessionDep, user: AnyUser, token: TokenDep) -> Response:
     """Revoke the token this request was made with."""
     revoked = revoke_token(session, token, now=state.clock())
     session.commit()
@@ -84,7 +84,7 @@ def logout(state: StateDep, session: SessionDep, user: CurrentUser, token: Token
 @router.get("/me/notifications", response_model=NotificationPage)
 def notifications(
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     unread: Annotated[bool, Query(description="only those not yet marked read")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
@@ -124,7 +124,7 @@ def mark_read(
     notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
 ) -> Response:
     row = session.get(Notification, notification_id)
     if row is None or row.user_id != user.id:
@@ -136,7 +136,7 @@ def mark_read(
 
 
 @router.post("/me/notifications/read", response_model=MarkedOut)
-def mark_all_read(state: StateDep, session: SessionDep, user: CurrentUser) -> Response:
+def mark_all_read(state: StateDep, session: SessionDep, user: AnyUser) -> Response:
     """Mark every notification read; `marked` is how many were unread."""
     result = session.execute(
         update(Notification)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.idempotency import ActionId, once
 from cloud.api.workorders import ACTION_ERRORS, NOT_FOUND, Ref, _detail, _id
-from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel
 from cloud.errors import NotFound
 from cloud.schemas import ChannelIn
@@ -35,14 +35,14 @@ def record_step(
     body: StepIn,
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     key: ActionId = None,
 ) -> Response:
     """Answer one checklist step: pass, fail (a note is required) or na; with the reading
     where the step asks for one (in the step's unit, or another of the same dimension given
     as `unit`). An out-of-limit reading is flagged (`out_of_limits`); on a step whose plan
     says `follow_up: true` it raises a follow-up job, linked by `parent_id`, once."""
-    work_order_id = _id(session, ref)
+    work_order_id = _id(session, ref, user)
     with one_writer(session):
         wo = once(
             session,
@@ -75,7 +75,7 @@ def add_photo(
     ref: Ref,
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, checked by content")],
     caption: Annotated[str | None, Form(max_length=500)] = None,
     step: Annotated[int | None, Form(ge=0, le=999, description="the step it shows")] = None,
@@ -86,7 +86,7 @@ def add_photo(
     before it is stored, with a thumbnail, under the data folder."""
     settings = state.settings
     data = _file(file, settings.photo_max_bytes)
-    work_order_id = _id(session, ref)
+    work_order_id = _id(session, ref, user)
     with one_writer(session):
         photo = once(
             session,
@@ -113,7 +113,7 @@ def sign_off(
     ref: Ref,
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     signature: Annotated[UploadFile, File(description="the signature drawn, as a PNG")],
     signer: Annotated[str, Form(min_length=1, max_length=128, description="who signs")],
     channel: Annotated[ChannelIn, Form()] = "api",
@@ -124,7 +124,7 @@ def sign_off(
     resolves only once signed off (`409 sign_off_missing`)."""
     settings = state.settings
     data = _file(signature, settings.photo_max_bytes)
-    work_order_id = _id(session, ref)
+    work_order_id = _id(session, ref, user)
     with one_writer(session):
         wo = once(
             session,
@@ -162,11 +162,11 @@ def get_photo(
     photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     thumb: Annotated[bool, Query(description="the thumbnail (JPEG, 320 px)")] = False,
 ) -> FileResponse:
     """A photo or signature of the job, to signed-in users only."""
-    photo = _photo(session, _id(session, ref), photo_id)
+    photo = _photo(session, _id(session, ref, user), photo_id)
     relative, media = (
         (photo.thumb_path, "image/jpeg") if thumb else (photo.path, photo.content_type)
     )

@@ -108,7 +108,7 @@ def list_requests(
     """Requests, newest first; a job's reporters with `work_order`."""
     query = select(RepairRequest)
     if work_order is not None:
-        query = query.where(RepairRequest.work_order_id == work_order_id(session, work_order))
+        query = query.where(RepairRequest.work_order_id == work_order_id(session, work_order, user))
     if building is not None:
         query = query.where(RepairRequest.building == building)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -215,7 +215,7 @@ def log_complaint(
     """Register a complaint, about a job or standalone, with the person who owns it."""
     wo = None
     if body.work_order is not None:
-        wo = session.get(WorkOrder, work_order_id(session, body.work_order))
+        wo = session.get(WorkOrder, work_order_id(session, body.work_order, user))
     if body.building is not None and body.building not in {b.id for b in state.inventory.buildings}:
         raise InvalidInput(f"building: {body.building!r} is not in the inventory")
     with one_writer(session):

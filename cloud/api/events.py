@@ -40,6 +40,7 @@ from cloud.db import Database
 from cloud.deps import StateDep, bearer
 from cloud.errors import Unauthorized
 from cloud.schemas import ErrorBody
+from cloud.users.contractors import visible_teams
 from cloud.users.schemas import UserRef
 from cloud.users.service import authenticate
 
@@ -62,9 +63,16 @@ class Message:
     id: int
     event: str
     data: str  # JSON text
+    team: str | None = None  # a work order's team: what a contractor's stream is shown
 
     def encode(self, boot: str) -> bytes:
         return f"id: {boot}:{self.id}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
+
+
+def _team_of(data: dict[str, Any]) -> str | None:
+    wo = data.get("work_order")
+    team = wo.get("team") if isinstance(wo, dict) else None
+    return team if isinstance(team, str) else None
 
 
 @dataclass(eq=False, slots=True)
@@ -75,10 +83,14 @@ class Subscription:
     queue: asyncio.Queue[Message | None]
     replayed: bool = False
     overflowed: bool = False
+    teams: frozenset[str] | None = None  # a contractor's: only their teams' work orders
+
+    def shows(self, message: Message) -> bool:
+        return self.teams is None or (message.event == "work_order" and message.team in self.teams)
 
     def offer(self, message: Message | None) -> None:
         """Called on the stream's event loop."""
-        if self.overflowed:
+        if self.overflowed or (message is not None and not self.shows(message)):
             return
         try:
             self.queue.put_nowait(message)
@@ -137,7 +149,7 @@ class Broadcaster:
         text = json.dumps(data, separators=(",", ":"), default=str)
         with self._lock:
             self._last_id += 1
-            message = Message(self._last_id, event, text)
+            message = Message(self._last_id, event, text, _team_of(data))
             self._backlog.append(message)
             for sub in self._subs:
                 sub.loop.call_soon_threadsafe(sub.offer, message)
@@ -158,18 +170,22 @@ class Broadcaster:
         return [m for m in self._backlog if m.id > last]
 
     @asynccontextmanager
-    async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[Subscription]:
-        """An open stream, registered until the block ends. The database watcher runs while
-        any stream is open; a new stream waits (briefly) for its first look."""
+    async def subscribe(
+        self, last_event_id: str | None = None, *, teams: frozenset[str] | None = None
+    ) -> AsyncIterator[Subscription]:
+        """An open stream, registered until the block ends (`teams`: only work orders of
+        these teams). The database watcher runs while any stream is open; a new stream waits
+        (briefly) for its first look."""
         if self._closed:
             raise RuntimeError("the event broadcaster is closed")
         loop = asyncio.get_running_loop()
-        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size))
+        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size), teams=teams)
         with self._lock:
             missed = self._since(last_event_id)
             if missed is not None and len(missed) < self.queue_size:
                 for message in missed:
-                    sub.queue.put_nowait(message)
+                    if sub.shows(message):
+                        sub.queue.put_nowait(message)
                 sub.replayed = True
             self._subs.add(sub)
             if not self.watching:
@@ -266,12 +282,15 @@ def broadcaster_of(request: Request) -> Broadcaster:
     return found
 
 
-def _caller(state: StateDep, token: str) -> UserRef:
+def _caller(state: StateDep, token: str) -> tuple[UserRef, frozenset[str] | None]:
+    """The caller, and for a contractor the names of their teams (the only jobs they see)."""
     with state.database().sessions() as session:
         user = authenticate(session, token, now=state.clock())
         if user is None:
             raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
-        return UserRef.model_validate(user)
+        mine = visible_teams(session, user)
+        teams = None if mine is None else frozenset(t.name for t in user.teams if t.id in mine)
+        return UserRef.model_validate(user), teams
 
 
 @router.get(
@@ -297,7 +316,8 @@ async def events(
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> Response:
     """Server-sent events of work-order and alarm changes. Authenticate with
-    `Authorization: Bearer …` or `?token=…` (a browser's EventSource cannot send headers)."""
+    `Authorization: Bearer …` or `?token=…` (a browser's EventSource cannot send headers).
+    A contractor's stream carries the work orders of their own teams only."""
     broadcaster = broadcaster_of(request)
     if broadcaster.closed:
         return error_response(503, "unavailable", "the service is stopping; try again shortly")
@@ -307,11 +327,11 @@ async def events(
             "missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
             code="missing_token",
         )
-    user = await anyio.to_thread.run_sync(_caller, state, given)
+    user, teams = await anyio.to_thread.run_sync(_caller, state, given)
     ready = {"user": user.model_dump(mode="json")}
 
     async def body() -> AsyncIterator[bytes]:
-        async with broadcaster.subscribe(last_event_id) as sub:
+        async with broadcaster.subscribe(last_event_id, teams=teams) as sub:
             async for chunk in broadcaster.stream(sub, ready):
                 yield chunk
 

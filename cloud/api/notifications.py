@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import AdminUser, CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.api.workorders import _id as visible_work_order
+from cloud.deps import AdminUser, AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Role
-from cloud.errors import CloudError, NotFound
+from cloud.errors import CloudError
 from cloud.notify import contacts, outbox
 from cloud.notify.model import OutboxMessage
 from cloud.notify.outbound import Outbound
@@ -27,8 +28,7 @@ from cloud.notify.schemas import (
 )
 from cloud.schemas import ErrorBody
 from cloud.users import service as users
-from cloud.users.model import User
-from cloud.workorders import queries
+from cloud.users.model import Team, User
 
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody, "description": "not the caller's, or the role does not allow it"},
@@ -55,14 +55,14 @@ def _points(session: Session, user: User) -> list[ContactPointOut]:
 
 
 @router.get("/me/contact-points", response_model=list[ContactPointOut])
-def my_contact_points(session: SessionDep, user: CurrentUser) -> Response:
+def my_contact_points(session: SessionDep, user: AnyUser) -> Response:
     """Where the caller is told about jobs, in the order tried (verified ones only)."""
     return answer(session, _points(session, user))
 
 
 @router.post("/me/contact-points", response_model=ContactPointOut, status_code=201)
 def add_my_contact_point(
-    body: ContactPointIn, request: Request, state: StateDep, session: SessionDep, user: CurrentUser
+    body: ContactPointIn, request: Request, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """Add an address on a configured channel; it is used once verified (send a test)."""
     with one_writer(session):
@@ -79,7 +79,7 @@ def add_my_contact_point(
 
 
 @router.delete("/me/contact-points/{point_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_my_contact_point(point_id: PointId, session: SessionDep, user: CurrentUser) -> Response:
+def remove_my_contact_point(point_id: PointId, session: SessionDep, user: AnyUser) -> Response:
     with one_writer(session):
         contacts.remove(session, user, point_id)
         session.commit()
@@ -88,7 +88,7 @@ def remove_my_contact_point(point_id: PointId, session: SessionDep, user: Curren
 
 @router.post("/me/contact-points/{point_id}/test", response_model=ContactPointOut)
 def send_me_a_test(
-    point_id: PointId, request: Request, state: StateDep, session: SessionDep, user: CurrentUser
+    point_id: PointId, request: Request, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """Send a six-digit code through the contact point; confirm it with `/verify`."""
     out = _outbound(request)
@@ -107,7 +107,7 @@ def send_me_a_test(
 
 @router.post("/me/contact-points/{point_id}/verify", response_model=ContactPointOut)
 def verify_contact_point(
-    point_id: PointId, body: VerifyIn, state: StateDep, session: SessionDep, user: CurrentUser
+    point_id: PointId, body: VerifyIn, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """The code the test carried: the contact point is verified and used from now on. A wrong
     code is refused (422) and counted; the last allowed wrong code, or an expired one, voids
@@ -131,7 +131,7 @@ def verify_contact_point(
 
 
 @router.put("/me/language", response_model=LanguageIn)
-def set_my_language(body: LanguageIn, session: SessionDep, user: CurrentUser) -> Response:
+def set_my_language(body: LanguageIn, session: SessionDep, user: AnyUser) -> Response:
     """The language of the caller's messages: `en` or `zh` (Simplified Chinese)."""
     with one_writer(session):
         user.language = body.language
@@ -179,12 +179,17 @@ def masked(address: str) -> str:
 def _outbox_out(session: Session, rows: list[OutboxMessage], viewer: User) -> list[OutboxOut]:
     """The rows as the viewer may see them: other people's addresses (in the row and in its
     last error) masked unless the viewer is a supervisor or an admin."""
-    ids = {r.user_id for r in rows}
+    ids = {r.user_id for r in rows if r.user_id is not None}
     names = dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+    team_ids = {r.team_id for r in rows if r.team_id is not None}
+    teams = dict(session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
     sees_all = viewer.role in (Role.SUPERVISOR, Role.ADMIN)
     out = []
     for r in rows:
-        update: dict[str, object] = {"username": names.get(r.user_id)}
+        update: dict[str, object] = {
+            "username": names.get(r.user_id) if r.user_id is not None else None,
+            "team": teams.get(r.team_id) if r.team_id is not None else None,
+        }
         if not sees_all and r.user_id != viewer.id and r.address:
             hidden = masked(r.address)
             update["address"] = hidden
@@ -194,29 +199,20 @@ def _outbox_out(session: Session, rows: list[OutboxMessage], viewer: User) -> li
     return out
 
 
-def _work_order_id(session: Session, ref: str) -> int:
-    if ref.isdigit() and len(ref) <= 12:
-        return int(ref)
-    found = queries.by_number(session, ref.upper())
-    if found is None:
-        raise NotFound(f"work order {ref!r} does not exist")
-    return found
-
-
 @router.get("/notifications/outbox", response_model=list[OutboxOut])
 def outbox_of(
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     work_order: Annotated[str, Query(min_length=1, max_length=32, examples=["WO-000042"])],
 ) -> Response:
     """The messages about one job (id or number): to whom, on which channel, and their
     status (queued, sending, sent, failed, acknowledged) with the last error."""
-    rows = outbox.for_work_order(session, _work_order_id(session, work_order))
+    rows = outbox.for_work_order(session, visible_work_order(session, work_order, user))
     return answer(session, _outbox_out(session, rows, user))
 
 
 @router.get("/work-orders/{ref}/notifications", response_model=list[OutboxOut])
-def work_order_notifications(ref: str, session: SessionDep, user: CurrentUser) -> Response:
+def work_order_notifications(ref: str, session: SessionDep, user: AnyUser) -> Response:
     """The same, as part of the job: the messages it sent."""
-    rows = outbox.for_work_order(session, _work_order_id(session, ref))
+    rows = outbox.for_work_order(session, visible_work_order(session, ref, user))
     return answer(session, _outbox_out(session, rows, user))

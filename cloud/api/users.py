@@ -1,4 +1,5 @@
-"""Users and teams. Admins manage them; supervisors (who assign jobs) may read them."""
+"""Users and teams. Admins manage them; supervisors (who assign jobs) may read them; a
+contractor reads their own teams only."""
 
 from __future__ import annotations
 
@@ -6,23 +7,28 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import AdminUser, CurrentUser, OfficeUser, SessionDep, StateDep, answer
+from cloud.deps import AdminUser, AnyUser, OfficeUser, SessionDep, StateDep, answer
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.notify.outbound import Outbound
 from cloud.schemas import ErrorBody
 from cloud.state import AppState
+from cloud.users import contractors
 from cloud.users import service as users
-from cloud.users.model import User
+from cloud.users.model import Team, User
 from cloud.users.schemas import (
+    ContractorFields,
     NewUserOut,
     RevokedOut,
+    TeamContact,
     TeamIn,
     TeamList,
     TeamOut,
+    TeamPatch,
     TokenIn,
     TokenOut,
     UserIn,
@@ -188,23 +194,77 @@ def revoke_tokens(
 # -- teams ------------------------------------------------------------------------------------
 
 
-@router.get("/teams", response_model=TeamList)
-def list_teams(
-    session: SessionDep,
-    caller: CurrentUser,
-    building: Annotated[str | None, Query()] = None,
-    trade: Annotated[Trade | None, Query()] = None,
-) -> Response:
-    """Teams by name, with their members (anyone signed in)."""
-    rows = users.list_teams(session, building=building, trade=trade)
-    return answer(
-        session, TeamList(items=[TeamOut.model_validate(t) for t in rows], total=len(rows))
+def _team_out(session: Session, team: Team) -> TeamOut:
+    points = contractors.team_contacts(session, team)
+    return TeamOut.model_validate(team).model_copy(
+        update={"contacts": [TeamContact.model_validate(p) for p in points]}
     )
 
 
+def _terms(
+    request: Request, state: AppState, session: Session, team: Team, body: TeamPatch
+) -> None:
+    """Set the team's contractor terms: `body`'s over what the team has (an in-house team
+    again keeps none of them)."""
+    contractor = body.contractor if body.contractor is not None else team.contractor
+    keep = contractor  # what is not given is kept only while the team stays a contractor's
+    if body.contacts is not None:
+        contacts = [contractors.Contact(c.channel, c.address) for c in body.contacts]
+    elif keep:
+        contacts = [
+            contractors.Contact(c.channel, c.address) for c in _team_out(session, team).contacts
+        ]
+    else:
+        contacts = []
+    terms = contractors.ContractorTerms(
+        contractor=contractor,
+        company=body.company
+        if "company" in body.model_fields_set
+        else team.company
+        if keep
+        else None,
+        contacts=contacts,
+        sign_off_required=(
+            body.sign_off_required
+            if body.sign_off_required is not None
+            else keep and team.sign_off_required
+        ),
+        language=body.language or (team.language if keep else "en"),
+    )
+    outbound: Outbound = request.app.state.outbound
+    contractors.set_terms(session, team, terms, channels=outbound.channels, now=state.clock())
+
+
+def _visible(session: Session, caller: User, team: Team) -> Team:
+    """A contractor reads their own teams only: another team is not found."""
+    mine = contractors.visible_teams(session, caller)
+    if mine is not None and team.id not in mine:
+        raise NotFound(f"team {team.name!r} does not exist")
+    return team
+
+
+@router.get("/teams", response_model=TeamList)
+def list_teams(
+    session: SessionDep,
+    caller: AnyUser,
+    building: Annotated[str | None, Query()] = None,
+    trade: Annotated[Trade | None, Query()] = None,
+) -> Response:
+    """Teams by name, with their members (anyone signed in; a contractor: their own)."""
+    rows = users.list_teams(session, building=building, trade=trade)
+    mine = contractors.visible_teams(session, caller)
+    if mine is not None:
+        rows = [t for t in rows if t.id in mine]
+    return answer(session, TeamList(items=[_team_out(session, t) for t in rows], total=len(rows)))
+
+
 @router.post("/teams", response_model=TeamOut, status_code=status.HTTP_201_CREATED)
-def create_team(body: TeamIn, state: StateDep, session: SessionDep, caller: AdminUser) -> Response:
-    """A team of one trade for one building (or every building), with members (admins)."""
+def create_team(
+    body: TeamIn, request: Request, state: StateDep, session: SessionDep, caller: AdminUser
+) -> Response:
+    """A team of one trade for one building (or every building), with members (admins); or
+    an outside contractor's (`contractor`, its `company`, the `contacts` its jobs are told
+    to, whether its jobs need `sign_off_required`), whose members are contractors."""
     team = users.add_team(
         session,
         body.name,
@@ -213,18 +273,45 @@ def create_team(body: TeamIn, state: StateDep, session: SessionDep, caller: Admi
         building=body.building,
         buildings=_buildings(state),
     )
+    if body.contractor or body.model_fields_set & set(ContractorFields.model_fields):
+        _terms(
+            request,
+            state,
+            session,
+            team,
+            TeamPatch.model_validate(body.model_dump(include=set(ContractorFields.model_fields))),
+        )
     for username in body.members:
         member = _named(users.require_user, session, username, "members")
         users.set_member(session, team, member, member=True)
     session.commit()
     return answer(
-        session, TeamOut.model_validate(users.get_team(session, team.name)), status.HTTP_201_CREATED
+        session, _team_out(session, users.get_team(session, team.name)), status.HTTP_201_CREATED
     )
 
 
 @router.get("/teams/{name}", response_model=TeamOut)
-def get_team(name: TeamName, session: SessionDep, caller: CurrentUser) -> Response:
-    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
+def get_team(name: TeamName, session: SessionDep, caller: AnyUser) -> Response:
+    return answer(
+        session, _team_out(session, _visible(session, caller, users.get_team(session, name)))
+    )
+
+
+@router.patch("/teams/{name}", response_model=TeamOut)
+def update_team(
+    name: TeamName,
+    body: TeamPatch,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    caller: AdminUser,
+) -> Response:
+    """Change a team's contractor terms (admins): `contacts` replaces its contact points;
+    `contractor: false` makes it an in-house team again (its contact points removed)."""
+    team = users.get_team(session, name)
+    _terms(request, state, session, team, body)
+    session.commit()
+    return answer(session, _team_out(session, users.get_team(session, name)))
 
 
 @router.delete("/teams/{name}", status_code=status.HTTP_204_NO_CONTENT)
@@ -239,7 +326,7 @@ def _membership(name: str, username: str, session: SessionDep, *, member: bool) 
     team = users.get_team(session, name)
     users.set_member(session, team, users.require_user(session, username), member=member)
     session.commit()
-    return answer(session, TeamOut.model_validate(users.get_team(session, name)))
+    return answer(session, _team_out(session, users.get_team(session, name)))
 
 
 @router.put("/teams/{name}/members/{username}", response_model=TeamOut)

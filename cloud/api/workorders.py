@@ -12,10 +12,12 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.idempotency import ActionId, once
 from cloud.api.times import query_time
-from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import AnyUser, CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
 from cloud.schemas import ErrorBody
+from cloud.users.contractors import visible_teams
+from cloud.users.model import User
 from cloud.workorders import commands, creation, queries, steps
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import Action
@@ -55,16 +57,22 @@ Ref = Annotated[
 ]
 
 
-def _id(session: SessionDep, ref: str) -> int:
-    """A work order by id (`42`) or number (`WO-000042`)."""
+def _id(session: SessionDep, ref: str, user: User) -> int:
+    """A work order by id (`42`) or number (`WO-000042`) that `user` may see: a contractor
+    is told that another team's job does not exist (404, so ids do not leak)."""
+    found: int | None = None
     if ref.isascii() and ref.isdigit() and len(ref) <= MAX_ID_DIGITS:
-        return int(ref)
-    upper = ref.upper()
-    if upper.startswith("WO-") and upper[3:].isdigit():
-        found = queries.by_number(session, upper)
-        if found is not None:
-            return found
-    raise NotFound(f"work order {ref!r} does not exist")
+        found = int(ref)
+    else:
+        upper = ref.upper()
+        if upper.startswith("WO-") and upper[3:].isdigit():
+            found = queries.by_number(session, upper)
+    if found is None:
+        raise NotFound(f"work order {ref!r} does not exist")
+    teams = visible_teams(session, user)
+    if teams is not None and not queries.of_teams(session, found, teams):
+        raise NotFound(f"work order {ref!r} does not exist")
+    return found
 
 
 def _detail(session: SessionDep, wo: WorkOrder, status_code: int = 200) -> Response:
@@ -78,7 +86,7 @@ def _detail(session: SessionDep, wo: WorkOrder, status_code: int = 200) -> Respo
 def list_work_orders(
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     status_: Annotated[
         list[WorkOrderStatus] | None,
         Query(alias="status", description="repeat for several: `?status=open&status=on_hold`"),
@@ -104,7 +112,8 @@ def list_work_orders(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
-    """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all."""
+    """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all.
+    A contractor gets their own teams' only."""
     bounds = [query_time(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
     if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
         raise InvalidInput("query.to: must be later than `from`")
@@ -121,6 +130,7 @@ def list_work_orders(
         overdue_at=state.clock() if overdue else None,
         at_risk_at=state.clock() if at_risk else None,
         unassigned=unassigned,
+        team_ids=None if (mine := visible_teams(session, user)) is None else frozenset(mine),
     )
     found = queries.search(session, filters, limit=limit, offset=offset)
     items = [WorkOrderOut.model_validate(item) for item in found.items]
@@ -151,19 +161,21 @@ def create_request(
 
 
 @router.get("/{ref}", response_model=WorkOrderDetail, responses=NOT_FOUND)
-def get_work_order(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
+def get_work_order(ref: Ref, session: SessionDep, user: AnyUser) -> Response:
     """One work order with its alarm, attachments, comments and audit trail."""
     return answer(
         session,
-        WorkOrderDetail.model_validate(queries.get(session, _id(session, ref), with_events=True)),
+        WorkOrderDetail.model_validate(
+            queries.get(session, _id(session, ref, user), with_events=True)
+        ),
     )
 
 
 @router.get("/{ref}/audit", response_model=list[AuditEventOut], responses=NOT_FOUND)
-def audit_trail(ref: Ref, session: SessionDep, user: CurrentUser) -> Response:
+def audit_trail(ref: Ref, session: SessionDep, user: AnyUser) -> Response:
     """The complete audit trail, oldest first, with each event's structured details
     (an escalation's recipients, a postponement's old and new times, …)."""
-    wo = queries.get(session, _id(session, ref), with_events=True)
+    wo = queries.get(session, _id(session, ref, user), with_events=True)
     return answer(session, [AuditEventOut.model_validate(e) for e in wo.events])
 
 
@@ -195,12 +207,12 @@ def _action_route(action: Action) -> Callable[..., Response]:
         ref: Ref,
         state: StateDep,
         session: SessionDep,
-        user: CurrentUser,
+        user: AnyUser,
         body: OptionalBody = None,
         key: ActionId = None,
     ) -> Response:
         body = body or ActionIn()
-        work_order_id = _id(session, ref)
+        work_order_id = _id(session, ref, user)
         with one_writer(session):
             wo = once(
                 session,
@@ -246,7 +258,7 @@ def assign(
     (supervisor or admin). An unacknowledged job is dispatched to the new assignee."""
     wo = commands.assign(
         session,
-        _id(session, ref),
+        _id(session, ref, user),
         body.assignee,
         user=user,
         now=state.clock(),
@@ -258,14 +270,14 @@ def assign(
 
 @router.post("/{ref}/postpone", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def postpone(
-    ref: Ref, body: PostponeIn, state: StateDep, session: SessionDep, user: CurrentUser
+    ref: Ref, body: PostponeIn, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """Move the promised completion to `until`, with a reason: once per job (a second
     postponement is `409 already_postponed`), and never more than a week after the job was
     raised."""
     wo = commands.postpone(
         session,
-        _id(session, ref),
+        _id(session, ref, user),
         body.until,
         user=user,
         now=state.clock(),
@@ -287,11 +299,11 @@ def add_comment(
     body: CommentIn,
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     key: ActionId = None,
 ) -> Response:
     """A remark on the job, by anyone signed in; it joins the audit trail."""
-    work_order_id = _id(session, ref)
+    work_order_id = _id(session, ref, user)
     event = once(
         session,
         key,
@@ -315,12 +327,12 @@ def add_comment(
     responses=NOT_FOUND,
 )
 def add_attachment(
-    ref: Ref, body: AttachmentIn, state: StateDep, session: SessionDep, user: CurrentUser
+    ref: Ref, body: AttachmentIn, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """Attach a photo or document by reference: its http(s) URL and a name."""
     attachment = commands.attach(
         session,
-        _id(session, ref),
+        _id(session, ref, user),
         url=body.url,
         name=body.name,
         user=user,
@@ -338,7 +350,7 @@ def follow_up(
     follow-up flag, which the follow-up rate counts."""
     wo = commands.record_follow_up(
         session,
-        _id(session, ref),
+        _id(session, ref, user),
         user=user,
         now=state.clock(),
         channel=Channel(body.channel),
@@ -353,14 +365,14 @@ def check_item(
     index: Annotated[int, Path(ge=0, le=999, description="the item's position, from 0")],
     state: StateDep,
     session: SessionDep,
-    user: CurrentUser,
+    user: AnyUser,
     body: Annotated[CheckIn | None, Body()] = None,
 ) -> Response:
     """Tick (`{"done": true}`, the default) or untick an item of a PM job's checklist."""
     body = body or CheckIn()
     wo = steps.check_item(
         session,
-        _id(session, ref),
+        _id(session, ref, user),
         index,
         done=body.done,
         user=user,

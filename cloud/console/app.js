@@ -114,6 +114,10 @@ function enter(user) {
   nav.hidden = false;
   const board = document.getElementById('nav-board');
   board.hidden = !OFFICE.has(user.role); // the supervisor board: supervisors and admins only
+  // a contractor sees their own team's jobs only: no alarms, equipment or rotas
+  for (const section of ['alarms', 'equipment', 'oncall']) {
+    nav.querySelector(`[data-section="${section}"]`).parentElement.hidden = user.role === 'contractor';
+  }
   board.querySelector('a').textContent = t('board.nav');
   liveBox.hidden = false;
   document.getElementById('who-name').textContent = user.display_name ?? user.username;
@@ -122,7 +126,7 @@ function enter(user) {
   outbox.start(user);
   session.live = new LiveEvents({ onReady, onWorkOrder, onAlarm, onState: setLive });
   session.banner = new SystemAlarmBanner(document.getElementById('system-alarms'), user);
-  session.banner.start();
+  if (user.role !== 'contractor') session.banner.start(); // the service's alarms are in-house
   // without a stream (a proxy that buffers it), load anyway after a moment
   session.fallback = setTimeout(() => {
     if (!session.streaming) {

@@ -5,7 +5,9 @@ import { announce, h } from './dom.js';
 import { t } from './i18n.js';
 import { submit } from './outbox.js';
 
-const FIELD_ROLES = new Set(['technician', 'supervisor', 'admin']);
+const FIELD_ROLES = new Set(['technician', 'supervisor', 'admin', 'contractor']);
+// Roles that work only on the jobs they own (a contractor: their own team's jobs only).
+const OWNERS_ONLY = new Set(['technician', 'contractor']);
 
 const ACTIONS = {
   acknowledge: { text: 'Acknowledge', done: 'acknowledged; it is now in My jobs' },
@@ -25,7 +27,7 @@ const ACTIONS = {
 
 export function actionsFor(wo, user) {
   if (!FIELD_ROLES.has(user.role)) return [];
-  const mayWork = wo.assignee?.username === user.username || user.role !== 'technician';
+  const mayWork = wo.assignee?.username === user.username || !OWNERS_ONLY.has(user.role);
   switch (wo.status) {
     case 'open':
       return ['acknowledge'];
@@ -66,6 +68,8 @@ function openNote(bar, opener, wo, action, ctx) {
   bar.parentElement.querySelector('form.note')?.remove();
   const spec = ACTIONS[action].note;
   const id = `job-${wo.id}-${action}-note`;
+  // why resolving would be refused (409 sign_off_missing), said before it is tried
+  const unsigned = action === 'resolve' && wo.sign_off_required && !wo.signed_at;
   const close = () => {
     form.remove();
     opener.focus();
@@ -83,7 +87,7 @@ function openNote(bar, opener, wo, action, ctx) {
     'form',
     { class: 'note', dataset: { action } },
     h('label', { for: id }, spec.label),
-    h('p', { id: `${id}-hint`, class: 'hint' }, spec.hint),
+    h('p', { id: `${id}-hint`, class: 'hint' }, unsigned ? `${t('signoff.required')} ${spec.hint}` : spec.hint),
     textarea,
     h(
       'div',

@@ -57,6 +57,13 @@ function faultChip(wo, alarms) {
   return h('span', { class: `chip fault-${state}` }, state === 'active' ? 'Fault active' : 'Fault cleared');
 }
 
+// The job's equipment: a link to its page, or its id alone for a contractor (who has none).
+function equipmentRef(wo, ctx) {
+  if (!wo.equipment_id) return null;
+  if (ctx.user?.role === 'contractor') return wo.equipment_id;
+  return h('a', { href: `#/equipment/${encodeURIComponent(wo.equipment_id)}` }, wo.equipment_id);
+}
+
 // One job as a card; `ctx.act(wo, action, note)` does an action.
 export function jobCard(wo, ctx, { alarms = new Map(), headingLevel = 'h3', link = true } = {}) {
   const titleId = `job-${wo.id}-title`;
@@ -80,7 +87,7 @@ export function jobCard(wo, ctx, { alarms = new Map(), headingLevel = 'h3', link
       h(
         'p',
         { class: 'meta' },
-        wo.equipment_id ? h('a', { href: `#/equipment/${encodeURIComponent(wo.equipment_id)}` }, wo.equipment_id) : null,
+        equipmentRef(wo, ctx),
         wo.equipment_id && wo.building ? ' · ' : null,
         wo.building ? `building ${wo.building}` : null,
         wo.assignee ? ` · ${wo.assignee.display_name ?? wo.assignee.username}` : null,

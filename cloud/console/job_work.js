@@ -10,7 +10,8 @@ const WORKING = new Set(['acknowledged', 'in_progress', 'on_hold']);
 
 export function mayWork(wo, user) {
   if (!WORKING.has(wo.status)) return false;
-  return user.role === 'supervisor' || user.role === 'admin' || (user.role === 'technician' && wo.assignee?.username === user.username);
+  const owners = user.role === 'technician' || user.role === 'contractor';
+  return user.role === 'supervisor' || user.role === 'admin' || (owners && wo.assignee?.username === user.username);
 }
 
 function limitsText(reading) {

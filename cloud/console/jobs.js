@@ -105,18 +105,22 @@ export class JobsView {
   async refresh() {
     const me = encodeURIComponent(this.ctx.user.username);
     const working = WORKING.map((s) => `status=${s}`).join('&');
+    const outside = this.ctx.user.role === 'contractor'; // no alarms or equipment: own jobs only
+    const none = { items: [] };
     const [mine, open, active, equipment, teamBuildings] = await Promise.all([
       api(`/api/work-orders?assignee=${me}&${working}&limit=500`),
       api('/api/work-orders?status=open&limit=500'),
-      api('/api/alarms?state=active&limit=500'),
-      api('/api/equipment'),
+      outside ? none : api('/api/alarms?state=active&limit=500'),
+      outside ? none : api('/api/equipment'),
       this.teamBuildings === undefined ? this.loadTeamBuildings() : this.teamBuildings,
       loadWindows(),
     ]);
     this.teamBuildings = teamBuildings;
     this.jobs = new Map([...mine.items, ...open.items].map((wo) => [wo.id, wo]));
     this.alarms = new Map(active.items.map((a) => [a.id, a.state]));
-    this.buildings = [...new Set(equipment.items.map((e) => e.building))].sort();
+    // a contractor picks among the buildings of their own jobs (they see no equipment)
+    const places = outside ? [...mine.items, ...open.items].filter((wo) => wo.building) : equipment.items;
+    this.buildings = [...new Set(places.map((e) => e.building))].sort();
     this.renderPicker();
     this.render();
     keepForOffline(mine.items);

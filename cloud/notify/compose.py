@@ -13,7 +13,7 @@ from cloud.notify.channels import Channel
 from cloud.notify.links import LinkSigner
 from cloud.notify.model import OutboxMessage
 from cloud.notify.templates import JobFacts, Rendered, Templates
-from cloud.users.model import User
+from cloud.users.model import Team, User
 from cloud.workorders.model import WorkOrder
 
 
@@ -52,25 +52,15 @@ def compose(
     links: LinkSigner,
     now: datetime,
 ) -> Rendered:
-    """The message to `rows[0]`'s person about every row's job, each job once (rows share
-    the person, and the incident when there is more than one); `rows[0]` leads."""
+    """The message to `rows[0]`'s person (or contractor team) about every row's job, each
+    job once (rows share the person, and the incident when there is more than one); `rows[0]`
+    leads. A team's message links each job's page in the console: a shared address is
+    nobody in particular, so it carries no acknowledge link."""
     lead = rows[0]
-    user = session.get(User, lead.user_id)
-    if user is None:
-        raise LookupError(f"outbox row {lead.id}: user {lead.user_id} is gone")
+    language, person = _addressee(session, lead)
     firsts = {row.work_order_id: row for row in reversed(rows)}  # a job once, its first row
     jobs = [
-        job_facts(
-            session,
-            row,
-            links.link(
-                outbox_id=row.id,
-                user_id=row.user_id,
-                work_order_id=row.work_order_id,
-                jti=row.link_jti,
-                now=now,
-            ),
-        )
+        job_facts(session, row, _link(row, links, now))
         for row in rows
         if firsts[row.work_order_id] is row
     ]
@@ -78,9 +68,35 @@ def compose(
     escalated = any(row.kind == "escalated" for row in rows)
     return templates.render(
         channel.style,
-        language=user.language,
+        language=language,
         jobs=jobs,
         kind="escalated" if escalated else lead.kind,
         incident=incident.title if incident is not None else None,
-        person=user.display_name or user.username,
+        person=person,
+        shared=lead.user_id is None,
+    )
+
+
+def _addressee(session: Session, row: OutboxMessage) -> tuple[str, str]:
+    """The language of the message and whom it greets: the person, or the contractor."""
+    if row.user_id is None:
+        team = session.get(Team, row.team_id) if row.team_id is not None else None
+        if team is None:
+            raise LookupError(f"outbox row {row.id}: team {row.team_id} is gone")
+        return team.language, team.company or team.name
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise LookupError(f"outbox row {row.id}: user {row.user_id} is gone")
+    return user.language, user.display_name or user.username
+
+
+def _link(row: OutboxMessage, links: LinkSigner, now: datetime) -> str:
+    if row.user_id is None:
+        return f"{links.base_url}/#/jobs/{row.work_order_id}"
+    return links.link(
+        outbox_id=row.id,
+        user_id=row.user_id,
+        work_order_id=row.work_order_id,
+        jti=row.link_jti,
+        now=now,
     )

@@ -108,7 +108,7 @@ def _groups(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
     groups: dict[tuple[object, ...], list[OutboxMessage]] = {}
     for row in rows:
         key: tuple[object, ...] = (
-            (row.user_id, row.incident_id, row.contact_point_id)
+            (row.user_id, row.team_id, row.incident_id, row.contact_point_id)
             if row.incident_id is not None
             else (row.id,)
         )
@@ -281,13 +281,19 @@ class Deliverer(Ticked):
                 "notification_channel_failing",
                 f"channel {failing} failed {row.channel_attempts} times in a row{where}",
                 at=now,
-                details={"channel": row.channel, "user_id": row.user_id, "error": error},
+                details={
+                    "channel": row.channel,
+                    "user_id": row.user_id,
+                    "team_id": row.team_id,
+                    "error": error,
+                },
             )
         facts = {
             "channel": row.channel,
             "attempts": row.channel_attempts,
             "address": row.address,
             "user_id": row.user_id,
+            "team_id": row.team_id,
             "error": error[:512],
         }
         raise_system_alarm(

@@ -3,9 +3,12 @@ to send (migration 0007_notify_outbox).
 
     contact_points       user ─┬─ email   ann@example.com   verified  position 0
                                └─ sms     +8613800000000    verified  position 1
+                         team ─── email   desk@lifts.example  (a contractor's, migration
+                                                               0016_contractors)
     notification_outbox  one row per (person, job, stage), never two: what to send, on which
                          contact point, and how far it got (queued → sending → sent/failed,
-                         acknowledged once the person's link acknowledged the job)
+                         acknowledged once the person's link acknowledged the job); or per
+                         (contractor team, job, stage), to the team's own contact points
 """
 
 from __future__ import annotations
@@ -39,14 +42,23 @@ STATUS_TYPE = Enum(
 
 
 class ContactPoint(Base):
-    """Where one person can be told: a configured channel (`notifications.yaml`) and the
-    address on it; only verified ones are used, lowest `position` first."""
+    """Where one person, or one contractor team, can be told: a configured channel
+    (`notifications.yaml`) and the address on it; only verified ones are used, lowest
+    `position` first. A team's are declared by an administrator, so verified."""
 
     __tablename__ = "contact_points"
-    __table_args__ = (UniqueConstraint("user_id", "channel", "address"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "channel", "address"),
+        UniqueConstraint("team_id", "channel", "address"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(256))
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -63,12 +75,14 @@ class ContactPoint(Base):
 
 
 class OutboxMessage(Base):
-    """One message to one person about one job at one stage (`dispatch`, or an escalation's
-    clock and stage, within the job's current episode)."""
+    """One message to one person (or to one contractor team's contact points: `team_id`, no
+    person) about one job at one stage (`dispatch`, or an escalation's clock and stage, within
+    the job's current episode)."""
 
     __tablename__ = "notification_outbox"
     __table_args__ = (
         UniqueConstraint("user_id", "work_order_id", "stage"),
+        UniqueConstraint("team_id", "work_order_id", "stage"),
         Index("ix_notification_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
@@ -76,7 +90,8 @@ class OutboxMessage(Base):
     notification_id: Mapped[int | None] = mapped_column(
         ForeignKey("notifications.id", ondelete="SET NULL")
     )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     work_order_id: Mapped[int] = mapped_column(
         ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
     )

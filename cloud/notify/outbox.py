@@ -11,6 +11,9 @@ point") so the job shows that nobody could be reached that way. The unique const
 
 A stage is `<episode>:dispatch` or `<episode>:<clock>:<n>` (the escalation's clock and
 stage), where the episode counts the job's reopens: a reopened job is told again.
+
+A contractor team's jobs are also told to the team's own contact points (`enqueue_team`):
+one row per (team, job, stage), with no person, failing over through the team's addresses.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cloud.notify.model import ContactPoint, OutboxMessage, OutboxStatus
+from cloud.users.model import Team
 from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
 
 NO_CONTACT = "no verified contact point"
@@ -36,48 +40,58 @@ def stage_key(wo: WorkOrder, event: WorkOrderEvent | None) -> str:
     return f"{wo.reopens}:{details.get('clock', 'clock')}:{details.get('stage', 0)}"[:32]
 
 
-def verified_contacts(session: Session, user_id: int) -> list[ContactPoint]:
+def verified_contacts(
+    session: Session, user_id: int | None, *, team_id: int | None = None
+) -> list[ContactPoint]:
+    """A person's verified contact points, or (`team_id`) a contractor team's."""
+    owner = ContactPoint.user_id == user_id if team_id is None else ContactPoint.team_id == team_id
     return list(
         session.scalars(
             select(ContactPoint)
-            .where(ContactPoint.user_id == user_id, ContactPoint.verified.is_(True))
+            .where(owner, ContactPoint.verified.is_(True))
             .order_by(ContactPoint.position, ContactPoint.id)
         )
     )
 
 
 def next_contact(session: Session, row: OutboxMessage) -> ContactPoint | None:
-    """The person's first verified contact point this message has not given up on."""
+    """The person's (or team's) first verified contact point this message has not given up
+    on."""
     tried = set(row.tried or [])
-    return next((c for c in verified_contacts(session, row.user_id) if c.id not in tried), None)
+    found = verified_contacts(session, row.user_id, team_id=row.team_id)
+    return next((c for c in found if c.id not in tried), None)
 
 
-def enqueue(session: Session, notification: Notification) -> OutboxMessage | None:
-    """The outbox row for `notification` (added to `session`), or None when its stage was
-    already told to that person."""
-    wo = session.get(WorkOrder, notification.work_order_id)
-    if wo is None:
-        raise ValueError(f"notification for work order {notification.work_order_id}: no such job")
-    event = session.get(WorkOrderEvent, notification.event_id) if notification.event_id else None
-    # the escalator names the stage (`dispatch`, `acknowledge:2`, `r1/dispatch`, `digest`);
-    # a notification written before it did is keyed from its audit event
-    stage = (notification.stage or stage_key(wo, event))[:32]
+def _new_row(
+    session: Session,
+    wo: WorkOrder,
+    *,
+    stage: str,
+    kind: str,
+    now: datetime,
+    user_id: int | None = None,
+    team_id: int | None = None,
+) -> OutboxMessage | None:
+    """A queued row on its first contact point (or failed: none), added and flushed; None
+    when the person (or team) was told of this stage already."""
+    stage = stage[:32]
+    owner = (
+        OutboxMessage.user_id == user_id if team_id is None else OutboxMessage.team_id == team_id
+    )
     there = session.scalar(
         select(OutboxMessage.id).where(
-            OutboxMessage.user_id == notification.user_id,
-            OutboxMessage.work_order_id == wo.id,
-            OutboxMessage.stage == stage,
+            owner, OutboxMessage.work_order_id == wo.id, OutboxMessage.stage == stage
         )
     )
     if there is not None:
         return None
-    now = notification.at
     row = OutboxMessage(
-        user_id=notification.user_id,
+        user_id=user_id,
+        team_id=team_id,
         work_order_id=wo.id,
         incident_id=wo.incident_id,
         stage=stage,
-        kind=notification.kind,
+        kind=kind,
         tried=[],
         status=OutboxStatus.QUEUED,
         attempts=0,
@@ -94,6 +108,36 @@ def enqueue(session: Session, notification: Notification) -> OutboxMessage | Non
         point_at(row, contact)
     session.add(row)
     session.flush()  # the row's id, for the notification's link
+    return row
+
+
+def enqueue_team(
+    session: Session, wo: WorkOrder, team: Team, *, stage: str, kind: str, now: datetime
+) -> OutboxMessage | None:
+    """The outbox row telling contractor `team`'s own contact points of `wo` at `stage`, or
+    None when that stage was already told to the team."""
+    return _new_row(session, wo, stage=stage, kind=kind, now=now, team_id=team.id)
+
+
+def enqueue(session: Session, notification: Notification) -> OutboxMessage | None:
+    """The outbox row for `notification` (added to `session`), or None when its stage was
+    already told to that person."""
+    wo = session.get(WorkOrder, notification.work_order_id)
+    if wo is None:
+        raise ValueError(f"notification for work order {notification.work_order_id}: no such job")
+    event = session.get(WorkOrderEvent, notification.event_id) if notification.event_id else None
+    # the escalator names the stage (`dispatch`, `acknowledge:2`, `r1/dispatch`, `digest`);
+    # a notification written before it did is keyed from its audit event
+    row = _new_row(
+        session,
+        wo,
+        stage=notification.stage or stage_key(wo, event),
+        kind=notification.kind,
+        now=notification.at,
+        user_id=notification.user_id,
+    )
+    if row is None:
+        return None
     row.notification_id = notification.id
     return row
 

@@ -42,8 +42,9 @@ class ContactPointOut(OutModel):
 
 class OutboxOut(OutModel):
     id: int
-    user_id: int
+    user_id: int | None = Field(description="the person told; none: a contractor team's address")
     username: str | None = None
+    team: str | None = Field(default=None, description="the contractor team told, if not a person")
     work_order_id: int
     incident_id: int | None
     stage: str

@@ -100,10 +100,13 @@ class Templates:
         kind: str,
         incident: str | None = None,
         person: str = "",
+        shared: bool = False,
     ) -> Rendered:
         """The message about `jobs` (one, or an incident's) for `style` in `language`
         (English when the language has no templates). `jobs[0]` leads: its link is the one
-        a short message (SMS) carries, and it acknowledges the others too."""
+        a short message (SMS) carries, and it acknowledges the others too. `shared`: to a
+        contractor's own address, whose links open the jobs in the console (acknowledged
+        there by whoever signs in), not acknowledge links."""
         if not jobs:
             raise ValueError("a message needs at least one job")
         lang = language if language in LANGUAGES else "en"
@@ -114,6 +117,7 @@ class Templates:
             "kind": kind,
             "incident": incident,
             "person": person,
+            "shared": shared,
             "link": jobs[0].link,
         }
         title = self._env.get_template(f"{lang}/subject.txt").render(values).strip()

@@ -22,6 +22,8 @@
       sign_off: required                # a signature is required to resolve (default: none)
       maintenance_mode: while_in_progress  # the equipment is in maintenance while the job is
                                         # in progress (default: none; docs/pm.md)
+      team: lift-contractor             # the team that does it, when a team of that name
+                                        # exists (e.g. an outside contractor's); else routed
 
 `schedule_from: completion` counts the next due date from the day the last one was done;
 `plan` keeps the plan's own rhythm (a late job does not move the next one). Use always counts
@@ -68,6 +70,9 @@ def _scope(kind: str) -> str:
 
 
 Scope = Annotated[str, AfterValidator(_scope)]
+
+
+TeamRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", max_length=64)]
 ScheduleFrom = Literal["completion", "plan"]
 
 
@@ -217,6 +222,10 @@ class Plan(BaseModel):
     maintenance_mode: Literal["none", "while_in_progress"] = Field(
         default="none",
         description="while_in_progress: its equipment is in maintenance while the job is",
+    )
+    team: TeamRef | None = Field(
+        default=None,
+        description="the team its jobs go to when one of that name exists; else as routed",
     )
     enabled: bool = True
 

@@ -40,6 +40,7 @@ from cloud.pm.schedule import (
     start_of_day,
 )
 from cloud.sla import SlaPolicy
+from cloud.users.model import Team
 from cloud.workorders import creation, rules
 from cloud.workorders.model import PmSchedule, WorkOrder
 from plantroom.inventory import Inventory
@@ -99,6 +100,7 @@ class PmScheduler(Ticked):
         self.timezone = timezone
         self.runs = 0
         self.last_run: PmRun | None = None
+        self._teamless: set[tuple[str, str]] = set()  # (plan, team) said not to exist
         self.ticker: Ticker[PmRun] = Ticker(
             "cloud-pm",
             self.evaluate,
@@ -260,6 +262,22 @@ class PmScheduler(Ticked):
         state.last_done = done_on
         state.updated_at = now
 
+    def _team(self, session: Session, plan: EffectivePlan) -> Team | None:
+        """The team the plan names, if one of that name exists (else the job is routed as
+        usual, which is said once per plan and team)."""
+        name = plan.plan.team
+        if name is None:
+            return None
+        team = session.scalar(select(Team).where(Team.name == name))
+        if team is None and (plan.id, name) not in self._teamless:
+            self._teamless.add((plan.id, name))
+            log.info(
+                "PM plan %s names team %r, which does not exist: its jobs are routed as usual",
+                plan.id,
+                name,
+            )
+        return team
+
     def _raise(
         self,
         session: Session,
@@ -294,8 +312,9 @@ class PmScheduler(Ticked):
                     description=description,
                     note=f"PM plan {plan.id}, {reason}",
                     checklist=[step.entry() for step in plan.plan.checklist],
+                    team=self._team(session, plan),
                 )
-                wo.sign_off_required = plan.plan.sign_off == "required"
+                wo.sign_off_required = plan.plan.sign_off == "required" or wo.sign_off_required
                 wo.pm_plan_id = plan.id
                 wo.pm_due_on = due_on
                 wo.pm_key = key

@@ -44,7 +44,7 @@ from cloud.sla import digest, recipients
 from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from cloud.sla.recipients import Recipient
-from cloud.users.model import User
+from cloud.users.model import Team, User
 from cloud.workorders import audit, commands, queries, rules
 from cloud.workorders.model import Notification, WorkOrder
 from plantroom.settings import CloudSettings
@@ -90,8 +90,12 @@ def _notify(
     message: str,
     now: datetime,
     details: dict[str, object],
+    contractor: Team | None = None,
 ) -> None:
-    """One audit event, and a notification per person with the stage and their reason."""
+    """One audit event, and a notification per person with the stage and their reason; and
+    a message to the `contractor` team's own contact points."""
+    if contractor is not None:
+        details = {**details, "contractor": contractor.name}
     event = audit.system_event(
         session,
         wo,
@@ -119,6 +123,8 @@ def _notify(
         )
         session.add(notification)
         outbox.enqueue(session, notification)  # and by e-mail, chat, SMS: cloud.notify.outbox
+    if contractor is not None:
+        outbox.enqueue_team(session, wo, contractor, stage=stage, kind=kind, now=now)
 
 
 def summary(wo: WorkOrder) -> str:
@@ -153,7 +159,15 @@ def dispatch(session: Session, wo: WorkOrder, *, now: datetime) -> list[User]:
     told = recipients.first_told(session, wo, now)
     stage = recipients.stage_key(session, wo, "dispatch")
     _notify(
-        session, wo, told, kind="dispatched", stage=stage, message=summary(wo), now=now, details={}
+        session,
+        wo,
+        told,
+        kind="dispatched",
+        stage=stage,
+        message=summary(wo),
+        now=now,
+        details={},
+        contractor=recipients.contractor_told(session, wo),
     )
     wo.dispatched_at = now
     wo.held_for = None
@@ -209,6 +223,7 @@ def escalate(
             message=message,
             now=now,
             details={"clock": clock, "stage": n, "level": stage.value},
+            contractor=recipients.contractor_told(session, wo, stage),
         )
         fired.append((stage, [r.user for r in told]))
     wo.escalation_clock = clock

@@ -12,8 +12,16 @@
 
 Where a team has no rota (or nobody is on call), a job goes to its assignee, else its team,
 else every technician, as before rotas; nobody is never the answer while anyone is left to
-tell. Each person comes with the reason they are told ("on call", "supervisor",
-"escalation stage 2: supervisor"), which the notification carries.
+tell.
+
+A contractor team's job goes to the contractor, never to the in-house rota or technicians:
+its assignee, else the team's members, and (`contractor_told`) the team's own contact points,
+at dispatch and at the stages that tell the team (assignee, team, backup); the supervisor and
+manager stages are the in-house office's. Only a contractor with neither members nor contact
+points falls back to the office.
+
+Each person comes with the reason they are told ("on call", "supervisor", "escalation stage
+2: supervisor"), which the notification carries.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import Priority, Role
+from cloud.notify.outbox import verified_contacts
 from cloud.oncall.hours import next_digest
 from cloud.oncall.model import Routine
 from cloud.oncall.service import OnCall, hours_of, manager_of, on_call, supervisor_of
@@ -64,9 +73,39 @@ def _tagged(users: Sequence[User | None], reason: str) -> list[Recipient]:
     return [Recipient(u, reason) for u in users if u is not None and u.active]
 
 
+def _team_of(session: Session, wo: WorkOrder) -> Team | None:
+    return session.get(Team, wo.team_id) if wo.team_id is not None else None
+
+
 def duty(session: Session, wo: WorkOrder, now: datetime) -> OnCall | None:
-    team = session.get(Team, wo.team_id) if wo.team_id is not None else None
-    return on_call(session, team, now) if team is not None else None
+    """Who is on call for the job's team: nobody for a contractor's (no in-house rota)."""
+    team = _team_of(session, wo)
+    if team is None or team.contractor:
+        return None
+    return on_call(session, team, now)
+
+
+# The escalation stages that tell a contractor's job to the contractor (the rest: in-house).
+CONTRACTOR_STAGES = frozenset({Stage.ASSIGNEE, Stage.TEAM, Stage.BACKUP})
+
+
+def contractor_told(session: Session, wo: WorkOrder, stage: Stage | None = None) -> Team | None:
+    """The contractor team whose own contact points are told of `wo` at dispatch (`stage`
+    None) or at escalation `stage`; None when the job is not a contractor's or the stage is
+    the office's."""
+    team = _team_of(session, wo)
+    if team is None or not team.contractor:
+        return None
+    return team if stage is None or stage in CONTRACTOR_STAGES else None
+
+
+def _fallback(session: Session, wo: WorkOrder) -> list[Recipient]:
+    """Who is told when nobody else is: nobody more for a contractor that has its own contact
+    points (they are told), else the office."""
+    team = _team_of(session, wo)
+    if team is not None and team.contractor and verified_contacts(session, None, team_id=team.id):
+        return []
+    return _last_resort(session)
 
 
 def _assignee(wo: WorkOrder) -> list[Recipient]:
@@ -74,8 +113,11 @@ def _assignee(wo: WorkOrder) -> list[Recipient]:
 
 
 def _team(session: Session, wo: WorkOrder) -> list[Recipient]:
-    """The job's team, or every technician when it has none (or an empty one)."""
-    team = session.get(Team, wo.team_id) if wo.team_id is not None else None
+    """The job's team, or every technician when it has none (or an empty one); a contractor
+    team's members only."""
+    team = _team_of(session, wo)
+    if team is not None and team.contractor:
+        return _tagged(team.members, "contractor")
     found = _tagged(team.members, "team") if team else []  # by username
     return found or _tagged(_by_role(session, Role.TECHNICIAN), "technicians")
 
@@ -99,7 +141,7 @@ def first_told(session: Session, wo: WorkOrder, now: datetime) -> list[Recipient
     found = front or primary or _team(session, wo)
     if wo.priority is Priority.EMERGENCY:
         found = found + _supervisors(session, wo, on)
-    return _unique(found) or _last_resort(session)
+    return _unique(found) or _fallback(session, wo)
 
 
 def stage_told(
@@ -120,7 +162,9 @@ def stage_told(
     else:
         manager = manager_of(session, on.rota if on is not None else None)
         found = _tagged([manager], "manager")
-    people = _unique(found) or _last_resort(session)
+    people = _unique(found) or (
+        _fallback(session, wo) if stage in CONTRACTOR_STAGES else _last_resort(session)
+    )
     return [Recipient(r.user, f"escalation stage {n}: {r.reason}") for r in people]
 
 

@@ -1,6 +1,7 @@
-"""The demo accounts: a user of each role with a fresh token, and a team per building and
-trade with the field staff in it and an on-call rota; their credentials written to a private
-file."""
+"""The demo accounts: a user of each role with a fresh token, a team per building and
+trade with the field staff in it and an on-call rota, and the lift contractor's team (the
+company that does the statutory lift visits) with its technician; their credentials written
+to a private file."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.enums import TRADE_OF_KIND, Role
+from cloud.enums import TRADE_OF_KIND, Role, Trade
 from cloud.equipment import Equipment
 from cloud.notify.model import ContactPoint
 from cloud.oncall.model import Rota
@@ -22,6 +23,7 @@ from cloud.oncall.schemas import RotaIn
 from cloud.oncall.service import rota_of, set_rota
 from cloud.users.model import Team, User
 from cloud.users.service import add_team, add_user, get_user, issue_token, revoke_tokens, set_member
+from cloud.workorders.model import PmSchedule
 from plantroom.errors import ConfigError
 
 DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
@@ -30,19 +32,38 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("super1", Role.SUPERVISOR, "Super One"),
     ("eng1", Role.ENGINEER, "Engineer One"),
     ("admin1", Role.ADMIN, "Admin One"),
+    ("lift1", Role.CONTRACTOR, "Lift Contractor One"),
 )
-# Demo teams take these members: the field staff.
-DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
 # Every demo user's e-mail address: <username>@DEMO_MAIL_DOMAIN (the demo's SMTP server keeps it).
 DEMO_MAIL_DOMAIN = "demo.example.com"
+# Demo teams take these members: the field staff.
+DEMO_TEAM_MEMBERS = ("tech1", "tech2", "super1")
+# The lift contractor: the team the shipped lift plans' contractor visits go to
+# (`team: lift-contractor` in cloud/pm/plans/elevator.yaml), its technician, and the address
+# its jobs are told to (on the demo's mail channel).
+DEMO_CONTRACTOR = "lift-contractor"
+DEMO_CONTRACTOR_COMPANY = "Harbour Lift Services Ltd"
+DEMO_CONTRACTOR_MEMBERS = ("lift1",)
+DEMO_CONTRACTOR_ADDRESS = f"service@lifts.{DEMO_MAIL_DOMAIN}"
+# The contractor's visit the demo shows at once: this shipped plan's first due date for the
+# site's first lift is brought forward to its lead (two days on), so the PM scheduler raises
+# it at its first evaluation rather than a fortnight after the demo first starts.
+DEMO_VISIT_PLAN = "elevator.routine_maintenance"
+DEMO_VISIT_LEAD = timedelta(days=2)
+DEMO_VISIT_EVERY = timedelta(days=15)
 
 
-def ensure_demo_contact(session: Session, user: User, channel: str, *, now: datetime) -> None:
-    """The user's demo e-mail address as a verified contact point on `channel`."""
-    address = f"{user.username}@{DEMO_MAIL_DOMAIN}"
+def ensure_demo_contact(
+    session: Session, owner: User | Team, channel: str, *, now: datetime, address: str = ""
+) -> None:
+    """A verified contact point on `channel` of a user (their demo e-mail address, unless
+    `address` is given) or a team (`address`)."""
+    user_id, team_id = (owner.id, None) if isinstance(owner, User) else (None, owner.id)
+    if isinstance(owner, User):
+        address = address or f"{owner.username}@{DEMO_MAIL_DOMAIN}"
     there = session.scalar(
         select(ContactPoint.id).where(
-            ContactPoint.user_id == user.id,
+            ContactPoint.user_id == user_id if team_id is None else ContactPoint.team_id == team_id,
             ContactPoint.channel == channel,
             ContactPoint.address == address,
         )
@@ -50,7 +71,8 @@ def ensure_demo_contact(session: Session, user: User, channel: str, *, now: date
     if there is None:
         session.add(
             ContactPoint(
-                user_id=user.id,
+                user_id=user_id,
+                team_id=team_id,
                 channel=channel,
                 address=address,
                 position=0,
@@ -136,7 +158,64 @@ def ensure_demo_users(
         )
     out.append(ensure_demo_dispatcher(session, now=now))
     ensure_demo_teams(session, now=now)
+    ensure_demo_contractor(session, now=now, mail_channel=mail_channel)
     return out
+
+
+def ensure_demo_visit(session: Session, *, now: datetime, site_zone: str) -> PmSchedule | None:
+    """The schedule of the lift contractor's half-monthly visit to the site's first lift, due
+    within its lead (`DEMO_VISIT_PLAN`), if the plan has no schedule for that lift yet; None
+    when there is no lift, or the schedule exists (the demo ran before)."""
+    lift = session.scalar(
+        select(Equipment)
+        .where(Equipment.kind == "elevator", Equipment.in_inventory.is_(True))
+        .order_by(Equipment.id)
+        .limit(1)
+    )
+    if lift is None:
+        return None
+    there = session.scalar(
+        select(PmSchedule.id).where(
+            PmSchedule.plan_id == DEMO_VISIT_PLAN, PmSchedule.target == lift.id
+        )
+    )
+    if there is not None:
+        return None
+    due = now.astimezone(ZoneInfo(site_zone)).date() + DEMO_VISIT_LEAD
+    schedule = PmSchedule(
+        plan_id=DEMO_VISIT_PLAN,
+        target=lift.id,
+        equipment_id=lift.id,
+        building=lift.building,
+        anchor=due - DEMO_VISIT_EVERY,
+        next_due=due,
+        meters={},
+        updated_at=now,
+    )
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def ensure_demo_contractor(
+    session: Session, *, now: datetime, mail_channel: str | None = None
+) -> Team:
+    """The lift contractor's team (`DEMO_CONTRACTOR`, every building, its jobs signed off)
+    with `lift1` in it and, with `mail_channel`, its service address as its contact point."""
+    team = session.scalar(select(Team).where(Team.name == DEMO_CONTRACTOR))
+    if team is None:
+        team = add_team(session, DEMO_CONTRACTOR, Trade.LIFTS, now=now)
+    team.contractor = True
+    team.company = DEMO_CONTRACTOR_COMPANY
+    team.sign_off_required = True
+    for name in DEMO_CONTRACTOR_MEMBERS:
+        user = get_user(session, name)
+        if user is not None:
+            set_member(session, team, user, member=True)
+    if mail_channel is not None:
+        ensure_demo_contact(session, team, mail_channel, now=now, address=DEMO_CONTRACTOR_ADDRESS)
+    session.flush()
+    return team
 
 
 def ensure_demo_dispatcher(session: Session, *, now: datetime) -> Credential:

@@ -1,11 +1,12 @@
 """The tables of people: users, their API tokens, and teams (the technicians of one trade for
-one building, or every building)."""
+one building, or every building; or an outside contractor's, with contact points of its own
+in `contact_points`, migration 0016_contractors)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.enums import Role, Trade
@@ -51,7 +52,9 @@ class ApiToken(Base):
 
 class Team(Base):
     """Technicians of one trade, for one building (or every building when `building` is NULL).
-    A new job goes to the team of its building and its equipment's trade."""
+    A new job goes to the team of its building and its equipment's trade. A contractor team is
+    an outside company's: its jobs are told to its own contact points, its members (role
+    `contractor`) see only its jobs (docs/contractors.md)."""
 
     __tablename__ = "teams"
 
@@ -60,6 +63,15 @@ class Team(Base):
     building: Mapped[str | None] = mapped_column(String(64), index=True)
     trade: Mapped[Trade]
     created_at: Mapped[datetime]
+    # Outside contractors (migration 0016_contractors).
+    contractor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    company: Mapped[str | None] = mapped_column(String(128), comment="a contractor's company")
+    sign_off_required: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), comment="its jobs resolve only once signed off"
+    )
+    language: Mapped[str] = mapped_column(
+        String(8), default="en", server_default="en", comment="its messages': en or zh"
+    )
 
     members: Mapped[list[User]] = relationship(secondary="team_members", order_by="User.username")
 

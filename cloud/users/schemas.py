@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from cloud.enums import Role, Trade
 from cloud.schemas import OutModel, examples
@@ -110,8 +110,42 @@ class RevokedOut(OutModel):
     revoked: int = Field(description="tokens revoked")
 
 
-class TeamIn(BaseModel):
-    model_config = examples({"name": "tower-a-lifts", "trade": "lifts", "building": "tower-a"})
+class TeamContact(BaseModel):
+    """An address a contractor team's jobs are told to: a configured channel and the address
+    on it."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    channel: str = Field(min_length=1, max_length=32, examples=["email"])
+    address: str = Field(min_length=1, max_length=256, examples=["service@lifts.example.com"])
+
+
+class ContractorFields(BaseModel):
+    contractor: bool = Field(default=False, description="an outside company's team")
+    company: str | None = Field(default=None, max_length=128, description="a contractor's")
+    contacts: list[TeamContact] = Field(
+        default_factory=list, max_length=10, description="a contractor's, tried in this order"
+    )
+    sign_off_required: bool = Field(
+        default=False, description="a contractor's jobs resolve only once signed off"
+    )
+    language: Literal["en", "zh"] = Field(
+        default="en", description="of the messages to a contractor's own addresses"
+    )
+
+
+class TeamIn(ContractorFields):
+    model_config = examples(
+        {"name": "tower-a-lifts", "trade": "lifts", "building": "tower-a"},
+        {
+            "name": "lift-contractor",
+            "trade": "lifts",
+            "contractor": True,
+            "company": "Acme Lifts Ltd",
+            "contacts": [{"channel": "email", "address": "service@lifts.example.com"}],
+            "sign_off_required": True,
+        },
+    )
 
     name: str = Field(min_length=1, max_length=64)
     trade: Trade
@@ -119,11 +153,28 @@ class TeamIn(BaseModel):
     members: list[str] = Field(default_factory=list, description="usernames")
 
 
+class TeamPatch(BaseModel):
+    """A team's contractor terms; what is not given stays as it is."""
+
+    model_config = examples({"contacts": [{"channel": "email", "address": "desk@lifts.example"}]})
+
+    contractor: bool | None = None
+    company: str | None = Field(default=None, max_length=128)
+    contacts: list[TeamContact] | None = Field(default=None, max_length=10)
+    sign_off_required: bool | None = None
+    language: Literal["en", "zh"] | None = None
+
+
 class TeamOut(OutModel):
     name: str
     trade: Trade
     building: str | None
     members: list[UserRef]
+    contractor: bool
+    company: str | None
+    contacts: list[TeamContact] = Field(default_factory=list)
+    sign_off_required: bool
+    language: str
 
 
 class TeamList(OutModel):

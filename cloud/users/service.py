@@ -19,6 +19,7 @@ from cloud.db import Database
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.security import hash_password, hash_token, new_token
+from cloud.users.contractors import check_member
 from cloud.users.model import ApiToken, Team, TeamMember, User
 from plantroom.settings import CloudSettings
 
@@ -97,9 +98,17 @@ def update_user(
     active: bool | None = None,
     password: str | None = None,
 ) -> User:
-    """Change what is given. Deactivating a user revokes their tokens."""
+    """Change what is given. Deactivating a user revokes their tokens. A role is not changed
+    to or from `contractor` while the user is in a team (the teams would not fit)."""
     if role is not None:
-        user.role = _role(role)
+        new = _role(role)
+        if new is not user.role and Role.CONTRACTOR in (new, user.role) and user.teams:
+            raise Conflict(
+                f"{user.username} is in {', '.join(t.name for t in user.teams)}: take them off "
+                f"the team(s) before making them {new.value}",
+                code="role_teams",
+            )
+        user.role = new
     if display_name is not None:
         user.display_name = display_name or None
     if password is not None:
@@ -235,11 +244,13 @@ def add_team(
 
 
 def set_member(session: Session, team: Team, user: User, *, member: bool) -> bool:
-    """Add or remove a member; False if nothing changed."""
+    """Add or remove a member; False if nothing changed. Contractors join contractor teams
+    only, and contractor teams take only contractors (InvalidInput)."""
     row = session.get(TeamMember, (team.id, user.id))
     if member == (row is not None):
         return False
     if member:
+        check_member(team, user)
         session.add(TeamMember(team_id=team.id, user_id=user.id))
     else:
         session.delete(row)

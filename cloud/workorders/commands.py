@@ -175,7 +175,9 @@ def act(
         if wo.escalation_clock is not None and clock_stopped(wo, wo.escalation_clock):
             wo.escalation_clock = None
             wo.escalation_stage = 0
-        if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM:
+        outsider = user.role is Role.CONTRACTOR
+        if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM and not outsider:
+            # what a contractor did is verified and closed by the in-house supervisor
             close_verified(session, wo, now=now, note="checklist done")
     return wo
 
@@ -202,16 +204,21 @@ def _apply(wo: WorkOrder, action: Action, *, user: User, now: datetime, note: st
         wo.cancelled_at = now
 
 
-def _field_user(session: Session, username: str) -> User:
+def _field_user(session: Session, username: str, wo: WorkOrder) -> User:
     found = get_user(session, username)
     if found is None:
         raise InvalidInput(f"assignee: user {username!r} does not exist")
     if not found.active:
         raise InvalidInput(f"assignee: user {username!r} is deactivated")
-    if found.role not in (Role.TECHNICIAN, Role.SUPERVISOR):
+    if found.role is Role.CONTRACTOR:
+        if wo.team_id is None or wo.team_id not in {t.id for t in found.teams}:
+            raise InvalidInput(
+                f"assignee: {username!r} is a contractor and {wo.number} is not their team's job"
+            )
+    elif found.role not in (Role.TECHNICIAN, Role.SUPERVISOR):
         raise InvalidInput(
-            f"assignee: {username!r} is a {found.role.value}; jobs go to technicians and "
-            "supervisors"
+            f"assignee: {username!r} is a {found.role.value}; jobs go to technicians, "
+            "supervisors and the contractors of the job's team"
         )
     return found
 
@@ -232,7 +239,7 @@ def assign(
     with _opening(session, work_order_id, user=user, now=now, channel=channel) as change:
         wo = change.wo
         plan_assign(wo.status)
-        to = _field_user(session, assignee)
+        to = _field_user(session, assignee, wo)
         previous = wo.assignee
         if previous is not None and previous.id == to.id:
             raise Conflict(

@@ -19,7 +19,7 @@ from cloud.errors import InvalidInput
 from cloud.orm import Counter
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
-from cloud.users.model import User
+from cloud.users.model import Team, User
 from cloud.workorders import queries
 from cloud.workorders.audit import add_event, record_change
 from cloud.workorders.model import WorkOrder
@@ -71,12 +71,14 @@ def _new(
     channel: Channel,
     note: str | None,
     location: str | None = None,
+    team: Team | None = None,
 ) -> WorkOrder:
     if location is None and equipment is not None:
         parts = (f"floor {equipment.floor}" if equipment.floor else None, equipment.zone)
         location = ", ".join(p for p in parts if p) or None
-    trade_kind = routing_kind(equipment.kind) if equipment is not None else None
-    team = route_team(session, building, trade_kind, now=now)
+    if team is None:
+        trade_kind = routing_kind(equipment.kind) if equipment is not None else None
+        team = route_team(session, building, trade_kind, now=now)
     wo = WorkOrder(
         number=next_number(session),
         title=title[:256],
@@ -95,6 +97,7 @@ def _new(
         follow_up=False,
         team=team,
         created_by=created_by,
+        sign_off_required=team is not None and team.contractor and team.sign_off_required,
     )
     set_due(wo, sla, now)
     session.add(wo)
@@ -127,9 +130,10 @@ def create_work_order(
     created_by: User | None = None,
     note: str | None = None,
     location: str | None = None,
+    team: Team | None = None,
 ) -> WorkOrder:
-    """A new work order of any kind, with its due times and team; `building` defaults to the
-    equipment's."""
+    """A new work order of any kind, with its due times and team (`team`, else as routed);
+    `building` defaults to the equipment's."""
     if equipment is not None:
         building = equipment.building
     return _new(
@@ -146,6 +150,7 @@ def create_work_order(
         channel=channel,
         note=note,
         location=location,
+        team=team,
     )
 
 
@@ -164,11 +169,12 @@ def raise_for_rule(
     description: str,
     note: str,
     checklist: Iterable[str | dict[str, Any]] = (),
+    team: Team | None = None,
 ) -> WorkOrder:
     """A work order the system raises for `rule_id` on `key` (an equipment id, or another name
     of what the rule watches): while it is open no other can be raised for the same rule and key
     (`open_key`); `checklist` is its list of items (a text, or an entry with its reading),
-    none done."""
+    none done; `team`, when given, takes the job instead of the routed one."""
     wo = create_work_order(
         session,
         title=title,
@@ -181,6 +187,7 @@ def raise_for_rule(
         building=building,
         description=description,
         note=note,
+        team=team,
     )
     wo.rule_id = rule_id
     wo.open_key = fault_key(key, rule_id)

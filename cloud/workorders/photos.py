@@ -26,7 +26,7 @@ from cloud.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from cloud.users.model import User
 from cloud.workorders.commands import _opening
 from cloud.workorders.model import WorkOrder, WorkOrderPhoto
-from cloud.workorders.rules import FIELD, checklist_of, plan_tick
+from cloud.workorders.rules import WORKERS, checklist_of, plan_tick
 
 FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -134,7 +134,7 @@ def add_photo(
     channel: Channel = Channel.API,
 ) -> WorkOrderPhoto:
     """A photo of the job (optionally of one checklist step), stored and audited."""
-    if user.role not in FIELD:
+    if user.role not in WORKERS:
         raise Forbidden(f"the {user.role.value} role may not add photos to work orders")
     if len(data) > max_bytes:
         raise TooLarge(f"file: {len(data)} bytes is more than the limit of {max_bytes} bytes")

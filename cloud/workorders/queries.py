@@ -32,6 +32,14 @@ def get(session: Session, work_order_id: int, *, with_events: bool = False) -> W
     return wo
 
 
+def of_teams(session: Session, work_order_id: int, team_ids: set[int] | None) -> bool:
+    """Whether the work order is one of `team_ids`' (None: any work order that exists)."""
+    query = select(WorkOrder.id).where(WorkOrder.id == work_order_id)
+    if team_ids is not None:
+        query = query.where(WorkOrder.team_id.in_(team_ids))
+    return session.scalar(query) is not None
+
+
 def by_number(session: Session, number: str) -> int | None:
     """The id of the work order with this number (WO-000042), or None."""
     return session.scalar(select(WorkOrder.id).where(WorkOrder.number == number))
@@ -84,6 +92,7 @@ class Filters:
     overdue_at: datetime | None = None  # only jobs with a clock past due at this time
     at_risk_at: datetime | None = None  # only jobs with a clock at risk (not past due) then
     unassigned: bool = False  # only jobs nobody has been given or has taken
+    team_ids: frozenset[int] | None = None  # only jobs of these teams (a contractor's)
 
 
 def overdue_clause(now: datetime) -> Any:
@@ -181,6 +190,8 @@ def search(session: Session, filters: Filters, *, limit: int, offset: int) -> Pa
         query = query.where(at_risk_clause(filters.at_risk_at))
     if filters.unassigned:
         query = query.where(WorkOrder.assignee_id.is_(None))
+    if filters.team_ids is not None:
+        query = query.where(WorkOrder.team_id.in_(filters.team_ids))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     # The page's ids first (a narrow sort, often straight from an index), then their rows.
     ids = list(

@@ -1,10 +1,12 @@
 """Which team a new job goes to.
 
-A job goes to its building's team of its equipment's trade, else to a team of that trade
-serving every building. When neither exists the job goes to the default team of its kind of
-equipment, named in `teams.yaml` (shipped: `lifts`, `plumbing`, `electrical`, `fire`; a
-site's own file with `PLANTROOM_TEAMS_FILE`), created serving every building, with the
-trade of the kind, the first time a job needs it.
+A job goes to its building's team of its equipment's trade, else to an in-house team of that
+trade serving every building (an outside contractor's team for every building takes only the
+jobs sent to it by name: a PM plan's `team:`, or an assignment; a contractor's team for one
+building is that building's team of its trade). When neither exists the job goes to the
+default team of its kind of equipment, named in `teams.yaml` (shipped: `lifts`, `plumbing`,
+`electrical`, `fire`; a site's own file with `PLANTROOM_TEAMS_FILE`), created serving every
+building, with the trade of the kind, the first time a job needs it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import functools
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import RootModel, field_validator
-from sqlalchemy import or_, select
+from pydantic import RootModel, ValidationError, field_validator
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import TRADE_OF_KIND
 from cloud.users.model import Team
 from cloud.users.service import USERNAME, add_team
-from plantroom.yamlload import validate_file
+from cloud.workorders.teamsfile import split
+from plantroom.errors import ConfigError
+from plantroom.yamlload import describe_error, load_yaml
 
 SHIPPED = Path(__file__).with_name("teams.yaml")
 
@@ -48,8 +52,14 @@ class TeamDefaults(RootModel[dict[str, str]]):
 
 @functools.cache
 def load_team_defaults(path: Path = SHIPPED) -> TeamDefaults:
-    """The default teams of `path` (a bad file fails naming its line)."""
-    return validate_file(TeamDefaults, path)
+    """The default teams of `path` (a bad file fails naming its line); the contractor teams
+    it may also declare are `cloud.workorders.teamsfile`'s."""
+    data, lines = load_yaml(path)
+    defaults, _ = split(data)
+    try:
+        return TeamDefaults.model_validate(defaults)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(path, lines, exc)) from exc
 
 
 _configured: list[TeamDefaults] = []
@@ -75,7 +85,13 @@ def route_team(
         return None
     found = session.scalars(
         select(Team)
-        .where(Team.trade == trade, or_(Team.building == building, Team.building.is_(None)))
+        .where(
+            Team.trade == trade,
+            or_(
+                Team.building == building,
+                and_(Team.building.is_(None), Team.contractor.is_(False)),
+            ),
+        )
         .order_by(Team.building.is_(None), Team.id)
         .limit(1)
     ).first()

@@ -5,6 +5,8 @@ The life: open → acknowledged → in progress → on hold → resolved → clo
 - acknowledging takes ownership: the caller becomes the assignee (first responder owns it);
   a job a supervisor assigned is acknowledged by its assignee (or a supervisor);
 - a technician works only on jobs assigned to them; supervisors and admins on any;
+- a contractor works as a technician does, on their own team's jobs (the API shows them no
+  other); closing, cancelling, assigning and follow-up visits stay in-house;
 - a job may be put on hold once by its technician; only a supervisor may hold it again;
 - a promised completion may be postponed once, never twice, and never past `max_promise`;
 - a fault job resolves only once telemetry shows the fault cleared, and closes only once it
@@ -56,16 +58,20 @@ class ActionRule:
 
 FIELD = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.ADMIN})
 OFFICE = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# Who works on jobs: the field staff and contractors (on their own team's jobs).
+WORKERS = FIELD | {Role.CONTRACTOR}
+# Who works only on the jobs they own (acknowledged, or were assigned).
+OWNERS_ONLY = frozenset({Role.TECHNICIAN, Role.CONTRACTOR})
 
 ACTIONS: dict[Action, ActionRule] = {
-    Action.ACKNOWLEDGE: ActionRule(frozenset({S.OPEN}), S.ACKNOWLEDGED, FIELD, False),
-    Action.START: ActionRule(frozenset({S.ACKNOWLEDGED}), S.IN_PROGRESS, FIELD, True),
+    Action.ACKNOWLEDGE: ActionRule(frozenset({S.OPEN}), S.ACKNOWLEDGED, WORKERS, False),
+    Action.START: ActionRule(frozenset({S.ACKNOWLEDGED}), S.IN_PROGRESS, WORKERS, True),
     Action.HOLD: ActionRule(
-        frozenset({S.ACKNOWLEDGED, S.IN_PROGRESS}), S.ON_HOLD, FIELD, True, note_required=True
+        frozenset({S.ACKNOWLEDGED, S.IN_PROGRESS}), S.ON_HOLD, WORKERS, True, note_required=True
     ),
-    Action.RESUME: ActionRule(frozenset({S.ON_HOLD}), S.IN_PROGRESS, FIELD, True),
+    Action.RESUME: ActionRule(frozenset({S.ON_HOLD}), S.IN_PROGRESS, WORKERS, True),
     Action.RESOLVE: ActionRule(
-        frozenset({S.ACKNOWLEDGED, S.IN_PROGRESS}), S.RESOLVED, FIELD, True, note_required=True
+        frozenset({S.ACKNOWLEDGED, S.IN_PROGRESS}), S.RESOLVED, WORKERS, True, note_required=True
     ),
     Action.CLOSE: ActionRule(frozenset({S.RESOLVED}), S.CLOSED, OFFICE, False),
     Action.CANCEL: ActionRule(LIVE, S.CANCELLED, OFFICE, False, note_required=True),
@@ -109,10 +115,10 @@ def plan(
             f"cannot {action.value} a work order that is {status.value} (only when {sources})",
             code="invalid_transition",
         )
-    if role is Role.TECHNICIAN and not is_assignee:
+    if role in OWNERS_ONLY and not is_assignee:
         if rule.assignee_only:
             raise Forbidden(
-                f"only the technician who owns this work order may {action.value} it",
+                f"only the {role.value} who owns this work order may {action.value} it",
                 code="not_assignee",
             )
         if action is Action.ACKNOWLEDGE and assigned:
@@ -121,7 +127,7 @@ def plan(
                 "may acknowledge it",
                 code="not_assignee",
             )
-    if action is Action.HOLD and holds >= 1 and role is Role.TECHNICIAN:
+    if action is Action.HOLD and holds >= 1 and role in OWNERS_ONLY:
         raise Conflict(
             "this work order was already put on hold once; only a supervisor may hold it again",
             code="already_held",
@@ -169,17 +175,17 @@ def plan_postpone(
     note: str | None,
 ) -> None:
     """Whether the promised completion may move from `current` to `until`. Pure."""
-    if role not in FIELD:
+    if role not in WORKERS:
         raise Forbidden(
-            f"the {role.value} role may not postpone a work order (allowed: {_roles(FIELD)})"
+            f"the {role.value} role may not postpone a work order (allowed: {_roles(WORKERS)})"
         )
     if status not in LIVE:
         raise Conflict(
             f"cannot postpone a work order that is {status.value}", code="invalid_transition"
         )
-    if role is Role.TECHNICIAN and not is_assignee:
+    if role in OWNERS_ONLY and not is_assignee:
         raise Forbidden(
-            "only the technician who owns this work order may postpone it", code="not_assignee"
+            f"only the {role.value} who owns this work order may postpone it", code="not_assignee"
         )
     if postponements >= 1:
         raise Conflict(
@@ -294,15 +300,17 @@ def plan_follow_up(number: str, kind: WorkOrderKind, status: WorkOrderStatus) ->
 
 def plan_tick(number: str, *, status: WorkOrderStatus, role: Role, is_assignee: bool) -> None:
     """Whether `role` may tick the checklist of job `number` in `status`."""
-    if role not in FIELD:
-        raise Forbidden(f"the {role.value} role may not tick checklists (allowed: {_roles(FIELD)})")
+    if role not in WORKERS:
+        raise Forbidden(
+            f"the {role.value} role may not tick checklists (allowed: {_roles(WORKERS)})"
+        )
     if status not in (S.ACKNOWLEDGED, S.IN_PROGRESS, S.ON_HOLD):
         raise Conflict(
             f"the checklist is ticked while the work is under way; {number} is {status.value}",
             code="invalid_transition",
         )
-    if role is Role.TECHNICIAN and not is_assignee:
+    if role in OWNERS_ONLY and not is_assignee:
         raise Forbidden(
-            "only the technician who owns this work order may tick its checklist",
+            f"only the {role.value} who owns this work order may tick its checklist",
             code="not_assignee",
         )

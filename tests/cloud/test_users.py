@@ -222,4 +222,5 @@ async def test_demo_teams(api: Api) -> None:
         "b1-plumbing": ["super1", "tech1", "tech2"],
         "b2-fire": ["super1", "tech1", "tech2"],
         "b2-lifts": ["super1", "tech1", "tech2"],
+        "lift-contractor": ["lift1"],  # the lift contractor's, for the lift plans' visits
     }

@@ -322,6 +322,7 @@ async def test_demo_mode_creates_users_and_credentials(
                 ("super1", "supervisor"),
                 ("eng1", "engineer"),
                 ("admin1", "admin"),
+                ("lift1", "contractor"),
                 ("desk1", "dispatcher"),
             ]
             tokens.append(data["users"][0]["token"])

@@ -14,7 +14,11 @@ table is what docs/api.md and docs/workorders.md promise:
 - a message's acknowledge link (`/ack/{token}`) is its own credential: no bearer token.
 - dispatchers (the service desk) log calls, work the follow-up list and the complaint
   register, which supervisors and admins may too; occupants report and follow their reports
-  without a token (docs/requests.md).
+  without a token (docs/requests.md);
+- contractors (docs/contractors.md) see and work their own team's jobs (lists, pages, audit,
+  messages, photos, checklists, sign-off, comments), their own teams, the event stream and
+  their own profile; nothing else (no equipment, alarms, KPIs, reports, rules, rotas, users,
+  requests). Another team's job is not found (404), tested in tests/cloud/test_contractors.py.
 
 An allowed call is built to succeed (a fresh work order in the right status and owned by the
 caller, a fresh user or team to change), so an allowed role must get a 2xx; a refused role a
@@ -77,7 +81,9 @@ from tests.cloud.workorders.test_checklist_api import png
 pytestmark = pytest.mark.integration
 
 ALL = frozenset(Role)
+STAFF = ALL - {Role.CONTRACTOR}  # everyone signed in but contractors
 FIELD = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.ADMIN})
+WORKERS = FIELD | {Role.CONTRACTOR}  # who works a job (a contractor: their team's)
 OFFICE = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 RULE_EDITORS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -120,21 +126,22 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/ack/{token}"): PUBLIC,
     ("POST", "/ack/{token}"): PUBLIC,
     ("GET", "/api/events"): ALL,
-    # reading: anyone signed in
-    ("GET", "/api/equipment"): ALL,
-    ("GET", "/api/equipment/{equipment_id}"): ALL,
-    ("GET", "/api/equipment/{equipment_id}/history"): ALL,
-    ("GET", "/api/alarms"): ALL,
-    ("GET", "/api/alarms/{alarm_id}"): ALL,
-    ("GET", "/api/system-alarms"): ALL,
-    ("GET", "/api/system-alarms/{alarm_id}"): ALL,
-    ("GET", "/api/incidents"): ALL,
-    ("GET", "/api/kpis"): ALL,
-    ("GET", "/api/reports/monthly"): ALL,
-    ("GET", "/api/reports/monthly/readings"): ALL,
-    ("GET", "/api/rules"): ALL,
-    ("GET", "/api/pm/plans"): ALL,
-    ("GET", "/api/pm/schedules"): ALL,
+    # reading: anyone signed in but contractors
+    ("GET", "/api/equipment"): STAFF,
+    ("GET", "/api/equipment/{equipment_id}"): STAFF,
+    ("GET", "/api/equipment/{equipment_id}/history"): STAFF,
+    ("GET", "/api/alarms"): STAFF,
+    ("GET", "/api/alarms/{alarm_id}"): STAFF,
+    ("GET", "/api/system-alarms"): STAFF,
+    ("GET", "/api/system-alarms/{alarm_id}"): STAFF,
+    ("GET", "/api/incidents"): STAFF,
+    ("GET", "/api/kpis"): STAFF,
+    ("GET", "/api/reports/monthly"): STAFF,
+    ("GET", "/api/reports/monthly/readings"): STAFF,
+    ("GET", "/api/rules"): STAFF,
+    ("GET", "/api/pm/plans"): STAFF,
+    ("GET", "/api/pm/schedules"): STAFF,
+    # reading: anyone signed in; a contractor their own teams and their own teams' jobs
     ("GET", "/api/teams"): ALL,
     ("GET", "/api/teams/{name}"): ALL,
     ("GET", "/api/work-orders"): ALL,
@@ -145,27 +152,27 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/notifications/outbox"): ALL,
     ("GET", "/api/work-orders/{ref}/notifications"): ALL,
     # docs/rules.md: any user who saw an alarm says so; it takes no job
-    ("POST", "/api/alarms/{alarm_id}/acknowledge"): ALL,
+    ("POST", "/api/alarms/{alarm_id}/acknowledge"): STAFF,
     # docs/api.md: anyone who may acknowledge an alarm may shelve it for a while
-    ("POST", "/api/alarms/{alarm_id}/shelve"): ALL,
-    ("POST", "/api/alarms/{alarm_id}/unshelve"): ALL,
-    # docs/workorders.md: anyone asks for work, comments and attaches
-    ("POST", "/api/work-orders"): ALL,
+    ("POST", "/api/alarms/{alarm_id}/shelve"): STAFF,
+    ("POST", "/api/alarms/{alarm_id}/unshelve"): STAFF,
+    # docs/workorders.md: anyone asks for work; anyone who sees a job comments and attaches
+    ("POST", "/api/work-orders"): STAFF,
     ("POST", "/api/work-orders/{ref}/comments"): ALL,
     ("POST", "/api/work-orders/{ref}/attachments"): ALL,
-    # docs/workorders.md: field staff act on jobs
-    ("POST", "/api/work-orders/{ref}/acknowledge"): FIELD,
-    ("POST", "/api/work-orders/{ref}/start"): FIELD,
-    ("POST", "/api/work-orders/{ref}/hold"): FIELD,
-    ("POST", "/api/work-orders/{ref}/resume"): FIELD,
-    ("POST", "/api/work-orders/{ref}/resolve"): FIELD,
-    ("POST", "/api/work-orders/{ref}/postpone"): FIELD,
+    # docs/workorders.md: field staff (and contractors, on their team's jobs) act on jobs
+    ("POST", "/api/work-orders/{ref}/acknowledge"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/start"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/hold"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/resume"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/resolve"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/postpone"): WORKERS,
     ("POST", "/api/work-orders/{ref}/follow-up"): FIELD,
-    ("POST", "/api/work-orders/{ref}/checklist/{index}"): FIELD,
+    ("POST", "/api/work-orders/{ref}/checklist/{index}"): WORKERS,
     # docs/api.md: working a job on a phone (steps, photos, sign-off)
-    ("POST", "/api/work-orders/{ref}/steps/{index}"): FIELD,
-    ("POST", "/api/work-orders/{ref}/photos"): FIELD,
-    ("POST", "/api/work-orders/{ref}/sign-off"): FIELD,
+    ("POST", "/api/work-orders/{ref}/steps/{index}"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/photos"): WORKERS,
+    ("POST", "/api/work-orders/{ref}/sign-off"): WORKERS,
     # supervisors (and admins) close, cancel and assign
     ("POST", "/api/work-orders/{ref}/close"): OFFICE,
     ("POST", "/api/work-orders/{ref}/cancel"): OFFICE,
@@ -186,12 +193,13 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/users/{username}/contact-points"): ADMIN,
     ("POST", "/api/users/{username}/contact-points"): ADMIN,
     ("POST", "/api/teams"): ADMIN,
+    ("PATCH", "/api/teams/{name}"): ADMIN,
     ("DELETE", "/api/teams/{name}"): ADMIN,
     ("PUT", "/api/teams/{name}/members/{username}"): ADMIN,
     ("DELETE", "/api/teams/{name}/members/{username}"): ADMIN,
-    # docs/oncall.md: anyone reads who is on call and the rotas; supervisors set them
-    ("GET", "/api/oncall"): ALL,
-    ("GET", "/api/oncall/rotas/{team}"): ALL,
+    # docs/oncall.md: the staff read who is on call and the rotas; supervisors set them
+    ("GET", "/api/oncall"): STAFF,
+    ("GET", "/api/oncall/rotas/{team}"): STAFF,
     ("PUT", "/api/oncall/rotas/{team}"): OFFICE,
     ("DELETE", "/api/oncall/rotas/{team}"): OFFICE,
     ("POST", "/api/oncall/rotas/{team}/overrides"): OFFICE,
@@ -204,10 +212,10 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/api/public/requests/{reference}"): PUBLIC,
     ("POST", "/api/public/requests/{reference}/answer"): PUBLIC,
     ("GET", "/api/public/locations/{code}"): PUBLIC,
-    ("GET", "/api/requests"): ALL,
-    ("GET", "/api/requests/{request_id}"): ALL,
-    ("GET", "/api/requests/{request_id}/photo"): ALL,
-    ("GET", "/api/complaints"): ALL,
+    ("GET", "/api/requests"): STAFF,
+    ("GET", "/api/requests/{request_id}"): STAFF,
+    ("GET", "/api/requests/{request_id}/photo"): STAFF,
+    ("GET", "/api/complaints"): STAFF,
     ("POST", "/api/desk/calls"): DESK,
     ("GET", "/api/desk/stats"): DESK,
     ("GET", "/api/follow-ups"): DESK,
@@ -236,7 +244,9 @@ ACTORS = {
     Role.ENGINEER: "eng1",
     Role.ADMIN: "admin1",
     Role.DISPATCHER: "desk1",
+    Role.CONTRACTOR: "lift1",
 }
+CONTRACTOR_TEAM = "lift-contractor"
 NO_TOKEN, EXPIRED, REVOKED = "no token", "expired token", "revoked token"
 CALLERS: list[Role | str] = [*ACTORS, NO_TOKEN, EXPIRED, REVOKED]
 PASSWORD = "correct horse battery"
@@ -350,6 +360,7 @@ class Fixtures:
 
     def __init__(self, api: Api) -> None:
         self.api = api
+        self.caller: str | None = None  # who the next call is made as
         self.serial = itertools.count(1)
         self.alarm_id = 0
         self.system_alarm_id = 0
@@ -360,6 +371,11 @@ class Fixtures:
             user = add_user(session, name, role, now=self.api.clock())
             issue_token(session, user, now=self.api.clock())
         return name
+
+    def visible_team(self) -> str:
+        """A fresh team, or the contractor's own when the caller is the contractor (the only
+        teams they see)."""
+        return CONTRACTOR_TEAM if self.caller == ACTORS[Role.CONTRACTOR] else self.new_team()
 
     def new_team(self, member: str | None = None) -> str:
         name = f"team{next(self.serial)}"
@@ -398,6 +414,8 @@ class Fixtures:
                 sla=self.api.state.sla,
                 channel=Channel.API,
             )
+            if self.caller == ACTORS[Role.CONTRACTOR]:  # a job of theirs: they see no other
+                wo.team = get_team(session, CONTRACTOR_TEAM)
             wo.status = status
             wo.kind = kind
             if kind is WorkOrderKind.PM:
@@ -513,7 +531,7 @@ class Fixtures:
             found = session.get(Notification, notification)
             assert found is not None
             row = outbox.enqueue(session, found)
-            assert row is not None and row.link_jti is not None
+            assert row is not None and row.link_jti is not None and row.user_id is not None
             link = outbound(self.api).links.link(
                 outbox_id=row.id,
                 user_id=row.user_id,
@@ -729,7 +747,7 @@ BUILDERS: dict[Key, Builder] = {
     ("GET", "/api/reports/monthly/readings"): lambda f, who: Call(
         "/api/reports/monthly/readings", params={"month": "2026-02"}
     ),
-    ("GET", "/api/teams/{name}"): lambda f, who: Call(f"/api/teams/{f.new_team()}"),
+    ("GET", "/api/teams/{name}"): lambda f, who: Call(f"/api/teams/{f.visible_team()}"),
     ("GET", "/api/work-orders/{ref}"): lambda f, who: Call(f"/api/work-orders/{f.work_order()}"),
     ("GET", "/api/work-orders/{ref}/audit"): lambda f, who: Call(
         f"/api/work-orders/{f.work_order()}/audit"
@@ -825,6 +843,14 @@ BUILDERS: dict[Key, Builder] = {
     ),
     ("POST", "/api/teams"): lambda f, who: Call(
         "/api/teams", body={"name": f"newteam{next(f.serial)}", "trade": "lifts"}
+    ),
+    ("PATCH", "/api/teams/{name}"): lambda f, who: Call(
+        f"/api/teams/{f.new_team()}",
+        body={
+            "contractor": True,
+            "company": "Harbour Pumps Ltd",
+            "contacts": [{"channel": "email", "address": "desk@pumps.example.com"}],
+        },
     ),
     ("DELETE", "/api/teams/{name}"): lambda f, who: Call(f"/api/teams/{f.new_team()}"),
     ("PUT", "/api/teams/{name}/members/{username}"): lambda f, who: Call(
@@ -953,6 +979,11 @@ def prepared(a: Api) -> Api:
     a.user("withpw", Role.TECHNICIAN, password=PASSWORD)
     now = a.clock()
     with a.db.session() as session:
+        team = add_team(session, CONTRACTOR_TEAM, "lifts", now=now)
+        team.contractor, team.company = True, "Harbour Lift Services Ltd"
+        contractor = get_user(session, ACTORS[Role.CONTRACTOR])
+        assert contractor is not None
+        set_member(session, team, contractor, member=True)
         holder = add_user(session, "holder", Role.TECHNICIAN, now=now)
         a.tokens[EXPIRED] = issue_token(session, holder, now=now - timedelta(days=91))
         a.tokens[REVOKED] = issue_token(session, holder, now=now)
@@ -977,6 +1008,7 @@ async def test_every_role_against_every_route(api: Api) -> None:
         method, path = key
         for caller in CALLERS:
             who = ACTORS.get(caller) if isinstance(caller, Role) else None
+            f.caller = who
             c = build(key, f, who)
             token = c.token or (api.tokens[who] if who else api.tokens.get(str(caller)))
             headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -237,7 +237,7 @@ async def test_stages_of_one_job_fired_in_one_tick_are_separate_messages_each_wi
     api.clock.advance(6 * 60 * 60)
     Escalator(api.db, api.state.sla, clock=api.clock).tick()
     queued = [r for r in rows(api) if r.status is OutboxStatus.QUEUED]
-    by_person: dict[int, list[OutboxMessage]] = {}
+    by_person: dict[int | None, list[OutboxMessage]] = {}
     for r in queued:
         by_person.setdefault(r.user_id, []).append(r)
     assert any(len(mine) >= 2 for mine in by_person.values()), [r.stage for r in queued]

@@ -1,0 +1,90 @@
+"""The console for a contractor, in a real browser (Debian's Chromium driven by Playwright)
+against `plantroom cloud` in demo mode as its own process: the lift contractor's `lift1`
+signs in, sees no alarms, equipment or rota sections, sees the lift contractor's visit (and
+no other job), takes it, and is told in the resolve form that the visit must be signed off
+first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cloud.console.test_console_browser import (
+    PHONE,
+    WAIT_MS,
+    Stack,
+    check_accessible_basics,
+    launch,
+    playwright,
+    stack,
+)
+from tests.harness import wait_for
+
+expect = playwright.expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+__all__ = ["stack"]  # the fixture, from the console's own browser test
+
+
+def raise_visit(stack: Stack) -> str:
+    """The PM scheduler run now: the demo brought the lift contractor's first visit within
+    its lead, so it is raised; its number."""
+    response = httpx.post(
+        f"{stack.url}/api/pm/run",
+        headers={"Authorization": f"Bearer {stack.token('super1')}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+    def visit() -> str | None:
+        jobs = stack.api("/api/work-orders?team=lift-contractor")["items"]
+        return str(jobs[0]["number"]) if jobs else None
+
+    return str(wait_for(visit, "the lift contractor's visit", within=20))
+
+
+def test_a_contractor_sees_and_takes_only_the_contractors_visit(stack: Stack) -> None:
+    number = raise_visit(stack)
+    others = stack.api("/api/work-orders")["total"]
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
+            page.set_default_timeout(WAIT_MS)
+            run(page, stack, number, others)
+        finally:
+            browser.close()
+
+
+def run(page: Any, stack: Stack, number: str, others: int) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(stack.url + "/")
+    page.get_by_label("API token", exact=True).fill(stack.token("lift1"))
+    page.get_by_role("button", name="Sign in with token").click()
+    expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Jobs")).to_be_visible()
+    for hidden in ("Alarms", "Equipment", "On call"):
+        expect(nav.get_by_role("link", name=hidden)).to_be_hidden()
+    expect(page.locator("#system-alarms")).to_be_hidden()
+
+    cards = page.locator("section[aria-labelledby='open-h'] li.card")
+    expect(cards).to_have_count(1)  # the visit; the office sees `others` jobs in all
+    expect(cards.first).to_contain_text(number)
+    assert others >= 1
+    # the equipment is named, not linked: a contractor has no equipment pages
+    expect(cards.first.locator("a[href^='#/equipment/']")).to_have_count(0)
+    check_accessible_basics(page)
+
+    cards.first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name=number, level=1)).to_be_visible()
+    page.get_by_role("button", name="Acknowledge").click()
+    page.get_by_role("button", name="Start work").click()
+    page.get_by_role("button", name="Resolve…").click()
+    hint = page.locator("form.note[data-action='resolve'] .hint")
+    expect(hint).to_contain_text("This job must be signed off before it is resolved.")
+    assert errors == []
