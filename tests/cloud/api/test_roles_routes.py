@@ -222,16 +222,16 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/follow-ups/{follow_up_id}"): DESK,
     ("POST", "/api/complaints"): DESK,
     ("POST", "/api/complaints/{complaint_id}/resolve"): DESK,
-    # docs/workorders.md: anyone reads maintenance windows; the office and the desk set them
-    ("GET", "/api/maintenance"): ALL,
-    ("GET", "/api/maintenance/{window_id}"): ALL,
+    # docs/workorders.md: the staff read maintenance windows; the office and the desk set them
+    ("GET", "/api/maintenance"): STAFF,
+    ("GET", "/api/maintenance/{window_id}"): STAFF,
     ("POST", "/api/maintenance"): DESK,
     ("POST", "/api/maintenance/{window_id}/end"): DESK,
-    # docs/assets.md: anyone reads the asset register; supervisors and admins change it
-    ("GET", "/api/asset-kinds"): ALL,
-    ("GET", "/api/assets"): ALL,
-    ("GET", "/api/assets.csv"): ALL,
-    ("GET", "/api/assets/{equipment_id}"): ALL,
+    # docs/assets.md: the staff read the asset register; supervisors and admins change it
+    ("GET", "/api/asset-kinds"): STAFF,
+    ("GET", "/api/assets"): STAFF,
+    ("GET", "/api/assets.csv"): STAFF,
+    ("GET", "/api/assets/{equipment_id}"): STAFF,
     ("POST", "/api/assets"): OFFICE,
     ("PATCH", "/api/assets/{equipment_id}"): OFFICE,
     ("POST", "/api/assets/{equipment_id}/retire"): OFFICE,
