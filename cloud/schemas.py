@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from cloud.enums import EquipmentStatus
+from plantroom.canonical import CANONICAL
 
 ChannelIn = Literal["api", "cli", "console"]
 CHANNEL_DESCRIPTION = "where the person acted from, for the audit trail"
@@ -91,6 +92,22 @@ class EquipmentOut(OutModel):
     @classmethod
     def _documents(cls, value: Any) -> Any:
         return [] if value is None else value
+
+
+class EquipmentDetailOut(EquipmentOut):
+    """One piece of equipment, with the unit of each of its kind's numeric points."""
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="point name -> canonical unit (pint syntax, `1` for a pure number) of the"
+        " kind's numbers and counters (plantroom/canonical.py); other points have none"
+    )
+    @property
+    def units(self) -> dict[str, str]:
+        return {
+            name: point.unit
+            for name, point in CANONICAL.get(self.kind, {}).items()
+            if point.unit is not None
+        }
 
 
 class EquipmentPage(OutModel):

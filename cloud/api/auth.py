@@ -9,11 +9,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.users import profile_of
 from cloud.deps import AnyUser, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
 from cloud.schemas import ErrorBody
 from cloud.security import verify_nobody, verify_password
-from cloud.users.schemas import LoginIn, RevokedOut, TokenOut, UserOut, UserRef
+from cloud.users.schemas import LoginIn, ProfileOut, RevokedOut, TokenOut, UserRef
 from cloud.users.service import get_user, issue_token, revoke_token, token_ttl
 from cloud.workorders.model import Notification
 from cloud.workorders.schemas import MarkedOut, NotificationOut, NotificationPage
@@ -27,10 +28,10 @@ async def me(user: AnyUser) -> Response:
     return as_json(UserRef.model_validate(user))
 
 
-@router.get("/me/profile", response_model=UserOut)
-def profile(session: SessionDep, user: AnyUser) -> Response:
-    """The caller with their teams."""
-    return answer(session, UserOut.model_validate(user))
+@router.get("/me/profile", response_model=ProfileOut)
+def profile(state: StateDep, session: SessionDep, user: AnyUser) -> Response:
+    """The caller with their teams, their language and the site's time zone."""
+    return answer(session, profile_of(state, user))
 
 
 @router.post(

@@ -10,7 +10,7 @@ from cloud import registry
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import CurrentUser, SessionDep, answer
 from cloud.enums import EquipmentStatus
-from cloud.schemas import EquipmentOut, EquipmentPage
+from cloud.schemas import EquipmentDetailOut, EquipmentOut, EquipmentPage
 from plantroom.kinds import Kind
 
 router = APIRouter(prefix="/equipment", tags=["equipment"], responses=AUTH_RESPONSES)
@@ -40,6 +40,7 @@ def list_equipment(
     )
 
 
-@router.get("/{equipment_id}", response_model=EquipmentOut)
+@router.get("/{equipment_id}", response_model=EquipmentDetailOut)
 def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> Response:
-    return answer(session, EquipmentOut.model_validate(registry.get(session, equipment_id)))
+    """One piece of equipment, its latest values and the units of its kind's points."""
+    return answer(session, EquipmentDetailOut.model_validate(registry.get(session, equipment_id)))

@@ -135,6 +135,7 @@ def set_my_language(body: LanguageIn, session: SessionDep, user: AnyUser) -> Res
     """The language of the caller's messages: `en` or `zh` (Simplified Chinese)."""
     with one_writer(session):
         user.language = body.language
+        user.language_chosen = True
         return answer(session, body)
 
 

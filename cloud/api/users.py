@@ -11,7 +11,15 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import AdminUser, AnyUser, OfficeUser, SessionDep, StateDep, answer
+from cloud.deps import (
+    AdminUser,
+    AnyUser,
+    OfficeUser,
+    SessionDep,
+    StateDep,
+    answer,
+    one_writer,
+)
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.notify.outbound import Outbound
@@ -23,6 +31,8 @@ from cloud.users.model import Team, User
 from cloud.users.schemas import (
     ContractorFields,
     NewUserOut,
+    ProfileOut,
+    ProfilePatch,
     RevokedOut,
     TeamContact,
     TeamIn,
@@ -66,6 +76,12 @@ def _named(find: Callable[[Session, str], T], session: Session, name: str, field
 
 def _buildings(state: AppState) -> set[str]:
     return {b.id for b in state.inventory.buildings}
+
+
+def profile_of(state: AppState, user: User) -> ProfileOut:
+    """The caller's own profile: the user, and the site's time zone they see times in."""
+    user_out = UserOut.model_validate(user)
+    return ProfileOut(**user_out.model_dump(), time_zone=state.inventory.site.timezone)
 
 
 @router.get("/users", response_model=UserPage)
@@ -115,6 +131,20 @@ def create_user(body: UserIn, state: StateDep, session: SessionDep, caller: Admi
 @router.get("/users/{username}", response_model=UserOut)
 def get_user(username: Username, session: SessionDep, caller: OfficeUser) -> Response:
     return answer(session, _out(session, users.require_user(session, username)))
+
+
+@router.patch("/users/me", response_model=ProfileOut)
+def update_me(
+    body: ProfilePatch, state: StateDep, session: SessionDep, caller: AnyUser
+) -> Response:
+    """Change one's own profile (anyone signed in): the language of the console and of one's
+    messages. `chosen: false` records the browser's language until the person picks one, and
+    does not replace a language the person chose."""
+    with one_writer(session):
+        if body.chosen or not caller.language_chosen:
+            caller.language = body.language
+            caller.language_chosen = caller.language_chosen or body.chosen
+        return answer(session, profile_of(state, caller))
 
 
 @router.patch("/users/{username}", response_model=UserOut)

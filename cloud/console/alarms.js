@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { ago, badge, h, reconcile, timeEl } from './dom.js';
 import { alarmActions, alarmActionSignature } from './equipment_actions.js';
+import { t } from './i18n.js';
 
 export function alarmItem(alarm) {
   return h(
@@ -13,18 +14,20 @@ export function alarmItem(alarm) {
       { class: 'card-head' },
       badge('severity', alarm.severity),
       badge('alarm', alarm.state),
-      alarm.acknowledged ? h('span', { class: 'chip' }, 'acknowledged') : null,
+      alarm.acknowledged ? h('span', { class: 'chip' }, t('alarms.acknowledged')) : null,
     ),
     h('p', { class: 'card-title' }, alarm.message),
     h(
       'p',
       { class: 'meta' },
       h('a', { href: `#/equipment/${encodeURIComponent(alarm.equipment_id)}` }, alarm.equipment_id),
-      ' · raised ',
+      ' · ',
+      t('alarms.raised'),
+      ' ',
       timeEl(alarm.raised_at),
       ` (${ago(alarm.last_raised_at)})`,
-      alarm.occurrences > 1 ? ` · ${alarm.occurrences} times` : null,
-      alarm.cleared_at ? [' · cleared ', timeEl(alarm.cleared_at)] : null,
+      alarm.occurrences > 1 ? ` · ${t('alarms.times', { n: alarm.occurrences })}` : null,
+      alarm.cleared_at ? [' · ', t('alarms.cleared_at'), ' ', timeEl(alarm.cleared_at)] : null,
     ),
   );
 }
@@ -37,20 +40,16 @@ const byNewest = (a, b) => Date.parse(b.last_raised_at) - Date.parse(a.last_rais
 export class AlarmsView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.title = 'Alarms';
+    this.title = t('nav.alarms');
     this.show = 'active';
     this.alarms = new Map();
   }
 
   mount(main) {
     this.list = h('ul', { class: 'cards', 'aria-labelledby': 'alarms-h' });
-    this.empty = h('p', { class: 'empty', hidden: true }, 'No alarms to show.');
+    this.empty = h('p', { class: 'empty', hidden: true }, t('alarms.none'));
     this.count = h('span', { class: 'count' });
-    const choices = [
-      ['active', 'Active'],
-      ['cleared', 'Cleared'],
-      ['all', 'All'],
-    ].map(([value, text]) =>
+    const choices = ['active', 'cleared', 'all'].map((value) =>
       h(
         'label',
         { class: 'choice' },
@@ -64,12 +63,12 @@ export class AlarmsView {
             this.refresh();
           },
         }),
-        text,
+        t(`alarms.show_${value}`),
       ),
     );
     main.replaceChildren(
-      h('h1', { tabindex: -1, id: 'alarms-h' }, 'Alarms ', this.count),
-      h('fieldset', { class: 'segmented' }, h('legend', {}, 'Show'), choices),
+      h('h1', { tabindex: -1, id: 'alarms-h' }, t('nav.alarms'), ' ', this.count),
+      h('fieldset', { class: 'segmented' }, h('legend', {}, t('alarms.show')), choices),
       this.empty,
       this.list,
     );

@@ -1,5 +1,6 @@
 // Talking to the cloud service: the token, JSON requests, and the live event stream.
 
+import { t } from './i18n.js';
 import { saveRead, savedRead } from './store.js';
 
 const TOKEN_KEY = 'plantroom.token';
@@ -68,7 +69,7 @@ async function request(path, { method, body, token }) {
     });
   } catch {
     reached(false);
-    throw new ApiError(0, 'network', 'The service cannot be reached. Check the connection and try again.');
+    throw new ApiError(0, 'network', t('outbox.unreachable'));
   }
   reached(true);
   const data = await response.json().catch(() => null);
@@ -77,7 +78,7 @@ async function request(path, { method, body, token }) {
     const failure = new ApiError(
       response.status,
       error.code ?? 'http_error',
-      error.message ?? `The service answered HTTP ${response.status}.`,
+      error.message ?? t('api.http', { status: response.status }),
     );
     if (response.status === 401 && token) {
       window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));

@@ -5,7 +5,7 @@ import { api, auth, LiveEvents, network, signIn } from './api.js';
 import { BoardView, OFFICE } from './board.js';
 import { announce, clearError, h, showError } from './dom.js';
 import { EquipmentListView, EquipmentView } from './equipment.js';
-import { t } from './i18n.js';
+import { fromProfile, lang, otherLanguage, profileCode, remember, t, term, useTimeZone } from './i18n.js';
 import { JobView } from './job_page.js';
 import { JobsView } from './jobs.js';
 import * as outbox from './outbox.js';
@@ -20,6 +20,7 @@ const who = document.getElementById('who');
 const liveBox = document.getElementById('live');
 
 const session = { user: null, view: null, live: null, streaming: false, firstView: true };
+const REOPENED_KEY = 'plantroom.lang.reopened'; // the language the console last opened again in
 
 // The header: the stream's state, or "Offline" while the service cannot be reached.
 function setLive(state) {
@@ -77,7 +78,7 @@ function show() {
   const { view, section } = route();
   session.view = view;
   view.mount(main);
-  document.title = `${view.title} · Plantroom`;
+  document.title = t('frame.title', { page: view.title });
   for (const link of nav.querySelectorAll('a')) {
     if (link.dataset.section === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -98,7 +99,7 @@ function onWorkOrder(data) {
   const created = data.events?.some((e) => e.action === 'created');
   if (created) {
     const wo = data.work_order;
-    announce(`New job ${wo.number}, ${wo.priority}: ${wo.title}`);
+    announce(t('jobs.new', { number: wo.number, priority: term('priority', wo.priority), title: wo.title }));
   }
   session.view?.workOrder?.(data);
 }
@@ -118,7 +119,6 @@ function enter(user) {
   for (const section of ['alarms', 'equipment', 'oncall']) {
     nav.querySelector(`[data-section="${section}"]`).parentElement.hidden = user.role === 'contractor';
   }
-  board.querySelector('a').textContent = t('board.nav');
   liveBox.hidden = false;
   document.getElementById('who-name').textContent = user.display_name ?? user.username;
   setLive('reconnecting');
@@ -157,12 +157,72 @@ function leave(message) {
   signInPage(message);
 }
 
+// The frame's own words (index.html: data-i18n, data-i18n-label) and the language switch.
+function translateFrame() {
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  // "Language: 中文", the name in its own language (and so read by a screen reader)
+  const button = document.getElementById('language');
+  button.replaceChildren(
+    h('span', { class: 'visually-hidden' }, t('language.switch')),
+    h('span', { lang: otherLanguage }, t(`language.name.${otherLanguage}`)),
+  );
+  button.addEventListener('click', switchLanguage);
+  button.hidden = false;
+}
+
+// Open the console again in `language`, kept on this device (at most once per sign-in: a
+// device that cannot keep it stays as it is rather than loading again and again).
+function reopenIn(language) {
+  const tried = sessionStorage.getItem(REOPENED_KEY);
+  if (tried === language || !remember(language)) return false;
+  sessionStorage.setItem(REOPENED_KEY, language);
+  location.reload();
+  return true;
+}
+
+// The switch: saved in the profile (so that messages follow) when signed in, then the
+// console opens again in the other language.
+async function switchLanguage() {
+  const button = document.getElementById('language');
+  if (session.user) {
+    button.disabled = true;
+    try {
+      await api('/api/users/me', { method: 'PATCH', body: { language: profileCode(otherLanguage) } });
+    } catch (error) {
+      button.disabled = false;
+      showError(error.message);
+      return;
+    }
+  }
+  sessionStorage.removeItem(REOPENED_KEY);
+  if (!reopenIn(otherLanguage)) showError(t('language.not_kept'));
+}
+
+// Signed in: the profile's language when the person chose one (the console opens again in it
+// if this device showed another); else this device's, recorded in the profile for messages.
+function followProfile(user) {
+  if (user.language_chosen) {
+    const wanted = fromProfile(user.language);
+    return wanted !== lang && reopenIn(wanted);
+  }
+  if (user.language !== profileCode(lang)) {
+    api('/api/users/me', { method: 'PATCH', body: { language: profileCode(lang), chosen: false } }).catch(() => {});
+  }
+  return false;
+}
+
 function field(id, text, attrs) {
   return h('div', { class: 'field' }, h('label', { for: id }, text), h('input', { id, name: id, ...attrs }));
 }
 
+// A hint with `code` in backquotes: the backquoted parts as <code>.
+function withCode(text) {
+  return text.split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part));
+}
+
 function signInPage(message) {
-  document.title = 'Sign in · Plantroom';
+  document.title = t('frame.title', { page: t('signin.title') });
   const error = h('p', { id: 'signin-error', class: 'form-error', role: 'alert' }, message ?? '');
   const fail = (text) => {
     error.textContent = text;
@@ -170,10 +230,10 @@ function signInPage(message) {
   const passwordForm = h(
     'form',
     { 'aria-labelledby': 'password-h' },
-    h('h2', { id: 'password-h' }, 'With your password'),
-    field('username', 'Username', { autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' }),
-    field('password', 'Password', { type: 'password', autocomplete: 'current-password', required: true }),
-    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+    h('h2', { id: 'password-h' }, t('signin.with_password')),
+    field('username', t('signin.username'), { autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' }),
+    field('password', t('signin.password'), { type: 'password', autocomplete: 'current-password', required: true }),
+    h('button', { type: 'submit', class: 'primary' }, t('signin.submit')),
   );
   passwordForm.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -188,18 +248,10 @@ function signInPage(message) {
   const tokenForm = h(
     'form',
     { 'aria-labelledby': 'token-h' },
-    h('h2', { id: 'token-h' }, 'With an API token'),
-    h(
-      'p',
-      { class: 'hint', id: 'token-hint' },
-      'Demo mode: the demo users (tech1, tech2, super1) have no password. ',
-      h('code', {}, 'make demo'),
-      ' prints a token for each and writes them to ',
-      h('code', {}, 'var/demo/credentials.json'),
-      '. Paste one here.',
-    ),
-    field('token', 'API token', { type: 'password', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint', spellcheck: 'false' }),
-    h('button', { type: 'submit', class: 'primary' }, 'Sign in with token'),
+    h('h2', { id: 'token-h' }, t('signin.with_token')),
+    h('p', { class: 'hint', id: 'token-hint' }, ...withCode(t('signin.token_hint'))),
+    field('token', t('signin.token'), { type: 'password', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint', spellcheck: 'false' }),
+    h('button', { type: 'submit', class: 'primary' }, t('signin.submit_token')),
   );
   tokenForm.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -207,12 +259,12 @@ function signInPage(message) {
     try {
       await start(tokenForm.token.value.trim());
     } catch (e) {
-      fail(e.status === 401 ? 'That token is unknown, expired or revoked.' : e.message);
+      fail(e.status === 401 ? t('signin.bad_token') : e.message);
     }
   });
   main.replaceChildren(
-    h('h1', { tabindex: -1 }, 'Sign in'),
-    h('p', {}, 'The technician console: your jobs, alarms and equipment.'),
+    h('h1', { tabindex: -1 }, t('signin.title')),
+    h('p', {}, t('signin.intro')),
     error,
     passwordForm,
     tokenForm,
@@ -220,10 +272,14 @@ function signInPage(message) {
   if (message) main.querySelector('h1').focus();
 }
 
-// Check the token, keep it for this browser tab, and open the console.
+// Check the token, keep it for this browser tab, and open the console (in the profile's
+// language and the site's time zone).
 async function start(token) {
-  const user = await api('/api/me', { token });
+  const user = await api('/api/me/profile', { token });
   auth.set(token);
+  useTimeZone(user.time_zone);
+  if (followProfile(user)) return; // opening again in the profile's language
+  sessionStorage.removeItem(REOPENED_KEY);
   enter(user);
 }
 
@@ -233,11 +289,12 @@ async function boot() {
     event.preventDefault();
     (main.querySelector('h1') ?? main).focus();
   });
-  document.getElementById('sign-out').addEventListener('click', () => leave('You have signed out.'));
+  translateFrame();
+  document.getElementById('sign-out').addEventListener('click', () => leave(t('signin.signed_out')));
   window.addEventListener('plantroom:network', onNetwork);
   navigator.serviceWorker?.register('/sw.js').catch((error) => console.warn('plantroom: no offline copy of the console', error));
   window.addEventListener('plantroom:unauthorized', () => {
-    if (session.user) leave('Your session has ended. Sign in again.');
+    if (session.user) leave(t('signin.ended'));
   });
   const token = auth.token;
   if (!token) {
@@ -248,7 +305,7 @@ async function boot() {
     await start(token);
   } catch (e) {
     auth.clear();
-    signInPage(e.status === 401 ? 'Your session has ended. Sign in again.' : e.message);
+    signInPage(e.status === 401 ? t('signin.ended') : e.message);
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { ApiError, api, auth } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
-import { t } from './i18n.js';
+import { t, term } from './i18n.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
 const DOCUMENT = /^(.*?)\s*<([^<>\s]+)>\s*$/;
@@ -155,7 +155,7 @@ function importForm(changed) {
 async function addForm() {
   const kinds = (await api('/api/asset-kinds')).filter((k) => !k.connected);
   const id = h('input', { id: 'asset-id', required: true, maxlength: 64 });
-  const kind = h('select', { id: 'asset-kind', required: true }, kinds.map((k) => h('option', { value: k.id }, k.title)));
+  const kind = h('select', { id: 'asset-kind', required: true }, kinds.map((k) => h('option', { value: k.id }, term('kind', k.id))));
   const building = h('input', { id: 'asset-building', required: true, maxlength: 64 });
   const name = h('input', { id: 'asset-name', maxlength: 128 });
   const floor = h('input', { id: 'asset-floor', maxlength: 32 });

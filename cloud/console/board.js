@@ -3,8 +3,8 @@
 // building, with who is on call for each team and the supervisor's actions on each job.
 
 import { api } from './api.js';
-import { announce, badge, h, timeEl } from './dom.js';
-import { t } from './i18n.js';
+import { announce, badge, h, personName, timeEl } from './dom.js';
+import { fromInput, t, toInput } from './i18n.js';
 
 export const OFFICE = new Set(['supervisor', 'admin']);
 const LIMIT = 200; // jobs per list; the board says when there are more
@@ -18,13 +18,7 @@ const LISTS = [
   ['to_verify', 'status=resolved'],
 ];
 
-const who = (person) => person?.display_name || person?.username || t('board.nobody');
-
-// A local datetime-local value for `date` (the browser's own time zone).
-function localInput(date) {
-  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-  return shifted.toISOString().slice(0, 16);
-}
+const who = personName;
 
 export class BoardView {
   constructor(ctx) {
@@ -124,8 +118,8 @@ export class BoardView {
       { class: `card priority-${wo.priority}`, dataset: { number: wo.number }, 'aria-labelledby': titleId },
       h('div', { class: 'card-head' },
         h('a', { href: `#/jobs/${wo.id}` }, wo.number),
-        badge('priority', wo.priority, t(`board.priority.${wo.priority}`)),
-        badge('status', wo.status, t(`board.status.${wo.status}`)),
+        badge('priority', wo.priority),
+        badge('status', wo.status),
         tags.map((tag) => h('span', { class: `chip board-${tag}` }, t(`board.tag.${tag}`)))),
       h('p', { class: 'card-title', id: titleId }, wo.title),
       h('p', { class: 'meta' }, t('board.assignee', { name: who(wo.assignee) }),
@@ -189,7 +183,7 @@ export class BoardView {
     let untilInput = null;
     if (until) {
       const start = new Date(Math.max(Date.now(), new Date(wo.resolve_due_at ?? Date.now()).getTime()) + 86400000);
-      untilInput = h('input', { id: `${id}-until`, name: 'until', type: 'datetime-local', required: true, value: localInput(start) });
+      untilInput = h('input', { id: `${id}-until`, name: 'until', type: 'datetime-local', required: true, value: toInput(start) });
       fields.push(h('label', { for: untilInput.id }, t('board.until')), untilInput);
     }
     const reason = h('input', { id: `${id}-reason`, name: 'reason', required: true, maxlength: 2000 });
@@ -200,7 +194,7 @@ export class BoardView {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const body = { note: reason.value.trim() };
-      if (untilInput) body.until = new Date(untilInput.value).toISOString();
+      if (untilInput) body.until = fromInput(untilInput.value).toISOString();
       act(action, body, t(`board.${action}_done`, { number: wo.number }));
     });
     return h('details', { class: 'picker board-more' }, h('summary', {}, t(`board.${action}_open`)), form);

@@ -1,13 +1,12 @@
-// A line chart of one point's history, drawn as inline SVG, with a text summary.
+// A line chart of one point's history, drawn as inline SVG, with a text summary: times at
+// the site, numbers the language's way, the point's unit on the value axis.
 
-import { clockTime, formatNumber } from './dom.js';
+import { clockTime, dayMonth, formatNumber, hourMinute, t, unitText, withUnit } from './i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const hourMinute = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayMonth = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const W = 360;
 const H = 190;
-const PAD = { left: 46, right: 12, top: 12, bottom: 28 };
+const PAD = { left: 46, right: 12, top: 24, bottom: 28 }; // the top: room for the unit
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -51,27 +50,34 @@ function pathOf(history, x, y) {
   return d;
 }
 
-export function summary(history) {
+export function summary(history, unit) {
   const pts = history.points;
-  if (!pts.length) return history.message ?? 'No data.';
+  if (!pts.length) return history.message ? t('chart.no_data_because', { reason: history.message }) : t('chart.no_data');
   const last = pts[pts.length - 1];
-  const span = `Last ${history.hours} h`;
   if (history.value_type === 'state') {
     const on = pts.filter((p) => p.v >= 0.5).length;
-    return `${span}: on in ${on} of ${pts.length} intervals; latest ${last.v >= 0.5 ? 'on' : 'off'} at ${clockTime(last.t)}.`;
+    return t('chart.summary_state', {
+      hours: history.hours, on, total: pts.length, latest: t(last.v >= 0.5 ? 'value.true' : 'value.false'), at: clockTime(last.t),
+    });
   }
   const values = pts.map((p) => p.v);
-  return `${span}: lowest ${formatNumber(Math.min(...values))}, highest ${formatNumber(Math.max(...values))}, latest ${formatNumber(last.v)} at ${clockTime(last.t)}.`;
+  return t('chart.summary', {
+    hours: history.hours,
+    low: withUnit(Math.min(...values), unit),
+    high: withUnit(Math.max(...values), unit),
+    latest: withUnit(last.v, unit),
+    at: clockTime(last.t),
+  });
 }
 
 // An <svg> for `history` (the answer of /api/equipment/{id}/history), labelled by `titleId`.
-export function lineChart(history, { titleId, descId, now = Date.now() }) {
+export function lineChart(history, { titleId, descId, unit, now = Date.now() }) {
   const t1 = now;
   const t0 = now - history.hours * 3600e3;
   const [lo, hi] = extent(history);
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
-  const x = (t) => PAD.left + ((t - t0) / (t1 - t0)) * innerW;
+  const x = (at) => PAD.left + ((at - t0) / (t1 - t0)) * innerW;
   const y = (v) => PAD.top + (1 - (v - lo) / (hi - lo)) * innerH;
 
   const svg = s('svg', {
@@ -87,16 +93,19 @@ export function lineChart(history, { titleId, descId, now = Date.now() }) {
   const ticks = history.value_type === 'state' ? [0, 1] : [lo, (lo + hi) / 2, hi];
   for (const v of ticks) {
     grid.append(s('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v) }));
-    const text = history.value_type === 'state' ? (v ? 'on' : 'off') : formatNumber(v);
+    const text = history.value_type === 'state' ? t(v ? 'value.true' : 'value.false') : formatNumber(v);
     labels.append(s('text', { x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, text));
   }
   const hoursPerTick = history.hours <= 6 ? 1 : history.hours <= 24 ? 6 : 24;
   const tickMs = hoursPerTick * 3600e3;
-  for (let t = Math.ceil(t0 / tickMs) * tickMs; t <= t1; t += tickMs) {
-    grid.append(s('line', { x1: x(t), x2: x(t), y1: PAD.top, y2: H - PAD.bottom }));
-    if (x(t) - PAD.left < 20 || W - PAD.right - x(t) < 20) continue; // no room for a label
-    const text = history.hours <= 24 ? hourMinute.format(t) : dayMonth.format(t);
-    labels.append(s('text', { x: x(t), y: H - 8, 'text-anchor': 'middle' }, text));
+  for (let at = Math.ceil(t0 / tickMs) * tickMs; at <= t1; at += tickMs) {
+    grid.append(s('line', { x1: x(at), x2: x(at), y1: PAD.top, y2: H - PAD.bottom }));
+    if (x(at) - PAD.left < 20 || W - PAD.right - x(at) < 20) continue; // no room for a label
+    const text = history.hours <= 24 ? hourMinute(at) : dayMonth(at);
+    labels.append(s('text', { x: x(at), y: H - 8, 'text-anchor': 'middle' }, text));
+  }
+  if (history.value_type !== 'state' && unitText(unit)) {
+    labels.append(s('text', { x: 4, y: 12, class: 'axis-unit' }, unitText(unit)));
   }
   svg.append(grid, labels, s('path', { d: pathOf(history, x, y), class: 'line' }));
   return svg;

@@ -1,5 +1,7 @@
 // Building the page: elements, lists that update in place, times, and messages to people.
 
+import { clockTime, t, term, withUnit } from './i18n.js';
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs ?? {})) {
@@ -60,55 +62,42 @@ export function reconcile(list, items, { key, signature, render }) {
 
 export const label = (text) => String(text ?? '').replaceAll('_', ' ');
 
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayAndTime = new Intl.DateTimeFormat(undefined, {
-  month: 'short',
-  day: 'numeric',
-  hour: '2-digit',
-  minute: '2-digit',
-});
+// A person as the page names them: their name, else their username, else nobody.
+export const personName = (person) => person?.display_name || person?.username || t('board.nobody');
 
-export function clockTime(value) {
-  const date = value instanceof Date ? value : new Date(value);
-  const today = new Date().toDateString() === date.toDateString();
-  return (today ? timeOfDay : dayAndTime).format(date);
-}
+export { clockTime, formatNumber } from './i18n.js';
 
 export function duration(ms) {
   const minutes = Math.round(Math.abs(ms) / 60000);
-  if (minutes < 1) return 'under a minute';
-  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 1) return t('time.under_minute');
+  if (minutes < 60) return t('time.minutes', { n: minutes });
   const hours = Math.floor(minutes / 60);
   if (hours < 48) {
     const rest = minutes % 60;
-    return rest ? `${hours} h ${rest} min` : `${hours} h`;
+    return rest ? t('time.hours_minutes', { h: hours, m: rest }) : t('time.hours', { n: hours });
   }
-  return `${Math.round(hours / 24)} days`;
+  return t('time.days', { n: Math.round(hours / 24) });
 }
 
 export function ago(value) {
-  if (!value) return 'never';
+  if (!value) return t('time.never');
   const ms = Date.now() - new Date(value).getTime();
-  return ms >= 0 ? `${duration(ms)} ago` : `in ${duration(ms)}`;
+  return t(ms >= 0 ? 'time.ago' : 'time.in', { duration: duration(ms) });
 }
 
-// <time> with the local clock time and the exact time as its datetime.
+// <time> with the site's clock time and the exact time as its datetime.
 export function timeEl(value, text = clockTime(value)) {
   return h('time', { datetime: new Date(value).toISOString() }, text);
 }
 
-const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
-
-export function formatValue(value) {
-  if (value === true) return 'on';
-  if (value === false) return 'off';
-  if (value === null || value === undefined) return 'not available';
-  if (typeof value === 'number') return number.format(value);
-  return String(value);
-}
-
-export function formatNumber(value) {
-  return number.format(value);
+// A latest value: a number with its unit, on/off and a canonical point's states in words,
+// other text as it is.
+export function formatValue(value, unit) {
+  if (value === true) return t('value.true');
+  if (value === false) return t('value.false');
+  if (value === null || value === undefined) return t('value.none');
+  if (typeof value === 'number') return withUnit(value, unit);
+  return term('state', value);
 }
 
 // Say something to screen-reader users without moving focus.
@@ -125,7 +114,7 @@ export function showError(text) {
   const box = document.getElementById('alert');
   box.replaceChildren(
     h('span', {}, text),
-    h('button', { type: 'button', class: 'link', onclick: () => clearError() }, 'Dismiss'),
+    h('button', { type: 'button', class: 'link', onclick: () => clearError() }, t('common.dismiss')),
   );
   box.hidden = false;
 }
@@ -136,6 +125,10 @@ export function clearError() {
   box.replaceChildren();
 }
 
-export function badge(kind, value, text = label(value)) {
+// The catalog family of each badge's values (`family.value`), where not the badge's kind.
+const FAMILY = { equipment: 'equipment_status', alarm: 'alarm_state', message: 'message_status' };
+
+// A status, priority, severity... as a coloured badge, in words.
+export function badge(kind, value, text = term(FAMILY[kind] ?? kind, value)) {
   return h('span', { class: `badge ${kind}-${value}` }, text);
 }

@@ -6,8 +6,8 @@ import { api } from './api.js';
 import { alarmActions, alarmActionSignature, reportProblem } from './equipment_actions.js';
 import { assetTools, registerEditor, registerFacts, registerOnlyNote } from './asset_register.js';
 import { lineChart, summary } from './chart.js';
-import { ago, badge, formatValue, h, label, reconcile, showError } from './dom.js';
-import { t } from './i18n.js';
+import { ago, badge, formatValue, h, reconcile, showError } from './dom.js';
+import { t, term, unitText } from './i18n.js';
 import { compareJobs, jobCard } from './job_card.js';
 import { MaintenanceBox, maintenanceSignature } from './maintenance.js';
 
@@ -17,13 +17,13 @@ const OPEN = ['open', 'acknowledged', 'in_progress', 'on_hold'].map((s) => `&sta
 export class EquipmentListView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.title = 'Equipment';
+    this.title = t('nav.equipment');
   }
 
   mount(main) {
-    this.body = h('div', {}, h('p', {}, 'Loading…'));
+    this.body = h('div', {}, h('p', {}, t('common.loading')));
     const tools = assetTools(this.ctx.user, () => this.refresh().catch(() => {}));
-    main.replaceChildren(h('h1', { tabindex: -1 }, 'Equipment'), ...(tools ? [tools] : []), this.body);
+    main.replaceChildren(h('h1', { tabindex: -1 }, t('nav.equipment')), ...(tools ? [tools] : []), this.body);
     this.timer = setInterval(() => this.refresh().catch(() => {}), REFRESH_MS);
   }
 
@@ -43,7 +43,7 @@ export class EquipmentListView {
         h(
           'section',
           { 'aria-labelledby': `b-${building}` },
-          h('h2', { id: `b-${building}` }, `Building ${building}`),
+          h('h2', { id: `b-${building}` }, t('equipment.building_heading', { id: building })),
           h(
             'ul',
             { class: 'rows' },
@@ -52,7 +52,7 @@ export class EquipmentListView {
                 'li',
                 {},
                 h('a', { href: `#/equipment/${encodeURIComponent(e.id)}` }, e.name ?? e.id),
-                h('span', { class: 'meta' }, ` ${label(e.kind)}${e.floor ? ` · floor ${e.floor}` : ''} `),
+                h('span', { class: 'meta' }, ' ', [term('kind', e.kind), e.floor && t('equipment.floor', { floor: e.floor })].filter(Boolean).join(' · '), ' '),
                 e.connected ? badge('equipment', e.status) : registerOnlyNote(),
               ),
             ),
@@ -64,6 +64,9 @@ export class EquipmentListView {
 }
 
 const chartable = (value) => typeof value === 'number' || typeof value === 'boolean';
+
+// A point's name in words: the catalog's for a canonical point, else its own name.
+const pointName = (name) => term('point', name);
 
 export class EquipmentView {
   constructor(ctx, id) {
@@ -153,11 +156,12 @@ export class EquipmentView {
   async refreshEquipment() {
     const e = await api(`/api/equipment/${encodeURIComponent(this.id)}`);
     this.heading.textContent = e.name ? `${e.name} (${e.id})` : e.id;
-    document.title = `${e.id} · Plantroom`;
-    const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
+    document.title = t('frame.title', { page: e.id });
+    this.units = e.units ?? {};
+    const fact = (name, ...value) => [h('dt', {}, name), h('dd', {}, ...value)];
     this.facts.replaceChildren(
       ...(e.connected ? fact(t('equipment.status'), badge('equipment', e.status)) : []),
-      ...fact(t('equipment.kind'), label(e.kind)),
+      ...fact(t('equipment.kind'), term('kind', e.kind)),
       ...fact(
         t('equipment.where'),
         [t('equipment.building', { id: e.building }), e.floor && t('equipment.floor', { floor: e.floor }), e.zone]
@@ -193,13 +197,13 @@ export class EquipmentView {
     const names = Object.keys(e.last_values).sort();
     this.values.replaceChildren(
       ...(names.length
-        ? names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)), h('td', {}, formatValue(e.last_values[n]))))
+        ? names.map((n) => h('tr', {}, h('th', { scope: 'row' }, pointName(n)), h('td', {}, formatValue(e.last_values[n], this.units[n]))))
         : [h('tr', {}, h('td', { colspan: 2 }, t('equipment.no_telemetry')))]),
     );
     const points = names.filter((n) => chartable(e.last_values[n]));
     const current = [...this.pointSelect.options].map((o) => o.value).join();
     if (current !== points.join()) {
-      this.pointSelect.replaceChildren(...points.map((p) => h('option', { value: p }, label(p))));
+      this.pointSelect.replaceChildren(...points.map((p) => h('option', { value: p }, pointName(p))));
       if (this.point !== null && points.includes(this.point)) this.pointSelect.value = this.point;
     }
     this.pointSelect.disabled = points.length === 0;
@@ -209,7 +213,7 @@ export class EquipmentView {
       await this.drawChart();
     } else if (!points.length) {
       this.chart.replaceChildren();
-      this.caption.textContent = 'No points to chart yet.';
+      this.caption.textContent = t('chart.no_points');
     }
   }
 
@@ -252,10 +256,12 @@ export class EquipmentView {
     );
     if (point !== this.point) return; // another point was chosen meanwhile
     const titleId = 'chart-title';
-    const title = h('p', { id: titleId, class: 'chart-title' }, `${label(point)}, last ${history.hours} hours`);
-    const svg = history.points.length ? lineChart(history, { titleId, descId: 'chart-desc' }) : null;
+    const unit = this.units[point];
+    const named = unitText(unit) ? t('chart.point_unit', { point: pointName(point), unit: unitText(unit) }) : pointName(point);
+    const title = h('p', { id: titleId, class: 'chart-title' }, t('chart.title', { point: named, hours: history.hours }));
+    const svg = history.points.length ? lineChart(history, { titleId, descId: 'chart-desc', unit }) : null;
     this.chart.replaceChildren(title, ...(svg ? [svg] : []));
-    this.caption.textContent = summary(history);
+    this.caption.textContent = summary(history, unit);
   }
 
   workOrder({ work_order: wo }) {

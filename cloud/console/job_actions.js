@@ -9,21 +9,17 @@ const FIELD_ROLES = new Set(['technician', 'supervisor', 'admin', 'contractor'])
 // Roles that work only on the jobs they own (a contractor: their own team's jobs only).
 const OWNERS_ONLY = new Set(['technician', 'contractor']);
 
+// Each action's words are `action.<name>.<part>` in the catalog: its button (`text`), what is
+// said once done (`done`), and for those that ask for a note its `label`, `hint` and `submit`.
 const ACTIONS = {
-  acknowledge: { text: 'Acknowledge', done: 'acknowledged; it is now in My jobs' },
-  start: { text: 'Start work', done: 'started' },
-  hold: {
-    text: 'Put on hold…',
-    done: 'put on hold',
-    note: { label: 'Why is it on hold?', submit: 'Put on hold', hint: 'A technician may put a job on hold once.' },
-  },
-  resume: { text: 'Resume', done: 'resumed' },
-  resolve: {
-    text: 'Resolve…',
-    done: 'resolved',
-    note: { label: 'What was done?', submit: 'Resolve job', hint: 'A fault job resolves once the fault has cleared.' },
-  },
+  acknowledge: {},
+  start: {},
+  hold: { note: true },
+  resume: {},
+  resolve: { note: true },
 };
+
+const words = (action, part, vars) => t(`action.${action}.${part}`, vars);
 
 export function actionsFor(wo, user) {
   if (!FIELD_ROLES.has(user.role)) return [];
@@ -52,7 +48,7 @@ export function actionBar(wo, ctx) {
     const button = h(
       'button',
       { type: 'button', class: action === actions[0] ? 'primary' : 'secondary', dataset: { action } },
-      spec.text,
+      words(action, 'text'),
     );
     button.setAttribute('aria-describedby', `job-${wo.id}-title`);
     button.addEventListener('click', () => {
@@ -66,7 +62,6 @@ export function actionBar(wo, ctx) {
 
 function openNote(bar, opener, wo, action, ctx) {
   bar.parentElement.querySelector('form.note')?.remove();
-  const spec = ACTIONS[action].note;
   const id = `job-${wo.id}-${action}-note`;
   // why resolving would be refused (409 sign_off_missing), said before it is tried
   const unsigned = action === 'resolve' && wo.sign_off_required && !wo.signed_at;
@@ -86,14 +81,14 @@ function openNote(bar, opener, wo, action, ctx) {
   const form = h(
     'form',
     { class: 'note', dataset: { action } },
-    h('label', { for: id }, spec.label),
-    h('p', { id: `${id}-hint`, class: 'hint' }, unsigned ? `${t('signoff.required')} ${spec.hint}` : spec.hint),
+    h('label', { for: id }, words(action, 'label')),
+    h('p', { id: `${id}-hint`, class: 'hint' }, unsigned ? `${t('signoff.required')} ${words(action, 'hint')}` : words(action, 'hint')),
     textarea,
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'submit', class: 'primary' }, spec.submit),
-      h('button', { type: 'button', class: 'secondary', onclick: close }, 'Cancel'),
+      h('button', { type: 'submit', class: 'primary' }, words(action, 'submit')),
+      h('button', { type: 'button', class: 'secondary', onclick: close }, t('common.cancel')),
     ),
   );
   form.addEventListener('keydown', (event) => {
@@ -103,7 +98,7 @@ function openNote(bar, opener, wo, action, ctx) {
     event.preventDefault();
     const note = textarea.value.trim();
     if (!note) {
-      textarea.setCustomValidity('Write a few words first.');
+      textarea.setCustomValidity(t('action.note_empty'));
       textarea.reportValidity();
       return;
     }
@@ -124,7 +119,7 @@ async function run(where, wo, action, note, ctx) {
     const body = { channel: 'console' };
     if (note) body.note = note;
     const done = await submit(wo.id, `/api/work-orders/${wo.id}/${action}`, { json: body });
-    if (done.sent) announce(`${done.answer.number} ${ACTIONS[action].done}.`);
+    if (done.sent) announce(words(action, 'done', { number: done.answer.number }));
     else announce(t('outbox.kept', { number: wo.number }));
     ctx.changed(done.sent ? done.answer : wo, { focus: true });
     return true;

@@ -2,6 +2,7 @@
 // line, and the order jobs are listed in.
 
 import { badge, duration, h, timeEl } from './dom.js';
+import { t } from './i18n.js';
 import { actionBar } from './job_actions.js';
 import { maintenanceChip } from './maintenance.js';
 
@@ -10,8 +11,8 @@ export const WORKING = ['acknowledged', 'in_progress', 'on_hold'];
 
 // What is due next: the response while a job is open, the fix after that.
 export function dueOf(wo) {
-  if (wo.status === 'open') return { what: 'Respond', at: wo.respond_due_at };
-  if (WORKING.includes(wo.status)) return { what: 'Resolve', at: wo.resolve_due_at };
+  if (wo.status === 'open') return { what: 'respond', at: wo.respond_due_at };
+  if (WORKING.includes(wo.status)) return { what: 'resolve', at: wo.resolve_due_at };
   return { what: null, at: null };
 }
 
@@ -39,10 +40,11 @@ export function paintDue(el) {
   const left = Date.parse(at) - Date.now();
   el.classList.toggle('overdue', left < 0);
   el.replaceChildren(
-    `${el.dataset.what} by `,
+    t(`due.${el.dataset.what}_by`),
+    ' ',
     timeEl(at),
     ' · ',
-    h('strong', {}, left < 0 ? `overdue by ${duration(left)}` : `${duration(left)} left`),
+    h('strong', {}, t(left < 0 ? 'due.overdue' : 'due.left', { duration: duration(left) })),
   );
 }
 
@@ -54,7 +56,7 @@ export function tickDue(root) {
 function faultChip(wo, alarms) {
   if (wo.alarm_id === null || wo.alarm_id === undefined || !alarms.has(wo.alarm_id)) return null;
   const state = alarms.get(wo.alarm_id);
-  return h('span', { class: `chip fault-${state}` }, state === 'active' ? 'Fault active' : 'Fault cleared');
+  return h('span', { class: `chip fault-${state}` }, t(state === 'active' ? 'jobs.fault_active' : 'jobs.fault_cleared'));
 }
 
 // The job's equipment: a link to its page, or its id alone for a contractor (who has none).
@@ -89,7 +91,7 @@ export function jobCard(wo, ctx, { alarms = new Map(), headingLevel = 'h3', link
         { class: 'meta' },
         equipmentRef(wo, ctx),
         wo.equipment_id && wo.building ? ' · ' : null,
-        wo.building ? `building ${wo.building}` : null,
+        wo.building ? t('equipment.building', { id: wo.building }) : null,
         wo.assignee ? ` · ${wo.assignee.display_name ?? wo.assignee.username}` : null,
       ),
       dueLine(wo),

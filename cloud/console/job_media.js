@@ -18,7 +18,7 @@ function authImage(url, alt, blob = null) {
   fetch(url, { headers: { Authorization: `Bearer ${auth.token}` } })
     .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
     .then((blob) => { img.src = URL.createObjectURL(blob); })
-    .catch(() => { img.alt = `${alt} (not available)`; });
+    .catch(() => { img.alt = t('photos.unavailable', { alt }); });
   return img;
 }
 

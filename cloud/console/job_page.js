@@ -1,7 +1,8 @@
 // One job's page: its card with the actions, its description, its fault and its history.
 
 import { api } from './api.js';
-import { badge, clockTime, h, label, showError, timeEl } from './dom.js';
+import { badge, clockTime, h, showError, timeEl } from './dom.js';
+import { t, term } from './i18n.js';
 import { jobCard, tickDue } from './job_card.js';
 import { commentsSection, photosSection, signOffSection } from './job_media.js';
 import { checklistSection } from './job_work.js';
@@ -14,7 +15,7 @@ export class JobView {
   constructor(ctx, id) {
     this.ctx = ctx;
     this.id = Number(id);
-    this.title = 'Job';
+    this.title = t('job.title');
     this.cardCtx = {
       user: ctx.user,
       changed: (wo) => this.show(wo, { focus: true }),
@@ -23,9 +24,9 @@ export class JobView {
   }
 
   mount(main) {
-    this.heading = h('h1', { tabindex: -1 }, 'Job');
-    this.body = h('div', { class: 'job' }, h('p', {}, 'Loading…'));
-    main.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#/jobs' }, '← All jobs')), this.heading, this.body);
+    this.heading = h('h1', { tabindex: -1 }, t('job.title'));
+    this.body = h('div', { class: 'job' }, h('p', {}, t('common.loading')));
+    main.replaceChildren(h('p', { class: 'back' }, h('a', { href: '#/jobs' }, t('job.all'))), this.heading, this.body);
     this.tick = setInterval(() => tickDue(main), 30000);
     // A sign-off or a photo caption being written, or a signature drawn, and not yet sent:
     // kept until the page is next drawn from the job, which the person's own action does.
@@ -76,13 +77,13 @@ export class JobView {
     this.unsaved = false; // the page is drawn anew from the job
     this.stale = false;
     this.heading.textContent = wo.number;
-    document.title = `${wo.number} · Plantroom`;
+    document.title = t('frame.title', { page: wo.number });
     const alarms = wo.alarm ? new Map([[wo.alarm.id, wo.alarm.state]]) : new Map();
     const card = jobCard(wo, this.cardCtx, { alarms, headingLevel: 'h2', link: false });
     const parts = [
       heldNotice(wo.id),
       h('ul', { class: 'cards' }, card),
-      wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, 'Description'), h('p', { class: 'pre' }, wo.description)) : null,
+      wo.description ? h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, t('job.description')), h('p', { class: 'pre' }, wo.description)) : null,
       wo.alarm ? alarmSection(wo.alarm) : null,
       ...this.workSections(wo),
       ...(wo.kind === 'pm' ? [] : [reportersSection(wo.id)]),
@@ -90,7 +91,7 @@ export class JobView {
       h(
         'section',
         { 'aria-labelledby': 'history-h' },
-        h('h2', { id: 'history-h' }, 'History'),
+        h('h2', { id: 'history-h' }, t('job.history')),
         h('ol', { class: 'timeline' }, wo.events.map(eventItem)),
       ),
     ];
@@ -123,7 +124,7 @@ function alarmSection(alarm) {
   return h(
     'section',
     { 'aria-labelledby': 'alarm-h' },
-    h('h2', { id: 'alarm-h' }, 'Fault'),
+    h('h2', { id: 'alarm-h' }, t('job.fault')),
     h(
       'p',
       {},
@@ -136,20 +137,21 @@ function alarmSection(alarm) {
     h(
       'p',
       { class: 'meta' },
-      'Raised ',
+      t('job.raised'),
+      ' ',
       timeEl(alarm.raised_at),
-      alarm.occurrences > 1 ? ` · ${alarm.occurrences} times` : null,
-      alarm.cleared_at ? [' · cleared ', timeEl(alarm.cleared_at)] : null,
+      alarm.occurrences > 1 ? ` · ${t('alarms.times', { n: alarm.occurrences })}` : null,
+      alarm.cleared_at ? [' · ', t('alarms.cleared_at'), ' ', timeEl(alarm.cleared_at)] : null,
     ),
   );
 }
 
 function eventItem(event) {
-  const change = event.to_status && event.from_status ? ` (${label(event.from_status)} → ${label(event.to_status)})` : '';
+  const change = event.to_status && event.from_status ? ` (${term('status', event.from_status)} → ${term('status', event.to_status)})` : '';
   return h(
     'li',
     {},
-    h('p', {}, h('strong', {}, label(event.action)), change, ' by ', event.actor, ' · ', timeEl(event.at, clockTime(event.at))),
+    h('p', {}, h('strong', {}, term('event', event.action)), change, ' ', t('job.by', { actor: event.actor }), ' · ', timeEl(event.at, clockTime(event.at))),
     event.note ? h('p', { class: 'pre note-text' }, event.note) : null,
   );
 }

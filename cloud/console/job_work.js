@@ -3,7 +3,7 @@
 // change goes through the outbox (outbox.js): sent at once, or kept until there is signal.
 
 import { announce, h } from './dom.js';
-import { t } from './i18n.js';
+import { t, unitText } from './i18n.js';
 import { submit } from './outbox.js';
 
 const WORKING = new Set(['acknowledged', 'in_progress', 'on_hold']);
@@ -14,10 +14,12 @@ export function mayWork(wo, user) {
   return user.role === 'supervisor' || user.role === 'admin' || (owners && wo.assignee?.username === user.username);
 }
 
+const unitOf = (reading) => unitText(reading.unit);
+
 function limitsText(reading) {
-  if (reading.min != null && reading.max != null) return t('checklist.range', { min: reading.min, max: reading.max, unit: reading.unit });
-  if (reading.min != null) return `≥ ${reading.min} ${reading.unit}`;
-  if (reading.max != null) return `≤ ${reading.max} ${reading.unit}`;
+  if (reading.min != null && reading.max != null) return t('checklist.range', { min: reading.min, max: reading.max, unit: unitOf(reading) });
+  if (reading.min != null) return `≥ ${reading.min} ${unitOf(reading)}`;
+  if (reading.max != null) return `≤ ${reading.max} ${unitOf(reading)}`;
   return null;
 }
 
@@ -64,7 +66,7 @@ function stepItem(wo, step, i, editable, ctx) {
     input.addEventListener('input', () => flag(input.value));
     item.append(
       h('div', { class: 'field reading' },
-        h('label', { for: `${id}-value` }, t('checklist.reading', { unit: reading.unit })),
+        h('label', { for: `${id}-value` }, t('checklist.reading', { unit: unitOf(reading) })),
         input,
         h('p', { class: 'hint', id: `${id}-limits` }, limits ? t('checklist.limits', { limits }) : t('checklist.no_limits'))),
     );

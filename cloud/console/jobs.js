@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { h, reconcile } from './dom.js';
 import { compareJobs, jobCard, tickDue, WORKING } from './job_card.js';
+import { t } from './i18n.js';
 import { loadWindows, maintenanceSignature } from './maintenance.js';
 import { overlay } from './outbox.js';
 
@@ -26,7 +27,7 @@ function jobSignature(wo, alarms) {
 export class JobsView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.title = 'Jobs';
+    this.title = t('nav.jobs');
     this.jobs = new Map();
     this.alarms = new Map();
     this.buildings = [];
@@ -71,22 +72,22 @@ export class JobsView {
     this.openList = h('ul', { class: 'cards', 'aria-labelledby': 'open-h' });
     this.mineCount = h('span', { class: 'count' });
     this.openCount = h('span', { class: 'count' });
-    this.mineEmpty = h('p', { class: 'empty', hidden: true }, 'No jobs of yours are open.');
-    this.openEmpty = h('p', { class: 'empty', hidden: true }, 'No unassigned jobs in your buildings.');
+    this.mineEmpty = h('p', { class: 'empty', hidden: true }, t('jobs.mine_none'));
+    this.openEmpty = h('p', { class: 'empty', hidden: true }, t('jobs.open_none'));
     this.picker = h('details', { class: 'picker' });
     main.replaceChildren(
-      h('h1', { tabindex: -1 }, 'Jobs'),
+      h('h1', { tabindex: -1 }, t('nav.jobs')),
       h(
         'section',
         { 'aria-labelledby': 'mine-h' },
-        h('h2', { id: 'mine-h' }, 'My jobs ', this.mineCount),
+        h('h2', { id: 'mine-h' }, t('jobs.mine'), ' ', this.mineCount),
         this.mineEmpty,
         this.mineList,
       ),
       h(
         'section',
         { 'aria-labelledby': 'open-h' },
-        h('h2', { id: 'open-h' }, 'Unassigned in my buildings ', this.openCount),
+        h('h2', { id: 'open-h' }, t('jobs.open'), ' ', this.openCount),
         this.picker,
         this.openEmpty,
         this.openList,
@@ -143,23 +144,23 @@ export class JobsView {
         h('label', { for: id }, b),
       );
     });
-    const summary = h('summary', {}, `My buildings: ${this.summaryText(chosen)}`);
+    const summary = h('summary', {}, t('jobs.buildings', { which: this.summaryText(chosen) }));
     this.picker.replaceChildren(
       summary,
-      h('fieldset', {}, h('legend', {}, 'Show unassigned jobs in'), h('ul', { class: 'checks' }, boxes)),
+      h('fieldset', {}, h('legend', {}, t('jobs.buildings_legend')), h('ul', { class: 'checks' }, boxes)),
     );
   }
 
   summaryText(chosen) {
     const picked = this.buildings.filter((b) => chosen.has(b));
-    if (picked.length === this.buildings.length) return 'all';
-    return picked.length ? picked.join(', ') : 'none';
+    if (picked.length === this.buildings.length) return t('jobs.buildings_all');
+    return picked.length ? picked.join(t('common.list_separator')) : t('jobs.buildings_none');
   }
 
   pickBuildings() {
     const picked = [...this.picker.querySelectorAll('input:checked')].map((i) => i.value);
     localStorage.setItem(this.storageKey(), JSON.stringify(picked));
-    this.picker.querySelector('summary').textContent = `My buildings: ${this.summaryText(new Set(picked))}`;
+    this.picker.querySelector('summary').textContent = t('jobs.buildings', { which: this.summaryText(new Set(picked)) });
     this.render();
   }
 

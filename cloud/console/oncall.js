@@ -2,24 +2,25 @@
 // supervisors and admins, a form to put someone on call for a while (an override).
 
 import { api } from './api.js';
-import { announce, clockTime, h, timeEl } from './dom.js';
+import { announce, clockTime, h, personName, timeEl } from './dom.js';
+import { fromInput, t, term, timeZone } from './i18n.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
 const SHIFTS = 7;
 
-const who = (person) => person?.display_name || person?.username || 'nobody';
+const who = personName;
 
 function person(label, value) {
-  return h('p', { class: 'meta' }, `${label}: `, h('strong', {}, who(value)));
+  return h('p', { class: 'meta' }, t('common.label', { label }), h('strong', {}, who(value)));
 }
 
 function shiftsTable(rota) {
   return h(
     'table',
     { class: 'values' },
-    h('caption', {}, `Shifts (${rota.rotation}, hand-over ${rota.handover} ${rota.timezone})`),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'),
-      h('th', { scope: 'col' }, 'On call'), h('th', { scope: 'col' }, 'Backup'))),
+    h('caption', {}, t('oncall.shifts', { rotation: term('rotation', rota.rotation), handover: rota.handover, zone: rota.timezone })),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('oncall.from')), h('th', { scope: 'col' }, t('oncall.to')),
+      h('th', { scope: 'col' }, t('oncall.on_call')), h('th', { scope: 'col' }, t('oncall.backup')))),
     h(
       'tbody',
       {},
@@ -32,18 +33,18 @@ function shiftsTable(rota) {
 }
 
 function coversList(rota) {
-  if (!rota.covers.length) return h('p', { class: 'meta' }, 'No overrides or swaps ahead.');
+  if (!rota.covers.length) return h('p', { class: 'meta' }, t('oncall.no_covers'));
   return h(
     'ul',
     { class: 'covers' },
     rota.covers.map((c) =>
-      h('li', {}, `${c.kind}: ${who(c.user)} `, timeEl(c.starts_at), ' → ', timeEl(c.ends_at),
+      h('li', {}, `${term('cover', c.kind)}: ${who(c.user)} `, timeEl(c.starts_at), ' → ', timeEl(c.ends_at),
         c.note ? ` (${c.note})` : null),
     ),
   );
 }
 
-// The override form: a member of the rota, from and until (local time of this browser).
+// The override form: a member of the rota, from and until (the site's time).
 function overrideForm(team, rota, view) {
   const error = h('p', { class: 'form-error', role: 'alert' });
   const id = `cover-${team}`;
@@ -54,12 +55,12 @@ function overrideForm(team, rota, view) {
   const note = h('input', { id: `${id}-note`, name: 'note', maxlength: 256 });
   const form = h(
     'form',
-    { class: 'override', 'aria-label': `Override for ${team}` },
-    h('label', { for: user.id }, 'Who covers'), user,
-    h('label', { for: from.id }, 'From'), from,
-    h('label', { for: until.id }, 'Until'), until,
-    h('label', { for: note.id }, 'Note'), note,
-    h('button', { type: 'submit', class: 'primary' }, 'Add override'),
+    { class: 'override', 'aria-label': t('oncall.override_for', { team }) },
+    h('label', { for: user.id }, t('oncall.who_covers')), user,
+    h('label', { for: from.id }, t('oncall.from_zone', { zone: timeZone() })), from,
+    h('label', { for: until.id }, t('oncall.until_zone', { zone: timeZone() })), until,
+    h('label', { for: note.id }, t('oncall.note')), note,
+    h('button', { type: 'submit', class: 'primary' }, t('oncall.add_override')),
     error,
   );
   form.addEventListener('submit', async (event) => {
@@ -70,12 +71,12 @@ function overrideForm(team, rota, view) {
         method: 'POST',
         body: {
           user: user.value,
-          starts_at: new Date(from.value).toISOString(),
-          ends_at: new Date(until.value).toISOString(),
+          starts_at: fromInput(from.value).toISOString(),
+          ends_at: fromInput(until.value).toISOString(),
           note: note.value || null,
         },
       });
-      announce(`${user.value} is on call for ${team} from ${clockTime(new Date(from.value))}`);
+      announce(t('oncall.added', { name: user.value, team, from: clockTime(fromInput(from.value)) }));
       await view.refresh();
     } catch (failure) {
       error.textContent = failure.message;
@@ -92,16 +93,16 @@ function teamCard(now, rota, view) {
     h('h2', { class: 'card-title', id }, now.team, now.building ? ` · ${now.building}` : ''),
     now.has_rota
       ? [
-          person('On call', now.primary),
+          person(t('oncall.on_call'), now.primary),
           now.shift
-            ? h('p', { class: 'meta' }, 'until ', timeEl(now.cover?.ends_at ?? now.shift.ends_at))
+            ? h('p', { class: 'meta' }, t('oncall.until'), ' ', timeEl(now.cover?.ends_at ?? now.shift.ends_at))
             : null,
-          now.cover ? h('p', { class: 'meta' }, `(${now.cover.kind} by ${who(now.cover.created_by)})`) : null,
-          person('Backup', now.backup),
+          now.cover ? h('p', { class: 'meta' }, t('oncall.cover_by', { kind: term('cover', now.cover.kind), name: who(now.cover.created_by) })) : null,
+          person(t('oncall.backup'), now.backup),
         ]
-      : h('p', { class: 'meta' }, 'No rota: jobs go to the whole team.'),
-    person('Supervisor', now.supervisor),
-    person('Manager', now.manager),
+      : h('p', { class: 'meta' }, t('oncall.no_rota')),
+    person(t('oncall.supervisor'), now.supervisor),
+    person(t('oncall.manager'), now.manager),
     rota ? [shiftsTable(rota), coversList(rota)] : null,
     rota && OFFICE.has(view.ctx.user?.role) ? overrideForm(now.team, rota, view) : null,
   );
@@ -110,13 +111,13 @@ function teamCard(now, rota, view) {
 export class OnCallView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.title = 'On call';
+    this.title = t('nav.oncall');
   }
 
   mount(main) {
     this.list = h('ul', { class: 'cards', 'aria-labelledby': 'oncall-h' });
-    this.empty = h('p', { class: 'empty', hidden: true }, 'No teams yet.');
-    main.replaceChildren(h('h1', { tabindex: -1, id: 'oncall-h' }, 'On call now'), this.empty, this.list);
+    this.empty = h('p', { class: 'empty', hidden: true }, t('oncall.no_teams'));
+    main.replaceChildren(h('h1', { tabindex: -1, id: 'oncall-h' }, t('oncall.title')), this.empty, this.list);
   }
 
   async refresh() {

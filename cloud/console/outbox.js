@@ -48,7 +48,7 @@ export async function post(path, { json, parts }, key) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error ?? {};
-    const failure = new ApiError(response.status, error.code ?? 'http_error', error.message ?? `HTTP ${response.status}`);
+    const failure = new ApiError(response.status, error.code ?? 'http_error', error.message ?? t('api.http', { status: response.status }));
     if (response.status === 401) window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));
     throw failure;
   }

@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { badge, h, showError, timeEl } from './dom.js';
+import { t } from './i18n.js';
 
 const SHOWN = 5; // alarms listed in the banner; the rest are counted
 const POLL_MS = 30000; // how often the banner looks again
@@ -39,9 +40,9 @@ export class SystemAlarmBanner {
   render(page) {
     this.box.hidden = page.total === 0;
     const more = page.total - page.items.length;
-    const rest = more > 0 ? [h('p', { class: 'meta' }, `and ${more} more`)] : [];
+    const rest = more > 0 ? [h('p', { class: 'meta' }, t('system.more', { n: more }))] : [];
     this.box.replaceChildren(
-      h('h2', { class: 'visually-hidden' }, 'System alarms'),
+      h('h2', { class: 'visually-hidden' }, t('system.heading')),
       h('ul', {}, page.items.map((alarm) => this.item(alarm))),
       ...rest,
     );
@@ -57,8 +58,8 @@ export class SystemAlarmBanner {
         { class: 'card-head' },
         badge('severity', alarm.severity),
         h('strong', {}, alarm.subject),
-        h('span', { class: 'meta' }, 'since ', timeEl(alarm.raised_at)),
-        alarm.acknowledged ? h('span', { class: 'chip' }, `seen by ${alarm.acknowledged_by}`) : null,
+        h('span', { class: 'meta' }, t('system.since'), ' ', timeEl(alarm.raised_at)),
+        alarm.acknowledged ? h('span', { class: 'chip' }, t('system.seen_by', { name: alarm.acknowledged_by })) : null,
       ),
       h('p', {}, alarm.message),
       mayAck
@@ -75,7 +76,7 @@ export class SystemAlarmBanner {
                 this.refresh();
               },
             },
-            'Acknowledge',
+            t('alarm.acknowledge'),
           )
         : null,
     );

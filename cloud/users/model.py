@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,6 +26,9 @@ class User(Base):
     created_at: Mapped[datetime]
     # Messages' language (migration 0007_notify_outbox): "en" or "zh" (Simplified Chinese).
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # The person chose `language` (migration 0017_i18n_language_chosen); until they do, the
+    # console follows the browser's language and records it here.
+    language_chosen: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -58,6 +58,30 @@ class UserOut(OutModel):
     )
     created_at: datetime
     teams: list[TeamName]
+    language: Literal["en", "zh"] = Field(
+        description="of the console and of messages: en, or zh (Simplified Chinese)"
+    )
+    language_chosen: bool = Field(
+        description="the person chose it; until then the console follows the browser's"
+    )
+
+
+class ProfileOut(UserOut):
+    """The caller's own profile: what the console needs to show things their way."""
+
+    time_zone: str = Field(description="the site's time zone (IANA), in which times are shown")
+
+
+class ProfilePatch(BaseModel):
+    """What anyone signed in may change of their own profile."""
+
+    model_config = examples({"language": "zh"}, {"language": "en", "chosen": False})
+
+    language: Literal["en", "zh"]
+    chosen: bool = Field(
+        default=True,
+        description="false: the browser's language, recorded until the person chooses one",
+    )
 
 
 class UserPage(OutModel):

@@ -26,6 +26,7 @@ from plantroom.settings import CloudSettings
 # The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
 DEFAULT_TOKEN_TTL = timedelta(days=CloudSettings.model_fields["token_ttl_days"].default)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
+SELF = "me"  # `/api/users/me` is the caller's own profile: no user has that name
 MIN_PASSWORD = 8
 
 
@@ -72,6 +73,8 @@ def add_user(
         raise InvalidInput(
             f"username {username!r}: use 1-64 lower-case letters, digits, '_', '.', '-'"
         )
+    if username == SELF:
+        raise InvalidInput(f"username {SELF!r}: reserved for one's own profile (/api/users/me)")
     role = _role(role)
     if get_user(session, username) is not None:
         raise Conflict(f"user {username!r} already exists", code="user_exists")

@@ -57,6 +57,8 @@ async def test_admins_create_users_with_teams_and_a_token(api: Api) -> None:
         "has_password": True,
         "created_at": None,
         "teams": ["b1-plumbing"],
+        "language": "en",
+        "language_chosen": False,
     }
     token = body["token"]
     me = await api.client.get("/api/me", headers={"Authorization": f"Bearer {token}"})

@@ -122,6 +122,7 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("POST", "/api/me/contact-points/{point_id}/test"): ALL,
     ("POST", "/api/me/contact-points/{point_id}/verify"): ALL,
     ("PUT", "/api/me/language"): ALL,
+    ("PATCH", "/api/users/me"): ALL,
     # ... and the link a message carries: its signed token is the credential
     ("GET", "/ack/{token}"): PUBLIC,
     ("POST", "/ack/{token}"): PUBLIC,
@@ -802,6 +803,7 @@ BUILDERS: dict[Key, Builder] = {
         f"/api/me/contact-points/{f.contact_point(who, code=CODE)}/verify", body={"code": CODE}
     ),
     ("PUT", "/api/me/language"): lambda f, who: Call("/api/me/language", body={"language": "en"}),
+    ("PATCH", "/api/users/me"): lambda f, who: Call("/api/users/me", body={"language": "en"}),
     ("GET", "/api/users/{username}/contact-points"): lambda f, who: Call(
         f"/api/users/{f.new_user()}/contact-points"
     ),
