@@ -15,23 +15,23 @@ const today = () => new Date().toISOString().slice(0, 10);
 
 // The register's facts of `e` for the page's <dl>: only those registered.
 export function registerFacts(e) {
-  const fact = (key, ...value) => [h('dt', {}, t(key)), h('dd', {}, ...value)];
+  const fact = (name, ...value) => [h('dt', {}, name), h('dd', {}, ...value)];
   const out = [];
-  if (!e.connected) out.push(...fact('assets.connection', t('assets.register_only')));
+  if (!e.connected) out.push(...fact(t('assets.connection'), t('assets.register_only')));
   const made = [e.make, e.model].filter(Boolean).join(' ');
-  if (made) out.push(...fact('assets.make_model', made));
-  if (e.serial) out.push(...fact('assets.serial', e.serial));
-  if (e.install_date) out.push(...fact('assets.install_date', e.install_date));
+  if (made) out.push(...fact(t('assets.make_model'), made));
+  if (e.serial) out.push(...fact(t('assets.serial'), e.serial));
+  if (e.install_date) out.push(...fact(t('assets.install_date'), e.install_date));
   if (e.warranty_end) {
     const expired = e.warranty_end < today();
-    out.push(...fact('assets.warranty_end', e.warranty_end, expired ? ` (${t('assets.expired')})` : ''));
+    out.push(...fact(t('assets.warranty_end'), e.warranty_end, expired ? ` (${t('assets.expired')})` : ''));
   }
-  if (e.supplier) out.push(...fact('assets.supplier', e.supplier));
+  if (e.supplier) out.push(...fact(t('assets.supplier'), e.supplier));
   if (e.documents.length) {
     const links = e.documents.map((d) =>
       h('li', {}, h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer' }, d.title)),
     );
-    out.push(...fact('assets.documents', h('ul', { class: 'documents' }, links)));
+    out.push(...fact(t('assets.documents'), h('ul', { class: 'documents' }, links)));
   }
   return out;
 }

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from cloud.assets.kinds import ALL_KINDS
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Severity, WorkOrderStatus
 from cloud.notify.model import OutboxStatus
 from cloud.oncall.model import CoverKind
 from cloud.oncall.rota import Rotation
 from cloud.workorders.rules import Action
 from plantroom.canonical import CANONICAL, DIMENSIONLESS
-from plantroom.kinds import Kind
 from tests.harness import REPO
 
 CONSOLE = REPO / "cloud" / "console"
@@ -33,7 +33,7 @@ DOMAINS: dict[str, set[str]] = {
     "alarm_state": {s.value for s in AlarmState},
     "equipment_status": {s.value for s in EquipmentStatus},
     "message_status": {s.value for s in OutboxStatus},
-    "kind": {k.value for k in Kind},
+    "kind": set(ALL_KINDS),  # the telemetry kinds and the register-only kinds
     "point": {name for points in CANONICAL.values() for name in points},
     "state": {
         label for points in CANONICAL.values() for p in points.values() for label in p.labels
@@ -127,7 +127,7 @@ def test_chinese_words_are_chinese() -> None:
     """No English sentence left in the Chinese catalog: words of two or more Latin letters are
     only units, names, codes and the service's own words."""
     allowed = re.compile(
-        r"^(?:kg|kW|bar|mm|HTTP|API|JPEG|PNG|WebP|MB|English|Plantroom|tech|super|min)$"
+        r"^(?:kg|kW|bar|mm|HTTP|API|JPEG|PNG|WebP|MB|CSV|UTF|English|Plantroom|tech|super|min)$"
     )
     english = catalog("en")
     for key, text in catalog("zh-CN").items():
