@@ -134,7 +134,7 @@ class EquipmentState:
             for rule_id, state in self.rules.items()
             if state.active or state.pending_since is not None or state.clearing_since is not None
         }
-        history = {point: [[t, v] for t, v in samples] for point, samples in self.history.items()}
+        history = {point: list(samples) for point, samples in self.history.items()}  # of pairs
         return {"version": SNAPSHOT_VERSION, "rules": rules, "history": history}
 
     def restore(
