@@ -46,6 +46,7 @@ from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
 from simulators.generate import generate_site
 
+ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 30_000
 TOP = 12
 
@@ -136,9 +137,11 @@ def top_costs(profile: cProfile.Profile, count: int = TOP) -> list[tuple[str, fl
         if function.file_name == "~":  # a built-in
             where = name
         else:
-            parts = Path(function.file_name).with_suffix("").parts
-            package = parts.index("site-packages") + 1 if "site-packages" in parts else -2
-            where = f"{'.'.join(parts[package:])}:{name}"
+            path = Path(function.file_name).with_suffix("")
+            parts = path.relative_to(ROOT).parts if path.is_relative_to(ROOT) else path.parts
+            if "site-packages" in parts:
+                parts = parts[parts.index("site-packages") + 1 :]
+            where = f"{'.'.join(parts)}:{name}"
         out.append((where, function.tottime / total))
     return out
 
