@@ -14,6 +14,7 @@ locked and wait in SQLite's busy handler, which sleeps up to 100 ms between trie
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
@@ -71,10 +73,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text. orjson, several times faster than the standard library on numbers
+    (rule state is full of them); what it refuses (an integer beyond 64 bits) is written by
+    the standard library, as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; for a SQLite file its folder is created and its pragmas set."""
     parsed = _parse_url(url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_serializer": json_text}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if not database or database == ":memory:" or database.startswith("file:"):

@@ -208,7 +208,8 @@ class TelemetryConsumer(Runs):
             self._settings, client_id=self._client_id, persistent=self._persistent, stats=self.stats
         )
         self._receiver = receiver
-        await receiver.run(self._accept)
+        queue = self._queue
+        await receiver.run(self._accept, lambda: not queue.full())
 
     async def _accept(self, message: Publish) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this

@@ -4,6 +4,7 @@ telemetry and status, and the time of an edge agent's health report (for its clo
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from cloud.enums import EquipmentStatus
@@ -12,6 +13,11 @@ from plantroom.errors import InvalidMessage
 from plantroom.health import parse_edge_health
 from plantroom.schema import DEFAULT_MAX_CLOCK_SKEW_S, parse_telemetry
 from plantroom.topics import parse_edge_topic, parse_equipment_topic
+
+# Topics seen lately, parsed: the same few thousand topics arrive again and again. Bounded;
+# an invalid topic raises and is not kept.
+TOPIC_CACHE = 16_384
+_equipment_topic = lru_cache(maxsize=TOPIC_CACHE)(parse_equipment_topic)
 
 
 def parse_status(topic: str, payload: bytes | bytearray | str) -> EquipmentStatus | None:
@@ -53,7 +59,7 @@ def parse_item(
     InvalidMessage says why not, its subclass FutureTimestamp when the sample's time is more
     than `max_skew_s` ahead of `now_ms`."""
     try:
-        where, leaf = parse_equipment_topic(topic)
+        where, leaf = _equipment_topic(topic)
     except ValueError as exc:
         raise InvalidMessage(topic, str(exc)) from exc
     text = _text(topic, payload)

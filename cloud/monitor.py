@@ -1,9 +1,11 @@
 """The synchronous side of telemetry processing: validated messages in, registry updates and
 alarm/work-order changes out, one database transaction per batch.
 
-Runs on one worker thread (see `cloud.ingest`), which also owns the rule engine. If a batch
-fails, the transaction rolls back and the engine is reloaded from the database, so a retry
-sees exactly the state that was committed.
+Runs on one worker thread (see `cloud.ingest`), which also owns the rule engine and the
+registry's live columns (`cloud.live`: a sample changes them in memory, and each piece of
+equipment a batch touched is written once, at the end of its transaction). If a batch fails,
+the transaction rolls back and the engine and live columns are reloaded from the database, so
+a retry sees exactly the state that was committed.
 
 The engine's timers (a `for` duration running, a `clear_for` running) and its history (rate,
 trend and counter windows) are saved with the batch that changed them, in `rule_states`, so
@@ -16,19 +18,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud import faults
 from cloud.alarms.model import Alarm
-from cloud.clock import Clock, as_utc
+from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
 from cloud.equipment import Equipment, RuleState
 from cloud.incidents.service import IncidentManager
+from cloud.live import LiveEquipment, LiveRegistry
 from cloud.maintenance.window import Board
+from cloud.rules.base import Scalar
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleSet
 from cloud.rules.model import OutagePolicy
@@ -73,19 +77,10 @@ class MonitorStats:
     folded: int = 0
     batches: int = 0
     states_saved: int = 0
+    rows_written: int = 0  # registry rows written with the batches (one per equipment)
     rule_reloads: int = 0
     last_batch_at: datetime | None = None
     warned: set[str] = field(default_factory=set, repr=False)
-
-
-def newest(row: Equipment) -> datetime:
-    """The time a sample must reach to be news: the last sample's time, but never later than
-    when it arrived, so a sample stamped ahead (a fast clock, a forged time) cannot make the
-    real samples after it look old."""
-    assert row.last_ts is not None
-    if row.last_seen is None:
-        return row.last_ts
-    return min(as_utc(row.last_ts), as_utc(row.last_seen))
 
 
 class Monitor:
@@ -106,6 +101,7 @@ class Monitor:
         self._clock = clock
         self._sla = sla
         self._save_interval = save_interval
+        self._live = LiveRegistry()
         self._incidents = IncidentManager(outage or OutagePolicy(), engine.rules, site=site)
         self._unsaved: set[str] = set()  # equipment whose history grew since its last save
         self._saved_at: dict[str, float] = {}
@@ -135,16 +131,13 @@ class Monitor:
         self._needs_load = True
         self._engine.clear_all()
         with self._db.session() as session:
-            tracked = select(Equipment).where(
-                Equipment.in_inventory.is_(True), Equipment.connected.is_(True)
-            )  # register-only assets have no telemetry
-            for row in session.scalars(tracked):
+            for live in self._live.load(session):
                 self._engine.track(
-                    row.id,
-                    row.kind,
-                    values=row.last_values,
-                    last_seen=row.last_seen.timestamp() if row.last_seen else None,
-                    status=row.status.value,
+                    live.id,
+                    live.kind,
+                    values=live.values,
+                    last_seen=live.seen_s,
+                    status=live.status.value,
                 )
             for saved in session.scalars(select(RuleState)):
                 if self._engine.tracked(saved.equipment_id):
@@ -175,6 +168,7 @@ class Monitor:
         try:
             with self._db.session() as session:
                 self._apply(session, items)
+                self.stats.rows_written += self._live.write(session)
                 self._save_state(session, force=False)
         except Exception:
             log.exception(
@@ -242,39 +236,33 @@ class Monitor:
             self.stats.states_saved += 1
 
     def _apply(self, session: Session, items: Sequence[Item]) -> None:
-        ids = {i.topic.equipment for i in items if not isinstance(i, TickItem)}
-        rows = (
-            {row.id: row for row in session.scalars(select(Equipment).where(Equipment.id.in_(ids)))}
-            if ids
-            else {}
-        )
         for item in items:
             now = self._clock()
             if isinstance(item, TickItem):
                 self._transitions(session, self._engine.tick(at=now.timestamp()), now)
                 continue
-            row = self._known(rows, item.topic)
-            if row is None:
+            live = self._known(item.topic)
+            if live is None:
                 continue
             if isinstance(item, StatusItem):
                 self.stats.status += 1
-                self._set_status(session, row, item.status, now)
+                self._set_status(session, live, item.status, now)
             else:
                 self.stats.telemetry += 1
-                self._telemetry(session, row, item.telemetry, now)
+                self._telemetry(session, live, item.telemetry, now)
 
-    def _known(self, rows: dict[str, Equipment], topic: EquipmentTopic) -> Equipment | None:
-        row = rows.get(topic.equipment)
+    def _known(self, topic: EquipmentTopic) -> LiveEquipment | None:
+        live = self._live.get(topic.equipment)
         problem = None
-        if row is None or not row.in_inventory or not self._engine.tracked(row.id):
+        if live is None or not self._engine.tracked(live.id):
             problem = "is not in the inventory"
-        elif topic.site != self._site or topic.building != row.building or topic.kind != row.kind:
+        elif topic.site != self._site or topic.building != live.building or topic.kind != live.kind:
             problem = (
-                f"is registered as {self._site}/{row.building}/{row.kind}, "
+                f"is registered as {self._site}/{live.building}/{live.kind}, "
                 f"not {topic.site}/{topic.building}/{topic.kind}"
             )
         if problem is None:
-            return row
+            return live
         self.stats.unknown_equipment += 1
         key = f"{topic.site}/{topic.building}/{topic.kind}/{topic.equipment}"
         if key not in self.stats.warned and len(self.stats.warned) < MAX_WARNED_UNKNOWN:
@@ -283,33 +271,35 @@ class Monitor:
         return None
 
     def _set_status(
-        self, session: Session, row: Equipment, status: EquipmentStatus, now: datetime
+        self, session: Session, live: LiveEquipment, status: EquipmentStatus, now: datetime
     ) -> None:
-        if row.status is status:
+        if live.status is status:
             return
-        log.info("equipment %s is %s (was %s)", row.id, status.value, row.status.value)
-        row.status = status
-        row.status_changed_at = now
+        log.info("equipment %s is %s (was %s)", live.id, status.value, live.status.value)
+        live.status = status
+        self._live.write_status(session, live, now)
         self._transitions(
-            session, self._engine.set_status(row.id, status.value, at=now.timestamp()), now
+            session, self._engine.set_status(live.id, status.value, at=now.timestamp()), now
         )
 
-    def _telemetry(self, session: Session, row: Equipment, t: Telemetry, now: datetime) -> None:
-        sample_at = datetime.fromtimestamp(t.ts / 1000, UTC)
-        if row.last_ts is not None and sample_at < newest(row):
+    def _telemetry(
+        self, session: Session, live: LiveEquipment, t: Telemetry, now: datetime
+    ) -> None:
+        newest = live.newest_s()
+        if newest is not None and t.ts / 1000 < newest:
             # An older sample (replayed from an edge buffer): history for InfluxDB, not news.
             self.stats.out_of_order += 1
             return
-        values = dict(t.points)
-        for name, quality in (t.quality or {}).items():
-            if quality is Quality.UNAVAILABLE and name in values:
-                values[name] = None
-        row.last_values = {**row.last_values, **values}
-        row.last_seen = now
-        row.last_ts = sample_at
-        row.last_seq = t.seq
-        self._set_status(session, row, EquipmentStatus.ONLINE, now)
-        self._transitions(session, self._engine.observe(row.id, values, at=now.timestamp()), now)
+        values: dict[str, Scalar] = t.points
+        if t.quality:
+            values = dict(values)
+            for name, quality in t.quality.items():
+                if quality is Quality.UNAVAILABLE and name in values:
+                    values[name] = None
+        live.take(values, ts_ms=t.ts, seq=t.seq, now=now)
+        self._live.mark(live)
+        self._set_status(session, live, EquipmentStatus.ONLINE, now)
+        self._transitions(session, self._engine.observe(live.id, values, at=now.timestamp()), now)
 
     def _transitions(self, session: Session, transitions: list[Transition], now: datetime) -> None:
         for transition in transitions:

@@ -10,8 +10,10 @@ persistent session (`clean_start=False`, a session that does not expire): the br
 what arrives while the cloud restarts. Without one each start is a new clean session.
 
 At `RECEIVE_MAXIMUM` unacknowledged QoS 1 messages the subscriber stops reading the socket and
-the broker holds the rest. QoS 0 messages are not held back by the broker: past `MQTT_BUFFER`
-waiting messages one is dropped and counted.
+the broker holds the rest. The acknowledgements of the messages handed on in one go are sent
+together, at most `ACK_EVERY` at a time, and always before the consumer waits for room: one
+write to the socket rather than one per message. QoS 0 messages are not held back by the
+broker: past `MQTT_BUFFER` waiting messages one is dropped and counted.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ RECEIVE_MAXIMUM = 1000
 # The buffer in front of the consumer's queue. QoS 1 messages in it are not acknowledged yet,
 # so the Receive Maximum bounds them; a QoS 0 message arriving when it is full is dropped.
 MQTT_BUFFER = 20_000
+# At most this many messages handed on before their acknowledgements are sent (one write)
+ACK_EVERY = 100
 
 Accept = Callable[[Publish], Awaitable[None]]
+HasRoom = Callable[[], bool]
 
 
 @dataclass(slots=True)
@@ -115,13 +120,16 @@ class Receiver:
                 stats.dropped,
             )
 
-    async def run(self, accept: Accept) -> None:
-        """Hand each message to `accept` and acknowledge it when `accept` returns: while it
-        waits (the consumer's queue full), acknowledgements wait and the broker holds back."""
+    async def run(self, accept: Accept, has_room: HasRoom = lambda: True) -> None:
+        """Hand each message to `accept` and acknowledge it once `accept` has returned: while
+        it waits (the consumer's queue full), acknowledgements wait and the broker holds
+        back. `has_room()` says whether `accept` would return at once; when it would not,
+        the acknowledgements of what was handed on already go out first."""
         subscriber = self._subscriber
         connection = asyncio.create_task(subscriber.run(), name="cloud-ingest-connection")
         connection.add_done_callback(lambda _: self._arrived.set())
         incoming = self._incoming
+        taken: list[AckToken] = []  # handed on, not acknowledged yet
         try:
             while True:
                 await self._arrived.wait()
@@ -134,9 +142,17 @@ class Receiver:
                     generation, _, qos = token
                     if qos and generation != subscriber.generation:
                         continue  # from a connection since lost: the broker sends it again
+                    if taken and (len(taken) >= ACK_EVERY or not has_room()):
+                        subscriber.ack(taken)
+                        taken.clear()
                     await accept(message)
-                    subscriber.ack((token,))
+                    taken.append(token)
+                if taken:
+                    subscriber.ack(taken)
+                    taken.clear()
         finally:
+            if taken:  # handed on (queued) before a cancellation: acknowledged
+                subscriber.ack(taken)
             subscriber.stop()
             await asyncio.shield(connection)
             incoming.clear()

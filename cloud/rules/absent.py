@@ -76,6 +76,7 @@ class Judged:
     clear_when: ConditionBase | None
     time_dependent: bool
     shown: tuple[str, ...]  # the points an alarm message shows: those the condition reads
+    points: frozenset[str]  # every point its condition, `when` and `clear_when` read
 
 
 def specialise(rule: Rule, provided: frozenset[str] | None) -> Judged:
@@ -96,6 +97,7 @@ def specialise(rule: Rule, provided: frozenset[str] | None) -> Judged:
         clear_when=clear_when,
         time_dependent=any(c.time_dependent() for c in parts),
         shown=tuple(sorted(condition.points())),
+        points=frozenset().union(*(c.points() for c in parts)),
     )
 
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from cloud.rules.base import (
     ConditionBase,
@@ -228,12 +228,13 @@ class Status(ConditionBase):
 class AnyOf(ConditionBase):
     tag: ClassVar[str] = "any"
     any: list[Condition] = Field(min_length=1)
+    _order: tuple[ConditionBase, ...] = PrivateAttr(default=())
+
+    def model_post_init(self, context: Any) -> None:
+        self._order = cheap_first(self.any)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
-        results = [c.evaluate(ctx, active) for c in self.any]
-        if any(r is True for r in results):
-            return True
-        return False if all(r is False for r in results) else None
+        return _until(self._order, ctx, active, decisive=True)
 
     def points(self) -> frozenset[str]:
         return frozenset().union(*(c.points() for c in self.any))
@@ -251,12 +252,13 @@ class AnyOf(ConditionBase):
 class AllOf(ConditionBase):
     tag: ClassVar[str] = "all"
     all: list[Condition] = Field(min_length=1)
+    _order: tuple[ConditionBase, ...] = PrivateAttr(default=())
+
+    def model_post_init(self, context: Any) -> None:
+        self._order = cheap_first(self.all)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
-        results = [c.evaluate(ctx, active) for c in self.all]
-        if any(r is False for r in results):
-            return False
-        return True if all(r is True for r in results) else None
+        return _until(self._order, ctx, active, decisive=False)
 
     def points(self) -> frozenset[str]:
         return frozenset().union(*(c.points() for c in self.all))
@@ -269,6 +271,29 @@ class AllOf(ConditionBase):
 
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.all)
+
+
+def _until(
+    parts: Sequence[ConditionBase], ctx: Context, active: bool, *, decisive: bool
+) -> bool | None:
+    """Judge `parts` in turn until one answers `decisive` (true for an `any`, false for an
+    `all`), which is the answer; if none does: unknown if one was, else `not decisive`."""
+    unknown = False
+    for part in parts:
+        result = part.evaluate(ctx, active)
+        if result is decisive:
+            return decisive
+        if result is None:
+            unknown = True
+    return None if unknown else not decisive
+
+
+def cheap_first(conditions: Sequence[ConditionBase]) -> tuple[ConditionBase, ...]:
+    """The order `any` and `all` judge their parts in: those that read only values first,
+    those that scan a window of history last, so that a part that decides the whole (a true
+    one in an `any`, a false one in an `all`) spares the scans. The result is the same in
+    any order: judging has no side effects."""
+    return tuple(sorted(conditions, key=lambda c: bool(c.history_points())))
 
 
 def _merge_windows(conditions: Sequence[ConditionBase]) -> dict[str, float]:

@@ -27,7 +27,6 @@ Not thread-safe: one caller at a time (the cloud service feeds it from one worke
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
@@ -45,11 +44,13 @@ from cloud.rules.state import (
     append,
     as_number,
     describe,
+    new_samples,
     step,
     trim,
 )
 
 MAX_HISTORY_SAMPLES = 4096
+_UNSET = object()  # a point not known yet
 
 __all__ = ["MAX_HISTORY_SAMPLES", "Change", "Changes", "RuleEngine", "Transition"]
 
@@ -216,6 +217,7 @@ class RuleEngine:
             state.active = True
             state.pending_since = None
             state.clearing_since = None
+            state.settled = False
 
     def mark_inactive(self, equipment_id: str, rule_id: str) -> None:
         """Forget an alarm known not to be active (it cleared while the state was saved)."""
@@ -223,6 +225,7 @@ class RuleEngine:
         if state is not None and state.active:
             state.active = False
             state.clearing_since = None
+            state.settled = False
 
     def is_active(self, equipment_id: str, rule_id: str) -> bool:
         eq = self._equipment.get(equipment_id)
@@ -260,10 +263,22 @@ class RuleEngine:
     def observe(
         self, equipment_id: str, values: Mapping[str, Scalar], *, at: float | None = None
     ) -> list[Transition]:
-        """New point values from telemetry; the points not in `values` keep their value."""
+        """New point values from telemetry; the points not in `values` keep their value.
+
+        Only the rules a sample can move are judged: those reading a point whose value it
+        changed, those that depend on time (stale data, windows, time of day), and those whose
+        last judgement changed their state or left a timer running. Any other rule was judged
+        on the same inputs already and would not change (see `RuleState.settled`)."""
         now = self._clock() if at is None else at
         eq = self._equipment[equipment_id]
-        eq.values.update(values)
+        known = eq.values
+        changed = {
+            point
+            for point, value in values.items()
+            if (old := known.get(point, _UNSET)) is not value
+            and (type(old) is not type(value) or old != value)
+        }
+        known.update(values)
         eq.last_seen = now
         windows = self._windows.get(eq.kind, {})
         for point, window in windows.items():
@@ -272,11 +287,13 @@ class RuleEngine:
             value = as_number(values[point])
             if value is None:
                 continue
-            samples = eq.history.setdefault(point, deque(maxlen=self._max_history))
+            samples = eq.history.get(point)
+            if samples is None:
+                samples = eq.history[point] = new_samples(window, self._max_history)
             append(samples, now, value, window, self._max_history)
             trim(samples, now - window.seconds)
             self._changes.history.add(equipment_id)
-        return self._evaluate(equipment_id, eq, now, only_time=False)
+        return self._evaluate(equipment_id, eq, now, only_time=False, changed=changed)
 
     def set_status(
         self, equipment_id: str, status: str, *, at: float | None = None
@@ -302,8 +319,16 @@ class RuleEngine:
     # -- evaluation --------------------------------------------------------------------------
 
     def _evaluate(
-        self, equipment_id: str, eq: EquipmentState, now: float, *, only_time: bool
+        self,
+        equipment_id: str,
+        eq: EquipmentState,
+        now: float,
+        *,
+        only_time: bool,
+        changed: frozenset[str] | set[str] | None = None,
     ) -> list[Transition]:
+        """Judge the equipment's rules at `now`: all of them; with `only_time`, those time can
+        move; with `changed` (the points a sample changed), those the sample can move."""
         ctx = Context(
             now=now,
             values=eq.values,
@@ -316,14 +341,20 @@ class RuleEngine:
         for judged in self._judged[equipment_id]:
             rule = judged.rule
             state = eq.rules[rule.id]
-            timing = state.pending_since is not None or state.clearing_since is not None
-            if only_time and not timing and not judged.time_dependent:
-                continue
+            if not judged.time_dependent:
+                if only_time:
+                    if state.pending_since is None and state.clearing_since is None:
+                        continue
+                elif changed is not None and state.settled and changed.isdisjoint(judged.points):
+                    continue
             result = judge(judged, ctx, state.active)
             before = (state.active, state.pending_since, state.clearing_since)
             change = step(rule, state, result, now)
             if (state.active, state.pending_since, state.clearing_since) != before:
                 self._changes.rules.add(equipment_id)
+                state.settled = False
+            else:
+                state.settled = state.pending_since is None and state.clearing_since is None
             if change is not None:
                 snapshot = {p: eq.values.get(p) for p in judged.shown}
                 shown = describe(snapshot)

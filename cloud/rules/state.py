@@ -18,6 +18,7 @@ from typing import Any
 
 from cloud.rules.base import Scalar
 from cloud.rules.model import Rule
+from cloud.rules.windowed import CounterSamples
 
 SNAPSHOT_VERSION = 1
 Samples = deque[tuple[float, float]]
@@ -43,6 +44,10 @@ class RuleState:
     active: bool = False
     pending_since: float | None = None
     clearing_since: float | None = None
+    # The last judgement changed nothing and left no timer running: judged again on the same
+    # point values, status and time-independent conditions, the rule would not change either.
+    # Anything that changes the state from outside leaves it False. Not saved.
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,11 @@ def as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def new_samples(window: Window, max_history: int) -> Samples:
+    """An empty history for a point with this window (a counter's keeps its running rise)."""
+    return CounterSamples(max_history) if window.counter else deque(maxlen=max_history)
+
+
 def append(samples: Samples, now: float, value: float, window: Window, max_history: int) -> None:
     """Add a sample to a point's history, the newest of a slot replacing the one before it;
     a counter's fall (a reset) is never replaced, so counter deltas stay exact."""
@@ -92,7 +102,8 @@ def append(samples: Samples, now: float, value: float, window: Window, max_histo
     if len(samples) >= 2 and now - samples[-2][0] < window.resolution(max_history):
         last = samples[-1][1]
         if not window.counter or value >= last:
-            samples[-1] = (now, value)
+            samples.pop()  # replaced (popped, not set: see CounterSamples)
+            samples.append((now, value))
             return
     samples.append((now, value))
 
@@ -123,7 +134,7 @@ class EquipmentState:
             for rule_id, state in self.rules.items()
             if state.active or state.pending_since is not None or state.clearing_since is not None
         }
-        history = {point: [[t, v] for t, v in samples] for point, samples in self.history.items()}
+        history = {point: list(samples) for point, samples in self.history.items()}  # of pairs
         return {"version": SNAPSHOT_VERSION, "rules": rules, "history": history}
 
     def restore(
@@ -143,18 +154,20 @@ class EquipmentState:
                 state.active = bool(saved.get("active"))
                 state.pending_since = as_number(saved.get("pending_since"))
                 state.clearing_since = as_number(saved.get("clearing_since"))
+                state.settled = False
         history = data.get("history")
         if isinstance(history, dict):
             for point, samples in history.items():
                 if point not in windows or not isinstance(samples, list):
                     continue
-                restored: Samples = deque(maxlen=max_history)
+                restored = new_samples(windows[point], max_history)
                 for sample in samples:
                     if not isinstance(sample, list | tuple) or len(sample) != 2:
                         continue
                     at, value = as_number(sample[0]), as_number(sample[1])
-                    if at is not None and value is not None:
-                        restored.append((at, value))
+                    if at is None or value is None or (restored and at < restored[-1][0]):
+                        continue  # not a sample, or out of time order
+                    restored.append((at, value))
                 if restored:
                     self.history[point] = restored
 

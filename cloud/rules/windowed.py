@@ -3,6 +3,8 @@ least-squares trend (`cloud.rules.conditions` has the language they belong to)."
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -19,6 +21,44 @@ def value_at(samples: Sequence[tuple[float, float]], at: float) -> tuple[float, 
             break
         found = sample
     return found
+
+
+def rise(previous: float, value: float) -> float:
+    """How much a counter rose from `previous` to `value`: a fall is a reset, after which it
+    counted up from zero."""
+    return value - previous if value >= previous else value
+
+
+class CounterSamples(deque[tuple[float, float]]):
+    """A counter's samples, oldest first, with beside each the counter's rise since the first
+    one (`rises`), so that its increase over a window is one subtraction, not a pass over
+    every sample of the window. Kept in step by `append`, `pop` and `popleft`, the only
+    changes the engine makes (it replaces the newest sample by popping it); `Increase` makes
+    the pass when they are not in step. Samples must come in time order."""
+
+    __slots__ = ("rises",)
+
+    def __init__(self, maxlen: int) -> None:
+        super().__init__(maxlen=maxlen)
+        self.rises: deque[float] = deque(maxlen=maxlen)
+
+    def append(self, sample: tuple[float, float], /) -> None:
+        self.rises.append(self.rises[-1] + rise(self[-1][1], sample[1]) if self else 0.0)
+        super().append(sample)
+
+    def popleft(self) -> tuple[float, float]:
+        if self.rises:
+            self.rises.popleft()
+        return super().popleft()
+
+    def pop(self) -> tuple[float, float]:  # type: ignore[override]  # as typeshed's deque.pop
+        if self.rises:
+            self.rises.pop()
+        return super().pop()
+
+
+def _time(sample: tuple[float, float]) -> float:
+    return sample[0]
 
 
 class OverWindow(ConditionBase):
@@ -120,6 +160,10 @@ class Increase(OverWindow):
         if not samples:
             return None
         start = ctx.now - self.window
+        if isinstance(samples, CounterSamples) and len(samples.rises) == len(samples):
+            base_index = bisect_right(samples, start, key=_time) - 1  # the sample in force
+            rises = samples.rises
+            return rises[-1] - rises[max(base_index, 0)], base_index >= 0
         base = value_at(samples, start)
         covered = base is not None
         previous = base[1] if base is not None else samples[0][1]
@@ -127,7 +171,7 @@ class Increase(OverWindow):
         for at, value in samples:
             if at <= start:
                 continue
-            total += value - previous if value >= previous else value
+            total += rise(previous, value)
             previous = value
         return total, covered
 

@@ -486,3 +486,43 @@ def test_a_reload_that_fails_while_the_database_is_down_is_retried_before_the_ne
     rig.send(item)  # reloaded first, so the pump is known and its fault raised
     assert rig.count(Alarm) == 1 and rig.count(WorkOrder) == 1
     assert rig.monitor.stats.unknown_equipment == 0
+
+
+def test_a_batch_writes_each_piece_of_equipment_once_with_its_newest_sample(rig: Rig) -> None:
+    rig.send(rig.item("p1", {"speed": 1450, "dry_run": False}))
+    written = rig.monitor.stats.rows_written
+    rig.clock.advance(1)
+    rig.send(
+        rig.item("p1", {"speed": 1460}),
+        rig.item("e1", {"floor": 3}, kind="elevator", building="b2"),
+        rig.item("p1", {"speed": 1470, "leak": False}),
+        rig.item("p1", {"speed": 1470}),  # nothing new but its time and sequence number
+    )
+    assert rig.monitor.stats.rows_written == written + 2
+    with rig.db.sessions() as session:
+        p1 = registry.get(session, "p1")
+        assert p1.last_values == {"speed": 1470, "dry_run": False, "leak": False}
+        assert p1.last_seq == rig.seq and p1.last_seen == rig.clock()
+        assert registry.get(session, "e1").last_values == {"floor": 3}
+
+
+def test_a_failed_batch_leaves_the_registry_as_committed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig.send(rig.item("p1", {"speed": 1450}))
+    committed_seq = rig.seq
+    real = faults.apply
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("cloud.monitor.faults.apply", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        rig.send(rig.item("p1", {"speed": 1500, "leak": True}))
+    with rig.db.sessions() as session:
+        p1 = registry.get(session, "p1")
+        assert p1.last_values == {"speed": 1450} and p1.last_seq == committed_seq
+    monkeypatch.setattr("cloud.monitor.faults.apply", real)
+    rig.send(rig.item("p1", {"dry_run": False}))  # merged over what was committed
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").last_values == {"speed": 1450, "dry_run": False}

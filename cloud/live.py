@@ -1,0 +1,166 @@
+"""What telemetry last said about each piece of equipment, as the monitor holds it.
+
+The registry's live columns (`status`, `last_values`, `last_seen`, `last_ts`, `last_seq` of
+`cloud.equipment.Equipment`) have one writer: the monitor, on its one thread (one cloud process
+per share group, see docs/api.md). So it reads them once (`load`, at start and after a failed
+batch) and keeps them here, with where each piece of equipment is registered, rather than
+loading ORM rows for every batch:
+
+* a sample changes only this copy and marks its equipment; at the end of the batch, in the
+  batch's transaction, `write` stores every marked piece of equipment once, however many of
+  its samples the batch held, in one executemany per statement shape (a sample whose values
+  are the ones known already does not rewrite `last_values`);
+* a status change is written at once (`write_status`), through the ORM so that objects of the
+  session see it: the incident logic of the same batch counts lost devices by their status.
+
+If the batch fails, its transaction rolls back and the monitor reloads this copy with the
+rule engine, so neither keeps what was not committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from cloud.clock import as_utc
+from cloud.enums import EquipmentStatus
+from cloud.equipment import Equipment
+
+_TABLE = cast(Table, Equipment.__table__)
+_SEEN: dict[str, Any] = {
+    "last_seen": bindparam("b_seen"),
+    "last_ts": bindparam("b_ts"),
+    "last_seq": bindparam("b_seq"),
+}
+_WRITE_SEEN = update(_TABLE).where(_TABLE.c.id == bindparam("b_id")).values(**_SEEN)
+_WRITE_VALUES = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(last_values=bindparam("b_values"), **_SEEN)
+)
+
+
+@dataclass(slots=True)
+class LiveEquipment:
+    """One piece of equipment: where it is registered, and its live columns."""
+
+    id: str
+    building: str
+    kind: str
+    status: EquipmentStatus
+    values: dict[str, Any]
+    last_seen: datetime | None = None
+    seen_s: float | None = None  # last_seen in epoch seconds
+    last_ts_ms: int | None = None  # the edge time of the last sample
+    last_seq: int | None = None
+    values_changed: bool = field(default=False, repr=False)
+
+    def newest_s(self) -> float | None:
+        """The time a sample must reach to be news (epoch seconds): the last sample's time,
+        but never later than when it arrived, so a sample stamped ahead (a fast clock, a
+        forged time) cannot make the real samples after it look old. None before any."""
+        if self.last_ts_ms is None:
+            return None
+        last_ts = self.last_ts_ms / 1000
+        return last_ts if self.seen_s is None else min(last_ts, self.seen_s)
+
+    def take(self, values: Mapping[str, Any], *, ts_ms: int, seq: int, now: datetime) -> None:
+        """A sample's values (merged over those known), times and sequence number."""
+        known = self.values
+        for name, value in values.items():
+            old = known.get(name, _UNSET)
+            if old is not value and (type(old) is not type(value) or old != value):
+                known[name] = value
+                self.values_changed = True
+        self.last_seen = now
+        self.seen_s = now.timestamp()
+        self.last_ts_ms = ts_ms
+        self.last_seq = seq
+
+
+_UNSET = object()
+
+
+class LiveRegistry:
+    """The live columns of the equipment in the inventory, by id; see the module."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, LiveEquipment] = {}
+        self._dirty: dict[str, LiveEquipment] = {}
+
+    def load(self, session: Session) -> list[LiveEquipment]:
+        """Read the equipment in the inventory; returns it (and forgets what was marked)."""
+        self._rows.clear()
+        self._dirty.clear()
+        tracked = select(Equipment).where(
+            Equipment.in_inventory.is_(True), Equipment.connected.is_(True)
+        )  # register-only assets have no telemetry
+        for row in session.scalars(tracked):
+            last_seen = as_utc(row.last_seen) if row.last_seen is not None else None
+            self._rows[row.id] = LiveEquipment(
+                id=row.id,
+                building=row.building,
+                kind=row.kind,
+                status=row.status,
+                values=dict(row.last_values),
+                last_seen=last_seen,
+                seen_s=last_seen.timestamp() if last_seen is not None else None,
+                last_ts_ms=(
+                    round(as_utc(row.last_ts).timestamp() * 1000)
+                    if row.last_ts is not None
+                    else None
+                ),
+                last_seq=row.last_seq,
+            )
+        return list(self._rows.values())
+
+    def get(self, equipment_id: str) -> LiveEquipment | None:
+        return self._rows.get(equipment_id)
+
+    def mark(self, live: LiveEquipment) -> None:
+        """`live` has taken a sample: written by the next `write`."""
+        self._dirty[live.id] = live
+
+    def write_status(self, session: Session, live: LiveEquipment, now: datetime) -> None:
+        session.execute(
+            update(Equipment)
+            .where(Equipment.id == live.id)
+            .values(status=live.status, status_changed_at=now)
+        )
+
+    def write(self, session: Session) -> int:
+        """Store what the marked equipment took, in `session`'s transaction; returns how
+        many rows it wrote."""
+        if not self._dirty:
+            return 0
+        with_values: list[dict[str, Any]] = []
+        seen_only: list[dict[str, Any]] = []
+        for live in self._dirty.values():
+            row: dict[str, Any] = {
+                "b_id": live.id,
+                "b_seen": live.last_seen,
+                "b_ts": (
+                    datetime.fromtimestamp(live.last_ts_ms / 1000, UTC)
+                    if live.last_ts_ms is not None
+                    else None
+                ),
+                "b_seq": live.last_seq,
+            }
+            if live.values_changed:
+                row["b_values"] = live.values
+                live.values_changed = False
+                with_values.append(row)
+            else:
+                seen_only.append(row)
+        if with_values:
+            session.execute(_WRITE_VALUES, with_values)
+        if seen_only:
+            session.execute(_WRITE_SEEN, seen_only)
+        written = len(self._dirty)
+        self._dirty.clear()
+        return written
