@@ -296,10 +296,8 @@ def counts(jobs: Iterable[Job], now: datetime) -> Counts:
     )
 
 
-# -- the report of a period ----------------------------------------------------------------
-
-# key → (name, unit, target attribute of `Targets` or None, better when higher); the names are
-# marked for the message catalog (`cloud.locale`) and translated where they are shown
+# -- the report of a period: key → (name, unit, `Targets` attribute or None, higher is better);
+# the names are marked for the message catalog (`cloud.locale`), translated where shown -------
 DEFINITIONS: dict[str, tuple[str, str, str | None, bool]] = {
     "mtta_s": (N_("Mean time to acknowledge"), "s", None, False),
     "mttr_s": (N_("Mean time to repair"), "s", None, False),
