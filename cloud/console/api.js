@@ -30,6 +30,9 @@ export class ApiError extends Error {
 export const network = { online: navigator.onLine };
 
 export function reached(online) {
+  // an answer that set out before the device lost its signal does not mean it is back: while
+  // the browser itself says it is offline, only its 'online' event brings the console back
+  if (online && navigator.onLine === false) return;
   if (network.online === online) return;
   network.online = online;
   window.dispatchEvent(new CustomEvent('plantroom:network', { detail: { online } }));

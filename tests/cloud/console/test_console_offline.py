@@ -110,7 +110,7 @@ def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
         expect(items.nth(0).locator(".pending")).to_have_count(0, timeout=30_000)
 
         context.set_offline(True)
-        expect(page.locator("#live")).to_have_text("Offline")
+        expect(page.locator("#live")).to_have_text("Offline", timeout=30_000)
         for i in (1, 2, 3):
             answer(items.nth(i), steps[i], "Pass")
             expect(items.nth(i).locator(".pending")).to_contain_text("waiting to send")
@@ -130,7 +130,7 @@ def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
         page.reload()
         expect(page.get_by_role("heading", level=1)).to_contain_text(visit["number"])
         expect(page.locator("#outbox")).to_have_text("5 waiting to send")
-        expect(page.locator("#live")).to_have_text("Offline")
+        expect(page.locator("#live")).to_have_text("Offline", timeout=30_000)
         expect(items).to_have_count(len(steps))
         expect(items.nth(3).locator(".pending")).to_contain_text("waiting to send")
         expect(page.locator(".comment-list")).to_contain_text("Pit light out")
@@ -168,7 +168,7 @@ def test_a_job_someone_else_took_while_offline_shows_the_conflict(lift: Stack) -
     visit = raise_visit(stack)
     with on_a_phone(stack, visit) as (context, page):
         context.set_offline(True)
-        expect(page.locator("#live")).to_have_text("Offline")
+        expect(page.locator("#live")).to_have_text("Offline", timeout=30_000)
         page.get_by_role("button", name="Acknowledge").click()
         page.get_by_role("button", name="Start work").click()
         expect(page.locator("#outbox")).to_have_text("2 waiting to send")
