@@ -46,5 +46,6 @@ class FileSettings(BaseSettings):
         default=10.0,
         gt=0,
         le=300,
-        description="to connect to the store, and to wait for each of its answers",
+        description="to connect to the store, and to wait for each of its answers (a request is"
+        " tried twice)",
     )

@@ -3,7 +3,7 @@
 
 - `DiskStore`: under the data folder, the key its relative path (`PLANTROOM_DATA_DIR`).
 - `S3Store`: objects in an S3-compatible bucket (`PLANTROOM_FILES_S3_*`), the key after an
-  optional prefix. Objects are written private; the API reads them and serves them itself.
+  optional prefix. Objects are written with no ACL, so private; the API serves them itself.
 
 A store that cannot be reached is `Unavailable` (503) naming the store; a missing key is
 `NotFound`. The database keeps the key only, so a row means the same file in either store (but
@@ -117,8 +117,7 @@ class S3Store:
                 Key=self.object_key(key),
                 Body=data,
                 ContentType=content_type,
-                ACL="private",
-            )
+            )  # no ACL: private, and buckets with ACLs disabled (AWS's default) refuse one
         except (BotoCoreError, ClientError) as exc:
             raise self._failed("be written", exc) from exc
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from cloud.errors import InvalidInput, NotFound, Unavailable
-from cloud.workorders.filestore import MAX_KEY, DiskStore, checked_key
+from cloud.workorders.filestore import MAX_KEY, DiskStore, S3Store, checked_key, file_store
 from cloud.workorders.photos import clean_image, store
+from plantroom.settings import CloudSettings
 from tests.cloud.workorders.test_checklist_api import jpeg_with_gps
 
 
@@ -90,3 +92,37 @@ def test_a_photo_whose_thumbnail_fails_leaves_nothing(tmp_path: Path) -> None:
     assert path.startswith("work-orders/WO-000007/") and path.endswith(".jpg")
     assert thumb == path.removesuffix(".jpg") + "-thumb.jpg"
     assert (tmp_path / path).read_bytes() == image.data
+
+
+def test_the_settings_choose_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    disk = file_store(CloudSettings(data_dir=tmp_path / "data"))
+    assert isinstance(disk, DiskStore) and disk.root == tmp_path / "data"
+    s3 = file_store(
+        CloudSettings(
+            files_s3_bucket="plantroom-files",
+            files_s3_endpoint_url="http://127.0.0.1:9",
+            files_s3_region="eu-west-1",
+            files_s3_prefix="hq/",
+        )
+    )
+    assert isinstance(s3, S3Store) and s3.object_key("work-orders/a.jpg") == "hq/work-orders/a.jpg"
+    assert s3.name == "the file store s3://plantroom-files/hq/"
+    assert s3.client.meta.region_name == "eu-west-1"
+    assert s3.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("files_s3_bucket", "Not_A_Bucket"),
+        ("files_s3_prefix", "hq"),
+        ("files_s3_prefix", "/hq/"),
+        ("files_s3_endpoint_url", "minio:9000"),
+        ("files_s3_timeout_s", 0),
+    ],
+)
+def test_a_bad_store_setting_is_refused_by_name(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        CloudSettings.model_validate({field: value})
