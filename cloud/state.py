@@ -37,6 +37,12 @@ class AppState:
             self.file_store = file_store(self.settings)
         return self.file_store
 
+    def close_files(self) -> None:
+        """Close the file store's connections, if it was opened; the next use opens it again."""
+        if self.file_store is not None:
+            self.file_store.close()
+            self.file_store = None
+
     def database(self) -> Database:
         if self.db is None:
             raise RuntimeError("the database is not open: the app's lifespan has not started")

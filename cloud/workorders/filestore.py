@@ -53,6 +53,10 @@ class FileStore(Protocol):
         """Forget the file at `key` (none there: nothing to do)."""
         ...
 
+    def close(self) -> None:
+        """Let go of the store's connections (at the service's stop)."""
+        ...
+
 
 def checked_key(key: str) -> str:
     """`key` if it is a plain relative path of at most MAX_KEY characters; InvalidInput else."""
@@ -93,6 +97,9 @@ class DiskStore:
 
     def delete(self, key: str) -> None:
         (self.root / checked_key(key)).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing held open between calls."""
 
 
 class S3Store:
@@ -137,6 +144,9 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
         except (BotoCoreError, ClientError) as exc:
             raise self._failed("delete a file", exc) from exc
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def s3_client(settings: CloudSettings) -> S3Client:
