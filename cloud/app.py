@@ -163,6 +163,7 @@ def create_app(
 
     async def start(stack: AsyncExitStack) -> None:
         stack.callback(database.close)
+        stack.callback(state.close_files)  # the S3 client's connections, if it was made
         database.migrate()
         with database.session() as session:
             registry.sync_inventory(session, inventory)

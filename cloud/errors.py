@@ -43,3 +43,9 @@ class NotFound(CloudError):
 
 class Conflict(CloudError):
     code = "conflict"
+
+
+class Unavailable(CloudError):
+    """Something the operation needs (e.g. the file store) does not answer: try again later."""
+
+    code = "unavailable"

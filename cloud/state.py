@@ -11,6 +11,7 @@ from cloud.maintenance.runner import MaintenanceRunner
 from cloud.rules.model import Rule
 from cloud.security import LoginThrottle
 from cloud.sla import SlaPolicy
+from cloud.workorders.filestore import FileStore, file_store
 from plantroom.errors import PlantroomError
 from plantroom.inventory import Inventory
 from plantroom.settings import CloudSettings
@@ -28,6 +29,19 @@ class AppState:
     startup_error: PlantroomError | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     maintenance: MaintenanceRunner | None = None
+    file_store: FileStore | None = None  # made on first use, from the settings
+
+    def files(self) -> FileStore:
+        """Where photos and signatures are kept: the data folder or an S3 bucket."""
+        if self.file_store is None:
+            self.file_store = file_store(self.settings)
+        return self.file_store
+
+    def close_files(self) -> None:
+        """Close the file store's connections, if it was opened; the next use opens it again."""
+        if self.file_store is not None:
+            self.file_store.close()
+            self.file_store = None
 
     def database(self) -> Database:
         if self.db is None:

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plantroom.admissionsettings import AdmissionSettings
 from plantroom.errors import ConfigError
+from plantroom.filesettings import FileSettings
 from plantroom.maintenancesettings import MaintenanceSettings
 from plantroom.notifysettings import NotificationSettings
 from plantroom.requestsettings import RequestSettings
@@ -202,6 +203,7 @@ class CloudSettings(
     RequestSettings,
     MaintenanceSettings,
     AdmissionSettings,
+    FileSettings,
 ):
     inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
     database_url: str = Field(

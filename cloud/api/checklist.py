@@ -15,10 +15,16 @@ from cloud.api.workorders import ACTION_ERRORS, NOT_FOUND, Ref, _detail, _id
 from cloud.deps import AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel
 from cloud.errors import NotFound
-from cloud.schemas import ChannelIn
+from cloud.schemas import ChannelIn, ErrorBody
 from cloud.workorders import photos, queries, steps
+from cloud.workorders.filestore import DiskStore
 from cloud.workorders.model import WorkOrderPhoto
 from cloud.workorders.schemas import PhotoOut, StepIn
+
+STORE_DOWN: dict[int | str, dict[str, object]] = {
+    503: {"model": ErrorBody, "description": "the file store does not answer (try again)"}
+}
+PHOTO_HEADERS = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"], responses=AUTH_RESPONSES)
 
@@ -69,7 +75,11 @@ def record_step(
     "/{ref}/photos",
     response_model=PhotoOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**ACTION_ERRORS, 413: {"description": "the file is over the photo size limit"}},
+    responses={
+        **ACTION_ERRORS,
+        **STORE_DOWN,
+        413: {"description": "the file is over the photo size limit"},
+    },
 )
 def add_photo(
     ref: Ref,
@@ -83,7 +93,8 @@ def add_photo(
     key: ActionId = None,
 ) -> Response:
     """A photo of the job (multipart `file`). Its location data and all EXIF are stripped
-    before it is stored, with a thumbnail, under the data folder."""
+    before it is stored, with a thumbnail, in the file store (the data folder or an S3
+    bucket); a store that fails refuses it with `503 file_store_unavailable`."""
     settings = state.settings
     data = _file(file, settings.photo_max_bytes)
     work_order_id = _id(session, ref, user)
@@ -97,7 +108,7 @@ def add_photo(
                 data,
                 user=user,
                 now=state.clock(),
-                data_dir=settings.data_dir,
+                files=state.files(),
                 max_bytes=settings.photo_max_bytes,
                 caption=caption,
                 step=step,
@@ -108,7 +119,7 @@ def add_photo(
         return answer(session, PhotoOut.model_validate(photo), status.HTTP_201_CREATED)
 
 
-@router.post("/{ref}/sign-off", response_model=None, responses=ACTION_ERRORS)
+@router.post("/{ref}/sign-off", response_model=None, responses={**ACTION_ERRORS, **STORE_DOWN})
 def sign_off(
     ref: Ref,
     state: StateDep,
@@ -136,7 +147,7 @@ def sign_off(
                 signer,
                 user=user,
                 now=state.clock(),
-                data_dir=settings.data_dir,
+                files=state.files(),
                 max_bytes=settings.photo_max_bytes,
                 channel=Channel(channel),
             ),
@@ -155,7 +166,11 @@ def _photo(session: Session, work_order_id: int, photo_id: int) -> WorkOrderPhot
 @router.get(
     "/{ref}/photos/{photo_id}",
     response_class=FileResponse,
-    responses={**NOT_FOUND, 200: {"content": {"image/*": {}}}},
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"image/*": {}}},
+        **STORE_DOWN,
+    },
 )
 def get_photo(
     ref: Ref,
@@ -164,15 +179,12 @@ def get_photo(
     session: SessionDep,
     user: AnyUser,
     thumb: Annotated[bool, Query(description="the thumbnail (JPEG, 320 px)")] = False,
-) -> FileResponse:
+) -> Response:
     """A photo or signature of the job, to signed-in users only."""
     photo = _photo(session, _id(session, ref, user), photo_id)
-    relative, media = (
-        (photo.thumb_path, "image/jpeg") if thumb else (photo.path, photo.content_type)
-    )
+    key, media = (photo.thumb_path, "image/jpeg") if thumb else (photo.path, photo.content_type)
     session.commit()
-    return FileResponse(
-        photos.file_of(state.settings.data_dir, relative),
-        media_type=media,
-        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
-    )
+    files = state.files()
+    if isinstance(files, DiskStore):
+        return FileResponse(files.path_of(key), media_type=media, headers=PHOTO_HEADERS)
+    return Response(files.get(key), media_type=media, headers=PHOTO_HEADERS)

@@ -18,6 +18,7 @@ from cloud.errors import (
     NotFound,
     TooLarge,
     Unauthorized,
+    Unavailable,
 )
 from cloud.schemas import ErrorBody
 
@@ -28,6 +29,7 @@ STATUS: dict[type[CloudError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Unavailable: 503,
 }
 
 HTTP_CODES = {

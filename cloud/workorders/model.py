@@ -202,8 +202,9 @@ class WorkOrderAttachment(Base):
 
 
 class WorkOrderPhoto(Base):
-    """A photo taken on the job, or the signature that signed it off, stored on disk under
-    the data folder (`cloud.workorders.photos`); its location data and EXIF are stripped."""
+    """A photo taken on the job, or the signature that signed it off, kept in the file store
+    (the data folder or an S3 bucket, `cloud.workorders.filestore`) under the keys `path` and
+    `thumb_path`; its location data and EXIF are stripped (`cloud.workorders.photos`)."""
 
     __tablename__ = "work_order_photos"
 

@@ -1,30 +1,33 @@
 """Photos taken on a job and the signature that signs it off: checked by their content
 (JPEG, PNG or WebP, whatever the name or the declared type says), turned upright, re-encoded
 from the pixels alone so that no EXIF (location included), ICC or text chunk survives, stored
-with a thumbnail under the data folder by job number, their metadata in `work_order_photos`.
+with a thumbnail by job number in the file store (the data folder, or an S3 bucket:
+`cloud.workorders.filestore`), their metadata in `work_order_photos`. The files are written
+first, then the row: a store that fails refuses the photo (503) with nothing in the database,
+and files whose row cannot be written are deleted again.
 
-    <data_dir>/work-orders/WO-000042/3f2a….jpg
-    <data_dir>/work-orders/WO-000042/3f2a…-thumb.jpg
+    work-orders/WO-000042/3f2a….jpg
+    work-orders/WO-000042/3f2a…-thumb.jpg
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-import os
 import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from cloud.enums import Channel
-from cloud.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from cloud.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from cloud.users.model import User
 from cloud.workorders.commands import _opening
+from cloud.workorders.filestore import FileStore
 from cloud.workorders.model import WorkOrder, WorkOrderPhoto
 from cloud.workorders.rules import WORKERS, checklist_of, plan_tick
 
@@ -93,31 +96,25 @@ def clean_image(data: bytes, *, formats: frozenset[str] = frozenset(FORMATS)) ->
     )
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-
-
-def store(data_dir: Path, number: str, image: Cleaned) -> tuple[str, str]:
-    """Write the image and its thumbnail under the job's folder: their relative paths."""
+def store(files: FileStore, number: str, image: Cleaned) -> tuple[str, str]:
+    """Write the image and its thumbnail under the job's folder: their keys."""
     name = uuid.uuid4().hex
-    folder = Path("work-orders") / number
-    path, thumb = folder / f"{name}.{image.extension}", folder / f"{name}-thumb.jpg"
-    _write(data_dir / path, image.data)
-    _write(data_dir / thumb, image.thumb)
-    return path.as_posix(), thumb.as_posix()
+    folder = f"work-orders/{number}"
+    path, thumb = f"{folder}/{name}.{image.extension}", f"{folder}/{name}-thumb.jpg"
+    files.put(path, image.data, image.content_type)
+    try:
+        files.put(thumb, image.thumb, "image/jpeg")
+    except Exception:
+        _forget(files, path)
+        raise
+    return path, thumb
 
 
-def file_of(data_dir: Path, relative: str) -> Path:
-    """The stored file at `relative`, kept inside the data folder."""
-    root = data_dir.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound("the photo's file is missing from the data folder")
-    return path
+def _forget(files: FileStore, *keys: str) -> None:
+    """Delete files no row will name; one that cannot be deleted stays (an orphan)."""
+    for key in keys:
+        with contextlib.suppress(Unavailable):
+            files.delete(key)
 
 
 def add_photo(
@@ -127,7 +124,7 @@ def add_photo(
     *,
     user: User,
     now: datetime,
-    data_dir: Path,
+    files: FileStore,
     max_bytes: int,
     caption: str | None = None,
     step: int | None = None,
@@ -146,7 +143,7 @@ def add_photo(
         if step is not None and not 0 <= step < len(checklist_of(wo) or []):
             raise InvalidInput(f"step: work order {wo.number} has no checklist step {step + 1}")
         photo = _saved(
-            session, wo, image, data_dir, kind=PHOTO, caption=caption, step=step, user=user, now=now
+            session, wo, image, files, kind=PHOTO, caption=caption, step=step, user=user, now=now
         )
         change.record(
             PHOTO,
@@ -160,7 +157,7 @@ def _saved(
     session: Session,
     wo: WorkOrder,
     image: Cleaned,
-    data_dir: Path,
+    files: FileStore,
     *,
     kind: str,
     caption: str | None,
@@ -168,7 +165,7 @@ def _saved(
     user: User,
     now: datetime,
 ) -> WorkOrderPhoto:
-    path, thumb = store(data_dir, wo.number, image)
+    path, thumb = store(files, wo.number, image)
     photo = WorkOrderPhoto(
         kind=kind,
         path=path,
@@ -184,7 +181,11 @@ def _saved(
         added_at=now,
     )
     wo.photos.append(photo)
-    session.flush()  # the photo's id, for the audit trail
+    try:
+        session.flush()  # the photo's id, for the audit trail
+    except Exception:
+        _forget(files, path, thumb)
+        raise
     return photo
 
 
@@ -196,7 +197,7 @@ def sign_off(
     *,
     user: User,
     now: datetime,
-    data_dir: Path,
+    files: FileStore,
     max_bytes: int,
     channel: Channel = Channel.API,
 ) -> WorkOrder:
@@ -218,7 +219,7 @@ def sign_off(
             session,
             wo,
             image,
-            data_dir,
+            files,
             kind=SIGNATURE,
             caption=signer,
             step=None,

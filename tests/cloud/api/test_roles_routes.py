@@ -520,7 +520,7 @@ class Fixtures:
                 png(),
                 user=taker,
                 now=self.api.clock(),
-                data_dir=settings.data_dir,
+                files=self.api.state.files(),
                 max_bytes=settings.photo_max_bytes,
             )
             return ref, str(photo.id)
