@@ -1,7 +1,8 @@
 """The texts of the shipped PM plans (cloud/pm/plans) and fault rules (cloud/rules) in the
 reader's language.
 
-A plan's title, description and checklist steps and a rule's title are English in the YAML
+A plan's title, description and checklist steps and a rule's title and description are
+English in the YAML
 and are stored as they are in the jobs and alarms they raise. `extract_yaml` is the Babel
 extractor that puts them in the message catalog (pyproject.toml [tool.babel.mappings]);
 `shipped` translates a stored text where it is shown, when it is one of them. What people
@@ -9,7 +10,7 @@ typed (a request's title, an overriding plan's own text) is no message and reads
 
 Stored texts made from a shipped one keep their known shape and are translated part by part:
 a job's title is "<plan or rule title>: <equipment>", an alarm's message "<rule title>
-(<values>)", a job's description paragraphs separated by a blank line.
+(<values>)", a job's description paragraphs separated by a blank line (`shipped_paragraphs`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cloud.locale import DEFAULT_LANGUAGE, N_, Text
 
 # the fields people read, by the YAML list they are in
 PLAN_FIELDS = ("title", "description")
-RULE_FIELDS = ("title",)
+RULE_FIELDS = ("title", "description")
 # what may follow a shipped text in a stored one (a job title's equipment, an alarm's values),
 # and how it reads after the translated text: `rest` is what follows the separator
 SEPARATORS = {
@@ -93,8 +94,6 @@ def shipped(text: Text, stored: str) -> str:
     by a known separator; anything else unchanged (and everything in English)."""
     if text.language == DEFAULT_LANGUAGE or not stored.strip() or len(stored) > MAX_STORED:
         return stored
-    if "\n\n" in stored:
-        return "\n\n".join(shipped(text, part) for part in stored.split("\n\n"))
     whole = text._(stored)
     if whole != stored:
         return whole
@@ -110,5 +109,9 @@ def shipped(text: Text, stored: str) -> str:
     return stored
 
 
-def shipped_or_none(text: Text, stored: str | None) -> str | None:
-    return None if stored is None else shipped(text, stored)
+def shipped_paragraphs(text: Text, stored: str) -> str:
+    """`stored` (a job's description) with each paragraph that is a shipped text in `text`'s
+    language; the other paragraphs, and anything in English, unchanged."""
+    if text.language == DEFAULT_LANGUAGE or len(stored) > MAX_STORED:
+        return stored
+    return "\n\n".join(text._(part) if part.strip() else part for part in stored.split("\n\n"))

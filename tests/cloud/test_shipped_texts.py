@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cloud.locale import FOLDER, Text
-from cloud.locale.shipped import extract_yaml, shipped, shipped_or_none
+from cloud.locale.shipped import extract_yaml, shipped, shipped_paragraphs
 from cloud.pm.loader import load_plans
 from cloud.rules.loader import load_folder
 
@@ -35,7 +35,7 @@ plans:
 rules:
   - id: pump.dry
     title: Pump running dry
-    description: not extracted
+    description: Dry.
 """
 
 
@@ -53,6 +53,7 @@ def test_the_extractor_takes_titles_descriptions_and_steps_with_their_lines() ->
         (10, "Listen to the bearings; note vibration", ["pump.monthly checklist step"]),
         (11, "Discharge pressure, against the setpoint", ["pump.monthly checklist step"]),
         (15, "Pump running dry", ["pump.dry title"]),
+        (16, "Dry.", ["pump.dry description"]),
     ]
 
 
@@ -73,6 +74,7 @@ def test_every_shipped_text_is_in_the_catalog() -> None:
     plans = [effective.plan for effective in load_plans()]
     rules = [rule for rule, _ in load_folder(ROOT / "cloud" / "rules").values()]
     texts = {plan.title for plan in plans} | {rule.title for rule in rules}
+    texts |= {rule.description for rule in rules if rule.description}
     texts |= {plan.description for plan in plans if plan.description}
     texts |= {step.step for plan in plans for step in plan.checklist}
     for text in texts:
@@ -86,11 +88,14 @@ def test_a_shipped_text_and_its_known_compositions_read_in_chinese() -> None:
     assert shipped(ZH, "Pump running dry (flow=0)") == "水泵干转 (flow=0)"
     assert shipped(ZH, "Pump running dry cleared (flow=3)") == "水泵干转已解除 (flow=3)"
     described = "Daily patrol inspection by the building's own staff.\n\nPreventive maintenance."
-    assert shipped(ZH, described) == "由大厦自有员工进行的日常巡检。\n\nPreventive maintenance."
+    assert (
+        shipped_paragraphs(ZH, described)
+        == "由大厦自有员工进行的日常巡检。\n\nPreventive maintenance."
+    )
 
 
 def test_typed_text_and_english_readers_get_the_stored_text() -> None:
     assert shipped(ZH, "Lift A squeaks: please look") == "Lift A squeaks: please look"
     assert shipped(ZH, "") == ""
     assert shipped(EN, "Lift daily patrol: Lift A (lift-1)") == "Lift daily patrol: Lift A (lift-1)"
-    assert shipped_or_none(ZH, None) is None
+    assert shipped_paragraphs(ZH, "Lift daily patrol: typed") == "Lift daily patrol: typed"
