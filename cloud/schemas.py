@@ -5,11 +5,22 @@ and KPI answers, the equipment registry; and the bases of every domain's API mod
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+)
 
 from cloud.enums import EquipmentStatus
+from cloud.locale import Text
+from cloud.locale.shipped import shipped, shipped_paragraphs
 from plantroom.canonical import CANONICAL
 
 ChannelIn = Literal["api", "cli", "console"]
@@ -23,6 +34,35 @@ class OutModel(BaseModel):
     that an answer's own dump validates again."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+READER = "reader"
+"""The key of an answer's validation context that holds the caller's `Text`:
+`WorkOrderOut.model_validate(row, context={READER: text})` gives the shipped plans' and
+rules' texts in the caller's language (cloud/locale/shipped.py)."""
+
+
+def reader_of(info: ValidationInfo) -> Text | None:
+    """The caller's `Text` in the validation context, or None (stored texts as stored)."""
+    context = info.context
+    found = context.get(READER) if isinstance(context, dict) else None
+    return found if isinstance(found, Text) else None
+
+
+def _shipped_text(value: str | None, info: ValidationInfo) -> str | None:
+    text = reader_of(info)
+    return value if text is None or value is None else shipped(text, value)
+
+
+def _shipped_paragraphs(value: str | None, info: ValidationInfo) -> str | None:
+    text = reader_of(info)
+    return value if text is None or value is None else shipped_paragraphs(text, value)
+
+
+ShippedText = Annotated[str, AfterValidator(_shipped_text)]
+"""A stored text that may be a shipped plan's or rule's: in the caller's language."""
+ShippedParagraphs = Annotated[str | None, AfterValidator(_shipped_paragraphs)]
+"""A stored description whose paragraphs may be shipped texts: in the caller's language."""
 
 
 def examples(*given: dict[str, Any]) -> ConfigDict:

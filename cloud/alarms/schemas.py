@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.enums import AlarmState, Severity
-from cloud.schemas import OutModel
+from cloud.schemas import OutModel, ShippedText
 from cloud.users.schemas import Username
 
 
@@ -18,7 +18,7 @@ class AlarmOut(OutModel):
     rule_id: str
     severity: Severity
     state: AlarmState
-    message: str
+    message: ShippedText
     last_value: dict[str, Any]
     raised_at: datetime
     last_raised_at: datetime

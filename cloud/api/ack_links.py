@@ -19,6 +19,7 @@ from cloud.api.language import text_in
 from cloud.deps import SessionDep, StateDep, one_writer
 from cloud.errors import CloudError
 from cloud.locale import N_, Text, labels, templates
+from cloud.locale.shipped import shipped
 from cloud.notify.acknowledge import acknowledge_by_link, carried, open_link
 from cloud.notify.links import Gone
 from cloud.notify.outbound import Outbound
@@ -56,7 +57,7 @@ def _job(text: Text, wo: WorkOrder) -> dict[str, str]:
         "number": wo.number,
         "priority": labels.priority(text, wo.priority),
         "status": labels.status(text, wo.status),
-        "title": wo.title,
+        "title": shipped(text, wo.title),
         "where": ", ".join(x for x in (wo.building, wo.location) if x),
     }
 
@@ -90,7 +91,7 @@ def show_link(token: str, request: Request, state: StateDep, session: SessionDep
     others = [_job(text, o) for o in along if o is not None and o.acknowledged_at is None]
     return _page(
         text,
-        f"{wo.number}: {wo.title}",
+        f"{wo.number}: {shipped(text, wo.title)}",
         jobs=[_job(text, wo)],
         others=others,
         acknowledge_as=None if wo.acknowledged_at else user.display_name or user.username,

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query, Response
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.language import reader
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer
 from cloud.enums import AlarmState
+from cloud.schemas import READER
 
 router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -39,14 +41,25 @@ def list_alarms(
         limit=limit,
         offset=offset,
     )
+    context = {READER: reader(app_state, user)}
     page = AlarmPage(
-        items=[AlarmOut.model_validate(a) for a in items], total=total, limit=limit, offset=offset
+        items=[AlarmOut.model_validate(a, context=context) for a in items],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
     return answer(session, page)
 
 
 @router.get("/{alarm_id}", response_model=AlarmOut)
 def get_alarm(
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
+    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    app_state: StateDep,
+    user: CurrentUser,
 ) -> Response:
-    return answer(session, AlarmOut.model_validate(alarms.get(session, alarm_id)))
+    """One alarm; a shipped rule's title in its message is in the caller's language."""
+    found = alarms.get(session, alarm_id)
+    return answer(
+        session, AlarmOut.model_validate(found, context={READER: reader(app_state, user)})
+    )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -22,6 +23,8 @@ from cloud.alarms.model import Alarm
 from cloud.alarms.schemas import AlarmOut
 from cloud.db import Database
 from cloud.enums import AlarmState
+from cloud.locale import DEFAULT_LANGUAGE, Text
+from cloud.schemas import READER
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from cloud.workorders.schemas import EventOut, WorkOrderOut
 
@@ -44,6 +47,20 @@ def _alarm_state(a: Alarm) -> tuple[Any, ...]:
         a.acknowledged,
         a.acknowledged_at,
     )
+
+
+def in_language(event: str, data: str, text: Text | None) -> str:
+    """A message's JSON `data` for a reader of `text`'s language: the shipped plans' and
+    rules' texts of its work order and alarm translated as the API's answers have them."""
+    if text is None or text.language == DEFAULT_LANGUAGE or event not in (WORK_ORDER, ALARM):
+        return data
+    payload = json.loads(data)
+    context = {READER: text}
+    for key, model in (("work_order", WorkOrderOut), ("alarm", AlarmOut)):
+        if isinstance(payload.get(key), dict):
+            shown = model.model_validate(payload[key], context=context)
+            payload[key] = shown.model_dump(mode="json")
+    return json.dumps(payload, separators=(",", ":"), default=str)
 
 
 def _alarm(a: Alarm) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.idempotency import ActionId, once
+from cloud.api.language import reader
 from cloud.api.workorders import ACTION_ERRORS, NOT_FOUND, Ref, _detail, _id
 from cloud.deps import AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel
@@ -68,7 +69,7 @@ def record_step(
             ),
             lambda _event: queries.get(session, work_order_id, with_events=True),
         )
-        return _detail(session, wo)
+        return _detail(session, wo, reader(state, user))
 
 
 @router.post(
@@ -153,7 +154,7 @@ def sign_off(
             ),
             lambda _event: queries.get(session, work_order_id, with_events=True),
         )
-        return _detail(session, wo)
+        return _detail(session, wo, reader(state, user))
 
 
 def _photo(session: Session, work_order_id: int, photo_id: int) -> WorkOrderPhoto:

@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -34,11 +34,13 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.api.changes import ChangeWatcher
+from cloud.api.changes import ChangeWatcher, in_language
 from cloud.api.errors import error_response
+from cloud.api.language import text_in
 from cloud.db import Database
 from cloud.deps import StateDep, bearer
 from cloud.errors import Unauthorized
+from cloud.locale import Text
 from cloud.schemas import ErrorBody
 from cloud.users.contractors import visible_teams
 from cloud.users.schemas import UserRef
@@ -84,6 +86,7 @@ class Subscription:
     replayed: bool = False
     overflowed: bool = False
     teams: frozenset[str] | None = None  # a contractor's: only their teams' work orders
+    text: Text | None = None  # the reader's language, for the shipped plans' and rules' texts
 
     def shows(self, message: Message) -> bool:
         return self.teams is None or (message.event == "work_order" and message.team in self.teams)
@@ -171,7 +174,11 @@ class Broadcaster:
 
     @asynccontextmanager
     async def subscribe(
-        self, last_event_id: str | None = None, *, teams: frozenset[str] | None = None
+        self,
+        last_event_id: str | None = None,
+        *,
+        teams: frozenset[str] | None = None,
+        text: Text | None = None,
     ) -> AsyncIterator[Subscription]:
         """An open stream, registered until the block ends (`teams`: only work orders of
         these teams). The database watcher runs while any stream is open; a new stream waits
@@ -179,7 +186,7 @@ class Broadcaster:
         if self._closed:
             raise RuntimeError("the event broadcaster is closed")
         loop = asyncio.get_running_loop()
-        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size), teams=teams)
+        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size), teams=teams, text=text)
         with self._lock:
             missed = self._since(last_event_id)
             if missed is not None and len(missed) < self.queue_size:
@@ -269,7 +276,8 @@ class Broadcaster:
                 continue
             if message is None or sub.overflowed:
                 return
-            yield message.encode(self.boot)
+            shown = in_language(message.event, message.data, sub.text)
+            yield replace(message, data=shown).encode(self.boot)
 
 
 # -- the endpoint -------------------------------------------------------------------------------
@@ -282,15 +290,16 @@ def broadcaster_of(request: Request) -> Broadcaster:
     return found
 
 
-def _caller(state: StateDep, token: str) -> tuple[UserRef, frozenset[str] | None]:
-    """The caller, and for a contractor the names of their teams (the only jobs they see)."""
+def _caller(state: StateDep, token: str) -> tuple[UserRef, frozenset[str] | None, Text]:
+    """The caller, for a contractor the names of their teams (the only jobs they see), and
+    the caller's language."""
     with state.database().sessions() as session:
         user = authenticate(session, token, now=state.clock())
         if user is None:
             raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
         mine = visible_teams(session, user)
         teams = None if mine is None else frozenset(t.name for t in user.teams if t.id in mine)
-        return UserRef.model_validate(user), teams
+        return UserRef.model_validate(user), teams, text_in(state, user.language)
 
 
 @router.get(
@@ -327,11 +336,11 @@ async def events(
             "missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
             code="missing_token",
         )
-    user, teams = await anyio.to_thread.run_sync(_caller, state, given)
+    user, teams, text = await anyio.to_thread.run_sync(_caller, state, given)
     ready = {"user": user.model_dump(mode="json")}
 
     async def body() -> AsyncIterator[bytes]:
-        async with broadcaster.subscribe(last_event_id, teams=teams) as sub:
+        async with broadcaster.subscribe(last_event_id, teams=teams, text=text) as sub:
             async for chunk in broadcaster.stream(sub, ready):
                 yield chunk
 

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.idempotency import ActionId, once
+from cloud.api.language import reader
 from cloud.api.times import query_time
 from cloud.deps import AnyUser, CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
-from cloud.schemas import ErrorBody
+from cloud.locale import Text
+from cloud.schemas import READER, ErrorBody
 from cloud.users.contractors import visible_teams
 from cloud.users.model import User
 from cloud.workorders import commands, creation, queries, steps
@@ -75,11 +77,12 @@ def _id(session: SessionDep, ref: str, user: User) -> int:
     return found
 
 
-def _detail(session: SessionDep, wo: WorkOrder, status_code: int = 200) -> Response:
+def _detail(session: SessionDep, wo: WorkOrder, text: Text, status_code: int = 200) -> Response:
     """Answer with the work order as it now is (the service functions keep its relationships
-    current), committing first so that a failed commit is the answer."""
+    current), committing first so that a failed commit is the answer; the shipped plans' and
+    rules' texts in the language of `text`."""
     session.flush()
-    return answer(session, WorkOrderDetail.model_validate(wo), status_code)
+    return answer(session, WorkOrderDetail.model_validate(wo, context={READER: text}), status_code)
 
 
 @router.get("", response_model=WorkOrderPage)
@@ -133,7 +136,8 @@ def list_work_orders(
         team_ids=None if (mine := visible_teams(session, user)) is None else frozenset(mine),
     )
     found = queries.search(session, filters, limit=limit, offset=offset)
-    items = [WorkOrderOut.model_validate(item) for item in found.items]
+    context = {READER: reader(state, user)}
+    items = [WorkOrderOut.model_validate(item, context=context) for item in found.items]
     page = WorkOrderPage(items=items, total=found.total, limit=limit, offset=offset)
     return answer(session, page)
 
@@ -157,16 +161,17 @@ def create_request(
         channel=Channel(body.channel),
         location=body.location,
     )
-    return _detail(session, wo, status.HTTP_201_CREATED)
+    return _detail(session, wo, reader(state, user), status.HTTP_201_CREATED)
 
 
 @router.get("/{ref}", response_model=WorkOrderDetail, responses=NOT_FOUND)
-def get_work_order(ref: Ref, session: SessionDep, user: AnyUser) -> Response:
+def get_work_order(ref: Ref, state: StateDep, session: SessionDep, user: AnyUser) -> Response:
     """One work order with its alarm, attachments, comments and audit trail."""
     return answer(
         session,
         WorkOrderDetail.model_validate(
-            queries.get(session, _id(session, ref, user), with_events=True)
+            queries.get(session, _id(session, ref, user), with_events=True),
+            context={READER: reader(state, user)},
         ),
     )
 
@@ -230,7 +235,7 @@ def _action_route(action: Action) -> Callable[..., Response]:
                 lambda _event: queries.get(session, work_order_id, with_events=True),
             )
             is_pm = wo.kind is WorkOrderKind.PM
-            response = _detail(session, wo)
+            response = _detail(session, wo, reader(state, user))
         if state.maintenance is not None and is_pm:
             state.maintenance.wake()  # a PM job in or out of progress: its maintenance window
         return response
@@ -265,7 +270,7 @@ def assign(
         channel=Channel(body.channel),
         note=body.note,
     )
-    return _detail(session, wo)
+    return _detail(session, wo, reader(state, user))
 
 
 @router.post("/{ref}/postpone", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
@@ -285,7 +290,7 @@ def postpone(
         channel=Channel(body.channel),
         note=body.note,
     )
-    return _detail(session, wo)
+    return _detail(session, wo, reader(state, user))
 
 
 @router.post(
@@ -356,7 +361,7 @@ def follow_up(
         channel=Channel(body.channel),
         note=body.note,
     )
-    return _detail(session, wo)
+    return _detail(session, wo, reader(state, user))
 
 
 @router.post("/{ref}/checklist/{index}", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
@@ -380,4 +385,4 @@ def check_item(
         channel=Channel(body.channel),
         note=body.note,
     )
-    return _detail(session, wo)
+    return _detail(session, wo, reader(state, user))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
+from cloud.locale import Text, language_of
+from cloud.locale.shipped import shipped
 from cloud.notify.channels import Channel
 from cloud.notify.links import LinkSigner
 from cloud.notify.model import OutboxMessage
@@ -17,7 +19,9 @@ from cloud.users.model import Team, User
 from cloud.workorders.model import WorkOrder
 
 
-def job_facts(session: Session, row: OutboxMessage, link: str) -> JobFacts:
+def job_facts(session: Session, row: OutboxMessage, link: str, language: str) -> JobFacts:
+    """The job of `row` as a message in `language` shows it: a shipped plan's or rule's
+    title in that language."""
     wo = session.get(WorkOrder, row.work_order_id)
     if wo is None:
         raise LookupError(f"outbox row {row.id}: work order {row.work_order_id} is gone")
@@ -27,7 +31,7 @@ def job_facts(session: Session, row: OutboxMessage, link: str) -> JobFacts:
         label = f"{equipment.name} ({equipment.id})" if equipment.name else equipment.id
     return JobFacts(
         number=wo.number,
-        title=wo.title,
+        title=shipped(Text(language_of(language), UTC), wo.title),
         priority=wo.priority.value,
         equipment=label,
         equipment_kind=equipment.kind if equipment is not None else None,
@@ -60,7 +64,7 @@ def compose(
     language, person = _addressee(session, lead)
     firsts = {row.work_order_id: row for row in reversed(rows)}  # a job once, its first row
     jobs = [
-        job_facts(session, row, _link(row, links, now))
+        job_facts(session, row, _link(row, links, now), language)
         for row in rows
         if firsts[row.work_order_id] is row
     ]

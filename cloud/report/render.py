@@ -15,6 +15,7 @@ from markupsafe import Markup
 from cloud.enums import Priority, WorkOrderKind
 from cloud.kpi import Indicator
 from cloud.locale import Text, labels, templates
+from cloud.locale.shipped import shipped
 from cloud.report.charts import stacked_bars, target_bars
 from cloud.report.desk import desk_counts
 from cloud.report.monthly import MonthlyReport
@@ -82,7 +83,7 @@ def readings_rows(readings: list[StepReadings], text: Text) -> list[list[str]]:
         rows.append(
             [
                 r.plan_id,
-                r.step,
+                shipped(text, r.step),
                 text._("{low} to {high}").format(low=low, high=high),
                 text.number(r.count),
                 text.number(r.out_of_limits),
@@ -153,7 +154,12 @@ def render_html(report: MonthlyReport, text: Text) -> str:
             for p, f in report.sla_by_priority.items()
         ],
         recurring=[
-            [_equipment(r.equipment_name, r.equipment_id), r.title, n(r.jobs), n(r.reopens)]
+            [
+                _equipment(r.equipment_name, r.equipment_id),
+                shipped(text, r.title),
+                n(r.jobs),
+                n(r.reopens),
+            ]
             for r in report.recurring
         ],
         problems=[

@@ -7,18 +7,29 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     AliasPath,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     Field,
+    ValidationInfo,
     computed_field,
 )
 
 from cloud.alarms.schemas import AlarmOut
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
-from cloud.schemas import CHANNEL_DESCRIPTION, ChannelIn, OutModel, examples
+from cloud.locale.shipped import shipped
+from cloud.schemas import (
+    CHANNEL_DESCRIPTION,
+    ChannelIn,
+    OutModel,
+    ShippedParagraphs,
+    ShippedText,
+    examples,
+    reader_of,
+)
 from cloud.users.schemas import TeamName, UserRef
 from cloud.workorders.rules import SYSTEM_ACTOR, checklist_items
 from cloud.workorders.steps import StepResult
@@ -27,6 +38,20 @@ from cloud.workorders.steps import StepResult
 def _creator(user: Any) -> Any:
     """The creator's username, or 'system' for a job a rule raised."""
     return SYSTEM_ACTOR if user is None else getattr(user, "username", user)
+
+
+def _steps(items: list[dict[str, Any]] | None, info: ValidationInfo) -> Any:
+    """The checklist with each shipped step's text in the caller's language (a copy: the
+    stored checklist stays as it is)."""
+    text = reader_of(info)
+    if text is None or items is None:
+        return items
+    return [
+        {**entry, "item": shipped(text, entry["item"])}
+        if isinstance(entry.get("item"), str)
+        else entry
+        for entry in items
+    ]
 
 
 def _comments(events: Any) -> list[Any]:
@@ -45,8 +70,8 @@ class Escalation(OutModel):
 class WorkOrderOut(OutModel):
     id: int
     number: str
-    title: str
-    description: str | None
+    title: ShippedText
+    description: ShippedParagraphs
     kind: WorkOrderKind
     equipment_id: str | None
     building: str | None
@@ -80,7 +105,9 @@ class WorkOrderOut(OutModel):
     follow_up: bool = Field(description="a post-repair visit was recorded")
     follow_up_at: datetime | None
     resolution: str | None = Field(description="the resolving technician's note")
-    checklist: Annotated[list[dict[str, Any]] | None, BeforeValidator(checklist_items)] = Field(
+    checklist: Annotated[
+        list[dict[str, Any]] | None, BeforeValidator(checklist_items), AfterValidator(_steps)
+    ] = Field(
         description="a PM job's checklist: each step's text, answer (`result` pass, fail or "
         "na), `reading` (unit and limits), `value`, `out_of_limits`, `note`, `follow_up_job`"
     )

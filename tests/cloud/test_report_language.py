@@ -149,7 +149,9 @@ def a_report() -> MonthlyReport:
     by_kind = {k: {p: 0 for p in Priority} for k in WorkOrderKind}
     by_kind[WorkOrderKind.FAULT][Priority.URGENT] = 1
     by_kind[WorkOrderKind.PM][Priority.LOW] = 1
-    readings = StepReadings("pump-monthly", "Discharge pressure", "bar", (2.0, 6.5))
+    readings = StepReadings(
+        "pump-monthly", "Discharge pressure, against the setpoint", "bar", (2.0, 6.5)
+    )
     readings.add("WO-7", {"out_of_limits": True, "follow_up_job": "WO-9"}, 7.25, NOW)
     return MonthlyReport(
         month="2026-03",
@@ -190,6 +192,8 @@ def test_the_report_in_chinese_has_chinese_text_dates_and_numbers() -> None:
     assert "<td>1,234</td>" in html  # desk reports, grouped
     assert "<td>Pump 1 (p1)</td><td>水泵</td>" in html
     assert "<td>2 bar 至 6.5 bar</td>" in html and "WO-7 7.25 bar (WO-9)" in html
+    # the shipped rule's title and plan step, from the catalog
+    assert "<td>水泵干转</td>" in html and "<td>出口压力（对照设定值）</td>" in html
     for english in ("Monthly service report", "Work orders", "on time", "n/a", " min<"):
         assert english not in html
 
@@ -207,6 +211,8 @@ def test_the_report_in_english_says_what_it_said() -> None:
     ]  # fmt: skip
     assert "<td>Pump 1 (p1)</td><td>pump</td>" in html
     assert "<td>2 bar to 6.5 bar</td>" in html
+    assert "<td>Pump running dry</td>" in html
+    assert "<td>Discharge pressure, against the setpoint</td>" in html
     # the figures machines read are the same in both languages
     zh = render_html(a_report(), Text("zh", SHANGHAI))
     assert {k: raw for k, (raw, _) in kpi_rows(html).items()} == {

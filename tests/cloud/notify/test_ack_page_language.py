@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the Chinese page uses full-width punctuation)
 """The page a message's acknowledge link opens is in the language of the person it was sent
 to; a refusal, whose person is not known, in the browser's language."""
 
@@ -40,6 +41,7 @@ async def test_the_page_is_in_the_language_of_the_links_person(api: Api) -> None
     assert "以 Tech1 的身份确认接单 WO-000001" in page.text
     assert "<b>WO-000001</b> (急, 待接单)" in page.text  # priority and status named
     assert "在控制台中打开" in page.text and "Acknowledge" not in page.text
+    assert "水泵干转：" in page.text  # the shipped rule's title
 
     done = await api.client.post(path)
     assert done.status_code == 200, done.text
@@ -61,6 +63,7 @@ async def test_an_english_readers_page_is_as_it_was(api: Api) -> None:
     # the person's language (English), not the browser's
     assert '<html lang="en">' in page.text and "Acknowledge WO-000001 as Tech1" in page.text
     assert "<b>WO-000001</b> (urgent, open)" in page.text
+    assert "Pump running dry: " in page.text
     done = await api.client.post(path)
     assert "<h1>WO-000001 acknowledged</h1>" in done.text
     assert "(urgent, acknowledged)" in done.text

@@ -189,6 +189,7 @@ async def test_a_failing_address_falls_over_to_the_contractors_next_one(
     [mail] = smtp.messages_to(SERVICE)
     assert "Harbour Lift Services Ltd" in html_of(mail)
     assert "登录后确认" in html_of(mail)  # the contractor's language
+    assert "电梯半月维护保养" in html_of(mail)  # the shipped plan's title, in Chinese
     [(_, _, address, status)] = [r for r in told(api) if r[1]]
     assert (address, status) == (SERVICE, OutboxStatus.SENT)
     trail = (await api.get(f"/api/work-orders/{number}/audit", "super1")).json()
