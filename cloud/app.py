@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from cloud import api, registry
 from cloud.alarms.edge_clock import EdgeClockAlarms
+from cloud.alarms.intake import IntakeAlarms
 from cloud.api import ack_links, alarm_actions, console, equipment_page, errors, public_requests
 from cloud.api import assets as asset_routes
 from cloud.api import checklist as checklist_routes
@@ -214,6 +215,7 @@ def create_app(
                 clock_alarms=EdgeClockAlarms(
                     database, clock=clock, max_skew_s=settings.max_clock_skew_s
                 ),
+                lag_alarms=IntakeAlarms(database, clock=clock),
             )
             state.consumer = await stack.enter_async_context(consumer)
             stack.callback(setattr, state, "consumer", None)

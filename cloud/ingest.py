@@ -1,10 +1,19 @@
 """The telemetry consumer: MQTT in, the monitor (registry, rules, alarms, work orders) out.
 
-    receiver ──► bounded queue ──► worker ──► one DB thread (Monitor.process, in batches)
+    receiver ──► intake queue ──► worker ──► one DB thread (Monitor.process, in batches)
     ticker   ──┘ (one tick at a time)
 
-Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue, not on
-receipt. When the queue is full the receiver stops taking messages, so acknowledgements stop;
+The intake queue (`cloud.intake`) takes alarm and state changes first (status messages, rule
+ticks, and the samples `cloud.triggers` calls urgent), each after its equipment's earlier
+samples, and folds the routine samples of one piece of equipment waiting together into one,
+keeping what windowed rules need: when the worker falls behind, faults still go straight
+through and measurements lag. The lag is measured (`oldest_wait`, `delays`); beyond
+`intake_lag_alarm_s` the ticker raises the `telemetry_intake_behind` system alarm
+(`lag_alarms`), cleared once the intake has caught up.
+
+Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue (a folded
+one once it is folded into an entry), not on receipt. When the queue is full the receiver
+stops taking messages, so acknowledgements stop;
 at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops reading the socket and the
 broker holds the rest (within its own `max_queued_messages`). Memory stays bounded whatever
 the lag; a message past the receiver's own buffer (QoS 0 only, which the broker does not hold
@@ -44,12 +53,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from cloud.alarms.edge_clock import EdgeClockAlarms
+from cloud.alarms.intake import IntakeAlarms
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
+from cloud.intake import Delays, Intake, LagWatch
 from cloud.messages import edge_report_time, parse_item
 from cloud.monitor import Item, Monitor, TelemetryItem, TickItem
 from cloud.points import PointCheck
 from cloud.receiver import IngestStats, Receiver
+from cloud.rules.base import Scalar
+from cloud.rules.model import Rule
+from cloud.triggers import Triggers
 from plantroom.backoff import Backoff
 from plantroom.errors import InvalidMessage
 from plantroom.mqttwire import Publish
@@ -66,7 +80,6 @@ DRAIN_TIMEOUT_S = 10.0
 MAX_INVALID_LOG_TOPICS = 1000
 INVALID_LOG_INTERVAL_S = 60.0
 
-_STOP = object()
 T = TypeVar("T")
 
 
@@ -88,6 +101,7 @@ class TelemetryConsumer(Runs):
         wall_clock: Callable[[], float] = time.time,
         points: PointCheck | None = None,
         clock_alarms: EdgeClockAlarms | None = None,
+        lag_alarms: IntakeAlarms | None = None,
     ) -> None:
         self._settings = settings
         self._clock_alarms = clock_alarms
@@ -107,7 +121,13 @@ class TelemetryConsumer(Runs):
         self._clock = clock
         self._wall_clock = wall_clock
         self.clocks = ClockSkews(max_skew_s=settings.max_clock_skew_s)
-        self._queue: asyncio.Queue[Item | object] = asyncio.Queue(maxsize=queue_size)
+        self.intake = Intake(queue_size, Triggers(monitor.engine.rules))
+        self._rule_reloads = monitor.stats.rule_reloads
+        self.delays = Delays()
+        self.lag = LagWatch(settings.intake_lag_alarm_s)
+        self._lag_alarms = lag_alarms
+        # the lag alarm's subject: the same after a restart on this host
+        self.intake_name = settings.cloud_client_id or socket.gethostname()
         self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -118,13 +138,18 @@ class TelemetryConsumer(Runs):
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        return len(self.intake)
 
     @property
     def backlogged(self) -> bool:
-        """At least half the intake queue is waiting: the broker may be holding more, and what
-        arrives now may have been sent long ago (see `cloud.clockskew`)."""
-        return self._queue.qsize() * 2 >= self._queue.maxsize > 0
+        """At least half the intake queue is waiting, or the intake is behind by more than
+        its bound: the broker may be holding more, and what arrives now may have been sent
+        long ago (see `cloud.clockskew`)."""
+        return len(self.intake) * 2 >= self.intake.maxsize or self.lag.behind
+
+    def oldest_wait(self) -> float:
+        """Seconds the oldest waiting message has waited."""
+        return self.intake.oldest_wait(self._clock())
 
     @property
     def buffered(self) -> int:
@@ -146,10 +171,17 @@ class TelemetryConsumer(Runs):
             await self._db.call(self._monitor.load)
             if self._clock_alarms is not None:
                 self.clocks.assume_off(await self._db.call(self._clock_alarms.active_agents))
+            if self._lag_alarms is not None:
+                self.lag.behind = await self._db.call(self._lag_alarms.is_active, self.intake_name)
+            rules, values = await self._db.call(self._engine_state)
+            self.intake.triggers.set_rules(rules)
+            for equipment, known in values.items():
+                self.intake.triggers.seed(equipment, known)
         except BaseException:
             await self._db.stop()
             raise
         self._stop.clear()
+        self.intake.open()
         self._runner = asyncio.create_task(self._supervise(), name="cloud-ingest")
 
     async def stop(self) -> None:
@@ -161,7 +193,7 @@ class TelemetryConsumer(Runs):
                 log.error(
                     "telemetry consumer did not drain in %.0f s; %d messages not processed",
                     DRAIN_TIMEOUT_S,
-                    self._queue.qsize(),
+                    len(self.intake),
                 )
                 self._runner.cancel()
                 await asyncio.gather(self._runner, return_exceptions=True)
@@ -199,7 +231,7 @@ class TelemetryConsumer(Runs):
             await self._stop.wait()
             receiver.cancel()
             ticker.cancel()
-            await self._queue.put(_STOP)
+            self.intake.close()  # the worker processes what is queued, then returns
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -208,8 +240,7 @@ class TelemetryConsumer(Runs):
             self._settings, client_id=self._client_id, persistent=self._persistent, stats=self.stats
         )
         self._receiver = receiver
-        queue = self._queue
-        await receiver.run(self._accept, lambda: not queue.full())
+        await receiver.run(self._accept, self.intake.has_room)
 
     async def _accept(self, message: Publish) -> None:
         """Validate and queue one message, then acknowledge it: while the queue is full this
@@ -225,10 +256,7 @@ class TelemetryConsumer(Runs):
         else:
             item = self._parse(topic, message.payload)
         if item is not None:
-            try:
-                self._queue.put_nowait(item)
-            except asyncio.QueueFull:
-                await self._queue.put(item)
+            await self.intake.put_when_room(item, self._clock)
 
     def _parse(self, topic: str, payload: Any) -> Item | None:
         """A queue item, or None: an edge health report (read for its time only), a deleted
@@ -287,9 +315,28 @@ class TelemetryConsumer(Runs):
         while True:
             await asyncio.sleep(self._tick_interval)
             await self._clock_alarms_changed()
+            await self._lag_changed()
             if not self._tick_queued:
                 self._tick_queued = True
-                await self._queue.put(TickItem())
+                self.intake.put(TickItem(), self._clock())  # one at a time: past the bound
+
+    async def _lag_changed(self) -> None:
+        """Raise or clear the lag alarm when the intake fell behind or caught up; what fails
+        is tried again on the next tick."""
+        wait = self.oldest_wait()
+        if not self.lag.observe(wait) or self._lag_alarms is None:
+            return
+        details: dict[str, Any] = {
+            "oldest_wait_s": round(max(wait, self.lag.worst_s if self.lag.behind else 0), 1),
+            "bound_s": self.lag.bound_s,
+            "queued": len(self.intake),
+            "coalesced": self.intake.coalesced,
+        }
+        try:
+            await self._db.call(self._lag_alarms.apply, self.intake_name, self.lag.behind, details)
+        except Exception:
+            self.lag.behind = not self.lag.behind
+            log.exception("writing the telemetry intake alarm failed; trying again")
 
     async def _clock_alarms_changed(self) -> None:
         """Raise or clear the clock alarm of the agents whose clock went off or came back;
@@ -307,38 +354,26 @@ class TelemetryConsumer(Runs):
 
     async def _work(self) -> None:
         while True:
-            first = await self._queue.get()
-            if first is _STOP:
-                return
-            batch: list[Item] = [first] if isinstance(first, Item) else []
-            stop = await self._fill(batch)
-            if any(isinstance(i, TickItem) for i in batch):
+            batch = await self.intake.next_batch(
+                self._batch_size, self._batch_linger, self._stop.is_set
+            )
+            if not batch:
+                return  # closed, and everything queued was processed
+            if any(isinstance(e.item, TickItem) for e in batch):
                 self._tick_queued = False
-            await self._process(batch)
-            if stop:
-                return
+            await self._process([e.item for e in batch])
+            self.delays.record(batch, self._clock())
+            if self._monitor.stats.rule_reloads != self._rule_reloads:
+                self._rule_reloads = self._monitor.stats.rule_reloads
+                self.intake.triggers.set_rules(await self._db.call(self._rules))
 
-    async def _fill(self, batch: list[Item]) -> bool:
-        """Add what is queued to `batch`, waiting up to the linger for more while it is short
-        of `batch_size`. True if the stop marker came."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._batch_linger
-        while len(batch) < self._batch_size:
-            try:
-                nxt = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0 or self._stop.is_set():
-                    return False
-                try:
-                    nxt = await asyncio.wait_for(self._queue.get(), remaining)
-                except TimeoutError:
-                    return False
-            if nxt is _STOP:
-                return True
-            if isinstance(nxt, Item):
-                batch.append(nxt)
-        return False
+    def _rules(self) -> list[Rule]:
+        return self._monitor.engine.rules
+
+    def _engine_state(self) -> tuple[list[Rule], dict[str, dict[str, Scalar]]]:
+        """The engine's rules and last values (on the database thread)."""
+        engine = self._monitor.engine
+        return engine.rules, {e: engine.values(e) for e in engine.tracked_ids()}
 
     async def _process(self, batch: list[Item]) -> None:
         """One transaction for the batch; what fails is retried, then isolated, and what

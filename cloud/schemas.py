@@ -170,6 +170,29 @@ class EdgeClock(OutModel):
     )
 
 
+class IntakeLag(OutModel):
+    """How far behind the telemetry intake is (docs/reliability.md#the-intake-under-overload)."""
+
+    urgent_queued: int = Field(
+        description="alarm and state changes waiting (status, fault bits, states, thresholds)"
+    )
+    routine_queued: int = Field(description="routine samples waiting, one entry per equipment")
+    coalesced: int = Field(
+        description="routine samples folded into one of their equipment's waiting (not lost)"
+    )
+    oldest_wait_s: float = Field(description="how long the oldest waiting message has waited")
+    urgent_delay_s: float | None = Field(
+        description="arrival → processed of the slowest alarm or state change of the latest"
+        " batch that had one"
+    )
+    routine_delay_s: float | None = Field(
+        description="arrival → processed of the slowest routine sample of the latest batch"
+        " that had one"
+    )
+    bound_s: float = Field(description="an oldest wait beyond this raises the system alarm")
+    behind: bool = Field(description="beyond the bound: `telemetry_intake_behind` is raised")
+
+
 class MqttHealth(OutModel):
     enabled: bool
     connected: bool
@@ -198,6 +221,7 @@ class MqttHealth(OutModel):
         " unchecked",
     )
     edge_clocks: list[EdgeClock]
+    intake: IntakeLag | None = None
 
 
 class Counts(OutModel):

@@ -236,6 +236,13 @@ class CloudSettings(
         default=None,
         description="MQTT client id; when set the broker keeps a persistent session for it",
     )
+    intake_lag_alarm_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="telemetry waiting in the cloud's intake longer than this raises the "
+        "`telemetry_intake_behind` system alarm (cleared under half of it)",
+    )
     grafana_url: str | None = Field(
         default=None, description="Grafana base URL that work-order annotations are posted to"
     )

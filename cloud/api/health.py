@@ -17,8 +17,9 @@ from cloud.alarms.model import Alarm
 from cloud.api.admission import Admission
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
+from cloud.ingest import TelemetryConsumer
 from cloud.points import PointCheck
-from cloud.schemas import Counts, EdgeClock, Health, LaneLoad, MqttHealth
+from cloud.schemas import Counts, EdgeClock, Health, IntakeLag, LaneLoad, MqttHealth
 from cloud.workorders.model import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,20 @@ def _load(request: Request) -> dict[str, LaneLoad]:
     if not isinstance(admission, Admission):
         return {}
     return {name: LaneLoad.model_validate(load) for name, load in admission.load().items()}
+
+
+def _lag(consumer: TelemetryConsumer) -> IntakeLag:
+    intake = consumer.intake
+    return IntakeLag(
+        urgent_queued=intake.urgent_waiting,
+        routine_queued=intake.routine_waiting,
+        coalesced=intake.coalesced,
+        oldest_wait_s=round(consumer.oldest_wait(), 3),
+        urgent_delay_s=consumer.delays.urgent_s,
+        routine_delay_s=consumer.delays.routine_s,
+        bound_s=consumer.lag.bound_s,
+        behind=consumer.lag.behind,
+    )
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -94,6 +109,7 @@ def health(request: Request, state: StateDep) -> JSONResponse:
             )
             for c in (consumer.clocks.agents() if consumer else [])
         ],
+        intake=_lag(consumer) if consumer else None,
     )
     problems = [] if database else ["the database does not answer"]
     if not mqtt.connected:
@@ -103,8 +119,9 @@ def health(request: Request, state: StateDep) -> JSONResponse:
         problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
         if consumer.backlogged:
             problems.append(
-                f"telemetry intake behind: {consumer.queued} messages queued, the broker holds"
-                " what follows; alarms wait behind them"
+                f"telemetry intake behind: {consumer.queued} messages queued, the oldest for"
+                f" {consumer.oldest_wait():.0f} s; alarm and state changes go first, routine"
+                " measurements lag"
             )
     status = "down" if not database else ("degraded" if problems else "ok")
     body = Health(

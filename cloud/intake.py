@@ -1,0 +1,318 @@
+"""The consumer's intake queue: alarms and state changes first, routine samples coalesced.
+
+    receiver ──► put ──► urgent lane (status, ticks, samples `cloud.triggers` calls urgent)
+                    └──► routine lane (a sample folded into its equipment's waiting one)
+                take(n) ──► urgent entries, each after its equipment's earlier routine ones,
+                            then routine entries in arrival order
+
+**Order per equipment.** A later message of one piece of equipment is never applied before
+an earlier one: an urgent entry is taken with the routine entries of its equipment that
+arrived before it, in front of it; a routine sample arriving after an urgent one starts a new
+entry behind it. Between different pieces of equipment the order is free.
+
+**Coalescing.** A routine sample is folded into its equipment's routine entry still waiting
+(the last value of each point wins, the sample's time, sequence number and qualities with
+them), so that however far behind the worker is, a piece of equipment waits in the queue
+about once. Not folded, so that what windowed rules need is kept: a sample that would replace
+the value of a point a rate, trend or counter rule keeps the history of, unless the rule
+engine would itself have replaced it (the entry spans less than the engine's resolution for
+that point's window and, for a counter, the value did not fall: a reset is never hidden); a
+sample older than the entry (the monitor sets it aside as out of order); a sample that would
+make an entry of more than `MAX_POINTS` points. Such a sample starts a new entry, and later
+samples fold into that one. Acknowledgements are unchanged: a message is acknowledged once it
+is in the queue, folded or not, so its effect is queued before the broker forgets it.
+
+**Bound.** At most `maxsize` entries; folding takes no room. The consumer waits for room
+before a put (`has_room`), and the broker holds back what follows (see `cloud.ingest`).
+
+**Lag.** Each entry keeps when its oldest message arrived: `oldest_wait` is the age of the
+oldest waiting message, and the consumer measures each taken entry's arrival → processed
+delay per lane. `LagWatch` turns the oldest wait into the `telemetry_intake_behind` alarm.
+`IntakeQueue` is pure logic; `Intake` adds the waiting (for room, for work) on the consumer's
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cloud.monitor import Item, TelemetryItem, TickItem
+from cloud.rules.base import as_number
+from cloud.triggers import HistoryPoint, Triggers
+from plantroom.schema import MAX_POINTS, Telemetry
+
+
+@dataclass(slots=True, eq=False)
+class Entry:
+    """One queue entry: an item and the messages folded into it."""
+
+    item: Item
+    urgent: bool
+    received: float  # when its oldest message arrived (the consumer's monotonic clock)
+    order: int
+    messages: int = 1
+    first_ts: int = 0  # a sample's edge time when the entry started (its span)
+    taken: bool = False
+
+    @property
+    def key(self) -> str | None:
+        return None if isinstance(self.item, TickItem) else self.item.topic.equipment
+
+
+def fold(
+    old: Telemetry, new: Telemetry, *, first_ts: int, windows: Mapping[str, HistoryPoint]
+) -> Telemetry | None:
+    """`old` and then `new` as one sample, or None when it would lose what a windowed rule
+    needs, go back in time, or grow past `MAX_POINTS` (see the module's docstring)."""
+    if new.ts < old.ts:
+        return None
+    for point, history in windows.items():
+        if point not in new.points or point not in old.points:
+            continue  # nothing of its history is replaced
+        if new.ts - first_ts >= history.resolution_s * 1000:
+            return None
+        if history.counter:
+            before, after = as_number(old.points[point]), as_number(new.points[point])
+            if before is not None and after is not None and after < before:
+                return None
+    points = {**old.points, **new.points}
+    if len(points) > MAX_POINTS:
+        return None
+    quality = {p: q for p, q in (old.quality or {}).items() if p not in new.points}
+    quality.update(new.quality or {})
+    return Telemetry.model_construct(ts=new.ts, seq=new.seq, points=points, quality=quality or None)
+
+
+class IntakeQueue:
+    """Two lanes, bounded together; see the module's docstring."""
+
+    def __init__(self, maxsize: int, triggers: Triggers) -> None:
+        if maxsize < 1:
+            raise ValueError(f"intake queue size must be at least 1, not {maxsize}")
+        self.maxsize = maxsize
+        self.triggers = triggers
+        self._urgent: deque[Entry] = deque()
+        self._routine: deque[Entry] = deque()  # taken entries stay until reached (skipped)
+        self._stale = 0  # taken entries still in `_routine`
+        self._waiting: dict[str, deque[Entry]] = {}  # per equipment, its routine entries
+        self._open: dict[str, Entry] = {}  # per equipment, the routine entry folded into
+        self._size = 0
+        self._routine_size = 0
+        self._order = 0
+        self.coalesced = 0  # messages folded into an entry already waiting
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def urgent_waiting(self) -> int:
+        return self._size - self._routine_size
+
+    @property
+    def routine_waiting(self) -> int:
+        return self._routine_size
+
+    def has_room(self) -> bool:
+        return self._size < self.maxsize
+
+    def put(self, item: Item, received: float) -> Entry:
+        """Queue `item` (arrived at `received`): the entry it went into, a new one or the one
+        it was folded into. Call only with `has_room()`."""
+        if isinstance(item, TelemetryItem):
+            topic = item.topic
+            if not self.triggers.urgent(topic.kind, topic.equipment, item.telemetry):
+                return self._routine_put(item, received)
+        entry = self._new(item, urgent=True, received=received)
+        self._urgent.append(entry)
+        if entry.key is not None:
+            self._open.pop(entry.key, None)  # what follows goes behind it
+        return entry
+
+    def _new(self, item: Item, *, urgent: bool, received: float) -> Entry:
+        self._order += 1
+        self._size += 1
+        ts = item.telemetry.ts if isinstance(item, TelemetryItem) else 0
+        return Entry(item, urgent, received, self._order, first_ts=ts)
+
+    def _routine_put(self, item: TelemetryItem, received: float) -> Entry:
+        key = item.topic.equipment
+        entry = self._open.get(key)
+        if entry is not None:
+            assert isinstance(entry.item, TelemetryItem)
+            merged = None
+            if entry.item.topic == item.topic:
+                merged = fold(
+                    entry.item.telemetry,
+                    item.telemetry,
+                    first_ts=entry.first_ts,
+                    windows=self.triggers.windows(item.topic.kind),
+                )
+            if merged is not None:
+                entry.item = TelemetryItem(item.topic, merged)
+                entry.messages += 1
+                self.coalesced += 1
+                return entry
+        entry = self._new(item, urgent=False, received=received)
+        self._routine.append(entry)
+        self._routine_size += 1
+        self._waiting.setdefault(key, deque()).append(entry)
+        self._open[key] = entry
+        return entry
+
+    def take(self, n: int) -> list[Entry]:
+        """Up to about `n` entries in the order to apply them: urgent ones first, each after
+        the routine entries of its equipment that arrived before it (which may take the
+        batch past `n`), then routine ones."""
+        out: list[Entry] = []
+        while self._urgent and len(out) < n:
+            entry = self._urgent.popleft()
+            key = entry.key
+            waiting = self._waiting.get(key) if key is not None else None
+            while waiting and waiting[0].order < entry.order:
+                out.append(self._take_routine(waiting))
+                self._stale += 1
+            out.append(entry)
+        if self._stale > self.maxsize:  # urgent ones keep taking routine ones from the middle
+            self._routine = deque(e for e in self._routine if not e.taken)
+            self._stale = 0
+        while self._routine and len(out) < n:
+            entry = self._routine.popleft()
+            if entry.taken:
+                self._stale -= 1
+                continue
+            key = entry.key
+            assert key is not None
+            out.append(self._take_routine(self._waiting[key]))
+        self._size -= len(out)
+        return out
+
+    def _take_routine(self, waiting: deque[Entry]) -> Entry:
+        entry = waiting.popleft()
+        entry.taken = True
+        self._routine_size -= 1
+        key = entry.key
+        assert key is not None
+        if not waiting:
+            del self._waiting[key]
+        if self._open.get(key) is entry:
+            del self._open[key]
+        return entry
+
+    def oldest_wait(self, now: float) -> float:
+        """Seconds the oldest waiting message has waited (0 when none waits)."""
+        while self._routine and self._routine[0].taken:
+            self._routine.popleft()
+            self._stale -= 1
+        heads = [lane[0].received for lane in (self._urgent, self._routine) if lane]
+        return max(0.0, now - min(heads)) if heads else 0.0
+
+
+class LagWatch:
+    """Whether the intake is behind: the oldest waiting message older than `bound_s`; back
+    once it is under half that (so a lag hovering at the bound does not flap the alarm)."""
+
+    def __init__(self, bound_s: float, *, behind: bool = False) -> None:
+        if bound_s <= 0:
+            raise ValueError(f"intake lag bound must be more than 0 s, not {bound_s}")
+        self.bound_s = bound_s
+        self.behind = behind
+        self.worst_s = 0.0  # the oldest wait seen while behind
+
+    def observe(self, wait_s: float) -> bool:
+        """Take the oldest wait now; True if `behind` changed."""
+        if self.behind:
+            self.worst_s = max(self.worst_s, wait_s)
+            if wait_s <= self.bound_s / 2:
+                self.behind = False
+                return True
+            return False
+        if wait_s > self.bound_s:
+            self.behind = True
+            self.worst_s = wait_s
+            return True
+        return False
+
+
+@dataclass(slots=True)
+class Delays:
+    """Arrival → processed, per lane: the slowest message of the latest batch that had one
+    of that lane (a rule tick is not a message), and how many of each were processed."""
+
+    urgent_s: float | None = None
+    routine_s: float | None = None
+    urgent: int = 0
+    routine: int = 0
+
+    def record(self, entries: list[Entry], now: float) -> None:
+        urgent = [now - e.received for e in entries if e.urgent and e.key is not None]
+        routine = [now - e.received for e in entries if not e.urgent]
+        if urgent:
+            self.urgent_s = max(urgent)
+            self.urgent += len(urgent)
+        if routine:
+            self.routine_s = max(routine)
+            self.routine += sum(e.messages for e in entries if not e.urgent)
+
+
+class Intake(IntakeQueue):
+    """The queue with waiting: the receiver waits for room, the worker for entries."""
+
+    def __init__(self, maxsize: int, triggers: Triggers) -> None:
+        super().__init__(maxsize, triggers)
+        self._ready = asyncio.Event()  # something was queued, or the intake closed
+        self._space = asyncio.Event()  # something was taken
+        self._closed = False
+
+    def open(self) -> None:
+        self._closed = False
+
+    def close(self) -> None:
+        """No more puts: `next_batch` gives what is queued, then an empty batch."""
+        self._closed = True
+        self._ready.set()
+
+    def put(self, item: Item, received: float) -> Entry:
+        entry = super().put(item, received)
+        self._ready.set()
+        return entry
+
+    async def put_when_room(self, item: Item, clock: Callable[[], float]) -> Entry:
+        """Wait for room, then put `item`, arrived now."""
+        while not self.has_room():
+            self._space.clear()
+            await self._space.wait()
+        return self.put(item, clock())
+
+    def take(self, n: int) -> list[Entry]:
+        out = super().take(n)
+        if out:
+            self._space.set()
+        return out
+
+    async def next_batch(self, n: int, linger: float, stopping: Callable[[], bool]) -> list[Entry]:
+        """What is queued, in the order to apply it, up to about `n` entries, waiting up to
+        `linger` seconds for more while it is short (not once `stopping()`): many messages
+        share one transaction at a steady rate. Empty once closed and drained."""
+        while not len(self):
+            if self._closed:
+                return []
+            self._ready.clear()
+            await self._ready.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + linger
+        batch = self.take(n)
+        while len(batch) < n and not stopping():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            if not len(self):
+                self._ready.clear()
+                try:
+                    await asyncio.wait_for(self._ready.wait(), remaining)
+                except TimeoutError:
+                    break
+            batch += self.take(n - len(batch))
+        return batch
