@@ -89,6 +89,15 @@ def cloud(
 ) -> Iterator[tuple[str, dict[str, str], Path]]:
     """The cloud service as its own process (`extra_env` added to its environment); yields
     its URL, an auth header and its log."""
+    with cloud_process(tmp, broker, extra_env) as (url, headers, log, _):
+        yield url, headers, log
+
+
+@contextlib.contextmanager
+def cloud_process(
+    tmp: Path, broker: Mosquitto, extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, str], Path, subprocess.Popen[bytes]]]:
+    """`cloud`, with the process itself."""
     (tmp / "site.yaml").write_text(inventory(), encoding="utf-8")
     port = free_port()
     env = {
@@ -129,7 +138,7 @@ def cloud(
                 time.sleep(0.1)
             users = json.loads((tmp / "credentials.json").read_text())["users"]
             token = next(u["token"] for u in users if u["username"] == "tech1")
-            yield url, {"Authorization": f"Bearer {token}"}, log
+            yield url, {"Authorization": f"Bearer {token}"}, log, proc
         finally:
             stop_process(proc, 30)
 

@@ -39,7 +39,7 @@ from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
 from cloud.maintenance.window import Board
 from cloud.notify.config import NotifyConfig
-from cloud.notify.notifier import Notifier
+from cloud.notify.notifier import IntakeFigures, Notifier
 from cloud.notify.outbound import Outbound
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
@@ -95,6 +95,16 @@ def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> Non
     path = state.settings.demo_credentials_path
     write_credentials(path, credentials, api_url(state.settings))
     log.info("demo credentials written to %s", path)
+
+
+def _intake(state: AppState) -> IntakeFigures:
+    """The telemetry intake's figures for the pipeline board, while it runs."""
+
+    def figures() -> tuple[str, dict[str, int | float]] | None:
+        consumer = state.consumer
+        return None if consumer is None else (consumer.intake_name, consumer.health_fields())
+
+    return figures
 
 
 def create_app(
@@ -188,7 +198,7 @@ def create_app(
             await stack.enter_async_context(ticker)
         if notify:  # webhooks, Grafana annotations, InfluxDB events and metrics
             await stack.enter_async_context(
-                Notifier(database, notify_config, sla=state.sla, clock=clock)
+                Notifier(database, notify_config, sla=state.sla, clock=clock, intake=_intake(state))
             )
         if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
             await stack.enter_async_context(outbound.deliver(database, clock))

@@ -56,7 +56,7 @@ from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.alarms.intake import IntakeAlarms
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
-from cloud.intake import Delays, Intake, LagWatch
+from cloud.intake import Delays, Intake, LagWatch, health_fields
 from cloud.messages import edge_report_time, parse_item
 from cloud.monitor import Item, Monitor, TelemetryItem, TickItem
 from cloud.points import PointCheck
@@ -150,6 +150,10 @@ class TelemetryConsumer(Runs):
     def oldest_wait(self) -> float:
         """Seconds the oldest waiting message has waited."""
         return self.intake.oldest_wait(self._clock())
+
+    def health_fields(self) -> dict[str, int | float]:
+        """The intake's `plantroom_health` fields (written with the metrics)."""
+        return health_fields(self.intake, self.delays, self.lag, self.stats, self.oldest_wait())
 
     @property
     def buffered(self) -> int:

@@ -16,7 +16,8 @@ them), so that however far behind the worker is, a piece of equipment waits in t
 about once. Not folded, so that what windowed rules need is kept: a sample that would replace
 the value of a point a rate, trend or counter rule keeps the history of, unless the rule
 engine would itself have replaced it (the entry spans less than the engine's resolution for
-that point's window and, for a counter, the value did not fall: a reset is never hidden); a
+that point's window and, for a counter, the value did not fall: a reset is never hidden; a
+counter that did not move folds at any time, as no rise is lost); a
 sample older than the entry (the monitor sets it aside as out of order); a sample that would
 make an entry of more than `MAX_POINTS` points. Such a sample starts a new entry, and later
 samples fold into that one. Acknowledgements are unchanged: a message is acknowledged once it
@@ -40,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cloud.monitor import Item, TelemetryItem, TickItem
+from cloud.receiver import IngestStats
 from cloud.rules.base import as_number
 from cloud.triggers import HistoryPoint, Triggers
 from plantroom.schema import MAX_POINTS, Telemetry
@@ -72,12 +74,15 @@ def fold(
     for point, history in windows.items():
         if point not in new.points or point not in old.points:
             continue  # nothing of its history is replaced
-        if new.ts - first_ts >= history.resolution_s * 1000:
-            return None
         if history.counter:
             before, after = as_number(old.points[point]), as_number(new.points[point])
-            if before is not None and after is not None and after < before:
-                return None
+            if before is not None and after is not None:
+                if after < before:
+                    return None  # a reset
+                if after == before:
+                    continue  # it did not count: no rise is lost
+        if new.ts - first_ts >= history.resolution_s * 1000:
+            return None
     points = {**old.points, **new.points}
     if len(points) > MAX_POINTS:
         return None
@@ -316,3 +321,25 @@ class Intake(IntakeQueue):
                     break
             batch += self.take(n - len(batch))
         return batch
+
+
+def health_fields(
+    intake: IntakeQueue, delays: Delays, lag: LagWatch, stats: IngestStats, oldest_wait_s: float
+) -> dict[str, int | float]:
+    """The intake's figures as a `plantroom_health` line's fields (component `cloud`)."""
+    fields: dict[str, int | float] = {
+        "received": stats.received,
+        "processed": stats.processed,
+        "coalesced": intake.coalesced,
+        "dead_lettered": stats.dead_lettered,
+        "queued_urgent": intake.urgent_waiting,
+        "queued_routine": intake.routine_waiting,
+        "oldest_wait_s": round(oldest_wait_s, 3),
+        "lag_bound_s": float(lag.bound_s),
+        "behind": int(lag.behind),
+    }
+    if delays.urgent_s is not None:
+        fields["urgent_delay_s"] = round(delays.urgent_s, 3)
+    if delays.routine_s is not None:
+        fields["routine_delay_s"] = round(delays.routine_s, 3)
+    return fields

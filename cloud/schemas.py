@@ -171,7 +171,7 @@ class EdgeClock(OutModel):
 
 
 class IntakeLag(OutModel):
-    """How far behind the telemetry intake is (docs/reliability.md#the-intake-under-overload)."""
+    """How far behind the telemetry intake is (docs/api.md#the-intake-under-overload)."""
 
     urgent_queued: int = Field(
         description="alarm and state changes waiting (status, fault bits, states, thresholds)"

@@ -2,7 +2,8 @@
 
 Telemetry fields come from the device profiles (`dashboards.profiles`); these three are
 written by Plantroom's own processes: pipeline health by the gateway (its own figures and
-those the edge agents report to it), work-order metrics and events by the cloud.
+those the edge agents report to it) and by the cloud (its telemetry intake's), work-order
+metrics and events by the cloud.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from plantroom.influx.measurements import WORK_ORDERS as WORK_ORDERS
 
 HEALTH = "plantroom_health"
 
-# plantroom_health holds three kinds of line, told apart by the `component` tag; a query must
+# plantroom_health holds four kinds of line, told apart by the `component` tag; a query must
 # always filter on it, as the kinds share field names (`buffer_dropped`) and tags (`instance`).
 # Counters are cumulative since the process started (they restart from zero after a restart);
 # the rest are gauges.
@@ -27,7 +28,10 @@ EDGE = "edge"
 (the agent id), site."""
 EDGE_DEVICE = "edge_device"
 """One line per Modbus device of an edge agent: tags component, instance, site, equipment."""
-HEALTH_COMPONENTS = (GATEWAY, EDGE, EDGE_DEVICE)
+CLOUD = "cloud"
+"""The cloud's telemetry intake (`cloud.intake.health_fields`), written with the work-order
+metrics: tags component, instance (the intake's name), site."""
+HEALTH_COMPONENTS = (GATEWAY, EDGE, EDGE_DEVICE, CLOUD)
 
 GATEWAY_COUNTERS = (
     "messages_in",
@@ -89,8 +93,21 @@ EDGE_DEVICE_GAUGES = {
     "poll_latency_max_ms": "float",
 }
 
+CLOUD_COUNTERS = ("received", "processed", "coalesced", "dead_lettered")
+# the delays are written once a message of that lane was processed
+CLOUD_GAUGES = {
+    "queued_urgent": "integer",
+    "queued_routine": "integer",
+    "oldest_wait_s": "float",
+    "urgent_delay_s": "float",
+    "routine_delay_s": "float",
+    "lag_bound_s": "float",
+    "behind": "integer",
+}
+
 _HEALTH_SCHEMA: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     GATEWAY: (GATEWAY_COUNTERS, GATEWAY_GAUGES),
+    CLOUD: (CLOUD_COUNTERS, CLOUD_GAUGES),
     EDGE: (EDGE_COUNTERS, EDGE_GAUGES),
     EDGE_DEVICE: (EDGE_DEVICE_COUNTERS, EDGE_DEVICE_GAUGES),
 }

@@ -38,7 +38,7 @@ from cloud.notify.pump import Permanent, Retryable
 from cloud.sla import Targets
 from plantroom.influx.errors import InfluxUnavailable
 from plantroom.influx.lineprotocol import LineProtocolError, encode_line
-from plantroom.influx.measurements import EVENTS, WORK_ORDERS
+from plantroom.influx.measurements import EVENTS, HEALTH, WORK_ORDERS
 from plantroom.influx.writer import InfluxTarget, InfluxWriter
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,12 @@ def maintenance_lines(session: Session, *, site: str, since: datetime) -> list[s
             except LineProtocolError as exc:
                 log.error("maintenance window %d not written: %s", window.id, exc)
     return out
+
+
+def intake_line(site: str, instance: str, fields: Mapping[str, int | float], at: datetime) -> str:
+    """The cloud telemetry intake's `plantroom_health` line (component `cloud`), which the
+    pipeline board reads (`cloud.intake.health_fields`)."""
+    return line(HEALTH, {"component": "cloud", "instance": instance, "site": site}, fields, at)
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import asyncio
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -31,7 +31,13 @@ from cloud.db import Database
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import EventReader, load_cursor
 from cloud.notify.grafana import GrafanaSink
-from cloud.notify.influx import InfluxEventsSink, collect_metrics, influx_target, write
+from cloud.notify.influx import (
+    InfluxEventsSink,
+    collect_metrics,
+    influx_target,
+    intake_line,
+    write,
+)
 from cloud.notify.pump import DeliveryError, Pump, Sink
 from cloud.notify.webhooks import WebhookSink
 from cloud.sla import SlaPolicy
@@ -42,6 +48,8 @@ from plantroom.ticker import Runs, WorkerThread
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# the telemetry intake's name and `plantroom_health` fields, or None while it does not run
+IntakeFigures = Callable[[], tuple[str, Mapping[str, int | float]] | None]
 
 
 def cursor_name(sink: str, key: str = "") -> str:
@@ -71,12 +79,14 @@ class Notifier(Runs):
         sla: SlaPolicy,
         clock: Clock,
         metrics: bool = True,
+        intake: IntakeFigures | None = None,
     ) -> None:
         self._db = db
         self.config = config
         self._sla = sla
         self._clock = clock
         self._metrics_enabled = metrics and config.influx_enabled
+        self._intake = intake  # written with the metrics
         self._thread = WorkerThread("cloud-notify")
         self._client: httpx.AsyncClient | None = None
         self._influx: InfluxWriter | None = None
@@ -208,6 +218,9 @@ class Notifier(Runs):
                     dispatch_s=self._sla.dispatch,
                 )
                 lines = await self._run_db(collect)
+                figures = self._intake() if self._intake is not None else None
+                if figures is not None:
+                    lines.append(intake_line(c.site, *figures, now))
                 await write(writer, lines)
             except DeliveryError as exc:
                 self.metrics.failures += 1

@@ -1,6 +1,6 @@
 """Queries over `plantroom_health`: each component's scope, counter rates and increases.
 
-The measurement holds three kinds of line (see `dashboards.measurements`), told apart by the
+The measurement holds four kinds of line (see `dashboards.measurements`), told apart by the
 `component` tag; each kind is a query source whose scope filters on its component, so the
 kinds never mix. Counters are cumulative since the writing process started; rates use
 `non_negative_derivative` and per-interval increases `non_negative_difference`, so a restart
@@ -15,6 +15,7 @@ from dashboards import grafana as g
 from dashboards.grafana import JSON
 from dashboards.influxql import SITE, ident, show_tag_values, string, tag_var
 from dashboards.measurements import (
+    CLOUD,
     EDGE,
     EDGE_DEVICE,
     GATEWAY,
@@ -36,6 +37,7 @@ SCOPES: dict[str, tuple[str, ...]] = {
     GATEWAY: (is_component(GATEWAY), tag_var("instance", "gateway")),
     EDGE: (is_component(EDGE), SITE, tag_var("instance", "agent")),
     EDGE_DEVICE: (is_component(EDGE_DEVICE), SITE, tag_var("instance", "agent")),
+    CLOUD: (is_component(CLOUD),),
 }
 
 

@@ -1,9 +1,8 @@
 """Pipeline health: is telemetry flowing from the edge through the gateway into InfluxDB?
 
-Everything comes from `plantroom_health`, which holds three kinds of line (see
-`dashboards.measurements`): the gateway's own, one per edge agent and one per device an agent
-polls. Every query reads one component's source (`dashboards.boards.health`), so it filters
-on `component` and the kinds never mix.
+Everything comes from `plantroom_health` (`dashboards.measurements`): the gateway's lines, one
+per edge agent, one per device an agent polls, and the cloud intake's (`boards.intake`). Each
+query reads one component's source (`boards.health`): the kinds never mix.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from dashboards.boards.health import (
     increase,
     rate,
 )
+from dashboards.boards.intake import CLOUD_INTAKE
 from dashboards.dashboard import Dashboard
 from dashboards.influxql import ident
 from dashboards.measurements import EDGE, EDGE_DEVICE, GATEWAY, HEALTH
@@ -390,11 +390,11 @@ def build() -> Dashboard:
         UID,
         "Plantroom · Pipeline health",
         "The telemetry pipeline itself: gateway throughput, write latency, disk buffer and "
-        "dead letters; edge agents' broker connection, queue, drops, device availability, "
-        "polls on schedule and poll errors; the worst devices by timeouts and latency.",
+        "dead letters; the cloud intake's lag; edge agents' broker connection, queue, drops, "
+        "device availability, polls on schedule and poll errors; the worst devices.",
         tags=("pipeline", HEALTH),
         variables=health.variables(),
         time_from="now-3h",
         refresh="10s",
     )
-    return add_panels(d, [*GATEWAYS, *AGENTS, *DEVICES], health.sources())
+    return add_panels(d, [*GATEWAYS, *CLOUD_INTAKE, *AGENTS, *DEVICES], health.sources())

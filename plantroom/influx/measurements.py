@@ -25,3 +25,9 @@ WORK_ORDER_RATES = (
     "satisfaction",
 )
 """Float fields of `work_orders`."""
+HEALTH = "plantroom_health"
+"""Pipeline health; the cloud writes its telemetry intake's line to it with the metrics:
+tags component (`cloud`), instance (the intake's name), site; counters received, processed,
+coalesced, dead_lettered; gauges queued_urgent, queued_routine, oldest_wait_s,
+urgent_delay_s, routine_delay_s (once a message of that lane was processed), lag_bound_s,
+behind (0 or 1). The gateway writes its own and the edge agents' lines."""

@@ -164,6 +164,11 @@ def test_a_counter_s_fall_is_never_folded_away() -> None:
         fold(a, Telemetry(ts=T0 + 500, seq=2, points={"starts": 0}), first_ts=T0, windows=windows)
         is None
     )
+    # beyond the resolution a rise is kept, an unchanged counter is not worth an entry
+    later = Telemetry(ts=T0 + 5000, seq=2, points={"starts": 41})
+    assert fold(a, later, first_ts=T0, windows=windows) is None
+    same = Telemetry(ts=T0 + 600_000, seq=2, points={"starts": 40})
+    assert fold(a, same, first_ts=T0, windows=windows)
 
 
 def test_samples_a_windowed_rule_needs_each_get_their_own_entry() -> None:

@@ -1,16 +1,25 @@
-"""The pipeline-health dashboard against what the gateway and the edge agents write."""
+"""The pipeline-health dashboard against what the gateway, the edge agents and the cloud's
+telemetry intake write."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from cloud.intake import Delays, IntakeQueue, LagWatch
+from cloud.intake import health_fields as intake_fields
+from cloud.notify.influx import intake_line
+from cloud.receiver import IngestStats
+from cloud.triggers import Triggers
 from dashboards.boards import pipeline
 from dashboards.errors import DashboardError
 from dashboards.grafana import JSON
 from dashboards.measurements import (
+    CLOUD,
+    CLOUD_COUNTERS,
     EDGE,
     EDGE_COUNTERS,
     EDGE_DEVICE,
@@ -35,6 +44,7 @@ SCOPE_VARIABLES = {
     GATEWAY: ("/^$gateway$/",),
     EDGE: ("/^$site$/", "/^$agent$/"),
     EDGE_DEVICE: ("/^$site$/", "/^$agent$/"),
+    CLOUD: (),
 }
 
 
@@ -53,7 +63,7 @@ def selects(board: JSON) -> list[tuple[str, str]]:
 
 def test_the_components_match_the_writers() -> None:
     assert (EDGE_COMPONENT, EDGE_DEVICE_COMPONENT) == (EDGE, EDGE_DEVICE)
-    assert set(HEALTH_COMPONENTS) == {GATEWAY, EDGE, EDGE_DEVICE}
+    assert set(HEALTH_COMPONENTS) == {GATEWAY, EDGE, EDGE_DEVICE, CLOUD}
 
 
 def field_types(fields: dict[str, Any]) -> dict[str, str]:
@@ -100,9 +110,18 @@ def test_edge_fields_are_what_the_agent_reports() -> None:
     assert known == written
 
 
+def test_cloud_fields_are_what_the_cloud_writes() -> None:
+    delays = Delays(urgent_s=0.05, routine_s=12.0)
+    fields = intake_fields(IntakeQueue(10, Triggers([])), delays, LagWatch(60), IngestStats(), 0.0)
+    line = parse_line(intake_line("harbour", "cloud-1", fields, datetime(2026, 1, 1, tzinfo=UTC)))
+    assert line.tags == {"component": CLOUD, "instance": "cloud-1", "site": "harbour"}
+    known = {n: s.field_type for n, s in health_fields(CLOUD).points.items()}
+    assert known == field_types(line.fields)
+
+
 def test_an_unknown_component_or_field_is_refused() -> None:
-    with pytest.raises(DashboardError, match="unknown plantroom_health component 'cloud'"):
-        health_fields("cloud")
+    with pytest.raises(DashboardError, match="unknown plantroom_health component 'broker'"):
+        health_fields("broker")
     with pytest.raises(DashboardError, match=r"'timeouts'.*edge health schema"):
         health_fields(EDGE).f("timeouts")
 
@@ -124,7 +143,7 @@ def test_every_query_reads_one_component_in_its_scope(board: JSON) -> None:
         for name in re.findall(r'\w+\("(\w+)"', query):
             if name not in aliases:
                 assert name in fields, f"{where}: {component} lines have no field {name!r}"
-    assert seen == {GATEWAY, EDGE, EDGE_DEVICE}
+    assert seen == {GATEWAY, EDGE, EDGE_DEVICE, CLOUD}
 
 
 def test_counters_are_read_as_rates_or_increases(board: JSON) -> None:
@@ -132,6 +151,7 @@ def test_counters_are_read_as_rates_or_increases(board: JSON) -> None:
         GATEWAY: GATEWAY_COUNTERS,
         EDGE: EDGE_COUNTERS,
         EDGE_DEVICE: EDGE_DEVICE_COUNTERS,
+        CLOUD: CLOUD_COUNTERS,
     }
     for where, query in selects(board):
         (component,) = set(COMPONENT_RE.findall(query))

@@ -18,12 +18,17 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from cloud.intake import Delays, IntakeQueue, LagWatch, health_fields
+from cloud.notify.influx import intake_line
+from cloud.receiver import IngestStats
+from cloud.triggers import Triggers
 from dashboards.build import GENERATED_DIR
 from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
 from gateway.stats import GatewayStats
@@ -343,9 +348,32 @@ def edge_health(now_ms: int) -> Iterator[str]:
             yield from edge_health_lines(site, agent, report, received_ms=report.ts + delay_ms)
 
 
+def cloud_health(now_ms: int) -> Iterator[str]:
+    """The cloud intake's line, made by the cloud's own code: it falls behind for half an
+    hour (routine samples folded and late, alarms still fast), then catches up."""
+    site = yaml.safe_load(INVENTORY.read_text())["site"]["id"]
+    intake, stats, delays, lag = (
+        IntakeQueue(10_000, Triggers([])),
+        IngestStats(),
+        Delays(),
+        LagWatch(60),
+    )
+    for minute in range(HISTORY_MIN):
+        behind = 200 <= minute < 230
+        stats.received += 60 * 25
+        stats.processed += 60 * (15 if behind else 25)
+        intake.coalesced += 60 * 10 if behind else 0
+        wait = 90.0 if behind else 0.2
+        lag.observe(wait)
+        delays.urgent_s, delays.routine_s = 0.05, wait
+        at = datetime.fromtimestamp((now_ms - (HISTORY_MIN - minute) * STEP_S * 1000) / 1000, UTC)
+        yield intake_line(site, "cloud-1", health_fields(intake, delays, lag, stats, wait), at)
+
+
 def health(now_ms: int) -> Iterator[str]:
     yield from gateway_health(now_ms)
     yield from edge_health(now_ms)
+    yield from cloud_health(now_ms)
 
 
 def work_orders(now_ms: int) -> Iterator[str]:

@@ -1,0 +1,309 @@
+"""Fault → work order with the cloud starved: alarms stay fast while measurements lag.
+
+Everything runs for real on this machine, in a temporary directory: mosquitto and one
+`python -m stack cloud` process (SQLite, the defaults, a lag alarm bound of LAG_ALARM_S) with
+the fault-latency benchmark's 200 pumps. The cloud is starved on purpose by a duty-cycle
+limiter in this process: in every PERIOD_S it lets the cloud run for SHARE of it (SIGCONT),
+then stops it (SIGSTOP), so it has at most SHARE of one core whatever else the machine does
+(no cgroups needed; the API is stopped with it, so a poll can wait up to one stop).
+
+A publisher process sends RATE routine samples a second spread over the pumps (QoS 1, every
+point of the profile, as an edge agent polling each pump every 200 ms would), more than the
+starved cloud can apply one by one. Every FAULT_EVERY_S another pump reports `dry_run` (QoS 1)
+and the API is polled (every POLL_S) until its work order is listed: fault → work order from
+just before the publish. Every SAMPLE_S the benchmark reads `/api/health` (the intake's queue
+and lag) and how far behind the stream a few pumps are (now - the edge time of the last
+sample the cloud applied, `GET /api/equipment/<id>`). After DURATION_S the limiter stops and
+the time for the intake to catch up is measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from benchmarks.bench_fault_latency import cloud_process, pumps, sample, topic
+from benchmarks.ingest_params import sample_points
+from benchmarks.measure import percentile
+from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
+from stack.services import Mosquitto
+
+TITLE = "Fault → work order with the cloud starved"
+SHARE = float(os.environ.get("PLANTROOM_BENCH_OVERLOAD_SHARE", "0.2"))
+RATE = int(os.environ.get("PLANTROOM_BENCH_OVERLOAD_RATE", "1000"))
+DURATION_S = float(os.environ.get("PLANTROOM_BENCH_OVERLOAD_S", "90"))
+PERIOD_S = 0.1
+FAULT_EVERY_S = 3.0
+FAULT_TIMEOUT_S = 30.0
+POLL_S = 0.005
+SAMPLE_S = 1.0
+TRACED = 5
+LAG_ALARM_S = 10.0
+CATCH_UP_TIMEOUT_S = 120.0
+TARGET_P99_MS = 250.0
+
+
+def flood(host: str, port: int, rate: int, seconds: float) -> None:
+    """The publisher process: `rate` routine samples a second over the pumps for `seconds`,
+    QoS 1. Prints how many it published."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-flood-{os.getpid()}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    every = pumps()
+    seq: dict[str, int] = {}
+    sent = 0
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        for _ in range(int(elapsed * rate) - sent):
+            building, pump = every[sent % len(every)]
+            n = seq[pump] = seq.get(pump, 0) + 1
+            points = sample_points("pump", n)
+            del points["dry_run"]  # the faults' own: a routine sample does not clear them
+            client.publish(topic(building, pump), sample(n, points), qos=1)
+            sent += 1
+        time.sleep(0.002)
+    deadline = time.monotonic() + 60
+    while client.want_write() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.loop_stop()
+    client.disconnect()
+    print(json.dumps({"sent": sent}), flush=True)
+
+
+class Starve:
+    """Lets process `pid` run `share` of every `period` seconds: SIGCONT, then SIGSTOP."""
+
+    def __init__(self, pid: int, share: float, period: float = PERIOD_S) -> None:
+        self.pid, self.share, self.period = pid, share, period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="starve", daemon=True)
+
+    def _run(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            while not self._stop.is_set():
+                os.kill(self.pid, signal.SIGCONT)
+                self._stop.wait(self.share * self.period)
+                if self._stop.is_set():
+                    break
+                os.kill(self.pid, signal.SIGSTOP)
+                self._stop.wait((1 - self.share) * self.period)
+            os.kill(self.pid, signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        self._thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._thread.join()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGCONT)
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)  # fault → work order, ms
+    timeouts: int = 0
+    behind: list[float] = field(default_factory=list)  # traced pumps: now - last sample, s
+    health: list[dict[str, Any]] = field(default_factory=list)  # mqtt section, every SAMPLE_S
+    alarm_seen: bool = False
+    sent: int = 0
+    cpu_cores: float = 0.0
+    others: float = 0.0
+    catch_up_s: float | None = None
+    cleared: bool = False
+
+
+def _sample(api: httpx.Client, run: Run, traced: list[str]) -> None:
+    health = api.get("/api/health").json()
+    run.health.append(health["mqtt"])
+    run.alarm_seen |= any(a.startswith("telemetry_intake_behind") for a in health["system_alarms"])
+    now = time.time()
+    for pump in traced:
+        at = api.get(f"/api/equipment/{pump}").json().get("last_sample_at")
+        if at:
+            run.behind.append(now - datetime.fromisoformat(at).timestamp())
+
+
+def _faults(api: httpx.Client, client: paho.Client, run: Run, traced: list[str]) -> None:
+    """A fault every FAULT_EVERY_S for DURATION_S, the health sampled in between."""
+    candidates = [p for p in pumps() if p[1] not in traced]
+    start = time.monotonic()
+    next_sample = start
+    for n, (building, pump) in enumerate(candidates):
+        due = start + n * FAULT_EVERY_S
+        while (now := time.monotonic()) < due:
+            if now >= next_sample:
+                _sample(api, run, traced)
+                next_sample += SAMPLE_S
+            time.sleep(min(0.05, max(0.0, due - now)))
+        if time.monotonic() - start > DURATION_S - FAULT_EVERY_S:
+            return
+        t0 = time.perf_counter()
+        client.publish(topic(building, pump), sample(1, {"dry_run": True}), qos=1)
+        while True:
+            page = api.get("/api/work-orders", params={"equipment_id": pump}).json()
+            if page["total"] >= 1:
+                run.latencies.append((time.perf_counter() - t0) * 1000)
+                break
+            if time.perf_counter() - t0 > FAULT_TIMEOUT_S:
+                run.timeouts += 1
+                break
+            time.sleep(POLL_S)
+
+
+def _catch_up(api: httpx.Client, run: Run, expected: int) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < CATCH_UP_TIMEOUT_S:
+        health = api.get("/api/health").json()
+        mqtt = health["mqtt"]
+        intake = mqtt.get("intake") or {}
+        if mqtt["received"] >= expected and mqtt["queued"] == 0:
+            run.catch_up_s = time.monotonic() - start
+            run.cleared = not intake.get("behind", False)
+            return
+        time.sleep(0.2)
+
+
+def measure(tmp: Path, broker: Mosquitto) -> Run:
+    run = Run()
+    env = {"PLANTROOM_INTAKE_LAG_ALARM_S": str(LAG_ALARM_S)}
+    with cloud_process(tmp, broker, env) as (url, headers, _log, proc):
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        traced = [pump for _, pump in pumps()[-TRACED:]]
+        try:
+            with httpx.Client(base_url=url, headers=headers, timeout=30.0) as api:
+                code = (
+                    "import sys; from benchmarks.bench_overload import flood; "
+                    "flood(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))"
+                )
+                args = [broker.host, str(broker.port), str(RATE), str(DURATION_S)]
+                root = Path(__file__).resolve().parent.parent
+                cpu0, busy0, own0 = cpu_seconds(proc.pid), machine_busy_seconds(), own_cpu()
+                started = time.monotonic()
+                with Starve(proc.pid, SHARE).running():
+                    publisher = subprocess.Popen(
+                        [sys.executable, "-c", code, *args],
+                        cwd=root,
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                    _faults(api, client, run, traced)
+                    out, _ = publisher.communicate(timeout=DURATION_S + 120)
+                    _sample(api, run, traced)
+                took = time.monotonic() - started
+                cloud_cpu = cpu_seconds(proc.pid) - cpu0
+                run.cpu_cores = cloud_cpu / took
+                mine = own_cpu() - own0
+                run.others = (machine_busy_seconds() - busy0 - cloud_cpu - mine) / took
+                run.sent = int(json.loads(out.strip().splitlines()[-1])["sent"])
+                _catch_up(api, run, run.sent + len(run.latencies) + run.timeouts)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+    return run
+
+
+def run() -> str:
+    with tempfile.TemporaryDirectory(prefix="plantroom-bench-overload-") as name:
+        tmp = Path(name)
+        broker = Mosquitto(tmp / "mosquitto")
+        broker.start()
+        try:
+            result = measure(tmp, broker)
+        finally:
+            broker.stop()
+    return report(result)
+
+
+def _figure(values: list[float], unit: str = " s", digits: int = 1) -> str:
+    """The median and the worst of `values`."""
+    if not values:
+        return "-"
+    p50, worst = percentile(values, 50), max(values)
+    return f"median {p50:.{digits}f}{unit}, max {worst:.{digits}f}{unit}"
+
+
+def report(r: Run) -> str:
+    intake = [h["intake"] for h in r.health if h.get("intake")]
+    last = r.health[-1] if r.health else {}
+    coalesced = (last.get("intake") or {}).get("coalesced")
+    faults = len(r.latencies) + r.timeouts
+    if r.latencies:
+        lat = r.latencies
+        faults_row = (
+            f"{len(lat)} of {faults}: p50 {percentile(lat, 50):.0f} ms, "
+            f"p90 {percentile(lat, 90):.0f} ms, **p99 {percentile(lat, 99):.0f} ms**, "
+            f"max {max(lat):.0f} ms; {r.timeouts} with no work order after {FAULT_TIMEOUT_S:g} s"
+        )
+    else:
+        faults_row = f"none of {faults} had a work order within {FAULT_TIMEOUT_S:g} s"
+    ok = bool(r.latencies) and not r.timeouts and percentile(r.latencies, 99) <= TARGET_P99_MS
+    waits = [float(i["oldest_wait_s"]) for i in intake]
+    routine = [float(i["routine_delay_s"]) for i in intake if i.get("routine_delay_s") is not None]
+    urgent = [float(i["urgent_delay_s"]) for i in intake if i.get("urgent_delay_s") is not None]
+    queued = [int(h["queued"]) for h in r.health]
+    catch_up = f"not within {CATCH_UP_TIMEOUT_S:g} s"
+    if r.catch_up_s is not None:
+        catch_up = f"{r.catch_up_s:.1f} s" + ("; the lag alarm cleared" if r.cleared else "")
+    folded = "-" if coalesced is None else f"{coalesced:,} of {r.sent:,}"
+    rows = [
+        ("fault → work order", faults_row),
+        (
+            f"routine data behind the stream ({TRACED} pumps: now - edge time of the last "
+            "sample applied)",
+            _figure(r.behind),
+        ),
+        ("intake: oldest waiting message", _figure(waits)),
+        ("intake: arrival → processed, routine samples", _figure(routine)),
+        (
+            "intake: arrival → processed, alarm and state changes",
+            _figure([u * 1000 for u in urgent], " ms", 0),
+        ),
+        ("intake queue (entries)", _figure([float(q) for q in queued], "", 0)),
+        ("routine samples folded into their pump's waiting one", folded),
+        (
+            "`telemetry_intake_behind` system alarm",
+            ("raised" if r.alarm_seen else "not raised") + " during the run",
+        ),
+        ("caught up after the limiter stopped", catch_up),
+        ("cloud CPU", f"{r.cpu_cores:.2f} cores (other work on the machine: {r.others:.2f} cores)"),
+    ]
+    table = "\n".join(f"| {what} | {value} |" for what, value in rows)
+    return f"""
+{len(pumps())} pumps; one `python -m stack cloud` process (SQLite, default rules, lag alarm
+bound {LAG_ALARM_S:g} s) on mosquitto, **starved to {SHARE:.0%} of a core** by a SIGSTOP/SIGCONT
+duty cycle ({SHARE * PERIOD_S * 1000:.0f} ms running in every {PERIOD_S * 1000:.0f} ms). A
+publisher sent {r.sent:,} routine samples (every point of the pump profile) at {RATE:,}/s for
+{DURATION_S:.0f} s; a pump reported `dry_run` every {FAULT_EVERY_S:g} s, and the API was polled
+every {POLL_S * 1000:g} ms until its work order was listed (from just before the publish; the
+API is stopped with the cloud, which adds up to {(1 - SHARE) * PERIOD_S * 1000:.0f} ms).
+
+| measure | result |
+|---|---|
+{table}
+
+Target: fault → work order p99 ≤ {TARGET_P99_MS:g} ms while routine data lags — the run
+**{"meets" if ok else "misses"}** it.
+"""
