@@ -7,7 +7,7 @@ The intake queue (`cloud.intake`) takes alarm and state changes first (status me
 ticks, and the samples `cloud.triggers` calls urgent), each after its equipment's earlier
 samples, and folds the routine samples of one piece of equipment waiting together into one,
 keeping what windowed rules need: when the worker falls behind, faults still go straight
-through and measurements lag. The lag is measured (`oldest_wait`, `delays`); beyond
+through and measurements lag. The lag is measured (`oldest_wait_s`, `delays`); beyond
 `intake_lag_alarm_s` the ticker raises the `telemetry_intake_behind` system alarm
 (`lag_alarms`), cleared once the intake has caught up.
 
@@ -124,6 +124,9 @@ class TelemetryConsumer(Runs):
         self.intake = Intake(queue_size, Triggers(monitor.engine.rules))
         self._rule_reloads = monitor.stats.rule_reloads
         self.delays = Delays()
+        # how long the oldest waiting message had waited at the last tick: measured on the
+        # event loop, read by /api/health from its own thread
+        self.oldest_wait_s = 0.0
         self.lag = LagWatch(settings.intake_lag_alarm_s)
         self._lag_alarms = lag_alarms
         # the lag alarm's subject: the same after a restart on this host
@@ -147,13 +150,9 @@ class TelemetryConsumer(Runs):
         long ago (see `cloud.clockskew`)."""
         return len(self.intake) * 2 >= self.intake.maxsize or self.lag.behind
 
-    def oldest_wait(self) -> float:
-        """Seconds the oldest waiting message has waited."""
-        return self.intake.oldest_wait(self._clock())
-
     def health_fields(self) -> dict[str, int | float]:
         """The intake's `plantroom_health` fields (written with the metrics)."""
-        return health_fields(self.intake, self.delays, self.lag, self.stats, self.oldest_wait())
+        return health_fields(self.intake, self.delays, self.lag, self.stats, self.oldest_wait_s)
 
     @property
     def buffered(self) -> int:
@@ -327,7 +326,7 @@ class TelemetryConsumer(Runs):
     async def _lag_changed(self) -> None:
         """Raise or clear the lag alarm when the intake fell behind or caught up; what fails
         is tried again on the next tick."""
-        wait = self.oldest_wait()
+        wait = self.oldest_wait_s = self.intake.oldest_wait(self._clock())
         if not self.lag.observe(wait) or self._lag_alarms is None:
             return
         details: dict[str, Any] = {

@@ -52,7 +52,7 @@ def _lag(consumer: TelemetryConsumer) -> IntakeLag:
         urgent_queued=intake.urgent_waiting,
         routine_queued=intake.routine_waiting,
         coalesced=intake.coalesced,
-        oldest_wait_s=round(consumer.oldest_wait(), 3),
+        oldest_wait_s=round(consumer.oldest_wait_s, 3),
         urgent_delay_s=consumer.delays.urgent_s,
         routine_delay_s=consumer.delays.routine_s,
         bound_s=consumer.lag.bound_s,
@@ -120,7 +120,7 @@ def health(request: Request, state: StateDep) -> JSONResponse:
         if consumer.backlogged:
             problems.append(
                 f"telemetry intake behind: {consumer.queued} messages queued, the oldest for"
-                f" {consumer.oldest_wait():.0f} s; alarm and state changes go first, routine"
+                f" {consumer.oldest_wait_s:.0f} s; alarm and state changes go first, routine"
                 " measurements lag"
             )
     status = "down" if not database else ("degraded" if problems else "ok")
