@@ -3,7 +3,7 @@
     receiver ──► put ──► urgent lane (status, ticks, samples `cloud.triggers` calls urgent)
                     └──► routine lane (a sample folded into its equipment's waiting one)
                 take(n) ──► urgent entries, each after its equipment's earlier routine ones,
-                            then routine entries in arrival order
+                            in a batch of their own; else routine entries in arrival order
 
 **Order per equipment.** A later message of one piece of equipment is never applied before
 an earlier one: an urgent entry is taken with the routine entries of its equipment that
@@ -168,9 +168,10 @@ class IntakeQueue:
         return entry
 
     def take(self, n: int) -> list[Entry]:
-        """Up to about `n` entries in the order to apply them: urgent ones first, each after
+        """Up to about `n` entries in the order to apply them: the urgent ones, each after
         the routine entries of its equipment that arrived before it (which may take the
-        batch past `n`), then routine ones."""
+        batch past `n`), and only those, so that their batch commits soon; else routine
+        ones."""
         out: list[Entry] = []
         while self._urgent and len(out) < n:
             entry = self._urgent.popleft()
@@ -183,6 +184,9 @@ class IntakeQueue:
         if self._stale > self.maxsize:  # urgent ones keep taking routine ones from the middle
             self._routine = deque(e for e in self._routine if not e.taken)
             self._stale = 0
+        if out:
+            self._size -= len(out)
+            return out
         while self._routine and len(out) < n:
             entry = self._routine.popleft()
             if entry.taken:
@@ -299,8 +303,9 @@ class Intake(IntakeQueue):
 
     async def next_batch(self, n: int, linger: float, stopping: Callable[[], bool]) -> list[Entry]:
         """What is queued, in the order to apply it, up to about `n` entries, waiting up to
-        `linger` seconds for more while it is short (not once `stopping()`): many messages
-        share one transaction at a steady rate. Empty once closed and drained."""
+        `linger` seconds for more while it is short (not once `stopping()`, nor once it holds
+        an urgent entry, which goes at once): many messages share one transaction at a
+        steady rate. Empty once closed and drained."""
         while not len(self):
             if self._closed:
                 return []
@@ -309,7 +314,7 @@ class Intake(IntakeQueue):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + linger
         batch = self.take(n)
-        while len(batch) < n and not stopping():
+        while len(batch) < n and not stopping() and not any(e.urgent for e in batch):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

@@ -45,7 +45,11 @@ def queue(maxsize: int = 100) -> IntakeQueue:
 
 
 def items(q: IntakeQueue, n: int = 1000) -> list[Any]:
-    return [e.item for e in q.take(n)]
+    """The items of successive batches of up to `n` until the queue is empty."""
+    out: list[Any] = []
+    while batch := q.take(n):
+        out += [e.item for e in batch]
+    return out
 
 
 def test_a_fault_goes_before_routine_samples_queued_earlier() -> None:
@@ -58,13 +62,13 @@ def test_a_fault_goes_before_routine_samples_queued_earlier() -> None:
     fault = feed.sample("pump-7", {"dry_run": True})
     q.put(fault, 2.0)
     assert (q.urgent_waiting, q.routine_waiting) == (1, 20)
-    batch = items(q, 3)
-    # pump-7's earlier routine sample goes with it, in front; then the oldest routine one
-    assert [i.topic.equipment for i in batch] == ["pump-7", "pump-7", "pump-0"]
+    batch: list[Any] = [e.item for e in q.take(3)]
+    # pump-7's earlier routine sample goes with it, in front, in a batch of their own
+    assert [i.topic.equipment for i in batch] == ["pump-7", "pump-7"]
     assert batch[1] is fault
     assert batch[0].telemetry.points == {"speed": 1407}
-    rest = items(q)
-    assert len(rest) == 18 and "pump-7" not in {i.topic.equipment for i in rest}
+    rest: list[Any] = [e.item for e in q.take(100)]
+    assert len(rest) == 19 and "pump-7" not in {i.topic.equipment for i in rest}
     assert len(q) == 0
 
 
@@ -110,7 +114,7 @@ def test_routine_samples_of_one_equipment_fold_into_the_last_values() -> None:
     q.put(last, 7.0)
     q.put(feed.sample("pump-2", {"dry_run": False}), 8.0)
     assert len(q) == 2 and q.coalesced == 2
-    entries = q.take(10)
+    entries = q.take(10) + q.take(10)
     folded = next(e for e in entries if e.key == "pump-1")
     assert folded.messages == 3 and folded.received == 5.0  # the oldest message's arrival
     assert isinstance(folded.item, TelemetryItem)
@@ -268,13 +272,20 @@ async def test_a_put_waits_for_room_and_the_worker_drains_after_close() -> None:
 
 async def test_a_batch_lingers_for_more_while_it_is_short() -> None:
     intake, feed = Intake(100, Triggers([])), Feed()
-    intake.put(feed.sample("pump-1", {"leak": False}), 0.0)
+    intake.put(feed.sample("pump-1", {"speed": 1}), 0.0)
 
     async def later() -> None:
         await asyncio.sleep(0)
-        intake.put(feed.sample("pump-2", {"leak": False}), 0.0)
+        intake.put(feed.sample("pump-2", {"speed": 2}), 0.0)
 
     task = asyncio.create_task(later())
     batch = await intake.next_batch(2, 60.0, lambda: False)  # full before the linger ends
     await task
     assert [e.key for e in batch] == ["pump-1", "pump-2"]
+
+
+async def test_a_batch_with_an_alarm_or_state_change_does_not_linger() -> None:
+    intake, feed = Intake(100, Triggers([])), Feed()
+    intake.put(feed.sample("pump-1", {"leak": True}), 0.0)
+    batch = await intake.next_batch(200, 60.0, lambda: False)  # at once, not in 60 s
+    assert [e.key for e in batch] == ["pump-1"] and batch[0].urgent
