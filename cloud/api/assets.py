@@ -34,7 +34,7 @@ CSV_BODY = Body(
 
 
 def _scope(state: StateDep) -> SiteScope:
-    return SiteScope.of(state.inventory)
+    return SiteScope.of(state.sites)
 
 
 @router.get("/asset-kinds", response_model=list[AssetKindOut])

@@ -216,7 +216,7 @@ def log_complaint(
     wo = None
     if body.work_order is not None:
         wo = session.get(WorkOrder, work_order_id(session, body.work_order, user))
-    if body.building is not None and body.building not in {b.id for b in state.inventory.buildings}:
+    if body.building is not None and body.building not in state.sites.buildings():
         raise InvalidInput(f"building: {body.building!r} is not in the inventory")
     with one_writer(session):
         complaint = complaints.log_complaint(

@@ -22,7 +22,7 @@ router = APIRouter(tags=["kpis"], responses=AUTH_RESPONSES)
 
 
 def check_building(state: AppState, building: str | None) -> None:
-    known = {b.id for b in state.inventory.buildings}
+    known = state.sites.buildings()
     if building is not None and building not in known:
         raise InvalidInput(
             f"query.building: {building!r} is not in the inventory "

@@ -75,7 +75,7 @@ def _named(find: Callable[[Session, str], T], session: Session, name: str, field
 
 
 def _buildings(state: AppState) -> set[str]:
-    return {b.id for b in state.inventory.buildings}
+    return state.sites.buildings()
 
 
 def profile_of(state: AppState, user: User) -> ProfileOut:
