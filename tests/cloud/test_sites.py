@@ -3,14 +3,24 @@ the sites (a collision names both files and lines)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from cloud import registry
+from cloud.db import Database
+from cloud.enums import Channel, Priority, Role
+from cloud.rules.loader import load_rules
 from cloud.sites import Sites, inventory_files
+from cloud.sla import load_sla
+from cloud.users.service import add_user
+from cloud.workorders import creation
+from cloud.workorders.model import WorkOrder
 from plantroom.errors import ConfigError
+from tests.cloud.harness import raise_alarm
 
 
 def site_yaml(site: str, zone: str, building: str, *equipment: str) -> str:
@@ -93,3 +103,42 @@ def test_a_bad_zone_names_it(tmp_path: Path) -> None:
     path.write_text(site_yaml("only", "Mars/Olympus", "b1", "pump-1"))
     with pytest.raises(ConfigError, match="Mars/Olympus"):
         Sites.load(path)
+
+
+def test_records_are_given_their_site_as_they_are_inserted(tmp_path: Path) -> None:
+    """An alarm and a job of site south's equipment are south's; a job asked for in a building
+    of site north, without equipment, is north's."""
+    sites = Sites.load(two_sites(tmp_path, ("pump-n1",), ("pump-s1",)))
+    db = Database(f"sqlite:///{tmp_path}/cloud.sqlite")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    sla = load_sla()
+    rule = next(r for r in load_rules() if r.kind == "pump")
+    try:
+        db.migrate()
+        with db.session() as session:
+            for inventory in sites.inventories:
+                registry.sync_inventory(session, inventory)
+            user = add_user(session, "tech", Role.TECHNICIAN, now=now)
+            alarm = raise_alarm(session, "pump-s1", rule, now=now, sla=sla)
+            asked = creation.create_request(
+                session,
+                user=user,
+                title="Leak by the door",
+                description=None,
+                priority=Priority.NORMAL,
+                equipment_id=None,
+                building="n1",
+                now=now,
+                sla=sla,
+                channel=Channel.API,
+            )
+            session.flush()
+            assert alarm.site == "south"
+            jobs = session.scalars(select(WorkOrder).order_by(WorkOrder.id)).all()
+            assert [(w.equipment_id, w.building, w.site) for w in jobs] == [
+                ("pump-s1", "s1", "south"),
+                (None, "n1", "north"),
+            ]
+            assert asked.site == "north"
+    finally:
+        db.close()
