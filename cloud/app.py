@@ -29,6 +29,8 @@ from cloud.api import oncall as oncall_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
+from cloud.api import sites as site_routes
+from cloud.api import user_sites as user_site_routes
 from cloud.api import users as user_routes
 from cloud.api.admission import Admission, AdmissionMiddleware
 from cloud.api.limits import BodyLimitMiddleware, BodyLimits
@@ -279,6 +281,8 @@ def create_app(
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
     app.include_router(asset_routes.router, prefix="/api")  # the asset register, its CSV
+    app.include_router(site_routes.router, prefix="/api")  # the sites the caller sees
+    app.include_router(user_site_routes.router, prefix="/api")  # a person's sites and roles
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     # outermost: past capacity a request is answered 503 before anything works on it
     app.state.admission = Admission.from_settings(settings)

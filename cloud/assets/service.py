@@ -9,7 +9,7 @@ an operation (or of a whole file) has passed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -38,10 +38,13 @@ class SiteScope:
     site_of: Mapping[str, str] = field(default_factory=dict)  # building → site, if not `id`
 
     @classmethod
-    def of(cls, inventory: Inventory | Sites) -> SiteScope:
-        """One site's register, or several sites' (an asset is of its building's site)."""
+    def of(cls, inventory: Inventory | Sites, sites: Collection[str] | None = None) -> SiteScope:
+        """One site's register, or several sites' (an asset is of its building's site): of
+        `sites` only, when given."""
         if isinstance(inventory, Sites):
-            by_building = inventory.by_building()
+            by_building = {
+                b: s for b, s in inventory.by_building().items() if sites is None or s in sites
+            }
             return cls(inventory.first.site.id, frozenset(by_building), by_building)
         return cls(inventory.site.id, frozenset(b.id for b in inventory.buildings))
 

@@ -357,9 +357,17 @@ class IncidentManager:
         return incident
 
 
-def incidents(session: Session, *, building: str | None = None, limit: int = 100) -> list[Incident]:
-    """Incidents, newest first."""
+def incidents(
+    session: Session,
+    *,
+    building: str | None = None,
+    sites: frozenset[str] | None = None,
+    limit: int = 100,
+) -> list[Incident]:
+    """Incidents, newest first (of `sites` only, unless None)."""
     query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if sites is not None:
+        query = query.where(Incident.site.in_(sorted(sites)))
     if building is not None:
         query = query.where(Incident.building == building)
     return list(session.scalars(query).all())
