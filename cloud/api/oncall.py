@@ -149,7 +149,9 @@ def put_rota(
     overrides and swaps stay."""
     found = get_team(session, team)
     now = state.clock()
-    rota = oncall.set_rota(session, found, body, now=now, site_zone=state.inventory.site.timezone)
+    zone = state.sites.get(found.site).site.timezone if found.site in state.served_sites else None
+    zone = zone or state.inventory.site.timezone  # a team of every site: the first site's
+    rota = oncall.set_rota(session, found, body, now=now, site_zone=zone)
     session.commit()
     return answer(session, _rota(session, found, rota, now, 7))
 

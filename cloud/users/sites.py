@@ -182,6 +182,19 @@ def team_of_sites(sites: frozenset[str] | None) -> ColumnElement[bool]:
     )
 
 
+def who_see(session: Session, user_ids: Collection[int], site: str | None) -> set[int]:
+    """Those of `user_ids` who see records of `site`: people of every site, and people of
+    that site (a record of no site: people of every site only)."""
+    if not user_ids:
+        return set()
+    rows = session.execute(
+        select(UserSite.user_id, UserSite.site).where(UserSite.user_id.in_(sorted(user_ids)))
+    ).all()
+    restricted = {user_id for user_id, _ in rows}
+    there = {user_id for user_id, at in rows if at == site}
+    return {u for u in user_ids if u not in restricted or u in there}
+
+
 def act_at(session: Session, user: User, site: str | None) -> None:
     """For the rest of the request, `user` acts with their role at `site` (a record of it is
     being worked on), where that role is not their own; never written to the database."""

@@ -36,10 +36,12 @@ from cloud.requests.complaints import log_complaint
 from cloud.requests.desk import ServiceDesk
 from cloud.requests.model import FollowUp
 from cloud.rules.loader import load_rules
+from cloud.sla.escalator import Escalator
+from cloud.users.model import User
 from cloud.users.service import add_team, add_user, get_team, get_user, issue_token
 from cloud.users.sites import set_sites
 from cloud.workorders import creation
-from cloud.workorders.model import PmSchedule, WorkOrder
+from cloud.workorders.model import Notification, PmSchedule, WorkOrder
 from plantroom.settings import CloudSettings
 from tests.cloud.api.test_roles_routes import (
     ROLE_TABLE,
@@ -648,6 +650,8 @@ async def test_an_admin_sets_a_persons_sites(api: Api) -> None:
     assert put.json()["sites"] == {"south": "technician"}
     sites = (await api.client.get("/api/sites", headers=api.auth("tech-n"))).json()
     assert [s["id"] for s in sites] == ["south"]
+    profile = (await api.client.get("/api/me/profile", headers=api.auth("tech-n"))).json()
+    assert profile["time_zone"] == "Europe/London"  # their site's clock
     unknown = await api.client.put(
         "/api/users/tech-n/sites", json={"sites": {"west": "technician"}}, headers=boss
     )
@@ -669,3 +673,18 @@ def test_an_event_stream_shows_the_callers_sites_only() -> None:
         assert Subscription(loop, asyncio.Queue()).shows(south)
     finally:
         loop.close()
+
+
+async def test_nobody_is_told_of_a_job_of_a_site_they_do_not_see(api: Api) -> None:
+    South(api)
+    api.clock.advance(60)
+    escalator = Escalator(api.db, api.state.sla, clock=api.clock)
+    assert escalator.tick().dispatched > 0
+    with api.db.session() as session:
+        told = session.execute(
+            select(User.username, WorkOrder.site)
+            .join(Notification, Notification.user_id == User.id)
+            .join(WorkOrder, WorkOrder.id == Notification.work_order_id)
+        ).all()
+    assert ("tech-n", "north") in told  # every technician, for a job of no team
+    assert [(u, s) for u, s in told if u.endswith("-n") and s == "south"] == []
