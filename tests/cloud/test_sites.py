@@ -13,6 +13,8 @@ from sqlalchemy import select
 from cloud import registry
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role
+from cloud.equipment import Equipment
+from cloud.pm.scheduler import PmScheduler
 from cloud.rules.loader import load_rules
 from cloud.sites import Sites, inventory_files
 from cloud.sla import load_sla
@@ -118,6 +120,11 @@ def test_records_are_given_their_site_as_they_are_inserted(tmp_path: Path) -> No
         with db.session() as session:
             for inventory in sites.inventories:
                 registry.sync_inventory(session, inventory)
+            # each site's sync retires only its own: north's equipment outlives south's sync
+            assert {(e.id, e.site, e.in_inventory) for e in session.scalars(select(Equipment))} == {
+                ("pump-n1", "north", True),
+                ("pump-s1", "south", True),
+            }
             user = add_user(session, "tech", Role.TECHNICIAN, now=now)
             alarm = raise_alarm(session, "pump-s1", rule, now=now, sla=sla)
             asked = creation.create_request(
@@ -140,5 +147,27 @@ def test_records_are_given_their_site_as_they_are_inserted(tmp_path: Path) -> No
                 (None, "n1", "north"),
             ]
             assert asked.site == "north"
+    finally:
+        db.close()
+
+
+def test_pm_plans_fall_due_in_their_sites_zone(tmp_path: Path) -> None:
+    sites = Sites.load(two_sites(tmp_path, ("pump-n1",), ("pump-s1",)))
+    db = Database(f"sqlite:///{tmp_path}/cloud.sqlite")
+    try:
+        scheduler = PmScheduler(
+            db, [], inventory=sites, clock=lambda: datetime.now(UTC), sla=load_sla()
+        )
+        assert scheduler.zone_of("n1") == ZoneInfo("Asia/Hong_Kong")
+        assert scheduler.zone_of("s1") == ZoneInfo("Europe/London")
+        one_zone = PmScheduler(
+            db,
+            [],
+            inventory=sites.first,
+            clock=lambda: datetime.now(UTC),
+            sla=load_sla(),
+            timezone=UTC,
+        )
+        assert one_zone.zone_of("s1") == UTC  # given one zone: every plan in it
     finally:
         db.close()
