@@ -38,8 +38,13 @@ def site_for(connection: Connection, equipment_id: str | None, building: str | N
 
 
 def _fill(_mapper: Mapper[Any], connection: Connection, target: Sited) -> None:
-    if target.site is None:
-        target.site = site_for(connection, target.equipment_id, getattr(target, "building", None))
+    if target.site is not None:
+        return
+    loaded = vars(target).get("equipment")  # the equipment already in hand: no query
+    if isinstance(loaded, Equipment):
+        target.site = loaded.site
+        return
+    target.site = site_for(connection, target.equipment_id, getattr(target, "building", None))
 
 
 for _model in (Alarm, WorkOrder, PmSchedule, RepairRequest):
