@@ -24,7 +24,7 @@ from cloud.sites import Sites
 from cloud.siting import site_for
 from cloud.users.contractors import check_member
 from cloud.users.model import ApiToken, Team, TeamMember, User
-from cloud.users.sites import access_of, set_sites, team_of_sites
+from cloud.users.sites import NARROWER, access_of, set_sites, site_roles, team_of_sites
 from plantroom.settings import CloudSettings
 
 # The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
@@ -114,6 +114,16 @@ def update_user(
                 f"{user.username} is in {', '.join(t.name for t in user.teams)}: take them off "
                 f"the team(s) before making them {new.value}",
                 code="role_teams",
+            )
+        wider = {
+            s: r.value for s, r in site_roles(session, user.id).items() if r not in NARROWER[new]
+        }
+        if wider:
+            held = ", ".join(f"{r} at {s}" for s, r in sorted(wider.items()))
+            raise Conflict(
+                f"{user.username} is {held}, more than a {new.value} may be: change their sites"
+                " first (PUT /api/users/{username}/sites)",
+                code="role_sites",
             )
         user.role = new
     if display_name is not None:

@@ -688,3 +688,16 @@ async def test_nobody_is_told_of_a_job_of_a_site_they_do_not_see(api: Api) -> No
         ).all()
     assert ("tech-n", "north") in told  # every technician, for a job of no team
     assert [(u, s) for u, s in told if u.endswith("-n") and s == "south"] == []
+
+
+async def test_a_site_role_never_gives_more_than_the_persons_own(api: Api) -> None:
+    boss = api.auth("boss")
+    wider = await api.client.put(
+        "/api/users/tech-n/sites", json={"sites": {"north": "supervisor"}}, headers=boss
+    )
+    assert wider.status_code == 422 and "sites.north: supervisor is more than" in wider.text
+    # super-n is a supervisor at north: made a technician, they would be more than one there
+    demoted = await api.client.patch(
+        "/api/users/super-n", json={"role": "technician"}, headers=boss
+    )
+    assert demoted.status_code == 409 and demoted.json()["error"]["code"] == "role_sites"
