@@ -701,3 +701,18 @@ async def test_a_site_role_never_gives_more_than_the_persons_own(api: Api) -> No
         "/api/users/super-n", json={"role": "technician"}, headers=boss
     )
     assert demoted.status_code == 409 and demoted.json()["error"]["code"] == "role_sites"
+
+
+async def test_a_job_goes_only_to_someone_who_works_at_its_site(api: Api) -> None:
+    South(api)
+    with api.db.session() as session:
+        south = session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.site == "south", WorkOrder.status == WorkOrderStatus.OPEN
+            )
+        ).first()
+    refused = await api.client.post(
+        f"/api/work-orders/{south}/assign", json={"assignee": "tech-n"}, headers=api.auth("boss")
+    )
+    assert refused.status_code == 422
+    assert "assignee: 'tech-n' does not work at site 'south'" in refused.text
