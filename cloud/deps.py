@@ -2,10 +2,10 @@
 
 A verified token is remembered for `TOKEN_CACHE_S` seconds, so most requests are authenticated
 without the database and without a trip through the thread pool. What that costs: a token
-revoked, or a user deactivated or given another role, by another process (another API worker,
-the CLI) is still honoured by this one for at most `TOKEN_CACHE_S` seconds. Changes made in this
-process take effect at once (every commit that touches a user or a token empties the cache),
-and an expiry time is checked on every request.
+revoked, or a user deactivated or given another role or other sites, by another process
+(another API worker, the CLI) is still honoured by this one for at most `TOKEN_CACHE_S`
+seconds. Changes made in this process take effect at once (every commit that touches a user,
+their sites or a token empties the cache), and an expiry time is checked on every request.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ CurrentUser = Annotated[User, Depends(get_staff_user)]
 def require(*roles: Role) -> Callable[[Request, User], Awaitable[User]]:
     """A dependency: the calling user, if their role is one of `roles` (and, for a person
     of some sites only, their role at one of them); else 403. The request's sites are then
-    those where their role is one of `roles` (`Sites`)."""
+    those where their role is one of `roles` (`cloud.users.sites.access_of`)."""
     allowed = ", ".join(sorted(r.value for r in roles))
 
     async def check(request: Request, user: AnyUser) -> User:
@@ -255,15 +255,6 @@ def require(*roles: Role) -> Callable[[Request, User], Awaitable[User]]:
 
     return check
 
-
-async def get_sites(request: Request, user: AnyUser) -> SiteAccess:
-    """The sites the caller may see in this request: every site for a person of no site
-    rows; else their sites, those where their role allows the route when it names roles."""
-    return SiteAccess(getattr(request.state, "site_roles", {}), request.state)  # as bound
-
-
-# The caller's sites, narrowed by the route's role check (`require`) when asked.
-Sites = Annotated[SiteAccess, Depends(get_sites)]
 
 # `?site=`: one of the caller's sites only (`SiteAccess.narrow`)
 SiteQuery = Annotated[
