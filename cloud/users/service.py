@@ -24,7 +24,14 @@ from cloud.sites import Sites
 from cloud.siting import site_for
 from cloud.users.contractors import check_member
 from cloud.users.model import ApiToken, Team, TeamMember, User
-from cloud.users.sites import NARROWER, access_of, set_sites, site_roles, team_of_sites
+from cloud.users.sites import (
+    NARROWER,
+    access_of,
+    person_of_sites,
+    set_sites,
+    site_roles,
+    team_of_sites,
+)
 from plantroom.settings import CloudSettings
 
 # The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
@@ -44,7 +51,9 @@ def get_user(session: Session, username: str) -> User | None:
 
 
 def require_user(session: Session, username: str) -> User:
-    user = get_user(session, username)
+    """The person named; NotFound also for a person of none of the caller's sites."""
+    sites = access_of(session).sites
+    user = session.scalar(select(User).where(User.username == username, person_of_sites(sites)))
     if user is None:
         raise NotFound(f"user {username!r} does not exist")
     return user
@@ -141,7 +150,7 @@ def update_user(
 def list_users(
     session: Session, *, role: Role | None, active: bool | None, limit: int, offset: int
 ) -> tuple[list[User], int]:
-    query = select(User)
+    query = select(User).where(person_of_sites(access_of(session).sites))  # the caller's sites'
     if role is not None:
         query = query.where(User.role == role)
     if active is not None:

@@ -182,6 +182,17 @@ def team_of_sites(sites: frozenset[str] | None) -> ColumnElement[bool]:
     )
 
 
+def person_of_sites(sites: frozenset[str] | None) -> ColumnElement[bool]:
+    """SQL: a person who works at one of `sites`: one of every site, or of one of those."""
+    if sites is None:
+        return true()
+    restricted = select(UserSite.user_id)
+    return or_(
+        User.id.not_in(restricted),
+        User.id.in_(restricted.where(UserSite.site.in_(sorted(sites)))),
+    )
+
+
 def who_see(session: Session, user_ids: Collection[int], site: str | None) -> set[int]:
     """Those of `user_ids` who see records of `site`: people of every site, and people of
     that site (a record of no site: people of every site only)."""

@@ -11,7 +11,7 @@ is about the site, not the role), and everything they are pointed at is south's:
 - PLACE: asking for work, a window, a call, a complaint or an asset at a place of south is
   refused (404 for the place, 422 for a building the caller's register does not have);
 - NONE: the route has no site's records (the caller's own profile, the service's health and
-  its own alarms, the rule and plan files, the people, the public pages), with why.
+  its own alarms, the rule and plan files, a new person or team, the public pages), with why.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def none(why: str) -> str:
 
 OWN = none("the caller's own profile, session, messages and contact points")
 SERVICE = none("the service itself: health, its own alarms, rule and plan files, PM runs")
-PEOPLE = none("people and their tokens are the service's, not a site's (docs/sites.md)")
+NEW_PERSON = none("a new person is of no site until given sites")
 PUBLIC = none("public pages and files, and signed links, which carry their own credential")
 
 SITE_TABLE: dict[Key, str] = {
@@ -119,7 +119,7 @@ SITE_TABLE: dict[Key, str] = {
     ("GET", "/api/pm/schedules"): LIST,
     ("GET", "/api/teams"): LIST,
     ("GET", "/api/teams/{name}"): ONE,
-    ("POST", "/api/teams"): PEOPLE,
+    ("POST", "/api/teams"): none("a new team is of its building's site, or of every site"),
     ("PATCH", "/api/teams/{name}"): ONE,
     ("DELETE", "/api/teams/{name}"): ONE,
     ("PUT", "/api/teams/{name}/members/{username}"): ONE,
@@ -150,17 +150,17 @@ SITE_TABLE: dict[Key, str] = {
     ("POST", "/api/work-orders/{ref}/close"): ONE,
     ("POST", "/api/work-orders/{ref}/cancel"): ONE,
     ("POST", "/api/work-orders/{ref}/assign"): ONE,
-    ("GET", "/api/users"): PEOPLE,
-    ("GET", "/api/users/{username}"): PEOPLE,
-    ("POST", "/api/users"): PEOPLE,
-    ("PATCH", "/api/users/{username}"): PEOPLE,
-    ("DELETE", "/api/users/{username}"): PEOPLE,
-    ("POST", "/api/users/{username}/tokens"): PEOPLE,
-    ("POST", "/api/users/{username}/revoke-tokens"): PEOPLE,
-    ("GET", "/api/users/{username}/contact-points"): PEOPLE,
-    ("POST", "/api/users/{username}/contact-points"): PEOPLE,
-    ("GET", "/api/users/{username}/sites"): PEOPLE,
-    ("PUT", "/api/users/{username}/sites"): PEOPLE,
+    ("GET", "/api/users"): LIST,
+    ("GET", "/api/users/{username}"): ONE,
+    ("POST", "/api/users"): NEW_PERSON,
+    ("PATCH", "/api/users/{username}"): ONE,
+    ("DELETE", "/api/users/{username}"): ONE,
+    ("POST", "/api/users/{username}/tokens"): ONE,
+    ("POST", "/api/users/{username}/revoke-tokens"): ONE,
+    ("GET", "/api/users/{username}/contact-points"): ONE,
+    ("POST", "/api/users/{username}/contact-points"): ONE,
+    ("GET", "/api/users/{username}/sites"): ONE,
+    ("PUT", "/api/users/{username}/sites"): ONE,
     ("GET", "/api/oncall"): LIST,
     ("GET", "/api/oncall/rotas/{team}"): ONE,
     ("PUT", "/api/oncall/rotas/{team}"): ONE,
@@ -497,6 +497,24 @@ for _action in ("acknowledge", "start", "resume", "close", "resolve", "hold", "c
     BUILDERS[("POST", f"/api/work-orders/{{ref}}/{_action}")] = lambda s, a=_action: Call(
         f"/api/work-orders/{s.work_order}/{a}", body={"note": "n"}
     )
+for _key, _body in {
+    ("GET", "/api/users/{username}"): None,
+    ("PATCH", "/api/users/{username}"): {"display_name": "Renamed"},
+    ("DELETE", "/api/users/{username}"): None,
+    ("POST", "/api/users/{username}/tokens"): {"ttl_days": 1},
+    ("POST", "/api/users/{username}/revoke-tokens"): None,
+    ("GET", "/api/users/{username}/contact-points"): None,
+    ("POST", "/api/users/{username}/contact-points"): {
+        "channel": "email",
+        "address": "south@example.com",
+        "verified": True,
+    },
+    ("GET", "/api/users/{username}/sites"): None,
+    ("PUT", "/api/users/{username}/sites"): {"sites": {"north": "technician"}},
+}.items():
+    BUILDERS[_key] = lambda s, k=_key, b=_body: Call(
+        k[1].replace("{username}", "tech-south"), body=b
+    )
 BUILDERS[("POST", "/api/work-orders/{ref}/follow-up")] = lambda s: Call(
     f"/api/work-orders/{s.work_order}/follow-up", body={"note": "tenant happy"}
 )
@@ -532,6 +550,8 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     async with serve(settings, Clock()) as a:
         a.user("boss", Role.ADMIN)  # every site
         with a.db.session() as session:
+            south = add_user(session, "tech-south", Role.TECHNICIAN, now=a.clock())
+            set_sites(session, south, {"south": Role.TECHNICIAN}, served=a.state.served_sites)
             for role, username in NORTH.items():
                 person = add_user(session, username, role, now=a.clock())
                 a.tokens[username] = issue_token(session, person, now=a.clock())
