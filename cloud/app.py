@@ -30,6 +30,8 @@ from cloud.api import oncall as oncall_routes
 from cloud.api import pm as pm_routes
 from cloud.api import reports as report_routes
 from cloud.api import rules as rule_routes
+from cloud.api import sites as site_routes
+from cloud.api import user_sites as user_site_routes
 from cloud.api import users as user_routes
 from cloud.api.admission import Admission, AdmissionMiddleware
 from cloud.api.limits import BodyLimitMiddleware, BodyLimits
@@ -46,8 +48,9 @@ from cloud.pm.scheduler import PmScheduler
 from cloud.points import load_point_check
 from cloud.requests.config import DeskConfig
 from cloud.requests.desk import ServiceDesk
-from cloud.rules.service import RulesService, site_timezone
+from cloud.rules.service import RulesService
 from cloud.security import LoginThrottle
+from cloud.sites import Sites
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.state import AppState
@@ -60,7 +63,6 @@ from cloud.users.demo import (
 from cloud.workorders.routing import use_team_defaults
 from cloud.workorders.teamsfile import load_contractors, sync_contractors
 from plantroom.errors import PlantroomError
-from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,9 @@ def api_url(settings: CloudSettings) -> str:
 def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> None:
     with db.session() as session:
         credentials = ensure_demo_users(session, now=state.clock(), mail_channel=mail_channel)
-        ensure_demo_rotas(session, now=state.clock(), site_zone=state.inventory.site.timezone)
-        ensure_demo_visit(session, now=state.clock(), site_zone=state.inventory.site.timezone)
+        zone = state.inventory.site.timezone  # the demo's people work at the first site
+        ensure_demo_rotas(session, now=state.clock(), site_zone=zone)
+        ensure_demo_visit(session, now=state.clock(), site_zone=zone)
     for c in credentials:
         sys.stdout.write(f"{c.role.value} {c.username} token: {c.token}\n")
     sys.stdout.flush()
@@ -120,13 +123,15 @@ def create_app(
     """The cloud service. `ingest=False` serves the API without consuming telemetry;
     `escalate=False` without the SLA, service desk and maintenance tickers; `notify=False` without
     webhooks, Grafana annotations and InfluxDB events and metrics."""
-    inventory = load_inventory(settings.inventory)
-    points = load_point_check(inventory, settings.profiles_dir)  # a bad profile fails here
-    timezone = site_timezone(inventory.site.timezone)
+    sites = Sites.load(settings.inventory)  # one file or a folder: ids unique across sites
+    inventory = sites.first  # the default site of what names none
+    points = load_point_check(sites.inventories, settings.profiles_dir)  # a bad profile fails
+    timezone = sites.zone_of(inventory.site.id)
     rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
+    rules.zones = sites.equipment_zones()  # time-of-day rules read each site's clock
     state = AppState(
         settings=settings,
-        inventory=inventory,
+        sites=sites,
         rules=rules.current.rules,
         sla=load_sla(),
         clock=clock,
@@ -142,10 +147,9 @@ def create_app(
     pm_scheduler = PmScheduler(
         database,
         load_plans(settings.pm_dir) if settings.pm_enabled else [],
-        inventory=inventory,
+        inventory=sites,  # each site's plans fall due in its own time zone
         clock=clock,
         sla=state.sla,
-        timezone=timezone,
         interval=settings.pm_interval_s,
     )
     maintenance = MaintenanceRunner(  # maintenance windows: held alarms, PM jobs, ends
@@ -177,9 +181,10 @@ def create_app(
         stack.callback(state.close_files)  # the S3 client's connections, if it was made
         database.migrate()
         with database.session() as session:
-            registry.sync_inventory(session, inventory)
+            for each in sites.inventories:  # each site retires only its own equipment
+                registry.sync_inventory(session, each)
             # the teams file's contractor teams: a channel not configured fails here
-            buildings = {b.id for b in inventory.buildings}
+            buildings = sites.buildings()
             sync_contractors(
                 session, contractors, channels=outbound.channels, buildings=buildings, now=clock()
             )
@@ -211,7 +216,11 @@ def create_app(
             maintenance.on_raised = escalator.ticker.wake
         if ingest:
             monitor = rules.monitor(
-                database, site=inventory.site.id, sla=state.sla, provided=points.provided()
+                database,
+                site=inventory.site.id,
+                sla=state.sla,
+                provided=points.provided(),
+                sites=sites.by_building(),
             )
             monitor.maintenance = maintenance.board
             if escalator is not None:  # a new job is told at once, not at the next tick
@@ -248,8 +257,8 @@ def create_app(
                 raise
             log.info(
                 "cloud service ready: site %s, %d equipment, %d rules",
-                inventory.site.id,
-                sum(1 for _ in inventory.equipment()),
+                ", ".join(sites.served),
+                sum(1 for _ in sites.equipment()),
                 len(state.rules),
             )
             yield
@@ -284,6 +293,8 @@ def create_app(
     console.install(app)  # the technician console at /, /api/events, equipment history
     app.include_router(equipment_page.router)  # /equipment/<id>: the QR labels' address
     app.include_router(asset_routes.router, prefix="/api")  # the asset register, its CSV
+    app.include_router(site_routes.router, prefix="/api")  # the sites the caller sees
+    app.include_router(user_site_routes.router, prefix="/api")  # a person's sites and roles
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     # outermost: past capacity a request is answered 503 before anything works on it
     app.state.admission = Admission.from_settings(settings)

@@ -2,10 +2,10 @@
 
 A verified token is remembered for `TOKEN_CACHE_S` seconds, so most requests are authenticated
 without the database and without a trip through the thread pool. What that costs: a token
-revoked, or a user deactivated or given another role, by another process (another API worker,
-the CLI) is still honoured by this one for at most `TOKEN_CACHE_S` seconds. Changes made in this
-process take effect at once (every commit that touches a user or a token empties the cache),
-and an expiry time is checked on every request.
+revoked, or a user deactivated or given another role or other sites, by another process
+(another API worker, the CLI) is still honoured by this one for at most `TOKEN_CACHE_S`
+seconds. Changes made in this process take effect at once (every commit that touches a user,
+their sites or a token empties the cache), and an expiry time is checked on every request.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from anyio import to_thread
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Engine, event, select
@@ -30,8 +30,9 @@ from cloud.enums import Role
 from cloud.errors import Forbidden, Unauthorized
 from cloud.security import hash_token
 from cloud.state import AppState
-from cloud.users.model import ApiToken, User
+from cloud.users.model import ApiToken, User, UserSite
 from cloud.users.service import authenticate
+from cloud.users.sites import SiteAccess, bind, site_roles
 
 TOKEN_CACHE_S = 5.0  # the longest another process's revocation may go unnoticed here
 TOKEN_CACHE_SIZE = 4096  # tokens remembered at most; the oldest are forgotten first
@@ -84,6 +85,7 @@ bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization:
 class _Verified:
     user: User  # detached and never changed: a copy is merged into each request's session
     expires_at: datetime | None
+    sites: dict[str, Role]  # the user's role per site (cloud.users.sites); empty: every site
     until: float  # time.monotonic() after which the token is checked again
 
 
@@ -107,7 +109,12 @@ class TokenCache:
             return entry
 
     def put(
-        self, key: tuple[str, str], user: User, expires_at: datetime | None, generation: int
+        self,
+        key: tuple[str, str],
+        user: User,
+        expires_at: datetime | None,
+        generation: int,
+        sites: dict[str, Role] | None = None,
     ) -> None:
         """Remember `user` for the token, unless users or tokens changed since the lookup
         began (at `generation`)."""
@@ -121,7 +128,7 @@ class TokenCache:
             created_at=user.created_at,
         )
         make_transient_to_detached(copy)
-        entry = _Verified(copy, expires_at, time.monotonic() + self.ttl_s)
+        entry = _Verified(copy, expires_at, dict(sites or {}), time.monotonic() + self.ttl_s)
         with self._lock:
             if generation != self.generation:
                 return
@@ -144,7 +151,7 @@ tokens = TokenCache()
 
 def _auth_changed(session: Session, _flush_context: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, User | ApiToken):
+        if isinstance(obj, User | ApiToken | UserSite):
             session.info["auth_changed"] = True
             return
 
@@ -163,20 +170,24 @@ event.listen(Session, "after_commit", _forget_tokens)
 event.listen(Session, "after_soft_rollback", _forget_flag)
 
 
-def _verify(session: Session, token: str, now: datetime) -> tuple[User, datetime | None] | None:
-    """On a worker thread: the token's user and expiry, from the database."""
+def _verify(
+    session: Session, token: str, now: datetime
+) -> tuple[User, datetime | None, dict[str, Role]] | None:
+    """On a worker thread: the token's user, expiry and sites, from the database."""
     user = authenticate(session, token, now=now)
     expires_at = session.scalar(
         select(ApiToken.expires_at).where(ApiToken.token_hash == hash_token(token))
     )
+    sites = {} if user is None else site_roles(session, user.id)
     # End the read: the connection goes back to the pool rather than being held while the
     # request waits for a thread to run its route. (Holding it there lets requests that
     # hold connections wait on threads that wait on connections.) The user stays loaded.
     session.commit()
-    return None if user is None else (user, expires_at)
+    return None if user is None else (user, expires_at, sites)
 
 
 async def get_current_user(
+    request: Request,
     state: StateDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -194,13 +205,17 @@ async def get_current_user(
     if cached is not None:
         if cached.expires_at is not None and cached.expires_at <= now:
             raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
+        request.state.site_roles = cached.sites
+        bind(session, SiteAccess(cached.sites, request.state))
         return session.merge(cached.user, load=False)
     generation = tokens.generation
     found = await to_thread.run_sync(_verify, session, token, now)
     if found is None:
         raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
-    user, expires_at = found
-    tokens.put(key, user, expires_at, generation)
+    user, expires_at, sites = found
+    tokens.put(key, user, expires_at, generation, sites)
+    request.state.site_roles = sites
+    bind(session, SiteAccess(sites, request.state))
     return user
 
 
@@ -222,17 +237,29 @@ async def get_staff_user(user: AnyUser) -> User:
 CurrentUser = Annotated[User, Depends(get_staff_user)]
 
 
-def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
-    """A dependency: the calling user, if their role is one of `roles`; else 403."""
+def require(*roles: Role) -> Callable[[Request, User], Awaitable[User]]:
+    """A dependency: the calling user, if their role is one of `roles` (and, for a person
+    of some sites only, their role at one of them); else 403. The request's sites are then
+    those where their role is one of `roles` (`cloud.users.sites.access_of`)."""
     allowed = ", ".join(sorted(r.value for r in roles))
 
-    async def check(user: AnyUser) -> User:
+    async def check(request: Request, user: AnyUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"the {user.role.value} role may not do this (allowed: {allowed})")
+        request.state.route_roles = roles
+        site_roles: dict[str, Role] = getattr(request.state, "site_roles", {})
+        if site_roles and not any(r in roles for r in site_roles.values()):
+            held = ", ".join(f"{r.value} at {s}" for s, r in sorted(site_roles.items()))
+            raise Forbidden(f"{held}: no site where you may do this (allowed: {allowed})")
         return user
 
     return check
 
+
+# `?site=`: one of the caller's sites only (`SiteAccess.narrow`)
+SiteQuery = Annotated[
+    str | None, Query(max_length=64, description="one site's only (one of the caller's sites)")
+]
 
 AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
 OfficeUser = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN))]

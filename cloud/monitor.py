@@ -16,7 +16,7 @@ seconds per piece of equipment, and everything on `flush` (at shutdown).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -90,6 +90,7 @@ class Monitor:
         engine: RuleEngine,
         *,
         site: str,
+        sites: Mapping[str, str] | None = None,
         clock: Clock,
         sla: SlaPolicy,
         outage: OutagePolicy | None = None,
@@ -98,11 +99,14 @@ class Monitor:
         self._db = db
         self._engine = engine
         self._site = site
+        self._sites: dict[str, str] = dict(sites or {})  # building → site, where not `site`
         self._clock = clock
         self._sla = sla
         self._save_interval = save_interval
         self._live = LiveRegistry()
-        self._incidents = IncidentManager(outage or OutagePolicy(), engine.rules, site=site)
+        self._incidents = IncidentManager(
+            outage or OutagePolicy(), engine.rules, site=site, sites=sites
+        )
         self._unsaved: set[str] = set()  # equipment whose history grew since its last save
         self._saved_at: dict[str, float] = {}
         self._needs_load = False  # a reload failed (database down): retry before the next batch
@@ -254,11 +258,12 @@ class Monitor:
     def _known(self, topic: EquipmentTopic) -> LiveEquipment | None:
         live = self._live.get(topic.equipment)
         problem = None
+        site = self._site if live is None else self._sites.get(live.building, self._site)
         if live is None or not self._engine.tracked(live.id):
             problem = "is not in the inventory"
-        elif topic.site != self._site or topic.building != live.building or topic.kind != live.kind:
+        elif topic.site != site or topic.building != live.building or topic.kind != live.kind:
             problem = (
-                f"is registered as {self._site}/{live.building}/{live.kind}, "
+                f"is registered as {site}/{live.building}/{live.kind}, "
                 f"not {topic.site}/{topic.building}/{topic.kind}"
             )
         if problem is None:

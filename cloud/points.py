@@ -22,7 +22,7 @@ start, so a site's custom profile the cloud was not given does not stop its tele
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,14 +116,17 @@ class PointCheck:
         return {equipment: frozenset(table) for equipment, (_, table) in self._tables.items()}
 
     @classmethod
-    def for_inventory(cls, inventory: Inventory, library: ProfileLibrary) -> PointCheck:
+    def for_inventory(
+        cls, inventory: Inventory | Sequence[Inventory], library: ProfileLibrary
+    ) -> PointCheck:
         """Load each profile the inventory names once. A profile the library does not have
         leaves its equipment unchecked (one warning naming them); a profile file that exists
         but is invalid raises ConfigError naming its file, line and field."""
         by_profile: dict[str, dict[str, Accepts] | None] = {}
         tables: dict[str, tuple[str, Mapping[str, Accepts]]] = {}
         unchecked: dict[str, str] = {}
-        for _, item in inventory.equipment():
+        inventories = [inventory] if isinstance(inventory, Inventory) else inventory
+        for _, item in (pair for inv in inventories for pair in inv.equipment()):
             name = item.profile
             if name not in by_profile:
                 if library.path_of(name) is None:
@@ -199,8 +202,10 @@ class PointCheck:
         )
 
 
-def load_point_check(inventory: Inventory, profiles_dir: Path | None) -> PointCheck:
-    """The check for a site: the shipped profiles and the site's own folder, if given."""
+def load_point_check(
+    inventory: Inventory | Sequence[Inventory], profiles_dir: Path | None
+) -> PointCheck:
+    """The check for a site (or several): the shipped profiles and the site's own folder."""
     try:
         library = ProfileLibrary(profiles_dir)
     except ConfigError as exc:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
 from cloud.errors import NotFound
+from cloud.users.sites import access_of
 from plantroom.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def get(session: Session, equipment_id: str) -> Equipment:
     row = session.get(Equipment, equipment_id)
     if row is None:
         raise NotFound(f"equipment {equipment_id!r} does not exist")
+    access_of(session).check(row.site, f"equipment {equipment_id!r}")  # another site's
     return row
 
 
@@ -95,11 +97,14 @@ def search(
     include_retired: bool = False,
     connected: bool | None = None,
     text: str | None = None,
+    sites: frozenset[str] | None = None,
     limit: int | None = None,
 ) -> list[Equipment]:
     """By building then id; `connected` false for the register-only assets (cloud.assets),
     `text` found in the id, name, make, model, serial or supplier."""
     query = select(Equipment)
+    if sites is not None:
+        query = query.where(Equipment.site.in_(sorted(sites)))
     if building is not None:
         query = query.where(Equipment.building == building)
     if kind is not None:

@@ -346,8 +346,24 @@ class KpiOut(OutModel):
     )
 
     building: str | None
+    site: str | None = Field(
+        default=None, description="the site measured; none: every site the caller sees"
+    )
     from_: datetime = Field(alias="from", serialization_alias="from")
     to: datetime
     as_of: datetime = Field(description="good order is measured at this instant")
     counts: KpiCounts
     indicators: dict[str, IndicatorOut]
+
+
+class SiteKpisOut(OutModel):
+    """The indicators of every site the caller sees, side by side, and of them all."""
+
+    portfolio: KpiOut = Field(description="every site the caller sees, together")
+    sites: list[KpiOut] = Field(description="one per site, in the service's order")
+
+
+class SiteOut(OutModel):
+    id: str
+    name: str | None
+    time_zone: str = Field(description="IANA time zone of the site's times of day")

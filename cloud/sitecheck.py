@@ -32,6 +32,7 @@ from cloud.rules.base import ConditionBase
 from cloud.rules.loader import SHIPPED as SHIPPED_RULES
 from cloud.rules.loader import load_rule_set, read_folder
 from cloud.rules.model import Rule
+from cloud.sites import inventory_files
 from plantroom.settings import CloudSettings
 from plantroom.sitecheck import (
     PROFILE_INVALID,
@@ -185,6 +186,9 @@ def startup_findings(settings: CloudSettings) -> list[Finding]:
     """What the cloud checks at its start: the inventory's own checks, and its rules and PM
     plans against the profiles of the site (a profile the cloud cannot find leaves its
     equipment out, as the point check does)."""
-    site = load_site(settings.inventory, settings.profiles_dir)
-    known = [f for f in contract_findings(site) if f.code != PROFILE_INVALID]
-    return [*known, *cloud_findings(site, settings.rules_dir, settings.pm_dir)]
+    out: list[Finding] = []
+    for path in inventory_files(settings.inventory):  # one file, or a folder's: each site
+        site = load_site(path, settings.profiles_dir)
+        out += [f for f in contract_findings(site) if f.code != PROFILE_INVALID]
+        out += cloud_findings(site, settings.rules_dir, settings.pm_dir)
+    return out

@@ -10,6 +10,7 @@ from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
 from cloud.rules.model import Rule
 from cloud.security import LoginThrottle
+from cloud.sites import Sites
 from cloud.sla import SlaPolicy
 from cloud.workorders.filestore import FileStore, file_store
 from plantroom.errors import PlantroomError
@@ -20,7 +21,7 @@ from plantroom.settings import CloudSettings
 @dataclass(slots=True)
 class AppState:
     settings: CloudSettings
-    inventory: Inventory
+    sites: Sites  # the served sites' inventories (cloud.sites)
     rules: list[Rule]
     sla: SlaPolicy
     clock: Clock
@@ -30,6 +31,16 @@ class AppState:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     maintenance: MaintenanceRunner | None = None
     file_store: FileStore | None = None  # made on first use, from the settings
+
+    @property
+    def served_sites(self) -> tuple[str, ...]:
+        """The ids of the sites this service was given inventories for."""
+        return self.sites.served
+
+    @property
+    def inventory(self) -> Inventory:
+        """The first served site's inventory: the default of what names no site."""
+        return self.sites.first
 
     def files(self) -> FileStore:
         """Where photos and signatures are kept: the data folder or an S3 bucket."""

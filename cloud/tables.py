@@ -4,7 +4,7 @@ it, so that a relationship naming another domain's class always finds it."""
 
 from __future__ import annotations
 
-from cloud import equipment
+from cloud import equipment, siting
 from cloud.alarms import model as alarms
 from cloud.incidents import model as incidents
 from cloud.maintenance import model as maintenance
@@ -16,6 +16,7 @@ from cloud.users import model as users
 from cloud.workorders import model as workorders
 
 metadata = Base.metadata
+assert siting  # new records are given their site as they are inserted
 MODELS = (
     equipment,
     users,

@@ -205,7 +205,13 @@ class CloudSettings(
     AdmissionSettings,
     FileSettings,
 ):
-    inventory: Path = Field(default=Path("sites/demo.yaml"), description="the site inventory")
+    inventory: Path = Field(
+        default=Path("sites/demo.yaml"),
+        description=(
+            "the site inventory, or a folder of inventories (*.yaml, one site each) when one"
+            " service serves several sites; ids are unique across its sites"
+        ),
+    )
     database_url: str = Field(
         default="sqlite:///var/cloud/plantroom.sqlite",
         description="SQLAlchemy URL of the database (SQLite file or PostgreSQL)",

@@ -180,14 +180,21 @@ def user_create(
     ],
     display_name: Annotated[str | None, typer.Option(help="name shown to people")] = None,
     database_url: Annotated[str | None, typer.Option(help="[PLANTROOM_DATABASE_URL]")] = None,
+    site: Annotated[
+        list[str] | None,
+        typer.Option(help="SITE or SITE:ROLE, repeatable: the only sites they see (none: all)"),
+    ] = None,
+    inventory: Annotated[
+        Path | None, typer.Option(help="the inventory file or folder [PLANTROOM_INVENTORY]")
+    ] = None,
 ) -> None:
     """Create a user and print an API token for it (the token is shown once)."""
     try:
         from cloud.users.service import create_user
         from plantroom.settings import CloudSettings, load_settings
 
-        settings = load_settings(CloudSettings, database_url=database_url)
-        token = create_user(settings, username, role, display_name=display_name)
+        settings = load_settings(CloudSettings, database_url=database_url, inventory=inventory)
+        token = create_user(settings, username, role, display_name=display_name, sites=site or ())
     except PlantroomError as exc:
         _fail(exc)
         return

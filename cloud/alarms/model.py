@@ -25,6 +25,8 @@ class Alarm(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"))
+    # Several sites in one service (migration 0018_sites): filled at insert (cloud.siting).
+    site: Mapped[str | None] = mapped_column(String(64), index=True)
     rule_id: Mapped[str] = mapped_column(String(128))
     severity: Mapped[Severity]
     state: Mapped[AlarmState] = mapped_column(index=True)

@@ -15,6 +15,7 @@ from cloud.users.schemas import Username
 class AlarmOut(OutModel):
     id: int
     equipment_id: str
+    site: str | None = Field(default=None, description="its equipment's site")
     rule_id: str
     severity: Severity
     state: AlarmState

@@ -26,6 +26,7 @@ from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.incidents.model import Incident
 from cloud.rules.model import Rule
 from cloud.users.model import User
+from cloud.users.sites import access_of
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def get(session: Session, alarm_id: int) -> Alarm:
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
         raise NotFound(f"alarm {alarm_id} does not exist")
+    access_of(session).check(alarm.site, f"alarm {alarm_id}")  # another site's: not found
     return alarm
 
 
@@ -181,6 +183,7 @@ def search(
     building: str | None = None,
     shelved: bool | None = None,
     now: datetime | None = None,
+    sites: frozenset[str] | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Alarm], int]:
@@ -194,6 +197,8 @@ def search(
         query = query.where(is_shelved if shelved else ~is_shelved)
     if state is not None:
         query = query.where(Alarm.state == state)
+    if sites is not None:
+        query = query.where(Alarm.site.in_(sorted(sites)))
     if equipment_id is not None:
         query = query.where(Alarm.equipment_id == equipment_id)
     if building is not None:

@@ -10,10 +10,11 @@ from cloud import faults
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AcknowledgeIn, AlarmAckOut, AlarmOut, ShelveIn
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
 from cloud.incidents import service as incidents
 from cloud.incidents.schemas import IncidentOut
 from cloud.schemas import ErrorBody
+from cloud.users.sites import access_of
 
 router = APIRouter(tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -87,6 +88,9 @@ def list_incidents(
     session: SessionDep,
     user: CurrentUser,
     building: Annotated[str | None, Query(max_length=64)] = None,
+    site: SiteQuery = None,
 ) -> list[IncidentOut]:
     """Building outages, newest first, with the alarms folded into each and its work orders."""
-    return [IncidentOut.model_validate(i) for i in incidents.incidents(session, building=building)]
+    sites = access_of(session).narrow(site).sites
+    found = incidents.incidents(session, building=building, sites=sites)
+    return [IncidentOut.model_validate(i) for i in found]

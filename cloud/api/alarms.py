@@ -10,9 +10,10 @@ from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
-from cloud.deps import CurrentUser, SessionDep, StateDep, answer
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep, answer
 from cloud.enums import AlarmState
 from cloud.schemas import READER
+from cloud.users.sites import access_of
 
 router = APIRouter(prefix="/alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -28,6 +29,7 @@ def list_alarms(
     shelved: Annotated[
         bool | None, Query(description="true: only shelved now; false: only the others")
     ] = None,
+    site: SiteQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
@@ -38,6 +40,7 @@ def list_alarms(
         building=building,
         shelved=shelved,
         now=app_state.clock(),
+        sites=access_of(session).narrow(site).sites,
         limit=limit,
         offset=offset,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
+from sqlalchemy.orm import Session
 
 from cloud import registry
 from cloud.api.errors import AUTH_RESPONSES
@@ -17,6 +18,7 @@ from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, on
 from cloud.enums import TRADE_OF_KIND
 from cloud.errors import InvalidInput
 from cloud.schemas import EquipmentOut, EquipmentPage, ErrorBody
+from cloud.users.sites import access_of
 from plantroom.kinds import KINDS
 
 router = APIRouter(tags=["assets"], responses=AUTH_RESPONSES)
@@ -33,8 +35,9 @@ CSV_BODY = Body(
 )
 
 
-def _scope(state: StateDep) -> SiteScope:
-    return SiteScope.of(state.inventory)
+def _scope(state: StateDep, session: Session) -> SiteScope:
+    """The register's buildings: those of the caller's sites."""
+    return SiteScope.of(state.sites, access_of(session).sites)
 
 
 @router.get("/asset-kinds", response_model=list[AssetKindOut])
@@ -78,6 +81,7 @@ def list_assets(
         connected=connected,
         text=q,
         include_retired=include_retired,
+        sites=access_of(session).sites,
         limit=service.MAX_LIST,
     )
     items = [EquipmentOut.model_validate(r) for r in rows]
@@ -98,7 +102,11 @@ def export_assets(
     """The register as a CSV file (every column; imports back unchanged): at most as many
     rows as an import takes, else 422 asking for one building at a time."""
     rows = registry.search(
-        session, building=building, connected=connected, limit=csvfile.MAX_ROWS + 1
+        session,
+        building=building,
+        connected=connected,
+        sites=access_of(session).sites,
+        limit=csvfile.MAX_ROWS + 1,
     )
     if len(rows) > csvfile.MAX_ROWS:
         raise InvalidInput(
@@ -135,7 +143,9 @@ def import_assets(
     """Add and update assets from a CSV file, all or nothing: a file with any bad row changes
     nothing and is answered 422 with every problem (`details`: line, field, problem)."""
     with one_writer(session):
-        result = importer.import_csv(session, _scope(state), data, filename, dry_run=dry_run)
+        result = importer.import_csv(
+            session, _scope(state, session), data, filename, dry_run=dry_run
+        )
         return answer(session, result)
 
 
@@ -148,7 +158,7 @@ def import_assets(
 def create_asset(state: StateDep, session: SessionDep, user: OfficeUser, body: AssetIn) -> Response:
     """Register an asset that has no connection (a register-only asset)."""
     with one_writer(session):
-        row = service.create(session, _scope(state), body)
+        row = service.create(session, _scope(state, session), body)
         return answer(session, EquipmentOut.model_validate(row), status.HTTP_201_CREATED)
 
 
@@ -169,7 +179,7 @@ def change_asset(
     name of a register-only asset (the inventory owns those of connected equipment). A field
     left out is kept; null clears it."""
     with one_writer(session):
-        row = service.update(session, _scope(state), equipment_id, body)
+        row = service.update(session, _scope(state, session), equipment_id, body)
         return answer(session, EquipmentOut.model_validate(row))
 
 
@@ -180,5 +190,5 @@ def retire_asset(
     """Retire a register-only asset: it leaves the lists, PM plans and indicators; its jobs
     and history stay, and its id is not used again."""
     with one_writer(session):
-        row = service.retire(session, _scope(state), equipment_id)
+        row = service.retire(session, _scope(state, session), equipment_id)
         return answer(session, EquipmentOut.model_validate(row))

@@ -13,7 +13,15 @@ from sqlalchemy.orm import selectinload
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.public_requests import DeskDep
 from cloud.api.workorders import _id as work_order_id
-from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer, require
+from cloud.deps import (
+    CurrentUser,
+    SessionDep,
+    SiteQuery,
+    StateDep,
+    answer,
+    one_writer,
+    require,
+)
 from cloud.enums import Channel, Role
 from cloud.errors import InvalidInput, NotFound
 from cloud.orm import Counter
@@ -38,6 +46,7 @@ from cloud.requests.schemas import (
 )
 from cloud.schemas import ErrorBody
 from cloud.users.model import User
+from cloud.users.sites import access_of, check_place, of_sites
 from cloud.workorders.model import WorkOrder
 
 router = APIRouter(tags=["service desk"], responses=AUTH_RESPONSES)
@@ -82,6 +91,7 @@ def log_call(
         urgency=body.urgency,
     )
     intake.check_contact(report, contact="phone_or_email", name_required=True)
+    check_place(session, body.code, body.code)  # a place of another site: none
     with one_writer(session):
         created = intake.submit(
             session,
@@ -102,11 +112,14 @@ def list_requests(
     user: CurrentUser,
     work_order: Annotated[str | None, Query(description="a job's id or number")] = None,
     building: Annotated[str | None, Query(max_length=64)] = None,
+    site: SiteQuery = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
     """Requests, newest first; a job's reporters with `work_order`."""
-    query = select(RepairRequest)
+    query = select(RepairRequest).where(
+        of_sites(access_of(session).narrow(site).sites, RepairRequest.site)
+    )
     if work_order is not None:
         query = query.where(RepairRequest.work_order_id == work_order_id(session, work_order, user))
     if building is not None:
@@ -124,7 +137,7 @@ def list_requests(
 
 def _request(session: SessionDep, request_id: int) -> RepairRequest:
     found = session.get(RepairRequest, request_id)
-    if found is None:
+    if found is None or not access_of(session).sees(found.site):  # another site's: none
         raise NotFound(f"request {request_id} does not exist")
     return found
 
@@ -150,9 +163,11 @@ def stats(session: SessionDep, user: DeskUser) -> Response:
     """Counts of the service desk: requests by source, merged, honeypot drops, answers to
     "fixed?", and follow-ups still to call."""
     n = RepairRequest.id
+    sites = access_of(session).sites  # of the caller's sites only
 
     def count(*where: object) -> int:
-        return session.scalar(select(func.count(n)).where(*where)) or 0  # type: ignore[arg-type]
+        query = select(func.count(n)).where(of_sites(sites, RepairRequest.site), *where)  # type: ignore[arg-type]
+        return session.scalar(query) or 0
 
     honeypot = session.scalar(select(Counter.value).where(Counter.name == HONEYPOT_COUNTER))
     body = DeskStatsOut(
@@ -166,7 +181,9 @@ def stats(session: SessionDep, user: DeskUser) -> Response:
         unconfirmed=count(RepairRequest.confirmation == UNCONFIRMED),
         follow_ups_pending=session.scalar(
             select(func.count(FollowUp.id)).where(
-                FollowUp.sampled.is_(True), FollowUp.reached.is_not(True)
+                FollowUp.sampled.is_(True),
+                FollowUp.reached.is_not(True),
+                of_sites(sites, work_order=FollowUp.work_order_id),
             )
         )
         or 0,
@@ -216,8 +233,9 @@ def log_complaint(
     wo = None
     if body.work_order is not None:
         wo = session.get(WorkOrder, work_order_id(session, body.work_order, user))
-    if body.building is not None and body.building not in {b.id for b in state.inventory.buildings}:
+    if body.building is not None and body.building not in state.sites.buildings():
         raise InvalidInput(f"building: {body.building!r} is not in the inventory")
+    check_place(session, None, body.building)
     with one_writer(session):
         complaint = complaints.log_complaint(
             session,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from cloud import registry
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, answer
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, answer
 from cloud.enums import EquipmentStatus
 from cloud.schemas import EquipmentDetailOut, EquipmentOut, EquipmentPage
+from cloud.users.sites import access_of
 from plantroom.kinds import Kind
 
 router = APIRouter(prefix="/equipment", tags=["equipment"], responses=AUTH_RESPONSES)
@@ -26,9 +27,11 @@ def list_equipment(
     include_retired: Annotated[
         bool, Query(description="also equipment gone from the inventory")
     ] = False,
+    site: SiteQuery = None,
 ) -> Response:
     rows = registry.search(
         session,
+        sites=access_of(session).narrow(site).sites,
         building=building,
         kind=kind.value if kind else None,
         status=status,

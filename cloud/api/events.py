@@ -45,6 +45,7 @@ from cloud.schemas import ErrorBody
 from cloud.users.contractors import visible_teams
 from cloud.users.schemas import UserRef
 from cloud.users.service import authenticate
+from cloud.users.sites import SiteAccess, site_roles
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,19 @@ class Message:
     event: str
     data: str  # JSON text
     team: str | None = None  # a work order's team: what a contractor's stream is shown
+    site: str | None = None  # its work order's or alarm's site: what a site's people are shown
 
     def encode(self, boot: str) -> bytes:
         return f"id: {boot}:{self.id}\nevent: {self.event}\ndata: {self.data}\n\n".encode()
+
+
+def _site_of(data: dict[str, Any]) -> str | None:
+    for key in ("work_order", "alarm"):
+        found = data.get(key)
+        site = found.get("site") if isinstance(found, dict) else None
+        if isinstance(site, str):
+            return site
+    return None
 
 
 def _team_of(data: dict[str, Any]) -> str | None:
@@ -87,8 +98,11 @@ class Subscription:
     overflowed: bool = False
     teams: frozenset[str] | None = None  # a contractor's: only their teams' work orders
     text: Text | None = None  # the reader's language, for the shipped plans' and rules' texts
+    sites: frozenset[str] | None = None  # a person of some sites: only those sites' changes
 
     def shows(self, message: Message) -> bool:
+        if self.sites is not None and message.site not in self.sites:
+            return False
         return self.teams is None or (message.event == "work_order" and message.team in self.teams)
 
     def offer(self, message: Message | None) -> None:
@@ -152,7 +166,7 @@ class Broadcaster:
         text = json.dumps(data, separators=(",", ":"), default=str)
         with self._lock:
             self._last_id += 1
-            message = Message(self._last_id, event, text, _team_of(data))
+            message = Message(self._last_id, event, text, _team_of(data), _site_of(data))
             self._backlog.append(message)
             for sub in self._subs:
                 sub.loop.call_soon_threadsafe(sub.offer, message)
@@ -178,6 +192,7 @@ class Broadcaster:
         last_event_id: str | None = None,
         *,
         teams: frozenset[str] | None = None,
+        sites: frozenset[str] | None = None,
         text: Text | None = None,
     ) -> AsyncIterator[Subscription]:
         """An open stream, registered until the block ends (`teams`: only work orders of
@@ -186,7 +201,8 @@ class Broadcaster:
         if self._closed:
             raise RuntimeError("the event broadcaster is closed")
         loop = asyncio.get_running_loop()
-        sub = Subscription(loop, asyncio.Queue(maxsize=self.queue_size), teams=teams, text=text)
+        queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=self.queue_size)
+        sub = Subscription(loop, queue, teams=teams, text=text, sites=sites)
         with self._lock:
             missed = self._since(last_event_id)
             if missed is not None and len(missed) < self.queue_size:
@@ -290,16 +306,19 @@ def broadcaster_of(request: Request) -> Broadcaster:
     return found
 
 
-def _caller(state: StateDep, token: str) -> tuple[UserRef, frozenset[str] | None, Text]:
-    """The caller, for a contractor the names of their teams (the only jobs they see), and
-    the caller's language."""
+def _caller(
+    state: StateDep, token: str
+) -> tuple[UserRef, frozenset[str] | None, frozenset[str] | None, Text]:
+    """The caller, for a contractor the names of their teams (the only jobs they see), for a
+    person of some sites those sites, and the caller's language."""
     with state.database().sessions() as session:
         user = authenticate(session, token, now=state.clock())
         if user is None:
             raise Unauthorized("the token is unknown, expired or revoked", code="invalid_token")
         mine = visible_teams(session, user)
         teams = None if mine is None else frozenset(t.name for t in user.teams if t.id in mine)
-        return UserRef.model_validate(user), teams, text_in(state, user.language)
+        sites = SiteAccess(site_roles(session, user.id)).sites
+        return UserRef.model_validate(user), teams, sites, text_in(state, user.language)
 
 
 @router.get(
@@ -336,11 +355,11 @@ async def events(
             "missing token: send `Authorization: Bearer <token>` or `?token=<token>`",
             code="missing_token",
         )
-    user, teams, text = await anyio.to_thread.run_sync(_caller, state, given)
+    user, teams, sites, text = await anyio.to_thread.run_sync(_caller, state, given)
     ready = {"user": user.model_dump(mode="json")}
 
     async def body() -> AsyncIterator[bytes]:
-        async with broadcaster.subscribe(last_event_id, teams=teams, text=text) as sub:
+        async with broadcaster.subscribe(last_event_id, teams=teams, text=text, sites=sites) as sub:
             async for chunk in broadcaster.stream(sub, ready):
                 yield chunk
 

@@ -16,6 +16,7 @@ from cloud.maintenance.schemas import EndIn, MaintenanceIn, MaintenanceOut
 from cloud.maintenance.window import Window
 from cloud.schemas import ErrorBody
 from cloud.state import AppState
+from cloud.users.sites import check_place
 
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody, "description": "only supervisors, dispatchers and admins"},
@@ -44,6 +45,7 @@ def create_window(
     notification; at its end, those still active go the normal way."""
     settings = state.settings
     now = state.clock()
+    check_place(session, body.equipment_id, body.building)  # another site's: not found
     start = body.starts_at or now
     try:
         ends_at = body.ends_at or start + timedelta(minutes=body.minutes or 0)

@@ -28,6 +28,7 @@ from cloud.schemas import ErrorBody
 from cloud.users.model import Team, User
 from cloud.users.schemas import UserRef
 from cloud.users.service import get_team
+from cloud.users.sites import access_of, team_of_sites
 
 ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorBody, "description": "only supervisors and admins change rotas"},
@@ -117,7 +118,7 @@ def who_is_on_call(
     if team is not None:
         teams = [get_team(session, team)]
     else:
-        query = select(Team).order_by(Team.name)
+        query = select(Team).where(team_of_sites(access_of(session).sites)).order_by(Team.name)
         if building is not None:
             query = query.where(or_(Team.building == building, Team.building.is_(None)))
         teams = list(session.scalars(query))
@@ -148,7 +149,9 @@ def put_rota(
     overrides and swaps stay."""
     found = get_team(session, team)
     now = state.clock()
-    rota = oncall.set_rota(session, found, body, now=now, site_zone=state.inventory.site.timezone)
+    zone = state.sites.get(found.site).site.timezone if found.site in state.served_sites else None
+    zone = zone or state.inventory.site.timezone  # a team of every site: the first site's
+    rota = oncall.set_rota(session, found, body, now=now, site_zone=zone)
     session.commit()
     return answer(session, _rota(session, found, rota, now, 7))
 

@@ -10,13 +10,14 @@ from pydantic import Field
 from sqlalchemy import select
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.deps import CurrentUser, SessionDep, app_attribute, require
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, app_attribute, require
 from cloud.enums import Priority, Role
 from cloud.pm.schedule import MeterState
 from cloud.pm.scheduler import PmScheduler
 from cloud.pm.steps import Reading
 from cloud.schemas import ErrorBody, OutModel
 from cloud.users.model import User
+from cloud.users.sites import access_of, of_sites
 from cloud.workorders.model import PmSchedule
 
 router = APIRouter(prefix="/pm", tags=["preventive maintenance"], responses=AUTH_RESPONSES)
@@ -98,8 +99,15 @@ def list_plans(scheduler: SchedulerDep, user: CurrentUser) -> list[PlanOut]:
 
 
 @router.get("/schedules", response_model=list[ScheduleOut])
-def list_schedules(session: SessionDep, user: CurrentUser) -> list[ScheduleOut]:
-    rows = session.scalars(select(PmSchedule).order_by(PmSchedule.plan_id, PmSchedule.target))
+def list_schedules(
+    session: SessionDep, user: CurrentUser, site: SiteQuery = None
+) -> list[ScheduleOut]:
+    sites = access_of(session).narrow(site).sites
+    rows = session.scalars(
+        select(PmSchedule)
+        .where(of_sites(sites, PmSchedule.site))
+        .order_by(PmSchedule.plan_id, PmSchedule.target)
+    )
     return [
         ScheduleOut(
             plan_id=s.plan_id,

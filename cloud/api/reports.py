@@ -7,18 +7,29 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.api.kpi import check_building
+from cloud.api.kpi import check_building, scope_buildings
 from cloud.api.language import reader
 from cloud.api.times import query_month
-from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
 from cloud.kpi import month_bounds
 from cloud.report.monthly import gather
 from cloud.report.readings import StepReadings, month_readings
 from cloud.report.render import render_html
+from cloud.state import AppState
+from cloud.users.sites import access_of
 
 router = APIRouter(tags=["reports"], responses=AUTH_RESPONSES)
+
+
+def label(state: AppState, session: Session, building: str | None) -> str:
+    """The sites a report covers, as its heading names them."""
+    if building is not None:
+        return state.sites.site_of(building) or state.inventory.site.id
+    access = access_of(session)
+    return ", ".join(s for s in state.served_sites if access.sees(s))
 
 
 @router.get(
@@ -32,6 +43,7 @@ def monthly_report(
     user: CurrentUser,
     month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
     building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    site: SiteQuery = None,
     lang: Annotated[
         Literal["en", "zh"] | None,
         Query(description="the report's language; the user's own language when absent"),
@@ -47,8 +59,8 @@ def monthly_report(
     report = gather(
         session,
         month=month,
-        site=state.inventory.site.id,
-        building=building,
+        site=site or label(state, session, building),
+        building=scope_buildings(state, session, building, site),
         now=state.clock(),
         targets=state.sla.targets,
         dispatch_s=state.sla.dispatch,
@@ -63,6 +75,7 @@ def monthly_readings(
     user: CurrentUser,
     month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
     building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    site: SiteQuery = None,
 ) -> list[StepReadings]:
     """The month's PM readings per plan step, as the monthly report shows them: count,
     out-of-limit count, lowest and highest, and the jobs out of limits with their follow-up
@@ -70,4 +83,5 @@ def monthly_readings(
     query_month(month)
     check_building(state, building)
     start, end = month_bounds(month)
-    return month_readings(session, building=building, start=start, end=end)
+    scope = scope_buildings(state, session, building, site)
+    return month_readings(session, building=scope, start=start, end=end)

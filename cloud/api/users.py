@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.deps import (
@@ -47,6 +47,7 @@ from cloud.users.schemas import (
     UserPatch,
     UserRef,
 )
+from cloud.users.sites import EVERY_SITE, access_of
 
 T = TypeVar("T")
 
@@ -75,13 +76,17 @@ def _named(find: Callable[[Session, str], T], session: Session, name: str, field
 
 
 def _buildings(state: AppState) -> set[str]:
-    return {b.id for b in state.inventory.buildings}
+    return state.sites.buildings()
 
 
 def profile_of(state: AppState, user: User) -> ProfileOut:
     """The caller's own profile: the user, and the site's time zone they see times in."""
     user_out = UserOut.model_validate(user)
-    return ProfileOut(**user_out.model_dump(), time_zone=state.inventory.site.timezone)
+    session = object_session(user)
+    access = EVERY_SITE if session is None else access_of(session)
+    seen = [s for s in state.served_sites if access.sees(s)] or [state.inventory.site.id]
+    zone = state.sites.get(seen[0]).site.timezone  # the first of their sites'
+    return ProfileOut(**user_out.model_dump(), time_zone=zone)
 
 
 @router.get("/users", response_model=UserPage)

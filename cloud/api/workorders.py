@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
+from sqlalchemy import select
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.idempotency import ActionId, once
 from cloud.api.language import reader
 from cloud.api.times import query_time
-from cloud.deps import AnyUser, CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import AnyUser, CurrentUser, SessionDep, SiteQuery, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
 from cloud.locale import Text
 from cloud.schemas import READER, ErrorBody
 from cloud.users.contractors import visible_teams
 from cloud.users.model import User
+from cloud.users.sites import access_of, act_at, check_place
 from cloud.workorders import commands, creation, queries, steps
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import Action
@@ -72,8 +74,13 @@ def _id(session: SessionDep, ref: str, user: User) -> int:
     if found is None:
         raise NotFound(f"work order {ref!r} does not exist")
     teams = visible_teams(session, user)
-    if teams is not None and not queries.of_teams(session, found, teams):
+    sites = access_of(session).sites  # another site's job does not exist either
+    if (teams is not None or sites is not None) and not queries.of_teams(
+        session, found, teams, sites
+    ):
         raise NotFound(f"work order {ref!r} does not exist")
+    if access_of(session).roles:  # a person of some sites acts with their role at the job's
+        act_at(session, user, session.scalar(select(WorkOrder.site).where(WorkOrder.id == found)))
     return found
 
 
@@ -112,11 +119,12 @@ def list_work_orders(
         Query(description="only live jobs not yet overdue with a clock in its last 20 % now"),
     ] = False,
     unassigned: Annotated[bool, Query(description="only jobs without an assignee")] = False,
+    site: SiteQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
     """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all.
-    A contractor gets their own teams' only."""
+    A contractor gets their own teams' only; a person of some sites, those sites' only."""
     bounds = [query_time(v, n) for v, n in ((created_from, "from"), (created_to, "to"))]
     if bounds[0] and bounds[1] and bounds[1] <= bounds[0]:
         raise InvalidInput("query.to: must be later than `from`")
@@ -134,6 +142,7 @@ def list_work_orders(
         at_risk_at=state.clock() if at_risk else None,
         unassigned=unassigned,
         team_ids=None if (mine := visible_teams(session, user)) is None else frozenset(mine),
+        sites=access_of(session).narrow(site).sites,
     )
     found = queries.search(session, filters, limit=limit, offset=offset)
     context = {READER: reader(state, user)}
@@ -148,6 +157,7 @@ def create_request(
 ) -> Response:
     """Ask for work (a reported problem): anyone signed in. Due times come from the priority;
     the job goes to the team of its building and its equipment's trade."""
+    check_place(session, body.equipment_id, body.building)
     wo = creation.create_request(
         session,
         user=user,

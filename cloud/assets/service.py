@@ -9,7 +9,8 @@ an operation (or of a whole file) has passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from cloud.assets.schemas import AssetChange, AssetIn
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
 from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.sites import Sites
 from plantroom.inventory import Inventory
 
 Problem = tuple[str, str]  # (field, what is wrong)
@@ -33,10 +35,21 @@ class SiteScope:
 
     id: str
     buildings: frozenset[str]
+    site_of: Mapping[str, str] = field(default_factory=dict)  # building → site, if not `id`
 
     @classmethod
-    def of(cls, inventory: Inventory) -> SiteScope:
+    def of(cls, inventory: Inventory | Sites, sites: Collection[str] | None = None) -> SiteScope:
+        """One site's register, or several sites' (an asset is of its building's site): of
+        `sites` only, when given."""
+        if isinstance(inventory, Sites):
+            by_building = {
+                b: s for b, s in inventory.by_building().items() if sites is None or s in sites
+            }
+            return cls(inventory.first.site.id, frozenset(by_building), by_building)
         return cls(inventory.site.id, frozenset(b.id for b in inventory.buildings))
+
+    def serves(self, site: str) -> bool:
+        return site == self.id or site in self.site_of.values()
 
 
 def _describe(row: Equipment) -> str:
@@ -59,7 +72,7 @@ def check_new(session: Session, site: SiteScope, asset: AssetIn) -> list[Problem
 def check_change(site: SiteScope, row: Equipment, change: AssetChange) -> list[Problem]:
     """What stops `change` from applying to `row` (empty: nothing)."""
     problems: list[Problem] = []
-    if row.site != site.id:
+    if not site.serves(row.site):
         return [("id", f"{row.id!r} belongs to site {row.site!r}, not {site.id!r}")]
     if not row.in_inventory:
         return [("id", f"{row.id!r} is retired; a retired id is not used again")]
@@ -113,7 +126,7 @@ def new_row(site: SiteScope, asset: AssetIn) -> Equipment:
     fields = asset.model_dump(exclude={"documents", "id"})
     return Equipment(
         id=asset.id,
-        site=site.id,
+        site=site.site_of.get(asset.building, site.id),
         profile="",
         tags={},
         in_inventory=True,
@@ -174,7 +187,7 @@ def retire(session: Session, site: SiteScope, equipment_id: str) -> Equipment:
             "remove it from the inventory to retire it",
             code="inventory_owned",
         )
-    if row.site != site.id:
+    if not site.serves(row.site):
         raise NotFound(f"equipment {equipment_id!r} is not of site {site.id!r}")
     row.in_inventory = False
     session.flush()

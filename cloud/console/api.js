@@ -1,6 +1,7 @@
 // Talking to the cloud service: the token, JSON requests, and the live event stream.
 
 import { t } from './i18n.js';
+import { withSite } from './sites.js';
 import { saveRead, savedRead } from './store.js';
 
 const TOKEN_KEY = 'plantroom.token';
@@ -45,6 +46,7 @@ window.addEventListener('offline', () => reached(false));
 // A signed-in read is kept on the device and, without signal, answered from there.
 export async function api(path, { method = 'GET', body, token = auth.token } = {}) {
   const keep = method === 'GET' && Boolean(token);
+  if (method === 'GET') path = withSite(path); // a list, of the site chosen in the header
   try {
     const data = await request(path, { method, body, token });
     if (keep) saveRead(path, data);

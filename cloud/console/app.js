@@ -11,6 +11,7 @@ import { JobsView } from './jobs.js';
 import * as outbox from './outbox.js';
 import { showOutbox } from './outbox_view.js';
 import { forgetReads } from './store.js';
+import { hideSwitcher, showSwitcher, shown, siteFilter } from './sites.js';
 import { SystemAlarmBanner } from './system_alarms.js';
 import { OnCallView } from './oncall.js';
 
@@ -96,6 +97,7 @@ function onReady(ready) {
 }
 
 function onWorkOrder(data) {
+  if (!shown(data.work_order?.site)) return; // another site than the one chosen
   const created = data.events?.some((e) => e.action === 'created');
   if (created) {
     const wo = data.work_order;
@@ -105,6 +107,7 @@ function onWorkOrder(data) {
 }
 
 function onAlarm(data) {
+  if (!shown(data.alarm?.site)) return;
   session.view?.alarm?.(data);
 }
 
@@ -137,6 +140,12 @@ function enter(user) {
   window.addEventListener('hashchange', show);
   show();
   onNetwork();
+  // the site switcher, when the person sees more than one site (a contractor: their jobs)
+  if (user.role !== 'contractor') {
+    api('/api/sites')
+      .then((sites) => showSwitcher(document.getElementById('site'), sites, show))
+      .catch(() => {});
+  }
 }
 
 function leave(message) {
@@ -148,6 +157,8 @@ function leave(message) {
   session.banner?.stop();
   clearTimeout(session.fallback);
   window.removeEventListener('hashchange', show);
+  hideSwitcher(document.getElementById('site'));
+  siteFilter.set(null);
   session.view?.unmount?.();
   Object.assign(session, { user: null, view: null, live: null, banner: null, streaming: false });
   auth.clear();

@@ -23,7 +23,7 @@ alarms have cleared; its work orders stay for the technicians.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -115,8 +115,16 @@ def emergency_job(
 class IncidentManager:
     """Decides, for each raised outage alarm, whether it folds into a building incident."""
 
-    def __init__(self, policy: OutagePolicy, rules: Iterable[Rule], *, site: str) -> None:
+    def __init__(
+        self,
+        policy: OutagePolicy,
+        rules: Iterable[Rule],
+        *,
+        site: str,
+        sites: Mapping[str, str] | None = None,
+    ) -> None:
         self.site = site
+        self.sites: dict[str, str] = dict(sites or {})  # building → site, where not `site`
         self.policy = policy
         self.folded = 0  # raised alarms folded into an incident, since start
         self.comm_loss_rules: frozenset[str] = frozenset()
@@ -205,7 +213,7 @@ class IncidentManager:
         """Open the building's incident: lift checks, fire panel checks, then the incident's
         own work order; link the outage alarms already active in the building."""
         incident = Incident(
-            site=self.site,
+            site=self.sites.get(building, self.site),
             building=building,
             kind=KIND,
             state=AlarmState.ACTIVE,
@@ -349,9 +357,17 @@ class IncidentManager:
         return incident
 
 
-def incidents(session: Session, *, building: str | None = None, limit: int = 100) -> list[Incident]:
-    """Incidents, newest first."""
+def incidents(
+    session: Session,
+    *,
+    building: str | None = None,
+    sites: frozenset[str] | None = None,
+    limit: int = 100,
+) -> list[Incident]:
+    """Incidents, newest first (of `sites` only, unless None)."""
     query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if sites is not None:
+        query = query.where(Incident.site.in_(sorted(sites)))
     if building is not None:
         query = query.where(Incident.building == building)
     return list(session.scalars(query).all())

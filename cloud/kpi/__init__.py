@@ -40,6 +40,7 @@ from cloud.kpi.figures import (
     sla_compliance,
 )
 from cloud.kpi.load import (
+    Buildings,
     compute,
     job_of,
     load_desk,
@@ -48,6 +49,7 @@ from cloud.kpi.load import (
     load_live,
     load_open_repairs,
     load_pm,
+    of_buildings,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "LIGHTING_KINDS",
     "LIVE",
     "REPAIRS",
+    "Buildings",
     "Counts",
     "DeskFacts",
     "Equip",
@@ -83,6 +86,7 @@ __all__ = [
     "mean_time_to_acknowledge",
     "mean_time_to_repair",
     "month_bounds",
+    "of_buildings",
     "pm_compliance",
     "repeat_fault_rate",
     "satisfaction",

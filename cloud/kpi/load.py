@@ -53,11 +53,20 @@ def job_of(wo: WorkOrder, equipment_kind: str | None) -> Job:
     )
 
 
-def _jobs(session: Session, building: str | None, *conditions: Any) -> list[Job]:
+# one building, the buildings of some sites (a `frozenset`), or None: every building
+Buildings = str | frozenset[str] | None
+
+
+def of_buildings(column: Any, building: str | frozenset[str]) -> Any:
+    """SQL: `column` is the building, or one of the buildings."""
+    return column == building if isinstance(building, str) else column.in_(sorted(building))
+
+
+def _jobs(session: Session, building: Buildings, *conditions: Any) -> list[Job]:
     """The jobs meeting every condition, of `building` when one is named, with whether
     anyone was to be told of each by message and when the first one was delivered."""
     if building is not None:
-        conditions = (*conditions, WorkOrder.building == building)
+        conditions = (*conditions, of_buildings(WorkOrder.building, building))
     told = (
         select(
             OutboxMessage.work_order_id.label("wo"),
@@ -85,13 +94,13 @@ def _utc(at: datetime | None) -> datetime | None:
 
 
 def load_jobs(
-    session: Session, *, building: str | None, start: datetime, end: datetime
+    session: Session, *, building: Buildings, start: datetime, end: datetime
 ) -> list[Job]:
     """Jobs raised in `[start, end)`, of one building or all."""
     return _jobs(session, building, WorkOrder.created_at >= start, WorkOrder.created_at < end)
 
 
-def load_pm(session: Session, *, building: str | None, start: datetime, end: datetime) -> list[Job]:
+def load_pm(session: Session, *, building: Buildings, start: datetime, end: datetime) -> list[Job]:
     """PM jobs that may fall due in `[start, end)`: raised before `end` and not finished
     before `start` (whenever raised; the pure `Job.due_at` decides)."""
     return _jobs(
@@ -103,12 +112,12 @@ def load_pm(session: Session, *, building: str | None, start: datetime, end: dat
     )
 
 
-def load_live(session: Session, *, building: str | None) -> list[Job]:
+def load_live(session: Session, *, building: Buildings) -> list[Job]:
     """Every job not yet resolved, whenever it was raised."""
     return _jobs(session, building, WorkOrder.status.in_(LIVE))
 
 
-def load_open_repairs(session: Session, *, building: str | None, at: datetime) -> list[Job]:
+def load_open_repairs(session: Session, *, building: Buildings, at: datetime) -> list[Job]:
     """Repairs on equipment that may have been open at `at` (the pure `Job.open_at` decides)."""
     return _jobs(
         session,
@@ -126,7 +135,7 @@ def load_open_repairs(session: Session, *, building: str | None, at: datetime) -
 
 
 def load_equipment(
-    session: Session, *, building: str | None, at: datetime | None = None
+    session: Session, *, building: Buildings, at: datetime | None = None
 ) -> list[Equip]:
     """The equipment in the inventory; with `at`, marked when in maintenance then (its own
     window or its building's)."""
@@ -134,7 +143,7 @@ def load_equipment(
         Equipment.in_inventory.is_(True)
     )
     if building is not None:
-        query = query.where(Equipment.building == building)
+        query = query.where(of_buildings(Equipment.building, building))
     rows = session.execute(query.order_by(Equipment.id)).all()
     held: set[str] = set()
     if at is not None:
@@ -142,9 +151,12 @@ def load_equipment(
             running_at(at)
         )
         if building is not None:
-            ids = select(Equipment.id).where(Equipment.building == building)
+            ids = select(Equipment.id).where(of_buildings(Equipment.building, building))
             windows = windows.where(
-                or_(MaintenanceWindow.building == building, MaintenanceWindow.equipment_id.in_(ids))
+                or_(
+                    of_buildings(MaintenanceWindow.building, building),
+                    MaintenanceWindow.equipment_id.in_(ids),
+                )
             )
         for equipment_id, whole in session.execute(windows).all():
             held.add(equipment_id if equipment_id is not None else f"building:{whole}")
@@ -152,7 +164,7 @@ def load_equipment(
 
 
 def load_desk(
-    session: Session, *, building: str | None, start: datetime, end: datetime
+    session: Session, *, building: Buildings, start: datetime, end: datetime
 ) -> DeskFacts:
     """Complaints received in `[start, end)` and upheld, and the satisfaction scores of
     follow-up calls about jobs raised in it, of one building or all."""
@@ -170,8 +182,8 @@ def load_desk(
         .order_by(FollowUp.id)
     )
     if building is not None:
-        complaints = complaints.where(Complaint.building == building)
-        scores = scores.where(WorkOrder.building == building)
+        complaints = complaints.where(of_buildings(Complaint.building, building))
+        scores = scores.where(of_buildings(WorkOrder.building, building))
     return DeskFacts(
         valid_complaints=session.scalar(complaints) or 0,
         satisfaction=tuple(s for s in session.scalars(scores) if s is not None),
@@ -181,7 +193,7 @@ def load_desk(
 def compute(
     session: Session,
     *,
-    building: str | None,
+    building: Buildings,
     start: datetime,
     end: datetime,
     now: datetime,
@@ -195,7 +207,7 @@ def compute(
         load_jobs(session, building=building, start=start, end=end),
         load_open_repairs(session, building=building, at=as_of),
         load_equipment(session, building=building, at=as_of),
-        building=building,
+        building=building if isinstance(building, str) else None,
         start=start,
         end=end,
         now=now,

@@ -22,6 +22,7 @@ from cloud.maintenance.model import MaintenanceEvent, MaintenanceWindow, running
 from cloud.maintenance.window import Window, check_reason, check_times
 from cloud.rules.engine import Transition
 from cloud.users.model import User
+from cloud.users.sites import access_of, of_sites
 from cloud.workorders import queries
 from cloud.workorders.rules import SYSTEM_ACTOR
 
@@ -133,10 +134,19 @@ def create(
     return window
 
 
+def _of_access(session: Session) -> Any:
+    """SQL: a window of the caller's sites (another site's does not exist for them)."""
+    return of_sites(
+        access_of(session).sites,
+        building=MaintenanceWindow.building,
+        equipment=MaintenanceWindow.equipment_id,
+    )
+
+
 def get(session: Session, window_id: int) -> MaintenanceWindow:
     window = session.scalar(
         select(MaintenanceWindow)
-        .where(MaintenanceWindow.id == window_id)
+        .where(MaintenanceWindow.id == window_id, _of_access(session))
         .options(selectinload(MaintenanceWindow.events))
     )
     if window is None:
@@ -188,7 +198,7 @@ def search(
     """Windows, the latest starting first. `current`: only those running now (True), or only
     the others (False). `equipment_id`: those covering it (its own and its building's);
     `building`: that building's (its own and its equipment's)."""
-    query = select(MaintenanceWindow)
+    query = select(MaintenanceWindow).where(_of_access(session))
     if current is not None:
         query = query.where(running_at(now) if current else ~running_at(now))
     if equipment_id is not None:

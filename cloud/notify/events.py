@@ -217,7 +217,7 @@ class EventReader:
         out = []
         for row in rows:
             wo = row.work_order
-            site = sites.get(wo.equipment_id or "", self._site)
+            site = wo.site or sites.get(wo.equipment_id or "", self._site)
             out.append(
                 Outgoing(
                     event_id=row.id,

@@ -39,6 +39,7 @@ from cloud.pm.schedule import (
     serviced,
     start_of_day,
 )
+from cloud.sites import Sites
 from cloud.sla import SlaPolicy
 from cloud.users.model import Team
 from cloud.workorders import creation, rules
@@ -86,18 +87,20 @@ class PmScheduler(Ticked):
         db: Database,
         plans: list[EffectivePlan],
         *,
-        inventory: Inventory,
+        inventory: Inventory | Sites,
         clock: Clock,
         sla: SlaPolicy,
-        timezone: tzinfo,
+        timezone: tzinfo | None = None,
         interval: float = DEFAULT_INTERVAL_S,
     ) -> None:
+        """`timezone` given: every target's calendar in it; None: each in its site's zone."""
         self._db = db
         self.plans = plans
-        self._buildings = [b.id for b in inventory.buildings]
+        self._sites = inventory if isinstance(inventory, Sites) else Sites.of(inventory)
+        self._buildings = [b.id for i in self._sites.inventories for b in i.buildings]
         self._clock = clock
         self._sla = sla
-        self.timezone = timezone
+        self._zone = timezone
         self.runs = 0
         self.last_run: PmRun | None = None
         self._teamless: set[tuple[str, str]] = set()  # (plan, team) said not to exist
@@ -145,13 +148,19 @@ class PmScheduler(Ticked):
             _Target(e.id, e.building, e) for e in equipment if plan.plan.applies(e.kind, e.tags)
         ]
 
-    def _today(self, now: datetime) -> date:
-        return now.astimezone(self.timezone).date()
+    def zone_of(self, building: str) -> tzinfo:
+        """The time zone a building's plans are due in."""
+        if self._zone is not None:
+            return self._zone
+        return self._sites.zone_of(self._sites.site_of(building))
+
+    def _today(self, now: datetime, building: str) -> date:
+        return now.astimezone(self.zone_of(building)).date()
 
     def _new_schedule(
         self, session: Session, plan: EffectivePlan, target: _Target, now: datetime
     ) -> PmSchedule:
-        anchor, due = first_due(plan, self._today(now))
+        anchor, due = first_due(plan, self._today(now, target.building))
         state = PmSchedule(
             plan_id=plan.id,
             target=target.key,
@@ -201,14 +210,14 @@ class PmScheduler(Ticked):
         self._store_meters(state, meters, now)
         due_on: date | None = None
         reason = ""
-        by_calendar = calendar_fires(plan, state.next_due, now, self.timezone)
+        by_calendar = calendar_fires(plan, state.next_due, now, self.zone_of(target.building))
         if by_calendar and state.next_due is not None:
             due_on = state.next_due
             reason = f"due {due_on.isoformat()} by the calendar"
         else:
             used = meter_due(plan, meters)
             if used is not None and meter is not None:
-                due_on = self._today(now)
+                due_on = self._today(now, target.building)
                 point, amount = used
                 reason = (
                     f"{point} reached {amount:g} since the last service (every {meter.every:g})"
@@ -236,7 +245,7 @@ class PmScheduler(Ticked):
         when = now
         if wo is not None:
             when = wo.resolved_at or wo.closed_at or wo.updated_at or now
-        done_on = self._today(as_utc(when))
+        done_on = self._today(as_utc(when), state.building)
         calendar_raised = state.last_due is not None and state.last_due == state.next_due
         anchor, next_due = after_done(
             plan,
@@ -318,7 +327,9 @@ class PmScheduler(Ticked):
                 wo.pm_plan_id = plan.id
                 wo.pm_due_on = due_on
                 wo.pm_key = key
-                end_of_due_day = start_of_day(due_on + timedelta(days=1), self.timezone)
+                end_of_due_day = start_of_day(
+                    due_on + timedelta(days=1), self.zone_of(target.building)
+                )
                 if wo.resolve_due_at is None or end_of_due_day > now:
                     wo.resolve_due_at = end_of_due_day
                 session.flush()

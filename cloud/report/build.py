@@ -12,10 +12,9 @@ from cloud.db import Database
 from cloud.locale import DEFAULT_LANGUAGE, LANGUAGES, Text
 from cloud.report.monthly import gather
 from cloud.report.render import render_html, render_pdf
-from cloud.rules.service import site_timezone
+from cloud.sites import Sites
 from cloud.sla import load_sla
 from plantroom.errors import ConfigError, ServiceError
-from plantroom.inventory import load_inventory
 from plantroom.settings import CloudSettings
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])\Z")
@@ -41,9 +40,10 @@ def write_report(
         raise ConfigError(f"--month: {month!r} is not YYYY-MM, e.g. 2026-11")
     if language not in LANGUAGES:
         raise ConfigError(f"--lang: {language!r} is not one of {', '.join(LANGUAGES)}")
-    inventory = load_inventory(settings.inventory)
-    text = Text(language, site_timezone(inventory.site.timezone))
-    buildings = {b.id for b in inventory.buildings}
+    sites = Sites.load(settings.inventory)
+    buildings = sites.buildings()
+    site = (sites.site_of(building) if building else None) or sites.first.site.id
+    text = Text(language, sites.zone_of(site))
     if building is not None and building not in buildings:
         raise ConfigError(
             f"--building: {building!r} is not in {settings.inventory} "
@@ -57,7 +57,7 @@ def write_report(
             report = gather(
                 session,
                 month=month,
-                site=inventory.site.id,
+                site=site,
                 building=building,
                 now=clock(),
                 targets=sla.targets,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cloud import kpi
 from cloud.requests.model import (
     CONFIRMED,
     NOT_FIXED,
@@ -37,14 +38,14 @@ class DeskSummary:
 
 
 def desk_summary(
-    session: Session, *, building: str | None, start: datetime, end: datetime
+    session: Session, *, building: kpi.Buildings, start: datetime, end: datetime
 ) -> DeskSummary:
     """Requests and complaints received in `[start, end)`, follow-up calls recorded in it."""
 
     def count(model: Any, *where: Any) -> int:
         query = select(func.count(model.id)).where(*where)
         if building is not None:
-            query = query.where(model.building == building)
+            query = query.where(kpi.of_buildings(model.building, building))
         return session.scalar(query) or 0
 
     requests = (RepairRequest.created_at >= start, RepairRequest.created_at < end)
@@ -54,7 +55,7 @@ def desk_summary(
     )
     if building is not None:
         calls = calls.join(WorkOrder, WorkOrder.id == FollowUp.work_order_id).where(
-            WorkOrder.building == building
+            kpi.of_buildings(WorkOrder.building, building)
         )
     reached: dict[bool | None, int] = {
         outcome: n for outcome, n in session.execute(calls.group_by(FollowUp.reached))

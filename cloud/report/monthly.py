@@ -91,11 +91,12 @@ def gather(
     *,
     month: str,
     site: str,
-    building: str | None,
+    building: kpi.Buildings,
     now: datetime,
     targets: Targets,
     dispatch_s: float = kpi.DISPATCH_S,
 ) -> MonthlyReport:
+    """The month's report of one building, of some buildings (a site's), or of every one."""
     start, end = kpi.month_bounds(month)
     report = kpi.compute(
         session,
@@ -117,7 +118,7 @@ def gather(
     return MonthlyReport(
         month=month,
         site=site,
-        building=building,
+        building=building if isinstance(building, str) else None,
         generated_at=now,
         kpis=report,
         by_kind_priority=by_kind,

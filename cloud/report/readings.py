@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import kpi
 from cloud.enums import WorkOrderKind
 from cloud.errors import InvalidInput
 from cloud.workorders.model import WorkOrder
@@ -48,7 +49,7 @@ class StepReadings:
 
 
 def month_readings(
-    session: Session, *, building: str | None, start: datetime, end: datetime
+    session: Session, *, building: kpi.Buildings, start: datetime, end: datetime
 ) -> list[StepReadings]:
     """Readings taken in `[start, end)` on PM jobs (of `building`), per plan and step, in
     plan then step order; the outliers of each step in the order they were read."""
@@ -59,7 +60,7 @@ def month_readings(
         WorkOrder.updated_at >= start,  # a reading taken in the month touched the job then
     )
     if building is not None:
-        query = query.where(WorkOrder.building == building)
+        query = query.where(kpi.of_buildings(WorkOrder.building, building))
     rows = session.execute(query.order_by(WorkOrder.id).limit(MAX_JOBS + 1)).all()
     if len(rows) > MAX_JOBS:
         raise InvalidInput(f"month: more than {MAX_JOBS} PM jobs; report one building at a time")

@@ -5,8 +5,9 @@ in the complaint rate (docs/kpis.md)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import Role
@@ -14,6 +15,7 @@ from cloud.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloud.requests.model import Complaint
 from cloud.users.model import User
 from cloud.users.service import get_user
+from cloud.users.sites import access_of, of_sites
 from cloud.workorders.model import WorkOrder
 
 DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
@@ -95,16 +97,26 @@ def resolve(
 
 
 def get(session: Session, complaint_id: int) -> Complaint:
+    sites = access_of(session).sites  # another site's complaint does not exist either
     found = session.get(Complaint, complaint_id)
-    if found is None:
+    if found is None or (sites is not None and not session.scalar(select(_of(sites, found.id)))):
         raise NotFound(f"complaint {complaint_id} does not exist")
     return found
+
+
+def _of(sites: frozenset[str], complaint_id: int) -> Any:
+    return exists().where(Complaint.id == complaint_id, _where(sites))
+
+
+def _where(sites: frozenset[str] | None) -> Any:
+    """SQL: a complaint of `sites`, by its job's site or its building's."""
+    return of_sites(sites, building=Complaint.building, work_order=Complaint.work_order_id)
 
 
 def search(
     session: Session, *, open_only: bool, limit: int, offset: int
 ) -> tuple[list[Complaint], int]:
-    query = select(Complaint)
+    query = select(Complaint).where(_where(access_of(session).sites))
     if open_only:
         query = query.where(Complaint.resolved_at.is_(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -21,6 +21,7 @@ from cloud.enums import Channel, Role, WorkOrderStatus
 from cloud.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cloud.requests.model import FollowUp
 from cloud.users.model import User
+from cloud.users.sites import access_of, of_sites
 from cloud.workorders.audit import record_change
 from cloud.workorders.commands import load_for_change
 from cloud.workorders.model import WorkOrder
@@ -75,6 +76,10 @@ def record(
         allowed = ", ".join(sorted(r.value for r in CALLERS))
         raise Forbidden(f"the {user.role.value} role may not record follow-ups ({allowed})")
     follow_up = session.get(FollowUp, follow_up_id)
+    sites = access_of(session).sites
+    if follow_up is not None and sites is not None:  # another site's: not on their list
+        site = session.scalar(select(WorkOrder.site).where(WorkOrder.id == follow_up.work_order_id))
+        follow_up = follow_up if site in sites else None
     if follow_up is None or not follow_up.sampled:
         raise NotFound(f"follow-up {follow_up_id} is not on the call list")
     if follow_up.reached:
@@ -114,7 +119,10 @@ def call_list(
     session: Session, *, pending: bool, limit: int, offset: int
 ) -> tuple[list[FollowUp], int]:
     """Sampled follow-ups, oldest first: only those not yet reached when `pending`."""
-    query = select(FollowUp).where(FollowUp.sampled.is_(True))
+    query = select(FollowUp).where(
+        FollowUp.sampled.is_(True),
+        of_sites(access_of(session).sites, work_order=FollowUp.work_order_id),
+    )
     if pending:
         query = query.where(FollowUp.reached.is_not(True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

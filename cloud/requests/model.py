@@ -38,6 +38,7 @@ class RepairRequest(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     location_code: Mapped[str] = mapped_column(String(64), comment="equipment or building id")
     building: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0018_sites
     equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), index=True)
     category: Mapped[str] = mapped_column(String(32))
     urgency: Mapped[Priority]

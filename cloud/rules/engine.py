@@ -64,12 +64,15 @@ class RuleEngine:
         max_history: int = MAX_HISTORY_SAMPLES,
         timezone: tzinfo = UTC,
         provided: Mapping[str, frozenset[str]] | None = None,
+        zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
+        """`zones`: per piece of equipment, its site's time zone where not `timezone`."""
         if max_history < 4:
             raise ValueError("max_history must be at least 4")
         self._clock = clock
         self._max_history = max_history
         self._timezone = timezone
+        self._zones: dict[str, tzinfo] = dict(zones or {})
         self._rules: dict[str, list[Rule]] = {}
         self._by_id: dict[str, Rule] = {}
         self._windows: dict[str, dict[str, Window]] = {}
@@ -335,7 +338,7 @@ class RuleEngine:
             last_seen=eq.last_seen,
             status=eq.status,
             history=eq.history,
-            timezone=self._timezone,
+            timezone=self._zones.get(equipment_id, self._timezone),
         )
         out: list[Transition] = []
         for judged in self._judged[equipment_id]:

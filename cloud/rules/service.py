@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.clock import Clock
 from cloud.db import Database
@@ -26,19 +25,13 @@ from cloud.ingest import TelemetryConsumer
 from cloud.monitor import Monitor
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleLibrary, RuleSet
+from cloud.sites import site_timezone as site_timezone  # where it was
 from cloud.sla import SlaPolicy
 from plantroom.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 2.0
-
-
-def site_timezone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"site timezone {name!r} is not a known IANA timezone") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +60,7 @@ class RulesService:
     ) -> None:
         self.library = RuleLibrary(extra)
         self.timezone = timezone
+        self.zones: dict[str, tzinfo] = {}  # equipment id → its site's zone, if not `timezone`
         self._clock = clock
         self.watch_interval = watch_interval
         self.on_reload = on_reload
@@ -85,6 +79,7 @@ class RulesService:
             clock=lambda: self._clock().timestamp(),
             timezone=self.timezone,
             provided=provided,
+            zones=self.zones,
         )
 
     def monitor(
@@ -94,11 +89,14 @@ class RulesService:
         site: str,
         sla: SlaPolicy,
         provided: Mapping[str, frozenset[str]] | None = None,
+        sites: Mapping[str, str] | None = None,
     ) -> Monitor:
+        """`sites`: per building, its site, where not `site` (one service, several sites)."""
         return Monitor(
             db,
             self.engine(provided),
             site=site,
+            sites=sites,
             clock=self._clock,
             sla=sla,
             outage=self.current.outage,

@@ -41,6 +41,7 @@ from cloud.oncall.model import Routine
 from cloud.oncall.service import OnCall, hours_of, manager_of, on_call, supervisor_of
 from cloud.sla.policy import Stage
 from cloud.users.model import Team, User
+from cloud.users.sites import who_see
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 
 ROUTINE = frozenset({Priority.NORMAL, Priority.LOW})  # told per the team's routine
@@ -67,6 +68,13 @@ def _unique(found: Iterable[Recipient]) -> list[Recipient]:
         if r.user.active and r.user.id not in seen:
             seen[r.user.id] = r
     return list(seen.values())
+
+
+def _seeing(session: Session, wo: WorkOrder, found: Iterable[Recipient]) -> list[Recipient]:
+    """Those of `found` who see the job's site: a person of other sites is not told of it."""
+    found = list(found)
+    seeing = who_see(session, {r.user.id for r in found}, wo.site)
+    return [r for r in found if r.user.id in seeing]
 
 
 def _tagged(users: Sequence[User | None], reason: str) -> list[Recipient]:
@@ -141,7 +149,7 @@ def first_told(session: Session, wo: WorkOrder, now: datetime) -> list[Recipient
     found = front or primary or _team(session, wo)
     if wo.priority is Priority.EMERGENCY:
         found = found + _supervisors(session, wo, on)
-    return _unique(found) or _fallback(session, wo)
+    return _unique(_seeing(session, wo, found)) or _seeing(session, wo, _fallback(session, wo))
 
 
 def stage_told(
@@ -162,8 +170,10 @@ def stage_told(
     else:
         manager = manager_of(session, on.rota if on is not None else None)
         found = _tagged([manager], "manager")
-    people = _unique(found) or (
-        _fallback(session, wo) if stage in CONTRACTOR_STAGES else _last_resort(session)
+    people = _unique(_seeing(session, wo, found)) or _seeing(
+        session,
+        wo,
+        _fallback(session, wo) if stage in CONTRACTOR_STAGES else _last_resort(session),
     )
     return [Recipient(r.user, f"escalation stage {n}: {r.reason}") for r in people]
 

@@ -36,6 +36,9 @@ class User(Base):
     teams: Mapped[list[Team]] = relationship(
         secondary="team_members", order_by="Team.name", viewonly=True
     )
+    sites: Mapped[list[UserSite]] = relationship(
+        order_by="UserSite.site", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class ApiToken(Base):
@@ -65,6 +68,10 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     building: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Several sites in one service (migration 0018_sites): NULL serves every site.
+    site: Mapped[str | None] = mapped_column(
+        String(64), index=True, comment="NULL: serves every site"
+    )
     trade: Mapped[Trade]
     created_at: Mapped[datetime]
     # Outside contractors (migration 0016_contractors).
@@ -89,3 +96,16 @@ class TeamMember(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class UserSite(Base):
+    """A person's role at one site (migration 0018_sites). A person with none keeps their one
+    role and sees every site (the portfolio); with some, only those sites, each with its role."""
+
+    __tablename__ = "user_sites"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    site: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[Role]

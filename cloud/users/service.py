@@ -9,6 +9,7 @@ building; new jobs go to the team of their building and their equipment's trade.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -19,8 +20,18 @@ from cloud.db import Database
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.security import hash_password, hash_token, new_token
+from cloud.sites import Sites
+from cloud.siting import site_for
 from cloud.users.contractors import check_member
 from cloud.users.model import ApiToken, Team, TeamMember, User
+from cloud.users.sites import (
+    NARROWER,
+    access_of,
+    person_of_sites,
+    set_sites,
+    site_roles,
+    team_of_sites,
+)
 from plantroom.settings import CloudSettings
 
 # The token lifetime when none is given: the settings' default (PLANTROOM_TOKEN_TTL_DAYS).
@@ -40,7 +51,9 @@ def get_user(session: Session, username: str) -> User | None:
 
 
 def require_user(session: Session, username: str) -> User:
-    user = get_user(session, username)
+    """The person named; NotFound also for a person of none of the caller's sites."""
+    sites = access_of(session).sites
+    user = session.scalar(select(User).where(User.username == username, person_of_sites(sites)))
     if user is None:
         raise NotFound(f"user {username!r} does not exist")
     return user
@@ -111,6 +124,16 @@ def update_user(
                 f"the team(s) before making them {new.value}",
                 code="role_teams",
             )
+        wider = {
+            s: r.value for s, r in site_roles(session, user.id).items() if r not in NARROWER[new]
+        }
+        if wider:
+            held = ", ".join(f"{r} at {s}" for s, r in sorted(wider.items()))
+            raise Conflict(
+                f"{user.username} is {held}, more than a {new.value} may be: change their sites"
+                " first (PUT /api/users/{username}/sites)",
+                code="role_sites",
+            )
         user.role = new
     if display_name is not None:
         user.display_name = display_name or None
@@ -127,7 +150,7 @@ def update_user(
 def list_users(
     session: Session, *, role: Role | None, active: bool | None, limit: int, offset: int
 ) -> tuple[list[User], int]:
-    query = select(User)
+    query = select(User).where(person_of_sites(access_of(session).sites))  # the caller's sites'
     if role is not None:
         query = query.where(User.role == role)
     if active is not None:
@@ -198,7 +221,9 @@ def authenticate(session: Session, token: str, *, now: datetime) -> User | None:
 
 
 def get_team(session: Session, name: str) -> Team:
-    team = session.scalar(select(Team).where(Team.name == name))
+    """The team named; NotFound also for a team of none of the caller's sites."""
+    sites = access_of(session).sites
+    team = session.scalar(select(Team).where(Team.name == name, team_of_sites(sites)))
     if team is None:
         raise NotFound(f"team {name!r} does not exist")
     return team
@@ -207,7 +232,7 @@ def get_team(session: Session, name: str) -> Team:
 def list_teams(
     session: Session, *, building: str | None = None, trade: Trade | None = None
 ) -> list[Team]:
-    query = select(Team)
+    query = select(Team).where(team_of_sites(access_of(session).sites))  # the caller's sites'
     if building is not None:
         query = query.where(Team.building == building)
     if trade is not None:
@@ -240,7 +265,8 @@ def add_team(
         raise InvalidInput(f"building {building!r} is not in the inventory (known: {known})")
     if session.scalar(select(Team.id).where(Team.name == name)) is not None:
         raise Conflict(f"team {name!r} already exists", code="team_exists")
-    team = Team(name=name, trade=_trade(trade), building=building, created_at=now)
+    site = None if building is None else site_for(session.connection(), None, building)
+    team = Team(name=name, trade=_trade(trade), building=building, site=site, created_at=now)
     session.add(team)
     session.flush()
     return team
@@ -263,6 +289,17 @@ def set_member(session: Session, team: Team, user: User, *, member: bool) -> boo
     return True
 
 
+def _site_roles(given: Sequence[str], own: Role) -> dict[str, Role]:
+    """`site` or `site:role` each, as site → role; InvalidInput naming a bad one."""
+    out: dict[str, Role] = {}
+    for item in given:
+        site, _, role = item.partition(":")
+        if not site or site in out:
+            raise InvalidInput(f"--site {item!r}: give each site once, as SITE or SITE:ROLE")
+        out[site] = _role(role) if role else own
+    return out
+
+
 def create_user(
     settings: CloudSettings,
     username: str,
@@ -271,8 +308,11 @@ def create_user(
     display_name: str | None = None,
     password: str | None = None,
     clock: Clock = utcnow,
+    sites: Sequence[str] = (),
 ) -> str:
-    """Create a user in the configured database (migrating it first) and return a new token."""
+    """Create a user in the configured database (migrating it first) and return a new token.
+    `sites`: `site` or `site:role` (their own role when not given), the only sites they see
+    (none: every site); each must be a site of the configured inventories."""
     db = Database(settings.database_url)
     try:
         db.migrate()
@@ -281,6 +321,9 @@ def create_user(
             user = add_user(
                 session, username, role, now=now, display_name=display_name, password=password
             )
+            if sites:
+                served = Sites.load(settings.inventory).served
+                set_sites(session, user, _site_roles(sites, user.role), served=served)
             return issue_token(session, user, now=now, ttl=token_ttl(settings), label="created")
     finally:
         db.close()

@@ -23,6 +23,7 @@ from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.sla import SlaPolicy, load_sla
 from cloud.users.model import User
 from cloud.users.service import get_user
+from cloud.users.sites import who_see
 from cloud.workorders.audit import already_applied, record_change
 from cloud.workorders.model import WorkOrder, WorkOrderAttachment, WorkOrderEvent
 from cloud.workorders.rules import (
@@ -220,6 +221,8 @@ def _field_user(session: Session, username: str, wo: WorkOrder) -> User:
             f"assignee: {username!r} is a {found.role.value}; jobs go to technicians, "
             "supervisors and the contractors of the job's team"
         )
+    if found.id not in who_see(session, {found.id}, wo.site):
+        raise InvalidInput(f"assignee: {username!r} does not work at site {wo.site!r}")
     return found
 
 

@@ -44,6 +44,8 @@ class WorkOrder(Base):
         Index("ix_work_orders_status_building_created_at", "status", "building", "created_at"),
         Index("ix_work_orders_status_kind_created_at", "status", "kind", "created_at"),
         Index("ix_work_orders_status_priority_created_at", "status", "priority", "created_at"),
+        # migration 0018_sites: one site's list
+        Index("ix_work_orders_site_created_at", "site", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +55,8 @@ class WorkOrder(Base):
     kind: Mapped[WorkOrderKind]
     equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), index=True)
     building: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Several sites in one service (migration 0018_sites): filled at insert (cloud.siting).
+    site: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[Priority] = mapped_column(index=True)
     status: Mapped[WorkOrderStatus] = mapped_column(index=True)
     alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"))
@@ -281,6 +285,7 @@ class PmSchedule(Base):
     target: Mapped[str] = mapped_column(String(140), comment="equipment id, or building:<id>")
     equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"))
     building: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(64))  # migration 0018_sites
     anchor: Mapped[date] = mapped_column(Date, comment="the calendar counts from this date")
     next_due: Mapped[date | None] = mapped_column(Date)
     meters: Mapped[dict[str, Any]] = mapped_column(

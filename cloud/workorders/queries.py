@@ -32,11 +32,19 @@ def get(session: Session, work_order_id: int, *, with_events: bool = False) -> W
     return wo
 
 
-def of_teams(session: Session, work_order_id: int, team_ids: set[int] | None) -> bool:
-    """Whether the work order is one of `team_ids`' (None: any work order that exists)."""
+def of_teams(
+    session: Session,
+    work_order_id: int,
+    team_ids: set[int] | None,
+    sites: frozenset[str] | None = None,
+) -> bool:
+    """Whether the work order is one of `team_ids`' (None: any work order that exists) and of
+    one of `sites` (None: any)."""
     query = select(WorkOrder.id).where(WorkOrder.id == work_order_id)
     if team_ids is not None:
         query = query.where(WorkOrder.team_id.in_(team_ids))
+    if sites is not None:
+        query = query.where(WorkOrder.site.in_(sorted(sites)))
     return session.scalar(query) is not None
 
 
@@ -93,6 +101,7 @@ class Filters:
     at_risk_at: datetime | None = None  # only jobs with a clock at risk (not past due) then
     unassigned: bool = False  # only jobs nobody has been given or has taken
     team_ids: frozenset[int] | None = None  # only jobs of these teams (a contractor's)
+    sites: frozenset[str] | None = None  # only jobs of these sites (a person's sites)
 
 
 def overdue_clause(now: datetime) -> Any:
@@ -192,6 +201,8 @@ def search(session: Session, filters: Filters, *, limit: int, offset: int) -> Pa
         query = query.where(WorkOrder.assignee_id.is_(None))
     if filters.team_ids is not None:
         query = query.where(WorkOrder.team_id.in_(filters.team_ids))
+    if filters.sites is not None:
+        query = query.where(WorkOrder.site.in_(sorted(filters.sites)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     # The page's ids first (a narrow sort, often straight from an index), then their rows.
     ids = list(

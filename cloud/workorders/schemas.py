@@ -75,6 +75,7 @@ class WorkOrderOut(OutModel):
     kind: WorkOrderKind
     equipment_id: str | None
     building: str | None
+    site: str | None = Field(default=None, description="the site of its equipment or building")
     location: str | None
     team: TeamName | None = Field(description="the team the job was routed to")
     priority: Priority

@@ -13,7 +13,10 @@ from dashboards.boards.work_orders import (
     BUILDINGS_TABLE,
     BY_PRIORITY,
     GOOD_ORDER,
+    INDICATORS,
     NONE_IS_GOOD,
+    PER_BUILDING,
+    PERCENT_TARGET_100,
     PRIORITY_OVERRIDES,
     count_now,
 )
@@ -22,6 +25,7 @@ from dashboards.dashboard import Dashboard
 from dashboards.influxql import BUILDING, SITE, measurements_regex, show_tag_values
 from dashboards.measurements import EVENTS, WORK_ORDERS, event_fields
 from dashboards.panels import (
+    HIDE_TIME,
     STAT,
     STATE,
     TABLE,
@@ -63,6 +67,47 @@ def status(kind: str, field: str, title: str) -> Panel:
 
 
 IN_BUILDINGS = "in the selected buildings"
+PER_SITE = ("site",)
+GOOD = tuple(field for field, _, _, _ in INDICATORS)
+
+# The sites side by side (docs/sites.md): each one's jobs, its buildings summed, and its
+# good order, the mean of its buildings' figures.
+SITES_TABLE = Panel(
+    viz=TABLE,
+    title="Sites side by side",
+    queries=[
+        Combined(
+            GOOD,
+            combine="mean",
+            per=PER_SITE,
+            by=PER_BUILDING,
+            source=BUILDINGS,
+            alias="",
+            table=True,
+        ),
+        Combined(("open", "overdue"), per=PER_SITE, source=BUILDINGS, alias="", table=True),
+    ],
+    description="Each selected site: its open and overdue work orders (its buildings summed)"
+    " and its equipment, fire facilities and lighting in good order (the mean of its"
+    " buildings' latest figures).",
+    look=g.Look(color_mode="thresholds", thresholds=PERCENT_TARGET_100, decimals=0),
+    transformations=[HIDE_TIME, {"id": "merge", "options": {}}],  # one row per site
+    overrides=[
+        *(
+            g.override(
+                field,
+                unit="percent",
+                decimals=1,
+                cell_type={"type": "color-text"},
+                display_name=title,
+            )
+            for field, title, _, _ in INDICATORS
+        ),
+        g.override("overdue", cell_type={"type": "color-text"}, thresholds=NONE_IS_GOOD),
+    ],
+    w=24,
+    h=6,
+)
 BOARD: Board = [
     Row("Work orders"),
     Panel(
@@ -77,6 +122,8 @@ BOARD: Board = [
     ),
     count_now("overdue", "Overdue", NONE_IS_GOOD, IN_BUILDINGS, 6, 5, BUILDINGS),
     count_now("acknowledged", "Acknowledged", ANY_IS_IDLE, IN_BUILDINGS, 6, 5, BUILDINGS),
+    Row("Sites"),
+    SITES_TABLE,
     Row("Good order"),
     *GOOD_ORDER,
     replace(BUILDINGS_TABLE, h=7),

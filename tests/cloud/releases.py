@@ -110,6 +110,8 @@ def check_upgraded(db: Database) -> None:
             ("WO-000001", "open", "urgent"),
             ("WO-000002", "closed", "normal"),
         ]
+        # the site, back-filled from the equipment's (migration 0018_sites)
+        assert [w.site for w in jobs] == ["s1", "s1"] and [a.site for a in alarms] == ["s1", "s1"]
         first = jobs[0]
         assert first.opened_at == OPENED.replace(tzinfo=UTC)  # back-filled from created_at
         assert first.respond_due_at == (OPENED + timedelta(minutes=30)).replace(tzinfo=UTC)

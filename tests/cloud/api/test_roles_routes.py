@@ -127,6 +127,12 @@ ROLE_TABLE: dict[Key, frozenset[Role] | None] = {
     ("GET", "/ack/{token}"): PUBLIC,
     ("POST", "/ack/{token}"): PUBLIC,
     ("GET", "/api/events"): ALL,
+    # docs/sites.md: the sites the caller sees; their KPIs side by side
+    ("GET", "/api/sites"): ALL,
+    ("GET", "/api/kpis/sites"): STAFF,
+    # docs/sites.md: supervisors read a person's sites; admins set them
+    ("GET", "/api/users/{username}/sites"): OFFICE,
+    ("PUT", "/api/users/{username}/sites"): ADMIN,
     # reading: anyone signed in but contractors
     ("GET", "/api/equipment"): STAFF,
     ("GET", "/api/equipment/{equipment_id}"): STAFF,
@@ -830,6 +836,10 @@ BUILDERS: dict[Key, Builder] = {
         "assign", S.OPEN, owned=False, body={"assignee": "tech2"}
     ),
     ("GET", "/api/users/{username}"): lambda f, who: Call(f"/api/users/{f.new_user()}"),
+    ("GET", "/api/users/{username}/sites"): lambda f, who: Call(f"/api/users/{f.new_user()}/sites"),
+    ("PUT", "/api/users/{username}/sites"): lambda f, who: Call(
+        f"/api/users/{f.new_user()}/sites", body={"sites": {"s1": "technician"}}
+    ),
     ("POST", "/api/users"): lambda f, who: Call(
         "/api/users", body={"username": f"new{next(f.serial)}", "role": "technician"}
     ),

@@ -1,0 +1,55 @@
+// The site switcher (docs/sites.md): shown in the header when the caller sees more than one
+// site; the lists that take `?site=` are then filtered by the site chosen (none: every site).
+
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+const SITE_KEY = 'plantroom.site';
+// the lists that take ?site= (not one record's page: /api/work-orders/42 has no filter)
+const BY_SITE = /^\/api\/(work-orders|alarms|equipment|incidents|requests|kpis|pm\/schedules)(\?|$)/;
+
+export const siteFilter = {
+  get site() {
+    return sessionStorage.getItem(SITE_KEY);
+  },
+  set(site) {
+    if (site) sessionStorage.setItem(SITE_KEY, site);
+    else sessionStorage.removeItem(SITE_KEY);
+  },
+};
+
+// `path` with the chosen site, when it is a list that takes one.
+export function withSite(path) {
+  const site = siteFilter.site;
+  if (!site || !BY_SITE.test(path)) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
+}
+
+// Whether a change of this site belongs in the lists shown (one of no site: always).
+export function shown(site) {
+  const chosen = siteFilter.site;
+  return !chosen || !site || site === chosen;
+}
+
+// Fill the header's switcher with the caller's sites; `onChange` after a choice. A chosen
+// site the caller no longer sees is forgotten.
+export function showSwitcher(select, sites, onChange) {
+  if (!sites.some((s) => s.id === siteFilter.site)) siteFilter.set(null);
+  select.hidden = sites.length < 2;
+  if (select.hidden) return;
+  select.replaceChildren(
+    h('option', { value: '' }, t('site.all')),
+    ...sites.map((s) => h('option', { value: s.id }, s.name ?? s.id)),
+  );
+  select.value = siteFilter.site ?? '';
+  select.onchange = () => {
+    siteFilter.set(select.value || null);
+    onChange();
+  };
+}
+
+export function hideSwitcher(select) {
+  select.hidden = true;
+  select.replaceChildren();
+  select.onchange = null;
+}

@@ -1,0 +1,103 @@
+"""The site switcher in Debian's Chromium on a 360x640 phone, against the cloud app serving
+two sites (docs/sites.md): an admin of every site sees both sites' jobs, picks one site and
+sees its jobs only; a technician of one site has no switcher and sees their site's jobs.
+Screenshots go to test-artifacts/console/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cloud.app import create_app
+from cloud.enums import Role
+from cloud.users.service import add_user, issue_token
+from cloud.users.sites import set_sites
+from plantroom.settings import CloudSettings
+from tests.cloud.api.test_sites_routes import two_sites
+from tests.cloud.console.test_console_browser import WAIT_MS, check_accessible_basics, launch, shot
+from tests.cloud.harness import over_http
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PHONE = {"width": 360, "height": 640}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The app on two sites over HTTP: its address and the people's tokens."""
+    settings = CloudSettings(
+        inventory=two_sites(tmp_path),
+        database_url=f"sqlite:///{tmp_path}/db/cloud.sqlite",
+        demo_credentials_path=tmp_path / "demo" / "credentials.json",
+        data_dir=tmp_path / "data",
+        influx_url="http://127.0.0.1:9",  # nothing listens
+    )
+    app = create_app(settings, ingest=False, escalate=False, notify=False)
+    with over_http(app) as (host, port):
+        state = app.state.cloud
+        tokens: dict[str, str] = {}
+        with state.database().session() as session:
+            for name, role, sites in (
+                ("boss", Role.ADMIN, {}),
+                ("tech-n", Role.TECHNICIAN, {"north": Role.TECHNICIAN}),
+            ):
+                person = add_user(session, name, role, now=state.clock(), display_name=name.title())
+                tokens[name] = issue_token(session, person, now=state.clock())
+                set_sites(session, person, sites, served=state.served_sites)
+        url = f"http://{host}:{port}"
+        for equipment in ("n-pump", "s-pump"):
+            resp = httpx.post(
+                f"{url}/api/work-orders",
+                json={"title": f"{equipment} is noisy", "equipment_id": equipment},
+                headers={"Authorization": f"Bearer {tokens['boss']}"},
+                timeout=5,
+            )
+            assert resp.status_code == 201, resp.text
+        yield url, tokens
+
+
+def sign_in(page: Any, url: str, token: str) -> None:
+    page.goto(url + "/")
+    box = page.locator("#token")
+    box.fill(token)
+    box.press("Enter")
+    expect(page.locator("#nav")).to_be_visible(timeout=WAIT_MS)
+
+
+def test_a_portfolio_person_switches_sites_and_a_site_person_has_no_switcher(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, tokens = served
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport=PHONE)
+            sign_in(page, url, tokens["boss"])
+            switcher = page.get_by_label("Site", exact=True)
+            expect(switcher).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("s-pump is noisy")).to_be_visible()
+            options = switcher.locator("option").all_inner_texts()
+            assert options == ["All sites", "Site north", "Site south"]
+            shot(page, "sites-all-phone")
+            switcher.select_option("north")
+            expect(page.get_by_text("s-pump is noisy")).to_have_count(0, timeout=WAIT_MS)
+            expect(page.get_by_text("n-pump is noisy")).to_be_visible()
+            check_accessible_basics(page)
+            shot(page, "sites-north-phone")
+            page.get_by_role("button", name="Sign out").click()
+
+            sign_in(page, url, tokens["tech-n"])
+            expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("s-pump is noisy")).to_have_count(0)
+            expect(page.locator("#site")).to_be_hidden()
+            shot(page, "sites-technician-phone")
+        finally:
+            browser.close()
