@@ -24,15 +24,18 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.cloud.console import test_console_checklist as checklist
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
     ARTIFACTS,
+    LIFT_PLAN,
+    SMALL_PHONE,
     WAIT_MS,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    page_errors,
+    photo_with_gps,
+    raise_lift_visit,
 )
-from tests.cloud.console.test_console_checklist import PHONE, PLAN, photo_with_gps, raise_visit
 from tests.cloud.console.test_console_i18n import catalog
 from tests.cloud.test_report import table
 
@@ -40,8 +43,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-lift = checklist.stack  # the fixture: the cloud with the shipped lift visit due today
 
 ZH = catalog("zh-CN")
 SHOTS = ARTIFACTS / "lift-pm"
@@ -111,7 +112,7 @@ def untranslated(page: Any) -> list[str]:
 
 def fits_a_phone(page: Any) -> None:
     """Nothing wider than the screen, and every control of the job at least 44 px high."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
     small = page.evaluate(
         """() => [...document.querySelectorAll('.work button, .work input:not(.file), '
                   + '.work textarea, .work .file-button, .job .actions button')]
@@ -132,30 +133,28 @@ def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
         timeout=5,
     )
     assert chosen.status_code == 200, chosen.text
-    visit = raise_visit(stack)  # the PM scheduler's run raises the visit due today
+    visit = raise_lift_visit(stack)  # the PM scheduler's run raises the visit due today
     assert visit["sign_off_required"] and visit["status"] == "open"
     steps = visit["checklist"]
     assert sorted(i for i, s in enumerate(steps) if s["reading"]) == sorted(READINGS)
 
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            context = browser.new_context(
-                viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai"
-            )
-            # the console's language as chosen on this phone
-            context.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            open_the_visit(page, stack, visit)
-            work_online(page, stack, visit, steps)
-            work_offline(page, context, steps)
-            sign_and_resolve(page, visit)
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport=SMALL_PHONE,
+            device_scale_factor=2,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
+        # the console's language as chosen on this phone
+        context.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        errors = page_errors(page)
+        open_the_visit(page, stack, visit)
+        work_online(page, stack, visit, steps)
+        work_offline(page, context, steps)
+        sign_and_resolve(page, visit)
+        assert errors == []
     check_the_record(stack, visit, steps)
 
 
@@ -380,7 +379,7 @@ def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
     readings = {
         s["step"]: s
         for s in stack.api(f"/api/reports/monthly/readings?month={month}")
-        if s["plan_id"] == PLAN
+        if s["plan_id"] == LIFT_PLAN
     }
     html = httpx.get(
         f"{stack.url}/api/reports/monthly",
@@ -389,7 +388,7 @@ def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
         timeout=10,
     )
     assert html.status_code == 200, html.text
-    rows = [r for r in table(html.text, "readings") if PLAN in r]
+    rows = [r for r in table(html.text, "readings") if LIFT_PLAN in r]
     brake = done["checklist"][1]
     for index, value in READINGS.items():
         step = done["checklist"][index]

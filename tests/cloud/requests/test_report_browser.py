@@ -20,10 +20,7 @@ from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
 from cloud.users.service import add_user, issue_token
-
-# Chromium, its launch and the phone's size as the console's browser test has them (that
-# module skips itself where Debian's chromium is not installed, and so this one).
-from tests.cloud.console.test_console_browser import PHONE, WAIT_MS, launch
+from tests.cloud.console.browser import chromium, new_page, page_errors
 from tests.cloud.harness import over_http, settings_for
 from tests.cloud.requests.desk import jpeg_with_exif
 from tests.harness import REPO
@@ -76,23 +73,14 @@ def shot(page: Any, name: str) -> None:
 def test_occupants_report_follow_and_confirm_on_a_phone(site: Site, tmp_path: Path) -> None:
     photo = tmp_path / "light.jpg"
     photo.write_bytes(jpeg_with_exif())
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            zh = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="zh-CN")
-            en = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
-            for page in (zh, en):
-                page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            zh.on("pageerror", lambda exc: errors.append(str(exc)))
-            en.on("pageerror", lambda exc: errors.append(str(exc)))
-            reference = report_in_chinese(zh, site, photo)
-            report_in_english(en, site)
-            technician_sees_the_reporter_masked(en, site, reference)
-            confirm_in_chinese(zh, site, reference)
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        zh, en = new_page(browser, locale="zh-CN"), new_page(browser)
+        errors = page_errors(zh), page_errors(en)
+        reference = report_in_chinese(zh, site, photo)
+        report_in_english(en, site)
+        technician_sees_the_reporter_masked(en, site, reference)
+        confirm_in_chinese(zh, site, reference)
+        assert errors == ([], [])
 
 
 def report_in_chinese(page: Any, site: Site, photo: Path) -> str:
