@@ -21,10 +21,12 @@ from typing import Any
 
 import aiomqtt
 import httpx
+import typer
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from cloud import faults, registry
 from cloud.alarms.model import Alarm
@@ -250,6 +252,27 @@ def over_http(app: FastAPI) -> Iterator[tuple[str, int]]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def signed_up(state: AppState, users: Mapping[str, Role]) -> dict[str, str]:
+    """`users` added to the app's database, each with a token: username → token."""
+    tokens = {}
+    with state.database().session() as session:
+        for name, role in users.items():
+            user = add_user(session, name, role, now=state.clock())
+            tokens[name] = issue_token(session, user, now=state.clock())
+    return tokens
+
+
+def run_cli(commands: typer.Typer, name: str, url: str, token: str | None, *args: str) -> Any:
+    """`plantroom <name> <args>` as a person at a terminal runs it against the API at `url`,
+    with `token` in the environment (none with None): typer's result (exit code, output)."""
+    app = typer.Typer()
+    app.add_typer(commands, name=name)
+    env = {"PLANTROOM_API_URL": url}
+    if token is not None:
+        env["PLANTROOM_TOKEN"] = token
+    return CliRunner().invoke(app, [name, *args], env=env)
 
 
 def error(response: httpx.Response, status: int, code: str) -> str:

@@ -19,9 +19,8 @@ import pytest
 from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
-from cloud.users.service import add_user, issue_token
 from tests.cloud.console.browser import chromium, new_page, page_errors
-from tests.cloud.harness import over_http, settings_for
+from tests.cloud.harness import over_http, settings_for, signed_up
 from tests.cloud.requests.desk import jpeg_with_exif
 from tests.harness import REPO
 
@@ -55,13 +54,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
     settings = settings_for(tmp_path, "service-desk")
     app = create_app(settings, ingest=False, escalate=False, notify=False)
     with over_http(app) as (host, port):
-        db = app.state.cloud.database()
-        tokens = {}
-        with db.session() as session:
-            for name, role in (("tech1", Role.TECHNICIAN), ("desk1", Role.DISPATCHER)):
-                user = add_user(session, name, role, now=app.state.cloud.clock())
-                tokens[name] = issue_token(session, user, now=app.state.cloud.clock())
-            ensure_demo_teams(session, now=app.state.cloud.clock())
+        state = app.state.cloud
+        tokens = signed_up(state, {"tech1": Role.TECHNICIAN, "desk1": Role.DISPATCHER})
+        with state.database().session() as session:
+            ensure_demo_teams(session, now=state.clock())
         yield Site(f"http://{host}:{port}", tokens)
 
 
