@@ -229,6 +229,19 @@ def sign_in(page: Any, stack: Stack, username: str, where: str | None = "/") -> 
     page.locator("#nav").wait_for(state="visible")
 
 
+def draw_signature(page: Any, pad: Any) -> None:
+    """A zigzag drawn with the mouse across the signature `pad`, as a finger signs."""
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(
+            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
+        )
+    page.mouse.up()
+
+
 def check_accessible_basics(page: Any) -> None:
     """Landmarks, a labelled control for every input, a name for every button."""
     problems = page.evaluate(

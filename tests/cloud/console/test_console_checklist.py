@@ -17,6 +17,7 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    draw_signature,
     new_page,
     page_errors,
     photo_with_gps,
@@ -44,11 +45,7 @@ def test_a_technician_works_the_lift_visit_on_a_phone(lift: Stack) -> None:
     assert all(s["done"] for s in done["checklist"])
     assert {e["channel"] for e in done["events"] if e["actor"] == "tech1"} == {"console"}
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(
-        f"{stack.url}{photo['url']}",
-        headers={"Authorization": f"Bearer {stack.token('tech1')}"},
-        timeout=5,
-    )
+    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
 
@@ -129,16 +126,7 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
 
     # the signature, drawn on the pad with the signer's name
     page.get_by_label("Signer's name").fill("Chan Tai Man")
-    pad = page.locator("#signature-pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    page.mouse.down()
-    for k in range(1, 12):
-        page.mouse.move(
-            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
-        )
-    page.mouse.up()
+    draw_signature(page, page.locator("#signature-pad"))
     shot(page, "checklist-signature")
     page.get_by_role("button", name="Sign off").click()
     expect(page.locator(".signed")).to_contain_text("Signed off by Chan Tai Man")

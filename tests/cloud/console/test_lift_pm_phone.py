@@ -32,6 +32,7 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    draw_signature,
     page_errors,
     photo_with_gps,
     raise_lift_visit,
@@ -128,7 +129,7 @@ def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
     # the technician's language in the profile: Simplified Chinese
     chosen = httpx.put(
         f"{stack.url}/api/me/language",
-        headers=tech_headers(stack),
+        headers=stack.auth("tech1"),
         json={"language": "zh"},
         timeout=5,
     )
@@ -289,16 +290,7 @@ def work_offline(page: Any, context: Any, steps: list[Any]) -> None:
 
 def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
     page.get_by_label(zh("signoff.signer")).fill(SIGNER)
-    pad = page.get_by_role("img", name=zh("signoff.pad"))
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.6)
-    page.mouse.down()
-    for k in range(1, 12):
-        page.mouse.move(
-            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
-        )
-    page.mouse.up()
+    draw_signature(page, page.get_by_role("img", name=zh("signoff.pad")))
     fits_a_phone(page)
     shot(page, "07-signature", at=page.locator("section.signoff"))
     page.get_by_role("button", name=zh("signoff.submit"), exact=True).click()
@@ -325,13 +317,7 @@ def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
 def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
     job = f"/api/work-orders/{visit['id']}"
     if stack.api(job)["status"] == "resolved":  # a job that waits for the office's check
-        closed = httpx.post(
-            f"{stack.url}{job}/close",
-            headers={"Authorization": f"Bearer {stack.token('super1')}"},
-            json={"channel": "api"},
-            timeout=5,
-        )
-        assert closed.status_code == 200, closed.text
+        stack.post(f"{job}/close", {"channel": "api"}, "super1")
     done = stack.api(job)
     assert done["status"] == "closed" and done["signed_by"] == SIGNER
 
@@ -361,15 +347,11 @@ def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> N
 
     # the photo taken offline is stored without the position it was taken at
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(f"{stack.url}{photo['url']}", headers=tech_headers(stack), timeout=5)
+    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert served.headers["content-type"] == "image/jpeg"
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
     check_the_monthly_report(stack, done)
-
-
-def tech_headers(stack: Stack) -> dict[str, str]:
-    return {"Authorization": f"Bearer {stack.token('tech1')}"}
 
 
 def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
@@ -384,7 +366,7 @@ def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
     html = httpx.get(
         f"{stack.url}/api/reports/monthly",
         params={"month": month},
-        headers={"Authorization": f"Bearer {stack.token('super1')}"},
+        headers=stack.auth("super1"),
         timeout=10,
     )
     assert html.status_code == 200, html.text
