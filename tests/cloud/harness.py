@@ -32,14 +32,17 @@ from cloud import faults, registry
 from cloud.alarms.model import Alarm
 from cloud.app import create_app
 from cloud.db import Database
-from cloud.enums import Role
+from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.rules.loader import load_rules
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
 from cloud.sla import SlaPolicy
 from cloud.state import AppState
+from cloud.users.model import Team
 from cloud.users.service import add_user, get_user, issue_token
+from cloud.workorders import creation
+from cloud.workorders.model import WorkOrder
 from plantroom.inventory import Inventory, load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
@@ -146,6 +149,28 @@ class Api:
 
     def auth(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    def pm_job(
+        self,
+        session: Session,
+        equipment_id: str,
+        title: str,
+        *,
+        priority: Priority = Priority.LOW,
+        team: Team | None = None,
+    ) -> WorkOrder:
+        """A PM job on `equipment_id`, created in `session` by the system."""
+        return creation.create_work_order(
+            session,
+            title=title,
+            kind=WorkOrderKind.PM,
+            priority=priority,
+            now=self.clock(),
+            sla=self.state.sla,
+            channel=Channel.SYSTEM,
+            equipment=session.get(Equipment, equipment_id),
+            team=team,
+        )
 
     def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
         """Raise (or clear) the alarm of `rule_id` on `equipment_id` as the monitor would."""
