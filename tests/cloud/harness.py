@@ -7,6 +7,7 @@ fixtures built on these live in tests/cloud/conftest.py.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ import httpx
 import typer
 import uvicorn
 from fastapi import FastAPI
+from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -51,6 +53,20 @@ from stack.services import Mosquitto
 from tests.harness import wait_for, wait_for_async, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+CAMERA_MAKE = "PhoneMaker"
+GPS_IFD = 0x8825  # the EXIF tag of the GPS data
+
+
+def camera_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    """A phone camera's photo: a JPEG whose EXIF holds the camera's make (CAMERA_MAKE) and
+    the place it was taken."""
+    image = Image.new("RGB", size, (90, 110, 130))
+    exif = Image.Exif()
+    exif[0x010F] = CAMERA_MAKE  # Make
+    exif[GPS_IFD] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
 class Clock:

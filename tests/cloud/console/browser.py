@@ -9,7 +9,6 @@ Playwright is missing with `pytest.importorskip("playwright.sync_api")`.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import time
@@ -24,7 +23,6 @@ from typing import Any
 import httpx
 import yaml
 from paho.mqtt import publish
-from PIL import Image
 
 from cloud.pm.loader import SHIPPED
 from plantroom.ports import free_port
@@ -163,16 +161,6 @@ def raise_lift_visit(stack: Stack) -> dict[str, Any]:
     jobs = stack.api("/api/work-orders?kind=pm&equipment_id=lift-a1")["items"]
     visit = next(j for j in jobs if j["title"].startswith("Lift half-monthly"))
     return dict(stack.api(f"/api/work-orders/{visit['id']}"))
-
-
-def photo_with_gps() -> bytes:
-    """A JPEG as a phone's camera takes it, with the place in its EXIF data."""
-    image = Image.new("RGB", (800, 600), (90, 110, 130))
-    exif = Image.Exif()
-    exif[0x8825] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif)
-    return out.getvalue()
 
 
 def launch(p: Any) -> Any:

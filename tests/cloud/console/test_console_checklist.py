@@ -20,10 +20,10 @@ from tests.cloud.console.browser import (
     draw_signature,
     new_page,
     page_errors,
-    photo_with_gps,
     raise_lift_visit,
     shot,
 )
+from tests.cloud.harness import camera_jpeg
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -107,7 +107,7 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
     page.get_by_label("Caption (optional)").fill("brake shoe, left")
     page.set_input_files(
         "#photo-file",
-        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
     )
     thumb = page.locator(".thumbs img")
     expect(thumb).to_have_count(1)

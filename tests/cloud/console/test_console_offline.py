@@ -22,11 +22,11 @@ from tests.cloud.console.browser import (
     Stack,
     chromium,
     page_errors,
-    photo_with_gps,
     raise_lift_visit,
     shot,
     sign_in,
 )
+from tests.cloud.harness import camera_jpeg
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -119,7 +119,7 @@ def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
         expect(page.locator(".comment-list")).to_contain_text("Pit light out")
         page.set_input_files(
             "#photo-file",
-            files=[{"name": "pit.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+            files=[{"name": "pit.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
         )
         expect(page.locator(".thumbs img")).to_have_count(1)
         expect(page.locator("#outbox")).to_have_text("5 waiting to send")

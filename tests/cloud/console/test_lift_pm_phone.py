@@ -34,10 +34,10 @@ from tests.cloud.console.browser import (
     chromium,
     draw_signature,
     page_errors,
-    photo_with_gps,
     raise_lift_visit,
 )
 from tests.cloud.console.test_console_i18n import catalog
+from tests.cloud.harness import camera_jpeg
 from tests.cloud.test_report import table
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -261,7 +261,7 @@ def work_offline(page: Any, context: Any, steps: list[Any]) -> None:
     page.get_by_label(zh("photos.caption")).fill("底坑积水")
     page.set_input_files(
         "#photo-file",
-        files=[{"name": "IMG_0815.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+        files=[{"name": "IMG_0815.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
     )
     expect(page.locator(".thumbs img")).to_have_count(1)
     expect(page.locator("section.photos .pending")).to_have_text(zh("outbox.not_sent"))

@@ -20,8 +20,7 @@ from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
 from tests.cloud.console.browser import chromium, new_page, page_errors
-from tests.cloud.harness import over_http, settings_for, signed_up
-from tests.cloud.requests.desk import jpeg_with_exif
+from tests.cloud.harness import camera_jpeg, over_http, settings_for, signed_up
 from tests.harness import REPO
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -68,7 +67,7 @@ def shot(page: Any, name: str) -> None:
 
 def test_occupants_report_follow_and_confirm_on_a_phone(site: Site, tmp_path: Path) -> None:
     photo = tmp_path / "light.jpg"
-    photo.write_bytes(jpeg_with_exif())
+    photo.write_bytes(camera_jpeg((2400, 1200)))
     with chromium() as browser:
         zh, en = new_page(browser, locale="zh-CN"), new_page(browser)
         errors = page_errors(zh), page_errors(en)
