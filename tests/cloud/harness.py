@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -36,6 +37,7 @@ from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
+from cloud.pm.loader import load_plans
 from cloud.rules.loader import load_rules
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
@@ -314,6 +316,52 @@ def run_cli(commands: typer.Typer, name: str, url: str, token: str | None, *args
     if token is not None:
         env["PLANTROOM_TOKEN"] = token
     return CliRunner().invoke(app, [name, *args], env=env)
+
+
+def lift_visit(api: Api) -> int:
+    """The shipped half-monthly lift visit raised for e1, as the PM scheduler raises it: its
+    id."""
+    plan = next(p for p in load_plans() if p.id == "elevator.routine_maintenance")
+    with api.db.session() as session:
+        wo = creation.raise_for_rule(
+            session,
+            rule_id=f"pm.{plan.id}",
+            key="e1",
+            title=f"{plan.plan.title}: e1",
+            kind=WorkOrderKind.PM,
+            priority=Priority.NORMAL,
+            now=api.clock(),
+            sla=api.state.sla,
+            equipment=session.get(Equipment, "e1"),
+            description=None,
+            note="PM plan",
+            checklist=[item.entry() for item in plan.plan.checklist],
+        )
+        wo.sign_off_required = plan.plan.sign_off == "required"
+        wo.pm_plan_id = plan.id
+        session.flush()
+        return wo.id
+
+
+def png(size: tuple[int, int] = (300, 120)) -> bytes:
+    """A transparent PNG (a signature pad's picture)."""
+    out = io.BytesIO()
+    Image.new("RGBA", size, (0, 0, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def step(api: Api, wo: int, index: int, key: str | None = None, **body: Any) -> Any:
+    """tech1 answers step `index` of job `wo` with `body` (and the Idempotency-Key `key`)."""
+    headers = {**api.auth("tech1"), **({"Idempotency-Key": key} if key else {})}
+    return await api.client.post(f"/api/work-orders/{wo}/steps/{index}", json=body, headers=headers)
+
+
+def table(html: str, name: str) -> list[list[str]]:
+    """The cells of each row of the HTML table with id `name` (a report's)."""
+    found = re.search(rf'<table id="{name}">(.*?)</table>', html, flags=re.S)
+    assert found, name
+    rows = re.findall(r"<tr>(.*?)</tr>", found.group(1), flags=re.S)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows if "<td" in row]
 
 
 def error(response: httpx.Response, status: int, code: str) -> str:

@@ -37,8 +37,7 @@ from tests.cloud.console.browser import (
     raise_lift_visit,
 )
 from tests.cloud.console.test_console_i18n import catalog
-from tests.cloud.harness import camera_jpeg
-from tests.cloud.test_report import table
+from tests.cloud.harness import camera_jpeg, table
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect

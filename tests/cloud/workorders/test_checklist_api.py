@@ -8,17 +8,23 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
-from cloud.enums import Priority, WorkOrderKind
-from cloud.equipment import Equipment
-from cloud.pm.loader import load_plans
-from cloud.workorders import creation
 from tests.cloud.conftest import STAFF
-from tests.cloud.harness import CAMERA_MAKE, GPS_IFD, Api, camera_jpeg, error, serve, settings_for
+from tests.cloud.harness import (
+    CAMERA_MAKE,
+    GPS_IFD,
+    Api,
+    camera_jpeg,
+    error,
+    lift_visit,
+    png,
+    serve,
+    settings_for,
+    step,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,41 +36,6 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     )
     async with serve(settings, users=STAFF) as a:
         yield a
-
-
-def lift_visit(api: Api) -> int:
-    """The shipped half-monthly lift visit raised for e1, as the PM scheduler raises it."""
-    plan = next(p for p in load_plans() if p.id == "elevator.routine_maintenance")
-    with api.db.session() as session:
-        wo = creation.raise_for_rule(
-            session,
-            rule_id=f"pm.{plan.id}",
-            key="e1",
-            title=f"{plan.plan.title}: e1",
-            kind=WorkOrderKind.PM,
-            priority=Priority.NORMAL,
-            now=api.clock(),
-            sla=api.state.sla,
-            equipment=session.get(Equipment, "e1"),
-            description=None,
-            note="PM plan",
-            checklist=[step.entry() for step in plan.plan.checklist],
-        )
-        wo.sign_off_required = plan.plan.sign_off == "required"
-        wo.pm_plan_id = plan.id
-        session.flush()
-        return wo.id
-
-
-def png(size: tuple[int, int] = (300, 120)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGBA", size, (0, 0, 0, 0)).save(out, "PNG")
-    return out.getvalue()
-
-
-async def step(api: Api, wo: int, index: int, key: str | None = None, **body: Any) -> Any:
-    headers = {**api.auth("tech1"), **({"Idempotency-Key": key} if key else {})}
-    return await api.client.post(f"/api/work-orders/{wo}/steps/{index}", json=body, headers=headers)
 
 
 async def test_a_lift_visit_worked_step_by_step(api: Api) -> None:

@@ -21,8 +21,17 @@ from sqlalchemy import func, select
 from cloud.workorders.model import WorkOrderPhoto
 from plantroom.ports import free_port
 from tests.cloud.conftest import STAFF
-from tests.cloud.harness import CAMERA_MAKE, GPS_IFD, Api, camera_jpeg, error, serve, settings_for
-from tests.cloud.workorders.test_checklist_api import lift_visit, png
+from tests.cloud.harness import (
+    CAMERA_MAKE,
+    GPS_IFD,
+    Api,
+    camera_jpeg,
+    error,
+    lift_visit,
+    png,
+    serve,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
