@@ -55,6 +55,12 @@ from stack.services import Mosquitto
 from tests.harness import wait_for, wait_for_async, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+STAFF = {  # the users the `api` fixture signs in
+    "tech1": Role.TECHNICIAN,
+    "tech2": Role.TECHNICIAN,
+    "super1": Role.SUPERVISOR,
+    "eng1": Role.ENGINEER,
+}
 CAMERA_MAKE = "PhoneMaker"
 GPS_IFD = 0x8825  # the EXIF tag of the GPS data
 

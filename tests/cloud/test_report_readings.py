@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, lift_visit, serve, settings_for, step, table
+from tests.cloud.harness import STAFF, Api, lift_visit, serve, settings_for, step, table
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,7 @@ from cloud.notify.influx import maintenance_lines
 from cloud.rules.engine import Change, Transition
 from cloud.rules.loader import load_rules
 from cloud.rules.model import OutagePolicy
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import STAFF, Api, Clock, error, serve, settings_for
 
 REASON = "Seal replacement, pump isolated"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.cloud.conftest import STAFF
 from tests.cloud.harness import (
     CAMERA_MAKE,
     GPS_IFD,
+    STAFF,
     Api,
     camera_jpeg,
     error,

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from cloud.workorders.model import WorkOrderPhoto
 from plantroom.ports import free_port
-from tests.cloud.conftest import STAFF
 from tests.cloud.harness import (
     CAMERA_MAKE,
     GPS_IFD,
+    STAFF,
     Api,
     camera_jpeg,
     error,
