@@ -15,7 +15,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, Enum, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cloud.clock import as_utc
@@ -84,6 +94,20 @@ class Base(DeclarativeBase):
         Channel: _enum(Channel),
         Trade: _enum(Trade),
     }
+
+
+class AuditTrail:
+    """The columns every audit trail but the work orders' shares: what was done (`action`),
+    when (`at`), by whom (`actor`, and the user's id when a person did it), a note and the
+    details. A trail's table declares these with the foreign key of what it is the trail of."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64), comment="a username, or `system`")
+    note: Mapped[str | None] = mapped_column(String(2000))
+    details: Mapped[dict[str, Any] | None]
 
 
 class Counter(Base):

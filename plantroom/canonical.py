@@ -83,6 +83,41 @@ _PUMP_CODES = (
     "low_pressure",
 )
 _LIFE_SAFETY = ("normal", "pre_alarm", "alarm", "fault", "supervisory", "disabled")
+_LIGHTING = "dashboard plantroom-lighting"
+_FIRE_PANELS = "dashboard plantroom-fire-panels"
+_NIGHT_AND_DAY = ("rule lighting.off_at_night", "rule lighting.on_in_daylight")
+
+
+def _circuit(
+    n: int, on: tuple[str, ...] = (), tripped: tuple[str, ...] = (), *, relamped: bool = True
+) -> tuple[CanonicalPoint, ...]:
+    """Lighting circuit `n`'s points; `on` and `tripped` name the readers only it has, and
+    `relamped` whether the group relamping plan reads its burn hours."""
+    relamping = ("pm lighting.group_relamping",) if relamped else ()
+    return (
+        _p(_L, f"circuit_{n}_on", "bool", None, f"circuit {n} is lit", _LIGHTING,
+           "dashboard plantroom-portfolio", *on),
+        _p(_L, f"circuit_{n}_power", "number", "W", f"circuit {n} power drawn", _LIGHTING),
+        _p(_L, f"circuit_{n}_lamps", "number", "1", f"lamps on circuit {n}", _LIGHTING),
+        _p(_L, f"circuit_{n}_failed_lamps", "number", "1", f"failed lamps on circuit {n}",
+           _LIGHTING, "dashboard plantroom-portfolio", "rule lighting.lamps_failed"),
+        _p(_L, f"circuit_{n}_tripped", "bool", None, f"circuit {n}'s breaker has tripped",
+           _LIGHTING, "rule lighting.circuit_tripped", *tripped),
+        _p(_L, f"circuit_{n}_burn_hours", "counter", "h",
+           f"hours circuit {n}'s lamps have burnt since relamping", _LIGHTING,
+           *relamping, "rule lighting.burn_hours"),
+    )  # fmt: skip
+
+
+def _zone(n: int) -> CanonicalPoint:
+    """Fire panel zone `n`'s state."""
+    return _p(
+        _F, f"zone_{n}", "enum", None, f"zone {n} state (BACnet life-safety states)",
+        _FIRE_PANELS, "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
+        "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
+        labels=_LIFE_SAFETY,
+    )  # fmt: skip
+
 
 # fmt: off
 _TABLE: tuple[CanonicalPoint, ...] = (
@@ -154,60 +189,10 @@ _TABLE: tuple[CanonicalPoint, ...] = (
        "dashboard plantroom-pumps", "rule pump.seal_leak"),
     # -- lighting ------------------------------------------------------------
     _p(_L, "mains_voltage", "number", "V", "supply voltage", "dashboard plantroom-lighting"),
-    _p(_L, "circuit_1_on", "bool", None, "circuit 1 is lit", "dashboard plantroom-lighting",
-       "dashboard plantroom-portfolio"),
-    _p(_L, "circuit_1_power", "number", "W", "circuit 1 power drawn",
-       "dashboard plantroom-lighting"),
-    _p(_L, "circuit_1_lamps", "number", "1", "lamps on circuit 1", "dashboard plantroom-lighting"),
-    _p(_L, "circuit_1_failed_lamps", "number", "1", "failed lamps on circuit 1",
-       "dashboard plantroom-lighting", "dashboard plantroom-portfolio",
-       "rule lighting.lamps_failed"),
-    _p(_L, "circuit_1_tripped", "bool", None, "circuit 1's breaker has tripped",
-       "dashboard plantroom-lighting", "rule lighting.circuit_tripped"),
-    _p(_L, "circuit_1_burn_hours", "counter", "h",
-       "hours circuit 1's lamps have burnt since relamping", "dashboard plantroom-lighting",
-       "pm lighting.group_relamping", "rule lighting.burn_hours"),
-    _p(_L, "circuit_2_on", "bool", None, "circuit 2 is lit", "dashboard plantroom-lighting",
-       "dashboard plantroom-portfolio"),
-    _p(_L, "circuit_2_power", "number", "W", "circuit 2 power drawn",
-       "dashboard plantroom-lighting"),
-    _p(_L, "circuit_2_lamps", "number", "1", "lamps on circuit 2", "dashboard plantroom-lighting"),
-    _p(_L, "circuit_2_failed_lamps", "number", "1", "failed lamps on circuit 2",
-       "dashboard plantroom-lighting", "dashboard plantroom-portfolio",
-       "rule lighting.lamps_failed"),
-    _p(_L, "circuit_2_tripped", "bool", None, "circuit 2's breaker has tripped",
-       "dashboard plantroom-lighting", "rule lighting.circuit_tripped"),
-    _p(_L, "circuit_2_burn_hours", "counter", "h",
-       "hours circuit 2's lamps have burnt since relamping", "dashboard plantroom-lighting",
-       "pm lighting.group_relamping", "rule lighting.burn_hours"),
-    _p(_L, "circuit_3_on", "bool", None, "circuit 3 is lit", "dashboard plantroom-lighting",
-       "dashboard plantroom-portfolio", "rule lighting.off_at_night",
-       "rule lighting.on_in_daylight"),
-    _p(_L, "circuit_3_power", "number", "W", "circuit 3 power drawn",
-       "dashboard plantroom-lighting"),
-    _p(_L, "circuit_3_lamps", "number", "1", "lamps on circuit 3", "dashboard plantroom-lighting"),
-    _p(_L, "circuit_3_failed_lamps", "number", "1", "failed lamps on circuit 3",
-       "dashboard plantroom-lighting", "dashboard plantroom-portfolio",
-       "rule lighting.lamps_failed"),
-    _p(_L, "circuit_3_tripped", "bool", None, "circuit 3's breaker has tripped",
-       "dashboard plantroom-lighting", "rule lighting.circuit_tripped",
-       "rule lighting.off_at_night"),
-    _p(_L, "circuit_3_burn_hours", "counter", "h",
-       "hours circuit 3's lamps have burnt since relamping", "dashboard plantroom-lighting",
-       "pm lighting.group_relamping", "rule lighting.burn_hours"),
-    _p(_L, "circuit_4_on", "bool", None, "circuit 4 is lit", "dashboard plantroom-lighting",
-       "dashboard plantroom-portfolio"),
-    _p(_L, "circuit_4_power", "number", "W", "circuit 4 power drawn",
-       "dashboard plantroom-lighting"),
-    _p(_L, "circuit_4_lamps", "number", "1", "lamps on circuit 4", "dashboard plantroom-lighting"),
-    _p(_L, "circuit_4_failed_lamps", "number", "1", "failed lamps on circuit 4",
-       "dashboard plantroom-lighting", "dashboard plantroom-portfolio",
-       "rule lighting.lamps_failed"),
-    _p(_L, "circuit_4_tripped", "bool", None, "circuit 4's breaker has tripped",
-       "dashboard plantroom-lighting", "rule lighting.circuit_tripped"),
-    _p(_L, "circuit_4_burn_hours", "counter", "h",
-       "hours circuit 4's lamps have burnt since relamping", "dashboard plantroom-lighting",
-       "rule lighting.burn_hours"),
+    *_circuit(1),
+    *_circuit(2),
+    *_circuit(3, on=_NIGHT_AND_DAY, tripped=("rule lighting.off_at_night",)),
+    *_circuit(4, relamped=False),
     # -- fire_panel ----------------------------------------------------------
     _p(_F, "panel_state", "enum", None, "panel state (BACnet life-safety states)",
        "dashboard plantroom-fire-panels", "dashboard plantroom-portfolio",
@@ -228,38 +213,7 @@ _TABLE: tuple[CanonicalPoint, ...] = (
        "dashboard plantroom-fire-panels", "rule fire_panel.supervisory"),
     _p(_F, "zone_disabled", "bool", None, "one or more zones are disabled (isolated)",
        "dashboard plantroom-fire-panels", "rule fire_panel.zone_disabled"),
-    _p(_F, "zone_1", "enum", None, "zone 1 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_2", "enum", None, "zone 2 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_3", "enum", None, "zone 3 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_4", "enum", None, "zone 4 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_5", "enum", None, "zone 5 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_6", "enum", None, "zone 6 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_7", "enum", None, "zone 7 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
-    _p(_F, "zone_8", "enum", None, "zone 8 state (BACnet life-safety states)",
-       "dashboard plantroom-fire-panels", "rule fire_panel.fire_alarm", "rule fire_panel.pre_alarm",
-       "rule fire_panel.supervisory", "rule fire_panel.trouble", "rule fire_panel.zone_disabled",
-       labels=_LIFE_SAFETY),
+    *(_zone(n) for n in range(1, 9)),
 )
 # fmt: on
 

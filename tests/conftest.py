@@ -15,7 +15,7 @@ import pytest
 from chaos.disk import Tmpfs, mount_refused
 from stack.pgserver import Postgres, postgres_dir
 from stack.services import Influxd, Mosquitto
-from tests.harness import terminate, wait_for
+from tests.harness import CHROMIUM, terminate, wait_for
 
 
 class _Server(Protocol):
@@ -24,6 +24,18 @@ class _Server(Protocol):
 
 
 ServerT = TypeVar("ServerT", bound=_Server)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `browser` are skipped, with the reason, where Debian's Chromium is missing."""
+    if CHROMIUM.exists():
+        return
+    missing = pytest.mark.skip(
+        reason="Debian's chromium is not installed (apt-get install chromium)"
+    )
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(missing)
 
 
 def running(server: ServerT) -> Iterator[ServerT]:

@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, which the tests marked `browser` drive
 
 
 def site_yaml(name: str, ports: Mapping[int, int] | None = None, **site: str) -> str:

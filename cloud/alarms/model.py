@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.enums import AlarmState, Severity
-from cloud.orm import Base
+from cloud.orm import AuditTrail, Base
 
 if TYPE_CHECKING:
     from cloud.equipment import Equipment
@@ -97,18 +97,11 @@ class SystemAlarm(Base):
         return self.acknowledged_at is not None
 
 
-class SystemAlarmEvent(Base):
+class SystemAlarmEvent(AuditTrail, Base):
     """A system alarm's audit trail: raised, updated, cleared, acknowledged; by whom, when."""
 
     __tablename__ = "system_alarm_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("system_alarms.id"), index=True)
-    at: Mapped[datetime]
-    action: Mapped[str] = mapped_column(String(32))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    actor: Mapped[str] = mapped_column(String(64), comment="a username, or `system`")
-    note: Mapped[str | None] = mapped_column(String(2000))
-    details: Mapped[dict[str, Any] | None]
 
     alarm: Mapped[SystemAlarm] = relationship(back_populates="events")

@@ -4,7 +4,7 @@ complaint register."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
@@ -64,6 +64,18 @@ CONFLICT: dict[int | str, dict[str, object]] = {
 def _out(session: SessionDep, r: RepairRequest, user: User) -> RequestOut:
     count = intake.reporters(session, r.work_order_id) if r.work_order_id else 1
     return request_out(r, user.role, count)
+
+
+def _page(
+    session: SessionDep,
+    page: type[RequestPage | FollowUpPage | ComplaintPage],
+    items: list[Any],
+    total: int,
+    limit: int,
+    offset: int,
+) -> Response:
+    """One page of a listing, `items` already shaped for the caller."""
+    return answer(session, page(items=items, total=total, limit=limit, offset=offset))
 
 
 @router.post("/desk/calls", response_model=RequestOut, status_code=201)
@@ -131,8 +143,7 @@ def list_requests(
         .limit(limit)
         .offset(offset)
     ).all()
-    items = [_out(session, r, user) for r in rows]
-    return answer(session, RequestPage(items=items, total=total, limit=limit, offset=offset))
+    return _page(session, RequestPage, [_out(session, r, user) for r in rows], total, limit, offset)
 
 
 def _request(session: SessionDep, request_id: int) -> RepairRequest:
@@ -201,10 +212,7 @@ def call_list(
 ) -> Response:
     """The follow-up call list: closed repairs sampled for a call, oldest first."""
     items, total = followups.call_list(session, pending=pending, limit=limit, offset=offset)
-    page = FollowUpPage(
-        items=[follow_up_out(f) for f in items], total=total, limit=limit, offset=offset
-    )
-    return answer(session, page)
+    return _page(session, FollowUpPage, [follow_up_out(f) for f in items], total, limit, offset)
 
 
 @router.post("/follow-ups/{follow_up_id}", response_model=FollowUpOut, responses=CONFLICT)
@@ -262,10 +270,8 @@ def list_complaints(
 ) -> Response:
     """The register, newest first; complainants' contacts masked outside the desk."""
     items, total = complaints.search(session, open_only=open_only, limit=limit, offset=offset)
-    page = ComplaintPage(
-        items=[complaint_out(c, user.role) for c in items], total=total, limit=limit, offset=offset
-    )
-    return answer(session, page)
+    shown = [complaint_out(c, user.role) for c in items]
+    return _page(session, ComplaintPage, shown, total, limit, offset)
 
 
 @router.post("/complaints/{complaint_id}/resolve", response_model=ComplaintOut, responses=CONFLICT)

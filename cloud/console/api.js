@@ -60,18 +60,22 @@ export async function api(path, { method = 'GET', body, token = auth.token } = {
   }
 }
 
-async function request(path, { method, body, token }) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+function request(path, { method, body, token }) {
+  if (body === undefined) return send(path, { method, token });
+  const headers = { 'Content-Type': 'application/json' };
+  return send(path, { method, headers, body: JSON.stringify(body), token });
+}
+
+// One request as it is sent: `body` as fetch takes it, `headers` besides Accept and the
+// token's. Resolves to the decoded JSON; rejects with ApiError carrying the service's own
+// error code and message (status 0 when the service cannot be reached). A 401 to a signed-in
+// request also tells the app the session has ended.
+export async function send(path, { method, headers = {}, body, token = auth.token }) {
+  const all = { Accept: 'application/json', ...headers };
+  if (token) all.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
-    });
+    response = await fetch(path, { method, headers: all, body, cache: 'no-store' });
   } catch {
     reached(false);
     throw new ApiError(0, 'network', t('outbox.unreachable'));

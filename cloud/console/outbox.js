@@ -6,7 +6,7 @@
 // An action the service refuses (someone else took the job meanwhile: 409) holds that job's
 // remaining actions until the user discards them or tries again.
 
-import { ApiError, auth, reached } from './api.js';
+import { send } from './api.js';
 import { t } from './i18n.js';
 import { saveRead, within } from './store.js';
 
@@ -33,26 +33,10 @@ function formOf(parts) {
 
 // POST one action with its key: `json`, or multipart `parts` ([name, value, filename?]).
 // Resolves to the answer; rejects with ApiError (status 0 when the service cannot be reached).
-export async function post(path, { json, parts }, key) {
-  const headers = { Accept: 'application/json', 'Idempotency-Key': key };
-  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+export function post(path, { json, parts }, key) {
+  const headers = { 'Idempotency-Key': key };
   if (json !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  try {
-    response = await fetch(path, { method: 'POST', headers, body: json !== undefined ? JSON.stringify(json) : formOf(parts) });
-  } catch {
-    reached(false);
-    throw new ApiError(0, 'network', t('outbox.unreachable'));
-  }
-  reached(true);
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error ?? {};
-    const failure = new ApiError(response.status, error.code ?? 'http_error', error.message ?? t('api.http', { status: response.status }));
-    if (response.status === 401) window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));
-    throw failure;
-  }
-  return data;
+  return send(path, { method: 'POST', headers, body: json !== undefined ? JSON.stringify(json) : formOf(parts) });
 }
 
 function changed(job = null) {

@@ -4,13 +4,12 @@ and their audit trail."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from cloud.equipment import Equipment
-from cloud.orm import Base
+from cloud.orm import AuditTrail, Base
 
 
 class MaintenanceWindow(Base):
@@ -57,19 +56,12 @@ class MaintenanceWindow(Base):
         return self.ended_at if self.ended_at is not None else self.ends_at
 
 
-class MaintenanceEvent(Base):
+class MaintenanceEvent(AuditTrail, Base):
     """A maintenance window's audit trail: created, ended early, alarms held and released."""
 
     __tablename__ = "maintenance_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), index=True)
-    at: Mapped[datetime]
-    action: Mapped[str] = mapped_column(String(32))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    actor: Mapped[str] = mapped_column(String(64), comment="a username, or `system`")
-    note: Mapped[str | None] = mapped_column(String(2000))
-    details: Mapped[dict[str, Any] | None]
 
     window: Mapped[MaintenanceWindow] = relationship(back_populates="events")
 

@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cloud.enums import Role
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
-from tests.cloud.harness import Api, LiveSite, postgres_schema, serve, settings_for
-
-STAFF = {
-    "tech1": Role.TECHNICIAN,
-    "tech2": Role.TECHNICIAN,
-    "super1": Role.SUPERVISOR,
-    "eng1": Role.ENGINEER,
-}
+from tests.cloud.harness import STAFF, Api, LiveSite, postgres_schema, serve, settings_for
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ fixtures built on these live in tests/cloud/conftest.py.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -21,23 +23,30 @@ from typing import Any
 
 import aiomqtt
 import httpx
+import typer
 import uvicorn
 from fastapi import FastAPI
+from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from cloud import faults, registry
 from cloud.alarms.model import Alarm
 from cloud.app import create_app
 from cloud.db import Database
-from cloud.enums import Role
+from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
+from cloud.pm.loader import load_plans
 from cloud.rules.loader import load_rules
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
 from cloud.sla import SlaPolicy
 from cloud.state import AppState
+from cloud.users.model import Team
 from cloud.users.service import add_user, get_user, issue_token
+from cloud.workorders import creation
+from cloud.workorders.model import WorkOrder
 from plantroom.inventory import Inventory, load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
@@ -46,6 +55,26 @@ from stack.services import Mosquitto
 from tests.harness import wait_for, wait_for_async, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+STAFF = {  # the users the `api` fixture signs in
+    "tech1": Role.TECHNICIAN,
+    "tech2": Role.TECHNICIAN,
+    "super1": Role.SUPERVISOR,
+    "eng1": Role.ENGINEER,
+}
+CAMERA_MAKE = "PhoneMaker"
+GPS_IFD = 0x8825  # the EXIF tag of the GPS data
+
+
+def camera_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    """A phone camera's photo: a JPEG whose EXIF holds the camera's make (CAMERA_MAKE) and
+    the place it was taken."""
+    image = Image.new("RGB", size, (90, 110, 130))
+    exif = Image.Exif()
+    exif[0x010F] = CAMERA_MAKE  # Make
+    exif[GPS_IFD] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
 class Clock:
@@ -144,6 +173,28 @@ class Api:
 
     def auth(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    def pm_job(
+        self,
+        session: Session,
+        equipment_id: str,
+        title: str,
+        *,
+        priority: Priority = Priority.LOW,
+        team: Team | None = None,
+    ) -> WorkOrder:
+        """A PM job on `equipment_id`, created in `session` by the system."""
+        return creation.create_work_order(
+            session,
+            title=title,
+            kind=WorkOrderKind.PM,
+            priority=priority,
+            now=self.clock(),
+            sla=self.state.sla,
+            channel=Channel.SYSTEM,
+            equipment=session.get(Equipment, equipment_id),
+            team=team,
+        )
 
     def fault(self, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
         """Raise (or clear) the alarm of `rule_id` on `equipment_id` as the monitor would."""
@@ -250,6 +301,73 @@ def over_http(app: FastAPI) -> Iterator[tuple[str, int]]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def signed_up(state: AppState, users: Mapping[str, Role]) -> dict[str, str]:
+    """`users` added to the app's database, each with a token: username → token."""
+    tokens = {}
+    with state.database().session() as session:
+        for name, role in users.items():
+            user = add_user(session, name, role, now=state.clock())
+            tokens[name] = issue_token(session, user, now=state.clock())
+    return tokens
+
+
+def run_cli(commands: typer.Typer, name: str, url: str, token: str | None, *args: str) -> Any:
+    """`plantroom <name> <args>` as a person at a terminal runs it against the API at `url`,
+    with `token` in the environment (none with None): typer's result (exit code, output)."""
+    app = typer.Typer()
+    app.add_typer(commands, name=name)
+    env = {"PLANTROOM_API_URL": url}
+    if token is not None:
+        env["PLANTROOM_TOKEN"] = token
+    return CliRunner().invoke(app, [name, *args], env=env)
+
+
+def lift_visit(api: Api) -> int:
+    """The shipped half-monthly lift visit raised for e1, as the PM scheduler raises it: its
+    id."""
+    plan = next(p for p in load_plans() if p.id == "elevator.routine_maintenance")
+    with api.db.session() as session:
+        wo = creation.raise_for_rule(
+            session,
+            rule_id=f"pm.{plan.id}",
+            key="e1",
+            title=f"{plan.plan.title}: e1",
+            kind=WorkOrderKind.PM,
+            priority=Priority.NORMAL,
+            now=api.clock(),
+            sla=api.state.sla,
+            equipment=session.get(Equipment, "e1"),
+            description=None,
+            note="PM plan",
+            checklist=[item.entry() for item in plan.plan.checklist],
+        )
+        wo.sign_off_required = plan.plan.sign_off == "required"
+        wo.pm_plan_id = plan.id
+        session.flush()
+        return wo.id
+
+
+def png(size: tuple[int, int] = (300, 120)) -> bytes:
+    """A transparent PNG (a signature pad's picture)."""
+    out = io.BytesIO()
+    Image.new("RGBA", size, (0, 0, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def step(api: Api, wo: int, index: int, key: str | None = None, **body: Any) -> Any:
+    """tech1 answers step `index` of job `wo` with `body` (and the Idempotency-Key `key`)."""
+    headers = {**api.auth("tech1"), **({"Idempotency-Key": key} if key else {})}
+    return await api.client.post(f"/api/work-orders/{wo}/steps/{index}", json=body, headers=headers)
+
+
+def table(html: str, name: str) -> list[list[str]]:
+    """The cells of each row of the HTML table with id `name` (a report's)."""
+    found = re.search(rf'<table id="{name}">(.*?)</table>', html, flags=re.S)
+    assert found, name
+    rows = re.findall(r"<tr>(.*?)</tr>", found.group(1), flags=re.S)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows if "<td" in row]
 
 
 def error(response: httpx.Response, status: int, code: str) -> str:

@@ -19,8 +19,7 @@ from cloud.users.service import add_team, get_team, get_user, set_member
 from cloud.workorders import creation
 from cloud.workorders.routing import use_team_defaults
 from plantroom.errors import ConfigError
-from tests.cloud.harness import Api, error, serve, settings_for
-from tests.cloud.workorders.test_checklist_api import png
+from tests.cloud.harness import Api, error, png, serve, settings_for
 
 pytestmark = pytest.mark.integration
 

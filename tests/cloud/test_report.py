@@ -19,7 +19,7 @@ from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.report.render import pdf_engine
 from cloud.workorders import creation
-from tests.cloud.harness import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import Api, Clock, error, serve, settings_for, table
 
 DAY = 86400.0
 
@@ -60,13 +60,6 @@ async def a_month(api: Api) -> None:
 def figures(html: str) -> dict[str, float | None]:
     rows = re.findall(r'<tr data-kpi="(\w+)" data-value="([^"]*)">', html)
     return {key: float(value) if value else None for key, value in rows}
-
-
-def table(html: str, name: str) -> list[list[str]]:
-    found = re.search(rf'<table id="{name}">(.*?)</table>', html, flags=re.S)
-    assert found, name
-    rows = re.findall(r"<tr>(.*?)</tr>", found.group(1), flags=re.S)
-    return [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows if "<td" in row]
 
 
 async def test_the_report_says_what_the_kpi_api_says(tmp_path: Path) -> None:

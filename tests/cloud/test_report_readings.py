@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, serve, settings_for
-from tests.cloud.test_report import table
-from tests.cloud.workorders.test_checklist_api import lift_visit, step
+from tests.cloud.harness import STAFF, Api, lift_visit, serve, settings_for, step, table
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from cloud.triggers import Triggers
 from dashboards.build import GENERATED_DIR
 from gateway.edgehealth import HEALTH_MEASUREMENT, edge_health_lines
 from gateway.stats import GatewayStats
-from plantroom.health import EdgeHealth
+from plantroom.health import DEVICE_COUNTERS, EdgeHealth
 from plantroom.influx.lineprotocol import encode_line
 from plantroom.profiles import SHIPPED_DIR
 from stack.services import Influxd
@@ -220,17 +220,6 @@ AGENT_RESTART = {"edge-tower-a": 200}
 BROKER_OUTAGE = ("edge-tower-b", range(300, 330))  # minutes into the history
 DEVICE_TROUBLE = {"pump-a2": "timeouts", "lift-b1": "slow"}
 QUEUE_MAX = 10_000
-# A device's counters, as docs/contract.md ("Edge health figures") names them.
-DEVICE_COUNTERS = (
-    "polls",
-    "on_schedule",
-    "late",
-    "skipped",
-    "timeouts",
-    "exceptions",
-    "errors",
-    "reconnects",
-)
 
 
 def gateway_health(now_ms: int) -> Iterator[str]:

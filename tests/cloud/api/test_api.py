@@ -12,8 +12,7 @@ import pytest
 
 from cloud.app import create_app
 from cloud.db import Database
-from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.equipment import Equipment
+from cloud.enums import Role
 from cloud.errors import Conflict, InvalidInput
 from cloud.state import AppState
 from cloud.users.model import User
@@ -25,7 +24,6 @@ from cloud.users.service import (
     issue_token,
     revoke_tokens,
 )
-from cloud.workorders import creation
 from plantroom.settings import CloudSettings
 from tests.cloud.harness import Api, error, settings_for
 
@@ -370,16 +368,7 @@ async def test_no_users_outside_demo_mode(tmp_path: Path) -> None:
 
 async def test_a_pm_job_closes_with_its_checklist_done(api: Api) -> None:
     with api.db.session() as session:
-        wo = creation.create_work_order(
-            session,
-            title="Pump monthly check",
-            kind=WorkOrderKind.PM,
-            priority=Priority.LOW,
-            now=api.clock(),
-            sla=api.state.sla,
-            channel=Channel.SYSTEM,
-            equipment=session.get(Equipment, "p1"),
-        )
+        wo = api.pm_job(session, "p1", "Pump monthly check")
         wo.checklist = [
             {"item": "Joints dry", "done": False, "by": None, "at": None},
             {"item": "Pressure in range", "done": False, "by": None, "at": None},

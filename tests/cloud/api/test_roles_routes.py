@@ -74,9 +74,8 @@ from cloud.users.service import (
 )
 from cloud.workorders import creation, photos
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.harness import Api, Clock, raise_alarm, serve, settings_for
+from tests.cloud.harness import Api, Clock, png, raise_alarm, serve, settings_for
 from tests.cloud.notify.mail import smtp_server
-from tests.cloud.workorders.test_checklist_api import png
 
 pytestmark = pytest.mark.integration
 

@@ -8,15 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from cloud.app import create_app
 from cloud.assets.cli import assets_app
 from cloud.enums import Role
-from cloud.state import AppState
-from cloud.users.service import add_user, issue_token
-from tests.cloud.harness import Clock, over_http, settings_for
+from tests.cloud.harness import Clock, over_http, run_cli, settings_for, signed_up
 
 pytestmark = pytest.mark.integration
 
@@ -33,21 +29,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         settings_for(tmp_path), clock=Clock(), ingest=False, escalate=False, notify=False
     )
     with over_http(app) as (host, port):
-        state: AppState = app.state.cloud
-        tokens = {}
-        with state.database().session() as session:
-            for name, role in (("tech1", Role.TECHNICIAN), ("super1", Role.SUPERVISOR)):
-                user = add_user(session, name, role, now=state.clock())
-                tokens[name] = issue_token(session, user, now=state.clock())
+        tokens = signed_up(app.state.cloud, {"tech1": Role.TECHNICIAN, "super1": Role.SUPERVISOR})
         yield f"http://{host}:{port}", tokens
 
 
 def assets(served: tuple[str, dict[str, str]], who: str, *args: str) -> tuple[int, str]:
     url, tokens = served
-    app = typer.Typer()
-    app.add_typer(assets_app, name="assets")
-    env = {"PLANTROOM_API_URL": url, "PLANTROOM_TOKEN": tokens[who]}
-    result = CliRunner().invoke(app, ["assets", *args], env=env)
+    result = run_cli(assets_app, "assets", url, tokens[who], *args)
     return result.exit_code, result.output
 
 

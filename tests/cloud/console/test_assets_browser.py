@@ -7,17 +7,16 @@ cannot change it. Screenshots go to test-artifacts/console/."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
     WAIT_MS,
     Stack,
     check_accessible_basics,
     launch,
     shot,
-    stack,
+    sign_in,
 )
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -25,20 +24,11 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-__all__ = ["stack"]  # the fixture, shared with the console's scenario
-
 GOOD = (
     "id,kind,building,name,make,model,warranty_end\n"
     "ext-a1,extinguisher,tower-a,Lobby extinguisher,Amerex,B500,2029-05-01\n"
 )
 BAD = GOOD + "tank-a1,water_tank,tower-z,Roof tank,,,\n"
-
-
-def sign_in(page: Any, stack: Stack, username: str, where: str = "/") -> None:
-    page.goto(stack.url + where)
-    page.get_by_label("API token", exact=True).fill(stack.token(username))
-    page.get_by_role("button", name="Sign in with token").click()
-    expect(page.locator("#nav")).to_be_visible()
 
 
 def test_a_supervisor_registers_assets_and_a_technician_reads_them(

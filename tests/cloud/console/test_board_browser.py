@@ -10,17 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
     PHONE,
     WAIT_MS,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    new_page,
+    page_errors,
     shot,
-    stack,
+    sign_in,
 )
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -28,31 +29,18 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-__all__ = ["stack"]  # the fixture, shared with the console's scenario
-
 DESK = {"width": 1280, "height": 900}
 TEAM = "tower-a-plumbing"
 REFUSAL = "already postponed once"  # the service's words for a second postponement
-
-
-def post(stack: Stack, path: str, body: dict[str, Any], username: str) -> Any:
-    resp = httpx.post(
-        f"{stack.url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {stack.token(username)}"},
-        timeout=5,
-    )
-    assert resp.is_success, resp.text
-    return resp.json()
 
 
 def jobs(stack: Stack, tmp_path: Path) -> tuple[str, str]:
     """An unassigned job, and a job given to tech1 whose acknowledgement is 10 minutes from
     due out of its 2 hours (at risk): raised 110 minutes ago, as the database records it."""
     request = {"priority": "normal", "equipment_id": "pump-a1"}
-    loose = post(stack, "/api/work-orders", {**request, "title": "Pump A1 noisy"}, "tech1")
-    late = post(stack, "/api/work-orders", {**request, "title": "Pump A1 seal weeping"}, "tech1")
-    post(stack, f"/api/work-orders/{late['id']}/assign", {"assignee": "tech1"}, "super1")
+    loose = stack.post("/api/work-orders", {**request, "title": "Pump A1 noisy"}, "tech1")
+    late = stack.post("/api/work-orders", {**request, "title": "Pump A1 seal weeping"}, "tech1")
+    stack.post(f"/api/work-orders/{late['id']}/assign", {"assignee": "tech1"}, "super1")
     raised = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=110)
     with sqlite3.connect(tmp_path / "db" / "cloud.sqlite") as db:
         db.execute(
@@ -69,14 +57,6 @@ def jobs(stack: Stack, tmp_path: Path) -> tuple[str, str]:
     at_risk = stack.api("/api/work-orders?at_risk=true")["items"]
     assert [wo["number"] for wo in at_risk] == [late["number"]]
     return loose["number"], late["number"]
-
-
-def sign_in(page: Any, stack: Stack, username: str) -> None:
-    page.goto(stack.url + "/")
-    token = page.locator("#token")  # the sign-in in either language
-    token.fill(stack.token(username))
-    token.press("Enter")
-    expect(page.locator("#nav")).to_be_visible()
 
 
 def card(page: Any, number: str) -> Any:
@@ -165,44 +145,33 @@ CHINESE = {
 
 def test_the_board_in_english(stack: Stack, tmp_path: Path) -> None:
     loose, late = jobs(stack, tmp_path)
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=DESK, device_scale_factor=1, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium() as browser:
+        page = new_page(browser, DESK)
+        errors = page_errors(page)
 
-            sign_in(page, stack, "tech1")
-            expect(page.get_by_role("link", name="Board")).to_have_count(0)
-            page.get_by_role("button", name="Sign out").click()
+        sign_in(page, stack, "tech1")
+        expect(page.get_by_role("link", name="Board")).to_have_count(0)
+        page.get_by_role("button", name="Sign out").click()
 
-            sign_in(page, stack, "super1")
-            work_the_board(page, stack, {**ENGLISH, "loose": loose, "late": late}, "en")
-            shot(page, "board-desk")
-            page.set_viewport_size(PHONE)
-            expect(card(page, late)).to_be_visible()
-            assert small_targets(page) == []
-            shot(page, "board-phone")
-            assert errors == []
-        finally:
-            browser.close()
+        sign_in(page, stack, "super1")
+        work_the_board(page, stack, {**ENGLISH, "loose": loose, "late": late}, "en")
+        shot(page, "board-desk")
+        page.set_viewport_size(PHONE)
+        expect(card(page, late)).to_be_visible()
+        assert small_targets(page) == []
+        shot(page, "board-phone")
+        assert errors == []
 
 
 def test_the_board_in_chinese(stack: Stack, tmp_path: Path) -> None:
     loose, late = jobs(stack, tmp_path)
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="zh-CN")
-            page.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            sign_in(page, stack, "super1")
-            work_the_board(page, stack, {**CHINESE, "loose": loose, "late": late}, "zh-CN")
-            assert small_targets(page) == []
-            shot(page, "board-zh-CN")
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="zh-CN")
+        page.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
+        page.set_default_timeout(WAIT_MS)
+        errors = page_errors(page)
+        sign_in(page, stack, "super1")
+        work_the_board(page, stack, {**CHINESE, "loose": loose, "late": late}, "zh-CN")
+        assert small_targets(page) == []
+        shot(page, "board-zh-CN")
+        assert errors == []

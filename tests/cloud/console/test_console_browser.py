@@ -10,182 +10,37 @@ note. Screenshots of the main pages go to test-artifacts/console/.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from paho.mqtt import publish
 
-from plantroom.ports import free_port
-from stack.services import Influxd, Mosquitto
-from tests.cloud.harness import cloud_process
-from tests.harness import REPO, influx_write, terminate, wait_for, write_site
+from tests.cloud.console.browser import (
+    Stack,
+    check_accessible_basics,
+    chromium,
+    new_page,
+    page_errors,
+    shot,
+)
+from tests.harness import wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "test-artifacts" / "console"
-PHONE = {"width": 390, "height": 844}
-WAIT_MS = 20_000
-
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-
-
-@dataclass
-class Stack:
-    url: str
-    site: str
-    broker: Mosquitto
-    credentials: Path
-    seq: int = 0
-
-    def token(self, username: str) -> str:
-        users = json.loads(self.credentials.read_text())["users"]
-        token: str = next(u["token"] for u in users if u["username"] == username)
-        return token
-
-    def api(self, path: str, username: str = "super1") -> Any:
-        resp = httpx.get(
-            f"{self.url}{path}",
-            headers={"Authorization": f"Bearer {self.token(username)}"},
-            timeout=5,
-        )
-        resp.raise_for_status()
-        return resp.json()
-
-    def pump(self, **points: Any) -> None:
-        """Publish one pump sample, as the edge agent would."""
-        self.seq += 1
-        payload = {"ts": int(time.time() * 1000), "seq": self.seq, "points": points}
-        publish.single(
-            f"plantroom/v1/{self.site}/tower-a/pump/pump-a1/telemetry",
-            json.dumps(payload),
-            qos=1,
-            hostname=self.broker.host,
-            port=self.broker.port,
-            client_id=f"console-test-{uuid.uuid4().hex[:8]}",
-        )
-
-
-def write_history(influxd: Influxd, database: str, site: str) -> None:
-    """A day of discharge pressure for pump-a1, as the gateway would have written it."""
-    now_ms = int(time.time() * 1000)
-    lines = []
-    for i in range(24 * 12):
-        ts = now_ms - (24 * 12 - i) * 300_000
-        pressure = 3.2 + 0.4 * ((i % 48) / 48) - (1.5 if 200 <= i < 210 else 0)
-        lines.append(
-            f"pump,site={site},building=tower-a,equipment=pump-a1,floor=B2 "
-            f"discharge_pressure={pressure:.3f},speed={1450 if i < 280 else 0}i,"
-            f"dry_run={'true' if i >= 280 else 'false'},seq={i}i {ts}"
-        )
-    influx_write(influxd.url, database, lines)
-
-
-@pytest.fixture
-def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[Stack]:
-    site = f"br-{uuid.uuid4().hex[:8]}"
-    database = f"console_{uuid.uuid4().hex[:8]}"
-    write_history(influxd, database, site)
-    write_site(tmp_path / "site.yaml", "tower-a", id=site)
-    port = free_port()
-    credentials = tmp_path / "credentials.json"
-    cmd, env = cloud_process(
-        tmp_path,
-        tmp_path / "site.yaml",
-        port,
-        broker=mosquitto,
-        influx_url=influxd.url,
-        influx_database=database,
-        credentials=credentials,
-        extra=["--log-level", "WARNING"],
-    )
-    log = (tmp_path / "cloud.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def connected() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"the cloud service exited: {(tmp_path / 'cloud.log').read_text()}"
-            )
-        try:
-            health = httpx.get(f"{url}/api/health", timeout=1).json()
-        except httpx.TransportError:
-            return False
-        return bool(health["mqtt"]["connected"]) and credentials.exists()
-
-    try:
-        wait_for(connected, "the cloud service to listen and reach the broker", within=30)
-        yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
-    finally:
-        terminate(proc)
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "cloud.log").read_text()
-
-
-def launch(p: Any) -> Any:
-    return p.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def check_accessible_basics(page: Any) -> None:
-    """Landmarks, a labelled control for every input, a name for every button."""
-    problems = page.evaluate(
-        """() => {
-          const out = [];
-          for (const sel of ['header', 'nav[aria-label]', 'main']) {
-            if (!document.querySelector(sel)) out.push('no ' + sel);
-          }
-          for (const el of document.querySelectorAll('input, select, textarea')) {
-            if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) {
-              out.push('unlabelled ' + el.outerHTML.slice(0, 80));
-            }
-          }
-          for (const b of document.querySelectorAll('button')) {
-            if (!b.textContent.trim() && !b.getAttribute('aria-label')) out.push('nameless button');
-          }
-          if (document.querySelectorAll('h1').length !== 1) out.push('not one h1');
-          return out;
-        }"""
-    )
-    assert problems == []
-
 
 def test_a_technician_takes_a_fault_from_alarm_to_resolved(stack: Stack) -> None:
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            run_scenario(page, stack)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser)
+        run_scenario(page, stack)
 
 
 def run_scenario(page: Any, stack: Stack) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
 
     # sign in: a wrong password is refused with the service's message; a token works
     page.goto(stack.url + "/")
@@ -353,26 +208,20 @@ def test_a_supervisor_sees_the_edge_clock_alarm_in_the_banner_and_acknowledges_i
         "the edge clock alarm",
         within=20,
     )
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(stack.url + "/")
-            page.get_by_label("API token", exact=True).fill(stack.token("super1"))
-            page.get_by_role("button", name="Sign in with token").click()
-            banner = page.get_by_role("region", name="System alarms")
-            expect(banner).to_contain_text("edge:b01")
-            expect(banner).to_contain_text("clock 600 s ahead of the cloud's")
-            check_accessible_basics(page)
-            shot(page, "system-alarm-banner")
-            banner.get_by_role("button", name="Acknowledge").click()
-            expect(banner).to_contain_text("seen by super1")
-            expect(banner.get_by_role("button", name="Acknowledge")).to_have_count(0)
-            [alarm] = stack.api("/api/system-alarms?state=active")["items"]
-            assert alarm["acknowledged_by"] == "super1"
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser)
+        errors = page_errors(page)
+        page.goto(stack.url + "/")
+        page.get_by_label("API token", exact=True).fill(stack.token("super1"))
+        page.get_by_role("button", name="Sign in with token").click()
+        banner = page.get_by_role("region", name="System alarms")
+        expect(banner).to_contain_text("edge:b01")
+        expect(banner).to_contain_text("clock 600 s ahead of the cloud's")
+        check_accessible_basics(page)
+        shot(page, "system-alarm-banner")
+        banner.get_by_role("button", name="Acknowledge").click()
+        expect(banner).to_contain_text("seen by super1")
+        expect(banner.get_by_role("button", name="Acknowledge")).to_have_count(0)
+        [alarm] = stack.api("/api/system-alarms?state=active")["items"]
+        assert alarm["acknowledged_by"] == "super1"
+        assert errors == []

@@ -6,118 +6,38 @@ pad, and the job resolved. Screenshots go to test-artifacts/console/."""
 from __future__ import annotations
 
 import io
-import subprocess
-import uuid
-from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from PIL import Image
 
-from cloud.pm.loader import SHIPPED
-from plantroom.ports import free_port
-from stack.services import Influxd, Mosquitto
-from tests.cloud.console.test_console_browser import (
-    WAIT_MS,
+from tests.cloud.console.browser import (
+    SMALL_PHONE,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    draw_signature,
+    new_page,
+    page_errors,
+    raise_lift_visit,
     shot,
 )
-from tests.cloud.harness import cloud_process
-from tests.harness import terminate, wait_for, write_site
+from tests.cloud.harness import camera_jpeg
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-PHONE = {"width": 360, "height": 640}
-PLAN = "elevator.routine_maintenance"
 
-
-def lift_plan_due_today(folder: Path) -> None:
-    """The shipped lift visit, due today, in a site plan folder (replacing it by id)."""
-    shipped = yaml.safe_load((SHIPPED / "elevator.yaml").read_text(encoding="utf-8"))
-    plan = next(p for p in shipped["plans"] if p["id"] == PLAN)
-    folder.mkdir()
-    text = yaml.safe_dump({"plans": [{**plan, "start": date.today().isoformat()}]})
-    (folder / "lift.yaml").write_text(text, encoding="utf-8")
-
-
-@pytest.fixture
-def stack(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[Stack]:
-    site = f"ck-{uuid.uuid4().hex[:8]}"
-    write_site(tmp_path / "site.yaml", "tower-a", id=site)
-    lift_plan_due_today(tmp_path / "pm")
-    port = free_port()
-    credentials = tmp_path / "credentials.json"
-    cmd, env = cloud_process(
-        tmp_path,
-        tmp_path / "site.yaml",
-        port,
-        broker=mosquitto,
-        influx_url=influxd.url,
-        influx_database=f"ck_{uuid.uuid4().hex[:8]}",
-        credentials=credentials,
-        extra=["--log-level", "WARNING"],
-    )
-    env["PLANTROOM_PM_DIR"] = str(tmp_path / "pm")
-    env["PLANTROOM_DATA_DIR"] = str(tmp_path / "data")
-    log = (tmp_path / "cloud.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def listening() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"the cloud exited: {(tmp_path / 'cloud.log').read_text()}")
-        try:
-            return httpx.get(f"{url}/api/health", timeout=1).is_success and credentials.exists()
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(listening, "the cloud service to listen", within=120)
-        yield Stack(url=url, site=site, broker=mosquitto, credentials=credentials)
-    finally:
-        terminate(proc)
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "cloud.log").read_text()
-
-
-def photo_with_gps() -> bytes:
-    image = Image.new("RGB", (800, 600), (90, 110, 130))
-    exif = Image.Exif()
-    exif[0x8825] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif)
-    return out.getvalue()
-
-
-def raise_visit(stack: Stack) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {stack.token('super1')}"}
-    ran = httpx.post(f"{stack.url}/api/pm/run", headers=headers, timeout=30)
-    ran.raise_for_status()
-    jobs = stack.api("/api/work-orders?kind=pm&equipment_id=lift-a1")["items"]
-    visit = next(j for j in jobs if j["title"].startswith("Lift half-monthly"))
-    return dict(stack.api(f"/api/work-orders/{visit['id']}"))
-
-
-def test_a_technician_works_the_lift_visit_on_a_phone(stack: Stack) -> None:
-    visit = raise_visit(stack)
+def test_a_technician_works_the_lift_visit_on_a_phone(lift: Stack) -> None:
+    stack = lift
+    visit = raise_lift_visit(stack)
     steps = visit["checklist"]
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=2, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            work_the_visit(page, stack, visit, steps)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser, SMALL_PHONE, scale=2)
+        work_the_visit(page, stack, visit, steps)
     done = stack.api(f"/api/work-orders/{visit['id']}")
     assert done["status"] == "closed" and done["signed_by"] == "Chan Tai Man"
     brake = next(s for s in done["checklist"] if s["item"].startswith("Brake"))
@@ -125,17 +45,12 @@ def test_a_technician_works_the_lift_visit_on_a_phone(stack: Stack) -> None:
     assert all(s["done"] for s in done["checklist"])
     assert {e["channel"] for e in done["events"] if e["actor"] == "tech1"} == {"console"}
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(
-        f"{stack.url}{photo['url']}",
-        headers={"Authorization": f"Bearer {stack.token('tech1')}"},
-        timeout=5,
-    )
+    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
 
 def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     page.goto(stack.url + "/")
     page.get_by_label("API token", exact=True).fill(stack.token("tech1"))
     page.get_by_role("button", name="Sign in with token").click()
@@ -186,13 +101,13 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
                .map((el) => el.outerHTML.slice(0, 80))"""
     )
     assert small == []
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
 
     # a photo from the camera input; its thumbnail appears
     page.get_by_label("Caption (optional)").fill("brake shoe, left")
     page.set_input_files(
         "#photo-file",
-        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+        files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
     )
     thumb = page.locator(".thumbs img")
     expect(thumb).to_have_count(1)
@@ -211,16 +126,7 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
 
     # the signature, drawn on the pad with the signer's name
     page.get_by_label("Signer's name").fill("Chan Tai Man")
-    pad = page.locator("#signature-pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    page.mouse.down()
-    for k in range(1, 12):
-        page.mouse.move(
-            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
-        )
-    page.mouse.up()
+    draw_signature(page, page.locator("#signature-pad"))
     shot(page, "checklist-signature")
     page.get_by_role("button", name="Sign off").click()
     expect(page.locator(".signed")).to_contain_text("Signed off by Chan Tai Man")

@@ -11,32 +11,26 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cloud.console.test_console_browser import (
-    PHONE,
-    WAIT_MS,
+from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
-    launch,
-    playwright,
-    stack,
+    chromium,
+    new_page,
+    page_errors,
+    sign_in,
 )
 from tests.harness import wait_for
 
+playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-__all__ = ["stack"]  # the fixture, from the console's own browser test
 
 
 def raise_visit(stack: Stack) -> str:
     """The PM scheduler run now: the demo brought the lift contractor's first visit within
     its lead, so it is raised; its number."""
-    response = httpx.post(
-        f"{stack.url}/api/pm/run",
-        headers={"Authorization": f"Bearer {stack.token('super1')}"},
-        timeout=10,
-    )
+    response = httpx.post(f"{stack.url}/api/pm/run", headers=stack.auth("super1"), timeout=10)
     response.raise_for_status()
 
     def visit() -> str | None:
@@ -49,22 +43,14 @@ def raise_visit(stack: Stack) -> str:
 def test_a_contractor_sees_and_takes_only_the_contractors_visit(stack: Stack) -> None:
     number = raise_visit(stack)
     others = stack.api("/api/work-orders")["total"]
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            run(page, stack, number, others)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser)
+        run(page, stack, number, others)
 
 
 def run(page: Any, stack: Stack, number: str, others: int) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(stack.url + "/")
-    page.get_by_label("API token", exact=True).fill(stack.token("lift1"))
-    page.get_by_role("button", name="Sign in with token").click()
+    errors = page_errors(page)
+    sign_in(page, stack, "lift1")
     expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Jobs")).to_be_visible()

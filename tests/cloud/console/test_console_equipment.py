@@ -12,13 +12,16 @@ import pytest
 
 from plantroom.inventory import load_inventory
 from stack.labels import write_sheet
-from tests.cloud.console import test_console_browser as browser_test
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
+    SMALL_PHONE,
     WAIT_MS,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    new_page,
+    page_errors,
     shot,
+    sign_in,
 )
 from tests.harness import wait_for
 from tests.stack.test_labels import decode
@@ -28,9 +31,6 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-PHONE = {"width": 360, "height": 640}
-stack = browser_test.stack  # the cloud process on a real broker and InfluxDB
-
 
 def label_url(tmp_path: Path, stack: Stack, equipment_id: str) -> str:
     sheet = tmp_path / "labels" / "labels.pdf"
@@ -38,13 +38,6 @@ def label_url(tmp_path: Path, stack: Stack, equipment_id: str) -> str:
     write_sheet(load_inventory(tmp_path / "site.yaml"), "tower-a", stack.url, sheet)
     urls = decode(sheet, sheet.parent)
     return next(u for u in urls if u.endswith(f"/equipment/{equipment_id}"))
-
-
-def sign_in(page: Any, stack: Stack, url: str) -> None:
-    page.goto(url)
-    token = page.locator("#token")  # the sign-in in either language
-    token.fill(stack.token("tech1"))
-    token.press("Enter")
 
 
 def test_a_scanned_label_opens_the_equipment_page(stack: Stack, tmp_path: Path) -> None:
@@ -57,35 +50,30 @@ def test_a_scanned_label_opens_the_equipment_page(stack: Stack, tmp_path: Path) 
 
     wait_for(raised, "the dry-run alarm", within=20, interval=1.0)
     (alarm,) = stack.api("/api/alarms?equipment_id=pump-a1")["items"]
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE, device_scale_factor=2, locale="en-GB")
-            page.set_default_timeout(WAIT_MS)
-            work_the_equipment_page(page, stack, url, alarm)
-            chinese = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN")
-            chinese.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
-            zh = chinese.new_page()
-            zh.set_default_timeout(WAIT_MS)
-            sign_in(zh, stack, url)
-            expect(zh.get_by_role("heading", name="未完成工单")).to_be_visible()
-            expect(zh.get_by_role("heading", name="最近报警")).to_be_visible()
-            expect(zh.get_by_role("button", name="恢复")).to_be_visible()
-            expect(zh.get_by_role("heading", name="报告问题")).to_be_visible()
-            expect(zh.locator("section[aria-labelledby='eq-alarms-h'] li.card")).to_contain_text(
-                "搁置至"
-            )
-            shot(zh, "equipment-zh-CN")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = new_page(browser, SMALL_PHONE, scale=2)
+        work_the_equipment_page(page, stack, url, alarm)
+        chinese = browser.new_context(viewport=SMALL_PHONE, device_scale_factor=2, locale="zh-CN")
+        chinese.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
+        zh = chinese.new_page()
+        zh.set_default_timeout(WAIT_MS)
+        zh.goto(url)
+        sign_in(zh, stack, "tech1", None)
+        expect(zh.get_by_role("heading", name="未完成工单")).to_be_visible()
+        expect(zh.get_by_role("heading", name="最近报警")).to_be_visible()
+        expect(zh.get_by_role("button", name="恢复")).to_be_visible()
+        expect(zh.get_by_role("heading", name="报告问题")).to_be_visible()
+        expect(zh.locator("section[aria-labelledby='eq-alarms-h'] li.card")).to_contain_text(
+            "搁置至"
+        )
+        shot(zh, "equipment-zh-CN")
 
 
 def work_the_equipment_page(page: Any, stack: Stack, url: str, alarm: dict[str, Any]) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     page.goto(url)  # not signed in: the sign-in first, then the page the label named
     expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
-    sign_in(page, stack, url)
+    sign_in(page, stack, "tech1", None)
     expect(page.get_by_role("heading", level=1)).to_contain_text("pump-a1")
     assert page.url.endswith("/#/equipment/pump-a1")
     card = page.locator(f"section[aria-labelledby='eq-alarms-h'] li.card[data-key='{alarm['id']}']")

@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
+    SMALL_PHONE,
     WAIT_MS,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    page_errors,
     shot,
-    stack,
+    sign_in,
 )
 from tests.harness import wait_for
 
@@ -29,9 +30,6 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-__all__ = ["stack"]  # the fixture, shared with the console's scenario
-
-PHONE = {"width": 360, "height": 640}
 BROWSER_ZONE = "America/Los_Angeles"  # the site is in UTC: times must not follow the browser
 
 ZH = {
@@ -86,34 +84,15 @@ EN = {
 }
 
 
-def sign_in(page: Any, stack: Stack, username: str) -> None:
-    token = page.locator("#token")
-    token.fill(stack.token(username))
-    token.press("Enter")
-    expect(page.locator("#nav")).to_be_visible()
-
-
 def profile(stack: Stack, username: str) -> dict[str, Any]:
-    resp = httpx.get(
-        f"{stack.url}/api/me/profile",
-        headers={"Authorization": f"Bearer {stack.token(username)}"},
-        timeout=5,
-    )
-    resp.raise_for_status()
-    body: dict[str, Any] = resp.json()
+    body: dict[str, Any] = stack.api("/api/me/profile", username)
     return body
 
 
 def new_job(stack: Stack) -> dict[str, Any]:
-    resp = httpx.post(
-        f"{stack.url}/api/work-orders",
-        json={"title": "Pump A1 gland dripping", "equipment_id": "pump-a1", "priority": "normal"},
-        headers={"Authorization": f"Bearer {stack.token('tech1')}"},
-        timeout=5,
-    )
-    assert resp.is_success, resp.text
-    job: dict[str, Any] = resp.json()
-    return job
+    job = {"title": "Pump A1 gland dripping", "equipment_id": "pump-a1", "priority": "normal"}
+    created: dict[str, Any] = stack.post("/api/work-orders", job, "tech1")
+    return created
 
 
 def running_dry(stack: Stack) -> None:
@@ -238,7 +217,7 @@ def tour(page: Any, stack: Stack, words: dict[str, Any], job: dict[str, Any]) ->
 
 def first_visit(browser: Any, stack: Stack, locale: str) -> Any:
     context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, locale=locale, timezone_id=BROWSER_ZONE
+        viewport=SMALL_PHONE, device_scale_factor=1, locale=locale, timezone_id=BROWSER_ZONE
     )
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
@@ -264,35 +243,30 @@ def test_the_console_in_the_browsers_language_and_the_profiles(
     job = new_job(stack)
     running_dry(stack)
     code = "zh" if words is ZH else "en"
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = first_visit(browser, stack, locale)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            expect(page.get_by_role("heading", name=words["sign_in"], level=1)).to_be_visible()
-            check_page(page, f"i18n-sign-in-{words['lang']}")
+    with chromium() as browser:
+        page = first_visit(browser, stack, locale)
+        errors = page_errors(page)
+        expect(page.get_by_role("heading", name=words["sign_in"], level=1)).to_be_visible()
+        check_page(page, f"i18n-sign-in-{words['lang']}")
 
-            # the first visit: the browser's language, recorded in the profile, not chosen
-            sign_in(page, stack, "super1")
-            wait_for(lambda: profile(stack, "super1")["language"] == code, "the language kept")
-            assert profile(stack, "super1")["language_chosen"] is False
-            tour(page, stack, words, job)
+        # the first visit: the browser's language, recorded in the profile, not chosen
+        sign_in(page, stack, "super1", None)
+        wait_for(lambda: profile(stack, "super1")["language"] == code, "the language kept")
+        assert profile(stack, "super1")["language_chosen"] is False
+        tour(page, stack, words, job)
 
-            # the switch: the other language, chosen in the profile (messages follow it)
-            switch(page, words, other)
-            chosen = profile(stack, "super1")
-            assert chosen["language_chosen"] is True and chosen["language"] != code
-            shot(page, f"i18n-switched-to-{other['lang']}")
-            assert errors == []
+        # the switch: the other language, chosen in the profile (messages follow it)
+        switch(page, words, other)
+        chosen = profile(stack, "super1")
+        assert chosen["language_chosen"] is True and chosen["language"] != code
+        shot(page, f"i18n-switched-to-{other['lang']}")
+        assert errors == []
 
-            # another phone in the browser's language: the profile's choice wins
-            second = first_visit(browser, stack, locale)
-            sign_in(second, stack, "super1")
-            expect(second.locator("html")).to_have_attribute("lang", other["lang"])
-            expect(
-                second.locator("#nav").get_by_role("link", name=other["nav"][0], exact=True)
-            ).to_be_visible()
-            shot(second, f"i18n-profile-wins-{other['lang']}")
-        finally:
-            browser.close()
+        # another phone in the browser's language: the profile's choice wins
+        second = first_visit(browser, stack, locale)
+        sign_in(second, stack, "super1", None)
+        expect(second.locator("html")).to_have_attribute("lang", other["lang"])
+        expect(
+            second.locator("#nav").get_by_role("link", name=other["nav"][0], exact=True)
+        ).to_be_visible()
+        shot(second, f"i18n-profile-wins-{other['lang']}")

@@ -16,24 +16,27 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cloud.console import test_console_checklist as checklist
-from tests.cloud.console.test_console_browser import WAIT_MS, Stack, launch, shot
-from tests.cloud.console.test_console_checklist import PHONE, photo_with_gps, raise_visit
+from tests.cloud.console.browser import (
+    SMALL_PHONE,
+    WAIT_MS,
+    Stack,
+    chromium,
+    page_errors,
+    raise_lift_visit,
+    shot,
+    sign_in,
+)
+from tests.cloud.harness import camera_jpeg
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-lift = checklist.stack  # the fixture: the cloud with the shipped lift visit due today
 
-
-def sign_in(page: Any, stack: Stack, username: str) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(stack.url + "/")
-    page.get_by_label("API token", exact=True).fill(stack.token(username))
-    page.get_by_role("button", name="Sign in with token").click()
+def signed_in(page: Any, stack: Stack, username: str) -> list[str]:
+    errors = page_errors(page)
+    sign_in(page, stack, username)
     expect(page.get_by_role("heading", name="Jobs", level=1)).to_be_visible()
     # the service worker has installed and controls the page: the console's files are kept
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
@@ -43,19 +46,15 @@ def sign_in(page: Any, stack: Stack, username: str) -> list[str]:
 @contextmanager
 def on_a_phone(stack: Stack, visit: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
     """tech1 on a phone-sized browser, signed in, on `visit`'s page; no page errors after."""
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="en-GB")
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors = sign_in(page, stack, "tech1")
-            page.goto(f"{stack.url}/#/jobs/{visit['id']}")
-            expect(page.get_by_role("heading", level=1)).to_contain_text(visit["number"])
-            yield context, page
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(viewport=SMALL_PHONE, device_scale_factor=2, locale="en-GB")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        errors = signed_in(page, stack, "tech1")
+        page.goto(f"{stack.url}/#/jobs/{visit['id']}")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(visit["number"])
+        yield context, page
+        assert errors == []
 
 
 def audit(stack: Stack, job: int) -> list[dict[str, Any]]:
@@ -84,7 +83,7 @@ def test_the_app_installs_from_its_manifest_and_worker(lift: Stack) -> None:
 
 def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
     stack = lift
-    visit = raise_visit(stack)
+    visit = raise_lift_visit(stack)
     steps = visit["checklist"]
     with on_a_phone(stack, visit) as (context, page):
         page.get_by_role("button", name="Acknowledge").click()
@@ -120,7 +119,7 @@ def test_a_visit_worked_partly_offline_is_sent_once(lift: Stack) -> None:
         expect(page.locator(".comment-list")).to_contain_text("Pit light out")
         page.set_input_files(
             "#photo-file",
-            files=[{"name": "pit.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+            files=[{"name": "pit.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
         )
         expect(page.locator(".thumbs img")).to_have_count(1)
         expect(page.locator("#outbox")).to_have_text("5 waiting to send")
@@ -165,7 +164,7 @@ def answer(item: Any, step: dict[str, Any], result: str) -> None:
 
 def test_a_job_someone_else_took_while_offline_shows_the_conflict(lift: Stack) -> None:
     stack = lift
-    visit = raise_visit(stack)
+    visit = raise_lift_visit(stack)
     with on_a_phone(stack, visit) as (context, page):
         context.set_offline(True)
         expect(page.locator("#live")).to_have_text("Offline", timeout=30_000)
@@ -175,13 +174,7 @@ def test_a_job_someone_else_took_while_offline_shows_the_conflict(lift: Stack) -
         expect(page.locator(".job .card")).to_contain_text("in progress")
 
         # meanwhile tech2 takes the job
-        took = httpx.post(
-            f"{stack.url}/api/work-orders/{visit['id']}/acknowledge",
-            headers={"Authorization": f"Bearer {stack.token('tech2')}"},
-            json={"channel": "api"},
-            timeout=5,
-        )
-        assert took.status_code == 200, took.text
+        stack.post(f"/api/work-orders/{visit['id']}/acknowledge", {"channel": "api"}, "tech2")
 
         context.set_offline(False)
         notice = page.locator("section.held")

@@ -24,24 +24,25 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.cloud.console import test_console_checklist as checklist
-from tests.cloud.console.test_console_browser import (
+from tests.cloud.console.browser import (
     ARTIFACTS,
+    LIFT_PLAN,
+    SMALL_PHONE,
     WAIT_MS,
     Stack,
     check_accessible_basics,
-    launch,
+    chromium,
+    draw_signature,
+    page_errors,
+    raise_lift_visit,
 )
-from tests.cloud.console.test_console_checklist import PHONE, PLAN, photo_with_gps, raise_visit
 from tests.cloud.console.test_console_i18n import catalog
-from tests.cloud.test_report import table
+from tests.cloud.harness import camera_jpeg, table
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-lift = checklist.stack  # the fixture: the cloud with the shipped lift visit due today
 
 ZH = catalog("zh-CN")
 SHOTS = ARTIFACTS / "lift-pm"
@@ -111,7 +112,7 @@ def untranslated(page: Any) -> list[str]:
 
 def fits_a_phone(page: Any) -> None:
     """Nothing wider than the screen, and every control of the job at least 44 px high."""
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"]
     small = page.evaluate(
         """() => [...document.querySelectorAll('.work button, .work input:not(.file), '
                   + '.work textarea, .work .file-button, .job .actions button')]
@@ -127,35 +128,33 @@ def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
     # the technician's language in the profile: Simplified Chinese
     chosen = httpx.put(
         f"{stack.url}/api/me/language",
-        headers=tech_headers(stack),
+        headers=stack.auth("tech1"),
         json={"language": "zh"},
         timeout=5,
     )
     assert chosen.status_code == 200, chosen.text
-    visit = raise_visit(stack)  # the PM scheduler's run raises the visit due today
+    visit = raise_lift_visit(stack)  # the PM scheduler's run raises the visit due today
     assert visit["sign_off_required"] and visit["status"] == "open"
     steps = visit["checklist"]
     assert sorted(i for i, s in enumerate(steps) if s["reading"]) == sorted(READINGS)
 
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            context = browser.new_context(
-                viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai"
-            )
-            # the console's language as chosen on this phone
-            context.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            open_the_visit(page, stack, visit)
-            work_online(page, stack, visit, steps)
-            work_offline(page, context, steps)
-            sign_and_resolve(page, visit)
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport=SMALL_PHONE,
+            device_scale_factor=2,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
+        # the console's language as chosen on this phone
+        context.add_init_script("localStorage.setItem('plantroom.lang', 'zh-CN')")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        errors = page_errors(page)
+        open_the_visit(page, stack, visit)
+        work_online(page, stack, visit, steps)
+        work_offline(page, context, steps)
+        sign_and_resolve(page, visit)
+        assert errors == []
     check_the_record(stack, visit, steps)
 
 
@@ -261,7 +260,7 @@ def work_offline(page: Any, context: Any, steps: list[Any]) -> None:
     page.get_by_label(zh("photos.caption")).fill("底坑积水")
     page.set_input_files(
         "#photo-file",
-        files=[{"name": "IMG_0815.jpg", "mimeType": "image/jpeg", "buffer": photo_with_gps()}],
+        files=[{"name": "IMG_0815.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg()}],
     )
     expect(page.locator(".thumbs img")).to_have_count(1)
     expect(page.locator("section.photos .pending")).to_have_text(zh("outbox.not_sent"))
@@ -290,16 +289,7 @@ def work_offline(page: Any, context: Any, steps: list[Any]) -> None:
 
 def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
     page.get_by_label(zh("signoff.signer")).fill(SIGNER)
-    pad = page.get_by_role("img", name=zh("signoff.pad"))
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.6)
-    page.mouse.down()
-    for k in range(1, 12):
-        page.mouse.move(
-            box["x"] + 20 + k * 25, box["y"] + box["height"] * (0.3 if k % 2 else 0.7), steps=3
-        )
-    page.mouse.up()
+    draw_signature(page, page.get_by_role("img", name=zh("signoff.pad")))
     fits_a_phone(page)
     shot(page, "07-signature", at=page.locator("section.signoff"))
     page.get_by_role("button", name=zh("signoff.submit"), exact=True).click()
@@ -326,13 +316,7 @@ def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
 def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
     job = f"/api/work-orders/{visit['id']}"
     if stack.api(job)["status"] == "resolved":  # a job that waits for the office's check
-        closed = httpx.post(
-            f"{stack.url}{job}/close",
-            headers={"Authorization": f"Bearer {stack.token('super1')}"},
-            json={"channel": "api"},
-            timeout=5,
-        )
-        assert closed.status_code == 200, closed.text
+        stack.post(f"{job}/close", {"channel": "api"}, "super1")
     done = stack.api(job)
     assert done["status"] == "closed" and done["signed_by"] == SIGNER
 
@@ -362,15 +346,11 @@ def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> N
 
     # the photo taken offline is stored without the position it was taken at
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(f"{stack.url}{photo['url']}", headers=tech_headers(stack), timeout=5)
+    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert served.headers["content-type"] == "image/jpeg"
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
     check_the_monthly_report(stack, done)
-
-
-def tech_headers(stack: Stack) -> dict[str, str]:
-    return {"Authorization": f"Bearer {stack.token('tech1')}"}
 
 
 def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
@@ -380,16 +360,16 @@ def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
     readings = {
         s["step"]: s
         for s in stack.api(f"/api/reports/monthly/readings?month={month}")
-        if s["plan_id"] == PLAN
+        if s["plan_id"] == LIFT_PLAN
     }
     html = httpx.get(
         f"{stack.url}/api/reports/monthly",
         params={"month": month},
-        headers={"Authorization": f"Bearer {stack.token('super1')}"},
+        headers=stack.auth("super1"),
         timeout=10,
     )
     assert html.status_code == 200, html.text
-    rows = [r for r in table(html.text, "readings") if PLAN in r]
+    rows = [r for r in table(html.text, "readings") if LIFT_PLAN in r]
     brake = done["checklist"][1]
     for index, value in READINGS.items():
         step = done["checklist"][index]

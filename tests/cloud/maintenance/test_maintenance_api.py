@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud import faults
-from cloud.enums import Channel, Priority, Role, WorkOrderKind
+from cloud.enums import Role
 from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.maintenance.runner import MaintenanceRunner
@@ -22,9 +22,7 @@ from cloud.notify.influx import maintenance_lines
 from cloud.rules.engine import Change, Transition
 from cloud.rules.loader import load_rules
 from cloud.rules.model import OutagePolicy
-from cloud.workorders import creation
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import STAFF, Api, Clock, error, serve, settings_for
 
 REASON = "Seal replacement, pump isolated"
 
@@ -237,16 +235,7 @@ async def test_an_open_job_is_left_alone_and_a_building_window_outlasts_the_pump
 
 async def test_a_pm_job_in_progress_puts_its_pump_in_maintenance(api: Api) -> None:
     with api.db.session() as session:
-        wo = creation.create_work_order(
-            session,
-            title="Pump monthly check",
-            kind=WorkOrderKind.PM,
-            priority=Priority.LOW,
-            now=api.clock(),
-            sla=api.state.sla,
-            channel=Channel.SYSTEM,
-            equipment=session.get(Equipment, "p1"),
-        )
+        wo = api.pm_job(session, "p1", "Pump monthly check")
         wo.pm_plan_id = "pump.monthly_check"
         number = wo.number
     assert "pump.monthly_check" in runner(api).pm_plans

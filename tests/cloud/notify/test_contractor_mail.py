@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.equipment import Equipment
+from cloud.enums import Priority, Role
 from cloud.notify.model import OutboxMessage, OutboxStatus
 from cloud.notify.outbound import Outbound
 from cloud.oncall.schemas import RotaIn
@@ -23,7 +22,6 @@ from cloud.oncall.service import set_rota
 from cloud.sla.escalator import Escalator
 from cloud.users.model import Team, User
 from cloud.users.service import add_team, get_team, get_user, set_member
-from cloud.workorders import creation
 from cloud.workorders.model import Notification
 from tests.cloud.harness import Api, serve, settings_for
 from tests.cloud.notify.mail import LINK, Smtp, html_of, smtp_server
@@ -89,16 +87,9 @@ async def contractor(api: Api, *emails: str, chat: str | None = None) -> None:
 def visit(api: Api, priority: Priority = Priority.NORMAL) -> str:
     """The lift contractor's visit to lift e1 (building b2); its number."""
     with api.db.session() as session:
-        wo = creation.create_work_order(
-            session,
-            title="Lift half-monthly maintenance visit",
-            kind=WorkOrderKind.PM,
-            priority=priority,
-            now=api.clock(),
-            sla=api.state.sla,
-            channel=Channel.SYSTEM,
-            equipment=session.get(Equipment, "e1"),
-            team=get_team(session, "lift-contractor"),
+        team = get_team(session, "lift-contractor")
+        wo = api.pm_job(
+            session, "e1", "Lift half-monthly maintenance visit", priority=priority, team=team
         )
         session.flush()
         return wo.number

@@ -8,8 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from cloud.app import create_app
 from cloud.enums import Role
@@ -18,7 +16,7 @@ from cloud.oncall.schemas import RotaIn
 from cloud.oncall.service import set_rota
 from cloud.state import AppState
 from cloud.users.service import add_team, add_user, issue_token, set_member
-from tests.cloud.harness import Clock, over_http, settings_for
+from tests.cloud.harness import Clock, over_http, run_cli, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +49,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def oncall(served: tuple[str, dict[str, str]], who: str, *args: str) -> tuple[int, str]:
     url, tokens = served
-    app = typer.Typer()
-    app.add_typer(oncall_app, name="oncall")
-    env = {"PLANTROOM_API_URL": url, "PLANTROOM_TOKEN": tokens[who]}
-    result = CliRunner().invoke(app, ["oncall", *args], env=env)
+    result = run_cli(oncall_app, "oncall", url, tokens[who], *args)
     return result.exit_code, result.output
 
 

@@ -3,14 +3,12 @@ staff and teams, and the reporter's and the desk's calls."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 
 from cloud.enums import Role
 from cloud.requests.desk import ServiceDesk
@@ -86,14 +84,3 @@ async def work_it(api: Api, number: str) -> None:
 
 def tick(api: Api) -> None:
     desk(api).tick()
-
-
-def jpeg_with_exif(size: tuple[int, int] = (2400, 1200)) -> bytes:
-    """A JPEG carrying EXIF (a camera make and a GPS position)."""
-    image = Image.new("RGB", size, (200, 180, 40))
-    exif = Image.Exif()
-    exif[0x010F] = "SecretCam"  # Make
-    exif[0x8825] = {1: "N", 2: (22.0, 17.0, 0.0)}  # GPSInfo
-    out = io.BytesIO()
-    image.save(out, format="JPEG", exif=exif)
-    return out.getvalue()

@@ -19,13 +19,8 @@ import pytest
 from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
-from cloud.users.service import add_user, issue_token
-
-# Chromium, its launch and the phone's size as the console's browser test has them (that
-# module skips itself where Debian's chromium is not installed, and so this one).
-from tests.cloud.console.test_console_browser import PHONE, WAIT_MS, launch
-from tests.cloud.harness import over_http, settings_for
-from tests.cloud.requests.desk import jpeg_with_exif
+from tests.cloud.console.browser import chromium, new_page, page_errors
+from tests.cloud.harness import camera_jpeg, over_http, settings_for, signed_up
 from tests.harness import REPO
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -58,13 +53,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
     settings = settings_for(tmp_path, "service-desk")
     app = create_app(settings, ingest=False, escalate=False, notify=False)
     with over_http(app) as (host, port):
-        db = app.state.cloud.database()
-        tokens = {}
-        with db.session() as session:
-            for name, role in (("tech1", Role.TECHNICIAN), ("desk1", Role.DISPATCHER)):
-                user = add_user(session, name, role, now=app.state.cloud.clock())
-                tokens[name] = issue_token(session, user, now=app.state.cloud.clock())
-            ensure_demo_teams(session, now=app.state.cloud.clock())
+        state = app.state.cloud
+        tokens = signed_up(state, {"tech1": Role.TECHNICIAN, "desk1": Role.DISPATCHER})
+        with state.database().session() as session:
+            ensure_demo_teams(session, now=state.clock())
         yield Site(f"http://{host}:{port}", tokens)
 
 
@@ -75,24 +67,15 @@ def shot(page: Any, name: str) -> None:
 
 def test_occupants_report_follow_and_confirm_on_a_phone(site: Site, tmp_path: Path) -> None:
     photo = tmp_path / "light.jpg"
-    photo.write_bytes(jpeg_with_exif())
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            zh = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="zh-CN")
-            en = browser.new_page(viewport=PHONE, device_scale_factor=1, locale="en-GB")
-            for page in (zh, en):
-                page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            zh.on("pageerror", lambda exc: errors.append(str(exc)))
-            en.on("pageerror", lambda exc: errors.append(str(exc)))
-            reference = report_in_chinese(zh, site, photo)
-            report_in_english(en, site)
-            technician_sees_the_reporter_masked(en, site, reference)
-            confirm_in_chinese(zh, site, reference)
-            assert errors == []
-        finally:
-            browser.close()
+    photo.write_bytes(camera_jpeg((2400, 1200)))
+    with chromium() as browser:
+        zh, en = new_page(browser, locale="zh-CN"), new_page(browser)
+        errors = page_errors(zh), page_errors(en)
+        reference = report_in_chinese(zh, site, photo)
+        report_in_english(en, site)
+        technician_sees_the_reporter_masked(en, site, reference)
+        confirm_in_chinese(zh, site, reference)
+        assert errors == ([], [])
 
 
 def report_in_chinese(page: Any, site: Site, photo: Path) -> str:

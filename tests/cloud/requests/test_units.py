@@ -18,7 +18,7 @@ from cloud.requests.messages import catalog, pick_lang, render
 from cloud.requests.photos import MAX_SIDE, clean_photo
 from cloud.requests.privacy import mask_email, mask_name, mask_phone
 from plantroom.errors import ConfigError
-from tests.cloud.requests.desk import jpeg_with_exif
+from tests.cloud.harness import camera_jpeg
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -83,7 +83,7 @@ def test_categories(tmp_path: Path) -> None:
 
 
 def test_a_photo_is_turned_upright_shrunk_and_stripped() -> None:
-    cleaned = clean_photo(jpeg_with_exif((3200, 1000)), max_bytes=5_000_000)
+    cleaned = clean_photo(camera_jpeg((3200, 1000)), max_bytes=5_000_000)
     with Image.open(io.BytesIO(cleaned)) as image:
         assert image.size == (MAX_SIDE, 500)
         assert not image.getexif()

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloud.workorders.queries import AT_RISK_SHARE
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, serve, settings_for
+from tests.cloud.harness import STAFF, Api, serve, settings_for
 
 
 async def numbers(api: Api, query: str) -> list[str]:

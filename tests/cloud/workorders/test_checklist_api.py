@@ -8,21 +8,25 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
-from cloud.enums import Priority, WorkOrderKind
-from cloud.equipment import Equipment
-from cloud.pm.loader import load_plans
-from cloud.workorders import creation
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, error, serve, settings_for
+from tests.cloud.harness import (
+    CAMERA_MAKE,
+    GPS_IFD,
+    STAFF,
+    Api,
+    camera_jpeg,
+    error,
+    lift_visit,
+    png,
+    serve,
+    settings_for,
+    step,
+)
 
 pytestmark = pytest.mark.integration
-
-GPS_IFD = 0x8825
 
 
 @pytest.fixture
@@ -32,52 +36,6 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     )
     async with serve(settings, users=STAFF) as a:
         yield a
-
-
-def lift_visit(api: Api) -> int:
-    """The shipped half-monthly lift visit raised for e1, as the PM scheduler raises it."""
-    plan = next(p for p in load_plans() if p.id == "elevator.routine_maintenance")
-    with api.db.session() as session:
-        wo = creation.raise_for_rule(
-            session,
-            rule_id=f"pm.{plan.id}",
-            key="e1",
-            title=f"{plan.plan.title}: e1",
-            kind=WorkOrderKind.PM,
-            priority=Priority.NORMAL,
-            now=api.clock(),
-            sla=api.state.sla,
-            equipment=session.get(Equipment, "e1"),
-            description=None,
-            note="PM plan",
-            checklist=[step.entry() for step in plan.plan.checklist],
-        )
-        wo.sign_off_required = plan.plan.sign_off == "required"
-        wo.pm_plan_id = plan.id
-        session.flush()
-        return wo.id
-
-
-def jpeg_with_gps() -> bytes:
-    """A camera's photo: JPEG with EXIF holding the place it was taken."""
-    image = Image.new("RGB", (640, 480), (30, 120, 200))
-    exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # Make
-    exif[GPS_IFD] = {1: "N", 2: (22.0, 17.0, 0.0), 3: "E", 4: (114.0, 10.0, 0.0)}
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif)
-    return out.getvalue()
-
-
-def png(size: tuple[int, int] = (300, 120)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGBA", size, (0, 0, 0, 0)).save(out, "PNG")
-    return out.getvalue()
-
-
-async def step(api: Api, wo: int, index: int, key: str | None = None, **body: Any) -> Any:
-    headers = {**api.auth("tech1"), **({"Idempotency-Key": key} if key else {})}
-    return await api.client.post(f"/api/work-orders/{wo}/steps/{index}", json=body, headers=headers)
 
 
 async def test_a_lift_visit_worked_step_by_step(api: Api) -> None:
@@ -158,7 +116,7 @@ async def test_photos_are_checked_stripped_and_served_to_signed_in_users(
     wo = lift_visit(api)
     url = f"/api/work-orders/{wo}/photos"
     headers = {**api.auth("tech1"), "Idempotency-Key": "photo-0001"}
-    files = {"file": ("IMG_0001.jpg", jpeg_with_gps(), "image/jpeg")}
+    files = {"file": ("IMG_0001.jpg", camera_jpeg(), "image/jpeg")}
     sent = await api.client.post(url, headers=headers, files=files, data={"caption": "brake"})
     assert sent.status_code == 201, sent.text
     photo = sent.json()
@@ -171,7 +129,7 @@ async def test_photos_are_checked_stripped_and_served_to_signed_in_users(
     stored = Image.open(io.BytesIO(served.content))
     assert stored.size == (640, 480)
     assert not stored.getexif() and GPS_IFD not in stored.getexif()
-    assert b"PhoneMaker" not in served.content and b"Exif" not in served.content
+    assert CAMERA_MAKE.encode() not in served.content and b"Exif" not in served.content
     on_disk = list((tmp_path / "data" / "work-orders").glob("WO-*/*"))
     assert len(on_disk) == 2 and all(b"Exif" not in p.read_bytes() for p in on_disk)
     thumb = await api.get(photo["url"] + "?thumb=true")

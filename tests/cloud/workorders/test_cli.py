@@ -8,16 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from cloud.app import create_app
 from cloud.cli import wo_app
 from cloud.enums import Role
 from cloud.state import AppState
-from cloud.users.service import add_user, issue_token
 from plantroom.ports import free_port
-from tests.cloud.harness import over_http, raise_fault, settings_for
+from tests.cloud.harness import over_http, raise_fault, run_cli, settings_for, signed_up
 
 pytestmark = pytest.mark.integration
 
@@ -40,20 +37,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
     with over_http(app) as (host, port):
         state: AppState = app.state.cloud
         s = Served(f"http://{host}:{port}", state)
-        with state.database().session() as session:
-            for name, role in (("tech1", Role.TECHNICIAN), ("tech2", Role.TECHNICIAN)):
-                user = add_user(session, name, role, now=state.clock())
-                s.tokens[name] = issue_token(session, user, now=state.clock())
+        s.tokens = signed_up(state, {"tech1": Role.TECHNICIAN, "tech2": Role.TECHNICIAN})
         yield s
 
 
 def wo(served: Served, who: str | None, *args: str) -> tuple[int, str]:
-    app = typer.Typer()
-    app.add_typer(wo_app, name="wo")
-    env = {"PLANTROOM_API_URL": served.url}
-    if who:
-        env["PLANTROOM_TOKEN"] = served.tokens[who]
-    result = CliRunner().invoke(app, ["wo", *args], env=env)
+    result = run_cli(wo_app, "wo", served.url, served.tokens[who] if who else None, *args)
     return result.exit_code, result.output
 
 

@@ -13,7 +13,7 @@ from cloud.errors import InvalidInput, NotFound, Unavailable
 from cloud.workorders.filestore import MAX_KEY, DiskStore, S3Store, checked_key, file_store
 from cloud.workorders.photos import clean_image, store
 from plantroom.settings import CloudSettings
-from tests.cloud.workorders.test_checklist_api import jpeg_with_gps
+from tests.cloud.harness import camera_jpeg
 
 
 def test_a_file_is_kept_read_back_and_deleted(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ class ThumbRefused(DiskStore):
 
 
 def test_a_photo_whose_thumbnail_fails_leaves_nothing(tmp_path: Path) -> None:
-    image = clean_image(jpeg_with_gps())
+    image = clean_image(camera_jpeg())
     with pytest.raises(Unavailable, match="refuses thumbnails"):
         store(ThumbRefused(tmp_path), "WO-000007", image)
     assert not list(tmp_path.rglob("*.jpg"))

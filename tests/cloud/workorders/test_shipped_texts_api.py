@@ -19,8 +19,7 @@ from cloud.api.changes import ALARM, WORK_ORDER, in_language
 from cloud.locale import Text
 from cloud.pm.loader import load_plans
 from cloud.workorders.model import WorkOrder
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, serve, settings_for
+from tests.cloud.harness import STAFF, Api, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
