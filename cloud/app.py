@@ -33,6 +33,8 @@ from cloud.api import users as user_routes
 from cloud.api.admission import Admission, AdmissionMiddleware
 from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
+from cloud.cluster.coordinator import Coordinator, Fence
+from cloud.cluster.evaluation import Evaluator, site_client_id
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
@@ -198,29 +200,40 @@ def create_app(
         stack.callback(setattr, state, "maintenance", None)
         if escalator is not None:  # a job raised at a window's end is told at once
             maintenance.on_raised = escalator.ticker.wake
-        if ingest:
-            monitor = rules.monitor(
-                database, site=inventory.site.id, sla=state.sla, provided=points.provided()
-            )
+
+        def consumer_for(site: str, fence: Fence | None = None) -> TelemetryConsumer:
+            monitor = rules.monitor(database, site=site, sla=state.sla, provided=points.provided())
             monitor.maintenance = maintenance.board
+            monitor.fence = fence  # in a cluster: commit only under the site's lease
             if escalator is not None:  # a new job is told at once, not at the next tick
                 monitor.on_raised = escalator.ticker.wake
-            consumer = TelemetryConsumer(
+            return TelemetryConsumer(
                 settings,
                 monitor,
-                client_id=mqtt_client_id,
+                client_id=site_client_id(settings.cloud_client_id, site)
+                if fence
+                else mqtt_client_id,
                 tick_interval=tick_interval,
                 points=points,
                 clock_alarms=EdgeClockAlarms(
                     database, clock=clock, max_skew_s=settings.max_clock_skew_s
                 ),
+                site=site if fence else None,
             )
-            state.consumer = await stack.enter_async_context(consumer)
-            stack.callback(setattr, state, "consumer", None)
+
+        def attach(consumer: TelemetryConsumer | None) -> None:
+            state.consumer = consumer
             rules.attach(consumer)
-            stack.callback(rules.attach, None)
             maintenance.consumer = consumer  # windows are settled in turn with the batches
-            stack.callback(setattr, maintenance, "consumer", None)
+
+        if ingest and settings.cloud_cluster:  # the sites whose leases this process holds
+            sites = [inventory.site.id]
+            coordinator = Coordinator(database, sites, settings, Evaluator(consumer_for, attach))
+            state.cluster = await stack.enter_async_context(coordinator)
+            stack.callback(setattr, state, "cluster", None)
+        elif ingest:
+            attach(await stack.enter_async_context(consumer_for(inventory.site.id)))
+            stack.callback(attach, None)
         await stack.enter_async_context(rules.running())  # reload when the rule files change
         if settings.pm_enabled:  # preventive maintenance falling due
             await stack.enter_async_context(pm_scheduler)
