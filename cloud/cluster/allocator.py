@@ -44,10 +44,12 @@ def plan(view: ClusterView, me: str, *, held: Collection[str], serves: Collectio
             return Plan(release=(max(held),), share=share)
         return Plan(share=share)
     room = share - len(held)
-    free = [
+    free = [  # a lease still naming me that I no longer work under (lost on my clock) too
         lease.site
         for lease in view.leases
-        if lease.site in serves and lease.site not in held and not lease.held(now)
+        if lease.site in serves
+        and lease.site not in held
+        and (not lease.held(now) or lease.holder == me)
     ]
     return Plan(acquire=tuple(sorted(free)[:room]), share=share)
 

@@ -147,8 +147,13 @@ class Coordinator(Runs):
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
+            # a stop does not cut a round short: a lease it acquired is known, and released
+            round_ = asyncio.ensure_future(self._round())
             try:
-                await self._round()
+                await asyncio.shield(round_)
+            except asyncio.CancelledError:
+                await asyncio.gather(round_, return_exceptions=True)
+                raise
             except Exception as exc:
                 self.stats.failures += 1
                 self.stats.failing += 1

@@ -115,3 +115,11 @@ def test_unwatched_sites_are_those_free_for_longer_than_the_ttl() -> None:
         "west": ("b", NOW - timedelta(seconds=16)),  # expired over the ttl ago
     }
     assert unwatched(view(holders, ("a",)), ttl) == ["west"]
+
+
+def test_a_lease_still_naming_me_that_i_stopped_working_under_is_taken_again() -> None:
+    # my work stopped when the lease ran out on my clock (database unreachable), but the
+    # database's clock still has it mine: take it again at once rather than wait for it
+    holders: dict[str, tuple[str | None, datetime]] = {"north": ("a", LATER)}
+    todo = plan(view(holders, ("a",)), "a", held=set(), serves=SITES)
+    assert todo.acquire == SITES
