@@ -179,10 +179,8 @@ class Coordinator(Runs):
                 await self._release(site)
             for site in todo.acquire:
                 await self._acquire(site, view.now)
-            self.stats.unwatched = await self._thread.call(
-                self._watch,
-                [s for s in allocator.unwatched(view, self._ttl) if s not in self._held],
-            )
+            # the cluster as it is after this round's changes: health shows it
+            self.stats.last_view, self.stats.unwatched = await self._thread.call(self._watch)
             self.stats.rounds += 1
             self.stats.failing = 0
 
@@ -305,11 +303,14 @@ class Coordinator(Runs):
 
     # -- sites no one watches ---------------------------------------------------------------
 
-    def _watch(self, unwatched: list[str]) -> list[str]:
-        """Raise `site_unwatched` for each site in `unwatched`, clear it for the others."""
-        subjects = {f"site:{site}": site for site in unwatched}
+    def _watch(self) -> tuple[ClusterView, list[str]]:
+        """The cluster now; `site_unwatched` raised for each site no one has held for over
+        the TTL, cleared for the others."""
         with self._db.session() as session:
             now = leases.db_now(session)
+            view = leases.view(session, now=now)
+            unwatched = allocator.unwatched(view, self._ttl)
+            subjects = {f"site:{site}": site for site in unwatched}
             active = set(system.active_subjects(session, UNWATCHED))
             for subject, site in subjects.items():
                 if subject not in active:
@@ -326,4 +327,4 @@ class Coordinator(Runs):
                 system.clear_system_alarm(
                     session, UNWATCHED, subject, now, note="a cloud process holds its lease"
                 )
-        return unwatched
+        return view, unwatched
