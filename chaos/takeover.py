@@ -41,6 +41,7 @@ import aiomqtt
 import httpx
 from sqlalchemy import create_engine, select
 
+from benchmarks.pages import machine
 from cloud import tables  # noqa: F401  (every table mapped before the audit's queries)
 from cloud.alarms.model import Alarm
 from cloud.cluster.model import SiteLease
@@ -147,7 +148,7 @@ class Load:
                     "points": {"dry_run": dry, "speed": 0 if dry else 1450},
                 }
                 topic = f"plantroom/v1/{self.site}/{BUILDING}/pump/{pump}/telemetry"
-                await mqtt.publish(topic, json.dumps(sample).encode(), qos=1)
+                await mqtt.publish(topic, json.dumps(sample).encode(), qos=1, timeout=10)
                 self.published += 1
             await asyncio.sleep(PERIOD_S)
 
@@ -197,9 +198,14 @@ async def leases_of(api: httpx.AsyncClient, url: str, proc: subprocess.Popen[byt
 
 
 async def until(probe: Any, what: str, within: float, every: float = 0.1) -> Any:
+    """Probe until it answers something true; each probe is bounded too, so a probe that
+    hangs fails the case, naming what it waited for."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        found = await probe()
+        try:
+            found = await asyncio.wait_for(probe(), max(1.0, deadline - time.monotonic()))
+        except TimeoutError:
+            break
         if found:
             return found
         await asyncio.sleep(every)
@@ -351,7 +357,7 @@ def render(result: TakeoverResult, took_s: float) -> str:
         " are tested on the database in tests/cloud/cluster/), and a process that is alive but"
         " cut off from the database (it stops its work when its lease runs out on its own"
         " clock, tested there too).\n\n"
-        "*Re-run: `python -m chaos.takeover --write`.*\n"
+        f"*On: {machine()}. Re-run: `python -m chaos.takeover --write`.*\n"
     )
 
 
