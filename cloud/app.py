@@ -36,6 +36,8 @@ from cloud.api import users as user_routes
 from cloud.api.admission import Admission, AdmissionMiddleware
 from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
+from cloud.cluster.coordinator import Coordinator, Fence
+from cloud.cluster.evaluation import Evaluator, site_client_id
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
@@ -62,7 +64,7 @@ from cloud.users.demo import (
 )
 from cloud.workorders.routing import use_team_defaults
 from cloud.workorders.teamsfile import load_contractors, sync_contractors
-from plantroom.errors import PlantroomError
+from plantroom.errors import ConfigError, PlantroomError
 from plantroom.settings import CloudSettings
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,12 @@ def create_app(
     webhooks, Grafana annotations and InfluxDB events and metrics."""
     sites = Sites.load(settings.inventory)  # one file or a folder: ids unique across sites
     inventory = sites.first  # the default site of what names none
+    if settings.cloud_cluster and len(sites.served) > 1:
+        # one consumer per process serves the API's health, rule reloads and maintenance
+        raise ConfigError(
+            f"PLANTROOM_INVENTORY {settings.inventory}: PLANTROOM_CLOUD_CLUSTER takes one site"
+            f" per inventory for now, {len(sites.served)} were given"
+        )
     points = load_point_check(sites.inventories, settings.profiles_dir)  # a bad profile fails
     timezone = sites.zone_of(inventory.site.id)
     rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
@@ -214,34 +222,48 @@ def create_app(
         stack.callback(setattr, state, "maintenance", None)
         if escalator is not None:  # a job raised at a window's end is told at once
             maintenance.on_raised = escalator.ticker.wake
-        if ingest:
+
+        def consumer_for(site: str, fence: Fence | None = None) -> TelemetryConsumer:
             monitor = rules.monitor(
                 database,
-                site=inventory.site.id,
+                site=site,
                 sla=state.sla,
                 provided=points.provided(),
                 sites=sites.by_building(),
             )
             monitor.maintenance = maintenance.board
+            monitor.fence = fence  # in a cluster: commit only under the site's lease
             if escalator is not None:  # a new job is told at once, not at the next tick
                 monitor.on_raised = escalator.ticker.wake
-            consumer = TelemetryConsumer(
+            return TelemetryConsumer(
                 settings,
                 monitor,
-                client_id=mqtt_client_id,
+                client_id=site_client_id(settings.cloud_client_id, site)
+                if fence
+                else mqtt_client_id,
                 tick_interval=tick_interval,
                 points=points,
                 clock_alarms=EdgeClockAlarms(
                     database, clock=clock, max_skew_s=settings.max_clock_skew_s
                 ),
                 lag_alarms=IntakeAlarms(database, clock=clock),
+                site=site if fence else None,
             )
-            state.consumer = await stack.enter_async_context(consumer)
-            stack.callback(setattr, state, "consumer", None)
+
+        def attach(consumer: TelemetryConsumer | None) -> None:
+            state.consumer = consumer
             rules.attach(consumer)
-            stack.callback(rules.attach, None)
             maintenance.consumer = consumer  # windows are settled in turn with the batches
-            stack.callback(setattr, maintenance, "consumer", None)
+
+        if ingest and settings.cloud_cluster:  # the sites whose leases this process holds
+            coordinator = Coordinator(
+                database, list(sites.served), settings, Evaluator(consumer_for, attach)
+            )
+            state.cluster = await stack.enter_async_context(coordinator)
+            stack.callback(setattr, state, "cluster", None)
+        elif ingest:
+            attach(await stack.enter_async_context(consumer_for(inventory.site.id)))
+            stack.callback(attach, None)
         await stack.enter_async_context(rules.running())  # reload when the rule files change
         if settings.pm_enabled:  # preventive maintenance falling due
             await stack.enter_async_context(pm_scheduler)

@@ -102,8 +102,10 @@ class TelemetryConsumer(Runs):
         points: PointCheck | None = None,
         clock_alarms: EdgeClockAlarms | None = None,
         lag_alarms: IntakeAlarms | None = None,
+        site: str | None = None,
     ) -> None:
         self._settings = settings
+        self._site = site  # only this site's topics (a cluster's lease); None: every site
         self._clock_alarms = clock_alarms
         self.points = points
         self._monitor = monitor
@@ -187,8 +189,15 @@ class TelemetryConsumer(Runs):
         self.intake.open()
         self._runner = asyncio.create_task(self._supervise(), name="cloud-ingest")
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop receiving and process what is queued, then save the rule state; with
+        `drain=False` (a lost lease) drop the queue and save nothing: another process owns the
+        work now."""
         self._stop.set()
+        if self._runner is not None and not drain:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
         if self._runner is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._runner), DRAIN_TIMEOUT_S)
@@ -201,11 +210,12 @@ class TelemetryConsumer(Runs):
                 self._runner.cancel()
                 await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
-        if self._db.running:
+        if self._db.running and drain:
             try:
                 await self._db.call(self._monitor.flush)
             except Exception:
                 log.exception("saving the rule state at shutdown failed")
+        if self._db.running:
             await self._db.stop()
         self.stats.connected = False
 
@@ -240,7 +250,11 @@ class TelemetryConsumer(Runs):
 
     async def _receive_forever(self) -> None:
         receiver = Receiver(
-            self._settings, client_id=self._client_id, persistent=self._persistent, stats=self.stats
+            self._settings,
+            client_id=self._client_id,
+            persistent=self._persistent,
+            stats=self.stats,
+            site=self._site,
         )
         self._receiver = receiver
         await receiver.run(self._accept, self.intake.has_room)

@@ -116,6 +116,9 @@ class Monitor:
         self.on_raised: Callable[[], None] | None = None
         # the maintenance windows: alarms of equipment in one are held (cloud.maintenance)
         self.maintenance: Board | None = None
+        # run first in each transaction that writes: raises when this process may no longer
+        # evaluate the site (a cluster's lease, `cloud.cluster`), so nothing commits
+        self.fence: Callable[[Session], None] | None = None
 
     @property
     def engine(self) -> RuleEngine:
@@ -171,6 +174,7 @@ class Monitor:
         raised = self.stats.raised
         try:
             with self._db.session() as session:
+                self._fenced(session)
                 self._apply(session, items)
                 self.stats.rows_written += self._live.write(session)
                 self._save_state(session, force=False)
@@ -188,7 +192,12 @@ class Monitor:
     def flush(self) -> None:
         """Save every piece of rule state not saved yet (at shutdown)."""
         with self._db.session() as session:
+            self._fenced(session)
             self._save_state(session, force=True)
+
+    def _fenced(self, session: Session) -> None:
+        if self.fence is not None:
+            self.fence(session)
 
     def set_rules(self, rule_set: RuleSet) -> list[Transition]:
         """Use new rules from now on (a reload), in one transaction: alarms of rules that are
@@ -196,6 +205,7 @@ class Monitor:
         old_rules, old_outage = self._engine.rules, self._incidents.policy
         try:
             with self._db.session() as session:
+                self._fenced(session)
                 now = self._clock()
                 transitions = self._engine.set_rules(rule_set.rules, at=now.timestamp())
                 self._incidents.set_rules(rule_set.outage, rule_set.rules)

@@ -9,6 +9,11 @@ reports (read for their time, to measure each agent's clock). A configured clien
 persistent session (`clean_start=False`, a session that does not expire): the broker keeps
 what arrives while the cloud restarts. Without one each start is a new clean session.
 
+In a cluster (`cloud.cluster`) there is one receiver per leased site, subscribed to that
+site's topics only, under the site's own client id and persistent session: whichever process
+holds the lease resumes the session, so what the broker queued for the site while no one held
+it (or while the last holder was dying) is delivered to the next.
+
 At `RECEIVE_MAXIMUM` unacknowledged QoS 1 messages the subscriber stops reading the socket and
 the broker holds the rest. The acknowledgements of the messages handed on in one go are sent
 together, at most `ACK_EVERY` at a time, and always before the consumer waits for room: one
@@ -29,7 +34,13 @@ from plantroom.mqttclient import NEVER_EXPIRES
 from plantroom.mqttwire import Publish
 from plantroom.settings import CloudSettings
 from plantroom.subscriber import AckToken, Subscriber
-from plantroom.topics import EDGE_HEALTH_WILDCARD, STATUS_WILDCARD, TELEMETRY_WILDCARD, shared
+from plantroom.topics import (
+    EDGE_HEALTH_WILDCARD,
+    STATUS_WILDCARD,
+    TELEMETRY_WILDCARD,
+    for_site,
+    shared,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,17 @@ ACK_EVERY = 100
 
 Accept = Callable[[Publish], Awaitable[None]]
 HasRoom = Callable[[], bool]
+
+
+def topic_filters(share_group: str, site: str | None) -> list[str]:
+    """Every site's telemetry (shared in `share_group` if set), statuses and edge health; or,
+    with `site`, that site's alone through plain subscriptions (the site's lease makes its
+    holder the only reader)."""
+    if site is not None:
+        return [
+            for_site(f, site) for f in (TELEMETRY_WILDCARD, STATUS_WILDCARD, EDGE_HEALTH_WILDCARD)
+        ]
+    return [shared(share_group, TELEMETRY_WILDCARD), STATUS_WILDCARD, EDGE_HEALTH_WILDCARD]
 
 
 @dataclass(slots=True)
@@ -65,7 +87,13 @@ class Receiver:
     """One subscription for one run of the consumer; `run(accept)` until cancelled."""
 
     def __init__(
-        self, settings: CloudSettings, *, client_id: str, persistent: bool, stats: IngestStats
+        self,
+        settings: CloudSettings,
+        *,
+        client_id: str,
+        persistent: bool,
+        stats: IngestStats,
+        site: str | None = None,
     ) -> None:
         s = settings
         self._stats = stats
@@ -74,11 +102,7 @@ class Receiver:
         self._subscriber = Subscriber(
             s,
             client_id=client_id,
-            topic_filters=[
-                shared(s.cloud_share_group, TELEMETRY_WILDCARD),
-                STATUS_WILDCARD,
-                EDGE_HEALTH_WILDCARD,
-            ],
+            topic_filters=topic_filters(s.cloud_share_group, site),
             on_message=self._on_message,
             receive_maximum=RECEIVE_MAXIMUM,
             session_expiry_s=NEVER_EXPIRES if persistent else 0,

@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from cloud.cluster.health import ClusterHealth
 from cloud.enums import EquipmentStatus
 from cloud.locale import Text
 from cloud.locale.shipped import shipped, shipped_paragraphs
@@ -266,6 +267,10 @@ class Health(OutModel):
         default_factory=dict,
         description="this API process's admission lanes (`api`, `monitor`): requests in"
         " progress, waiting, served, shed and dropped",
+    )
+    cluster: ClusterHealth | None = Field(
+        default=None,
+        description="with PLANTROOM_CLOUD_CLUSTER: this process's site leases, the cluster's",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloud.clock import Clock
+from cloud.cluster.coordinator import Coordinator
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
@@ -30,6 +31,7 @@ class AppState:
     startup_error: PlantroomError | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     maintenance: MaintenanceRunner | None = None
+    cluster: Coordinator | None = None  # the site leases, when cloud processes share the work
     file_store: FileStore | None = None  # made on first use, from the settings
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from cloud import equipment, siting
 from cloud.alarms import model as alarms
+from cloud.cluster import model as cluster
 from cloud.incidents import model as incidents
 from cloud.maintenance import model as maintenance
 from cloud.notify import model as notify
@@ -27,4 +28,5 @@ MODELS = (
     oncall,
     requests,
     maintenance,
+    cluster,
 )

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plantroom.admissionsettings import AdmissionSettings
+from plantroom.clustersettings import ClusterSettings
 from plantroom.errors import ConfigError
 from plantroom.filesettings import FileSettings
 from plantroom.maintenancesettings import MaintenanceSettings
@@ -204,6 +205,7 @@ class CloudSettings(
     MaintenanceSettings,
     AdmissionSettings,
     FileSettings,
+    ClusterSettings,
 ):
     inventory: Path = Field(
         default=Path("sites/demo.yaml"),

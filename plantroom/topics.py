@@ -50,6 +50,14 @@ def shared(group: str, topic_filter: str) -> str:
     return f"$share/{group}/{topic_filter}" if group else topic_filter
 
 
+def for_site(topic_filter: str, site: str) -> str:
+    """One of the wildcards above narrowed to one site's topics."""
+    head, _, rest = topic_filter.removeprefix(f"{PREFIX}/").partition("/")
+    if head != "+" or not topic_filter.startswith(f"{PREFIX}/"):
+        raise ValueError(f"{topic_filter!r} is not a per-site wildcard")
+    return f"{PREFIX}/{check_segment(site, 'site')}/{rest}"
+
+
 @dataclass(frozen=True, slots=True)
 class EquipmentTopic:
     site: str

@@ -15,6 +15,7 @@ from cloud import registry
 from cloud.alarms import system
 from cloud.alarms.model import Alarm
 from cloud.api.admission import Admission
+from cloud.cluster.health import cluster_health
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
 from cloud.ingest import TelemetryConsumer
@@ -112,8 +113,19 @@ def health(request: Request, state: StateDep) -> JSONResponse:
         intake=_lag(consumer) if consumer else None,
     )
     problems = [] if database else ["the database does not answer"]
-    if not mqtt.connected:
-        problems.append("not connected to the MQTT broker" if consumer else "telemetry intake off")
+    cluster = cluster_health(state.cluster) if state.cluster is not None else None
+    if consumer is not None and not mqtt.connected:
+        problems.append("not connected to the MQTT broker")
+    elif consumer is None and cluster is None:
+        problems.append("telemetry intake off")
+    if cluster is not None:
+        problems += [
+            f"site {site}: no cloud process evaluates its rules" for site in cluster.unwatched
+        ]
+        if cluster.failing:
+            problems.append(
+                f"site leases not renewed {cluster.failing} times: {cluster.last_error}"
+            )
     if consumer is not None:
         limit = consumer.clocks.max_skew_s
         problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
@@ -133,5 +145,6 @@ def health(request: Request, state: StateDep) -> JSONResponse:
         counts=counts,
         system_alarms=system_alarms,
         load=_load(request),
+        cluster=cluster,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database else 503)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from plantroom.topics import (
+    EDGE_HEALTH_WILDCARD,
+    STATUS_WILDCARD,
     TELEMETRY_WILDCARD,
     EquipmentTopic,
     check_segment,
     edge_status,
+    for_site,
     parse_equipment_topic,
     shared,
 )
@@ -56,3 +59,12 @@ def test_an_equipment_topic_segment_is_bounded_and_quoted_short() -> None:
         parse_equipment_topic(f"plantroom/v1/harbour/tower-a/boiler/{long}/telemetry")
     assert len(str(err.value)) < 400
     assert parse_equipment_topic(f"plantroom/v1/harbour/tower-a/pump/{'p' * 64}/telemetry")
+
+
+def test_for_site_narrows_a_wildcard_to_one_site() -> None:
+    assert for_site(TELEMETRY_WILDCARD, "north") == "plantroom/v1/north/+/+/+/telemetry"
+    assert for_site(EDGE_HEALTH_WILDCARD, "north") == "plantroom/v1/north/edge/+/health"
+    with pytest.raises(ValueError, match="not a per-site wildcard"):
+        for_site("plantroom/v1/north/+/+/+/telemetry", "south")
+    with pytest.raises(ValueError, match="site 'a/b'"):
+        for_site(STATUS_WILDCARD, "a/b")

@@ -1,0 +1,67 @@
+"""What `/api/health` tells of the cluster: this process's leases and who holds what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.cluster.coordinator import Coordinator
+
+
+class SiteLeaseHealth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    holder: str | None = Field(description="the process holding it; null when free")
+    epoch: int = Field(description="how many times it has been acquired")
+    expires_at: datetime
+    held: bool = Field(description="held and not expired at the time of the last heartbeat")
+
+
+class ClusterHealth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    process_id: str
+    lease_ttl_s: float
+    sites: list[str] = Field(description="the sites this process holds and evaluates")
+    expires_at: dict[str, datetime] = Field(description="per site held, when its lease expires")
+    members: list[str] = Field(description="the live cloud processes, at the last heartbeat")
+    leases: list[SiteLeaseHealth] = Field(description="every site's lease, at the last heartbeat")
+    unwatched: list[str] = Field(description="sites no process has held for over the lease's life")
+    heartbeat_at: datetime | None = Field(description="the last heartbeat's database time")
+    failures: int = Field(description="heartbeats that failed (database unreachable)")
+    failing: int = Field(description="of them, in a row until now")
+    last_error: str | None
+
+
+def cluster_health(coordinator: Coordinator) -> ClusterHealth:
+    held = coordinator.held()
+    view = coordinator.stats.last_view
+    leases = (
+        []
+        if view is None
+        else [
+            SiteLeaseHealth(
+                site=lease.site,
+                holder=lease.holder,
+                epoch=lease.epoch,
+                expires_at=lease.expires_at,
+                held=lease.held(view.now),
+            )
+            for lease in view.leases
+        ]
+    )
+    return ClusterHealth(
+        process_id=coordinator.process_id,
+        lease_ttl_s=coordinator.ttl_s,
+        sites=sorted(held),
+        expires_at={site: h.expires_at for site, h in sorted(held.items())},
+        members=list(view.members) if view else [],
+        leases=leases,
+        unwatched=list(coordinator.stats.unwatched),
+        heartbeat_at=view.now if view else None,
+        failures=coordinator.stats.failures,
+        failing=coordinator.stats.failing,
+        last_error=coordinator.stats.last_error,
+    )
