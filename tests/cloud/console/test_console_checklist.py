@@ -201,7 +201,7 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
     )
     thumb = page.locator(".thumbs img")
     expect(thumb).to_have_count(1)
-    page.wait_for_function("document.querySelector('.thumbs img').src.startsWith('blob:')")
+    page.wait_for_function("() => document.querySelector('.thumbs img').src.startsWith('blob:')")
 
     page.get_by_label("Add a comment").fill("Brake needs a new lining; ordered.")
     page.get_by_role("button", name="Add comment").click()
