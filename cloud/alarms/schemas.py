@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
+from cloud.alarms.messages import alarm_message, shelved_reason
 from cloud.enums import AlarmState, Severity
-from cloud.schemas import OutModel, ShippedText
+from cloud.schemas import OutModel, reader_of
 from cloud.users.schemas import Username
+
+
+def _in_language(value: str, info: ValidationInfo) -> str:
+    text = reader_of(info)
+    return value if text is None else alarm_message(text, value)
+
+
+AlarmMessage = Annotated[str, AfterValidator(_in_language)]
+"""A rule's alarm message: its title and its points' values in the caller's language."""
+
+
+def _reason_in_language(value: str | None, info: ValidationInfo) -> str | None:
+    text = reader_of(info)
+    return value if text is None or value is None else shelved_reason(text, value)
+
+
+ShelvedReason = Annotated[str | None, AfterValidator(_reason_in_language)]
+"""Why an alarm is shelved: the service's words in the caller's language."""
 
 
 class AlarmOut(OutModel):
@@ -19,7 +38,7 @@ class AlarmOut(OutModel):
     rule_id: str
     severity: Severity
     state: AlarmState
-    message: ShippedText
+    message: AlarmMessage
     last_value: dict[str, Any]
     raised_at: datetime
     last_raised_at: datetime
@@ -31,7 +50,7 @@ class AlarmOut(OutModel):
     shelved_until: datetime | None = Field(
         description="set aside until then (it stays active); past or null: not shelved"
     )
-    shelved_reason: str | None
+    shelved_reason: ShelvedReason
     shelved_by: str | None
 
 

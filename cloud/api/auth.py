@@ -9,11 +9,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.language import reader
 from cloud.api.users import profile_of
 from cloud.deps import AnyUser, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
+from cloud.locale import Text
 from cloud.schemas import ErrorBody
 from cloud.security import verify_nobody, verify_password
+from cloud.sla.sentences import sentence
 from cloud.users.schemas import LoginIn, ProfileOut, RevokedOut, TokenOut, UserRef
 from cloud.users.service import get_user, issue_token, revoke_token, token_ttl
 from cloud.workorders.model import Notification
@@ -82,15 +85,30 @@ def logout(state: StateDep, session: SessionDep, user: AnyUser, token: TokenDep)
     return answer(session, RevokedOut(revoked=int(revoked)))
 
 
+def shown(row: Notification, text: Text) -> NotificationOut:
+    """`row` with its sentence written in `text`'s language from its facts; as stored (in
+    English) when it has none (a row from before they were kept) or they are not what its
+    kind keeps."""
+    out = NotificationOut.model_validate(row)
+    if row.facts is None:
+        return out
+    try:
+        return out.model_copy(update={"message": sentence(row.kind, row.facts, text)})
+    except (KeyError, TypeError, ValueError):
+        return out
+
+
 @router.get("/me/notifications", response_model=NotificationPage)
 def notifications(
+    state: StateDep,
     session: SessionDep,
     user: AnyUser,
     unread: Annotated[bool, Query(description="only those not yet marked read")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> Response:
-    """Dispatches and escalations sent to the caller, newest first."""
+    """Dispatches, escalations and digests sent to the caller, newest first, each in the
+    caller's language."""
     query = select(Notification).where(Notification.user_id == user.id)
     if unread:
         query = query.where(Notification.read_at.is_(None))
@@ -104,10 +122,11 @@ def notifications(
         or 0
     )
     rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
+    text = reader(state, user)
     return answer(
         session,
         NotificationPage(
-            items=[NotificationOut.model_validate(n) for n in rows],
+            items=[shown(n, text) for n in rows],
             total=total,
             unread=unread_count,
             limit=limit,
@@ -133,7 +152,7 @@ def mark_read(
     if row.read_at is None:
         row.read_at = state.clock()
     session.commit()
-    return answer(session, NotificationOut.model_validate(row))
+    return answer(session, shown(row, reader(state, user)))
 
 
 @router.post("/me/notifications/read", response_model=MarkedOut)

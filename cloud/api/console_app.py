@@ -2,6 +2,9 @@
 first asked for) and its service worker at `/sw.js`, which keeps the console's own files
 on the device so that it opens without signal.
 
+The manifest is in the language asked for (`?lang=zh`, as the console links it once it knows
+its language), else the browser's (`Accept-Language`): Chinese for `zh…`, else English.
+
 The service worker is `cloud/console/sw.js` with two constants put before it: `SHELL`,
 the addresses of the console's files, and `VERSION`, a digest of their contents, so that a
 changed console installs a new worker and drops the old copy."""
@@ -15,12 +18,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, Query
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from PIL import Image, ImageDraw
 
 from cloud.errors import NotFound
+from cloud.locale import N_, RECORD, Text, language_of
+from cloud.requests.messages import pick_lang
 
 THEME = "#102a43"  # the header's colour (console.css --brand)
 ACCENT = "#6fdc8c"  # the header's "Live" dot
@@ -30,6 +35,9 @@ SCOPE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
 }
+NAME = N_("Plantroom console")
+SHORT_NAME = "Plantroom"  # a name, the same in every language
+DESCRIPTION = N_("Jobs, alarms and equipment of the building's plant, for technicians.")
 
 
 def shell_paths(console_dir: Path) -> list[str]:
@@ -62,11 +70,14 @@ def service_worker(console_dir: Path) -> bytes:
     return head.encode() + (console_dir / "sw.js").read_bytes()
 
 
-def manifest() -> dict[str, Any]:
+def manifest(text: Text = RECORD) -> dict[str, Any]:
+    """The web app's manifest, its words in `text`'s language."""
     return {
-        "name": "Plantroom console",
-        "short_name": "Plantroom",
-        "description": "Jobs, alarms and equipment of the building's plant, for technicians.",
+        "name": text._(NAME),
+        "short_name": SHORT_NAME,
+        "description": text._(DESCRIPTION),
+        "lang": text.html_lang,
+        "dir": "ltr",
         "start_url": "/#/jobs",
         "scope": "/",
         "display": "standalone",
@@ -110,11 +121,19 @@ def install(app: FastAPI, console_dir: Path, page_headers: dict[str, str]) -> No
             headers={**page_headers, **SCOPE_HEADERS},
         )
 
-    def web_manifest() -> Response:
+    def web_manifest(
+        lang: Annotated[str | None, Query(max_length=35, description="en or zh")] = None,
+        accept_language: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Response:
+        text = Text(language_of(lang or pick_lang(accept_language)), RECORD.zone)
         return Response(
-            json.dumps(manifest()),
+            json.dumps(manifest(text), ensure_ascii=False).encode(),
             media_type="application/manifest+json",
-            headers=SCOPE_HEADERS,
+            headers={
+                **SCOPE_HEADERS,
+                "Content-Language": text.html_lang,
+                "Vary": "Accept-Language",
+            },
         )
 
     def app_icon(size: Annotated[int, PathParam(ge=1, le=1024)]) -> Response:

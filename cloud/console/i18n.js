@@ -35,6 +35,9 @@ document.documentElement.lang = lang;
 // The profile's code of a console language (users.language: "en" or "zh"), and back.
 export const profileCode = (language) => (language === 'zh-CN' ? 'zh' : 'en');
 export const fromProfile = (code) => known(code) ?? 'en';
+// The installed app's name and description in this language too (the page links the
+// manifest without one, which the service answers in the browser's language).
+document.querySelector('link[rel="manifest"]')?.setAttribute('href', `/manifest.webmanifest?lang=${profileCode(lang)}`);
 
 // Keep `language` for this device; true when it was kept (the page may then load again in it).
 export function remember(language) {

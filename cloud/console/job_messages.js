@@ -27,7 +27,20 @@ function messageItem(row) {
     'li',
     { dataset: { status: row.status } },
     h('p', {}, h('strong', {}, row.username ?? t('messages.user', { id: row.user_id })), ' · ', row.channel ?? '—', row.address ? ` ${row.address}` : '', ' ', badge('message', row.status)),
-    h('p', { class: 'meta' }, `${term('message_kind', row.kind)} (${row.stage}) · ${what} `, timeEl(when), row.attempts > 1 ? ` · ${t('messages.tries', { n: row.attempts })}` : null),
+    h('p', { class: 'meta' }, `${t('messages.what', { kind: term('message_kind', row.kind), stage: stageWords(row.stage) })} · ${what} `, timeEl(when), row.attempts > 1 ? ` · ${t('messages.tries', { n: row.attempts })}` : null),
     row.last_error && row.status !== 'sent' && row.status !== 'acknowledged' ? h('p', { class: 'pre note-text' }, row.last_error) : null,
   );
+}
+
+// A message's stage (docs/oncall.md: `dispatch`, `dispatch:2`, `<clock>:<n>`, `digest`, after a
+// reopen `r<n>/…`) in words; one of another shape as the service wrote it.
+function stageWords(stage) {
+  const reopened = /^r(\d+)\/(.+)$/.exec(stage ?? '');
+  if (reopened) return t('messages.stage.reopened', { stage: stageWords(reopened[2]), n: reopened[1] });
+  if (stage === 'dispatch' || stage === 'digest') return t(`messages.stage.${stage}`);
+  const [what, n, more] = String(stage ?? '').split(':');
+  if (more !== undefined || !/^\d+$/.test(n ?? '')) return stage ?? '—';
+  if (what === 'dispatch') return t('messages.stage.dispatch_again', { n });
+  if (['acknowledge', 'on_site', 'complete'].includes(what)) return t('messages.stage.escalation', { n, clock: t(`messages.clock.${what}`) });
+  return stage;
 }

@@ -96,9 +96,17 @@ export class JobView {
       ),
     ];
     this.body.replaceChildren(...parts.filter(Boolean)); // a null child would show as text
-    const step = focusStep === null ? null : this.body.querySelector(`[data-step="${focusStep + 1}"]`) ?? this.body.querySelector(`[data-step="${focusStep}"]`);
-    if (step) step.querySelector('input, button')?.focus();
-    else if (focus) (card.querySelector('.actions button') ?? this.heading).focus();
+    const answered = focusStep === null ? null : this.body.querySelector(`[data-step="${focusStep}"]`);
+    const step = answered && (this.body.querySelector(`[data-step="${focusStep + 1}"]`) ?? answered);
+    // The next step takes the focus where the page is: scrolling to it would move the step
+    // just answered off the screen, with what the answer says (who gave it, out of limits,
+    // its follow-up job); typing or tabbing brings the field into view. The page moves only
+    // as far as shows the answer's last line.
+    if (step) {
+      step.querySelector('input, button')?.focus({ preventScroll: true });
+      const said = [...answered.children].filter((el) => el.offsetHeight > 0).at(-1);
+      said?.scrollIntoView({ block: 'nearest' });
+    } else if (focus) (card.querySelector('.actions button') ?? this.heading).focus();
   }
 
   // The job worked on site: checklist with readings, photos, sign-off, comments.

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.alarms import service as alarms
+from cloud.alarms.messages import IN_MAINTENANCE
 from cloud.alarms.model import Alarm
 from cloud.enums import Role
 from cloud.equipment import Equipment
@@ -254,7 +255,7 @@ def hold(
     )
     alarm.maintenance_id = window.id
     alarm.shelved_until = window.until
-    alarm.shelved_reason = f"in maintenance: {window.reason}"[:500]
+    alarm.shelved_reason = IN_MAINTENANCE.format(reason=window.reason)[:500]
     alarm.shelved_by = window.created_by
     session.flush()
     row = session.get(MaintenanceWindow, window.id)

@@ -14,11 +14,6 @@ from datetime import datetime, timedelta
 from cloud.workorders.model import WorkOrder
 
 CLOCKS = ("acknowledge", "on_site", "complete")
-CLOCK_TEXT = {
-    "acknowledge": "not acknowledged",
-    "on_site": "nobody on site",
-    "complete": "not completed",
-}
 
 
 @dataclass(frozen=True, slots=True)

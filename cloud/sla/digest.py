@@ -10,14 +10,13 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderStatus
+from cloud.locale import RECORD
 from cloud.notify import outbox
 from cloud.oncall.model import Routine
-from cloud.sla import recipients
+from cloud.sla import recipients, sentences
 from cloud.sla.recipients import Recipient
 from cloud.workorders import audit
 from cloud.workorders.model import Notification, WorkOrder
-
-LISTED = 20  # jobs named in one digest message; the rest are counted
 
 
 def _held(now: datetime) -> ColumnElement[bool]:
@@ -42,12 +41,6 @@ def due(session: Session, now: datetime, batch: int) -> list[int]:
         )
         if team_id is not None
     ]
-
-
-def message(jobs: list[WorkOrder]) -> str:
-    lines = [f"{wo.number} ({wo.priority.value}) {wo.building or ''}: {wo.title}" for wo in jobs]
-    more = f"; and {len(jobs) - LISTED} more" if len(jobs) > LISTED else ""
-    return f"Daily digest, {len(jobs)} job(s): " + "; ".join(lines[:LISTED]) + more
 
 
 def send(session: Session, team_id: int, *, now: datetime, batch: int) -> int:
@@ -83,14 +76,16 @@ def send(session: Session, team_id: int, *, now: datetime, batch: int) -> int:
         for r in told:
             by_person.setdefault(r.user.id, (r, []))[1].append(wo)
     for r, held in by_person.values():
+        facts = sentences.digest_facts(held)
         notification = Notification(
             user_id=r.user.id,
             work_order_id=held[0].id,
             at=now,
             kind="digest",
-            message=message(held)[:512],
+            message=sentences.sentence("digest", facts, RECORD)[:512],
             stage=first_stage[held[0].id],
             reason=f"digest: {r.reason}"[:64],
+            facts=facts,
         )
         session.add(notification)
         session.flush()

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,10 +39,11 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
+from cloud.locale import RECORD
 from cloud.notify import outbox
 from cloud.oncall.model import Routine
-from cloud.sla import digest, recipients
-from cloud.sla.clocks import CLOCK_TEXT, Clocks, escalation_step
+from cloud.sla import digest, recipients, sentences
+from cloud.sla.clocks import Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from cloud.sla.recipients import Recipient
 from cloud.users.model import Team, User
@@ -87,13 +89,15 @@ def _notify(
     *,
     kind: str,
     stage: str,
-    message: str,
+    facts: dict[str, Any],
     now: datetime,
     details: dict[str, object],
     contractor: Team | None = None,
 ) -> None:
-    """One audit event, and a notification per person with the stage and their reason; and
-    a message to the `contractor` team's own contact points."""
+    """One audit event, and a notification per person with the stage, their reason and
+    the `facts` its sentence is written from in the reader's language (cloud.sla.sentences);
+    and a message to the `contractor` team's own contact points."""
+    message = sentences.sentence(kind, facts, RECORD)
     if contractor is not None:
         details = {**details, "contractor": contractor.name}
     event = audit.system_event(
@@ -120,17 +124,12 @@ def _notify(
             message=message[:512],
             stage=stage,
             reason=r.reason[:64],
+            facts=facts,
         )
         session.add(notification)
         outbox.enqueue(session, notification)  # and by e-mail, chat, SMS: cloud.notify.outbox
     if contractor is not None:
         outbox.enqueue_team(session, wo, contractor, stage=stage, kind=kind, now=now)
-
-
-def summary(wo: WorkOrder) -> str:
-    where = f" at {wo.location}" if wo.location else ""
-    building = f" in {wo.building}" if wo.building else ""
-    return f"{wo.number} ({wo.priority.value}){building}{where}: {wo.title}"
 
 
 def hold(session: Session, wo: WorkOrder, *, now: datetime) -> datetime | None:
@@ -164,7 +163,7 @@ def dispatch(session: Session, wo: WorkOrder, *, now: datetime) -> list[User]:
         told,
         kind="dispatched",
         stage=stage,
-        message=summary(wo),
+        facts=sentences.dispatched_facts(wo),
         now=now,
         details={},
         contractor=recipients.contractor_told(session, wo),
@@ -209,18 +208,13 @@ def escalate(
     for n in stages:
         stage = sla.escalation[n - 1]
         told = recipients.stage_told(session, wo, stage, n, now)
-        due_text = due.strftime("%Y-%m-%d %H:%M UTC") if due else "its due time"
-        message = (
-            f"{wo.number} ({wo.priority.value}) {CLOCK_TEXT[clock]} by {due_text}: "
-            f"{wo.title} (stage {n}: {stage.value})"
-        )
         _notify(
             session,
             wo,
             told,
             kind="escalated",
             stage=recipients.stage_key(session, wo, f"{clock}:{n}"),
-            message=message,
+            facts=sentences.escalated_facts(wo, clock=clock, due=due, stage=n, level=stage),
             now=now,
             details={"clock": clock, "stage": n, "level": stage.value},
             contractor=recipients.contractor_told(session, wo, stage),

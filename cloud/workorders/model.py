@@ -254,6 +254,10 @@ class Notification(Base):
         String(64), comment="why this person: on call, backup, supervisor, escalation stage 2 …"
     )
     read_at: Mapped[datetime | None]
+    # migration 0020_notetext_notification_facts: what `message` says, for its reader's language
+    facts: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="the job, clock, due time, stage or digest's jobs the message is written from"
+    )
 
     work_order: Mapped[WorkOrder] = relationship()
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the Chinese texts use full-width punctuation)
 """Users, tokens, teams and notifications through the API: who may manage whom, tokens that
 expire and are revoked, teams that route jobs, demo teams."""
 
@@ -12,6 +13,7 @@ from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.demo import ensure_demo_users
 from cloud.users.service import list_teams
+from cloud.workorders.model import Notification
 from tests.cloud.harness import Api, error, serve, settings_for
 
 
@@ -214,6 +216,47 @@ async def test_notifications_inbox(api: Api) -> None:
     api.clock.advance(3 * 60)
     Escalator(api.db, api.state.sla, clock=api.clock).tick()
     assert (await api.post("/api/me/notifications/read", who="tech1")).json() == {"marked": 1}
+
+
+async def test_notifications_read_in_the_callers_language(api: Api) -> None:
+    """A notification is written from its facts in the language of whoever reads it, now;
+    one from before the facts were kept reads as it was stored."""
+    r = await api.client.put("/api/me/language", headers=api.auth("tech1"), json={"language": "zh"})
+    assert r.status_code == 200, r.text
+    api.fault("e1", "elevator.passenger_trapped")
+    Escalator(api.db, api.state.sla, clock=api.clock).tick()
+    note = (await api.get("/api/me/notifications", who="tech1")).json()["items"][0]
+    assert note["message"].startswith("WO-000001（紧急）b2"), note
+    assert "电梯困人" in note["message"] and "emergency" not in note["message"]
+    read = (await api.post(f"/api/me/notifications/{note['id']}/read", who="tech1")).json()
+    assert read["message"] == note["message"]
+    with api.db.sessions() as session:
+        row = session.get(Notification, note["id"])
+        assert row is not None and row.facts is not None
+        stored = row.message  # the record: English
+    assert stored.startswith("WO-000001 (emergency) in b2") and "Passenger trapped" in stored
+
+    api.clock.advance(3 * 60)
+    Escalator(api.db, api.state.sla, clock=api.clock).tick()
+    late = (await api.get("/api/me/notifications", who="tech1")).json()["items"][0]
+    assert late["kind"] == "escalated", late
+    assert "前未接单（第 1 级：" in late["message"], late
+
+    r = await api.client.put("/api/me/language", headers=api.auth("tech1"), json={"language": "en"})
+    assert r.status_code == 200, r.text
+    inbox = (await api.get("/api/me/notifications", who="tech1")).json()["items"]
+    assert inbox[0]["message"].startswith("WO-000001 (emergency) in b2")
+    assert ", not acknowledged by " in inbox[0]["message"]
+    assert inbox[1]["message"].startswith("WO-000001 (emergency) in b2")
+    assert "Passenger trapped in lift" in inbox[1]["message"]
+
+    with api.db.session() as session:  # a row from before the facts were kept
+        row = session.get(Notification, note["id"])
+        assert row is not None
+        row.facts, row.message = None, "as it was written"
+    r = await api.client.put("/api/me/language", headers=api.auth("tech1"), json={"language": "zh"})
+    inbox = (await api.get("/api/me/notifications", who="tech1")).json()["items"]
+    assert inbox[1]["message"] == "as it was written"
 
 
 async def test_demo_teams(api: Api) -> None:

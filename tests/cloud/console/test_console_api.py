@@ -115,6 +115,33 @@ async def test_the_page_is_served_with_a_strict_policy_and_every_module_it_impor
     assert missing.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize(
+    ("params", "headers", "lang", "name"),
+    [
+        ({"lang": "zh"}, {}, "zh-CN", "Plantroom 控制台"),
+        ({"lang": "zh-CN"}, {"Accept-Language": "en"}, "zh-CN", "Plantroom 控制台"),
+        ({}, {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}, "zh-CN", "Plantroom 控制台"),
+        ({"lang": "en"}, {"Accept-Language": "zh-CN"}, "en", "Plantroom console"),
+        ({}, {"Accept-Language": "fr-FR,en;q=0.5"}, "en", "Plantroom console"),
+        ({}, {}, "en", "Plantroom console"),
+    ],
+)
+async def test_the_manifest_is_in_the_language_asked_else_the_browsers(
+    cloud: Cloud, params: dict[str, str], headers: dict[str, str], lang: str, name: str
+) -> None:
+    r = await cloud.client.get("/manifest.webmanifest", params=params, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/manifest+json"
+    )
+    body = r.json()
+    assert (body["lang"], body["name"], r.headers["content-language"]) == (lang, name, lang)
+    assert body["short_name"] == "Plantroom" and body["start_url"] == "/#/jobs"
+    chinese = lang == "zh-CN"
+    assert any("\u4e00" <= c <= "\u9fff" for c in body["description"]) is chinese
+    too_long = await cloud.client.get("/manifest.webmanifest", params={"lang": "x" * 36})
+    assert too_long.status_code == 422
+
+
 async def test_history_says_why_it_is_empty_when_influxdb_cannot_be_reached(
     cloud: Cloud,
 ) -> None:

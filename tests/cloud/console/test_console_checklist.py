@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.cloud.console.browser import (
+    PHONE,
     SMALL_PHONE,
     Stack,
     check_accessible_basics,
@@ -49,8 +50,8 @@ def test_a_technician_works_the_lift_visit_on_a_phone(lift: Stack) -> None:
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
 
-def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
-    errors = page_errors(page)
+def start_the_visit(page: Any, stack: Stack, visit: dict[str, Any]) -> None:
+    """Sign in as tech1, open the visit, acknowledge and start it."""
     page.goto(stack.url + "/")
     page.get_by_label("API token", exact=True).fill(stack.token("tech1"))
     page.get_by_role("button", name="Sign in with token").click()
@@ -61,6 +62,10 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
     page.get_by_role("button", name="Start work").click()
     expect(page.locator(".job .card")).to_contain_text("in progress")
 
+
+def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
+    errors = page_errors(page)
+    start_the_visit(page, stack, visit)
     items = page.locator("ol.steps > li")
     expect(items).to_have_count(len(steps))
     brake_index = next(i for i, s in enumerate(steps) if s["item"].startswith("Brake"))
@@ -111,7 +116,7 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
     )
     thumb = page.locator(".thumbs img")
     expect(thumb).to_have_count(1)
-    page.wait_for_function("document.querySelector('.thumbs img').src.startsWith('blob:')")
+    page.wait_for_function("() => document.querySelector('.thumbs img').src.startsWith('blob:')")
 
     page.get_by_label("Add a comment").fill("Brake needs a new lining; ordered.")
     page.get_by_role("button", name="Add comment").click()
@@ -138,3 +143,71 @@ def work_the_visit(page: Any, stack: Stack, visit: dict[str, Any], steps: list[A
     expect(page.locator(".job .card")).to_contain_text("closed")
     shot(page, "checklist-closed")
     assert errors == []
+
+
+def test_the_job_page_keeps_its_place_when_it_is_drawn_again(lift: Stack) -> None:
+    """A technician at step 7 of the visit stays at step 7 when the page is drawn again:
+    after answering it (the next step takes the focus, below the screen's edge, without
+    moving the page: what the answer says stays in view) and after a live update of the job
+    made by someone else (a supervisor's comment)."""
+    stack = lift
+    visit = raise_lift_visit(stack)
+    steps = visit["checklist"]
+    assert len(steps) >= 8
+    with chromium() as browser:
+        page = new_page(browser, PHONE, scale=2)
+        errors = page_errors(page)
+        start_the_visit(page, stack, visit)
+        keeps_its_place(page, stack, visit, steps)
+        assert errors == []
+
+
+def keeps_its_place(page: Any, stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:
+    items = page.locator("ol.steps > li")
+    seventh = items.nth(6)
+    # the step's answers at the bottom of the screen, as a thumb leaves them: the next step
+    # begins below the screen's edge
+    seventh.locator("fieldset.results").evaluate("(el) => el.scrollIntoView({block: 'end'})")
+    assert (
+        page.evaluate(
+            "document.querySelector('[data-step=\"7\"] input').getBoundingClientRect().top"
+        )
+        > PHONE["height"]
+    )
+
+    def place() -> float:
+        top: float = seventh.evaluate("(el) => el.getBoundingClientRect().top")
+        return top
+
+    at = place()
+    reading = steps[6]["reading"]
+    if reading is not None:
+        seventh.get_by_label(f"Reading ({reading['unit']})").fill(str(reading["min"] or 1))
+    seventh.get_by_role("button", name="Pass").click()
+    expect(items.nth(6).get_by_role("button", name="Pass")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator("#checklist-h")).to_contain_text(f"1 of {len(steps)}")
+    # the buttons just tapped still on the screen, the answer and who gave it below them
+    # (the page moved no further than that); the next step has the focus
+    results = items.nth(6).locator("fieldset.results")
+    assert results.evaluate("(el) => el.getBoundingClientRect().top") >= 0, (at, place())
+    answered = items.nth(6).locator(".meta").last
+    expect(answered).to_contain_text("tech1")
+    assert answered.evaluate("(el) => el.getBoundingClientRect().bottom") <= PHONE["height"] + 1
+    focused = page.evaluate("document.activeElement.closest('[data-step]')?.dataset.step")
+    assert focused == "7"  # the eighth step
+
+    # a live update of the job, with the technician not in a field: drawn again, in place
+    page.evaluate("document.activeElement.blur()")
+    at = place()
+    headers = {"Authorization": f"Bearer {stack.token('super1')}"}
+    posted = httpx.post(
+        f"{stack.url}/api/work-orders/{visit['id']}/comments",
+        headers=headers,
+        json={"text": "Parts for the brake are on their way.", "channel": "api"},
+        timeout=5,
+    )
+    posted.raise_for_status()
+    expect(page.locator(".comment-list")).to_contain_text("Parts for the brake")
+    assert abs(place() - at) < 1, (at, place())

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.cloud.console.browser import (
+    ARTIFACTS,
     SMALL_PHONE,
     WAIT_MS,
     Stack,
@@ -52,6 +53,9 @@ ZH = {
     "active": "未恢复",
     "shelve": "搁置…",
     "dry_run": ("干转保护", "是"),
+    "dry_run_alarm": "水泵干转（干转保护：是）",  # noqa: RUF001 (Chinese punctuation)
+    "first_told": "派单通知（首次通知）",  # noqa: RUF001 (Chinese punctuation)
+    "manifest": "/manifest.webmanifest?lang=zh",
     "run_state": ("运行状态", "运行"),
     "oncall": "当前值班",
     "board": "主管看板",
@@ -77,6 +81,9 @@ EN = {
     "active": "active",
     "shelve": "Shelve…",
     "dry_run": ("dry run", "on"),
+    "dry_run_alarm": "Pump running dry (dry_run=true)",
+    "first_told": "dispatched (first told)",
+    "manifest": "/manifest.webmanifest?lang=en",
     "run_state": ("run state", "running"),
     "oncall": "On call now",
     "board": "Supervisor board",
@@ -161,6 +168,7 @@ def tour(page: Any, stack: Stack, words: dict[str, Any], job: dict[str, Any]) ->
     """The console's pages in one language, as a supervisor sees them."""
     lang = words["lang"]
     expect(page.locator("html")).to_have_attribute("lang", lang)
+    expect(page.locator("link[rel=manifest]")).to_have_attribute("href", words["manifest"])
     nav = page.locator("#nav")
     for text in words["nav"]:
         expect(nav.get_by_role("link", name=text, exact=True)).to_be_visible()
@@ -175,11 +183,21 @@ def tour(page: Any, stack: Stack, words: dict[str, Any], job: dict[str, Any]) ->
     times_at_the_site(page)
     check_page(page, f"i18n-jobs-{lang}")
 
+    wait_for(
+        lambda: stack.api(f"/api/work-orders/{job['id']}/notifications"),
+        "the job's dispatch to the outbox",
+        within=20,
+    )
     card.get_by_role("link", name=job["title"]).click()
     expect(page.get_by_role("heading", name=words["history"], level=2)).to_be_visible()
     expect(page.locator(".timeline li").first).to_contain_text(words["created"])
     times_at_the_site(page)
     check_page(page, f"i18n-job-{lang}")
+    # the messages the job sent: what each was (its stage) in words, on the phone's screen
+    messages = page.locator("section[aria-labelledby='messages-h']")
+    expect(messages.locator("li .meta").first).to_contain_text(words["first_told"])
+    messages.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(ARTIFACTS / f"i18n-job-messages-{lang}.png"))
 
     page.goto(f"{stack.url}/#/equipment/pump-a1")
     values = page.locator("table.values")
@@ -200,6 +218,7 @@ def tour(page: Any, stack: Stack, words: dict[str, Any], job: dict[str, Any]) ->
     alarm = page.locator("li.card").filter(has_text="pump-a1").first
     expect(alarm.locator(".badge.severity-major")).to_have_text(words["major"])
     expect(alarm.locator(".badge.alarm-active")).to_have_text(words["active"])
+    expect(alarm.locator(".card-title")).to_have_text(words["dry_run_alarm"])
     expect(alarm.locator("summary")).to_have_text(words["shelve"])
     times_at_the_site(page)
     check_page(page, f"i18n-alarms-{lang}")

@@ -176,8 +176,8 @@ async def test_routine_jobs_kept_for_the_digest_are_one_message_per_person(tmp_p
         assert told(api) == [("tech3", "digest", "digest", "digest: on call")]
         with api.db.sessions() as session:
             note = session.scalars(select(Notification)).one()
-            assert note.message.startswith("Daily digest, 2 job(s): WO-000001 (normal) b1")
-            assert "WO-000002 (normal) b1" in note.message
+            assert note.message.startswith("Daily digest, 2 job(s): WO-000001 (normal) in b1")
+            assert "WO-000002 (normal) in b1" in note.message
             jobs = session.scalars(select(WorkOrder).order_by(WorkOrder.id)).all()
             assert [wo.dispatched_at for wo in jobs] == [api.clock.now] * 2
 
