@@ -7,9 +7,10 @@ rule of that equipment's kind whether the rule is idle, pending (`for` running),
 clearing (`clear_for` running). `observe`, `set_status` and `tick` return the transitions
 they caused: an alarm to raise or to clear.
 
-History is bounded: a point keeps about `max_history / 2` samples per window, the newest
-sample of a slot replacing the one before it. A counter's fall (a reset) is never replaced,
-so counter deltas stay exact however the samples are thinned.
+History is bounded: a point keeps at most about `max_history / 2` samples per window, the
+newest sample of a slot replacing the one before it, however often the point reports. A
+counter keeps a run of one value as its two ends, and its fall (a reset) is never replaced,
+so counter deltas stay exact however the samples are thinned (see `state.append`).
 
 What must survive a restart — rule timers and history — comes out of `snapshot` and goes
 back in with `restore`; `take_changes` says which equipment changed since it was last asked.

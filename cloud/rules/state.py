@@ -95,13 +95,24 @@ def new_samples(window: Window, max_history: int) -> Samples:
 
 
 def append(samples: Samples, now: float, value: float, window: Window, max_history: int) -> None:
-    """Add a sample to a point's history, the newest of a slot replacing the one before it;
-    a counter's fall (a reset) is never replaced, so counter deltas stay exact."""
+    """Add a sample to a point's history. The newest sample stands in for its slot: it is
+    replaced by the next one while it is less than the window's resolution after the sample
+    before it, so the samples kept are at least a resolution apart and a window holds at
+    most `max_history / 2` of them (+2), however often its point reports.
+
+    A counter's history keeps a run of one value as its first and last sample (the samples
+    between them add nothing to an increase or a rate), and a fall (a reset) is never
+    replaced, nor replaced by a sample whose rise would hide it: counter deltas stay exact."""
     if samples and now < samples[-1][0]:
         return  # older than what is known: history only goes forward
-    if len(samples) >= 2 and now - samples[-2][0] < window.resolution(max_history):
-        last = samples[-1][1]
-        if not window.counter or value >= last:
+    if len(samples) >= 2:
+        (before_at, before), (last_at, last) = samples[-2], samples[-1]
+        close = last_at - before_at < window.resolution(max_history)
+        if window.counter:
+            replace = before == last == value or (close and before <= last <= value)
+        else:
+            replace = close
+        if replace:
             samples.pop()  # replaced (popped, not set: see CounterSamples)
             samples.append((now, value))
             return
