@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.enums import AlarmState, Severity
-from cloud.schemas import OutModel, ShippedText
+from cloud.schemas import COMPOSED, ComposedNote, OutModel, ShippedText
 from cloud.users.schemas import Username
 
 
@@ -85,7 +85,8 @@ class SystemAlarmEventOut(OutModel):
     at: datetime
     action: str
     actor: str
-    note: str | None
+    note_message: dict[str, Any] | None = Field(default=None, description=COMPOSED)
+    note: ComposedNote
     details: dict[str, Any] | None
 
 
