@@ -8,7 +8,7 @@ which `Composed.load(...).render(text)` writes the sentence for a reader:
 
     note = compose(N_("signed off by %(signer)s"), signer="Li Wei")
     note.english                              # signed off by Li Wei
-    note.render(Text("zh", zone))             # 已由 Li Wei 签核
+    note.render(Text("zh", zone))             # 已由 Li Wei 签字确认
 
 A parameter is a text as it is (what a person typed, a name, an id: never translated), a
 number (written the reader's way), a `Label` (a stored value's name, a shipped plan's step:
@@ -27,7 +27,7 @@ from cloud.locale.shipped import shipped
 
 MAX_PARAMS = 12  # parameters of one message
 MAX_DEPTH = 4  # messages within messages
-MAX_CHARS = 4000  # characters of a message id or a text parameter
+MAX_CHARS = 20_000  # characters of a message id or a text parameter (a description's)
 
 MAX_PARAGRAPHS = 16  # composed parts of one description
 AS_IS = "%(text)s"  # the message of a note that is a stored text alone (`labelled`)
@@ -86,7 +86,12 @@ class Composed:
         if not isinstance(params, dict) or len(params) > MAX_PARAMS:
             raise ValueError(f"{where}.{PARAMS}: expected an object of up to {MAX_PARAMS}")
         loaded = {str(k): _load(v, f"{where}.{PARAMS}.{k}", depth) for k, v in params.items()}
-        return cls(message, loaded)
+        composed = cls(message, loaded)
+        try:
+            composed.english  # noqa: B018 - a message its parameters do not fill is refused
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: the parameters do not fit the message ({exc})") from exc
+        return composed
 
 
 Value = str | int | float | Label | Composed

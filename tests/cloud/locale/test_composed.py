@@ -84,7 +84,8 @@ def test_a_note_without_a_message_or_with_a_broken_one_reads_as_stored() -> None
         ({"message": ""}, "message: must not be empty"),
         ({"message": "x", "params": [1]}, "message.params: expected an object of up to 12"),
         ({"message": "x", "params": {"a": [1]}}, "message.params.a: expected a text, a number"),
-        ({"message": "x" * 4001}, "message.message: longer than 4000 characters"),
+        ({"message": "x" * 20_001}, "message.message: longer than 20000 characters"),
+        ({"message": "x %(a)s", "params": {}}, "message: the parameters do not fit the message"),
     ],
 )
 def test_a_bad_stored_message_is_an_error_naming_what_is_wrong(data: object, error: str) -> None:
