@@ -326,11 +326,14 @@ def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
 
 def check_the_history(page: Any) -> None:
     """The job's history in Chinese: the notes the service wrote (the scheduler's reason, each
-    step's answer, the sign-off) as well as those the technician typed."""
+    step's answer, the sign-off) as well as those the technician typed. (The dispatch's note
+    is the notification's sentence, another matter.)"""
     history = page.locator("section[aria-labelledby='history-h']")
     expect(history).to_contain_text(f"已由 {SIGNER} 签字确认")
     expect(history).to_contain_text("保养计划 elevator.routine_maintenance，")
-    notes = history.locator(".note-text").all_text_contents()
+    dispatched = page.locator("strong", has_text=zh("event.dispatched"))
+    notes = history.locator("li").filter(has_not=dispatched).locator(".note-text")
+    notes = notes.all_text_contents()
     english = [n for n in notes if re.search("[A-Za-z]{3,}", n) and not re.search("[一-鿿]", n)]
     assert notes and english == [], notes
     shot(page, "11-history", at=history)

@@ -14,20 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from cloud.api.changes import WORK_ORDER, in_language
 from cloud.locale import Text
 from cloud.sla.escalator import Escalator
-from cloud.workorders.model import WorkOrder
 from tests.cloud.conftest import STAFF
 from tests.cloud.harness import Api, serve, settings_for
 from tests.cloud.maintenance.test_maintenance_api import fault, runner, start
 from tests.cloud.workorders.test_checklist_api import png
+from tests.cloud.workorders.test_shipped_texts_api import PATROL, raise_patrol, read, reads_chinese
 
 pytestmark = pytest.mark.integration
 
-PATROL = "elevator.daily_patrol"
 FAILED = "button 3 stays dark; reported to the contractor"
 ZH = Text("zh", dt.UTC)
 
@@ -36,17 +34,8 @@ ZH = Text("zh", dt.UTC)
 async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     settings = settings_for(tmp_path, database_url=database_url, data_dir=tmp_path / "data")
     async with serve(settings, users=STAFF) as a:
-        answer = await a.client.put(
-            "/api/me/language", headers=a.auth("tech1"), json={"language": "zh"}
-        )
-        assert answer.status_code < 300, answer.text
+        await reads_chinese(a, "tech1")
         yield a
-
-
-async def read(api: Api, url: str, who: str) -> Any:
-    answer = await api.get(url, who)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 async def ok(api: Api, url: str, who: str = "tech1", **kw: Any) -> Any:
@@ -61,20 +50,7 @@ def notes(events: list[dict[str, Any]]) -> dict[str, str]:
 
 
 async def test_a_pm_jobs_trail_reads_in_the_callers_language(api: Api) -> None:
-    scheduler = api.app.state.pm_scheduler
-    scheduler.evaluate()
-    api.clock.advance(days=1)
-    raised = scheduler.evaluate().raised
-    with api.db.sessions() as session:
-        number = session.scalar(
-            select(WorkOrder.number).where(
-                WorkOrder.number.in_(raised),
-                WorkOrder.pm_plan_id == PATROL,
-                WorkOrder.equipment_id == "e1",
-            )
-        )
-    assert number is not None, raised
-    url = f"/api/work-orders/{number}"
+    url = f"/api/work-orders/{raise_patrol(api)}"
     await ok(api, f"{url}/assign", "super1", json={"assignee": "tech1"})
     for action in ("acknowledge", "start"):
         await ok(api, f"{url}/{action}")
