@@ -33,6 +33,7 @@ from cloud.enums import Channel
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
 from cloud.incidents.service import IncidentManager
+from cloud.locale.composed import labelled
 from cloud.maintenance import service as maintenance
 from cloud.maintenance.window import Board
 from cloud.rules.engine import Change, Transition
@@ -109,7 +110,7 @@ def raise_alarm(
         alarm = open_wo.alarm
         if alarms.retrigger(alarm, rule, values, message, now):
             alarm.occurrences += 1
-            system_event(session, open_wo, "fault_recurred", message, at=now)
+            system_event(session, open_wo, "fault_recurred", labelled(message), at=now)
         log.info(
             "%s on %s re-triggered; work order %s still open", rule.id, equipment.id, open_wo.number
         )
@@ -173,7 +174,7 @@ def clear_alarm(
         return None
     wo = queries.open_for_alarm(session, alarm.id)
     if wo is not None:
-        system_event(session, wo, "fault_cleared", message, at=now)
+        system_event(session, wo, "fault_cleared", labelled(message), at=now)
     return alarm
 
 

@@ -107,6 +107,7 @@ class AuditTrail:
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(64), comment="a username, or `system`")
     note: Mapped[str | None] = mapped_column(String(2000))
+    note_message: Mapped[dict[str, Any] | None]  # cloud.locale.composed
     details: Mapped[dict[str, Any] | None]
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 from cloud.cluster.health import ClusterHealth
 from cloud.enums import EquipmentStatus
 from cloud.locale import Text
+from cloud.locale.composed import rendered, rendered_paragraphs
 from cloud.locale.shipped import shipped, shipped_paragraphs
 from plantroom.canonical import CANONICAL
 
@@ -57,13 +58,30 @@ def _shipped_text(value: str | None, info: ValidationInfo) -> str | None:
 
 def _shipped_paragraphs(value: str | None, info: ValidationInfo) -> str | None:
     text = reader_of(info)
-    return value if text is None or value is None else shipped_paragraphs(text, value)
+    if text is None or value is None:
+        return value
+    parts = info.data.get(DESCRIPTION_MESSAGE)
+    if parts is not None:
+        return rendered_paragraphs(value, parts, text)
+    return shipped_paragraphs(text, value)
+
+
+def _composed_note(value: str | None, info: ValidationInfo) -> str | None:
+    return rendered(value, info.data.get(NOTE_MESSAGE), reader_of(info))
 
 
 ShippedText = Annotated[str, AfterValidator(_shipped_text)]
 """A stored text that may be a shipped plan's or rule's: in the caller's language."""
 ShippedParagraphs = Annotated[str | None, AfterValidator(_shipped_paragraphs)]
-"""A stored description whose paragraphs may be shipped texts: in the caller's language."""
+"""A stored description whose paragraphs may be shipped texts: in the caller's language;
+the parts it was composed of (a field `description_message` before it) when it has them."""
+ComposedNote = Annotated[str | None, AfterValidator(_composed_note)]
+"""An audit-trail note: in the caller's language when the service composed it (a field
+`note_message` before it holds its message, `cloud.locale.composed`); as written if not."""
+
+NOTE_MESSAGE = "note_message"
+DESCRIPTION_MESSAGE = "description_message"
+COMPOSED = "the message and parameters the service wrote the text from (cloud.locale.composed)"
 
 
 def examples(*given: dict[str, Any]) -> ConfigDict:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from cloud.alarms.model import SystemAlarm, SystemAlarmEvent
 from cloud.enums import AlarmState, Severity
 from cloud.errors import Conflict, NotFound
+from cloud.locale.composed import Note, stored
 from cloud.users.model import User
 
 log = logging.getLogger(__name__)
@@ -66,16 +67,18 @@ def _event(
     *,
     at: datetime,
     actor: User | None = None,
-    note: str | None = None,
+    note: Note = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    text, message = stored(note)
     alarm.events.append(
         SystemAlarmEvent(
             at=at,
             action=action,
             actor_id=actor.id if actor is not None else None,
             actor=actor.username if actor is not None else SYSTEM_ACTOR,
-            note=note,
+            note=text,
+            note_message=message,
             details=details,
         )
     )
@@ -136,7 +139,7 @@ def clear_system_alarm(
     subject: str,
     now: datetime,
     *,
-    note: str | None = None,
+    note: Note = None,
     details: dict[str, Any] | None = None,
 ) -> SystemAlarm | None:
     """Clear the active alarm `code` on `subject`; None if none was active."""

@@ -51,7 +51,8 @@ def _alarm_state(a: Alarm) -> tuple[Any, ...]:
 
 def in_language(event: str, data: str, text: Text | None) -> str:
     """A message's JSON `data` for a reader of `text`'s language: the shipped plans' and
-    rules' texts of its work order and alarm translated as the API's answers have them."""
+    rules' texts of its work order and alarm, and the notes the service wrote in its events,
+    translated as the API's answers have them."""
     if text is None or text.language == DEFAULT_LANGUAGE or event not in (WORK_ORDER, ALARM):
         return data
     payload = json.loads(data)
@@ -60,6 +61,11 @@ def in_language(event: str, data: str, text: Text | None) -> str:
         if isinstance(payload.get(key), dict):
             shown = model.model_validate(payload[key], context=context)
             payload[key] = shown.model_dump(mode="json")
+    if isinstance(payload.get("events"), list):
+        payload["events"] = [
+            EventOut.model_validate(e, context=context).model_dump(mode="json")
+            for e in payload["events"]
+        ]
     return json.dumps(payload, separators=(",", ":"), default=str)
 
 

@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.language import reader
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.errors import InvalidInput
 from cloud.maintenance import service
 from cloud.maintenance.schemas import EndIn, MaintenanceIn, MaintenanceOut
 from cloud.maintenance.window import Window
-from cloud.schemas import ErrorBody
+from cloud.schemas import READER, ErrorBody
 from cloud.state import AppState
 from cloud.users.sites import check_place
 
@@ -64,7 +65,7 @@ def create_window(
             max_duration=timedelta(days=settings.maintenance_max_days),
             past_skew=timedelta(seconds=settings.maintenance_past_skew_s),
         )
-        out = MaintenanceOut.model_validate(window)
+        out = MaintenanceOut.model_validate(window, context={READER: reader(state, user)})
         view = Window.of(window)
         response = answer(session, out, status.HTTP_201_CREATED)
     _changed(state, view)
@@ -93,12 +94,20 @@ def list_windows(
         building=building,
         limit=limit,
     )
-    return answer(session, [MaintenanceOut.model_validate(r) for r in rows])
+    context = {READER: reader(state, user)}
+    return answer(session, [MaintenanceOut.model_validate(r, context=context) for r in rows])
 
 
 @router.get("/maintenance/{window_id}", response_model=MaintenanceOut)
-def get_window(window_id: WindowId, session: SessionDep, user: CurrentUser) -> Response:
-    return answer(session, MaintenanceOut.model_validate(service.get(session, window_id)))
+def get_window(
+    window_id: WindowId, session: SessionDep, state: StateDep, user: CurrentUser
+) -> Response:
+    """One window with its audit trail; what the service wrote in it in the caller's
+    language."""
+    window = service.get(session, window_id)
+    return answer(
+        session, MaintenanceOut.model_validate(window, context={READER: reader(state, user)})
+    )
 
 
 @router.post("/maintenance/{window_id}/end", response_model=MaintenanceOut)
@@ -115,7 +124,7 @@ def end_window(
         window = service.end_early(
             session, window_id, user=user, now=state.clock(), note=body.note if body else None
         )
-        out = MaintenanceOut.model_validate(window)
+        out = MaintenanceOut.model_validate(window, context={READER: reader(state, user)})
         view = Window.of(window)
         response = answer(session, out)
     _changed(state, view)

@@ -19,7 +19,7 @@ from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, on
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text
 from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
-from cloud.schemas import ErrorBody
+from cloud.schemas import READER, ErrorBody
 
 router = APIRouter(prefix="/system-alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -40,7 +40,7 @@ def shown(model: type[Out], alarm: SystemAlarm, text: Text) -> Out:
     """`alarm` as `model` with its message in `text`'s language; as stored (in English) when
     its code has no written message or its details lack what the message needs (an older
     alarm)."""
-    out = model.model_validate(alarm)
+    out = model.model_validate(alarm, context={READER: text})
     write = MESSAGES.get(alarm.code)
     if write is None or text.language == RECORD.language:
         return out

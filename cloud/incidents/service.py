@@ -33,6 +33,8 @@ from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState, EquipmentStatus, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
+from cloud.locale import N_
+from cloud.locale.composed import Composed, Note, compose, paragraphs
 from cloud.maintenance.model import held_in
 from cloud.rules.engine import Transition
 from cloud.rules.model import OutagePolicy, Rule
@@ -86,13 +88,14 @@ def emergency_job(
     title: str,
     equipment: Equipment | None = None,
     building: str | None = None,
-    description: str,
-    note: str,
+    description: Composed,
+    note: Note,
     checklist: tuple[str, ...],
     now: datetime,
     sla: SlaPolicy,
 ) -> WorkOrder:
     """One of `incident`'s emergency work orders, raised for `rule_id` on `key`."""
+    text, parts = paragraphs(description)
     wo = creation.raise_for_rule(
         session,
         rule_id=rule_id,
@@ -104,10 +107,11 @@ def emergency_job(
         sla=sla,
         equipment=equipment,
         building=building,
-        description=description,
+        description=text,
         note=note,
         checklist=checklist,
     )
+    wo.description_message = parts
     wo.incident_id = incident.id
     return wo
 
@@ -242,12 +246,21 @@ class IncidentManager:
             key=building_key(building),
             title=incident.title,
             building=building,
-            description=(
-                "Many devices of the building stopped reporting at once: a power failure or a "
-                "network outage. Lifts and fire panels have their own emergency checks "
-                f"(incident {incident.id}). Devices lost: {names}."
+            description=compose(
+                N_(
+                    "Many devices of the building stopped reporting at once: a power failure or "
+                    "a network outage. Lifts and fire panels have their own emergency checks "
+                    "(incident %(incident)s). Devices lost: %(names)s."
+                ),
+                incident=str(incident.id),
+                names=names,
             ),
-            note=f"incident {incident.id}: {len(lost)} devices lost ({names})",
+            note=compose(
+                N_("incident %(incident)s: %(count)s devices lost (%(names)s)"),
+                incident=str(incident.id),
+                count=len(lost),
+                names=names,
+            ),
             checklist=INCIDENT_CHECKLIST,
             now=now,
             sla=sla,
@@ -296,15 +309,19 @@ class IncidentManager:
                 session,
                 open_wo,
                 "incident_linked",
-                f"incident {incident.id}: {incident.title}",
+                compose(
+                    N_("incident %(incident)s: %(title)s"),
+                    incident=str(incident.id),
+                    title=incident.title,
+                ),
                 at=now,
             )
             return None
         what = "Lift" if equipment.kind == "elevator" else "Fire panel"
         reason = (
-            "passengers may be trapped between floors"
+            N_("passengers may be trapped between floors")
             if equipment.kind == "elevator"
-            else "it runs on its standby battery"
+            else N_("it runs on its standby battery")
         )
         return emergency_job(
             session,
@@ -313,11 +330,16 @@ class IncidentManager:
             key=equipment.id,
             title=f"{what} check after building outage: {creation.describe_equipment(equipment)}",
             equipment=equipment,
-            description=(
-                f"Building {equipment.building} lost many devices at once (incident "
-                f"{incident.id}): {reason}. Check it first, before the rest of the building."
+            description=compose(
+                N_(
+                    "Building %(building)s lost many devices at once (incident %(incident)s): "
+                    "%(reason)s. Check it first, before the rest of the building."
+                ),
+                building=equipment.building,
+                incident=str(incident.id),
+                reason=compose(reason),
             ),
-            note=f"incident {incident.id}",
+            note=compose(N_("incident %(incident)s"), incident=str(incident.id)),
             checklist=items,
             now=now,
             sla=sla,
@@ -350,7 +372,10 @@ class IncidentManager:
                 session,
                 main,
                 "fault_cleared",
-                f"every device of incident {incident_id} reports again",
+                compose(
+                    N_("every device of incident %(incident)s reports again"),
+                    incident=str(incident_id),
+                ),
                 at=now,
             )
         log.info("incident %d in building %s cleared", incident_id, incident.building)

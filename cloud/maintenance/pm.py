@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput
+from cloud.locale import N_
+from cloud.locale.composed import Label, compose
+from cloud.locale.labels import STATUSES
 from cloud.maintenance.model import MaintenanceWindow
 from cloud.maintenance.service import add_event, create
 from cloud.maintenance.window import MAX_REASON, Window
@@ -95,7 +98,7 @@ def follow_jobs(
         if work_order_id in in_progress:
             continue
         job = session.get(WorkOrder, work_order_id)
-        status = job.status.value if job is not None else "gone"
+        status = STATUSES[job.status] if job is not None else N_("gone")
         # ended_at closes the job's episode, also when the window already ran to its end
         window.ended_at = min(max(now, window.starts_at), window.ends_at)
         window.ended_by = SYSTEM_ACTOR
@@ -104,7 +107,11 @@ def follow_jobs(
             window,
             "ended_early" if window.ended_at < window.ends_at else "ended",
             at=now,
-            note=f"PM job {job.number if job else work_order_id} is {status}",
+            note=compose(
+                N_("PM job %(job)s is %(status)s"),
+                job=job.number if job else str(work_order_id),
+                status=Label(status),
+            ),
         )
         if window.settled_at is None:
             out.ended.append(Window.of(window))

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from cloud.schemas import OutModel, examples
+from cloud.schemas import COMPOSED, ComposedNote, OutModel, examples
 
 
 class MaintenanceIn(BaseModel):
@@ -48,7 +48,8 @@ class MaintenanceEventOut(OutModel):
     at: datetime
     action: str
     actor: str
-    note: str | None
+    note_message: dict[str, Any] | None = Field(default=None, description=COMPOSED)
+    note: ComposedNote
     details: dict[str, Any] | None
 
 

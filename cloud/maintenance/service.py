@@ -19,6 +19,7 @@ from cloud.alarms.model import Alarm
 from cloud.enums import Role
 from cloud.equipment import Equipment
 from cloud.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cloud.locale.composed import Note, labelled, stored
 from cloud.maintenance.model import MaintenanceEvent, MaintenanceWindow, running_at
 from cloud.maintenance.window import Window, check_reason, check_times
 from cloud.rules.engine import Transition
@@ -42,15 +43,17 @@ def add_event(
     *,
     at: datetime,
     actor: User | None = None,
-    note: str | None = None,
+    note: Note = None,
     details: dict[str, Any] | None = None,
 ) -> MaintenanceEvent:
+    text, message = stored(note)
     event = MaintenanceEvent(
         at=at,
         action=action,
         actor_id=actor.id if actor is not None else None,
         actor=actor.username if actor is not None else SYSTEM_ACTOR,
-        note=note[:2000] if note else None,
+        note=text[:2000] if text else None,
+        note_message=message,
         details=details,
     )
     window.events.append(event)
@@ -265,7 +268,7 @@ def hold(
             row,
             "alarm_held",
             at=now,
-            note=transition.message,
+            note=labelled(transition.message),
             details={"alarm_id": alarm.id, "equipment_id": equipment.id, "rule_id": rule.id},
         )
     log.info(

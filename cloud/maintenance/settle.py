@@ -26,6 +26,8 @@ from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState
 from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
+from cloud.locale import N_
+from cloud.locale.composed import compose, labelled
 from cloud.maintenance.model import MaintenanceWindow
 from cloud.maintenance.service import add_event
 from cloud.maintenance.window import Board, Window
@@ -88,7 +90,7 @@ def settle(
             window,
             "settled",
             at=now,
-            note=f"{len(held)} alarm(s) still active at the end",
+            note=compose(N_("%(count)s alarm(s) still active at the end"), count=len(held)),
             details={"alarms": [a.id for a in held]},
         )
         done.windows.append(window.id)
@@ -121,7 +123,11 @@ def _one(
             window,
             "alarm_carried",
             at=now,
-            note=f"still in maintenance: window {other.id} until {other.until.isoformat()}",
+            note=compose(
+                N_("still in maintenance: window %(window)s until %(until)s"),
+                window=str(other.id),
+                until=other.until.isoformat(),
+            ),
             details={"alarm_id": alarm.id, "window_id": other.id},
         )
         done.carried += 1
@@ -158,7 +164,7 @@ def _one(
         window,
         "alarm_released",
         at=now,
-        note=alarm.message,
+        note=labelled(alarm.message),
         details={"alarm_id": alarm.id, "rule_id": alarm.rule_id, "work_order": number},
     )
     log.warning(

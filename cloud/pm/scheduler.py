@@ -28,6 +28,8 @@ from cloud.clock import Clock, as_utc
 from cloud.db import Database
 from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
+from cloud.locale import N_
+from cloud.locale.composed import Composed, Label, compose, paragraphs
 from cloud.pm.model import EffectivePlan
 from cloud.pm.schedule import (
     MeterState,
@@ -209,20 +211,23 @@ class PmScheduler(Ticked):
             run.completed += 1
         self._store_meters(state, meters, now)
         due_on: date | None = None
-        reason = ""
+        reason: Composed | None = None
         by_calendar = calendar_fires(plan, state.next_due, now, self.zone_of(target.building))
         if by_calendar and state.next_due is not None:
             due_on = state.next_due
-            reason = f"due {due_on.isoformat()} by the calendar"
+            reason = compose(N_("due %(day)s by the calendar"), day=due_on.isoformat())
         else:
             used = meter_due(plan, meters)
             if used is not None and meter is not None:
                 due_on = self._today(now, target.building)
                 point, amount = used
-                reason = (
-                    f"{point} reached {amount:g} since the last service (every {meter.every:g})"
+                reason = compose(
+                    N_("%(point)s reached %(amount)s since the last service (every %(every)s)"),
+                    point=point,
+                    amount=amount,
+                    every=meter.every,
                 )
-        if due_on is None or due_on == state.last_due:
+        if due_on is None or reason is None or due_on == state.last_due:
             return
         wo = self._raise(session, plan, target, due_on, reason, now)
         state.open_work_order_id = wo.id
@@ -293,7 +298,7 @@ class PmScheduler(Ticked):
         plan: EffectivePlan,
         target: _Target,
         due_on: date,
-        reason: str,
+        reason: Composed,
         now: datetime,
     ) -> WorkOrder:
         key = pm_key(plan.id, target.key, due_on)
@@ -302,8 +307,9 @@ class PmScheduler(Ticked):
             if target.equipment is not None
             else f"building {target.building}"
         )
-        description = "\n\n".join(
-            part for part in (plan.plan.description, f"Preventive maintenance, {reason}.") if part
+        description, parts = paragraphs(
+            Label(plan.plan.description) if plan.plan.description else None,
+            compose(N_("Preventive maintenance, %(reason)s."), reason=reason),
         )
         try:
             with session.begin_nested():
@@ -319,11 +325,12 @@ class PmScheduler(Ticked):
                     equipment=target.equipment,
                     building=target.building,
                     description=description,
-                    note=f"PM plan {plan.id}, {reason}",
+                    note=compose(N_("PM plan %(plan)s, %(reason)s"), plan=plan.id, reason=reason),
                     checklist=[step.entry() for step in plan.plan.checklist],
                     team=self._team(session, plan),
                 )
                 wo.sign_off_required = plan.plan.sign_off == "required" or wo.sign_off_required
+                wo.description_message = parts
                 wo.pm_plan_id = plan.id
                 wo.pm_due_on = due_on
                 wo.pm_key = key
@@ -357,7 +364,7 @@ class PmScheduler(Ticked):
             plan.id,
             target.key,
             wo.number,
-            reason,
+            reason.english,
             due_on.isoformat(),
         )
         return wo

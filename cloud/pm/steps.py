@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 from cloud.errors import InvalidInput
+from cloud.locale import N_
+from cloud.locale.composed import Composed, Label, compose
 
 READING_BOUND = 1e12  # no reading of a building service comes near this, in any unit
 
@@ -96,15 +98,18 @@ class Reading(BaseModel):
             self.max is not None and value > self.max
         )
 
-    def limits_text(self) -> str:
-        """The limits in words: `0.1 to 0.7 mm`, `≥ 0.5 MΩ`, `≤ 10 mm`, or the unit alone."""
+    def limits(self) -> Composed:
+        """The limits in words, for a reader of any language: `0.1 to 0.7 mm`, `≥ 0.5 MΩ`,
+        `≤ 10 mm`, or the unit alone."""
+        unit = Label(self.unit)
         if self.min is not None and self.max is not None:
-            return f"{self.min:g} to {self.max:g} {self.unit}"
+            shape = N_("%(min)s to %(max)s %(unit)s")
+            return compose(shape, min=self.min, max=self.max, unit=unit)
         if self.min is not None:
-            return f"≥ {self.min:g} {self.unit}"
+            return compose(N_("≥ %(min)s %(unit)s"), min=self.min, unit=unit)
         if self.max is not None:
-            return f"≤ {self.max:g} {self.unit}"
-        return self.unit
+            return compose(N_("≤ %(max)s %(unit)s"), max=self.max, unit=unit)
+        return compose(N_("%(unit)s"), unit=unit)
 
 
 def _step(value: Any) -> Any:

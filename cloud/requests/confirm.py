@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderStatus
 from cloud.errors import Conflict, NotFound
+from cloud.locale import N_
+from cloud.locale.composed import compose
 from cloud.requests.config import DeskConfig
 from cloud.requests.model import CONFIRMED, NOT_FIXED, UNCONFIRMED, RepairRequest
 from cloud.requests.updates import BATCH, sync
@@ -69,7 +71,7 @@ def answer(
                 session,
                 wo,
                 now=now,
-                note="the reporter confirmed the fix",
+                note=compose(N_("the reporter confirmed the fix")),
                 details={"confirmation": CONFIRMED, **mark},
             )
     else:
@@ -81,7 +83,7 @@ def answer(
                 alarm=None,
                 now=now,
                 sla=sla,
-                note="the reporter says it is not fixed",
+                note=compose(N_("the reporter says it is not fixed")),
                 details={"confirmation": NOT_FIXED, **mark},
             )
     session.flush()
@@ -113,7 +115,10 @@ def close_unanswered(session: Session, config: DeskConfig, *, now: datetime) -> 
                 session,
                 wo,
                 now=now,
-                note=f"closed unconfirmed: no answer from the reporter within {hours:g} h",
+                note=compose(
+                    N_("closed unconfirmed: no answer from the reporter within %(hours)s h"),
+                    hours=hours,
+                ),
                 details={"confirmation": UNCONFIRMED},
             )
             closed += 1

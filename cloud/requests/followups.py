@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import Channel, Role, WorkOrderStatus
 from cloud.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cloud.locale import N_
+from cloud.locale.composed import compose
 from cloud.requests.model import FollowUp
 from cloud.users.model import User
 from cloud.users.sites import access_of, of_sites
@@ -96,7 +98,7 @@ def record(
     follow_up.comment = (comment or "").strip() or None
     follow_up.caller = user
     follow_up.recorded_at = now
-    if reached:
+    if reached and satisfaction is not None:  # one goes with the other (checked above)
         wo = load_for_change(session, follow_up.work_order_id)
         wo.follow_up = True
         wo.follow_up_at = now
@@ -107,8 +109,13 @@ def record(
             action="follow_up",
             actor=user,
             channel=Channel.API,
-            note=f"satisfaction {satisfaction}/5"
-            + (f": {follow_up.comment}" if follow_up.comment else ""),
+            note=compose(
+                N_("satisfaction %(score)s/5: %(comment)s"),
+                score=satisfaction,
+                comment=follow_up.comment,
+            )
+            if follow_up.comment
+            else compose(N_("satisfaction %(score)s/5"), score=satisfaction),
             details={"satisfaction": satisfaction},
         )
     session.flush()

@@ -24,6 +24,8 @@ from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState, Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
+from cloud.locale import N_
+from cloud.locale.composed import compose
 from cloud.requests.config import DeskConfig
 from cloud.requests.messages import LANGS
 from cloud.requests.model import RepairRequest
@@ -171,7 +173,11 @@ def _new_job(
     first_line = request.what.splitlines()[0][:120]
     subject = describe_equipment(equipment) if equipment is not None else request.place
     title = f"{request.category}: {first_line}" + (f" ({subject})" if subject else "")
-    how = "call logged by the service desk" if user is not None else "public report"
+    how = (
+        N_("call logged by the service desk (%(category)s)")
+        if user is not None
+        else N_("public report (%(category)s)")
+    )
     wo = create_work_order(
         session,
         title=title,
@@ -184,7 +190,7 @@ def _new_job(
         building=request.building,
         description=request.what,
         created_by=user,
-        note=f"{how} ({request.category})",
+        note=compose(how, category=request.category),
         location=request.place,
     )
     if wo.team is None:
@@ -257,7 +263,7 @@ def submit(
             session,
             wo,
             "reported",
-            f"another report of this problem ({count} reports)",
+            compose(N_("another report of this problem (%(count)s reports)"), count=count),
             at=now,
             details={"reporters": count, "source": request.source, "category": category},
         )

@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import WorkOrderStatus
-from cloud.locale import RECORD
+from cloud.locale import N_, RECORD
+from cloud.locale.composed import compose
 from cloud.notify import outbox
 from cloud.oncall.model import Routine
 from cloud.sla import recipients, sentences
@@ -62,7 +63,7 @@ def send(session: Session, team_id: int, *, now: datetime, batch: int) -> int:
             session,
             wo,
             "dispatched",
-            "told in the daily digest",
+            compose(N_("told in the daily digest")),
             at=now,
             details={
                 "digest": True,

@@ -39,7 +39,8 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
-from cloud.locale import RECORD
+from cloud.locale import N_, RECORD
+from cloud.locale.composed import compose
 from cloud.notify import outbox
 from cloud.oncall.model import Routine
 from cloud.sla import digest, recipients, sentences
@@ -140,12 +141,16 @@ def hold(session: Session, wo: WorkOrder, *, now: datetime) -> datetime | None:
         return None
     until, routine = found
     if (wo.held_until, wo.held_for) != (until, routine.value):
-        what = "the daily digest" if routine is Routine.DIGEST else "working hours"
+        what = (
+            N_("held for the daily digest: told at %(at)s")
+            if routine is Routine.DIGEST
+            else N_("held for working hours: told at %(at)s")
+        )
         audit.system_event(
             session,
             wo,
             "held",
-            f"held for {what}: told at {until.strftime('%Y-%m-%d %H:%M UTC')}",
+            compose(what, at=until.strftime("%Y-%m-%d %H:%M UTC")),
             at=now,
             details={"until": until.isoformat(), "for": routine.value},
         )
@@ -360,7 +365,9 @@ class Escalator(Ticked):
             session,
             wo,
             now=now,
-            note=f"verified: the fault stayed cleared for {minutes:g} min",
+            note=compose(
+                N_("verified: the fault stayed cleared for %(minutes)s min"), minutes=minutes
+            ),
         )
         log.info("%s closed: fix verified by telemetry", wo.number)
         return True

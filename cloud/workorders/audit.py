@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import Channel, WorkOrderStatus
 from cloud.errors import CloudError, Conflict
+from cloud.locale.composed import Note, stored
 from cloud.users.model import User
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
 from cloud.workorders.rules import SYSTEM_ACTOR
@@ -29,9 +30,10 @@ def add_event(
     channel: Channel,
     from_status: WorkOrderStatus | None = None,
     to_status: WorkOrderStatus | None = None,
-    note: str | None = None,
+    note: Note = None,
     details: dict[str, Any] | None = None,
 ) -> WorkOrderEvent:
+    text, message = stored(note)
     event = WorkOrderEvent(
         at=at,
         actor_id=actor.id if actor is not None else None,
@@ -40,7 +42,8 @@ def add_event(
         from_status=from_status,
         to_status=to_status,
         channel=channel,
-        note=note,
+        note=text,
+        note_message=message,
         details=details,
         action_id=session.info.pop(ACTION_ID, None),
     )
@@ -90,7 +93,7 @@ def system_event(
     session: Session,
     wo: WorkOrder,
     action: str,
-    note: str,
+    note: Note,
     *,
     at: datetime,
     details: dict[str, Any] | None = None,
@@ -117,7 +120,7 @@ def record_change(
     actor: User | None,
     channel: Channel,
     to: WorkOrderStatus | None = None,
-    note: str | None = None,
+    note: Note = None,
     details: dict[str, Any] | None = None,
 ) -> WorkOrderEvent:
     """Stamp the job as changed at `at` and add the change's event; with `to`, the job moves

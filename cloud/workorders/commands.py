@@ -20,6 +20,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.enums import FINISHED, AlarmState, Channel, Role, WorkOrderKind
 from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.locale import N_
+from cloud.locale.composed import Note, compose
 from cloud.sla import SlaPolicy, load_sla
 from cloud.users.model import User
 from cloud.users.service import get_user
@@ -72,7 +74,7 @@ class _Change:
         self,
         action: str,
         *,
-        note: str | None = None,
+        note: Note = None,
         details: dict[str, Any] | None = None,
         to: S | None = None,
     ) -> WorkOrderEvent:
@@ -118,7 +120,7 @@ def close_verified(
     wo: WorkOrder,
     *,
     now: datetime,
-    note: str,
+    note: Note,
     actor: User | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
@@ -179,7 +181,7 @@ def act(
         outsider = user.role is Role.CONTRACTOR
         if action is Action.RESOLVE and wo.kind is WorkOrderKind.PM and not outsider:
             # what a contractor did is verified and closed by the in-house supervisor
-            close_verified(session, wo, now=now, note="checklist done")
+            close_verified(session, wo, now=now, note=compose(N_("checklist done")))
     return wo
 
 
@@ -251,10 +253,18 @@ def assign(
         wo.assignee = to
         if wo.status is S.OPEN:
             wo.dispatched_at = None  # the ticker sends it to the new assignee
-        was = f" (was {previous.username})" if previous is not None else ""
+        assigned = (
+            compose(N_("assigned to %(user)s"), user=to.username)
+            if previous is None
+            else compose(
+                N_("assigned to %(user)s (was %(previous)s)"),
+                user=to.username,
+                previous=previous.username,
+            )
+        )
         change.record(
             "assign",
-            note=note or f"assigned to {to.username}{was}",
+            note=note or assigned,
             details={"assignee": to.username, "previous": previous.username if previous else None},
         )
     return wo

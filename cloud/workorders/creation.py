@@ -16,6 +16,8 @@ from cloud.assets.kinds import routing_kind
 from cloud.enums import Channel, Priority, WorkOrderKind
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
+from cloud.locale import N_
+from cloud.locale.composed import Composed, Label, Note, compose, labelled, paragraphs
 from cloud.orm import Counter
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
@@ -69,7 +71,7 @@ def _new(
     sla: SlaPolicy,
     created_by: User | None,
     channel: Channel,
-    note: str | None,
+    note: Note,
     location: str | None = None,
     team: Team | None = None,
 ) -> WorkOrder:
@@ -128,7 +130,7 @@ def create_work_order(
     building: str | None = None,
     description: str | None = None,
     created_by: User | None = None,
-    note: str | None = None,
+    note: Note = None,
     location: str | None = None,
     team: Team | None = None,
 ) -> WorkOrder:
@@ -166,8 +168,8 @@ def raise_for_rule(
     sla: SlaPolicy,
     equipment: Equipment | None = None,
     building: str | None = None,
-    description: str,
-    note: str,
+    description: str | None,
+    note: Note,
     checklist: Iterable[str | dict[str, Any]] = (),
     team: Team | None = None,
 ) -> WorkOrder:
@@ -202,6 +204,16 @@ def describe_equipment(equipment: Equipment) -> str:
     return f"{equipment.name} ({equipment.id})" if equipment.name else equipment.id
 
 
+def place(equipment: Equipment) -> Composed:
+    """Where `equipment` is: its building, floor and zone, as far as they are known."""
+    where = compose(N_("building %(building)s"), building=equipment.building)
+    if equipment.floor:
+        where = compose(N_("%(place)s, floor %(floor)s"), place=where, floor=equipment.floor)
+    if equipment.zone:
+        where = compose(N_("%(place)s, zone %(zone)s"), place=where, zone=equipment.zone)
+    return where
+
+
 def reopen(
     session: Session,
     wo: WorkOrder,
@@ -209,7 +221,7 @@ def reopen(
     alarm: Alarm | None,
     now: datetime,
     sla: SlaPolicy,
-    note: str,
+    note: Note,
     details: dict[str, Any] | None = None,
 ) -> WorkOrder:
     """The fault came back soon after its fix (`alarm`), or its reporter says it is not fixed
@@ -258,17 +270,11 @@ def raise_fault(
     new one being raised."""
     fixed = queries.recent_fix(session, equipment.id, rule.id, now=now, sla=sla)
     if fixed is not None:
-        return reopen(session, fixed, alarm=alarm, now=now, sla=sla, note=alarm.message)
-    where = ", ".join(
-        part
-        for part in (
-            f"building {equipment.building}",
-            f"floor {equipment.floor}" if equipment.floor else None,
-            f"zone {equipment.zone}" if equipment.zone else None,
-        )
-        if part
+        return reopen(session, fixed, alarm=alarm, now=now, sla=sla, note=labelled(alarm.message))
+    description, parts = paragraphs(
+        Label(rule.description) if rule.description else None,
+        compose(N_("Location: %(place)s."), place=place(equipment)),
     )
-    description = "\n\n".join(p for p in (rule.description, f"Location: {where}.") if p)
     wo = _new(
         session,
         title=f"{rule.title}: {describe_equipment(equipment)}",
@@ -281,8 +287,9 @@ def raise_fault(
         sla=sla,
         created_by=None,
         channel=Channel.SYSTEM,
-        note=alarm.message,
+        note=labelled(alarm.message),
     )
+    wo.description_message = parts
     wo.alarm = alarm
     wo.rule_id = rule.id
     wo.open_key = fault_key(equipment.id, rule.id)

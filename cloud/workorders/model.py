@@ -52,6 +52,10 @@ class WorkOrder(Base):
     number: Mapped[str] = mapped_column(String(16), unique=True)
     title: Mapped[str] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
+    description_message: Mapped[list[Any] | None] = mapped_column(
+        JSON,
+        comment="the paragraph of the description the service composed: message and parameters",
+    )
     kind: Mapped[WorkOrderKind]
     equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), index=True)
     building: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -175,6 +179,9 @@ class WorkOrderEvent(Base):
     to_status: Mapped[WorkOrderStatus | None]
     channel: Mapped[Channel]
     note: Mapped[str | None] = mapped_column(Text)
+    note_message: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="the note's message and parameters, when the service composed it"
+    )
     details: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="structured facts of the change, e.g. an escalation's recipients"
     )

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import Channel
 from cloud.errors import Forbidden, InvalidInput, TooLarge, Unavailable
+from cloud.locale import N_
+from cloud.locale.composed import compose
 from cloud.users.model import User
 from cloud.workorders.commands import _opening
 from cloud.workorders.filestore import FileStore
@@ -147,7 +149,12 @@ def add_photo(
         )
         change.record(
             PHOTO,
-            note=caption or f"photo {image.width} x {image.height}",
+            note=caption
+            or compose(
+                N_("photo %(width)s x %(height)s"),
+                width=str(image.width),
+                height=str(image.height),
+            ),
             details={"photo": photo.id, "step": step, "sha256": photo.sha256},
         )
     return photo
@@ -231,7 +238,11 @@ def sign_off(
         wo.signed_at = now
         change.record(
             "sign_off",
-            note=f"signed off by {signer}" + (f" (was {previous})" if previous else ""),
+            note=compose(
+                N_("signed off by %(signer)s (was %(previous)s)"), signer=signer, previous=previous
+            )
+            if previous
+            else compose(N_("signed off by %(signer)s"), signer=signer),
             details={"signer": signer, "photo": photo.id},
         )
     return wo

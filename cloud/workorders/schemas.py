@@ -23,7 +23,9 @@ from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.locale.shipped import shipped
 from cloud.schemas import (
     CHANNEL_DESCRIPTION,
+    COMPOSED,
     ChannelIn,
+    ComposedNote,
     OutModel,
     ShippedParagraphs,
     ShippedText,
@@ -71,6 +73,7 @@ class WorkOrderOut(OutModel):
     id: int
     number: str
     title: ShippedText
+    description_message: list[Any] | None = Field(default=None, description=COMPOSED)
     description: ShippedParagraphs
     kind: WorkOrderKind
     equipment_id: str | None
@@ -125,7 +128,8 @@ class EventOut(OutModel):
     from_status: WorkOrderStatus | None
     to_status: WorkOrderStatus | None
     channel: Channel
-    note: str | None
+    note_message: dict[str, Any] | None = Field(default=None, description=COMPOSED)
+    note: ComposedNote
 
 
 class AuditEventOut(EventOut):

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import Channel, Priority, WorkOrderKind
 from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.locale import N_
+from cloud.locale.composed import Composed, Label, compose, labelled, paragraphs
 from cloud.pm.steps import Reading
 from cloud.sla import SlaPolicy
 from cloud.users.model import User
@@ -70,7 +72,7 @@ def check_item(
         label = str(entry.get("item") or entry.get("text") or f"item {index}")
         change.record(
             "check" if done else "uncheck",
-            note=note or label,
+            note=note or labelled(label),
             details={"index": index, "item": label, "done": done},
         )
     return wo
@@ -80,6 +82,14 @@ class StepResult(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NOT_APPLICABLE = "na"
+
+
+# each answer as the trail writes it
+RESULTS = {
+    StepResult.PASS: N_("pass"),
+    StepResult.FAIL: N_("fail"),
+    StepResult.NOT_APPLICABLE: N_("not applicable"),
+}
 
 
 def reading_of(entry: dict[str, Any]) -> Reading | None:
@@ -149,7 +159,11 @@ def record_step(
                 entry["follow_up_job"] = child.number
                 change.record(
                     "follow_up_raised",
-                    note=f"{child.number} raised: {entry['item']} out of limits",
+                    note=compose(
+                        N_("%(job)s raised: %(item)s out of limits"),
+                        job=child.number,
+                        item=Label(str(entry["item"])),
+                    ),
                     details={"step": position, "work_order": child.number},
                 )
         items[position] = entry
@@ -157,14 +171,25 @@ def record_step(
     return wo
 
 
-def _summary(position: int, entry: dict[str, Any]) -> str:
+def _summary(position: int, entry: dict[str, Any]) -> Composed:
     """The step's answer in words, for the audit trail."""
-    text = f"{position + 1}. {entry['item']}: {entry['result']}"
+    reading: Composed | str = ""
     if entry.get("value") is not None:
-        text += f", {entry['value']:g} {entry['unit']}"
-        if entry.get("out_of_limits"):
-            text += " (out of limits)"
-    return text + (f". {entry['note']}" if entry.get("note") else "")
+        shape = (
+            N_(", %(value)s %(unit)s (out of limits)")
+            if entry.get("out_of_limits")
+            else N_(", %(value)s %(unit)s")
+        )
+        reading = compose(shape, value=entry["value"], unit=Label(str(entry["unit"])))
+    note = compose(N_(". %(note)s"), note=entry["note"]) if entry.get("note") else ""
+    return compose(
+        N_("%(position)s. %(item)s: %(result)s%(reading)s%(note)s"),
+        position=position + 1,
+        item=Label(str(entry["item"])),
+        result=Label(RESULTS[StepResult(entry["result"])]),
+        reading=reading,
+        note=note,
+    )
 
 
 def _follow_up_job(
@@ -178,7 +203,22 @@ def _follow_up_job(
     channel: Channel,
 ) -> WorkOrder:
     where = parent.equipment_id or parent.building or parent.number
-    value = f"{entry['value']:g} {reading.unit}"
+    item, unit = Label(str(entry["item"])), Label(reading.unit)
+    description, parts = paragraphs(
+        compose(
+            N_(
+                "Raised from %(job)s (%(title)s): %(item)s read %(value)s %(unit)s; "
+                "limits %(limits)s."
+            ),
+            job=parent.number,
+            title=Label(parent.title),
+            item=item,
+            value=entry["value"],
+            unit=unit,
+            limits=reading.limits(),
+        ),
+        compose(N_("Note: %(note)s"), note=entry["note"]) if entry.get("note") else None,
+    )
     child = creation.create_work_order(
         session,
         title=f"{entry['item']} out of limits: {where}",
@@ -189,14 +229,17 @@ def _follow_up_job(
         channel=channel,
         equipment=parent.equipment,
         building=parent.building,
-        description=(
-            f"Raised from {parent.number} ({parent.title}): {entry['item']} read {value}; "
-            f"limits {reading.limits_text()}."
-            + (f"\n\nNote: {entry['note']}" if entry.get("note") else "")
-        ),
+        description=description,
         created_by=user,
-        note=f"follow-up of {parent.number}: {entry['item']} read {value}",
+        note=compose(
+            N_("follow-up of %(job)s: %(item)s read %(value)s %(unit)s"),
+            job=parent.number,
+            item=item,
+            value=entry["value"],
+            unit=unit,
+        ),
     )
+    child.description_message = parts
     child.parent = parent
     session.flush()  # its number is taken now, for the parent's record
     return child

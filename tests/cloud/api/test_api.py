@@ -173,6 +173,7 @@ async def test_acknowledge_takes_ownership_with_an_audit_event(api: Api) -> None
         "from_status": "open",
         "to_status": "acknowledged",
         "channel": "console",
+        "note_message": None,  # a person's note: no message of the service's
         "note": "on my way",
     }
     # by number too, and the same detail on GET

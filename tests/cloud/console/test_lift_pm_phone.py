@@ -154,6 +154,7 @@ def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
         work_online(page, stack, visit, steps)
         work_offline(page, context, steps)
         sign_and_resolve(page, visit)
+        check_the_history(page)
         assert errors == []
     check_the_record(stack, visit, steps)
 
@@ -311,6 +312,21 @@ def sign_and_resolve(page: Any, visit: dict[str, Any]) -> None:
     assert untranslated(page) == []
     shot(page, "09-closed", at=page.get_by_role("heading", level=1))
     shot(page, "10-closed-whole-page", whole=True)
+
+
+def check_the_history(page: Any) -> None:
+    """The job's history in Chinese: the notes the service wrote (the scheduler's reason, each
+    step's answer, the sign-off) as well as those the technician typed. (The dispatch's note
+    is the notification's sentence, another matter.)"""
+    history = page.locator("section[aria-labelledby='history-h']")
+    expect(history).to_contain_text(f"已由 {SIGNER} 签字确认")
+    expect(history).to_contain_text("保养计划 elevator.routine_maintenance，")
+    dispatched = page.locator("strong", has_text=zh("event.dispatched"))
+    notes = history.locator("li").filter(has_not=dispatched).locator(".note-text")
+    notes = notes.all_text_contents()
+    english = [n for n in notes if re.search("[A-Za-z]{3,}", n) and not re.search("[一-鿿]", n)]
+    assert notes and english == [], notes
+    shot(page, "11-history", at=history)
 
 
 def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> None:

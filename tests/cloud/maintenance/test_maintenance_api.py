@@ -258,7 +258,7 @@ async def test_a_pm_job_in_progress_puts_its_pump_in_maintenance(api: Api) -> No
     assert sorted(j["kind"] for j in await jobs(api, "p1")) == ["fault", "pm"]
     trail = (await api.get(f"/api/maintenance/{w['id']}")).json()
     assert trail["ended_at"] == "2026-03-01T08:20:00Z" and trail["ended_by"] == "system"
-    assert trail["events"][-3]["note"] == f"PM job {number} is on_hold"
+    assert trail["events"][-3]["note"] == f"PM job {number} is on hold"
     # resumed: a new window
     await api.post(f"/api/work-orders/{number}/resume")
     await runner(api).run_once()

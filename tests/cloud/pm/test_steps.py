@@ -70,8 +70,8 @@ def test_limits_are_inclusive_and_values_convert_to_the_step_unit() -> None:
     assert clearance.in_unit(500, "µm") == pytest.approx(0.5)
     assert Reading(unit="MΩ", min=0.5).in_unit(200, "kΩ") == pytest.approx(0.2)
     assert not Reading(unit="A").out_of_limits(1e6)  # no limits: recorded, never flagged
-    assert clearance.limits_text() == "0.1 to 0.7 mm"
-    assert Reading(unit="MΩ", min=0.5).limits_text() == "≥ 0.5 MΩ"
+    assert clearance.limits().english == "0.1 to 0.7 mm"
+    assert Reading(unit="MΩ", min=0.5).limits().english == "≥ 0.5 MΩ"
 
 
 @pytest.mark.parametrize(

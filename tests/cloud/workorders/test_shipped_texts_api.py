@@ -30,11 +30,15 @@ ZH = Text("zh", dt.UTC)
 @pytest.fixture
 async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     async with serve(settings_for(tmp_path, database_url=database_url), users=STAFF) as a:
-        answer = await a.client.put(
-            "/api/me/language", headers=a.auth("tech1"), json={"language": "zh"}
-        )
-        assert answer.status_code < 300, answer.text
+        await reads_chinese(a, "tech1")
         yield a
+
+
+async def reads_chinese(api: Api, who: str) -> None:
+    answer = await api.client.put(
+        "/api/me/language", headers=api.auth(who), json={"language": "zh"}
+    )
+    assert answer.status_code < 300, answer.text
 
 
 async def read(api: Api, url: str, who: str) -> Any:
@@ -43,7 +47,8 @@ async def read(api: Api, url: str, who: str) -> Any:
     return answer.json()
 
 
-async def test_a_pm_job_reads_in_the_callers_language(api: Api) -> None:
+def raise_patrol(api: Api) -> str:
+    """The daily patrol of lift e1 raised by the app's scheduler: its number."""
     scheduler = api.app.state.pm_scheduler
     scheduler.evaluate()  # the first day: the daily patrol is scheduled a day on
     api.clock.advance(days=1)
@@ -57,6 +62,11 @@ async def test_a_pm_job_reads_in_the_callers_language(api: Api) -> None:
             )
         )
     assert number is not None, numbers
+    return number
+
+
+async def test_a_pm_job_reads_in_the_callers_language(api: Api) -> None:
+    number = raise_patrol(api)
     plan = next(p.plan for p in load_plans() if p.id == PATROL)
 
     english = await read(api, f"/api/work-orders/{number}", "tech2")

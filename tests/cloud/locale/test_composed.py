@@ -1,0 +1,121 @@
+# ruff: noqa: RUF001  (the Chinese texts use full-width punctuation)
+"""What the service composes (a trail's note, a description's paragraph) is stored in English
+with its message and parameters, and written again for a reader of another language: the
+service's frame translated, a person's text left as typed, labels and shipped texts translated,
+numbers the reader's way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from cloud.locale import N_, Text
+from cloud.locale.composed import (
+    MAX_DEPTH,
+    Composed,
+    Label,
+    compose,
+    labelled,
+    paragraphs,
+    rendered,
+    rendered_paragraphs,
+    stored,
+)
+
+ZH = Text("zh", dt.UTC)
+EN = Text("en", dt.UTC)
+
+
+def test_a_note_with_a_persons_text_keeps_the_text_and_translates_the_frame() -> None:
+    note = compose(N_("signed off by %(signer)s"), signer="Wang Fang, site manager")
+    assert note.english == "signed off by Wang Fang, site manager"
+    assert note.render(ZH) == "已由 Wang Fang, site manager 签字确认"
+    assert note.render(EN) == note.english
+
+
+def test_labels_are_translated_and_numbers_written_the_readers_way() -> None:
+    summary = compose(
+        N_("%(position)s. %(item)s: %(result)s%(reading)s%(note)s"),
+        position=2,
+        item=Label("Brake shoe clearance, the widest point"),
+        result=Label("fail"),
+        reading=compose(N_(", %(value)s %(unit)s (out of limits)"), value=1234.5, unit=Label("mm")),
+        note=compose(N_(". %(note)s"), note="lining worn: replace"),
+    )
+    assert summary.english == (
+        "2. Brake shoe clearance, the widest point: fail, 1,234.5 mm (out of limits). "
+        "lining worn: replace"
+    )
+    assert summary.render(ZH) == (
+        "2. 制动闸瓦间隙（最大处）：不合格，1,234.5 mm（超出限值）。lining worn: replace"
+    )
+
+
+def test_a_stored_text_alone_is_shown_like_a_shipped_one() -> None:
+    assert labelled("Pump running dry (dry 1.0)").render(ZH) == "水泵干转 (dry 1.0)"
+    assert labelled("my own words").render(ZH) == "my own words"
+
+
+def test_what_is_stored_reads_back_the_same() -> None:
+    note = compose(N_("PM job %(job)s is %(status)s"), job="WO-000042", status=Label("in progress"))
+    text, message = stored(note)
+    assert text == "PM job WO-000042 is in progress"
+    back = json.loads(json.dumps(message))  # as the JSON column gives it
+    assert Composed.load(back) == note
+    assert rendered(text, back, ZH) == "预防性维护工单 WO-000042：处理中"
+    assert rendered(text, back, EN) == text
+    assert rendered(text, back, None) == text
+    assert stored("a person's note") == ("a person's note", None)
+
+
+def test_a_note_without_a_message_or_with_a_broken_one_reads_as_stored() -> None:
+    assert rendered("typed by a person", None, ZH) == "typed by a person"
+    assert rendered("old row", {"message": 3}, ZH) == "old row"
+    assert rendered("old row", {"message": "x %(a)s", "params": {"a": True}}, ZH) == "old row"
+    assert rendered(None, None, ZH) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ("text", "message: expected an object with a string 'message'"),
+        ({"message": ""}, "message: must not be empty"),
+        ({"message": "x", "params": [1]}, "message.params: expected an object of up to 12"),
+        ({"message": "x", "params": {"a": [1]}}, "message.params.a: expected a text, a number"),
+        ({"message": "x" * 20_001}, "message.message: longer than 20000 characters"),
+        ({"message": "x %(a)s", "params": {}}, "message: the parameters do not fit the message"),
+    ],
+)
+def test_a_bad_stored_message_is_an_error_naming_what_is_wrong(data: object, error: str) -> None:
+    with pytest.raises(ValueError, match=error.replace("(", r"\(").replace(")", r"\)")):
+        Composed.load(data)
+
+
+def test_messages_within_messages_are_bounded() -> None:
+    data: dict[str, object] = {"message": "%(a)s", "params": {"a": "end"}}
+    for _ in range(MAX_DEPTH + 1):
+        data = {"message": "%(a)s", "params": {"a": data}}
+    with pytest.raises(ValueError, match="nested deeper than"):
+        Composed.load(data)
+
+
+def test_a_message_and_its_parameters_must_fit_where_it_is_written() -> None:
+    with pytest.raises(ValueError, match="signed off by %\\(signer\\)s"):
+        compose(N_("signed off by %(signer)s"), name="x")
+
+
+def test_a_description_is_written_again_paragraph_by_paragraph() -> None:
+    where = compose(N_("building %(building)s"), building="B1")
+    where = compose(N_("%(place)s, floor %(floor)s"), place=where, floor="3")
+    text, parts = paragraphs(
+        Label("Pump running dry"), None, compose(N_("Location: %(place)s."), place=where)
+    )
+    assert text == "Pump running dry\n\nLocation: building B1, floor 3."
+    back = json.loads(json.dumps(parts))
+    assert rendered_paragraphs(text, back, ZH) == "水泵干转\n\n位置：B1 楼，3 层。"
+    assert rendered_paragraphs(text, back, EN) == text
+    # changed since it was composed: as stored
+    assert rendered_paragraphs(text + " Edited.", back, ZH) == text + " Edited."
+    assert paragraphs(None, "") == (None, None)
