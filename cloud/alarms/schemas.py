@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from cloud.alarms.messages import alarm_message, shelved_reason
 from cloud.enums import AlarmState, Severity
-from cloud.schemas import COMPOSED, ComposedNote, OutModel, ShippedText, reader_of
+from cloud.schemas import COMPOSED, ComposedNote, OutModel, reader_of
 from cloud.users.schemas import Username
 
 
