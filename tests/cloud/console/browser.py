@@ -88,7 +88,7 @@ def running_cloud(
     site: str,
     database: str,
     env: Mapping[str, str] | None = None,
-    within: float = 30,
+    within: float = 120,
 ) -> Iterator[Stack]:
     """`plantroom cloud` as its own process on tower-a as `site`, writing to `database`, with
     `env` added to its environment; stopped afterwards, and it must stop cleanly."""

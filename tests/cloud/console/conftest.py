@@ -34,6 +34,5 @@ def lift(tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd) -> Iterator[Sta
         site=f"ck-{uuid.uuid4().hex[:8]}",
         database=f"ck_{uuid.uuid4().hex[:8]}",
         env=env,
-        within=120,
     ) as running:
         yield running
