@@ -26,10 +26,17 @@ function messageItem(row) {
   return h(
     'li',
     { dataset: { status: row.status } },
-    h('p', {}, h('strong', {}, row.username ?? t('messages.user', { id: row.user_id })), ' · ', row.channel ?? '—', row.address ? ` ${row.address}` : '', ' ', badge('message', row.status)),
+    h('p', {}, h('strong', {}, recipient(row)), ' · ', row.channel ?? '—', row.address ? ` ${row.address}` : '', ' ', badge('message', row.status)),
     h('p', { class: 'meta' }, `${t('messages.what', { kind: term('message_kind', row.kind), stage: stageWords(row.stage) })} · ${what} `, timeEl(when), row.attempts > 1 ? ` · ${t('messages.tries', { n: row.attempts })}` : null),
     row.last_error && row.status !== 'sent' && row.status !== 'acknowledged' ? h('p', { class: 'pre note-text' }, row.last_error) : null,
   );
+}
+
+// Whom a message was for: a person, or a contractor team's own address (no person).
+function recipient(row) {
+  if (row.username) return row.username;
+  if (row.team) return t('messages.team', { team: row.team });
+  return row.user_id == null ? '—' : t('messages.user', { id: row.user_id });
 }
 
 // A message's stage (docs/oncall.md: `dispatch`, `dispatch:2`, `<clock>:<n>`, `digest`, after a
