@@ -2,13 +2,13 @@
 
     python -m benchmarks.ingest_cpu [--messages N] [--steady] [--profile]
 
-The campus of `bench_ingest` (1,020 pieces of equipment) on a SQLite file in a temporary
+The campus of `bench_ingest` (1,360 pieces of equipment) on a SQLite file in a temporary
 directory, the shipped rules and every sample checked against its profile, as the service runs
 them. The samples are those `bench_ingest`'s publisher sends, encoded beforehand; each is then
 validated as the consumer does at its boundary (topic, payload, profile points) and processed
 by the monitor in batches of the consumer's batch size, with the rule engine's tick once for
 every sample of each piece of equipment. The monitor's clock is simulated: one second a round
-of the campus, as on a campus whose equipment reports every second, so the default 60 rounds
+of the campus, as on a campus whose equipment reports every second, so the default 61 rounds
 hold the periodic saves of rule state (every 30 s) a service makes in a minute. What is
 measured is this process's CPU time, so other load on the machine does not count.
 `--profile` runs it under cProfile and shows the functions that took the most CPU themselves.
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.ingest_params import BUILDINGS, PER_KIND, SITE, sample_points
+from benchmarks.ingest_params import BUILDINGS, EQUIPMENT, PER_KIND, SITE, sample_points
 from cloud import registry
 from cloud.db import Database
 from cloud.ingest import BATCH_SIZE, TelemetryConsumer
@@ -48,8 +48,8 @@ from plantroom.inventory import load_inventory
 from simulators.generate import generate_site
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 60  # of the campus, one simulated second each: two rule-state saves (every 30 s)
-MESSAGES = ROUNDS * BUILDINGS * PER_KIND * 3
+ROUNDS = 61  # of the campus, one simulated second each: two rule-state saves (every 30 s)
+MESSAGES = ROUNDS * EQUIPMENT
 TOP = 12
 
 
