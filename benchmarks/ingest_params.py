@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 SITE = "campus"
-BUILDINGS, PER_KIND = 10, 34  # 1,020 pieces of equipment
+BUILDINGS, PER_KIND = 10, 34
+EQUIPMENT = BUILDINGS * PER_KIND * 4  # 1,360: elevators, pumps, fire panels, lighting
 
 
 def sample_points(kind: str, seq: int) -> dict[str, Any]:

@@ -49,11 +49,26 @@ class Equipment(Base):
 
 
 class RuleState(Base):
-    """The rule engine's timers and history for one piece of equipment, so that pending `for`
-    durations and counter windows survive a restart."""
+    """The rule engine's timers for one piece of equipment, so that pending `for` durations
+    survive a restart; its history is in `RuleHistory` (a row saved before migration 0018 may
+    still hold it, under `history`). See `cloud.rulestore`."""
 
     __tablename__ = "rule_states"
 
     equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
     data: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
+
+
+class RuleHistory(Base):
+    """A part of the history one point of one piece of equipment keeps for its rate, trend and
+    counter conditions: up to a few dozen (time, value) samples, oldest first. The parts of a
+    point, in the order of `part`, are its history; all but the last are never rewritten, so
+    saving history writes only what is new (see `cloud.rulestore`)."""
+
+    __tablename__ = "rule_history"
+
+    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
+    point: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part: Mapped[int] = mapped_column(primary_key=True)
+    samples: Mapped[list[list[float]]] = mapped_column(JSON)

@@ -8,13 +8,15 @@ the transaction rolls back and the engine and live columns are reloaded from the
 a retry sees exactly the state that was committed.
 
 The engine's timers (a `for` duration running, a `clear_for` running) and its history (rate,
-trend and counter windows) are saved with the batch that changed them, in `rule_states`, so
-they survive a restart; history that only grew is saved at most every `save_interval`
-seconds per piece of equipment, and everything on `flush` (at shutdown).
+trend and counter windows) are saved with the batch that changed them (`cloud.rulestore`:
+timers in `rule_states`, history in parts in `rule_history`, only what changed), so they
+survive a restart; history that only grew is saved at most every `save_interval` seconds per
+piece of equipment, and everything on `flush` (at shutdown).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
-from cloud.equipment import Equipment, RuleState
+from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.live import LiveEquipment, LiveRegistry
 from cloud.maintenance.window import Board
@@ -36,6 +38,7 @@ from cloud.rules.base import Scalar
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleSet
 from cloud.rules.model import OutagePolicy
+from cloud.rulestore import RuleStateStore
 from cloud.sla import SlaPolicy
 from plantroom.schema import Quality, Telemetry
 from plantroom.topics import EquipmentTopic
@@ -107,7 +110,11 @@ class Monitor:
         self._incidents = IncidentManager(
             outage or OutagePolicy(), engine.rules, site=site, sites=sites
         )
-        self._unsaved: set[str] = set()  # equipment whose history grew since its last save
+        self._store = RuleStateStore()
+        # equipment whose history grew since its last save → when it is due to be saved, and
+        # the same in a heap, soonest first (entries no longer in `_unsaved` are skipped)
+        self._unsaved: dict[str, float] = {}
+        self._due: list[tuple[float, str]] = []
         self._saved_at: dict[str, float] = {}
         self._needs_load = False  # a reload failed (database down): retry before the next batch
         self.stats = MonitorStats()
@@ -146,9 +153,9 @@ class Monitor:
                     last_seen=live.seen_s,
                     status=live.status.value,
                 )
-            for saved in session.scalars(select(RuleState)):
-                if self._engine.tracked(saved.equipment_id):
-                    self._engine.restore(saved.equipment_id, saved.data)
+            for equipment_id, data in self._store.load(session).items():
+                if self._engine.tracked(equipment_id):
+                    self._engine.restore(equipment_id, data)
             active: set[tuple[str, str]] = {
                 (a.equipment_id, a.rule_id)
                 for a in session.scalars(select(Alarm).where(Alarm.state == AlarmState.ACTIVE))
@@ -163,6 +170,7 @@ class Monitor:
                     self._engine.mark_inactive(row_id, rule_id)
         self._engine.take_changes()
         self._unsaved.clear()
+        self._due.clear()
         self._needs_load = False
 
     def process(self, items: Sequence[Item]) -> None:
@@ -191,9 +199,13 @@ class Monitor:
 
     def flush(self) -> None:
         """Save every piece of rule state not saved yet (at shutdown)."""
-        with self._db.session() as session:
-            self._fenced(session)
-            self._save_state(session, force=True)
+        try:
+            with self._db.session() as session:
+                self._fenced(session)
+                self._save_state(session, force=True)
+        except Exception:
+            self._needs_load = True  # what the store knows is saved was rolled back
+            raise
 
     def _fenced(self, session: Session) -> None:
         if self.fence is not None:
@@ -222,32 +234,31 @@ class Monitor:
 
     def _save_state(self, session: Session, *, force: bool) -> None:
         changes = self._engine.take_changes()
-        self._unsaved |= changes.history
         now = self._clock()
         stamp = now.timestamp()
-        due = set(changes.rules)
-        for equipment_id in self._unsaved:
-            if force or stamp - self._saved_at.get(equipment_id, 0.0) >= self._save_interval:
-                due.add(equipment_id)
-        if not due:
+        for equipment_id in changes.history:
+            if equipment_id not in self._unsaved:
+                due = self._saved_at.get(equipment_id, -self._save_interval) + self._save_interval
+                self._unsaved[equipment_id] = due
+                heapq.heappush(self._due, (due, equipment_id))
+        if force:
+            history = set(self._unsaved)
+        else:
+            history = self._unsaved.keys() & changes.rules  # saved with the timers that changed
+            while self._due and self._due[0][0] <= stamp:
+                due, equipment_id = heapq.heappop(self._due)
+                if self._unsaved.get(equipment_id) == due:
+                    history.add(equipment_id)
+        if not history and not changes.rules:
             return
-        rows = {
-            r.equipment_id: r
-            for r in session.scalars(select(RuleState).where(RuleState.equipment_id.in_(due)))
-        }
-        for equipment_id in due:
-            if not self._engine.tracked(equipment_id):
-                continue
-            data = self._engine.snapshot(equipment_id)
-            row = rows.get(equipment_id)
-            if row is None:
-                session.add(RuleState(equipment_id=equipment_id, data=data, saved_at=now))
-            else:
-                row.data = data
-                row.saved_at = now
+        self.stats.states_saved += self._store.save(
+            session, self._engine, timers=changes.rules, history=history, now=now
+        )
+        for equipment_id in history:
+            del self._unsaved[equipment_id]
             self._saved_at[equipment_id] = stamp
-            self._unsaved.discard(equipment_id)
-            self.stats.states_saved += 1
+        if not self._unsaved:
+            self._due.clear()
 
     def _apply(self, session: Session, items: Sequence[Item]) -> None:
         for item in items:

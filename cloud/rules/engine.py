@@ -28,7 +28,7 @@ Not thread-safe: one caller at a time (the cloud service feeds it from one worke
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -252,9 +252,16 @@ class RuleEngine:
         changes, self._changes = self._changes, Changes()
         return changes
 
-    def snapshot(self, equipment_id: str) -> dict[str, Any]:
-        """Rule timers and history of one piece of equipment, as JSON-ready data."""
-        return self._equipment[equipment_id].snapshot()
+    def snapshot(self, equipment_id: str, *, history: bool = True) -> dict[str, Any]:
+        """Rule timers and (unless `history` is False) history of one piece of equipment, as
+        JSON-ready data."""
+        return self._equipment[equipment_id].snapshot(history=history)
+
+    def history(self, equipment_id: str) -> Mapping[str, Sequence[tuple[float, float]]]:
+        """One piece of equipment's history: point → (time, value) samples, oldest first. The
+        engine's own, not a copy: read it before the engine is given anything else. Only the
+        newest sample of a point is ever replaced; others leave from the oldest end."""
+        return self._equipment[equipment_id].history
 
     def restore(self, equipment_id: str, data: Mapping[str, Any]) -> None:
         """Put back what `snapshot` gave (for rules and points still in use). Data that does

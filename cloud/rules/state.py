@@ -134,8 +134,8 @@ class EquipmentState:
     status: str = "unknown"
     rules: dict[str, RuleState] = field(default_factory=dict)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Rule timers and history, as JSON-ready data."""
+    def snapshot(self, *, history: bool = True) -> dict[str, Any]:
+        """Rule timers and (unless `history` is False) history, as JSON-ready data."""
         rules = {
             rule_id: {
                 "active": state.active,
@@ -145,8 +145,10 @@ class EquipmentState:
             for rule_id, state in self.rules.items()
             if state.active or state.pending_since is not None or state.clearing_since is not None
         }
-        history = {point: list(samples) for point, samples in self.history.items()}  # of pairs
-        return {"version": SNAPSHOT_VERSION, "rules": rules, "history": history}
+        if not history:
+            return {"version": SNAPSHOT_VERSION, "rules": rules}
+        saved = {point: list(samples) for point, samples in self.history.items()}  # of pairs
+        return {"version": SNAPSHOT_VERSION, "rules": rules, "history": saved}
 
     def restore(
         self, data: Mapping[str, Any], windows: Mapping[str, Window], max_history: int

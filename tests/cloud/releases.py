@@ -85,6 +85,7 @@ def check_upgraded(db: Database) -> None:
     db.migrate()
     tables = set(inspect(db.engine).get_table_names())
     assert {"teams", "notifications", "incidents", "rule_states", "pm_schedules"} <= tables
+    assert "rule_history" in tables
     with db.sessions() as session:
         version = session.scalar(text("SELECT version_num FROM alembic_version"))
         assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -16,10 +16,11 @@ from cloud.alarms.model import Alarm
 from cloud.db import Database, make_engine
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Role, WorkOrderKind
 from cloud.enums import WorkOrderStatus as S
-from cloud.equipment import Equipment, RuleState
+from cloud.equipment import Equipment
 from cloud.monitor import Monitor, StatusItem, TelemetryItem, TickItem
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import RuleSet, load_rule_set, load_rules
+from cloud.rulestore import load_snapshots
 from cloud.sla import load_sla
 from cloud.users.service import add_user
 from cloud.workorders import commands, queries
@@ -390,8 +391,8 @@ def test_a_counter_window_survives_a_restart(rig: Rig) -> None:
     assert alarm.rule_id == "pump.short_cycling"
     # without what was saved, a fresh start would have seen only 11 starts
     with rig.db.sessions() as session:
-        saved = session.get(RuleState, "p1")
-        assert saved is not None and len(saved.data["history"]["starts"]) >= 2
+        saved = load_snapshots(session, ["p1"])["p1"]
+        assert len(saved["history"]["starts"]) >= 2
 
 
 def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: Rig) -> None:
@@ -408,10 +409,9 @@ def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: 
     rig.send(rig.item("p1", {"starts": 9}))
     rig.monitor.flush()  # shutdown: what is left is saved
     with rig.db.sessions() as session:
-        saved = session.get(RuleState, "p1")
-        assert saved is not None
-        assert saved.data["history"]["starts"][-1][1] == 9
-        assert saved.data["rules"]["pump.dry_run"]["active"] is True
+        saved = load_snapshots(session, ["p1"])["p1"]
+        assert saved["history"]["starts"][-1][1] == 9
+        assert saved["rules"]["pump.dry_run"]["active"] is True
 
 
 def test_reloaded_rules_clear_the_alarms_of_rules_gone(rig: Rig) -> None:

@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from cloud import registry
 from cloud.db import Database, alembic_config
 from cloud.enums import Channel, Priority, WorkOrderKind
-from cloud.equipment import RuleState
 from cloud.incidents.service import IncidentManager
 from cloud.monitor import Monitor, TelemetryItem
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import load_rule_set
+from cloud.rulestore import load_snapshots
 from cloud.sla import load_sla
 from cloud.workorders import creation
 from cloud.workorders.model import WorkOrder
@@ -124,8 +124,8 @@ def test_pm_rule_state_and_incidents_on_postgresql(db: Database, tmp_path: Path)
         monitor.process([TelemetryItem(topic, telemetry)])
     monitor.flush()
     with db.sessions() as session:
-        saved = session.get(RuleState, "p1")
-        assert saved is not None and [v for _, v in saved.data["history"]["starts"]][-1] == 12
+        saved = load_snapshots(session, ["p1"])["p1"]
+        assert [v for _, v in saved["history"]["starts"]][-1] == 12
 
     manager = IncidentManager(rule_set.outage, rule_set.rules, site="s1")
     with db.session() as session:
