@@ -17,6 +17,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,6 +117,14 @@ def port_open(port: int) -> bool:
         return False
 
 
+def seen_by_cloud(cwd: Path) -> bool:
+    """The cloud has taken in a sample of booster-1 (its database, read only)."""
+    database = cwd / "my-site" / "var" / "cloud" / "plantroom.sqlite"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT last_seen FROM equipment WHERE id = 'booster-1'").fetchone()
+    return row is not None and row[0] is not None
+
+
 def answers(api: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
     """The site's API answers; a site that exited fails with its output."""
     assert proc.poll() is None, f"plantroom run exited: {log.read_text(errors='replace')}"
@@ -162,6 +171,8 @@ def test_the_readme_section_runs(shell: dict[str, Any]) -> None:
                     "booster-1 in InfluxDB",
                     within=60,
                 )
+                # and through the cloud's intake ("within a few seconds" for both)
+                wait_for(functools.partial(seen_by_cloud, cwd), "booster-1 in the cloud", within=60)
         assert "ok (pump, modbus, 8 points)" in outputs["1. Write the profile"][0]
         seen = outputs["5. See the data"]
         series = json.loads(seen[0])["results"][0]["series"][0]
