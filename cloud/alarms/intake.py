@@ -11,12 +11,14 @@ intake has caught up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloud.alarms.system import active_system_alarm, clear_system_alarm, raise_system_alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import Severity
+from cloud.locale import N_, RECORD, Text
 
 TELEMETRY_INTAKE_BEHIND = "telemetry_intake_behind"
 PREFIX = "intake:"
@@ -26,12 +28,20 @@ def subject(name: str) -> str:
     return f"{PREFIX}{name}"
 
 
-def message(details: dict[str, Any]) -> str:
-    return (
-        f"telemetry intake behind: the oldest waiting sample has waited "
-        f"{float(details['oldest_wait_s']):.0f} s, beyond the {float(details['bound_s']):g} s "
-        f"allowed ({int(details['queued'])} waiting); alarm and state changes go first, "
-        "routine measurements lag: the cloud needs more CPU or a faster database"
+# the alarm's message, written from its details in the reader's language (`message`)
+BEHIND = N_(
+    "telemetry intake behind: the oldest waiting sample has waited {wait} s, beyond the"
+    " {bound} s allowed ({queued} waiting); alarm and state changes go first, routine"
+    " measurements lag: the cloud needs more CPU or a faster database"
+)
+
+
+def message(details: Mapping[str, Any], text: Text = RECORD) -> str:
+    """The alarm's message from its `details`, in `text`'s language."""
+    return text._(BEHIND).format(
+        wait=text.number(float(details["oldest_wait_s"])),
+        bound=text.figure(float(details["bound_s"])),
+        queued=text.number(int(details["queued"])),
     )
 
 

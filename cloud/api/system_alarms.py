@@ -11,10 +11,13 @@ from fastapi import APIRouter, Path, Query, Response
 from cloud.alarms import system
 from cloud.alarms.edge_clock import EDGE_CLOCK_WRONG
 from cloud.alarms.edge_clock import message as edge_clock_message
+from cloud.alarms.intake import TELEMETRY_INTAKE_BEHIND
+from cloud.alarms.intake import message as intake_message
 from cloud.alarms.model import SystemAlarm
 from cloud.alarms.schemas import AcknowledgeIn, SystemAlarmDetail, SystemAlarmOut, SystemAlarmPage
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
+from cloud.cluster.coordinator import UNWATCHED, unwatched_message
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text
@@ -30,6 +33,8 @@ AlarmId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MESSAGES: dict[str, Callable[[Mapping[str, Any], Text], str]] = {
     EDGE_CLOCK_WRONG: edge_clock_message,
     CHANNEL_FAILING: channel_failing_message,
+    TELEMETRY_INTAKE_BEHIND: intake_message,
+    UNWATCHED: unwatched_message,
 }
 
 

@@ -11,8 +11,10 @@ import pytest
 
 from cloud.alarms.edge_clock import EDGE_CLOCK_WRONG, EdgeClockAlarms
 from cloud.alarms.edge_clock import message as edge_clock_message
+from cloud.alarms.intake import message as intake_message
 from cloud.alarms.system import raise_system_alarm
 from cloud.clockskew import AgentClock
+from cloud.cluster.coordinator import unwatched_message
 from cloud.enums import Role, Severity
 from cloud.locale import RECORD, Text
 from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
@@ -27,6 +29,25 @@ FAILING = {
     "error": "550 mailbox unavailable",
     "user_id": 1,
 }
+
+
+def test_the_intake_and_unwatched_site_messages_in_english_and_chinese() -> None:
+    behind = {"oldest_wait_s": 75.4, "bound_s": 60.0, "queued": 1234, "coalesced": 10}
+    assert intake_message(behind) == (
+        "telemetry intake behind: the oldest waiting sample has waited 75 s, beyond the 60 s"
+        " allowed (1,234 waiting); alarm and state changes go first, routine measurements lag:"
+        " the cloud needs more CPU or a faster database"
+    )
+    assert intake_message(behind, ZH).startswith("遥测接收滞后：最早等待的样本已等待 75 秒")
+    unwatched = {"site": "harbour", "ttl_s": 15.0}
+    assert unwatched_message(unwatched) == (
+        "no cloud process has evaluated the rules of site harbour for over 15 s: its faults"
+        " raise no alarms"
+    )
+    assert (
+        unwatched_message(unwatched, ZH)
+        == "超过 15 秒没有云端进程评估站点 harbour 的规则：其故障不会产生报警"
+    )
 
 
 def test_the_edge_clock_message_in_english_and_chinese() -> None:
