@@ -18,15 +18,20 @@ from cloud.users.service import add_user, issue_token
 from cloud.users.sites import set_sites
 from plantroom.settings import CloudSettings
 from tests.cloud.api.test_sites_routes import two_sites
-from tests.cloud.console.test_console_browser import WAIT_MS, check_accessible_basics, launch, shot
+from tests.cloud.console.browser import (
+    SMALL_PHONE,
+    WAIT_MS,
+    check_accessible_basics,
+    chromium,
+    new_page,
+    shot,
+)
 from tests.cloud.harness import over_http
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-PHONE = {"width": 360, "height": 640}
 
 
 @pytest.fixture
@@ -75,29 +80,25 @@ def test_a_portfolio_person_switches_sites_and_a_site_person_has_no_switcher(
     served: tuple[str, dict[str, str]],
 ) -> None:
     url, tokens = served
-    with playwright.sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport=PHONE)
-            sign_in(page, url, tokens["boss"])
-            switcher = page.get_by_label("Site", exact=True)
-            expect(switcher).to_be_visible(timeout=WAIT_MS)
-            expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
-            expect(page.get_by_text("s-pump is noisy")).to_be_visible()
-            options = switcher.locator("option").all_inner_texts()
-            assert options == ["All sites", "Site north", "Site south"]
-            shot(page, "sites-all-phone")
-            switcher.select_option("north")
-            expect(page.get_by_text("s-pump is noisy")).to_have_count(0, timeout=WAIT_MS)
-            expect(page.get_by_text("n-pump is noisy")).to_be_visible()
-            check_accessible_basics(page)
-            shot(page, "sites-north-phone")
-            page.get_by_role("button", name="Sign out").click()
+    with chromium() as browser:
+        page = new_page(browser, SMALL_PHONE)
+        sign_in(page, url, tokens["boss"])
+        switcher = page.get_by_label("Site", exact=True)
+        expect(switcher).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("s-pump is noisy")).to_be_visible()
+        options = switcher.locator("option").all_inner_texts()
+        assert options == ["All sites", "Site north", "Site south"]
+        shot(page, "sites-all-phone")
+        switcher.select_option("north")
+        expect(page.get_by_text("s-pump is noisy")).to_have_count(0, timeout=WAIT_MS)
+        expect(page.get_by_text("n-pump is noisy")).to_be_visible()
+        check_accessible_basics(page)
+        shot(page, "sites-north-phone")
+        page.get_by_role("button", name="Sign out").click()
 
-            sign_in(page, url, tokens["tech-n"])
-            expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
-            expect(page.get_by_text("s-pump is noisy")).to_have_count(0)
-            expect(page.locator("#site")).to_be_hidden()
-            shot(page, "sites-technician-phone")
-        finally:
-            browser.close()
+        sign_in(page, url, tokens["tech-n"])
+        expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("s-pump is noisy")).to_have_count(0)
+        expect(page.locator("#site")).to_be_hidden()
+        shot(page, "sites-technician-phone")
