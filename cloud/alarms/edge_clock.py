@@ -19,6 +19,7 @@ from cloud.clockskew import AgentClock
 from cloud.db import Database
 from cloud.enums import Severity
 from cloud.locale import N_, RECORD, Text
+from cloud.locale.composed import compose
 
 EDGE_CLOCK_WRONG = "edge_clock_wrong"
 PREFIX = "edge:"
@@ -36,6 +37,14 @@ BEHIND = N_(
 AHEAD = N_(
     "edge agent '{agent}': clock {skew} s ahead of the cloud's, beyond the {allowed} s allowed: "
     "its samples are refused when ahead or look old when behind; set the edge box's clock (NTP)"
+)
+
+# the note of its clearing
+BACK_BEHIND = N_(
+    "edge agent '%(agent)s': clock %(skew)s s behind the cloud's, back within the bound"
+)
+BACK_AHEAD = N_(
+    "edge agent '%(agent)s': clock %(skew)s s ahead of the cloud's, back within the bound"
 )
 
 
@@ -95,6 +104,10 @@ class EdgeClockAlarms:
                         EDGE_CLOCK_WRONG,
                         subject(clock.agent),
                         now,
-                        note=f"{clock.problem}, back within the bound",
+                        note=compose(
+                            BACK_BEHIND if clock.skew_s >= 0 else BACK_AHEAD,
+                            agent=clock.agent,
+                            skew=round(abs(clock.skew_s)),
+                        ),
                         details=details(clock, self.max_skew_s),
                     )

@@ -18,7 +18,8 @@ the sentence that is itself composed, or "" when it is left out).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ AS_IS = "%(text)s"  # the message of a note that is a stored text alone (`labell
 MESSAGE = "message"
 PARAMS = "params"
 LABEL = "label"
+WRITER = "writer"
+FACTS = "facts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +118,52 @@ def labelled(stored: str) -> Composed:
     return Composed(AS_IS, {"text": Label(stored)})
 
 
-Note = str | Composed | None
-"""A note for an audit trail: a person's text, or one the service composed."""
+# sentences written from stored facts by a function, not from one message of the catalog (a
+# notification's, cloud.sla.sentences): the writer's name → the writer
+WRITERS: dict[str, Callable[[Mapping[str, Any], Text], str]] = {}
+
+
+def register_writer(name: str, write: Callable[[Mapping[str, Any], Text], str]) -> None:
+    """Make `write(facts, text)` the writer of the notes `Written(name, facts)`."""
+    WRITERS[name] = write
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A sentence a registered writer makes from `facts` (e.g. the notification a job's
+    dispatch or escalation sent, repeated in its trail), in each reader's language."""
+
+    writer: str
+    facts: Mapping[str, Any]
+
+    def render(self, text: Text) -> str:
+        return WRITERS[self.writer](self.facts, text)
+
+    @property
+    def english(self) -> str:
+        return self.render(RECORD)
+
+    def dump(self) -> dict[str, Any]:
+        return {WRITER: self.writer, FACTS: dict(self.facts)}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> Written:
+        """`data` (a `dump()`) read back; ValueError naming what is wrong in it."""
+        writer, facts = data.get(WRITER), data.get(FACTS)
+        if not isinstance(writer, str) or writer not in WRITERS:
+            raise ValueError(f"{WRITER}: {writer!r} is no known writer")
+        if not isinstance(facts, dict) or len(json.dumps(facts, default=str)) > MAX_CHARS:
+            raise ValueError(f"{FACTS}: expected an object of up to {MAX_CHARS} characters")
+        return cls(writer, facts)
+
+
+Note = str | Composed | Written | None
+"""A note for an audit trail: a person's text, or one the service composed or wrote."""
 
 
 def stored(note: Note) -> tuple[str | None, dict[str, Any] | None]:
     """`note` as an audit trail keeps it: the English text, and its message if composed."""
-    if isinstance(note, Composed):
+    if isinstance(note, Composed | Written):
         return note.english, note.dump()
     return note, None
 
@@ -132,8 +174,10 @@ def rendered(stored: str | None, data: Any, text: Text | None) -> str | None:
     if stored is None or data is None or text is None or text.language == RECORD.language:
         return stored
     try:
+        if isinstance(data, dict) and WRITER in data:
+            return Written.load(data).render(text)
         return Composed.load(data).render(text)
-    except ValueError:
+    except (KeyError, TypeError, ValueError):
         return stored
 
 

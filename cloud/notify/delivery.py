@@ -33,6 +33,7 @@ from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import Severity
 from cloud.locale import N_, RECORD, Text
+from cloud.locale.composed import compose as compose_note
 from cloud.notify import outbox
 from cloud.notify.channels import Channel
 from cloud.notify.compose import compose, message_key
@@ -274,12 +275,21 @@ class Deliverer(Ticked):
         nxt = outbox.next_contact(session, row)
         wo = session.get(WorkOrder, row.work_order_id)
         if wo is not None:
-            where = f"; trying {nxt.channel} {nxt.address}" if nxt is not None else ""
+            where = (
+                compose_note(N_("; trying %(next)s"), next=f"{nxt.channel} {nxt.address}")
+                if nxt is not None
+                else ""
+            )
             audit.system_event(
                 session,
                 wo,
                 "notification_channel_failing",
-                f"channel {failing} failed {row.channel_attempts} times in a row{where}",
+                compose_note(
+                    N_("channel %(failing)s failed %(attempts)s times in a row%(where)s"),
+                    failing=failing,
+                    attempts=row.channel_attempts,
+                    where=where,
+                ),
                 at=now,
                 details={
                     "channel": row.channel,

@@ -105,7 +105,7 @@ def _notify(
         session,
         wo,
         kind,
-        message,
+        sentences.written(kind, facts),  # the English `message`, or in the reader's language
         at=now,
         details={
             **details,

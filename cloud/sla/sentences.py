@@ -16,11 +16,13 @@ translated (cloud/locale/shipped.py). The English sentence in UTC is stored as w
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloud.enums import Priority
 from cloud.locale import N_, Text
+from cloud.locale.composed import Written, register_writer
 from cloud.locale.labels import priority
 from cloud.locale.shipped import shipped
 from cloud.sla.policy import Stage
@@ -138,3 +140,13 @@ def _time(text: Text, at: dt.datetime) -> str:
 
 def _bounded(value: str | None) -> str | None:
     return value[:MAX_FACT] if value else None
+
+
+def written(kind: str, facts: Mapping[str, Any]) -> Written:
+    """The notification of `kind` as a note of the job's trail, written for each reader."""
+    return Written(f"{NOTE_WRITER}{kind}", facts)
+
+
+NOTE_WRITER = "notification."
+for _kind in ("dispatched", "escalated", "digest"):
+    register_writer(f"{NOTE_WRITER}{_kind}", functools.partial(sentence, _kind))

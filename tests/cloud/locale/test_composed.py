@@ -119,3 +119,41 @@ def test_a_description_is_written_again_paragraph_by_paragraph() -> None:
     # changed since it was composed: as stored
     assert rendered_paragraphs(text + " Edited.", back, ZH) == text + " Edited."
     assert paragraphs(None, "") == (None, None)
+
+
+def test_a_notification_repeated_in_a_trail_is_written_again_for_each_reader() -> None:
+    from cloud.sla import sentences
+    from cloud.sla.policy import Stage
+
+    job = {
+        "number": "WO-000007",
+        "priority": "urgent",
+        "building": "b1",
+        "location": None,
+        "title": "Pump dry run: pump-1",
+    }
+    facts = {"job": job, "clock": "acknowledge", "due": None, "stage": 1}
+    facts["level"] = Stage.BACKUP.value
+    note = sentences.written("escalated", facts)
+    english, data = stored(note)
+    assert english == sentences.sentence("escalated", facts, EN)
+    assert english is not None and english.startswith("WO-000007 (urgent) in b1: ")
+    shanghai = Text("zh", dt.timezone(dt.timedelta(hours=8)))
+    chinese = rendered(english, json.loads(json.dumps(data)), shanghai)
+    assert chinese == sentences.sentence("escalated", facts, shanghai) != english
+    assert "（急）" in str(chinese) or "急" in str(chinese)
+    # an unknown writer or facts it cannot use: the note as stored
+    assert rendered(english, {"writer": "nobody", "facts": {}}, ZH) == english
+    assert rendered(english, {"writer": "notification.escalated", "facts": {}}, ZH) == english
+    assert rendered(english, data, EN) == english
+
+
+def test_the_edge_clock_and_channel_notes_are_composed() -> None:
+    from cloud.alarms.edge_clock import BACK_AHEAD
+
+    note = compose(BACK_AHEAD, agent="b01", skew=1234)
+    assert (
+        note.english
+        == "edge agent 'b01': clock 1,234 s ahead of the cloud's, back within the bound"
+    )
+    assert note.render(ZH) != note.english and "b01" in note.render(ZH)
