@@ -22,7 +22,7 @@ from cloud.cluster.health import ClusterHealth
 from cloud.enums import EquipmentStatus
 from cloud.locale import Text
 from cloud.locale.composed import rendered, rendered_paragraphs
-from cloud.locale.shipped import shipped, shipped_paragraphs
+from cloud.locale.shipped import location, shipped, shipped_paragraphs
 from plantroom.canonical import CANONICAL
 
 ChannelIn = Literal["api", "cli", "console"]
@@ -56,6 +56,11 @@ def _shipped_text(value: str | None, info: ValidationInfo) -> str | None:
     return value if text is None or value is None else shipped(text, value)
 
 
+def _location(value: str | None, info: ValidationInfo) -> str | None:
+    text = reader_of(info)
+    return value if text is None or value is None else location(text, value)
+
+
 def _shipped_paragraphs(value: str | None, info: ValidationInfo) -> str | None:
     text = reader_of(info)
     if text is None or value is None:
@@ -72,6 +77,8 @@ def _composed_note(value: str | None, info: ValidationInfo) -> str | None:
 
 ShippedText = Annotated[str, AfterValidator(_shipped_text)]
 """A stored text that may be a shipped plan's or rule's: in the caller's language."""
+Location = Annotated[str | None, AfterValidator(_location)]
+"""A job's location: its floor in the caller's language when the service wrote it."""
 ShippedParagraphs = Annotated[str | None, AfterValidator(_shipped_paragraphs)]
 """A stored description whose paragraphs may be shipped texts: in the caller's language;
 the parts it was composed of (a field `description_message` before it) when it has them."""

@@ -15,6 +15,7 @@ a job's title is "<plan or rule title>: <equipment>", an alarm's message "<rule 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
@@ -32,6 +33,11 @@ SEPARATORS = {
     " (": N_("%(title)s (%(rest)s"),
     " cleared": N_("%(title)s cleared%(rest)s"),
 }
+# what the service writes after a shipped title, or as a job's location, from the inventory
+BUILDING = N_("building {building}")  # a PM job's title names its building (cloud.pm)
+FLOOR = N_("floor {floor}")  # a job's location begins with its floor (cloud.workorders)
+_BUILDING = re.compile(r"building (\S{1,64})\Z")
+_FLOOR = re.compile(r"floor ([^,]{1,32})(, .{0,128})?\Z", re.S)
 MAX_STORED = 20_000  # characters of one stored text looked at (a description's bound)
 
 Extracted = tuple[int, str | None, str, list[str]]
@@ -104,9 +110,25 @@ def shipped(text: Text, stored: str) -> str:
             translated = text._(head)
             if translated != head:
                 rest = stored[at + len(separator) :]
-                return text._(shape) % {"title": translated, "rest": rest}
+                return text._(shape) % {"title": translated, "rest": _rest(text, rest)}
             at = stored.find(separator, at + 1)
     return stored
+
+
+def _rest(text: Text, rest: str) -> str:
+    named = _BUILDING.match(rest)
+    return text._(BUILDING).format(building=named.group(1)) if named else rest
+
+
+def location(text: Text, stored: str) -> str:
+    """A job's location as the service writes it ("floor 3, east wing": the floor, then the
+    zone as the inventory has it) in `text`'s language; any other location unchanged."""
+    if text.language == DEFAULT_LANGUAGE:
+        return stored
+    floor = _FLOOR.match(stored)
+    if floor is None:
+        return stored
+    return text._(FLOOR).format(floor=floor.group(1)) + (floor.group(2) or "")
 
 
 def shipped_paragraphs(text: Text, stored: str) -> str:

@@ -30,6 +30,7 @@ from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
 from cloud.locale import N_
 from cloud.locale.composed import Composed, Label, compose, paragraphs
+from cloud.locale.shipped import BUILDING
 from cloud.pm.model import EffectivePlan
 from cloud.pm.schedule import (
     MeterState,
@@ -305,7 +306,7 @@ class PmScheduler(Ticked):
         where = (
             creation.describe_equipment(target.equipment)
             if target.equipment is not None
-            else f"building {target.building}"
+            else BUILDING.format(building=target.building)
         )
         description, parts = paragraphs(
             Label(plan.plan.description) if plan.plan.description else None,

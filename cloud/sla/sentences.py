@@ -24,6 +24,7 @@ from cloud.enums import Priority
 from cloud.locale import N_, Text
 from cloud.locale.composed import Written, register_writer
 from cloud.locale.labels import priority
+from cloud.locale.shipped import location as location_words
 from cloud.locale.shipped import shipped
 from cloud.sla.policy import Stage
 from cloud.workorders.model import WorkOrder
@@ -127,7 +128,7 @@ def _job(job: Mapping[str, Any], text: Text) -> str:
         number=job["number"],
         priority=priority(text, Priority(job["priority"])),
         building=building,
-        location=location,
+        location=location_words(text, location) if location else location,
         title=shipped(text, str(job["title"])),
     )
 

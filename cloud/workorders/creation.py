@@ -18,6 +18,7 @@ from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
 from cloud.locale import N_
 from cloud.locale.composed import Composed, Label, Note, compose, labelled, paragraphs
+from cloud.locale.shipped import FLOOR
 from cloud.orm import Counter
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
@@ -76,7 +77,8 @@ def _new(
     team: Team | None = None,
 ) -> WorkOrder:
     if location is None and equipment is not None:
-        parts = (f"floor {equipment.floor}" if equipment.floor else None, equipment.zone)
+        floor = FLOOR.format(floor=equipment.floor) if equipment.floor else None
+        parts = (floor, equipment.zone)
         location = ", ".join(p for p in parts if p) or None
     if team is None:
         trade_kind = routing_kind(equipment.kind) if equipment is not None else None

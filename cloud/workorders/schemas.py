@@ -26,6 +26,7 @@ from cloud.schemas import (
     COMPOSED,
     ChannelIn,
     ComposedNote,
+    Location,
     OutModel,
     ShippedParagraphs,
     ShippedText,
@@ -79,7 +80,7 @@ class WorkOrderOut(OutModel):
     equipment_id: str | None
     building: str | None
     site: str | None = Field(default=None, description="the site of its equipment or building")
-    location: str | None
+    location: Location
     team: TeamName | None = Field(description="the team the job was routed to")
     priority: Priority
     status: WorkOrderStatus

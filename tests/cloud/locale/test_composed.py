@@ -157,3 +157,15 @@ def test_the_edge_clock_and_channel_notes_are_composed() -> None:
         == "edge agent 'b01': clock 1,234 s ahead of the cloud's, back within the bound"
     )
     assert note.render(ZH) != note.english and "b01" in note.render(ZH)
+
+
+def test_a_location_and_a_title_s_building_the_service_wrote_read_in_chinese() -> None:
+    from cloud.locale.shipped import location, shipped
+
+    assert location(ZH, "floor B1, plant room") == "B1 层, plant room"
+    assert location(ZH, "floor 3") == "3 层"
+    assert location(EN, "floor 3") == "floor 3"
+    assert location(ZH, "P1 near bay 12") == "P1 near bay 12"  # a person's words
+    title = "Generator monthly run test: building b1"
+    assert shipped(ZH, title).endswith("楼宇 b1")
+    assert shipped(ZH, "Not a shipped title: building b1") == "Not a shipped title: building b1"
