@@ -35,6 +35,7 @@ from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
 from cloud.locale import N_
 from cloud.locale.composed import Composed, Note, compose, paragraphs
+from cloud.locale.shipped import OUTAGE
 from cloud.maintenance.model import held_in
 from cloud.rules.engine import Transition
 from cloud.rules.model import OutagePolicy, Rule
@@ -221,7 +222,7 @@ class IncidentManager:
             building=building,
             kind=KIND,
             state=AlarmState.ACTIVE,
-            title=f"Outage in building {building}: {len(lost)} devices lost at once",
+            title=OUTAGE.format(building=building, count=len(lost)),
             devices_lost=len(lost),
             started_at=now,
         )

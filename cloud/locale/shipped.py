@@ -36,6 +36,8 @@ SEPARATORS = {
 # what the service writes after a shipped title, or as a job's location, from the inventory
 BUILDING = N_("building {building}")  # a PM job's title names its building (cloud.pm)
 FLOOR = N_("floor {floor}")  # a job's location begins with its floor (cloud.workorders)
+OUTAGE = N_("Outage in building {building}: {count} devices lost at once")  # cloud.incidents
+_OUTAGE = re.compile(r"Outage in building (\S{1,64}): (\d{1,9}) devices lost at once\Z")
 _BUILDING = re.compile(r"building (\S{1,64})\Z")
 _FLOOR = re.compile(r"floor ([^,]{1,32})(, .{0,128})?\Z", re.S)
 MAX_STORED = 20_000  # characters of one stored text looked at (a description's bound)
@@ -103,6 +105,10 @@ def shipped(text: Text, stored: str) -> str:
     whole = text._(stored)
     if whole != stored:
         return whole
+    outage = _OUTAGE.match(stored)
+    if outage is not None:
+        count = text.number(int(outage.group(2)))
+        return text._(OUTAGE).format(building=outage.group(1), count=count)
     for separator, shape in SEPARATORS.items():
         at = stored.find(separator)
         while at > 0:

@@ -169,3 +169,12 @@ def test_a_location_and_a_title_s_building_the_service_wrote_read_in_chinese() -
     title = "Generator monthly run test: building b1"
     assert shipped(ZH, title).endswith("楼宇 b1")
     assert shipped(ZH, "Not a shipped title: building b1") == "Not a shipped title: building b1"
+
+
+def test_an_outage_incident_s_title_reads_in_chinese() -> None:
+    from cloud.locale.shipped import OUTAGE, shipped
+
+    title = OUTAGE.format(building="tower-a", count=1234)
+    assert title == "Outage in building tower-a: 1234 devices lost at once"
+    assert shipped(ZH, title) == "楼宇 tower-a 停电：1,234 台设备同时失联"
+    assert shipped(EN, title) == title
