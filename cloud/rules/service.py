@@ -68,7 +68,7 @@ class RulesService:
         self.loaded_at: datetime = clock()
         self.last_error: str | None = None
         self.reloads = 0
-        self._consumer: TelemetryConsumer | None = None
+        self._consumers: dict[str, TelemetryConsumer] = {}  # per site, while it runs
         self._lock = asyncio.Lock()
 
     def engine(self, provided: Mapping[str, frozenset[str]] | None = None) -> RuleEngine:
@@ -102,9 +102,12 @@ class RulesService:
             outage=self.current.outage,
         )
 
-    def attach(self, consumer: TelemetryConsumer | None) -> None:
-        """The consumer whose engine follows the rules (None: serve the API only)."""
-        self._consumer = consumer
+    def attach(self, site: str, consumer: TelemetryConsumer | None) -> None:
+        """`site`'s running consumer, whose engine follows the rules (None: it stopped)."""
+        if consumer is None:
+            self._consumers.pop(site, None)
+        else:
+            self._consumers[site] = consumer
 
     async def reload(self) -> ReloadResult:
         """Read the rule files again and use them; ConfigError (nothing changed) if one is
@@ -119,8 +122,8 @@ class RulesService:
             old = self.current.by_id()
             new = rule_set.by_id()
             transitions: list[Transition] = []
-            if self._consumer is not None:
-                transitions = await self._consumer.call(self._consumer.monitor.set_rules, rule_set)
+            for consumer in list(self._consumers.values()):  # each site's engine, in turn
+                transitions += await consumer.call(consumer.monitor.set_rules, rule_set)
             self.current = rule_set
             self.loaded_at = self._clock()
             self.last_error = None
