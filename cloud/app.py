@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -115,11 +115,10 @@ def _site_of(sites: Sites) -> Callable[[Window], str | None]:
 
 
 def _intake(state: AppState) -> IntakeFigures:
-    """The telemetry intake's figures for the pipeline board, while it runs."""
+    """Each running telemetry consumer's figures for the pipeline board, with its site."""
 
-    def figures() -> tuple[str, dict[str, int | float]] | None:
-        consumer = state.consumer
-        return None if consumer is None else (consumer.intake_name, consumer.health_fields())
+    def figures() -> list[tuple[str, str, Mapping[str, int | float]]]:
+        return [(s, c.intake_name, c.health_fields()) for s, c in sorted(state.consumers.items())]
 
     return figures
 

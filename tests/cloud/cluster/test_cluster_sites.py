@@ -1,7 +1,7 @@
 """Cluster mode with a folder of inventories and a real mosquitto: one process (on SQLite) holds
-several sites' leases and runs a consumer for each (health per site, rule reloads reaching every
-one, each loading only its own site's state); two processes on PostgreSQL split three sites
-2/1, and each fault still makes exactly one work order."""
+several sites' leases and runs a consumer for each (health and intake metrics per site, rule
+reloads reaching every one, each loading only its own site's state); two processes on
+PostgreSQL split three sites 2/1, and each fault still makes exactly one work order."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pytest
 
 from cloud.app import create_app
 from stack.pgserver import Postgres
+from stack.services import Influxd
 from tests.cloud.harness import LiveSite, postgres_schema
 from tests.cloud.test_sites import site_yaml
-from tests.harness import wait_for_async
+from tests.harness import influx_query, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -61,11 +62,13 @@ def cluster_settings(live: LiveSite, process: str, **extra: Any) -> Any:
 
 
 async def test_one_process_holds_two_sites_and_evaluates_both(
-    live_site: LiveSite, tmp_path: Path
+    live_site: LiveSite, tmp_path: Path, influxd: Influxd
 ) -> None:
     live = live_site
     pumps = sites_folder(tmp_path, live.site, 2)
-    app = create_app(cluster_settings(live, "solo"), tick_interval=0.2)
+    metrics = {"influx_url": influxd.url, "influx_database": f"m_{live.site}".replace("-", "_")}
+    settings = cluster_settings(live, "solo", metrics_interval_s=0.2, **metrics)
+    app = create_app(settings, tick_interval=0.2)
     async with live.running(app) as (api, mqtt):
         state = app.state.cloud
         assert sorted(state.consumers) == sorted(pumps)
@@ -89,6 +92,17 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
         assert sorted(cluster["intake"]) == sorted(pumps)
         per_site = [cluster["intake"][site]["received"] for site in pumps]
         assert all(n >= 1 for n in per_site) and health["mqtt"]["received"] == sum(per_site)
+
+        # the pipeline board's intake line: one per site, each under the site's own name
+        def intake_lines() -> dict[str, str] | None:
+            q = 'SELECT last("received") FROM "plantroom_health" WHERE "component" = \'cloud\''
+            series = influx_query(influxd.url, metrics["influx_database"], f"{q} GROUP BY *")
+            found = {s["tags"]["site"]: s["tags"]["instance"] for s in series}
+            return found if len(found) == len(pumps) else None
+
+        assert await wait_for_async(intake_lines, "an intake line per site", within=15.0) == {
+            site: f"plantroom-cloud-site-{site}" for site in pumps
+        }
 
         # a rule reload reaches the engine of every site
         before = {s: c.monitor.stats.rule_reloads for s, c in state.consumers.items()}
