@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from cloud.clock import Clock
+from cloud.cluster.leases import LeaseLost
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.monitor import Monitor
@@ -28,6 +29,7 @@ from cloud.rules.loader import RuleLibrary, RuleSet
 from cloud.sites import site_timezone as site_timezone  # where it was
 from cloud.sla import SlaPolicy
 from plantroom.errors import ConfigError
+from plantroom.ticker import NotRunning
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +123,7 @@ class RulesService:
                 raise
             old = self.current.by_id()
             new = rule_set.by_id()
-            transitions: list[Transition] = []
-            for consumer in list(self._consumers.values()):  # each site's engine, in turn
-                transitions += await consumer.call(consumer.monitor.set_rules, rule_set)
+            transitions = await self._apply(rule_set)
             self.current = rule_set
             self.loaded_at = self._clock()
             self.last_error = None
@@ -149,6 +149,23 @@ class RulesService:
             result.raised_alarms,
         )
         return result
+
+    async def _apply(self, rule_set: RuleSet) -> list[Transition]:
+        """`rule_set` to each running site's engine in turn, a site attached meanwhile too; a
+        site whose evaluation stopped meanwhile (its lease lost) is left to its next holder,
+        which loads the rules then in use."""
+        transitions: list[Transition] = []
+        done: set[int] = set()
+        while pending := [(s, c) for s, c in self._consumers.items() if id(c) not in done]:
+            for site, consumer in pending:
+                done.add(id(consumer))
+                try:
+                    transitions += await consumer.call(consumer.monitor.set_rules, rule_set)
+                except (LeaseLost, NotRunning) as exc:
+                    log.warning(
+                        "rules not applied to site %s, whose evaluation stopped: %s", site, exc
+                    )
+        return transitions
 
     async def check(self) -> ReloadResult | None:
         """Reload if the files changed since they were last read; None if they did not.
