@@ -27,7 +27,9 @@ class AppState:
     sla: SlaPolicy
     clock: Clock
     db: Database | None = None
-    consumers: dict[str, TelemetryConsumer] = field(default_factory=dict)  # per site, running
+    # the running telemetry consumers, per site (outside a cluster, one of every site, under
+    # the first site's id)
+    consumers: dict[str, TelemetryConsumer] = field(default_factory=dict)
     startup_error: PlantroomError | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     maintenance: MaintenanceRunner | None = None
@@ -38,12 +40,6 @@ class AppState:
     def served_sites(self) -> tuple[str, ...]:
         """The ids of the sites this service was given inventories for."""
         return self.sites.served
-
-    @property
-    def consumer(self) -> TelemetryConsumer | None:
-        """The running telemetry consumer of the first site that has one (outside a cluster,
-        the one consumer of every site); `consumers` holds each site's."""
-        return next((self.consumers[s] for s in sorted(self.consumers)), None)
 
     @property
     def inventory(self) -> Inventory:
