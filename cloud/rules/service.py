@@ -72,6 +72,7 @@ class RulesService:
         self.reloads = 0
         self._consumers: dict[str, TelemetryConsumer] = {}  # per site, while it runs
         self._lock = asyncio.Lock()
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     def engine(self, provided: Mapping[str, frozenset[str]] | None = None) -> RuleEngine:
         """The engine for the current rules; `provided`: per piece of equipment, the points
@@ -108,8 +109,18 @@ class RulesService:
         """`site`'s running consumer, whose engine follows the rules (None: it stopped)."""
         if consumer is None:
             self._consumers.pop(site, None)
-        else:
-            self._consumers[site] = consumer
+            return
+        self._consumers[site] = consumer
+        engine = {rule.id: rule for rule in consumer.monitor.engine.rules}
+        if engine != self.current.by_id():  # made as a reload ended: given the rules now
+            task = asyncio.get_running_loop().create_task(self._catch_up(site, consumer))
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, site: str, consumer: TelemetryConsumer) -> None:
+        async with self._lock:
+            if self._consumers.get(site) is consumer:
+                await self._apply_to(site, consumer, self.current)
 
     async def reload(self) -> ReloadResult:
         """Read the rule files again and use them; ConfigError (nothing changed) if one is
@@ -151,21 +162,27 @@ class RulesService:
         return result
 
     async def _apply(self, rule_set: RuleSet) -> list[Transition]:
-        """`rule_set` to each running site's engine in turn, a site attached meanwhile too; a
-        site whose evaluation stopped meanwhile (its lease lost) is left to its next holder,
-        which loads the rules then in use."""
+        """`rule_set` to each running site's engine in turn, a site attached meanwhile too (one
+        made before the reload and attached after is caught up by `attach`); a site whose
+        evaluation stopped meanwhile (its lease lost) is left to its next holder, which loads
+        the rules then in use."""
         transitions: list[Transition] = []
         done: set[int] = set()
         while pending := [(s, c) for s, c in self._consumers.items() if id(c) not in done]:
             for site, consumer in pending:
                 done.add(id(consumer))
-                try:
-                    transitions += await consumer.call(consumer.monitor.set_rules, rule_set)
-                except (LeaseLost, NotRunning) as exc:
-                    log.warning(
-                        "rules not applied to site %s, whose evaluation stopped: %s", site, exc
-                    )
+                transitions += await self._apply_to(site, consumer, rule_set)
         return transitions
+
+    @staticmethod
+    async def _apply_to(
+        site: str, consumer: TelemetryConsumer, rule_set: RuleSet
+    ) -> list[Transition]:
+        try:
+            return await consumer.call(consumer.monitor.set_rules, rule_set)
+        except (LeaseLost, NotRunning) as exc:
+            log.warning("rules not applied to site %s, whose evaluation stopped: %s", site, exc)
+            return []
 
     async def check(self) -> ReloadResult | None:
         """Reload if the files changed since they were last read; None if they did not.

@@ -106,6 +106,7 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
 
         # a rule reload reaches the engine of every site
         before = {s: c.monitor.stats.rule_reloads for s, c in state.consumers.items()}
+        assert set(before.values()) == {0}  # made with the rules in use: none caught up
         await app.state.rules_service.reload()
         assert {s: c.monitor.stats.rule_reloads for s, c in state.consumers.items()} == {
             s: n + 1 for s, n in before.items()
