@@ -1,16 +1,16 @@
-"""The takeover case: two cloud processes share one site's rule evaluation through its lease in
-PostgreSQL (`PLANTROOM_CLOUD_CLUSTER`); the holder gets SIGKILL under load, with pump faults
-injected before, across and after the kill.
+"""The takeover case: two cloud processes share three sites' rule evaluation through their
+leases in PostgreSQL (`PLANTROOM_CLOUD_CLUSTER`, a folder of three inventories); the holder of
+two sites gets SIGKILL under load, with pump faults injected before, across and after the kill.
 
-A site of `PUMPS` pumps publishes a sample per pump every `PERIOD_S` (the load) on a real
-mosquitto. Process `cloud-a` starts first and takes the lease; `cloud-b` joins and stands by
-(one site: its fair share is none). Pump faults (`dry_run`, each held `FAULT_S` then cleared)
-begin at `BEFORE` seconds before the kill (the last spans it), `DURING` seconds after it
-(while no process holds the lease: the broker queues for the site's session) and `AFTER`
-seconds after `cloud-b` holds the lease. The takeover time is from the kill until `cloud-b`'s
-`/api/health` shows the site among its leases. Then, from the database: each fault raised
-exactly one `pump.dry_run` work order, no pump that had no fault got one, and no `dry_run`
-alarm is still active once the faults are cleared.
+`SITES` sites of `PUMPS` pumps in all publish a sample per pump every `PERIOD_S` (the load) on
+a real mosquitto. Process `cloud-a` starts first and takes every lease; `cloud-b` joins and
+the two split the sites 2/1. Pump faults (`dry_run`, each held `FAULT_S` then cleared, taking
+the sites in turn) begin at `BEFORE` seconds before the kill of `cloud-a` (the last spans it),
+`DURING` seconds after it (while no process holds its sites: the broker queues for each site's
+session) and `AFTER` seconds after `cloud-b` holds every site. The takeover time is from the
+kill until `cloud-b`'s `/api/health` shows all the sites among its leases. Then, from the
+database: each fault raised exactly one `pump.dry_run` work order, no pump that had no fault
+got one, and no `dry_run` alarm is still active once the faults are cleared.
 
 `python -m chaos.takeover [--write]` runs it on servers of its own and writes the section
 `takeover` of docs/reliability.md; tests/chaos/test_takeover.py runs it on the test session's.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -42,6 +41,7 @@ import httpx
 from sqlalchemy import create_engine, select
 
 from benchmarks.pages import machine
+from chaos.siteload import FAULT_S, PERIOD_S, PUMPS, SITES, Load, inventory, pumps
 from cloud import tables  # noqa: F401  (every table mapped before the audit's queries)
 from cloud.alarms.model import Alarm
 from cloud.cluster.model import SiteLease
@@ -50,26 +50,25 @@ from cloud.workorders.model import WorkOrder
 from plantroom.clustersettings import ClusterSettings
 from plantroom.ports import free_port
 
-PUMPS = 12
-PERIOD_S = 0.2  # each pump's sample period: PUMPS / PERIOD_S messages a second
-FAULT_S = 3.0
 BEFORE = (-6.0, -3.0, -1.0)
 DURING = (1.0, 4.0, 8.0)
 AFTER = (0.0, 2.0, 4.0)
 RULE = "pump.dry_run"
-BUILDING = "tower-t"
 TTL_S: float = ClusterSettings.model_fields["cloud_lease_ttl_s"].default
 REPO = Path(__file__).resolve().parent.parent
 REPORT_PATH = REPO / "docs" / "reliability.md"
 
 
+Leases = dict[str, tuple[int, str | None]]  # per site, its lease's epoch and holder
+
+
 @dataclass
 class TakeoverResult:
     ttl_s: float
-    site: str
+    sites: list[str]
     takeover_s: float | None = None
-    epochs: tuple[int, int] = (0, 0)  # the lease's epoch before the kill and at the end
-    holders: tuple[str | None, str | None] = (None, None)
+    before: Leases = field(default_factory=dict)  # the leases just before the kill
+    after: Leases = field(default_factory=dict)  # and at the end
     faulted: list[str] = field(default_factory=list)
     work_orders: dict[str, int] = field(default_factory=dict)  # per pump, `pump.dry_run`
     stuck: list[str] = field(default_factory=list)  # pumps with a dry_run alarm still active
@@ -95,62 +94,28 @@ class TakeoverResult:
         return sorted(p for p in self.work_orders if p not in self.faulted)
 
     @property
+    def moved(self) -> list[str]:
+        """The sites `cloud-a` held at the kill."""
+        return sorted(s for s, (_, holder) in self.before.items() if holder == "cloud-a")
+
+    @property
+    def handed_over(self) -> bool:
+        """`cloud-a` held two sites, `cloud-b` one; at the end `cloud-b` holds all, each of
+        `cloud-a`'s acquired once more."""
+        return (
+            len(self.moved) == SITES - 1
+            and all(self.after.get(s, (0, None))[1] == "cloud-b" for s in self.sites)
+            and all(self.after[s][0] == self.before[s][0] + 1 for s in self.moved)
+        )
+
+    @property
     def ok(self) -> bool:
         return (
             self.takeover_s is not None
             and self.takeover_s <= self.bound_s
-            and self.holders == ("cloud-a", "cloud-b")
+            and self.handed_over
             and not (self.missed or self.duplicates or self.unexpected or self.stuck)
         )
-
-
-def inventory(site: str) -> str:
-    lines = [
-        f"site: {{id: {site}}}",
-        "buildings:",
-        f"  - id: {BUILDING}",
-        "    equipment:",
-    ]
-    for n in range(1, PUMPS + 1):
-        lines.append(
-            f"      - {{id: pump-{n:02d}, kind: pump, profile: plantroom-sim-pump, floor: B1,"
-            f" connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: {n}}}}}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-class Load:
-    """Every pump's samples, `dry_run` true while its fault lasts."""
-
-    def __init__(self, site: str) -> None:
-        self.site = site
-        self.faulty: dict[str, float] = {}  # pump → when (monotonic) its fault ends
-        self.seq = 0
-        self.published = 0
-
-    def fault(self, pump: str) -> None:
-        self.faulty[pump] = time.monotonic() + FAULT_S
-
-    def active(self) -> bool:
-        now = time.monotonic()
-        return any(end > now for end in self.faulty.values())
-
-    async def run(self, mqtt: aiomqtt.Client) -> None:
-        while True:
-            now = time.monotonic()
-            self.seq += 1
-            for n in range(1, PUMPS + 1):
-                pump = f"pump-{n:02d}"
-                dry = self.faulty.get(pump, 0.0) > now
-                sample = {
-                    "ts": int(time.time() * 1000),
-                    "seq": self.seq,
-                    "points": {"dry_run": dry, "speed": 0 if dry else 1450},
-                }
-                topic = f"plantroom/v1/{self.site}/{BUILDING}/pump/{pump}/telemetry"
-                await mqtt.publish(topic, json.dumps(sample).encode(), qos=1, timeout=10)
-                self.published += 1
-            await asyncio.sleep(PERIOD_S)
 
 
 @contextmanager
@@ -212,13 +177,13 @@ async def until(probe: Any, what: str, within: float, every: float = 0.1) -> Any
     raise TimeoutError(f"not within {within:.0f} s: {what}")
 
 
-def lease_row(database_url: str) -> tuple[int, str | None]:
-    """The site lease's epoch and holder (the database holds one site)."""
+def lease_rows(database_url: str) -> Leases:
+    """Each site's lease: its epoch and holder."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as c:
-            row = c.execute(select(SiteLease.epoch, SiteLease.holder)).one()
-            return int(row[0]), row[1]
+            rows = c.execute(select(SiteLease.site, SiteLease.epoch, SiteLease.holder))
+            return {str(site): (int(epoch), holder) for site, epoch, holder in rows}
     finally:
         engine.dispose()
 
@@ -238,34 +203,39 @@ def audit(result: TakeoverResult, database_url: str) -> bool:
             result.other_active = sum(1 for _, rule in active if rule != RULE)
     finally:
         engine.dispose()
-    epoch, holder = lease_row(database_url)
-    result.epochs = (result.epochs[0], epoch)
-    result.holders = (result.holders[0], holder)
+    result.after = lease_rows(database_url)
     return not result.missed and not result.stuck
 
 
 async def run(tmp: Path, *, broker: tuple[str, int], database_url: str) -> TakeoverResult:
-    site = f"takeover-{uuid.uuid4().hex[:6]}"
-    site_file = tmp / "site.yaml"
-    site_file.write_text(inventory(site), encoding="utf-8")
-    result = TakeoverResult(ttl_s=TTL_S, site=site)
-    load = Load(site)
-    common: dict[str, Any] = {"site_file": site_file, "database_url": database_url}
+    run_id = uuid.uuid4().hex[:6]
+    sites = [f"takeover-{run_id}-{n}" for n in range(SITES)]
+    folder = tmp / "sites"
+    folder.mkdir()
+    for n, site in enumerate(sites):
+        (folder / f"{site}.yaml").write_text(inventory(sites, n), encoding="utf-8")
+    result = TakeoverResult(ttl_s=TTL_S, sites=sites)
+    load = Load(sites)
+    common: dict[str, Any] = {"site_file": folder, "database_url": database_url}
     async with (
         httpx.AsyncClient() as api,
-        aiomqtt.Client(broker[0], broker[1], identifier=f"takeover-load-{site}") as mqtt,
+        aiomqtt.Client(broker[0], broker[1], identifier=f"takeover-load-{run_id}") as mqtt,
     ):
         with cloud("cloud-a", tmp, broker=broker, **common) as (a, url_a):
-            seen = await until(lambda: leases_of(api, url_a, a), "cloud-a holding the site", 90)
-            if seen["sites"] != [site]:
-                raise RuntimeError(f"cloud-a holds {seen['sites']}, not {site}")
+            seen = await until(lambda: leases_of(api, url_a, a), "cloud-a holding the sites", 90)
+            if seen["sites"] != sites:
+                raise RuntimeError(f"cloud-a holds {seen['sites']}, not {sites}")
             with cloud("cloud-b", tmp, broker=broker, **common) as (b, url_b):
 
-                async def b_standing_by() -> bool:
-                    view = await leases_of(api, url_b, b)
-                    return bool(view and len(view["members"]) == 2 and not view["sites"])
+                async def split() -> bool:  # cloud-a gives one site back at a heartbeat
+                    view_a, view_b = await leases_of(api, url_a, a), await leases_of(api, url_b, b)
+                    held = (
+                        len(view_a["sites"]) if view_a else 0,
+                        len(view_b["sites"]) if view_b else 0,
+                    )
+                    return held == (SITES - 1, 1)
 
-                await until(b_standing_by, "cloud-b standing by", 90)
+                await until(split, "cloud-a and cloud-b splitting the sites 2/1", 90)
                 loading = asyncio.create_task(load.run(mqtt))
                 try:
                     await inject_and_kill(result, load, a, api, url_b, b, database_url)
@@ -296,28 +266,27 @@ async def inject_and_kill(
     b: subprocess.Popen[bytes],
     database_url: str,
 ) -> None:
-    pumps = iter(f"pump-{n:02d}" for n in range(1, PUMPS + 1))
+    order = iter(pump for _, pump in pumps(result.sites))
     kill_at = time.monotonic() + abs(BEFORE[0]) + 1.0
 
     async def fault_at(when: float) -> None:
         await asyncio.sleep(max(0.0, when - time.monotonic()))
-        pump = next(pumps)
+        pump = next(order)
         result.faulted.append(pump)
         load.fault(pump)
 
     faults = [asyncio.create_task(fault_at(kill_at + t)) for t in BEFORE + DURING]
     await asyncio.sleep(max(0.0, kill_at - time.monotonic()))
-    before = await asyncio.to_thread(lease_row, database_url)
-    result.epochs, result.holders = (before[0], 0), (before[1], None)
+    result.before = await asyncio.to_thread(lease_rows, database_url)
     a.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     a.wait(timeout=10)
 
     async def b_holds() -> bool:
         view = await leases_of(api, url_b, b)
-        return bool(view and view["sites"] == [result.site])
+        return bool(view and view["sites"] == result.sites)
 
-    await until(b_holds, "cloud-b taking the site over", result.bound_s + 30, 0.05)
+    await until(b_holds, "cloud-b taking every site over", result.bound_s + 30, 0.05)
     result.takeover_s = time.monotonic() - killed
     took = time.monotonic()
     faults += [asyncio.create_task(fault_at(took + t)) for t in AFTER]
@@ -327,36 +296,36 @@ async def inject_and_kill(
 def render(result: TakeoverResult, took_s: float) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     verdict = "**Passed**" if result.ok else "**Failed**"
-    faults = len(result.faulted)
-    orders = sum(result.work_orders.values())
+    faults, orders = len(result.faulted), sum(result.work_orders.values())
+    took = f"{result.takeover_s or float('nan'):.1f} s"
+    counts = (len(result.missed), len(result.duplicates), len(result.stuck))
+    epochs = ", ".join(f"{result.before[s][0]} to {result.after[s][0]}" for s in result.moved)
     return (
         "## Takeover between cloud processes\n\n"
-        f"Run of {stamp} ({took_s:.0f} s). {verdict}: takeover in"
-        f" **{result.takeover_s or float('nan'):.1f} s** (lease {result.ttl_s:g} s, bound"
-        f" {result.bound_s:g} s), {faults} faults, {orders} work orders, {len(result.missed)}"
-        f" missed, {len(result.duplicates)} duplicate, {len(result.stuck)} alarms stuck.\n\n"
+        f"Run of {stamp} ({took_s:.0f} s). {verdict}: takeover of {len(result.moved)} sites in"
+        f" **{took}** (lease {result.ttl_s:g} s, bound {result.bound_s:g} s), {faults} faults,"
+        f" {orders} work orders, {counts[0]} missed, {counts[1]} duplicate, {counts[2]} alarms"
+        " stuck.\n\n"
         "| case | lease | takeover | samples published | faults injected | work orders |"
         " missed | duplicate | alarms stuck | other alarms active |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        f"| kill -9 the lease holder, 1 site, 2 processes | {result.ttl_s:g} s |"
-        f" {result.takeover_s or float('nan'):.1f} s | {result.published} | {faults} | {orders} |"
-        f" {len(result.missed)} | {len(result.duplicates)} | {len(result.stuck)} |"
-        f" {result.other_active} |\n\n"
-        f"Two cloud processes on one PostgreSQL and one mosquitto serve a site of {PUMPS} pumps,"
-        f" each publishing a sample every {PERIOD_S:g} s. `cloud-a` holds the site's lease,"
-        " `cloud-b` stands by. Pump faults (`dry_run`, each held"
-        f" {FAULT_S:g} s then cleared) start {', '.join(f'{-t:g}' for t in BEFORE)} s before"
-        f" the SIGKILL of `cloud-a` (the last spans it), {', '.join(f'{t:g}' for t in DURING)} s"
-        " after it (while no process holds the lease, the broker queues the site's samples in"
-        " its persistent session) and"
-        f" {', '.join(f'{t:g}' for t in AFTER)} s after `cloud-b` holds the lease. The takeover"
-        " is timed from the kill until `cloud-b`'s `/api/health` lists the site; the lease's"
-        f" epoch went from 1 to {result.epochs[1]}. Each fault must raise exactly one"
-        " `pump.dry_run` work order and its alarm must clear.\n\n"
-        "Not covered here: three sites over two processes (the allocator's split and takeover"
-        " are tested on the database in tests/cloud/cluster/), and a process that is alive but"
-        " cut off from the database (it stops its work when its lease runs out on its own"
-        " clock, tested there too).\n\n"
+        f"| kill -9 the holder of {SITES - 1} of {SITES} sites, 2 processes | {result.ttl_s:g} s"
+        f" | {took} | {result.published} | {faults} | {orders} | {counts[0]} | {counts[1]} |"
+        f" {counts[2]} | {result.other_active} |\n\n"
+        f"Two cloud processes on one PostgreSQL and one mosquitto serve a folder of {SITES}"
+        f" sites, {PUMPS} pumps in all, each publishing a sample every {PERIOD_S:g} s. `cloud-a`"
+        f" starts alone and holds every site; `cloud-b` joins and they split the sites"
+        f" {SITES - 1}/1. Pump faults (`dry_run`, each held {FAULT_S:g} s then cleared, the"
+        f" sites in turn) start {', '.join(f'{-t:g}' for t in BEFORE)} s before the SIGKILL of"
+        f" `cloud-a` (the last spans it), {', '.join(f'{t:g}' for t in DURING)} s after it"
+        " (while no process holds its sites, the broker queues their samples in each site's"
+        f" persistent session) and {', '.join(f'{t:g}' for t in AFTER)} s after `cloud-b`"
+        " holds every site. The takeover is timed from the kill until `cloud-b`'s"
+        " `/api/health` lists all the sites; the epochs of `cloud-a`'s sites went from"
+        f" {epochs}. Each fault must raise exactly one `pump.dry_run` work order and its alarm"
+        " must clear.\n\n"
+        "Not covered here: a process that is alive but cut off from the database (it stops its"
+        " work when its lease runs out on its own clock, tested in tests/cloud/cluster/).\n\n"
         f"*On: {machine()}. Re-run: `python -m chaos.takeover --write`.*\n"
     )
 

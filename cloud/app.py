@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -41,7 +41,7 @@ from cloud.cluster.evaluation import Evaluator, site_client_id
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
-from cloud.maintenance.window import Board
+from cloud.maintenance.window import Board, Window
 from cloud.notify.config import NotifyConfig
 from cloud.notify.notifier import IntakeFigures, Notifier
 from cloud.notify.outbound import Outbound
@@ -64,7 +64,7 @@ from cloud.users.demo import (
 )
 from cloud.workorders.routing import use_team_defaults
 from cloud.workorders.teamsfile import load_contractors, sync_contractors
-from plantroom.errors import ConfigError, PlantroomError
+from plantroom.errors import PlantroomError
 from plantroom.settings import CloudSettings
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,23 @@ def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> Non
     log.info("demo credentials written to %s", path)
 
 
-def _intake(state: AppState) -> IntakeFigures:
-    """The telemetry intake's figures for the pipeline board, while it runs."""
+def _site_of(sites: Sites) -> Callable[[Window], str | None]:
+    """The site of a maintenance window: its equipment's, or its building's."""
+    of_equipment = {e.id: inv.site.id for inv, _, e in sites.equipment()}
 
-    def figures() -> tuple[str, dict[str, int | float]] | None:
-        consumer = state.consumer
-        return None if consumer is None else (consumer.intake_name, consumer.health_fields())
+    def site_of(window: Window) -> str | None:
+        if window.equipment_id is not None:
+            return of_equipment.get(window.equipment_id)
+        return sites.site_of(window.building) if window.building is not None else None
+
+    return site_of
+
+
+def _intake(state: AppState) -> IntakeFigures:
+    """Each running telemetry consumer's figures for the pipeline board, with its site."""
+
+    def figures() -> list[tuple[str, str, Mapping[str, int | float]]]:
+        return [(s, c.intake_name, c.health_fields()) for s, c in sorted(state.consumers.items())]
 
     return figures
 
@@ -127,12 +138,6 @@ def create_app(
     webhooks, Grafana annotations and InfluxDB events and metrics."""
     sites = Sites.load(settings.inventory)  # one file or a folder: ids unique across sites
     inventory = sites.first  # the default site of what names none
-    if settings.cloud_cluster and len(sites.served) > 1:
-        # one consumer per process serves the API's health, rule reloads and maintenance
-        raise ConfigError(
-            f"PLANTROOM_INVENTORY {settings.inventory}: PLANTROOM_CLOUD_CLUSTER takes one site"
-            f" per inventory for now, {len(sites.served)} were given"
-        )
     points = load_point_check(sites.inventories, settings.profiles_dir)  # a bad profile fails
     timezone = sites.zone_of(inventory.site.id)
     rules = RulesService(settings.rules_dir, timezone=timezone, clock=clock)
@@ -233,6 +238,7 @@ def create_app(
             )
             monitor.maintenance = maintenance.board
             monitor.fence = fence  # in a cluster: commit only under the site's lease
+            monitor.only_site = site if fence else None  # and load only the site's state
             if escalator is not None:  # a new job is told at once, not at the next tick
                 monitor.on_raised = escalator.ticker.wake
             return TelemetryConsumer(
@@ -250,10 +256,19 @@ def create_app(
                 site=site if fence else None,
             )
 
-        def attach(consumer: TelemetryConsumer | None) -> None:
-            state.consumer = consumer
-            rules.attach(consumer)
-            maintenance.consumer = consumer  # windows are settled in turn with the batches
+        def attach(site: str, consumer: TelemetryConsumer | None) -> None:
+            """`site`'s running consumer (None: stopped) to the API's health, the rule reloads
+            and maintenance, which settles the site's windows in turn with its batches."""
+            key = site if settings.cloud_cluster else None  # else one consumer of every site
+            if consumer is None:
+                state.consumers.pop(site, None)
+                maintenance.consumers.pop(key, None)
+            else:
+                state.consumers[site] = consumer
+                maintenance.consumers[key] = consumer
+            rules.attach(site, consumer)
+
+        maintenance.site_of = _site_of(sites)
 
         if ingest and settings.cloud_cluster:  # the sites whose leases this process holds
             coordinator = Coordinator(
@@ -262,8 +277,10 @@ def create_app(
             state.cluster = await stack.enter_async_context(coordinator)
             stack.callback(setattr, state, "cluster", None)
         elif ingest:
-            attach(await stack.enter_async_context(consumer_for(inventory.site.id)))
-            stack.callback(attach, None)
+            attach(
+                inventory.site.id, await stack.enter_async_context(consumer_for(inventory.site.id))
+            )
+            stack.callback(attach, inventory.site.id, None)
         await stack.enter_async_context(rules.running())  # reload when the rule files change
         if settings.pm_enabled:  # preventive maintenance falling due
             await stack.enter_async_context(pm_scheduler)

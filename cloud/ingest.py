@@ -131,8 +131,13 @@ class TelemetryConsumer(Runs):
         self.oldest_wait_s = 0.0
         self.lag = LagWatch(settings.intake_lag_alarm_s)
         self._lag_alarms = lag_alarms
-        # the lag alarm's subject: the same after a restart on this host
-        self.intake_name = settings.cloud_client_id or socket.gethostname()
+        # the lag alarm's subject: the same after a restart on this host; a leased site's is
+        # its subscription's client id, so the process that takes the site over clears it
+        self.intake_name = (
+            self._client_id
+            if site is not None
+            else settings.cloud_client_id or socket.gethostname()
+        )
         self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()

@@ -93,13 +93,16 @@ class LiveRegistry:
         self._rows: dict[str, LiveEquipment] = {}
         self._dirty: dict[str, LiveEquipment] = {}
 
-    def load(self, session: Session) -> list[LiveEquipment]:
-        """Read the equipment in the inventory; returns it (and forgets what was marked)."""
+    def load(self, session: Session, site: str | None = None) -> list[LiveEquipment]:
+        """Read the equipment in the inventory (of `site` only, when given); returns it (and
+        forgets what was marked)."""
         self._rows.clear()
         self._dirty.clear()
         tracked = select(Equipment).where(
             Equipment.in_inventory.is_(True), Equipment.connected.is_(True)
         )  # register-only assets have no telemetry
+        if site is not None:
+            tracked = tracked.where(Equipment.site == site)
         for row in session.scalars(tracked):
             last_seen = as_utc(row.last_seen) if row.last_seen is not None else None
             self._rows[row.id] = LiveEquipment(

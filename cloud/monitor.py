@@ -126,6 +126,8 @@ class Monitor:
         # run first in each transaction that writes: raises when this process may no longer
         # evaluate the site (a cluster's lease, `cloud.cluster`), so nothing commits
         self.fence: Callable[[Session], None] | None = None
+        # the one site whose state `load` reads (a cluster's leased site); None: every site's
+        self.only_site: str | None = None
 
     @property
     def engine(self) -> RuleEngine:
@@ -145,7 +147,11 @@ class Monitor:
         self._needs_load = True
         self._engine.clear_all()
         with self._db.session() as session:
-            for live in self._live.load(session):
+            mine: list[str] | None = None  # the site's equipment, when only its is evaluated
+            if self.only_site is not None:
+                in_site = select(Equipment.id).where(Equipment.site == self.only_site)
+                mine = list(session.scalars(in_site))
+            for live in self._live.load(session, self.only_site):
                 self._engine.track(
                     live.id,
                     live.kind,
@@ -153,12 +159,14 @@ class Monitor:
                     last_seen=live.seen_s,
                     status=live.status.value,
                 )
-            for equipment_id, data in self._store.load(session).items():
+            active_rows = select(Alarm).where(Alarm.state == AlarmState.ACTIVE)
+            if mine is not None:
+                active_rows = active_rows.where(Alarm.equipment_id.in_(mine))
+            for equipment_id, data in self._store.load(session, mine).items():
                 if self._engine.tracked(equipment_id):
                     self._engine.restore(equipment_id, data)
             active: set[tuple[str, str]] = {
-                (a.equipment_id, a.rule_id)
-                for a in session.scalars(select(Alarm).where(Alarm.state == AlarmState.ACTIVE))
+                (a.equipment_id, a.rule_id) for a in session.scalars(active_rows)
             }
         # the alarms table is the truth about what is active
         for equipment_id, rule_id in active:

@@ -167,9 +167,12 @@ class RuleStateStore:
         self._legacy: set[str] = set()
         self._points: dict[str, dict[str, _Point]] = {}
 
-    def load(self, session: Session) -> dict[str, dict[str, Any]]:
-        """Everything saved, as `load_snapshots`; and learn what is saved."""
-        everything = read(session)
+    def load(
+        self, session: Session, equipment_ids: Collection[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Everything saved (of `equipment_ids` when given), as `load_snapshots`; and learn
+        what is saved."""
+        everything = read(session, equipment_ids)
         self._timers_saved = {e for e, saved in everything.items() if saved.timers_saved}
         self._legacy = {e for e, saved in everything.items() if saved.legacy}
         self._points = {}

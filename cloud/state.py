@@ -27,7 +27,9 @@ class AppState:
     sla: SlaPolicy
     clock: Clock
     db: Database | None = None
-    consumer: TelemetryConsumer | None = None
+    # the running telemetry consumers, per site (outside a cluster, one of every site, under
+    # the first site's id)
+    consumers: dict[str, TelemetryConsumer] = field(default_factory=dict)
     startup_error: PlantroomError | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     maintenance: MaintenanceRunner | None = None

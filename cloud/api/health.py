@@ -15,7 +15,7 @@ from cloud import registry
 from cloud.alarms import system
 from cloud.alarms.model import Alarm
 from cloud.api.admission import Admission
-from cloud.cluster.health import cluster_health
+from cloud.cluster.health import SiteIntake, cluster_health
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
 from cloud.ingest import TelemetryConsumer
@@ -47,16 +47,64 @@ def _load(request: Request) -> dict[str, LaneLoad]:
     return {name: LaneLoad.model_validate(load) for name, load in admission.load().items()}
 
 
-def _lag(consumer: TelemetryConsumer) -> IntakeLag:
-    intake = consumer.intake
+def _slowest(delays: list[float | None]) -> float | None:
+    known = [d for d in delays if d is not None]
+    return max(known) if known else None
+
+
+def _lag(consumers: list[TelemetryConsumer]) -> IntakeLag | None:
+    """The intakes' lag: queues summed, the longest waits (None without a consumer)."""
+    if not consumers:
+        return None
     return IntakeLag(
-        urgent_queued=intake.urgent_waiting,
-        routine_queued=intake.routine_waiting,
-        coalesced=intake.coalesced,
+        urgent_queued=sum(c.intake.urgent_waiting for c in consumers),
+        routine_queued=sum(c.intake.routine_waiting for c in consumers),
+        coalesced=sum(c.intake.coalesced for c in consumers),
+        oldest_wait_s=round(max(c.oldest_wait_s for c in consumers), 3),
+        urgent_delay_s=_slowest([c.delays.urgent_s for c in consumers]),
+        routine_delay_s=_slowest([c.delays.routine_s for c in consumers]),
+        bound_s=consumers[0].lag.bound_s,
+        behind=any(c.lag.behind for c in consumers),
+    )
+
+
+def _mqtt(consumers: list[TelemetryConsumer]) -> MqttHealth:
+    """The telemetry intake of `consumers` (one per site evaluated here), counts summed."""
+    first = consumers[0] if consumers else None  # they share one point check
+    return MqttHealth(
+        enabled=bool(consumers),
+        connected=bool(consumers) and all(c.stats.connected for c in consumers),
+        received=sum(c.stats.received for c in consumers),
+        invalid=sum(c.stats.invalid for c in consumers),
+        future=sum(c.stats.future for c in consumers),
+        dead_lettered=sum(c.stats.dead_lettered for c in consumers),
+        dropped=sum(c.stats.dropped for c in consumers),
+        queued=sum(c.queued for c in consumers),
+        **_refusals(first.points if first else None),
+        edge_clocks=[
+            EdgeClock(
+                agent=c.agent,
+                skew_s=c.skew_s,
+                reports=c.reports,
+                last_report_at=datetime.fromtimestamp(c.last_report_at_ms / 1000, UTC),
+                off=c.off,
+            )
+            for consumer in consumers
+            for c in consumer.clocks.agents()
+        ],
+        intake=_lag(consumers),
+    )
+
+
+def _site(consumer: TelemetryConsumer) -> SiteIntake:
+    stats = consumer.stats
+    return SiteIntake(
+        connected=stats.connected,
+        received=stats.received,
+        invalid=stats.invalid,
+        dropped=stats.dropped,
+        queued=consumer.queued,
         oldest_wait_s=round(consumer.oldest_wait_s, 3),
-        urgent_delay_s=consumer.delays.urgent_s,
-        routine_delay_s=consumer.delays.routine_s,
-        bound_s=consumer.lag.bound_s,
         behind=consumer.lag.behind,
     )
 
@@ -89,34 +137,17 @@ def health(request: Request, state: StateDep) -> JSONResponse:
         database = True
     except SQLAlchemyError as exc:
         log.warning("health: database check failed: %s", exc)
-    consumer = state.consumer
-    mqtt = MqttHealth(
-        enabled=consumer is not None,
-        connected=consumer is not None and consumer.stats.connected,
-        received=consumer.stats.received if consumer else 0,
-        invalid=consumer.stats.invalid if consumer else 0,
-        future=consumer.stats.future if consumer else 0,
-        dead_lettered=consumer.stats.dead_lettered if consumer else 0,
-        dropped=consumer.stats.dropped if consumer else 0,
-        queued=consumer.queued if consumer else 0,
-        **_refusals(consumer.points if consumer else None),
-        edge_clocks=[
-            EdgeClock(
-                agent=c.agent,
-                skew_s=c.skew_s,
-                reports=c.reports,
-                last_report_at=datetime.fromtimestamp(c.last_report_at_ms / 1000, UTC),
-                off=c.off,
-            )
-            for c in (consumer.clocks.agents() if consumer else [])
-        ],
-        intake=_lag(consumer) if consumer else None,
-    )
+    running = dict(sorted(state.consumers.items()))  # per site evaluated here
+    mqtt = _mqtt(list(running.values()))
     problems = [] if database else ["the database does not answer"]
-    cluster = cluster_health(state.cluster) if state.cluster is not None else None
-    if consumer is not None and not mqtt.connected:
-        problems.append("not connected to the MQTT broker")
-    elif consumer is None and cluster is None:
+    cluster = None
+    if state.cluster is not None:  # with each held site's own intake
+        cluster = cluster_health(state.cluster, {s: _site(c) for s, c in running.items()})
+    for site, consumer in running.items():
+        if not consumer.stats.connected:
+            where = f"site {site}: " if cluster is not None else ""
+            problems.append(f"{where}not connected to the MQTT broker")
+    if not running and cluster is None:
         problems.append("telemetry intake off")
     if cluster is not None:
         problems += [
@@ -126,12 +157,15 @@ def health(request: Request, state: StateDep) -> JSONResponse:
             problems.append(
                 f"site leases not renewed {cluster.failing} times: {cluster.last_error}"
             )
-    if consumer is not None:
+    for site, consumer in running.items():
+        where = f"site {site}: " if cluster is not None else ""
         limit = consumer.clocks.max_skew_s
-        problems += [f"{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()]
+        problems += [
+            f"{where}{c.problem}, beyond the {limit:g} s allowed" for c in consumer.clocks.off()
+        ]
         if consumer.backlogged:
             problems.append(
-                f"telemetry intake behind: {consumer.queued} messages queued, the oldest for"
+                f"{where}telemetry intake behind: {consumer.queued} messages queued, the oldest for"
                 f" {consumer.oldest_wait_s:.0f} s; alarm and state changes go first, routine"
                 " measurements lag"
             )

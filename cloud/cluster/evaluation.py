@@ -16,7 +16,7 @@ from cloud.cluster.coordinator import Fence
 from cloud.ingest import TelemetryConsumer
 
 MakeConsumer = Callable[[str, Fence], TelemetryConsumer]
-Attach = Callable[[TelemetryConsumer | None], None]
+Attach = Callable[[str, TelemetryConsumer | None], None]
 
 
 def site_client_id(prefix: str | None, site: str) -> str:
@@ -27,19 +27,20 @@ def site_client_id(prefix: str | None, site: str) -> str:
 class SiteEvaluation:
     """The running consumer of one leased site; `stop(drain=False)` drops what is queued."""
 
-    def __init__(self, consumer: TelemetryConsumer, attach: Attach) -> None:
+    def __init__(self, site: str, consumer: TelemetryConsumer, attach: Attach) -> None:
+        self.site = site
         self.consumer = consumer
         self._attach = attach
 
     async def stop(self, *, drain: bool) -> None:
-        self._attach(None)
+        self._attach(self.site, None)
         await self.consumer.stop(drain=drain)
 
 
 class Evaluator:
     """`start_site` of a `Coordinator`: makes the site's consumer (`make`, with the site's
-    fence), starts it, and hands it to `attach` (the API's health, rule reloads, maintenance)
-    while it runs."""
+    fence), starts it, and hands it to `attach` with the site (the API's health, rule reloads,
+    maintenance) while it runs."""
 
     def __init__(self, make: MakeConsumer, attach: Attach) -> None:
         self._make = make
@@ -48,5 +49,5 @@ class Evaluator:
     async def __call__(self, site: str, fence: Fence) -> SiteEvaluation:
         consumer = self._make(site, fence)
         await consumer.start()
-        self._attach(consumer)
-        return SiteEvaluation(consumer, self._attach)
+        self._attach(site, consumer)
+        return SiteEvaluation(site, consumer, self._attach)

@@ -19,6 +19,20 @@ class SiteLeaseHealth(BaseModel):
     held: bool = Field(description="held and not expired at the time of the last heartbeat")
 
 
+class SiteIntake(BaseModel):
+    """A held site's telemetry consumer (`mqtt` in the health answer has the totals)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connected: bool
+    received: int
+    invalid: int
+    dropped: int
+    queued: int
+    oldest_wait_s: float = Field(description="how long its oldest waiting message has waited")
+    behind: bool = Field(description="its intake lags beyond the bound (the system alarm is up)")
+
+
 class ClusterHealth(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -33,9 +47,14 @@ class ClusterHealth(BaseModel):
     failures: int = Field(description="heartbeats that failed (database unreachable)")
     failing: int = Field(description="of them, in a row until now")
     last_error: str | None
+    intake: dict[str, SiteIntake] = Field(
+        default_factory=dict, description="per site held, its telemetry consumer"
+    )
 
 
-def cluster_health(coordinator: Coordinator) -> ClusterHealth:
+def cluster_health(
+    coordinator: Coordinator, intake: dict[str, SiteIntake] | None = None
+) -> ClusterHealth:
     held = coordinator.held()
     view = coordinator.stats.last_view
     leases = (
@@ -64,4 +83,5 @@ def cluster_health(coordinator: Coordinator) -> ClusterHealth:
         failures=coordinator.stats.failures,
         failing=coordinator.stats.failing,
         last_error=coordinator.stats.last_error,
+        intake=intake or {},
     )

@@ -4,8 +4,10 @@ woken, after a change through the API or a job's step):
 1. follows the PM jobs whose plan puts their equipment in maintenance (`cloud.maintenance.pm`)
    and reloads the board of windows from the database (so a restart, or another process,
    loses nothing);
-2. settles the windows that are over (`cloud.maintenance.settle`) on the telemetry thread, in
-   turn with the batches; without telemetry intake (an API-only process), on its own thread.
+2. settles the windows that are over (`cloud.maintenance.settle`) on the telemetry thread of
+   the consumer evaluating the window's site, in turn with its batches; a window of a site
+   without one here (an API-only process, a site another cluster process holds) on its own
+   thread.
 
 Its database work runs on its own thread (`cloud-maintenance`). A pass that fails is logged
 once per outage and tried again at the next.
@@ -26,7 +28,7 @@ from cloud.db import Database
 from cloud.maintenance.pm import follow_jobs
 from cloud.maintenance.service import unsettled
 from cloud.maintenance.settle import Settled, settle
-from cloud.maintenance.window import Board
+from cloud.maintenance.window import Board, Window
 from cloud.rules.model import Rule
 from cloud.sla import SlaPolicy
 from plantroom.ticker import Runs, WorkerThread
@@ -71,7 +73,9 @@ class MaintenanceRunner(Runs):
         self.pm_plans = frozenset(pm_plans)
         self._pm_longest = pm_longest
         self._rules = rules
-        self.consumer: TelemetryConsumer | None = None
+        # the running consumers: per site, or under None the one evaluating every site
+        self.consumers: dict[str | None, TelemetryConsumer] = {}
+        self.site_of: Callable[[Window], str | None] = lambda window: None
         self.on_raised: Callable[[], None] | None = None  # the SLA ticker's wake
         self.stats = RunnerStats()
         self._thread = WorkerThread("cloud-maintenance")
@@ -97,8 +101,11 @@ class MaintenanceRunner(Runs):
                 windows = unsettled(session)
             self.board.replace(windows)
 
-    def settle_now(self, monitor: Monitor | None) -> Settled:
-        """Settle the windows over now (on the telemetry thread when `monitor` is given)."""
+    def settle_now(
+        self, monitor: Monitor | None, windows: Collection[int] | None = None
+    ) -> Settled:
+        """Settle the windows over now, or of them those in `windows` (on the telemetry thread
+        of `monitor` when it is given)."""
         if monitor is not None:
             engine = monitor.engine
             known = {r.id: r for r in engine.rules}
@@ -114,6 +121,7 @@ class MaintenanceRunner(Runs):
                 sla=self._sla,
                 rule_of=known.get,
                 incidents=incidents,
+                windows=windows,
             )
         self.board.drop(done.windows)
         return done
@@ -122,19 +130,34 @@ class MaintenanceRunner(Runs):
         """One pass; what it settled, or None when no window was over. Runs in the caller's
         thread when the loop is not running (tests drive it so)."""
         await self._on_thread(self.refresh)
-        if not self.board.due(self._clock()):
+        due = self.board.due(self._clock())
+        if not due:
             return None
-        consumer = self.consumer
-        if consumer is not None:
-            done = await consumer.call(self.settle_now, consumer.monitor)
-        else:
-            done = await self._on_thread(self.settle_now, None)
+        done = Settled(windows=[])
+        for consumer, windows in self._by_consumer(due):
+            if consumer is not None:
+                part = await consumer.call(self.settle_now, consumer.monitor, windows)
+            else:
+                part = await self._on_thread(self.settle_now, None, windows)
+            done.windows += part.windows
+            done.released += part.released
+            done.raised += part.raised
+            done.carried += part.carried
         self.stats.settled += len(done.windows)
         self.stats.released += done.released
         self.stats.raised += done.raised
         if done.raised and self.on_raised is not None:
             self.on_raised()
         return done
+
+    def _by_consumer(self, due: list[Window]) -> list[tuple[TelemetryConsumer | None, list[int]]]:
+        """The due windows grouped by the consumer evaluating their site (None: none here)."""
+        groups: dict[int, tuple[TelemetryConsumer | None, list[int]]] = {}
+        for window in due:
+            consumers = self.consumers
+            consumer = consumers.get(self.site_of(window)) or consumers.get(None)
+            groups.setdefault(id(consumer), (consumer, []))[1].append(window.id)
+        return list(groups.values())
 
     async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._thread.running:

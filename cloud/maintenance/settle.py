@@ -14,7 +14,7 @@ so no batch changes an alarm while it is being settled.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,13 +55,15 @@ def settle(
     sla: SlaPolicy,
     rule_of: Callable[[str], Rule | None],
     incidents: IncidentManager | None = None,
+    windows: Collection[int] | None = None,
 ) -> Settled:
-    """Apply the end of every window of `board` that is over at `now`. The caller commits,
-    then drops `Settled.windows` from the board."""
+    """Apply the end of every window of `board` that is over at `now` (of them, those whose id
+    is in `windows`, when given). The caller commits, then drops `Settled.windows` from the
+    board."""
     due = board.due(now)
     done = Settled(windows=[])
-    skip = frozenset(w.id for w in due)
-    for view in due:
+    skip = frozenset(w.id for w in due)  # no alarm is carried to a window ending too
+    for view in due if windows is None else [w for w in due if w.id in windows]:
         window = session.get(MaintenanceWindow, view.id, with_for_update=True)
         if window is None or window.settled_at is not None:
             done.windows.append(view.id)  # settled already (another process): only forget it

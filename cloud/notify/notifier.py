@@ -48,8 +48,9 @@ from plantroom.ticker import Runs, WorkerThread
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# the telemetry intake's name and `plantroom_health` fields, or None while it does not run
-IntakeFigures = Callable[[], tuple[str, Mapping[str, int | float]] | None]
+# per running telemetry consumer (one per leased site in a cluster): its site, its intake's
+# name and `plantroom_health` fields; none while the intake does not run
+IntakeFigures = Callable[[], list[tuple[str, str, Mapping[str, int | float]]]]
 
 
 def cursor_name(sink: str, key: str = "") -> str:
@@ -218,9 +219,8 @@ class Notifier(Runs):
                     dispatch_s=self._sla.dispatch,
                 )
                 lines = await self._run_db(collect)
-                figures = self._intake() if self._intake is not None else None
-                if figures is not None:
-                    lines.append(intake_line(c.site, *figures, now))
+                for site, name, fields in self._intake() if self._intake is not None else []:
+                    lines.append(intake_line(site, name, fields, now))
                 await write(writer, lines)
             except DeliveryError as exc:
                 self.metrics.failures += 1

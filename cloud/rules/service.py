@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from cloud.clock import Clock
+from cloud.cluster.leases import LeaseLost
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.monitor import Monitor
@@ -28,6 +29,7 @@ from cloud.rules.loader import RuleLibrary, RuleSet
 from cloud.sites import site_timezone as site_timezone  # where it was
 from cloud.sla import SlaPolicy
 from plantroom.errors import ConfigError
+from plantroom.ticker import NotRunning
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,9 @@ class RulesService:
         self.loaded_at: datetime = clock()
         self.last_error: str | None = None
         self.reloads = 0
-        self._consumer: TelemetryConsumer | None = None
+        self._consumers: dict[str, TelemetryConsumer] = {}  # per site, while it runs
         self._lock = asyncio.Lock()
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     def engine(self, provided: Mapping[str, frozenset[str]] | None = None) -> RuleEngine:
         """The engine for the current rules; `provided`: per piece of equipment, the points
@@ -102,9 +105,22 @@ class RulesService:
             outage=self.current.outage,
         )
 
-    def attach(self, consumer: TelemetryConsumer | None) -> None:
-        """The consumer whose engine follows the rules (None: serve the API only)."""
-        self._consumer = consumer
+    def attach(self, site: str, consumer: TelemetryConsumer | None) -> None:
+        """`site`'s running consumer, whose engine follows the rules (None: it stopped)."""
+        if consumer is None:
+            self._consumers.pop(site, None)
+            return
+        self._consumers[site] = consumer
+        engine = {rule.id: rule for rule in consumer.monitor.engine.rules}
+        if engine != self.current.by_id():  # made as a reload ended: given the rules now
+            task = asyncio.get_running_loop().create_task(self._catch_up(site, consumer))
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, site: str, consumer: TelemetryConsumer) -> None:
+        async with self._lock:
+            if self._consumers.get(site) is consumer:
+                await self._apply_to(site, consumer, self.current)
 
     async def reload(self) -> ReloadResult:
         """Read the rule files again and use them; ConfigError (nothing changed) if one is
@@ -118,9 +134,7 @@ class RulesService:
                 raise
             old = self.current.by_id()
             new = rule_set.by_id()
-            transitions: list[Transition] = []
-            if self._consumer is not None:
-                transitions = await self._consumer.call(self._consumer.monitor.set_rules, rule_set)
+            transitions = await self._apply(rule_set)
             self.current = rule_set
             self.loaded_at = self._clock()
             self.last_error = None
@@ -146,6 +160,29 @@ class RulesService:
             result.raised_alarms,
         )
         return result
+
+    async def _apply(self, rule_set: RuleSet) -> list[Transition]:
+        """`rule_set` to each running site's engine in turn, a site attached meanwhile too (one
+        made before the reload and attached after is caught up by `attach`); a site whose
+        evaluation stopped meanwhile (its lease lost) is left to its next holder, which loads
+        the rules then in use."""
+        transitions: list[Transition] = []
+        done: set[int] = set()
+        while pending := [(s, c) for s, c in self._consumers.items() if id(c) not in done]:
+            for site, consumer in pending:
+                done.add(id(consumer))
+                transitions += await self._apply_to(site, consumer, rule_set)
+        return transitions
+
+    @staticmethod
+    async def _apply_to(
+        site: str, consumer: TelemetryConsumer, rule_set: RuleSet
+    ) -> list[Transition]:
+        try:
+            return await consumer.call(consumer.monitor.set_rules, rule_set)
+        except (LeaseLost, NotRunning) as exc:
+            log.warning("rules not applied to site %s, whose evaluation stopped: %s", site, exc)
+            return []
 
     async def check(self) -> ReloadResult | None:
         """Reload if the files changed since they were last read; None if they did not.

@@ -1,7 +1,7 @@
 """The takeover case (chaos/takeover.py) on the session's mosquitto and PostgreSQL: two cloud
-processes share a site through its lease; the holder is killed under load with pump faults
-around the kill; the other takes the site over within the bound, every fault raises exactly
-one work order and no alarm stays active."""
+processes share three sites through their leases, 2/1; the holder of two is killed under load
+with pump faults at every site around the kill; the other takes both over within the bound,
+every fault raises exactly one work order and no alarm stays active."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.takeover import TakeoverResult, inventory, render, run
+from chaos.siteload import inventory, pumps
+from chaos.takeover import TakeoverResult, render, run
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
 from tests.cloud.harness import postgres_schema
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(400)  # two cloud starts (about 20 s each on a busy machine), 15 s lease
-def test_kill_9_of_the_lease_holder_hands_the_site_over(
+def test_kill_9_of_the_holder_of_two_sites_hands_them_over(
     tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
 ) -> None:
     with postgres_schema(postgres) as url:
@@ -27,9 +28,11 @@ def test_kill_9_of_the_lease_holder_hands_the_site_over(
             run(tmp_path, broker=(mosquitto.host, mosquitto.port), database_url=url)
         )
     assert result.takeover_s is not None and result.takeover_s <= result.bound_s, result
-    assert result.holders == ("cloud-a", "cloud-b"), result
-    assert result.epochs[1] == result.epochs[0] + 1, result
+    assert len(result.moved) == 2 and result.handed_over, result
+    assert {holder for _, holder in result.after.values()} == {"cloud-b"}, result
     assert len(result.faulted) == 9 and not result.missed, result
+    sites = {site for site, pump in pumps(result.sites) if pump in result.faulted}
+    assert sites == set(result.sites), result  # faults at every site, those moved and not
     assert not result.duplicates and not result.unexpected, result
     assert not result.stuck, result
     assert result.ok
@@ -37,13 +40,20 @@ def test_kill_9_of_the_lease_holder_hands_the_site_over(
 
 
 def test_the_report_names_what_went_wrong() -> None:
-    failed = TakeoverResult(ttl_s=15.0, site="s", takeover_s=31.0, faulted=["pump-01", "pump-02"])
-    failed.work_orders = {"pump-01": 2, "pump-05": 1}
-    assert (failed.missed, failed.duplicates, failed.unexpected) == (
-        ["pump-02"],
-        ["pump-01"],
-        ["pump-05"],
+    failed = TakeoverResult(
+        ttl_s=15.0, sites=["n", "s", "w"], takeover_s=31.0, faulted=["pump-0-00", "pump-1-00"]
     )
+    failed.work_orders = {"pump-0-00": 2, "pump-2-01": 1}
+    failed.before = {"n": (1, "cloud-a"), "s": (2, "cloud-b"), "w": (1, "cloud-a")}
+    failed.after = {"n": (2, "cloud-b"), "s": (2, "cloud-b"), "w": (1, "cloud-a")}
+    assert (failed.missed, failed.duplicates, failed.unexpected) == (
+        ["pump-1-00"],
+        ["pump-0-00"],
+        ["pump-2-01"],
+    )
+    assert failed.moved == ["n", "w"] and not failed.handed_over  # w was never taken over
     assert not failed.ok
     assert "**Failed**" in render(failed, 60.0)
-    assert "pump-12" in inventory("s") and "pump-13" not in inventory("s")
+    sites = ["n", "s", "w"]
+    assert "pump-2-03" in inventory(sites, 2) and "pump-2-04" not in inventory(sites, 2)
+    assert "pump-0-00" not in inventory(sites, 2) and "id: tower-2" in inventory(sites, 2)

@@ -44,9 +44,9 @@ async def test_alone_in_a_cluster_it_holds_its_site_and_raises_work_orders(
         await mqtt.publish(other, site.telemetry({"dry_run": False}), qos=1)
         await mqtt.publish(site.topic("pump-a1", "pump"), site.telemetry({"dry_run": True}), qos=1)
         await wait_for_async(lambda: site.caught_up(api, "pump-a1"), "the samples", within=15.0)
-        assert app.state.cloud.consumer.monitor.stats.unknown_equipment == 0
+        assert app.state.cloud.consumers[site.site].monitor.stats.unknown_equipment == 0
     state = app.state.cloud
-    assert state.cluster is None and state.consumer is None
+    assert state.cluster is None and state.consumers == {}
     database = Database(settings.database_url)
     try:
         with database.session() as session:
