@@ -1,6 +1,6 @@
 // Talking to the cloud service: the token, JSON requests, and the live event stream.
 
-import { t } from './i18n.js';
+import { refusal, t } from './i18n.js';
 import { withSite } from './sites.js';
 import { saveRead, savedRead } from './store.js';
 
@@ -87,7 +87,7 @@ export async function send(path, { method, headers = {}, body, token = auth.toke
     const failure = new ApiError(
       response.status,
       error.code ?? 'http_error',
-      error.message ?? t('api.http', { status: response.status }),
+      refusal(error.code, error.message ?? t('api.http', { status: response.status })),
     );
     if (response.status === 401 && token) {
       window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));

@@ -4,7 +4,7 @@
 
 import { ApiError, api, auth } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
-import { t, term } from './i18n.js';
+import { refusal, t, term } from './i18n.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
 const DOCUMENT = /^(.*?)\s*<([^<>\s]+)>\s*$/;
@@ -108,7 +108,7 @@ async function csv(path, { method = 'GET', body } = {}) {
   const response = await fetch(path, { method, headers, body, cache: 'no-store' });
   if (response.ok) return response;
   const error = (await response.json().catch(() => null))?.error ?? {};
-  throw new ApiError(response.status, error.code ?? 'http_error', error.message ?? `HTTP ${response.status}`);
+  throw new ApiError(response.status, error.code ?? 'http_error', refusal(error.code, error.message ?? `HTTP ${response.status}`));
 }
 
 async function download() {

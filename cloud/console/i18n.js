@@ -66,6 +66,15 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+// A refusal of the service for the reader: in another language than English, its code's words
+// from the catalog, with the service's own sentence (which names the field, the line, the
+// limit) after them; in English, or for a code the catalog lacks, the service's sentence.
+export function refusal(code, message) {
+  const key = `api_error.${code}`;
+  if (lang === 'en' || !(key in chosen)) return message;
+  return message ? `${chosen[key]}（${message}）` : chosen[key];
+}
+
 // A value of one of the service's lists (a status, a priority, an event...) in words:
 // `family.value` from the catalog, else the value itself with spaces for underscores.
 export function term(family, value) {

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cloud.api.errors import HTTP_CODES
 from cloud.assets.kinds import ALL_KINDS
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Severity, WorkOrderStatus
 from cloud.notify.model import OutboxStatus
@@ -41,8 +42,21 @@ DOMAINS: dict[str, set[str]] = {
     "rotation": {r.value for r in Rotation},
     "cover": {c.value for c in CoverKind},
 }
+
+
+def error_codes() -> set[str]:
+    """Every error code the service answers with: the HTTP statuses' and each one its code
+    names where it refuses (`code="..."`, `"code": "..."`, a class's `code = "..."`)."""
+    found = set(HTTP_CODES.values())
+    written = re.compile(r'(?:code=|"code": |code = )"([a-z_]+)"')
+    for path in (REPO / "cloud").rglob("*.py"):
+        found |= set(written.findall(path.read_text("utf-8")))
+    return found
+
+
 # Families that hold at least these values (others are shown as they are).
 AT_LEAST: dict[str, set[str]] = {
+    "api_error": error_codes(),  # a refusal's words for a reader not reading English
     "unit": {
         p.unit
         for points in CANONICAL.values()
