@@ -159,7 +159,7 @@ function eventItem(event) {
   return h(
     'li',
     {},
-    h('p', {}, h('strong', {}, term('event', event.action)), change, ' ', t('job.by', { actor: event.actor }), ' · ', timeEl(event.at, clockTime(event.at))),
+    h('p', {}, h('strong', {}, term('event', event.action)), change, ' ', t('job.by', { actor: event.actor === 'system' ? t('job.system') : event.actor }), ' · ', timeEl(event.at, clockTime(event.at))),
     event.note ? h('p', { class: 'pre note-text' }, event.note) : null,
   );
 }

@@ -64,7 +64,10 @@ AT_LEAST: dict[str, set[str]] = {
         if p.unit is not None and p.unit != DIMENSIONLESS
     },
     "event": {a.value for a in Action}
-    | {"created", "reopened", "comment", "step", "photo", "dispatched", "escalated"},
+    | {"created", "reopened", "comment", "step", "photo", "dispatched", "escalated"}
+    # what the service records of its own in a job's trail
+    | {"follow_up_raised", "fault_cleared", "fault_recurred", "held", "incident_linked"}
+    | {"notification_channel_failing"},
 }
 
 
