@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -57,10 +55,11 @@ from cloud.alarms.intake import IntakeAlarms
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
 from cloud.intake import Delays, Intake, LagWatch, health_fields
+from cloud.invalidlog import InvalidLog
 from cloud.messages import edge_report_time, parse_item
 from cloud.monitor import Item, Monitor, TelemetryItem, TickItem
 from cloud.points import PointCheck
-from cloud.receiver import IngestStats, Receiver
+from cloud.receiver import IngestStats, Receiver, session_names
 from cloud.rules.base import Scalar
 from cloud.rules.model import Rule
 from cloud.triggers import Triggers
@@ -77,8 +76,6 @@ QUEUE_SIZE = 10_000
 BATCH_SIZE = 200
 BATCH_LINGER_S = 0.02
 DRAIN_TIMEOUT_S = 10.0
-MAX_INVALID_LOG_TOPICS = 1000
-INVALID_LOG_INTERVAL_S = 60.0
 
 T = TypeVar("T")
 
@@ -109,13 +106,8 @@ class TelemetryConsumer(Runs):
         self._clock_alarms = clock_alarms
         self.points = points
         self._monitor = monitor
-        # A configured client id gets a persistent session: the broker keeps what arrives
-        # while the cloud restarts. Without one, each process start is a new clean session.
-        self._persistent = bool(client_id or settings.cloud_client_id)
-        self._client_id = (
-            client_id
-            or settings.cloud_client_id
-            or f"plantroom-cloud-{socket.gethostname()}-{os.getpid()}"
+        self._client_id, self._persistent, self.intake_name = session_names(
+            settings, client_id, site
         )
         self._tick_interval = tick_interval
         self._batch_size = batch_size
@@ -131,18 +123,11 @@ class TelemetryConsumer(Runs):
         self.oldest_wait_s = 0.0
         self.lag = LagWatch(settings.intake_lag_alarm_s)
         self._lag_alarms = lag_alarms
-        # the lag alarm's subject: the same after a restart on this host; a leased site's is
-        # its subscription's client id, so the process that takes the site over clears it
-        self.intake_name = (
-            self._client_id
-            if site is not None
-            else settings.cloud_client_id or socket.gethostname()
-        )
         self._db = WorkerThread("cloud-db")
         self._runner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._tick_queued = False
-        self._invalid_logged: dict[str, float] = {}
+        self._invalid_log = InvalidLog(clock)
         self._receiver: Receiver | None = None
         self.stats = IngestStats()
 
@@ -319,17 +304,7 @@ class TelemetryConsumer(Runs):
 
     def _invalid(self, topic: str, reason: str) -> None:
         self.stats.invalid += 1
-        now = self._clock()
-        last = self._invalid_logged.get(topic)
-        if last is not None and now - last < INVALID_LOG_INTERVAL_S:
-            log.debug("invalid message on %s: %s", topic, reason)
-            return
-        if last is None and len(self._invalid_logged) >= MAX_INVALID_LOG_TOPICS:
-            self._invalid_logged.clear()
-        self._invalid_logged[topic] = now
-        log.warning(
-            "invalid message on %s: %s (%d invalid so far)", topic, reason, self.stats.invalid
-        )
+        self._invalid_log.note(topic, reason, self.stats.invalid)
 
     # -- processing --------------------------------------------------------------------------
 

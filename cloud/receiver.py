@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -181,3 +183,23 @@ class Receiver:
             await asyncio.shield(connection)
             incoming.clear()
             self._stats.connected = False
+
+
+def session_names(
+    settings: CloudSettings, client_id: str | None, site: str | None
+) -> tuple[str, bool, str]:
+    """A consumer's MQTT client id, whether its session persists, and the name of its intake
+    (the lag alarm's subject).
+
+    A configured client id gets a persistent session: the broker keeps what arrives while the
+    cloud restarts; without one, each process start is a new clean session. The intake's name
+    is the same after a restart on this host; a leased site's is its subscription's client
+    id, so the process that takes the site over clears its alarm."""
+    persistent = bool(client_id or settings.cloud_client_id)
+    chosen = (
+        client_id
+        or settings.cloud_client_id
+        or f"plantroom-cloud-{socket.gethostname()}-{os.getpid()}"
+    )
+    name = chosen if site is not None else settings.cloud_client_id or socket.gethostname()
+    return chosen, persistent, name

@@ -27,6 +27,7 @@ from plantroom.maintenancesettings import MaintenanceSettings
 from plantroom.notifysettings import NotificationSettings
 from plantroom.requestsettings import RequestSettings
 from plantroom.settingtypes import TextList
+from plantroom.webhooksettings import WebhookSettings
 
 ENV_PREFIX = "PLANTROOM_"
 
@@ -206,6 +207,7 @@ class CloudSettings(
     AdmissionSettings,
     FileSettings,
     ClusterSettings,
+    WebhookSettings,
 ):
     inventory: Path = Field(
         default=Path("sites/demo.yaml"),
@@ -256,24 +258,6 @@ class CloudSettings(
     )
     grafana_token: SecretStr | None = Field(
         default=None, description="Grafana service-account token for the annotations"
-    )
-    webhook_urls: TextList = Field(
-        default_factory=list,
-        description="http(s) URLs every work-order event is posted to (comma-separated)",
-    )
-    webhook_secret: SecretStr | None = Field(
-        default=None,
-        description="HMAC key the webhooks are signed with; required with webhooks outside "
-        "demo mode",
-    )
-    webhook_timeout_s: float = Field(
-        default=5.0, gt=0, description="per webhook (and Grafana) request"
-    )
-    webhook_max_attempts: int = Field(
-        default=6, ge=1, description="deliveries tried per event and receiver"
-    )
-    webhook_queue_size: int = Field(
-        default=1000, ge=1, description="events held in memory per receiver"
     )
     cloud_influx_enabled: bool = Field(
         default=True, description="write work-order events and metrics to InfluxDB"

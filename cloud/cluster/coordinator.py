@@ -187,11 +187,11 @@ class Coordinator(Runs):
                 else:
                     await self._abandon(site, "it was taken over or released")
             self.stats.last_view = view
-            todo = allocator.plan(view, self.process_id, held=set(self._held), serves=self.sites)
-            for site in todo.release:
-                log.info("giving up site %s: over this process's share of %d", site, todo.share)
+            moves = allocator.plan(view, self.process_id, held=set(self._held), serves=self.sites)
+            for site in moves.release:
+                log.info("giving up site %s: over this process's share of %d", site, moves.share)
                 await self._release(site)
-            for site in todo.acquire:
+            for site in moves.acquire:
                 await self._acquire(site, view.now)
             # the cluster as it is after this round's changes: health shows it
             self.stats.last_view, self.stats.unwatched = await self._thread.call(self._watch)
