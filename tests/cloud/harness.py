@@ -37,6 +37,7 @@ from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
 from cloud.equipment import Equipment
+from cloud.maintenance import service as maintenance
 from cloud.pm.loader import load_plans
 from cloud.rules.loader import load_rules
 from cloud.rules.model import Rule
@@ -520,3 +521,21 @@ def cloud_process(
         *extra,
     ]
     return cmd, env
+
+
+def hour_of_maintenance(session: Session, equipment_id: str, now: datetime) -> int:
+    """A maintenance window for `equipment_id` from now for an hour, set by the service (no
+    user): its id."""
+    window = maintenance.create(
+        session,
+        user=None,
+        equipment_id=equipment_id,
+        building=None,
+        starts_at=None,
+        ends_at=now + timedelta(hours=1),
+        reason="pump isolated",
+        now=now,
+        max_duration=timedelta(days=1),
+        past_skew=timedelta(0),
+    )
+    return window.id

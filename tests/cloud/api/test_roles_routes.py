@@ -51,7 +51,6 @@ from cloud.assets.schemas import AssetIn
 from cloud.assets.service import SiteScope
 from cloud.assets.service import create as create_asset
 from cloud.enums import Channel, Priority, Role, Severity, WorkOrderKind, WorkOrderStatus
-from cloud.maintenance import service as maintenance
 from cloud.notify import contacts, outbox
 from cloud.notify.outbound import Outbound
 from cloud.oncall import service as oncall_service
@@ -74,7 +73,15 @@ from cloud.users.service import (
 )
 from cloud.workorders import creation, photos
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.harness import Api, Clock, png, raise_alarm, serve, settings_for
+from tests.cloud.harness import (
+    Api,
+    Clock,
+    hour_of_maintenance,
+    png,
+    raise_alarm,
+    serve,
+    settings_for,
+)
 from tests.cloud.notify.mail import smtp_server
 
 pytestmark = pytest.mark.integration
@@ -584,19 +591,7 @@ class Fixtures:
         """A fresh window: p1 in maintenance for an hour from now."""
         now = self.api.clock()
         with self.api.db.session() as session:
-            window = maintenance.create(
-                session,
-                user=None,
-                equipment_id="p1",
-                building=None,
-                starts_at=None,
-                ends_at=now + timedelta(hours=1),
-                reason="pump isolated",
-                now=now,
-                max_duration=timedelta(days=1),
-                past_skew=timedelta(0),
-            )
-            return str(window.id)
+            return str(hour_of_maintenance(session, "p1", now))
 
     def complaint(self) -> str:
         with self.api.db.session() as session:

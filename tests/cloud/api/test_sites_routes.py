@@ -27,7 +27,6 @@ from cloud.alarms.model import Alarm
 from cloud.api.events import Message, Subscription
 from cloud.enums import AlarmState, Channel, Priority, Role, WorkOrderStatus
 from cloud.incidents.model import Incident
-from cloud.maintenance import service as maintenance
 from cloud.oncall.model import RotaCover
 from cloud.oncall.schemas import RotaIn
 from cloud.oncall.service import rota_of, set_rota
@@ -51,8 +50,7 @@ from tests.cloud.api.test_roles_routes import (
     app_routes,
     call,
 )
-from tests.cloud.harness import Api, Clock, raise_alarm, serve
-from tests.cloud.workorders.test_checklist_api import png
+from tests.cloud.harness import Api, Clock, hour_of_maintenance, png, raise_alarm, serve
 
 pytestmark = pytest.mark.integration  # once on PostgreSQL too
 
@@ -309,19 +307,7 @@ class South:
             session.flush()
             follow_up = FollowUp(work_order_id=closed.id, decided_at=now, sampled=True, attempts=0)
             session.add(follow_up)
-            window = maintenance.create(
-                session,
-                user=None,
-                equipment_id="s-pump",
-                building=None,
-                starts_at=None,
-                ends_at=now + timedelta(hours=1),
-                reason="pump isolated",
-                now=now,
-                max_duration=timedelta(days=1),
-                past_skew=timedelta(0),
-            )
-            self.window = str(window.id)
+            self.window = str(hour_of_maintenance(session, "s-pump", now))
             team = add_team(session, "s-plumbers", "plumbing", now=now, building="s-tower")
             assert team.site == "south"
             set_rota(
