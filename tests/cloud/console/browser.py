@@ -25,6 +25,7 @@ import yaml
 from paho.mqtt import publish
 
 from cloud.pm.loader import SHIPPED
+from cloud.users.demo import DEMO_ROTA
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
 from tests.cloud.harness import cloud_process
@@ -64,6 +65,24 @@ class Stack:
         resp = httpx.post(f"{self.url}{path}", json=body, headers=self.auth(username), timeout=5)
         assert resp.is_success, resp.text
         return resp.json()
+
+    def told_at_any_hour(self) -> None:
+        """Every team's rota tells its routine jobs at once, whatever the hour at the site.
+
+        The demo rota holds routine jobs raised outside 07:00-22:00 until the morning; a test
+        that watches a normal job's messages must not pass or fail by the time of day."""
+        for team in self.api("/api/oncall"):
+            if not team["has_rota"]:
+                continue
+            rota = self.api(f"/api/oncall/rotas/{team['team']}")
+            body = {**DEMO_ROTA, "starts_on": rota["starts_on"], "routine": "always"}
+            resp = httpx.put(
+                f"{self.url}/api/oncall/rotas/{team['team']}",
+                json=body,
+                headers=self.auth("super1"),
+                timeout=5,
+            )
+            assert resp.is_success, resp.text
 
     def pump(self, **points: Any) -> None:
         """Publish one pump sample, as the edge agent would."""

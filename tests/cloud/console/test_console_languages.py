@@ -259,6 +259,7 @@ def switch(page: Any, words: dict[str, Any], then: dict[str, Any]) -> None:
 def test_the_console_in_the_browsers_language_and_the_profiles(
     stack: Stack, locale: str, words: dict[str, Any], other: dict[str, Any]
 ) -> None:
+    stack.told_at_any_hour()  # the job's messages are looked at: sent now, by day or night
     job = new_job(stack)
     running_dry(stack)
     code = "zh" if words is ZH else "en"
