@@ -15,9 +15,10 @@ from cloud.alarms.intake import TELEMETRY_INTAKE_BEHIND
 from cloud.alarms.intake import message as intake_message
 from cloud.alarms.model import SystemAlarm
 from cloud.alarms.schemas import AcknowledgeIn, SystemAlarmDetail, SystemAlarmOut, SystemAlarmPage
+from cloud.alarms.unwatched import UNWATCHED
+from cloud.alarms.unwatched import message as unwatched_message
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
-from cloud.cluster.coordinator import UNWATCHED, unwatched_message
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text

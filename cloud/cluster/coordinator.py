@@ -23,38 +23,24 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from cloud.alarms import system
+from cloud.alarms.unwatched import UNWATCHED
+from cloud.alarms.unwatched import message as unwatched_message
 from cloud.cluster import allocator, leases
 from cloud.cluster.leases import ClusterView, LeaseLost
 from cloud.db import Database
 from cloud.enums import Severity
-from cloud.locale import N_, RECORD, Text
 from plantroom.clustersettings import ClusterSettings
 from plantroom.ticker import Runs, WorkerThread
 
 log = logging.getLogger(__name__)
-
-UNWATCHED = "site_unwatched"  # the system alarm's code; its subject is `site:<id>`
-# its message, written from its details in the reader's language (`unwatched_message`)
-UNWATCHED_TEXT = N_(
-    "no cloud process has evaluated the rules of site {site} for over {ttl} s: its faults"
-    " raise no alarms"
-)
-
-
-def unwatched_message(details: Mapping[str, Any], text: Text = RECORD) -> str:
-    """The `site_unwatched` alarm's message from its details, in `text`'s language."""
-    return text._(UNWATCHED_TEXT).format(
-        site=details["site"], ttl=text.figure(float(details["ttl_s"]))
-    )
-
 
 Fence = Callable[[Session], None]
 

@@ -13,8 +13,8 @@ from cloud.alarms.edge_clock import EDGE_CLOCK_WRONG, EdgeClockAlarms
 from cloud.alarms.edge_clock import message as edge_clock_message
 from cloud.alarms.intake import message as intake_message
 from cloud.alarms.system import raise_system_alarm
+from cloud.alarms.unwatched import message as unwatched_message
 from cloud.clockskew import AgentClock
-from cloud.cluster.coordinator import unwatched_message
 from cloud.enums import Role, Severity
 from cloud.locale import RECORD, Text
 from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
