@@ -165,3 +165,19 @@ def call_api(
     except urllib.error.HTTPError as err:
         raw = err.read()
         return err.code, json.loads(raw) if raw else None
+
+
+def qr_codes(pdf: Path, tmp_path: Path) -> list[str]:
+    """Every QR code on every page of `pdf`, as zbarimg reads them from a 150 dpi render."""
+    prefix = tmp_path / "page"
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(prefix)], check=True)
+    found: list[str] = []
+    for page in sorted(tmp_path.glob("page-*.png")):
+        result = subprocess.run(
+            ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(page)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found += result.stdout.split()
+    return found

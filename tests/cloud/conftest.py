@@ -10,6 +10,7 @@ import pytest
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
 from tests.cloud.harness import STAFF, Api, LiveSite, postgres_schema, serve, settings_for
+from tests.cloud.rig import Rig
 
 
 @pytest.fixture
@@ -43,3 +44,11 @@ def schema_url(postgres: Postgres) -> Iterator[str]:
 def live_site(tmp_path: Path, mosquitto: Mosquitto) -> LiveSite:
     """A site of its own (tests/data/tower-a.yaml) on the session's mosquitto."""
     return LiveSite(tmp_path, mosquitto)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    """The monitor of site s1 on a database of its own, fed by hand (tests/cloud/rig.py)."""
+    r = Rig(tmp_path)
+    yield r
+    r.db.close()

@@ -199,3 +199,50 @@ class Plant:
 
     def close(self) -> None:
         self.db.close()
+
+
+# -- a campus of two towers, each a full plant room ------------------------------------------
+
+
+def _unit(n: int) -> str:
+    return f"connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: {n}}}"
+
+
+def building(b: str, base: int) -> str:
+    """Tower `b` of 20 floors: two lifts, two pumps, two fire panels on Modbus units from
+    `base`, and two lighting controllers on MQTT."""
+    return f"""
+  - id: tower-{b}
+    floors: 20
+    equipment:
+      - {{id: lift-{b}1, kind: elevator, profile: plantroom-sim-elevator, {_unit(base + 1)}}}
+      - {{id: lift-{b}2, kind: elevator, profile: plantroom-sim-elevator, {_unit(base + 2)}}}
+      - {{id: pump-{b}1, kind: pump, profile: plantroom-sim-pump, {_unit(base + 11)},
+          tags: {{system: domestic-water}}}}
+      - {{id: pump-{b}2, kind: pump, profile: plantroom-sim-pump, {_unit(base + 12)},
+          tags: {{system: sump}}}}
+      - {{id: fire-{b}1, kind: fire_panel, profile: plantroom-sim-fire-panel, {_unit(base + 21)}}}
+      - {{id: fire-{b}2, kind: fire_panel, profile: plantroom-sim-fire-panel, {_unit(base + 22)}}}
+      - {{id: light-{b}1, kind: lighting, profile: lumen-lc4,
+          connection: {{type: mqtt, topic: lumen/{b}1/state}}}}
+      - {{id: light-{b}2, kind: lighting, profile: lumen-lc4,
+          connection: {{type: mqtt, topic: lumen/{b}2/state}}}}"""
+
+
+CAMPUS = f"""
+site: {{id: campus, timezone: {TIMEZONE}}}
+buildings:{building("a", 0)}{building("b", 100)}
+"""
+
+
+# the equipment of tower a
+TOWER_A = [
+    "lift-a1",
+    "lift-a2",
+    "pump-a1",
+    "pump-a2",
+    "fire-a1",
+    "fire-a2",
+    "light-a1",
+    "light-a2",
+]

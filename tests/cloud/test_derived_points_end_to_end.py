@@ -14,8 +14,8 @@ from edge.agent import EdgeAgent
 from plantroom.inventory import load_inventory
 from stack.services import Mosquitto
 from tests.cloud.harness import LiveSite
+from tests.edge.device import ModbusDevice, Unit
 from tests.edge.harness import settings_for
-from tests.edge.test_agent import ModbusDevice, Unit
 from tests.harness import site_yaml, wait_for_async
 
 pytestmark = pytest.mark.integration

@@ -23,18 +23,7 @@ from cloud.workorders import creation
 from cloud.workorders.model import WorkOrder
 from plantroom.errors import ConfigError
 from tests.cloud.harness import raise_alarm
-
-
-def site_yaml(site: str, zone: str, building: str, *equipment: str) -> str:
-    items = "\n".join(
-        f"      - {{id: {e}, kind: pump, profile: plantroom-sim-pump,"
-        f" connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: {n + 1}}}}}"
-        for n, e in enumerate(equipment)
-    )
-    return (
-        f"site:\n  id: {site}\n  name: Site {site}\n  timezone: {zone}\n"
-        f"buildings:\n  - id: {building}\n    equipment:\n{items}\n"
-    )
+from tests.cloud.sites import site_yaml
 
 
 def two_sites(tmp_path: Path, a_pumps: tuple[str, ...], b_pumps: tuple[str, ...]) -> Path:

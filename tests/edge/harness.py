@@ -1,5 +1,6 @@
 """The edge agent's test harness: settings for an agent on a test broker, the simulators
-serving an inventory, and a subscriber that keeps everything the agent publishes."""
+serving an inventory, a subscriber that keeps everything the agent publishes, and one pump
+of a site of its own served by the test's Modbus device."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
+from edge.agent import EdgeAgent
 from plantroom.inventory import Inventory
 from plantroom.schema import Telemetry, parse_telemetry
 from plantroom.settings import EdgeSettings, SimSettings
 from simulators.runner import Simulation
 from stack.services import Mosquitto
+from tests.edge.device import ModbusDevice, pump_unit
 from tests.harness import wait_for_async
 
 
@@ -118,3 +122,52 @@ class Collector:
 
     async def wait(self, probe: Callable[[], Any], within: float, what: str) -> Any:
         return await wait_for_async(probe, what, within=within)
+
+
+def settings(broker: Mosquitto, tmp_path: Path, **kw: Any) -> EdgeSettings:
+    return settings_for(
+        broker, tmp_path, **{"edge_poll_interval_s": 0.1, "edge_offline_after": 2, **FAST, **kw}
+    )
+
+
+@dataclass
+class OnePump:
+    """A site of its own whose pump-1 is unit 11 of a simulated Modbus device."""
+
+    site: str
+    inv: Inventory
+    settings: EdgeSettings
+    tele: str
+
+
+@contextlib.asynccontextmanager
+async def one_pump(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[OnePump]:
+    """One pump served by a Modbus device for the block, the agent's settings on `broker`."""
+    site = site_id()
+    async with ModbusDevice({11: pump_unit()}) as device:
+        inv = one_building(site, [modbus_pump("pump-1", device.port, 11)])
+        yield OnePump(site, inv, settings(broker, tmp_path), topic(site, "pump-1", "telemetry"))
+
+
+# agent tuning for tests: short commit window, backoffs and staleness
+FAST: dict[str, Any] = {
+    "edge_commit_interval_s": 0.05,
+    "edge_backoff_initial_s": 0.1,
+    "edge_backoff_max_s": 0.4,
+    "edge_offline_retry_max_s": 0.4,
+    "edge_mqtt_stale_after_s": 1.0,
+}
+
+
+def topic(site: str, eq: str, leaf: str, kind: str = "pump") -> str:
+    return f"plantroom/v1/{site}/b1/{kind}/{eq}/{leaf}"
+
+
+def site_id() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.asynccontextmanager
+async def running(s: EdgeSettings, inv: Inventory) -> AsyncIterator[EdgeAgent]:
+    async with EdgeAgent(s, inv) as agent:
+        yield agent

@@ -8,8 +8,8 @@ import pytest
 
 from edge.availability import Availability, never_answered
 from stack.services import Mosquitto
-from tests.edge.harness import modbus_pump, one_building
-from tests.edge.test_agent import ModbusDevice, pump_unit, running, settings, site_id
+from tests.edge.device import ModbusDevice, pump_unit
+from tests.edge.harness import modbus_pump, one_building, running, settings, site_id
 from tests.harness import wait_for_async
 
 

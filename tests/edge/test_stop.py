@@ -21,8 +21,7 @@ from edge.agent import EdgeAgent
 from edge.buffer import SampleBuffer
 from plantroom.topics import edge_status
 from stack.services import Mosquitto
-from tests.edge.harness import Collector
-from tests.edge.test_agent import OnePump, one_pump
+from tests.edge.harness import Collector, OnePump, one_pump
 from tests.harness import wait_for_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

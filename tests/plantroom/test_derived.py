@@ -10,7 +10,7 @@ import pytest
 
 from plantroom.profiles import DerivedPoint, load_profile
 from plantroom.profiles.derived import compile_derived
-from tests.plantroom.test_profiles import error_of, write
+from tests.plantroom.harness import error_of, write
 
 HEAD = """
 name: cim

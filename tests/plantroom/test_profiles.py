@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,7 @@ from plantroom.profiles import (
     shipped_profiles,
 )
 from tests.harness import REPO
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
-
-
-def error_of(path: Path) -> str:
-    with pytest.raises(ConfigError) as info:
-        load_profile(path)
-    return str(info.value)
-
-
-MODBUS_HEAD = """
-name: {name}
-kind: pump
-protocol: modbus
-points:
-"""
-
-
-def modbus(tmp_path: Path, points: str, name: str = "test-pump") -> Path:
-    return write(tmp_path, name, MODBUS_HEAD.format(name=name) + textwrap.dedent(points))
+from tests.plantroom.harness import error_of, modbus, write
 
 
 @pytest.mark.parametrize("path", sorted(SHIPPED_DIR.glob("*.yaml")), ids=lambda p: p.stem)

@@ -13,7 +13,7 @@ from edge.mqtt_devices import convert
 from plantroom.canonical import canonical_points
 from plantroom.profiles import ModbusPoint, MqttPoint, load_profile
 from plantroom.profiles.units import UnitConversion, check_unit, conversion, tidy
-from tests.plantroom.test_profiles import error_of, modbus, write
+from tests.plantroom.harness import error_of, modbus, write
 
 
 def only_point(path: Path) -> ModbusPoint:

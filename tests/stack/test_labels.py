@@ -3,7 +3,6 @@ zbar's zbarimg (Debian's poppler-utils and zbar-tools); the URL and building che
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,9 @@ from typer.testing import CliRunner
 from plantroom.inventory import Inventory, load_inventory
 from stack.cli import app
 from stack.labels import LabelError, console_base, labels_for, read_assets, write_sheet
+from tests.harness import qr_codes
 
 DEMO = Path(__file__).resolve().parents[2] / "sites" / "demo.yaml"
-
-
-def decode(pdf: Path, tmp_path: Path) -> list[str]:
-    """Every QR code on every page of `pdf`, as zbarimg reads them from a 150 dpi render."""
-    prefix = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(prefix)], check=True)
-    found: list[str] = []
-    for page in sorted(tmp_path.glob("page-*.png")):
-        result = subprocess.run(
-            ["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(page)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found += result.stdout.split()
-    return found
 
 
 def inventory_with(tmp_path: Path, equipment: int) -> Inventory:
@@ -57,14 +41,14 @@ def test_every_label_decodes_to_its_equipment_page(tmp_path: Path) -> None:
     assert f"{len(ids)} labels" in result.output
     assert out.read_bytes().startswith(b"%PDF")
     expected = sorted(f"https://console.example/equipment/{i}" for i in ids)
-    assert sorted(decode(out, tmp_path)) == expected
+    assert sorted(qr_codes(out, tmp_path)) == expected
 
 
 def test_a_second_page_when_the_first_is_full(tmp_path: Path) -> None:
     out = tmp_path / "labels.pdf"
     count = write_sheet(inventory_with(tmp_path, 15), "tower-a", "http://10.0.0.5:8000", out)
     assert count == 15
-    assert len(decode(out, tmp_path)) == 15
+    assert len(qr_codes(out, tmp_path)) == 15
     assert len(list(tmp_path.glob("page-*.png"))) == 2  # 14 labels a page
 
 
@@ -80,7 +64,7 @@ def test_chinese_names_need_a_font(tmp_path: Path) -> None:
     font = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
     if font.is_file():  # Debian's fonts-droid-fallback, which Chromium brings
         write_sheet(inventory, "tower-a", "https://c.example", tmp_path / "l.pdf", font=font)
-        assert decode(tmp_path / "l.pdf", tmp_path) == ["https://c.example/equipment/lift-000"]
+        assert qr_codes(tmp_path / "l.pdf", tmp_path) == ["https://c.example/equipment/lift-000"]
 
 
 def test_a_building_without_equipment_is_refused(tmp_path: Path) -> None:
@@ -153,7 +137,7 @@ def test_register_only_assets_get_labels_from_an_exported_register(tmp_path: Pat
          "--out", str(out), "--assets", str(register)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "https://c.example/equipment/gen-a1" in decode(out, tmp_path)
+    assert "https://c.example/equipment/gen-a1" in qr_codes(out, tmp_path)
 
 
 def test_a_bad_register_file_is_named_line_by_line(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ import pytest
 
 from cloud.app import create_app
 from plantroom.settings import CloudSettings
-from tests.cloud.api.test_limits_http import read_response
-from tests.cloud.harness import over_http
+from tests.cloud.harness import over_http, read_response
 from tests.harness import REPO, wait_for
 
 pytestmark = pytest.mark.integration

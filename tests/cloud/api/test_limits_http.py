@@ -15,7 +15,7 @@ import pytest
 
 from cloud.app import create_app
 from plantroom.settings import CloudSettings
-from tests.cloud.harness import over_http
+from tests.cloud.harness import over_http, read_response
 from tests.harness import REPO
 
 pytestmark = pytest.mark.integration
@@ -34,25 +34,6 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     app = create_app(settings, ingest=False, escalate=False, notify=False)
     with over_http(app) as address:
         yield address
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one HTTP/1.1 response with a Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed before a response: {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    while len(body) < int(headers.get("content-length", "0")):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(status_line.split()[1]), headers, body
 
 
 def announce_eleven_megabytes(host: str, port: int) -> tuple[int, dict[str, str], bytes]:

@@ -42,7 +42,7 @@ from cloud.users.sites import set_sites
 from cloud.workorders import creation
 from cloud.workorders.model import Notification, PmSchedule, WorkOrder
 from plantroom.settings import CloudSettings
-from tests.cloud.api.test_roles_routes import (
+from tests.cloud.api.routes import (
     ROLE_TABLE,
     Answer,
     Call,
@@ -51,6 +51,7 @@ from tests.cloud.api.test_roles_routes import (
     call,
 )
 from tests.cloud.harness import Api, Clock, hour_of_maintenance, png, raise_alarm, serve
+from tests.cloud.sites import north_and_south
 
 pytestmark = pytest.mark.integration  # once on PostgreSQL too
 
@@ -204,30 +205,6 @@ NORTH = {
     Role.ADMIN: "admin-n",
     Role.DISPATCHER: "desk-n",
 }
-
-
-def site_yaml(site: str, zone: str, building: str, pump: str, lift: str) -> str:
-    return f"""site: {{id: {site}, name: Site {site}, timezone: {zone}}}
-buildings:
-  - id: {building}
-    equipment:
-      - {{id: {pump}, kind: pump, profile: plantroom-sim-pump,
-         connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}}}
-      - {{id: {lift}, kind: elevator, profile: plantroom-sim-elevator,
-         connection: {{type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 1}}}}
-"""
-
-
-def two_sites(tmp: Path) -> Path:
-    folder = tmp / "sites"
-    folder.mkdir()
-    (folder / "north.yaml").write_text(
-        site_yaml("north", "Asia/Hong_Kong", "n-tower", "n-pump", "n-lift")
-    )
-    (folder / "south.yaml").write_text(
-        site_yaml("south", "Europe/London", "s-tower", "s-pump", "s-lift")
-    )
-    return folder
 
 
 class South:
@@ -526,7 +503,7 @@ def leaks(answer: Answer) -> list[str]:
 @pytest.fixture
 async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     settings = CloudSettings(
-        inventory=two_sites(tmp_path),
+        inventory=north_and_south(tmp_path),
         database_url=database_url,
         demo_credentials_path=tmp_path / "demo" / "credentials.json",
         data_dir=tmp_path / "data",

@@ -4,7 +4,7 @@ back until the batch commits, and two coordinators sharing three sites and takin
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,9 +14,7 @@ from sqlalchemy.exc import OperationalError
 from cloud.cluster import leases
 from cloud.db import Database
 from stack.pgserver import Postgres
-from tests.cloud.cluster.test_coordinator import (
-    test_two_share_three_sites_and_the_survivor_takes_over as share_and_take_over,
-)
+from tests.cloud.cluster.harness import share_and_take_over
 from tests.cloud.harness import postgres_schema
 
 pytestmark = pytest.mark.integration
@@ -31,11 +29,6 @@ def pg(postgres: Postgres) -> Iterator[Database]:
         database.migrate()
         yield database
         database.close()
-
-
-@pytest.fixture
-async def db(pg: Database) -> AsyncIterator[Database]:
-    yield pg
 
 
 def test_of_processes_racing_for_a_free_site_one_wins_each_time(pg: Database) -> None:
@@ -83,5 +76,5 @@ def test_a_takeover_waits_for_the_fenced_batch_to_commit(pg: Database) -> None:
         leases.fence(s, "north", "a", 1)
 
 
-async def test_two_coordinators_share_three_sites_and_take_over(db: Database) -> None:
-    await share_and_take_over(db)
+async def test_two_coordinators_share_three_sites_and_take_over(pg: Database) -> None:
+    await share_and_take_over(pg)

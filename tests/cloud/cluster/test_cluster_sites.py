@@ -17,7 +17,7 @@ from cloud.app import create_app
 from stack.pgserver import Postgres
 from stack.services import Influxd
 from tests.cloud.harness import LiveSite, postgres_schema
-from tests.cloud.test_sites import site_yaml
+from tests.cloud.sites import site_yaml
 from tests.harness import influx_query, wait_for_async
 
 pytestmark = pytest.mark.integration

@@ -10,47 +10,17 @@ from pathlib import Path
 import pytest
 
 from cloud.alarms import system
+from cloud.alarms.unwatched import UNWATCHED
 from cloud.cluster import leases
-from cloud.cluster.coordinator import UNWATCHED, Coordinator, Fence
-from cloud.cluster.leases import LeaseLost
+from cloud.cluster.coordinator import Coordinator
 from cloud.db import Database
 from plantroom.clustersettings import ClusterSettings
+from tests.cloud.cluster.harness import (
+    TTL_S,
+    Works,
+    share_and_take_over,
+)
 from tests.harness import wait_for_async
-
-SITES = ["north", "south", "west"]
-TTL_S = 3.0  # the shortest allowed: a takeover within about 4 s
-
-
-class Work:
-    """A site's work as the coordinator sees it: started with a fence, stopped with or
-    without draining."""
-
-    def __init__(self, site: str, fence: Fence, log: list[str]) -> None:
-        self.site = site
-        self.fence = fence
-        self.log = log
-        self.stopped: bool | None = None  # drained?
-
-    async def stop(self, *, drain: bool) -> None:
-        self.stopped = drain
-        self.log.append(f"stop {self.site} drain={drain}")
-
-
-class Works:
-    def __init__(self) -> None:
-        self.running: dict[str, Work] = {}
-        self.log: list[str] = []
-
-    async def __call__(self, site: str, fence: Fence) -> Work:
-        work = Work(site, fence, self.log)
-        self.running[site] = work
-        self.log.append(f"start {site}")
-        return work
-
-
-def coordinator(db: Database, name: str, works: Works) -> Coordinator:
-    settings = ClusterSettings(cloud_process_id=name, cloud_lease_ttl_s=TTL_S)
-    return Coordinator(db, SITES, settings, works)
 
 
 @pytest.fixture
@@ -61,37 +31,8 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database.close()
 
 
-def held_by(a: Coordinator, b: Coordinator) -> tuple[int, int]:
-    return len(a.held()), len(b.held())
-
-
 async def test_two_share_three_sites_and_the_survivor_takes_over(db: Database) -> None:
-    works_a, works_b = Works(), Works()
-    async with coordinator(db, "a", works_a) as a:
-        assert sorted(a.held()) == SITES  # alone: everything, before entering returns
-        async with coordinator(db, "b", works_b) as b:
-            await wait_for_async(lambda: held_by(a, b) == (2, 1), "a 2/1 split", within=TTL_S * 4)
-            given = next(iter(b.held()))
-            assert works_a.running[given].stopped is True  # a drained it, then released it
-            assert set(a.held()) | set(b.held()) == set(SITES)
-
-            # a stops renewing: its work stops when its leases run out on its own clock, and
-            # b takes its sites once they expire
-            assert a._task is not None
-            a._task.cancel()
-            await wait_for_async(
-                lambda: held_by(a, b) == (0, 3), "b to take every site", within=TTL_S * 4
-            )
-            assert all(works_a.running[s].stopped is False for s in SITES if s != given)
-            # a's fence refuses what a would still commit
-            with db.session() as session, pytest.raises(LeaseLost):
-                works_a.running[SITES[0] if SITES[0] != given else SITES[1]].fence(session)
-            for site in SITES:
-                with db.session() as session:
-                    works_b.running[site].fence(session)
-            assert b.stats.unwatched == []
-        # b stopped normally: drained and released
-        assert all(w.stopped is True for w in works_b.running.values())
+    await share_and_take_over(db)
 
 
 async def test_a_site_no_one_holds_for_over_the_ttl_raises_a_system_alarm(db: Database) -> None:

@@ -4,9 +4,7 @@ holder's batch commits nothing and the new holder resumes from what was committe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -17,16 +15,9 @@ from cloud.cluster.leases import LeaseLost
 from cloud.enums import AlarmState
 from cloud.monitor import Monitor
 from cloud.workorders.model import WorkOrder
-from tests.cloud.test_monitor import Rig
+from tests.cloud.rig import Rig
 
 TTL = timedelta(seconds=15)
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    yield r
-    r.db.close()
 
 
 def holding(rig: Rig, process: str, monitor: Monitor, *, later: int = 0) -> int:

@@ -1,6 +1,7 @@
 """What the console's browser tests share: the cloud as its own process on the session's real
 mosquitto and InfluxDB (`Stack`, started by the fixtures in conftest.py), Debian's Chromium
-launched headless, screenshots, an accessibility check and the token sign-in.
+launched headless, screenshots, an accessibility check, the token sign-in and the console's
+message catalogs.
 
 Importing this module needs no browser: the fixtures use it too. Tests marked `browser` are
 skipped where Chromium is missing (tests/conftest.py); a test module still skips itself where
@@ -270,3 +271,10 @@ def check_accessible_basics(page: Any) -> None:
         }"""
     )
     assert problems == []
+
+
+def catalog(name: str) -> dict[str, str]:
+    """The console's message catalog `name` (en, zh-CN): key → text."""
+    path = REPO / "cloud" / "console" / "i18n" / f"{name}.json"
+    data: dict[str, str] = json.loads(path.read_text("utf-8"))
+    return data

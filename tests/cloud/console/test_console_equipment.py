@@ -23,8 +23,7 @@ from tests.cloud.console.browser import (
     shot,
     sign_in,
 )
-from tests.harness import wait_for
-from tests.stack.test_labels import decode
+from tests.harness import qr_codes, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -36,7 +35,7 @@ def label_url(tmp_path: Path, stack: Stack, equipment_id: str) -> str:
     sheet = tmp_path / "labels" / "labels.pdf"
     sheet.parent.mkdir()
     write_sheet(load_inventory(tmp_path / "site.yaml"), "tower-a", stack.url, sheet)
-    urls = decode(sheet, sheet.parent)
+    urls = qr_codes(sheet, sheet.parent)
     return next(u for u in urls if u.endswith(f"/equipment/{equipment_id}"))
 
 

@@ -5,7 +5,6 @@ canonical points and units...) has its words."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from cloud.oncall.model import CoverKind
 from cloud.oncall.rota import Rotation
 from cloud.workorders.rules import Action
 from plantroom.canonical import CANONICAL, DIMENSIONLESS
+from tests.cloud.console.browser import catalog
 from tests.harness import REPO
 
 CONSOLE = REPO / "cloud" / "console"
@@ -69,11 +69,6 @@ AT_LEAST: dict[str, set[str]] = {
     | {"follow_up_raised", "fault_cleared", "fault_recurred", "held", "incident_linked"}
     | {"notification_channel_failing"},
 }
-
-
-def catalog(name: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((CONSOLE / "i18n" / f"{name}.json").read_text("utf-8"))
-    return data
 
 
 def calls(text: str, name: str) -> Iterator[str]:

@@ -30,13 +30,13 @@ from tests.cloud.console.browser import (
     SMALL_PHONE,
     WAIT_MS,
     Stack,
+    catalog,
     check_accessible_basics,
     chromium,
     draw_signature,
     page_errors,
     raise_lift_visit,
 )
-from tests.cloud.console.test_console_i18n import catalog
 from tests.cloud.harness import camera_jpeg, table
 
 playwright = pytest.importorskip("playwright.sync_api")

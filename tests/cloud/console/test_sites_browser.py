@@ -17,7 +17,6 @@ from cloud.enums import Role
 from cloud.users.service import add_user, issue_token
 from cloud.users.sites import set_sites
 from plantroom.settings import CloudSettings
-from tests.cloud.api.test_sites_routes import two_sites
 from tests.cloud.console.browser import (
     SMALL_PHONE,
     WAIT_MS,
@@ -27,6 +26,7 @@ from tests.cloud.console.browser import (
     shot,
 )
 from tests.cloud.harness import over_http
+from tests.cloud.sites import north_and_south
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """The app on two sites over HTTP: its address and the people's tokens."""
     settings = CloudSettings(
-        inventory=two_sites(tmp_path),
+        inventory=north_and_south(tmp_path),
         database_url=f"sqlite:///{tmp_path}/db/cloud.sqlite",
         demo_credentials_path=tmp_path / "demo" / "credentials.json",
         data_dir=tmp_path / "data",

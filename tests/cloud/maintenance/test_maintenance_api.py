@@ -13,46 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cloud import faults
 from cloud.enums import Role
-from cloud.equipment import Equipment
-from cloud.incidents.service import IncidentManager
-from cloud.maintenance.runner import MaintenanceRunner
 from cloud.notify.influx import maintenance_lines
-from cloud.rules.engine import Change, Transition
-from cloud.rules.loader import load_rules
-from cloud.rules.model import OutagePolicy
 from tests.cloud.harness import STAFF, Api, Clock, error, serve, settings_for
-
-REASON = "Seal replacement, pump isolated"
-
-
-def runner(api: Api) -> MaintenanceRunner:
-    assert api.state.maintenance is not None
-    return api.state.maintenance
-
-
-def fault(api: Api, equipment_id: str, rule_id: str, *, clear: bool = False) -> None:
-    """The rule's transition on the equipment, applied as the monitor applies it."""
-    rules = load_rules()
-    rule = next(r for r in rules if r.id == rule_id)
-    change = Change.CLEARED if clear else Change.RAISED
-    now = api.clock()
-    transition = Transition(
-        rule, equipment_id, change, now.timestamp(), {"dry_run": not clear}, rule.title
-    )
-    with api.db.session() as session:
-        equipment = session.get(Equipment, equipment_id)
-        assert equipment is not None
-        faults.apply(
-            session,
-            transition,
-            equipment=equipment,
-            now=now,
-            sla=api.state.sla,
-            incidents=IncidentManager(OutagePolicy(), rules, site="s1"),
-            held=runner(api).board,
-        )
+from tests.cloud.maintenance.harness import REASON, fault, runner, start
 
 
 async def jobs(api: Api, equipment_id: str) -> list[dict[str, Any]]:
@@ -65,19 +29,6 @@ async def alarms(api: Api, equipment_id: str) -> list[dict[str, Any]]:
     page = (await api.get(f"/api/alarms?equipment_id={equipment_id}")).json()
     items: list[dict[str, Any]] = page["items"]
     return items
-
-
-async def start(
-    api: Api, equipment_id: str = "p1", minutes: int = 10, **extra: Any
-) -> dict[str, Any]:
-    r = await api.post(
-        "/api/maintenance",
-        who="super1",
-        json={"equipment_id": equipment_id, "minutes": minutes, "reason": REASON, **extra},
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def test_a_supervisor_sets_a_window_lists_it_and_ends_it_early(api: Api) -> None:

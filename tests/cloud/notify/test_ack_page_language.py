@@ -12,7 +12,7 @@ import pytest
 from cloud.enums import Role
 from cloud.users.service import get_user
 from tests.cloud.harness import Api, serve, settings_for
-from tests.cloud.notify.test_outbox import contact, sent_link
+from tests.cloud.notify.harness import contact, sent_link
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from cloud.notify.channels import Style
 from cloud.notify.templates import Templates
-from tests.cloud.notify.test_templates import job
+from tests.cloud.notify.harness import job
 
 T = Templates(ZoneInfo("Asia/Shanghai"))
 PAGE = "https://plantroom.example.com/#/jobs/7"

@@ -24,8 +24,7 @@ from cloud.notify.templates import Templates
 from cloud.sla.escalator import Escalator
 from cloud.users.service import add_user
 from tests.cloud.notify.mail import Smtp, ack_link, html_of, smtp_server
-from tests.cloud.plant import Plant
-from tests.cloud.test_incidents import CAMPUS, TOWER_A
+from tests.cloud.plant import CAMPUS, TOWER_A, Plant
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration

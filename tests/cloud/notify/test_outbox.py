@@ -6,46 +6,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cloud.enums import Role
-from cloud.notify import contacts, outbox
+from cloud.notify import outbox
 from cloud.notify.channels import Channel, Style
-from cloud.notify.delivery import Deliverer, DeliveryPolicy
-from cloud.notify.links import LinkSigner
+from cloud.notify.delivery import DeliveryPolicy
 from cloud.notify.model import OutboxMessage, OutboxStatus
 from cloud.notify.outbox import STOPPED
-from cloud.notify.sender import SendFailed, TokenBucket
-from cloud.notify.templates import Rendered, Templates
+from cloud.notify.sender import TokenBucket
 from cloud.sla.escalator import Escalator
-from cloud.users.service import get_user
 from tests.cloud.harness import Api, serve, settings_for
-
-LINK_KEY = "test-link-key-0123456789"
-
-
-class Recorder:
-    """Takes every message, or refuses those to `failing` addresses."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, Rendered, str]] = []
-        self.failing: set[str] = set()
-
-    def send(self, channel: Channel, address: str, message: Rendered, key: str) -> None:
-        if address in self.failing:
-            raise SendFailed(f"channel {channel.name}: {address} refused")
-        self.sent.append((channel.name, address, message, key))
-
-
-CHANNELS = {
-    "email": Channel("email", "mailto://x?to={address}", Style.EMAIL, 6000.0, 10),
-    "sms": Channel("sms", "json://x/{address}", Style.SMS, 6000.0, 10),
-}
+from tests.cloud.notify.harness import (
+    Recorder,
+    contact,
+    deliverer,
+    dispatch,
+    sent_link,
+)
 
 
 @pytest.fixture
@@ -55,43 +36,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         yield a
 
 
-def contact(api: Api, username: str, channel: str, address: str) -> None:
-    with api.db.session() as session:
-        user = get_user(session, username)
-        assert user is not None
-        contacts.add(
-            session,
-            user,
-            CHANNELS,
-            channel=channel,
-            address=address,
-            now=api.clock(),
-            verified=True,
-        )
-
-
-def deliverer(api: Api, sender: Recorder, policy: DeliveryPolicy | None = None) -> Deliverer:
-    return Deliverer(
-        api.db,
-        CHANNELS,
-        sender,
-        templates=Templates(ZoneInfo("Asia/Shanghai")),
-        links=LinkSigner(LINK_KEY, ttl_s=3600, base_url="http://cloud"),
-        clock=api.clock,
-        policy=policy,
-    )
-
-
 def rows(api: Api) -> list[OutboxMessage]:
     with api.db.sessions() as session:
         found = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
         session.expunge_all()
     return found
-
-
-def dispatch(api: Api) -> None:
-    api.fault("p1", "pump.dry_run")
-    Escalator(api.db, api.state.sla, clock=api.clock).tick()
 
 
 async def test_one_row_per_person_job_and_stage_and_the_database_refuses_a_second(
@@ -193,18 +142,6 @@ async def test_a_channel_over_its_rate_waits_for_its_bucket(api: Api) -> None:
     api.clock.advance(1.5)
     d.tick()
     assert len(sender.sent) == 2
-
-
-def sent_link(api: Api) -> str:
-    """The path of the acknowledge link in the one message sent (to tech1) once the job is
-    dispatched, signed by a deliverer whose links the app checks."""
-    dispatch(api)
-    sender = Recorder()
-    d = deliverer(api, sender)
-    api.app.state.outbound.links = d._links  # the app checks the links this one signs
-    d.tick()
-    [(_, _, message, _)] = sender.sent
-    return urlsplit(message.body.split('href="')[1].split('"')[0]).path
 
 
 async def test_links_refuse_tampered_expired_replayed_and_someone_elses(api: Api) -> None:

@@ -5,28 +5,11 @@ checks first; SMS stays short and keeps its link whole."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cloud.notify.channels import Style
-from cloud.notify.templates import SMS_MAX, JobFacts, Templates
-
-DUE = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)  # 16:30 in Shanghai
-
-
-def job(number: str = "WO-000007", kind: str = "pump", equipment: str = "Pump 1 (p1)") -> JobFacts:
-    return JobFacts(
-        number=number,
-        title="Pump running dry",
-        priority="urgent",
-        equipment=equipment,
-        equipment_kind=kind,
-        building="tower-a",
-        location="B2 plant room",
-        due_at=DUE,
-        link=f"https://plantroom.example.com/ack/{number}-token",
-    )
-
+from cloud.notify.templates import SMS_MAX, Templates
+from tests.cloud.notify.harness import job
 
 T = Templates(ZoneInfo("Asia/Shanghai"))
 

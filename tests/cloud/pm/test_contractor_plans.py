@@ -12,7 +12,7 @@ import pytest
 from cloud.pm.loader import load_plans
 from cloud.users.service import add_team
 from plantroom.errors import ConfigError
-from tests.cloud.test_pm import Site, write
+from tests.cloud.pm.harness import Site, write
 
 PLANS = """plans:
   - id: pump.test_contractor

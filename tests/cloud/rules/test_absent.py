@@ -3,7 +3,6 @@ one it provides but that has not reported, or is not available, is unknown (issu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,16 +13,11 @@ from cloud.rules.conditions import AnyOf
 from cloud.rules.engine import Change, RuleEngine
 from cloud.rules.loader import load_rules
 from tests.cloud.harness import Clock
-from tests.cloud.rules.test_engine import changes, rule
+from tests.cloud.rules.harness import changes, rule
 
 DRY_ANY = {"any": [{"point": "dry_run", "is": True}, {"point": "alarm_code", "equals": "dry_run"}]}
 # the acme-booster of the site check: an alarm code, no dry-run input
 BOOSTER = frozenset({"alarm_code", "discharge_pressure", "run_hours"})
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime.fromtimestamp(1000.0, UTC))
 
 
 def _ctx(**values: Any) -> Context:

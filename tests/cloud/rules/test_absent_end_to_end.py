@@ -14,7 +14,7 @@ import pytest
 
 from simulators.registers import Table
 from stack.services import Mosquitto
-from tests.cloud.test_real_models_end_to_end import cloud_values, real_model_running
+from tests.cloud.realmodels import cloud_values, real_model_running
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration

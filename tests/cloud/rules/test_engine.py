@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import pytest
 
 from cloud.rules.base import Context
 from cloud.rules.engine import Change, RuleEngine
-from cloud.rules.model import Rule
 from tests.cloud.harness import Clock
-
-
-def rule(
-    condition: dict[str, Any], rule_id: str = "pump.test", kind: str = "pump", **extra: Any
-) -> Rule:
-    return Rule.model_validate(
-        {
-            "id": rule_id,
-            "kind": kind,
-            "title": "Test fault",
-            "condition": condition,
-            "severity": "major",
-            "priority": "urgent",
-            **extra,
-        }
-    )
-
-
-def changes(transitions: list[Any]) -> list[tuple[str, str, Change]]:
-    return [(t.equipment_id, t.rule.id, t.change) for t in transitions]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime.fromtimestamp(1000.0, UTC))
+from tests.cloud.rules.harness import changes, rule
 
 
 def test_raises_at_once_and_once_only(clock: Clock) -> None:

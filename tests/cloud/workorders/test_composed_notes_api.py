@@ -18,11 +18,9 @@ import pytest
 from cloud.api.changes import WORK_ORDER, in_language
 from cloud.locale import Text
 from cloud.sla.escalator import Escalator
-from tests.cloud.conftest import STAFF
-from tests.cloud.harness import Api, serve, settings_for
-from tests.cloud.maintenance.test_maintenance_api import fault, runner, start
-from tests.cloud.workorders.test_checklist_api import png
-from tests.cloud.workorders.test_shipped_texts_api import PATROL, raise_patrol, read, reads_chinese
+from tests.cloud.harness import STAFF, Api, png, serve, settings_for
+from tests.cloud.maintenance.harness import fault, runner, start
+from tests.cloud.workorders.harness import PATROL, raise_patrol, read, reads_chinese
 
 pytestmark = pytest.mark.integration
 

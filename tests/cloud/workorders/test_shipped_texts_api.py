@@ -10,20 +10,18 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from cloud.api.changes import ALARM, WORK_ORDER, in_language
 from cloud.locale import Text
 from cloud.pm.loader import load_plans
-from cloud.workorders.model import WorkOrder
 from tests.cloud.harness import STAFF, Api, serve, settings_for
+from tests.cloud.workorders.harness import PATROL, raise_patrol, read, reads_chinese
 
 pytestmark = pytest.mark.integration
 
-PATROL = "elevator.daily_patrol"
+
 ZH = Text("zh", dt.UTC)
 
 
@@ -32,37 +30,6 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     async with serve(settings_for(tmp_path, database_url=database_url), users=STAFF) as a:
         await reads_chinese(a, "tech1")
         yield a
-
-
-async def reads_chinese(api: Api, who: str) -> None:
-    answer = await api.client.put(
-        "/api/me/language", headers=api.auth(who), json={"language": "zh"}
-    )
-    assert answer.status_code < 300, answer.text
-
-
-async def read(api: Api, url: str, who: str) -> Any:
-    answer = await api.get(url, who)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def raise_patrol(api: Api) -> str:
-    """The daily patrol of lift e1 raised by the app's scheduler: its number."""
-    scheduler = api.app.state.pm_scheduler
-    scheduler.evaluate()  # the first day: the daily patrol is scheduled a day on
-    api.clock.advance(days=1)
-    numbers = scheduler.evaluate().raised
-    with api.db.sessions() as session:
-        number = session.scalar(
-            select(WorkOrder.number).where(
-                WorkOrder.number.in_(numbers),
-                WorkOrder.pm_plan_id == PATROL,
-                WorkOrder.equipment_id == "e1",
-            )
-        )
-    assert number is not None, numbers
-    return number
 
 
 async def test_a_pm_job_reads_in_the_callers_language(api: Api) -> None:
