@@ -9,11 +9,10 @@ from fastapi import APIRouter, Path, Query
 from cloud import faults
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AcknowledgeIn, AlarmAckOut, AlarmOut, ShelveIn
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
 from cloud.incidents import service as incidents
 from cloud.incidents.schemas import IncidentOut
-from cloud.schemas import ErrorBody
 from cloud.users.sites import access_of
 
 router = APIRouter(tags=["alarms"], responses=AUTH_RESPONSES)
@@ -22,10 +21,7 @@ router = APIRouter(tags=["alarms"], responses=AUTH_RESPONSES)
 @router.post(
     "/alarms/{alarm_id}/acknowledge",
     response_model=AlarmAckOut,
-    responses={
-        404: {"model": ErrorBody, "description": "no such alarm"},
-        409: {"model": ErrorBody, "description": "already acknowledged"},
-    },
+    responses=errors({404: "no such alarm", 409: "already acknowledged"}),
 )
 def acknowledge_alarm(
     alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
@@ -47,10 +43,7 @@ def acknowledge_alarm(
 @router.post(
     "/alarms/{alarm_id}/shelve",
     response_model=AlarmOut,
-    responses={
-        404: {"model": ErrorBody, "description": "no such alarm"},
-        409: {"model": ErrorBody, "description": "cleared, or already shelved"},
-    },
+    responses=errors({404: "no such alarm", 409: "cleared, or already shelved"}),
 )
 def shelve_alarm(
     alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
@@ -71,7 +64,7 @@ def shelve_alarm(
 @router.post(
     "/alarms/{alarm_id}/unshelve",
     response_model=AlarmOut,
-    responses={404: {"model": ErrorBody, "description": "no such alarm"}},
+    responses=errors({404: "no such alarm"}),
 )
 def unshelve_alarm(
     alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser

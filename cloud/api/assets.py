@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from cloud import registry
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.assets import csvfile, importer, service
 from cloud.assets.kinds import ASSET_KINDS
 from cloud.assets.schemas import AssetChange, AssetIn, AssetKindOut, ImportResult
@@ -23,11 +23,13 @@ from plantroom.kinds import KINDS
 
 router = APIRouter(tags=["assets"], responses=AUTH_RESPONSES)
 EquipmentId = Annotated[str, Path(max_length=64, description="the equipment's id")]
-CHANGE_ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "supervisors and admins only"},
-    404: {"model": ErrorBody, "description": "no such equipment"},
-    409: {"model": ErrorBody, "description": "the id is taken, retired, or the inventory's"},
-}
+CHANGE_ERRORS = errors(
+    {
+        403: "supervisors and admins only",
+        404: "no such equipment",
+        409: "the id is taken, retired, or the inventory's",
+    }
+)
 CSV_BODY = Body(
     media_type="text/csv",
     description=f"a CSV file, UTF-8, at most {csvfile.MAX_BYTES} bytes and "

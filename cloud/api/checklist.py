@@ -9,22 +9,20 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, st
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.idempotency import ActionId, once
 from cloud.api.language import reader
 from cloud.api.workorders import ACTION_ERRORS, NOT_FOUND, Ref, _detail, _id
 from cloud.deps import AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel
 from cloud.errors import NotFound
-from cloud.schemas import ChannelIn, ErrorBody
+from cloud.schemas import ChannelIn
 from cloud.workorders import photos, queries, steps
 from cloud.workorders.filestore import DiskStore
 from cloud.workorders.model import WorkOrderPhoto
 from cloud.workorders.schemas import PhotoOut, StepIn
 
-STORE_DOWN: dict[int | str, dict[str, object]] = {
-    503: {"model": ErrorBody, "description": "the file store does not answer (try again)"}
-}
+STORE_DOWN = errors({503: "the file store does not answer (try again)"})
 PHOTO_HEADERS = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"], responses=AUTH_RESPONSES)

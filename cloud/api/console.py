@@ -23,11 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import registry
 from cloud.api import console_app, events
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import CurrentUser, SessionDep, StateDep
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
-from cloud.schemas import ErrorBody
 from cloud.state import AppState
 from plantroom.influx.influxql import quote_ident, quote_string
 from plantroom.settings import InfluxSettings
@@ -231,7 +230,7 @@ router = APIRouter(prefix="/equipment", tags=["console"], responses=AUTH_RESPONS
 @router.get(
     "/{equipment_id}/history",
     response_model=HistoryOut,
-    responses={404: {"model": ErrorBody, "description": "no such equipment"}},
+    responses=errors({404: "no such equipment"}),
 )
 def history(
     equipment_id: str,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.public_requests import DeskDep
 from cloud.api.workorders import _id as work_order_id
 from cloud.deps import (
@@ -44,7 +44,6 @@ from cloud.requests.schemas import (
     follow_up_out,
     request_out,
 )
-from cloud.schemas import ErrorBody
 from cloud.users.model import User
 from cloud.users.sites import access_of, check_place, of_sites
 from cloud.workorders.model import WorkOrder
@@ -55,10 +54,7 @@ MAX_CALL_AGE_S = 86_400  # a call is logged within a day of coming in
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the row's id")]
-CONFLICT: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "no such follow-up or complaint"},
-    409: {"model": ErrorBody, "description": "already recorded or resolved"},
-}
+CONFLICT = errors({404: "no such follow-up or complaint", 409: "already recorded or resolved"})
 
 
 def _out(session: SessionDep, r: RepairRequest, user: User) -> RequestOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,11 +47,17 @@ HTTP_CODES = {
     503: "unavailable",
 }
 
+Responses = dict[int | str, dict[str, Any]]
+
+
+def errors(described: Mapping[int, str]) -> Responses:
+    """A route's error responses for OpenAPI: each status with what it means there, all with
+    the one error body."""
+    return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}
+
+
 # The error responses every authenticated route may give, for OpenAPI.
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing, unknown, expired or revoked token"},
-    422: {"model": ErrorBody, "description": "invalid request"},
-}
+AUTH_RESPONSES = errors({401: "missing, unknown, expired or revoked token", 422: "invalid request"})
 
 
 def error_response(

@@ -8,22 +8,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
 from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
 from cloud.errors import InvalidInput
 from cloud.maintenance import service
 from cloud.maintenance.schemas import EndIn, MaintenanceIn, MaintenanceOut
 from cloud.maintenance.window import Window
-from cloud.schemas import READER, ErrorBody
+from cloud.schemas import READER
 from cloud.state import AppState
 from cloud.users.sites import check_place
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "only supervisors, dispatchers and admins"},
-    404: {"model": ErrorBody, "description": "no such window"},
-    409: {"model": ErrorBody, "description": "already ended"},
-}
+ERRORS = errors(
+    {403: "only supervisors, dispatchers and admins", 404: "no such window", 409: "already ended"}
+)
 
 router = APIRouter(tags=["maintenance"], responses={**AUTH_RESPONSES, **ERRORS})
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.workorders import _id as visible_work_order
 from cloud.deps import AdminUser, AnyUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Role
@@ -26,19 +26,17 @@ from cloud.notify.schemas import (
     OutboxOut,
     VerifyIn,
 )
-from cloud.schemas import ErrorBody
 from cloud.users import service as users
 from cloud.users.model import Team, User
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "not the caller's, or the role does not allow it"},
-    404: {"model": ErrorBody, "description": "no such contact point, user or work order"},
-    409: {
-        "model": ErrorBody,
-        "description": "a duplicate, or no code to check (none sent, "
+ERRORS = errors(
+    {
+        403: "not the caller's, or the role does not allow it",
+        404: "no such contact point, user or work order",
+        409: "a duplicate, or no code to check (none sent, "
         "expired, or void after too many wrong codes)",
-    },
-}
+    }
+)
 
 router = APIRouter(tags=["notifications"], responses={**AUTH_RESPONSES, **ERRORS})
 

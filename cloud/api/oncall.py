@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer
 from cloud.oncall import service as oncall
 from cloud.oncall.model import Rota
@@ -24,17 +24,18 @@ from cloud.oncall.schemas import (
     ShiftOut,
     SwapIn,
 )
-from cloud.schemas import ErrorBody
 from cloud.users.model import Team, User
 from cloud.users.schemas import UserRef
 from cloud.users.service import get_team
 from cloud.users.sites import access_of, team_of_sites
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "only supervisors and admins change rotas"},
-    404: {"model": ErrorBody, "description": "no such team, rota or cover"},
-    409: {"model": ErrorBody, "description": "too many covers not yet over"},
-}
+ERRORS = errors(
+    {
+        403: "only supervisors and admins change rotas",
+        404: "no such team, rota or cover",
+        409: "too many covers not yet over",
+    }
+)
 
 router = APIRouter(tags=["on call"], responses={**AUTH_RESPONSES, **ERRORS})
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends
 from pydantic import Field
 from sqlalchemy import select
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import CurrentUser, SessionDep, SiteQuery, app_attribute, require
 from cloud.enums import Priority, Role
 from cloud.pm.schedule import MeterState
 from cloud.pm.scheduler import PmScheduler
 from cloud.pm.steps import Reading
-from cloud.schemas import ErrorBody, OutModel
+from cloud.schemas import OutModel
 from cloud.users.model import User
 from cloud.users.sites import access_of, of_sites
 from cloud.workorders.model import PmSchedule
@@ -127,7 +127,7 @@ def list_schedules(
 @router.post(
     "/run",
     response_model=RunOut,
-    responses={403: {"model": ErrorBody, "description": "engineers, supervisors and admins"}},
+    responses=errors({403: "engineers, supervisors and admins"}),
 )
 async def run_now(scheduler: SchedulerDep, user: EngineerUser) -> RunOut:
     """Evaluate every plan now rather than at the next tick."""

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
 from cloud.api.console import CONSOLE_DIR, PAGE_HEADERS
+from cloud.api.errors import errors
 from cloud.deps import SessionDep, StateDep, answer, app_attribute, one_writer
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput, NotFound
@@ -31,14 +32,14 @@ from cloud.schemas import ErrorBody
 
 router = APIRouter(prefix="/public", tags=["public requests"])
 DeskDep = Annotated[ServiceDesk, app_attribute(ServiceDesk, "desk")]
-NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "no request has this reference"}
-}
-REPORT_ERRORS: dict[int | str, dict[str, object]] = {
-    413: {"model": ErrorBody, "description": "the photo is too large"},
-    422: {"model": ErrorBody, "description": "a field is missing or wrong; the message names it"},
-    429: {"model": ErrorBody, "description": "too many reports from this address or location"},
-}
+NOT_FOUND = errors({404: "no request has this reference"})
+REPORT_ERRORS = errors(
+    {
+        413: "the photo is too large",
+        422: "a field is missing or wrong; the message names it",
+        429: "too many reports from this address or location",
+    }
+)
 
 
 def _address(request: Request) -> str:

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import CurrentUser, app_attribute, require
 from cloud.enums import Priority, Role, Severity
 from cloud.errors import InvalidInput
 from cloud.rules.model import Rule
 from cloud.rules.service import RulesService
-from cloud.schemas import ErrorBody, OutModel
+from cloud.schemas import OutModel
 from cloud.users.model import User
 from plantroom.errors import ConfigError
 
@@ -107,10 +107,12 @@ def list_rules(service: RulesDep, user: CurrentUser) -> RuleListOut:
 @router.post(
     "/reload",
     response_model=ReloadOut,
-    responses={
-        403: {"model": ErrorBody, "description": "only engineers and admins reload rules"},
-        422: {"model": ErrorBody, "description": "a rule file is invalid; nothing changed"},
-    },
+    responses=errors(
+        {
+            403: "only engineers and admins reload rules",
+            422: "a rule file is invalid; nothing changed",
+        }
+    ),
 )
 async def reload_rules(service: RulesDep, user: EngineerUser) -> ReloadOut:
     """Read the rule files again and use them at once. If one is invalid nothing changes and

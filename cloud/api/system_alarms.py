@@ -17,13 +17,13 @@ from cloud.alarms.model import SystemAlarm
 from cloud.alarms.schemas import AcknowledgeIn, SystemAlarmDetail, SystemAlarmOut, SystemAlarmPage
 from cloud.alarms.unwatched import UNWATCHED
 from cloud.alarms.unwatched import message as unwatched_message
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
 from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text
 from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
-from cloud.schemas import READER, ErrorBody
+from cloud.schemas import READER
 
 router = APIRouter(prefix="/system-alarms", tags=["alarms"], responses=AUTH_RESPONSES)
 
@@ -84,7 +84,7 @@ def list_system_alarms(
 @router.get(
     "/{alarm_id}",
     response_model=SystemAlarmDetail,
-    responses={404: {"model": ErrorBody, "description": "no such system alarm"}},
+    responses=errors({404: "no such system alarm"}),
 )
 def get_system_alarm(
     alarm_id: AlarmId, session: SessionDep, state: StateDep, user: CurrentUser
@@ -98,10 +98,7 @@ def get_system_alarm(
 @router.post(
     "/{alarm_id}/acknowledge",
     response_model=SystemAlarmOut,
-    responses={
-        404: {"model": ErrorBody, "description": "no such system alarm"},
-        409: {"model": ErrorBody, "description": "already acknowledged"},
-    },
+    responses=errors({404: "no such system alarm", 409: "already acknowledged"}),
 )
 def acknowledge_system_alarm(
     alarm_id: AlarmId,

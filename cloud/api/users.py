@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session, object_session
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.deps import (
     AdminUser,
     AnyUser,
@@ -23,7 +23,6 @@ from cloud.deps import (
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.notify.outbound import Outbound
-from cloud.schemas import ErrorBody
 from cloud.state import AppState
 from cloud.users import contractors
 from cloud.users import service as users
@@ -51,11 +50,13 @@ from cloud.users.sites import EVERY_SITE, access_of
 
 T = TypeVar("T")
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "the caller's role does not allow it"},
-    404: {"model": ErrorBody, "description": "no such user or team"},
-    409: {"model": ErrorBody, "description": "the name is taken, or the change is refused"},
-}
+ERRORS = errors(
+    {
+        403: "the caller's role does not allow it",
+        404: "no such user or team",
+        409: "the name is taken, or the change is refused",
+    }
+)
 
 router = APIRouter(tags=["users"], responses={**AUTH_RESPONSES, **ERRORS})
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from sqlalchemy import select
 
-from cloud.api.errors import AUTH_RESPONSES
+from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.idempotency import ActionId, once
 from cloud.api.language import reader
 from cloud.api.times import query_time
@@ -18,7 +18,7 @@ from cloud.deps import AnyUser, CurrentUser, SessionDep, SiteQuery, StateDep, an
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import InvalidInput, NotFound
 from cloud.locale import Text
-from cloud.schemas import READER, ErrorBody
+from cloud.schemas import READER
 from cloud.users.contractors import visible_teams
 from cloud.users.model import User
 from cloud.users.sites import access_of, act_at, check_place
@@ -46,14 +46,14 @@ MAX_ID_DIGITS = 18  # fits a 64-bit integer column on every database
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"], responses=AUTH_RESPONSES)
 
-ACTION_ERRORS: dict[int | str, dict[str, object]] = {
-    403: {"model": ErrorBody, "description": "the caller's role or ownership does not allow it"},
-    404: {"model": ErrorBody, "description": "no such work order"},
-    409: {"model": ErrorBody, "description": "not allowed in the work order's current status"},
-}
-NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "no such work order"}
-}
+ACTION_ERRORS = errors(
+    {
+        403: "the caller's role or ownership does not allow it",
+        404: "no such work order",
+        409: "not allowed in the work order's current status",
+    }
+)
+NOT_FOUND = errors({404: "no such work order"})
 
 Ref = Annotated[
     str,
