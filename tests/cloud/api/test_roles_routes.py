@@ -65,14 +65,7 @@ from cloud.users.service import (
 )
 from cloud.workorders import creation, photos
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.api.routes import (
-    ROLE_TABLE,
-    Answer,
-    Call,
-    Key,
-    app_routes,
-    call,
-)
+from tests.cloud.api.routes import ROLE_TABLE, Answer, Call, Key, app_routes, call
 from tests.cloud.harness import (
     Api,
     Clock,

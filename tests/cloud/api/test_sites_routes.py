@@ -42,14 +42,7 @@ from cloud.users.sites import set_sites
 from cloud.workorders import creation
 from cloud.workorders.model import Notification, PmSchedule, WorkOrder
 from plantroom.settings import CloudSettings
-from tests.cloud.api.routes import (
-    ROLE_TABLE,
-    Answer,
-    Call,
-    Key,
-    app_routes,
-    call,
-)
+from tests.cloud.api.routes import ROLE_TABLE, Answer, Call, Key, app_routes, call
 from tests.cloud.harness import Api, Clock, hour_of_maintenance, png, raise_alarm, serve
 from tests.cloud.sites import north_and_south
 

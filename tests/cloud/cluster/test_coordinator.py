@@ -15,11 +15,7 @@ from cloud.cluster import leases
 from cloud.cluster.coordinator import Coordinator
 from cloud.db import Database
 from plantroom.clustersettings import ClusterSettings
-from tests.cloud.cluster.harness import (
-    TTL_S,
-    Works,
-    share_and_take_over,
-)
+from tests.cloud.cluster.harness import TTL_S, Works, share_and_take_over
 from tests.harness import wait_for_async
 
 

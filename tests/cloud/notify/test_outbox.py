@@ -20,13 +20,7 @@ from cloud.notify.outbox import STOPPED
 from cloud.notify.sender import TokenBucket
 from cloud.sla.escalator import Escalator
 from tests.cloud.harness import Api, serve, settings_for
-from tests.cloud.notify.harness import (
-    Recorder,
-    contact,
-    deliverer,
-    dispatch,
-    sent_link,
-)
+from tests.cloud.notify.harness import Recorder, contact, deliverer, dispatch, sent_link
 
 
 @pytest.fixture
