@@ -22,6 +22,8 @@ UNITS: dict[str, Literal["s", "%", "score"]] = {"s": "s", "%": "%", "score": "sc
 
 router = APIRouter(tags=["kpis"], responses=AUTH_RESPONSES)
 
+BuildingQuery = Annotated[str | None, Query(description="a building id; all when absent")]
+
 
 def check_building(state: AppState, building: str | None) -> None:
     known = state.sites.buildings()
@@ -107,7 +109,7 @@ def kpis(
     state: StateDep,
     session: SessionDep,
     user: CurrentUser,
-    building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    building: BuildingQuery = None,
     site: SiteQuery = None,
     start: From = None,
     end: To = None,

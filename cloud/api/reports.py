@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES
-from cloud.api.kpi import check_building, scope_buildings
+from cloud.api.kpi import BuildingQuery, check_building, scope_buildings
 from cloud.api.language import reader
 from cloud.api.times import query_month
 from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
@@ -22,6 +22,8 @@ from cloud.state import AppState
 from cloud.users.sites import access_of
 
 router = APIRouter(tags=["reports"], responses=AUTH_RESPONSES)
+
+MonthQuery = Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])]
 
 
 def label(state: AppState, session: Session, building: str | None) -> str:
@@ -41,8 +43,8 @@ def monthly_report(
     state: StateDep,
     session: SessionDep,
     user: CurrentUser,
-    month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
-    building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    month: MonthQuery,
+    building: BuildingQuery = None,
     site: SiteQuery = None,
     lang: Annotated[
         Literal["en", "zh"] | None,
@@ -73,8 +75,8 @@ def monthly_readings(
     state: StateDep,
     session: SessionDep,
     user: CurrentUser,
-    month: Annotated[str, Query(description="YYYY-MM (UTC)", examples=["2026-11"])],
-    building: Annotated[str | None, Query(description="a building id; all when absent")] = None,
+    month: MonthQuery,
+    building: BuildingQuery = None,
     site: SiteQuery = None,
 ) -> list[StepReadings]:
     """The month's PM readings per plan step, as the monthly report shows them: count,

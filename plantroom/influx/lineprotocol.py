@@ -84,11 +84,15 @@ def escape_measurement(name: str) -> str:
     return name.translate(_MEASUREMENT_ESCAPES)
 
 
-def escape_tag_key(key: str) -> str:
-    _check_name(key, "tag key")
+def _escape_key(key: str, what: str) -> str:
+    _check_name(key, what)
     if key == "time":
-        raise LineProtocolError("tag key 'time' is reserved by InfluxDB")
+        raise LineProtocolError(f"{what} 'time' is reserved by InfluxDB")
     return key.translate(_KEY_ESCAPES)
+
+
+def escape_tag_key(key: str) -> str:
+    return _escape_key(key, "tag key")
 
 
 def escape_tag_value(value: str, key: str = "tag") -> str:
@@ -97,10 +101,7 @@ def escape_tag_value(value: str, key: str = "tag") -> str:
 
 
 def escape_field_key(key: str) -> str:
-    _check_name(key, "field key")
-    if key == "time":
-        raise LineProtocolError("field key 'time' is reserved by InfluxDB")
-    return key.translate(_KEY_ESCAPES)
+    return _escape_key(key, "field key")
 
 
 def format_field_value(value: FieldValue, key: str = "field") -> str:

@@ -62,3 +62,30 @@ async def cloud_values(
         return last if point in last else None
 
     return await wait_for_async(values, f"{equipment}'s {point} in the cloud", within=20.0)
+
+
+async def active_alarm(site: LiveSite, api: httpx.AsyncClient, rule: str) -> dict[str, Any] | None:
+    """The site's active alarm of `rule`, or None."""
+    alarms = await site.active_alarms(api) or []
+    return next((a for a in alarms if a["rule_id"] == rule), None)
+
+
+async def raised(site: LiveSite, api: httpx.AsyncClient, rule: str) -> dict[str, Any]:
+    """The active alarm of `rule`, once the cloud has raised it."""
+    return await wait_for_async(
+        lambda: active_alarm(site, api, rule), f"the {rule} alarm", within=20.0
+    )
+
+
+async def cleared(site: LiveSite, api: httpx.AsyncClient, rule: str) -> dict[str, Any]:
+    """The cleared alarm of `rule`, once there is exactly one; none of `rule` is active then."""
+
+    async def of_rule() -> list[dict[str, Any]] | None:
+        page = (
+            await api.get("/api/alarms", params={"state": "cleared"}, headers=site.token("tech1"))
+        ).json()
+        return [a for a in page["items"] if a["rule_id"] == rule] or None
+
+    (done,) = await wait_for_async(of_rule, f"the {rule} alarm to clear", within=20.0)
+    assert await active_alarm(site, api, rule) is None
+    return done

@@ -13,7 +13,7 @@ import pytest
 
 from simulators.registers import Table
 from stack.services import Mosquitto
-from tests.cloud.realmodels import cloud_values, real_model_running
+from tests.cloud.realmodels import cleared, cloud_values, raised, real_model_running
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -38,11 +38,7 @@ async def test_a_grundfos_dry_run_raises_the_shipped_alarm_and_clears_it(
         sim.advance(10.0)
         assert booster.read_registers(Table.HOLDING, ALARM_CODE, 1) == [57]
 
-        async def dry_run_alarm() -> dict[str, Any] | None:
-            alarms = await site.active_alarms(api) or []
-            return next((a for a in alarms if a["rule_id"] == "pump.dry_run"), None)
-
-        alarm = await wait_for_async(dry_run_alarm, "the dry-run alarm", within=20.0)
+        alarm = await raised(site, api, "pump.dry_run")
         assert alarm["equipment_id"] == BOOSTER
 
         async def work_order() -> dict[str, Any] | None:
@@ -57,10 +53,5 @@ async def test_a_grundfos_dry_run_raises_the_shipped_alarm_and_clears_it(
         sim.advance(10.0)
         assert booster.read_registers(Table.HOLDING, ALARM_CODE, 1) == [0]
 
-        async def cleared() -> Any:
-            page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
-            rules = [a["rule_id"] for a in page["items"]]
-            return page if "pump.dry_run" in rules else None
-
-        await wait_for_async(cleared, "the dry-run alarm to clear", within=20.0)
-        assert await dry_run_alarm() is None
+        done = await cleared(site, api, "pump.dry_run")
+        assert done["equipment_id"] == BOOSTER

@@ -8,14 +8,12 @@ Modbus TCP, the edge agent and the cloud service."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from simulators.registers import Table
 from stack.services import Mosquitto
-from tests.cloud.realmodels import cloud_values, real_model_running
-from tests.harness import wait_for_async
+from tests.cloud.realmodels import cleared, cloud_values, raised, real_model_running
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +26,6 @@ async def test_a_notifier_fire_alarm_raises_the_shipped_alarm_and_clears_it(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     async with real_model_running(tmp_path, mosquitto, PANEL) as (site, api, sim):
-        tech = site.token("tech1")
         panel = sim.devices[PANEL]
         first = await cloud_values(site, api, PANEL, "fire_alarm")
         assert first["fire_alarm"] is False and first["active_alarms"] == 0
@@ -39,22 +36,12 @@ async def test_a_notifier_fire_alarm_raises_the_shipped_alarm_and_clears_it(
         sim.advance(10.0)
         assert panel.read_registers(Table.HOLDING, L1_DETECTOR_ALARMS, 1) == [1]
 
-        async def fire_alarm() -> dict[str, Any] | None:
-            alarms = await site.active_alarms(api) or []
-            return next((a for a in alarms if a["rule_id"] == RULE), None)
-
-        alarm = await wait_for_async(fire_alarm, "the fire alarm", within=20.0)
+        alarm = await raised(site, api, RULE)
         assert alarm["equipment_id"] == PANEL
 
         panel.clear("fire_alarm")  # the detector is reset
         sim.advance(10.0)
         assert panel.read_registers(Table.HOLDING, L1_DETECTOR_ALARMS, 1) == [0]
 
-        async def cleared() -> list[dict[str, Any]] | None:
-            page = (await api.get("/api/alarms", params={"state": "cleared"}, headers=tech)).json()
-            items = [a for a in page["items"] if a["rule_id"] == RULE]
-            return items or None
-
-        (done,) = await wait_for_async(cleared, "the fire alarm to clear", within=20.0)
+        done = await cleared(site, api, RULE)
         assert done["equipment_id"] == PANEL
-        assert await fire_alarm() is None
