@@ -9,13 +9,12 @@ admits on its own).
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.settingtypes import SettingsGroup
 
 
-class AdmissionSettings(BaseSettings):
+class AdmissionSettings(SettingsGroup):
     """How many requests the API works on and holds waiting (docs/api.md#overload)."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
 
     api_max_in_progress: int = Field(
         default=8,

@@ -9,13 +9,12 @@ the variables are `PLANTROOM_CLOUD_CLUSTER`, `PLANTROOM_CLOUD_LEASE_TTL_S` and
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.settingtypes import SettingsGroup
 
 
-class ClusterSettings(BaseSettings):
+class ClusterSettings(SettingsGroup):
     """Site leases (docs/deploy.md, "Past one machine")."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
 
     cloud_cluster: bool = Field(
         default=False,

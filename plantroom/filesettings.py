@@ -10,13 +10,12 @@ they are found as every S3 client finds them (`AWS_ACCESS_KEY_ID` and `AWS_SECRE
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.settingtypes import SettingsGroup
 
 
-class FileSettings(BaseSettings):
+class FileSettings(SettingsGroup):
     """Where photos and signatures are written and read back (cloud.workorders.filestore)."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
 
     files_s3_bucket: str = Field(
         default="",

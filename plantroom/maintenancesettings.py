@@ -8,13 +8,12 @@ the variables are `PLANTROOM_MAINTENANCE_*`.
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.settingtypes import SettingsGroup
 
 
-class MaintenanceSettings(BaseSettings):
+class MaintenanceSettings(SettingsGroup):
     """Maintenance windows (docs/workorders.md, "Maintenance mode")."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
 
     maintenance_max_days: float = Field(
         default=30.0,

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plantroom.settingtypes import SettingsGroup
 
 
-class NotificationSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
-
+class NotificationSettings(SettingsGroup):
     notifications_file: Path | None = Field(
         default=None,
         description="the channels YAML (e-mail, chat, SMS; docs/notifications.md); none: "

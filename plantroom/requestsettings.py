@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from plantroom.settingtypes import TextList
+from plantroom.settingtypes import SettingsGroup, TextList
 
 
-class RequestSettings(BaseSettings):
+class RequestSettings(SettingsGroup):
     """The service desk's settings: occupants' repair requests (docs/requests.md)."""
-
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
 
     request_contact: Literal["none", "phone_or_email", "phone", "email"] = Field(
         default="phone_or_email",

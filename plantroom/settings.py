@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from plantroom.admissionsettings import AdmissionSettings
 from plantroom.clustersettings import ClusterSettings
@@ -26,17 +26,11 @@ from plantroom.filesettings import FileSettings
 from plantroom.maintenancesettings import MaintenanceSettings
 from plantroom.notifysettings import NotificationSettings
 from plantroom.requestsettings import RequestSettings
-from plantroom.settingtypes import TextList
+from plantroom.settingtypes import ENV_PREFIX, SettingsGroup, TextList
 from plantroom.webhooksettings import WebhookSettings
 
-ENV_PREFIX = "PLANTROOM_"
 
-
-class _Base(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-
-class MqttSettings(_Base):
+class MqttSettings(SettingsGroup):
     mqtt_host: str = Field(default="127.0.0.1", description="the MQTT broker's host")
     mqtt_port: int = Field(
         default=1883, ge=1, le=65535, description="the broker's port (TLS listeners: usually 8883)"
@@ -55,7 +49,7 @@ class MqttSettings(_Base):
     mqtt_keepalive: int = Field(default=30, ge=5, description="MQTT keepalive, seconds")
 
 
-class InfluxSettings(_Base):
+class InfluxSettings(SettingsGroup):
     influx_url: str = Field(
         default="http://127.0.0.1:8086", description="InfluxDB base URL (a path prefix is kept)"
     )
@@ -71,7 +65,7 @@ class InfluxSettings(_Base):
     )
 
 
-class ClockSettings(_Base):
+class ClockSettings(SettingsGroup):
     max_clock_skew_s: float = Field(
         default=300.0,
         gt=0,

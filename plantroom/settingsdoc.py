@@ -26,12 +26,12 @@ from pydantic_settings import BaseSettings, NoDecode
 from plantroom.docpage import page_main
 from plantroom.settings import (
     DEFAULT_SECRETS_DIR,
-    ENV_PREFIX,
     CloudSettings,
     EdgeSettings,
     GatewaySettings,
     SimSettings,
 )
+from plantroom.settingtypes import ENV_PREFIX
 
 DOC_PATH = Path("docs/settings.md")
 COMMAND = "python -m plantroom.settingsdoc --write"

@@ -1,4 +1,5 @@
-"""Types settings classes share: a list setting given as comma-separated text."""
+"""What settings classes share: the base every group of settings derives from (the
+`PLANTROOM_` prefix), and a list setting given as comma-separated text."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import json
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
-from pydantic_settings import NoDecode
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "PLANTROOM_"
+
+
+class SettingsGroup(BaseSettings):
+    """A group of settings read from `PLANTROOM_*` variables; others are ignored and the values
+    are frozen once read."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
 
 def _text_list(value: Any) -> Any:

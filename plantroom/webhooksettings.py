@@ -8,14 +8,11 @@ the variables are `PLANTROOM_WEBHOOK_*`.
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from plantroom.settingtypes import TextList
+from plantroom.settingtypes import SettingsGroup, TextList
 
 
-class WebhookSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PLANTROOM_", extra="ignore", frozen=True)
-
+class WebhookSettings(SettingsGroup):
     webhook_urls: TextList = Field(
         default_factory=list,
         description="http(s) URLs every work-order event is posted to (comma-separated)",
