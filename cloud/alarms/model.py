@@ -16,7 +16,21 @@ if TYPE_CHECKING:
     from cloud.users.model import User
 
 
-class Alarm(Base):
+class AlarmLife:
+    """The columns both kinds of alarm share: how bad, its state, what it says, when it was
+    raised (first and last) and cleared, and when and by whom it was acknowledged."""
+
+    severity: Mapped[Severity]
+    state: Mapped[AlarmState] = mapped_column(index=True)
+    message: Mapped[str] = mapped_column(String(512))
+    raised_at: Mapped[datetime]
+    last_raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Alarm(AlarmLife, Base):
     """A rule firing on one piece of equipment. Re-triggers update the same row while its work
     order is open."""
 
@@ -28,17 +42,9 @@ class Alarm(Base):
     # Several sites in one service (migration 0018_sites): filled at insert (cloud.siting).
     site: Mapped[str | None] = mapped_column(String(64), index=True)
     rule_id: Mapped[str] = mapped_column(String(128))
-    severity: Mapped[Severity]
-    state: Mapped[AlarmState] = mapped_column(index=True)
-    message: Mapped[str] = mapped_column(String(512))
     last_value: Mapped[dict[str, Any]]
-    raised_at: Mapped[datetime]
-    last_raised_at: Mapped[datetime]
     occurrences: Mapped[int] = mapped_column(default=1)
-    cleared_at: Mapped[datetime | None]
     acknowledged: Mapped[bool] = mapped_column(default=False)
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Fault rules and incidents (migration 0002_rules_pm).
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id"), index=True, comment="folded into this building incident"
@@ -60,7 +66,7 @@ class Alarm(Base):
     acknowledged_by: Mapped[User | None] = relationship()
 
 
-class SystemAlarm(Base):
+class SystemAlarm(AlarmLife, Base):
     """An alarm about the service itself rather than a piece of equipment: an edge agent's
     clock, a notification channel that keeps failing. `code` says what is wrong, `subject`
     what it is wrong with (`edge:b01`). One row per episode; while active, `active_key`
@@ -77,15 +83,7 @@ class SystemAlarm(Base):
         unique=True,
         comment="code|subject while active, NULL after; one active alarm per code and subject",
     )
-    severity: Mapped[Severity]
-    state: Mapped[AlarmState] = mapped_column(index=True)
-    message: Mapped[str] = mapped_column(String(512))
     details: Mapped[dict[str, Any]]
-    raised_at: Mapped[datetime]
-    last_raised_at: Mapped[datetime]
-    cleared_at: Mapped[datetime | None]
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     acknowledged_by: Mapped[User | None] = relationship()
     events: Mapped[list[SystemAlarmEvent]] = relationship(
