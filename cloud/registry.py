@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
 from cloud.errors import NotFound
+from cloud.paging import where_equal
 from cloud.users.sites import access_of
 from plantroom.inventory import Inventory
 
@@ -105,12 +106,9 @@ def search(
     query = select(Equipment)
     if sites is not None:
         query = query.where(Equipment.site.in_(sorted(sites)))
-    if building is not None:
-        query = query.where(Equipment.building == building)
-    if kind is not None:
-        query = query.where(Equipment.kind == kind)
-    if status is not None:
-        query = query.where(Equipment.status == status)
+    query = where_equal(
+        query, (Equipment.building, building), (Equipment.kind, kind), (Equipment.status, status)
+    )
     if not include_retired:
         query = query.where(Equipment.in_inventory.is_(True))
     if connected is not None:

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
@@ -24,6 +24,7 @@ from cloud.enums import AlarmState
 from cloud.equipment import Equipment
 from cloud.errors import Conflict, InvalidInput, NotFound
 from cloud.incidents.model import Incident
+from cloud.paging import page, where_equal
 from cloud.rules.model import Rule
 from cloud.users.model import User
 from cloud.users.sites import access_of
@@ -195,18 +196,13 @@ def search(
             raise ValueError("search(shelved=...) needs now")
         is_shelved = Alarm.shelved_until.is_not(None) & (Alarm.shelved_until > now)
         query = query.where(is_shelved if shelved else ~is_shelved)
-    if state is not None:
-        query = query.where(Alarm.state == state)
+    query = where_equal(query, (Alarm.state, state), (Alarm.equipment_id, equipment_id))
     if sites is not None:
         query = query.where(Alarm.site.in_(sorted(sites)))
-    if equipment_id is not None:
-        query = query.where(Alarm.equipment_id == equipment_id)
     if building is not None:
         query = query.join(Equipment, Alarm.equipment_id == Equipment.id).where(
             Equipment.building == building
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(Alarm.last_raised_at.desc(), Alarm.id.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(items), total
+    return page(
+        session, query, Alarm.last_raised_at.desc(), Alarm.id.desc(), limit=limit, offset=offset
+    )

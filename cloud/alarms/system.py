@@ -23,7 +23,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from cloud.alarms.model import SystemAlarm, SystemAlarmEvent
 from cloud.enums import AlarmState, Severity
 from cloud.errors import Conflict, NotFound
 from cloud.locale.composed import Note, stored
+from cloud.paging import page, where_equal
 from cloud.users.model import User
 
 log = logging.getLogger(__name__)
@@ -214,18 +215,19 @@ def search_system_alarms(
     offset: int,
 ) -> tuple[list[SystemAlarm], int]:
     """A page of system alarms, active first, then newest raised first; and how many match."""
-    query = select(SystemAlarm)
-    if state is not None:
-        query = query.where(SystemAlarm.state == state)
-    if code is not None:
-        query = query.where(SystemAlarm.code == code)
-    if subject is not None:
-        query = query.where(SystemAlarm.subject == subject)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = where_equal(
+        select(SystemAlarm),
+        (SystemAlarm.state, state),
+        (SystemAlarm.code, code),
+        (SystemAlarm.subject, subject),
+    )
     active_first = (SystemAlarm.state == AlarmState.ACTIVE).desc()
-    items = session.scalars(
-        query.order_by(active_first, SystemAlarm.last_raised_at.desc(), SystemAlarm.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(items), total
+    return page(
+        session,
+        query,
+        active_first,
+        SystemAlarm.last_raised_at.desc(),
+        SystemAlarm.id.desc(),
+        limit=limit,
+        offset=offset,
+    )

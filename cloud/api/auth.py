@@ -14,6 +14,7 @@ from cloud.api.users import profile_of
 from cloud.deps import AnyUser, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
 from cloud.locale import Text
+from cloud.paging import page
 from cloud.schemas import ErrorBody
 from cloud.security import verify_nobody, verify_password
 from cloud.sla.sentences import sentence
@@ -112,7 +113,7 @@ def notifications(
     query = select(Notification).where(Notification.user_id == user.id)
     if unread:
         query = query.where(Notification.read_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows, total = page(session, query, Notification.id.desc(), limit=limit, offset=offset)
     unread_count = (
         session.scalar(
             select(func.count())
@@ -121,7 +122,6 @@ def notifications(
         )
         or 0
     )
-    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
     text = reader(state, user)
     return answer(
         session,

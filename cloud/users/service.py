@@ -12,13 +12,14 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
 from cloud.enums import Role, Trade
 from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.paging import page, where_equal
 from cloud.security import hash_password, hash_token, new_token
 from cloud.sites import Sites
 from cloud.siting import site_for
@@ -151,13 +152,10 @@ def list_users(
     session: Session, *, role: Role | None, active: bool | None, limit: int, offset: int
 ) -> tuple[list[User], int]:
     query = select(User).where(person_of_sites(access_of(session).sites))  # the caller's sites'
-    if role is not None:
-        query = query.where(User.role == role)
     if active is not None:
         query = query.where(User.active.is_(active))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(User.username).limit(limit).offset(offset)).all()
-    return list(rows), total
+    query = where_equal(query, (User.role, role))
+    return page(session, query, User.username, limit=limit, offset=offset)
 
 
 def issue_token(
@@ -233,10 +231,7 @@ def list_teams(
     session: Session, *, building: str | None = None, trade: Trade | None = None
 ) -> list[Team]:
     query = select(Team).where(team_of_sites(access_of(session).sites))  # the caller's sites'
-    if building is not None:
-        query = query.where(Team.building == building)
-    if trade is not None:
-        query = query.where(Team.trade == trade)
+    query = where_equal(query, (Team.building, building), (Team.trade, trade))
     return list(session.scalars(query.order_by(Team.name)).all())
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
 from cloud.errors import NotFound
+from cloud.paging import where_equal
 from cloud.sla import SlaPolicy
 from cloud.users.model import Team, User
 from cloud.workorders.model import WorkOrder, escalated
@@ -177,12 +178,12 @@ def search(session: Session, filters: Filters, *, limit: int, offset: int) -> Pa
         query = query.where(WorkOrder.status.in_(filters.status))
     if filters.priority:
         query = query.where(WorkOrder.priority.in_(filters.priority))
-    if filters.building is not None:
-        query = query.where(WorkOrder.building == filters.building)
-    if filters.equipment_id is not None:
-        query = query.where(WorkOrder.equipment_id == filters.equipment_id)
-    if filters.kind is not None:
-        query = query.where(WorkOrder.kind == filters.kind)
+    query = where_equal(
+        query,
+        (WorkOrder.building, filters.building),
+        (WorkOrder.equipment_id, filters.equipment_id),
+        (WorkOrder.kind, filters.kind),
+    )
     if filters.assignee is not None:
         query = query.join(User, WorkOrder.assignee_id == User.id).where(
             User.username == filters.assignee
