@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from plantroom.errors import PlantroomError
+
+T = TypeVar("T")
 
 
 class CloudError(PlantroomError):
@@ -49,3 +51,10 @@ class Unavailable(CloudError):
     """Something the operation needs (e.g. the file store) does not answer: try again later."""
 
     code = "unavailable"
+
+
+def existing(found: T | None, what: str) -> T:
+    """`found`, or NotFound saying that `what` (`work order 42`) does not exist."""
+    if found is None:
+        raise NotFound(f"{what} does not exist")
+    return found

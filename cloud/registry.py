@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
-from cloud.errors import NotFound
+from cloud.errors import existing
 from cloud.paging import where_equal
 from cloud.users.sites import access_of
 from plantroom.inventory import Inventory
@@ -82,9 +82,7 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
 
 
 def get(session: Session, equipment_id: str) -> Equipment:
-    row = session.get(Equipment, equipment_id)
-    if row is None:
-        raise NotFound(f"equipment {equipment_id!r} does not exist")
+    row = existing(session.get(Equipment, equipment_id), f"equipment {equipment_id!r}")
     access_of(session).check(row.site, f"equipment {equipment_id!r}")  # another site's
     return row
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState
 from cloud.equipment import Equipment
-from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.errors import Conflict, InvalidInput, existing
 from cloud.incidents.model import Incident
 from cloud.paging import page, where_equal
 from cloud.rules.model import Rule
@@ -169,9 +169,7 @@ def unshelve(alarm: Alarm) -> None:
 
 
 def get(session: Session, alarm_id: int) -> Alarm:
-    alarm = session.get(Alarm, alarm_id)
-    if alarm is None:
-        raise NotFound(f"alarm {alarm_id} does not exist")
+    alarm = existing(session.get(Alarm, alarm_id), f"alarm {alarm_id}")
     access_of(session).check(alarm.site, f"alarm {alarm_id}")  # another site's: not found
     return alarm
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alarms.model import SystemAlarm, SystemAlarmEvent
 from cloud.enums import AlarmState, Severity
-from cloud.errors import Conflict, NotFound
+from cloud.errors import Conflict, existing
 from cloud.locale.composed import Note, stored
 from cloud.paging import page, where_equal
 from cloud.users.model import User
@@ -188,10 +188,7 @@ def acknowledge_system_alarm(
 
 
 def get_system_alarm(session: Session, alarm_id: int) -> SystemAlarm:
-    alarm = session.get(SystemAlarm, alarm_id)
-    if alarm is None:
-        raise NotFound(f"system alarm {alarm_id} does not exist")
-    return alarm
+    return existing(session.get(SystemAlarm, alarm_id), f"system alarm {alarm_id}")
 
 
 def active_subjects(session: Session, code: str) -> list[str]:

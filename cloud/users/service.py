@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from cloud.clock import Clock, utcnow
 from cloud.db import Database
 from cloud.enums import Role, Trade
-from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.errors import Conflict, InvalidInput, existing
 from cloud.paging import page, where_equal
 from cloud.security import hash_password, hash_token, new_token
 from cloud.sites import Sites
@@ -55,9 +55,7 @@ def require_user(session: Session, username: str) -> User:
     """The person named; NotFound also for a person of none of the caller's sites."""
     sites = access_of(session).sites
     user = session.scalar(select(User).where(User.username == username, person_of_sites(sites)))
-    if user is None:
-        raise NotFound(f"user {username!r} does not exist")
-    return user
+    return existing(user, f"user {username!r}")
 
 
 def _role(role: Role | str) -> Role:
@@ -222,9 +220,7 @@ def get_team(session: Session, name: str) -> Team:
     """The team named; NotFound also for a team of none of the caller's sites."""
     sites = access_of(session).sites
     team = session.scalar(select(Team).where(Team.name == name, team_of_sites(sites)))
-    if team is None:
-        raise NotFound(f"team {name!r} does not exist")
-    return team
+    return existing(team, f"team {name!r}")
 
 
 def list_teams(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.enums import FINISHED, AlarmState, Channel, Role, WorkOrderKind
-from cloud.errors import Conflict, InvalidInput, NotFound
+from cloud.errors import Conflict, InvalidInput, existing
 from cloud.locale import N_
 from cloud.locale.composed import Note, compose
 from cloud.sla import SlaPolicy, load_sla
@@ -55,9 +55,7 @@ def load_for_change(session: Session, work_order_id: int) -> WorkOrder:
         .with_for_update()
         .options(selectinload(WorkOrder.events), selectinload(WorkOrder.attachments))
     )
-    if wo is None:
-        raise NotFound(f"work order {work_order_id} does not exist")
-    return wo
+    return existing(wo, f"work order {work_order_id}")
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
-from cloud.errors import NotFound
+from cloud.errors import existing
 from cloud.paging import where_equal
 from cloud.sla import SlaPolicy
 from cloud.users.model import Team, User
@@ -27,10 +27,7 @@ def get(session: Session, work_order_id: int, *, with_events: bool = False) -> W
     query = select(WorkOrder).where(WorkOrder.id == work_order_id)
     if with_events:
         query = query.options(selectinload(WorkOrder.events), selectinload(WorkOrder.attachments))
-    wo = session.scalar(query)
-    if wo is None:
-        raise NotFound(f"work order {work_order_id} does not exist")
-    return wo
+    return existing(session.scalar(query), f"work order {work_order_id}")
 
 
 def of_teams(
