@@ -231,6 +231,24 @@ class Panel:
     row_height: float = 0.8
 
 
+def counter_bars(
+    title: str, queries: Query | Sequence[Query], description: str, *, w: int, h: int
+) -> Panel:
+    """Counters' increases per interval, drawn as bars and summed over the range in the
+    legend."""
+    return Panel(
+        viz=TIMESERIES,
+        title=title,
+        queries=queries,
+        description=description,
+        look=g.Look(decimals=0, min=0),
+        bars=True,
+        legend_calcs=COUNTER_LEGEND,
+        w=w,
+        h=h,
+    )
+
+
 Board = Sequence[Row | Panel]
 
 

@@ -14,7 +14,6 @@ from dashboards.dashboard import Dashboard
 from dashboards.grafana import JSON
 from dashboards.influxql import BUILDING, EQUIPMENT, SITE
 from dashboards.panels import (
-    COUNTER_LEGEND,
     EQUIPMENT_COLUMN_ALIAS,
     STAT,
     STATE,
@@ -26,6 +25,7 @@ from dashboards.panels import (
     Series,
     Source,
     add_panels,
+    counter_bars,
 )
 from dashboards.profiles import FieldSet
 
@@ -93,14 +93,10 @@ def counted_in_range(title: str, counter: str, description: str, w: int, h: int)
 
 def per_interval(title: str, counter: str, description: str, w: int, h: int) -> Panel:
     """A counter's increase per interval, as bars summed in the legend."""
-    return Panel(
-        viz=TIMESERIES,
-        title=title,
-        queries=Series(f"non_negative_difference(max({{{counter}:number}}))"),
-        description=description,
-        look=g.Look(decimals=0, min=0),
-        bars=True,
-        legend_calcs=COUNTER_LEGEND,
+    return counter_bars(
+        title,
+        Series(f"non_negative_difference(max({{{counter}:number}}))"),
+        description,
         w=w,
         h=h,
     )

@@ -13,12 +13,12 @@ from dashboards.boards.equipment import (
     trend,
 )
 from dashboards.panels import (
-    COUNTER_LEGEND,
     TIMESERIES,
     Board,
     Panel,
     Row,
     Series,
+    counter_bars,
 )
 
 UID = "plantroom-lifts"
@@ -72,10 +72,9 @@ BOARD: Board = [
     run_hours(12, 4),
     Row("Doors"),
     state("Door state", "door_state", "Door operator state; red is a door fault."),
-    Panel(
-        viz=TIMESERIES,
-        title="Door faults",
-        queries=[
+    counter_bars(
+        "Door faults",
+        [
             Series(
                 "count({door_state:string})",
                 fill="0",
@@ -89,11 +88,8 @@ BOARD: Board = [
                 alias="$tag_equipment door fault code",
             ),
         ],
-        description="Reports of the door in its fault state and of door open/close fault "
+        "Reports of the door in its fault state and of door open/close fault "
         "codes, per interval. Nothing drawn means no door fault in the range.",
-        look=g.Look(decimals=0, min=0),
-        bars=True,
-        legend_calcs=COUNTER_LEGEND,
         w=12,
         h=8,
     ),

@@ -21,7 +21,6 @@ from dashboards.dashboard import Dashboard
 from dashboards.influxql import ident
 from dashboards.measurements import EDGE, EDGE_DEVICE, GATEWAY, HEALTH
 from dashboards.panels import (
-    COUNTER_LEGEND,
     HIDE_TIME,
     STAT,
     STATE,
@@ -34,6 +33,7 @@ from dashboards.panels import (
     Row,
     Series,
     add_panels,
+    counter_bars,
 )
 
 UID = "plantroom-pipeline"
@@ -112,19 +112,15 @@ GATEWAYS: Board = [
         w=8,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Dead letters and write errors",
-        queries=_gw(
+    counter_bars(
+        "Dead letters and write errors",
+        _gw(
             f"{increase('dead_letters', 'dead letters')}, "
             f"{increase('write_errors', 'write errors')}, "
             f"{increase('buffer_dropped', 'buffer dropped')}"
         ),
-        description="Per interval: messages and lines the gateway set aside as invalid, "
+        "Per interval: messages and lines the gateway set aside as invalid, "
         "failed InfluxDB write attempts, and lines the disk buffer dropped at its limit.",
-        look=g.Look(decimals=0, min=0),
-        bars=True,
-        legend_calcs=COUNTER_LEGEND,
         w=8,
         h=8,
     ),
@@ -192,14 +188,10 @@ AGENTS: Board = [
         w=12,
         h=6,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Broker reconnects",
-        queries=_edge(increase("broker_reconnects", "reconnects"), alias=INSTANCE),
-        description="Times each agent connected to the broker again, per interval.",
-        look=g.Look(decimals=0, min=0),
-        bars=True,
-        legend_calcs=COUNTER_LEGEND,
+    counter_bars(
+        "Broker reconnects",
+        _edge(increase("broker_reconnects", "reconnects"), alias=INSTANCE),
+        "Times each agent connected to the broker again, per interval.",
         w=12,
         h=6,
     ),
@@ -238,19 +230,15 @@ AGENTS: Board = [
         w=12,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Dropped at the edge",
-        queries=_edge(
+    counter_bars(
+        "Dropped at the edge",
+        _edge(
             f"{increase('buffer_dropped', 'dropped')}, "
             f"{increase('broker_refused', 'refused_by_broker')}"
         ),
-        description="Samples each agent's queue dropped or refused at its limit, and samples "
+        "Samples each agent's queue dropped or refused at its limit, and samples "
         "the broker refused (its ACL does not let the agent publish them), per interval: "
         "telemetry lost before it left the building.",
-        look=g.Look(decimals=0, min=0),
-        bars=True,
-        legend_calcs=COUNTER_LEGEND,
         w=6,
         h=8,
     ),
