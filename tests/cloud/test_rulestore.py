@@ -19,17 +19,7 @@ from cloud.rules.engine import RuleEngine
 from cloud.rules.model import Rule
 from cloud.rulestore import RuleStateStore, load_snapshots
 from tests.cloud.harness import Clock, site_database
-
-INVENTORY = """
-site: {id: s1}
-buildings:
-  - id: b1
-    equipment:
-      - {id: p1, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 11}}
-      - {id: p2, kind: pump, profile: plantroom-sim-pump,
-         connection: {type: modbus_tcp, host: 127.0.0.1, port: 5020, unit: 12}}
-"""
+from tests.harness import site_yaml
 
 
 def rule(rule_id: str, condition: dict[str, Any], **extra: Any) -> Rule:
@@ -53,7 +43,7 @@ SLOW = rule("pump.hot", {"point": "t", "above": 80}, **{"for": "10m"})
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    _, database = site_database(tmp_path, INVENTORY)
+    _, database = site_database(tmp_path, site_yaml("cloud-s1"))  # pumps p1, p2 in b1
     try:
         yield database
     finally:
