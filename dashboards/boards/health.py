@@ -26,6 +26,7 @@ from dashboards.measurements import (
 from dashboards.panels import Nested, Series, Source
 
 INSTANCE = "$tag_instance"
+EACH_COLUMN = "$tag_instance $col"  # a series per instance and field
 
 
 def is_component(component: str) -> str:
@@ -39,6 +40,12 @@ SCOPES: dict[str, tuple[str, ...]] = {
     EDGE_DEVICE: (is_component(EDGE_DEVICE), SITE, tag_var("instance", "agent")),
     CLOUD: (is_component(CLOUD),),
 }
+
+
+def component_series(source: str, select: str, alias: str = EACH_COLUMN) -> Series:
+    """`select` over one component's lines (`source`), a series per instance and field
+    unless `alias` names them otherwise."""
+    return Series(select, source=source, alias=alias)
 
 
 def rate(name: str, alias: str, per: str = "1s") -> str:

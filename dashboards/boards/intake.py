@@ -8,17 +8,17 @@ the routine delay and the oldest wait grow (docs/api.md, the intake under overlo
 
 from __future__ import annotations
 
-from dashboards import grafana as g
-from dashboards.boards.health import INSTANCE, rate
-from dashboards.measurements import CLOUD
-from dashboards.panels import STATE, TIMESERIES, Board, Panel, Row, Series
+from functools import partial
 
-EACH_COLUMN = "$tag_instance $col"
+from dashboards import grafana as g
+from dashboards.boards.health import INSTANCE, component_series, rate
+from dashboards.measurements import CLOUD
+from dashboards.panels import STATE, TIMESERIES, Board, Panel, Row
+
 LAG_BOUNDS = g.thresholds((None, g.GOOD), (10, g.WARN), (60, g.BAD))
 
 
-def _cloud(select: str, alias: str = EACH_COLUMN) -> Series:
-    return Series(select, source=CLOUD, alias=alias)
+_cloud = partial(component_series, CLOUD)
 
 
 CLOUD_INTAKE: Board = [

@@ -7,11 +7,14 @@ query reads one component's source (`boards.health`): the kinds never mix.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dashboards import grafana as g
 from dashboards.boards import health
 from dashboards.boards.health import (
     INSTANCE,
     WORST_DEVICES_QUERY,
+    component_series,
     in_range,
     increase,
     rate,
@@ -38,7 +41,6 @@ from dashboards.panels import (
 
 UID = "plantroom-pipeline"
 WORST_DEVICES = 20
-EACH_COLUMN = "$tag_instance $col"
 _SKEW_BOUNDS = g.thresholds((None, g.BAD), (-300, g.GOOD), (300, g.BAD))
 
 
@@ -50,12 +52,8 @@ def _count_look(bad_from: float = 1, color: str = g.WARN) -> g.Look:
     )
 
 
-def _gw(select: str, alias: str = EACH_COLUMN) -> Series:
-    return Series(select, source=GATEWAY, alias=alias)
-
-
-def _edge(select: str, alias: str = EACH_COLUMN) -> Series:
-    return Series(select, source=EDGE, alias=alias)
+_gw = partial(component_series, GATEWAY)
+_edge = partial(component_series, EDGE)
 
 
 GATEWAYS: Board = [
