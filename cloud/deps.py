@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from anyio import to_thread
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Engine, event, select
@@ -255,6 +255,9 @@ def require(*roles: Role) -> Callable[[Request, User], Awaitable[User]]:
 
     return check
 
+
+# a row's id in a path: a positive BIGINT
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 # `?site=`: one of the caller's sites only (`SiteAccess.narrow`)
 SiteQuery = Annotated[

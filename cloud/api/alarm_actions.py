@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from cloud import faults
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AcknowledgeIn, AlarmAckOut, AlarmOut, ShelveIn
 from cloud.api.errors import AUTH_RESPONSES, errors
-from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
+from cloud.deps import CurrentUser, IdPath, SessionDep, SiteQuery, StateDep
 from cloud.incidents import service as incidents
 from cloud.incidents.schemas import IncidentOut
 from cloud.users.sites import access_of
@@ -24,7 +24,7 @@ router = APIRouter(tags=["alarms"], responses=AUTH_RESPONSES)
     responses=errors({404: "no such alarm", 409: "already acknowledged"}),
 )
 def acknowledge_alarm(
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    alarm_id: IdPath,
     session: SessionDep,
     state: StateDep,
     user: CurrentUser,
@@ -46,7 +46,7 @@ def acknowledge_alarm(
     responses=errors({404: "no such alarm", 409: "cleared, or already shelved"}),
 )
 def shelve_alarm(
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    alarm_id: IdPath,
     body: ShelveIn,
     session: SessionDep,
     state: StateDep,
@@ -66,9 +66,7 @@ def shelve_alarm(
     response_model=AlarmOut,
     responses=errors({404: "no such alarm"}),
 )
-def unshelve_alarm(
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: CurrentUser
-) -> AlarmOut:
+def unshelve_alarm(alarm_id: IdPath, session: SessionDep, user: CurrentUser) -> AlarmOut:
     """Put a shelved alarm back before its time (nothing happens if it was not shelved)."""
     alarm = alarms.get(session, alarm_id)
     alarms.unshelve(alarm)

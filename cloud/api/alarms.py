@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
-from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep, answer
+from cloud.deps import CurrentUser, IdPath, SessionDep, SiteQuery, StateDep, answer
 from cloud.enums import AlarmState
 from cloud.schemas import READER
 from cloud.users.sites import access_of
@@ -56,7 +56,7 @@ def list_alarms(
 
 @router.get("/{alarm_id}", response_model=AlarmOut)
 def get_alarm(
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    alarm_id: IdPath,
     session: SessionDep,
     app_state: StateDep,
     user: CurrentUser,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
 from cloud.api.users import profile_of
-from cloud.deps import AnyUser, SessionDep, StateDep, TokenDep, answer, as_json
+from cloud.deps import AnyUser, IdPath, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
 from cloud.locale import Text
 from cloud.paging import page
@@ -141,7 +141,7 @@ def notifications(
     responses={404: {"model": ErrorBody}},
 )
 def mark_read(
-    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    notification_id: IdPath,
     state: StateDep,
     session: SessionDep,
     user: AnyUser,

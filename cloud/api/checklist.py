@@ -13,7 +13,7 @@ from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.idempotency import ActionId, once
 from cloud.api.language import reader
 from cloud.api.workorders import ACTION_ERRORS, NOT_FOUND, Ref, _detail, _id
-from cloud.deps import AnyUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import AnyUser, IdPath, SessionDep, StateDep, answer, one_writer
 from cloud.enums import Channel
 from cloud.errors import NotFound
 from cloud.schemas import ChannelIn
@@ -173,7 +173,7 @@ def _photo(session: Session, work_order_id: int, photo_id: int) -> WorkOrderPhot
 )
 def get_photo(
     ref: Ref,
-    photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    photo_id: IdPath,
     state: StateDep,
     session: SessionDep,
     user: AnyUser,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
-from cloud.deps import CurrentUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import CurrentUser, IdPath, SessionDep, StateDep, answer, one_writer
 from cloud.errors import InvalidInput
 from cloud.maintenance import service
 from cloud.maintenance.schemas import EndIn, MaintenanceIn, MaintenanceOut
@@ -24,8 +24,6 @@ ERRORS = errors(
 )
 
 router = APIRouter(tags=["maintenance"], responses={**AUTH_RESPONSES, **ERRORS})
-
-WindowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _changed(state: AppState, window: Window) -> None:
@@ -98,7 +96,7 @@ def list_windows(
 
 @router.get("/maintenance/{window_id}", response_model=MaintenanceOut)
 def get_window(
-    window_id: WindowId, session: SessionDep, state: StateDep, user: CurrentUser
+    window_id: IdPath, session: SessionDep, state: StateDep, user: CurrentUser
 ) -> Response:
     """One window with its audit trail; what the service wrote in it in the caller's
     language."""
@@ -110,7 +108,7 @@ def get_window(
 
 @router.post("/maintenance/{window_id}/end", response_model=MaintenanceOut)
 def end_window(
-    window_id: WindowId,
+    window_id: IdPath,
     session: SessionDep,
     state: StateDep,
     user: CurrentUser,

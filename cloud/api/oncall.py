@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES, errors
-from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer
+from cloud.deps import CurrentUser, IdPath, OfficeUser, SessionDep, StateDep, answer
 from cloud.oncall import service as oncall
 from cloud.oncall.model import Rota
 from cloud.oncall.rota import Shift
@@ -198,7 +198,7 @@ def add_swap(
 @router.delete("/oncall/rotas/{team}/covers/{cover_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_cover(
     team: TeamName,
-    cover_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    cover_id: IdPath,
     session: SessionDep,
     caller: OfficeUser,
 ) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from cloud.alarms import system
 from cloud.alarms.edge_clock import EDGE_CLOCK_WRONG
@@ -19,15 +19,13 @@ from cloud.alarms.unwatched import UNWATCHED
 from cloud.alarms.unwatched import message as unwatched_message
 from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
-from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import CurrentUser, IdPath, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text
 from cloud.notify.delivery import CHANNEL_FAILING, channel_failing_message
 from cloud.schemas import READER
 
 router = APIRouter(prefix="/system-alarms", tags=["alarms"], responses=AUTH_RESPONSES)
-
-AlarmId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 # how each system alarm's message is written again in the reader's language
@@ -87,7 +85,7 @@ def list_system_alarms(
     responses=errors({404: "no such system alarm"}),
 )
 def get_system_alarm(
-    alarm_id: AlarmId, session: SessionDep, state: StateDep, user: CurrentUser
+    alarm_id: IdPath, session: SessionDep, state: StateDep, user: CurrentUser
 ) -> Response:
     """The alarm and its audit trail: raised, updated, acknowledged, cleared; its message in
     the caller's language."""
@@ -101,7 +99,7 @@ def get_system_alarm(
     responses=errors({404: "no such system alarm", 409: "already acknowledged"}),
 )
 def acknowledge_system_alarm(
-    alarm_id: AlarmId,
+    alarm_id: IdPath,
     session: SessionDep,
     state: StateDep,
     user: OfficeUser,
