@@ -36,6 +36,8 @@ export class JobView {
     // …until it is sent (or cleared) with one of the section's buttons
     this.body.addEventListener('click', (e) => { if (e.target.closest('.signoff button, .photos button')) this.unsaved = false; });
     this.body.addEventListener('pointerdown', (e) => { if (e.target.closest('canvas')) this.unsaved = true; });
+    // a photo chosen is sent with its caption: nothing of the section is left unsent
+    this.body.addEventListener('change', (e) => { if (e.target.matches('.photos input[type=file]')) this.unsaved = false; });
     // an action of this job sent, kept or refused: show the job as it is now (but not from
     // under someone typing, nor over what they have typed or drawn and not sent)
     this.onOutbox = ({ detail }) => {
@@ -65,7 +67,14 @@ export class JobView {
   }
 
   async reload(options = {}) {
-    this.show(await api(`/api/work-orders/${this.id}`), { force: true, ...options });
+    const served = await api(`/api/work-orders/${this.id}`);
+    // The answer may come after the person began a sign-off or a caption, or drew: keep
+    // what they have not sent, and draw the job once they leave it.
+    if (this.unsaved) {
+      this.stale = true;
+      return;
+    }
+    this.show(served, { force: true, ...options });
   }
 
   show(served, { focus = false, force = false, focusStep = null } = {}) {
