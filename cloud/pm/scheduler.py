@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.clock import Clock, as_utc
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
@@ -119,10 +120,10 @@ class PmScheduler(Ticked):
     # -- evaluation ---------------------------------------------------------------------------
 
     def evaluate(self) -> PmRun:
-        """One pass over every plan (one transaction)."""
+        """One pass over every plan (one transaction), in turn with any other process's."""
         now = self._clock()
         run = PmRun()
-        with self._db.session() as session:
+        with turn(self._db, "cloud-pm"), self._db.session() as session:
             equipment = list(
                 session.scalars(
                     select(Equipment)

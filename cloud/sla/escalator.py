@@ -37,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.alarms.model import Alarm
 from cloud.clock import Clock
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
 from cloud.locale import N_, RECORD
@@ -261,6 +262,11 @@ class Escalator(Ticked):
     # -- one tick (synchronous: the database thread, or a test) ----------------------------------
 
     def tick(self) -> TickReport:
+        """One tick, in turn with the SLA ticker of any other process on the database."""
+        with turn(self._db, "cloud-sla"):
+            return self._tick()
+
+    def _tick(self) -> TickReport:
         now = self._clock()
         report = TickReport()
         with self._db.sessions() as session:

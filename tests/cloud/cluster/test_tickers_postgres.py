@@ -1,0 +1,238 @@
+"""Two cloud processes on one real PostgreSQL, every ticker of both driven at the same moment:
+each piece of work is done once. Each "process" is an app of its own (its own engine and
+connections) on the same database schema; the ticks run in two threads released together.
+
+- the service desk: each step of a job is one update for the reporter, not one per process;
+- the PM scheduler: one PM job per plan, target and due date, and no tick failing on the
+  other's schedule rows;
+- the SLA ticker: one dispatch notification per person and stage, one verified closure;
+- the notifier: each audit event reaches a webhook once, and the other process takes over
+  (from the saved cursor) when the one sending stops.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from cloud.enums import WorkOrderKind, WorkOrderStatus
+from cloud.notify.config import NotifyConfig
+from cloud.notify.notifier import Notifier
+from cloud.notify.webhooks import DELIVERY_HEADER
+from cloud.pm.scheduler import PmScheduler
+from cloud.requests.model import RequestUpdate
+from cloud.sla.escalator import Escalator
+from cloud.users.model import User
+from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
+from stack.pgserver import Postgres
+from tests.cloud.harness import Api, Clock, postgres_schema, serve, settings_for
+from tests.cloud.notify.test_notifier_end_to_end import Receiver
+from tests.cloud.requests.desk import act, desk, desk_app, job, report
+from tests.harness import wait_for_async
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+ROUNDS = 4  # races per test: a duplicate shows in the first one or two on the code before
+
+
+@pytest.fixture
+def url(postgres: Postgres) -> Iterator[str]:
+    with postgres_schema(postgres) as found:
+        yield found
+
+
+def at_once(*work: Callable[[], T]) -> list[T]:
+    """Run each of `work` in a thread of its own, all released at the same moment; their
+    results in order, or the first error raised."""
+    start = threading.Barrier(len(work))
+    results: list[T | None] = [None] * len(work)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = work[i]()
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(i,), name=f"process-{i}") for i in range(len(work))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
+
+
+async def test_two_desks_tell_the_reporter_each_step_once(url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with (
+        desk_app(tmp_path / "a", url, clock) as a,
+        desk_app(tmp_path / "b", url, clock) as b,
+    ):
+        for n in range(ROUNDS):
+            created = await report(a, "l1", phone=f"+86 138 0013 80{n:02d}")
+            assert created.status_code == 201, created.text
+            reference = created.json()["reference"]
+            rows = (await a.get("/api/requests", "desk1")).json()["items"]
+            number = next(r["work_order"] for r in rows if r["reference"] == reference)
+            if (await job(a, number))["status"] == "open":
+                await act(a, number, "acknowledge")
+                await act(a, number, "start")
+            await act(b, number, "resolve", note="replaced the driver")  # either process's API
+            at_once(desk(a).tick, desk(b).tick)
+        with a.db.sessions() as session:
+            told = Counter(
+                session.execute(select(RequestUpdate.request_id, RequestUpdate.kind)).all()
+            )
+    assert len({request for request, _ in told}) == ROUNDS
+    assert {k: v for k, v in told.items() if v > 1} == {}
+
+
+async def test_two_pm_schedulers_raise_each_job_once(url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with (
+        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
+        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
+    ):
+        first: PmScheduler = a.app.state.pm_scheduler
+        second: PmScheduler = b.app.state.pm_scheduler
+        assert first.plans, "the shipped PM plans cover the test site"
+        runs = at_once(first.evaluate, second.evaluate)  # both lay out the schedules
+        assert [r.schedules for r in runs] == [runs[0].schedules] * 2
+        for _ in range(ROUNDS):
+            clock.advance(days=100)  # every calendar plan falls due again
+            at_once(first.evaluate, second.evaluate)
+            with a.db.session() as session:  # the jobs done, so the next ones fall due
+                for wo in session.scalars(select(WorkOrder).where(WorkOrder.pm_key.is_not(None))):
+                    wo.status = WorkOrderStatus.CLOSED
+        with a.db.sessions() as session:
+            keys = Counter(
+                session.scalars(select(WorkOrder.pm_key).where(WorkOrder.kind == WorkOrderKind.PM))
+            )
+    assert keys, "no PM job fell due"
+    assert {k: v for k, v in keys.items() if v > 1} == {}
+
+
+async def test_two_sla_tickers_dispatch_and_close_once(url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with (  # the desk's site: a team per building and trade, tech1 and tech2 in each
+        desk_app(tmp_path / "a", url, clock) as a,
+        desk_app(tmp_path / "b", url, clock) as b,
+    ):
+        tickers = [Escalator(api.db, api.state.sla, clock=clock) for api in (a, b)]
+        for _ in range(ROUNDS):
+            a.fault("p1", "pump.dry_run")  # a new job, then the same one reopened
+            reports = at_once(tickers[0].tick, tickers[1].tick)
+            assert sum(r.dispatched for r in reports) == 1
+            assert sum(r.failed for r in reports) == 0  # neither tripped over the other
+            with a.db.sessions() as session:
+                job = session.scalars(
+                    select(WorkOrder.id).where(WorkOrder.status == WorkOrderStatus.OPEN)
+                ).one()
+            for step in ("acknowledge", "start"):
+                r = await b.post(f"/api/work-orders/{job}/{step}", json={"channel": "cli"})
+                assert r.status_code == 200, r.text
+            a.fault("p1", "pump.dry_run", clear=True)
+            r = await b.post(f"/api/work-orders/{job}/resolve", json={"note": "primed it"})
+            assert r.status_code == 200, r.text
+            clock.advance(a.state.sla.verification + 60)
+            reports = at_once(tickers[0].tick, tickers[1].tick)
+            assert sum(r.closed for r in reports) == 1
+            assert sum(r.failed for r in reports) == 0
+        with a.db.sessions() as session:
+            told = Counter(
+                session.execute(
+                    select(User.username, Notification.work_order_id, Notification.stage).join(
+                        User, Notification.user_id == User.id
+                    )
+                ).all()
+            )
+            closed, dispatched = (
+                session.scalar(select(func.count()).where(WorkOrderEvent.action == action))
+                for action in ("close", "dispatched")
+            )
+            statuses = set(session.scalars(select(WorkOrder.status)))
+    assert dispatched == ROUNDS  # each episode of the job told once
+    assert len(told) >= ROUNDS
+    assert {k: v for k, v in told.items() if v > 1} == {}
+    assert statuses == {WorkOrderStatus.CLOSED}
+    assert closed == ROUNDS
+
+
+async def test_of_two_notifiers_one_sends_each_event_and_the_other_takes_over(
+    url: str, tmp_path: Path
+) -> None:
+    hooks = Receiver()
+    await hooks.start()
+    clock = Clock()
+    try:
+        async with AsyncExitStack() as stack:
+            apps = [
+                await stack.enter_async_context(
+                    serve(settings_for(tmp_path / name, database_url=url), clock)
+                )
+                for name in ("a", "b")
+            ]
+            settings = settings_for(
+                tmp_path / "hooks",
+                database_url=url,
+                webhook_urls=[f"{hooks.url}/hooks"],
+                webhook_secret=SecretStr("s3cret"),
+            )
+            config = NotifyConfig.from_settings(settings, site="s1")
+            config = replace(config, poll_interval_s=0.05, influx_enabled=False)
+            notifiers = [
+                Notifier(api.db, config, sla=api.state.sla, clock=clock, metrics=False)
+                for api in apps
+            ]
+            running = [await stack.enter_async_context(n) for n in notifiers]
+            for _ in range(ROUNDS):
+                apps[0].fault("p1", "pump.dry_run")
+                apps[0].fault("p1", "pump.dry_run", clear=True)
+            await _all_sent(apps[0], running, hooks)
+            _each_once(hooks)
+            sending = [n for n in running if n.pumps]
+            assert len(sending) == 1, "one process sends the events"
+            await sending[0].stop()  # it stops: the other takes over from the saved cursor
+            apps[1].fault("p1", "pump.dry_run")
+            await _all_sent(apps[0], [n for n in running if n is not sending[0]], hooks)
+    finally:
+        await hooks.stop()
+    _each_once(hooks)
+
+
+def _each_once(hooks: Receiver) -> None:
+    sent = Counter(r.headers[DELIVERY_HEADER.lower()] for r in hooks.requests)
+    assert {k: v for k, v in sent.items() if v > 1} == {}, "events delivered twice"
+
+
+async def _all_sent(api: Api, notifiers: list[Notifier], hooks: Receiver) -> None:
+    """Every event in the audit trail received, and every pump running past the last one."""
+    with api.db.sessions() as session:
+        top = session.scalar(select(func.max(WorkOrderEvent.id)))
+    assert top is not None
+
+    def done() -> bool:
+        got = {int(r.headers[DELIVERY_HEADER.lower()]) for r in hooks.requests}
+        pumps = [p for n in notifiers for p in n.pumps]
+        return (
+            got >= set(range(1, top + 1))
+            and bool(pumps)
+            and all(p.stats.position >= top for p in pumps)
+        )
+
+    await wait_for_async(done, f"events up to {top} sent", within=30.0)
