@@ -25,16 +25,22 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from cloud.enums import WorkOrderKind, WorkOrderStatus
+from cloud.maintenance.model import MaintenanceWindow
+from cloud.maintenance.runner import MaintenanceRunner
+from cloud.maintenance.window import Board
 from cloud.notify.config import NotifyConfig
+from cloud.notify.model import ContactPoint, OutboxMessage, OutboxStatus
 from cloud.notify.notifier import Notifier
 from cloud.notify.webhooks import DELIVERY_HEADER
 from cloud.pm.scheduler import PmScheduler
 from cloud.requests.model import RequestUpdate
 from cloud.sla.escalator import Escalator
 from cloud.users.model import User
+from cloud.users.service import get_user
 from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
 from stack.pgserver import Postgres
 from tests.cloud.harness import Api, Clock, postgres_schema, serve, settings_for
+from tests.cloud.notify.mail import smtp_server
 from tests.cloud.notify.test_notifier_end_to_end import Receiver
 from tests.cloud.requests.desk import act, desk, desk_app, job, report
 from tests.harness import wait_for_async
@@ -236,3 +242,103 @@ async def _all_sent(api: Api, notifiers: list[Notifier], hooks: Receiver) -> Non
         )
 
     await wait_for_async(done, f"events up to {top} sent", within=30.0)
+
+
+async def test_two_outbox_workers_mail_each_message_once(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    with smtp_server(tmp_path, monkeypatch) as smtp:
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    desk_app(
+                        tmp_path / name,
+                        url,
+                        clock,
+                        notifications_file=smtp.channels,
+                        notify_link_secret="k" * 32,
+                    )
+                )
+                for name in ("a", "b")
+            ]
+            with a.db.session() as session:
+                for name in ("tech1", "tech2", "super1"):
+                    user = get_user(session, name)
+                    assert user is not None
+                    session.add(
+                        ContactPoint(
+                            user_id=user.id,
+                            channel="email",
+                            address=f"{name}@example.com",
+                            verified=True,
+                            created_at=clock(),
+                        )
+                    )
+            escalator = Escalator(a.db, a.state.sla, clock=clock)
+            for rule in (
+                "pump.dry_run",
+                "pump.low_pressure",
+                "pump.over_current",
+                "pump.seal_leak",
+            ):
+                a.fault("p1", rule)
+            escalator.tick()
+            workers = [api.app.state.outbound.deliver(api.db, clock) for api in (a, b)]
+            queued = _queued(a)
+            assert queued >= 4
+            for _ in range(20):  # the channel's rate limit lets a few through per minute
+                at_once(workers[0].tick, workers[1].tick)
+                if not _queued(a):
+                    break
+                clock.advance(60)
+            with a.db.sessions() as session:
+                rows = Counter(session.scalars(select(OutboxMessage.status)))
+                sent = set(
+                    session.scalars(
+                        select(OutboxMessage.message_id).where(
+                            OutboxMessage.status == OutboxStatus.SENT
+                        )
+                    )
+                )
+        keys = Counter(str(m["X-Plantroom-Message"]) for m in smtp.box.received())
+    assert rows == {OutboxStatus.SENT: queued}
+    assert set(keys) == sent
+    assert {k: v for k, v in keys.items() if v > 1} == {}
+
+
+def _queued(api: Api) -> int:
+    with api.db.sessions() as session:
+        found = session.scalar(
+            select(func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
+        )
+    return int(found or 0)
+
+
+async def test_two_maintenance_loops_open_one_window_per_pm_job(url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with (
+        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
+        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
+    ):
+        runners = [
+            MaintenanceRunner(
+                api.db, Board(), sla=api.state.sla, clock=clock, interval=60, pm_plans=["pm.x"]
+            )
+            for api in (a, b)
+        ]
+        for n in range(ROUNDS):
+            with a.db.session() as session:  # a PM job whose plan silences its equipment
+                wo = a.pm_job(session, f"p{n % 2 + 1}", f"Monthly check {n}")
+                wo.pm_plan_id, wo.status = "pm.x", WorkOrderStatus.IN_PROGRESS
+            at_once(runners[0].refresh, runners[1].refresh)
+        with a.db.sessions() as session:
+            windows = Counter(
+                session.scalars(
+                    select(MaintenanceWindow.work_order_id).where(
+                        MaintenanceWindow.work_order_id.is_not(None)
+                    )
+                )
+            )
+    assert len(windows) == ROUNDS
+    assert {k: v for k, v in windows.items() if v > 1} == {}
