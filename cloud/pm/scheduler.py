@@ -11,7 +11,8 @@ Each evaluation, in one transaction:
 Where each plan stands is kept in `pm_schedules`, so a restart changes nothing. A PM work order
 is never raised twice for the same due date: the work orders' unique `pm_key` (plan, target,
 due date) refuses a second one even from a second scheduler, and the scheduler then adopts
-the one already there.
+the one already there. Of several cloud processes, the evaluations take turns
+(`cloud.cluster.turns`), so the second finds the schedules and jobs the first committed.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ Each job is handled in its own transaction, so one that fails (someone changed i
 moment) is tried again at the next tick and holds up no other (a digest: one transaction per
 team). Every dispatch and escalation is a `Notification` per person, with its stage and the
 person's reason, and an event in the job's audit trail (which the notifier sends on to
-webhooks).
+webhooks). Of several cloud processes, the ticks take turns (`cloud.cluster.turns`): the
+second finds the first's jobs dispatched, escalated or closed.
 """
 
 from __future__ import annotations
