@@ -116,6 +116,7 @@ class Holder:
             connection.close()
             return False
         self._connection, self._held = connection, True
+        self._db.kept.add(connection)  # closed with the database if never released
         log.info("%s: this process holds it", self.name)
         return True
 
@@ -140,6 +141,7 @@ class Holder:
     def _drop(self) -> None:
         connection, self._connection, self._held = self._connection, None, False
         if connection is not None:
+            self._db.kept.discard(connection)
             try:
                 connection.close()
             except SQLAlchemyError as exc:
