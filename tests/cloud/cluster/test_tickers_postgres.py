@@ -12,6 +12,7 @@ connections) on the same database schema; the ticks run in two threads released 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from cloud.enums import WorkOrderKind, WorkOrderStatus
-from cloud.maintenance.model import MaintenanceWindow
+from cloud.maintenance.model import MaintenanceEvent, MaintenanceWindow
 from cloud.maintenance.runner import MaintenanceRunner
 from cloud.maintenance.window import Board
 from cloud.notify.config import NotifyConfig
@@ -39,7 +40,14 @@ from cloud.users.model import User
 from cloud.users.service import get_user
 from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
 from stack.pgserver import Postgres
-from tests.cloud.harness import Api, Clock, postgres_schema, serve, settings_for
+from tests.cloud.harness import (
+    Api,
+    Clock,
+    hour_of_maintenance,
+    postgres_schema,
+    serve,
+    settings_for,
+)
 from tests.cloud.notify.mail import smtp_server
 from tests.cloud.notify.test_notifier_end_to_end import Receiver
 from tests.cloud.requests.desk import act, desk, desk_app, job, report
@@ -346,3 +354,35 @@ async def test_two_maintenance_loops_open_one_window_per_pm_job(url: str, tmp_pa
             )
     assert len(windows) == ROUNDS
     assert {k: v for k, v in windows.items() if v > 1} == {}
+
+
+async def test_two_maintenance_loops_settle_each_window_once(url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    async with (
+        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
+        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
+    ):
+        runners = [
+            MaintenanceRunner(api.db, Board(), sla=api.state.sla, clock=clock, interval=60)
+            for api in (a, b)
+        ]
+        for _ in range(ROUNDS):
+            with a.db.session() as session:
+                hour_of_maintenance(session, "p1", clock())
+            a.fault("p1", "pump.dry_run")  # held by the window, still active at its end
+            for runner in runners:
+                runner.refresh()
+            clock.advance(hours=2)
+            done = at_once(*(functools.partial(r.settle_now, None) for r in runners))
+            assert sum(d.raised for d in done) <= 1
+            a.fault("p1", "pump.dry_run", clear=True)
+        with a.db.sessions() as session:
+            settled = Counter(
+                session.scalars(
+                    select(MaintenanceEvent.window_id).where(MaintenanceEvent.action == "settled")
+                )
+            )
+            jobs = session.scalar(select(func.count()).select_from(WorkOrder))
+    assert len(settled) == ROUNDS
+    assert {k: v for k, v in settled.items() if v > 1} == {}
+    assert jobs is not None and jobs <= ROUNDS  # one job per alarm carried past its window
