@@ -7,7 +7,9 @@ connections) on the same database schema; the ticks run in two threads released 
   other's schedule rows;
 - the SLA ticker: one dispatch notification per person and stage, one verified closure;
 - the notifier: each audit event reaches a webhook once, and the other process takes over
-  (from the saved cursor) when the one sending stops.
+  (from the saved cursor) when the one sending stops;
+- the outbox: each message mailed once to a real SMTP server, by the one process sending;
+- the maintenance loop: one window per PM job in progress, each ended window settled once.
 """
 
 from __future__ import annotations
