@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -58,6 +58,7 @@ from tests.harness import wait_for_async
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
+K = TypeVar("K")
 ROUNDS = 4  # races per test: a duplicate shows in the first one or two on the code before
 
 
@@ -65,6 +66,21 @@ ROUNDS = 4  # races per test: a duplicate shows in the first one or two on the c
 def url(postgres: Postgres) -> Iterator[str]:
     with postgres_schema(postgres) as found:
         yield found
+
+
+@asynccontextmanager
+async def two_processes(url: str, tmp: Path, clock: Clock) -> AsyncIterator[tuple[Api, Api]]:
+    """Two apps on the database at `url`, on one clock."""
+    async with (
+        serve(settings_for(tmp / "a", database_url=url), clock) as a,
+        serve(settings_for(tmp / "b", database_url=url), clock) as b,
+    ):
+        yield a, b
+
+
+def twice(counts: Counter[K]) -> dict[K, int]:
+    """What was counted more than once."""
+    return {k: v for k, v in counts.items() if v > 1}
 
 
 def at_once(*work: Callable[[], T]) -> list[T]:
@@ -115,15 +131,12 @@ async def test_two_desks_tell_the_reporter_each_step_once(url: str, tmp_path: Pa
                 session.execute(select(RequestUpdate.request_id, RequestUpdate.kind)).all()
             )
     assert len({request for request, _ in told}) == ROUNDS
-    assert {k: v for k, v in told.items() if v > 1} == {}
+    assert twice(told) == {}
 
 
 async def test_two_pm_schedulers_raise_each_job_once(url: str, tmp_path: Path) -> None:
     clock = Clock()
-    async with (
-        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
-        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
-    ):
+    async with two_processes(url, tmp_path, clock) as (a, b):
         first: PmScheduler = a.app.state.pm_scheduler
         second: PmScheduler = b.app.state.pm_scheduler
         assert first.plans, "the shipped PM plans cover the test site"
@@ -140,7 +153,7 @@ async def test_two_pm_schedulers_raise_each_job_once(url: str, tmp_path: Path) -
                 session.scalars(select(WorkOrder.pm_key).where(WorkOrder.kind == WorkOrderKind.PM))
             )
     assert keys, "no PM job fell due"
-    assert {k: v for k, v in keys.items() if v > 1} == {}
+    assert twice(keys) == {}
 
 
 async def test_two_sla_tickers_dispatch_and_close_once(url: str, tmp_path: Path) -> None:
@@ -184,7 +197,7 @@ async def test_two_sla_tickers_dispatch_and_close_once(url: str, tmp_path: Path)
             statuses = set(session.scalars(select(WorkOrder.status)))
     assert dispatched == ROUNDS  # each episode of the job told once
     assert len(told) >= ROUNDS
-    assert {k: v for k, v in told.items() if v > 1} == {}
+    assert twice(told) == {}
     assert statuses == {WorkOrderStatus.CLOSED}
     assert closed == ROUNDS
 
@@ -233,7 +246,7 @@ async def test_of_two_notifiers_one_sends_each_event_and_the_other_takes_over(
 
 def _each_once(hooks: Receiver) -> None:
     sent = Counter(r.headers[DELIVERY_HEADER.lower()] for r in hooks.requests)
-    assert {k: v for k, v in sent.items() if v > 1} == {}, "events delivered twice"
+    assert twice(sent) == {}, "events delivered twice"
 
 
 async def _all_sent(api: Api, notifiers: list[Notifier], hooks: Receiver) -> None:
@@ -318,7 +331,7 @@ async def test_two_outbox_workers_mail_each_message_once(
     # one process sends, so the channel's rate limit holds for the service as a whole
     assert sorted(w.stats.sent for w in workers)[0] == 0
     assert set(keys) == sent
-    assert {k: v for k, v in keys.items() if v > 1} == {}
+    assert twice(keys) == {}
 
 
 def _queued(api: Api) -> int:
@@ -331,10 +344,7 @@ def _queued(api: Api) -> int:
 
 async def test_two_maintenance_loops_open_one_window_per_pm_job(url: str, tmp_path: Path) -> None:
     clock = Clock()
-    async with (
-        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
-        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
-    ):
+    async with two_processes(url, tmp_path, clock) as (a, b):
         runners = [
             MaintenanceRunner(
                 api.db, Board(), sla=api.state.sla, clock=clock, interval=60, pm_plans=["pm.x"]
@@ -355,15 +365,12 @@ async def test_two_maintenance_loops_open_one_window_per_pm_job(url: str, tmp_pa
                 )
             )
     assert len(windows) == ROUNDS
-    assert {k: v for k, v in windows.items() if v > 1} == {}
+    assert twice(windows) == {}
 
 
 async def test_two_maintenance_loops_settle_each_window_once(url: str, tmp_path: Path) -> None:
     clock = Clock()
-    async with (
-        serve(settings_for(tmp_path / "a", database_url=url), clock) as a,
-        serve(settings_for(tmp_path / "b", database_url=url), clock) as b,
-    ):
+    async with two_processes(url, tmp_path, clock) as (a, b):
         runners = [
             MaintenanceRunner(api.db, Board(), sla=api.state.sla, clock=clock, interval=60)
             for api in (a, b)
@@ -386,5 +393,5 @@ async def test_two_maintenance_loops_settle_each_window_once(url: str, tmp_path:
             )
             jobs = session.scalar(select(func.count()).select_from(WorkOrder))
     assert len(settled) == ROUNDS
-    assert {k: v for k, v in settled.items() if v > 1} == {}
+    assert twice(settled) == {}
     assert jobs is not None and jobs <= ROUNDS  # one job per alarm carried past its window
