@@ -29,7 +29,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -208,6 +208,9 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.writer: SqliteWriter | None = None
+        # connections kept out of the pool for as long as they hold a lock
+        # (`cloud.cluster.turns.Holder`): closed with the database however their holder ends
+        self.kept: set[Connection] = set()
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:
             self.writer = SqliteWriter(str(Path(self.engine.url.database).expanduser()))
             _WRITERS[self.engine] = self.writer
@@ -235,6 +238,9 @@ class Database:
         return True
 
     def close(self) -> None:
+        for connection in list(self.kept):
+            connection.close()
+        self.kept.clear()
         self.engine.dispose()
         if self.writer is not None:
             self.writer.close()

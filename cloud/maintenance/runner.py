@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cloud.clock import Clock
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.maintenance.pm import follow_jobs
 from cloud.maintenance.service import unsettled
@@ -92,8 +93,9 @@ class MaintenanceRunner(Runs):
     # -- one pass ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Follow the PM jobs and reload the board, in one transaction."""
-        with self.board.lock:
+        """Follow the PM jobs and reload the board, in one transaction; in turn with any
+        other process's, so a PM job in progress opens one window."""
+        with turn(self._db, "cloud-maintenance"), self.board.lock:
             with self._db.session() as session:
                 follow_jobs(
                     session, plans=self.pm_plans, now=self._clock(), longest=self._pm_longest

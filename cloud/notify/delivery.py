@@ -15,6 +15,12 @@ Every `PLANTROOM_NOTIFY_DELIVERY_INTERVAL_S` it
    `PLANTROOM_NOTIFY_MAX_ATTEMPTS` it is `failed` with the last error;
 4. sends the service desk's updates to the occupants who reported a problem, a bounded step
    through the same channels and rate limits (`cloud.notify.reporters`).
+
+Of several cloud processes on one database, the one holding `cloud-outbox`
+(`cloud.cluster.turns.Holder`) sends, so a channel's rate limit is the service's, not each
+process's; the others take over at their next tick when it stops or dies. The claim (queued
+→ sending, one conditional UPDATE) still keeps each message to one send should two ever
+overlap.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alarms.system import clear_system_alarm, raise_system_alarm
 from cloud.clock import Clock
+from cloud.cluster.turns import Holder
 from cloud.db import Database
 from cloud.enums import Severity
 from cloud.locale import N_, RECORD, Text
@@ -146,6 +153,7 @@ class Deliverer(Ticked):
             n: TokenBucket(c.rate_per_minute / 60.0, c.burst) for n, c in channels.items()
         }
         self.stats = DeliveryStats()
+        self._holder = Holder(db, "cloud-outbox")
         self.reporters = (
             ReporterPost(
                 db,
@@ -170,7 +178,10 @@ class Deliverer(Ticked):
         )
 
     def tick(self) -> int:
-        """One pass over the outbox; the number of messages sent."""
+        """One pass over the outbox; the number of messages sent (none in a process that
+        does not hold the sending)."""
+        if not (self._holder.still_held() or self._holder.try_hold()):
+            return 0
         now = self._clock()
         stale = now - timedelta(seconds=self.policy.stale_after_s)
         with self._db.session() as session:
@@ -189,6 +200,10 @@ class Deliverer(Ticked):
         if self.reporters is not None:  # occupants told what became of their reports
             sent += self.reporters.step(self._clock())
         return sent
+
+    async def stop(self) -> None:
+        await self.ticker.stop()
+        self._holder.release()  # the ticker's thread is gone: this one uses the holder now
 
     def _one(self, group: list[OutboxMessage]) -> int:
         lead = group[0]

@@ -10,6 +10,11 @@ Each receiver has its own cursor, so one that is down holds up no other. All dat
 runs on one thread owned here (a `plantroom.ticker.WorkerThread`, `cloud-notify`); the pumps
 and the metrics loop run in one TaskGroup, restarted with backoff (from the cursors saved in
 the database) if it fails, for instance while the database is unreachable.
+
+Of several cloud processes on one database, one sends: the pumps run in the process holding
+`cloud-notify` (`cloud.cluster.turns.Holder`); the others look every poll interval and take
+over from the saved cursors when it stops or dies. Only that process writes the work-order
+metrics; every process writes its own intake's.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from cloud.clock import Clock
+from cloud.cluster.turns import Holder
 from cloud.db import Database
 from cloud.notify.config import NotifyConfig
 from cloud.notify.events import EventReader, load_cursor
@@ -89,6 +95,7 @@ class Notifier(Runs):
         self._metrics_enabled = metrics and config.influx_enabled
         self._intake = intake  # written with the metrics
         self._thread = WorkerThread("cloud-notify")
+        self._holder = Holder(db, "cloud-notify")
         self._client: httpx.AsyncClient | None = None
         self._influx: InfluxWriter | None = None
         self._grafana: GrafanaSink | None = None
@@ -164,6 +171,8 @@ class Notifier(Runs):
         if self._influx is not None:
             await self._influx.aclose()
             self._influx = None
+        if self._thread.running:  # let go of the delivery (e.g. taken while being cancelled)
+            await self._thread.call(self._holder.release)
         await self._thread.stop()
 
     async def _supervise(self) -> None:
@@ -179,6 +188,33 @@ class Notifier(Runs):
                 await asyncio.sleep(delay)
 
     async def _run_once(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._deliver_while_held(), name="notify delivery")
+            if self._metrics_enabled:
+                tg.create_task(self._metrics_forever(), name="notify metrics")
+
+    async def _deliver_while_held(self) -> None:
+        """Wait until this process holds the delivery, then deliver until it stops, or
+        until the connection the hold lives on is lost (the supervisor starts again)."""
+        waiting = False
+        while not await self._thread.call(self._holder.try_hold):
+            if not waiting:
+                log.info("another cloud process sends the events; this one takes over if it stops")
+            waiting = True
+            await asyncio.sleep(self.config.poll_interval_s)
+        try:
+            await self._pump_all()
+        finally:
+            self.pumps = []
+            await self._thread.call(self._holder.release)
+
+    async def _keep_holding(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.poll_interval_s)
+            if not await self._thread.call(self._holder.still_held):
+                raise DeliveryError("the hold on event delivery was lost with its connection")
+
+    async def _pump_all(self) -> None:
         c = self.config
         pumps = []
         for sink, name in self._sinks():
@@ -198,8 +234,7 @@ class Notifier(Runs):
         async with asyncio.TaskGroup() as tg:
             for pump in pumps:
                 tg.create_task(pump.run(), name=f"notify {pump.sink.name}")
-            if self._metrics_enabled:
-                tg.create_task(self._metrics_forever(), name="notify metrics")
+            tg.create_task(self._keep_holding(), name="notify hold")
 
     async def _metrics_forever(self) -> None:
         writer = self._influx
@@ -218,7 +253,8 @@ class Notifier(Runs):
                     targets=self._sla.targets,
                     dispatch_s=self._sla.dispatch,
                 )
-                lines = await self._run_db(collect)
+                # the work orders' figures from the process sending the events only
+                lines = await self._run_db(collect) if self._holder.held else []
                 for site, name, fields in self._intake() if self._intake is not None else []:
                     lines.append(intake_line(site, name, fields, now))
                 await write(writer, lines)

@@ -11,7 +11,8 @@ Each evaluation, in one transaction:
 Where each plan stands is kept in `pm_schedules`, so a restart changes nothing. A PM work order
 is never raised twice for the same due date: the work orders' unique `pm_key` (plan, target,
 due date) refuses a second one even from a second scheduler, and the scheduler then adopts
-the one already there.
+the one already there. Of several cloud processes, the evaluations take turns
+(`cloud.cluster.turns`), so the second finds the schedules and jobs the first committed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.clock import Clock, as_utc
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
 from cloud.equipment import Equipment
@@ -119,10 +121,10 @@ class PmScheduler(Ticked):
     # -- evaluation ---------------------------------------------------------------------------
 
     def evaluate(self) -> PmRun:
-        """One pass over every plan (one transaction)."""
+        """One pass over every plan (one transaction), in turn with any other process's."""
         now = self._clock()
         run = PmRun()
-        with self._db.session() as session:
+        with turn(self._db, "cloud-pm"), self._db.session() as session:
             equipment = list(
                 session.scalars(
                     select(Equipment)

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cloud.clock import Clock
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.orm import Counter
 from cloud.requests.config import DeskConfig
@@ -82,19 +83,24 @@ class ServiceDesk(Ticked):
         )
 
     def tick(self) -> TickReport:
-        """One round of the desk's periodic work, each step in its own transaction."""
+        """One round of the desk's periodic work, each step in its own transaction; in turn
+        with any other process's desk, so each job event is told to its reporter once."""
         if self.db is None:
             raise RuntimeError("the service desk has no database")
+        with turn(self.db, "cloud-desk"):
+            return self._tick(self.db)
+
+    def _tick(self, db: Database) -> TickReport:
         now = self.clock()
         config = self.config
         report = TickReport()
-        with self.db.session() as session:
+        with db.session() as session:
             report.updates = sync(session, config)
-        with self.db.session() as session:
+        with db.session() as session:
             report.closed_unconfirmed = close_unanswered(session, config, now=now)
-        with self.db.session() as session:
+        with db.session() as session:
             report.sampled = sample_closed(session, now=now, share_pct=config.follow_up_pct)
-        with self.db.session() as session:
+        with db.session() as session:
             report.erased = erase_expired(session, now=now, retention=config.retention)
         s = self.stats
         s.updates += report.updates

@@ -19,7 +19,8 @@ Each job is handled in its own transaction, so one that fails (someone changed i
 moment) is tried again at the next tick and holds up no other (a digest: one transaction per
 team). Every dispatch and escalation is a `Notification` per person, with its stage and the
 person's reason, and an event in the job's audit trail (which the notifier sends on to
-webhooks).
+webhooks). Of several cloud processes, the ticks take turns (`cloud.cluster.turns`): the
+second finds the first's jobs dispatched, escalated or closed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.alarms.model import Alarm
 from cloud.clock import Clock
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
 from cloud.locale import N_, RECORD
@@ -261,6 +263,11 @@ class Escalator(Ticked):
     # -- one tick (synchronous: the database thread, or a test) ----------------------------------
 
     def tick(self) -> TickReport:
+        """One tick, in turn with the SLA ticker of any other process on the database."""
+        with turn(self._db, "cloud-sla"):
+            return self._tick()
+
+    def _tick(self) -> TickReport:
         now = self._clock()
         report = TickReport()
         with self._db.sessions() as session:
