@@ -95,6 +95,9 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
 
         # the pipeline board's intake line: one per site, each under the site's own name
         def intake_lines() -> dict[str, str] | None:
+            listed = influx_query(influxd.url, "", "SHOW DATABASES")
+            if [metrics["influx_database"]] not in (listed[0].get("values") or []):
+                return None  # made by the first write of the process sending the events
             q = 'SELECT last("received") FROM "plantroom_health" WHERE "component" = \'cloud\''
             series = influx_query(influxd.url, metrics["influx_database"], f"{q} GROUP BY *")
             found = {s["tags"]["site"]: s["tags"]["instance"] for s in series}

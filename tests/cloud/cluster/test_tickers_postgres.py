@@ -51,7 +51,7 @@ from tests.cloud.harness import (
     settings_for,
 )
 from tests.cloud.notify.mail import smtp_server
-from tests.cloud.notify.test_notifier_end_to_end import Receiver
+from tests.cloud.notify.receiver import Receiver
 from tests.cloud.requests.desk import act, desk, desk_app, job, report
 from tests.harness import wait_for_async
 
