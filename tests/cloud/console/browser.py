@@ -174,7 +174,7 @@ def write_history(influxd: Influxd, database: str, site: str) -> None:
 def lift_plan_due_today(folder: Path, zone: tzinfo) -> None:
     """The shipped lift visit, due today at the site (whose time zone is `zone`), in a site
     plan folder (replacing it by id). The machine's own date may be the site's tomorrow or
-    yesterday; a plan starting tomorrow at the site would not be raised today."""
+    yesterday, and the visit would then fall due on another day than the test says."""
     shipped = yaml.safe_load((SHIPPED / "elevator.yaml").read_text(encoding="utf-8"))
     plan = next(p for p in shipped["plans"] if p["id"] == LIFT_PLAN)
     folder.mkdir()
