@@ -115,10 +115,12 @@ def running_cloud(
     database: str,
     env: Mapping[str, str] | None = None,
     within: float = 120,
+    zone: str | None = None,
 ) -> Iterator[Stack]:
-    """`plantroom cloud` as its own process on tower-a as `site`, writing to `database`, with
-    `env` added to its environment; stopped afterwards, and it must stop cleanly."""
-    write_site(tmp_path / "site.yaml", "tower-a", id=site)
+    """`plantroom cloud` as its own process on tower-a as `site` (in time zone `zone`, UTC
+    unless given), writing to `database`, with `env` added to its environment; stopped
+    afterwards, and it must stop cleanly."""
+    write_site(tmp_path / "site.yaml", "tower-a", id=site, **({"timezone": zone} if zone else {}))
     port = free_port()
     credentials = tmp_path / "credentials.json"
     cmd, base_env = cloud_process(
