@@ -1,7 +1,8 @@
 """The whole way on a real broker and a real SMTP server: a pump's dry-run telemetry → alarm →
-work order → dispatched by the SLA ticker → the outbox → an e-mail to each demo technician
-(their verified contact points) naming the pump → its link acknowledges the job as that
-technician → the audit shows "via email link"."""
+work order → dispatched by the SLA ticker → the outbox → an e-mail to the technician on call
+(tech1, put there by a cover whichever technician's day it is; demo users' contact points are
+verified) naming the pump → its link acknowledges the job as that technician → the audit shows
+"via email link"."""
 
 from __future__ import annotations
 
