@@ -4,14 +4,12 @@
 
 import { ApiError, api, auth } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
-import { refusal, t, term } from './i18n.js';
+import { refusal, siteToday, t, term } from './i18n.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
 const DOCUMENT = /^(.*?)\s*<([^<>\s]+)>\s*$/;
 const TEXT_FIELDS = ['make', 'model', 'serial', 'supplier'];
 const PLACE_FIELDS = ['name', 'floor', 'zone'];
-
-const today = () => new Date().toISOString().slice(0, 10);
 
 // The register's facts of `e` for the page's <dl>: only those registered.
 export function registerFacts(e) {
@@ -23,7 +21,7 @@ export function registerFacts(e) {
   if (e.serial) out.push(...fact(t('assets.serial'), e.serial));
   if (e.install_date) out.push(...fact(t('assets.install_date'), e.install_date));
   if (e.warranty_end) {
-    const expired = e.warranty_end < today();
+    const expired = e.warranty_end < siteToday(); // expired from the day after, at the site
     out.push(...fact(t('assets.warranty_end'), e.warranty_end, expired ? ` (${t('assets.expired')})` : ''));
   }
   if (e.supplier) out.push(...fact(t('assets.supplier'), e.supplier));

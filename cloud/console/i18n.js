@@ -109,6 +109,9 @@ const asDate = (value) => (value instanceof Date ? value : new Date(value));
 
 const dayKey = (date) => format('key', { year: 'numeric', month: '2-digit', day: '2-digit' }, 'en-CA').format(date);
 
+// Today's date at the site, "YYYY-MM-DD" (the browser's own date or UTC's may be another).
+export const siteToday = () => dayKey(new Date());
+
 // The time of day when `value` is today at the site, else the day and the time.
 export function clockTime(value) {
   const date = asDate(value);

@@ -462,6 +462,17 @@ class LiveSite:
         page = (await api.get("/api/alarms", params=params, headers=self.token("tech1"))).json()
         return page["items"] if page["total"] else None
 
+    async def on_call(
+        self, api: httpx.AsyncClient, username: str, team: str = "tower-a-plumbing"
+    ) -> None:
+        """`username` on call for `team` for the next two hours (`cover_from_now`)."""
+        now = self.clock() if self.clock else datetime.now(UTC)
+        body = cover_from_now(username, now)
+        r = await api.post(
+            f"/api/oncall/rotas/{team}/overrides", json=body, headers=self.token("super1")
+        )
+        assert r.status_code == 201, r.text
+
     async def caught_up(self, api: httpx.AsyncClient, equipment: str) -> dict[str, Any] | None:
         """`equipment` as the API shows it once it has taken the last sample published, or None
         before."""
@@ -522,6 +533,18 @@ def cloud_process(
         *extra,
     ]
     return cmd, env
+
+
+def cover_from_now(username: str, now: datetime, hours: float = 2) -> dict[str, str]:
+    """The body of an override putting `username` on call from a minute before `now` for
+    `hours`: a test that watches who a job is told to must not depend on whose day it is (the
+    demo rota alternates tech1 and tech2 daily, handing over at 08:00 at the site)."""
+    return {
+        "user": username,
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=hours)).isoformat(),
+        "note": "on call for the test",
+    }
 
 
 def hour_of_maintenance(session: Session, equipment_id: str, now: datetime) -> int:

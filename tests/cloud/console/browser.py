@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from cloud.pm.loader import SHIPPED
 from cloud.users.demo import DEMO_ROTA
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
-from tests.cloud.harness import cloud_process
+from tests.cloud.harness import cloud_process, cover_from_now
 from tests.harness import CHROMIUM, REPO, influx_write, terminate, wait_for, write_site
 
 ARTIFACTS = REPO / "test-artifacts" / "console"
@@ -85,6 +85,13 @@ class Stack:
             )
             assert resp.is_success, resp.text
 
+    def on_call(self, username: str, team: str = "tower-a-plumbing") -> None:
+        """`username` on call for `team` for the next two hours (`cover_from_now`)."""
+        body = cover_from_now(username, datetime.now(UTC))
+        self.post(f"/api/oncall/rotas/{team}/overrides", body, "super1")
+        on = self.api(f"/api/oncall?team={team}")[0]["primary"]
+        assert on["username"] == username, on
+
     def pump(self, **points: Any) -> None:
         """Publish one pump sample, as the edge agent would."""
         self.seq += 1
@@ -109,10 +116,12 @@ def running_cloud(
     database: str,
     env: Mapping[str, str] | None = None,
     within: float = 120,
+    zone: str | None = None,
 ) -> Iterator[Stack]:
-    """`plantroom cloud` as its own process on tower-a as `site`, writing to `database`, with
-    `env` added to its environment; stopped afterwards, and it must stop cleanly."""
-    write_site(tmp_path / "site.yaml", "tower-a", id=site)
+    """`plantroom cloud` as its own process on tower-a as `site` (in time zone `zone`, UTC
+    unless given), writing to `database`, with `env` added to its environment; stopped
+    afterwards, and it must stop cleanly."""
+    write_site(tmp_path / "site.yaml", "tower-a", id=site, **({"timezone": zone} if zone else {}))
     port = free_port()
     credentials = tmp_path / "credentials.json"
     cmd, base_env = cloud_process(
@@ -165,12 +174,15 @@ def write_history(influxd: Influxd, database: str, site: str) -> None:
     influx_write(influxd.url, database, lines)
 
 
-def lift_plan_due_today(folder: Path) -> None:
-    """The shipped lift visit, due today, in a site plan folder (replacing it by id)."""
+def lift_plan_due_today(folder: Path, zone: tzinfo) -> None:
+    """The shipped lift visit, due today at the site (whose time zone is `zone`), in a site
+    plan folder (replacing it by id). The machine's own date may be the site's tomorrow or
+    yesterday, and the visit would then fall due on another day than the test says."""
     shipped = yaml.safe_load((SHIPPED / "elevator.yaml").read_text(encoding="utf-8"))
     plan = next(p for p in shipped["plans"] if p["id"] == LIFT_PLAN)
     folder.mkdir()
-    text = yaml.safe_dump({"plans": [{**plan, "start": date.today().isoformat()}]})
+    today = datetime.now(zone).date()
+    text = yaml.safe_dump({"plans": [{**plan, "start": today.isoformat()}]})
     (folder / "lift.yaml").write_text(text, encoding="utf-8")
 
 

@@ -2,19 +2,27 @@
 a register-only asset from the equipment list, lands on its page (no telemetry section),
 fills in its register, imports a CSV file with a bad row (refused, every problem shown,
 nothing kept), then the corrected file; a technician sees the register of a connected pump and
-cannot change it. Screenshots go to test-artifacts/console/."""
+cannot change it; a warranty is marked expired from the day after its end at the site.
+Screenshots go to test-artifacts/console/."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
+from stack.services import Influxd, Mosquitto
 from tests.cloud.console.browser import (
     WAIT_MS,
     Stack,
     check_accessible_basics,
+    chromium,
     launch,
+    new_page,
+    running_cloud,
     shot,
     sign_in,
 )
@@ -101,3 +109,37 @@ def test_a_supervisor_registers_assets_and_a_technician_reads_them(
         expect(page.get_by_text("Change the register")).to_have_count(0)
         shot(page, "asset-register-pump-phone")
         browser.close()
+
+
+def test_a_warranty_is_expired_from_the_day_after_its_end_at_the_site(
+    tmp_path: Path, mosquitto: Mosquitto, influxd: Influxd
+) -> None:
+    """At 04:00 on 1 April in Hong Kong (20:00 on 31 March in UTC, the browser's clock set so)
+    a warranty that ended on 31 March is expired and one that ends on 1 April is not."""
+    unique = uuid.uuid4().hex[:8]
+    with (
+        running_cloud(
+            tmp_path,
+            mosquitto,
+            influxd,
+            site=f"wr-{unique}",
+            database=f"wr_{unique}",
+            zone="Asia/Hong_Kong",
+        ) as stack,
+        chromium() as browser,
+    ):
+        page = new_page(browser)
+        page.clock.set_fixed_time(datetime(2026, 3, 31, 20, 0, tzinfo=UTC))
+        sign_in(page, stack, "tech1", "/#/equipment/pump-a1")
+        facts = page.locator(".facts")
+        for end, shown in (("2026-03-31", "2026-03-31 (expired)"), ("2026-04-01", "2026-04-01")):
+            changed = httpx.patch(
+                f"{stack.url}/api/assets/pump-a1",
+                json={"warranty_end": end},
+                headers=stack.auth("super1"),
+                timeout=5,
+            )
+            assert changed.is_success, changed.text
+            page.reload()
+            expect(facts).to_contain_text(shown)
+        expect(facts).not_to_contain_text("expired")

@@ -4,6 +4,9 @@ form; a supervisor puts someone else on call and sees the page say so."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from tests.cloud.console.browser import (
@@ -46,18 +49,10 @@ def test_the_on_call_page(stack: Stack) -> None:
         page.get_by_role("link", name="On call").click()
         form = card.get_by_role("form", name=f"Override for {team}")
         form.get_by_label("Who covers").select_option(label=other)
-        start = page.evaluate(
-            "() => { const d = new Date(Date.now() - 60000);"
-            " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
-            " return d.toISOString().slice(0, 16); }"
-        )
-        end = page.evaluate(
-            "() => { const d = new Date(Date.now() + 3600000);"
-            " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
-            " return d.toISOString().slice(0, 16); }"
-        )
-        form.get_by_label("From").fill(start)
-        form.get_by_label("Until").fill(end)
+        # the form takes times at the site (the rota's zone), not in the browser's own zone
+        at_site = datetime.now(ZoneInfo(stack.api(f"/api/oncall/rotas/{team}")["timezone"]))
+        form.get_by_label("From").fill(f"{at_site - timedelta(minutes=1):%Y-%m-%dT%H:%M}")
+        form.get_by_label("Until").fill(f"{at_site + timedelta(hours=1):%Y-%m-%dT%H:%M}")
         form.get_by_label("Note").fill("covering the visit")
         form.get_by_role("button", name="Add override").click()
         expect(card).to_contain_text(f"On call: {other}")
