@@ -15,6 +15,7 @@ from cloud import registry
 from cloud.alarms import system
 from cloud.alarms.model import Alarm
 from cloud.api.admission import Admission
+from cloud.cluster import turns
 from cloud.cluster.health import SiteIntake, cluster_health
 from cloud.deps import StateDep
 from cloud.enums import AlarmState
@@ -142,7 +143,8 @@ def health(request: Request, state: StateDep) -> JSONResponse:
     problems = [] if database else ["the database does not answer"]
     cluster = None
     if state.cluster is not None:  # with each held site's own intake
-        cluster = cluster_health(state.cluster, {s: _site(c) for s, c in running.items()})
+        sends = turns.holding(state.db) if state.db is not None else []
+        cluster = cluster_health(state.cluster, {s: _site(c) for s, c in running.items()}, sends)
     for site, consumer in running.items():
         if not consumer.stats.connected:
             where = f"site {site}: " if cluster is not None else ""

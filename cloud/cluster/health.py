@@ -50,10 +50,17 @@ class ClusterHealth(BaseModel):
     intake: dict[str, SiteIntake] = Field(
         default_factory=dict, description="per site held, its telemetry consumer"
     )
+    sends: list[str] = Field(
+        default_factory=list,
+        description="what this process alone sends now: cloud-notify (webhooks, Grafana,"
+        " InfluxDB events and work-order metrics), cloud-outbox (e-mail, chat, SMS)",
+    )
 
 
 def cluster_health(
-    coordinator: Coordinator, intake: dict[str, SiteIntake] | None = None
+    coordinator: Coordinator,
+    intake: dict[str, SiteIntake] | None = None,
+    sends: list[str] | None = None,
 ) -> ClusterHealth:
     held = coordinator.held()
     view = coordinator.stats.last_view
@@ -84,4 +91,5 @@ def cluster_health(
         failing=coordinator.stats.failing,
         last_error=coordinator.stats.last_error,
         intake=intake or {},
+        sends=sends or [],
     )

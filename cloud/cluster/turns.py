@@ -17,6 +17,7 @@ does anything: the tick just runs, and the one process always holds.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,9 @@ TURN_WAIT_S = 60.0  # how long a tick waits for the same ticker's tick in anothe
 MAX_NAME = 64
 
 _KEY = "hashtextextended(:name || '@' || current_schema(), 0)"
+
+
+_HOLDERS: weakref.WeakSet[Holder] = weakref.WeakSet()  # this process's, for `holding`
 
 
 class TurnTimeout(RuntimeError):
@@ -82,6 +86,11 @@ def turn(db: Database, name: str, *, wait_s: float = TURN_WAIT_S) -> Iterator[No
             _unlock(connection, name)
 
 
+def holding(db: Database) -> list[str]:
+    """The names this process holds on `db` now (what it alone sends), for its health."""
+    return sorted(h.name for h in list(_HOLDERS) if h._db is db and h.held)
+
+
 class Holder:
     """One process at a time holds `name`, on a connection kept open while it does. Used from
     one thread (the one that calls `try_hold`, `still_held` and `release`)."""
@@ -91,6 +100,7 @@ class Holder:
         self.name = _check(name)
         self._connection: Connection | None = None
         self._held = False
+        _HOLDERS.add(self)
 
     @property
     def held(self) -> bool:

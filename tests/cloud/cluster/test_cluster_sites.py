@@ -91,6 +91,8 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
         assert cluster["sites"] == sorted(pumps)
         assert sorted(cluster["intake"]) == sorted(pumps)
         per_site = [cluster["intake"][site]["received"] for site in pumps]
+        # one process on SQLite: it alone sends the notifier's events (no outbox configured)
+        assert cluster["sends"] == ["cloud-notify"]
         assert all(n >= 1 for n in per_site) and health["mqtt"]["received"] == sum(per_site)
 
         # the pipeline board's intake line: one per site, each under the site's own name

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cloud.cluster.turns import Holder, TurnTimeout, turn
+from cloud.cluster.turns import Holder, TurnTimeout, holding, turn
 from cloud.db import Database
 from stack.pgserver import Postgres
 from tests.cloud.harness import postgres_schema
@@ -75,8 +75,11 @@ def test_one_process_holds_until_it_lets_go_or_loses_its_connection(
     assert first.try_hold() and first.held
     assert not second.try_hold() and not second.held
     assert first.still_held()
+    # what each process tells in its health: the one holding sends
+    assert (holding(two[0]), holding(two[1])) == (["cloud-notify"], [])
     first.release()
     assert second.try_hold() and not first.try_hold()
+    assert (holding(two[0]), holding(two[1])) == ([], ["cloud-notify"])
     # the holder's connection dies (the process is killed, the network cut): the lock goes too
     with two[0].engine.connect() as admin:
         admin.execute(
