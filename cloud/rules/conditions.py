@@ -178,10 +178,15 @@ class Between(ConditionBase):
     def time_dependent(self) -> bool:
         return True
 
+    @cached_property
+    def minutes(self) -> tuple[int, int]:
+        """The window's start and end, in minutes of the day."""
+        return _minutes(self.between[0]), _minutes(self.between[1])
+
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         local = datetime.fromtimestamp(ctx.now, ctx.timezone)
         minute = local.hour * 60 + local.minute
-        start, end = _minutes(self.between[0]), _minutes(self.between[1])
+        start, end = self.minutes
         day = local.weekday()
         if start < end:
             inside = start <= minute < end
