@@ -108,6 +108,9 @@ class IntakeQueue:
         self._routine_size = 0
         self._order = 0
         self.coalesced = 0  # messages folded into an entry already waiting
+        # False while a short batch lingers for more: what arrives joins it as it came, as
+        # if taken at once (folding is for a worker that is behind)
+        self.folding = True
 
     def __len__(self) -> int:
         return self._size
@@ -144,7 +147,7 @@ class IntakeQueue:
 
     def _routine_put(self, item: TelemetryItem, received: float) -> Entry:
         key = item.topic.equipment
-        entry = self._open.get(key)
+        entry = self._open.get(key) if self.folding else None
         if entry is not None:
             assert isinstance(entry.item, TelemetryItem)
             merged = None
@@ -340,12 +343,14 @@ class Intake(IntakeQueue):
         loop = asyncio.get_running_loop()
         self._filled = filled = loop.create_future()
         self._wanted = wanted
+        self.folding = False
         timer = loop.call_later(seconds, self._wake)
         try:
             await filled
         finally:
             timer.cancel()
             self._filled = None
+            self.folding = True
 
 
 def health_fields(

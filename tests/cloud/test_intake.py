@@ -312,7 +312,7 @@ async def test_an_alarm_arriving_while_a_batch_lingers_ends_the_linger() -> None
     }
 
 
-async def test_samples_arriving_while_a_batch_lingers_fold_as_they_wait() -> None:
+async def test_samples_arriving_while_a_batch_lingers_join_it_as_they_came() -> None:
     intake, feed = Intake(100, Triggers([])), Feed()
     intake.put(feed.sample("pump-1", {"speed": 1}), 0.0)
 
@@ -320,16 +320,15 @@ async def test_samples_arriving_while_a_batch_lingers_fold_as_they_wait() -> Non
         for speed in (2, 3, 4):
             await asyncio.sleep(0)
             intake.put(feed.sample("pump-2", {"speed": speed}), 0.0)
-        await asyncio.sleep(0)
-        intake.put(feed.sample("pump-3", {"speed": 5}), 0.0)
 
     task = asyncio.create_task(later())
-    batch = await intake.next_batch(3, 60.0, lambda: False)  # full before the linger ends
+    batch = await intake.next_batch(4, 60.0, lambda: False)  # full before the linger ends
     await task
-    assert [e.key for e in batch] == ["pump-1", "pump-2", "pump-3"]
-    folded = batch[1].item
-    assert isinstance(folded, TelemetryItem) and batch[1].messages == 3
-    assert folded.telemetry.points == {"speed": 4}
+    speeds = [e.item.telemetry.points["speed"] for e in batch if isinstance(e.item, TelemetryItem)]
+    assert speeds == [1, 2, 3, 4] and intake.coalesced == 0  # not folded: not behind
+    intake.put(feed.sample("pump-2", {"speed": 5}), 0.0)
+    intake.put(feed.sample("pump-2", {"speed": 6}), 0.0)  # waiting for the worker: folded
+    assert intake.coalesced == 1
 
 
 async def test_closing_the_intake_ends_a_linger() -> None:
