@@ -108,6 +108,9 @@ class IntakeQueue:
         self._routine_size = 0
         self._order = 0
         self.coalesced = 0  # messages folded into an entry already waiting
+        # False while a short batch lingers for more: what arrives joins it as it came, as
+        # if taken at once (folding is for a worker that is behind)
+        self.folding = True
 
     def __len__(self) -> int:
         return self._size
@@ -144,7 +147,7 @@ class IntakeQueue:
 
     def _routine_put(self, item: TelemetryItem, received: float) -> Entry:
         key = item.topic.equipment
-        entry = self._open.get(key)
+        entry = self._open.get(key) if self.folding else None
         if entry is not None:
             assert isinstance(entry.item, TelemetryItem)
             merged = None
@@ -274,6 +277,10 @@ class Intake(IntakeQueue):
         self._ready = asyncio.Event()  # something was queued, or the intake closed
         self._space = asyncio.Event()  # something was taken
         self._closed = False
+        # a lingering batch's wake-up and the entries that would fill it: put wakes it only
+        # when they are queued, or at an urgent entry (one wake-up a batch, not a message)
+        self._filled: asyncio.Future[None] | None = None
+        self._wanted = 0
 
     def open(self) -> None:
         self._closed = False
@@ -282,11 +289,18 @@ class Intake(IntakeQueue):
         """No more puts: `next_batch` gives what is queued, then an empty batch."""
         self._closed = True
         self._ready.set()
+        self._wake()
 
     def put(self, item: Item, received: float) -> Entry:
         entry = super().put(item, received)
         self._ready.set()
+        if self._filled is not None and (entry.urgent or len(self) >= self._wanted):
+            self._wake()
         return entry
+
+    def _wake(self) -> None:
+        if self._filled is not None and not self._filled.done():
+            self._filled.set_result(None)
 
     async def put_when_room(self, item: Item, clock: Callable[[], float]) -> Entry:
         """Wait for room, then put `item`, arrived now."""
@@ -316,16 +330,27 @@ class Intake(IntakeQueue):
         batch = self.take(n)
         while len(batch) < n and not stopping() and not any(e.urgent for e in batch):
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self._closed:
                 break
-            if not len(self):
-                self._ready.clear()
-                try:
-                    await asyncio.wait_for(self._ready.wait(), remaining)
-                except TimeoutError:
-                    break
+            if len(self) < n - len(batch):
+                await self._until_filled(n - len(batch), remaining)
             batch += self.take(n - len(batch))
         return batch
+
+    async def _until_filled(self, wanted: int, seconds: float) -> None:
+        """Wait until `wanted` entries are queued, an urgent one is, the intake closes, or
+        `seconds` have passed."""
+        loop = asyncio.get_running_loop()
+        self._filled = filled = loop.create_future()
+        self._wanted = wanted
+        self.folding = False
+        timer = loop.call_later(seconds, self._wake)
+        try:
+            await filled
+        finally:
+            timer.cancel()
+            self._filled = None
+            self.folding = True
 
 
 def health_fields(

@@ -15,10 +15,11 @@ holds the lease resumes the session, so what the broker queued for the site whil
 it (or while the last holder was dying) is delivered to the next.
 
 At `RECEIVE_MAXIMUM` unacknowledged QoS 1 messages the subscriber stops reading the socket and
-the broker holds the rest. The acknowledgements of the messages handed on in one go are sent
-together, at most `ACK_EVERY` at a time, and always before the consumer waits for room: one
-write to the socket rather than one per message. QoS 0 messages are not held back by the
-broker: past `MQTT_BUFFER` waiting messages one is dropped and counted.
+the broker holds the rest. The acknowledgements of the messages handed on within
+`ACK_LINGER_S` of the first are sent together, at most `ACK_EVERY` at a time, and always
+before the consumer waits for room: one write to the socket (and one wake-up of the broker)
+rather than one per message, however thinly the messages arrive. QoS 0 messages are not held
+back by the broker: past `MQTT_BUFFER` waiting messages one is dropped and counted.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ RECEIVE_MAXIMUM = 1000
 MQTT_BUFFER = 20_000
 # At most this many messages handed on before their acknowledgements are sent (one write)
 ACK_EVERY = 100
+# and at most this long: the acknowledgements of the messages arriving meanwhile go together
+ACK_LINGER_S = 0.01
 
 Accept = Callable[[Publish], Awaitable[None]]
 HasRoom = Callable[[], bool]
@@ -156,6 +159,18 @@ class Receiver:
         connection.add_done_callback(lambda _: self._arrived.set())
         incoming = self._incoming
         taken: list[AckToken] = []  # handed on, not acknowledged yet
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+
+        def ack() -> None:
+            nonlocal timer
+            if timer is not None:
+                timer.cancel()
+                timer = None
+            if taken:
+                subscriber.ack(taken)
+                taken.clear()
+
         try:
             while True:
                 await self._arrived.wait()
@@ -169,16 +184,13 @@ class Receiver:
                     if qos and generation != subscriber.generation:
                         continue  # from a connection since lost: the broker sends it again
                     if taken and (len(taken) >= ACK_EVERY or not has_room()):
-                        subscriber.ack(taken)
-                        taken.clear()
+                        ack()
                     await accept(message)
                     taken.append(token)
-                if taken:
-                    subscriber.ack(taken)
-                    taken.clear()
+                if taken and timer is None:  # with what arrives within the linger
+                    timer = loop.call_later(ACK_LINGER_S, ack)
         finally:
-            if taken:  # handed on (queued) before a cancellation: acknowledged
-                subscriber.ack(taken)
+            ack()  # what was handed on (queued) before a cancellation: acknowledged
             subscriber.stop()
             await asyncio.shield(connection)
             incoming.clear()

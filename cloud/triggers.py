@@ -174,10 +174,11 @@ class Triggers:
         windows = {} if points is None else points.windows
         urgent = False
         for point, value in values_of(telemetry).items():
+            old = last.get(point, _UNSET)
+            if old is value or (type(old) is type(value) and old == value):
+                continue  # as it was: it crosses nothing and starts nothing
             if isinstance(value, bool | str) or point in discrete:
-                old = last.get(point, _UNSET)
-                if type(old) is not type(value) or old != value:  # new, or changed
-                    urgent = True
+                urgent = True  # new, or changed
                 last[point] = value
                 continue
             marks = thresholds.get(point)
@@ -187,7 +188,7 @@ class Triggers:
                     urgent = True
                 last[point] = value
             elif point in windows:
-                if last.get(point) is None and value is not None:
+                if (old is _UNSET or old is None) and value is not None:
                     urgent = True  # the start of its history
                 last[point] = value
         return urgent

@@ -30,9 +30,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from cloud.rules.base import (
     ConditionBase,
@@ -177,10 +178,15 @@ class Between(ConditionBase):
     def time_dependent(self) -> bool:
         return True
 
+    @cached_property
+    def minutes(self) -> tuple[int, int]:
+        """The window's start and end, in minutes of the day."""
+        return _minutes(self.between[0]), _minutes(self.between[1])
+
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         local = datetime.fromtimestamp(ctx.now, ctx.timezone)
         minute = local.hour * 60 + local.minute
-        start, end = _minutes(self.between[0]), _minutes(self.between[1])
+        start, end = self.minutes
         day = local.weekday()
         if start < end:
             inside = start <= minute < end
@@ -228,13 +234,14 @@ class Status(ConditionBase):
 class AnyOf(ConditionBase):
     tag: ClassVar[str] = "any"
     any: list[Condition] = Field(min_length=1)
-    _order: tuple[ConditionBase, ...] = PrivateAttr(default=())
 
-    def model_post_init(self, context: Any) -> None:
-        self._order = cheap_first(self.any)
+    @cached_property
+    def in_order(self) -> tuple[ConditionBase, ...]:
+        """The parts in the order they are judged (`cheap_first`)."""
+        return cheap_first(self.any)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
-        return _until(self._order, ctx, active, decisive=True)
+        return _until(self.in_order, ctx, active, decisive=True)
 
     def points(self) -> frozenset[str]:
         return frozenset().union(*(c.points() for c in self.any))
@@ -252,13 +259,14 @@ class AnyOf(ConditionBase):
 class AllOf(ConditionBase):
     tag: ClassVar[str] = "all"
     all: list[Condition] = Field(min_length=1)
-    _order: tuple[ConditionBase, ...] = PrivateAttr(default=())
 
-    def model_post_init(self, context: Any) -> None:
-        self._order = cheap_first(self.all)
+    @cached_property
+    def in_order(self) -> tuple[ConditionBase, ...]:
+        """The parts in the order they are judged (`cheap_first`)."""
+        return cheap_first(self.all)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
-        return _until(self._order, ctx, active, decisive=False)
+        return _until(self.in_order, ctx, active, decisive=False)
 
     def points(self) -> frozenset[str]:
         return frozenset().union(*(c.points() for c in self.all))

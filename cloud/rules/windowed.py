@@ -161,7 +161,10 @@ class Increase(OverWindow):
             return None
         start = ctx.now - self.window
         if isinstance(samples, CounterSamples) and len(samples.rises) == len(samples):
-            base_index = bisect_right(samples, start, key=_time) - 1  # the sample in force
+            if len(samples) < 2 or samples[1][0] > start:  # as the engine trims it: no search
+                base_index = 0 if samples[0][0] <= start else -1
+            else:
+                base_index = bisect_right(samples, start, key=_time) - 1  # the sample in force
             rises = samples.rises
             return rises[-1] - rises[max(base_index, 0)], base_index >= 0
         base = value_at(samples, start)

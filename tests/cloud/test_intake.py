@@ -289,3 +289,58 @@ async def test_a_batch_with_an_alarm_or_state_change_does_not_linger() -> None:
     intake.put(feed.sample("pump-1", {"leak": True}), 0.0)
     batch = await intake.next_batch(200, 60.0, lambda: False)  # at once, not in 60 s
     assert [e.key for e in batch] == ["pump-1"] and batch[0].urgent
+
+
+async def test_an_alarm_arriving_while_a_batch_lingers_ends_the_linger() -> None:
+    intake, feed = Intake(100, Triggers([])), Feed()
+    intake.put(feed.sample("pump-1", {"speed": 1}), 0.0)
+
+    async def later() -> None:
+        await asyncio.sleep(0)
+        intake.put(feed.sample("pump-2", {"speed": 2}), 0.0)
+        await asyncio.sleep(0)
+        intake.put(feed.sample("pump-3", {"leak": True}), 0.0)
+
+    task = asyncio.create_task(later())
+    batch = await intake.next_batch(200, 60.0, lambda: False)  # at the alarm, not in 60 s
+    await task
+    assert [e.key for e in batch][-1] == "pump-3" and batch[-1].urgent
+    assert {e.key for e in batch} | {e.key for e in intake.take(200)} == {
+        "pump-1",
+        "pump-2",
+        "pump-3",
+    }
+
+
+async def test_samples_arriving_while_a_batch_lingers_join_it_as_they_came() -> None:
+    intake, feed = Intake(100, Triggers([])), Feed()
+    intake.put(feed.sample("pump-1", {"speed": 1}), 0.0)
+
+    async def later() -> None:
+        for speed in (2, 3, 4):
+            await asyncio.sleep(0)
+            intake.put(feed.sample("pump-2", {"speed": speed}), 0.0)
+
+    task = asyncio.create_task(later())
+    batch = await intake.next_batch(4, 60.0, lambda: False)  # full before the linger ends
+    await task
+    speeds = [e.item.telemetry.points["speed"] for e in batch if isinstance(e.item, TelemetryItem)]
+    assert speeds == [1, 2, 3, 4] and intake.coalesced == 0  # not folded: not behind
+    intake.put(feed.sample("pump-2", {"speed": 5}), 0.0)
+    intake.put(feed.sample("pump-2", {"speed": 6}), 0.0)  # waiting for the worker: folded
+    assert intake.coalesced == 1
+
+
+async def test_closing_the_intake_ends_a_linger() -> None:
+    intake, feed = Intake(100, Triggers([])), Feed()
+    intake.put(feed.sample("pump-1", {"speed": 1}), 0.0)
+
+    async def later() -> None:
+        await asyncio.sleep(0)
+        intake.close()
+
+    task = asyncio.create_task(later())
+    batch = await intake.next_batch(200, 60.0, lambda: False)  # at the close, not in 60 s
+    await task
+    assert [e.key for e in batch] == ["pump-1"]
+    assert await intake.next_batch(200, 60.0, lambda: False) == []

@@ -16,6 +16,7 @@ from cloud.db import Database, make_engine
 from cloud.enums import AlarmState, EquipmentStatus, Priority, Role, WorkOrderKind
 from cloud.enums import WorkOrderStatus as S
 from cloud.equipment import Equipment
+from cloud.live import LiveRegistry
 from cloud.monitor import Monitor, StatusItem, TelemetryItem, TickItem
 from cloud.rules.engine import RuleEngine
 from cloud.rules.loader import RuleSet, load_rule_set, load_rules
@@ -435,3 +436,23 @@ def test_a_failed_batch_leaves_the_registry_as_committed(
     rig.send(rig.item("p1", {"dry_run": False}))  # merged over what was committed
     with rig.db.sessions() as session:
         assert registry.get(session, "p1").last_values == {"speed": 1450, "dry_run": False}
+
+
+def test_a_status_change_reaches_the_equipment_object_the_session_holds(rig: Rig) -> None:
+    rig.send(rig.item("p1", {"speed": 1450}))
+    live = LiveRegistry()
+    with rig.db.session() as session:
+        (p1,) = [e for e in live.load(session) if e.id == "p1"]
+        held = session.get(Equipment, "p1")
+        assert held is not None and (held.status, held.status_changed_at) == (
+            EquipmentStatus.ONLINE,
+            rig.clock(),
+        )
+        rig.clock.advance(5)
+        p1.status = EquipmentStatus.OFFLINE
+        live.write_status(session, p1, rig.clock())
+        assert (held.status, held.status_changed_at) == (EquipmentStatus.OFFLINE, rig.clock())
+        stored = session.scalar(select(Equipment.status).where(Equipment.id == "p1"))
+        assert stored is EquipmentStatus.OFFLINE
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").status is EquipmentStatus.OFFLINE
