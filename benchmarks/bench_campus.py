@@ -42,6 +42,7 @@ import httpx
 
 from benchmarks.campus_params import (
     API_POLL_S,
+    BUILDINGS,
     DRAIN_S,
     DURATION_S,
     FAULT_EVERY_S,
@@ -353,17 +354,18 @@ def traced_equipment(site_file: Path) -> tuple[dict[str, str], list[tuple[str, s
     return traced, [(b, p) for _, _, b, p in sorted(ranked)]
 
 
-def run() -> str:
+def run(buildings: int = BUILDINGS) -> str:
+    """The campus of `buildings` buildings (100 devices each) measured; its report."""
     if DURATION_S < 3 * FAULT_EVERY_S + FAULT_TIMEOUT_S:
         raise ValueError(
             f"PLANTROOM_BENCH_CAMPUS_S must be at least {3 * FAULT_EVERY_S + FAULT_TIMEOUT_S:.0f}"
             f" s, got {DURATION_S:g}"
         )
-    with running_campus("plantroom-bench-campus-") as (stack, site_file, started):
+    with running_campus("plantroom-bench-campus-", buildings) as (stack, site_file, started):
         traced, panels = traced_equipment(site_file)
         campus = Campus(stack, traced, panels)
         results = asyncio.run(campus.run(started))
-    return report(results, stack.agents, len(traced))
+    return report(results, stack.agents, len(traced), buildings)
 
 
 if __name__ == "__main__":

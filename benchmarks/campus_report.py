@@ -154,7 +154,7 @@ def _rss(r: Results, names: Iterable[str]) -> tuple[float, float]:
     return (statistics.fmean(values), max(values)) if values else (float("nan"), float("nan"))
 
 
-def report(r: Results, agents: Sequence[str], traced: int) -> str:
+def report(r: Results, agents: Sequence[str], traced: int, buildings: int = BUILDINGS) -> str:
     # polls
     tallies: list[PollTally] = []
     short = 0
@@ -218,8 +218,8 @@ def report(r: Results, agents: Sequence[str], traced: int) -> str:
         return "met" if ok else "**MISSED**"
 
     out = [
-        f"{BUILDINGS * PER_KIND * 4:,} simulated devices ({BUILDINGS} buildings x {PER_KIND} "
-        f"elevators, pumps and fire panels on Modbus TCP, {BUILDINGS * PER_KIND} lighting "
+        f"{buildings * PER_KIND * 4:,} simulated devices ({buildings} buildings x {PER_KIND} "
+        f"elevators, pumps and fire panels on Modbus TCP, {buildings * PER_KIND} lighting "
         f"controllers on MQTT) served by one `plantroom sim`; one `plantroom edge` per "
         f"building with every poll class at 1 s; one `plantroom gateway` into influxd; one "
         f"`plantroom cloud` (SQLite, default rules) on mosquitto. Measured over a steady "

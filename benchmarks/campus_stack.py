@@ -144,7 +144,7 @@ def _gateway_ready(url: str) -> bool:
     return False
 
 
-def start_stack(stack: Stack, site_file: Path) -> None:
+def start_stack(stack: Stack, site_file: Path, buildings: int = BUILDINGS) -> None:
     mqtt = {
         "PLANTROOM_MQTT_HOST": stack.mosquitto.host,
         "PLANTROOM_MQTT_PORT": str(stack.mosquitto.port),
@@ -191,8 +191,8 @@ def start_stack(stack: Stack, site_file: Path) -> None:
     stack.token = next(u["token"] for u in users if u["username"] == "tech1")
     _wait("the gateway", lambda: _gateway_ready(stack.metrics_url), stack)
 
-    for b in range(1, BUILDINGS + 1):
-        building = f"b{b:0{len(str(BUILDINGS))}d}"
+    for b in range(1, buildings + 1):
+        building = f"b{b:0{len(str(buildings))}d}"
         agent = f"edge-{building}"
         stack.agents.append(agent)
         stack.spawn(
@@ -212,22 +212,22 @@ def start_stack(stack: Stack, site_file: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_campus(prefix: str) -> Iterator[tuple[Stack, Path, float]]:
-    """The campus stack running in a temporary directory named from `prefix`: the stack, its
-    generated site file and when its first process was started (monotonic clock); everything
-    is stopped and removed on leaving."""
+def running_campus(prefix: str, buildings: int = BUILDINGS) -> Iterator[tuple[Stack, Path, float]]:
+    """The campus stack of `buildings` buildings running in a temporary directory named from
+    `prefix`: the stack, its generated site file and when its first process was started
+    (monotonic clock); everything is stopped and removed on leaving."""
     if not PLANTROOM.exists():
         raise RuntimeError(f"{PLANTROOM} is missing; run `make setup`")
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         with servers(work) as (mosquitto, influxd):
-            base = port_block(generated_ports(BUILDINGS, PER_KIND))
+            base = port_block(generated_ports(buildings, PER_KIND))
             site_file = work / "site.yaml"
-            site_file.write_text(generate_site(BUILDINGS, PER_KIND, base, site=SITE))
+            site_file.write_text(generate_site(buildings, PER_KIND, base, site=SITE))
             stack = Stack(work, mosquitto, influxd)
             try:
                 started = time.monotonic()
-                start_stack(stack, site_file)
+                start_stack(stack, site_file, buildings)
                 yield stack, site_file, started
             finally:
                 stack.stop()
