@@ -188,6 +188,9 @@ class Notifier(Runs):
                 await asyncio.sleep(delay)
 
     async def _run_once(self) -> None:
+        # who sends is settled before the first metrics: a process that may send writes the
+        # work orders' figures from its first write on
+        await self._thread.call(self._holder.try_hold)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._deliver_while_held(), name="notify delivery")
             if self._metrics_enabled:
