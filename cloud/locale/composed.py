@@ -60,8 +60,8 @@ class Composed:
             raise ValueError("message: must not be empty")
 
     def render(self, text: Text) -> str:
-        """The sentence in `text`'s language; a translation that lost a placeholder falls
-        back to the English message (the catalog test keeps that from shipping)."""
+        """The sentence in `text`'s language; a translation that lost one of its %(name)s
+        fields falls back to the English message (the catalog test keeps that from shipping)."""
         values = {name: _shown(value, text) for name, value in self.params.items()}
         try:
             return text._(self.message) % values
@@ -102,7 +102,7 @@ Value = str | int | float | Label | Composed
 
 
 def compose(message: str, **params: Value) -> Composed:
-    """`message` (marked with `N_`) with `params`; ValueError when a placeholder of the
+    """`message` (marked with `N_`) with `params`; ValueError when a %(name)s field of the
     message has no parameter, so that a mistake shows where the sentence is written."""
     composed = Composed(message, params)
     try:
