@@ -103,12 +103,11 @@ def _demo(state: AppState, db: Database, mail_channel: str | None = None) -> Non
 
 
 def _site_of(sites: Sites) -> Callable[[Window], str | None]:
-    """The site of a maintenance window: its equipment's, or its building's."""
-    of_equipment = {e.id: inv.site.id for inv, _, e in sites.equipment()}
+    """The site of a maintenance window: its own, or its building's."""
 
     def site_of(window: Window) -> str | None:
-        if window.equipment_id is not None:
-            return of_equipment.get(window.equipment_id)
+        if window.site is not None:
+            return window.site
         return sites.site_of(window.building) if window.building is not None else None
 
     return site_of

@@ -132,15 +132,40 @@ def migrate(engine: Engine) -> None:
     under the writer lock of a `Database` (`Database.migrate`)."""
     cfg = alembic_config(engine)
     try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                )
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:  # a migration that copies a table must not cascade its deletes
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    if not sqlite:
+                        connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": MIGRATION_LOCK_KEY},
+                        )
+                    cfg.attributes["connection"] = connection
+                    command.upgrade(cfg, "head")
+                    if sqlite:
+                        _check_references(connection)
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
     except (SQLAlchemyError, CommandError) as exc:
         raise ServiceError(f"database {engine.url!r}: migration failed: {exc}") from exc
+
+
+MAX_BROKEN_SHOWN = 5
+
+
+def _check_references(connection: Connection) -> None:
+    """Raise (so the migration rolls back) if a row refers to one that is not there: SQLite
+    does not check while its foreign keys are off."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        shown = "; ".join(f"{r[0]} row {r[1]} → {r[2]}" for r in broken[:MAX_BROKEN_SHOWN])
+        raise CommandError(f"{len(broken)} rows refer to rows that are not there: {shown}")
 
 
 class SqliteWriter:

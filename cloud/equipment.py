@@ -6,11 +6,32 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, true
+from sqlalchemy import JSON, BigInteger, ForeignKeyConstraint, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.enums import EquipmentStatus
 from cloud.orm import Base
+
+
+def key(site: str, equipment_id: str) -> str:
+    """The service-wide key of a piece of equipment, as the rule engine, the intake and
+    the records' one-open-job keys know it: `site/id` (neither may contain a `/`)."""
+    return f"{site}/{equipment_id}"
+
+
+def split(equipment_key: str) -> tuple[str, str]:
+    """(site, equipment id) of a `key`."""
+    site, _, equipment_id = equipment_key.partition("/")
+    return site, equipment_id
+
+
+def to_equipment(table: str) -> ForeignKeyConstraint:
+    """A table's reference to its equipment: (site, equipment_id) → equipment (site, id)."""
+    return ForeignKeyConstraint(
+        ["site", "equipment_id"],
+        ["equipment.site", "equipment.id"],
+        name=f"fk_{table}_site_equipment",
+    )
 
 
 class Equipment(Base):
@@ -21,8 +42,10 @@ class Equipment(Base):
 
     __tablename__ = "equipment"
 
+    # An id is unique within its site (migration 0023_sitekeys): two sites may each have a
+    # `pump-a1`. The site comes first in the key, as lists are read per site.
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    site: Mapped[str] = mapped_column(String(64))
     building: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     floor: Mapped[str | None] = mapped_column(String(32))
@@ -54,8 +77,10 @@ class RuleState(Base):
     still hold it, under `history`). See `cloud.rulestore`."""
 
     __tablename__ = "rule_states"
+    __table_args__ = (to_equipment("rule_states"),)
 
-    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    equipment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
 
@@ -67,8 +92,10 @@ class RuleHistory(Base):
     saving history writes only what is new (see `cloud.rulestore`)."""
 
     __tablename__ = "rule_history"
+    __table_args__ = (to_equipment("rule_history"),)
 
-    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    equipment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     point: Mapped[str] = mapped_column(String(64), primary_key=True)
     part: Mapped[int] = mapped_column(primary_key=True)
     samples: Mapped[list[list[float]]] = mapped_column(JSON)

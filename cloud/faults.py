@@ -60,7 +60,11 @@ def apply(
     """Everything one transition does; returns the alarm it touched. `held`: the maintenance
     windows, whose equipment's alarms are held rather than raised."""
     if transition.change is Change.RAISED:
-        window = held.covering(equipment.id, equipment.building, now) if held else None
+        window = (
+            held.covering(equipment.id, equipment.building, now, site=equipment.site)
+            if held
+            else None
+        )
         if window is not None:
             return maintenance.hold(
                 session, transition, equipment=equipment, window=window, now=now
@@ -81,7 +85,7 @@ def apply(
         return alarm
     cleared = clear_alarm(
         session,
-        equipment_id=equipment.id,
+        equipment=equipment,
         rule_id=transition.rule.id,
         values=transition.values,
         message=transition.message,
@@ -105,7 +109,7 @@ def raise_alarm(
 ) -> tuple[Alarm, WorkOrder | None]:
     """Make the alarm active; returns it and the work order raised for it (None if one was
     already open, or if the alarm is folded into `incident`)."""
-    open_wo = queries.open_for_fault(session, equipment.id, rule.id)
+    open_wo = queries.open_for_fault(session, equipment, rule.id)
     if open_wo is not None and open_wo.alarm is not None:
         alarm = open_wo.alarm
         if alarms.retrigger(alarm, rule, values, message, now):
@@ -115,7 +119,7 @@ def raise_alarm(
             "%s on %s re-triggered; work order %s still open", rule.id, equipment.id, open_wo.number
         )
         return alarm, None
-    active = alarms.active(session, equipment.id, rule.id)
+    active = alarms.active(session, equipment, rule.id)
     if active is not None:
         # Active, but its work order was cancelled or resolved by hand: the fault is known
         # and being dealt with, so only the alarm is refreshed.
@@ -159,7 +163,7 @@ def raise_alarm(
 def clear_alarm(
     session: Session,
     *,
-    equipment_id: str,
+    equipment: Equipment,
     rule_id: str,
     values: dict[str, Any],
     message: str,
@@ -167,9 +171,7 @@ def clear_alarm(
 ) -> Alarm | None:
     """Clear the alarm; its open work order (if any) hears that telemetry shows the fault
     gone, the first step of its verification."""
-    alarm = alarms.clear(
-        session, equipment_id=equipment_id, rule_id=rule_id, values=values, now=now
-    )
+    alarm = alarms.clear(session, equipment=equipment, rule_id=rule_id, values=values, now=now)
     if alarm is None:
         return None
     wo = queries.open_for_alarm(session, alarm.id)

@@ -54,6 +54,7 @@ from cloud.alarms.edge_clock import EdgeClockAlarms
 from cloud.alarms.intake import IntakeAlarms
 from cloud.batches import process_batch
 from cloud.clockskew import ClockSkews
+from cloud.equipment import key
 from cloud.intake import Delays, Intake, LagWatch, health_fields
 from cloud.invalidlog import InvalidLog
 from cloud.messages import edge_report_time, parse_item
@@ -285,7 +286,8 @@ class TelemetryConsumer(Runs):
             self._invalid(topic, exc.reason)
             return None
         if self.points is not None and isinstance(item, TelemetryItem):
-            checked = self.points.check(item.topic.equipment, item.telemetry)
+            where = item.topic
+            checked = self.points.check(key(where.site, where.equipment), item.telemetry)
             if checked is not item.telemetry:
                 return None if checked is None else TelemetryItem(item.topic, checked)
         return item

@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cloud.equipment import key as equipment_key
 from cloud.monitor import Item, TelemetryItem, TickItem
 from cloud.receiver import IngestStats
 from cloud.rules.base import as_number
@@ -61,7 +62,10 @@ class Entry:
 
     @property
     def key(self) -> str | None:
-        return None if isinstance(self.item, TickItem) else self.item.topic.equipment
+        if isinstance(self.item, TickItem):
+            return None
+        topic = self.item.topic
+        return equipment_key(topic.site, topic.equipment)
 
 
 def fold(
@@ -131,7 +135,9 @@ class IntakeQueue:
         it was folded into. Call only with `has_room()`."""
         if isinstance(item, TelemetryItem):
             topic = item.topic
-            if not self.triggers.urgent(topic.kind, topic.equipment, item.telemetry):
+            if not self.triggers.urgent(
+                topic.kind, equipment_key(topic.site, topic.equipment), item.telemetry
+            ):
                 return self._routine_put(item, received)
         entry = self._new(item, urgent=True, received=received)
         self._urgent.append(entry)
@@ -146,7 +152,7 @@ class IntakeQueue:
         return Entry(item, urgent, received, self._order, first_ts=ts)
 
     def _routine_put(self, item: TelemetryItem, received: float) -> Entry:
-        key = item.topic.equipment
+        key = equipment_key(item.topic.site, item.topic.equipment)
         entry = self._open.get(key) if self.folding else None
         if entry is not None:
             assert isinstance(entry.item, TelemetryItem)

@@ -32,7 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from cloud.clock import as_utc
 from cloud.enums import EquipmentStatus
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, key
 
 _TABLE = cast(Table, Equipment.__table__)
 _SEEN: dict[str, Any] = {
@@ -40,23 +40,23 @@ _SEEN: dict[str, Any] = {
     "last_ts": bindparam("b_ts"),
     "last_seq": bindparam("b_seq"),
 }
-_WRITE_SEEN = update(_TABLE).where(_TABLE.c.id == bindparam("b_id")).values(**_SEEN)
+_ROW = (_TABLE.c.site == bindparam("b_site")) & (_TABLE.c.id == bindparam("b_id"))
+_WRITE_SEEN = update(_TABLE).where(_ROW).values(**_SEEN)
 _WRITE_STATUS = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"))
+    .where(_ROW)
     .values(status=bindparam("b_status"), status_changed_at=bindparam("b_changed"))
 )
-_WRITE_VALUES = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"))
-    .values(last_values=bindparam("b_values"), **_SEEN)
-)
+_WRITE_VALUES = update(_TABLE).where(_ROW).values(last_values=bindparam("b_values"), **_SEEN)
 
 
 @dataclass(slots=True)
 class LiveEquipment:
-    """One piece of equipment: where it is registered, and its live columns."""
+    """One piece of equipment: where it is registered, and its live columns; `key` is its
+    service-wide key (`cloud.equipment.key`), as the rule engine knows it."""
 
+    key: str
+    site: str
     id: str
     building: str
     kind: str
@@ -95,7 +95,7 @@ _UNSET = object()
 
 
 class LiveRegistry:
-    """The live columns of the equipment in the inventory, by id; see the module."""
+    """The live columns of the equipment in the inventory, by key; see the module."""
 
     def __init__(self) -> None:
         self._rows: dict[str, LiveEquipment] = {}
@@ -113,7 +113,9 @@ class LiveRegistry:
             tracked = tracked.where(Equipment.site == site)
         for row in session.scalars(tracked):
             last_seen = as_utc(row.last_seen) if row.last_seen is not None else None
-            self._rows[row.id] = LiveEquipment(
+            self._rows[key(row.site, row.id)] = LiveEquipment(
+                key=key(row.site, row.id),
+                site=row.site,
                 id=row.id,
                 building=row.building,
                 kind=row.kind,
@@ -130,19 +132,22 @@ class LiveRegistry:
             )
         return list(self._rows.values())
 
-    def get(self, equipment_id: str) -> LiveEquipment | None:
-        return self._rows.get(equipment_id)
+    def get(self, equipment_key: str) -> LiveEquipment | None:
+        return self._rows.get(equipment_key)
 
     def mark(self, live: LiveEquipment) -> None:
         """`live` has taken a sample: written by the next `write`."""
-        self._dirty[live.id] = live
+        self._dirty[live.key] = live
 
     def write_status(self, session: Session, live: LiveEquipment, now: datetime) -> None:
         """Store a status change at once, in `session`'s transaction; an `Equipment` object
         the session holds is given it too, as an ORM update would (without its per-statement
         cost, paid by every piece of equipment coming online at a start)."""
-        session.execute(_WRITE_STATUS, {"b_id": live.id, "b_status": live.status, "b_changed": now})
-        held = session.identity_map.get(identity_key(Equipment, live.id))
+        session.execute(
+            _WRITE_STATUS,
+            {"b_site": live.site, "b_id": live.id, "b_status": live.status, "b_changed": now},
+        )
+        held = session.identity_map.get(identity_key(Equipment, (live.site, live.id)))
         if held is not None:
             set_committed_value(held, "status", live.status)
             set_committed_value(held, "status_changed_at", now)
@@ -156,6 +161,7 @@ class LiveRegistry:
         seen_only: list[dict[str, Any]] = []
         for live in self._dirty.values():
             row: dict[str, Any] = {
+                "b_site": live.site,
                 "b_id": live.id,
                 "b_seen": live.last_seen,
                 "b_ts": (

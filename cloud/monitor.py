@@ -30,7 +30,7 @@ from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.enums import AlarmState, EquipmentStatus
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, key, split
 from cloud.incidents.service import IncidentManager
 from cloud.live import LiveEquipment, LiveRegistry
 from cloud.maintenance.window import Board
@@ -101,8 +101,6 @@ class Monitor:
     ) -> None:
         self._db = db
         self._engine = engine
-        self._site = site
-        self._sites: dict[str, str] = dict(sites or {})  # building → site, where not `site`
         self._clock = clock
         self._sla = sla
         self._save_interval = save_interval
@@ -147,26 +145,25 @@ class Monitor:
         self._needs_load = True
         self._engine.clear_all()
         with self._db.session() as session:
-            mine: list[str] | None = None  # the site's equipment, when only its is evaluated
-            if self.only_site is not None:
-                in_site = select(Equipment.id).where(Equipment.site == self.only_site)
-                mine = list(session.scalars(in_site))
             for live in self._live.load(session, self.only_site):
                 self._engine.track(
-                    live.id,
+                    live.key,
                     live.kind,
                     values=live.values,
                     last_seen=live.seen_s,
                     status=live.status.value,
                 )
-            active_rows = select(Alarm).where(Alarm.state == AlarmState.ACTIVE)
-            if mine is not None:
-                active_rows = active_rows.where(Alarm.equipment_id.in_(mine))
-            for equipment_id, data in self._store.load(session, mine).items():
-                if self._engine.tracked(equipment_id):
-                    self._engine.restore(equipment_id, data)
+            active_rows = select(Alarm.site, Alarm.equipment_id, Alarm.rule_id).where(
+                Alarm.state == AlarmState.ACTIVE
+            )
+            if self.only_site is not None:
+                active_rows = active_rows.where(Alarm.site == self.only_site)
+            for equipment_key, data in self._store.load(session, self.only_site).items():
+                if self._engine.tracked(equipment_key):
+                    self._engine.restore(equipment_key, data)
             active: set[tuple[str, str]] = {
-                (a.equipment_id, a.rule_id) for a in session.scalars(active_rows)
+                (key(site or "", equipment_id), rule_id)
+                for site, equipment_id, rule_id in session.execute(active_rows)
             }
         # the alarms table is the truth about what is active
         for equipment_id, rule_id in active:
@@ -285,23 +282,22 @@ class Monitor:
                 self._telemetry(session, live, item.telemetry, now)
 
     def _known(self, topic: EquipmentTopic) -> LiveEquipment | None:
-        live = self._live.get(topic.equipment)
+        live = self._live.get(key(topic.site, topic.equipment))
         problem = None
-        site = self._site if live is None else self._sites.get(live.building, self._site)
-        if live is None or not self._engine.tracked(live.id):
+        if live is None or not self._engine.tracked(live.key):
             problem = "is not in the inventory"
-        elif topic.site != site or topic.building != live.building or topic.kind != live.kind:
+        elif topic.building != live.building or topic.kind != live.kind:
             problem = (
-                f"is registered as {site}/{live.building}/{live.kind}, "
+                f"is registered as {live.site}/{live.building}/{live.kind}, "
                 f"not {topic.site}/{topic.building}/{topic.kind}"
             )
         if problem is None:
             return live
         self.stats.unknown_equipment += 1
-        key = f"{topic.site}/{topic.building}/{topic.kind}/{topic.equipment}"
-        if key not in self.stats.warned and len(self.stats.warned) < MAX_WARNED_UNKNOWN:
-            self.stats.warned.add(key)
-            log.warning("ignoring messages for %s: equipment %s", key, problem)
+        where = f"{topic.site}/{topic.building}/{topic.kind}/{topic.equipment}"
+        if where not in self.stats.warned and len(self.stats.warned) < MAX_WARNED_UNKNOWN:
+            self.stats.warned.add(where)
+            log.warning("ignoring messages for %s: equipment %s", where, problem)
         return None
 
     def _set_status(
@@ -313,7 +309,7 @@ class Monitor:
         live.status = status
         self._live.write_status(session, live, now)
         self._transitions(
-            session, self._engine.set_status(live.id, status.value, at=now.timestamp()), now
+            session, self._engine.set_status(live.key, status.value, at=now.timestamp()), now
         )
 
     def _telemetry(
@@ -333,11 +329,11 @@ class Monitor:
         live.take(values, ts_ms=t.ts, seq=t.seq, now=now)
         self._live.mark(live)
         self._set_status(session, live, EquipmentStatus.ONLINE, now)
-        self._transitions(session, self._engine.observe(live.id, values, at=now.timestamp()), now)
+        self._transitions(session, self._engine.observe(live.key, values, at=now.timestamp()), now)
 
     def _transitions(self, session: Session, transitions: list[Transition], now: datetime) -> None:
         for transition in transitions:
-            equipment = session.get(Equipment, transition.equipment_id)
+            equipment = session.get(Equipment, split(transition.equipment_id))
             if equipment is None:
                 continue
             folded = self._incidents.folded

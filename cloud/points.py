@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud.equipment import key
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
 from plantroom.profiles import (
@@ -103,8 +104,9 @@ class PointCheck:
     def __init__(
         self, tables: Mapping[str, tuple[str, Mapping[str, Accepts]]], unchecked: Mapping[str, str]
     ) -> None:
-        self._tables = dict(tables)  # equipment id → (profile name, point → Accepts)
-        self.unchecked: dict[str, str] = dict(unchecked)  # equipment id → unknown profile
+        # by equipment key (`cloud.equipment.key`): (profile name, point → Accepts)
+        self._tables = dict(tables)
+        self.unchecked: dict[str, str] = dict(unchecked)  # equipment key → unknown profile
         self.refused = 0
         self.refused_alarms = 0
         self.last_refusal: str | None = None
@@ -126,7 +128,9 @@ class PointCheck:
         tables: dict[str, tuple[str, Mapping[str, Accepts]]] = {}
         unchecked: dict[str, str] = {}
         inventories = [inventory] if isinstance(inventory, Inventory) else inventory
-        for _, item in (pair for inv in inventories for pair in inv.equipment()):
+        for site, item in (
+            (inv.site.id, item) for inv in inventories for _, item in inv.equipment()
+        ):
             name = item.profile
             if name not in by_profile:
                 if library.path_of(name) is None:
@@ -135,9 +139,9 @@ class PointCheck:
                     by_profile[name] = point_table(library.get(name)[0])
             table = by_profile[name]
             if table is None:
-                unchecked[item.id] = name
+                unchecked[key(site, item.id)] = name
             else:
-                tables[item.id] = (name, table)
+                tables[key(site, item.id)] = (name, table)
         missing: dict[str, list[str]] = {}
         for equipment, name in unchecked.items():
             missing.setdefault(name, []).append(equipment)

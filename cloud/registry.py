@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from cloud.enums import EquipmentStatus
 from cloud.equipment import Equipment
-from cloud.errors import existing
 from cloud.paging import where_equal
-from cloud.users.sites import access_of
+from cloud.users.sites import find_equipment
 from plantroom.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -28,18 +27,19 @@ SEARCHED = (
 
 
 def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, int]:
-    """Add and update the inventory's equipment; mark equipment no longer in it.
+    """Add and update the inventory's equipment; mark the site's equipment no longer in it.
 
-    Equipment is never deleted (its alarms and work orders keep pointing at it). Returns the
+    Equipment is never deleted (its alarms and work orders keep pointing at it); an id is
+    the site's own (another site's equipment of the same id is another piece). Returns the
     counts added, updated and retired.
     """
-    existing = {e.id: e for e in session.scalars(select(Equipment)).all()}
+    site = inventory.site.id
+    known = {e.id: e for e in session.scalars(select(Equipment).where(Equipment.site == site))}
     seen: set[str] = set()
     added = updated = 0
     for building, item in inventory.equipment():
         seen.add(item.id)
         fields = {
-            "site": inventory.site.id,
             "building": building.id,
             "kind": item.kind.value,
             "floor": item.floor,
@@ -50,10 +50,12 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
             "in_inventory": True,
             "connected": True,  # a register-only asset of this id is adopted by the inventory
         }
-        row = existing.get(item.id)
+        row = known.get(item.id)
         if row is None:
             session.add(
-                Equipment(id=item.id, status=EquipmentStatus.UNKNOWN, last_values={}, **fields)
+                Equipment(
+                    site=site, id=item.id, status=EquipmentStatus.UNKNOWN, last_values={}, **fields
+                )
             )
             added += 1
             continue
@@ -64,16 +66,16 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
                 changed = True
         updated += changed
     retired = 0
-    for row in existing.values():
+    for row in known.values():
         if row.id in seen or not row.connected:  # register-only assets are the register's
             continue
-        if row.site == inventory.site.id and row.in_inventory:
+        if row.in_inventory:
             row.in_inventory = False
             retired += 1
     session.flush()
     log.info(
         "inventory %s: %d equipment added, %d updated, %d retired",
-        inventory.site.id,
+        site,
         added,
         updated,
         retired,
@@ -81,10 +83,10 @@ def sync_inventory(session: Session, inventory: Inventory) -> tuple[int, int, in
     return added, updated, retired
 
 
-def get(session: Session, equipment_id: str) -> Equipment:
-    row = existing(session.get(Equipment, equipment_id), f"equipment {equipment_id!r}")
-    access_of(session).check(row.site, f"equipment {equipment_id!r}")  # another site's
-    return row
+def get(session: Session, equipment_id: str, site: str | None = None) -> Equipment:
+    """The equipment `equipment_id` the caller sees (of `site`, when its id is used at several
+    of their sites; see `find_equipment`)."""
+    return find_equipment(session, equipment_id, site)
 
 
 def search(
@@ -116,7 +118,7 @@ def search(
         query = query.where(
             or_(*(func.lower(c).like(f"%{escaped}%", escape="\\") for c in SEARCHED))
         )
-    query = query.order_by(Equipment.building, Equipment.id).limit(limit)
+    query = query.order_by(Equipment.building, Equipment.id, Equipment.site).limit(limit)
     return list(session.scalars(query).all())
 
 

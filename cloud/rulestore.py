@@ -16,9 +16,10 @@ out of it, so a sealed sample can only leave by age. Two samples of the same tim
 split between parts, so "after the sealed ones" is a matter of time alone.
 
 `load_snapshots` reads what was saved, in the shape `RuleEngine.restore` takes, for every
-piece of equipment or some. `RuleStateStore` is the monitor's: `load` learns which rows
-exist and which parts are sealed, `save` writes in the caller's transaction and keeps that
-knowledge in step; after a transaction that failed, `load` again.
+piece of equipment, of one site, or some; each keyed by its equipment's service-wide key
+(`cloud.equipment.key`), as the engine knows it. `RuleStateStore` is the monitor's: `load`
+learns which rows exist and which parts are sealed, `save` writes in the caller's
+transaction and keeps that knowledge in step; after a transaction that failed, `load` again.
 """
 
 from __future__ import annotations
@@ -29,25 +30,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from cloud.equipment import RuleHistory, RuleState
+from cloud.equipment import RuleHistory, RuleState, key, split
 from cloud.rules.engine import RuleEngine
 from cloud.rules.state import SNAPSHOT_VERSION
 
 PART_SAMPLES = 64
-READ_IDS = 500  # equipment ids in one query's IN list
+READ_IDS = 500  # pieces of equipment in one query's IN list
 _NEVER = float("-inf")  # the newest time of a part whose samples cannot be read
 
 _STATES = cast(Table, RuleState.__table__)
 _HISTORY = cast(Table, RuleHistory.__table__)
 _UPDATE_STATE = (
     update(_STATES)
-    .where(_STATES.c.equipment_id == bindparam("b_id"))
+    .where(_STATES.c.site == bindparam("b_site"), _STATES.c.equipment_id == bindparam("b_id"))
     .values(data=bindparam("b_data"), saved_at=bindparam("b_at"))
 )
-_POINT = (_HISTORY.c.equipment_id == bindparam("b_id")) & (_HISTORY.c.point == bindparam("b_point"))
+_POINT = (
+    (_HISTORY.c.site == bindparam("b_site"))
+    & (_HISTORY.c.equipment_id == bindparam("b_id"))
+    & (_HISTORY.c.point == bindparam("b_point"))
+)
 _UPDATE_PART = (
     update(_HISTORY)
     .where(_POINT, _HISTORY.c.part == bindparam("b_part"))
@@ -68,33 +73,41 @@ class Saved:
     legacy: bool = False  # that row holds its history (saved before migration 0018)
 
 
-def read(session: Session, equipment_ids: Collection[str] | None = None) -> dict[str, Saved]:
-    """What is saved, by piece of equipment (all of them, or those of `equipment_ids`, asked
-    for `READ_IDS` at a time)."""
-    if equipment_ids is None:
-        return _read(session, None)
-    wanted = sorted(set(equipment_ids))
+def read(
+    session: Session, equipment_keys: Collection[str] | None = None, *, site: str | None = None
+) -> dict[str, Saved]:
+    """What is saved, by equipment key: of every piece of equipment (of `site`, when given),
+    or of those of `equipment_keys`, asked for `READ_IDS` at a time."""
+    if equipment_keys is None:
+        return _read(session, None, site)
+    wanted = sorted({split(k) for k in equipment_keys})
     out: dict[str, Saved] = {}
     for start in range(0, len(wanted), READ_IDS):
-        out.update(_read(session, wanted[start : start + READ_IDS]))
+        out.update(_read(session, wanted[start : start + READ_IDS], site))
     return out
 
 
-def _read(session: Session, wanted: list[str] | None) -> dict[str, Saved]:
-    states = select(_STATES.c.equipment_id, _STATES.c.data)
-    parts = select(
-        _HISTORY.c.equipment_id, _HISTORY.c.point, _HISTORY.c.part, _HISTORY.c.samples
-    ).order_by(_HISTORY.c.equipment_id, _HISTORY.c.point, _HISTORY.c.part)
+def _read(
+    session: Session, wanted: list[tuple[str, str]] | None, site: str | None
+) -> dict[str, Saved]:
+    s, h = _STATES.c, _HISTORY.c
+    states = select(s.site, s.equipment_id, s.data)
+    parts = select(h.site, h.equipment_id, h.point, h.part, h.samples).order_by(
+        h.site, h.equipment_id, h.point, h.part
+    )
     if wanted is not None:
-        states = states.where(_STATES.c.equipment_id.in_(wanted))
-        parts = parts.where(_HISTORY.c.equipment_id.in_(wanted))
+        states = states.where(tuple_(s.site, s.equipment_id).in_(wanted))
+        parts = parts.where(tuple_(h.site, h.equipment_id).in_(wanted))
+    if site is not None:
+        states, parts = states.where(s.site == site), parts.where(h.site == site)
     out: dict[str, Saved] = {}
-    for equipment_id, data in session.execute(states):
+    for row_site, equipment_id, data in session.execute(states):
         saved = Saved(dict(data) if isinstance(data, dict) else {}, timers_saved=True)
         saved.legacy = bool(saved.data.get("history"))
-        out[equipment_id] = saved
+        out[key(row_site, equipment_id)] = saved
     histories: dict[str, dict[str, list[Any]]] = {}
-    for equipment_id, point, part, samples in session.execute(parts):
+    for row_site, row_id, point, part, samples in session.execute(parts):
+        equipment_id = key(row_site, row_id)
         if equipment_id not in out:  # history saved, no timers row
             out[equipment_id] = Saved({"version": SNAPSHOT_VERSION, "rules": {}})
         saved = out[equipment_id]
@@ -109,13 +122,11 @@ def _read(session: Session, wanted: list[str] | None) -> dict[str, Saved]:
 
 
 def load_snapshots(
-    session: Session, equipment_ids: Collection[str] | None = None
+    session: Session, equipment_keys: Collection[str] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The saved rule state of every piece of equipment (or of those of `equipment_ids`) that
-    has one, each as `RuleEngine.restore` takes it."""
-    return {
-        equipment_id: saved.data for equipment_id, saved in read(session, equipment_ids).items()
-    }
+    """The saved rule state of every piece of equipment (or of those of `equipment_keys`)
+    that has one, by equipment key, each as `RuleEngine.restore` takes it."""
+    return {k: saved.data for k, saved in read(session, equipment_keys).items()}
 
 
 def _newest(samples: list[Any]) -> float:
@@ -167,12 +178,10 @@ class RuleStateStore:
         self._legacy: set[str] = set()
         self._points: dict[str, dict[str, _Point]] = {}
 
-    def load(
-        self, session: Session, equipment_ids: Collection[str] | None = None
-    ) -> dict[str, dict[str, Any]]:
-        """Everything saved (of `equipment_ids` when given), as `load_snapshots`; and learn
-        what is saved."""
-        everything = read(session, equipment_ids)
+    def load(self, session: Session, site: str | None = None) -> dict[str, dict[str, Any]]:
+        """Everything saved (of `site` when given), as `load_snapshots`; and learn what is
+        saved."""
+        everything = read(session, site=site)
         self._timers_saved = {e for e, saved in everything.items() if saved.timers_saved}
         self._legacy = {e for e, saved in everything.items() if saved.legacy}
         self._points = {}
@@ -202,10 +211,11 @@ class RuleStateStore:
             if not engine.tracked(equipment_id):
                 continue
             data = engine.snapshot(equipment_id, history=False)
+            site, row_id = split(equipment_id)
             if equipment_id in self._timers_saved:
-                writes.states.append({"b_id": equipment_id, "b_data": data, "b_at": now})
+                writes.states.append({"b_site": site, "b_id": row_id, "b_data": data, "b_at": now})
             else:
-                row = {"equipment_id": equipment_id, "data": data, "saved_at": now}
+                row = {"site": site, "equipment_id": row_id, "data": data, "saved_at": now}
                 writes.states_new.append(row)
                 self._timers_saved.add(equipment_id)
             self._legacy.discard(equipment_id)
@@ -222,8 +232,9 @@ class RuleStateStore:
         history: Mapping[str, Sequence[tuple[float, float]]],
     ) -> None:
         points = self._points.setdefault(equipment_id, {})
+        site, row_id = split(equipment_id)
         for point in [p for p in points if not history.get(p)]:
-            writes.points_gone.append({"b_id": equipment_id, "b_point": point})
+            writes.points_gone.append({"b_site": site, "b_id": row_id, "b_point": point})
             del points[point]
         for point, samples in history.items():
             if not samples:
@@ -235,7 +246,9 @@ class RuleStateStore:
             while saved.sealed and saved.sealed[0][1] < oldest:
                 gone = saved.sealed.popleft()[0]
             if gone is not None:
-                writes.sealed_gone.append({"b_id": equipment_id, "b_point": point, "b_part": gone})
+                writes.sealed_gone.append(
+                    {"b_site": site, "b_id": row_id, "b_point": point, "b_part": gone}
+                )
             tail = _after(samples, saved.sealed[-1][1] if saved.sealed else None)
             start = 0
             while len(tail) - start > self._part_samples:
@@ -259,10 +272,12 @@ class RuleStateStore:
         saved: _Point,
         samples: list[tuple[float, float]],
     ) -> None:
+        site, row_id = split(equipment_id)
         if saved.open_saved:
             writes.parts.append(
                 {
-                    "b_id": equipment_id,
+                    "b_site": site,
+                    "b_id": row_id,
                     "b_point": point,
                     "b_part": saved.open_part,
                     "b_samples": samples,
@@ -271,7 +286,8 @@ class RuleStateStore:
         else:
             writes.parts_new.append(
                 {
-                    "equipment_id": equipment_id,
+                    "site": site,
+                    "equipment_id": row_id,
                     "point": point,
                     "part": saved.open_part,
                     "samples": samples,

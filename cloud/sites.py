@@ -2,9 +2,10 @@
 
 `PLANTROOM_INVENTORY` names one inventory file (one site, as always) or a folder of them
 (`*.yaml`/`*.yml`, one site each, read in name order). Every site keeps its own time zone
-(`Sites.zone_of`). Equipment ids and building ids are unique across the sites of one service
-for now (the database keys equipment by id alone): the same id in two files is refused at start
-with a ConfigError naming both files and lines.
+(`Sites.zone_of`). An equipment id is unique within its site: two sites may each have a
+`pump-a1` (the database keys equipment by site and id). Site ids and building ids are unique
+across the sites of one service: the same one in two files is refused at start with a
+ConfigError naming both files and lines.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cloud.equipment import key
 from plantroom.errors import ConfigError
 from plantroom.inventory import Building, Equipment, Inventory, load_inventory
 from plantroom.yamlload import Loc, line_of, load_yaml
@@ -104,8 +106,9 @@ class Sites:
         return dict(self._by_building)
 
     def equipment_zones(self) -> dict[str, tzinfo]:
-        """Equipment id → its site's time zone, for the inventories' equipment."""
-        return {e.id: self._zones[inv.site.id] for inv, _, e in self.equipment()}
+        """Equipment key (`cloud.equipment.key`) → its site's time zone, for the inventories'
+        equipment."""
+        return {key(inv.site.id, e.id): self._zones[inv.site.id] for inv, _, e in self.equipment()}
 
     def buildings(self, sites: Iterable[str] | None = None) -> set[str]:
         """The building ids of `sites` (all served sites when None)."""
@@ -119,17 +122,16 @@ class Sites:
 
 
 def _ids(inv: Inventory) -> Iterator[tuple[str, str, Loc]]:
-    """Every id of an inventory that must be unique across sites: (what, id, where in the file)."""
+    """Every id of an inventory that must be unique across sites: (what, id, where in the file).
+    Equipment ids need only be unique within their site."""
     yield "site", inv.site.id, ("site", "id")
     for i, building in enumerate(inv.buildings):
         yield "building", building.id, ("buildings", i, "id")
-        for j, item in enumerate(building.equipment):
-            yield "equipment", item.id, ("buildings", i, "equipment", j, "id")
 
 
 def _check_unique(files: list[Path], inventories: list[Inventory]) -> None:
-    """Refuse an id two files use: sites, buildings, equipment (each file is checked for its
-    own duplicates when it is loaded)."""
+    """Refuse an id two files use: sites and buildings (each file is checked for its own
+    duplicates, equipment ids included, when it is loaded)."""
     first: dict[tuple[str, str], str] = {}
     problems: list[str] = []
     for path, inv in zip(files, inventories, strict=True):

@@ -26,12 +26,15 @@ class Sited(Protocol):
 
 
 def site_for(connection: Connection, equipment_id: str | None, building: str | None) -> str | None:
-    """The site of a record of `equipment_id` or, without one, of `building`; None when the
-    registry knows neither."""
+    """The site of a record of `equipment_id` (an id of one site only) or else of `building`;
+    None when the registry knows neither. A creator that knows its equipment's site sets it,
+    or hands over the equipment itself: an id may be used at several sites."""
     if equipment_id is not None:
-        site = connection.scalar(select(Equipment.site).where(Equipment.id == equipment_id))
-        if site is not None:
-            return site
+        found = connection.scalars(
+            select(Equipment.site).where(Equipment.id == equipment_id).limit(2)
+        ).all()
+        if len(found) == 1:
+            return found[0]
     if building is None:
         return None
     return connection.scalar(select(func.min(Equipment.site)).where(Equipment.building == building))

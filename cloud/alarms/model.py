@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.enums import AlarmState, Severity
+from cloud.equipment import to_equipment
 from cloud.orm import AuditTrail, Base
 
 if TYPE_CHECKING:
@@ -35,10 +36,13 @@ class Alarm(AlarmLife, Base):
     order is open."""
 
     __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarms_equipment_rule_state", "equipment_id", "rule_id", "state"),)
+    __table_args__ = (
+        Index("ix_alarms_equipment_rule_state", "equipment_id", "rule_id", "state"),
+        to_equipment("alarms"),  # migration 0023_sitekeys: ids are unique within a site
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    equipment_id: Mapped[str] = mapped_column(ForeignKey("equipment.id"))
+    equipment_id: Mapped[str] = mapped_column(String(64))
     # Several sites in one service (migration 0018_sites): filled at insert (cloud.siting).
     site: Mapped[str | None] = mapped_column(String(64), index=True)
     rule_id: Mapped[str] = mapped_column(String(128))
@@ -62,7 +66,10 @@ class Alarm(AlarmLife, Base):
         comment="held by this maintenance window: no work order while it runs",
     )
 
-    equipment: Mapped[Equipment] = relationship()
+    equipment: Mapped[Equipment] = relationship(
+        foreign_keys=[equipment_id],
+        primaryjoin="and_(Alarm.site == Equipment.site, Alarm.equipment_id == Equipment.id)",
+    )
     acknowledged_by: Mapped[User | None] = relationship()
 
 

@@ -32,12 +32,13 @@ from cloud.users.sites import access_of
 log = logging.getLogger(__name__)
 
 
-def active(session: Session, equipment_id: str, rule_id: str) -> Alarm | None:
+def active(session: Session, equipment: Equipment, rule_id: str) -> Alarm | None:
     """The active alarm of this rule on this equipment, if any."""
     return session.scalar(
         select(Alarm)
         .where(
-            Alarm.equipment_id == equipment_id,
+            Alarm.site == equipment.site,
+            Alarm.equipment_id == equipment.id,
             Alarm.rule_id == rule_id,
             Alarm.state == AlarmState.ACTIVE,
         )
@@ -102,16 +103,16 @@ def retrigger(
 
 
 def clear(
-    session: Session, *, equipment_id: str, rule_id: str, values: dict[str, Any], now: datetime
+    session: Session, *, equipment: Equipment, rule_id: str, values: dict[str, Any], now: datetime
 ) -> Alarm | None:
     """Clear the active alarm of this rule on this equipment; None if none was active."""
-    alarm = active(session, equipment_id, rule_id)
+    alarm = active(session, equipment, rule_id)
     if alarm is None:
         return None
     alarm.state = AlarmState.CLEARED
     alarm.cleared_at = now
     alarm.last_value = dict(values)
-    log.info("alarm %s on %s cleared", rule_id, equipment_id)
+    log.info("alarm %s on %s/%s cleared", rule_id, equipment.site, equipment.id)
     return alarm
 
 
@@ -198,9 +199,7 @@ def search(
     if sites is not None:
         query = query.where(Alarm.site.in_(sorted(sites)))
     if building is not None:
-        query = query.join(Equipment, Alarm.equipment_id == Equipment.id).where(
-            Equipment.building == building
-        )
+        query = query.join(Alarm.equipment).where(Equipment.building == building)
     return page(
         session, query, Alarm.last_raised_at.desc(), Alarm.id.desc(), limit=limit, offset=offset
     )

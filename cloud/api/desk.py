@@ -89,6 +89,7 @@ def log_call(
         raise InvalidInput("called_at: must be within the last 24 hours, not in the future")
     report = intake.Report(
         code=body.code,
+        site=body.site,
         what=body.what,
         category=body.category,
         place=body.place,
@@ -99,7 +100,7 @@ def log_call(
         urgency=body.urgency,
     )
     intake.check_contact(report, contact="phone_or_email", name_required=True)
-    check_place(session, body.code, body.code)  # a place of another site: none
+    check_place(session, body.code, body.code, body.site)  # a place of another site: none
     with one_writer(session):
         created = intake.submit(
             session,

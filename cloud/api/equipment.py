@@ -44,6 +44,9 @@ def list_equipment(
 
 
 @router.get("/{equipment_id}", response_model=EquipmentDetailOut)
-def get_equipment(equipment_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def get_equipment(
+    equipment_id: str, session: SessionDep, user: CurrentUser, site: SiteQuery = None
+) -> Response:
     """One piece of equipment, its latest values and the units of its kind's points."""
-    return answer(session, EquipmentDetailOut.model_validate(registry.get(session, equipment_id)))
+    found = registry.get(session, equipment_id, site)
+    return answer(session, EquipmentDetailOut.model_validate(found))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
-from cloud.deps import CurrentUser, IdPath, SessionDep, StateDep, answer, one_writer
+from cloud.deps import CurrentUser, IdPath, SessionDep, SiteQuery, StateDep, answer, one_writer
 from cloud.errors import InvalidInput
 from cloud.maintenance import service
 from cloud.maintenance.schemas import EndIn, MaintenanceIn, MaintenanceOut
@@ -42,7 +42,7 @@ def create_window(
     notification; at its end, those still active go the normal way."""
     settings = state.settings
     now = state.clock()
-    check_place(session, body.equipment_id, body.building)  # another site's: not found
+    equipment = check_place(session, body.equipment_id, body.building, body.site)
     start = body.starts_at or now
     try:
         ends_at = body.ends_at or start + timedelta(minutes=body.minutes or 0)
@@ -53,6 +53,7 @@ def create_window(
             session,
             user=user,
             equipment_id=body.equipment_id,
+            site=equipment.site if equipment is not None else None,
             building=body.building,
             starts_at=body.starts_at,
             ends_at=ends_at,
@@ -78,6 +79,7 @@ def list_windows(
     ] = None,
     equipment_id: Annotated[str | None, Query(max_length=64)] = None,
     building: Annotated[str | None, Query(max_length=64)] = None,
+    site: SiteQuery = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST)] = 100,
 ) -> Response:
     """Windows, the latest starting first, with their audit trails. `equipment_id` gives the
@@ -88,6 +90,7 @@ def list_windows(
         current=current,
         equipment_id=equipment_id,
         building=building,
+        site=site,
         limit=limit,
     )
     context = {READER: reader(state, user)}

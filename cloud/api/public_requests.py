@@ -13,7 +13,17 @@ import secrets
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, File, Form, Header, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
@@ -55,6 +65,9 @@ def report(
     code: Annotated[str, Form(max_length=64, description="equipment or building id")],
     what: Annotated[str, Form(max_length=2000, description="what is wrong")],
     category: Annotated[str | None, Form(max_length=32)] = None,
+    site: Annotated[
+        str | None, Form(max_length=64, description="the equipment's site, from the label")
+    ] = None,
     place: Annotated[str | None, Form(max_length=200, description="where exactly")] = None,
     name: Annotated[str | None, Form(max_length=100)] = None,
     phone: Annotated[str | None, Form(max_length=32)] = None,
@@ -87,6 +100,7 @@ def report(
         )
     given = intake.Report(
         code=code,
+        site=site or None,
         what=what,
         category=category or None,
         place=place,
@@ -118,8 +132,8 @@ def report(
 def _tracked(session: SessionDep, token: str) -> Tracked:
     found = confirm.by_token(session, token)
     name = None
-    if found.equipment_id is not None:
-        equipment = session.get(Equipment, found.equipment_id)
+    if found.equipment_id is not None and found.site is not None:
+        equipment = session.get(Equipment, (found.site, found.equipment_id))
         name = equipment.name or equipment.id if equipment is not None else None
     count = intake.reporters(session, found.work_order_id) if found.work_order_id else 1
     return tracked(found, count, name)
@@ -162,10 +176,15 @@ def answer_fixed(
 
 
 @router.get("/locations/{code}", response_model=LocationOut, responses=NOT_FOUND)
-def location(code: str, session: SessionDep, desk: DeskDep) -> Response:
+def location(
+    code: str,
+    session: SessionDep,
+    desk: DeskDep,
+    site: Annotated[str | None, Query(max_length=64, description="from the label")] = None,
+) -> Response:
     """What a location code names, for the report page to show and prefill."""
     try:
-        building, equipment = intake.resolve_location(session, code)
+        building, equipment = intake.resolve_location(session, code, site)
     except InvalidInput as exc:
         raise NotFound(f"no equipment or building has the code {code[:64]!r}") from exc
     config = desk.config
@@ -174,6 +193,7 @@ def location(code: str, session: SessionDep, desk: DeskDep) -> Response:
         session,
         LocationOut(
             code=code,
+            site=equipment.site if equipment is not None else None,
             building=building,
             equipment_id=equipment.id if equipment is not None else None,
             equipment_name=equipment.name if equipment is not None else None,

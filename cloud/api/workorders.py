@@ -157,7 +157,7 @@ def create_request(
 ) -> Response:
     """Ask for work (a reported problem): anyone signed in. Due times come from the priority;
     the job goes to the team of its building and its equipment's trade."""
-    check_place(session, body.equipment_id, body.building)
+    equipment = check_place(session, body.equipment_id, body.building, body.site)
     wo = creation.create_request(
         session,
         user=user,
@@ -165,6 +165,7 @@ def create_request(
         description=body.description,
         priority=body.priority,
         equipment_id=body.equipment_id,
+        site=equipment.site if equipment is not None else None,
         building=body.building,
         now=state.clock(),
         sla=state.sla,

@@ -23,13 +23,13 @@ from cloud.equipment import Equipment
 _CHUNK = 500  # ids per query
 
 
-def _existing(session: Session, ids: list[str]) -> dict[str, Equipment]:
+def _existing(session: Session, site: str, ids: list[str]) -> dict[str, Equipment]:
+    """The site's equipment of `ids` (an id is unique within its site)."""
     found: dict[str, Equipment] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        found.update(
-            (e.id, e) for e in session.scalars(select(Equipment).where(Equipment.id.in_(chunk)))
-        )
+        mine = select(Equipment).where(Equipment.site == site, Equipment.id.in_(chunk))
+        found.update((e.id, e) for e in session.scalars(mine))
     return found
 
 
@@ -66,7 +66,7 @@ def import_csv(
     would change); CsvInvalid naming every problem of every row — its cells, and against the
     register and the inventory — with nothing changed."""
     rows, problems = read(data, source)
-    existing = _existing(session, [r.id for r in rows])
+    existing = _existing(session, site.id, [r.id for r in rows])
     creates: list[AssetIn] = []
     updates: list[tuple[Equipment, CsvRow]] = []
     for row in rows:

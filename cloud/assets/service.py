@@ -60,7 +60,7 @@ def _describe(row: Equipment) -> str:
 def check_new(session: Session, site: SiteScope, asset: AssetIn) -> list[Problem]:
     """What stops `asset` from being added (empty: nothing)."""
     problems: list[Problem] = []
-    there = session.get(Equipment, asset.id)
+    there = session.get(Equipment, (site.id, asset.id))  # an id is its site's own
     if there is not None:
         problems.append(("id", f"{asset.id!r} is already registered ({_describe(there)})"))
     if asset.id.lower() in {b.lower() for b in site.buildings}:

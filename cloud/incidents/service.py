@@ -174,7 +174,7 @@ class IncidentManager:
             lost.update(
                 session.scalars(
                     select(Alarm.equipment_id)
-                    .join(Equipment, Alarm.equipment_id == Equipment.id)
+                    .join(Alarm.equipment)
                     .where(
                         Equipment.building == building,
                         Alarm.state == AlarmState.ACTIVE,
@@ -269,7 +269,7 @@ class IncidentManager:
         raised.append(main)
         linked = session.scalars(
             select(Alarm)
-            .join(Equipment, Alarm.equipment_id == Equipment.id)
+            .join(Alarm.equipment)
             .where(
                 Equipment.building == building,
                 Alarm.state == AlarmState.ACTIVE,
@@ -303,7 +303,7 @@ class IncidentManager:
         now: datetime,
         sla: SlaPolicy,
     ) -> WorkOrder | None:
-        open_wo = queries.open_for_fault(session, equipment.id, rule_id)
+        open_wo = queries.open_for_fault(session, equipment, rule_id)
         if open_wo is not None:  # still open from an earlier outage: it covers this one
             open_wo.incident_id = incident.id
             system_event(

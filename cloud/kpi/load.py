@@ -77,7 +77,7 @@ def _jobs(session: Session, building: Buildings, *conditions: Any) -> list[Job]:
     )
     rows = session.execute(
         select(WorkOrder, Equipment.kind, told.c.wo, told.c.first_sent_at)
-        .outerjoin(Equipment, WorkOrder.equipment_id == Equipment.id)
+        .outerjoin(WorkOrder.equipment)
         .outerjoin(told, told.c.wo == WorkOrder.id)
         .where(*conditions)
         .order_by(WorkOrder.id)

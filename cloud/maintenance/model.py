@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, to_equipment
 from cloud.orm import AuditTrail, Base
 
 
@@ -21,12 +21,14 @@ class MaintenanceWindow(Base):
     __tablename__ = "maintenance_windows"
     __table_args__ = (
         Index("ix_maintenance_windows_settled_at_starts_at", "settled_at", "starts_at"),
+        to_equipment("maintenance_windows"),  # migration 0023_sitekeys
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[str | None] = mapped_column(
-        ForeignKey("equipment.id"), index=True, comment="the equipment, or NULL for a building"
+        String(64), index=True, comment="the equipment, or NULL for a building"
     )
+    site: Mapped[str | None] = mapped_column(String(64), comment="the equipment's or building's")
     building: Mapped[str | None] = mapped_column(
         String(64), index=True, comment="the building, or NULL for one piece of equipment"
     )
@@ -78,7 +80,13 @@ def held_in(session: Session, building: str, at: datetime) -> set[str] | None:
     held: set[str] = set()
     for equipment_id, whole in session.execute(
         select(MaintenanceWindow.equipment_id, MaintenanceWindow.building)
-        .outerjoin(Equipment, MaintenanceWindow.equipment_id == Equipment.id)
+        .outerjoin(
+            Equipment,
+            and_(
+                MaintenanceWindow.site == Equipment.site,
+                MaintenanceWindow.equipment_id == Equipment.id,
+            ),
+        )
         .where(
             running_at(at),
             or_(MaintenanceWindow.building == building, Equipment.building == building),

@@ -81,6 +81,7 @@ def follow_jobs(
                 session,
                 user=None,
                 equipment_id=wo.equipment_id,
+                site=wo.site,
                 building=wo.building if wo.equipment_id is None else None,
                 starts_at=None,
                 ends_at=now + longest,

@@ -25,6 +25,12 @@ class MaintenanceIn(BaseModel):
     )
 
     equipment_id: str | None = Field(default=None, min_length=1, max_length=64)
+    site: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the equipment's site, when its id is used at several of yours",
+    )
     building: str | None = Field(default=None, min_length=1, max_length=64)
     starts_at: datetime | None = Field(default=None, description="default: now")
     ends_at: datetime | None = Field(default=None, description="or give `minutes`")
@@ -56,6 +62,7 @@ class MaintenanceEventOut(OutModel):
 class MaintenanceOut(OutModel):
     id: int
     equipment_id: str | None
+    site: str | None
     building: str | None
     starts_at: datetime
     ends_at: datetime

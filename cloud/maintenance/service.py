@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from cloud.alarms import service as alarms
@@ -23,8 +23,9 @@ from cloud.locale.composed import Note, labelled, stored
 from cloud.maintenance.model import MaintenanceEvent, MaintenanceWindow, running_at
 from cloud.maintenance.window import Window, check_reason, check_times
 from cloud.rules.engine import Transition
+from cloud.siting import site_for
 from cloud.users.model import User
-from cloud.users.sites import access_of, of_sites
+from cloud.users.sites import access_of, find_equipment, of_sites
 from cloud.workorders import queries
 from cloud.workorders.rules import SYSTEM_ACTOR
 
@@ -73,6 +74,7 @@ def create(
     *,
     user: User | None,
     equipment_id: str | None,
+    site: str | None = None,
     building: str | None,
     starts_at: datetime | None,
     ends_at: datetime,
@@ -83,15 +85,20 @@ def create(
     work_order_id: int | None = None,
 ) -> MaintenanceWindow:
     """A new window for one piece of equipment or one building (exactly one of the two);
-    `starts_at` None: now. `user` None: the service itself (a PM job)."""
+    `starts_at` None: now. `user` None: the service itself (a PM job). `site`: the
+    equipment's, when its id is used at several sites."""
     if user is not None:
         may_set(user)
     if (equipment_id is None) == (building is None):
         raise InvalidInput("give equipment_id or building, exactly one of the two")
     if equipment_id is not None:
-        equipment = session.get(Equipment, equipment_id)
+        try:
+            equipment: Equipment | None = find_equipment(session, equipment_id, site)
+        except NotFound:
+            equipment = None
         if equipment is None or not equipment.in_inventory:
             raise InvalidInput(f"equipment_id: {equipment_id!r} is not in the registry")
+        site = equipment.site
     elif building is not None:
         known = session.scalar(
             select(Equipment.id)
@@ -100,12 +107,14 @@ def create(
         )
         if known is None:
             raise InvalidInput(f"building: {building!r} has no equipment in the registry")
+        site = site_for(session.connection(), None, building)
     text = check_reason(reason)
     start = starts_at if starts_at is not None else now
     check_times(start, ends_at, now=now, max_duration=max_duration, past_skew=past_skew)
     start = max(start, now)  # a start within the skew is now: nothing before it is undone
     window = MaintenanceWindow(
         equipment_id=equipment_id,
+        site=site,
         building=building,
         starts_at=start,
         ends_at=ends_at,
@@ -141,9 +150,7 @@ def create(
 def _of_access(session: Session) -> Any:
     """SQL: a window of the caller's sites (another site's does not exist for them)."""
     return of_sites(
-        access_of(session).sites,
-        building=MaintenanceWindow.building,
-        equipment=MaintenanceWindow.equipment_id,
+        access_of(session).sites, MaintenanceWindow.site, building=MaintenanceWindow.building
     )
 
 
@@ -197,25 +204,31 @@ def search(
     current: bool | None = None,
     equipment_id: str | None = None,
     building: str | None = None,
+    site: str | None = None,
     limit: int = 100,
 ) -> list[MaintenanceWindow]:
     """Windows, the latest starting first. `current`: only those running now (True), or only
     the others (False). `equipment_id`: those covering it (its own and its building's);
-    `building`: that building's (its own and its equipment's)."""
+    `building`: that building's (its own and its equipment's). `site`: the equipment's, when
+    its id is used at several of the caller's sites."""
     query = select(MaintenanceWindow).where(_of_access(session))
     if current is not None:
         query = query.where(running_at(now) if current else ~running_at(now))
     if equipment_id is not None:
-        equipment = session.get(Equipment, equipment_id)
-        mine = MaintenanceWindow.equipment_id == equipment_id
-        if equipment is not None:
-            mine = or_(mine, MaintenanceWindow.building == equipment.building)
-        query = query.where(mine)
-    if building is not None:
-        ids = select(Equipment.id).where(Equipment.building == building)
+        equipment = find_equipment(session, equipment_id, site)
         query = query.where(
-            or_(MaintenanceWindow.building == building, MaintenanceWindow.equipment_id.in_(ids))
+            or_(
+                and_(
+                    MaintenanceWindow.site == equipment.site,
+                    MaintenanceWindow.equipment_id == equipment_id,
+                ),
+                MaintenanceWindow.building == equipment.building,
+            )
         )
+    if building is not None:
+        members = select(Equipment.site, Equipment.id).where(Equipment.building == building)
+        mine = tuple_(MaintenanceWindow.site, MaintenanceWindow.equipment_id).in_(members)
+        query = query.where(or_(MaintenanceWindow.building == building, mine))
     query = query.order_by(MaintenanceWindow.starts_at.desc(), MaintenanceWindow.id.desc())
     query = query.options(selectinload(MaintenanceWindow.events)).limit(min(limit, MAX_LIST))
     return list(session.scalars(query).all())
@@ -240,10 +253,10 @@ def hold(
     open for the fault is left as it is (its alarm is refreshed, nothing is added to its
     trail)."""
     rule = transition.rule
-    open_wo = queries.open_for_fault(session, equipment.id, rule.id)
+    open_wo = queries.open_for_fault(session, equipment, rule.id)
     existing = open_wo.alarm if open_wo is not None else None
     if existing is None:
-        existing = alarms.active(session, equipment.id, rule.id)
+        existing = alarms.active(session, equipment, rule.id)
     if existing is not None:
         if alarms.retrigger(existing, rule, transition.values, transition.message, now):
             existing.occurrences += 1
@@ -300,10 +313,10 @@ def annotated(
     buildings = {r.building for r in rows if r.building is not None}
     ids = {r.equipment_id for r in rows if r.equipment_id is not None}
     members: dict[str, list[tuple[str, str]]] = {}
-    where: dict[str, str] = {}
+    where: dict[tuple[str, str], str] = {}
     if buildings or ids:
-        for equipment_id, building in session.execute(
-            select(Equipment.id, Equipment.building)
+        for site, equipment_id, building in session.execute(
+            select(Equipment.site, Equipment.id, Equipment.building)
             .where(
                 Equipment.in_inventory.is_(True),
                 or_(Equipment.building.in_(buildings), Equipment.id.in_(ids)),
@@ -311,13 +324,14 @@ def annotated(
             .order_by(Equipment.id)
         ).all():
             members.setdefault(building, []).append((equipment_id, building))
-            where[equipment_id] = building
+            where[site, equipment_id] = building
     out: list[tuple[MaintenanceWindow, list[tuple[str, str]]]] = []
     for row in rows:
+        found = where.get((row.site or "", row.equipment_id or ""))
         if row.equipment_id is None:
             covered = members.get(row.building or "", [])
-        elif row.equipment_id in where:
-            covered = [(row.equipment_id, where[row.equipment_id])]
+        elif found is not None:
+            covered = [(row.equipment_id, found)]
         else:
             covered = []
         out.append((row, covered))

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from cloud.alarms import service as alarms
 from cloud.alarms.model import Alarm
 from cloud.enums import AlarmState
-from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.locale import N_
 from cloud.locale.composed import compose, labelled
@@ -113,10 +112,10 @@ def _one(
     skip: frozenset[int],
     done: Settled,
 ) -> None:
-    equipment = session.get(Equipment, alarm.equipment_id)
-    if equipment is None:
-        return
-    other: Window | None = board.covering(equipment.id, equipment.building, now, skip=skip)
+    equipment = alarm.equipment
+    other: Window | None = board.covering(
+        equipment.id, equipment.building, now, site=equipment.site, skip=skip
+    )
     if other is not None:
         alarm.maintenance_id = other.id
         alarm.shelved_until = other.until
@@ -138,7 +137,7 @@ def _one(
     done.released += 1
     rule = rule_of(alarm.rule_id)
     number = None
-    if rule is not None and queries.open_for_fault(session, equipment.id, rule.id) is None:
+    if rule is not None and queries.open_for_fault(session, equipment, rule.id) is None:
         incident = None
         if incidents is not None:
             transition = Transition(

@@ -31,9 +31,12 @@ class Window:
     until: datetime  # the planned end, or when it was ended early
     reason: str
     created_by: str
+    site: str | None = None  # of the equipment or building (equipment ids are per site)
 
-    def covers(self, equipment_id: str, building: str, at: datetime) -> bool:
-        mine = self.equipment_id == equipment_id or (
+    def covers(
+        self, equipment_id: str, building: str, at: datetime, site: str | None = None
+    ) -> bool:
+        mine = (self.equipment_id == equipment_id and self.site == site) or (
             self.equipment_id is None and self.building == building
         )
         return mine and self.starts_at <= at < self.until
@@ -48,6 +51,7 @@ class Window:
             until=row.until,
             reason=row.reason,
             created_by=row.created_by,
+            site=row.site,
         )
 
 
@@ -106,7 +110,7 @@ class Board:
 
     def __init__(self) -> None:
         self._windows: dict[int, Window] = {}
-        self._by_equipment: dict[str, tuple[Window, ...]] = {}
+        self._by_equipment: dict[tuple[str | None, str], tuple[Window, ...]] = {}
         self._by_building: dict[str, tuple[Window, ...]] = {}
         self.lock = threading.Lock()
 
@@ -122,11 +126,11 @@ class Board:
     def replace(self, windows: Iterable[Window]) -> None:
         """Hold exactly `windows` (the caller holds `lock`)."""
         by_id = {w.id: w for w in windows}
-        by_equipment: dict[str, list[Window]] = {}
+        by_equipment: dict[tuple[str | None, str], list[Window]] = {}
         by_building: dict[str, list[Window]] = {}
         for w in by_id.values():
             if w.equipment_id is not None:
-                by_equipment.setdefault(w.equipment_id, []).append(w)
+                by_equipment.setdefault((w.site, w.equipment_id), []).append(w)
             elif w.building is not None:
                 by_building.setdefault(w.building, []).append(w)
         self._by_equipment = {k: tuple(v) for k, v in by_equipment.items()}
@@ -143,14 +147,20 @@ class Board:
             self.replace(w for w in self._windows.values() if w.id not in gone)
 
     def covering(
-        self, equipment_id: str, building: str, at: datetime, *, skip: frozenset[int] = frozenset()
+        self,
+        equipment_id: str,
+        building: str,
+        at: datetime,
+        *,
+        site: str | None = None,
+        skip: frozenset[int] = frozenset(),
     ) -> Window | None:
-        """The window that holds this equipment's alarms at `at` (the one running longest when
-        several do), or None."""
+        """The window that holds the alarms of this equipment (of `site`) at `at` (the one
+        running longest when several do), or None."""
         found: Window | None = None
-        mine = self._by_equipment.get(equipment_id, ())
+        mine = self._by_equipment.get((site, equipment_id), ())
         for w in (*mine, *self._by_building.get(building, ())):
-            if w.id in skip or not w.covers(equipment_id, building, at):
+            if w.id in skip or not w.covers(equipment_id, building, at, site):
                 continue
             if found is None or w.until > found.until:
                 found = w

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from cloud.equipment import Equipment
 from cloud.incidents.model import Incident
 from cloud.locale import Text, language_of
 from cloud.locale.shipped import shipped
@@ -25,7 +24,7 @@ def job_facts(session: Session, row: OutboxMessage, link: str, language: str) ->
     wo = session.get(WorkOrder, row.work_order_id)
     if wo is None:
         raise LookupError(f"outbox row {row.id}: work order {row.work_order_id} is gone")
-    equipment = session.get(Equipment, wo.equipment_id) if wo.equipment_id else None
+    equipment = wo.equipment
     label = None
     if equipment is not None:
         label = f"{equipment.name} ({equipment.id})" if equipment.name else equipment.id

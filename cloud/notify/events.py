@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from cloud.equipment import Equipment
 from cloud.orm import Counter
 from cloud.users.model import Team
 from cloud.workorders.model import WorkOrder, WorkOrderEvent
@@ -204,20 +203,10 @@ class EventReader:
             if team_ids
             else {}
         )
-        equipment_ids = {r.work_order.equipment_id for r in rows if r.work_order.equipment_id}
-        sites = (
-            dict(
-                session.execute(
-                    select(Equipment.id, Equipment.site).where(Equipment.id.in_(equipment_ids))
-                ).all()
-            )
-            if equipment_ids
-            else {}
-        )
         out = []
         for row in rows:
             wo = row.work_order
-            site = wo.site or sites.get(wo.equipment_id or "", self._site)
+            site = wo.site or self._site  # a job's site is set as it is made (cloud.siting)
             out.append(
                 Outgoing(
                     event_id=row.id,

@@ -29,7 +29,7 @@ from cloud.clock import Clock, as_utc
 from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.enums import FINISHED, WorkOrderKind, WorkOrderStatus
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, key
 from cloud.locale import N_
 from cloud.locale.composed import Composed, Label, compose, paragraphs
 from cloud.locale.shipped import BUILDING
@@ -150,7 +150,9 @@ class PmScheduler(Ticked):
         if plan.plan.kind == "building":
             return [_Target(building_target(b), b, None) for b in self._buildings]
         return [
-            _Target(e.id, e.building, e) for e in equipment if plan.plan.applies(e.kind, e.tags)
+            _Target(key(e.site, e.id), e.building, e)
+            for e in equipment
+            if plan.plan.applies(e.kind, e.tags)
         ]
 
     def zone_of(self, building: str) -> tzinfo:
@@ -170,6 +172,7 @@ class PmScheduler(Ticked):
             plan_id=plan.id,
             target=target.key,
             equipment_id=target.equipment.id if target.equipment is not None else None,
+            site=target.equipment.site if target.equipment is not None else None,
             building=target.building,
             anchor=anchor,
             next_due=due,

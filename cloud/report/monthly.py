@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from cloud import kpi
@@ -131,10 +131,14 @@ def gather(
     )
 
 
-def _equipment(session: Session, ids: set[str]) -> dict[str, Equipment]:
+def _equipment(session: Session, ids: set[tuple[str, str]]) -> dict[tuple[str, str], Equipment]:
+    """By (building, id): an id is unique within its site, and a building is of one site."""
     if not ids:
         return {}
-    return {e.id: e for e in session.scalars(select(Equipment).where(Equipment.id.in_(ids)))}
+    rows = session.scalars(
+        select(Equipment).where(tuple_(Equipment.building, Equipment.id).in_(ids))
+    )
+    return {(e.building, e.id): e for e in rows}
 
 
 def _recurring(session: Session, jobs: list[kpi.Job]) -> list[Recurring]:
@@ -145,26 +149,26 @@ def _recurring(session: Session, jobs: list[kpi.Job]) -> list[Recurring]:
         wo.id: wo
         for wo in session.scalars(select(WorkOrder).where(WorkOrder.id.in_([j.id for j in faults])))
     }
-    jobs_of: Counter[tuple[str, str]] = Counter()
-    reopens_of: Counter[tuple[str, str]] = Counter()
-    titles: dict[tuple[str, str], str] = {}
+    jobs_of: Counter[tuple[str, str, str]] = Counter()
+    reopens_of: Counter[tuple[str, str, str]] = Counter()
+    titles: dict[tuple[str, str, str], str] = {}
     for j in faults:
         wo = rows[j.id]
-        key = (j.equipment_id or "", wo.rule_id or "")
+        key = (j.building or "", j.equipment_id or "", wo.rule_id or "")
         jobs_of[key] += 1
         reopens_of[key] += j.reopens
         titles.setdefault(key, wo.title.split(":")[0])
-    equipment = _equipment(session, {k[0] for k in jobs_of})
+    equipment = _equipment(session, {(b, eq) for b, eq, _ in jobs_of})
     found = [
         Recurring(
             equipment_id=eq,
-            equipment_name=equipment[eq].name if eq in equipment else None,
+            equipment_name=equipment[b, eq].name if (b, eq) in equipment else None,
             rule_id=rule,
-            title=titles[(eq, rule)],
-            jobs=jobs_of[(eq, rule)],
-            reopens=reopens_of[(eq, rule)],
+            title=titles[(b, eq, rule)],
+            jobs=jobs_of[(b, eq, rule)],
+            reopens=reopens_of[(b, eq, rule)],
         )
-        for eq, rule in jobs_of
+        for b, eq, rule in jobs_of
     ]
     found = [r for r in found if r.occurrences > 1]
     found.sort(key=lambda r: (-r.occurrences, r.equipment_id, r.rule_id))
@@ -172,23 +176,23 @@ def _recurring(session: Session, jobs: list[kpi.Job]) -> list[Recurring]:
 
 
 def _problem_equipment(session: Session, jobs: list[kpi.Job]) -> list[ProblemEquipment]:
-    repairs: Counter[str] = Counter()
-    reopens: Counter[str] = Counter()
+    repairs: Counter[tuple[str, str]] = Counter()
+    reopens: Counter[tuple[str, str]] = Counter()
     for j in jobs:
         if j.kind in kpi.REPAIRS and j.equipment_id:
-            repairs[j.equipment_id] += 1
-            reopens[j.equipment_id] += j.reopens
+            repairs[j.building or "", j.equipment_id] += 1
+            reopens[j.building or "", j.equipment_id] += j.reopens
     equipment = _equipment(session, set(repairs))
     found = [
         ProblemEquipment(
-            equipment_id=eq,
-            name=equipment[eq].name if eq in equipment else None,
-            kind=equipment[eq].kind if eq in equipment else "",
-            building=equipment[eq].building if eq in equipment else "",
+            equipment_id=key[1],
+            name=equipment[key].name if key in equipment else None,
+            kind=equipment[key].kind if key in equipment else "",
+            building=key[0],
             repairs=n,
-            reopens=reopens[eq],
+            reopens=reopens[key],
         )
-        for eq, n in repairs.items()
+        for key, n in repairs.items()
     ]
     found.sort(key=lambda p: (-(p.repairs + p.reopens), p.equipment_id))
     return found[:TOP]

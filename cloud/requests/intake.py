@@ -53,6 +53,7 @@ class Report:
 
     code: str
     what: str
+    site: str | None = None  # the equipment's, when its id is used at several sites
     category: str | None = None
     place: str | None = None
     name: str | None = None
@@ -92,14 +93,22 @@ def check_contact(report: Report, *, contact: str, name_required: bool) -> None:
         raise InvalidInput("phone: a phone number or an e-mail address is required")
 
 
-def resolve_location(session: Session, code: str) -> tuple[str, Equipment | None]:
-    """The building and the equipment (if any) a location code names: an equipment id, or a
+def resolve_location(
+    session: Session, code: str, site: str | None = None
+) -> tuple[str, Equipment | None]:
+    """The building and the equipment (if any) a location code names: an equipment id (of
+    `site`, when its id is used at several sites; a label's address names the site), or a
     building id for that building's common areas."""
     if not CODE.match(code):
         raise InvalidInput("code: letters, digits, '.', '_' or '-', at most 64")
-    equipment = session.get(Equipment, code)
-    if equipment is not None and equipment.in_inventory:
-        return equipment.building, equipment
+    query = select(Equipment).where(Equipment.id == code, Equipment.in_inventory.is_(True))
+    if site is not None:
+        query = query.where(Equipment.site == site)
+    matches = list(session.scalars(query.order_by(Equipment.site).limit(2)))
+    if len(matches) > 1:
+        raise InvalidInput(f"code: {code!r} is equipment at several sites; say which with site")
+    if matches:
+        return matches[0].building, matches[0]
     found = session.scalar(
         select(Equipment.building)
         .where(func.lower(Equipment.building) == code.lower(), Equipment.in_inventory.is_(True))
@@ -118,6 +127,7 @@ def existing_job(
         live = session.scalar(
             select(WorkOrder)
             .where(
+                WorkOrder.site == equipment.site,
                 WorkOrder.equipment_id == equipment.id,
                 WorkOrder.kind.in_(REPAIRS),
                 WorkOrder.status.in_(LIVE),
@@ -131,6 +141,7 @@ def existing_job(
             select(WorkOrder)
             .join(Alarm, WorkOrder.alarm_id == Alarm.id)
             .where(
+                Alarm.site == equipment.site,
                 Alarm.equipment_id == equipment.id,
                 Alarm.state == AlarmState.ACTIVE,
                 WorkOrder.status.not_in((S.CLOSED, S.CANCELLED)),
@@ -216,7 +227,7 @@ def submit(
     """Take `report` in: a public report (no `user`), or a call `user` logged, which happened
     at `called_at` (its SLA clocks start then). Raises InvalidInput naming the field."""
     at = called_at or now
-    building, equipment = resolve_location(session, report.code.strip())
+    building, equipment = resolve_location(session, report.code.strip(), report.site)
     what = _text(report.what, "what", MAX_WHAT, required=True)
     assert what is not None
     category = report.category or config.categories.for_kind(
@@ -233,6 +244,7 @@ def submit(
         location_code=report.code.strip(),
         building=building,
         equipment_id=equipment.id if equipment is not None else None,
+        site=equipment.site if equipment is not None else None,
         category=category,
         urgency=urgency,
         what=what,

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.enums import Priority
+from cloud.equipment import to_equipment
 from cloud.orm import Base
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ class RepairRequest(Base):
     one, or the job already open for the same thing)."""
 
     __tablename__ = "repair_requests"
-    __table_args__ = (Index("ix_repair_requests_code_category", "location_code", "category"),)
+    __table_args__ = (
+        Index("ix_repair_requests_code_category", "location_code", "category"),
+        to_equipment("repair_requests"),  # migration 0023_sitekeys
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(
@@ -39,7 +43,7 @@ class RepairRequest(Base):
     location_code: Mapped[str] = mapped_column(String(64), comment="equipment or building id")
     building: Mapped[str] = mapped_column(String(64), index=True)
     site: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0018_sites
-    equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), index=True)
+    equipment_id: Mapped[str | None] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(32))
     urgency: Mapped[Priority]
     what: Mapped[str] = mapped_column(Text)

@@ -118,6 +118,7 @@ class AnswerIn(BaseModel):
 
 class LocationOut(Out):
     code: str
+    site: str | None
     building: str
     equipment_id: str | None
     equipment_name: str | None
@@ -138,6 +139,11 @@ class CallIn(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     code: str = Field(min_length=1, max_length=64, description="equipment or building id")
+    site: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the equipment's site, when its id is used at several sites",
+    )
     category: str = Field(min_length=1, max_length=32)
     urgency: Priority
     what: str = Field(min_length=1, max_length=2000)

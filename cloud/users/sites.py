@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cloud.enums import Role
 from cloud.equipment import Equipment
-from cloud.errors import InvalidInput, NotFound
+from cloud.errors import Conflict, InvalidInput, NotFound, existing
 from cloud.siting import site_for
 from cloud.users.model import Team, User, UserSite
 from cloud.workorders.model import WorkOrder
@@ -126,19 +126,48 @@ EVERY_SITE = SiteAccess()
 KEY = "site_access"  # where a request's session keeps its caller's `SiteAccess`
 
 
-def check_place(session: Session, equipment_id: str | None, building: str | None) -> None:
-    """NotFound for equipment, or a building, of a site the caller does not see."""
+MAX_NAMED_SITES = 20  # sites an ambiguous id's error names
+
+
+def find_equipment(session: Session, equipment_id: str, site: str | None = None) -> Equipment:
+    """The equipment `equipment_id` of `site` or, without one, of the sites the caller sees
+    (an id is unique within its site only). NotFound when the caller sees none; Conflict
+    naming the sites when the id is used at several of theirs and `site` does not say which."""
+    access = access_of(session)
+    what = f"equipment {equipment_id!r}"
+    if site is not None:
+        access.check(site, f"{what} at site {site!r}")
+        return existing(session.get(Equipment, (site, equipment_id)), f"{what} at site {site!r}")
+    found = list(
+        session.scalars(
+            select(Equipment)
+            .where(Equipment.id == equipment_id, access.where(Equipment.site))
+            .order_by(Equipment.site)
+            .limit(MAX_NAMED_SITES + 1)
+        )
+    )
+    if not found:
+        raise NotFound(f"{what} does not exist")
+    if len(found) > 1:
+        named = ", ".join(repr(e.site) for e in found[:MAX_NAMED_SITES])
+        more = " and more" if len(found) > MAX_NAMED_SITES else ""
+        raise Conflict(f"{what} is at several sites ({named}{more}): say which with site (?site=)")
+    return found[0]
+
+
+def check_place(
+    session: Session, equipment_id: str | None, building: str | None, site: str | None = None
+) -> Equipment | None:
+    """NotFound for equipment, or a building, of a site the caller does not see; the
+    equipment when one is named (see `find_equipment`)."""
+    if equipment_id is not None:
+        return find_equipment(session, equipment_id, site)
     access = access_of(session)
     if access.sites is None:
-        return
-    if equipment_id is not None:
-        site = session.scalar(select(Equipment.site).where(Equipment.id == equipment_id))
-        if site is not None:
-            access.check(site, f"equipment {equipment_id!r}")
-            return
+        return None
     if building is not None:
-        site = site_for(session.connection(), None, building)
-        access.check(site, f"building {building!r}")
+        access.check(site_for(session.connection(), None, building), f"building {building!r}")
+    return None
 
 
 def of_sites(
@@ -162,7 +191,7 @@ def of_sites(
         found.append(building.in_(select(Equipment.building).where(Equipment.site.in_(wanted))))
     if work_order is not None:
         found.append(work_order.in_(select(WorkOrder.id).where(WorkOrder.site.in_(wanted))))
-    if equipment is not None:
+    if equipment is not None:  # a record without a site of its own: its equipment's
         found.append(equipment.in_(select(Equipment.id).where(Equipment.site.in_(wanted))))
     return or_(*found)
 

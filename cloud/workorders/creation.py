@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
 from cloud.assets.kinds import routing_kind
 from cloud.enums import Channel, Priority, WorkOrderKind
 from cloud.equipment import Equipment
+from cloud.equipment import key as equipment_key
 from cloud.errors import InvalidInput
 from cloud.locale import N_
 from cloud.locale.composed import Composed, Label, Note, compose, labelled, paragraphs
@@ -175,10 +176,11 @@ def raise_for_rule(
     checklist: Iterable[str | dict[str, Any]] = (),
     team: Team | None = None,
 ) -> WorkOrder:
-    """A work order the system raises for `rule_id` on `key` (an equipment id, or another name
-    of what the rule watches): while it is open no other can be raised for the same rule and key
-    (`open_key`); `checklist` is its list of items (a text, or an entry with its reading),
-    none done; `team`, when given, takes the job instead of the routed one."""
+    """A work order the system raises for `rule_id` on `key` (an equipment's key,
+    `cloud.equipment.key`, or another name of what the rule watches): while it is open no
+    other can be raised for the same rule and key (`open_key`); `checklist` is its list of
+    items (a text, or an entry with its reading), none done; `team`, when given, takes the job
+    instead of the routed one."""
     wo = create_work_order(
         session,
         title=title,
@@ -232,7 +234,9 @@ def reopen(
     previous_fix = wo.resolved_at
     if alarm is not None:
         wo.alarm = alarm
-        wo.open_key = fault_key(alarm.equipment_id, alarm.rule_id)
+        wo.open_key = fault_key(
+            equipment_key(alarm.equipment.site, alarm.equipment_id), alarm.rule_id
+        )
     wo.reopens += 1
     wo.reopened_at = now
     wo.acknowledged_at = None
@@ -270,7 +274,7 @@ def raise_fault(
     """The work order for a new occurrence of a fault. The caller has checked none is open for
     it. If the same fault was fixed within `reopen_within`, that job is reopened instead of a
     new one being raised."""
-    fixed = queries.recent_fix(session, equipment.id, rule.id, now=now, sla=sla)
+    fixed = queries.recent_fix(session, equipment, rule.id, now=now, sla=sla)
     if fixed is not None:
         return reopen(session, fixed, alarm=alarm, now=now, sla=sla, note=labelled(alarm.message))
     description, parts = paragraphs(
@@ -294,7 +298,7 @@ def raise_fault(
     wo.description_message = parts
     wo.alarm = alarm
     wo.rule_id = rule.id
-    wo.open_key = fault_key(equipment.id, rule.id)
+    wo.open_key = fault_key(equipment_key(equipment.site, equipment.id), rule.id)
     return wo
 
 
@@ -311,11 +315,21 @@ def create_request(
     sla: SlaPolicy,
     channel: Channel,
     location: str | None = None,
+    site: str | None = None,
 ) -> WorkOrder:
-    """A work order someone asked for (a reported problem), not raised by a rule."""
+    """A work order someone asked for (a reported problem), not raised by a rule; `site`:
+    the equipment's, when its id is used at several sites."""
     equipment = None
     if equipment_id is not None:
-        equipment = session.get(Equipment, equipment_id)
+        query = select(Equipment).where(Equipment.id == equipment_id)
+        if site is not None:
+            query = query.where(Equipment.site == site)
+        found = list(session.scalars(query.limit(2)))
+        if len(found) > 1:
+            raise InvalidInput(
+                f"equipment {equipment_id!r} is at several sites; say which with site"
+            )
+        equipment = found[0] if found else None
         if equipment is None:
             raise InvalidInput(f"equipment {equipment_id!r} is not in the registry")
         if building is not None and building != equipment.building:

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
+from cloud.equipment import to_equipment
 from cloud.orm import Base
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class WorkOrder(Base):
         Index("ix_work_orders_status_priority_created_at", "status", "priority", "created_at"),
         # migration 0018_sites: one site's list
         Index("ix_work_orders_site_created_at", "site", "created_at"),
+        to_equipment("work_orders"),  # migration 0023_sitekeys: ids are unique within a site
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +59,7 @@ class WorkOrder(Base):
         comment="the paragraph of the description the service composed: message and parameters",
     )
     kind: Mapped[WorkOrderKind]
-    equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"), index=True)
+    equipment_id: Mapped[str | None] = mapped_column(String(64), index=True)
     building: Mapped[str | None] = mapped_column(String(64), index=True)
     # Several sites in one service (migration 0018_sites): filled at insert (cloud.siting).
     site: Mapped[str | None] = mapped_column(String(64))
@@ -133,7 +135,11 @@ class WorkOrder(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
-    equipment: Mapped[Equipment | None] = relationship()
+    equipment: Mapped[Equipment | None] = relationship(
+        foreign_keys=[equipment_id],
+        primaryjoin="and_(WorkOrder.site == Equipment.site,"
+        " WorkOrder.equipment_id == Equipment.id)",
+    )
     alarm: Mapped[Alarm | None] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
@@ -277,6 +283,7 @@ class Notification(Base):
 Index(
     "uq_work_orders_pm_plan_equipment_due",
     WorkOrder.pm_plan_id,
+    WorkOrder.site,
     WorkOrder.equipment_id,
     WorkOrder.pm_due_on,
     unique=True,
@@ -289,12 +296,17 @@ class PmSchedule(Base):
     next due date, the meters since the last service, the work order now open."""
 
     __tablename__ = "pm_schedules"
-    __table_args__ = (Index("uq_pm_schedules_plan_target", "plan_id", "target", unique=True),)
+    __table_args__ = (
+        Index("uq_pm_schedules_plan_target", "plan_id", "target", unique=True),
+        to_equipment("pm_schedules"),  # migration 0023_sitekeys
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(140), comment="equipment id, or building:<id>")
-    equipment_id: Mapped[str | None] = mapped_column(ForeignKey("equipment.id"))
+    target: Mapped[str] = mapped_column(
+        String(140), comment="site/equipment id (cloud.equipment.key), or building:<id>"
+    )
+    equipment_id: Mapped[str | None] = mapped_column(String(64))
     building: Mapped[str] = mapped_column(String(64))
     site: Mapped[str | None] = mapped_column(String(64))  # migration 0018_sites
     anchor: Mapped[date] = mapped_column(Date, comment="the calendar counts from this date")

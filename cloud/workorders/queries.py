@@ -15,6 +15,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from cloud.enums import Priority, WorkOrderKind, WorkOrderStatus
+from cloud.equipment import Equipment, key
 from cloud.errors import existing
 from cloud.paging import where_equal
 from cloud.sla import SlaPolicy
@@ -51,10 +52,12 @@ def by_number(session: Session, number: str) -> int | None:
     return session.scalar(select(WorkOrder.id).where(WorkOrder.number == number))
 
 
-def open_for_fault(session: Session, equipment_id: str, rule_id: str) -> WorkOrder | None:
+def open_for_fault(session: Session, equipment: Equipment, rule_id: str) -> WorkOrder | None:
     """The job open for this fault (equipment and rule), if any."""
     return session.scalar(
-        select(WorkOrder).where(WorkOrder.open_key == fault_key(equipment_id, rule_id))
+        select(WorkOrder).where(
+            WorkOrder.open_key == fault_key(key(equipment.site, equipment.id), rule_id)
+        )
     )
 
 
@@ -66,14 +69,15 @@ def open_for_alarm(session: Session, alarm_id: int) -> WorkOrder | None:
 
 
 def recent_fix(
-    session: Session, equipment_id: str, rule_id: str, *, now: datetime, sla: SlaPolicy
+    session: Session, equipment: Equipment, rule_id: str, *, now: datetime, sla: SlaPolicy
 ) -> WorkOrder | None:
     """The fault job for this equipment and rule fixed within `reopen_within`, if any."""
     since = now - timedelta(seconds=sla.reopen_within)
     return session.scalar(
         select(WorkOrder)
         .where(
-            WorkOrder.equipment_id == equipment_id,
+            WorkOrder.site == equipment.site,
+            WorkOrder.equipment_id == equipment.id,
             WorkOrder.rule_id == rule_id,
             WorkOrder.kind == WorkOrderKind.FAULT,
             WorkOrder.status.in_((S.RESOLVED, S.CLOSED)),

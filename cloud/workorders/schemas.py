@@ -323,6 +323,11 @@ class RequestIn(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     priority: Priority = Priority.NORMAL
     equipment_id: str | None = None
+    site: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the equipment's site, when its id is used at several sites",
+    )
     building: str | None = None
     location: str | None = Field(default=None, max_length=128, description="where, in words")
     channel: ChannelIn = "api"

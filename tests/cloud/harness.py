@@ -37,7 +37,6 @@ from cloud.alarms.model import Alarm
 from cloud.app import create_app
 from cloud.db import Database
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.equipment import Equipment
 from cloud.maintenance import service as maintenance
 from cloud.pm.loader import load_plans
 from cloud.rules.loader import load_rules
@@ -54,6 +53,7 @@ from plantroom.ports import free_port
 from plantroom.settings import CloudSettings
 from stack.pgserver import Postgres
 from stack.services import Mosquitto
+from tests.cloud.rows import equipment_row
 from tests.harness import wait_for, wait_for_async, write_site
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -194,7 +194,7 @@ class Api:
             now=self.clock(),
             sla=self.state.sla,
             channel=Channel.SYSTEM,
-            equipment=session.get(Equipment, equipment_id),
+            equipment=equipment_row(session, equipment_id),
             team=team,
         )
 
@@ -267,7 +267,7 @@ def raise_alarm(
 ) -> Alarm:
     """`rule`'s alarm on `equipment_id` raised in `session` as the monitor would, with the
     rule's title and `values` ({"x": True} unless given); the alarm row."""
-    equipment = session.get(Equipment, equipment_id)
+    equipment = equipment_row(session, equipment_id)
     assert equipment is not None
     alarm, _ = faults.raise_alarm(
         session,
@@ -340,7 +340,7 @@ def lift_visit(api: Api) -> int:
             priority=Priority.NORMAL,
             now=api.clock(),
             sla=api.state.sla,
-            equipment=session.get(Equipment, "e1"),
+            equipment=equipment_row(session, "e1"),
             description=None,
             note="PM plan",
             checklist=[item.entry() for item in plan.plan.checklist],

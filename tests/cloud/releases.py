@@ -10,13 +10,13 @@ from sqlalchemy import inspect, select, text
 
 from cloud.alarms.model import Alarm
 from cloud.db import Database, alembic_config
-from cloud.equipment import Equipment
 from cloud.orm import Counter
 from cloud.security import hash_token
 from cloud.sla import load_sla
 from cloud.sla.escalator import Escalator
 from cloud.users.model import ApiToken, User
 from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
+from tests.cloud.rows import equipment_row
 
 OPENED = datetime(2026, 1, 5, 8, 30)  # naive UTC, as the schema stores times
 TOKEN = "release-one-token"
@@ -97,7 +97,7 @@ def check_upgraded(db: Database) -> None:
         assert users[1].password_hash == "hash$of$a$password"
         token = session.scalars(select(ApiToken)).one()
         assert token.token_hash == hash_token(TOKEN) and token.user_id == 1
-        pump = session.get(Equipment, "p1")
+        pump = equipment_row(session, "p1")
         assert pump is not None and pump.tags == ["duty"] and pump.last_values == {"flow": 12.5}
         assert pump.last_seq == 41 and pump.floor == "B1"
         alarms = session.scalars(select(Alarm).order_by(Alarm.id)).all()
@@ -116,7 +116,7 @@ def check_upgraded(db: Database) -> None:
         first = jobs[0]
         assert first.opened_at == OPENED.replace(tzinfo=UTC)  # back-filled from created_at
         assert first.respond_due_at == (OPENED + timedelta(minutes=30)).replace(tzinfo=UTC)
-        assert first.open_key == "p1:pump.dry_run" and first.alarm_id == 1
+        assert first.open_key == "s1/p1:pump.dry_run" and first.alarm_id == 1
         assert (first.postponements, first.reopens, first.follow_up) == (0, 0, False)
         assert first.dispatched_at is None and first.checklist in (None, [])
         assert jobs[1].description == "stuck at B1" and jobs[1].version == 4

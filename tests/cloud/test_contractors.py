@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.equipment import Equipment
 from cloud.users.demo import ensure_demo_users, ensure_demo_visit
 from cloud.users.service import add_team, get_team, get_user, set_member
 from cloud.workorders import creation
 from cloud.workorders.routing import use_team_defaults
 from plantroom.errors import ConfigError
 from tests.cloud.harness import Api, error, png, serve, settings_for
+from tests.cloud.rows import equipment_row
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def job(api: Api, title: str, *, team: str | None = None, kind: WorkOrderKind | 
             now=api.clock(),
             sla=api.state.sla,
             channel=Channel.API,
-            equipment=session.get(Equipment, "e1"),
+            equipment=equipment_row(session, "e1"),
             created_by=creator,
             team=get_team(session, team) if team else None,
         )

@@ -31,6 +31,7 @@ from plantroom.schema import Telemetry
 from plantroom.topics import EquipmentTopic
 from tests.cloud.harness import clear_alarm
 from tests.cloud.rig import INVENTORY, Rig
+from tests.cloud.rows import equipment_row
 
 SLOW_RULES = """rules:
   - id: pump.dry_run
@@ -155,7 +156,7 @@ def test_a_sample_stamped_ahead_does_not_hide_the_real_samples_after_it(rig: Rig
     assert rig.monitor.stats.out_of_order == 0
     assert [a.rule_id for a in rig.alarm_list()] == ["pump.dry_run"]
     with rig.db.sessions() as session:
-        p1 = session.get(Equipment, "p1")
+        p1 = equipment_row(session, "p1")
         assert p1 is not None and p1.last_values["dry_run"] is True
         assert p1.last_seq == rig.seq and p1.last_seen == rig.clock()
     # a replay from before the last arrival is still history, not news
@@ -253,7 +254,7 @@ def test_inventory_sync_adds_updates_and_retires(rig: Rig) -> None:
         assert [e.id for e in registry.search(session)] == ["p1", "e1"]
         assert [e.id for e in registry.search(session, building="b2")] == ["e1"]
         assert len(registry.search(session, include_retired=True)) == 3
-        assert session.get(Equipment, "l1") is not None
+        assert equipment_row(session, "l1") is not None
     assert os.path.exists(rig.tmp / "db" / "cloud.sqlite")
 
 
@@ -301,7 +302,7 @@ def test_a_counter_window_survives_a_restart(rig: Rig) -> None:
     assert alarm.rule_id == "pump.short_cycling"
     # without what was saved, a fresh start would have seen only 11 starts
     with rig.db.sessions() as session:
-        saved = load_snapshots(session, ["p1"])["p1"]
+        saved = load_snapshots(session, ["s1/p1"])["s1/p1"]
         assert len(saved["history"]["starts"]) >= 2
 
 
@@ -319,7 +320,7 @@ def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: 
     rig.send(rig.item("p1", {"starts": 9}))
     rig.monitor.flush()  # shutdown: what is left is saved
     with rig.db.sessions() as session:
-        saved = load_snapshots(session, ["p1"])["p1"]
+        saved = load_snapshots(session, ["s1/p1"])["s1/p1"]
         assert saved["history"]["starts"][-1][1] == 9
         assert saved["rules"]["pump.dry_run"]["active"] is True
 
@@ -443,7 +444,7 @@ def test_a_status_change_reaches_the_equipment_object_the_session_holds(rig: Rig
     live = LiveRegistry()
     with rig.db.session() as session:
         (p1,) = [e for e in live.load(session) if e.id == "p1"]
-        held = session.get(Equipment, "p1")
+        held = equipment_row(session, "p1")
         assert held is not None and (held.status, held.status_changed_at) == (
             EquipmentStatus.ONLINE,
             rig.clock(),

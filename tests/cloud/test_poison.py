@@ -21,7 +21,6 @@ import pytest
 from cloud import registry
 from cloud.clock import utcnow
 from cloud.db import Database
-from cloud.equipment import Equipment
 from cloud.ingest import TelemetryConsumer
 from cloud.monitor import Item, Monitor, TelemetryItem
 from cloud.rules.service import RulesService
@@ -31,6 +30,7 @@ from plantroom.schema import Telemetry
 from plantroom.topics import parse_equipment_topic
 from stack.services import Mosquitto
 from tests.cloud.harness import LiveSite
+from tests.cloud.rows import equipment_row
 from tests.harness import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -107,10 +107,10 @@ async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_pro
         assert lift in message
         assert f"in a batch of {good + 1}" in message  # it had neighbours, and they committed
         with db.sessions() as session:
-            row = session.get(Equipment, "pump-a1")
+            row = equipment_row(session, "pump-a1")
             assert row is not None and row.last_seq == good
             assert row.last_values["speed"] == 1000 + good
-            poisoned = session.get(Equipment, "lift-a1")
+            poisoned = equipment_row(session, "lift-a1")
             assert poisoned is not None and poisoned.last_seq is None
     finally:
         db.close()

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from cloud.cli import report_command
 from cloud.enums import Channel, Priority, Role, WorkOrderKind
-from cloud.equipment import Equipment
 from cloud.report.render import pdf_engine
 from cloud.workorders import creation
 from tests.cloud.harness import Api, Clock, error, serve, settings_for, table
+from tests.cloud.rows import equipment_row
 
 DAY = 86400.0
 
@@ -30,7 +30,7 @@ async def a_month(api: Api) -> None:
     api.user("tech1", Role.TECHNICIAN)
     api.fault("p1", "pump.dry_run")
     with api.db.session() as session:
-        f1 = session.get(Equipment, "f1")
+        f1 = equipment_row(session, "f1")
         for title in ("Fire panel yearly test", "Fire panel battery check"):
             creation.create_work_order(
                 session,

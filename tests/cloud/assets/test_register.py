@@ -18,6 +18,7 @@ from cloud.workorders.model import WorkOrder
 from plantroom.inventory import load_inventory
 from tests.cloud.harness import Api, error, serve, settings_for
 from tests.cloud.requests.desk import REPORTER
+from tests.cloud.rows import equipment_row
 
 pytestmark = pytest.mark.integration
 
@@ -266,7 +267,7 @@ async def test_the_inventory_leaves_the_register_alone_and_adopts_what_it_gains(
     inventory = api.state.inventory
     with api.db.session() as session:
         assert registry.sync_inventory(session, inventory) == (0, 0, 0)
-        assert session.get(Equipment, "gen-1").in_inventory  # type: ignore[union-attr]
+        assert equipment_row(session, "gen-1").in_inventory  # type: ignore[union-attr]
     grown = tmp_path / "grown.yaml"
     grown.write_text(
         (tmp_path / "site.yaml").read_text(encoding="utf-8")
@@ -276,7 +277,7 @@ async def test_the_inventory_leaves_the_register_alone_and_adopts_what_it_gains(
     )
     with api.db.session() as session:
         registry.sync_inventory(session, load_inventory(grown))
-        adopted = session.get(Equipment, "pump-x")
+        adopted = equipment_row(session, "pump-x")
         assert adopted is not None
         assert (adopted.connected, adopted.kind, adopted.building) == (True, "pump", "b2")
         assert adopted.make == "KSB"  # its register fields stay

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from cloud import faults
-from cloud.equipment import Equipment
 from cloud.incidents.service import IncidentManager
 from cloud.maintenance.runner import MaintenanceRunner
 from cloud.rules.engine import Change, Transition
 from cloud.rules.loader import load_rules
 from cloud.rules.model import OutagePolicy
 from tests.cloud.harness import Api
+from tests.cloud.rows import equipment_row
 
 REASON = "Seal replacement, pump isolated"
 
@@ -33,7 +33,7 @@ def fault(api: Api, equipment_id: str, rule_id: str, *, clear: bool = False) -> 
         rule, equipment_id, change, now.timestamp(), {"dry_run": not clear}, rule.title
     )
     with api.db.session() as session:
-        equipment = session.get(Equipment, equipment_id)
+        equipment = equipment_row(session, equipment_id)
         assert equipment is not None
         faults.apply(
             session,

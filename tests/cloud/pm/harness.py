@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from cloud.enums import Role
-from cloud.equipment import Equipment
 from cloud.pm.loader import load_plans
 from cloud.pm.scheduler import PmScheduler
 from cloud.sla import load_sla
@@ -21,6 +20,7 @@ from cloud.workorders import commands, queries, steps
 from cloud.workorders.model import PmSchedule, WorkOrder
 from cloud.workorders.rules import Action
 from tests.cloud.harness import Clock, site_database
+from tests.cloud.rows import equipment_row
 
 HK = ZoneInfo("Asia/Hong_Kong")
 
@@ -77,7 +77,7 @@ class Site:
 
     def meter(self, equipment: str, **values: float) -> None:
         with self.db.session() as session:
-            row = session.get(Equipment, equipment)
+            row = equipment_row(session, equipment)
             assert row is not None
             row.last_values = {**row.last_values, **values}
 
