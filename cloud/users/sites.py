@@ -159,10 +159,19 @@ def check_place(
     session: Session, equipment_id: str | None, building: str | None, site: str | None = None
 ) -> Equipment | None:
     """NotFound for equipment, or a building, of a site the caller does not see; the
-    equipment when one is named (see `find_equipment`)."""
-    if equipment_id is not None:
-        return find_equipment(session, equipment_id, site)
+    equipment when one is named and found (see `find_equipment`), None when the registry does
+    not have it (the caller says what that means)."""
     access = access_of(session)
+    if equipment_id is not None:
+        try:
+            return find_equipment(session, equipment_id, site)
+        except NotFound:
+            anywhere = select(Equipment.site).where(Equipment.id == equipment_id)
+            if site is not None:
+                anywhere = anywhere.where(Equipment.site == site)
+            if access.sites is not None and session.scalar(anywhere.limit(1)) is not None:
+                raise  # another site's: it does not exist for them
+            return None
     if access.sites is None:
         return None
     if building is not None:

@@ -115,7 +115,7 @@ def test_routine_samples_of_one_equipment_fold_into_the_last_values() -> None:
     q.put(feed.sample("pump-2", {"dry_run": False}), 8.0)
     assert len(q) == 2 and q.coalesced == 2
     entries = q.take(10) + q.take(10)
-    folded = next(e for e in entries if e.key == "pump-1")
+    folded = next(e for e in entries if e.key == "s1/pump-1")
     assert folded.messages == 3 and folded.received == 5.0  # the oldest message's arrival
     assert isinstance(folded.item, TelemetryItem)
     t = folded.item.telemetry

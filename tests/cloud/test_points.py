@@ -97,7 +97,7 @@ def test_a_bad_point_is_refused_and_the_good_ones_kept(
     check: PointCheck, points: dict[str, Any], bad: str, reason: str
 ) -> None:
     quality = {bad: Quality.STALE, "speed": Quality.STALE}
-    checked = check.check("p1", sample(points, quality))
+    checked = check.check("s1/p1", sample(points, quality))
     assert checked is not None
     assert checked.points == {k: v for k, v in points.items() if k != bad}
     assert checked.quality == {"speed": Quality.STALE}
@@ -111,7 +111,7 @@ def test_refused_alarm_points_are_counted_apart_and_logged(
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="cloud.points"):
         for _ in range(3):
-            checked = check.check("f1", sample({"fire_alarm": "yes", "trouble": False}))
+            checked = check.check("s1/f1", sample({"fire_alarm": "yes", "trouble": False}))
             assert checked is not None and checked.points == {"trouble": False}
     assert (check.refused, check.refused_alarms) == (3, 3)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -122,7 +122,7 @@ def test_refused_alarm_points_are_counted_apart_and_logged(
 
 
 def test_a_sample_with_no_good_point_left_is_dropped(check: PointCheck) -> None:
-    assert check.check("p1", sample({"flow": "x", "nonsense": 1})) is None
+    assert check.check("s1/p1", sample({"flow": "x", "nonsense": 1})) is None
     assert check.refused == 2
 
 
@@ -135,7 +135,7 @@ def test_equipment_of_a_profile_the_cloud_lacks_is_accepted_and_named_once(
     [warning] = caplog.records
     assert "'acme-custom-pump' of equipment c1, c2" in warning.getMessage()
     telemetry = sample({"anything": "at all"})
-    assert check.check("c1", telemetry) is telemetry
+    assert check.check("s1/c1", telemetry) is telemetry
     assert check.refused == 0
 
 
@@ -145,14 +145,14 @@ def test_the_sites_own_profile_folder_is_checked_too(inventory: Inventory, tmp_p
     (folder / "acme-custom-pump.yaml").write_text(CUSTOM, encoding="utf-8")
     check = PointCheck.for_inventory(inventory, ProfileLibrary(folder))
     assert check.unchecked == {}
-    checked = check.check("c1", sample({"flow": 4.5, "stage": 1}))
+    checked = check.check("s1/c1", sample({"flow": 4.5, "stage": 1}))
     assert checked is not None and checked.points == {"flow": 4.5}
     assert check.last_refusal == "equipment 'c1': point 'stage' must be a string, got int 1"
 
 
 def test_equipment_outside_the_inventory_passes_to_the_monitor(check: PointCheck) -> None:
     telemetry = sample({"flow": "x"})
-    assert check.check("nobody", telemetry) is telemetry
+    assert check.check("s1/nobody", telemetry) is telemetry
 
 
 def test_a_bad_profile_folder_or_file_stops_the_start(inventory: Inventory, tmp_path: Path) -> None:

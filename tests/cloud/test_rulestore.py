@@ -230,4 +230,6 @@ def test_the_state_of_some_equipment_is_read_a_few_ids_at_a_time(
         one = load_snapshots(session, ["s1/p2"])
     assert sorted(some) == ["s1/p1", "s1/p2"]
     assert some["s1/p1"]["rules"]["pump.hot"]["pending_since"] == 1_000_000.0
-    assert one == {"s1/p2": {"version": 1, "rules": {}, "history": {"starts": [[1_000_000.0, 7.0]]}}}
+    assert one == {
+        "s1/p2": {"version": 1, "rules": {}, "history": {"starts": [[1_000_000.0, 7.0]]}}
+    }

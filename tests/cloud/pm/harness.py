@@ -86,10 +86,13 @@ class Site:
             return list(session.scalars(select(WorkOrder).order_by(WorkOrder.id)))
 
     def schedule(self, plan_id: str, target: str) -> PmSchedule:
+        """The schedule of `plan_id` for a building (`building:<id>`) or a piece of equipment
+        (its id: the test site has one of each)."""
+        mine = PmSchedule.target == target
+        if not target.startswith("building:"):
+            mine = PmSchedule.equipment_id == target
         with self.db.sessions() as session:
-            row = session.scalar(
-                select(PmSchedule).where(PmSchedule.plan_id == plan_id, PmSchedule.target == target)
-            )
+            row = session.scalar(select(PmSchedule).where(PmSchedule.plan_id == plan_id, mine))
             assert row is not None
             return row
 
