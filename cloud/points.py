@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud.equipment import key
+from cloud.equipment import key, split
 from plantroom.errors import ConfigError
 from plantroom.inventory import Inventory
 from plantroom.profiles import (
@@ -78,7 +78,7 @@ def point_table(profile: Profile) -> dict[str, Accepts]:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    equipment: str
+    equipment: str  # its key (`cloud.equipment.key`)
     point: str
     expected: str  # "a number", …, or "" when the profile has no such point
     profile: str
@@ -87,14 +87,12 @@ class Refusal:
 
     @property
     def reason(self) -> str:
+        site, equipment = split(self.equipment)
+        where = f"equipment {equipment!r} of site {site!r}: point {self.point!r}"
         if not self.expected:
-            return (
-                f"equipment {self.equipment!r}: point {self.point!r} is not a point of "
-                f"profile {self.profile!r}"
-            )
+            return f"{where} is not a point of profile {self.profile!r}"
         return (
-            f"equipment {self.equipment!r}: point {self.point!r} must be {self.expected}, "
-            f"got {type(self.value).__name__} {self.value!r:.64}"
+            f"{where} must be {self.expected}, got {type(self.value).__name__} {self.value!r:.64}"
         )
 
 

@@ -14,7 +14,15 @@ from cloud.assets import csvfile, importer, service
 from cloud.assets.kinds import ASSET_KINDS
 from cloud.assets.schemas import AssetChange, AssetIn, AssetKindOut, ImportResult
 from cloud.assets.service import SiteScope
-from cloud.deps import CurrentUser, OfficeUser, SessionDep, StateDep, answer, one_writer
+from cloud.deps import (
+    CurrentUser,
+    OfficeUser,
+    SessionDep,
+    SiteQuery,
+    StateDep,
+    answer,
+    one_writer,
+)
 from cloud.enums import TRADE_OF_KIND
 from cloud.errors import InvalidInput
 from cloud.schemas import EquipmentOut, EquipmentPage, ErrorBody
@@ -165,8 +173,12 @@ def create_asset(state: StateDep, session: SessionDep, user: OfficeUser, body: A
 
 
 @router.get("/assets/{equipment_id}", response_model=EquipmentOut, responses=CHANGE_ERRORS)
-def get_asset(equipment_id: EquipmentId, session: SessionDep, user: CurrentUser) -> Response:
-    return answer(session, EquipmentOut.model_validate(registry.get(session, equipment_id)))
+def get_asset(
+    equipment_id: EquipmentId, session: SessionDep, user: CurrentUser, site: SiteQuery = None
+) -> Response:
+    """`site`: the equipment's, when its id is used at several of the caller's sites."""
+    found = registry.get(session, equipment_id, site)
+    return answer(session, EquipmentOut.model_validate(found))
 
 
 @router.patch("/assets/{equipment_id}", response_model=EquipmentOut, responses=CHANGE_ERRORS)
@@ -176,21 +188,26 @@ def change_asset(
     session: SessionDep,
     user: OfficeUser,
     body: AssetChange,
+    site: SiteQuery = None,
 ) -> Response:
     """Change the register fields of any equipment, and the kind, building, floor, zone and
     name of a register-only asset (the inventory owns those of connected equipment). A field
     left out is kept; null clears it."""
     with one_writer(session):
-        row = service.update(session, _scope(state, session), equipment_id, body)
+        row = service.update(session, _scope(state, session), equipment_id, body, site)
         return answer(session, EquipmentOut.model_validate(row))
 
 
 @router.post("/assets/{equipment_id}/retire", response_model=EquipmentOut, responses=CHANGE_ERRORS)
 def retire_asset(
-    equipment_id: EquipmentId, state: StateDep, session: SessionDep, user: OfficeUser
+    equipment_id: EquipmentId,
+    state: StateDep,
+    session: SessionDep,
+    user: OfficeUser,
+    site: SiteQuery = None,
 ) -> Response:
     """Retire a register-only asset: it leaves the lists, PM plans and indicators; its jobs
     and history stay, and its id is not used again."""
     with one_writer(session):
-        row = service.retire(session, _scope(state, session), equipment_id)
+        row = service.retire(session, _scope(state, session), equipment_id, site)
         return answer(session, EquipmentOut.model_validate(row))

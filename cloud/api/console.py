@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud import registry
 from cloud.api import console_app, events
 from cloud.api.errors import AUTH_RESPONSES, errors
-from cloud.deps import CurrentUser, SessionDep, StateDep
+from cloud.deps import CurrentUser, SessionDep, SiteQuery, StateDep
 from cloud.equipment import Equipment
 from cloud.errors import InvalidInput
 from cloud.state import AppState
@@ -239,6 +239,7 @@ def history(
     user: CurrentUser,
     point: Annotated[str, Query(max_length=64, description="a point name, e.g. `pressure`")],
     hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
+    site: SiteQuery = None,
 ) -> HistoryOut:
     """The last `hours` of one point from InfluxDB, in at most 288 buckets. When InfluxDB is
     not configured or cannot answer, `points` is empty and `message` says why."""
@@ -246,7 +247,7 @@ def history(
         raise InvalidInput(
             f"point {point!r}: a point name is a lower-case letter, then letters, digits or '_'"
         )
-    target = Target.of(registry.get(session, equipment_id))
+    target = Target.of(registry.get(session, equipment_id, site))
     session.rollback()  # hold no database transaction while InfluxDB answers
     return HistoryReader(state.settings).read(target, point, hours)
 

@@ -23,14 +23,29 @@ from cloud.equipment import Equipment
 _CHUNK = 500  # ids per query
 
 
-def _existing(session: Session, site: str, ids: list[str]) -> dict[str, Equipment]:
-    """The site's equipment of `ids` (an id is unique within its site)."""
-    found: dict[str, Equipment] = {}
+def _existing(session: Session, site: SiteScope, ids: list[str]) -> dict[str, list[Equipment]]:
+    """The equipment of `ids` at the register's sites, by id (an id is unique within its
+    site only)."""
+    found: dict[str, list[Equipment]] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        mine = select(Equipment).where(Equipment.site == site, Equipment.id.in_(chunk))
-        found.update((e.id, e) for e in session.scalars(mine))
+        for e in session.scalars(select(Equipment).where(Equipment.id.in_(chunk))):
+            if site.serves(e.site):
+                found.setdefault(e.id, []).append(e)
     return found
+
+
+def _which(site: SiteScope, row: CsvRow, there: list[Equipment]) -> Equipment | CsvProblem | None:
+    """The equipment a row updates: of the row's building's site when the id is at several."""
+    building = row.change.given().get("building")
+    if building is not None:
+        there = [e for e in there if e.site == site.site_of.get(building, site.id)]
+    if len(there) > 1:
+        sites = ", ".join(sorted(e.site for e in there))
+        return CsvProblem(
+            row.line, "id", f"{row.id!r} is at several sites ({sites}): give building"
+        )
+    return there[0] if there else None
 
 
 def _new_asset(session: Session, site: SiteScope, row: CsvRow) -> AssetIn | list[CsvProblem]:
@@ -66,11 +81,14 @@ def import_csv(
     would change); CsvInvalid naming every problem of every row — its cells, and against the
     register and the inventory — with nothing changed."""
     rows, problems = read(data, source)
-    existing = _existing(session, site.id, [r.id for r in rows])
+    existing = _existing(session, site, [r.id for r in rows])
     creates: list[AssetIn] = []
     updates: list[tuple[Equipment, CsvRow]] = []
     for row in rows:
-        there = existing.get(row.id)
+        there = _which(site, row, existing.get(row.id, []))
+        if isinstance(there, CsvProblem):
+            problems.append(there)
+            continue
         if there is None:
             asset = _new_asset(session, site, row)
             if isinstance(asset, list):

@@ -60,7 +60,8 @@ def _describe(row: Equipment) -> str:
 def check_new(session: Session, site: SiteScope, asset: AssetIn) -> list[Problem]:
     """What stops `asset` from being added (empty: nothing)."""
     problems: list[Problem] = []
-    there = session.get(Equipment, (site.id, asset.id))  # an id is its site's own
+    # an id is its site's own: the asset's site is its building's
+    there = session.get(Equipment, (site.site_of.get(asset.building, site.id), asset.id))
     if there is not None:
         problems.append(("id", f"{asset.id!r} is already registered ({_describe(there)})"))
     if asset.id.lower() in {b.lower() for b in site.buildings}:
@@ -167,8 +168,15 @@ def create(session: Session, site: SiteScope, asset: AssetIn) -> Equipment:
     return row
 
 
-def update(session: Session, site: SiteScope, equipment_id: str, change: AssetChange) -> Equipment:
-    row = registry.get(session, equipment_id)
+def update(
+    session: Session,
+    site: SiteScope,
+    equipment_id: str,
+    change: AssetChange,
+    of_site: str | None = None,
+) -> Equipment:
+    """`of_site`: the equipment's site, when its id is used at several of the caller's."""
+    row = registry.get(session, equipment_id, of_site)
     problems = check_change(site, row, change)
     if problems:
         _fail(problems, conflict=problems[0][0] == "id")
@@ -177,10 +185,12 @@ def update(session: Session, site: SiteScope, equipment_id: str, change: AssetCh
     return row
 
 
-def retire(session: Session, site: SiteScope, equipment_id: str) -> Equipment:
+def retire(
+    session: Session, site: SiteScope, equipment_id: str, of_site: str | None = None
+) -> Equipment:
     """Retire a register-only asset: it leaves the lists, PM plans and indicators; its jobs
     and history stay. Connected equipment is retired by taking it out of the inventory."""
-    row = registry.get(session, equipment_id)
+    row = registry.get(session, equipment_id, of_site)
     if row.connected:
         raise Conflict(
             f"{equipment_id!r} is connected equipment from the site inventory; "

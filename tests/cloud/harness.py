@@ -264,10 +264,11 @@ def raise_alarm(
     now: datetime,
     sla: SlaPolicy,
     values: dict[str, Any] | None = None,
+    site: str | None = None,
 ) -> Alarm:
-    """`rule`'s alarm on `equipment_id` raised in `session` as the monitor would, with the
-    rule's title and `values` ({"x": True} unless given); the alarm row."""
-    equipment = equipment_row(session, equipment_id)
+    """`rule`'s alarm on `equipment_id` (of `site`) raised in `session` as the monitor would,
+    with the rule's title and `values` ({"x": True} unless given); the alarm row."""
+    equipment = equipment_row(session, equipment_id, site)
     assert equipment is not None
     alarm, _ = faults.raise_alarm(
         session,
@@ -283,8 +284,10 @@ def raise_alarm(
 
 def clear_alarm(session: Session, equipment_id: str, rule_id: str, *, now: datetime) -> None:
     """The alarm of `rule_id` on `equipment_id` cleared in `session` as the monitor would."""
+    equipment = equipment_row(session, equipment_id)
+    assert equipment is not None, equipment_id
     faults.clear_alarm(
-        session, equipment_id=equipment_id, rule_id=rule_id, values={}, message="cleared", now=now
+        session, equipment=equipment, rule_id=rule_id, values={}, message="cleared", now=now
     )
 
 
@@ -547,13 +550,16 @@ def cover_from_now(username: str, now: datetime, hours: float = 2) -> dict[str, 
     }
 
 
-def hour_of_maintenance(session: Session, equipment_id: str, now: datetime) -> int:
-    """A maintenance window for `equipment_id` from now for an hour, set by the service (no
-    user): its id."""
+def hour_of_maintenance(
+    session: Session, equipment_id: str, now: datetime, site: str | None = None
+) -> int:
+    """A maintenance window for `equipment_id` (of `site`) from now for an hour, set by the
+    service (no user): its id."""
     window = maintenance.create(
         session,
         user=None,
         equipment_id=equipment_id,
+        site=site,
         building=None,
         starts_at=None,
         ends_at=now + timedelta(hours=1),

@@ -1,5 +1,6 @@
 """Site inventories written in a test: a site of pumps, and the two sites north (Hong Kong)
-and south (London) of a pump and a lift each, for the tests of who sees which site."""
+and south (London) of a pump and a lift each, for the tests of who sees which site (their
+pumps may share an id: an id is unique within its site only)."""
 
 from __future__ import annotations
 
@@ -33,14 +34,14 @@ buildings:
 """
 
 
-def north_and_south(tmp: Path) -> Path:
+def north_and_south(tmp: Path, north_pump: str = "n-pump", south_pump: str = "s-pump") -> Path:
     """A folder of the two sites north and south, each of a pump and a lift."""
     folder = tmp / "sites"
     folder.mkdir()
     (folder / "north.yaml").write_text(
-        pump_and_lift("north", "Asia/Hong_Kong", "n-tower", "n-pump", "n-lift")
+        pump_and_lift("north", "Asia/Hong_Kong", "n-tower", north_pump, "n-lift")
     )
     (folder / "south.yaml").write_text(
-        pump_and_lift("south", "Europe/London", "s-tower", "s-pump", "s-lift")
+        pump_and_lift("south", "Europe/London", "s-tower", south_pump, "s-lift")
     )
     return folder

@@ -262,11 +262,11 @@ async def test_a_put_waits_for_room_and_the_worker_drains_after_close() -> None:
     await asyncio.sleep(0)
     assert not put.done()  # no room
     first = await intake.next_batch(10, 0.0, lambda: False)
-    assert [e.key for e in first] == ["pump-1"]
+    assert [e.key for e in first] == ["s1/pump-1"]
     await put
     intake.close()
     second = await intake.next_batch(10, 0.0, lambda: False)
-    assert [e.key for e in second] == ["pump-2"]
+    assert [e.key for e in second] == ["s1/pump-2"]
     assert await intake.next_batch(10, 0.0, lambda: False) == []
 
 
@@ -281,14 +281,14 @@ async def test_a_batch_lingers_for_more_while_it_is_short() -> None:
     task = asyncio.create_task(later())
     batch = await intake.next_batch(2, 60.0, lambda: False)  # full before the linger ends
     await task
-    assert [e.key for e in batch] == ["pump-1", "pump-2"]
+    assert [e.key for e in batch] == ["s1/pump-1", "s1/pump-2"]
 
 
 async def test_a_batch_with_an_alarm_or_state_change_does_not_linger() -> None:
     intake, feed = Intake(100, Triggers([])), Feed()
     intake.put(feed.sample("pump-1", {"leak": True}), 0.0)
     batch = await intake.next_batch(200, 60.0, lambda: False)  # at once, not in 60 s
-    assert [e.key for e in batch] == ["pump-1"] and batch[0].urgent
+    assert [e.key for e in batch] == ["s1/pump-1"] and batch[0].urgent
 
 
 async def test_an_alarm_arriving_while_a_batch_lingers_ends_the_linger() -> None:
@@ -304,11 +304,11 @@ async def test_an_alarm_arriving_while_a_batch_lingers_ends_the_linger() -> None
     task = asyncio.create_task(later())
     batch = await intake.next_batch(200, 60.0, lambda: False)  # at the alarm, not in 60 s
     await task
-    assert [e.key for e in batch][-1] == "pump-3" and batch[-1].urgent
+    assert [e.key for e in batch][-1] == "s1/pump-3" and batch[-1].urgent
     assert {e.key for e in batch} | {e.key for e in intake.take(200)} == {
-        "pump-1",
-        "pump-2",
-        "pump-3",
+        "s1/pump-1",
+        "s1/pump-2",
+        "s1/pump-3",
     }
 
 
@@ -342,5 +342,5 @@ async def test_closing_the_intake_ends_a_linger() -> None:
     task = asyncio.create_task(later())
     batch = await intake.next_batch(200, 60.0, lambda: False)  # at the close, not in 60 s
     await task
-    assert [e.key for e in batch] == ["pump-1"]
+    assert [e.key for e in batch] == ["s1/pump-1"]
     assert await intake.next_batch(200, 60.0, lambda: False) == []

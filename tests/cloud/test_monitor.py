@@ -352,7 +352,7 @@ def test_an_alarm_cleared_while_down_is_not_active_after_a_restart(rig: Rig) -> 
     with rig.db.session() as session:  # cleared by other means while the process was down
         clear_alarm(session, "p1", "pump.dry_run", now=rig.clock())
     rig.monitor = rig.new_monitor()
-    assert not rig.monitor.engine.is_active("p1", "pump.dry_run")
+    assert not rig.monitor.engine.is_active("s1/p1", "pump.dry_run")
     rig.send(rig.item("p1", {"dry_run": True}))
     (alarm,) = rig.alarm_list()
     assert alarm.state is AlarmState.ACTIVE and alarm.occurrences == 2
@@ -373,7 +373,7 @@ def test_a_reload_that_fails_to_apply_keeps_the_rules_in_use(
     with pytest.raises(RuntimeError, match="went away"):
         rig.monitor.set_rules(fewer)
     assert {r.id for r in rig.monitor.engine.rules} == before
-    assert rig.monitor.engine.is_active("p1", "pump.seal_leak")
+    assert rig.monitor.engine.is_active("s1/p1", "pump.seal_leak")
     assert [a.state for a in rig.alarm_list()] == [AlarmState.ACTIVE]
 
 

@@ -103,7 +103,7 @@ def test_a_bad_point_is_refused_and_the_good_ones_kept(
     assert checked.quality == {"speed": Quality.STALE}
     assert (checked.ts, checked.seq) == (1_767_225_600_000, 1)
     assert check.refused == 1 and check.refused_alarms == (bad == "dry_run")  # an alarm point
-    assert check.last_refusal == f"equipment 'p1': {reason}"
+    assert check.last_refusal == f"equipment 'p1' of site 's1': {reason}"
 
 
 def test_refused_alarm_points_are_counted_apart_and_logged(
@@ -118,7 +118,10 @@ def test_refused_alarm_points_are_counted_apart_and_logged(
     # the first refusal of a point is a warning naming it; the repeats are counted, at DEBUG
     assert len(warnings) == 1
     assert "alarm point" in warnings[0].getMessage()
-    assert "equipment 'f1': point 'fire_alarm' must be a boolean" in warnings[0].getMessage()
+    assert (
+        "equipment 'f1' of site 's1': point 'fire_alarm' must be a boolean"
+        in warnings[0].getMessage()
+    )
 
 
 def test_a_sample_with_no_good_point_left_is_dropped(check: PointCheck) -> None:
@@ -131,9 +134,9 @@ def test_equipment_of_a_profile_the_cloud_lacks_is_accepted_and_named_once(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="cloud.points"):
         check = load_point_check(inventory, None)
-    assert check.unchecked == {"c1": "acme-custom-pump", "c2": "acme-custom-pump"}
+    assert check.unchecked == {"s1/c1": "acme-custom-pump", "s1/c2": "acme-custom-pump"}
     [warning] = caplog.records
-    assert "'acme-custom-pump' of equipment c1, c2" in warning.getMessage()
+    assert "'acme-custom-pump' of equipment s1/c1, s1/c2" in warning.getMessage()
     telemetry = sample({"anything": "at all"})
     assert check.check("s1/c1", telemetry) is telemetry
     assert check.refused == 0
@@ -147,7 +150,10 @@ def test_the_sites_own_profile_folder_is_checked_too(inventory: Inventory, tmp_p
     assert check.unchecked == {}
     checked = check.check("s1/c1", sample({"flow": 4.5, "stage": 1}))
     assert checked is not None and checked.points == {"flow": 4.5}
-    assert check.last_refusal == "equipment 'c1': point 'stage' must be a string, got int 1"
+    assert (
+        check.last_refusal
+        == "equipment 'c1' of site 's1': point 'stage' must be a string, got int 1"
+    )
 
 
 def test_equipment_outside_the_inventory_passes_to_the_monitor(check: PointCheck) -> None:

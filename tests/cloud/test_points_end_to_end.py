@@ -33,7 +33,7 @@ async def test_a_string_flow_is_refused_and_the_samples_good_points_applied(
         assert health["refused_points"] == 1
         assert health["refused_alarm_points"] == 0
         assert health["last_refused_point"] == (
-            "equipment 'pump-a1': point 'flow' must be a number, got str 'x'"
+            f"equipment 'pump-a1' of site {site.site!r}: point 'flow' must be a number, got str 'x'"
         )
         assert health["unchecked_equipment"] == []
         assert health["invalid"] == 0

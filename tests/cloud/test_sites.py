@@ -1,5 +1,6 @@
-"""Several sites in one service: a folder of inventories, each site's zone, ids unique across
-the sites (a collision names both files and lines)."""
+"""Several sites in one service: a folder of inventories, each site's zone, site and building
+ids unique across the sites (a collision names both files and lines), equipment ids unique
+within their site only."""
 
 from __future__ import annotations
 
@@ -56,19 +57,21 @@ def test_a_folder_serves_each_of_its_sites_in_its_own_zone(tmp_path: Path) -> No
     assert sites.buildings(["south"]) == {"s1"}
     assert sites.by_building() == {"n1": "north", "s1": "south"}
     zones = sites.equipment_zones()
-    assert zones["pump-s2"] == ZoneInfo("Europe/London") and zones["pump-n1"] != UTC
+    assert zones["south/pump-s2"] == ZoneInfo("Europe/London") and zones["north/pump-n1"] != UTC
     assert sites.get("south").site.name == "Site south"
 
 
-def test_an_equipment_id_in_two_sites_names_both_files_and_lines(tmp_path: Path) -> None:
-    folder = two_sites(tmp_path, ("pump-1", "pump-2"), ("pump-9", "pump-2"))
-    with pytest.raises(ConfigError) as err:
-        Sites.load(folder)
-    message = str(err.value)
-    assert f"{folder / 'b.yml'}:9: equipment id 'pump-2' is also used at {folder / 'a.yaml'}:9" in (
-        message
-    )
-    assert "pump-9" not in message and "pump-1" not in message
+def test_two_sites_may_each_have_an_equipment_id(tmp_path: Path) -> None:
+    sites = Sites.load(two_sites(tmp_path, ("pump-1", "pump-2"), ("pump-9", "pump-2")))
+    zones = sites.equipment_zones()
+    assert zones["north/pump-2"] == ZoneInfo("Asia/Hong_Kong")
+    assert zones["south/pump-2"] == ZoneInfo("Europe/London")
+    assert sorted((inv.site.id, e.id) for inv, _, e in sites.equipment()) == [
+        ("north", "pump-1"),
+        ("north", "pump-2"),
+        ("south", "pump-2"),
+        ("south", "pump-9"),
+    ]
 
 
 def test_a_site_or_building_id_in_two_files_is_refused(tmp_path: Path) -> None:

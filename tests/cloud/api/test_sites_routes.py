@@ -1,5 +1,9 @@
 """Two sites in one service: a person of site north gets nothing of site south on any route.
 
+The two sites' pumps have the same id, `pump-1` (an equipment id is unique within its site
+only): a route given south's (`?site=south`, or `site` in a body) is refused as for any
+other record of south, and one given the bare id finds north's, the only one the caller sees.
+
 The routes come from the application itself, as in test_roles_routes.py: a route added later
 fails `test_every_route_has_a_site_row` until `SITE_TABLE` says what it does with another
 site's records. Every caller is of north only, with a role the route allows (so an answer
@@ -49,7 +53,8 @@ from tests.cloud.sites import north_and_south
 pytestmark = pytest.mark.integration  # once on PostgreSQL too
 
 ONE, LIST, PLACE = "one", "list", "place"
-SOUTH_MARKS = ("s-pump", "s-tower", "s-fan", "s-plumbers", "south")
+PUMP = "pump-1"  # the id of north's pump and of south's
+SOUTH_MARKS = ("s-lift", "s-tower", "s-fan", "s-plumbers", "south")
 
 
 def none(why: str) -> str:
@@ -212,26 +217,30 @@ class South:
         with api.db.session() as session:
             boss = get_user(session, "boss")
             assert boss is not None
-            for equipment, building in (("s-pump", "s-tower"), ("n-pump", "n-tower")):
+            for site, building in (("south", "s-tower"), ("north", "n-tower")):
                 creation.create_request(
                     session,
                     user=boss,
-                    title=f"{equipment} is noisy",
+                    title=f"{PUMP} of {building} is noisy",
                     description=None,
                     priority=Priority.NORMAL,
-                    equipment_id=equipment,
+                    equipment_id=PUMP,
+                    site=site,
                     building=building,
                     now=now,
                     sla=sla,
                     channel=Channel.API,
                 )
-                raise_alarm(session, equipment, rule, now=now, sla=sla)
+                raise_alarm(session, PUMP, rule, now=now, sla=sla, site=site)
             session.flush()
             wo = session.scalars(
-                select(WorkOrder).where(WorkOrder.equipment_id == "s-pump").limit(1)
-            ).one()
+                select(WorkOrder).where(WorkOrder.site == "south", WorkOrder.equipment_id == PUMP)
+            ).first()
+            assert wo is not None
             self.work_order = str(wo.id)
-            alarm = session.scalars(select(Alarm).where(Alarm.equipment_id == "s-pump")).one()
+            alarm = session.scalars(
+                select(Alarm).where(Alarm.site == "south", Alarm.equipment_id == PUMP)
+            ).one()
             self.alarm = str(alarm.id)
             session.add(
                 Incident(
@@ -264,10 +273,11 @@ class South:
             closed = creation.create_request(
                 session,
                 user=boss,
-                title="s-pump seal",
+                title="south pump seal",
                 description=None,
                 priority=Priority.NORMAL,
-                equipment_id="s-pump",
+                equipment_id=PUMP,
+                site="south",
                 building=None,
                 now=now,
                 sla=sla,
@@ -277,7 +287,7 @@ class South:
             session.flush()
             follow_up = FollowUp(work_order_id=closed.id, decided_at=now, sampled=True, attempts=0)
             session.add(follow_up)
-            self.window = str(hour_of_maintenance(session, "s-pump", now))
+            self.window = str(hour_of_maintenance(session, PUMP, now, site="south"))
             team = add_team(session, "s-plumbers", "plumbing", now=now, building="s-tower")
             assert team.site == "south"
             set_rota(
@@ -301,8 +311,9 @@ class South:
             session.add(
                 PmSchedule(
                     plan_id="pump.s-service",
-                    target="s-pump",
-                    equipment_id="s-pump",
+                    target=f"south/{PUMP}",
+                    equipment_id=PUMP,
+                    site="south",
                     building="s-tower",
                     anchor=now.date(),
                     next_due=now.date(),
@@ -319,9 +330,12 @@ class South:
 Builder = Callable[[South], Call]
 
 BUILDERS: dict[Key, Builder] = {
-    ("GET", "/api/equipment/{equipment_id}"): lambda s: Call("/api/equipment/s-pump"),
+    ("GET", "/api/equipment/{equipment_id}"): lambda s: Call(
+        f"/api/equipment/{PUMP}", params={"site": "south"}
+    ),
     ("GET", "/api/equipment/{equipment_id}/history"): lambda s: Call(
-        "/api/equipment/s-pump/history", params={"point": "pressure", "hours": "1"}
+        f"/api/equipment/{PUMP}/history",
+        params={"point": "pressure", "hours": "1", "site": "south"},
     ),
     ("GET", "/api/alarms/{alarm_id}"): lambda s: Call(f"/api/alarms/{s.alarm}"),
     ("POST", "/api/alarms/{alarm_id}/acknowledge"): lambda s: Call(
@@ -349,7 +363,7 @@ BUILDERS: dict[Key, Builder] = {
         "/api/teams/s-plumbers/members/boss"
     ),
     ("POST", "/api/work-orders"): lambda s: Call(
-        "/api/work-orders", body={"title": "Pump is noisy", "equipment_id": "s-pump"}
+        "/api/work-orders", body={"title": "Pump is noisy", "equipment_id": PUMP, "site": "south"}
     ),
     ("GET", "/api/work-orders/{ref}"): lambda s: Call(f"/api/work-orders/{s.work_order}"),
     ("GET", "/api/work-orders/{ref}/audit"): lambda s: Call(
@@ -432,7 +446,8 @@ BUILDERS: dict[Key, Builder] = {
     ),
     ("GET", "/api/maintenance/{window_id}"): lambda s: Call(f"/api/maintenance/{s.window}"),
     ("POST", "/api/maintenance"): lambda s: Call(
-        "/api/maintenance", body={"equipment_id": "s-pump", "minutes": 60, "reason": "isolated"}
+        "/api/maintenance",
+        body={"equipment_id": PUMP, "site": "south", "minutes": 60, "reason": "isolated"},
     ),
     ("POST", "/api/maintenance/{window_id}/end"): lambda s: Call(
         f"/api/maintenance/{s.window}/end", body={"note": "done"}
@@ -496,7 +511,7 @@ def leaks(answer: Answer) -> list[str]:
 @pytest.fixture
 async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
     settings = CloudSettings(
-        inventory=north_and_south(tmp_path),
+        inventory=north_and_south(tmp_path, north_pump=PUMP, south_pump=PUMP),
         database_url=database_url,
         demo_credentials_path=tmp_path / "demo" / "credentials.json",
         data_dir=tmp_path / "data",
