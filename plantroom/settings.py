@@ -207,7 +207,7 @@ class CloudSettings(
         default=Path("sites/demo.yaml"),
         description=(
             "the site inventory, or a folder of inventories (*.yaml, one site each) when one"
-            " service serves several sites; ids are unique across its sites"
+            " service serves several sites; site and building ids are unique across its sites"
         ),
     )
     database_url: str = Field(

@@ -67,6 +67,7 @@ def open_alarm(
     """A new active alarm, unacknowledged, folded into `incident` when one is given."""
     alarm = Alarm(
         equipment_id=equipment.id,
+        site=equipment.site,
         rule_id=rule.id,
         severity=rule.severity,
         state=AlarmState.ACTIVE,

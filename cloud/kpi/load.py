@@ -139,17 +139,17 @@ def load_equipment(
 ) -> list[Equip]:
     """The equipment in the inventory; with `at`, marked when in maintenance then (its own
     window or its building's)."""
-    query = select(Equipment.id, Equipment.kind, Equipment.building).where(
+    query = select(Equipment.site, Equipment.id, Equipment.kind, Equipment.building).where(
         Equipment.in_inventory.is_(True)
     )
     if building is not None:
         query = query.where(of_buildings(Equipment.building, building))
     rows = session.execute(query.order_by(Equipment.id)).all()
-    held: set[str] = set()
+    held: set[tuple[str | None, str]] = set()  # (site, equipment id), or (None, building)
     if at is not None:
-        windows = select(MaintenanceWindow.equipment_id, MaintenanceWindow.building).where(
-            running_at(at)
-        )
+        windows = select(
+            MaintenanceWindow.site, MaintenanceWindow.equipment_id, MaintenanceWindow.building
+        ).where(running_at(at))
         if building is not None:
             ids = select(Equipment.id).where(of_buildings(Equipment.building, building))
             windows = windows.where(
@@ -158,9 +158,11 @@ def load_equipment(
                     MaintenanceWindow.equipment_id.in_(ids),
                 )
             )
-        for equipment_id, whole in session.execute(windows).all():
-            held.add(equipment_id if equipment_id is not None else f"building:{whole}")
-    return [Equip(i, k, b, in_maintenance=i in held or f"building:{b}" in held) for i, k, b in rows]
+        for site, equipment_id, whole in session.execute(windows).all():
+            held.add((site, equipment_id) if equipment_id is not None else (None, whole or ""))
+    return [
+        Equip(i, k, b, in_maintenance=(s, i) in held or (None, b) in held) for s, i, k, b in rows
+    ]
 
 
 def load_desk(

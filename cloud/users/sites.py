@@ -171,7 +171,6 @@ def check_place(
                 anywhere = anywhere.where(Equipment.site == site)
             if access.sites is not None and session.scalar(anywhere.limit(1)) is not None:
                 raise  # another site's: it does not exist for them
-            return None
     if access.sites is None:
         return None
     if building is not None:

@@ -90,6 +90,7 @@ def _new(
         description=description,
         kind=kind,
         equipment_id=equipment.id if equipment is not None else None,
+        site=equipment.site if equipment is not None else None,  # else its building's
         building=building,
         location=location,
         priority=priority,

@@ -707,3 +707,36 @@ async def test_a_job_goes_only_to_someone_who_works_at_its_site(api: Api) -> Non
     )
     assert refused.status_code == 422
     assert "assignee: 'tech-n' does not work at site 'south'" in refused.text
+
+
+async def test_an_id_both_sites_use_is_each_callers_own_or_named_by_site(api: Api) -> None:
+    """Both sites' pumps are `pump-1`: a person of north gets north's from the bare id; the
+    portfolio, which sees both, says which (409 naming the sites until it does)."""
+    South(api)
+    tech, boss = api.auth("tech-n"), api.auth("boss")
+    mine = await api.client.get(f"/api/equipment/{PUMP}", headers=tech)
+    assert mine.status_code == 200 and mine.json()["site"] == "north"
+    both = await api.client.get(f"/api/equipment/{PUMP}", headers=boss)
+    assert both.status_code == 409, both.text
+    assert "'pump-1' is at several sites ('north', 'south')" in both.json()["error"]["message"]
+    for site, building in (("north", "n-tower"), ("south", "s-tower")):
+        one = await api.client.get(f"/api/equipment/{PUMP}", params={"site": site}, headers=boss)
+        assert (one.json()["site"], one.json()["building"]) == (site, building)
+    listed = (await api.client.get("/api/equipment", headers=boss)).json()["items"]
+    assert sorted((e["site"], e["id"]) for e in listed if e["id"] == PUMP) == [
+        ("north", PUMP),
+        ("south", PUMP),
+    ]
+    asked = await api.client.post(
+        "/api/work-orders",
+        json={"title": "Pump noisy", "equipment_id": PUMP, "site": "south"},
+        headers=boss,
+    )
+    assert asked.status_code == 201, asked.text
+    assert (asked.json()["site"], asked.json()["building"]) == ("south", "s-tower")
+    unsaid = await api.client.post(
+        "/api/work-orders", json={"title": "Pump noisy", "equipment_id": PUMP}, headers=boss
+    )
+    assert unsaid.status_code == 409, unsaid.text
+    jobs = await api.client.get("/api/work-orders", params={"equipment_id": PUMP}, headers=tech)
+    assert {j["site"] for j in jobs.json()["items"]} == {"north"}
