@@ -37,6 +37,7 @@ from pathlib import Path
 from benchmarks.ingest_params import BUILDINGS, EQUIPMENT, PER_KIND, SITE, sample_points
 from cloud import registry
 from cloud.db import Database
+from cloud.equipment import key
 from cloud.ingest import BATCH_SIZE, TelemetryConsumer
 from cloud.monitor import Item, Monitor, TelemetryItem, TickItem
 from cloud.points import PointCheck, load_point_check
@@ -75,7 +76,8 @@ def _parse(messages: list[tuple[str, bytes]], points: PointCheck, *, tick_every:
             items.append(TickItem())
         item = TelemetryConsumer.parse(topic, payload)
         if isinstance(item, TelemetryItem):
-            checked = points.check(item.topic.equipment, item.telemetry)
+            where = item.topic
+            checked = points.check(key(where.site, where.equipment), item.telemetry)
             if checked is not None:
                 items.append(TelemetryItem(item.topic, checked))
     return items

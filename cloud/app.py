@@ -38,6 +38,7 @@ from cloud.api.limits import BodyLimitMiddleware, BodyLimits
 from cloud.clock import Clock, utcnow
 from cloud.cluster.coordinator import Coordinator, Fence
 from cloud.cluster.evaluation import Evaluator, site_client_id
+from cloud.cluster.turns import turn
 from cloud.db import Database
 from cloud.ingest import TelemetryConsumer
 from cloud.maintenance.runner import MaintenanceRunner
@@ -192,7 +193,8 @@ def create_app(
         stack.callback(database.close)
         stack.callback(state.close_files)  # the S3 client's connections, if it was made
         database.migrate()
-        with database.session() as session:
+        # processes starting together on one database register the inventories in turn
+        with turn(database, "cloud-registry"), database.session() as session:
             for each in sites.inventories:  # each site retires only its own equipment
                 registry.sync_inventory(session, each)
             # the teams file's contractor teams: a channel not configured fails here

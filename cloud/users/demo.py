@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.enums import TRADE_OF_KIND, Role, Trade
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, key
 from cloud.notify.model import ContactPoint
 from cloud.oncall.model import Rota
 from cloud.oncall.schemas import RotaIn
@@ -176,7 +176,7 @@ def ensure_demo_visit(session: Session, *, now: datetime, site_zone: str) -> PmS
         return None
     there = session.scalar(
         select(PmSchedule.id).where(
-            PmSchedule.plan_id == DEMO_VISIT_PLAN, PmSchedule.target == lift.id
+            PmSchedule.plan_id == DEMO_VISIT_PLAN, PmSchedule.target == key(lift.site, lift.id)
         )
     )
     if there is not None:
@@ -184,8 +184,9 @@ def ensure_demo_visit(session: Session, *, now: datetime, site_zone: str) -> PmS
     due = now.astimezone(ZoneInfo(site_zone)).date() + DEMO_VISIT_LEAD
     schedule = PmSchedule(
         plan_id=DEMO_VISIT_PLAN,
-        target=lift.id,
+        target=key(lift.site, lift.id),  # as the PM scheduler names its targets
         equipment_id=lift.id,
+        site=lift.site,
         building=lift.building,
         anchor=due - DEMO_VISIT_EVERY,
         next_due=due,
