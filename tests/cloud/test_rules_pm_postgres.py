@@ -124,7 +124,7 @@ def test_pm_rule_state_and_incidents_on_postgresql(db: Database, tmp_path: Path)
         monitor.process([TelemetryItem(topic, telemetry)])
     monitor.flush()
     with db.sessions() as session:
-        saved = load_snapshots(session, ["p1"])["p1"]
+        saved = load_snapshots(session, ["s1/p1"])["s1/p1"]
         assert [v for _, v in saved["history"]["starts"]][-1] == 12
 
     manager = IncidentManager(rule_set.outage, rule_set.rules, site="s1")

@@ -42,6 +42,19 @@ REFERRING = {
 # their primary keys that include the equipment
 KEYED = {"rule_states": ["equipment_id"], "rule_history": ["equipment_id", "point", "part"]}
 PM_INDEX = "uq_work_orders_pm_plan_equipment_due"
+
+
+def _kept(table: str) -> list[sa.Column[int]]:
+    """Columns whose foreign key SQLite's reflection loses the ON DELETE of (they were added
+    by ADD COLUMN, with the reference inline): given again, so a copy keeps it."""
+    if table != "work_orders":
+        return []
+    return [
+        sa.Column("team_id", sa.Integer(), sa.ForeignKey("teams.id", ondelete="SET NULL")),
+        sa.Column("parent_id", sa.Integer(), sa.ForeignKey("work_orders.id", ondelete="SET NULL")),
+    ]
+
+
 OF_EQUIPMENT = "(SELECT equipment.site FROM equipment WHERE equipment.id = {t}.equipment_id)"
 # `a || b` in both dialects
 KEYED_OPEN = "site || '/' || open_key"
@@ -83,13 +96,13 @@ def upgrade() -> None:
         "WHERE pm_key IS NOT NULL AND equipment_id IS NOT NULL AND site IS NOT NULL"
     )
     for table in REFERRING:
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, reflect_args=_kept(table)) as batch:
             batch.drop_constraint(_old_fk(table), type_="foreignkey")
     with op.batch_alter_table("equipment") as batch:
         batch.drop_constraint("pk_equipment", type_="primary")
         batch.create_primary_key("pk_equipment", ["site", "id"])
     for table in REFERRING:
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, reflect_args=_kept(table)) as batch:
             if table in KEYED:
                 batch.alter_column("site", existing_type=sa.String(64), nullable=False)
                 batch.drop_constraint(f"pk_{table}", type_="primary")
@@ -109,7 +122,7 @@ def downgrade() -> None:
         PM_INDEX, "work_orders", ["pm_plan_id", "equipment_id", "pm_due_on"], unique=True
     )
     for table in REFERRING:
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, reflect_args=_kept(table)) as batch:
             batch.drop_constraint(_new_fk(table), type_="foreignkey")
             if table in KEYED:
                 batch.drop_constraint(f"pk_{table}", type_="primary")
@@ -118,7 +131,7 @@ def downgrade() -> None:
         batch.drop_constraint("pk_equipment", type_="primary")
         batch.create_primary_key("pk_equipment", ["id"])
     for table, new in REFERRING.items():
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, reflect_args=_kept(table)) as batch:
             batch.create_foreign_key(_old_fk(table), "equipment", ["equipment_id"], ["id"])
             if new:
                 batch.drop_column("site")

@@ -73,7 +73,7 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
         state = app.state.cloud
         assert sorted(state.consumers) == sorted(pumps)
         for site, consumer in state.consumers.items():  # each loaded its own site only
-            assert consumer.monitor.engine.tracked_ids() == [pumps[site]]
+            assert consumer.monitor.engine.tracked_ids() == [f"{site}/{pumps[site]}"]
             assert consumer.intake_name == f"plantroom-cloud-site-{site}"
         for site, pump in pumps.items():
             await mqtt.publish(topic(site, pump), live.telemetry({"dry_run": True}), qos=1)
