@@ -136,6 +136,8 @@ def test_an_admin_of_both_sites_opens_each_pump_1_from_the_list(
             assert page.url.endswith(f"#/equipment/pump-1?site={site}")
             check_accessible_basics(page)
             shot(page, f"shared-ids-{site}-{lang}")
+            if site == "south":
+                works_on_south_s_pump(page, service, words)
             page.go_back()
         # the jobs list says which site's pump-1 each job is on
         page.goto(f"{service.url}/#/jobs")
@@ -151,6 +153,21 @@ def test_an_admin_of_both_sites_opens_each_pump_1_from_the_list(
         sees_the_pump_of(page, "south", words, named=True)
         assert page.url.endswith("#/equipment/pump-1?site=south")
         assert errors == []
+
+
+def works_on_south_s_pump(page: Any, service: Service, words: dict[str, str]) -> None:
+    """On south's pump-1 page: maintenance started and the register changed are south's."""
+    page.get_by_label(words["maintenance.reason"], exact=True).fill("seal change")
+    page.get_by_role("button", name=words["maintenance.start"]).click()
+    expect(page.locator(".in-maintenance")).to_contain_text("seal change")
+    (window,) = service.get("/api/maintenance?current=true")
+    assert (window["equipment_id"], window["site"]) == ("pump-1", "south")
+    page.get_by_text(words["assets.edit"]).click()
+    page.get_by_label(words["assets.field.make"], exact=True).fill("Grundfos")
+    page.get_by_role("button", name=words["assets.save"], exact=True).click()
+    expect(page.locator(".facts")).to_contain_text("Grundfos")
+    assert service.get("/api/assets/pump-1?site=south")["make"] == "Grundfos"
+    assert service.get("/api/assets/pump-1?site=north")["make"] is None
 
 
 def test_a_north_technician_opens_pump_1_without_the_site_and_sees_north(
