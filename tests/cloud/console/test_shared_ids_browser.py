@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cloud.alarms.model import Alarm
 from cloud.app import create_app
-from cloud.enums import EquipmentStatus
+from cloud.enums import AlarmState, EquipmentStatus, Severity
 from cloud.equipment import Equipment
 from plantroom.settings import CloudSettings
 from tests.cloud.console.browser import (
@@ -41,6 +42,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 # each site's pump-1: its speed as last reported, and the job on it
 SPEED = {"north": 1234.0, "south": 987.0}
 JOB = {"north": "North pump-1 is leaking", "south": "South pump-1 rattles"}
+ALARM = {"north": "North pump-1 runs hot", "south": "South pump-1 runs dry"}
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Service:
 @pytest.fixture
 def service(tmp_path: Path, schema_url: str) -> Iterator[Service]:
     """The app serving north and south, each with a `pump-1`, on PostgreSQL over HTTP: each
-    pump with its last values (as the telemetry left them) and a job."""
+    pump with its last values and an active alarm (as the telemetry and its rules left them)
+    and a job."""
     settings = CloudSettings(
         inventory=north_and_south(tmp_path, north_pump="pump-1", south_pump="pump-1"),
         database_url=schema_url,
@@ -77,6 +80,19 @@ def service(tmp_path: Path, schema_url: str) -> Iterator[Service]:
                 pump.last_values = {"speed": speed}
                 pump.last_seen = state.clock()
                 pump.status = EquipmentStatus.ONLINE
+                session.add(
+                    Alarm(
+                        site=site,
+                        equipment_id="pump-1",
+                        rule_id="pump.dry_run",
+                        severity=Severity.MAJOR,
+                        state=AlarmState.ACTIVE,
+                        message=ALARM[site],
+                        last_value={"speed": speed},
+                        raised_at=state.clock(),
+                        last_raised_at=state.clock(),
+                    )
+                )
             session.commit()
         url = f"http://{host}:{port}"
         for site, title in JOB.items():
@@ -106,6 +122,9 @@ def sees_the_pump_of(page: Any, site: str, words: dict[str, str], *, named: bool
     jobs = page.locator("section[aria-labelledby='eq-jobs-h']")
     expect(jobs.get_by_text(JOB[site])).to_be_visible()
     expect(jobs.get_by_text(JOB[other])).to_have_count(0)
+    alarms = page.locator("section[aria-labelledby='eq-alarms-h']")
+    expect(alarms.get_by_text(ALARM[site])).to_be_visible()
+    expect(alarms.get_by_text(ALARM[other])).to_have_count(0)
     facts = page.locator(".facts")
     expect(facts.locator("dt", has_text=words["site.label"])).to_have_count(1 if named else 0)
     if named:
@@ -139,12 +158,14 @@ def test_an_admin_of_both_sites_opens_each_pump_1_from_the_list(
             if site == "south":
                 works_on_south_s_pump(page, service, words)
             page.go_back()
-        # the jobs list says which site's pump-1 each job is on
-        page.goto(f"{service.url}/#/jobs")
-        card = page.locator("li.card", has_text=JOB["south"])
+        # the jobs and the alarms say which site's pump-1 each is on
         named = words["site.equipment"].format(id="pump-1", site="Site south")
-        link = card.get_by_role("link", name=named)
-        expect(link).to_have_attribute("href", "#/equipment/pump-1?site=south")
+        for where, text in (("jobs", JOB["south"]), ("alarms", ALARM["south"])):
+            page.goto(f"{service.url}/#/{where}")
+            card = page.locator("li.card", has_text=text)
+            link = card.get_by_role("link", name=named)
+            expect(link).to_have_attribute("href", "#/equipment/pump-1?site=south")
+            shot(page, f"shared-ids-{where}-{lang}")
         # an address without the site (an older label): the two to choose from
         page.goto(f"{service.url}/#/equipment/pump-1")
         expect(page.get_by_text(words["equipment.which_site"].format(id="pump-1"))).to_be_visible()
@@ -157,7 +178,7 @@ def test_an_admin_of_both_sites_opens_each_pump_1_from_the_list(
 
 def works_on_south_s_pump(page: Any, service: Service, words: dict[str, str]) -> None:
     """On south's pump-1 page: maintenance started and the register changed are south's."""
-    page.get_by_label(words["maintenance.reason"], exact=True).fill("seal change")
+    page.locator("#maint-why").fill("seal change")
     page.get_by_role("button", name=words["maintenance.start"]).click()
     expect(page.locator(".in-maintenance")).to_contain_text("seal change")
     (window,) = service.get("/api/maintenance?current=true")
