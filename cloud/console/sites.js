@@ -24,7 +24,6 @@ export const siteFilter = {
 export function withSite(path) {
   const site = siteFilter.site;
   if (!site || !BY_SITE.test(path) || /[?&]site=/.test(path)) return path; // one named its own
-
   return `${path}${path.includes('?') ? '&' : '?'}site=${encodeURIComponent(site)}`;
 }
 
@@ -52,8 +51,8 @@ export function equipmentLabel(id, site) {
   return site && severalSites() ? t('site.equipment', { id, site: siteName(site) }) : id;
 }
 
-// A link to an equipment's page, labelled with `text` (else its id and, where needed, site).
-export const equipmentLink = (id, site, text) => h('a', { href: equipmentHref(id, site) }, text ?? equipmentLabel(id, site));
+// A link to an equipment's page, labelled with its id (and site, where lists need it).
+export const equipmentLink = (id, site) => h('a', { href: equipmentHref(id, site) }, equipmentLabel(id, site));
 
 // Fill the header's switcher with the caller's sites; `onChange` after a choice. A chosen
 // site the caller no longer sees is forgotten.
