@@ -1,6 +1,7 @@
 """QR labels: an A4 PDF sheet with one label per piece of equipment of a building.
 
-Each label has a QR code of the equipment's console page (`<url>/equipment/<id>`), and the
+Each label has a QR code of the equipment's console page (`<url>/equipment/<id>?site=<site>`:
+an equipment id is unique within its site only, so the label names the site), and the
 equipment's id, name, kind and floor/zone. The QR code is made with segno and drawn as
 vector squares, so it prints sharp at any size; the sheet is laid out with fpdf2. The
 equipment is the inventory's, and with `assets` the register-only assets of an exported
@@ -66,8 +67,9 @@ def console_base(url: str) -> str:
     return url.rstrip("/")
 
 
-def equipment_url(base: str, equipment_id: str) -> str:
-    return f"{base}/equipment/{quote(equipment_id, safe='')}"
+def equipment_url(base: str, site: str, equipment_id: str) -> str:
+    """The label's address of equipment `equipment_id` at site `site`."""
+    return f"{base}/equipment/{quote(equipment_id, safe='')}?site={quote(site, safe='')}"
 
 
 def _where(building: str, floor: str | None, zone: str | None) -> str:
@@ -95,7 +97,7 @@ def labels_for(
             name=e.name,
             kind=e.kind.value.replace("_", " "),
             where=_where(found.id, e.floor, e.zone),
-            url=equipment_url(base, e.id),
+            url=equipment_url(base, inventory.site.id, e.id),
         )
         for e in found.equipment
     ]
@@ -110,7 +112,7 @@ def labels_for(
                 name=asset.name,
                 kind=asset.kind.replace("_", " "),
                 where=_where(building, asset.floor, asset.zone),
-                url=equipment_url(base, row.id),
+                url=equipment_url(base, inventory.site.id, row.id),
             )
         )
     if not labels:

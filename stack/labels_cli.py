@@ -32,7 +32,7 @@ def labels(
     ] = None,
 ) -> None:
     """Write an A4 PDF sheet of QR labels, one per piece of equipment of a building; each
-    QR code opens `<url>/equipment/<id>` in the console."""
+    QR code opens `<url>/equipment/<id>?site=<site>` in the console."""
     from plantroom.inventory import load_inventory
     from stack.labels import write_sheet
 

@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { ago, badge, h, reconcile, timeEl } from './dom.js';
 import { alarmActions, alarmActionSignature } from './equipment_actions.js';
 import { t } from './i18n.js';
+import { equipmentLink } from './sites.js';
 
 export function alarmItem(alarm) {
   return h(
@@ -20,7 +21,7 @@ export function alarmItem(alarm) {
     h(
       'p',
       { class: 'meta' },
-      h('a', { href: `#/equipment/${encodeURIComponent(alarm.equipment_id)}` }, alarm.equipment_id),
+      equipmentLink(alarm.equipment_id, alarm.site),
       ' · ',
       t('alarms.raised'),
       ' ',

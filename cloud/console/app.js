@@ -46,14 +46,16 @@ function onNetwork() {
 }
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  // #/equipment/pump-1?site=north: the path, then what the page is of (the site)
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const parts = path.split('/').map(decodeURIComponent);
   const ctx = { user: session.user, main };
   switch (parts[0]) {
     case 'alarms':
       return { view: new AlarmsView(ctx), section: 'alarms' };
     case 'equipment':
       return parts[1]
-        ? { view: new EquipmentView(ctx, parts[1]), section: 'equipment' }
+        ? { view: new EquipmentView(ctx, parts[1], new URLSearchParams(query).get('site')), section: 'equipment' }
         : { view: new EquipmentListView(ctx), section: 'equipment' };
     case 'oncall':
       return { view: new OnCallView(ctx), section: 'oncall' };
@@ -143,7 +145,14 @@ function enter(user) {
   // the site switcher, when the person sees more than one site (a contractor: their jobs)
   if (user.role !== 'contractor') {
     api('/api/sites')
-      .then((sites) => showSwitcher(document.getElementById('site'), sites, show))
+      .then((sites) => {
+        showSwitcher(document.getElementById('site'), sites, show);
+        // shown before the sites were known: again, saying which site each thing is at
+        if (sites.length > 1 && session.streaming) {
+          session.firstView = true; // where the focus is stays
+          show();
+        }
+      })
       .catch(() => {});
   }
 }

@@ -5,6 +5,7 @@
 import { ApiError, api, auth } from './api.js';
 import { announce, clearError, h, showError } from './dom.js';
 import { refusal, siteToday, t, term } from './i18n.js';
+import { equipmentHref } from './sites.js';
 
 const OFFICE = new Set(['supervisor', 'admin']);
 const DOCUMENT = /^(.*?)\s*<([^<>\s]+)>\s*$/;
@@ -46,6 +47,9 @@ function parseDocuments(text) {
     });
 }
 
+// `?site=` of `e`'s site: the register's id is unique within its site only.
+const atSite = (e) => (e.site ? `?site=${encodeURIComponent(e.site)}` : '');
+
 const field = (id, text, input) => h('div', { class: 'field' }, h('label', { for: id }, text), input);
 
 // A supervisor's or an admin's form to change `e`'s register (and the place of a register-only
@@ -75,7 +79,7 @@ export function registerEditor(e, user, saved) {
     try {
       const body = { documents: parseDocuments(documents.value) };
       for (const [name, input] of Object.entries(inputs)) body[name] = input.value.trim() || null;
-      const changed = await api(`/api/assets/${encodeURIComponent(e.id)}`, { method: 'PATCH', body });
+      const changed = await api(`/api/assets/${encodeURIComponent(e.id)}${atSite(e)}`, { method: 'PATCH', body });
       announce(t('assets.saved'));
       saved(changed);
     } catch (err) {
@@ -88,7 +92,7 @@ export function registerEditor(e, user, saved) {
     retire.addEventListener('click', async () => {
       if (!window.confirm(t('assets.retire_confirm', { id: e.id }))) return;
       try {
-        await api(`/api/assets/${encodeURIComponent(e.id)}/retire`, { method: 'POST' });
+        await api(`/api/assets/${encodeURIComponent(e.id)}/retire${atSite(e)}`, { method: 'POST' });
         announce(t('assets.retired'));
         location.hash = '#/equipment';
       } catch (err) {
@@ -175,7 +179,7 @@ async function addForm() {
     try {
       const created = await api('/api/assets', { method: 'POST', body });
       announce(t('assets.added', { id: created.id }));
-      location.hash = `#/equipment/${encodeURIComponent(created.id)}`;
+      location.hash = equipmentHref(created.id, created.site);
     } catch (err) {
       showError(err.message);
     }

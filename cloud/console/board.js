@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { announce, badge, h, personName, timeEl } from './dom.js';
 import { fromInput, t, toInput } from './i18n.js';
+import { equipmentLabel } from './sites.js';
 
 export const OFFICE = new Set(['supervisor', 'admin']);
 const LIMIT = 200; // jobs per list; the board says when there are more
@@ -123,7 +124,7 @@ export class BoardView {
         tags.map((tag) => h('span', { class: `chip board-${tag}` }, t(`board.tag.${tag}`)))),
       h('p', { class: 'card-title', id: titleId }, wo.title),
       h('p', { class: 'meta' }, t('board.assignee', { name: who(wo.assignee) }),
-        wo.equipment_id ? ` · ${wo.equipment_id}` : null),
+        wo.equipment_id ? ` · ${equipmentLabel(wo.equipment_id, wo.site)}` : null),
       wo.resolve_due_at
         ? h('p', { class: 'meta' }, t('board.due'), ' ', timeEl(wo.resolve_due_at),
           wo.postponements ? ` · ${t('board.postponed')}` : null)

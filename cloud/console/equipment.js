@@ -10,6 +10,7 @@ import { ago, badge, formatValue, h, reconcile, showError } from './dom.js';
 import { t, term, unitText } from './i18n.js';
 import { compareJobs, jobCard } from './job_card.js';
 import { MaintenanceBox, maintenanceSignature } from './maintenance.js';
+import { equipmentHref, severalSites, siteName } from './sites.js';
 
 const REFRESH_MS = 15000;
 const OPEN = ['open', 'acknowledged', 'in_progress', 'on_hold'].map((s) => `&status=${s}`).join('');
@@ -35,15 +36,22 @@ export class EquipmentListView {
     const page = await api('/api/equipment');
     const buildings = new Map();
     for (const e of page.items) {
-      if (!buildings.has(e.building)) buildings.set(e.building, []);
-      buildings.get(e.building).push(e);
+      const key = `${e.site ?? ''}/${e.building}`; // a building of one site
+      if (!buildings.has(key)) buildings.set(key, []);
+      buildings.get(key).push(e);
     }
+    const many = severalSites();
     this.body.replaceChildren(
-      ...[...buildings].map(([building, items]) =>
+      ...[...buildings.values()].map((items, n) =>
         h(
           'section',
-          { 'aria-labelledby': `b-${building}` },
-          h('h2', { id: `b-${building}` }, t('equipment.building_heading', { id: building })),
+          { 'aria-labelledby': `b-${n}` },
+          h(
+            'h2',
+            { id: `b-${n}` },
+            t('equipment.building_heading', { id: items[0].building }),
+            many && items[0].site ? h('span', { class: 'meta' }, ` · ${siteName(items[0].site)}`) : null,
+          ),
           h(
             'ul',
             { class: 'rows' },
@@ -51,7 +59,7 @@ export class EquipmentListView {
               h(
                 'li',
                 {},
-                h('a', { href: `#/equipment/${encodeURIComponent(e.id)}` }, e.name ?? e.id),
+                h('a', { href: equipmentHref(e.id, e.site) }, e.name ?? e.id),
                 h('span', { class: 'meta' }, ' ', [term('kind', e.kind), e.floor && t('equipment.floor', { floor: e.floor })].filter(Boolean).join(' · '), ' '),
                 e.connected ? badge('equipment', e.status) : registerOnlyNote(),
               ),
@@ -69,9 +77,11 @@ const chartable = (value) => typeof value === 'number' || typeof value === 'bool
 const pointName = (name) => term('point', name);
 
 export class EquipmentView {
-  constructor(ctx, id) {
+  // `site`: the equipment's, from the address (none: the one site the caller sees `id` at)
+  constructor(ctx, id, site = null) {
     this.ctx = ctx;
     this.id = id;
+    this.site = site;
     this.title = id;
     this.point = null;
     this.cardCtx = {
@@ -82,6 +92,7 @@ export class EquipmentView {
   }
 
   mount(main) {
+    this.main = main;
     const id = this.id;
     this.heading = h('h1', { tabindex: -1 }, id);
     this.facts = h('dl', { class: 'facts' });
@@ -149,18 +160,53 @@ export class EquipmentView {
 
   async refresh() {
     const charted = this.point !== null; // else the first look at the values picks one and draws
-    await Promise.all([this.refreshEquipment(), this.refreshLists()]);
+    if (this.site) {
+      await Promise.all([this.refreshEquipment(), this.refreshLists()]);
+    } else {
+      // an address without the site (an old label): the equipment's site first, for the lists
+      try {
+        await this.refreshEquipment();
+      } catch (e) {
+        if (e.status === 409) return this.chooseSite(); // the id is at several of the caller's sites
+        throw e;
+      }
+      await this.refreshLists();
+    }
     if (charted) await this.drawChart();
   }
 
+  // The id is at several sites the caller sees: a link to each one's page instead.
+  async chooseSite() {
+    const page = await api('/api/equipment');
+    const here = page.items.filter((e) => e.id === this.id);
+    clearInterval(this.timer);
+    this.main.replaceChildren(
+      this.main.firstChild, // the way back to the list
+      this.heading,
+      h('p', {}, t('equipment.which_site', { id: this.id })),
+      h(
+        'ul',
+        { class: 'rows' },
+        here.map((e) => h('li', {}, h('a', { href: equipmentHref(e.id, e.site) }, siteName(e.site)), ` · ${t('equipment.building', { id: e.building })}`)),
+      ),
+    );
+  }
+
+  // `?site=` (or `&site=`) of this equipment's site, once known
+  of(sep = '?') {
+    return this.site ? `${sep}site=${encodeURIComponent(this.site)}` : '';
+  }
+
   async refreshEquipment() {
-    const e = await api(`/api/equipment/${encodeURIComponent(this.id)}`);
+    const e = await api(`/api/equipment/${encodeURIComponent(this.id)}${this.of()}`);
+    this.site = e.site ?? this.site; // from here on, the site of the equipment found
     this.heading.textContent = e.name ? `${e.name} (${e.id})` : e.id;
     document.title = t('frame.title', { page: e.id });
     this.units = e.units ?? {};
     const fact = (name, ...value) => [h('dt', {}, name), h('dd', {}, ...value)];
     this.facts.replaceChildren(
       ...(e.connected ? fact(t('equipment.status'), badge('equipment', e.status)) : []),
+      ...(severalSites() && e.site ? fact(t('site.label'), siteName(e.site)) : []),
       ...fact(t('equipment.kind'), term('kind', e.kind)),
       ...fact(
         t('equipment.where'),
@@ -185,7 +231,7 @@ export class EquipmentView {
     }
     if (!this.report.firstChild) {
       this.report.append(
-        reportProblem(e.id, e.building, (job) => {
+        reportProblem(e, (job) => {
           this.refreshLists().catch((err) => showError(err.message));
           location.hash = `#/jobs/${encodeURIComponent(job.number)}`;
         }),
@@ -218,7 +264,7 @@ export class EquipmentView {
   }
 
   async refreshLists() {
-    const id = encodeURIComponent(this.id);
+    const id = `${encodeURIComponent(this.id)}${this.of('&')}`;
     const [alarms, jobs] = await Promise.all([
       api(`/api/alarms?equipment_id=${id}&limit=10`),
       api(`/api/work-orders?equipment_id=${id}${OPEN}&limit=50`),
@@ -252,7 +298,7 @@ export class EquipmentView {
   async drawChart() {
     const point = this.point;
     const history = await api(
-      `/api/equipment/${encodeURIComponent(this.id)}/history?point=${encodeURIComponent(point)}&hours=24`,
+      `/api/equipment/${encodeURIComponent(this.id)}/history?point=${encodeURIComponent(point)}&hours=24${this.of('&')}`,
     );
     if (point !== this.point) return; // another point was chosen meanwhile
     const titleId = 'chart-title';
@@ -264,12 +310,17 @@ export class EquipmentView {
     this.caption.textContent = summary(history, unit);
   }
 
+  // whether `record` names this equipment (the same id at another site is another's)
+  names(record) {
+    return record.equipment_id === this.id && (!this.site || !record.site || record.site === this.site);
+  }
+
   workOrder({ work_order: wo }) {
-    if (wo.equipment_id === this.id) this.refreshLists().catch((e) => showError(e.message));
+    if (this.names(wo)) this.refreshLists().catch((e) => showError(e.message));
   }
 
   alarm({ alarm }) {
-    if (alarm.equipment_id === this.id) {
+    if (this.names(alarm)) {
       this.refreshLists().catch((e) => showError(e.message));
       this.refreshEquipment().catch(() => {});
     }

@@ -79,8 +79,12 @@ function shelveForm(alarm, send) {
   return box;
 }
 
-// "Report a problem": a request job on this equipment through the staff API.
-export function reportProblem(equipmentId, building, created) {
+// The public report page of equipment `e`: /report/<id>?site=<site>.
+export const reportPath = (e) => `/report/${encodeURIComponent(e.id)}${e.site ? `?site=${encodeURIComponent(e.site)}` : ''}`;
+
+// "Report a problem": a request job on equipment `e` (of the equipment API) through the staff
+// API, and the address of its public report page.
+export function reportProblem(e, created) {
   const title = h('input', { id: 'report-title', name: 'title', required: true, maxlength: 200 });
   const details = h('textarea', { id: 'report-details', name: 'description', rows: 3, maxlength: 4000 });
   const form = h(
@@ -98,8 +102,9 @@ export function reportProblem(equipmentId, building, created) {
         body: {
           title: title.value.trim(),
           description: details.value.trim() || undefined,
-          equipment_id: equipmentId,
-          building,
+          equipment_id: e.id,
+          site: e.site ?? undefined,
+          building: e.building,
         },
       });
       form.reset();
@@ -119,7 +124,7 @@ export function reportProblem(equipmentId, building, created) {
       { class: 'hint' },
       t('equipment.report_public_note'),
       ' ',
-      h('a', { href: `/report/${encodeURIComponent(equipmentId)}` }, `/report/${equipmentId}`),
+      h('a', { href: reportPath(e) }, reportPath(e)),
     ),
   );
 }

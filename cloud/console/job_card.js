@@ -5,6 +5,7 @@ import { badge, duration, h, timeEl } from './dom.js';
 import { t } from './i18n.js';
 import { actionBar } from './job_actions.js';
 import { maintenanceChip } from './maintenance.js';
+import { equipmentLink } from './sites.js';
 
 const PRIORITY_RANK = { emergency: 0, urgent: 1, normal: 2, low: 3 };
 export const WORKING = ['acknowledged', 'in_progress', 'on_hold'];
@@ -63,7 +64,7 @@ function faultChip(wo, alarms) {
 function equipmentRef(wo, ctx) {
   if (!wo.equipment_id) return null;
   if (ctx.user?.role === 'contractor') return wo.equipment_id;
-  return h('a', { href: `#/equipment/${encodeURIComponent(wo.equipment_id)}` }, wo.equipment_id);
+  return equipmentLink(wo.equipment_id, wo.site);
 }
 
 // One job as a card; `ctx.act(wo, action, note)` does an action.

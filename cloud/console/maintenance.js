@@ -21,22 +21,27 @@ export async function loadWindows() {
   return running;
 }
 
-function longest(windows, equipmentId, building) {
+// Whether window `w` covers what `x` names (equipment, or a building): an equipment's window,
+// that equipment at its site (an id is unique within its site only); else its building.
+const covers = (w, x) =>
+  w.equipment_id ? w.equipment_id === x.equipment_id && (!w.site || !x.site || w.site === x.site) : w.building === x.building;
+
+// The window running now over `x` ({equipment_id, site, building}) that ends last, if any.
+function longest(windows, x) {
   const now = Date.now();
   let found = null;
   for (const w of windows) {
     if (Date.parse(w.starts_at) > now || Date.parse(w.until) <= now) continue;
-    const covers = w.equipment_id ? w.equipment_id === equipmentId : w.building === building;
-    if (covers && (!found || Date.parse(w.until) > Date.parse(found.until))) found = w;
+    if (covers(w, x) && (!found || Date.parse(w.until) > Date.parse(found.until))) found = w;
   }
   return found;
 }
 
-export const maintenanceSignature = (wo) => longest(running, wo.equipment_id, wo.building)?.until ?? '';
+export const maintenanceSignature = (wo) => longest(running, wo)?.until ?? '';
 
 // A job card's chip while its equipment (or building) is in maintenance, else null.
 export function maintenanceChip(wo) {
-  const w = longest(running, wo.equipment_id, wo.building);
+  const w = longest(running, wo);
   if (!w) return null;
   return h('span', { class: 'chip maintenance', title: w.reason }, t('maintenance.until'), ' ', timeEl(w.until));
 }
@@ -54,11 +59,12 @@ export class MaintenanceBox {
   }
 
   async refresh(equipment) {
-    const windows = await api(`/api/maintenance?current=true&equipment_id=${encodeURIComponent(equipment.id)}`);
+    const site = equipment.site ? `&site=${encodeURIComponent(equipment.site)}` : '';
+    const windows = await api(`/api/maintenance?current=true&equipment_id=${encodeURIComponent(equipment.id)}${site}`);
     // what the job cards know of this equipment's windows, from this answer
-    const mine = (x) => (x.equipment_id ? x.equipment_id === equipment.id : x.building === equipment.building);
-    running = [...running.filter((x) => !mine(x)), ...windows];
-    const w = longest(windows, equipment.id, equipment.building);
+    const here = { equipment_id: equipment.id, site: equipment.site, building: equipment.building };
+    running = [...running.filter((w) => !covers(w, here)), ...windows];
+    const w = longest(windows, here);
     const shown = w ? `${w.id}|${w.until}` : '-';
     if (shown === this.shown) return false;
     this.shown = shown;
@@ -117,7 +123,7 @@ export class MaintenanceBox {
       try {
         await api('/api/maintenance', {
           method: 'POST',
-          body: { equipment_id: equipment.id, minutes: Number(minutes.value), reason: reason.value.trim() },
+          body: { equipment_id: equipment.id, site: equipment.site ?? undefined, minutes: Number(minutes.value), reason: reason.value.trim() },
         });
         announce(t('maintenance.started'));
         this.changed();

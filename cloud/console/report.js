@@ -1,9 +1,11 @@
-// The public report page, /report/<location code>: no sign-in; the code in the address
-// prefills where; the form goes to POST /api/public/requests with an optional photo.
+// The public report page, /report/<location code>?site=<site>: no sign-in; the code in the
+// address prefills where (an equipment id is unique within its site only: the label names the
+// site); the form goes to POST /api/public/requests with an optional photo.
 import { chooseLang, loadCatalog, other, remember, t, translate } from './public_i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const code = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
+const site = new URLSearchParams(location.search).get("site")?.slice(0, 64) || null;
 let lang = chooseLang();
 let catalog = {};
 let place = null;
@@ -62,6 +64,8 @@ async function send(event) {
   const form = new FormData($("form"));
   if (!$("photo").files.length) form.delete("photo");
   form.set("lang", lang);
+  const at = site || place?.site; // the label's site, else the one the code was found at
+  if (at) form.set("site", at);
   $("send").disabled = true;
   $("send").textContent = t(catalog, "report.sending");
   try {
@@ -106,7 +110,8 @@ async function start() {
   });
   $("form").addEventListener("submit", send);
   $("photo").addEventListener("change", preview);
-  const response = await fetch(`/api/public/locations/${encodeURIComponent(code)}`);
+  const query = site ? `?site=${encodeURIComponent(site)}` : "";
+  const response = await fetch(`/api/public/locations/${encodeURIComponent(code)}${query}`);
   place = response.ok ? await response.json() : null;
   requireContact();
   $("send").disabled = !place;

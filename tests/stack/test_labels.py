@@ -40,7 +40,8 @@ def test_every_label_decodes_to_its_equipment_page(tmp_path: Path) -> None:
     ids = [e.id for b, e in inventory.equipment({"tower-a"})]
     assert f"{len(ids)} labels" in result.output
     assert out.read_bytes().startswith(b"%PDF")
-    expected = sorted(f"https://console.example/equipment/{i}" for i in ids)
+    site = inventory.site.id
+    expected = sorted(f"https://console.example/equipment/{i}?site={site}" for i in ids)
     assert sorted(qr_codes(out, tmp_path)) == expected
 
 
@@ -64,7 +65,9 @@ def test_chinese_names_need_a_font(tmp_path: Path) -> None:
     font = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
     if font.is_file():  # Debian's fonts-droid-fallback, which Chromium brings
         write_sheet(inventory, "tower-a", "https://c.example", tmp_path / "l.pdf", font=font)
-        assert qr_codes(tmp_path / "l.pdf", tmp_path) == ["https://c.example/equipment/lift-000"]
+        assert qr_codes(tmp_path / "l.pdf", tmp_path) == [
+            f"https://c.example/equipment/lift-000?site={inventory.site.id}"
+        ]
 
 
 def test_a_building_without_equipment_is_refused(tmp_path: Path) -> None:
@@ -129,7 +132,7 @@ def test_register_only_assets_get_labels_from_an_exported_register(tmp_path: Pat
         "generator",
         "building tower-a · floor B2 · generator room",
     )
-    assert gen.url == "https://c.example/equipment/gen-a1"
+    assert gen.url == "https://c.example/equipment/gen-a1?site=harbour"
     out = tmp_path / "labels.pdf"
     result = CliRunner().invoke(
         app,
@@ -137,7 +140,7 @@ def test_register_only_assets_get_labels_from_an_exported_register(tmp_path: Pat
          "--out", str(out), "--assets", str(register)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "https://c.example/equipment/gen-a1" in qr_codes(out, tmp_path)
+    assert "https://c.example/equipment/gen-a1?site=harbour" in qr_codes(out, tmp_path)
 
 
 def test_a_bad_register_file_is_named_line_by_line(tmp_path: Path) -> None:

@@ -25,8 +25,12 @@ import httpx
 import yaml
 from paho.mqtt import publish
 
+from cloud.enums import Role
 from cloud.pm.loader import SHIPPED
+from cloud.state import AppState
 from cloud.users.demo import DEMO_ROTA
+from cloud.users.service import add_user, issue_token
+from cloud.users.sites import set_sites
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
 from tests.cloud.harness import cloud_process, cover_from_now
@@ -246,6 +250,31 @@ def sign_in(page: Any, stack: Stack, username: str, where: str | None = "/") -> 
     token = page.locator("#token")
     token.fill(stack.token(username))
     token.press("Enter")
+    page.locator("#nav").wait_for(state="visible")
+
+
+def portfolio_people(state: AppState) -> dict[str, str]:
+    """For an app serving north and south (tests/cloud/sites.py): `boss`, an admin of every
+    site, and `tech-n`, a technician of north only, each with a token: username -> token."""
+    tokens: dict[str, str] = {}
+    with state.database().session() as session:
+        for name, role, sites in (
+            ("boss", Role.ADMIN, {}),
+            ("tech-n", Role.TECHNICIAN, {"north": Role.TECHNICIAN}),
+        ):
+            person = add_user(session, name, role, now=state.clock(), display_name=name.title())
+            tokens[name] = issue_token(session, person, now=state.clock())
+            set_sites(session, person, sites, served=state.served_sites)
+    return tokens
+
+
+def sign_in_with(page: Any, url: str, token: str, where: str = "/") -> None:
+    """Sign in with `token` on the console at `url`, opened at `where`, and wait for its
+    navigation."""
+    page.goto(url + where)
+    box = page.locator("#token")
+    box.fill(token)
+    box.press("Enter")
     page.locator("#nav").wait_for(state="visible")
 
 

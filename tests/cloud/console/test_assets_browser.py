@@ -54,7 +54,7 @@ def test_a_supervisor_registers_assets_and_a_technician_reads_them(
         page.get_by_label("Name", exact=True).fill("Stand-by generator")
         page.get_by_role("button", name="Add the asset").click()
 
-        expect(page).to_have_url(f"{stack.url}/#/equipment/gen-a1")
+        expect(page).to_have_url(f"{stack.url}/#/equipment/gen-a1?site={stack.site}")
         expect(page.get_by_role("heading", level=1)).to_have_text("Stand-by generator (gen-a1)")
         expect(page.locator(".facts")).to_contain_text("Register only, no telemetry")
         expect(page.locator(".facts")).not_to_contain_text("Status")  # it has none

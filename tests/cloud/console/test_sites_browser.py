@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from cloud.app import create_app
-from cloud.enums import Role
-from cloud.users.service import add_user, issue_token
-from cloud.users.sites import set_sites
 from plantroom.settings import CloudSettings
 from tests.cloud.console.browser import (
     SMALL_PHONE,
@@ -23,7 +19,9 @@ from tests.cloud.console.browser import (
     check_accessible_basics,
     chromium,
     new_page,
+    portfolio_people,
     shot,
+    sign_in_with,
 )
 from tests.cloud.harness import over_http
 from tests.cloud.sites import north_and_south
@@ -46,16 +44,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     app = create_app(settings, ingest=False, escalate=False, notify=False)
     with over_http(app) as (host, port):
-        state = app.state.cloud
-        tokens: dict[str, str] = {}
-        with state.database().session() as session:
-            for name, role, sites in (
-                ("boss", Role.ADMIN, {}),
-                ("tech-n", Role.TECHNICIAN, {"north": Role.TECHNICIAN}),
-            ):
-                person = add_user(session, name, role, now=state.clock(), display_name=name.title())
-                tokens[name] = issue_token(session, person, now=state.clock())
-                set_sites(session, person, sites, served=state.served_sites)
+        tokens = portfolio_people(app.state.cloud)
         url = f"http://{host}:{port}"
         for equipment in ("n-pump", "s-pump"):
             resp = httpx.post(
@@ -68,21 +57,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         yield url, tokens
 
 
-def sign_in(page: Any, url: str, token: str) -> None:
-    page.goto(url + "/")
-    box = page.locator("#token")
-    box.fill(token)
-    box.press("Enter")
-    expect(page.locator("#nav")).to_be_visible(timeout=WAIT_MS)
-
-
 def test_a_portfolio_person_switches_sites_and_a_site_person_has_no_switcher(
     served: tuple[str, dict[str, str]],
 ) -> None:
     url, tokens = served
     with chromium() as browser:
         page = new_page(browser, SMALL_PHONE)
-        sign_in(page, url, tokens["boss"])
+        sign_in_with(page, url, tokens["boss"])
         switcher = page.get_by_label("Site", exact=True)
         expect(switcher).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
@@ -97,7 +78,7 @@ def test_a_portfolio_person_switches_sites_and_a_site_person_has_no_switcher(
         shot(page, "sites-north-phone")
         page.get_by_role("button", name="Sign out").click()
 
-        sign_in(page, url, tokens["tech-n"])
+        sign_in_with(page, url, tokens["tech-n"])
         expect(page.get_by_text("n-pump is noisy")).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_text("s-pump is noisy")).to_have_count(0)
         expect(page.locator("#site")).to_be_hidden()
