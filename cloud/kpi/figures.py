@@ -159,12 +159,9 @@ def good_order(
     """Share of equipment (of `kinds`, or all) with no repair job open at `at`. Equipment in
     maintenance is neither good nor bad: it is left out (`in_maintenance` counts it)."""
     chosen = [e for e in equipment if (kinds is None or e.kind in kinds) and not e.in_maintenance]
-    faulty = {  # by building and id: an id is unique within its site, a building is of one
-        (j.building, j.equipment_id)
-        for j in _repairs(jobs)
-        if j.equipment_id is not None and j.open_at(at)
-    }
-    good = sum(1 for e in chosen if (e.building, e.id) not in faulty and (None, e.id) not in faulty)
+    # by building and id: an id is unique within its site, and a building is of one site
+    faulty = {(j.building, j.equipment_id) for j in _repairs(jobs) if j.open_at(at)}
+    good = sum(1 for e in chosen if not {(e.building, e.id), (None, e.id)} & faulty)
     return Figure.rate(good, len(chosen))
 
 
