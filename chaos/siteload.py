@@ -1,5 +1,7 @@
 """The takeover case's sites and load: a folder of sites of pumps, each pump publishing a
-sample every `PERIOD_S`, `dry_run` true while a fault injected into it lasts."""
+sample every `PERIOD_S`, `dry_run` true while a fault injected into it lasts. Every site's
+pumps have the same ids (`pump-00`, `pump-01`, ...), as a portfolio's sites often do: a pump
+is `<site>/<id>` (`name`) in what the case counts."""
 
 from __future__ import annotations
 
@@ -16,10 +18,13 @@ FAULT_S = 3.0
 
 
 def pumps(sites: list[str]) -> list[tuple[str, str]]:
-    """(site, pump) of every pump, the sites in turn: consecutive faults hit each site."""
-    return [
-        (site, f"pump-{s}-{n:02d}") for n in range(PUMPS // SITES) for s, site in enumerate(sites)
-    ]
+    """(site, pump id) of every pump, the sites in turn: consecutive faults hit each site."""
+    return [(site, f"pump-{n:02d}") for n in range(PUMPS // SITES) for site in sites]
+
+
+def name(site: str, pump: str) -> str:
+    """A pump as the case counts it: its site and its id."""
+    return f"{site}/{pump}"
 
 
 def inventory(sites: list[str], index: int) -> str:
@@ -42,7 +47,7 @@ class Load:
 
     def __init__(self, sites: list[str]) -> None:
         self.sites = sites
-        self.faulty: dict[str, float] = {}  # pump → when (monotonic) its fault ends
+        self.faulty: dict[str, float] = {}  # pump (`name`) → when (monotonic) its fault ends
         self.seq = 0
         self.published = 0
 
@@ -58,7 +63,7 @@ class Load:
             now = time.monotonic()
             self.seq += 1
             for site, pump in pumps(self.sites):
-                dry = self.faulty.get(pump, 0.0) > now
+                dry = self.faulty.get(name(site, pump), 0.0) > now
                 sample = {
                     "ts": int(time.time() * 1000),
                     "seq": self.seq,

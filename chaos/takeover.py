@@ -3,14 +3,15 @@ leases in PostgreSQL (`PLANTROOM_CLOUD_CLUSTER`, a folder of three inventories);
 two sites gets SIGKILL under load, with pump faults injected before, across and after the kill.
 
 `SITES` sites of `PUMPS` pumps in all publish a sample per pump every `PERIOD_S` (the load) on
-a real mosquitto. Process `cloud-a` starts first and takes every lease; `cloud-b` joins and
-the two split the sites 2/1. Pump faults (`dry_run`, each held `FAULT_S` then cleared, taking
-the sites in turn) begin at `BEFORE` seconds before the kill of `cloud-a` (the last spans it),
-`DURING` seconds after it (while no process holds its sites: the broker queues for each site's
-session) and `AFTER` seconds after `cloud-b` holds every site. The takeover time is from the
-kill until `cloud-b`'s `/api/health` shows all the sites among its leases. Then, from the
-database: each fault raised exactly one `pump.dry_run` work order, no pump that had no fault
-got one, and no `dry_run` alarm is still active once the faults are cleared.
+a real mosquitto; the sites' pumps have the same ids (every site has a `pump-00`). Process
+`cloud-a` starts first and takes every lease; `cloud-b` joins and the two split the sites 2/1.
+Pump faults (`dry_run`, each held `FAULT_S` then cleared, taking the sites in turn) begin at
+`BEFORE` seconds before the kill of `cloud-a` (the last spans it), `DURING` seconds after it
+(while no process holds its sites: the broker queues for each site's session) and `AFTER`
+seconds after `cloud-b` holds every site. The takeover time is from the kill until `cloud-b`'s
+`/api/health` shows all the sites among its leases. Then, from the database: each fault raised
+exactly one `pump.dry_run` work order, no pump that had no fault got one, and no `dry_run`
+alarm is still active once the faults are cleared.
 
 `python -m chaos.takeover [--write]` runs it on servers of its own and writes the section
 `takeover` of docs/reliability.md; tests/chaos/test_takeover.py runs it on the test session's.
@@ -41,7 +42,7 @@ import httpx
 from sqlalchemy import create_engine, select
 
 from benchmarks.pages import machine
-from chaos.siteload import FAULT_S, PERIOD_S, PUMPS, SITES, Load, inventory, pumps
+from chaos.siteload import FAULT_S, PERIOD_S, PUMPS, SITES, Load, inventory, name, pumps
 from cloud import tables  # noqa: F401  (every table mapped before the audit's queries)
 from cloud.alarms.model import Alarm
 from cloud.cluster.model import SiteLease
@@ -70,6 +71,7 @@ class TakeoverResult:
     before: Leases = field(default_factory=dict)  # the leases just before the kill
     after: Leases = field(default_factory=dict)  # and at the end
     faulted: list[str] = field(default_factory=list)
+    # pumps by `siteload.name` (site/id: every site's pumps have the same ids)
     work_orders: dict[str, int] = field(default_factory=dict)  # per pump, `pump.dry_run`
     stuck: list[str] = field(default_factory=list)  # pumps with a dry_run alarm still active
     other_active: int = 0  # other alarms active at the end (lost communication, ...)
@@ -194,13 +196,17 @@ def audit(result: TakeoverResult, database_url: str) -> bool:
     engine = create_engine(database_url)
     try:
         with engine.connect() as c:
-            orders = c.execute(select(WorkOrder.equipment_id).where(WorkOrder.rule_id == RULE))
-            result.work_orders = dict(Counter(str(row[0]) for row in orders))
+            orders = c.execute(
+                select(WorkOrder.site, WorkOrder.equipment_id).where(WorkOrder.rule_id == RULE)
+            )
+            result.work_orders = dict(Counter(name(str(s), str(e)) for s, e in orders))
             active = c.execute(
-                select(Alarm.equipment_id, Alarm.rule_id).where(Alarm.state == AlarmState.ACTIVE)
+                select(Alarm.site, Alarm.equipment_id, Alarm.rule_id).where(
+                    Alarm.state == AlarmState.ACTIVE
+                )
             ).all()
-            result.stuck = sorted(str(e) for e, rule in active if rule == RULE)
-            result.other_active = sum(1 for _, rule in active if rule != RULE)
+            result.stuck = sorted(name(str(s), str(e)) for s, e, rule in active if rule == RULE)
+            result.other_active = sum(1 for _, _, rule in active if rule != RULE)
     finally:
         engine.dispose()
     result.after = lease_rows(database_url)
@@ -266,7 +272,7 @@ async def inject_and_kill(
     b: subprocess.Popen[bytes],
     database_url: str,
 ) -> None:
-    order = iter(pump for _, pump in pumps(result.sites))
+    order = iter(name(site, pump) for site, pump in pumps(result.sites))
     kill_at = time.monotonic() + abs(BEFORE[0]) + 1.0
 
     async def fault_at(when: float) -> None:
@@ -313,7 +319,8 @@ def render(result: TakeoverResult, took_s: float) -> str:
         f" | {took} | {result.published} | {faults} | {orders} | {counts[0]} | {counts[1]} |"
         f" {counts[2]} | {result.other_active} |\n\n"
         f"Two cloud processes on one PostgreSQL and one mosquitto serve a folder of {SITES}"
-        f" sites, {PUMPS} pumps in all, each publishing a sample every {PERIOD_S:g} s. `cloud-a`"
+        f" sites, {PUMPS} pumps in all (every site's with the same ids, `pump-00`, …), each"
+        f" publishing a sample every {PERIOD_S:g} s. `cloud-a`"
         f" starts alone and holds every site; `cloud-b` joins and they split the sites"
         f" {SITES - 1}/1. Pump faults (`dry_run`, each held {FAULT_S:g} s then cleared, the"
         f" sites in turn) start {', '.join(f'{-t:g}' for t in BEFORE)} s before the SIGKILL of"
