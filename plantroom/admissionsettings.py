@@ -42,7 +42,7 @@ class AdmissionSettings(SettingsGroup):
         default=5.0,
         gt=0,
         le=60_000,
-        description="the queue's target wait: when every request let in from the queue for"
+        description="the queue's target wait: when every request that left the queue for"
         " `PLANTROOM_API_QUEUE_INTERVAL_MS` had waited longer, the queue holds a backlog rather"
         " than a burst, and for the next interval a request finding no free place is answered"
         " 503 at once",

@@ -7,8 +7,8 @@ before the app sees it:
 * none: it waits in the lane's queue, first come first served, for at most the lane's wait
   (`PLANTROOM_API_QUEUE_WAIT_S`), with at most `PLANTROOM_API_MAX_QUEUED` waiting;
 * the queue full, or the wait over: `503 overloaded` with `Retry-After`, answered at once;
-* a queue that stands: when every request let in from the queue for an interval
-  (`PLANTROOM_API_QUEUE_INTERVAL_MS`) had waited longer than the queue's target
+* a queue that stands: when every request that left the queue (let in, or its wait over)
+  for an interval (`PLANTROOM_API_QUEUE_INTERVAL_MS`) had waited longer than the queue's target
   (`PLANTROOM_API_QUEUE_TARGET_MS`), the queue is not absorbing a burst but holding a backlog
   the API cannot work off; for the next interval a request that finds no free place is
   answered 503 at once rather than queued, so those served are served without waiting (the
@@ -81,9 +81,10 @@ class Bounds:
 class QueueDelay:
     """Whether a lane's queue stands: pure bookkeeping on the times it is given.
 
-    Each request let in from the queue reports how long it waited (`let_in`). One that waited
-    at most `target_s` shows the queue draining, and so does the queue emptying (`drained`);
-    once every request let in over `interval_s` waited longer, the queue holds a backlog, and
+    Each request that leaves the queue, let in or its wait run out, reports how long it
+    waited (`left`). One that waited at most `target_s` shows the queue draining, and so does
+    the queue emptying (`drained`); once every request that left it over `interval_s` waited
+    longer, the queue holds a backlog, and
     the lane sheds at the door (`shedding`) for the next `interval_s`, after which the queue
     is tried again."""
 
@@ -94,7 +95,7 @@ class QueueDelay:
         self._shed_until = -math.inf
         self.episodes = 0  # intervals of shedding at the door, since start
 
-    def let_in(self, waited_s: float, now: float) -> None:
+    def left(self, waited_s: float, now: float) -> None:
         if waited_s <= self.target_s:
             self._above_since = None
         elif self._above_since is None:
@@ -184,7 +185,7 @@ class Lane:
                 self.served += 1
                 if self.delay is not None:
                     now = self._clock()
-                    self.delay.let_in(now - joined, now)
+                    self.delay.left(now - joined, now)
                 return
         self.in_progress -= 1
         if self.delay is not None:
@@ -199,7 +200,11 @@ class Lane:
         else:
             ticket.cancel()
             # a ticket not done is still in the queue
+            joined = next(j for t, j in self._waiting if t is ticket)
             self._waiting = deque(w for w in self._waiting if w[0] is not ticket)
+            if why == "waited" and self.delay is not None:  # it stood in the queue too
+                now = self._clock()
+                self.delay.left(now - joined, now)
         if why == "gone":
             self.gone += 1
         else:

@@ -162,10 +162,10 @@ TARGET_S, INTERVAL_S = 0.005, 0.1
 
 def test_waits_above_the_target_for_an_interval_shed_for_the_next() -> None:
     delay = QueueDelay(TARGET_S, INTERVAL_S)
-    delay.let_in(0.02, now=1.0)  # a run of long waits begins
-    delay.let_in(0.02, now=1.05)
+    delay.left(0.02, now=1.0)  # a run of long waits begins
+    delay.left(0.02, now=1.05)
     assert not delay.shedding(1.05)  # a burst being worked off, so far
-    delay.let_in(0.02, now=1.1)  # still: the queue stands
+    delay.left(0.02, now=1.1)  # still: the queue stands
     assert delay.shedding(1.1) and delay.shedding(1.19)
     assert not delay.shedding(1.21)  # the queue is tried again
     assert delay.episodes == 1
@@ -173,14 +173,27 @@ def test_waits_above_the_target_for_an_interval_shed_for_the_next() -> None:
 
 def test_a_short_wait_or_an_empty_queue_ends_a_run_of_long_waits() -> None:
     delay = QueueDelay(TARGET_S, INTERVAL_S)
-    delay.let_in(0.02, now=1.0)
-    delay.let_in(0.004, now=1.05)  # within the target: the queue drains
-    delay.let_in(0.02, now=1.1)
+    delay.left(0.02, now=1.0)
+    delay.left(0.004, now=1.05)  # within the target: the queue drains
+    delay.left(0.02, now=1.1)
     assert not delay.shedding(1.1)
-    delay.let_in(0.02, now=1.15)
+    delay.left(0.02, now=1.15)
     delay.drained()  # the queue emptied
-    delay.let_in(0.02, now=1.25)
+    delay.left(0.02, now=1.25)
     assert not delay.shedding(1.25) and delay.episodes == 0
+
+
+async def test_waits_that_run_out_count_as_long_waits() -> None:
+    clock = Clock()
+    lane = Lane("api", Bounds(1, 8, 0.03, TARGET_S, INTERVAL_S), clock)
+    assert lane.take()
+    tickets = [lane.join() for _ in range(2)]
+    assert tickets[0] is not None and tickets[1] is not None
+    clock.now = 0.03
+    lane.withdraw(tickets[0], "waited")  # its wait ran out: a run of long waits begins
+    clock.now = 0.14
+    lane.withdraw(tickets[1], "waited")
+    assert lane.join() is None and lane.shed == 3  # two waited out, one refused at the door
 
 
 def test_bounds_of_the_queue_delay_name_what_is_wrong() -> None:
