@@ -2,10 +2,11 @@
 
 A verified token is remembered for `TOKEN_CACHE_S` seconds, so most requests are authenticated
 without the database and without a trip through the thread pool. What that costs: a token
-revoked, or a user deactivated or given another role or other sites, by another process
-(another API worker, the CLI) is still honoured by this one for at most `TOKEN_CACHE_S`
-seconds. Changes made in this process take effect at once (every commit that touches a user,
-their sites or a token empties the cache), and an expiry time is checked on every request.
+revoked, or a user deactivated or given another role, other sites or another language, by
+another process (another API worker, the CLI) is still honoured by this one for at most
+`TOKEN_CACHE_S` seconds. Changes made in this process take effect at once (every commit that
+touches a user, their sites or a token empties the cache), and an expiry time is checked on
+every request.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ class TokenCache:
             password_hash=user.password_hash,
             active=user.active,
             created_at=user.created_at,
+            # what the answers are written in: read by most routes, so not loaded again
+            language=user.language,
+            language_chosen=user.language_chosen,
         )
         make_transient_to_detached(copy)
         entry = _Verified(copy, expires_at, dict(sites or {}), time.monotonic() + self.ttl_s)

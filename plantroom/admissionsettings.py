@@ -17,23 +17,42 @@ class AdmissionSettings(SettingsGroup):
     """How many requests the API works on and holds waiting (docs/api.md#overload)."""
 
     api_max_in_progress: int = Field(
-        default=8,
+        default=2,
         ge=1,
         le=1000,
-        description="requests one API process works on at once; more wait for a free place",
+        description="requests one API process works on at once; more wait for a free place."
+        " A process runs Python on one core at a time, so on SQLite (CPU work) more at once"
+        " only slow each other and the server's own loop; raise it with PostgreSQL, where"
+        " requests wait on the database server",
     )
     api_max_queued: int = Field(
-        default=16,
+        default=8,
         ge=0,
         le=10_000,
         description="requests one API process holds waiting for a place; one more is answered"
         " 503 at once",
     )
     api_queue_wait_s: float = Field(
-        default=0.25,
+        default=0.025,
         ge=0,
         le=60,
         description="the longest a request waits for a place; then it is answered 503",
+    )
+    api_queue_target_ms: float = Field(
+        default=5.0,
+        gt=0,
+        le=60_000,
+        description="the queue's target wait: when every request that left the queue for"
+        " `PLANTROOM_API_QUEUE_INTERVAL_MS` had waited longer, the queue holds a backlog rather"
+        " than a burst, and for the next interval a request finding no free place is answered"
+        " 503 at once",
+    )
+    api_queue_interval_ms: float = Field(
+        default=50.0,
+        gt=0,
+        le=60_000,
+        description="how long waits above `PLANTROOM_API_QUEUE_TARGET_MS` last before the API"
+        " sheds at the door, and how long it then does",
     )
     api_retry_after_s: int = Field(
         default=1,

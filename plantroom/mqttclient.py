@@ -27,7 +27,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from plantroom.mqttwire import (
     CONNACK,
@@ -146,8 +146,9 @@ class MqttConnection(asyncio.Protocol):
     # -- the socket --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport, though not necessarily a subclass of asyncio's own (uvloop's
+        # are not)
+        self._transport = cast(asyncio.Transport, transport)
         self._timer = self._loop.call_later(KEEPALIVE_CHECK_S, self._tick)
 
     def data_received(self, data: bytes) -> None:

@@ -7,6 +7,12 @@ before the app sees it:
 * none: it waits in the lane's queue, first come first served, for at most the lane's wait
   (`PLANTROOM_API_QUEUE_WAIT_S`), with at most `PLANTROOM_API_MAX_QUEUED` waiting;
 * the queue full, or the wait over: `503 overloaded` with `Retry-After`, answered at once;
+* a queue that stands: when every request that left the queue (let in, or its wait over)
+  for an interval (`PLANTROOM_API_QUEUE_INTERVAL_MS`) had waited longer than the queue's target
+  (`PLANTROOM_API_QUEUE_TARGET_MS`), the queue is not absorbing a burst but holding a backlog
+  the API cannot work off; for the next interval a request that finds no free place is
+  answered 503 at once rather than queued, so those served are served without waiting (the
+  idea of CoDel, a router queue's control of its delay, applied at the door);
 * a client that goes away while its request waits: the request is dropped unanswered and
   never reaches the app (what it sends while waiting is read, so its leaving is seen; a body
   is held up to `WATCH_BODY_BYTES`, past which it is left unread until the request is let in).
@@ -23,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,9 +56,14 @@ Outcome = Literal["in", "full", "waited", "gone"]
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
+    """A lane's bounds: places, queue length, longest wait and, with `target_s`, the
+    standing-queue control (`QueueDelay`) over `interval_s`."""
+
     in_progress: int
     queued: int
     wait_s: float
+    target_s: float | None = None
+    interval_s: float = 0.1
 
     def __post_init__(self) -> None:
         if self.in_progress < 1:
@@ -59,6 +72,44 @@ class Bounds:
             raise ValueError(f"queued: at least 0, not {self.queued}")
         if not 0 <= self.wait_s <= 60:
             raise ValueError(f"wait_s: between 0 and 60 s, not {self.wait_s}")
+        if self.target_s is not None and not 0 < self.target_s <= 60:
+            raise ValueError(f"target_s: above 0 and at most 60 s, not {self.target_s}")
+        if not 0 < self.interval_s <= 60:
+            raise ValueError(f"interval_s: above 0 and at most 60 s, not {self.interval_s}")
+
+
+class QueueDelay:
+    """Whether a lane's queue stands: pure bookkeeping on the times it is given.
+
+    Each request that leaves the queue, let in or its wait run out, reports how long it
+    waited (`left`). One that waited at most `target_s` shows the queue draining, and so does
+    the queue emptying (`drained`); once every request that left it over `interval_s` waited
+    longer, the queue holds a backlog, and
+    the lane sheds at the door (`shedding`) for the next `interval_s`, after which the queue
+    is tried again."""
+
+    def __init__(self, target_s: float, interval_s: float) -> None:
+        self.target_s = target_s
+        self.interval_s = interval_s
+        self._above_since: float | None = None  # the first of a run of waits above target
+        self._shed_until = -math.inf
+        self.episodes = 0  # intervals of shedding at the door, since start
+
+    def left(self, waited_s: float, now: float) -> None:
+        if waited_s <= self.target_s:
+            self._above_since = None
+        elif self._above_since is None:
+            self._above_since = now
+        elif now - self._above_since >= self.interval_s:
+            self._above_since = None
+            self._shed_until = now + self.interval_s
+            self.episodes += 1
+
+    def drained(self) -> None:
+        self._above_since = None
+
+    def shedding(self, now: float) -> bool:
+        return now < self._shed_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +132,18 @@ class Lane:
     place (which goes straight to the first request waiting), `withdraw` from the queue;
     `wait` joins and waits for a place within the lane's wait, watching the client."""
 
-    def __init__(self, name: str, bounds: Bounds) -> None:
+    def __init__(
+        self, name: str, bounds: Bounds, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.bounds = bounds
         self.in_progress = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        # each waiting request's ticket, and when it joined
+        self._waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        self._clock = clock
+        self.delay = (
+            None if bounds.target_s is None else QueueDelay(bounds.target_s, bounds.interval_s)
+        )
         self.served = 0
         self.shed = 0
         self.gone = 0
@@ -107,23 +165,31 @@ class Lane:
 
     def join(self) -> asyncio.Future[None] | None:
         """A place in the queue: a future done when a place is handed over; None (and
-        counted shed) when the queue is full."""
-        if len(self._waiting) >= self.bounds.queued:
+        counted shed) when the queue is full, or stands (`QueueDelay`)."""
+        now = self._clock()
+        if len(self._waiting) >= self.bounds.queued or (
+            self.delay is not None and self.delay.shedding(now)
+        ):
             self.shed += 1
             return None
         ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(ticket)
+        self._waiting.append((ticket, now))
         return ticket
 
     def leave(self) -> None:
         """A request is done: its place goes to the first still waiting, else is freed."""
         while self._waiting:
-            ticket = self._waiting.popleft()
+            ticket, joined = self._waiting.popleft()
             if not ticket.done():
                 ticket.set_result(None)
                 self.served += 1
+                if self.delay is not None:
+                    now = self._clock()
+                    self.delay.left(now - joined, now)
                 return
         self.in_progress -= 1
+        if self.delay is not None:
+            self.delay.drained()
 
     def withdraw(self, ticket: asyncio.Future[None], why: Literal["waited", "gone"]) -> None:
         """A waiting request gives up (its wait ran out, or its client left). A place handed
@@ -133,7 +199,12 @@ class Lane:
             self.leave()
         else:
             ticket.cancel()
-            self._waiting.remove(ticket)  # a ticket not done is still in the queue
+            # a ticket not done is still in the queue
+            joined = next(j for t, j in self._waiting if t is ticket)
+            self._waiting = deque(w for w in self._waiting if w[0] is not ticket)
+            if why == "waited" and self.delay is not None:  # it stood in the queue too
+                now = self._clock()
+                self.delay.left(now - joined, now)
         if why == "gone":
             self.gone += 1
         else:
@@ -252,7 +323,11 @@ class Admission:
     def from_settings(cls, settings: CloudSettings) -> Admission:
         return cls(
             Bounds(
-                settings.api_max_in_progress, settings.api_max_queued, settings.api_queue_wait_s
+                settings.api_max_in_progress,
+                settings.api_max_queued,
+                settings.api_queue_wait_s,
+                settings.api_queue_target_ms / 1000,
+                settings.api_queue_interval_ms / 1000,
             ),
             Bounds(MONITOR_IN_PROGRESS, MONITOR_QUEUED, MONITOR_WAIT_S),
             settings.api_retry_after_s,

@@ -24,7 +24,7 @@ from cloud.users.model import User
 from cloud.users.sites import access_of, act_at, check_place
 from cloud.workorders import commands, creation, queries, steps
 from cloud.workorders.model import WorkOrder
-from cloud.workorders.rules import Action
+from cloud.workorders.rules import Action, moves_in_progress
 from cloud.workorders.schemas import (
     ActionIn,
     AssignIn,
@@ -249,7 +249,7 @@ def _action_route(action: Action) -> Callable[..., Response]:
             )
             is_pm = wo.kind is WorkOrderKind.PM
             response = _detail(session, wo, reader(state, user))
-        if state.maintenance is not None and is_pm:
+        if state.maintenance is not None and is_pm and moves_in_progress(action):
             state.maintenance.wake()  # a PM job in or out of progress: its maintenance window
         return response
 

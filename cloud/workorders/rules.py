@@ -78,6 +78,13 @@ ACTIONS: dict[Action, ActionRule] = {
 }
 
 
+def moves_in_progress(action: Action) -> bool:
+    """Whether `action` may take a job into or out of progress (and so open or end a PM
+    job's maintenance window); an acknowledgement or a close never does."""
+    rule = ACTIONS[action]
+    return S.IN_PROGRESS in rule.sources or rule.target is S.IN_PROGRESS
+
+
 def _roles(roles: frozenset[Role]) -> str:
     return ", ".join(sorted(r.value for r in roles))
 

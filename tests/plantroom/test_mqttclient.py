@@ -151,3 +151,23 @@ async def test_the_will_is_published_when_the_connection_drops_without_disconnec
         assert dying.closed.done()
     finally:
         await watcher.close()
+
+
+class ForeignTransport:
+    """A stream transport that is not a subclass of asyncio's own (as uvloop's are not)."""
+
+    def __init__(self) -> None:
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+async def test_a_transport_of_another_event_loop_is_taken() -> None:
+    conn = MqttConnection(keepalive=5, error=Unavailable)
+    transport = ForeignTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    assert conn.is_open
+    conn.abort()
+    assert transport.aborted and not conn.is_open
+    conn.connection_lost(None)

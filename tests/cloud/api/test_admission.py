@@ -17,6 +17,7 @@ from cloud.api.admission import (
     AdmissionMiddleware,
     Bounds,
     Lane,
+    QueueDelay,
     Watch,
 )
 from plantroom.settings import CloudSettings
@@ -144,6 +145,105 @@ async def test_withdrawing_leaves_the_queue_and_passes_on_a_place_handed_over() 
     lane.withdraw(second, "gone")  # it had the place: the third gets it
     assert third.done()
     assert (lane.in_progress, lane.gone, lane.served) == (1, 1, 2)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TARGET_S, INTERVAL_S = 0.005, 0.1
+
+
+def test_waits_above_the_target_for_an_interval_shed_for_the_next() -> None:
+    delay = QueueDelay(TARGET_S, INTERVAL_S)
+    delay.left(0.02, now=1.0)  # a run of long waits begins
+    delay.left(0.02, now=1.05)
+    assert not delay.shedding(1.05)  # a burst being worked off, so far
+    delay.left(0.02, now=1.1)  # still: the queue stands
+    assert delay.shedding(1.1) and delay.shedding(1.19)
+    assert not delay.shedding(1.21)  # the queue is tried again
+    assert delay.episodes == 1
+
+
+def test_a_short_wait_or_an_empty_queue_ends_a_run_of_long_waits() -> None:
+    delay = QueueDelay(TARGET_S, INTERVAL_S)
+    delay.left(0.02, now=1.0)
+    delay.left(0.004, now=1.05)  # within the target: the queue drains
+    delay.left(0.02, now=1.1)
+    assert not delay.shedding(1.1)
+    delay.left(0.02, now=1.15)
+    delay.drained()  # the queue emptied
+    delay.left(0.02, now=1.25)
+    assert not delay.shedding(1.25) and delay.episodes == 0
+
+
+async def test_waits_that_run_out_count_as_long_waits() -> None:
+    clock = Clock()
+    lane = Lane("api", Bounds(1, 8, 0.03, TARGET_S, INTERVAL_S), clock)
+    assert lane.take()
+    tickets = [lane.join() for _ in range(2)]
+    assert tickets[0] is not None and tickets[1] is not None
+    clock.now = 0.03
+    lane.withdraw(tickets[0], "waited")  # its wait ran out: a run of long waits begins
+    clock.now = 0.14
+    lane.withdraw(tickets[1], "waited")
+    assert lane.join() is None and lane.shed == 3  # two waited out, one refused at the door
+
+
+def test_bounds_of_the_queue_delay_name_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="target_s: above 0 and at most 60 s, not 0"):
+        Bounds(1, 1, 1.0, target_s=0)
+    with pytest.raises(ValueError, match="interval_s: above 0 and at most 60 s, not -1"):
+        Bounds(1, 1, 1.0, target_s=0.005, interval_s=-1)
+
+
+async def test_a_lane_whose_queue_stands_refuses_at_the_door_then_queues_again() -> None:
+    clock = Clock()
+    lane = Lane("api", Bounds(1, 8, NEVER, TARGET_S, INTERVAL_S), clock)
+    assert lane.take()
+    tickets = [lane.join() for _ in range(4)]  # joined at 0
+    for t in (0.05, 0.1, 0.16):  # each let in after waiting longer than the target
+        clock.now = t
+        lane.leave()
+    assert all(t is not None and t.done() for t in tickets[:3])
+    assert lane.join() is None  # the queue stood for an interval: refused at the door
+    assert lane.shed == 1 and lane.waiting == 1
+    assert not lane.take()  # and no place is free: the one waiting still gets the next
+    clock.now = 0.2
+    lane.leave()
+    assert tickets[3] is not None and tickets[3].done()
+    clock.now = 0.27  # the interval of shedding is over
+    assert lane.join() is not None
+
+
+async def test_at_a_standing_queue_the_answer_is_503_at_once() -> None:
+    clock = Clock()
+    app = App()
+    lanes = Admission(Bounds(1, 8, NEVER, TARGET_S, INTERVAL_S), Bounds(1, 0, 0.0))
+    lanes.api = Lane("api", lanes.api.bounds, clock)
+    middleware = AdmissionMiddleware(app, lanes)
+    clients = [Client() for _ in range(4)]
+    tasks = [
+        asyncio.create_task(middleware(scope(f"/api/r{n}"), c.receive, c.send))
+        for n, c in enumerate(clients[:3])
+    ]
+    await settle()
+    for n, t in enumerate((0.05, 0.16)):  # r1 and r2 let in after long waits
+        clock.now = t
+        app.release(f"/api/r{n}")
+        await settle()
+    assert app.started == ["/api/r0", "/api/r1", "/api/r2"]
+    await middleware(scope("/api/r3"), clients[3].receive, clients[3].send)
+    assert clients[3].status == 503 and "/api/r3" not in app.started  # at once, unworked
+    app.release("/api/r2")
+    await asyncio.gather(*tasks)
+    assert [c.status for c in clients] == [200, 200, 200, 503]
 
 
 async def test_past_the_queue_the_answer_is_503_at_once_with_retry_after() -> None:
@@ -283,10 +383,16 @@ async def test_a_watch_gives_what_it_read_before_what_is_still_to_come() -> None
 
 def test_the_lanes_follow_the_settings() -> None:
     settings = CloudSettings(
-        api_max_in_progress=5, api_max_queued=7, api_queue_wait_s=0.5, api_retry_after_s=2
+        api_max_in_progress=5,
+        api_max_queued=7,
+        api_queue_wait_s=0.5,
+        api_queue_target_ms=20,
+        api_queue_interval_ms=300,
+        api_retry_after_s=2,
     )
     made = Admission.from_settings(settings)
-    assert made.api.bounds == Bounds(5, 7, 0.5)
+    assert made.api.bounds == Bounds(5, 7, 0.5, 0.02, 0.3)
+    assert made.monitor.delay is None  # monitoring is queued as long as its wait allows
     assert made.monitor.bounds.in_progress == MONITOR_IN_PROGRESS
     assert made.retry_after_s == 2
     assert made.lane("/api/work-orders") is made.api

@@ -11,7 +11,7 @@ from cloud.enums import Role, WorkOrderStatus
 from cloud.errors import CloudError, Conflict, Forbidden, InvalidInput
 from cloud.security import hash_password, hash_token, new_token, verify_password
 from cloud.sla.clocks import Clocks, escalation_step
-from cloud.workorders.rules import ACTIONS, Action, plan, plan_postpone
+from cloud.workorders.rules import ACTIONS, Action, moves_in_progress, plan, plan_postpone
 
 S = WorkOrderStatus
 R = Role
@@ -118,6 +118,13 @@ def test_a_fault_job_resolves_only_once_the_fault_cleared() -> None:
             fault_active=True,
         )
     assert err.value.code == "fault_active"
+
+
+def test_what_may_open_or_end_a_maintenance_window() -> None:
+    """A PM job's window follows it into and out of progress: only those moves wake the
+    maintenance loop, so an acknowledgement or a close costs it nothing."""
+    moving = {a for a in Action if moves_in_progress(a)}
+    assert moving == {Action.START, Action.HOLD, Action.RESUME, Action.RESOLVE, Action.CANCEL}
 
 
 def test_the_table_has_no_way_out_of_finished() -> None:
