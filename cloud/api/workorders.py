@@ -189,9 +189,8 @@ def get_work_order(ref: Ref, state: StateDep, session: SessionDep, user: AnyUser
 
 @router.get("/{ref}/audit", response_model=list[AuditEventOut], responses=NOT_FOUND)
 def audit_trail(ref: Ref, state: StateDep, session: SessionDep, user: AnyUser) -> Response:
-    """The complete audit trail, oldest first, with each event's structured details
-    (an escalation's recipients, a postponement's old and new times, …); the notes the
-    service wrote in the caller's language."""
+    """The complete audit trail, oldest first, with each event's structured details (an
+    escalation's recipients, a postponement's times, …), in the caller's language."""
     wo = queries.get(session, _id(session, ref, user), with_events=True)
     context = {READER: reader(state, user)}
     return answer(session, [AuditEventOut.model_validate(e, context=context) for e in wo.events])
