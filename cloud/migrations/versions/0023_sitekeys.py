@@ -44,7 +44,7 @@ KEYED = {"rule_states": ["equipment_id"], "rule_history": ["equipment_id", "poin
 PM_INDEX = "uq_work_orders_pm_plan_equipment_due"
 
 
-def _kept(table: str) -> list[sa.Column[int]]:
+def _kept(table: str) -> tuple[sa.Column[int], ...]:
     """Columns whose foreign key SQLite's reflection loses the ON DELETE of (they were added
     by ADD COLUMN, with the reference inline): given again, so a copy keeps it."""
     if table != "work_orders":
