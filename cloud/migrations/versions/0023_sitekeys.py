@@ -48,11 +48,11 @@ def _kept(table: str) -> tuple[sa.Column[int], ...]:
     """Columns whose foreign key SQLite's reflection loses the ON DELETE of (they were added
     by ADD COLUMN, with the reference inline): given again, so a copy keeps it."""
     if table != "work_orders":
-        return []
-    return [
+        return ()
+    return (
         sa.Column("team_id", sa.Integer(), sa.ForeignKey("teams.id", ondelete="SET NULL")),
         sa.Column("parent_id", sa.Integer(), sa.ForeignKey("work_orders.id", ondelete="SET NULL")),
-    ]
+    )
 
 
 OF_EQUIPMENT = "(SELECT equipment.site FROM equipment WHERE equipment.id = {t}.equipment_id)"
