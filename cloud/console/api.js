@@ -66,11 +66,33 @@ function request(path, { method, body, token }) {
   return send(path, { method, headers, body: JSON.stringify(body), token });
 }
 
+// A read the service turned away because it was full (503 with `Retry-After`) is asked again
+// after the time it gave and up to as long again, at random, so that the reads of one page do
+// not all come back at once; at most RETRIES times. A page sends a dozen reads at once, and a
+// busy service answers some of them 503 at once rather than all of them late. Writes are not
+// repeated here (the offline queue and the actions' own ids do that).
+const RETRIES = 5;
+const MAX_RETRY_AFTER_S = 10;
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // One request as it is sent: `body` as fetch takes it, `headers` besides Accept and the
 // token's. Resolves to the decoded JSON; rejects with ApiError carrying the service's own
 // error code and message (status 0 when the service cannot be reached). A 401 to a signed-in
 // request also tells the app the session has ended.
-export async function send(path, { method, headers = {}, body, token = auth.token }) {
+export async function send(path, options) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await sendOnce(path, options);
+    } catch (error) {
+      const again = options.method === 'GET' && error.retryAfter !== undefined;
+      if (!again || attempt >= RETRIES) throw error;
+      await pause(Math.min(error.retryAfter, MAX_RETRY_AFTER_S) * 1000 * (1 + Math.random()));
+    }
+  }
+}
+
+async function sendOnce(path, { method, headers = {}, body, token = auth.token }) {
   const all = { Accept: 'application/json', ...headers };
   if (token) all.Authorization = `Bearer ${token}`;
   let response;
@@ -92,6 +114,8 @@ export async function send(path, { method, headers = {}, body, token = auth.toke
     if (response.status === 401 && token) {
       window.dispatchEvent(new CustomEvent('plantroom:unauthorized', { detail: failure }));
     }
+    const wait = Number(response.headers.get('Retry-After'));
+    if (response.status === 503 && wait > 0) failure.retryAfter = wait;
     throw failure;
   }
   return data;
