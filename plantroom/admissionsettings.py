@@ -26,14 +26,14 @@ class AdmissionSettings(SettingsGroup):
         " requests wait on the database server",
     )
     api_max_queued: int = Field(
-        default=8,
+        default=16,
         ge=0,
         le=10_000,
         description="requests one API process holds waiting for a place; one more is answered"
         " 503 at once",
     )
     api_queue_wait_s: float = Field(
-        default=0.025,
+        default=0.1,
         ge=0,
         le=60,
         description="the longest a request waits for a place; then it is answered 503",
@@ -48,7 +48,7 @@ class AdmissionSettings(SettingsGroup):
         " 503 at once",
     )
     api_queue_interval_ms: float = Field(
-        default=50.0,
+        default=100.0,
         gt=0,
         le=60_000,
         description="how long waits above `PLANTROOM_API_QUEUE_TARGET_MS` last before the API"
