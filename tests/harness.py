@@ -2,6 +2,10 @@
 waiting on a condition with a deadline, unique names on the shared servers, and reading
 InfluxDB or the API over HTTP.
 
+A test talks to a running cloud as the console does: a request answered `503` with
+`Retry-After` (the API's admission control shedding a burst, e.g. while a browser loads a page
+on a busy machine) is sent again after that time, a few times (`request`, `call_api`).
+
 Tests wait on conditions, never on sleeps: `wait_for` polls from a plain (threaded) test,
 `wait_for_async` from a coroutine without blocking the event loop. Both return the probe's
 first truthy answer and fail naming what was awaited, with the last answer seen.
@@ -23,6 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import yaml
 
 T = TypeVar("T")
@@ -148,23 +153,44 @@ def influx_write(url: str, db: str, lines: list[str]) -> None:
     assert status == 204, text
 
 
+OVERLOADED_TRIES = 5  # a 503 with Retry-After is tried again, this many times in all
+
+
+def _retry_after(status: int, header: str | None) -> float | None:
+    """Seconds to wait before asking again, when the API shed the request; None otherwise."""
+    if status != 503 or header is None:
+        return None
+    try:
+        return min(max(float(header), 0.05), 5.0)
+    except ValueError:
+        return None
+
+
+def request(method: str, url: str, **kw: Any) -> httpx.Response:
+    """`httpx.request`, asked again after `Retry-After` when the API answers 503 overloaded;
+    the last answer otherwise (a 503 after `OVERLOADED_TRIES` is returned as it is)."""
+    kw.setdefault("timeout", 10)
+    for _ in range(OVERLOADED_TRIES - 1):
+        response = httpx.request(method, url, **kw)
+        wait = _retry_after(response.status_code, response.headers.get("Retry-After"))
+        if wait is None:
+            return response
+        time.sleep(wait)
+    return httpx.request(method, url, **kw)
+
+
 def call_api(
     base: str, method: str, path: str, token: str | None = None, body: Any = None
 ) -> tuple[int, Any]:
-    """Call a running cloud process's API over HTTP; return (status, decoded JSON or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{base}{path}", data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
+    """Call a running cloud process's API over HTTP (`request`); return (status, decoded JSON
+    or None). A server not (yet) listening raises `OSError`, as a socket would."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    kw: dict[str, Any] = {} if body is None else {"json": body}
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return err.code, json.loads(raw) if raw else None
+        resp = request(method, f"{base}{path}", headers=headers, **kw)
+    except httpx.TransportError as err:
+        raise OSError(f"{method} {base}{path}: {err}") from err
+    return resp.status_code, resp.json() if resp.content else None
 
 
 def qr_codes(pdf: Path, tmp_path: Path) -> list[str]:

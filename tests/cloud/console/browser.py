@@ -34,7 +34,7 @@ from cloud.users.sites import set_sites
 from plantroom.ports import free_port
 from stack.services import Influxd, Mosquitto
 from tests.cloud.harness import cloud_process, cover_from_now
-from tests.harness import CHROMIUM, REPO, influx_write, terminate, wait_for, write_site
+from tests.harness import CHROMIUM, REPO, influx_write, request, terminate, wait_for, write_site
 
 ARTIFACTS = REPO / "test-artifacts" / "console"
 PHONE = {"width": 390, "height": 844}
@@ -62,12 +62,14 @@ class Stack:
         return {"Authorization": f"Bearer {self.token(username)}"}
 
     def api(self, path: str, username: str = "super1") -> Any:
-        resp = httpx.get(f"{self.url}{path}", headers=self.auth(username), timeout=5)
+        resp = request("GET", f"{self.url}{path}", headers=self.auth(username), timeout=5)
         resp.raise_for_status()
         return resp.json()
 
     def post(self, path: str, body: Mapping[str, Any], username: str) -> Any:
-        resp = httpx.post(f"{self.url}{path}", json=body, headers=self.auth(username), timeout=5)
+        resp = request(
+            "POST", f"{self.url}{path}", json=body, headers=self.auth(username), timeout=5
+        )
         assert resp.is_success, resp.text
         return resp.json()
 
@@ -81,7 +83,8 @@ class Stack:
                 continue
             rota = self.api(f"/api/oncall/rotas/{team['team']}")
             body = {**DEMO_ROTA, "starts_on": rota["starts_on"], "routine": "always"}
-            resp = httpx.put(
+            resp = request(
+                "PUT",
                 f"{self.url}/api/oncall/rotas/{team['team']}",
                 json=body,
                 headers=self.auth("super1"),
@@ -149,7 +152,7 @@ def running_cloud(
         if proc.poll() is not None:
             raise AssertionError(f"the cloud service exited: {log_path.read_text()}")
         try:
-            health = httpx.get(f"{url}/api/health", timeout=1).json()
+            health = request("GET", f"{url}/api/health", timeout=1).json()
         except httpx.TransportError:
             return False
         return bool(health["mqtt"]["connected"]) and credentials.exists()
@@ -192,7 +195,7 @@ def lift_plan_due_today(folder: Path, zone: tzinfo) -> None:
 
 def raise_lift_visit(stack: Stack) -> dict[str, Any]:
     """The PM scheduler run now, raising the lift visit due today: the visit in full."""
-    ran = httpx.post(f"{stack.url}/api/pm/run", headers=stack.auth("super1"), timeout=30)
+    ran = request("POST", f"{stack.url}/api/pm/run", headers=stack.auth("super1"), timeout=30)
     ran.raise_for_status()
     jobs = stack.api("/api/work-orders?kind=pm&equipment_id=lift-a1")["items"]
     visit = next(j for j in jobs if j["title"].startswith("Lift half-monthly"))

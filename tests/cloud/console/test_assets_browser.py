@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from stack.services import Influxd, Mosquitto
@@ -26,6 +25,7 @@ from tests.cloud.console.browser import (
     shot,
     sign_in,
 )
+from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -133,7 +133,8 @@ def test_a_warranty_is_expired_from_the_day_after_its_end_at_the_site(
         sign_in(page, stack, "tech1", "/#/equipment/pump-a1")
         facts = page.locator(".facts")
         for end, shown in (("2026-03-31", "2026-03-31 (expired)"), ("2026-04-01", "2026-04-01")):
-            changed = httpx.patch(
+            changed = request(
+                "PATCH",
                 f"{stack.url}/api/assets/pump-a1",
                 json={"warranty_end": end},
                 headers=stack.auth("super1"),

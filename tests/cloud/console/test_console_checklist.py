@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -25,6 +24,7 @@ from tests.cloud.console.browser import (
     shot,
 )
 from tests.cloud.harness import camera_jpeg
+from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -46,7 +46,7 @@ def test_a_technician_works_the_lift_visit_on_a_phone(lift: Stack) -> None:
     assert all(s["done"] for s in done["checklist"])
     assert {e["channel"] for e in done["events"] if e["actor"] == "tech1"} == {"console"}
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
+    served = request("GET", f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
 
@@ -202,7 +202,8 @@ def keeps_its_place(page: Any, stack: Stack, visit: dict[str, Any], steps: list[
     page.evaluate("document.activeElement.blur()")
     at = place()
     headers = {"Authorization": f"Bearer {stack.token('super1')}"}
-    posted = httpx.post(
+    posted = request(
+        "POST",
         f"{stack.url}/api/work-orders/{visit['id']}/comments",
         headers=headers,
         json={"text": "Parts for the brake are on their way.", "channel": "api"},

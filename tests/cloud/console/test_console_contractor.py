@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.cloud.console.browser import (
@@ -19,7 +18,7 @@ from tests.cloud.console.browser import (
     page_errors,
     sign_in,
 )
-from tests.harness import wait_for
+from tests.harness import request, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -30,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 def raise_visit(stack: Stack) -> str:
     """The PM scheduler run now: the demo brought the lift contractor's first visit within
     its lead, so it is raised; its number."""
-    response = httpx.post(f"{stack.url}/api/pm/run", headers=stack.auth("super1"), timeout=10)
+    response = request("POST", f"{stack.url}/api/pm/run", headers=stack.auth("super1"), timeout=10)
     response.raise_for_status()
 
     def visit() -> str | None:

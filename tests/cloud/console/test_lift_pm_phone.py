@@ -20,7 +20,6 @@ import re
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -38,6 +37,7 @@ from tests.cloud.console.browser import (
     raise_lift_visit,
 )
 from tests.cloud.harness import camera_jpeg, table
+from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -126,7 +126,8 @@ def fits_a_phone(page: Any) -> None:
 def test_the_half_monthly_lift_visit_on_a_phone_in_chinese(lift: Stack) -> None:
     stack = lift
     # the technician's language in the profile: Simplified Chinese
-    chosen = httpx.put(
+    chosen = request(
+        "PUT",
         f"{stack.url}/api/me/language",
         headers=stack.auth("tech1"),
         json={"language": "zh"},
@@ -362,7 +363,7 @@ def check_the_record(stack: Stack, visit: dict[str, Any], steps: list[Any]) -> N
 
     # the photo taken offline is stored without the position it was taken at
     (photo,) = [p for p in done["photos"] if p["kind"] == "photo"]
-    served = httpx.get(f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
+    served = request("GET", f"{stack.url}{photo['url']}", headers=stack.auth("tech1"), timeout=5)
     assert served.headers["content-type"] == "image/jpeg"
     assert b"Exif" not in served.content and not Image.open(io.BytesIO(served.content)).getexif()
 
@@ -378,7 +379,8 @@ def check_the_monthly_report(stack: Stack, done: dict[str, Any]) -> None:
         for s in stack.api(f"/api/reports/monthly/readings?month={month}")
         if s["plan_id"] == LIFT_PLAN
     }
-    html = httpx.get(
+    html = request(
+        "GET",
         f"{stack.url}/api/reports/monthly",
         params={"month": month},
         headers=stack.auth("super1"),

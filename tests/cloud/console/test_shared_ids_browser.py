@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cloud.alarms.model import Alarm
@@ -33,6 +32,7 @@ from tests.cloud.console.browser import (
 )
 from tests.cloud.harness import over_http
 from tests.cloud.sites import north_and_south
+from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -51,8 +51,11 @@ class Service:
     tokens: dict[str, str]
 
     def get(self, path: str, who: str = "boss") -> Any:
-        resp = httpx.get(
-            self.url + path, headers={"Authorization": f"Bearer {self.tokens[who]}"}, timeout=5
+        resp = request(
+            "GET",
+            self.url + path,
+            headers={"Authorization": f"Bearer {self.tokens[who]}"},
+            timeout=5,
         )
         assert resp.status_code == 200, resp.text
         return resp.json()
@@ -96,7 +99,8 @@ def service(tmp_path: Path, schema_url: str) -> Iterator[Service]:
             session.commit()
         url = f"http://{host}:{port}"
         for site, title in JOB.items():
-            resp = httpx.post(
+            resp = request(
+                "POST",
                 f"{url}/api/work-orders",
                 json={"title": title, "equipment_id": "pump-1", "site": site},
                 headers={"Authorization": f"Bearer {tokens['boss']}"},

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cloud.app import create_app
@@ -25,6 +24,7 @@ from tests.cloud.console.browser import (
 )
 from tests.cloud.harness import over_http
 from tests.cloud.sites import north_and_south
+from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -47,7 +47,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         tokens = portfolio_people(app.state.cloud)
         url = f"http://{host}:{port}"
         for equipment in ("n-pump", "s-pump"):
-            resp = httpx.post(
+            resp = request(
+                "POST",
                 f"{url}/api/work-orders",
                 json={"title": f"{equipment} is noisy", "equipment_id": equipment},
                 headers={"Authorization": f"Bearer {tokens['boss']}"},

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cloud.app import create_app
@@ -21,7 +20,7 @@ from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
 from tests.cloud.console.browser import chromium, new_page, page_errors
 from tests.cloud.harness import camera_jpeg, over_http, settings_for, signed_up
-from tests.harness import REPO
+from tests.harness import REPO, request
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
@@ -37,7 +36,7 @@ class Site:
     tokens: dict[str, str]
 
     def call(self, method: str, path: str, who: str, **kw: Any) -> Any:
-        response = httpx.request(
+        response = request(
             method,
             self.url + path,
             headers={"Authorization": f"Bearer {self.tokens[who]}"},
