@@ -3,9 +3,10 @@ form with an optional photo), follow it (`GET /api/public/requests/{reference}`)
 "fixed?", look up what a location code names; and the two public pages, `/report/{code}`
 and `/track/{reference}`.
 
-Reports are bounded per client address and per location code (in this process; see
-`cloud.requests.limits`). A form whose hidden `website` field is filled in was filled by a
-robot: it is answered like any other and dropped, and counted."""
+Reports are bounded per client address and per place: the piece of equipment (by site and
+id) or the building a location code names (in this process; see `cloud.requests.limits`).
+A form whose hidden `website` field is filled in was filled by a robot: it is answered like
+any other and dropped, and counted."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from cloud.api.console import CONSOLE_DIR, PAGE_HEADERS
 from cloud.api.errors import errors
 from cloud.deps import SessionDep, StateDep, answer, app_attribute, one_writer
-from cloud.equipment import Equipment
+from cloud.equipment import Equipment, key
 from cloud.errors import InvalidInput, NotFound
 from cloud.requests import confirm, intake
 from cloud.requests.desk import HONEYPOT_COUNTER, ServiceDesk, bump
@@ -54,6 +56,14 @@ REPORT_ERRORS = errors(
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _place(session: Session, code: str, site: str | None) -> str:
+    """What the per-location limit counts a report against: the piece of equipment (its site
+    and id, so two sites' `pump-1` are two places) or the building the code names. A code
+    that names nothing is refused here, naming the code, before anything is counted."""
+    building, equipment = intake.resolve_location(session, code.strip(), site)
+    return key(equipment.site, equipment.id) if equipment is not None else building
 
 
 @router.post("/requests", response_model=Created, status_code=201, responses=REPORT_ERRORS)
@@ -91,7 +101,8 @@ def report(
             )
             return answer(session, body, 201)
     address = _address(request)
-    wait, which = desk.limits.check(address, code, now)
+    where = _place(session, code, site or None)
+    wait, which = desk.limits.check(address, where, now)
     if wait:
         raise HTTPException(
             429,
@@ -118,7 +129,7 @@ def report(
         given = replace(given, photo=cleaned)
     with one_writer(session):
         created = intake.submit(session, given, now=now, sla=state.sla, config=config)
-        desk.limits.record(address, code, now)
+        desk.limits.record(address, where, now)
         wo = created.work_order
         body = Created(
             reference=created.token,

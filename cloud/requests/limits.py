@@ -1,4 +1,5 @@
-"""Rate limits of the public report form, per client address and per location code.
+"""Rate limits of the public report form, per client address and per place (the equipment,
+by site and id, or the building a location code names).
 
 In-process: each API process counts on its own (several workers each allow the limit), and
 the counts start again on restart. A sliding window of the last `window_s` seconds per key,
