@@ -69,6 +69,20 @@ def _row(f: Figures, what: str, run: Run, ok: str) -> str:
     )
 
 
+ADMISSION = (
+    "api_max_in_progress",
+    "api_max_queued",
+    "api_queue_wait_s",
+    "api_queue_target_ms",
+    "api_queue_interval_ms",
+)
+
+
+def _defaults(s: CloudSettings) -> bool:
+    """Whether the admission settings in force are the defaults."""
+    return all(getattr(s, f) == CloudSettings.model_fields[f].default for f in ADMISSION)
+
+
 def _setup(insert_s: float, size_mb: float) -> str:
     s = CloudSettings()
     return (
@@ -76,9 +90,10 @@ def _setup(insert_s: float, size_mb: float) -> str:
         f"bulk-inserted in {insert_s:.1f} s ({size_mb:.0f} MB). The API (`create_app`, SLA "
         f"ticker on, no telemetry consumer) served by uvicorn with {WORKERS} worker "
         f"process(es), each admitting {s.api_max_in_progress} requests at once and "
-        f"{s.api_max_queued} waiting up to {s.api_queue_wait_s * 1000:.0f} ms, shedding at the "
-        f"door for {s.api_queue_interval_ms:.0f} ms once the queue's waits stood above "
-        f"{s.api_queue_target_ms:g} ms for as long (the defaults). "
+        f"{s.api_max_queued} waiting up to {s.api_queue_wait_s * 1000:.0f} ms; once the queue "
+        f"had not been empty for {s.api_queue_interval_ms:.0f} ms, a request whose turn came "
+        f"after more than {s.api_queue_target_ms:g} ms of waiting was answered 503 "
+        f"({'the defaults' if _defaults(s) else 'set for this run'}). "
         "The load: list and acknowledge requests in turn, open loop, from a minimal keep-alive "
         "HTTP/1.1 client on loopback (one asyncio loop in the benchmark's process); latency "
         "from each request's scheduled send time, over the requests served (answered 200). "

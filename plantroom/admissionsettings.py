@@ -42,17 +42,16 @@ class AdmissionSettings(SettingsGroup):
         default=5.0,
         gt=0,
         le=60_000,
-        description="the queue's target wait: when every request that left the queue for"
-        " `PLANTROOM_API_QUEUE_INTERVAL_MS` had waited longer, the queue holds a backlog rather"
-        " than a burst, and for the next interval a request finding no free place is answered"
-        " 503 at once",
+        description="the queue's target wait: while the queue stands (not empty for"
+        " `PLANTROOM_API_QUEUE_INTERVAL_MS`), a request whose turn comes after waiting longer"
+        " is answered 503 instead of served",
     )
     api_queue_interval_ms: float = Field(
         default=100.0,
         gt=0,
         le=60_000,
-        description="how long waits above `PLANTROOM_API_QUEUE_TARGET_MS` last before the API"
-        " sheds at the door, and how long it then does",
+        description="how long the queue may go without emptying before it counts as a"
+        " backlog rather than a burst (then `PLANTROOM_API_QUEUE_TARGET_MS` applies)",
     )
     api_retry_after_s: int = Field(
         default=1,

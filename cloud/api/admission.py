@@ -7,12 +7,13 @@ before the app sees it:
 * none: it waits in the lane's queue, first come first served, for at most the lane's wait
   (`PLANTROOM_API_QUEUE_WAIT_S`), with at most `PLANTROOM_API_MAX_QUEUED` waiting;
 * the queue full, or the wait over: `503 overloaded` with `Retry-After`, answered at once;
-* a queue that stands: when every request that left the queue (let in, or its wait over)
-  for an interval (`PLANTROOM_API_QUEUE_INTERVAL_MS`) had waited longer than the queue's target
-  (`PLANTROOM_API_QUEUE_TARGET_MS`), the queue is not absorbing a burst but holding a backlog
-  the API cannot work off; for the next interval a request that finds no free place is
-  answered 503 at once rather than queued, so those served are served without waiting (the
-  idea of CoDel, a router queue's control of its delay, applied at the door);
+* a queue that stands: a queue that has not been empty for an interval
+  (`PLANTROOM_API_QUEUE_INTERVAL_MS`) is not absorbing a burst but holding a backlog the API
+  cannot work off; while it stands, a request whose turn comes after it waited longer than
+  the queue's target (`PLANTROOM_API_QUEUE_TARGET_MS`) is answered 503 instead of served, so
+  those served are served fresh and the backlog cannot grow; once the queue empties, waits up
+  to the lane's wait are served again (CoDel, a router queue's control of its delay, as
+  servers apply it to their request queues);
 * a client that goes away while its request waits: the request is dropped unanswered and
   never reaches the app (what it sends while waiting is read, so its leaving is seen; a body
   is held up to `WATCH_BODY_BYTES`, past which it is left unread until the request is let in).
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -81,35 +81,36 @@ class Bounds:
 class QueueDelay:
     """Whether a lane's queue stands: pure bookkeeping on the times it is given.
 
-    Each request that leaves the queue, let in or its wait run out, reports how long it
-    waited (`left`). One that waited at most `target_s` shows the queue draining, and so does
-    the queue emptying (`drained`); once every request that left it over `interval_s` waited
-    longer, the queue holds a backlog, and
-    the lane sheds at the door (`shedding`) for the next `interval_s`, after which the queue
-    is tried again."""
+    A queue that empties now and then is absorbing bursts; one that has not been empty for
+    `interval_s` (`joined` an empty queue, not `emptied` since) holds a backlog. While it
+    stands, a request whose turn comes after waiting longer than `target_s` has `expired`:
+    it is answered 503 rather than served, as one served after it would only wait longer."""
 
     def __init__(self, target_s: float, interval_s: float) -> None:
         self.target_s = target_s
         self.interval_s = interval_s
-        self._above_since: float | None = None  # the first of a run of waits above target
-        self._shed_until = -math.inf
-        self.episodes = 0  # intervals of shedding at the door, since start
+        self._busy_since: float | None = None  # when the queue last stopped being empty
+        self._standing = False
+        self.episodes = 0  # times the queue was found standing, since start
 
-    def left(self, waited_s: float, now: float) -> None:
-        if waited_s <= self.target_s:
-            self._above_since = None
-        elif self._above_since is None:
-            self._above_since = now
-        elif now - self._above_since >= self.interval_s:
-            self._above_since = None
-            self._shed_until = now + self.interval_s
+    def joined(self, now: float, *, was_empty: bool) -> None:
+        if was_empty:
+            self._busy_since = now
+
+    def emptied(self) -> None:
+        self._busy_since = None
+        self._standing = False
+
+    def standing(self, now: float) -> bool:
+        stands = self._busy_since is not None and now - self._busy_since >= self.interval_s
+        if stands and not self._standing:
             self.episodes += 1
+        self._standing = stands
+        return stands
 
-    def drained(self) -> None:
-        self._above_since = None
-
-    def shedding(self, now: float) -> bool:
-        return now < self._shed_until
+    def expired(self, waited_s: float, now: float) -> bool:
+        """Whether a request that waited `waited_s` is to be answered 503 now."""
+        return waited_s > self.target_s and self.standing(now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class Lane:
         self.bounds = bounds
         self.in_progress = 0
         # each waiting request's ticket, and when it joined
-        self._waiting: deque[tuple[asyncio.Future[None], float]] = deque()
+        self._waiting: deque[tuple[asyncio.Future[bool], float]] = deque()
         self._clock = clock
         self.delay = (
             None if bounds.target_s is None else QueueDelay(bounds.target_s, bounds.interval_s)
@@ -163,48 +164,54 @@ class Lane:
             return True
         return False
 
-    def join(self) -> asyncio.Future[None] | None:
-        """A place in the queue: a future done when a place is handed over; None (and
-        counted shed) when the queue is full, or stands (`QueueDelay`)."""
-        now = self._clock()
-        if len(self._waiting) >= self.bounds.queued or (
-            self.delay is not None and self.delay.shedding(now)
-        ):
+    def join(self) -> asyncio.Future[bool] | None:
+        """A place in the queue: a future done when the request's turn comes, True with a
+        place handed over, False when it waited too long in a standing queue (`QueueDelay`;
+        counted shed); None (and counted shed) when the queue is full."""
+        if len(self._waiting) >= self.bounds.queued:
             self.shed += 1
             return None
-        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ticket: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        now = self._clock()
+        if self.delay is not None:
+            self.delay.joined(now, was_empty=not self._waiting)
         self._waiting.append((ticket, now))
         return ticket
 
     def leave(self) -> None:
-        """A request is done: its place goes to the first still waiting, else is freed."""
+        """A request is done: its place goes to the first still waiting (those past the
+        target of a standing queue are answered 503 on the way), else is freed."""
+        now = self._clock() if self.delay is not None else 0.0
         while self._waiting:
             ticket, joined = self._waiting.popleft()
-            if not ticket.done():
-                ticket.set_result(None)
-                self.served += 1
-                if self.delay is not None:
-                    now = self._clock()
-                    self.delay.left(now - joined, now)
-                return
+            late = self.delay is not None and self.delay.expired(now - joined, now)
+            if not self._waiting and self.delay is not None:
+                self.delay.emptied()
+            if ticket.done():
+                continue
+            if late:
+                ticket.set_result(False)
+                self.shed += 1
+                continue
+            ticket.set_result(True)
+            self.served += 1
+            return
         self.in_progress -= 1
-        if self.delay is not None:
-            self.delay.drained()
 
-    def withdraw(self, ticket: asyncio.Future[None], why: Literal["waited", "gone"]) -> None:
+    def withdraw(self, ticket: asyncio.Future[bool], why: Literal["waited", "gone"]) -> None:
         """A waiting request gives up (its wait ran out, or its client left). A place handed
-        to it in the meantime is passed on."""
+        to it in the meantime is passed on; one answered 503 meanwhile was counted then."""
         if ticket.done() and not ticket.cancelled():
+            if not ticket.result():
+                return
             self.served -= 1
             self.leave()
         else:
             ticket.cancel()
             # a ticket not done is still in the queue
-            joined = next(j for t, j in self._waiting if t is ticket)
             self._waiting = deque(w for w in self._waiting if w[0] is not ticket)
-            if why == "waited" and self.delay is not None:  # it stood in the queue too
-                now = self._clock()
-                self.delay.left(now - joined, now)
+            if not self._waiting and self.delay is not None:
+                self.delay.emptied()
         if why == "gone":
             self.gone += 1
         else:
@@ -219,7 +226,10 @@ class Lane:
             return "full"
         try:
             if await watch.wait(ticket, self.bounds.wait_s):
-                return "in"
+                if ticket.result():
+                    return "in"
+                watch.stop()  # its turn came too late: answered 503 unworked
+                return "waited"
         except BaseException:  # cancelled (the server stopping): out of the queue
             watch.stop()
             self.withdraw(ticket, "gone")
@@ -240,8 +250,9 @@ class Watch:
         self._pending: asyncio.Future[Message] | None = None
         self.gone = False
 
-    async def wait(self, ticket: asyncio.Future[None], wait_s: float) -> bool:
-        """Until a place is handed over (True), the client leaves or `wait_s` passes (False)."""
+    async def wait(self, ticket: asyncio.Future[bool], wait_s: float) -> bool:
+        """Until the request's turn comes (True), the client leaves or `wait_s` passes
+        (False)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:

@@ -160,40 +160,42 @@ class Clock:
 TARGET_S, INTERVAL_S = 0.005, 0.1
 
 
-def test_waits_above_the_target_for_an_interval_shed_for_the_next() -> None:
+def test_a_queue_not_empty_for_an_interval_stands_until_it_empties() -> None:
     delay = QueueDelay(TARGET_S, INTERVAL_S)
-    delay.left(0.02, now=1.0)  # a run of long waits begins
-    delay.left(0.02, now=1.05)
-    assert not delay.shedding(1.05)  # a burst being worked off, so far
-    delay.left(0.02, now=1.1)  # still: the queue stands
-    assert delay.shedding(1.1) and delay.shedding(1.19)
-    assert not delay.shedding(1.21)  # the queue is tried again
+    delay.joined(1.0, was_empty=True)
+    delay.joined(1.02, was_empty=False)
+    assert not delay.standing(1.05)  # a burst being worked off, so far
+    assert not delay.expired(0.05, 1.05)  # a long wait in a burst is served
+    assert delay.standing(1.1)  # not empty for an interval: a backlog
+    assert delay.expired(0.02, 1.1) and not delay.expired(0.004, 1.1)
+    delay.emptied()
+    assert not delay.standing(1.2) and not delay.expired(0.5, 1.2)
     assert delay.episodes == 1
 
 
-def test_a_short_wait_or_an_empty_queue_ends_a_run_of_long_waits() -> None:
+def test_a_burst_that_drains_within_the_interval_never_stands() -> None:
     delay = QueueDelay(TARGET_S, INTERVAL_S)
-    delay.left(0.02, now=1.0)
-    delay.left(0.004, now=1.05)  # within the target: the queue drains
-    delay.left(0.02, now=1.1)
-    assert not delay.shedding(1.1)
-    delay.left(0.02, now=1.15)
-    delay.drained()  # the queue emptied
-    delay.left(0.02, now=1.25)
-    assert not delay.shedding(1.25) and delay.episodes == 0
+    delay.joined(1.0, was_empty=True)
+    delay.emptied()  # worked off in 80 ms
+    delay.joined(1.09, was_empty=True)  # the next burst starts the count again
+    assert not delay.standing(1.15) and delay.episodes == 0
 
 
-async def test_waits_that_run_out_count_as_long_waits() -> None:
+async def test_a_queue_emptied_by_waits_running_out_starts_again() -> None:
     clock = Clock()
     lane = Lane("api", Bounds(1, 8, 0.03, TARGET_S, INTERVAL_S), clock)
     assert lane.take()
     tickets = [lane.join() for _ in range(2)]
     assert tickets[0] is not None and tickets[1] is not None
     clock.now = 0.03
-    lane.withdraw(tickets[0], "waited")  # its wait ran out: a run of long waits begins
-    clock.now = 0.14
-    lane.withdraw(tickets[1], "waited")
-    assert lane.join() is None and lane.shed == 3  # two waited out, one refused at the door
+    lane.withdraw(tickets[0], "waited")
+    lane.withdraw(tickets[1], "waited")  # the queue is empty again
+    clock.now = 0.2
+    fresh = lane.join()
+    assert fresh is not None
+    clock.now = 0.25
+    lane.leave()
+    assert fresh.result() is True and lane.shed == 2  # served after 50 ms: a burst's wait
 
 
 def test_bounds_of_the_queue_delay_name_what_is_wrong() -> None:
@@ -203,26 +205,29 @@ def test_bounds_of_the_queue_delay_name_what_is_wrong() -> None:
         Bounds(1, 1, 1.0, target_s=0.005, interval_s=-1)
 
 
-async def test_a_lane_whose_queue_stands_refuses_at_the_door_then_queues_again() -> None:
+async def test_a_standing_queue_answers_503_to_those_whose_turn_came_too_late() -> None:
     clock = Clock()
     lane = Lane("api", Bounds(1, 8, NEVER, TARGET_S, INTERVAL_S), clock)
     assert lane.take()
-    tickets = [lane.join() for _ in range(4)]  # joined at 0
-    for t in (0.05, 0.1, 0.16):  # each let in after waiting longer than the target
-        clock.now = t
-        lane.leave()
-    assert all(t is not None and t.done() for t in tickets[:3])
-    assert lane.join() is None  # the queue stood for an interval: refused at the door
-    assert lane.shed == 1 and lane.waiting == 1
-    assert not lane.take()  # and no place is free: the one waiting still gets the next
-    clock.now = 0.2
+    old = [lane.join() for _ in range(4)]  # joined at 0
+    clock.now = 0.05
+    lane.leave()  # within the interval: a burst, served after its 50 ms wait
+    assert old[0] is not None and old[0].result() is True
+    clock.now = 0.11
+    new = lane.join()  # the queue has not been empty since 0: it stands
+    clock.now = 0.114
     lane.leave()
-    assert tickets[3] is not None and tickets[3].done()
-    clock.now = 0.27  # the interval of shedding is over
-    assert lane.join() is not None
+    assert [t.result() for t in old[1:] if t is not None] == [False, False, False]
+    assert new is not None and new.result() is True  # 4 ms: within the target
+    assert (lane.served, lane.shed, lane.waiting, lane.in_progress) == (3, 3, 0, 1)
+    clock.now = 0.3
+    burst = lane.join()  # the queue emptied: a burst's wait is served again
+    clock.now = 0.35
+    lane.leave()
+    assert burst is not None and burst.result() is True
 
 
-async def test_at_a_standing_queue_the_answer_is_503_at_once() -> None:
+async def test_at_a_standing_queue_a_late_turn_is_answered_503_unworked() -> None:
     clock = Clock()
     app = App()
     lanes = Admission(Bounds(1, 8, NEVER, TARGET_S, INTERVAL_S), Bounds(1, 0, 0.0))
@@ -233,17 +238,22 @@ async def test_at_a_standing_queue_the_answer_is_503_at_once() -> None:
         asyncio.create_task(middleware(scope(f"/api/r{n}"), c.receive, c.send))
         for n, c in enumerate(clients[:3])
     ]
+    await settle()  # r0 works; r1 and r2 wait from 0
+    clock.now = 0.11
+    tasks.append(
+        asyncio.create_task(middleware(scope("/api/r3"), clients[3].receive, clients[3].send))
+    )
     await settle()
-    for n, t in enumerate((0.05, 0.16)):  # r1 and r2 let in after long waits
-        clock.now = t
-        app.release(f"/api/r{n}")
-        await settle()
-    assert app.started == ["/api/r0", "/api/r1", "/api/r2"]
-    await middleware(scope("/api/r3"), clients[3].receive, clients[3].send)
-    assert clients[3].status == 503 and "/api/r3" not in app.started  # at once, unworked
-    app.release("/api/r2")
+    clock.now = 0.113
+    app.release("/api/r0")  # the queue stood: r1 and r2 waited too long, r3 3 ms
+    await settle()
+    assert app.started == ["/api/r0", "/api/r3"]
+    assert clients[1].status == 503 and clients[2].status == 503  # unworked
+    app.release("/api/r3")
     await asyncio.gather(*tasks)
-    assert [c.status for c in clients] == [200, 200, 200, 503]
+    assert [c.status for c in clients] == [200, 503, 503, 200]
+    load = middleware.admission.load()["api"]
+    assert (load.served, load.shed, load.waiting, load.in_progress) == (2, 2, 0, 0)
 
 
 async def test_past_the_queue_the_answer_is_503_at_once_with_retry_after() -> None:
@@ -374,8 +384,8 @@ async def test_a_waiting_request_cancelled_leaves_the_queue() -> None:
 async def test_a_watch_gives_what_it_read_before_what_is_still_to_come() -> None:
     client = Client([b"ab", b"cd"])
     watch = Watch(client.receive)
-    ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().call_soon(ticket.set_result, None)
+    ticket: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(ticket.set_result, True)
     assert await watch.wait(ticket, NEVER)
     got = [await watch.receive(), await watch.receive()]
     assert b"".join(m["body"] for m in got) == b"abcd"

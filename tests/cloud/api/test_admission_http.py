@@ -39,6 +39,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int, str]]:
         api_max_in_progress=1,
         api_max_queued=QUEUED,
         api_queue_wait_s=60,
+        api_queue_target_ms=60_000,  # a queue that stands still serves those waiting
     )
     app = create_app(settings, ingest=False, escalate=False, notify=False)
     with over_http(app) as (host, port):
