@@ -20,6 +20,9 @@ is measured over a steady window of `PLANTROOM_BENCH_CAMPUS_S` seconds (600 by d
   simulator's control API; the cloud API is polled until the panel's work order is listed,
   and the fault is cleared. Measured from the injection and, as issue 6 defines it, from the
   poll that saw the fault (the edge timestamp of the first telemetry carrying it).
+* **fault → first notification**: the cloud's e-mail channel is a real SMTP server in this
+  process; from the same poll to the first e-mail naming the work order. After the window,
+  each work order's instants from the API split the path into legs (`campus_faults`).
 * **CPU and RSS** of every process from /proc, sampled every second; **points/s** from the
   gateway's `/metrics` (point values InfluxDB acknowledged).
 """
@@ -40,6 +43,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
+from benchmarks.campus_faults import FaultTrace, epoch_ms, first_instant
 from benchmarks.campus_params import (
     API_POLL_S,
     BUILDINGS,
@@ -118,10 +122,7 @@ HEALTH_TOPIC = EDGE_HEALTH_WILDCARD.replace("/+/edge/", f"/{SITE}/edge/")
 
 @dataclass
 class Fault:
-    equipment: str
-    topic: str
-    injected_ms: int = 0
-    poll_ts: int | None = None
+    trace: FaultTrace
     seen: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -157,12 +158,12 @@ class Campus:
         fault = self.fault
         if (
             fault is not None
-            and equipment == fault.equipment
-            and fault.poll_ts is None
+            and equipment == fault.trace.equipment
+            and fault.trace.poll is None
             and data.get("points", {}).get(FAULT_NAME) is True
-            and ts >= fault.injected_ms - 1000
+            and ts >= fault.trace.injected - 1000
         ):
-            fault.poll_ts = ts
+            fault.trace.poll, fault.trace.broker = ts, now * 1000
             fault.seen.set()
         if parts[3] == TRACED_BUILDING and self.t0 <= ts / 1000 <= self.t1:
             self.r.broker_latency_ms.append(now * 1000 - ts)
@@ -256,8 +257,9 @@ class Campus:
                 params = {"equipment_id": panel}
                 before = int((await api.get("/api/work-orders", params=params)).json()["total"])
                 await client.subscribe(topic, qos=1)
-                fault = Fault(panel, topic, injected_ms=int(time.time() * 1000))
+                fault = Fault(FaultTrace(panel, injected=time.time() * 1000))
                 self.fault = fault
+                self.r.faults.append(fault.trace)
                 started = time.time()
                 await asyncio.to_thread(control.inject, panel, FAULT_NAME)
                 found = None
@@ -265,6 +267,9 @@ class Campus:
                     page = (await api.get("/api/work-orders", params=params)).json()
                     if int(page["total"]) > before:
                         found = time.time()
+                        fault.trace.listed = found * 1000
+                        newest = max(page["items"], key=lambda wo: str(wo["created_at"]))
+                        fault.trace.number = str(newest["number"])
                         break
                     await asyncio.sleep(API_POLL_S)
                 if found is None:
@@ -280,11 +285,30 @@ class Campus:
                     self.r.fault_inject_ms.append((found - started) * 1000)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(fault.seen.wait(), 5.0)
-                    if fault.poll_ts is not None:
-                        self.r.fault_poll_ms.append(found * 1000 - fault.poll_ts)
+                    if fault.trace.poll is not None:
+                        self.r.fault_poll_ms.append(found * 1000 - fault.trace.poll)
                 self.fault = None
                 await asyncio.to_thread(control.clear, panel)
                 await client.unsubscribe(topic)
+
+    async def _cloud_instants(self) -> None:
+        """After the window, each fault's work order as the cloud recorded it (created,
+        dispatched, first outbox row) and its first e-mail: a few requests per fault, made
+        once the measurement is over so they do not load it."""
+        headers = {"Authorization": f"Bearer {self.stack.token}"}
+        async with httpx.AsyncClient(
+            base_url=self.stack.api_url, headers=headers, timeout=10
+        ) as api:
+            for trace in self.r.faults:
+                if trace.number is None:
+                    continue
+                wo = (await api.get(f"/api/work-orders/{trace.number}")).raise_for_status()
+                trace.created = epoch_ms(wo.json()["created_at"])
+                trace.dispatched = epoch_ms(wo.json()["dispatched_at"])
+                rows = (await api.get(f"/api/work-orders/{trace.number}/notifications")).json()
+                trace.queued = first_instant(rows, "created_at")
+                trace.notified = self.stack.mailbox.arrivals.first_of(trace.number)
+        self.r.mail_count = self.stack.mailbox.arrivals.count
 
     async def _wait_for_agents(self, started: float) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -327,6 +351,7 @@ class Campus:
                 self.r.load_avg = os.getloadavg()
                 await asyncio.sleep(DRAIN_S)
                 probe_stop.set()
+        await self._cloud_instants()
         self.r.t0, self.r.t1 = self.t0, self.t1
         self.r.window_s = self.t1 - self.t0
         return self.r
