@@ -43,7 +43,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
-from benchmarks.campus_faults import FaultTrace, epoch_ms, first_instant
+from benchmarks.campus_faults import FaultTrace, cloud_instants
 from benchmarks.campus_params import (
     API_POLL_S,
     BUILDINGS,
@@ -65,7 +65,12 @@ from benchmarks.campus_params import (
 from benchmarks.campus_report import Results, report
 from benchmarks.campus_stack import Stack, running_campus
 from benchmarks.measure import parse_metrics, rss_mib
-from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
+from benchmarks.procstat import (
+    cpu_pressure_seconds,
+    cpu_seconds,
+    machine_busy_seconds,
+    own_cpu,
+)
 from plantroom.errors import InvalidMessage
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import load_inventory
@@ -196,6 +201,7 @@ class Campus:
                 cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 cpu["bench"] = own_cpu()
                 cpu["machine"] = machine_busy_seconds()
+                cpu["pressure"] = cpu_pressure_seconds()
                 cpu["wall"] = time.monotonic()
                 for name, pid in pids.items():
                     self.r.rss.setdefault(name, []).append(rss_mib(pid))
@@ -291,25 +297,6 @@ class Campus:
                 await asyncio.to_thread(control.clear, panel)
                 await client.unsubscribe(topic)
 
-    async def _cloud_instants(self) -> None:
-        """After the window, each fault's work order as the cloud recorded it (created,
-        dispatched, first outbox row) and its first e-mail: a few requests per fault, made
-        once the measurement is over so they do not load it."""
-        headers = {"Authorization": f"Bearer {self.stack.token}"}
-        async with httpx.AsyncClient(
-            base_url=self.stack.api_url, headers=headers, timeout=10
-        ) as api:
-            for trace in self.r.faults:
-                if trace.number is None:
-                    continue
-                wo = (await api.get(f"/api/work-orders/{trace.number}")).raise_for_status()
-                trace.created = epoch_ms(wo.json()["created_at"])
-                trace.dispatched = epoch_ms(wo.json()["dispatched_at"])
-                rows = (await api.get(f"/api/work-orders/{trace.number}/notifications")).json()
-                trace.queued = first_instant(rows, "created_at")
-                trace.notified = self.stack.mailbox.arrivals.first_of(trace.number)
-        self.r.mail_count = self.stack.mailbox.arrivals.count
-
     async def _wait_for_agents(self, started: float) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while set(self.r.health) < set(self.stack.agents):
@@ -351,7 +338,9 @@ class Campus:
                 self.r.load_avg = os.getloadavg()
                 await asyncio.sleep(DRAIN_S)
                 probe_stop.set()
-        await self._cloud_instants()
+        arrivals = self.stack.mailbox.arrivals
+        await cloud_instants(self.stack.api_url, self.stack.token, self.r.faults, arrivals)
+        self.r.mail_count = arrivals.count
         self.r.t0, self.r.t1 = self.t0, self.t1
         self.r.window_s = self.t1 - self.t0
         return self.r

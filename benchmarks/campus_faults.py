@@ -30,7 +30,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
+
 from benchmarks.measure import percentile
+from plantroom.health import EdgeHealth
 from stack.mailbox import Mailbox
 
 WO_NUMBER = re.compile(r"\bWO-\d{6,}\b")
@@ -126,6 +129,25 @@ class FaultTrace:
     notified: float | None = None
 
 
+async def cloud_instants(
+    api_url: str, token: str, traces: Sequence[FaultTrace], arrivals: FirstArrivals
+) -> None:
+    """Each fault's work order as the cloud recorded it (created, dispatched, first outbox
+    row) and its first e-mail, filled into `traces`: two requests per fault, made once the
+    measurement is over so that they do not load it."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=10) as api:
+        for trace in traces:
+            if trace.number is None:
+                continue
+            wo = (await api.get(f"/api/work-orders/{trace.number}")).raise_for_status().json()
+            trace.created = epoch_ms(wo["created_at"])
+            trace.dispatched = epoch_ms(wo["dispatched_at"])
+            rows = await api.get(f"/api/work-orders/{trace.number}/notifications")
+            trace.queued = first_instant(rows.raise_for_status().json(), "created_at")
+            trace.notified = arrivals.first_of(trace.number)
+
+
 # the legs, in order along the path: (label, from, to)
 LEGS: tuple[tuple[str, str, str], ...] = (
     ("poll → broker (the benchmark's subscriber has the sample)", "poll", "broker"),
@@ -178,3 +200,24 @@ def legs_table(traces: Sequence[FaultTrace]) -> list[str]:
         top = f"{max(values):,.0f} ms" if values else "n/a"
         rows.append(f"| {label} | {len(values)} | {_ms(values, 50)} | {_ms(values, 99)} | {top} |")
     return rows
+
+
+def poll_latencies(
+    health: Mapping[str, Sequence[tuple[float, EdgeHealth]]], t0: float, t1: float, marker: str
+) -> tuple[list[float], list[float]]:
+    """The agents' own poll latency figures (start of a poll to its decoded result, ms) of
+    the devices whose id contains `marker`, one pair per device and report window inside
+    `t0..t1`: the windows' p50s and their p99s."""
+    p50s: list[float] = []
+    p99s: list[float] = []
+    for reports in health.values():
+        for at, report in reports:
+            if not t0 <= at <= t1:
+                continue
+            for device, figures in report.devices.items():
+                if marker not in device:
+                    continue
+                if "poll_latency_p50_ms" in figures and "poll_latency_p99_ms" in figures:
+                    p50s.append(float(figures["poll_latency_p50_ms"]))
+                    p99s.append(float(figures["poll_latency_p99_ms"]))
+    return p50s, p99s

@@ -9,7 +9,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks.campus_faults import FaultTrace, legs_table, notify_figures
+from benchmarks.campus_faults import FaultTrace, legs_table, notify_figures, poll_latencies
 from benchmarks.campus_params import (
     API_POLL_S,
     BUILDINGS,
@@ -212,6 +212,8 @@ def report(r: Results, agents: Sequence[str], traced: int, buildings: int = BUIL
     ratio = polls.ratio
     fault_p99 = percentile(r.fault_poll_ms, 99) if r.fault_poll_ms else float("nan")
     told = notify_figures(r.faults)
+    panel_p50, panel_p99 = poll_latencies(r.health, r.t0, r.t1, "-fire-")
+    pressure = _cores(r, "pressure")
     notify_p99 = percentile(told.from_poll, 99) if told.from_poll else float("nan")
     trial = r.window_s < FULL_DURATION_S
     cloud_wall = r.cloud1.get("wall", 0.0) - r.cloud0.get("wall", 0.0)
@@ -324,6 +326,13 @@ def report(r: Results, agents: Sequence[str], traced: int, buildings: int = BUIL
         "no receive instant of a message, so its intake, rules and transaction are one leg):",
         "",
         *legs_table(r.faults),
+        "",
+        f"The first leg includes the poll itself: the fire panels' polls took "
+        f"{_ms(panel_p50, 50)} (median of the agents' per-device p50s over their "
+        f"{len(panel_p50):,} report windows; 99th percentile of their p99s "
+        f"{_ms(panel_p99, 99)}) from their start to the decoded result. A runnable task "
+        f"waited for a core during {100 * pressure:.0f} % of the window (the kernel's CPU "
+        f"pressure, `some`): the share of time the machine had more work than cores.",
         "",
     ]
     flags = []

@@ -17,8 +17,11 @@ from benchmarks.campus_faults import (
     leg_values,
     legs_table,
     notify_figures,
+    poll_latencies,
     work_orders_named,
 )
+from benchmarks.procstat import pressure_some_seconds
+from plantroom.health import EdgeHealth
 
 T = 1_700_000_000_000.0
 
@@ -111,3 +114,31 @@ def test_legs_table_has_a_row_per_leg_with_percentiles() -> None:
     assert rows[2].startswith("| poll → broker")
     assert rows[2].endswith("| 100 | 500 ms | 990 ms | 1,000 ms |")
     assert rows[3].endswith("| 0 | n/a | n/a | n/a |")
+
+
+def _health(devices: dict[str, dict[str, float]]) -> EdgeHealth:
+    return EdgeHealth(ts=int(T), seq=0, agent={"uptime_s": 1.0}, devices=devices)
+
+
+def test_poll_latencies_take_the_marked_devices_inside_the_window() -> None:
+    inside = _health(
+        {
+            "b02-fire-01": {"poll_latency_p50_ms": 12.0, "poll_latency_p99_ms": 80.0},
+            "b02-pump-01": {"poll_latency_p50_ms": 99.0, "poll_latency_p99_ms": 999.0},
+            "b02-fire-02": {"polls": 5},  # no poll in that window: no latency figures
+        }
+    )
+    later = _health({"b03-fire-01": {"poll_latency_p50_ms": 20.0, "poll_latency_p99_ms": 40.0}})
+    health = {"edge-b02": [(10.0, inside), (99.0, later)], "edge-b03": [(20.0, later)]}
+    assert poll_latencies(health, 5.0, 30.0, "-fire-") == ([12.0, 20.0], [80.0, 40.0])
+    assert poll_latencies(health, 100.0, 200.0, "-fire-") == ([], [])
+
+
+def test_pressure_reads_the_some_total() -> None:
+    text = (
+        "some avg10=31.25 avg60=60.49 avg300=56.43 total=18794697271\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    )
+    assert pressure_some_seconds(text) == pytest.approx(18794.697271)
+    with pytest.raises(ValueError, match="no `some"):
+        pressure_some_seconds("full avg10=0.00 total=0\n")
