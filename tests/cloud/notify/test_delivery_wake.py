@@ -1,14 +1,20 @@
 """A job told by the SLA ticker is sent at once: the ticker wakes the delivery worker after a
-pass that wrote notifications, rather than the message waiting for the worker's next pass."""
+pass that wrote notifications, rather than the message waiting for the worker's next pass,
+and the worker's routine checks do not queue for SQLite's write lock when there is nothing
+to write."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from cloud.enums import Role
+from cloud.notify import outbox
+from cloud.requests import updates
 from cloud.sla.escalator import Escalator
 from tests.cloud.harness import Api, serve, settings_for
 from tests.cloud.notify.harness import Recorder, contact, deliverer
@@ -52,3 +58,19 @@ async def test_a_dispatched_job_is_sent_without_waiting_for_the_next_pass(api: A
         await wait_for_async(lambda: sender.sent, "the message sent", DEADLINE_S)
     [(channel, address, _, _)] = sender.sent
     assert (channel, address) == ("email", "t1@example.com")
+
+
+def test_a_pass_with_nothing_stopped_takes_no_write_lock(api: Api, tmp_path: Path) -> None:
+    """The delivery worker's check for rows cut short, made every pass, reads: with another
+    connection holding SQLite's write lock it answers at once instead of queueing for it."""
+    other = sqlite3.connect(tmp_path / "db" / "cloud.sqlite", timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the telemetry's transaction, say
+        stale = api.clock() - timedelta(seconds=30)
+        with api.db.session() as session:
+            assert outbox.settle_stopped(session, now=api.clock(), stale_before=stale) == 0
+        with api.db.session() as session:
+            assert updates.settle_stopped(session, stale_before=stale) == 0
+    finally:
+        other.rollback()
+        other.close()
