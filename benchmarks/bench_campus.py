@@ -20,6 +20,9 @@ is measured over a steady window of `PLANTROOM_BENCH_CAMPUS_S` seconds (600 by d
   simulator's control API; the cloud API is polled until the panel's work order is listed,
   and the fault is cleared. Measured from the injection and, as issue 6 defines it, from the
   poll that saw the fault (the edge timestamp of the first telemetry carrying it).
+* **fault → first notification**: the cloud's e-mail channel is a real SMTP server in this
+  process; from the same poll to the first e-mail naming the work order. After the window,
+  each work order's instants from the API split the path into legs (`campus_faults`).
 * **CPU and RSS** of every process from /proc, sampled every second; **points/s** from the
   gateway's `/metrics` (point values InfluxDB acknowledged).
 """
@@ -40,6 +43,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
+from benchmarks.campus_faults import FaultTrace, cloud_instants
 from benchmarks.campus_params import (
     API_POLL_S,
     BUILDINGS,
@@ -61,7 +65,12 @@ from benchmarks.campus_params import (
 from benchmarks.campus_report import Results, report
 from benchmarks.campus_stack import Stack, running_campus
 from benchmarks.measure import parse_metrics, rss_mib
-from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
+from benchmarks.procstat import (
+    cpu_pressure_seconds,
+    cpu_seconds,
+    machine_busy_seconds,
+    own_cpu,
+)
 from plantroom.errors import InvalidMessage
 from plantroom.health import EdgeHealth, parse_edge_health
 from plantroom.inventory import load_inventory
@@ -118,10 +127,7 @@ HEALTH_TOPIC = EDGE_HEALTH_WILDCARD.replace("/+/edge/", f"/{SITE}/edge/")
 
 @dataclass
 class Fault:
-    equipment: str
-    topic: str
-    injected_ms: int = 0
-    poll_ts: int | None = None
+    trace: FaultTrace
     seen: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -157,12 +163,12 @@ class Campus:
         fault = self.fault
         if (
             fault is not None
-            and equipment == fault.equipment
-            and fault.poll_ts is None
+            and equipment == fault.trace.equipment
+            and fault.trace.poll is None
             and data.get("points", {}).get(FAULT_NAME) is True
-            and ts >= fault.injected_ms - 1000
+            and ts >= fault.trace.injected - 1000
         ):
-            fault.poll_ts = ts
+            fault.trace.poll, fault.trace.broker = ts, now * 1000
             fault.seen.set()
         if parts[3] == TRACED_BUILDING and self.t0 <= ts / 1000 <= self.t1:
             self.r.broker_latency_ms.append(now * 1000 - ts)
@@ -195,6 +201,7 @@ class Campus:
                 cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 cpu["bench"] = own_cpu()
                 cpu["machine"] = machine_busy_seconds()
+                cpu["pressure"] = cpu_pressure_seconds()
                 cpu["wall"] = time.monotonic()
                 for name, pid in pids.items():
                     self.r.rss.setdefault(name, []).append(rss_mib(pid))
@@ -256,8 +263,9 @@ class Campus:
                 params = {"equipment_id": panel}
                 before = int((await api.get("/api/work-orders", params=params)).json()["total"])
                 await client.subscribe(topic, qos=1)
-                fault = Fault(panel, topic, injected_ms=int(time.time() * 1000))
+                fault = Fault(FaultTrace(panel, injected=time.time() * 1000))
                 self.fault = fault
+                self.r.faults.append(fault.trace)
                 started = time.time()
                 await asyncio.to_thread(control.inject, panel, FAULT_NAME)
                 found = None
@@ -265,6 +273,9 @@ class Campus:
                     page = (await api.get("/api/work-orders", params=params)).json()
                     if int(page["total"]) > before:
                         found = time.time()
+                        fault.trace.listed = found * 1000
+                        newest = max(page["items"], key=lambda wo: str(wo["created_at"]))
+                        fault.trace.number = str(newest["number"])
                         break
                     await asyncio.sleep(API_POLL_S)
                 if found is None:
@@ -280,8 +291,8 @@ class Campus:
                     self.r.fault_inject_ms.append((found - started) * 1000)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(fault.seen.wait(), 5.0)
-                    if fault.poll_ts is not None:
-                        self.r.fault_poll_ms.append(found * 1000 - fault.poll_ts)
+                    if fault.trace.poll is not None:
+                        self.r.fault_poll_ms.append(found * 1000 - fault.trace.poll)
                 self.fault = None
                 await asyncio.to_thread(control.clear, panel)
                 await client.unsubscribe(topic)
@@ -327,6 +338,9 @@ class Campus:
                 self.r.load_avg = os.getloadavg()
                 await asyncio.sleep(DRAIN_S)
                 probe_stop.set()
+        arrivals = self.stack.mailbox.arrivals
+        await cloud_instants(self.stack.api_url, self.stack.token, self.r.faults, arrivals)
+        self.r.mail_count = arrivals.count
         self.r.t0, self.r.t1 = self.t0, self.t1
         self.r.window_s = self.t1 - self.t0
         return self.r

@@ -169,7 +169,8 @@ def run() -> str:
 are the people jobs are dispatched to) on mosquitto; the messages go over plain SMTP to an aiosmtpd
 server on this machine. Latency: from just before the fault's publish to the server taking
 the first message that names the pump. The path: rule engine → work order → dispatch by the
-SLA ticker, woken at once by the fault path → outbox → delivery worker (every 0.25 s) → SMTP.
+SLA ticker, woken at once by the fault path → outbox → delivery worker (woken by the dispatch,
+else every 0.25 s) → SMTP.
 
 | run | told | p50 | p99 | max | mean | untold after {WAIT_S:g} s | messages | other work |
 |---|---:|---:|---:|---:|---:|---:|---:|---|

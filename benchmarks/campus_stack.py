@@ -1,6 +1,8 @@
 """The campus benchmark's stack: mosquitto and influxd, then the simulator, cloud, gateway and
 one edge agent per building as `plantroom` processes, each with its log; stopped edges first.
-`running_campus` runs the whole of it in a temporary directory (the campus load and the soak)."""
+The cloud's `email` channel is a real SMTP server in this process (`TimedMailbox`), so its
+work orders are told to the demo's people on call. `running_campus` runs the whole of it in a
+temporary directory (the campus load and the soak)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.campus_faults import TimedMailbox, channels_yaml
 from benchmarks.campus_params import (
     BUILDINGS,
     HEALTH_INTERVAL_S,
@@ -56,6 +59,7 @@ class Stack:
     work: Path
     mosquitto: Mosquitto
     influxd: Influxd
+    mailbox: TimedMailbox
     control_url: str = ""
     api_url: str = ""
     token: str = ""
@@ -158,6 +162,8 @@ def start_stack(stack: Stack, site_file: Path, buildings: int = BUILDINGS) -> No
     api = free_port()
     stack.api_url = f"http://{HOST}:{api}"
     credentials = stack.work / "credentials.json"
+    channels = stack.work / "notifications.yaml"
+    channels.write_text(channels_yaml(stack.mailbox.host, stack.mailbox.port), encoding="utf-8")
     stack.spawn(
         "cloud",
         ["cloud"],
@@ -171,6 +177,7 @@ def start_stack(stack: Stack, site_file: Path, buildings: int = BUILDINGS) -> No
             "PLANTROOM_DEMO_MODE": "true",
             "PLANTROOM_DEMO_CREDENTIALS_PATH": str(credentials),
             "PLANTROOM_GRAFANA_URL": "",
+            "PLANTROOM_NOTIFICATIONS_FILE": str(channels),
         },
     )
     metrics_port = free_port()
@@ -220,11 +227,12 @@ def running_campus(prefix: str, buildings: int = BUILDINGS) -> Iterator[tuple[St
         raise RuntimeError(f"{PLANTROOM} is missing; run `make setup`")
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
-        with servers(work) as (mosquitto, influxd):
+        mailbox = TimedMailbox(HOST, free_port())
+        with servers(work) as (mosquitto, influxd), mailbox:
             base = port_block(generated_ports(buildings, PER_KIND))
             site_file = work / "site.yaml"
             site_file.write_text(generate_site(buildings, PER_KIND, base, site=SITE))
-            stack = Stack(work, mosquitto, influxd)
+            stack = Stack(work, mosquitto, influxd, mailbox)
             try:
                 started = time.monotonic()
                 start_stack(stack, site_file, buildings)

@@ -78,3 +78,23 @@ def tree_cpu_seconds(root: int) -> float:
         if root in (pid, ppid):
             total += (int(fields[11]) + int(fields[12])) / CLK_TCK
     return total
+
+
+def cpu_pressure_seconds() -> float:
+    """Time in which at least one runnable task waited for a core (`some` of
+    /proc/pressure/cpu, cumulative); NaN where the kernel does not report it."""
+    try:
+        return pressure_some_seconds(Path("/proc/pressure/cpu").read_text())
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def pressure_some_seconds(text: str) -> float:
+    """The `some` line's cumulative `total` (µs) of a /proc/pressure file, in seconds."""
+    for row in text.splitlines():
+        fields = row.split()
+        if fields and fields[0] == "some":
+            for f in fields[1:]:
+                if f.startswith("total="):
+                    return int(f.removeprefix("total=")) / 1_000_000
+    raise ValueError(f"no `some ... total=` line in {text[:200]!r}")

@@ -220,7 +220,9 @@ def create_app(
                 Notifier(database, notify_config, sla=state.sla, clock=clock, intake=_intake(state))
             )
         if notify and outbound.channels:  # e-mail, chat and SMS from the outbox
-            await stack.enter_async_context(outbound.deliver(database, clock))
+            deliverer = await stack.enter_async_context(outbound.deliver(database, clock))
+            if escalator is not None:  # a job told is sent at once, not at the next pass
+                escalator.on_told = deliverer.ticker.wake
         maintenance.refresh()  # the windows are known before the first telemetry batch
         if escalate:  # the maintenance loop: PM jobs followed, ended windows settled
             await stack.enter_async_context(maintenance)

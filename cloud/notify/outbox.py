@@ -31,6 +31,7 @@ from cloud.workorders.model import Notification, WorkOrder, WorkOrderEvent
 
 NO_CONTACT = "no verified contact point"
 STOPPED = "unknown: the service stopped while sending"
+BATCH_SETTLE = 500  # stopped rows failed per pass; the rest at the next
 
 
 def stage_key(wo: WorkOrder, event: WorkOrderEvent | None) -> str:
@@ -151,13 +152,21 @@ def point_at(row: OutboxMessage, contact: ContactPoint) -> None:
 
 def settle_stopped(session: Session, *, now: datetime, stale_before: datetime) -> int:
     """Rows left `sending` since before `stale_before` (their process died mid-send) are
-    failed with the reason, never sent again blindly; the count."""
+    failed with the reason, never sent again blindly; the count.
+
+    It looks before it writes: the delivery worker asks every pass and almost always finds
+    none, and a read takes no write lock (SQLite), so the pass does not queue behind the
+    telemetry's transactions for nothing."""
+    stale = (
+        OutboxMessage.status == OutboxStatus.SENDING,
+        OutboxMessage.sending_at < stale_before,
+    )
+    ids = session.scalars(select(OutboxMessage.id).where(*stale).limit(BATCH_SETTLE)).all()
+    if not ids:
+        return 0
     result = session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.sending_at < stale_before,
-        )
+        .where(OutboxMessage.id.in_(ids), *stale)
         .values(status=OutboxStatus.FAILED, last_error=STOPPED)
         .execution_options(synchronize_session=False)
     )

@@ -264,10 +264,16 @@ def claim(session: Session, update_id: int, *, channel: str, now: datetime) -> b
 
 def settle_stopped(session: Session, *, stale_before: datetime) -> int:
     """Updates left `sending` since before `stale_before` (their process died mid-send) are
-    failed with the reason, never sent again blindly; the count."""
+    failed with the reason, never sent again blindly; the count. It looks before it writes
+    (asked every pass of the delivery worker, it almost always finds none; a read takes no
+    write lock)."""
+    stale = (RequestUpdate.status == SENDING, RequestUpdate.claimed_at < stale_before)
+    ids = session.scalars(select(RequestUpdate.id).where(*stale).limit(BATCH)).all()
+    if not ids:
+        return 0
     result = session.execute(
         update(RequestUpdate)
-        .where(RequestUpdate.status == SENDING, RequestUpdate.claimed_at < stale_before)
+        .where(RequestUpdate.id.in_(ids), *stale)
         .values(status=FAILED, last_error=STOPPED)
         .execution_options(synchronize_session=False)
     )

@@ -251,6 +251,8 @@ class Escalator(Ticked):
         self._clock = clock
         self._batch = batch
         self.stats = EscalatorStats()
+        # called after a tick that wrote notifications (the delivery worker's wake)
+        self.on_told: Callable[[], None] | None = None
         self.ticker: Ticker[TickReport] = Ticker(
             "cloud-sla",
             self.tick,
@@ -265,7 +267,10 @@ class Escalator(Ticked):
     def tick(self) -> TickReport:
         """One tick, in turn with the SLA ticker of any other process on the database."""
         with turn(self._db, "cloud-sla"):
-            return self._tick()
+            report = self._tick()
+        if self.on_told is not None and (report.dispatched or report.digested or report.escalated):
+            self.on_told()  # their outbox rows are committed: send them now, not next pass
+        return report
 
     def _tick(self) -> TickReport:
         now = self._clock()

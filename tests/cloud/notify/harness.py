@@ -105,7 +105,9 @@ def contact(api: Api, username: str, channel: str, address: str) -> None:
         )
 
 
-def deliverer(api: Api, sender: Recorder, policy: DeliveryPolicy | None = None) -> Deliverer:
+def deliverer(
+    api: Api, sender: Recorder, policy: DeliveryPolicy | None = None, *, interval: float = 0.25
+) -> Deliverer:
     """A deliverer of `api`'s outbox through `sender`, in Shanghai time, signing with LINK_KEY."""
     return Deliverer(
         api.db,
@@ -115,6 +117,7 @@ def deliverer(api: Api, sender: Recorder, policy: DeliveryPolicy | None = None) 
         links=LinkSigner(LINK_KEY, ttl_s=3600, base_url="http://cloud"),
         clock=api.clock,
         policy=policy,
+        interval=interval,
     )
 
 
