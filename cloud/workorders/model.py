@@ -166,8 +166,10 @@ class WorkOrder(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+    # Read only: written as `parent_id`. A relationship of the table to itself that writes makes
+    # every flush of a job sort its rows for a cycle, which costs each change more than its SQL.
     parent: Mapped[WorkOrder | None] = relationship(
-        remote_side="WorkOrder.id", foreign_keys=[parent_id]
+        remote_side="WorkOrder.id", foreign_keys=[parent_id], viewonly=True
     )
 
     @property
