@@ -41,6 +41,9 @@ STATUSES = [  # the rest of the backlog: mostly finished work
 
 WORKERS = int(os.environ.get("PLANTROOM_BENCH_API_WORKERS", str(os.cpu_count() or 1)))
 SEQUENTIAL = 200  # requests of each kind sent one at a time
+# The idle server's CPU (its SLA ticker and other background work), measured over QUIET_S once
+# QUIET_AFTER_S have passed since it answered, before any other request.
+QUIET_AFTER_S, QUIET_S = 5.0, 20.0
 
 MAX_CONNECTIONS = 1024  # more than an open-loop run at these rates ever has in flight
 # Connections idle this long are closed rather than reused: uvicorn closes them after 5 s, and

@@ -14,6 +14,7 @@ from benchmarks.api_params import (
     MAX_SHED,
     OPEN,
     OVERLOAD,
+    QUIET_S,
     SEQUENTIAL,
     STEP_S,
     TARGET_MS,
@@ -104,6 +105,7 @@ def _setup(insert_s: float, size_mb: float) -> str:
 
 def report(
     alone: Sequence[Alone],
+    idle_ms_per_s: float,
     fixed: Run,
     steps: Sequence[Run],
     capacity: float | None,
@@ -120,6 +122,10 @@ def report(
         "| request | median round trip ms | server CPU ms |",
         "|---|---|---|",
         *(f"| {a.what} | {a.round_trip_ms:.1f} | {a.cpu_ms:.2f} |" for a in alone),
+        "",
+        f"**Idle**, before any of these: the API processes used {idle_ms_per_s:.1f} ms of CPU "
+        f"a second over {QUIET_S:.0f} s (the SLA ticker and the other background work of "
+        f"{WORKERS} process(es)).",
         "",
         f"**A fixed load** of {fixed.phases[0].rate:.0f} requests a second for "
         f"{fixed.phases[0].seconds:.0f} s:",

@@ -2,11 +2,13 @@
 cloud API served by uvicorn in its own processes, list and acknowledge requests in turn on
 loopback.
 
-First each kind of request is sent alone, many times: its round trip and the server's CPU time
-for it (the cost per request). Then an open-loop load at a fixed 200 requests a second; then
-the capacity, the highest rate whose served requests' p99 is within 50 ms with at most 1 %
-answered 503, found in short steps; then twice the capacity, followed at once by half of it,
-to see what the API serves while overloaded and how soon it is back to normal.
+First the server's CPU while nobody asks it anything (its background work: the SLA ticker
+and the other tickers). Then each kind of request is sent alone, many times: its round trip
+and the server's CPU time for it (the cost per request). Then an open-loop load at a fixed
+200 requests a second; then the capacity, the highest rate whose served requests' p99 is
+within 50 ms with at most 1 % answered 503, found in short steps; then twice the capacity,
+followed at once by half of it, to see what the API serves while overloaded and how soon it
+is back to normal.
 
 Requests are sent on a fixed schedule whatever the answers do (open loop), and each latency is
 measured from when its request was due to be sent, so a slow server cannot hide its queueing
@@ -44,6 +46,8 @@ from benchmarks.api_params import (
     OVERLOAD,
     OVERLOAD_S,
     PRECISION,
+    QUIET_AFTER_S,
+    QUIET_S,
     RATE,
     SEQUENTIAL,
     STEP_S,
@@ -56,6 +60,14 @@ from plantroom.ports import free_port
 
 TITLE = "API: cost, capacity and overload with 100k work orders"
 PAUSE_S = 1.0  # between runs, for the last answers and idle connections to settle
+
+
+def idle_cpu_ms_per_s(server: subprocess.Popen[bytes]) -> float:
+    """The server's CPU time a second while nobody asks it anything."""
+    time.sleep(QUIET_AFTER_S)
+    cpu, started = tree_cpu_seconds(server.pid), time.perf_counter()
+    time.sleep(QUIET_S)
+    return (tree_cpu_seconds(server.pid) - cpu) * 1000 / (time.perf_counter() - started)
 
 
 def one_at_a_time(
@@ -118,6 +130,7 @@ def run() -> str:
         ids = deque(open_ids)
         port = free_port()
         with api_server(url, port, Path(tmp) / "api.log") as server:
+            idle = idle_cpu_ms_per_s(server)
             alone = one_at_a_time(f"http://127.0.0.1:{port}", tokens[0], ids, server)
             fixed = open_loop(port, tokens, ids, server, [Phase(RATE, DURATION_S)])
             search = Search(FIRST_RATE, GROWTH, PRECISION, MAX_STEPS)
@@ -136,4 +149,4 @@ def run() -> str:
                     server,
                     [Phase(OVERLOAD * capacity, OVERLOAD_S), Phase(CALM * capacity, CALM_S)],
                 )
-    return report(alone, fixed, steps, search.met, overload, insert_s, size_mb)
+    return report(alone, idle, fixed, steps, search.met, overload, insert_s, size_mb)

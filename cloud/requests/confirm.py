@@ -17,8 +17,9 @@ from cloud.requests.config import DeskConfig
 from cloud.requests.model import CONFIRMED, NOT_FIXED, UNCONFIRMED, RepairRequest
 from cloud.requests.updates import BATCH, sync
 from cloud.sla import SlaPolicy
-from cloud.workorders.commands import close_verified, load_for_change
+from cloud.workorders.commands import close_verified
 from cloud.workorders.creation import reopen
+from cloud.workorders.load import load_for_change
 
 S = WorkOrderStatus
 

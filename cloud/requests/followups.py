@@ -25,7 +25,7 @@ from cloud.requests.model import FollowUp
 from cloud.users.model import User
 from cloud.users.sites import access_of, of_sites
 from cloud.workorders.audit import record_change
-from cloud.workorders.commands import load_for_change
+from cloud.workorders.load import load_for_change
 from cloud.workorders.model import WorkOrder
 from cloud.workorders.rules import REPAIRS
 

@@ -31,26 +31,24 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from cloud.alarms.model import Alarm
 from cloud.clock import Clock
 from cloud.cluster.turns import turn
 from cloud.db import Database
-from cloud.enums import AlarmState, WorkOrderKind, WorkOrderStatus
+from cloud.enums import WorkOrderStatus
 from cloud.locale import N_, RECORD
 from cloud.locale.composed import compose
 from cloud.notify import outbox
 from cloud.oncall.model import Routine
-from cloud.sla import digest, recipients, sentences
+from cloud.sla import candidates, digest, recipients, sentences
 from cloud.sla.clocks import Clocks, escalation_step
 from cloud.sla.policy import SlaPolicy, Stage
 from cloud.sla.recipients import Recipient
 from cloud.users.model import Team, User
-from cloud.workorders import audit, commands, queries, rules
+from cloud.workorders import audit, commands, rules
 from cloud.workorders.model import Notification, WorkOrder
 from plantroom.settings import CloudSettings
 from plantroom.ticker import Ticked, Ticker, TickerStats
@@ -276,49 +274,10 @@ class Escalator(Ticked):
         now = self._clock()
         report = TickReport()
         with self._db.sessions() as session:
-            new = list(
-                session.scalars(
-                    select(WorkOrder.id)
-                    .where(WorkOrder.status == WorkOrderStatus.OPEN)
-                    .where(WorkOrder.dispatched_at.is_(None))
-                    .where(  # held jobs wait for their time; the digest sends its own
-                        or_(
-                            WorkOrder.held_until.is_(None),
-                            (WorkOrder.held_until <= now)
-                            & or_(
-                                WorkOrder.held_for.is_(None),
-                                WorkOrder.held_for != Routine.DIGEST.value,
-                            ),
-                        )
-                    )
-                    .order_by(WorkOrder.id)
-                    .limit(self._batch)
-                )
-            )
+            new = candidates.new_jobs(session, now, self._batch)
             digests = digest.due(session, now, self._batch)
-            late = list(
-                session.scalars(
-                    select(WorkOrder.id)
-                    .where(queries.overdue_clause(now))
-                    .where(WorkOrder.dispatched_at.is_not(None))  # nobody told yet: not late
-                    .order_by(WorkOrder.id)
-                    .limit(self._batch)
-                )
-            )
-            verified = list(
-                session.scalars(
-                    select(WorkOrder.id)
-                    .join(Alarm, WorkOrder.alarm_id == Alarm.id)
-                    .where(
-                        WorkOrder.status == WorkOrderStatus.RESOLVED,
-                        WorkOrder.kind == WorkOrderKind.FAULT,
-                        Alarm.state == AlarmState.CLEARED,
-                        Alarm.cleared_at <= now - timedelta(seconds=self._sla.verification),
-                    )
-                    .order_by(WorkOrder.id)
-                    .limit(self._batch)
-                )
-            )
+            late = candidates.late_jobs(session, now, len(self._sla.escalation), self._batch)
+            verified = candidates.verified_fixes(session, now, self._sla.verification, self._batch)
         for wo_id in new:
             if self._one(wo_id, lambda s, wo: self._dispatch(s, wo, now, report)):
                 report.dispatched += 1

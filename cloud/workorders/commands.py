@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from cloud.enums import FINISHED, AlarmState, Channel, Role, WorkOrderKind
-from cloud.errors import Conflict, InvalidInput, existing
+from cloud.errors import Conflict, InvalidInput
 from cloud.locale import N_
 from cloud.locale.composed import Note, compose
 from cloud.sla import SlaPolicy, load_sla
@@ -27,6 +26,7 @@ from cloud.users.model import User
 from cloud.users.service import get_user
 from cloud.users.sites import who_see
 from cloud.workorders.audit import already_applied, record_change
+from cloud.workorders.load import load_for_change
 from cloud.workorders.model import WorkOrder, WorkOrderAttachment, WorkOrderEvent
 from cloud.workorders.rules import (
     Action,
@@ -44,28 +44,6 @@ from cloud.workorders.rules import (
 )
 
 shipped_sla = functools.cache(load_sla)
-
-
-# Built once: a statement made anew for every change costs more to build and to key for
-# SQLAlchemy's compiled-statement cache than the database takes to run it.
-_FOR_CHANGE = (
-    select(WorkOrder)
-    .where(WorkOrder.id == bindparam("work_order_id"))
-    .with_for_update()
-    .options(
-        selectinload(WorkOrder.events),
-        selectinload(WorkOrder.attachments),
-        selectinload(WorkOrder.photos),
-    )
-)
-
-
-def load_for_change(session: Session, work_order_id: int) -> WorkOrder:
-    """The work order with its audit trail, attachments and photos (what its answer shows),
-    its row locked for the rest of the transaction (FOR UPDATE, where the database has it;
-    SQLite has one writer at a time)."""
-    wo = session.scalar(_FOR_CHANGE, {"work_order_id": work_order_id})
-    return existing(wo, f"work order {work_order_id}")
 
 
 @dataclass(slots=True)

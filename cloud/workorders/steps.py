@@ -240,6 +240,6 @@ def _follow_up_job(
         ),
     )
     child.description_message = parts
-    child.parent = parent
+    child.parent_id = parent.id
     session.flush()  # its number is taken now, for the parent's record
     return child

@@ -93,8 +93,9 @@ def test_the_report_gives_the_cost_the_capacity_and_the_overload() -> None:
     steps = [run_of([Phase(150, 5)], phase(0, 750)), run_of([Phase(225, 5)], phase(0, 1125, 503))]
     hot = phase(0, 3000, ms=20.0) + phase(0, 1500, 503)
     overload = run_of([Phase(300, 10), Phase(75, 5)], [*hot, *phase(1, 375)])
-    text = report(alone, fixed, steps, 150.0, overload, 5.0, 86.0)
+    text = report(alone, 1.25, fixed, steps, 150.0, overload, 5.0, 86.0)
     assert "| a list page | 3.0 | 2.25 |" in text
+    assert "the API processes used 1.2 ms of CPU a second over 20 s" in text
     assert "**150 requests a second**, in 2 steps" in text
     assert "| 225/s | both | 1125 | 0 | 100.0% |" in text
     assert "served 300 requests a second with p99 20.0 ms and answered 33% 503" in text
