@@ -178,17 +178,20 @@ class Monitor:
         self._due.clear()
         self._needs_load = False
 
-    def process(self, items: Sequence[Item]) -> None:
-        """Apply a batch in one transaction. On error the engine is reloaded and it re-raises;
-        a reload that failed too is done again before the next batch (which raises while the
-        database is still unreachable, so no batch meets an engine that tracks nothing)."""
+    def process(self, items: Sequence[Item], stop: Callable[[], bool] | None = None) -> int:
+        """Apply a batch in one transaction; how many of `items` were applied: all, or fewer
+        when `stop()` said yes after one of them (the rest are left for the caller, and what
+        was applied commits at once: an alarm waiting behind a long batch cuts in). On error
+        the engine is reloaded and it re-raises; a reload that failed too is done again
+        before the next batch (which raises while the database is still unreachable, so no
+        batch meets an engine that tracks nothing)."""
         if self._needs_load:
             self.load()
         raised = self.stats.raised
         try:
             with self._db.session() as session:
                 self._fenced(session)
-                self._apply(session, items)
+                applied = self._apply(session, items, stop)
                 self.stats.rows_written += self._live.write(session)
                 self._save_state(session, force=False)
         except Exception:
@@ -201,6 +204,7 @@ class Monitor:
         self.stats.last_batch_at = self._clock()
         if self.stats.raised != raised and self.on_raised is not None:
             self.on_raised()
+        return applied
 
     def flush(self) -> None:
         """Save every piece of rule state not saved yet (at shutdown)."""
@@ -265,8 +269,12 @@ class Monitor:
         if not self._unsaved:
             self._due.clear()
 
-    def _apply(self, session: Session, items: Sequence[Item]) -> None:
-        for item in items:
+    def _apply(
+        self, session: Session, items: Sequence[Item], stop: Callable[[], bool] | None
+    ) -> int:
+        for applied, item in enumerate(items):
+            if applied and stop is not None and stop():
+                return applied
             now = self._clock()
             if isinstance(item, TickItem):
                 self._transitions(session, self._engine.tick(at=now.timestamp()), now)
@@ -280,6 +288,7 @@ class Monitor:
             else:
                 self.stats.telemetry += 1
                 self._telemetry(session, live, item.telemetry, now)
+        return len(items)
 
     def _known(self, topic: EquipmentTopic) -> LiveEquipment | None:
         live = self._live.get(key(topic.site, topic.equipment))

@@ -56,10 +56,11 @@ class Recorder(Monitor):
     gate: threading.Event
     batches: list[tuple[list[Any], bool]]
 
-    def process(self, items: Any) -> None:
+    def process(self, items: Any, stop: Any = None) -> int:
         if not self.gate.wait(30):
             raise RuntimeError("the gate was never opened")
-        super().process(items)
+        applied = super().process(items, stop)
+        items = items[:applied]
         with self._db.session() as session:
             ordered = session.scalar(select(WorkOrder.id).where(WorkOrder.equipment_id == FAULTY))
         self.batches.append(
@@ -68,6 +69,7 @@ class Recorder(Monitor):
                 ordered is not None,
             )
         )
+        return applied
 
 
 async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(

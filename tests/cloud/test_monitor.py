@@ -89,6 +89,23 @@ def test_equipment_keeps_last_values_status_and_times(rig: Rig) -> None:
         assert registry.get(session, "p1").status is EquipmentStatus.OFFLINE
 
 
+def test_a_batch_told_to_stop_commits_what_it_applied_and_leaves_the_rest(rig: Rig) -> None:
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(len(asked))
+        return len(asked) >= 2  # after the second item
+
+    items = [rig.item("p1", {"speed": s, "dry_run": False}) for s in (1000, 1100, 1200, 1300)]
+    assert rig.monitor.process(items, stop) == 2
+    assert asked == [0, 1]  # never before the first item: a batch always makes progress
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").last_values == {"speed": 1100, "dry_run": False}
+    assert rig.monitor.process(items[2:]) == 2
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").last_values == {"speed": 1300, "dry_run": False}
+
+
 def test_a_recurring_fault_reuses_the_open_work_order(rig: Rig) -> None:
     rig.send(rig.item("p1", {"dry_run": True}))
     rig.send(rig.item("p1", {"dry_run": False}))
