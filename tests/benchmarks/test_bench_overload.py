@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_overload import Run, created_latencies, report
+from benchmarks.bench_overload import Run, report, work_order_latencies
 from benchmarks.cpulimit import CpuQuota, Starve, limit
 
 
@@ -30,6 +30,7 @@ def intake(wait: float, routine: float | None, urgent: float | None) -> dict[str
 def test_the_report_reads_the_faults_and_the_lag() -> None:
     run = Run(
         created=[100.0] * 98 + [200.0, 240.0],
+        dispatched=[300.0] * 100,
         published={f"pump-{n:03d}": 0.0 for n in range(100)},
         sent=9000,
         catch_up_s=2.5,
@@ -45,6 +46,7 @@ def test_the_report_reads_the_faults_and_the_lag() -> None:
     run.alarm_seen = True
     text = report(run)
     assert "100 of 100: p50 100 ms, p90 100 ms, **p99 200 ms**, max 240 ms" in text
+    assert "p90 300 ms, p99 300 ms, max 300 ms" in text  # dispatched
     assert "starved to 10% of a core** by a CPU quota" in text
     assert "ran out in 550 of 600 periods (48.5 s waited)" in text
     assert "median 6.0 s, max 13.0 s" in text  # behind the stream
@@ -63,23 +65,29 @@ def test_a_missing_work_order_or_a_slow_p99_misses_the_target() -> None:
     assert "**meets**" in report(Run(created=[90.0], published={"pump-001": 0.0}))
 
 
-def test_creation_latency_is_read_from_the_work_orders_table(tmp_path: Path) -> None:
+def test_latencies_are_read_from_the_work_orders_table(tmp_path: Path) -> None:
     database = tmp_path / "cloud.sqlite"
     with sqlite3.connect(database) as db:
-        db.execute("CREATE TABLE work_orders (equipment_id TEXT, created_at TEXT)")
+        db.execute(
+            "CREATE TABLE work_orders (id INTEGER PRIMARY KEY, equipment_id TEXT, "
+            "created_at TEXT, dispatched_at TEXT)"
+        )
         db.executemany(
-            "INSERT INTO work_orders VALUES (?, ?)",
+            "INSERT INTO work_orders (equipment_id, created_at, dispatched_at) VALUES (?, ?, ?)",
             [
-                ("pump-001", "2026-12-07 05:00:00.250000"),
-                ("pump-001", "2026-12-07 05:00:09.000000"),  # a later one: not the fault's
-                ("pump-002", "2026-12-07 05:00:03.120500"),
-                ("pump-150", "2026-12-07 05:00:01.000000"),  # no fault published: left out
+                ("pump-001", "2026-12-07 05:00:00.250000", "2026-12-07 05:00:00.400000"),
+                ("pump-001", "2026-12-07 05:00:09.000000", None),  # a later one: not the fault's
+                ("pump-002", "2026-12-07 05:00:03.120500", None),  # not dispatched
+                ("pump-150", "2026-12-07 05:00:01.000000", None),  # no fault published: left out
             ],
         )
     db.close()
     at = datetime(2026, 12, 7, 5, 0, 0, tzinfo=UTC).timestamp()
-    got = created_latencies(database, {"pump-001": at, "pump-002": at + 3, "pump-003": at})
-    assert sorted(round(ms, 1) for ms in got) == [120.5, 250.0]
+    created, dispatched = work_order_latencies(
+        database, {"pump-001": at, "pump-002": at + 3, "pump-003": at}
+    )
+    assert sorted(round(ms, 1) for ms in created) == [120.5, 250.0]
+    assert [round(ms, 1) for ms in dispatched] == [400.0]
 
 
 @pytest.fixture
