@@ -20,9 +20,11 @@ broker does not hold back) is counted as dropped. The broker side is `cloud.rece
 
 Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
 to `batch_linger` for more, so that at a steady rate many messages share one transaction.
-A batch of routine samples stops at the sample it is applying when an urgent entry is queued,
-commits what it applied and puts the rest back in front: a fault waits for one sample and a
-commit, not for a batch, and what batches save is kept while nothing urgent comes.
+Batches are small (25 entries): a worker that is behind takes full ones, and a fault arriving
+meanwhile waits for the batch's commit (the registry's rows of every entry applied), which a
+starved process pays for in its scarce CPU; a batch of routine samples also stops at the
+sample it is applying once an urgent entry is queued, commits what it applied and puts the
+rest back in front.
 
 Telemetry comes through a plain subscription, or the shared subscription
 `$share/<cloud_share_group>/…/telemetry` when a group is set, so replicas split the stream
@@ -72,7 +74,7 @@ from plantroom.ticker import Runs, WorkerThread
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-BATCH_SIZE = 200
+BATCH_SIZE = 25  # a full batch's commit is what a fault arriving late in it waits for
 BATCH_LINGER_S = 0.02
 DRAIN_TIMEOUT_S = 10.0
 
