@@ -168,3 +168,62 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
     finally:
         monitor.gate.set()
         db.close()
+
+
+async def test_a_fault_cuts_into_the_routine_batch_being_applied(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = LiveSite(tmp_path, mosquitto)
+    (tmp_path / "pumps.yaml").write_text(inventory(site.site), encoding="utf-8")
+    site.settings = site.settings.model_copy(
+        update={"inventory": tmp_path / "pumps.yaml", "cloud_client_id": f"it-{uuid.uuid4().hex}"}
+    )
+    db = Database(site.settings.database_url)
+    db.migrate()
+    with db.session() as session:
+        registry.sync_inventory(session, load_inventory(site.settings.inventory))
+    rules = RulesService(None, timezone=UTC, clock=utcnow)
+    monitor = Recorder(db, rules.engine(), site=site.site, clock=utcnow, sla=load_sla())
+    monitor.gate = threading.Event()
+    monitor.gate.set()
+    monitor.batches = []
+    pumps = [f"pump-{n:02d}" for n in range(1, PUMPS + 1)]
+    try:
+        consumer = TelemetryConsumer(site.settings, monitor, batch_size=PUMPS, tick_interval=60)
+        async with consumer, site.publisher() as pub:
+            await wait_for_async(lambda: consumer.stats.connected, "the consumer to connect", 15)
+            for pump in pumps:
+                sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
+                await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
+            await wait_for_async(
+                lambda: monitor.stats.telemetry >= PUMPS, "the first samples to be processed", 15
+            )
+            monitor.gate.clear()  # the next batch is taken and held before its first sample
+            held = len(monitor.batches)
+            for pump in pumps:
+                await pub.publish(site.topic(pump, "pump"), site.telemetry({"speed": 1200}), qos=1)
+            await wait_for_async(
+                lambda: consumer.stats.received >= 2 * PUMPS and consumer.queued < PUMPS,
+                "the routine samples to arrive and a batch of them to be taken",
+                15,
+            )
+            await pub.publish(site.topic(FAULTY, "pump"), site.telemetry({"dry_run": True}), qos=1)
+            await wait_for_async(
+                lambda: consumer.intake.urgent_waiting >= 1, "the fault to be queued", 15
+            )
+            monitor.gate.set()
+            await wait_for_async(
+                lambda: monitor.stats.telemetry >= 2 * PUMPS + 1, "everything to be applied", 15
+            )
+
+        after = monitor.batches[held:]
+        assert after[0] == ([{"speed": 1200}], False)  # stopped after its first sample
+        fault_batch, ordered = after[1]
+        assert {"dry_run": True} in fault_batch and ordered
+        assert len(fault_batch) <= 2  # the fault, after its pump's earlier sample if put back
+        with db.session() as session:
+            for row in session.scalars(select(Equipment).where(Equipment.id.in_(pumps))):
+                assert (row.last_values or {})["speed"] == 1200, row.id  # none lost
+    finally:
+        monitor.gate.set()
+        db.close()
