@@ -74,10 +74,11 @@ measured in the minute (each waited for its work order), p50 6.8 s, max 25.3 s.
 **Before** a change cut into the routine batch being applied and batches shrank from 200
 entries to 25 (2026-12-07, this benchmark as it is now, the same quota, the machine shared
 with other work): fault → work order `created_at` p99 2.8 s (faults from the flood's
-start); with the cut-in alone, still with 200-entry batches, 0.4 to 2.1 s over five runs (the commit of a full batch, a registry
-row per entry, cannot be cut, and a fault arriving during it waits for all of it); with
-batches of 50, 195 and 264 ms. Measured as before this benchmark read `created_at` (polling
-the starved API every 5 ms, the duty cycle in place of the quota): p99 1.6 s."""
+start); with the cut-in alone, still with 200-entry batches, 0.4 to 2.1 s over five runs
+(the commit of a full batch, a registry row per entry, cannot be cut, and a fault arriving
+during it waits for all of it); with batches of 50, 195 and 264 ms. Measured as before this
+benchmark read `created_at` (polling the starved API every 5 ms, the duty cycle in place of
+the quota): p99 1.6 s."""
 
 
 def flood(host: str, port: int, rate: int, seconds: float) -> None:
