@@ -4,11 +4,13 @@
                     └──► routine lane (a sample folded into its equipment's waiting one)
                 take(n) ──► urgent entries, each after its equipment's earlier routine ones,
                             in a batch of their own; else routine entries in arrival order
+                put_back ◄── the routine entries of a batch cut short for an urgent entry
 
 **Order per equipment.** A later message of one piece of equipment is never applied before
 an earlier one: an urgent entry is taken with the routine entries of its equipment that
 arrived before it, in front of it; a routine sample arriving after an urgent one starts a new
-entry behind it. Between different pieces of equipment the order is free.
+entry behind it; routine entries put back go in front, where they were. Between different
+pieces of equipment the order is free.
 
 **Coalescing.** A routine sample is folded into its equipment's routine entry still waiting
 (the last value of each point wins, the sample's time, sequence number and qualities with
@@ -28,7 +30,8 @@ before a put (`has_room`), and the broker holds back what follows (see `cloud.in
 
 **Lag.** Each entry keeps when its oldest message arrived: `oldest_wait` is the age of the
 oldest waiting message, and the consumer measures each taken entry's arrival → processed
-delay per lane. `LagWatch` turns the oldest wait into the `telemetry_intake_behind` alarm.
+delay per lane. `LagWatch` (`cloud.intakelag`) turns the oldest wait into the
+`telemetry_intake_behind` alarm.
 `IntakeQueue` is pure logic; `Intake` adds the waiting (for room, for work) on the consumer's
 event loop.
 """
