@@ -11,7 +11,9 @@ The engine's timers (a `for` duration running, a `clear_for` running) and its hi
 trend and counter windows) are saved with the batch that changed them (`cloud.rulestore`:
 timers in `rule_states`, history in parts in `rule_history`, only what changed), so they
 survive a restart; history that only grew is saved at most every `save_interval` seconds per
-piece of equipment, and everything on `flush` (at shutdown).
+piece of equipment, that of at most `DUE_SAVES` pieces a transaction (equipment that fell due
+together, as all does after a start, is spread over the next batches instead of making one
+batch long, which an alarm arriving meanwhile would wait for), and everything on `flush`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_WARNED_UNKNOWN = 1000
 SAVE_INTERVAL_S = 30.0
+DUE_SAVES = 16  # pieces of equipment whose grown history one transaction saves at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +257,7 @@ class Monitor:
             history = set(self._unsaved)
         else:
             history = self._unsaved.keys() & changes.rules  # saved with the timers that changed
-            while self._due and self._due[0][0] <= stamp:
+            while self._due and self._due[0][0] <= stamp and len(history) < DUE_SAVES:
                 due, equipment_id = heapq.heappop(self._due)
                 if self._unsaved.get(equipment_id) == due:
                     history.add(equipment_id)

@@ -342,6 +342,22 @@ def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: 
         assert saved["rules"]["pump.dry_run"]["active"] is True
 
 
+def test_history_falling_due_together_is_saved_over_the_next_batches(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cloud.monitor.DUE_SAVES", 1)
+    pump = rig.item("p1", {"starts": 1})
+    lift = rig.item("e1", {"door_cycles": 10}, kind="elevator", building="b2")
+    rig.send(pump, lift)  # both new: due at once, one saved by this batch
+    assert rig.monitor.stats.states_saved == 1
+    rig.send(rig.item("p1", {"speed": 1450}))  # the next batch saves the other
+    assert rig.monitor.stats.states_saved == 2
+    with rig.db.sessions() as session:
+        saved = load_snapshots(session, ["s1/p1", "s1/e1"])
+        assert saved["s1/p1"]["history"]["starts"][-1][1] == 1
+        assert saved["s1/e1"]["history"]["door_cycles"][-1][1] == 10
+
+
 def test_reloaded_rules_clear_the_alarms_of_rules_gone(rig: Rig) -> None:
     rig.send(rig.item("p1", {"dry_run": True, "leak": True}))
     assert sorted(a.rule_id for a in rig.alarm_list()) == ["pump.dry_run", "pump.seal_leak"]
