@@ -72,16 +72,18 @@ class Recorder(Monitor):
         return applied
 
 
-async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
-    tmp_path: Path, mosquitto: Mosquitto
-) -> None:
+def held_site(
+    tmp_path: Path, mosquitto: Mosquitto, **settings: Any
+) -> tuple[LiveSite, Database, Recorder]:
+    """The pumps' site (`settings` on top), its migrated database, and its recording monitor
+    with the gate open."""
     site = LiveSite(tmp_path, mosquitto)
     (tmp_path / "pumps.yaml").write_text(inventory(site.site), encoding="utf-8")
     site.settings = site.settings.model_copy(
         update={
             "inventory": tmp_path / "pumps.yaml",
             "cloud_client_id": f"it-{uuid.uuid4().hex}",
-            "intake_lag_alarm_s": 0.5,
+            **settings,
         }
     )
     db = Database(site.settings.database_url)
@@ -93,6 +95,23 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
     monitor.gate = threading.Event()
     monitor.gate.set()
     monitor.batches = []
+    return site, db, monitor
+
+
+async def all_is_well(site: LiveSite, pub: Any, monitor: Recorder, pumps: list[str]) -> None:
+    """Every pump's first sample (its states, the counter's baseline), processed."""
+    for pump in pumps:
+        sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
+        await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
+    await wait_for_async(
+        lambda: monitor.stats.telemetry >= len(pumps), "the first samples to be processed", 15
+    )
+
+
+async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site, db, monitor = held_site(tmp_path, mosquitto, intake_lag_alarm_s=0.5)
     pumps = [f"pump-{n:02d}" for n in range(1, PUMPS + 1)]
     try:
         consumer = TelemetryConsumer(
@@ -104,12 +123,7 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
         )
         async with consumer, site.publisher() as pub:
             await wait_for_async(lambda: consumer.stats.connected, "the consumer to connect", 15)
-            for pump in pumps:  # all is well: the states, and the counter's baseline
-                sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
-                await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
-            await wait_for_async(
-                lambda: monitor.stats.telemetry >= PUMPS, "the first samples to be processed", 15
-            )
+            await all_is_well(site, pub, monitor, pumps)
             monitor.gate.clear()  # the worker falls behind
             held = len(monitor.batches)
             for k in range(1, ROUNDS + 1):
@@ -173,31 +187,13 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
 async def test_a_fault_cuts_into_the_routine_batch_being_applied(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    site = LiveSite(tmp_path, mosquitto)
-    (tmp_path / "pumps.yaml").write_text(inventory(site.site), encoding="utf-8")
-    site.settings = site.settings.model_copy(
-        update={"inventory": tmp_path / "pumps.yaml", "cloud_client_id": f"it-{uuid.uuid4().hex}"}
-    )
-    db = Database(site.settings.database_url)
-    db.migrate()
-    with db.session() as session:
-        registry.sync_inventory(session, load_inventory(site.settings.inventory))
-    rules = RulesService(None, timezone=UTC, clock=utcnow)
-    monitor = Recorder(db, rules.engine(), site=site.site, clock=utcnow, sla=load_sla())
-    monitor.gate = threading.Event()
-    monitor.gate.set()
-    monitor.batches = []
+    site, db, monitor = held_site(tmp_path, mosquitto)
     pumps = [f"pump-{n:02d}" for n in range(1, PUMPS + 1)]
     try:
         consumer = TelemetryConsumer(site.settings, monitor, batch_size=PUMPS, tick_interval=60)
         async with consumer, site.publisher() as pub:
             await wait_for_async(lambda: consumer.stats.connected, "the consumer to connect", 15)
-            for pump in pumps:
-                sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
-                await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
-            await wait_for_async(
-                lambda: monitor.stats.telemetry >= PUMPS, "the first samples to be processed", 15
-            )
+            await all_is_well(site, pub, monitor, pumps)
             monitor.gate.clear()  # the next batch is taken and held before its first sample
             held = len(monitor.batches)
             for pump in pumps:
