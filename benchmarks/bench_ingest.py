@@ -177,10 +177,10 @@ class TimedMonitor(Monitor):
 
     tally: Tally
 
-    def process(self, items: Any) -> None:
-        super().process(items)
+    def process(self, items: Any, stop: Any = None) -> int:
+        applied = super().process(items, stop)
         done = time.time()
-        batch: list[Item] = list(items)
+        batch: list[Item] = list(items)[:applied]
         self.tally.processed += sum(isinstance(i, TelemetryItem) for i in batch)
         self.tally.timeline.append((time.monotonic(), self.tally.processed))
         for item in batch:
@@ -188,6 +188,7 @@ class TimedMonitor(Monitor):
                 eid = item.topic.equipment
                 if eid not in self.tally.fault_latency_ms:
                     self.tally.fault_latency_ms[eid] = done * 1000 - item.telemetry.ts
+        return applied
 
 
 def _publisher(broker: Mosquitto, site: Path, rate: int, seconds: float, faults: int) -> Any:

@@ -5,6 +5,10 @@ backoff: a database restarting or a lock held a moment is over by then). If it s
 its messages are processed one at a time, each in its own transaction and tried twice: the
 good neighbours of a poison message commit, and a message that fails even alone is
 dead-lettered: logged with its topic and the reason, and counted.
+
+A run may apply only the front of a batch and stop there (`cloud.monitor.Monitor.process`
+with `stop`, when an alarm waits behind it): it returns how many it applied, and the outcome
+says how many were `left` for the caller to queue again, untouched.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ BATCH_ATTEMPTS = 3
 ALONE_ATTEMPTS = 2
 MAX_REASON = 300
 
-Run = Callable[[Sequence[Item]], Awaitable[None]]
+Run = Callable[[Sequence[Item]], Awaitable[int]]  # how many of the items it applied
 Sleep = Callable[[int], Awaitable[None]]
 
 
@@ -30,6 +34,7 @@ Sleep = Callable[[int], Awaitable[None]]
 class BatchOutcome:
     processed: int = 0
     dead_lettered: int = 0
+    left: int = 0  # the batch's last ones, not applied: the run stopped before them
     last_error: str | None = None
 
 
@@ -46,18 +51,20 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-async def _attempt(run: Run, items: Sequence[Item], attempts: int, pause: Sleep) -> str | None:
-    """Run `items` up to `attempts` times; None once it succeeds, else the last reason."""
+async def _attempt(
+    run: Run, items: Sequence[Item], attempts: int, pause: Sleep
+) -> tuple[int, str | None]:
+    """Run `items` up to `attempts` times: how many it applied once it succeeds (and None),
+    else 0 and the last reason."""
     reason = None
     for attempt in range(1, attempts + 1):
         try:
-            await run(items)
-            return None
+            return await run(items), None
         except Exception as exc:
             reason = _reason(exc)
             if attempt < attempts:
                 await pause(attempt)
-    return reason
+    return 0, reason
 
 
 async def process_batch(
@@ -71,9 +78,10 @@ async def process_batch(
     """Process `batch` with `run` (one transaction per call), isolating what fails: see the
     module's docstring. `pause(attempt)` waits between attempts of the whole batch."""
     outcome = BatchOutcome()
-    reason = await _attempt(run, batch, batch_attempts, pause)
+    applied, reason = await _attempt(run, batch, batch_attempts, pause)
     if reason is None:
-        outcome.processed = len(batch)
+        outcome.processed = applied
+        outcome.left = len(batch) - applied
         return outcome
     outcome.last_error = f"processing failed: {reason}"
     if len(batch) == 1:
@@ -87,7 +95,7 @@ async def process_batch(
         )
         alone = []
         for item in batch:
-            failed = await _attempt(run, [item], alone_attempts, _no_pause)
+            _, failed = await _attempt(run, [item], alone_attempts, _no_pause)
             if failed is None:
                 outcome.processed += 1
             else:

@@ -12,34 +12,34 @@ through and measurements lag. The lag is measured (`oldest_wait_s`, `delays`); b
 (`lag_alarms`), cleared once the intake has caught up.
 
 Back-pressure: QoS 1 messages are acknowledged once they are in the bounded queue (a folded
-one once it is folded into an entry), not on receipt. When the queue is full the receiver
-stops taking messages, so acknowledgements stop;
-at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops reading the socket and the
-broker holds the rest (within its own `max_queued_messages`). Memory stays bounded whatever
-the lag; a message past the receiver's own buffer (QoS 0 only, which the broker does not hold
-back) is counted as dropped. The broker side is `cloud.receiver`, on `plantroom.subscriber`
-(MQTT 5, manual acknowledgements), as the gateway's is.
+one once folded), not on receipt. When the queue is full the receiver stops taking messages,
+so acknowledgements stop; at `RECEIVE_MAXIMUM` unacknowledged messages the subscriber stops
+reading the socket and the broker holds the rest (within its `max_queued_messages`). Memory
+stays bounded whatever the lag; a message past the receiver's buffer (QoS 0 only, which the
+broker does not hold back) is counted as dropped. The broker side is `cloud.receiver`.
 
 Batches: the worker takes what is queued, up to `batch_size`, and when that is less waits up
-to `batch_linger` for more, so that at a steady rate many messages share one transaction
-rather than each paying for its own. The linger bounds the latency it adds.
+to `batch_linger` for more, so that at a steady rate many messages share one transaction.
+Batches are small (25 entries): a worker that is behind takes full ones, and a fault arriving
+meanwhile waits for the batch's commit (the registry's rows of every entry applied), which a
+starved process pays for in its scarce CPU; a batch of routine samples also stops at the
+sample it is applying once an urgent entry is queued, commits what it applied and puts the
+rest back in front.
 
-Telemetry comes through a plain subscription, or through the shared subscription
+Telemetry comes through a plain subscription, or the shared subscription
 `$share/<cloud_share_group>/…/telemetry` when a group is set, so replicas split the stream
 (mosquitto 2.0 restores only plain subscriptions after a crash); equipment status through a
 plain subscription, so the retained statuses arrive on connect. Every message is validated at
 this boundary; an invalid one is counted and logged with its topic and never stops the stream.
-A sample whose time is more than `max_clock_skew_s` ahead of this process's clock is refused
-and counted (`future`), so it cannot shadow the real samples after it. Each sample's points
-are checked against its equipment's device profile (`cloud.points`): a point the profile does
-not define or a value of the wrong type is dropped and counted, the good points go on. Edge
-agents' health reports are read only for their time: `clocks` holds each agent's measured
-clock skew, and when an agent's clock goes beyond the bound or comes back, the ticker writes
-the `edge_clock_wrong` system alarm (`clock_alarms`; no database work per report).
-A batch that fails is retried, then its messages one by one, and a message that fails on its
-own is dead-lettered (`cloud.batches`): its neighbours are processed.
-The broker connection is re-made with jittered exponential backoff. All database work runs on
-one thread owned here, off the event loop and in order.
+A sample more than `max_clock_skew_s` ahead of this process's clock is refused and counted
+(`future`), so it cannot shadow the real samples after it. Each sample's points are checked
+against its equipment's device profile (`cloud.points`): a point the profile does not define
+or a value of the wrong type is dropped and counted, the good points go on. Edge agents'
+health reports are read only for their time: `clocks` holds each agent's clock skew, and when
+one goes beyond the bound or comes back, the ticker writes the `edge_clock_wrong` system alarm
+(`clock_alarms`). A batch that fails is retried, then its messages one by one, and a message
+that fails alone is dead-lettered (`cloud.batches`). The broker connection is re-made with
+jittered exponential backoff. All database work runs on one thread owned here, in order.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from plantroom.ticker import Runs, WorkerThread
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-BATCH_SIZE = 200
+BATCH_SIZE = 25  # a full batch's commit is what a fault arriving late in it waits for
 BATCH_LINGER_S = 0.02
 DRAIN_TIMEOUT_S = 10.0
 
@@ -358,9 +358,12 @@ class TelemetryConsumer(Runs):
             )
             if not batch:
                 return  # closed, and everything queued was processed
+            # a routine batch stops at an urgent entry queued meanwhile, so it cuts in
+            routine = not any(e.urgent for e in batch)
+            left = await self._process([e.item for e in batch], routine)
+            batch = self.intake.applied(batch, left)
             if any(isinstance(e.item, TickItem) for e in batch):
                 self._tick_queued = False
-            await self._process([e.item for e in batch])
             self.delays.record(batch, self._clock())
             if self._monitor.stats.rule_reloads != self._rule_reloads:
                 self._rule_reloads = self._monitor.stats.rule_reloads
@@ -374,13 +377,15 @@ class TelemetryConsumer(Runs):
         engine = self._monitor.engine
         return engine.rules, {e: engine.values(e) for e in engine.tracked_ids()}
 
-    async def _process(self, batch: list[Item]) -> None:
+    async def _process(self, batch: list[Item], interruptible: bool) -> int:
         """One transaction for the batch; what fails is retried, then isolated, and what
-        fails alone is dead-lettered (see `cloud.batches`)."""
+        fails alone is dead-lettered (see `cloud.batches`). When `interruptible`, it stops
+        early once an urgent entry waits: how many of the last items it left."""
         backoff = Backoff(0.5, 5.0)
+        stop = (lambda: self.intake.urgent_waiting > 0) if interruptible else None  # DB thread
 
-        async def run(items: Sequence[Item]) -> None:
-            await self._db.call(self._monitor.process, items)
+        async def run(items: Sequence[Item]) -> int:
+            return await self._db.call(self._monitor.process, items, stop)
 
         async def pause(attempt: int) -> None:
             await asyncio.sleep(backoff.next_delay())
@@ -390,3 +395,4 @@ class TelemetryConsumer(Runs):
         self.stats.dead_lettered += outcome.dead_lettered
         if outcome.last_error is not None:
             self.stats.last_error = outcome.last_error
+        return outcome.left

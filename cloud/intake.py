@@ -4,11 +4,13 @@
                     └──► routine lane (a sample folded into its equipment's waiting one)
                 take(n) ──► urgent entries, each after its equipment's earlier routine ones,
                             in a batch of their own; else routine entries in arrival order
+                put_back ◄── the routine entries of a batch cut short for an urgent entry
 
 **Order per equipment.** A later message of one piece of equipment is never applied before
 an earlier one: an urgent entry is taken with the routine entries of its equipment that
 arrived before it, in front of it; a routine sample arriving after an urgent one starts a new
-entry behind it. Between different pieces of equipment the order is free.
+entry behind it; routine entries put back go in front, where they were. Between different
+pieces of equipment the order is free.
 
 **Coalescing.** A routine sample is folded into its equipment's routine entry still waiting
 (the last value of each point wins, the sample's time, sequence number and qualities with
@@ -28,7 +30,8 @@ before a put (`has_room`), and the broker holds back what follows (see `cloud.in
 
 **Lag.** Each entry keeps when its oldest message arrived: `oldest_wait` is the age of the
 oldest waiting message, and the consumer measures each taken entry's arrival → processed
-delay per lane. `LagWatch` turns the oldest wait into the `telemetry_intake_behind` alarm.
+delay per lane. `LagWatch` (`cloud.intakelag`) turns the oldest wait into the
+`telemetry_intake_behind` alarm.
 `IntakeQueue` is pure logic; `Intake` adds the waiting (for room, for work) on the consumer's
 event loop.
 """
@@ -41,8 +44,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cloud.equipment import key as equipment_key
+from cloud.intakelag import Delays as Delays
+from cloud.intakelag import LagWatch as LagWatch
+from cloud.intakelag import health_fields as health_fields
 from cloud.monitor import Item, TelemetryItem, TickItem
-from cloud.receiver import IngestStats
 from cloud.rules.base import as_number
 from cloud.triggers import HistoryPoint, Triggers
 from plantroom.schema import MAX_POINTS, Telemetry
@@ -207,6 +212,20 @@ class IntakeQueue:
         self._size -= len(out)
         return out
 
+    def put_back(self, entries: list[Entry]) -> None:
+        """Queue again, in front, routine entries `take` gave (in that order) and that were
+        not applied: a batch stopped before them, for an urgent entry that came meanwhile
+        (they are still older than all their equipment's waiting ones, so it takes them
+        first). Not folded into again; the bound may be passed by them for a moment."""
+        for entry in reversed(entries):
+            key = entry.key
+            assert key is not None and not entry.urgent, "only routine entries go back"
+            entry.taken = False
+            self._routine.appendleft(entry)
+            self._waiting.setdefault(key, deque()).appendleft(entry)
+            self._routine_size += 1
+            self._size += 1
+
     def _take_routine(self, waiting: deque[Entry]) -> Entry:
         entry = waiting.popleft()
         entry.taken = True
@@ -226,53 +245,6 @@ class IntakeQueue:
             self._stale -= 1
         heads = [lane[0].received for lane in (self._urgent, self._routine) if lane]
         return max(0.0, now - min(heads)) if heads else 0.0
-
-
-class LagWatch:
-    """Whether the intake is behind: the oldest waiting message older than `bound_s`; back
-    once it is under half that (so a lag hovering at the bound does not flap the alarm)."""
-
-    def __init__(self, bound_s: float, *, behind: bool = False) -> None:
-        if bound_s <= 0:
-            raise ValueError(f"intake lag bound must be more than 0 s, not {bound_s}")
-        self.bound_s = bound_s
-        self.behind = behind
-        self.worst_s = 0.0  # the oldest wait seen while behind
-
-    def observe(self, wait_s: float) -> bool:
-        """Take the oldest wait now; True if `behind` changed."""
-        if self.behind:
-            self.worst_s = max(self.worst_s, wait_s)
-            if wait_s <= self.bound_s / 2:
-                self.behind = False
-                return True
-            return False
-        if wait_s > self.bound_s:
-            self.behind = True
-            self.worst_s = wait_s
-            return True
-        return False
-
-
-@dataclass(slots=True)
-class Delays:
-    """Arrival → processed, per lane: the slowest message of the latest batch that had one
-    of that lane (a rule tick is not a message), and how many of each were processed."""
-
-    urgent_s: float | None = None
-    routine_s: float | None = None
-    urgent: int = 0
-    routine: int = 0
-
-    def record(self, entries: list[Entry], now: float) -> None:
-        urgent = [now - e.received for e in entries if e.urgent and e.key is not None]
-        routine = [now - e.received for e in entries if not e.urgent]
-        if urgent:
-            self.urgent_s = max(urgent)
-            self.urgent += len(urgent)
-        if routine:
-            self.routine_s = max(routine)
-            self.routine += sum(e.messages for e in entries if not e.urgent)
 
 
 class Intake(IntakeQueue):
@@ -321,6 +293,18 @@ class Intake(IntakeQueue):
             self._space.set()
         return out
 
+    def put_back(self, entries: list[Entry]) -> None:
+        super().put_back(entries)
+        if entries:
+            self._ready.set()
+
+    def applied(self, batch: list[Entry], left: int) -> list[Entry]:
+        """The entries of `batch` applied when its last `left` were not: those go back."""
+        if not left:
+            return batch
+        self.put_back(batch[-left:])
+        return batch[:-left]
+
     async def next_batch(self, n: int, linger: float, stopping: Callable[[], bool]) -> list[Entry]:
         """What is queued, in the order to apply it, up to about `n` entries, waiting up to
         `linger` seconds for more while it is short (not once `stopping()`, nor once it holds
@@ -357,25 +341,3 @@ class Intake(IntakeQueue):
             timer.cancel()
             self._filled = None
             self.folding = True
-
-
-def health_fields(
-    intake: IntakeQueue, delays: Delays, lag: LagWatch, stats: IngestStats, oldest_wait_s: float
-) -> dict[str, int | float]:
-    """The intake's figures as a `plantroom_health` line's fields (component `cloud`)."""
-    fields: dict[str, int | float] = {
-        "received": stats.received,
-        "processed": stats.processed,
-        "coalesced": intake.coalesced,
-        "dead_lettered": stats.dead_lettered,
-        "queued_urgent": intake.urgent_waiting,
-        "queued_routine": intake.routine_waiting,
-        "oldest_wait_s": round(oldest_wait_s, 3),
-        "lag_bound_s": float(lag.bound_s),
-        "behind": int(lag.behind),
-    }
-    if delays.urgent_s is not None:
-        fields["urgent_delay_s"] = round(delays.urgent_s, 3)
-    if delays.routine_s is not None:
-        fields["routine_delay_s"] = round(delays.routine_s, 3)
-    return fields

@@ -11,7 +11,9 @@ The engine's timers (a `for` duration running, a `clear_for` running) and its hi
 trend and counter windows) are saved with the batch that changed them (`cloud.rulestore`:
 timers in `rule_states`, history in parts in `rule_history`, only what changed), so they
 survive a restart; history that only grew is saved at most every `save_interval` seconds per
-piece of equipment, and everything on `flush` (at shutdown).
+piece of equipment, that of at most `DUE_SAVES` pieces a transaction (equipment that fell due
+together, as all does after a start, is spread over the next batches instead of making one
+batch long, which an alarm arriving meanwhile would wait for), and everything on `flush`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_WARNED_UNKNOWN = 1000
 SAVE_INTERVAL_S = 30.0
+DUE_SAVES = 16  # pieces of equipment whose grown history one transaction saves at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,17 +181,20 @@ class Monitor:
         self._due.clear()
         self._needs_load = False
 
-    def process(self, items: Sequence[Item]) -> None:
-        """Apply a batch in one transaction. On error the engine is reloaded and it re-raises;
-        a reload that failed too is done again before the next batch (which raises while the
-        database is still unreachable, so no batch meets an engine that tracks nothing)."""
+    def process(self, items: Sequence[Item], stop: Callable[[], bool] | None = None) -> int:
+        """Apply a batch in one transaction; how many of `items` were applied: all, or fewer
+        when `stop()` said yes after one of them (the rest are left for the caller, and what
+        was applied commits at once: an alarm waiting behind a long batch cuts in). On error
+        the engine is reloaded and it re-raises; a reload that failed too is done again
+        before the next batch (which raises while the database is still unreachable, so no
+        batch meets an engine that tracks nothing)."""
         if self._needs_load:
             self.load()
         raised = self.stats.raised
         try:
             with self._db.session() as session:
                 self._fenced(session)
-                self._apply(session, items)
+                applied = self._apply(session, items, stop)
                 self.stats.rows_written += self._live.write(session)
                 self._save_state(session, force=False)
         except Exception:
@@ -201,6 +207,7 @@ class Monitor:
         self.stats.last_batch_at = self._clock()
         if self.stats.raised != raised and self.on_raised is not None:
             self.on_raised()
+        return applied
 
     def flush(self) -> None:
         """Save every piece of rule state not saved yet (at shutdown)."""
@@ -250,7 +257,7 @@ class Monitor:
             history = set(self._unsaved)
         else:
             history = self._unsaved.keys() & changes.rules  # saved with the timers that changed
-            while self._due and self._due[0][0] <= stamp:
+            while self._due and self._due[0][0] <= stamp and len(history) < DUE_SAVES:
                 due, equipment_id = heapq.heappop(self._due)
                 if self._unsaved.get(equipment_id) == due:
                     history.add(equipment_id)
@@ -265,8 +272,12 @@ class Monitor:
         if not self._unsaved:
             self._due.clear()
 
-    def _apply(self, session: Session, items: Sequence[Item]) -> None:
-        for item in items:
+    def _apply(
+        self, session: Session, items: Sequence[Item], stop: Callable[[], bool] | None
+    ) -> int:
+        for applied, item in enumerate(items):
+            if applied and stop is not None and stop():
+                return applied
             now = self._clock()
             if isinstance(item, TickItem):
                 self._transitions(session, self._engine.tick(at=now.timestamp()), now)
@@ -280,6 +291,7 @@ class Monitor:
             else:
                 self.stats.telemetry += 1
                 self._telemetry(session, live, item.telemetry, now)
+        return len(items)
 
     def _known(self, topic: EquipmentTopic) -> LiveEquipment | None:
         live = self._live.get(key(topic.site, topic.equipment))

@@ -15,22 +15,29 @@ def status(equipment: str) -> StatusItem:
 
 
 class Runner:
-    """Commits a call unless it holds a poisoned item, or while `down` calls remain."""
+    """Commits a call unless it holds a poisoned item, or while `down` calls remain; applies
+    at most `stop_after` items of a call."""
 
-    def __init__(self, poisoned: set[str] = frozenset(), down: int = 0) -> None:
+    def __init__(
+        self, poisoned: set[str] = frozenset(), down: int = 0, stop_after: int | None = None
+    ) -> None:
         self.poisoned = poisoned
         self.down = down
+        self.stop_after = stop_after
         self.calls: list[int] = []
         self.committed: list[Item] = []
 
-    async def __call__(self, items: Sequence[Item]) -> None:
+    async def __call__(self, items: Sequence[Item]) -> int:
         self.calls.append(len(items))
         if self.down:
             self.down -= 1
             raise ConnectionError("database restarting")
+        if self.stop_after is not None:
+            items = items[: self.stop_after]
         if any(isinstance(i, StatusItem) and i.topic.equipment in self.poisoned for i in items):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
         self.committed.extend(items)
+        return len(items)
 
 
 async def no_pause(attempt: int) -> None:
@@ -61,3 +68,11 @@ async def test_a_single_message_that_keeps_failing_is_dead_lettered() -> None:
     outcome = await process_batch(run, [status("p0")], pause=no_pause)
     assert (outcome.processed, outcome.dead_lettered) == (0, 1)
     assert run.calls == [1, 1, 1]
+
+
+async def test_a_run_that_stops_early_leaves_the_rest_for_the_caller() -> None:
+    run = Runner(down=1, stop_after=2)
+    batch: list[Item] = [status(f"p{i}") for i in range(5)]
+    outcome = await process_batch(run, batch, pause=no_pause)
+    assert (outcome.processed, outcome.left, outcome.dead_lettered) == (2, 3, 0)
+    assert run.committed == batch[:2] and run.calls == [5, 5]

@@ -155,10 +155,10 @@ class GatedMonitor(Monitor):
 
     gate: threading.Event
 
-    def process(self, items: Any) -> None:
+    def process(self, items: Any, stop: Any = None) -> int:
         if not self.gate.wait(30):
             raise RuntimeError("the gate was never opened")
-        super().process(items)
+        return super().process(items, stop)
 
 
 async def test_a_consumer_that_falls_behind_holds_the_broker_back_and_loses_nothing(

@@ -244,6 +244,35 @@ def test_urgent_entries_taking_routine_ones_from_the_middle_leave_no_garbage() -
     assert len(q._routine) <= 2 * q.maxsize + 1  # the lazy deletions are bounded
 
 
+def test_entries_put_back_go_in_front_and_before_a_fault_that_came_meanwhile() -> None:
+    q, feed = queue(), Feed()
+    for n in range(6):
+        q.put(feed.sample(f"pump-{n}", {"dry_run": False}), 0.0)
+    q.take(100)
+    for n in range(6):
+        q.put(feed.sample(f"pump-{n}", {"speed": 1000 + n}), 1.0)
+    batch = q.take(100)
+    # the batch stopped after two of them: a fault of pump-4 came, and a sample of pump-5
+    fault = feed.sample("pump-4", {"dry_run": True})
+    q.put(fault, 2.0)
+    later = feed.sample("pump-5", {"speed": 2000})
+    q.put(later, 2.0)
+    q.put_back(batch[2:])
+    assert (len(q), q.urgent_waiting, q.routine_waiting) == (6, 1, 5)
+    urgent: list[Any] = [e.item for e in q.take(100)]
+    assert urgent == [batch[4].item, fault]  # pump-4's older sample still goes first
+    rest: list[Any] = [e.item for e in q.take(100)]
+    assert rest == [batch[2].item, batch[3].item, batch[5].item, later]
+    assert len(q) == 0 and q.oldest_wait(3.0) == 0.0
+
+
+def test_only_routine_entries_go_back() -> None:
+    q, feed = queue(), Feed()
+    q.put(feed.sample("pump-1", {"dry_run": True}), 0.0)
+    with pytest.raises(AssertionError, match="only routine"):
+        q.put_back(q.take(10))
+
+
 def test_lag_watch_raises_beyond_the_bound_and_clears_under_half() -> None:
     watch = LagWatch(60.0)
     assert not watch.observe(59.0) and not watch.behind

@@ -56,10 +56,11 @@ class Recorder(Monitor):
     gate: threading.Event
     batches: list[tuple[list[Any], bool]]
 
-    def process(self, items: Any) -> None:
+    def process(self, items: Any, stop: Any = None) -> int:
         if not self.gate.wait(30):
             raise RuntimeError("the gate was never opened")
-        super().process(items)
+        applied = super().process(items, stop)
+        items = items[:applied]
         with self._db.session() as session:
             ordered = session.scalar(select(WorkOrder.id).where(WorkOrder.equipment_id == FAULTY))
         self.batches.append(
@@ -68,18 +69,21 @@ class Recorder(Monitor):
                 ordered is not None,
             )
         )
+        return applied
 
 
-async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
-    tmp_path: Path, mosquitto: Mosquitto
-) -> None:
+def held_site(
+    tmp_path: Path, mosquitto: Mosquitto, **settings: Any
+) -> tuple[LiveSite, Database, Recorder]:
+    """The pumps' site (`settings` on top), its migrated database, and its recording monitor
+    with the gate open."""
     site = LiveSite(tmp_path, mosquitto)
     (tmp_path / "pumps.yaml").write_text(inventory(site.site), encoding="utf-8")
     site.settings = site.settings.model_copy(
         update={
             "inventory": tmp_path / "pumps.yaml",
             "cloud_client_id": f"it-{uuid.uuid4().hex}",
-            "intake_lag_alarm_s": 0.5,
+            **settings,
         }
     )
     db = Database(site.settings.database_url)
@@ -91,6 +95,23 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
     monitor.gate = threading.Event()
     monitor.gate.set()
     monitor.batches = []
+    return site, db, monitor
+
+
+async def all_is_well(site: LiveSite, pub: Any, monitor: Recorder, pumps: list[str]) -> None:
+    """Every pump's first sample (its states, the counter's baseline), processed."""
+    for pump in pumps:
+        sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
+        await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
+    await wait_for_async(
+        lambda: monitor.stats.telemetry >= len(pumps), "the first samples to be processed", 15
+    )
+
+
+async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site, db, monitor = held_site(tmp_path, mosquitto, intake_lag_alarm_s=0.5)
     pumps = [f"pump-{n:02d}" for n in range(1, PUMPS + 1)]
     try:
         consumer = TelemetryConsumer(
@@ -102,12 +123,7 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
         )
         async with consumer, site.publisher() as pub:
             await wait_for_async(lambda: consumer.stats.connected, "the consumer to connect", 15)
-            for pump in pumps:  # all is well: the states, and the counter's baseline
-                sample = {"dry_run": False, "run_state": "running", "starts": 0, "speed": 0}
-                await pub.publish(site.topic(pump, "pump"), site.telemetry(sample), qos=1)
-            await wait_for_async(
-                lambda: monitor.stats.telemetry >= PUMPS, "the first samples to be processed", 15
-            )
+            await all_is_well(site, pub, monitor, pumps)
             monitor.gate.clear()  # the worker falls behind
             held = len(monitor.batches)
             for k in range(1, ROUNDS + 1):
@@ -163,6 +179,47 @@ async def test_a_fault_overtakes_a_flood_and_nothing_is_lost(
             ).all()
             assert lag and all(a.state is AlarmState.CLEARED for a in lag)
             assert lag[0].subject == f"intake:{site.settings.cloud_client_id}"
+    finally:
+        monitor.gate.set()
+        db.close()
+
+
+async def test_a_fault_cuts_into_the_routine_batch_being_applied(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site, db, monitor = held_site(tmp_path, mosquitto)
+    pumps = [f"pump-{n:02d}" for n in range(1, PUMPS + 1)]
+    try:
+        consumer = TelemetryConsumer(site.settings, monitor, batch_size=PUMPS, tick_interval=60)
+        async with consumer, site.publisher() as pub:
+            await wait_for_async(lambda: consumer.stats.connected, "the consumer to connect", 15)
+            await all_is_well(site, pub, monitor, pumps)
+            monitor.gate.clear()  # the next batch is taken and held before its first sample
+            held = len(monitor.batches)
+            for pump in pumps:
+                await pub.publish(site.topic(pump, "pump"), site.telemetry({"speed": 1200}), qos=1)
+            await wait_for_async(
+                lambda: consumer.stats.received >= 2 * PUMPS and consumer.queued < PUMPS,
+                "the routine samples to arrive and a batch of them to be taken",
+                15,
+            )
+            await pub.publish(site.topic(FAULTY, "pump"), site.telemetry({"dry_run": True}), qos=1)
+            await wait_for_async(
+                lambda: consumer.intake.urgent_waiting >= 1, "the fault to be queued", 15
+            )
+            monitor.gate.set()
+            await wait_for_async(
+                lambda: monitor.stats.telemetry >= 2 * PUMPS + 1, "everything to be applied", 15
+            )
+
+        after = monitor.batches[held:]
+        assert after[0] == ([{"speed": 1200}], False)  # stopped after its first sample
+        fault_batch, ordered = after[1]
+        assert {"dry_run": True} in fault_batch and ordered
+        assert len(fault_batch) <= 2  # the fault, after its pump's earlier sample if put back
+        with db.session() as session:
+            for row in session.scalars(select(Equipment).where(Equipment.id.in_(pumps))):
+                assert (row.last_values or {})["speed"] == 1200, row.id  # none lost
     finally:
         monitor.gate.set()
         db.close()

@@ -89,6 +89,23 @@ def test_equipment_keeps_last_values_status_and_times(rig: Rig) -> None:
         assert registry.get(session, "p1").status is EquipmentStatus.OFFLINE
 
 
+def test_a_batch_told_to_stop_commits_what_it_applied_and_leaves_the_rest(rig: Rig) -> None:
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(len(asked))
+        return len(asked) >= 2  # after the second item
+
+    items = [rig.item("p1", {"speed": s, "dry_run": False}) for s in (1000, 1100, 1200, 1300)]
+    assert rig.monitor.process(items, stop) == 2
+    assert asked == [0, 1]  # never before the first item: a batch always makes progress
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").last_values == {"speed": 1100, "dry_run": False}
+    assert rig.monitor.process(items[2:]) == 2
+    with rig.db.sessions() as session:
+        assert registry.get(session, "p1").last_values == {"speed": 1300, "dry_run": False}
+
+
 def test_a_recurring_fault_reuses_the_open_work_order(rig: Rig) -> None:
     rig.send(rig.item("p1", {"dry_run": True}))
     rig.send(rig.item("p1", {"dry_run": False}))
@@ -323,6 +340,22 @@ def test_rule_state_is_saved_with_its_batch_history_at_most_every_interval(rig: 
         saved = load_snapshots(session, ["s1/p1"])["s1/p1"]
         assert saved["history"]["starts"][-1][1] == 9
         assert saved["rules"]["pump.dry_run"]["active"] is True
+
+
+def test_history_falling_due_together_is_saved_over_the_next_batches(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cloud.monitor.DUE_SAVES", 1)
+    pump = rig.item("p1", {"starts": 1})
+    lift = rig.item("e1", {"door_cycles": 10}, kind="elevator", building="b2")
+    rig.send(pump, lift)  # both new: due at once, one saved by this batch
+    assert rig.monitor.stats.states_saved == 1
+    rig.send(rig.item("p1", {"speed": 1450}))  # the next batch saves the other
+    assert rig.monitor.stats.states_saved == 2
+    with rig.db.sessions() as session:
+        saved = load_snapshots(session, ["s1/p1", "s1/e1"])
+        assert saved["s1/p1"]["history"]["starts"][-1][1] == 1
+        assert saved["s1/e1"]["history"]["door_cycles"][-1][1] == 10
 
 
 def test_reloaded_rules_clear_the_alarms_of_rules_gone(rig: Rig) -> None:
