@@ -45,6 +45,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.bench_fault_latency import cloud_process, pumps, sample, topic
+from benchmarks.committed import CommitWatch
 from benchmarks.cpulimit import PERIOD_S, CpuQuota, limit
 from benchmarks.ingest_params import sample_points
 from benchmarks.measure import percentile
@@ -63,6 +64,7 @@ LAG_ALARM_S = 10.0
 CATCH_UP_TIMEOUT_S = 120.0
 TARGET_P99_MS = 250.0
 AHEAD_MS = 2000
+COMMIT_READ_S = 0.01  # how often the benchmark reads the database file for new work orders
 FAULT = {"dry_run": True}
 # The same benchmark on the code before the intake's two lanes (kept as measured)
 BEFORE = """**Before** alarm and state changes went first (issue #21; the same benchmark, 10 % of a
@@ -114,6 +116,8 @@ def flood(host: str, port: int, rate: int, seconds: float) -> None:
 class Run:
     created: list[float] = field(default_factory=list)  # fault → work order created, ms
     dispatched: list[float] = field(default_factory=list)  # fault → work order dispatched, ms
+    committed: list[float] = field(default_factory=list)  # fault → work order read, committed
+    commit_reads: int = 0  # reads of the database file while the faults came
     published: dict[str, float] = field(default_factory=dict)  # pump → wall time of its fault
     limiter: str = "-"  # what starved the cloud
     throttled: tuple[int, int, float] | None = None  # a quota's periods, throttled, seconds
@@ -218,7 +222,8 @@ def measure(tmp: Path, broker: Mosquitto) -> Run:
                 started = time.monotonic()
                 limiter = limit(proc.pid, SHARE, PERIOD_S)
                 run.limiter = limiter.how
-                with limiter.running():
+                watch = CommitWatch(tmp / "cloud.sqlite", COMMIT_READ_S)
+                with limiter.running(), watch:
                     publisher = subprocess.Popen(
                         [sys.executable, "-c", code, *args],
                         cwd=root,
@@ -231,6 +236,12 @@ def measure(tmp: Path, broker: Mosquitto) -> Run:
                     if isinstance(limiter, CpuQuota):
                         run.throttled = limiter.throttled()
                 took = time.monotonic() - started
+                run.commit_reads = watch.reads
+                run.committed = [
+                    (watch.seen[pump] - at) * 1000
+                    for pump, at in run.published.items()
+                    if pump in watch.seen
+                ]
                 cloud_cpu = cpu_seconds(proc.pid) - cpu0
                 run.cpu_cores = cloud_cpu / took
                 mine = own_cpu() - own0
@@ -284,7 +295,8 @@ def report(r: Run) -> str:
     else:
         created_row = f"none of {faults} had a work order"
     dispatched_row = _spread(r.dispatched, faults, mark="") if r.dispatched else "-"
-    ok = bool(r.created) and not missing and percentile(r.created, 99) <= TARGET_P99_MS
+    committed_row = _spread(r.committed, faults) if r.committed else "-"
+    ok = len(r.committed) == faults > 0 and percentile(r.committed, 99) <= TARGET_P99_MS
     waits = [float(i["oldest_wait_s"]) for i in intake]
     routine = [float(i["routine_delay_s"]) for i in intake if i.get("routine_delay_s") is not None]
     urgent = [float(i["urgent_delay_s"]) for i in intake if i.get("urgent_delay_s") is not None]
@@ -299,6 +311,11 @@ def report(r: Run) -> str:
         cpu += f"; the quota ran out in {throttled:,} of {periods:,} periods ({held:.1f} s waited)"
     rows = [
         ("fault → work order created (`created_at`)", created_row),
+        (
+            f"fault → work order committed (read in the database every {COMMIT_READ_S * 1000:g}"
+            " ms)",
+            committed_row,
+        ),
         ("fault → work order dispatched (`dispatched_at`, after the commit)", dispatched_row),
         (
             f"routine data behind the stream ({TRACED} pumps: now - edge time of the last "
@@ -332,8 +349,11 @@ states are news, and all 200 come at once), a pump reported `dry_run` every
 transaction and its commit come after it), and to its `dispatched_at`, stamped by the SLA
 ticker that the commit wakes, in a transaction of its own (so after the commit): the commit
 lies between the two. Both are the cloud's clock, which is this machine's, read from the
-database after the run: the starved cloud spends none of its CPU on being measured. Health
-and a few pumps' lag were read every {SAMPLE_S:g} s. The target is judged on `created_at`.
+database after the run. The commit itself is seen by the benchmark's own reads of the
+database file every {COMMIT_READ_S * 1000:g} ms ({r.commit_reads:,} reads), a reader beside
+the cloud's writer that takes nothing from the starved cloud's quota: a work order counts
+from the first read that finds it. Health and a few pumps' lag were read every
+{SAMPLE_S:g} s. The target is judged on the commit.
 
 | measure | result |
 |---|---|

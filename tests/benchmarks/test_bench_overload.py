@@ -3,6 +3,7 @@ made-up figures and a child process."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_overload import Run, report, work_order_latencies
+from benchmarks.committed import CommitWatch
 from benchmarks.cpulimit import CpuQuota, Starve, limit
+from tests.harness import wait_for
 
 
 def intake(wait: float, routine: float | None, urgent: float | None) -> dict[str, object]:
@@ -30,6 +33,8 @@ def intake(wait: float, routine: float | None, urgent: float | None) -> dict[str
 def test_the_report_reads_the_faults_and_the_lag() -> None:
     run = Run(
         created=[100.0] * 98 + [200.0, 240.0],
+        committed=[110.0] * 98 + [210.0, 245.0],
+        commit_reads=6000,
         dispatched=[300.0] * 100,
         published={f"pump-{n:03d}": 0.0 for n in range(100)},
         sent=9000,
@@ -47,6 +52,8 @@ def test_the_report_reads_the_faults_and_the_lag() -> None:
     text = report(run)
     assert "100 of 100: p50 100 ms, p90 100 ms, **p99 200 ms**, max 240 ms" in text
     assert "p90 300 ms, p99 300 ms, max 300 ms" in text  # dispatched
+    assert "100 of 100: p50 110 ms, p90 110 ms, **p99 210 ms**, max 245 ms" in text  # committed
+    assert "every 10 ms (6,000 reads)" in text
     assert "starved to 10% of a core** by a CPU quota" in text
     assert "ran out in 550 of 600 periods (48.5 s waited)" in text
     assert "median 6.0 s, max 13.0 s" in text  # behind the stream
@@ -58,11 +65,37 @@ def test_the_report_reads_the_faults_and_the_lag() -> None:
 
 def test_a_missing_work_order_or_a_slow_p99_misses_the_target() -> None:
     two = {"pump-001": 0.0, "pump-002": 0.0}
-    missing = report(Run(created=[100.0], published=two))
+    missing = report(Run(created=[100.0], committed=[100.0], published=two))
     assert "1 with no work order" in missing and "**misses**" in missing
-    assert "**misses**" in report(Run(created=[300.0], published={"pump-001": 0.0}))
+    one = {"pump-001": 0.0}
+    assert "**misses**" in report(Run(created=[90.0], committed=[300.0], published=one))
     assert "none of 2 had a work order" in report(Run(published=two))
-    assert "**meets**" in report(Run(created=[90.0], published={"pump-001": 0.0}))
+    assert "**misses**" in report(Run(created=[90.0], published=one))  # commit not seen
+    assert "**meets**" in report(Run(created=[90.0], committed=[95.0], published=one))
+
+
+def test_the_commit_watch_notes_when_each_work_order_is_first_read(tmp_path: Path) -> None:
+    database = tmp_path / "cloud.sqlite"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE work_orders (id INTEGER PRIMARY KEY, equipment_id TEXT)")
+        db.commit()
+        with CommitWatch(database, every_s=0.005) as watch:
+            wait_for(lambda: watch.reads > 0, what="the watch's first read")
+            before = time.time()
+            db.executemany(
+                "INSERT INTO work_orders (equipment_id) VALUES (?)",
+                [("pump-001",), ("pump-002",), ("pump-001",)],
+            )
+            db.commit()
+            wait_for(lambda: len(watch.seen) == 2, what="both pumps' work orders read")
+            first = dict(watch.seen)
+            db.execute("INSERT INTO work_orders (equipment_id) VALUES ('pump-001')")
+            db.commit()
+            reads = watch.reads
+            wait_for(lambda: watch.reads > reads + 1, what="reads after the next commit")
+    assert watch.seen == first  # a pump's later work orders do not move its first sighting
+    assert all(at >= before for at in first.values())
 
 
 def test_latencies_are_read_from_the_work_orders_table(tmp_path: Path) -> None:
