@@ -67,7 +67,10 @@ def figures(samples: Sequence[Sample], rate: float) -> Figures:
 class Search:
     """The capacity, by steps: from `first` up by `growth` until a step misses (down by it
     while none has met), then halving the gap between the highest met and the lowest missed
-    until they are within `precision` of each other; `max_steps` at most."""
+    until they are within `precision` of each other; `max_steps` at most. A step that misses
+    is run once more at its rate before it counts as missed: a step is a few seconds, and a
+    few slow requests in it (a database checkpoint, the machine's other work) are not the
+    rate's doing."""
 
     first: float
     growth: float
@@ -76,6 +79,8 @@ class Search:
     met: float | None = None  # the highest rate that met the target
     missed: float | None = None  # the lowest rate that missed it
     steps: int = 0
+    again: float | None = None  # a rate that missed once, to be run once more
+    retried: set[float] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.first <= 0 or self.growth <= 1 or self.precision <= 1 or self.max_steps < 1:
@@ -88,6 +93,8 @@ class Search:
         """The rate of the next step; None when the search is done."""
         if self.steps >= self.max_steps:
             return None
+        if self.again is not None:
+            return self.again
         if self.missed is None:
             return self.first if self.met is None else self.met * self.growth
         if self.met is None:
@@ -98,8 +105,12 @@ class Search:
 
     def record(self, rate: float, met: bool) -> None:
         self.steps += 1
+        self.again = None
         if met:
             self.met = rate if self.met is None else max(self.met, rate)
+        elif rate not in self.retried:
+            self.retried.add(rate)
+            self.again = rate
         else:
             self.missed = rate if self.missed is None else min(self.missed, rate)
 

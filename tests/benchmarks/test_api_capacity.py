@@ -45,8 +45,8 @@ def test_the_search_grows_until_a_miss_then_halves_the_gap() -> None:
     while (rate := search.next_rate()) is not None:
         tried.append(rate)
         search.record(rate, rate <= capacity)
-    assert tried[:4] == [100, 200, 400, 800]
-    assert tried[4] == 600  # between 400 met and 800 missed
+    assert tried[:5] == [100, 200, 400, 800, 800]  # a miss is run once more
+    assert tried[5] == 600  # between 400 met and 800 missed
     assert search.met is not None and search.missed is not None
     assert search.met <= capacity < search.missed <= search.met * 1.1
 
@@ -57,9 +57,21 @@ def test_the_search_comes_down_when_the_first_step_misses_and_is_bounded() -> No
     while (rate := search.next_rate()) is not None:
         tried.append(rate)
         search.record(rate, rate <= 30)
-    assert tried[:3] == [100, 50, 25]
-    assert tried[3:] == [37.5, 31.25]  # halving the gap, until the steps run out
+    assert tried == [100, 100, 50, 50, 25]  # each miss run once more, until the steps run out
     assert search.met == 25
+
+
+def test_a_step_that_misses_once_by_chance_does_not_end_the_climb() -> None:
+    search = Search(first=100, growth=2, precision=1.1, max_steps=20)
+    tried = []
+    unlucky = True
+    while (rate := search.next_rate()) is not None:
+        tried.append(rate)
+        met = rate <= 500 and not (rate == 100 and unlucky)
+        unlucky = unlucky and rate != 100
+        search.record(rate, met)
+    assert tried[:3] == [100, 100, 200]  # the first step missed by chance, then met
+    assert search.met is not None and 400 <= search.met <= 500
 
 
 def test_a_search_is_refused_bounds_that_never_end() -> None:
