@@ -6,14 +6,16 @@ The 200 pumps of `bench_fault_latency` on a SQLite file in a temporary directory
 rules and SLA, every sample checked against its profile, the monitor set up as the service
 sets it up (an empty maintenance board). Every pump reports its normal values once (one batch,
 after which their status and rule state are saved, as a running service has them); then, pump
-by pump, a batch of one routine sample of the pump and a batch of its `dry_run` fault, each
-applied by `Monitor.process` in a transaction of its own, as the intake commits a fault that
-cuts into the routine flood. The fault's batch is everything a fault costs the thread: rule
-evaluation, the alarm, the work order (number, team, due times, first event), the rule state
-saved, the registry row, the commit; the routine batch is the same transaction without the
-fault, so the difference is what the fault itself adds. What is measured is this process's CPU
-time, so other load on the machine does not count. `--profile` runs the faults under cProfile
-and shows the functions that took the most CPU, themselves and with what they called.
+by pump, a routine batch (the intake's batch size of samples, of the next pumps in turn, one
+simulated second apart, as a flood of routine samples keeps the thread busy, their rule
+history falling due to be saved as it does in the service) and a batch of the pump's
+`dry_run` fault, each applied by `Monitor.process` in a transaction of its own, as the intake
+commits a fault that cuts into the routine flood. The fault's batch is everything a fault
+costs the thread: rule evaluation, the alarm, the work order (number, team, due times, first
+event), the rule state saved, the registry row, the commit. What is measured is this
+process's CPU time, so other load on the machine does not count. `--profile` runs the faults
+under cProfile and shows the functions that took the most CPU, themselves and with what they
+called.
 
 `python -m benchmarks overload` measures what this cost means with the cloud held to a tenth
 of a core under a flood of samples.
@@ -39,6 +41,7 @@ from benchmarks.ingest_params import sample_points
 from benchmarks.measure import percentile
 from cloud import registry
 from cloud.db import Database
+from cloud.ingest import BATCH_SIZE
 from cloud.maintenance.window import Board
 from cloud.monitor import Monitor, TelemetryItem
 from cloud.points import PointCheck, load_point_check
@@ -55,7 +58,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 @dataclass
 class FaultCost:
-    """CPU of each fault's transaction and of a routine one, in milliseconds."""
+    """CPU of each fault's transaction and of a routine batch's, in milliseconds."""
 
     fault_ms: list[float]
     routine_ms: list[float]
@@ -93,7 +96,7 @@ def _cumulative(profile: cProfile.Profile, count: int) -> list[tuple[str, float]
 
 
 def run(faults: int = PUMPS, *, profile: bool = False) -> FaultCost:
-    """Set the pumps up, then measure `faults` faults, each after a routine sample of its pump
+    """Set the pumps up, then measure `faults` faults, each after a routine batch
     (profiled by cProfile if asked: the figures are then the profiler's, slower)."""
     if not 1 <= faults <= PUMPS:
         raise ValueError(f"faults: from 1 to {PUMPS}, not {faults}")
@@ -129,13 +132,17 @@ def run(faults: int = PUMPS, *, profile: bool = False) -> FaultCost:
             fault_ms: list[float] = []
             routine_ms: list[float] = []
             profiler = cProfile.Profile() if profile else None
+            turn = 0
             for seq, (building, pump) in enumerate(everything[:faults], 2):
                 clock.now += 1
-                routine = _item(points, building, pump, seq, sample_points("pump", seq))
+                flood = []
+                for _ in range(BATCH_SIZE):
+                    b, p = everything[turn % len(everything)]
+                    flood.append(_item(points, b, p, seq, sample_points("pump", seq + turn)))
+                    turn += 1
                 cpu0 = time.process_time()
-                monitor.process([routine])
+                monitor.process(flood)
                 cpu1 = time.process_time()
-                clock.now += 1
                 fault = _item(
                     points, building, pump, seq + 1, {**sample_points("pump", seq), "dry_run": True}
                 )
@@ -179,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{len(fault)} faults, CPU of the transaction: fault p50 {percentile(fault, 50):.2f} ms, "
         f"p99 {percentile(fault, 99):.2f} ms, mean {sum(fault) / len(fault):.2f} ms; "
-        f"a routine sample p50 {percentile(routine, 50):.2f} ms"
+        f"a routine batch of {BATCH_SIZE} samples p50 {percentile(routine, 50):.2f} ms"
         + (" (under the profiler)" if args.profile else "")
     )
     if result.top:
