@@ -13,7 +13,8 @@ timers in `rule_states`, history in parts in `rule_history`, only what changed),
 survive a restart; history that only grew is saved at most every `save_interval` seconds per
 piece of equipment, that of at most `DUE_SAVES` pieces a transaction (equipment that fell due
 together, as all does after a start, is spread over the next batches instead of making one
-batch long, which an alarm arriving meanwhile would wait for), and everything on `flush`.
+batch long, which an alarm arriving meanwhile would wait for; a batch that raised an alarm
+saves none that fell due, so its work order commits sooner), and everything on `flush`.
 """
 
 from __future__ import annotations
@@ -196,7 +197,9 @@ class Monitor:
                 self._fenced(session)
                 applied = self._apply(session, items, stop)
                 self.stats.rows_written += self._live.write(session)
-                self._save_state(session, force=False)
+                # a batch that raised an alarm leaves history due to the next batches: its
+                # commit is what the alarm's work order waits for
+                self._save_state(session, force=False, take_due=self.stats.raised == raised)
         except Exception:
             log.exception(
                 "processing a batch of %d messages failed; reloading rule state", len(items)
@@ -244,7 +247,9 @@ class Monitor:
         self.stats.rule_reloads += 1
         return transitions
 
-    def _save_state(self, session: Session, *, force: bool) -> None:
+    def _save_state(self, session: Session, *, force: bool, take_due: bool = True) -> None:
+        """Save the timers that changed, with their equipment's history; with `force`, every
+        history not saved yet; else, with `take_due`, up to `DUE_SAVES` that fell due."""
         changes = self._engine.take_changes()
         now = self._clock()
         stamp = now.timestamp()
@@ -257,7 +262,7 @@ class Monitor:
             history = set(self._unsaved)
         else:
             history = self._unsaved.keys() & changes.rules  # saved with the timers that changed
-            while self._due and self._due[0][0] <= stamp and len(history) < DUE_SAVES:
+            while take_due and self._due and self._due[0][0] <= stamp and len(history) < DUE_SAVES:
                 due, equipment_id = heapq.heappop(self._due)
                 if self._unsaved.get(equipment_id) == due:
                     history.add(equipment_id)

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cloud.alarms.model import Alarm
@@ -32,18 +32,24 @@ from cloud.users.sites import access_of
 log = logging.getLogger(__name__)
 
 
+# built once: every raise and clear runs it, and building it costs as much as running it
+_ACTIVE = (
+    select(Alarm)
+    .where(
+        Alarm.site == bindparam("b_site"),
+        Alarm.equipment_id == bindparam("b_id"),
+        Alarm.rule_id == bindparam("b_rule"),
+        Alarm.state == AlarmState.ACTIVE,
+    )
+    .order_by(Alarm.id.desc())
+    .limit(1)
+)
+
+
 def active(session: Session, equipment: Equipment, rule_id: str) -> Alarm | None:
     """The active alarm of this rule on this equipment, if any."""
     return session.scalar(
-        select(Alarm)
-        .where(
-            Alarm.site == equipment.site,
-            Alarm.equipment_id == equipment.id,
-            Alarm.rule_id == rule_id,
-            Alarm.state == AlarmState.ACTIVE,
-        )
-        .order_by(Alarm.id.desc())
-        .limit(1)
+        _ACTIVE, {"b_site": equipment.site, "b_id": equipment.id, "b_rule": rule_id}
     )
 
 

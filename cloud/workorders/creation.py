@@ -33,14 +33,19 @@ from cloud.workorders.rules import S, fault_key
 NUMBER_COUNTER = "work_order_number"
 
 
+_NEXT_NUMBER = (
+    update(Counter)
+    .where(Counter.name == NUMBER_COUNTER)
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+
+
 def next_number(session: Session) -> str:
-    """WO-000001, WO-000002, …: an atomic counter, portable across SQLite and PostgreSQL."""
-    value = session.scalar(
-        update(Counter)
-        .where(Counter.name == NUMBER_COUNTER)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    )
+    """WO-000001, WO-000002, …: an atomic counter, portable across SQLite and PostgreSQL.
+    Run on the session's connection, as SQL alone: no counter is held as an object to keep in
+    step, so the ORM's work on an UPDATE (a third of a fault's lookups' CPU) is skipped."""
+    value = session.connection().execute(_NEXT_NUMBER).scalar()
     if value is None:
         session.add(Counter(name=NUMBER_COUNTER, value=1))
         session.flush()
@@ -234,10 +239,10 @@ def reopen(
     quality. Its owner keeps it (and hears of it first); its clocks start again."""
     previous_fix = wo.resolved_at
     if alarm is not None:
+        if alarm.site is None:  # set as it is raised (`cloud.alarms.service.open_alarm`)
+            raise ValueError(f"alarm {alarm.rule_id} on {alarm.equipment_id}: no site")
         wo.alarm = alarm
-        wo.open_key = fault_key(
-            equipment_key(alarm.equipment.site, alarm.equipment_id), alarm.rule_id
-        )
+        wo.open_key = fault_key(equipment_key(alarm.site, alarm.equipment_id), alarm.rule_id)
     wo.reopens += 1
     wo.reopened_at = now
     wo.acknowledged_at = None
@@ -274,33 +279,38 @@ def raise_fault(
 ) -> WorkOrder:
     """The work order for a new occurrence of a fault. The caller has checked none is open for
     it. If the same fault was fixed within `reopen_within`, that job is reopened instead of a
-    new one being raised."""
-    fixed = queries.recent_fix(session, equipment, rule.id, now=now, sla=sla)
-    if fixed is not None:
-        return reopen(session, fixed, alarm=alarm, now=now, sla=sla, note=labelled(alarm.message))
-    description, parts = paragraphs(
-        Label(rule.description) if rule.description else None,
-        compose(N_("Location: %(place)s."), place=place(equipment)),
-    )
-    wo = _new(
-        session,
-        title=f"{rule.title}: {describe_equipment(equipment)}",
-        description=description,
-        kind=WorkOrderKind.FAULT,
-        priority=rule.priority,
-        equipment=equipment,
-        building=equipment.building,
-        now=now,
-        sla=sla,
-        created_by=None,
-        channel=Channel.SYSTEM,
-        note=labelled(alarm.message),
-    )
-    wo.description_message = parts
-    wo.alarm = alarm
-    wo.rule_id = rule.id
-    wo.open_key = fault_key(equipment_key(equipment.site, equipment.id), rule.id)
-    return wo
+    new one being raised. Its lookups (the recent fix, the team, the number) do not flush what
+    the session holds (the new alarm): the caller's one flush writes the alarm, the job and
+    its event together."""
+    with session.no_autoflush:
+        fixed = queries.recent_fix(session, equipment, rule.id, now=now, sla=sla)
+        if fixed is not None:
+            return reopen(
+                session, fixed, alarm=alarm, now=now, sla=sla, note=labelled(alarm.message)
+            )
+        description, parts = paragraphs(
+            Label(rule.description) if rule.description else None,
+            compose(N_("Location: %(place)s."), place=place(equipment)),
+        )
+        wo = _new(
+            session,
+            title=f"{rule.title}: {describe_equipment(equipment)}",
+            description=description,
+            kind=WorkOrderKind.FAULT,
+            priority=rule.priority,
+            equipment=equipment,
+            building=equipment.building,
+            now=now,
+            sla=sla,
+            created_by=None,
+            channel=Channel.SYSTEM,
+            note=labelled(alarm.message),
+        )
+        wo.description_message = parts
+        wo.alarm = alarm
+        wo.rule_id = rule.id
+        wo.open_key = fault_key(equipment_key(equipment.site, equipment.id), rule.id)
+        return wo
 
 
 def create_request(

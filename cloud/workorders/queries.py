@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Row, and_, func, or_, select
+from sqlalchemy import Float, Row, and_, bindparam, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -52,20 +52,37 @@ def by_number(session: Session, number: str) -> int | None:
     return session.scalar(select(WorkOrder.id).where(WorkOrder.number == number))
 
 
+# The fault path's lookups, built once: every fault runs them, and building a statement costs
+# about as much CPU as running it.
+_OPEN_FOR_FAULT = select(WorkOrder).where(WorkOrder.open_key == bindparam("b_key"))
+_OPEN_FOR_ALARM = select(WorkOrder).where(
+    WorkOrder.alarm_id == bindparam("b_alarm"), WorkOrder.open_key.is_not(None)
+)
+_RECENT_FIX = (
+    select(WorkOrder)
+    .where(
+        WorkOrder.site == bindparam("b_site"),
+        WorkOrder.equipment_id == bindparam("b_id"),
+        WorkOrder.rule_id == bindparam("b_rule"),
+        WorkOrder.kind == WorkOrderKind.FAULT,
+        WorkOrder.status.in_((S.RESOLVED, S.CLOSED)),
+        WorkOrder.resolved_at >= bindparam("b_since"),
+    )
+    .order_by(WorkOrder.resolved_at.desc(), WorkOrder.id.desc())
+    .limit(1)
+)
+
+
 def open_for_fault(session: Session, equipment: Equipment, rule_id: str) -> WorkOrder | None:
     """The job open for this fault (equipment and rule), if any."""
     return session.scalar(
-        select(WorkOrder).where(
-            WorkOrder.open_key == fault_key(key(equipment.site, equipment.id), rule_id)
-        )
+        _OPEN_FOR_FAULT, {"b_key": fault_key(key(equipment.site, equipment.id), rule_id)}
     )
 
 
 def open_for_alarm(session: Session, alarm_id: int) -> WorkOrder | None:
     """The job still open that the alarm raised, if any."""
-    return session.scalar(
-        select(WorkOrder).where(WorkOrder.alarm_id == alarm_id, WorkOrder.open_key.is_not(None))
-    )
+    return session.scalar(_OPEN_FOR_ALARM, {"b_alarm": alarm_id})
 
 
 def recent_fix(
@@ -74,17 +91,8 @@ def recent_fix(
     """The fault job for this equipment and rule fixed within `reopen_within`, if any."""
     since = now - timedelta(seconds=sla.reopen_within)
     return session.scalar(
-        select(WorkOrder)
-        .where(
-            WorkOrder.site == equipment.site,
-            WorkOrder.equipment_id == equipment.id,
-            WorkOrder.rule_id == rule_id,
-            WorkOrder.kind == WorkOrderKind.FAULT,
-            WorkOrder.status.in_((S.RESOLVED, S.CLOSED)),
-            WorkOrder.resolved_at >= since,
-        )
-        .order_by(WorkOrder.resolved_at.desc(), WorkOrder.id.desc())
-        .limit(1)
+        _RECENT_FIX,
+        {"b_site": equipment.site, "b_id": equipment.id, "b_rule": rule_id, "b_since": since},
     )
 
 

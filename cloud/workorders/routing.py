@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import RootModel, ValidationError, field_validator
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.enums import TRADE_OF_KIND
@@ -76,6 +76,23 @@ def team_defaults() -> TeamDefaults:
     return _configured[0] if _configured else load_team_defaults()
 
 
+# built once (every new job is routed): the team of the building and trade, else an in-house
+# team of the trade serving every building; a job of no building (None) matches any team
+# serving every building, as `building IS NULL` does
+_ROUTED = (
+    select(Team)
+    .where(
+        Team.trade == bindparam("b_trade"),
+        or_(
+            Team.building.is_not_distinct_from(bindparam("b_building")),
+            and_(Team.building.is_(None), Team.contractor.is_(False)),
+        ),
+    )
+    .order_by(Team.building.is_(None), Team.id)
+    .limit(1)
+)
+
+
 def route_team(
     session: Session, building: str | None, equipment_kind: str | None, *, now: datetime
 ) -> Team | None:
@@ -83,18 +100,7 @@ def route_team(
     trade = TRADE_OF_KIND.get(equipment_kind or "")
     if trade is None:
         return None
-    found = session.scalars(
-        select(Team)
-        .where(
-            Team.trade == trade,
-            or_(
-                Team.building == building,
-                and_(Team.building.is_(None), Team.contractor.is_(False)),
-            ),
-        )
-        .order_by(Team.building.is_(None), Team.id)
-        .limit(1)
-    ).first()
+    found = session.scalar(_ROUTED, {"b_trade": trade, "b_building": building})
     if found is not None:
         return found
     name = team_defaults().team_for(equipment_kind)

@@ -358,6 +358,20 @@ def test_history_falling_due_together_is_saved_over_the_next_batches(
         assert saved["s1/e1"]["history"]["door_cycles"][-1][1] == 10
 
 
+def test_a_batch_that_raises_an_alarm_leaves_history_due_to_the_next_batch(rig: Rig) -> None:
+    lift = rig.item("e1", {"door_cycles": 10}, kind="elevator", building="b2")
+    rig.send(lift, rig.item("p1", {"dry_run": True}))  # the lift's new history is due at once
+    assert [a.rule_id for a in rig.alarm_list()] == ["pump.dry_run"]
+    assert rig.monitor.stats.states_saved == 1  # the pump's timers, with the alarm
+    with rig.db.sessions() as session:
+        assert "s1/e1" not in load_snapshots(session, ["s1/e1"])
+    rig.send(rig.item("p1", {"speed": 1450}))  # no alarm: the next batch saves it
+    assert rig.monitor.stats.states_saved == 2
+    with rig.db.sessions() as session:
+        saved = load_snapshots(session, ["s1/e1"])
+        assert saved["s1/e1"]["history"]["door_cycles"][-1][1] == 10
+
+
 def test_reloaded_rules_clear_the_alarms_of_rules_gone(rig: Rig) -> None:
     rig.send(rig.item("p1", {"dry_run": True, "leak": True}))
     assert sorted(a.rule_id for a in rig.alarm_list()) == ["pump.dry_run", "pump.seal_leak"]
