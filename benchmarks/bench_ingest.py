@@ -10,9 +10,8 @@ publisher in its own process sends valid telemetry at QoS 1, spread over all the
 * intake: OFFERED messages a second for MEASURE_S seconds, more than the cloud is asked to
   take; the figure is the messages processed (committed) a second while the load lasts, and
   how long the backlog took to clear after it stopped. Nothing may be lost: every message
-  published is counted through. The cloud's CPU per message is this process's CPU time (user
-  and system, all its threads) from the publisher's start to the backlog's end, over the
-  messages published: other load on the machine does not count in it.
+  published is counted through. The cloud's CPU per message is this process's CPU time (all
+  its threads, user and system) from the publisher's start to the backlog's end, per message.
 * fault latency: a steady LOAD messages a second (a 1,000-device campus at 1 s) for FAULT_S
   seconds, during which FAULTS pumps, one at a time, report `dry_run` (a rule with no delay).
   The latency is from the edge timestamp of the sample carrying the fault to the commit of the
