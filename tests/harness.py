@@ -145,11 +145,18 @@ def influx_write(url: str, db: str, lines: list[str]) -> None:
         assert resp.status == 200, resp.read()
     qs = urllib.parse.urlencode({"db": db, "precision": "ms"})
     body = "\n".join(lines).encode()
-    try:
-        with urllib.request.urlopen(f"{url}/write?{qs}", data=body, timeout=10) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read()
+
+    def written() -> tuple[int, bytes] | None:
+        try:
+            with urllib.request.urlopen(f"{url}/write?{qs}", data=body, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            text = err.read()
+            if err.code == 404 and b"database not found" in text:
+                return None  # a busy influxd may answer the write before it knows the database
+            return err.code, text
+
+    status, text = wait_for(written, f"influxd to take the write to {db!r}")
     assert status == 204, text
 
 
