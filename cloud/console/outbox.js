@@ -1,8 +1,9 @@
 // Actions on a job (acknowledge, start, hold, resume, resolve, step answers with readings,
 // comments, photos, sign-off) go through here. Each gets an Idempotency-Key when it is made.
-// With signal and nothing of that job waiting, it is sent at once. Without signal it is kept
-// on the device (IndexedDB, photos as Blobs) and sent later, in the order it was made; the
-// service applies a key once, so an action whose answer was lost is safely sent again.
+// With signal and nothing of that job waiting, it is sent at once. Without signal, or when
+// the service is too busy to take it, it is kept on the device (IndexedDB, photos as Blobs)
+// and sent later, in the order it was made; the service applies a key once, so an action
+// whose answer was lost is safely sent again.
 // An action the service refuses (someone else took the job meanwhile: 409) holds that job's
 // remaining actions until the user discards them or tries again.
 
@@ -79,6 +80,13 @@ export function counts() {
   return { waiting: state.entries.length - held, held };
 }
 
+// A refusal that says nothing about the action itself: no signal (status 0), or a service too
+// busy to take it now (429, or 503 still after `send` asked again). The action is kept and
+// sent later, as one made without signal.
+function passing(error) {
+  return error.status === 0 || error.status === 429 || error.status === 503;
+}
+
 // Do an action on job `job`: { sent: true, answer } when the service took it now,
 // { sent: false } when it is kept to send later. Rejects when the service refused it now.
 export async function submit(job, path, body) {
@@ -89,7 +97,7 @@ export async function submit(job, path, body) {
       if (answer?.id === job && answer.number) await saveRead(`/api/work-orders/${job}`, answer);
       return { sent: true, answer };
     } catch (error) {
-      if (error.status !== 0) throw error;
+      if (!passing(error)) throw error;
     }
   }
   await keep({ user: state.user.username, job, path, ...body, key, at: new Date().toISOString(), state: 'waiting' });

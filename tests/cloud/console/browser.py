@@ -214,8 +214,11 @@ def launch(p: Any) -> Any:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium under Playwright, closed afterwards."""
     # imported here: the fixtures import this module where Playwright may be missing
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # an expectation waits as long as a page's own actions do (Playwright's is 5 s): on a
+    # machine busy with other work a page's requests can take seconds, and that is no failure
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as p:
         browser = launch(p)
         try:

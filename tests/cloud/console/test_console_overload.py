@@ -1,12 +1,15 @@
 """The console on a full API: a cloud that works on one request at a time and holds none
 waiting answers most of a page's dozen reads `503 overloaded` with `Retry-After`; the console
-asks each again after the time given, so the jobs page and the board still load. A write
-turned away is not repeated by the console itself."""
+asks each again after the time given, so the jobs page and the board still load. A job's
+action turned away (here the technician's sign-off) is asked again with its key, and one still
+turned away after that is kept on the phone and sent later, as one made without signal."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,10 @@ from tests.cloud.console.browser import (
     WAIT_MS,
     Stack,
     chromium,
+    draw_signature,
     new_page,
     page_errors,
+    raise_lift_visit,
     running_cloud,
     shot,
     sign_in,
@@ -72,3 +77,74 @@ def test_a_page_loads_on_a_full_api_by_asking_again(full: Stack) -> None:
         # each read turned away was asked again and answered: no error is left on the page
         expect(page.get_by_text("serving all it can")).to_have_count(0)
         assert errors == []
+
+
+BUSY = {"error": {"code": "overloaded", "message": "The service is serving all it can."}}
+
+
+def turn_away(route: Any) -> None:
+    """The service's answer when it is full (cloud.api.admission), given before any work."""
+    route.fulfill(status=503, headers={"Retry-After": "1"}, body=json.dumps(BUSY))
+
+
+@contextmanager
+def signing_off(stack: Stack, refusals: int, keys: list[str]) -> Iterator[tuple[Any, int]]:
+    """tech1 on a phone, on the lift visit started, signs off while the service turns the
+    first `refusals` sign-offs away (as when full). Yields the page and the job, keeping the
+    Idempotency-Key of each sign-off sent in `keys`."""
+
+    def sent(request: Any) -> None:
+        if request.method == "POST" and request.url.endswith("/sign-off"):
+            keys.append(request.headers.get("idempotency-key", ""))
+
+    visit = raise_lift_visit(stack)
+    with chromium() as browser:
+        page = new_page(browser, SMALL_PHONE)
+        errors = page_errors(page)
+        page.on("request", sent)
+        sign_in(page, stack, "tech1", where=f"/#/jobs/{visit['id']}")
+        page.get_by_role("button", name="Acknowledge").click()
+        page.get_by_role("button", name="Start work").click()
+        expect(page.locator(".job .card")).to_contain_text("in progress")
+        page.route("**/sign-off", turn_away, times=refusals)
+        page.get_by_label("Signer's name").fill("Chan Tai Man")
+        pad = page.get_by_role("img", name="Signature: draw with a finger in the box")
+        draw_signature(page, pad)
+        page.get_by_role("button", name="Sign off", exact=True).click()
+        yield page, visit["id"]
+        expect(page.locator(".card-error:visible")).to_have_count(0)
+        assert errors == []
+
+
+def signed_once(stack: Stack, job: int) -> None:
+    done = stack.api(f"/api/work-orders/{job}")
+    assert done["signed_by"] == "Chan Tai Man", done
+    events = stack.api(f"/api/work-orders/{job}/audit")
+    assert [e["action"] for e in events].count("sign_off") == 1, events
+
+
+def test_a_sign_off_turned_away_is_asked_again_with_its_key(lift: Stack) -> None:
+    keys: list[str] = []
+    with signing_off(lift, refusals=2, keys=keys) as (page, job):
+        signoff = page.locator("section.signoff")
+        expect(signoff.locator(".signed")).to_contain_text("Signed off by Chan Tai Man")
+        expect(signoff.locator(".pending")).to_have_count(0)
+    # asked three times, with the action's one key each time, and applied once
+    assert len(keys) == 3 and len(set(keys)) == 1 and keys[0], keys
+    signed_once(lift, job)
+
+
+def test_a_sign_off_still_turned_away_is_kept_and_sent_later(lift: Stack) -> None:
+    keys: list[str] = []
+    # turned away at the first try and at all five of the console's own: then it is kept
+    with signing_off(lift, refusals=6, keys=keys) as (page, job):
+        signoff = page.locator("section.signoff")
+        expect(signoff.locator(".signed")).to_contain_text("Chan Tai Man", timeout=30_000)
+        expect(signoff.locator(".pending")).to_have_text("Kept on this device: waiting to send")
+        shot(page, "overload-sign-off-kept")
+        # the outbox sends it at its next try, which the service takes
+        expect(page.locator("#outbox")).to_be_hidden(timeout=30_000)
+        page.get_by_role("heading", level=1).focus()
+        expect(signoff.locator(".pending")).to_have_count(0)
+    assert len(keys) == 7 and len(set(keys)) == 1 and keys[0], keys
+    signed_once(lift, job)
