@@ -69,10 +69,10 @@ function request(path, { method, body, token }) {
 // A request the service turned away because it was full (503 with `Retry-After`) is asked
 // again after the time it gave and up to as long again, at random, so that the reads of one
 // page do not all come back at once; at most RETRIES times. A page sends a dozen reads at once,
-// and a busy service answers some of them 503 at once rather than all of them late. A 503
-// `overloaded` is given before anything is done, so asking again is safe; of the writes, only
-// a job's actions are asked again here: each carries its Idempotency-Key, so even an answer
-// lost on its way back cannot apply one twice. (One still turned away is kept by the outbox.)
+// and a busy service answers some of them 503 at once rather than all of them late. A write is
+// asked again only when the 503 is the service's own `overloaded`, given before anything is
+// done for it (a job's action also carries its Idempotency-Key, applied once however often it
+// is sent). A job's action still turned away is kept by the outbox and sent later.
 const RETRIES = 5;
 const MAX_RETRY_AFTER_S = 10;
 
@@ -87,8 +87,8 @@ export async function send(path, options) {
     try {
       return await sendOnce(path, options);
     } catch (error) {
-      const keyed = Boolean(options.headers?.['Idempotency-Key']);
-      const again = (options.method === 'GET' || keyed) && error.retryAfter !== undefined;
+      const unworked = options.method === 'GET' || error.code === 'overloaded';
+      const again = unworked && error.retryAfter !== undefined;
       if (!again || attempt >= RETRIES) throw error;
       await pause(Math.min(error.retryAfter, MAX_RETRY_AFTER_S) * 1000 * (1 + Math.random()));
     }

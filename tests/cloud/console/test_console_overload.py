@@ -1,8 +1,9 @@
 """The console on a full API: a cloud that works on one request at a time and holds none
 waiting answers most of a page's dozen reads `503 overloaded` with `Retry-After`; the console
-asks each again after the time given, so the jobs page and the board still load. A job's
-action turned away (here the technician's sign-off) is asked again with its key, and one still
-turned away after that is kept on the phone and sent later, as one made without signal."""
+asks each again after the time given, so the jobs page and the board still load. A write
+turned away is asked again too (nothing was done for it): a supervisor's assignment, a
+technician's sign-off (with its key); and a job's action still turned away after that is kept
+on the phone and sent later, as one made without signal."""
 
 from __future__ import annotations
 
@@ -148,3 +149,27 @@ def test_a_sign_off_still_turned_away_is_kept_and_sent_later(lift: Stack) -> Non
         expect(signoff.locator(".pending")).to_have_count(0)
     assert len(keys) == 7 and len(set(keys)) == 1 and keys[0], keys
     signed_once(lift, job)
+
+
+def test_a_supervisors_assignment_turned_away_is_asked_again(stack: Stack) -> None:
+    job = stack.post(
+        "/api/work-orders",
+        {"title": "Pump A1 leaking", "equipment_id": "pump-a1", "priority": "normal"},
+        "tech1",
+    )
+    sent: list[str] = []
+    with chromium() as browser:
+        page = new_page(browser, {"width": 1280, "height": 900})
+        errors = page_errors(page)
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/assign") else None)
+        sign_in(page, stack, "super1")
+        page.get_by_role("link", name="Board").click()
+        card = page.locator(f"li.card[data-number='{job['number']}']")  # unassigned: on the board
+        page.route("**/assign", turn_away, times=1)
+        card.get_by_label("Assign to").select_option(label="Tech Two")
+        card.get_by_role("button", name="Assign", exact=True).click()
+        expect(page.locator("#announcer")).to_contain_text(job["number"])
+        expect(page.get_by_text("Refused:")).to_have_count(0)
+        assert errors == []
+    assert len(sent) == 2, sent  # turned away, then asked again and applied
+    assert stack.api(f"/api/work-orders/{job['id']}")["assignee"]["username"] == "tech2"
