@@ -3,7 +3,7 @@
 
 import { announce, h } from './dom.js';
 import { t } from './i18n.js';
-import { submit } from './outbox.js';
+import { keptNotice, submit } from './outbox.js';
 
 const FIELD_ROLES = new Set(['technician', 'supervisor', 'admin', 'contractor']);
 // Roles that work only on the jobs they own (a contractor: their own team's jobs only).
@@ -120,7 +120,7 @@ async function run(where, wo, action, note, ctx) {
     if (note) body.note = note;
     const done = await submit(wo.id, `/api/work-orders/${wo.id}/${action}`, { json: body });
     if (done.sent) announce(words(action, 'done', { number: done.answer.number }));
-    else announce(t('outbox.kept', { number: wo.number }));
+    else announce(keptNotice(done, 'outbox.kept', { number: wo.number }));
     ctx.changed(done.sent ? done.answer : wo, { focus: true });
     return true;
   } catch (error) {

@@ -5,7 +5,7 @@ import { auth } from './api.js';
 import { announce, clockTime, h, timeEl } from './dom.js';
 import { t } from './i18n.js';
 import { mayWork } from './job_work.js';
-import { submit } from './outbox.js';
+import { keptNotice, submit } from './outbox.js';
 
 // An image of the API, fetched with the token (an <img src> cannot send it); one still on
 // the device (not yet sent) is shown from its Blob.
@@ -50,7 +50,7 @@ export function photosSection(wo, ctx) {
     file.disabled = true;
     try {
       const done = await submit(wo.id, `/api/work-orders/${wo.id}/photos`, { parts });
-      announce(t(done.sent ? 'photos.sent' : 'photos.kept'));
+      announce(done.sent ? t('photos.sent') : keptNotice(done, 'photos.kept'));
       await ctx.reload();
     } catch (e) {
       failure(section, e.message);
@@ -93,7 +93,7 @@ export function signOffSection(wo, ctx) {
     button.disabled = true;
     try {
       const done = await submit(wo.id, `/api/work-orders/${wo.id}/sign-off`, { parts });
-      announce(t(done.sent ? 'signoff.saved' : 'signoff.kept'));
+      announce(done.sent ? t('signoff.saved') : keptNotice(done, 'signoff.kept'));
       if (done.sent) ctx.changed(done.answer);
       else await ctx.reload();
     } catch (e) {
@@ -157,7 +157,7 @@ export function commentsSection(wo, ctx) {
     button.disabled = true;
     try {
       const done = await submit(wo.id, `/api/work-orders/${wo.id}/comments`, { json: { text: text.value.trim(), channel: 'console' } });
-      announce(t(done.sent ? 'comments.saved' : 'comments.kept'));
+      announce(done.sent ? t('comments.saved') : keptNotice(done, 'comments.kept'));
       await ctx.reload();
     } catch (e) {
       failure(form, e.message);

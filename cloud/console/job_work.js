@@ -4,7 +4,7 @@
 
 import { announce, h } from './dom.js';
 import { t, unitText } from './i18n.js';
-import { submit } from './outbox.js';
+import { keptNotice, submit } from './outbox.js';
 
 const WORKING = new Set(['acknowledged', 'in_progress', 'on_hold']);
 
@@ -98,7 +98,7 @@ function stepItem(wo, step, i, editable, ctx) {
     results.forEach((b) => { b.disabled = true; });
     try {
       const done = await submit(wo.id, `/api/work-orders/${wo.id}/steps/${i}`, { json: body });
-      announce(t(done.sent ? 'checklist.saved' : 'checklist.kept', { n: i + 1 }));
+      announce(done.sent ? t('checklist.saved', { n: i + 1 }) : keptNotice(done, 'checklist.kept', { n: i + 1 }));
       if (done.sent) ctx.changed(done.answer, { focusStep: i });
       else await ctx.reload({ focusStep: i });
     } catch (e) {

@@ -88,9 +88,11 @@ function passing(error) {
 }
 
 // Do an action on job `job`: { sent: true, answer } when the service took it now,
-// { sent: false } when it is kept to send later. Rejects when the service refused it now.
+// { sent: false, busy } when it is kept to send later (`busy`: the service had signal but
+// turned it away as too busy). Rejects when the service refused it now.
 export async function submit(job, path, body) {
   const key = actionId();
+  let busy = false;
   if (!state.entries.some((e) => e.job === job)) {
     try {
       const answer = await post(path, body, key);
@@ -98,11 +100,18 @@ export async function submit(job, path, body) {
       return { sent: true, answer };
     } catch (error) {
       if (!passing(error)) throw error;
+      busy = error.status !== 0;
     }
   }
   await keep({ user: state.user.username, job, path, ...body, key, at: new Date().toISOString(), state: 'waiting' });
   retryLater();
-  return { sent: false };
+  return { sent: false, busy };
+}
+
+// What the person is told of an action `submit` kept (`done`): the words of `key` (kept until
+// there is signal), or, when the service was only too busy, that it is sent in a moment.
+export function keptNotice(done, key, values = {}) {
+  return done.busy ? t('outbox.busy') : t(key, values);
 }
 
 async function keep(entry) {

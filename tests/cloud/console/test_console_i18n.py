@@ -88,13 +88,15 @@ def pattern(key: str) -> re.Pattern[str]:
 
 
 def written_keys() -> set[str]:
-    """The keys the console's pages look up: literals and `${}` templates in t(...) calls,
-    the families of term(...) calls, and data-i18n attributes of the pages."""
+    """The keys the console's pages look up: literals and `${}` templates in t(...) calls
+    (and in keptNotice(...), which looks up the key it is given), the families of term(...)
+    calls, and data-i18n attributes of the pages."""
     keys: set[str] = set()
     for path in CONSOLE.glob("*.js"):
         text = path.read_text("utf-8")
-        for args in calls(text, "t"):
-            keys |= {m.group(2) for m in KEY.finditer(args)}
+        for lookup in ("t", "keptNotice"):
+            for args in calls(text, lookup):
+                keys |= {m.group(2) for m in KEY.finditer(args)}
         for args in calls(text, "term"):
             family = re.match(r"\s*'([a-z_]+)'", args)
             if family:

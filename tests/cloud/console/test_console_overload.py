@@ -142,6 +142,9 @@ def test_a_sign_off_still_turned_away_is_kept_and_sent_later(lift: Stack) -> Non
         signoff = page.locator("section.signoff")
         expect(signoff.locator(".signed")).to_contain_text("Chan Tai Man", timeout=30_000)
         expect(signoff.locator(".pending")).to_have_text("Kept on this device: waiting to send")
+        # told why: the phone has signal, the service was busy
+        busy = "The service is busy: kept on this device, and sent by itself in a moment."
+        expect(page.locator("#announcer")).to_have_text(busy)
         shot(page, "overload-sign-off-kept")
         # the outbox sends it at its next try, which the service takes
         expect(page.locator("#outbox")).to_be_hidden(timeout=30_000)
