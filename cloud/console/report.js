@@ -1,6 +1,7 @@
 // The public report page, /report/<location code>?site=<site>: no sign-in; the code in the
 // address prefills where (an equipment id is unique within its site only: the label names the
 // site); the form goes to POST /api/public/requests with an optional photo.
+import { patientFetch } from './public_fetch.js';
 import { chooseLang, loadCatalog, other, remember, t, translate } from './public_i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -69,7 +70,7 @@ async function send(event) {
   $("send").disabled = true;
   $("send").textContent = t(catalog, "report.sending");
   try {
-    const response = await fetch("/api/public/requests", { method: "POST", body: form });
+    const response = await patientFetch("/api/public/requests", { method: "POST", body: form });
     const body = await response.json().catch(() => ({}));
     if (response.status === 201) {
       $("form").hidden = true;
@@ -111,7 +112,7 @@ async function start() {
   $("form").addEventListener("submit", send);
   $("photo").addEventListener("change", preview);
   const query = site ? `?site=${encodeURIComponent(site)}` : "";
-  const response = await fetch(`/api/public/locations/${encodeURIComponent(code)}${query}`);
+  const response = await patientFetch(`/api/public/locations/${encodeURIComponent(code)}${query}`);
   place = response.ok ? await response.json() : null;
   requireContact();
   $("send").disabled = !place;

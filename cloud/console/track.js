@@ -1,5 +1,6 @@
 // The tracking page, /track/<reference>: where the repair stands, what happened, and the
 // "fixed?" question once the job is resolved.
+import { patientFetch } from './public_fetch.js';
 import { chooseLang, loadCatalog, other, remember, t, translate, when } from './public_i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -49,7 +50,7 @@ function show() {
 }
 
 async function load() {
-  const response = await fetch(api);
+  const response = await patientFetch(api);
   if (response.ok) {
     request = await response.json();
   } else {
@@ -59,7 +60,7 @@ async function load() {
 }
 
 async function reply(fixed) {
-  const response = await fetch(`${api}/answer`, {
+  const response = await patientFetch(`${api}/answer`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ fixed }),

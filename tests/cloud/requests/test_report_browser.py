@@ -3,11 +3,13 @@
 Playwright) at phone size, served by uvicorn: an occupant reports a flickering light in
 Simplified Chinese with a photo, switches the page to English, another reports a sticking
 door in English; a technician sees the first reporter masked on the job's console page; once
-the job is resolved the first follows the link and confirms the fix.
-Screenshots go to test-artifacts/requests/."""
+the job is resolved the first follows the link and confirms the fix. On a service too busy
+for a moment (503 with Retry-After), a report and its tracking page are asked again, not
+failed. Screenshots go to test-artifacts/requests/."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +106,8 @@ def report_in_chinese(page: Any, site: Site, photo: Path) -> str:
     return reference
 
 
-def report_in_english(page: Any, site: Site) -> None:
+def report_in_english(page: Any, site: Site) -> str:
+    """A sticking door reported in English at building b2; returns the reference given."""
     page.goto(site.url + "/report/b2")
     expect(page.get_by_role("heading", level=1)).to_have_text("Report a problem")
     expect(page.locator("#where")).to_have_text("Building b2 (common areas)")
@@ -116,6 +119,7 @@ def report_in_english(page: Any, site: Site) -> None:
     expect(page.locator("#done")).to_be_visible()
     expect(page.locator("#done")).to_contain_text("Your report is received")
     shot(page, "sent-en-common-area")
+    return str(page.locator("#reference").inner_text())
 
 
 def technician_sees_the_reporter_masked(page: Any, site: Site, reference: str) -> None:
@@ -154,3 +158,33 @@ def confirm_in_chinese(page: Any, site: Site, reference: str) -> None:
     shot(page, "track-zh-confirmed")
     job = site.call("GET", f"/api/work-orders/{number}", "desk1")
     assert job["status"] == "closed"
+
+
+def turn_away(route: Any) -> None:
+    """The API's answer when it is full (cloud.api.admission), given before any work."""
+    body = {"error": {"code": "overloaded", "message": "the API is serving all it can"}}
+    route.fulfill(status=503, headers={"Retry-After": "1"}, body=json.dumps(body))
+
+
+def test_a_report_and_its_tracking_page_on_a_busy_service(site: Site) -> None:
+    sent: list[str] = []
+    with chromium() as browser:
+        page = new_page(browser)
+        errors = page_errors(page)
+        page.on("request", lambda r: sent.append(f"{r.method} {r.url.split('/api/')[-1]}"))
+        page.route("**/api/public/locations/**", turn_away, times=1)
+        page.route("**/api/public/requests", turn_away, times=2)
+        reference = report_in_english(page, site)
+        expect(page.locator("#error")).to_be_hidden()
+        assert len(reference) >= 22, reference
+
+        page.route(f"**/api/public/requests/{reference}", turn_away, times=1)
+        page.goto(f"{site.url}/track/{reference}")
+        expect(page.locator("#stage")).to_have_text("Received")
+        expect(page.locator("#error")).to_be_hidden()
+        assert errors == []
+    # each turned away, then asked again: one report stored
+    assert sent.count("POST public/requests") == 3, sent
+    assert sent.count(f"GET public/requests/{reference}") == 2, sent
+    rows = site.call("GET", "/api/requests", "desk1")["items"]
+    assert [r["reference"] for r in rows] == [reference]
