@@ -1,5 +1,6 @@
 // Talking to the cloud service: the token, JSON requests, and the live event stream.
 
+import { RETRIES, waitToAskAgain } from './busy.js';
 import { refusal, t } from './i18n.js';
 import { withSite } from './sites.js';
 import { saveRead, savedRead } from './store.js';
@@ -66,22 +67,17 @@ function request(path, { method, body, token }) {
   return send(path, { method, headers, body: JSON.stringify(body), token });
 }
 
-// A request the service turned away because it was full (503 with `Retry-After`) is asked
-// again after the time it gave and up to as long again, at random, so that the reads of one
-// page do not all come back at once; at most RETRIES times. A page sends a dozen reads at once,
-// and a busy service answers some of them 503 at once rather than all of them late. A write is
-// asked again only when the 503 is the service's own `overloaded`, given before anything is
-// done for it (a job's action also carries its Idempotency-Key, applied once however often it
-// is sent). A job's action still turned away is kept by the outbox and sent later.
-const RETRIES = 5;
-const MAX_RETRY_AFTER_S = 10;
-
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 // One request as it is sent: `body` as fetch takes it, `headers` besides Accept and the
 // token's. Resolves to the decoded JSON; rejects with ApiError carrying the service's own
 // error code and message (status 0 when the service cannot be reached). A 401 to a signed-in
 // request also tells the app the session has ended.
+//
+// A request the service turned away because it was full (503 with `Retry-After`) is asked
+// again as busy.js says: a page sends a dozen reads at once, and a busy service answers some
+// of them 503 at once rather than all of them late. A write is asked again only when the 503
+// is the service's own `overloaded`, given before anything is done for it (a job's action also
+// carries its Idempotency-Key, applied once however often it is sent). A job's action still
+// turned away is kept by the outbox and sent later.
 export async function send(path, options) {
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -90,7 +86,7 @@ export async function send(path, options) {
       const unworked = options.method === 'GET' || error.code === 'overloaded';
       const again = unworked && error.retryAfter !== undefined;
       if (!again || attempt >= RETRIES) throw error;
-      await pause(Math.min(error.retryAfter, MAX_RETRY_AFTER_S) * 1000 * (1 + Math.random()));
+      await waitToAskAgain(error.retryAfter);
     }
   }
 }

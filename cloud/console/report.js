@@ -1,7 +1,7 @@
 // The public report page, /report/<location code>?site=<site>: no sign-in; the code in the
 // address prefills where (an equipment id is unique within its site only: the label names the
 // site); the form goes to POST /api/public/requests with an optional photo.
-import { patientFetch } from './public_fetch.js';
+import { patientFetch } from './busy.js';
 import { chooseLang, loadCatalog, other, remember, t, translate } from './public_i18n.js';
 
 const $ = (id) => document.getElementById(id);

@@ -1,6 +1,6 @@
 // The tracking page, /track/<reference>: where the repair stands, what happened, and the
 // "fixed?" question once the job is resolved.
-import { patientFetch } from './public_fetch.js';
+import { patientFetch } from './busy.js';
 import { chooseLang, loadCatalog, other, remember, t, translate, when } from './public_i18n.js';
 
 const $ = (id) => document.getElementById(id);
