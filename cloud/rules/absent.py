@@ -17,6 +17,7 @@ pruned trees, so what it reports is what the engine does.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -98,6 +99,19 @@ def specialise(rule: Rule, provided: frozenset[str] | None) -> Judged:
         time_dependent=any(c.time_dependent() for c in parts),
         shown=tuple(sorted(condition.points())),
         points=frozenset().union(*(c.points() for c in parts)),
+    )
+
+
+def steady_until(judged: Judged, ctx: Context) -> float:
+    """Before when the rule's judgement cannot change with time alone (see
+    `ConditionBase.steady_until`): the soonest of its condition, `when` and `clear_when`;
+    `inf` for a rule time does not move."""
+    if not judged.time_dependent:
+        return math.inf
+    return min(
+        c.steady_until(ctx)
+        for c in (judged.condition, judged.when, judged.clear_when)
+        if c is not None
     )
 
 

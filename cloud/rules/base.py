@@ -103,3 +103,10 @@ class ConditionBase(BaseModel, ABC):
     def time_dependent(self) -> bool:
         """True if the result can change with time alone, without new telemetry."""
         return False
+
+    def steady_until(self, ctx: Context) -> float:
+        """A time before which the result cannot change with time alone, as judged in `ctx`
+        (nothing new reported meanwhile): the engine's tick passes over a piece of equipment
+        until then. `inf` for a condition time does not move; `ctx.now` (judge it at every
+        tick) for one that does and cannot say when."""
+        return ctx.now if self.time_dependent() else math.inf

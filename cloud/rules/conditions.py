@@ -27,6 +27,7 @@ hold?" — which is where hysteresis lives.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -178,6 +179,11 @@ class Between(ConditionBase):
     def time_dependent(self) -> bool:
         return True
 
+    def steady_until(self, ctx: Context) -> float:
+        """The next minute of the site's clock: the window starts and ends on whole minutes."""
+        local = datetime.fromtimestamp(ctx.now, ctx.timezone)
+        return ctx.now - local.second - local.microsecond / 1e6 + 60.0
+
     @cached_property
     def minutes(self) -> tuple[int, int]:
         """The window's start and end, in minutes of the day."""
@@ -208,6 +214,11 @@ class Stale(ConditionBase):
 
     def time_dependent(self) -> bool:
         return True
+
+    def steady_until(self, ctx: Context) -> float:
+        """Fresh until `stale` after the last telemetry; never seen, nothing to judge until a
+        sample comes (which judges it)."""
+        return math.inf if ctx.last_seen is None else ctx.last_seen + self.stale
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         if ctx.last_seen is None:
@@ -255,6 +266,9 @@ class AnyOf(ConditionBase):
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.any)
 
+    def steady_until(self, ctx: Context) -> float:
+        return min(c.steady_until(ctx) for c in self.any)
+
 
 class AllOf(ConditionBase):
     tag: ClassVar[str] = "all"
@@ -279,6 +293,9 @@ class AllOf(ConditionBase):
 
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.all)
+
+    def steady_until(self, ctx: Context) -> float:
+        return min(c.steady_until(ctx) for c in self.all)
 
 
 def _until(

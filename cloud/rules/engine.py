@@ -27,12 +27,13 @@ Not thread-safe: one caller at a time (the cloud service feeds it from one worke
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, tzinfo
 from typing import Any
 
-from cloud.rules.absent import Judged, judge, specialise
+from cloud.rules.absent import Judged, judge, specialise, steady_until
 from cloud.rules.base import Context, Scalar
 from cloud.rules.model import Rule
 from cloud.rules.state import (
@@ -48,6 +49,7 @@ from cloud.rules.state import (
     new_samples,
     step,
     trim,
+    wake_at,
 )
 
 MAX_HISTORY_SAMPLES = 4096
@@ -222,6 +224,7 @@ class RuleEngine:
             state.pending_since = None
             state.clearing_since = None
             state.settled = False
+            self._equipment[equipment_id].wake_at = 0.0  # judged again at the next tick
 
     def mark_inactive(self, equipment_id: str, rule_id: str) -> None:
         """Forget an alarm known not to be active (it cleared while the state was saved)."""
@@ -230,6 +233,7 @@ class RuleEngine:
             state.active = False
             state.clearing_since = None
             state.settled = False
+            self._equipment[equipment_id].wake_at = 0.0
 
     def is_active(self, equipment_id: str, rule_id: str) -> bool:
         eq = self._equipment.get(equipment_id)
@@ -268,6 +272,7 @@ class RuleEngine:
         not fit is left out, so a damaged snapshot costs history, never the service."""
         eq = self._equipment[equipment_id]
         eq.restore(data, self._windows.get(eq.kind, {}), self._max_history)
+        eq.wake_at = 0.0
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -316,10 +321,19 @@ class RuleEngine:
 
     def tick(self, *, at: float | None = None) -> list[Transition]:
         """Advance time: `for`/`clear_for` timers, stale data, rates, trends, counter windows
-        and time-of-day conditions."""
+        and time-of-day conditions.
+
+        A piece of equipment is passed over until the first of its rules can change with time
+        alone: a `for`/`clear_for` timer running out, stale data after its `stale`, a time of
+        day at the next minute of the site's clock, the start of a counter's or a trend's
+        window reaching a sample (a rate moves at every tick). Judging it sooner would give
+        what it gave before; telemetry and status changes judge it at once, as always. Its
+        windows are trimmed when it is judged."""
         now = self._clock() if at is None else at
         out: list[Transition] = []
         for equipment_id, eq in self._equipment.items():
+            if eq.judged_at <= now < eq.wake_at:
+                continue
             for point, window in self._windows.get(eq.kind, {}).items():
                 samples = eq.history.get(point)
                 if samples:
@@ -349,6 +363,7 @@ class RuleEngine:
             timezone=self._zones.get(equipment_id, self._timezone),
         )
         out: list[Transition] = []
+        wake = math.inf  # until when the tick may pass over it (see `tick`)
         for judged in self._judged[equipment_id]:
             rule = judged.rule
             state = eq.rules[rule.id]
@@ -366,6 +381,8 @@ class RuleEngine:
                 state.settled = False
             else:
                 state.settled = state.pending_since is None and state.clearing_since is None
+            if wake > now:
+                wake = min(wake, wake_at(state, judged.rule, steady_until(judged, ctx)))
             if change is not None:
                 snapshot = {p: eq.values.get(p) for p in judged.shown}
                 shown = describe(snapshot)
@@ -374,4 +391,6 @@ class RuleEngine:
                 else:
                     message = f"{rule.title} cleared" + (f" ({shown})" if shown else "")
                 out.append(Transition(rule, equipment_id, change, now, snapshot, message))
+        eq.judged_at = now
+        eq.wake_at = wake
         return out

@@ -60,6 +60,10 @@ class Window:
         return self.seconds / max(1, max_history // 2)
 
 
+# how long before its time a rule is judged again (`wake_at`)
+WAKE_MARGIN_S = 1e-6
+
+
 @dataclass(slots=True)
 class Changes:
     """Equipment whose rule state (timers, active) or history changed."""
@@ -133,6 +137,9 @@ class EquipmentState:
     last_seen: float | None = None
     status: str = "unknown"
     rules: dict[str, RuleState] = field(default_factory=dict)
+    # the tick passes over it from `judged_at` until `wake_at` (`RuleEngine.tick`)
+    judged_at: float = 0.0
+    wake_at: float = 0.0
 
     def snapshot(self, *, history: bool = True) -> dict[str, Any]:
         """Rule timers and (unless `history` is False) history, as JSON-ready data."""
@@ -183,6 +190,20 @@ class EquipmentState:
                     restored.append((at, value))
                 if restored:
                     self.history[point] = restored
+
+
+def wake_at(state: RuleState, rule: Rule, steady_until: float) -> float:
+    """When a rule just judged must be judged again with nothing new reported: its timer
+    running out, or `steady_until` (before which time alone cannot change its judgement),
+    whichever comes first; a little before, so that rounding `now - since` against
+    `since + for` never puts it off to a later tick."""
+    if state.pending_since is not None:
+        due = state.pending_since + rule.for_
+    elif state.clearing_since is not None:
+        due = state.clearing_since + rule.clear_for
+    else:
+        due = math.inf
+    return min(due, steady_until) - WAKE_MARGIN_S
 
 
 def step(rule: Rule, state: RuleState, result: bool | None, now: float) -> Change | None:

@@ -3,7 +3,8 @@ least-squares trend (`cloud.rules.conditions` has the language they belong to)."
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
@@ -59,6 +60,13 @@ class CounterSamples(deque[tuple[float, float]]):
 
 def _time(sample: tuple[float, float]) -> float:
     return sample[0]
+
+
+def _leaves(samples: Sequence[tuple[float, float]], ctx: Context, window: float) -> float:
+    """When the window's start next passes a sample (`inf` when none is left ahead of it):
+    until then the samples a window condition reads, and so its result, stay the same."""
+    ahead = bisect_left(samples, ctx.now - window, key=_time)
+    return samples[ahead][0] + window if ahead < len(samples) else math.inf
 
 
 class OverWindow(ConditionBase):
@@ -178,6 +186,11 @@ class Increase(OverWindow):
             previous = value
         return total, covered
 
+    def steady_until(self, ctx: Context) -> float:
+        """The increase and whether the window is covered change only as its start reaches a
+        sample (the sample in force at the start, the rises after it)."""
+        return _leaves(ctx.history.get(self.point, ()), ctx, self.window)
+
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         seen = self.increase(ctx)
         if seen is None:
@@ -238,6 +251,10 @@ class Trend(OverWindow):
             return None
         cov = sum((at - mean_t) * (value - mean_v) for at, value in points)
         return cov / var_t * self.per
+
+    def steady_until(self, ctx: Context) -> float:
+        """The fit changes only as a sample leaves the window (the value now stays)."""
+        return _leaves(ctx.history.get(self.point, ()), ctx, self.window)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         slope = self.slope(ctx)
