@@ -3,6 +3,7 @@ least-squares trend (`cloud.rules.conditions` has the language they belong to)."
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -64,8 +65,16 @@ def _time(sample: tuple[float, float]) -> float:
 
 def _leaves(samples: Sequence[tuple[float, float]], ctx: Context, window: float) -> float:
     """When the window's start next passes a sample (`inf` when none is left ahead of it):
-    until then the samples a window condition reads, and so its result, stay the same."""
-    ahead = bisect_left(samples, ctx.now - window, key=_time)
+    until then the samples a window condition reads, and so its result, stay the same. The
+    engine trims a window to the sample in force at its start, so that sample is one of the
+    first two; a longer window of the same point's history is searched."""
+    start = ctx.now - window
+    for sample in itertools.islice(samples, 2):
+        if sample[0] >= start:
+            return sample[0] + window
+    if len(samples) <= 2:
+        return math.inf
+    ahead = bisect_left(samples, start, key=_time)
     return samples[ahead][0] + window if ahead < len(samples) else math.inf
 
 
