@@ -66,8 +66,9 @@ def _time(sample: tuple[float, float]) -> float:
 def _leaves(samples: Sequence[tuple[float, float]], ctx: Context, window: float) -> float:
     """When the window's start next passes a sample (`inf` when none is left ahead of it):
     until then the samples a window condition reads, and so its result, stay the same. The
-    engine trims a window to the sample in force at its start, so that sample is one of the
-    first two; a longer window of the same point's history is searched."""
+    engine trims a window down to the sample in force at its start, so the first sample at
+    or after the start is one of the first two; where another rule keeps a longer window of
+    the same point, it is searched for."""
     start = ctx.now - window
     for sample in itertools.islice(samples, 2):
         if sample[0] >= start:
