@@ -63,22 +63,6 @@ def _time(sample: tuple[float, float]) -> float:
     return sample[0]
 
 
-def _leaves(samples: Sequence[tuple[float, float]], ctx: Context, window: float) -> float:
-    """When the window's start next passes a sample (`inf` when none is left ahead of it):
-    until then the samples a window condition reads, and so its result, stay the same. The
-    engine trims a window down to the sample in force at its start, so the first sample at
-    or after the start is one of the first two; where another rule keeps a longer window of
-    the same point, it is searched for."""
-    start = ctx.now - window
-    for sample in itertools.islice(samples, 2):
-        if sample[0] >= start:
-            return sample[0] + window
-    if len(samples) <= 2:
-        return math.inf
-    ahead = bisect_left(samples, start, key=_time)
-    return samples[ahead][0] + window if ahead < len(samples) else math.inf
-
-
 class OverWindow(ConditionBase):
     """A condition on one point's history over `window` seconds, which can therefore change
     with time alone, without new telemetry."""
@@ -91,6 +75,23 @@ class OverWindow(ConditionBase):
 
     def time_dependent(self) -> bool:
         return True
+
+    def steady_until(self, ctx: Context) -> float:
+        """When the window's start next passes a sample (`inf` when none is left ahead of it):
+        until then the samples the condition reads, and so its result, stay the same (an
+        increase, whether the window is covered, a trend's fit; a rate is the exception). The
+        engine trims a window down to the sample in force at its start, so the first sample
+        at or after the start is one of the first two; where another rule keeps a longer
+        window of the same point, it is searched for."""
+        samples = ctx.history.get(self.point, ())
+        start = ctx.now - self.window
+        for sample in itertools.islice(samples, 2):
+            if sample[0] >= start:
+                return sample[0] + self.window
+        if len(samples) <= 2:
+            return math.inf
+        ahead = bisect_left(samples, start, key=_time)
+        return samples[ahead][0] + self.window if ahead < len(samples) else math.inf
 
     def _check(
         self, above: float | None, below: float | None, key: str, per: float | None = None
@@ -123,6 +124,10 @@ class Rate(OverWindow):
     def _one_side(self) -> Rate:
         self._check(self.rate_above, self.rate_below, "rate", self.per)
         return self
+
+    def steady_until(self, ctx: Context) -> float:
+        """Judged at every tick: the span the rate is taken over grows with the clock."""
+        return ctx.now
 
     def rate(self, ctx: Context) -> float | None:
         now_value = as_number(ctx.values.get(self.point))
@@ -196,11 +201,6 @@ class Increase(OverWindow):
             previous = value
         return total, covered
 
-    def steady_until(self, ctx: Context) -> float:
-        """The increase and whether the window is covered change only as its start reaches a
-        sample (the sample in force at the start, the rises after it)."""
-        return _leaves(ctx.history.get(self.point, ()), ctx, self.window)
-
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         seen = self.increase(ctx)
         if seen is None:
@@ -261,10 +261,6 @@ class Trend(OverWindow):
             return None
         cov = sum((at - mean_t) * (value - mean_v) for at, value in points)
         return cov / var_t * self.per
-
-    def steady_until(self, ctx: Context) -> float:
-        """The fit changes only as a sample leaves the window (the value now stays)."""
-        return _leaves(ctx.history.get(self.point, ()), ctx, self.window)
 
     def evaluate(self, ctx: Context, active: bool) -> bool | None:
         slope = self.slope(ctx)
