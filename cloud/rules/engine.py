@@ -9,7 +9,7 @@ they caused: an alarm to raise or to clear.
 
 History is bounded: a point keeps at most about `max_history / 2` samples per window, the
 newest sample of a slot replacing the one before it, however often the point reports. A
-counter keeps a run of one value as its two ends, and its fall (a reset) is never replaced,
+counter keeps a run of one value as its two ends, and its fall is never replaced,
 so counter deltas stay exact however the samples are thinned (see `state.append`).
 
 What must survive a restart — rule timers and history — comes out of `snapshot` and goes

@@ -105,7 +105,7 @@ def append(samples: Samples, now: float, value: float, window: Window, max_histo
     most `max_history / 2` of them (+2), however often its point reports.
 
     A counter's history keeps a run of one value as its first and last sample (the samples
-    between them add nothing to an increase or a rate), and a fall (a reset) is never
+    between them add nothing to an increase or a rate), and a fall (see `rise`) is never
     replaced, nor replaced by a sample whose rise would hide it: counter deltas stay exact."""
     if samples and now < samples[-1][0]:
         return  # older than what is known: history only goes forward

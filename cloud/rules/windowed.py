@@ -25,10 +25,20 @@ def value_at(samples: Sequence[tuple[float, float]], at: float) -> tuple[float, 
     return found
 
 
+RESET_FRACTION = 1 / 8  # a counter that falls to at most this share of its value was reset
+
+
 def rise(previous: float, value: float) -> float:
-    """How much a counter rose from `previous` to `value`: a fall is a reset, after which it
-    counted up from zero."""
-    return value - previous if value >= previous else value
+    """How much a counter rose from `previous` to `value`.
+
+    A fall to near zero, at most `RESET_FRACTION` of the value before it, is a reset (cleared
+    at the panel, a controller restarted, a register wrapped round): the counter counted up
+    again from zero, so the new value is its rise. Any other fall adds nothing and the count
+    goes on from the new value: a controller replaced by one whose counter reads lower, or a
+    count restored from an older save, has not just started thousands of times."""
+    if value >= previous:
+        return value - previous
+    return value if 0 <= value <= previous * RESET_FRACTION else 0.0
 
 
 class CounterSamples(deque[tuple[float, float]]):
@@ -159,9 +169,10 @@ class Increase(OverWindow):
     """Counter delta over a window: `{point: starts, increase_above: 12, window: 1h}`, or a
     counter that hardly moved: `{point: trips, increase_below: 1, window: 5m}`.
 
-    Counter resets (the value going down) count the new value as increase from zero. A
-    partial window that already passed `increase_above` fires (and one that already reached
-    `increase_below` is false); otherwise the result is unknown until the history covers the
+    A counter reset (a fall to near zero, see `rise`) counts the new value as increase from
+    zero; any other fall counts nothing. A partial window that already passed
+    `increase_above` fires (and one that already reached `increase_below` is false);
+    otherwise the result is unknown until the history covers the
     whole window.
     """
 

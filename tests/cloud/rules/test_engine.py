@@ -269,6 +269,40 @@ def test_snapshot_and_restore_keep_timers_and_history(clock: Clock) -> None:
     assert changes(out) == [("p1", "pump.cycling", Change.RAISED)]
 
 
+def test_a_counter_that_restarts_lower_is_no_burst_of_starts(clock: Clock) -> None:
+    """The pump's controller (or its simulator) restarts and reports a start count a little
+    below the one saved before the restart: no short-cycling alarm, and the starts after it
+    count again. A counter cleared to zero still counts from zero."""
+    cycling = rule({"point": "starts", "increase_above": 30, "window": "1h"}, "pump.cycling")
+    engine = RuleEngine([cycling], clock=clock.timestamp)
+    engine.track("p1", "pump")
+    engine.observe("p1", {"starts": 26_900})
+    clock.advance(600)
+    engine.observe("p1", {"starts": 26_905})
+    saved = engine.snapshot("p1")
+
+    again = RuleEngine([cycling], clock=clock.timestamp)
+    again.track("p1", "pump", values={"starts": 26_905}, status="online")
+    again.restore("p1", saved)
+    clock.advance(60)
+    assert again.observe("p1", {"starts": 26_832}) == []  # restarted with an older count
+    for n in range(1, 26):
+        clock.advance(60)
+        assert again.observe("p1", {"starts": 26_832 + n}) == []  # 5 + 25 starts: 30
+    clock.advance(60)
+    raised = again.observe("p1", {"starts": 26_858})  # the 31st within the hour
+    assert changes(raised) == [("p1", "pump.cycling", Change.RAISED)]
+
+    cleared = RuleEngine([cycling], clock=clock.timestamp)
+    cleared.track("p1", "pump")
+    cleared.observe("p1", {"starts": 26_900})
+    clock.advance(60)
+    cleared.observe("p1", {"starts": 26_925})  # 25 starts
+    clock.advance(60)
+    out = cleared.observe("p1", {"starts": 6})  # cleared at the panel, then six more
+    assert changes(out) == [("p1", "pump.cycling", Change.RAISED)]
+
+
 def test_a_damaged_snapshot_costs_history_not_the_service(clock: Clock) -> None:
     engine = RuleEngine([rule({"point": "starts", "increase_above": 5, "window": "1h"})])
     engine.track("p1", "pump")
