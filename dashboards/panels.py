@@ -249,6 +249,29 @@ def counter_bars(
     )
 
 
+def trend(
+    title: str,
+    queries: Query | Sequence[Query],
+    description: str,
+    look: g.Look,
+    *,
+    w: int = 12,
+    h: int = 8,
+) -> Panel:
+    """Values per interval as lines; the look's thresholds, when it has any, drawn as lines
+    too."""
+    return Panel(
+        viz=TIMESERIES,
+        title=title,
+        queries=queries,
+        description=description,
+        look=look,
+        threshold_line=look.thresholds is not None,
+        w=w,
+        h=h,
+    )
+
+
 Board = Sequence[Row | Panel]
 
 

@@ -1,7 +1,8 @@
 """What every equipment board shares: one kind's profile points as its source, scoped by the
 site → building → equipment variables, with the alarm and work-order events overlaid; and the
-panels the boards are made of: an enum's state, boolean signals, a latest label, a measured
-trend, and the counters (run hours, a counter's increase)."""
+panels the boards are made of: an enum's state, boolean signals, a latest label, a number
+per equipment, a count held as steps, a row of measured trends, and the counters (run hours,
+a counter's increase). A single trend is `panels.trend` over a `Series`."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from dashboards.panels import (
     EnumStates,
     Latest,
     Panel,
+    Select,
     Series,
     Source,
     add_panels,
     counter_bars,
+    trend,
 )
 from dashboards.profiles import FieldSet
 
@@ -65,14 +68,29 @@ def booleans(names: Sequence[str]) -> Series:
     )
 
 
-def run_hours(w: int, h: int) -> Panel:
-    """The running-hours counter, latest value per equipment."""
+def figure(
+    title: str, select: str, description: str, look: g.Look, *, w: int = 12, h: int = 4
+) -> Panel:
+    """One number per equipment: `select` over the time range, such as
+    `last({run_hours:number})`."""
     return Panel(
         viz=STAT,
-        title="Run hours",
-        queries=Latest("last({run_hours:number})"),
-        description="Running-hours counter, the basis of runtime-based maintenance.",
-        look=g.Look(unit="h", decimals=0, color_mode="fixed"),
+        title=title,
+        queries=Latest(select),
+        description=description,
+        look=look,
+        w=w,
+        h=h,
+    )
+
+
+def run_hours(w: int, h: int) -> Panel:
+    """The running-hours counter, latest value per equipment."""
+    return figure(
+        "Run hours",
+        "last({run_hours:number})",
+        "Running-hours counter, the basis of runtime-based maintenance.",
+        g.Look(unit="h", decimals=0, color_mode="fixed"),
         w=w,
         h=h,
     )
@@ -80,12 +98,11 @@ def run_hours(w: int, h: int) -> Panel:
 
 def counted_in_range(title: str, counter: str, description: str, w: int, h: int) -> Panel:
     """How much a counter grew over the time range, per equipment."""
-    return Panel(
-        viz=STAT,
-        title=title,
-        queries=Latest(f"spread({{{counter}:number}})"),
-        description=description,
-        look=g.Look(decimals=0, color_mode="fixed"),
+    return figure(
+        title,
+        f"spread({{{counter}:number}})",
+        description,
+        g.Look(decimals=0, color_mode="fixed"),
         w=w,
         h=h,
     )
@@ -162,27 +179,32 @@ def latest_label(
     )
 
 
-def trend(
-    title: str, select: str, description: str, look: g.Look, *, w: int = 12, h: int = 8
+def stepped(
+    title: str, select: Select, description: str, look: g.Look, *, w: int = 12, h: int = 8
 ) -> Panel:
-    """A measured value per interval (`select`, such as `mean({flow:number})`); its thresholds,
-    when it has any, drawn as lines."""
+    """A count or a position held until it changes (a floor, failed lamps), drawn as steps
+    without fill."""
     return Panel(
         viz=TIMESERIES,
         title=title,
-        queries=Series(select),
+        queries=Series(select, fill="previous"),
         description=description,
         look=look,
-        threshold_line=look.thresholds is not None,
+        steps=True,
+        fill=0,
         w=w,
         h=h,
     )
 
 
 TrendSpec = tuple[str, str, str, g.Look]
-"""A trend's title, select, description and look, as `trend` takes them."""
+"""A measured value's trend: its title, select (such as `mean({flow:number})`), description
+and look."""
 
 
 def trends(*specs: TrendSpec, w: int, h: int = 8) -> list[Panel]:
     """Several trends of one size side by side, such as a row of thirds."""
-    return [trend(*spec, w=w, h=h) for spec in specs]
+    return [
+        trend(title, Series(select), description, look, w=w, h=h)
+        for title, select, description, look in specs
+    ]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import EquipmentBoard, signals, state, trend
+from dashboards.boards.equipment import EquipmentBoard, figure, signals, state
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
     HIDE_TIME,
-    STAT,
     STATE,
     TABLE,
     TIMESERIES,
@@ -17,6 +16,7 @@ from dashboards.panels import (
     Panel,
     Row,
     Series,
+    trend,
 )
 from dashboards.profiles import FieldSet
 
@@ -89,7 +89,7 @@ BOARD: Board = [
     ),
     trend(
         "Battery voltage",
-        "mean({battery_voltage:number})",
+        Series("mean({battery_voltage:number})"),
         "Standby battery voltage (24 V system): below 24 V the battery cannot "
         "carry the panel through a mains failure for long.",
         g.Look(
@@ -117,14 +117,12 @@ BOARD: Board = [
         w=12,
         h=8,
     ),
-    Panel(
-        viz=STAT,
-        title="Active alarms now",
-        queries=Latest("last({active_alarms:number})"),
-        description="Latest count of active alarm points, per panel.",
-        look=g.Look(decimals=0, color_mode="thresholds", thresholds=ONE_IS_BAD),
+    figure(
+        "Active alarms now",
+        "last({active_alarms:number})",
+        "Latest count of active alarm points, per panel.",
+        g.Look(decimals=0, color_mode="thresholds", thresholds=ONE_IS_BAD),
         w=24,
-        h=4,
     ),
 ]
 

@@ -53,6 +53,10 @@ def rate(name: str, alias: str, per: str = "1s") -> str:
     return f"non_negative_derivative(max({{{name}:number}}), {per}) AS {ident(alias)}"
 
 
+PER_SECOND = g.Look(unit="suffix: /s", decimals=1, min=0)
+"""The look of counters' rates per second."""
+
+
 def increase(name: str, alias: str) -> str:
     """A counter's increase per `$__interval`."""
     return f"non_negative_difference(max({{{name}:number}})) AS {ident(alias)}"

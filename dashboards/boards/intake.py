@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import partial
 
 from dashboards import grafana as g
-from dashboards.boards.health import INSTANCE, component_series, rate
+from dashboards.boards.health import INSTANCE, PER_SECOND, component_series, rate
 from dashboards.measurements import CLOUD
-from dashboards.panels import STATE, TIMESERIES, Board, Panel, Row
+from dashboards.panels import STATE, Board, Panel, Row, trend
 
 LAG_BOUNDS = g.thresholds((None, g.GOOD), (10, g.WARN), (60, g.BAD))
 
@@ -23,50 +23,42 @@ _cloud = partial(component_series, CLOUD)
 
 CLOUD_INTAKE: Board = [
     Row("Cloud intake"),
-    Panel(
-        viz=TIMESERIES,
-        title="Intake lag",
-        queries=_cloud(
+    trend(
+        "Intake lag",
+        _cloud(
             'max({oldest_wait_s:number}) AS "oldest waiting", '
             'max({urgent_delay_s:number}) AS "alarms and states", '
             'max({routine_delay_s:number}) AS "routine"'
         ),
-        description="Seconds the oldest waiting message had waited in the cloud's intake, "
+        "Seconds the oldest waiting message had waited in the cloud's intake, "
         "and arrival → processed of the slowest alarm or state change and of the slowest "
         "routine sample of the latest batch. Under overload alarms and states stay fast "
         "while routine measurements lag; past the bound (PLANTROOM_INTAKE_LAG_ALARM_S, "
         "60 s by default) the telemetry_intake_behind system alarm is raised.",
-        look=g.Look(unit="s", decimals=1, min=0, thresholds=LAG_BOUNDS),
-        threshold_line=True,
-        w=12,
-        h=8,
+        g.Look(unit="s", decimals=1, min=0, thresholds=LAG_BOUNDS),
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Intake queue",
-        queries=_cloud(
+    trend(
+        "Intake queue",
+        _cloud(
             'max({queued_urgent:number}) AS "alarms and states", '
             'max({queued_routine:number}) AS "routine"'
         ),
-        description="Entries waiting in the cloud's intake: alarm and state changes, and "
+        "Entries waiting in the cloud's intake: alarm and state changes, and "
         "routine samples (those of one piece of equipment folded into one entry).",
-        look=g.Look(decimals=0, min=0),
+        g.Look(decimals=0, min=0),
         w=6,
-        h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Intake messages per second",
-        queries=_cloud(
+    trend(
+        "Intake messages per second",
+        _cloud(
             f"{rate('received', 'received')}, {rate('processed', 'processed')}, "
             f"{rate('coalesced', 'coalesced')}"
         ),
-        description="Messages the cloud received, queue entries it processed, and routine "
+        "Messages the cloud received, queue entries it processed, and routine "
         "samples folded into one of their equipment's waiting (processed with it, not lost), "
         "per second.",
-        look=g.Look(unit="suffix: /s", decimals=1, min=0),
+        PER_SECOND,
         w=6,
-        h=8,
     ),
     Panel(
         viz=STATE,

@@ -10,16 +10,10 @@ from dashboards.boards.equipment import (
     per_interval,
     run_hours,
     state,
-    trend,
+    stepped,
+    trends,
 )
-from dashboards.panels import (
-    TIMESERIES,
-    Board,
-    Panel,
-    Row,
-    Series,
-    counter_bars,
-)
+from dashboards.panels import Board, Row, Series, counter_bars
 
 UID = "plantroom-lifts"
 KIND = "elevator"
@@ -52,16 +46,11 @@ BOARD: Board = [
         g.bool_mappings("closed", g.GOOD, "OPEN", g.BAD),
     ),
     Row("Travel"),
-    Panel(
-        viz=TIMESERIES,
-        title="Floor",
-        queries=Series("last({floor:number})", fill="previous"),
-        description="Car position as the controller reports it (floor number).",
-        look=g.Look(decimals=0),
-        steps=True,
-        fill=0,
-        w=12,
-        h=8,
+    stepped(
+        "Floor",
+        "last({floor:number})",
+        "Car position as the controller reports it (floor number).",
+        g.Look(decimals=0),
     ),
     per_interval(
         "Trips per interval", "trips", "Increase of the trip counter per interval.", 12, 8
@@ -101,21 +90,24 @@ BOARD: Board = [
         7,
     ),
     Row("Drive"),
-    trend(
-        "Drive temperature",
-        "mean({drive_temperature:number})",
-        "Drive (inverter) temperature; the controller trips on over-temperature.",
-        g.Look(
-            unit="celsius",
-            decimals=1,
-            thresholds=g.thresholds((None, g.GOOD), (70, g.WARN), (85, g.BAD)),
+    *trends(
+        (
+            "Drive temperature",
+            "mean({drive_temperature:number})",
+            "Drive (inverter) temperature; the controller trips on over-temperature.",
+            g.Look(
+                unit="celsius",
+                decimals=1,
+                thresholds=g.thresholds((None, g.GOOD), (70, g.WARN), (85, g.BAD)),
+            ),
         ),
-    ),
-    trend(
-        "Car load",
-        "max({load:number})",
-        "Highest car load per interval.",
-        g.Look(unit="masskg", decimals=0, min=0),
+        (
+            "Car load",
+            "max({load:number})",
+            "Highest car load per interval.",
+            g.Look(unit="masskg", decimals=0, min=0),
+        ),
+        w=12,
     ),
 ]
 

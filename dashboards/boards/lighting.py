@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dashboards import grafana as g
-from dashboards.boards.equipment import EquipmentBoard, trend
+from dashboards.boards.equipment import EquipmentBoard, stepped
 from dashboards.panels import (
     EQUIPMENT_COLUMN_ALIAS,
     HIDE_TIME,
     STAT,
     STATE,
     TABLE,
-    TIMESERIES,
     Board,
     Latest,
     Panel,
     Row,
     Series,
+    trend,
 )
 from dashboards.profiles import FieldSet
 
@@ -41,6 +41,11 @@ def per_circuit(point: str, agg: str, types: str) -> Callable[[FieldSet], str]:
 def total(point: str, agg: str, p: FieldSet) -> str:
     """`agg` of `point` (named with `{n}`) summed over the circuits."""
     return " + ".join(f"{agg}({{{point.format(n=n)}:number}})" for n in circuits(p))
+
+
+def failed_lamps(p: FieldSet) -> str:
+    """The failed lamps of all circuits, one column."""
+    return f'{total("circuit_{n}_failed_lamps", "last", p)} AS "failed lamps"'
 
 
 def _energy(p: FieldSet) -> list[Latest]:
@@ -88,20 +93,12 @@ BOARD: Board = [
         g.bool_mappings("TRIPPED", g.BAD, "ok", g.GOOD),
     ),
     Row("Lamps"),
-    Panel(
-        viz=TIMESERIES,
-        title="Failed lamps",
-        queries=Series(
-            lambda p: f'{total("circuit_{n}_failed_lamps", "last", p)} AS "failed lamps"',
-            fill="previous",
-        ),
-        description="Failed lamps on all circuits of each controller; the service standard "
-        "is to report failures at once and keep lighting 100% in good order.",
-        look=g.Look(decimals=0, min=0, thresholds=g.thresholds((None, g.GOOD), (1, g.BAD))),
-        steps=True,
-        fill=0,
-        w=12,
-        h=8,
+    stepped(
+        "Failed lamps",
+        failed_lamps,
+        "Failed lamps on all circuits of each controller; the service standard is to report "
+        "failures at once and keep lighting 100% in good order.",
+        g.Look(decimals=0, min=0, thresholds=g.thresholds((None, g.GOOD), (1, g.BAD))),
     ),
     Panel(
         viz=STAT,
@@ -125,16 +122,11 @@ BOARD: Board = [
         h=8,
     ),
     Row("Power and energy"),
-    Panel(
-        viz=TIMESERIES,
-        title="Power",
-        queries=Series(
-            lambda p: f'{total("circuit_{n}_power", "mean", p)} AS "power"', fill="previous"
-        ),
-        description="Mean power of all circuits of each controller.",
-        look=g.Look(unit="watt", decimals=0, min=0),
-        w=12,
-        h=8,
+    trend(
+        "Power",
+        Series(lambda p: f'{total("circuit_{n}_power", "mean", p)} AS "power"', fill="previous"),
+        "Mean power of all circuits of each controller.",
+        g.Look(unit="watt", decimals=0, min=0),
     ),
     Panel(
         viz=TABLE,
@@ -161,7 +153,7 @@ BOARD: Board = [
     ),
     trend(
         "Mains voltage",
-        "mean({mains_voltage:number})",
+        Series("mean({mains_voltage:number})"),
         "Supply voltage at each controller.",
         g.Look(
             unit="volt",

@@ -13,6 +13,7 @@ from dashboards import grafana as g
 from dashboards.boards import health
 from dashboards.boards.health import (
     INSTANCE,
+    PER_SECOND,
     WORST_DEVICES_QUERY,
     component_series,
     in_range,
@@ -37,6 +38,7 @@ from dashboards.panels import (
     Series,
     add_panels,
     counter_bars,
+    trend,
 )
 
 UID = "plantroom-pipeline"
@@ -44,11 +46,35 @@ WORST_DEVICES = 20
 _SKEW_BOUNDS = g.thresholds((None, g.BAD), (-300, g.GOOD), (300, g.BAD))
 
 
-def _count_look(bad_from: float = 1, color: str = g.WARN) -> g.Look:
+# Latencies in ms: good under a second; bad from 5 s for a batch write, 3 s for a device poll.
+_WRITE_LATENCY = g.thresholds((None, g.GOOD), (1000, g.WARN), (5000, g.BAD))
+_POLL_LATENCY = g.thresholds((None, g.GOOD), (1000, g.WARN), (3000, g.BAD))
+
+
+def _latency_look(bounds: g.JSON) -> g.Look:
+    return g.Look(unit="ms", decimals=0, min=0, thresholds=bounds)
+
+
+def _count_look(color: str) -> g.Look:
     return g.Look(
         decimals=0,
         color_mode="thresholds",
-        thresholds=g.thresholds((None, g.GOOD), (bad_from, color)),
+        thresholds=g.thresholds((None, g.GOOD), (1, color)),
+    )
+
+
+def _counted_in_range(
+    title: str, source: str, counter: str, description: str, *, color: str, w: int, h: int
+) -> Panel:
+    """How much one counter of each instance grew over the time range, in `color` from one."""
+    return Panel(
+        viz=STAT,
+        title=title,
+        queries=in_range(source, [counter]),
+        description=description,
+        look=_count_look(color),
+        w=w,
+        h=h,
     )
 
 
@@ -58,57 +84,38 @@ _edge = partial(component_series, EDGE)
 
 GATEWAYS: Board = [
     Row("Gateways"),
-    Panel(
-        viz=TIMESERIES,
-        title="Points per second",
-        queries=_gw(f"{rate('points_in', 'in')}, {rate('points_out', 'out')}"),
-        description="Point values each gateway took in from MQTT (after validation) and "
+    trend(
+        "Points per second",
+        _gw(f"{rate('points_in', 'in')}, {rate('points_out', 'out')}"),
+        "Point values each gateway took in from MQTT (after validation) and "
         "InfluxDB stored, per second. Out below in for long means writes are failing "
         "and the disk buffer is filling.",
-        look=g.Look(unit="suffix: pts/s", decimals=1, min=0),
-        w=12,
-        h=8,
+        g.Look(unit="suffix: pts/s", decimals=1, min=0),
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Writes per second",
-        queries=_gw(
+    trend(
+        "Writes per second",
+        _gw(
             f"{rate('lines_written', 'lines')}, {rate('batches', 'batches')}, "
             f"{rate('messages_in', 'messages in')}"
         ),
-        description="Lines and batches each gateway wrote to InfluxDB, and MQTT messages "
+        "Lines and batches each gateway wrote to InfluxDB, and MQTT messages "
         "it received, per second.",
-        look=g.Look(unit="suffix: /s", decimals=1, min=0),
-        w=12,
-        h=8,
+        PER_SECOND,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Write latency",
-        queries=_gw(
-            'mean({batch_latency_ms:number}) AS "mean", max({batch_latency_ms:number}) AS "max"'
-        ),
-        description="How long the latest batch write to InfluxDB took, mean and worst "
-        "per interval.",
-        look=g.Look(
-            unit="ms",
-            decimals=0,
-            min=0,
-            thresholds=g.thresholds((None, g.GOOD), (1000, g.WARN), (5000, g.BAD)),
-        ),
-        threshold_line=True,
+    trend(
+        "Write latency",
+        _gw('mean({batch_latency_ms:number}) AS "mean", max({batch_latency_ms:number}) AS "max"'),
+        "How long the latest batch write to InfluxDB took, mean and worst per interval.",
+        _latency_look(_WRITE_LATENCY),
         w=8,
-        h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Disk buffer depth",
-        queries=_gw('max({buffer_depth:number}) AS "lines"', alias=INSTANCE),
-        description="Lines waiting in each gateway's disk buffer for InfluxDB. A depth "
+    trend(
+        "Disk buffer depth",
+        _gw('max({buffer_depth:number}) AS "lines"', alias=INSTANCE),
+        "Lines waiting in each gateway's disk buffer for InfluxDB. A depth "
         "that keeps growing means InfluxDB is unreachable or refusing writes.",
-        look=g.Look(decimals=0, min=0),
+        g.Look(decimals=0, min=0),
         w=8,
-        h=8,
     ),
     counter_bars(
         "Dead letters and write errors",
@@ -122,23 +129,23 @@ GATEWAYS: Board = [
         w=8,
         h=8,
     ),
-    Panel(
-        viz=STAT,
-        title="Dead letters in range",
-        queries=in_range(GATEWAY, ["dead_letters"]),
-        description="Invalid messages and lines each gateway set aside over the time "
-        "range (see the gateway's dead-letter directory).",
-        look=_count_look(),
+    _counted_in_range(
+        "Dead letters in range",
+        GATEWAY,
+        "dead_letters",
+        "Invalid messages and lines each gateway set aside over the time range (see the "
+        "gateway's dead-letter directory).",
+        color=g.WARN,
         w=6,
         h=5,
     ),
-    Panel(
-        viz=STAT,
-        title="Buffer lines lost in range",
-        queries=in_range(GATEWAY, ["buffer_dropped"]),
-        description="Lines each gateway's disk buffer dropped at its size limit over the "
-        "time range: telemetry that never reached InfluxDB.",
-        look=_count_look(color=g.BAD),
+    _counted_in_range(
+        "Buffer lines lost in range",
+        GATEWAY,
+        "buffer_dropped",
+        "Lines each gateway's disk buffer dropped at its size limit over the time range: "
+        "telemetry that never reached InfluxDB.",
+        color=g.BAD,
         w=6,
         h=5,
     ),
@@ -213,20 +220,17 @@ AGENTS: Board = [
             alias=INSTANCE,
         ),
         description="Devices each agent reports offline or stale in its latest report.",
-        look=_count_look(color=g.BAD),
+        look=_count_look(g.BAD),
         w=12,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Queue depth",
-        queries=_edge('max({queue_depth:number}) AS "depth", last({queue_max:number}) AS "limit"'),
-        description="Samples in each agent's store-and-forward queue, and the queue's "
+    trend(
+        "Queue depth",
+        _edge('max({queue_depth:number}) AS "depth", last({queue_max:number}) AS "limit"'),
+        "Samples in each agent's store-and-forward queue, and the queue's "
         "limit. It grows while the broker is unreachable; at the limit the agent drops "
         "measurements (never alarms or states).",
-        look=g.Look(decimals=0, min=0),
-        w=12,
-        h=8,
+        g.Look(decimals=0, min=0),
     ),
     counter_bars(
         "Dropped at the edge",
@@ -240,84 +244,60 @@ AGENTS: Board = [
         w=6,
         h=8,
     ),
-    Panel(
-        viz=STAT,
-        title="Dropped in range",
-        queries=in_range(EDGE, ["buffer_dropped"]),
-        description="Samples each agent dropped over the time range.",
-        look=_count_look(color=g.BAD),
+    _counted_in_range(
+        "Dropped in range",
+        EDGE,
+        "buffer_dropped",
+        "Samples each agent dropped over the time range.",
+        color=g.BAD,
         w=6,
         h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Polls on schedule",
-        queries=_ON_SCHEDULE,
-        description="Share of each agent's due polls that started on time (within 10 % "
+    trend(
+        "Polls on schedule",
+        _ON_SCHEDULE,
+        "Share of each agent's due polls that started on time (within 10 % "
         "of the poll cycle): on schedule / (polls + skipped), per interval. Below 100 % "
         "the agent is overloaded or devices are too slow for their poll interval.",
-        look=g.Look(
+        g.Look(
             unit="percent",
             decimals=1,
             max=100,
             color_mode="thresholds",
             thresholds=g.thresholds((None, g.BAD), (95, g.WARN), (99, g.GOOD)),
         ),
-        threshold_line=True,
-        w=12,
-        h=8,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Poll errors per second",
-        queries=_edge(f"{_POLL_ERRORS}, {rate('vendor_malformed', 'malformed')}"),
-        description="Per second: Modbus reads that timed out, exception responses, other "
+    trend(
+        "Poll errors per second",
+        _edge(f"{_POLL_ERRORS}, {rate('vendor_malformed', 'malformed')}"),
+        "Per second: Modbus reads that timed out, exception responses, other "
         "failed reads (connection lost, bad answers), and malformed vendor MQTT messages.",
-        look=g.Look(unit="suffix: /s", decimals=2, min=0),
-        w=12,
-        h=8,
+        g.Look(unit="suffix: /s", decimals=2, min=0),
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Polls and publishes per second",
-        queries=_edge(f"{rate('polls_total', 'polls')}, {rate('published', 'published')}"),
-        description="Device polls each agent started, and messages it published to the "
-        "broker, per second.",
-        look=g.Look(unit="suffix: /s", decimals=1, min=0),
-        w=12,
-        h=8,
+    trend(
+        "Polls and publishes per second",
+        _edge(f"{rate('polls_total', 'polls')}, {rate('published', 'published')}"),
+        "Device polls each agent started, and messages it published to the broker, per second.",
+        PER_SECOND,
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Slowest device poll latency (p99)",
-        queries=Series(
+    trend(
+        "Slowest device poll latency (p99)",
+        Series(
             'max({poll_latency_p99_ms:number}) AS "worst p99"', source=EDGE_DEVICE, alias=INSTANCE
         ),
-        description="The highest p99 poll latency among each agent's devices, per "
+        "The highest p99 poll latency among each agent's devices, per "
         "interval: the device the agent waits on longest.",
-        look=g.Look(
-            unit="ms",
-            decimals=0,
-            min=0,
-            thresholds=g.thresholds((None, g.GOOD), (1000, g.WARN), (3000, g.BAD)),
-        ),
-        threshold_line=True,
-        w=12,
-        h=8,
+        _latency_look(_POLL_LATENCY),
     ),
-    Panel(
-        viz=TIMESERIES,
-        title="Edge clock skew",
-        queries=_edge('min({receive_delay_s:number}) AS "skew"', alias=INSTANCE),
-        description="Gateway receive time minus each agent's report time, the smallest per "
+    trend(
+        "Edge clock skew",
+        _edge('min({receive_delay_s:number}) AS "skew"', alias=INSTANCE),
+        "Gateway receive time minus each agent's report time, the smallest per "
         "interval (delays only add): the agent's clock difference plus delivery delay. "
         "Positive: the agent's clock is behind; negative: ahead. Beyond the allowed skew "
         "(PLANTROOM_MAX_CLOCK_SKEW_S, 300 s by default) its samples are refused or look old "
         "and the cloud's /api/health turns degraded: set the edge box's clock.",
-        look=g.Look(unit="s", decimals=1, thresholds=_SKEW_BOUNDS),
-        threshold_line=True,
-        w=12,
-        h=8,
+        g.Look(unit="s", decimals=1, thresholds=_SKEW_BOUNDS),
     ),
 ]
 
@@ -345,7 +325,7 @@ def _worst_table(title: str, sort_field: str, description: str) -> Panel:
             g.override(
                 "p99 latency",
                 cell_type=color_cells,
-                thresholds=g.thresholds((None, g.GOOD), (1000, g.WARN), (3000, g.BAD)),
+                thresholds=_POLL_LATENCY,
             ),
         ],
         w=12,

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from dashboards import grafana as g
 from dashboards.boards.common import event_annotations
-from dashboards.boards.lighting import total
+from dashboards.boards.lighting import failed_lamps
 from dashboards.boards.work_orders import (
     ANY_IS_IDLE,
     BUILDINGS,
@@ -134,12 +134,7 @@ BOARD: Board = [
     Panel(
         viz=TIMESERIES,
         title="Lighting: failed lamps",
-        queries=Series(
-            lambda p: f'{total("circuit_{n}_failed_lamps", "last", p)} AS "failed lamps"',
-            source="lighting",
-            fill="previous",
-            alias=WHERE_ALIAS,
-        ),
+        queries=Series(failed_lamps, source="lighting", fill="previous", alias=WHERE_ALIAS),
         description="Failed lamps on each lighting controller.",
         look=g.Look(decimals=0, min=0),
         steps=True,

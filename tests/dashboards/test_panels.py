@@ -6,9 +6,20 @@ from dataclasses import replace
 
 import pytest
 
+from dashboards import grafana as g
 from dashboards.errors import DashboardError
 from dashboards.measurements import event_fields, work_order_fields
-from dashboards.panels import STATE, Combined, EnumStates, Panel, Rows, Series, Source, build_panel
+from dashboards.panels import (
+    STATE,
+    Combined,
+    EnumStates,
+    Panel,
+    Rows,
+    Series,
+    Source,
+    build_panel,
+    trend,
+)
 from dashboards.profiles import FieldSet, PointSpec
 
 SCOPE = ('"site" =~ /^$site$/',)
@@ -72,3 +83,14 @@ def test_states_come_from_the_source_the_panel_names() -> None:
     main_query = replace(spec, queries=Series('last("open")'))
     with pytest.raises(DashboardError, match="board's source 'lift', and this board has none"):
         build_panel(main_query, WORK_ORDERS)
+
+
+def test_a_trend_draws_its_thresholds_as_lines_only_when_it_has_some() -> None:
+    def style(look: g.Look) -> str:
+        panel = build_panel(trend("MTTR", Series("mean({mttr_s:number})"), "", look), WORK_ORDERS)
+        mode: str = panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
+        return mode
+
+    bounded = g.Look(unit="s", thresholds=g.thresholds((None, g.GOOD), (3600, g.BAD)))
+    assert style(bounded) == "line"
+    assert style(g.Look(unit="s")) == "off"
