@@ -3,6 +3,7 @@ line made by socat, and a leak check."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import threading
@@ -27,12 +28,15 @@ ServerT = TypeVar("ServerT", bound=_Server)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `browser` are skipped, with the reason, where Debian's Chromium is missing."""
-    if CHROMIUM.exists():
+    """Tests marked `browser` are skipped, with the reason, where Debian's Chromium or
+    Playwright is missing."""
+    if not CHROMIUM.exists():
+        reason = "Debian's chromium is not installed (apt-get install chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "Playwright is not installed (pip install -e '.[dev]')"
+    else:
         return
-    missing = pytest.mark.skip(
-        reason="Debian's chromium is not installed (apt-get install chromium)"
-    )
+    missing = pytest.mark.skip(reason=reason)
     for item in items:
         if item.get_closest_marker("browser") is not None:
             item.add_marker(missing)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,7 @@ from cloud.rules.service import RulesService
 from cloud.sla import SlaPolicy
 from cloud.state import AppState
 from cloud.users.model import Team
-from cloud.users.service import add_user, get_user, issue_token
+from cloud.users.service import add_user, get_user, issue_token, set_member
 from cloud.workorders import creation
 from cloud.workorders.model import WorkOrder
 from plantroom.inventory import Inventory, load_inventory
@@ -354,6 +354,16 @@ def lift_visit(api: Api) -> int:
         return wo.id
 
 
+async def lift_visit_started(api: Api) -> int:
+    """The shipped lift visit raised for e1 (`lift_visit`), acknowledged and started by tech1:
+    its id."""
+    wo = lift_visit(api)
+    for action in ("acknowledge", "start"):
+        answer = await api.post(f"/api/work-orders/{wo}/{action}")
+        assert answer.status_code == 200, answer.text
+    return wo
+
+
 def png(size: tuple[int, int] = (300, 120)) -> bytes:
     """A transparent PNG (a signature pad's picture)."""
     out = io.BytesIO()
@@ -536,6 +546,14 @@ def cloud_process(
         *extra,
     ]
     return cmd, env
+
+
+def add_members(session: Session, team: Team, usernames: Iterable[str]) -> None:
+    """The users `usernames`, added before, made members of `team`."""
+    for username in usernames:
+        user = get_user(session, username)
+        assert user is not None, username
+        set_member(session, team, user, member=True)
 
 
 def cover_from_now(username: str, now: datetime, hours: float = 2) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.harness import STAFF, Api, lift_visit, serve, settings_for, step, table
+from tests.cloud.harness import STAFF, Api, lift_visit_started, serve, settings_for, step, table
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +32,6 @@ async def read(api: Api, wo: int, index: int, value: float, *, bad: bool = False
     assert r.status_code == 200, r.text
 
 
-async def visit(api: Api) -> int:
-    """The shipped lift visit raised for e1, taken and begun by tech1."""
-    wo = lift_visit(api)
-    for action in ("acknowledge", "start"):
-        r = await api.post(f"/api/work-orders/{wo}/{action}")
-        assert r.status_code == 200, r.text
-    return wo
-
-
 async def cut_short(api: Api, wo: int) -> None:
     """Cancel a visit after its readings (one visit per lift may be open at a time)."""
     r = await api.post(f"/api/work-orders/{wo}/cancel", who="super1", json={"note": "cut short"})
@@ -48,13 +39,13 @@ async def cut_short(api: Api, wo: int) -> None:
 
 
 async def test_the_months_readings(api: Api) -> None:
-    good = await visit(api)
+    good = await lift_visit_started(api)
     await read(api, good, BRAKE, 0.4)
     await read(api, good, CURRENT, 12.5)
     await read(api, good, DOOR_LOCK, 8)
     await cut_short(api, good)
     api.clock.advance(hours=2)
-    bad = await visit(api)
+    bad = await lift_visit_started(api)
     await read(api, bad, BRAKE, 0.9, bad=True)
     await read(api, bad, CURRENT, 14)
     await read(api, bad, DOOR_LOCK, 6.5, bad=True)
@@ -65,7 +56,7 @@ async def test_the_months_readings(api: Api) -> None:
     await cut_short(api, bad)
 
     api.clock.advance(days=31)  # April: not in March's figures
-    later = await visit(api)
+    later = await lift_visit_started(api)
     await read(api, later, BRAKE, 0.05, bad=True)
 
     r = await api.get("/api/reports/monthly/readings?month=2026-03")

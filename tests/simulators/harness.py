@@ -1,12 +1,12 @@
 """The simulators' test harness: the two-building site of tests/data/two-buildings.yaml served
-on free ports."""
+on free ports, and a model run on simulated time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -14,10 +14,33 @@ from plantroom.inventory import load_inventory
 from plantroom.ports import free_port
 from plantroom.settings import SimSettings
 from simulators.devices import ModbusDevice
+from simulators.models.base import DeviceModel
+from simulators.registers import Value
 from simulators.runner import Simulation
 from tests.harness import write_site
 
 HOST = "127.0.0.1"
+
+ModelT = TypeVar("ModelT", bound=DeviceModel)
+
+
+def advance_until(model: ModelT, cond: Callable[[ModelT], bool], limit: float, step: float) -> None:
+    """Advance `model` by `step` simulated seconds at a time until `cond` holds of it; fail
+    once `limit` simulated seconds have passed without."""
+    t = 0.0
+    while not cond(model):
+        assert t < limit, f"condition not reached within {limit} simulated seconds"
+        model.advance(step)
+        t += step
+
+
+def sample_values(model: DeviceModel, seconds: float, step: float) -> list[dict[str, Value]]:
+    """`model`'s values after each `step` simulated seconds, for `seconds`."""
+    out = []
+    for _ in range(int(seconds / step)):
+        model.advance(step)
+        out.append(model.values())
+    return out
 
 
 def write_one_building(path: Path, site: str, floors: int, equipment: list[dict[str, Any]]) -> Path:

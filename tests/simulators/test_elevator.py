@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +13,7 @@ from simulators.models.base import ModelContext
 from simulators.models.elevator import ElevatorModel
 from simulators.models.elevator_spec import Phase
 from simulators.registers import Value
+from tests.simulators.harness import advance_until, sample_values
 
 TZ = ZoneInfo("Asia/Hong_Kong")
 MORNING = datetime(2026, 3, 2, 8, 0, tzinfo=TZ).timestamp()
@@ -23,22 +24,9 @@ def lift(seed: int = 1, start: float = MORNING) -> ElevatorModel:
     return ElevatorModel(ctx)
 
 
-def run_until(
-    model: ElevatorModel, cond: Callable[[ElevatorModel], bool], limit: float, step: float = 0.5
-) -> None:
-    t = 0.0
-    while not cond(model):
-        assert t < limit, f"condition not reached within {limit} simulated seconds"
-        model.advance(step)
-        t += step
-
-
-def sample(model: ElevatorModel, seconds: float, step: float = 0.5) -> list[dict[str, Value]]:
-    out = []
-    for _ in range(int(seconds / step)):
-        model.advance(step)
-        out.append(model.values())
-    return out
+# a lift changes within a second: it is run and sampled half a second at a time
+run_until = partial(advance_until, step=0.5)
+sample = partial(sample_values, step=0.5)
 
 
 def normal(v: dict[str, Value]) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from simulators.models.base import ModelContext
 from simulators.models.pump import PumpModel
 from simulators.registers import Value
+from tests.simulators.harness import advance_until, sample_values
 
 TZ = ZoneInfo("Asia/Hong_Kong")
 DAYTIME = datetime(2026, 3, 2, 9, 0, tzinfo=TZ).timestamp()
@@ -31,28 +32,23 @@ def sump(seed: int = 1) -> PumpModel:
     )
 
 
-def run_until(
-    m: PumpModel, cond: Callable[[PumpModel], bool], limit: float, step: float = 1.0
-) -> None:
-    t = 0.0
-    while not cond(m):
-        assert t < limit, f"condition not reached within {limit} simulated seconds"
-        m.advance(step)
-        t += step
-
-
-def sample(m: PumpModel, seconds: float, step: float = 5.0) -> list[V]:
-    out = []
-    for _ in range(int(seconds / step)):
-        m.advance(step)
-        out.append(m.values())
-    return out
+# a pump changes over seconds: it is run a second and sampled 5 seconds at a time
+run_until = partial(advance_until, step=1.0)
+sample = partial(sample_values, step=5.0)
 
 
 def starts_in(m: PumpModel, seconds: float) -> int:
     before = m.starts
     m.advance(seconds)
     return m.starts - before
+
+
+def developed(m: PumpModel, fault: str, seconds: float) -> V:
+    """`m`'s values `seconds` after `fault`, injected, first raises its flag of that name."""
+    m.inject(fault, {})
+    run_until(m, lambda x: x.values()[fault] is True, 3600)
+    m.advance(seconds)
+    return m.values()
 
 
 def no_alarms(v: V) -> bool:
@@ -103,10 +99,7 @@ def test_same_seed_same_pump() -> None:
 
 def test_booster_dry_run() -> None:
     m = booster()
-    m.inject("dry_run", {})
-    run_until(m, lambda x: x.values()["dry_run"] is True, 3600)
-    m.advance(1800)
-    v = m.values()
+    v = developed(m, "dry_run", 1800)
     assert v["run_state"] == "running"
     assert v["flow"] < 0.5
     assert v["current"] < 4.0  # about a third of its usual 7-9 A
@@ -134,10 +127,7 @@ def test_sump_dry_run_runs_on_an_empty_pit() -> None:
 
 def test_low_pressure() -> None:
     m = booster()
-    m.inject("low_pressure", {})
-    run_until(m, lambda x: x.values()["low_pressure"] is True, 3600)
-    m.advance(600)
-    v = m.values()
+    v = developed(m, "low_pressure", 600)
     assert v["run_state"] == "running"
     assert v["discharge_pressure"] < 1.5
     assert v["flow"] > 15

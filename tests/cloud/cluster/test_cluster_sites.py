@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import httpx
 import pytest
 
@@ -49,6 +50,22 @@ async def work_orders(api: httpx.AsyncClient, live: LiveSite) -> dict[str, int] 
     return found or None
 
 
+async def a_job_at_each_site(
+    api: httpx.AsyncClient, mqtt: aiomqtt.Client, live: LiveSite, pumps: dict[str, str]
+) -> None:
+    """Each site's pump reports running dry, and each pump gets one work order."""
+    for site, pump in pumps.items():
+        await mqtt.publish(topic(site, pump), live.telemetry({"dry_run": True}), qos=1)
+
+    async def every() -> dict[str, int] | None:
+        found = await work_orders(api, live)
+        return found if found is not None and len(found) == len(pumps) else None
+
+    assert await wait_for_async(every, "a work order at each site", within=15.0) == {
+        pump: 1 for pump in pumps.values()
+    }
+
+
 def cluster_settings(live: LiveSite, process: str, **extra: Any) -> Any:
     return live.settings.model_copy(
         update={
@@ -75,16 +92,7 @@ async def test_one_process_holds_two_sites_and_evaluates_both(
         for site, consumer in state.consumers.items():  # each loaded its own site only
             assert consumer.monitor.engine.tracked_ids() == [f"{site}/{pumps[site]}"]
             assert consumer.intake_name == f"plantroom-cloud-site-{site}"
-        for site, pump in pumps.items():
-            await mqtt.publish(topic(site, pump), live.telemetry({"dry_run": True}), qos=1)
-
-        async def both() -> dict[str, int] | None:
-            found = await work_orders(api, live)
-            return found if found is not None and len(found) == len(pumps) else None
-
-        assert await wait_for_async(both, "a work order at each site", within=15.0) == {
-            pump: 1 for pump in pumps.values()
-        }
+        await a_job_at_each_site(api, mqtt, live, pumps)
         health = (await api.get("/api/health")).json()
         assert health["status"] == "ok", health["problems"]
         cluster = health["cluster"]
@@ -149,15 +157,6 @@ async def _split_and_raise(live: LiveSite, pumps: dict[str, str], first: Any, se
             assert set(first.state.cloud.consumers) | set(second.state.cloud.consumers) == set(
                 pumps
             )
-            for site, pump in pumps.items():
-                await mqtt.publish(topic(site, pump), live.telemetry({"dry_run": True}), qos=1)
-
-            async def every() -> dict[str, int] | None:
-                found = await work_orders(api, live)
-                return found if found is not None and len(found) == len(pumps) else None
-
-            assert await wait_for_async(every, "a work order at each site", within=15.0) == {
-                pump: 1 for pump in pumps.values()
-            }
+            await a_job_at_each_site(api, mqtt, live, pumps)
             health = (await api.get("/api/health")).json()
             assert sorted(health["cluster"]["intake"]) == sorted(first.state.cloud.consumers)

@@ -3,9 +3,10 @@ mosquitto and InfluxDB (`Stack`, started by the fixtures in conftest.py), Debian
 launched headless, screenshots, an accessibility check, the token sign-in and the console's
 message catalogs.
 
-Importing this module needs no browser: the fixtures use it too. Tests marked `browser` are
-skipped where Chromium is missing (tests/conftest.py); a test module still skips itself where
-Playwright is missing with `pytest.importorskip("playwright.sync_api")`.
+Importing this module needs neither a browser nor Playwright: the fixtures use it too, and
+Playwright is imported when a test first drives a browser (`chromium`) or expects of a page
+(`expect`). Tests marked `browser` are skipped where Chromium or Playwright is missing
+(tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import httpx
 import yaml
 from paho.mqtt import publish
 
+from cloud.app import create_app
 from cloud.enums import Role
 from cloud.pm.loader import SHIPPED
 from cloud.state import AppState
@@ -32,8 +34,10 @@ from cloud.users.demo import DEMO_ROTA
 from cloud.users.service import add_user, issue_token
 from cloud.users.sites import set_sites
 from plantroom.ports import free_port
+from plantroom.settings import CloudSettings
 from stack.services import Influxd, Mosquitto
-from tests.cloud.harness import cloud_process, cover_from_now
+from tests.cloud.harness import cloud_process, cover_from_now, over_http
+from tests.cloud.sites import north_and_south
 from tests.harness import CHROMIUM, REPO, influx_write, request, terminate, wait_for, write_site
 
 ARTIFACTS = REPO / "test-artifacts" / "console"
@@ -214,17 +218,26 @@ def launch(p: Any) -> Any:
 def chromium() -> Iterator[Any]:
     """Debian's Chromium under Playwright, closed afterwards."""
     # imported here: the fixtures import this module where Playwright may be missing
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect as playwright_expect
+    from playwright.sync_api import sync_playwright
 
     # an expectation waits as long as a page's own actions do (Playwright's is 5 s): on a
     # machine busy with other work a page's requests can take seconds, and that is no failure
-    expect.set_options(timeout=WAIT_MS)
+    playwright_expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as p:
         browser = launch(p)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def expect(actual: Any, message: str | None = None) -> Any:
+    """Playwright's `expect` on `actual` (a page, a locator or an answer): assertions that wait,
+    up to WAIT_MS once `chromium` has started, for the page to get there."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(actual, message)
 
 
 def new_page(
@@ -272,6 +285,41 @@ def portfolio_people(state: AppState) -> dict[str, str]:
             tokens[name] = issue_token(session, person, now=state.clock())
             set_sites(session, person, sites, served=state.served_sites)
     return tokens
+
+
+@contextmanager
+def serving_portfolio(
+    tmp: Path, database_url: str, **pumps: str
+) -> Iterator[tuple[AppState, str, dict[str, str]]]:
+    """The app serving north and south (`north_and_south(tmp, **pumps)`) over HTTP on
+    `database_url`, with no InfluxDB behind it (a chart says it has no data): its state, its
+    address and the tokens of `portfolio_people`."""
+    settings = CloudSettings(
+        inventory=north_and_south(tmp, **pumps),
+        database_url=database_url,
+        demo_credentials_path=tmp / "demo" / "credentials.json",
+        data_dir=tmp / "data",
+        influx_url="http://127.0.0.1:9",  # nothing listens
+    )
+    app = create_app(settings, ingest=False, escalate=False, notify=False)
+    with over_http(app) as (host, port):
+        state: AppState = app.state.cloud
+        yield state, f"http://{host}:{port}", portfolio_people(state)
+
+
+def raise_job(url: str, token: str, job: Mapping[str, str]) -> dict[str, Any]:
+    """A work order raised with `token` on the app at `url`, `job` the request's body: the
+    job as created."""
+    resp = request(
+        "POST",
+        f"{url}/api/work-orders",
+        json=dict(job),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert resp.status_code == 201, resp.text
+    created: dict[str, Any] = resp.json()
+    return created
 
 
 def sign_in_with(page: Any, url: str, token: str, where: str = "/") -> None:

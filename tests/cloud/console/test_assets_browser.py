@@ -19,6 +19,7 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    expect,
     launch,
     new_page,
     running_cloud,
@@ -28,7 +29,6 @@ from tests.cloud.console.browser import (
 from tests.harness import request
 
 playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

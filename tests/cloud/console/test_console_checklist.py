@@ -18,6 +18,7 @@ from tests.cloud.console.browser import (
     check_accessible_basics,
     chromium,
     draw_signature,
+    expect,
     new_page,
     page_errors,
     raise_lift_visit,
@@ -25,9 +26,6 @@ from tests.cloud.console.browser import (
 )
 from tests.cloud.harness import camera_jpeg
 from tests.harness import request
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -14,14 +14,12 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    expect,
     new_page,
     page_errors,
     sign_in,
 )
 from tests.harness import request, wait_for
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

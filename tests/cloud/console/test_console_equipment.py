@@ -18,15 +18,13 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    expect,
     new_page,
     page_errors,
     shot,
     sign_in,
 )
 from tests.harness import qr_codes, wait_for
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

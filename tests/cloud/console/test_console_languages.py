@@ -20,14 +20,12 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    expect,
     page_errors,
     shot,
     sign_in,
 )
 from tests.harness import wait_for
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -13,14 +13,12 @@ from tests.cloud.console.browser import (
     Stack,
     check_accessible_basics,
     chromium,
+    expect,
     new_page,
     page_errors,
     shot,
     sign_in,
 )
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

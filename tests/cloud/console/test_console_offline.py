@@ -21,15 +21,13 @@ from tests.cloud.console.browser import (
     WAIT_MS,
     Stack,
     chromium,
+    expect,
     page_errors,
     raise_lift_visit,
     shot,
     sign_in,
 )
 from tests.cloud.harness import camera_jpeg
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

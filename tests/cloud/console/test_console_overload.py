@@ -23,6 +23,7 @@ from tests.cloud.console.browser import (
     Stack,
     chromium,
     draw_signature,
+    expect,
     new_page,
     page_errors,
     raise_lift_visit,
@@ -30,9 +31,6 @@ from tests.cloud.console.browser import (
     shot,
     sign_in,
 )
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

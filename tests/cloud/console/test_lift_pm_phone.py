@@ -33,14 +33,12 @@ from tests.cloud.console.browser import (
     check_accessible_basics,
     chromium,
     draw_signature,
+    expect,
     page_errors,
     raise_lift_visit,
 )
 from tests.cloud.harness import camera_jpeg, table
 from tests.harness import request
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -15,27 +15,22 @@ from typing import Any
 import pytest
 
 from cloud.alarms.model import Alarm
-from cloud.app import create_app
 from cloud.enums import AlarmState, EquipmentStatus, Severity
 from cloud.equipment import Equipment
-from plantroom.settings import CloudSettings
 from tests.cloud.console.browser import (
     SMALL_PHONE,
     catalog,
     check_accessible_basics,
     chromium,
+    expect,
     new_page,
     page_errors,
-    portfolio_people,
+    raise_job,
+    serving_portfolio,
     shot,
     sign_in_with,
 )
-from tests.cloud.harness import over_http
-from tests.cloud.sites import north_and_south
 from tests.harness import request
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -66,17 +61,8 @@ def service(tmp_path: Path, schema_url: str) -> Iterator[Service]:
     """The app serving north and south, each with a `pump-1`, on PostgreSQL over HTTP: each
     pump with its last values and an active alarm (as the telemetry and its rules left them)
     and a job."""
-    settings = CloudSettings(
-        inventory=north_and_south(tmp_path, north_pump="pump-1", south_pump="pump-1"),
-        database_url=schema_url,
-        demo_credentials_path=tmp_path / "demo" / "credentials.json",
-        data_dir=tmp_path / "data",
-        influx_url="http://127.0.0.1:9",  # nothing listens: the chart says it has no data
-    )
-    app = create_app(settings, ingest=False, escalate=False, notify=False)
-    with over_http(app) as (host, port):
-        state = app.state.cloud
-        tokens = portfolio_people(state)
+    pumps = {"north_pump": "pump-1", "south_pump": "pump-1"}
+    with serving_portfolio(tmp_path, schema_url, **pumps) as (state, url, tokens):
         with state.database().session() as session:
             for site, speed in SPEED.items():
                 pump = session.get_one(Equipment, (site, "pump-1"))
@@ -97,17 +83,9 @@ def service(tmp_path: Path, schema_url: str) -> Iterator[Service]:
                     )
                 )
             session.commit()
-        url = f"http://{host}:{port}"
         for site, title in JOB.items():
-            resp = request(
-                "POST",
-                f"{url}/api/work-orders",
-                json={"title": title, "equipment_id": "pump-1", "site": site},
-                headers={"Authorization": f"Bearer {tokens['boss']}"},
-                timeout=5,
-            )
-            assert resp.status_code == 201, resp.text
-            assert resp.json()["site"] == site
+            job = {"title": title, "equipment_id": "pump-1", "site": site}
+            assert raise_job(url, tokens["boss"], job)["site"] == site
         yield Service(url, tokens)
 
 

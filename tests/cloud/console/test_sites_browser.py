@@ -10,24 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from cloud.app import create_app
-from plantroom.settings import CloudSettings
 from tests.cloud.console.browser import (
     SMALL_PHONE,
     WAIT_MS,
     check_accessible_basics,
     chromium,
+    expect,
     new_page,
-    portfolio_people,
+    raise_job,
+    serving_portfolio,
     shot,
     sign_in_with,
 )
-from tests.cloud.harness import over_http
-from tests.cloud.sites import north_and_south
-from tests.harness import request
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -35,26 +29,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """The app on two sites over HTTP: its address and the people's tokens."""
-    settings = CloudSettings(
-        inventory=north_and_south(tmp_path),
-        database_url=f"sqlite:///{tmp_path}/db/cloud.sqlite",
-        demo_credentials_path=tmp_path / "demo" / "credentials.json",
-        data_dir=tmp_path / "data",
-        influx_url="http://127.0.0.1:9",  # nothing listens
-    )
-    app = create_app(settings, ingest=False, escalate=False, notify=False)
-    with over_http(app) as (host, port):
-        tokens = portfolio_people(app.state.cloud)
-        url = f"http://{host}:{port}"
+    database_url = f"sqlite:///{tmp_path}/db/cloud.sqlite"
+    with serving_portfolio(tmp_path, database_url) as (_, url, tokens):
         for equipment in ("n-pump", "s-pump"):
-            resp = request(
-                "POST",
-                f"{url}/api/work-orders",
-                json={"title": f"{equipment} is noisy", "equipment_id": equipment},
-                headers={"Authorization": f"Bearer {tokens['boss']}"},
-                timeout=5,
-            )
-            assert resp.status_code == 201, resp.text
+            job = {"title": f"{equipment} is noisy", "equipment_id": equipment}
+            raise_job(url, tokens["boss"], job)
         yield url, tokens
 
 

@@ -21,9 +21,9 @@ from cloud.oncall.schemas import RotaIn
 from cloud.oncall.service import set_rota
 from cloud.sla.escalator import Escalator
 from cloud.users.model import Team, User
-from cloud.users.service import add_team, get_team, get_user, set_member
+from cloud.users.service import add_team, get_team
 from cloud.workorders.model import Notification
-from tests.cloud.harness import Api, serve, settings_for
+from tests.cloud.harness import Api, add_members, serve, settings_for
 from tests.cloud.notify.mail import LINK, Smtp, html_of, smtp_server
 
 pytestmark = pytest.mark.integration
@@ -76,10 +76,7 @@ async def contractor(api: Api, *emails: str, chat: str | None = None) -> None:
     assert answer.status_code == 201, answer.text
     with api.db.session() as session:
         team = add_team(session, "b2-lifts", "lifts", now=api.clock(), building="b2")
-        for name in ("tech1", "tech2"):
-            user = get_user(session, name)
-            assert user is not None
-            set_member(session, team, user, member=True)
+        add_members(session, team, ("tech1", "tech2"))
         rota = RotaIn(rotation="daily", starts_on=api.clock().date(), members=["tech1", "tech2"])
         set_rota(session, team, rota, now=api.clock(), site_zone="UTC")
 

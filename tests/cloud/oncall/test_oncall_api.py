@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from cloud.enums import Role
-from cloud.users.service import add_team, get_user, set_member
-from tests.cloud.harness import Api, error, serve, settings_for
+from cloud.users.service import add_team
+from tests.cloud.harness import Api, add_members, error, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +44,7 @@ async def test_technicians_read_and_supervisors_set_the_rota(
     async with serve(settings_for(tmp_path, database_url=database_url), users=STAFF) as api:
         with api.db.session() as session:
             team = add_team(session, "b1-plumbing", "plumbing", now=api.clock(), building="b1")
-            for name in STAFF:
-                user = get_user(session, name)
-                assert user is not None
-                set_member(session, team, user, member=True)
+            add_members(session, team, STAFF)
         error(await api.get(URL), 404, "not_found")  # no rota yet
         r = await api.get("/api/oncall?building=b1")
         assert r.json()[0]["has_rota"] is False and r.json()[0]["primary"] is None

@@ -20,12 +20,9 @@ import pytest
 from cloud.app import create_app
 from cloud.enums import Role
 from cloud.users.demo import ensure_demo_teams
-from tests.cloud.console.browser import chromium, new_page, page_errors
+from tests.cloud.console.browser import chromium, expect, new_page, page_errors
 from tests.cloud.harness import camera_jpeg, over_http, settings_for, signed_up
 from tests.harness import REPO, request
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

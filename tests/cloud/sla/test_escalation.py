@@ -13,9 +13,9 @@ from sqlalchemy import select
 from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.model import User
-from cloud.users.service import add_team, get_user, set_member
+from cloud.users.service import add_team
 from cloud.workorders.model import Notification, WorkOrderEvent
-from tests.cloud.harness import Api, serve, settings_for
+from tests.cloud.harness import Api, add_members, serve, settings_for
 from tests.harness import wait_for_async
 
 MIN = 60.0
@@ -34,10 +34,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     ) as a:
         with a.db.session() as session:
             team = add_team(session, "b1-plumbing", "plumbing", now=a.clock(), building="b1")
-            for name in ("tech1", "tech2"):
-                user = get_user(session, name)
-                assert user is not None
-                set_member(session, team, user, member=True)
+            add_members(session, team, ("tech1", "tech2"))
         yield a
 
 

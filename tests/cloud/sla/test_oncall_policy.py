@@ -16,9 +16,9 @@ from sqlalchemy import select
 from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.model import User
-from cloud.users.service import add_team, get_user, set_member
+from cloud.users.service import add_team
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.harness import Api, Clock, serve, settings_for
+from tests.cloud.harness import Api, Clock, add_members, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,10 +46,7 @@ STAFF = {
 async def with_rota(api: Api, **changes: Any) -> None:
     with api.db.session() as session:
         team = add_team(session, "b1-plumbing", "plumbing", now=api.clock(), building="b1")
-        for name in ("tech1", "tech2", "tech3", "super1"):
-            user = get_user(session, name)
-            assert user is not None
-            set_member(session, team, user, member=True)
+        add_members(session, team, ("tech1", "tech2", "tech3", "super1"))
     r = await api.client.put(
         "/api/oncall/rotas/b1-plumbing", headers=api.auth("super1"), json={**ROTA, **changes}
     )

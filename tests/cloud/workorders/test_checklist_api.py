@@ -20,6 +20,7 @@ from tests.cloud.harness import (
     camera_jpeg,
     error,
     lift_visit,
+    lift_visit_started,
     png,
     serve,
     settings_for,
@@ -39,9 +40,7 @@ async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
 
 
 async def test_a_lift_visit_worked_step_by_step(api: Api) -> None:
-    wo = lift_visit(api)
-    for action in ("acknowledge", "start"):
-        assert (await api.post(f"/api/work-orders/{wo}/{action}")).status_code == 200
+    wo = await lift_visit_started(api)
     detail = (await api.get(f"/api/work-orders/{wo}")).json()
     items = [s["item"] for s in detail["checklist"]]
     brake = items.index("Brake shoe clearance, the widest point")

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from cloud.enums import Role
 from cloud.sla.escalator import Escalator
 from cloud.users.model import User
-from cloud.users.service import add_team, get_user, set_member
+from cloud.users.service import add_team
 from cloud.workorders.model import Notification, WorkOrder
-from tests.cloud.harness import Api, Clock, error, serve, settings_for
+from tests.cloud.harness import Api, Clock, add_members, error, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +49,7 @@ async def test_the_life_of_a_fault_work_order(database_url: str, tmp_path: Path)
             api.user(name, role)
         with api.db.session() as session:
             team = add_team(session, "b1-plumbing", "plumbing", now=clock(), building="b1")
-            for name in ("tech1", "tech2"):
-                member = get_user(session, name)
-                assert member is not None
-                set_member(session, team, member, member=True)
+            add_members(session, team, ("tech1", "tech2"))
         ticker = Escalator(api.db, api.state.sla, clock=clock)
 
         # 08:00 the pump runs dry: an urgent job (acknowledge in 30 min, done in 24 h)

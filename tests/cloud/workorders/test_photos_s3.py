@@ -27,7 +27,7 @@ from tests.cloud.harness import (
     Api,
     camera_jpeg,
     error,
-    lift_visit,
+    lift_visit_started,
     png,
     serve,
     settings_for,
@@ -104,14 +104,6 @@ async def api(tmp_path: Path, s3_url: str, bucket: S3Client) -> AsyncIterator[Ap
         yield a
 
 
-async def started(api: Api) -> int:
-    """The lift visit raised, acknowledged and started by tech1, who may sign it off."""
-    wo = lift_visit(api)
-    for action in ("acknowledge", "start"):
-        assert (await api.post(f"/api/work-orders/{wo}/{action}")).status_code == 200
-    return wo
-
-
 def photo_rows(api: Api) -> list[WorkOrderPhoto]:
     with api.db.session() as session:
         return list(session.scalars(select(WorkOrderPhoto).order_by(WorkOrderPhoto.id)))
@@ -120,7 +112,7 @@ def photo_rows(api: Api) -> list[WorkOrderPhoto]:
 async def test_a_photo_is_kept_in_the_bucket_without_its_location(
     api: Api, bucket: S3Client, tmp_path: Path
 ) -> None:
-    wo = await started(api)
+    wo = await lift_visit_started(api)
     files = {"file": ("IMG_0001.jpg", camera_jpeg(), "image/jpeg")}
     sent = await api.post(f"/api/work-orders/{wo}/photos", files=files, data={"caption": "pit"})
     assert sent.status_code == 201, sent.text
@@ -188,7 +180,7 @@ async def test_a_store_that_is_down_refuses_the_photo_and_keeps_no_row(
         files_s3_timeout_s=2,
     )
     async with serve(settings, users=STAFF) as api:
-        wo = await started(api)
+        wo = await lift_visit_started(api)
         files = {"file": ("IMG_0001.jpg", camera_jpeg(), "image/jpeg")}
         refused = await api.post(f"/api/work-orders/{wo}/photos", files=files)
         message = error(refused, 503, "file_store_unavailable")
@@ -211,7 +203,7 @@ async def test_a_bucket_missing_from_the_store_refuses_the_photo(
 ) -> None:
     client = bucket
     client.delete_bucket(Bucket=BUCKET)
-    wo = await started(api)
+    wo = await lift_visit_started(api)
     files = {"file": ("IMG_0001.jpg", camera_jpeg(), "image/jpeg")}
     refused = await api.post(f"/api/work-orders/{wo}/photos", files=files)
     assert "NoSuchBucket" in error(refused, 503, "file_store_unavailable")
