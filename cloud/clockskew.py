@@ -19,7 +19,11 @@ behind: no agent goes off for being behind, and an off agent's count of reports 
 neither grows nor starts again. A clock ahead cannot come from a delay, so it is judged always.
 
 An agent whose skew is beyond `max_clock_skew_s` either way is "off": its samples are refused
-(ahead) or look old and replayed (behind). It is back only once its skew has stayed within
+(ahead) or look old and replayed (behind). A clock ahead is off at once. A clock behind is off
+only once it has looked so for `behind_for_s` (60 s) of the cloud's time: an agent's buffer
+can hold reports from before a restart of the whole stack, which arrive hours late and, right
+after the cloud starts, are all the window has; the live reports after them bring the estimate
+back within. It is back only once its skew has stayed within
 `clear_fraction` (80 %) of the bound for `clear_reports` reports in a row, so a skew hovering
 at the bound does not flap. `off()` names those agents, `/api/health` turns `degraded` for
 them, and each episode is logged once: WARNING when the skew leaves the bound, INFO when it
@@ -42,6 +46,7 @@ WINDOW = 30
 MAX_AGENTS = 10_000
 CLEAR_FRACTION = 0.8  # back within this part of the bound...
 CLEAR_REPORTS = 10  # ...for this many reports in a row: the agent's clock is right again
+BEHIND_FOR_S = 60.0  # a clock looking behind for this long is behind, not a replayed report
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,7 @@ class ClockSkews:
         max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
         clear_fraction: float = CLEAR_FRACTION,
         clear_reports: int = CLEAR_REPORTS,
+        behind_for_s: float = BEHIND_FOR_S,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1, not {window}")
@@ -76,15 +82,19 @@ class ClockSkews:
             raise ValueError(f"clear_fraction must be in (0, 1], not {clear_fraction}")
         if clear_reports < 1:
             raise ValueError(f"clear_reports must be at least 1, not {clear_reports}")
+        if behind_for_s < 0:
+            raise ValueError(f"behind_for_s must be at least 0, not {behind_for_s}")
         self._window = window
         self._max_agents = max_agents
         self.max_skew_s = max_skew_s
         self.clear_fraction = clear_fraction
         self.clear_reports = clear_reports
+        self._behind_for_ms = behind_for_s * 1000
         self._delays: dict[str, deque[int]] = {}
         self._last: dict[str, int] = {}
         self._off: set[str] = set()
         self._within: dict[str, int] = {}  # off agents: reports in a row back within
+        self._behind_since: dict[str, int] = {}  # agents looking behind: since when (receive ms)
         self._changes: dict[str, AgentClock] = {}  # off or back, since `take_changes`
 
     def observe(self, agent: str, ts_ms: int, received_ms: int, backlogged: bool = False) -> None:
@@ -100,7 +110,7 @@ class ClockSkews:
         if backlogged and skew >= 0:
             return  # a delay or a clock behind: not told apart until the backlog is gone
         if agent not in self._off:
-            if abs(skew) > self.max_skew_s:
+            if self._goes_off(agent, skew, received_ms):
                 self._off.add(agent)
                 self._within.pop(agent, None)
                 clock = AgentClock(agent, skew, len(delays), received_ms, off=True)
@@ -126,6 +136,18 @@ class ClockSkews:
                 self.max_skew_s * self.clear_fraction,
                 self.clear_reports,
             )
+
+    def _goes_off(self, agent: str, skew: float, received_ms: int) -> bool:
+        """Whether an agent not off is off now: its skew beyond the bound, at once when ahead,
+        for `behind_for_s` when behind (replayed reports are late for a moment only)."""
+        if abs(skew) <= self.max_skew_s:
+            self._behind_since.pop(agent, None)
+            return False
+        since = self._behind_since.pop(agent, received_ms)
+        if skew > 0 and received_ms - since < self._behind_for_ms:
+            self._behind_since[agent] = since
+            return False
+        return True
 
     def assume_off(self, agents: list[str]) -> None:
         """These agents were off when this process started (their alarm is active): they

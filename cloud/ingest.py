@@ -115,7 +115,9 @@ class TelemetryConsumer(Runs):
         self._batch_linger = batch_linger
         self._clock = clock
         self._wall_clock = wall_clock
-        self.clocks = ClockSkews(max_skew_s=settings.max_clock_skew_s)
+        self.clocks = ClockSkews(
+            max_skew_s=settings.max_clock_skew_s, behind_for_s=settings.edge_clock_behind_for_s
+        )
         self.intake = Intake(queue_size, Triggers(monitor.engine.rules))
         self._rule_reloads = monitor.stats.rule_reloads
         self.delays = Delays()

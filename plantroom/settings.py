@@ -240,6 +240,14 @@ class CloudSettings(
         default=None,
         description="MQTT client id; when set the broker keeps a persistent session for it",
     )
+    edge_clock_behind_for_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="an edge agent's clock that looks behind by more than `max_clock_skew_s`"
+        " is judged wrong (`edge_clock_wrong`) only once it has looked so for this long:"
+        " reports replayed from an agent's buffer arrive late too, but in a burst",
+    )
     intake_lag_alarm_s: float = Field(
         default=60.0,
         gt=0,

@@ -3,6 +3,7 @@ ahead is refused and cannot hide a real fault; an edge agent's clock skew is mea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -79,6 +80,8 @@ async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health
     live_site: LiveSite,
 ) -> None:
     site = live_site
+    # a clock behind is judged once it has looked so for this long (a minute by default)
+    site.settings = site.settings.model_copy(update={"edge_clock_behind_for_s": 2.0})
     topic = f"plantroom/v1/{site.site}/edge/edge-slow/health"
 
     async def report(seq: int, behind_ms: int) -> None:
@@ -88,8 +91,9 @@ async def test_an_edge_agent_with_its_clock_beyond_the_bound_degrades_the_health
 
     async with site.serving() as (api, mqtt):
         assert (await api.get("/api/health")).json()["status"] == "ok"
-        for seq in range(3):  # this agent's clock runs ten minutes slow
+        for seq in range(4):  # this agent's clock runs ten minutes slow
             await report(seq, 600_000)
+            await asyncio.sleep(1.0)
 
         async def degraded() -> Any:
             body = (await api.get("/api/health")).json()

@@ -61,7 +61,9 @@ def test_an_agent_beyond_the_bound_is_off_logged_once_and_back_once(
         for i in range(2):  # corrected by NTP
             clocks.observe("edge-fast", now + 20_000 + i, now + 20_000 + i)
         assert clocks.off() == []
-        clocks.observe("edge-slow", now, now + 301_000)  # behind
+        clocks.observe("edge-slow", now, now + 301_000)  # behind: off once it stays so
+        assert [c.agent for c in clocks.off()] == []
+        clocks.observe("edge-slow", now + 60_000, now + 361_000)  # a minute later, still
         [slow] = clocks.off()
         assert slow.problem == "edge agent 'edge-slow': clock 301 s behind the cloud's"
     logged = [(r.levelno, r.getMessage()) for r in caplog.records]
@@ -101,7 +103,7 @@ def test_an_off_clock_is_back_only_after_staying_well_within_the_bound() -> None
 
 
 def test_changes_not_written_are_taken_again_unless_a_newer_one_came() -> None:
-    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=1)
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=1, behind_for_s=0)
     skews(clocks, "a", [400])
     skews(clocks, "b", [-400])
     failed = clocks.take_changes()
@@ -127,6 +129,7 @@ def test_an_agent_off_before_a_restart_stays_off_until_measured_back_within() ->
         ({"window": 0}, "window must be at least 1, not 0"),
         ({"clear_fraction": 1.5}, "clear_fraction must be in (0, 1], not 1.5"),
         ({"clear_reports": 0}, "clear_reports must be at least 1, not 0"),
+        ({"behind_for_s": -1}, "behind_for_s must be at least 0, not -1"),
     ],
 )
 def test_bad_parameters_are_named(kwargs: dict[str, float], message: str) -> None:
@@ -135,7 +138,7 @@ def test_bad_parameters_are_named(kwargs: dict[str, float], message: str) -> Non
 
 
 def test_a_backlog_does_not_make_every_clock_look_behind() -> None:
-    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=2)
+    clocks = ClockSkews(window=1, max_skew_s=300, clear_reports=2, behind_for_s=0)
     now = 1_800_000_000_000
     # the broker held the reports for 320 s while the cloud caught up: no clock is off
     for agent in ("b01", "b02"):
@@ -154,3 +157,37 @@ def test_a_backlog_does_not_make_every_clock_look_behind() -> None:
     assert [c.agent for c in clocks.off()] == ["b01", "b03"]
     clocks.observe("b01", now, now)  # the second report within in a row
     assert [c.agent for c in clocks.off()] == ["b03"]
+
+
+def test_reports_left_from_before_a_restart_do_not_make_the_clock_look_behind() -> None:
+    """The whole stack stopped for two hours: the agent's buffer still held its last report,
+    which arrives first after the restart, 8,035 s late, then the live reports every 10 s."""
+    clocks = ClockSkews(max_skew_s=300)
+    start = 1_800_000_000_000
+    clocks.observe("edge-a", start - 8_035_000, start)
+    skews(clocks, "edge-a", [0.05] * 12, start_ms=start + 10_000)
+    assert clocks.off() == [] and clocks.take_changes() == []
+    assert clocks.skew_s("edge-a") == pytest.approx(0.05)
+
+
+def test_a_burst_replayed_after_an_outage_does_not_make_the_clock_look_behind() -> None:
+    """An hour's reports (one every 10 s) replayed within half a minute of the broker coming
+    back, then the live ones."""
+    clocks = ClockSkews(max_skew_s=300)
+    back = 1_800_000_000_000
+    for i in range(360):
+        clocks.observe("edge-a", back - 3_600_000 + i * 10_000, back + i * 80)
+    skews(clocks, "edge-a", [0.05] * 30, start_ms=back + 30_000)
+    assert clocks.off() == [] and clocks.take_changes() == []
+
+
+def test_a_clock_behind_is_off_once_it_has_looked_behind_for_a_minute() -> None:
+    clocks = ClockSkews(window=1, max_skew_s=300)
+    skews(clocks, "edge-a", [600] * 6)  # 0 s to 50 s
+    assert clocks.off() == [] and clocks.take_changes() == []
+    skews(clocks, "edge-a", [10], start_ms=60_000)  # one within: the minute starts again
+    skews(clocks, "edge-a", [600] * 6, start_ms=70_000)  # 70 s to 120 s
+    assert clocks.off() == []
+    skews(clocks, "edge-a", [600], start_ms=130_000)  # a minute since 70 s
+    [off] = clocks.take_changes()
+    assert (off.agent, off.off, off.skew_s) == ("edge-a", True, 600.0)
