@@ -10,6 +10,7 @@ from cloud.alarms import service as alarms
 from cloud.alarms.schemas import AlarmOut, AlarmPage
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
+from cloud.api.params import Limit, Offset
 from cloud.deps import CurrentUser, IdPath, SessionDep, SiteQuery, StateDep, answer
 from cloud.enums import AlarmState
 from cloud.schemas import READER
@@ -30,8 +31,8 @@ def list_alarms(
         bool | None, Query(description="true: only shelved now; false: only the others")
     ] = None,
     site: SiteQuery = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     items, total = alarms.search(
         session,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from cloud.api.errors import AUTH_RESPONSES
 from cloud.api.language import reader
+from cloud.api.params import Limit, Offset
 from cloud.api.users import profile_of
 from cloud.deps import AnyUser, IdPath, SessionDep, StateDep, TokenDep, answer, as_json
 from cloud.errors import NotFound, Unauthorized
@@ -105,8 +106,8 @@ def notifications(
     session: SessionDep,
     user: AnyUser,
     unread: Annotated[bool, Query(description="only those not yet marked read")] = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     """Dispatches, escalations and digests sent to the caller, newest first, each in the
     caller's language."""

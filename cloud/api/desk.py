@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from cloud.api.errors import AUTH_RESPONSES, errors
+from cloud.api.params import Limit
 from cloud.api.public_requests import DeskDep
 from cloud.api.workorders import _id as work_order_id
 from cloud.deps import (
@@ -51,7 +52,6 @@ from cloud.workorders.model import WorkOrder
 router = APIRouter(tags=["service desk"], responses=AUTH_RESPONSES)
 DeskUser = Annotated[User, Depends(require(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN))]
 MAX_CALL_AGE_S = 86_400  # a call is logged within a day of coming in
-Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the row's id")]
 CONFLICT = errors({404: "no such follow-up or complaint", 409: "already recorded or resolved"})

@@ -26,6 +26,7 @@ from cloud.notify.schemas import (
     OutboxOut,
     VerifyIn,
 )
+from cloud.state import AppState
 from cloud.users import service as users
 from cloud.users.model import Team, User
 
@@ -52,6 +53,29 @@ def _points(session: Session, user: User) -> list[ContactPointOut]:
     return [ContactPointOut.model_validate(p) for p in contacts.list_for(session, user)]
 
 
+def _add_point(
+    session: Session,
+    owner: User,
+    body: ContactPointIn,
+    request: Request,
+    state: AppState,
+    *,
+    verified: bool = False,
+) -> Response:
+    """Add `body`'s address to `owner`'s contact points and answer with it (201)."""
+    point = contacts.add(
+        session,
+        owner,
+        _outbound(request).channels,
+        channel=body.channel,
+        address=body.address,
+        position=body.position,
+        verified=verified,
+        now=state.clock(),
+    )
+    return answer(session, ContactPointOut.model_validate(point), 201)
+
+
 @router.get("/me/contact-points", response_model=list[ContactPointOut])
 def my_contact_points(session: SessionDep, user: AnyUser) -> Response:
     """Where the caller is told about jobs, in the order tried (verified ones only)."""
@@ -64,16 +88,7 @@ def add_my_contact_point(
 ) -> Response:
     """Add an address on a configured channel; it is used once verified (send a test)."""
     with one_writer(session):
-        point = contacts.add(
-            session,
-            user,
-            _outbound(request).channels,
-            channel=body.channel,
-            address=body.address,
-            position=body.position,
-            now=state.clock(),
-        )
-        return answer(session, ContactPointOut.model_validate(point), 201)
+        return _add_point(session, user, body, request, state)
 
 
 @router.delete("/me/contact-points/{point_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -153,17 +168,8 @@ def add_user_contact_point(
 ) -> Response:
     """An administrator adds someone's contact point, verified if the site vouches for it."""
     with one_writer(session):
-        point = contacts.add(
-            session,
-            users.require_user(session, username),
-            _outbound(request).channels,
-            channel=body.channel,
-            address=body.address,
-            position=body.position,
-            verified=body.verified,
-            now=state.clock(),
-        )
-        return answer(session, ContactPointOut.model_validate(point), 201)
+        owner = users.require_user(session, username)
+        return _add_point(session, owner, body, request, state, verified=body.verified)
 
 
 def masked(address: str) -> str:

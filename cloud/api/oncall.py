@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.api.errors import AUTH_RESPONSES, errors
+from cloud.api.params import TeamName
 from cloud.deps import CurrentUser, IdPath, OfficeUser, SessionDep, StateDep, answer
 from cloud.oncall import service as oncall
 from cloud.oncall.model import Rota
@@ -39,7 +40,6 @@ ERRORS = errors(
 
 router = APIRouter(tags=["on call"], responses={**AUTH_RESPONSES, **ERRORS})
 
-TeamName = Annotated[str, Path(min_length=1, max_length=64, examples=["tower-a-lifts"])]
 At = Annotated[datetime | None, Query(description="an instant with its zone; now when not given")]
 
 

@@ -19,6 +19,7 @@ from cloud.alarms.unwatched import UNWATCHED
 from cloud.alarms.unwatched import message as unwatched_message
 from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.language import reader
+from cloud.api.params import Limit, Offset
 from cloud.deps import CurrentUser, IdPath, OfficeUser, SessionDep, StateDep, answer, one_writer
 from cloud.enums import AlarmState
 from cloud.locale import RECORD, Text
@@ -62,8 +63,8 @@ def list_system_alarms(
     state: Annotated[AlarmState | None, Query()] = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     """Active ones first, then the most recently raised; messages in the caller's language."""
     items, total = system.search_system_alarms(

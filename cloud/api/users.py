@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session, object_session
 
 from cloud.api.errors import AUTH_RESPONSES, errors
+from cloud.api.params import Limit, Offset, TeamName
 from cloud.deps import (
     AdminUser,
     AnyUser,
@@ -61,7 +62,6 @@ ERRORS = errors(
 router = APIRouter(tags=["users"], responses={**AUTH_RESPONSES, **ERRORS})
 
 Username = Annotated[str, Path(min_length=1, max_length=64, examples=["tech1"])]
-TeamName = Annotated[str, Path(min_length=1, max_length=64, examples=["tower-a-lifts"])]
 
 
 def _out(session: SessionDep, user: User) -> UserOut:
@@ -96,8 +96,8 @@ def list_users(
     caller: OfficeUser,
     role: Annotated[Role | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Response:
     """Users by username (supervisors and admins)."""
     rows, total = users.list_users(session, role=role, active=active, limit=limit, offset=offset)

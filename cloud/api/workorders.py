@@ -13,6 +13,7 @@ from sqlalchemy import select
 from cloud.api.errors import AUTH_RESPONSES, errors
 from cloud.api.idempotency import ActionId, once
 from cloud.api.language import reader
+from cloud.api.params import Limit, Offset
 from cloud.api.times import query_time
 from cloud.deps import AnyUser, CurrentUser, SessionDep, SiteQuery, StateDep, answer, one_writer
 from cloud.enums import Channel, Priority, WorkOrderKind, WorkOrderStatus
@@ -120,8 +121,8 @@ def list_work_orders(
     ] = False,
     unassigned: Annotated[bool, Query(description="only jobs without an assignee")] = False,
     site: SiteQuery = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     """Work orders, newest first, `limit` at a time from `offset`; `total` counts them all.
     A contractor gets their own teams' only; a person of some sites, those sites' only."""
@@ -290,8 +291,7 @@ def postpone(
     ref: Ref, body: PostponeIn, state: StateDep, session: SessionDep, user: AnyUser
 ) -> Response:
     """Move the promised completion to `until`, with a reason: once per job (a second
-    postponement is `409 already_postponed`), and never more than a week after the job was
-    raised."""
+    postponement is `409 already_postponed`), never more than a week after the job was raised."""
     wo = commands.postpone(
         session,
         _id(session, ref, user),
