@@ -64,8 +64,7 @@ def run_all(work: Path) -> Result:
 
     result = Result()
     mosquitto = Mosquitto(work / "mosquitto")
-    mosquitto.start()
-    try:
+    with mosquitto:
         pin(mosquitto.pid or 0, SERVICE_CORE)
         base = port_block(generated_ports(BUILDINGS, PER_KIND))
         path = work / "site.yaml"
@@ -95,8 +94,6 @@ def run_all(work: Path) -> Result:
             run_bare(work, env, pids, result, jitter=False)
             run_bare(work, env, pids, result, jitter=True)
             run_bare(work, env, pids, result, jitter=True, forward=True)
-    finally:
-        mosquitto.stop()
     return result
 
 

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
+from benchmarks.measure import mqtt_client
 from plantroom.ports import free_port
 from stack.processes import stop_process
 from stack.services import Mosquitto
@@ -145,9 +144,7 @@ def cloud_process(
 
 def measure(url: str, headers: dict[str, str], broker: Mosquitto) -> tuple[list[float], int]:
     """Latencies in ms of the faults measured, and how many timed out."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    client = mqtt_client(broker.host, broker.port, "bench")
     latencies: list[float] = []
     timeouts = 0
     try:
@@ -189,12 +186,8 @@ def run() -> str:
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-fault-") as name:
         tmp = Path(name)
         broker = Mosquitto(tmp / "mosquitto")
-        broker.start()
-        try:
-            with cloud(tmp, broker) as (url, headers, _log):
-                latencies, timeouts = measure(url, headers, broker)
-        finally:
-            broker.stop()
+        with broker, cloud(tmp, broker) as (url, headers, _log):
+            latencies, timeouts = measure(url, headers, broker)
     if not latencies:
         return f"No fault produced a work order within {FAULT_TIMEOUT_S:g} s ({timeouts} tried)."
     p50 = percentile(latencies, 50)

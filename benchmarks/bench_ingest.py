@@ -36,13 +36,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from benchmarks import ingest_cpu
 from benchmarks.ingest_params import BUILDINGS, EQUIPMENT, PER_KIND, SITE, sample_points
-from benchmarks.measure import verdict
+from benchmarks.measure import mqtt_client, verdict
 from benchmarks.procstat import machine_busy_seconds
 from cloud import registry
 from cloud.clock import utcnow
@@ -127,11 +125,7 @@ def publish(host: str, port: int, site_file: str, rate: int, seconds: float, fau
     faulted = random.Random(1).sample(pumps, faults) if faults else []
     fault_at = {(i + 1) * (seconds - 3) / (faults + 1): p for i, p in enumerate(faulted)}
     dry: set[str] = set()
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(host, port)
-    client.loop_start()
+    client = mqtt_client(host, port, "bench-pub", in_flight=1000)
     seq: dict[str, int] = {}
     sent = 0
     start = time.monotonic()

@@ -29,10 +29,8 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
 from benchmarks.bench_fault_latency import cloud, percentile, pumps, sample, topic
+from benchmarks.measure import mqtt_client
 from benchmarks.procstat import machine_busy_seconds, tree_cpu_seconds
 from plantroom.ports import free_port
 from stack.mailbox import Mailbox
@@ -95,19 +93,13 @@ def one_run(label: str, tick_s: float | None) -> Run:
         env = {"PLANTROOM_NOTIFICATIONS_FILE": str(channels_file(tmp, port))}
         if tick_s is not None:
             env["PLANTROOM_ESCALATION_INTERVAL_S"] = str(tick_s)
-        broker.start()
-        try:
-            with box, cloud(tmp, broker, env) as (_url, _headers, _log):
-                inject(run, box, broker)
-        finally:
-            broker.stop()
+        with broker, box, cloud(tmp, broker, env) as (_url, _headers, _log):
+            inject(run, box, broker)
     return run
 
 
 def inject(run: Run, box: TimedMailbox, broker: Mosquitto) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-notify-{os.getpid()}")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    client = mqtt_client(broker.host, broker.port, "bench-notify")
     sent: dict[str, float] = {}
     try:
         seq = 0

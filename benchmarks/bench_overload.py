@@ -42,13 +42,12 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.bench_fault_latency import cloud_process, pumps, sample, topic
 from benchmarks.committed import CommitWatch
 from benchmarks.cpulimit import PERIOD_S, CpuQuota, limit
 from benchmarks.ingest_params import sample_points
-from benchmarks.measure import percentile
+from benchmarks.measure import mqtt_client, percentile
 from benchmarks.procstat import cpu_seconds, machine_busy_seconds, own_cpu
 from stack.services import Mosquitto
 
@@ -86,11 +85,7 @@ the quota): p99 1.6 s."""
 def flood(host: str, port: int, rate: int, seconds: float) -> None:
     """The publisher process: `rate` routine samples a second over the pumps for `seconds`,
     QoS 1. Prints how many it published."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-flood-{os.getpid()}")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(host, port)
-    client.loop_start()
+    client = mqtt_client(host, port, "bench-flood", in_flight=1000)
     every = pumps()
     seq: dict[str, int] = {}
     sent = 0
@@ -206,9 +201,7 @@ def measure(tmp: Path, broker: Mosquitto) -> Run:
     run = Run()
     env = {"PLANTROOM_INTAKE_LAG_ALARM_S": str(LAG_ALARM_S)}
     with cloud_process(tmp, broker, env) as (url, headers, _log, proc):
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
-        client.connect(broker.host, broker.port)
-        client.loop_start()
+        client = mqtt_client(broker.host, broker.port, "bench")
         traced = [pump for _, pump in pumps()[-TRACED:]]
         try:
             with httpx.Client(base_url=url, headers=headers, timeout=30.0) as api:
@@ -259,11 +252,8 @@ def run() -> str:
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-overload-") as name:
         tmp = Path(name)
         broker = Mosquitto(tmp / "mosquitto")
-        broker.start()
-        try:
+        with broker:
             result = measure(tmp, broker)
-        finally:
-            broker.stop()
     return report(result)
 
 

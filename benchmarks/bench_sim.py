@@ -166,8 +166,7 @@ def run() -> str:
     with tempfile.TemporaryDirectory(prefix="plantroom-bench-sim-") as tmp:
         work = Path(tmp)
         mosquitto = Mosquitto(work / "mosquitto")
-        mosquitto.start()
-        try:
+        with mosquitto:
             base = port_block(generated_ports(BUILDINGS, PER_KIND))
             site = "bench"
             path = work / "site.yaml"
@@ -197,8 +196,6 @@ def run() -> str:
                 r = asyncio.run(_measure(inventory, mosquitto, proc.pid))
             finally:
                 stop_process(proc, 30)
-        finally:
-            mosquitto.stop()
     total = len(list(inventory.equipment()))
     return f"""
 One `plantroom sim` process serving a generated site of {total} devices ({BUILDINGS} buildings x

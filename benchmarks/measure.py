@@ -1,16 +1,20 @@
 """What several benchmarks measure the same way: percentiles, a target's verdict, a block of free
 ports, the gateway's counters, a process's resident memory, a simulator coming up, mosquitto and
-influxd for a run."""
+influxd for a run, an MQTT client of the benchmark's own."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.procstat import memory_kib
 from plantroom.ports import port_is_free
@@ -83,12 +87,18 @@ def servers(work: Path) -> Iterator[tuple[Mosquitto, Influxd]]:
     """mosquitto and influxd with their data under `work`, stopped (influxd first) on leaving."""
     mosquitto = Mosquitto(work / "mosquitto")
     influxd = Influxd(work / "influxd")
-    mosquitto.start()
-    try:
-        influxd.start()
-        try:
-            yield mosquitto, influxd
-        finally:
-            influxd.stop()
-    finally:
-        mosquitto.stop()
+    with mosquitto, influxd:
+        yield mosquitto, influxd
+
+
+def mqtt_client(host: str, port: int, name: str, *, in_flight: int | None = None) -> paho.Client:
+    """A paho client `<name>-<pid>` connected to the broker at `host:port`, its network loop
+    started. With `in_flight`, that many QoS 1 publishes may await their acknowledgement at
+    once, with no bound on the queue behind them (a publisher that floods the broker)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{os.getpid()}")
+    if in_flight is not None:
+        client.max_inflight_messages_set(in_flight)
+        client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    return client
