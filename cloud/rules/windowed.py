@@ -172,8 +172,7 @@ class Increase(OverWindow):
     A counter reset (a fall to near zero, see `rise`) counts the new value as increase from
     zero; any other fall counts nothing. A partial window that already passed
     `increase_above` fires (and one that already reached `increase_below` is false);
-    otherwise the result is unknown until the history covers the
-    whole window.
+    otherwise the result is unknown until the history covers the whole window.
     """
 
     tag: ClassVar[str] = "increase"
