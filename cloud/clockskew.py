@@ -140,13 +140,13 @@ class ClockSkews:
     def _goes_off(self, agent: str, skew: float, received_ms: int) -> bool:
         """Whether an agent not off is off now: its skew beyond the bound, at once when ahead,
         for `behind_for_s` when behind (replayed reports are late for a moment only)."""
-        if abs(skew) <= self.max_skew_s:
+        if skew <= self.max_skew_s:  # within the bound, or ahead: judged on this report
             self._behind_since.pop(agent, None)
+            return skew < -self.max_skew_s
+        since = self._behind_since.setdefault(agent, received_ms)  # behind beyond the bound
+        if received_ms - since < self._behind_for_ms:
             return False
-        since = self._behind_since.pop(agent, received_ms)
-        if skew > 0 and received_ms - since < self._behind_for_ms:
-            self._behind_since[agent] = since
-            return False
+        del self._behind_since[agent]
         return True
 
     def assume_off(self, agents: list[str]) -> None:
