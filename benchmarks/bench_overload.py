@@ -79,7 +79,17 @@ start); with the cut-in alone, still with 200-entry batches, 0.4 to 2.1 s over f
 (the commit of a full batch, a registry row per entry, cannot be cut, and a fault arriving
 during it waits for all of it); with batches of 50, 195 and 264 ms. Measured as before this
 benchmark read `created_at` (polling the starved API every 5 ms, the duty cycle in place of
-the quota): p99 1.6 s."""
+the quota): p99 1.6 s.
+
+**Before** the monitor rehearsed a fault at start (`cloud.rehearsal`; 2026-12-07 17:35 to
+18:10 UTC on a quiet machine, this benchmark as it is now): fault → work order committed p99
+786, 759 and 973 ms in three runs (p50 280, 165 and 178 ms). In every run the slowest was the
+first fault, which compiled the fault path's SQL (707 ms in a run that listed each fault;
+the other 17 took 104 to 309 ms, in steps of the quota's 100 ms period). With the
+rehearsal: p99 344 ms (p50 151 ms); two runs with the receiver also held while an alarm's batch
+was applied (tried again, and again not kept: p50 125 to 180 and p99 630 to 931 ms in three
+runs without the rehearsal, against the 165 to 280 and 759 to 973 above) gave 335 and 465
+ms."""
 
 
 def flood(host: str, port: int, rate: int, seconds: float) -> None:

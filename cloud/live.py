@@ -130,6 +130,9 @@ class LiveRegistry:
                 ),
                 last_seq=row.last_seq,
             )
+        return self.rows()
+
+    def rows(self) -> list[LiveEquipment]:
         return list(self._rows.values())
 
     def get(self, equipment_key: str) -> LiveEquipment | None:

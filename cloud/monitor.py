@@ -37,6 +37,7 @@ from cloud.equipment import Equipment, key, split
 from cloud.incidents.service import IncidentManager
 from cloud.live import LiveEquipment, LiveRegistry
 from cloud.maintenance.window import Board
+from cloud.rehearsal import rehearse
 from cloud.rules.base import Scalar
 from cloud.rules.engine import Change, RuleEngine, Transition
 from cloud.rules.loader import RuleSet
@@ -119,6 +120,7 @@ class Monitor:
         self._due: list[tuple[float, str]] = []
         self._saved_at: dict[str, float] = {}
         self._needs_load = False  # a reload failed (database down): retry before the next batch
+        self._rehearsed = False  # a fault rehearsed after the first load (`cloud.rehearsal`)
         self.stats = MonitorStats()
         # called (on the batch's thread) after a batch that raised an alarm has committed:
         # the SLA ticker's wake, so a new job is dispatched now, not at its next tick
@@ -181,6 +183,11 @@ class Monitor:
         self._unsaved.clear()
         self._due.clear()
         self._needs_load = False
+        if not self._rehearsed:  # the first fault then finds its SQL compiled
+            self._rehearsed = rehearse(
+                self._db, self._engine, self._live.rows(), now=self._clock(), sla=self._sla,
+                incidents=self._incidents,
+            )  # fmt: skip
 
     def process(self, items: Sequence[Item], stop: Callable[[], bool] | None = None) -> int:
         """Apply a batch in one transaction; how many of `items` were applied: all, or fewer
