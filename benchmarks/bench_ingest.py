@@ -241,6 +241,7 @@ async def _phase(
         clock=utcnow,
         sla=load_sla(),
         outage=rules.current.outage,
+        live_interval=settings.live_write_interval_s,
     )
     monitor.tally = tally = Tally()
     try:

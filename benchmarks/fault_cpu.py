@@ -50,6 +50,7 @@ from cloud.sla import load_sla
 from cloud.workorders.model import WorkOrder
 from plantroom.inventory import load_inventory
 from plantroom.schema import Telemetry
+from plantroom.settings import CloudSettings
 from plantroom.topics import EquipmentTopic
 
 TOP = 15
@@ -120,7 +121,11 @@ def run(faults: int = PUMPS, *, profile: bool = False) -> FaultCost:
             rules = RulesService(None, timezone=UTC, clock=clock)
             points = load_point_check(loaded, None)
             monitor: Monitor = rules.monitor(
-                db, site=loaded.site.id, sla=load_sla(), provided=points.provided()
+                db,
+                site=loaded.site.id,
+                sla=load_sla(),
+                provided=points.provided(),
+                live_interval=CloudSettings().live_write_interval_s,  # as the service's
             )
             monitor.maintenance = Board()
             monitor.load()

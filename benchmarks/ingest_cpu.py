@@ -46,6 +46,7 @@ from cloud.rules.service import RulesService
 from cloud.rules.state import SNAPSHOT_VERSION
 from cloud.sla import load_sla
 from plantroom.inventory import load_inventory
+from plantroom.settings import CloudSettings
 from simulators.generate import generate_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +183,11 @@ def run(messages: int = MESSAGES, *, steady: bool = False, profile: bool = False
             rules = RulesService(None, timezone=UTC, clock=clock)
             points = load_point_check(inventory, None)
             monitor = rules.monitor(
-                db, site=inventory.site.id, sla=load_sla(), provided=points.provided()
+                db,
+                site=inventory.site.id,
+                sla=load_sla(),
+                provided=points.provided(),
+                live_interval=CloudSettings().live_write_interval_s,  # as the service's
             )
             monitor.load()
             equipment = len(list(inventory.equipment()))

@@ -238,6 +238,7 @@ def create_app(
                 sla=state.sla,
                 provided=points.provided(),
                 sites=sites.by_building(),
+                live_interval=settings.live_write_interval_s,
             )
             monitor.maintenance = maintenance.board
             monitor.fence = fence  # in a cluster: commit only under the site's lease

@@ -7,9 +7,17 @@ batch) and keeps them here, with where each piece of equipment is registered, ra
 loading ORM rows for every batch:
 
 * a sample changes only this copy and marks its equipment; at the end of the batch, in the
-  batch's transaction, `write` stores every marked piece of equipment once, however many of
-  its samples the batch held, in one executemany per statement shape (a sample whose values
-  are the ones known already does not rewrite `last_values`);
+  batch's transaction, `write` stores marked equipment once, however many of its samples the
+  batch held, in one executemany per statement shape (a sample whose values are the ones
+  known already does not rewrite `last_values`);
+* a marked piece of equipment is written with the batch when a state of it changed (a
+  boolean or text value, a point appearing or becoming unavailable: an alarm bit, running or
+  stopped, a mode), when an alarm of it was raised or cleared (`urge`), or when its row was
+  last written `interval` seconds ago or more; otherwise, when only measurements moved, it
+  stays marked and a later batch writes it (the rule tick's, each second, at the latest).
+  So equipment reporting every second has its row written about once per interval rather
+  than with every sample, and the registry lags the stream's measurements by at most the
+  interval (and a tick); `flush` writes everything marked (at shutdown);
 * a status change is written at once (`write_status`), and given to the session's object of
   that equipment if it holds one: the incident logic of the same batch counts lost devices by
   their status.
@@ -20,6 +28,8 @@ rule engine, so neither keeps what was not committed.
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +77,9 @@ class LiveEquipment:
     last_ts_ms: int | None = None  # the edge time of the last sample
     last_seq: int | None = None
     values_changed: bool = field(default=False, repr=False)
+    # a state changed (see the module) or an alarm of it did: written with this batch
+    prompt: bool = field(default=False, repr=False)
+    written_s: float = field(default=-math.inf, repr=False)  # its row's last write (epoch s)
 
     def newest_s(self) -> float | None:
         """The time a sample must reach to be news (epoch seconds): the last sample's time,
@@ -85,6 +98,8 @@ class LiveEquipment:
             if old is not value and (type(old) is not type(value) or old != value):
                 known[name] = value
                 self.values_changed = True
+                if type(value) not in _MEASURES or type(old) not in _MEASURES:
+                    self.prompt = True  # a state, not a measurement, changed
         self.last_seen = now
         self.seen_s = now.timestamp()
         self.last_ts_ms = ts_ms
@@ -92,20 +107,27 @@ class LiveEquipment:
 
 
 _UNSET = object()
+_MEASURES = (int, float)  # a change of any other value (bool, str, None) is one of state
 
 
 class LiveRegistry:
-    """The live columns of the equipment in the inventory, by key; see the module."""
+    """The live columns of the equipment in the inventory, by key; see the module. Rows are
+    written at most every `interval` seconds but for changes of state (0: with every batch)."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.0) -> None:
+        self.interval = interval
         self._rows: dict[str, LiveEquipment] = {}
-        self._dirty: dict[str, LiveEquipment] = {}
+        self._dirty: dict[str, LiveEquipment] = {}  # marked: took what is not written yet
+        self._now: dict[str, LiveEquipment] = {}  # of those, due with the next write
+        self._later: list[tuple[float, str]] = []  # the others: (when due, key), soonest first
 
     def load(self, session: Session, site: str | None = None) -> list[LiveEquipment]:
         """Read the equipment in the inventory (of `site` only, when given); returns it (and
         forgets what was marked)."""
         self._rows.clear()
         self._dirty.clear()
+        self._now.clear()
+        self._later.clear()
         tracked = select(Equipment).where(
             Equipment.in_inventory.is_(True), Equipment.connected.is_(True)
         )  # register-only assets have no telemetry
@@ -138,9 +160,30 @@ class LiveRegistry:
     def get(self, equipment_key: str) -> LiveEquipment | None:
         return self._rows.get(equipment_key)
 
-    def mark(self, live: LiveEquipment) -> None:
-        """`live` has taken a sample: written by the next `write`."""
-        self._dirty[live.key] = live
+    def mark(self, live: LiveEquipment, now_s: float) -> None:
+        """`live` has taken a sample at `now_s` (epoch seconds): written by a `write` when
+        due (see the module)."""
+        key_ = live.key
+        if key_ in self._now:
+            return
+        if live.prompt or not live.written_s + self.interval > now_s >= live.written_s:
+            self._now[key_] = live  # (a row written "ahead": the clock was set back)
+        elif key_ not in self._dirty:
+            heapq.heappush(self._later, (live.written_s + self.interval, key_))
+        self._dirty[key_] = live
+
+    def urge(self, equipment_key: str) -> None:
+        """An alarm of this equipment was raised or cleared: what it took is written with
+        the next write, so its row shows the values the alarm is about."""
+        live = self._dirty.get(equipment_key)
+        if live is not None:
+            live.prompt = True
+            self._now[equipment_key] = live
+
+    @property
+    def marked(self) -> int:
+        """Equipment whose last samples are not written yet."""
+        return len(self._dirty)
 
     def write_status(self, session: Session, live: LiveEquipment, now: datetime) -> None:
         """Store a status change at once, in `session`'s transaction; an `Equipment` object
@@ -155,14 +198,24 @@ class LiveRegistry:
             set_committed_value(held, "status", live.status)
             set_committed_value(held, "status_changed_at", now)
 
-    def write(self, session: Session) -> int:
-        """Store what the marked equipment took, in `session`'s transaction; returns how
-        many rows it wrote."""
-        if not self._dirty:
+    def write(self, session: Session, now_s: float, *, everything: bool = False) -> int:
+        """Store what the marked equipment took and is due at `now_s` (epoch seconds; see
+        the module), or `everything` marked, in `session`'s transaction; returns how many
+        rows it wrote."""
+        if everything:
+            due = list(self._dirty.values())
+        else:
+            later = self._later
+            while later and later[0][0] <= now_s:
+                live = self._dirty.get(heapq.heappop(later)[1])
+                if live is not None and live.written_s + self.interval <= now_s:
+                    self._now[live.key] = live  # (else written since: its own entry waits)
+            due = list(self._now.values())
+        if not due:
             return 0
         with_values: list[dict[str, Any]] = []
         seen_only: list[dict[str, Any]] = []
-        for live in self._dirty.values():
+        for live in due:
             row: dict[str, Any] = {
                 "b_site": live.site,
                 "b_id": live.id,
@@ -184,6 +237,11 @@ class LiveRegistry:
             session.execute(_WRITE_VALUES, with_values)
         if seen_only:
             session.execute(_WRITE_SEEN, seen_only)
-        written = len(self._dirty)
-        self._dirty.clear()
-        return written
+        for live in due:
+            live.prompt = False
+            live.written_s = now_s
+            del self._dirty[live.key]
+        self._now.clear()
+        if not self._dirty:
+            self._later.clear()
+        return len(due)

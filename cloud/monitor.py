@@ -3,7 +3,8 @@ alarm/work-order changes out, one database transaction per batch.
 
 Runs on one worker thread (see `cloud.ingest`), which also owns the rule engine and the
 registry's live columns (`cloud.live`: a sample changes them in memory, and each piece of
-equipment a batch touched is written once, at the end of its transaction). If a batch fails,
+equipment a batch touched is written once, at the end of its transaction, or, when only its
+measurements moved, at most every `live_interval` seconds). If a batch fails,
 the transaction rolls back and the engine and live columns are reloaded from the database, so
 a retry sees exactly the state that was committed.
 
@@ -103,13 +104,14 @@ class Monitor:
         sla: SlaPolicy,
         outage: OutagePolicy | None = None,
         save_interval: float = SAVE_INTERVAL_S,
+        live_interval: float = 0.0,
     ) -> None:
         self._db = db
         self._engine = engine
         self._clock = clock
         self._sla = sla
         self._save_interval = save_interval
-        self._live = LiveRegistry()
+        self._live = LiveRegistry(live_interval)  # rows' measurements written so often
         self._incidents = IncidentManager(
             outage or OutagePolicy(), engine.rules, site=site, sites=sites
         )
@@ -203,7 +205,9 @@ class Monitor:
             with self._db.session() as session:
                 self._fenced(session)
                 applied = self._apply(session, items, stop)
-                self.stats.rows_written += self._live.write(session)
+                self.stats.rows_written += self._live.write(
+                    session, now_s=self._clock().timestamp()
+                )
                 # a batch that raised an alarm leaves history due to the next batches: its
                 # commit is what the alarm's work order waits for
                 self._save_state(session, force=False, take_due=self.stats.raised == raised)
@@ -220,10 +224,13 @@ class Monitor:
         return applied
 
     def flush(self) -> None:
-        """Save every piece of rule state not saved yet (at shutdown)."""
+        """Save every piece of rule state, and every live row, not saved yet (at shutdown)."""
         try:
             with self._db.session() as session:
                 self._fenced(session)
+                self.stats.rows_written += self._live.write(
+                    session, self._clock().timestamp(), everything=True
+                )
                 self._save_state(session, force=True)
         except Exception:
             self._needs_load = True  # what the store knows is saved was rolled back
@@ -350,10 +357,11 @@ class Monitor:
             for name, quality in t.quality.items():
                 if quality is Quality.UNAVAILABLE and name in values:
                     values[name] = None
+        stamp = now.timestamp()
         live.take(values, ts_ms=t.ts, seq=t.seq, now=now)
-        self._live.mark(live)
+        self._live.mark(live, stamp)
         self._set_status(session, live, EquipmentStatus.ONLINE, now)
-        self._transitions(session, self._engine.observe(live.key, values, at=now.timestamp()), now)
+        self._transitions(session, self._engine.observe(live.key, values, at=stamp), now)
 
     def _transitions(self, session: Session, transitions: list[Transition], now: datetime) -> None:
         for transition in transitions:
@@ -361,6 +369,7 @@ class Monitor:
             if equipment is None:
                 continue
             folded = self._incidents.folded
+            self._live.urge(transition.equipment_id)
             faults.apply(
                 session,
                 transition,

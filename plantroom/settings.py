@@ -248,6 +248,15 @@ class CloudSettings(
         " is judged wrong (`edge_clock_wrong`) only once it has looked so for this long:"
         " reports replayed from an agent's buffer arrive late too, but in a burst",
     )
+    live_write_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="how often at most an equipment's live row (`last_values`, `last_seen`)"
+        " is written when only its measurements moved; a change of state (a boolean or text"
+        " point, a point appearing or unavailable), a status change or an alarm of it is"
+        " written with its batch; 0: every sample's batch writes its row",
+    )
     intake_lag_alarm_s: float = Field(
         default=60.0,
         gt=0,

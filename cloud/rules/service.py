@@ -93,8 +93,10 @@ class RulesService:
         sla: SlaPolicy,
         provided: Mapping[str, frozenset[str]] | None = None,
         sites: Mapping[str, str] | None = None,
+        live_interval: float = 0.0,
     ) -> Monitor:
-        """`sites`: per building, its site, where not `site` (one service, several sites)."""
+        """`sites`: per building, its site, where not `site` (one service, several sites);
+        `live_interval`: the live rows' (`cloud.live`)."""
         return Monitor(
             db,
             self.engine(provided),
@@ -103,6 +105,7 @@ class RulesService:
             clock=self._clock,
             sla=sla,
             outage=self.current.outage,
+            live_interval=live_interval,
         )
 
     def attach(self, site: str, consumer: TelemetryConsumer | None) -> None:
