@@ -71,9 +71,11 @@ async def test_one_poison_message_among_100_is_dead_lettered_and_the_100_are_pro
     monitor = Monitor(db, rules.engine(), site=site.site, clock=utcnow, sla=load_sla())
     good = 100
     try:
-        # a long linger: the 101 messages share a batch, so the poison has neighbours
+        # a batch of exactly the 101 messages, however slowly they arrive (a batch that
+        # lingers out early leaves the rest to queue while it fails, and the queue folds a
+        # piece of equipment's waiting samples into one): the poison has 100 neighbours
         consumer = OnePastTheContract(
-            site.settings, monitor, batch_size=500, batch_linger=3.0, tick_interval=3600
+            site.settings, monitor, batch_size=good + 1, batch_linger=30.0, tick_interval=3600
         )
         async with consumer:
 
