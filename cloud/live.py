@@ -180,11 +180,6 @@ class LiveRegistry:
             live.prompt = True
             self._now[equipment_key] = live
 
-    @property
-    def marked(self) -> int:
-        """Equipment whose last samples are not written yet."""
-        return len(self._dirty)
-
     def write_status(self, session: Session, live: LiveEquipment, now: datetime) -> None:
         """Store a status change at once, in `session`'s transaction; an `Equipment` object
         the session holds is given it too, as an ORM update would (without its per-statement
