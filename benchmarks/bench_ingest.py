@@ -66,15 +66,15 @@ DRAIN_TIMEOUT_S = 120.0
 TARGET_P99_MS = 250.0
 TARGET_CPU_US = 100.0  # CPU per message with the shipped rules (issue #21)
 # The figures before the work of issue #21, measured with this benchmark (kept as they were)
-BEFORE = """**Before and after live rows written at most every 5 s** (issue #21; measured on 2026-12-07
-from 20:27 to 20:33 UTC on this machine with nothing else running, two runs of each, alternating
-`PLANTROOM_LIVE_WRITE_INTERVAL_S=0`, which writes every piece of equipment's row with each batch
-as before, and the default 5 s): the whole path under the offered load 139 and 158 → 115 and
-103 µs, in the steady 1,000 messages/s with faults 207 and 214 → 162 and 169 µs; in-process
+BEFORE = """**Before and after live rows written at most every 5 s** (issue #21; measured on
+2026-12-07 from 20:27 to 20:33 UTC on this machine with nothing else running, two runs of each,
+alternating `PLANTROOM_LIVE_WRITE_INTERVAL_S=0`, which writes every piece of equipment's row with
+each batch as before, and the default 5 s): the whole path under the offered load 139 and 158 → 115
+and 103 µs, in the steady 1,000 messages/s with faults 207 and 214 → 162 and 169 µs; in-process
 fresh 68.6 and 69.0 → 51.1 and 53.2 µs, after days of history 86.3 and 81.4 → 69.7 and 69.6 µs.
-Every sample of this campus moves a measurement, so before each batch rewrote the row of every
-piece of equipment in it; now a row whose measurements alone moved is written at most every
-5 s (a change of state, a status change or an alarm still with its batch, `cloud.live`).
+Every sample of this campus moves a measurement, so before each batch rewrote the row of every piece
+of equipment in it; now a row whose measurements alone moved is written at most every 5 s (a change
+of state, a status change or an alarm still with its batch, `cloud.live`).
 
 **Before and after the intake's second pass** (issue #21; measured on 2026-12-06 on
 this machine while other work shared it, load 2.0-5.3 on 2 cores: re-measure on a quiet machine;
