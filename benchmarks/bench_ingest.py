@@ -66,64 +66,59 @@ DRAIN_TIMEOUT_S = 120.0
 TARGET_P99_MS = 250.0
 TARGET_CPU_US = 100.0  # CPU per message with the shipped rules (issue #21)
 # The figures before the work of issue #21, measured with this benchmark (kept as they were)
-BEFORE = """**Before and after live rows written at most every 5 s** (issue #21; measured on
-2026-12-07 from 20:27 to 20:33 UTC on this machine with nothing else running, two runs of each,
-alternating `PLANTROOM_LIVE_WRITE_INTERVAL_S=0`, which writes every piece of equipment's row with
-each batch as before, and the default 5 s): the whole path under the offered load 139 and 158 → 115
-and 103 µs, in the steady 1,000 messages/s with faults 207 and 214 → 162 and 169 µs; in-process
-fresh 68.6 and 69.0 → 51.1 and 53.2 µs, after days of history 86.3 and 81.4 → 69.7 and 69.6 µs.
-Every sample of this campus moves a measurement, so before each batch rewrote the row of every piece
-of equipment in it; now a row whose measurements alone moved is written at most every 5 s (a change
-of state, a status change or an alarm still with its batch, `cloud.live`).
+BEFORE = """**Before and after live rows written at most every 5 s** (issue #21; 2026-12-07, 20:27
+to 20:33 UTC, nothing else running; two runs each, alternating `PLANTROOM_LIVE_WRITE_INTERVAL_S=0`,
+every batch writing its rows as before, and 5 s): offered load 139, 158 → 115, 103 µs; steady
+1,000/s with faults 207, 214 → 162, 169 µs; in-process fresh 68.6, 69.0 → 51.1, 53.2 µs, after days
+of history 86.3, 81.4 → 69.7, 69.6 µs (`cloud.live`, and why in docs/decisions.md).
 
-**Before and after the intake's second pass** (issue #21; measured on 2026-12-06 on
-this machine while other work shared it, load 2.0-5.3 on 2 cores: re-measure on a quiet machine;
-three runs of each, the code before from 22:45 to 22:53 UTC, after from 23:04 to 23:07 UTC;
-medians, this process's CPU per message): the whole path under the offered load 132 → 102 µs, in
-the steady 1,000 messages/s with faults 285 → 187 µs (after: the event loop's thread 70-85 µs, the
-database thread 113-119 µs); in-process after days of history (`python -m benchmarks.ingest_cpu
---steady`) 91.0 → 71.3 µs (validation 22.4 → 19.2 µs, monitor 69.1 → 52.0 µs). What changed: the
-consumer's acknowledgements go to the broker together, within 10 ms, not in one socket write per
-read; a lingering batch waits once, not with an `asyncio.wait_for` at every message; a sample's
-points unchanged since the intake last saw them are passed over at once when judging whether it is
-urgent; an `any`/`all` condition reads its judging order from a cached property, not through
-pydantic's private attributes; a counter's increase finds the sample in force at the window's start
-without a search when the history is trimmed to that window, and a time-of-day window's minutes are
-parsed once (the rules' tick over 1,360 pieces of equipment with full windows: 21.7 → 15.8 ms); a
-status change is written with a prepared statement (every piece of equipment coming online at a
-start paid for a new ORM update).
+**Before and after the intake's second pass** (issue #21; measured on 2026-12-06 on this machine
+while other work shared it, load 2.0-5.3 on 2 cores: re-measure on a quiet machine; three runs of
+each, the code before from 22:45 to 22:53 UTC, after from 23:04 to 23:07 UTC; medians, this
+process's CPU per message): the whole path under the offered load 132 → 102 µs, in the steady 1,000
+messages/s with faults 285 → 187 µs (after: the event loop's thread 70-85 µs, the database thread
+113-119 µs); in-process after days of history (`python -m benchmarks.ingest_cpu --steady`) 91.0 →
+71.3 µs (validation 22.4 → 19.2 µs, monitor 69.1 → 52.0 µs). What changed: the consumer's
+acknowledgements go to the broker together, within 10 ms, not in one socket write per read; a
+lingering batch waits once, not with an `asyncio.wait_for` at every message; a sample's points
+unchanged since the intake last saw them are passed over at once when judging whether it is urgent;
+an `any`/`all` condition reads its judging order from a cached property, not through pydantic's
+private attributes; a counter's increase finds the sample in force at the window's start without a
+search when the history is trimmed to that window, and a time-of-day window's minutes are parsed
+once (the rules' tick over 1,360 pieces of equipment with full windows: 21.7 → 15.8 ms); a status
+change is written with a prepared statement (every piece of equipment coming online at a start paid
+for a new ORM update).
 
 **Not there yet** in the steady 1,000 messages/s with faults (the target, ≤ 100 µs, is met
-in-process and about met under the offered load): there batches are small (22-25 samples on
-average; each alarm or state change commits in a batch of its own, and at a start so does
-every piece of equipment's first sample), so each batch's transaction and the event loop's
-wake-ups weigh more than at 3,000/s; the rules' tick judges the
-time-dependent rules (lost communication, time of day, windows) of every piece of equipment
-each second, about 16 ms a tick; and the 40 faults raise alarms, incidents and work orders.
-In the consumer's own thread validation (pydantic's `validate_json`,
-`plantroom.schema:_finite`, `cloud.points:check`) and `cloud.triggers:urgent` are what is left.
+in-process and about met under the offered load): there batches are small (22-25 samples on average;
+each alarm or state change commits in a batch of its own, and at a start so does every piece of
+equipment's first sample), so each batch's transaction and the event loop's wake-ups weigh more than
+at 3,000/s; the rules' tick judges the time-dependent rules (lost communication, time of day,
+windows) of every piece of equipment each second, about 16 ms a tick; and the 40 faults raise
+alarms, incidents and work orders. In the consumer's own thread validation (pydantic's
+`validate_json`, `plantroom.schema:_finite`, `cloud.points:check`) and `cloud.triggers:urgent` are
+what is left.
 
-**Before** the intake's rework (issue #21; measured the same way on 2026-12-06 on this
-machine while other work kept it busy, load 10-15 on 2 cores: the publisher reached only 397
-messages/s): the whole path 251 µs per message under the offered load and 269 µs in the steady
-load with faults; in-process 185-197 µs fresh (validation 28-33 µs, monitor 157-164 µs) and
-5,963-6,226 µs after days of history (a one-hour counter window and a two-day trend judged on
-every pump sample and every tick), saving every rule state once 5.0-5.6 s. Its top costs under
-cProfile, fresh: judging every rule on every sample (`cloud.rules.engine:_evaluate` 6.3 %,
-`builtins.any` 3.8 %, `cloud.rules.windowed:increase` 3.2 %, `cloud.rules.conditions:_matches`
-2.5 %, `cloud.rules.absent:judge` 2.5 %), the ORM loading and flushing a row per equipment per
-batch (`sqlalchemy.orm.persistence:_collect_update_commands` 3.4 %,
-`sqlalchemy.orm.loading:_instance` 3.0 %), the last values' JSON decoded and encoded each time
-(`json.decoder:raw_decode` 2.5 %, `json.encoder:iterencode` 2.1 %), and validation
-(`plantroom.schema:_finite` 2.7 %).
+**Before** the intake's rework (issue #21; measured the same way on 2026-12-06 on this machine while
+other work kept it busy, load 10-15 on 2 cores: the publisher reached only 397 messages/s): the
+whole path 251 µs per message under the offered load and 269 µs in the steady load with faults;
+in-process 185-197 µs fresh (validation 28-33 µs, monitor 157-164 µs) and 5,963-6,226 µs after days
+of history (a one-hour counter window and a two-day trend judged on every pump sample and every
+tick), saving every rule state once 5.0-5.6 s. Its top costs under cProfile, fresh: judging every
+rule on every sample (`cloud.rules.engine:_evaluate` 6.3 %, `builtins.any` 3.8 %,
+`cloud.rules.windowed:increase` 3.2 %, `cloud.rules.conditions:_matches` 2.5 %,
+`cloud.rules.absent:judge` 2.5 %), the ORM loading and flushing a row per equipment per batch
+(`sqlalchemy.orm.persistence:_collect_update_commands` 3.4 %, `sqlalchemy.orm.loading:_instance` 3.0
+%), the last values' JSON decoded and encoded each time (`json.decoder:raw_decode` 2.5 %,
+`json.encoder:iterencode` 2.1 %), and validation (`plantroom.schema:_finite` 2.7 %).
 
-**Before** the rule state was saved in parts (`cloud.rulestore`; measured on 2026-12-06 with
-`python -m benchmarks.ingest_cpu --steady`, 82,960 samples over 61 simulated seconds holding
-two periodic saves of every piece of equipment, twice each, alternating old and new code on
-this machine while other work shared it): 210-215 µs per message before (validation 23 µs,
-monitor 188-193 µs, a save of every piece of equipment's state 4.6-4.7 s, the whole history
-rewritten) and 104-110 µs after (validation 24-26 µs, monitor 81-85 µs, the same save
-73-80 ms, the newest part of each point's history)."""
+**Before** the rule state was saved in parts (`cloud.rulestore`; measured on 2026-12-06 with `python
+-m benchmarks.ingest_cpu --steady`, 82,960 samples over 61 simulated seconds holding two periodic
+saves of every piece of equipment, twice each, alternating old and new code on this machine while
+other work shared it): 210-215 µs per message before (validation 23 µs, monitor 188-193 µs, a save
+of every piece of equipment's state 4.6-4.7 s, the whole history rewritten) and 104-110 µs after
+(validation 24-26 µs, monitor 81-85 µs, the same save 73-80 ms, the newest part of each point's
+history)."""
 
 
 def publish(host: str, port: int, site_file: str, rate: int, seconds: float, faults: int) -> None:
