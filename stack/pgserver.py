@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from plantroom.errors import ServiceError
+from stack.processes import ended_with_us
 from stack.services import ManagedServer
 
 
@@ -50,6 +51,13 @@ class Postgres(ManagedServer):
             return ["runuser", "-u", "postgres", "--", *cmd]
         return cmd
 
+    def _server(self, cmd: list[str]) -> list[str]:
+        """The postmaster's command line: as root, under `runuser` (which passes a SIGTERM on
+        to it) and itself ended with `runuser` should that be killed outright."""
+        if os.geteuid() == 0:
+            return self._as_owner(ended_with_us(cmd))
+        return cmd
+
     def write_config(self) -> list[str]:
         bindir = _postgres_bindir()
         cluster = self.data_dir / "cluster"
@@ -75,7 +83,7 @@ class Postgres(ManagedServer):
             )
             if result.returncode != 0:
                 raise ServiceError(f"initdb failed: {result.stderr.strip() or result.stdout}")
-        return self._as_owner(
+        return self._server(
             [
                 str(bindir / "postgres"),
                 "-D",

@@ -1,14 +1,34 @@
 """Child processes of the stack: stopping one cleanly or crashing it, reading its log's tail,
-and `Child`, one `python -m stack …` process of the demo with its own environment and log."""
+tying one's life to the process that started it, and `Child`, one `python -m stack …` process
+of the demo with its own environment and log."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def ended_with_us(cmd: list[str]) -> list[str]:
+    """`cmd`, run so that it is sent SIGTERM if this process dies without stopping it (killed
+    with SIGKILL, its terminal closed): util-linux's `setpriv --pdeathsig TERM` asks the kernel
+    for that signal and then becomes `cmd` (the same process, so its pid and signals are the
+    server's own). The servers and processes of the demo and of the tests run in sessions of
+    their own, so nothing else would stop them, and the next start would find their ports
+    taken.
+
+    Only from the main thread: the kernel sends the signal when the *thread* that started the
+    child ends, and a worker thread may end long before the process does. Without `setpriv`
+    (not Linux) `cmd` is returned as it is."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return cmd
+    return [setpriv, "--pdeathsig", "TERM", "--", *cmd]
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
@@ -52,7 +72,7 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stack", *self.args],
+                ended_with_us([sys.executable, "-m", "stack", *self.args]),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

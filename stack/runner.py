@@ -2,8 +2,10 @@
 
 `Stack` runs the servers (stack.servers: a managed or an external broker and InfluxDB, SQLite
 or a managed PostgreSQL for the cloud), an edge agent per building of the inventory, the
-gateway and the cloud, each a child process with its log in `<var>/logs/`, until Ctrl-C or
-SIGTERM, which stop everything cleanly (processes first, then the servers). The demo is the
+gateway and the cloud, each a child process with its log in `<var>/logs/`, until Ctrl-C,
+SIGTERM or its terminal closing (SIGHUP), which stop everything cleanly (processes first,
+then the servers); should the runner itself be killed outright, each server and process gets
+SIGTERM from the kernel (`stack.processes.ended_with_us`). The demo is the
 same stack with the simulators in front of it (stack.demo). `run_servers` runs just the
 servers and writes, per process, the environment that points it at them.
 
@@ -51,13 +53,14 @@ class StackPorts(ServerPorts):
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT (also when started with SIGINT ignored) end the block with
-    KeyboardInterrupt; the previous handlers come back after it."""
+    """SIGTERM, SIGINT (also when started with SIGINT ignored) and SIGHUP (its terminal closed)
+    end the block with KeyboardInterrupt; the previous handlers come back after it."""
 
     def _signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, _signal) for s in stops}
     try:
         yield
     finally:

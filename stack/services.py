@@ -22,7 +22,7 @@ from plantroom.errors import ServiceError
 from plantroom.ports import ensure_port_free, free_port, port_is_free
 from stack.binaries import find_binary
 from stack.mqtt_auth import MqttUser, TlsFiles, acl_text, write_password_file
-from stack.processes import kill_process, log_tail, stop_process
+from stack.processes import ended_with_us, kill_process, log_tail, stop_process
 
 
 def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -74,7 +74,7 @@ class ManagedServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         try:
             self._proc = subprocess.Popen(
-                cmd,
+                ended_with_us(cmd),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

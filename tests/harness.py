@@ -107,12 +107,15 @@ async def wait_for_async(
         await asyncio.sleep(interval)
 
 
-def terminate(proc: subprocess.Popen[Any], within: float = 20.0) -> int | None:
-    """Stop `proc` as a service manager would: SIGTERM, `within` seconds to exit, then SIGKILL.
-    Return its exit code as it stopped of its own accord (None if it had to be killed)."""
+def terminate(
+    proc: subprocess.Popen[Any], within: float = 20.0, signum: int = signal.SIGTERM
+) -> int | None:
+    """Stop `proc` as a service manager would: SIGTERM (or `signum`), `within` seconds to exit,
+    then SIGKILL. Return its exit code as it stopped of its own accord (None if it had to be
+    killed)."""
     if proc.poll() is not None:
         return proc.returncode
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     try:
         return proc.wait(timeout=within)
     except subprocess.TimeoutExpired:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,10 @@ def test_a_site_runs_on_a_broker_and_influxdb_it_does_not_manage(
 
 
 @pytest.mark.integration
-def test_plantroom_servers_runs_until_sigterm_and_writes_the_environments(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_plantroom_servers_runs_until_sigterm_or_its_terminal_closes_and_writes_the_environments(
+    tmp_path: Path, signum: int
+) -> None:
     inventory = write_site(tmp_path / "site.yaml", "two-buildings")
     var = tmp_path / "var"
     mqtt_port = free_port()
@@ -147,7 +151,7 @@ def test_plantroom_servers_runs_until_sigterm_and_writes_the_environments(tmp_pa
     try:
         wait_for(lambda: (env_dir / "cloud.env").exists(), "the environment files", 60)
     finally:
-        code = terminate(proc)
+        code = terminate(proc, signum=signum)
     out = log.read_text()
     assert code == 0, out
     assert out.rstrip().endswith("Stopped.")
