@@ -53,13 +53,16 @@ class StackPorts(ServerPorts):
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGTERM, SIGINT (also when started with SIGINT ignored) and SIGHUP (its terminal closed)
-    end the block with KeyboardInterrupt; the previous handlers come back after it."""
+    """SIGTERM, SIGINT (also when started with SIGINT ignored) and SIGHUP (its terminal closed;
+    not when started with it ignored, as `nohup` does) end the block with KeyboardInterrupt;
+    the previous handlers come back after it."""
 
     def _signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    stops = [signal.SIGTERM, signal.SIGINT]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        stops.append(signal.SIGHUP)
     previous = {s: signal.signal(s, _signal) for s in stops}
     try:
         yield

@@ -8,7 +8,9 @@ import io
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -131,34 +133,56 @@ def test_a_site_runs_on_a_broker_and_influxdb_it_does_not_manage(
     assert "(external)" in stack.out.getvalue()
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_plantroom_servers_runs_until_sigterm_or_its_terminal_closes_and_writes_the_environments(
-    tmp_path: Path, signum: int
-) -> None:
+def start_servers(tmp_path: Path, prefix: tuple[str, ...] = ()) -> tuple[Any, Path, Path, int]:
+    """`plantroom servers` for the two-buildings site, its output in a log, running once it
+    has written the environment files: the process, its log, the env folder, the MQTT port."""
     inventory = write_site(tmp_path / "site.yaml", "two-buildings")
     var = tmp_path / "var"
     mqtt_port = free_port()
     log = tmp_path / "servers.log"
     with open(log, "wb") as out_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "stack", "servers", "-i", str(inventory), "--var", str(var),
-             "--mqtt-port", str(mqtt_port), "--influx-port", str(free_port())],
+            [*prefix, sys.executable, "-m", "stack", "servers", "-i", str(inventory),
+             "--var", str(var), "--mqtt-port", str(mqtt_port), "--influx-port", str(free_port())],
             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
             stdout=out_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     env_dir = var / "env"
     try:
         wait_for(lambda: (env_dir / "cloud.env").exists(), "the environment files", 60)
-    finally:
-        code = terminate(proc, signum=signum)
+    except BaseException:
+        terminate(proc)
+        raise
+    return proc, log, env_dir, mqtt_port
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_plantroom_servers_runs_until_sigterm_or_its_terminal_closes_and_writes_the_environments(
+    tmp_path: Path, signum: int
+) -> None:
+    proc, log, env_dir, mqtt_port = start_servers(tmp_path)
+    code = terminate(proc, signum=signum)
     out = log.read_text()
     assert code == 0, out
     assert out.rstrip().endswith("Stopped.")
     assert sorted(p.name for p in env_dir.iterdir()) == [
         "cloud.env", "edge-b1.env", "edge-b2.env", "gateway.env",
     ]  # fmt: skip
+    inventory = tmp_path / "site.yaml"
     edge = (env_dir / "edge-b2.env").read_text().splitlines()
     assert f"PLANTROOM_INVENTORY={inventory}" in edge
     assert f"PLANTROOM_MQTT_PORT={mqtt_port}" in edge
     assert "PLANTROOM_MQTT_USERNAME=edge-b2" in edge and "PLANTROOM_EDGE_BUILDINGS=b2" in edge
+
+
+@pytest.mark.integration
+def test_under_nohup_a_closed_terminal_does_not_stop_plantroom_servers(tmp_path: Path) -> None:
+    proc, log, _, _ = start_servers(tmp_path, prefix=("nohup",))
+    try:
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert proc.poll() is None, log.read_text()
+    finally:
+        code = terminate(proc)
+    assert code == 0, log.read_text()
