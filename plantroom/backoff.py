@@ -30,7 +30,7 @@ class Backoff:
             raise ValueError(f"Backoff needs 0 < first_s <= max_s, got {first_s} and {max_s}")
         self.first_s = first_s
         self.max_s = max_s
-        self._rng = rng or random.Random()
+        self._rng = rng  # None: the module's generator (seeding one per instance costs ~10 µs)
         self._failures = 0
 
     @property

@@ -58,3 +58,13 @@ def test_the_wait_never_exceeds_the_maximum() -> None:
 def test_a_backoff_that_cannot_work_is_refused(first: float, maximum: float) -> None:
     with pytest.raises(ValueError, match=f"first_s <= max_s, got {first} and {maximum}"):
         Backoff(first, maximum)
+
+
+def test_a_backoff_without_its_own_generator_draws_from_the_modules() -> None:
+    # no generator of its own to seed for each run of failures (one per batch in the cloud)
+    random.seed(7)
+    first = [Backoff(1.0, 60.0).next_delay() for _ in range(3)]
+    random.seed(7)
+    again = [Backoff(1.0, 60.0).next_delay() for _ in range(3)]
+    assert first == again
+    assert len(set(first)) == 3  # still jittered: each draw moves the shared generator on
