@@ -17,11 +17,10 @@ pruned trees, so what it reports is what the engine does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cloud.rules.base import ConditionBase, Context
+from cloud.rules.base import ConditionBase, Context, soonest
 from cloud.rules.conditions import AllOf, AnyOf
 from cloud.rules.model import Rule
 
@@ -75,7 +74,7 @@ class Judged:
     condition: ConditionBase
     when: ConditionBase | None
     clear_when: ConditionBase | None
-    time_dependent: bool
+    timed: tuple[ConditionBase, ...]  # of condition, `when` and `clear_when`: those time moves
     shown: tuple[str, ...]  # the points an alarm message shows: those the condition reads
     points: frozenset[str]  # every point its condition, `when` and `clear_when` read
 
@@ -96,7 +95,7 @@ def specialise(rule: Rule, provided: frozenset[str] | None) -> Judged:
         condition=condition,
         when=when,
         clear_when=clear_when,
-        time_dependent=any(c.time_dependent() for c in parts),
+        timed=tuple(c for c in parts if c.time_dependent()),
         shown=tuple(sorted(condition.points())),
         points=frozenset().union(*(c.points() for c in parts)),
     )
@@ -106,13 +105,7 @@ def steady_until(judged: Judged, ctx: Context) -> float:
     """Before when the rule's judgement cannot change with time alone (see
     `ConditionBase.steady_until`): the soonest of its condition, `when` and `clear_when`;
     `inf` for a rule time does not move."""
-    if not judged.time_dependent:
-        return math.inf
-    return min(
-        c.steady_until(ctx)
-        for c in (judged.condition, judged.when, judged.clear_when)
-        if c is not None
-    )
+    return soonest(judged.timed, ctx)
 
 
 def judge(judged: Judged, ctx: Context, active: bool) -> bool | None:

@@ -110,3 +110,13 @@ class ConditionBase(BaseModel, ABC):
         until then. `inf` for a condition time does not move; `ctx.now` (judge it at every
         tick) for one that does and cannot say when."""
         return ctx.now if self.time_dependent() else math.inf
+
+
+def soonest(timed: Sequence[ConditionBase], ctx: Context) -> float:
+    """The soonest `steady_until` of conditions time can move (`inf` for none): the others'
+    is `inf`, so they are not asked (the engine asks after every sample that moves a rule)."""
+    until = math.inf
+    for condition in timed:
+        if (its := condition.steady_until(ctx)) < until:
+            until = its
+    return until

@@ -44,6 +44,7 @@ from cloud.rules.base import (
     Scalar,
     as_flag,
     as_number,
+    soonest,
 )
 from cloud.rules.windowed import Increase, Rate, Trend
 
@@ -266,8 +267,12 @@ class AnyOf(ConditionBase):
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.any)
 
+    @cached_property
+    def timed(self) -> tuple[ConditionBase, ...]:
+        return tuple(c for c in self.any if c.time_dependent())
+
     def steady_until(self, ctx: Context) -> float:
-        return min(c.steady_until(ctx) for c in self.any)
+        return soonest(self.timed, ctx)
 
 
 class AllOf(ConditionBase):
@@ -294,8 +299,12 @@ class AllOf(ConditionBase):
     def time_dependent(self) -> bool:
         return any(c.time_dependent() for c in self.all)
 
+    @cached_property
+    def timed(self) -> tuple[ConditionBase, ...]:
+        return tuple(c for c in self.all if c.time_dependent())
+
     def steady_until(self, ctx: Context) -> float:
-        return min(c.steady_until(ctx) for c in self.all)
+        return soonest(self.timed, ctx)
 
 
 def _until(

@@ -367,7 +367,7 @@ class RuleEngine:
         for judged in self._judged[equipment_id]:
             rule = judged.rule
             state = eq.rules[rule.id]
-            if not judged.time_dependent:
+            if not judged.timed:  # time cannot move it
                 if only_time:
                     if state.pending_since is None and state.clearing_since is None:
                         continue
